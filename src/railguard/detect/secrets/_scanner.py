@@ -1,0 +1,196 @@
+"""One-pass multi-pattern scanning shared by the secret and PII detectors.
+
+Stage 1 asks a multi-pattern engine *which* rules match anywhere in the text (one linear pass; most
+text matches none, so this is the whole cost of clean text). Stage 2 runs only those rules' own
+RE2 regexes to get the spans and hands each span to the rule's validator (checksums, placeholder
+and entropy checks). Both stages are linear-time: RE2 and Hyperscan never backtrack.
+
+Text is encoded to UTF-8 once per scan: the google-re2 wrapper re-encodes a `str` on every call,
+which costs more than the match itself on large inputs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import re2
+
+from railguard.model import Finding
+
+# A validator gets the original text and a candidate span (character offsets) and returns the span
+# to report (possibly trimmed) or None to drop the candidate.
+Validator = Callable[[str, int, int], "tuple[int, int] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A detection rule. `pattern` is RE2 syntax (also valid for Hyperscan); when it has a capture
+    group, group 1 is the sensitive part (e.g. the password inside a URL)."""
+
+    kind: str
+    pattern: str
+    validate: Validator | None = None
+    confidence: float = 0.9
+    priority: int = 50  # wins overlaps against lower priorities
+
+
+class SetBackend(Protocol):
+    """Answers which rule indices match somewhere in `data`."""
+
+    name: str
+
+    def matching(self, data: bytes) -> list[int]: ...
+
+
+class Re2SetBackend:
+    name = "re2"
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self._set = re2.Set.SearchSet()
+        for pattern in patterns:
+            self._set.Add(pattern)
+        self._set.Compile()
+
+    def matching(self, data: bytes) -> list[int]:
+        return list(self._set.Match(data))
+
+
+_LAZY_QUANTIFIER = re.compile(r"([}*+?])\?")
+
+
+class HyperscanSetBackend:
+    """Hyperscan in single-match mode: one report per rule at most, so no per-match Python callback
+    storm on dense text. Laziness does not change *whether* a pattern matches, so lazy quantifiers
+    are made greedy for Hyperscan (which does not honour them)."""
+
+    name = "hyperscan"
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        import hyperscan
+
+        self._db = hyperscan.Database()
+        expressions = [_LAZY_QUANTIFIER.sub(r"\1", p).encode() for p in patterns]
+        self._db.compile(
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY] * len(expressions),
+        )
+
+    def matching(self, data: bytes) -> list[int]:
+        hits: list[int] = []
+
+        def on_match(rule_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+            hits.append(rule_id)
+
+        self._db.scan(data, match_event_handler=on_match)
+        return hits
+
+
+BACKENDS: dict[str, Callable[[Sequence[str]], SetBackend]] = {
+    "hyperscan": HyperscanSetBackend,
+    "re2": Re2SetBackend,
+}
+# Measured in benchmarks/bench_secrets.py (see benchmarks/results/secrets.md).
+DEFAULT_BACKEND_ORDER = ("hyperscan", "re2")
+
+
+def make_backend(patterns: Sequence[str], preferred: str | None = None) -> SetBackend:
+    """The preferred backend, else the first of DEFAULT_BACKEND_ORDER that imports and compiles."""
+    order = (preferred,) if preferred else DEFAULT_BACKEND_ORDER
+    last_error: Exception | None = None
+    for name in order:
+        try:
+            return BACKENDS[name](patterns)
+        except ImportError as exc:  # hyperscan is optional: fall back to RE2
+            last_error = exc
+    raise RuntimeError(f"no multi-pattern backend available (tried {list(order)})") from last_error
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _to_utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be UTF-8; one replacement char per surrogate keeps offsets intact.
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+class _OffsetMap:
+    """Byte offset -> character offset. Identity for ASCII; otherwise decodes from the last offset
+    asked for (finditer offsets mostly increase), so a scan stays linear in the text size."""
+
+    __slots__ = ("_byte", "_char", "_data", "_identity")
+
+    def __init__(self, data: bytes, is_ascii: bool) -> None:
+        self._data = data
+        self._identity = is_ascii
+        self._byte = 0
+        self._char = 0
+
+    def char(self, byte_offset: int) -> int:
+        if self._identity:
+            return byte_offset
+        if byte_offset < self._byte:
+            self._byte = self._char = 0
+        self._char += len(self._data[self._byte : byte_offset].decode("utf-8", "replace"))
+        self._byte = byte_offset
+        return self._char
+
+
+class Scanner:
+    """Finds candidate spans for a fixed list of rules. Compiled once; thread-safe to call."""
+
+    def __init__(self, rules: Iterable[Rule], detector: str, backend: str | None = None) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.detector = detector
+        self._regexes = [re2.compile(rule.pattern) for rule in self.rules]
+        self._groups = [regex.groups > 0 for regex in self._regexes]
+        self.backend: SetBackend = make_backend([r.pattern for r in self.rules], backend)
+
+    def candidates(self, text: str) -> list[Finding]:
+        """Every validated candidate span; may overlap (see `resolve_overlaps`)."""
+        if not text:
+            return []
+        data = _to_utf8(text)
+        rule_ids = self.backend.matching(data)
+        if not rule_ids:
+            return []
+        offsets = _OffsetMap(data, len(data) == len(text))
+        found: list[Finding] = []
+        for rule_id in sorted(set(rule_ids)):
+            rule = self.rules[rule_id]
+            group = 1 if self._groups[rule_id] else 0
+            for match in self._regexes[rule_id].finditer(data):
+                b_start, b_end = match.span(group)
+                if b_start < 0 or b_start == b_end:
+                    continue
+                span: tuple[int, int] | None = (offsets.char(b_start), offsets.char(b_end))
+                if rule.validate is not None:
+                    span = rule.validate(text, span[0], span[1])
+                if span is not None:
+                    found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
+        return found
+
+
+def resolve_overlaps(findings: Iterable[Finding], priority: dict[str, int]) -> list[Finding]:
+    """Non-overlapping findings sorted by start: on overlap the higher-priority kind wins, then
+    the longer span, then the earlier one."""
+    ranked = sorted(findings, key=lambda f: (-priority.get(f.kind, 0), f.start - f.end, f.start))
+    starts: list[int] = []  # kept spans, sorted by start; they never overlap each other
+    kept: list[Finding] = []
+    for finding in ranked:
+        i = bisect.bisect_right(starts, finding.start)
+        if i > 0 and kept[i - 1].end > finding.start:
+            continue
+        if i < len(kept) and kept[i].start < finding.end:
+            continue
+        starts.insert(i, finding.start)
+        kept.insert(i, finding)
+    return kept
