@@ -117,7 +117,13 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     Rule("github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _vendor(4), 0.99, 90),
     Rule("github_token", r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _vendor(11), 0.99, 90),
-    Rule("gitlab_token", r"\b((?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_\-]{20,40})", _vendor_bounded(6), 0.99, 90),
+    Rule(
+        "gitlab_token",
+        r"\b((?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_\-]{20,40})",
+        _vendor_bounded(6),
+        0.99,
+        90,
+    ),
     Rule("slack_token", r"\b(xox[abposr]-[0-9A-Za-z\-]{10,})", _vendor_bounded(5), 0.95, 90),
     Rule("slack_token", r"\b(xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,80})", _vendor_bounded(5), 0.95, 90),
     Rule(
@@ -128,7 +134,13 @@ SECRET_RULES: tuple[Rule, ...] = (
         95,
     ),
     Rule("stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,})\b", _vendor(8), 0.99, 90),
-    Rule("anthropic_key", r"\b(sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{32,})", _vendor_bounded(14), 0.99, 95),
+    Rule(
+        "anthropic_key",
+        r"\b(sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{32,})",
+        _vendor_bounded(14),
+        0.99,
+        95,
+    ),
     Rule(
         "openai_key",
         r"\b(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{32,})",
@@ -190,7 +202,9 @@ SECRET_RULES: tuple[Rule, ...] = (
         0.95,
         95,
     ),
-    Rule("connection_string", r"(?i)\bjdbc:oracle:thin:[^/\s:@'\"]{1,}/([^@\s'\"]{1,})@", _password, 0.95, 95),
+    Rule(
+        "connection_string", r"(?i)\bjdbc:oracle:thin:[^/\s:@'\"]{1,}/([^@\s'\"]{1,})@", _password, 0.95, 95
+    ),
     Rule(
         "connection_string",
         r"(?i)(?:server|data source|host)=[^;'\"\n]{1,};[^'\"\n]*?(?:password|pwd)=([^;'\"\n]{1,})",

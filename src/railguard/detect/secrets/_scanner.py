@@ -171,9 +171,8 @@ class Scanner:
                 b_start, b_end = match.span(group)
                 if b_start < 0 or b_start == b_end:
                     continue
-                span: tuple[int, int] | None = (offsets.char(b_start), offsets.char(b_end))
-                if rule.validate is not None:
-                    span = rule.validate(text, span[0], span[1])
+                start, end = offsets.char(b_start), offsets.char(b_end)
+                span = rule.validate(text, start, end) if rule.validate is not None else (start, end)
                 if span is not None:
                     found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
         return found

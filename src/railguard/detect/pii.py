@@ -1,0 +1,208 @@
+"""Personal data in text: emails, phone numbers, payment cards (Luhn), IBANs (mod-97), US SSNs and IP
+addresses. Patterns find candidates in one linear pass; validators apply the checksums and the
+shape rules that keep dates, versions, hashes and order numbers out."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+
+from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
+from railguard.model import Finding
+
+__all__ = ["PII_KINDS", "find_pii"]
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = ord(char) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+def _glued_to_number(text: str, start: int, end: int) -> bool:
+    """`1.2.3.4.5`, `v10.0.0.1`, `123-45-6789-0`: the candidate is part of a longer token."""
+    before = text[start - 2 : start] if start >= 2 else text[:start]
+    after = text[end : end + 2]
+    return (
+        (len(before) == 2 and before[1] in ".-" and before[0].isalnum())
+        or (before[-1:].isalpha())
+        or (len(after) == 2 and after[0] in ".-" and after[1].isdigit())
+    )
+
+
+def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
+    value = text[start:end]
+    digits = _digits(value)
+    separators = {c for c in value if not c.isdigit()}
+    if len(separators) > 1 or not 12 <= len(digits) <= 19 or len(set(digits)) < 3:
+        return None
+    if _glued_to_number(text, start, end) or not luhn_valid(digits):
+        return None
+    return start, end
+
+
+# Lengths of IBANs by country (ISO 13616 registry, the common countries).
+_IBAN_LENGTH = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
+    "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
+    "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31,
+    "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+    "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def _iban_mod97(iban: str) -> bool:
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _iban(text: str, start: int, end: int) -> tuple[int, int] | None:
+    value = text[start:end].upper()
+    expected = _IBAN_LENGTH.get(value[:2])
+    if expected is None:
+        return None
+    # Trailing groups may belong to the next word: keep exactly the country's length.
+    kept = 0
+    cut = start
+    for i, char in enumerate(value):
+        if char != " ":
+            kept += 1
+            if kept == expected:
+                cut = start + i + 1
+                break
+    compact = value.replace(" ", "")[:expected]
+    if kept < expected or not compact.isalnum() or not _iban_mod97(compact):
+        return None
+    if cut < len(text) and text[cut].isalnum():
+        return None
+    return start, cut
+
+
+def _ssn(text: str, start: int, end: int) -> tuple[int, int] | None:
+    value = text[start:end]
+    if value[3] != value[6] or _glued_to_number(text, start, end):
+        return None  # mixed separators: 123-45 6789
+    area, group, serial = value[:3], value[4:6], value[7:]
+    if area in ("000", "666") or area >= "900" or group == "00" or serial == "0000":
+        return None
+    if value[:3] + value[4:6] + value[7:] in ("123456789", "078051120", "219099999"):
+        return None  # advertised / documented sample numbers
+    return start, end
+
+
+def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
+    candidate = text[start:end]
+    if _glued_to_number(text, start, end):
+        return None
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+    if address.version == 6:
+        if text[end : end + 1].isalnum() or (
+            start > 0 and (text[start - 1].isalnum() or text[start - 1] == ":")
+        ):
+            return None
+        if sum(part != "" for part in candidate.split(":")) < 3 and candidate != "::1":
+            return None  # `a::b` is more often code than an address
+    return start, end
+
+
+def _email(text: str, start: int, end: int) -> tuple[int, int] | None:
+    token_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+    if "://" in text[token_start:start]:
+        return None  # user:password@host in a URL
+    local = text[start : text.index("@", start)]
+    if local.lower() in ("git",):
+        return None  # git@github.com:org/repo
+    return start, end
+
+
+_DATE_SEPARATORS = frozenset("-./")
+
+
+def _looks_like_date(groups: list[str], separators: set[str]) -> bool:
+    if not separators <= _DATE_SEPARATORS or len(groups) != 3:
+        return False
+    lengths = [len(g) for g in groups]
+    return lengths in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [4, 1, 2], [4, 2, 1])
+
+
+def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
+    value = text[start:end]
+    digits = _digits(value.split("x")[0].split("ext")[0])
+    if not 7 <= len(digits) <= 15 or len(set(digits)) < 3:
+        return None
+    core = value.split("x")[0].split("ext")[0]
+    groups = [g for g in "".join(c if c.isdigit() else " " for c in core).split() if g]
+    separators = {c for c in core if not c.isdigit() and c not in "()+ "}
+    if value[0] != "+" and _looks_like_date(groups, separators | ({" "} & set(core))):
+        return None
+    if not value.startswith(("+", "(")) and len(groups) < 2:
+        return None
+    if _glued_to_number(text, start, end):
+        return None
+    return start, end
+
+
+_SEP = r"[ .\-]"
+PII_RULES: tuple[Rule, ...] = (
+    Rule(
+        "email",
+        r"\b([A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){1,8}[A-Za-z]{2,24})\b",
+        _email,
+        0.95,
+        40,
+    ),
+    Rule("credit_card", r"\b((?:\d[ \-]?){11,18}\d)\b", _credit_card, 0.9, 45),
+    Rule("iban", r"(?i)\b([a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?)\b", _iban, 0.95, 45),
+    Rule("us_ssn", r"\b(\d{3}[\- ]\d{2}[\- ]\d{4})\b", _ssn, 0.85, 44),
+    Rule("ip_address", r"\b((?:\d{1,3}\.){3}\d{1,3})\b", _ip, 0.9, 43),
+    Rule(
+        "ip_address",
+        r"((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:(?:\d{1,3}\.){3}\d{1,3})?)",
+        _ip,
+        0.9,
+        43,
+    ),
+    Rule(
+        "phone",
+        r"(\+\d{1,3}" + _SEP + r"?(?:\(\d{1,4}\)" + _SEP + r"?)?\d{1,4}(?:" + _SEP + r"?\d{1,4}){1,5}"
+        r"(?: ?(?:x|ext\.?) ?\d{1,5})?)\b",
+        _phone,
+        0.8,
+        30,
+    ),
+    Rule(
+        "phone",
+        r"((?:\(\d{2,4}\) ?|\b\d{2,4}" + _SEP + r")\d{2,4}(?:" + _SEP + r"\d{2,4}){0,3}"
+        r"(?: ?(?:x|ext\.?) ?\d{1,5})?)\b",
+        _phone,
+        0.7,
+        30,
+    ),
+)
+
+PII_KINDS: frozenset[str] = frozenset(rule.kind for rule in PII_RULES)
+PII_PRIORITY: dict[str, int] = {rule.kind: rule.priority for rule in PII_RULES}
+
+
+@functools.cache
+def _scanner() -> Scanner:
+    return Scanner(PII_RULES, detector="pii")
+
+
+def find_pii(text: str) -> list[Finding]:
+    """Personal data in `text`: non-overlapping findings sorted by position."""
+    return resolve_overlaps(_scanner().candidates(text), PII_PRIORITY)
