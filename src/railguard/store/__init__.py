@@ -1,1 +1,28 @@
-"""railguard.store"""
+"""railguard.store: spans, runs and decisions in SQLite (default) or PostgreSQL, via SQLAlchemy Core.
+
+    store = open_store()                      # ./.railguard/railguard.db, or $RAILGUARD_DB
+    store = open_store("postgresql://railguard@db:5432/railguard")
+    store.write_spans([SpanRow.from_otel(...)])
+    store.list_runs(tenant="acme", agent="support")
+
+Other components add their own tables with `register_migration` (see _migrations.py).
+"""
+
+from railguard.store._migrations import Migration, create_tables, register_migration
+from railguard.store._rows import RunSummary, SpanRow
+from railguard.store._store import Store, open_store
+from railguard.store._tree import SpanNode, build_tree
+from railguard.store._writer import BatchWriter
+
+__all__ = [
+    "BatchWriter",
+    "Migration",
+    "RunSummary",
+    "SpanNode",
+    "SpanRow",
+    "Store",
+    "build_tree",
+    "create_tables",
+    "open_store",
+    "register_migration",
+]

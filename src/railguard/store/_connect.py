@@ -1,0 +1,133 @@
+"""Store URL -> SQLAlchemy engine, with the per-dialect connection settings.
+
+SQLite: WAL journal, synchronous=NORMAL, a busy timeout, and transactions begun explicitly (the sqlite3
+module's implicit BEGIN is switched off) so that write transactions can use BEGIN IMMEDIATE: taking
+the write lock up front means two processes never both read, then both fail to upgrade to a write.
+PostgreSQL: the psycopg 3 driver, pre-pinged pooled connections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from railguard.errors import StoreError
+
+DEFAULT_PATH = Path(".railguard") / "railguard.db"
+ENV_VAR = "RAILGUARD_DB"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "railguard_begin_immediate"
+_HOW_TO_FIX = "use sqlite:///path/to/railguard.db or postgresql://user@host:5432/dbname"
+# Only for masking a URL that failed to parse; config strings are short, and the pattern has no
+# nested quantifiers, so it cannot backtrack catastrophically.
+_USERINFO_PASSWORD = re.compile(r"(//[^:/@]*):[^@/]*@")
+
+
+def resolve_url(url: str | None) -> URL:
+    """The SQLAlchemy URL for a store URL (None -> the default SQLite file, its folder created)."""
+    if url is None:
+        env = os.environ.get(ENV_VAR)
+        if env and "://" in env:
+            url = env
+        else:
+            path = Path(env) if env else DEFAULT_PATH
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return URL.create("sqlite+pysqlite", database=str(path))
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise StoreError(f"cannot parse the store URL {mask_url(url)!r}; {_HOW_TO_FIX}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return _sqlite_url(parsed)
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    shown = parsed.render_as_string(hide_password=True)
+    raise StoreError(f"unsupported store URL {shown!r} (driver {parsed.drivername!r}); {_HOW_TO_FIX}")
+
+
+def _sqlite_url(parsed: URL) -> URL:
+    database = parsed.database or ":memory:"
+    if parsed.host == ":memory:":  # "sqlite://:memory:" parses the name as a host
+        database = ":memory:"
+    if database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return URL.create("sqlite+pysqlite", database=database)
+
+
+def mask_url(url: str) -> str:
+    return _USERINFO_PASSWORD.sub(r"\1:***@", url)
+
+
+def display_url(url: URL) -> str:
+    """The URL as shown to people: driver hidden for SQLite, password always masked."""
+    if url.get_backend_name() == "sqlite":
+        return "sqlite://" if url.database in (None, "", ":memory:") else f"sqlite:///{url.database}"
+    return url.render_as_string(hide_password=True)
+
+
+def create_store_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=_json_dumps)
+
+
+def _json_dumps(value: Any) -> str:
+    # default=str: a foreign SDK's odd attribute value (bytes, a datetime) must not fail the whole batch.
+    return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # An in-memory database lives in its one connection, so every caller must share it.
+        poolclass=StaticPool if memory else None,
+        json_serializer=_json_dumps,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its first statement (SQLite) and
+    commits when the block exits without an exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            yield conn
+
+
+def scrub(message: str, url: URL) -> str:
+    """A driver's error message with the URL's password removed, cut to its first line."""
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    if url.password:
+        first_line = first_line.replace(str(url.password), "***")
+    return first_line

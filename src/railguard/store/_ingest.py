@@ -1,0 +1,172 @@
+"""Writing spans and decisions inside one transaction (the caller owns it).
+
+Spans are inserted idempotently (a re-sent span is ignored) and only the spans actually inserted
+update the run aggregates, so retries and OTLP re-deliveries never double-count. Identity (tenant,
+session, agent, version) is copied across a trace's spans: the root usually ends, and so arrives,
+last, so spans stored earlier are back-filled when it does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
+from railguard.store._rows import SpanRow
+from railguard.store._schema import decisions, runs, spans
+
+IDENTITY = ("tenant", "session", "agent", "agent_version")
+_SPAN_FIELDS = tuple(f.name for f in fields(SpanRow))
+_COUNTERS = ("span_count", "tool_calls", "model_calls", "blocks", "asks", "errors")
+_SUMMED_RUN_COLUMNS = (*_COUNTERS, "input_tokens", "output_tokens", "cost_usd")
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """INSERT with ON CONFLICT support (both dialects spell it the same way in SQLAlchemy)."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def insert_spans(conn: Connection, rows: Sequence[SpanRow]) -> int:
+    """Store the spans not yet stored and fold them into their runs; returns how many were new."""
+    # Keyed by (trace, span): a span repeated within one batch counts once.
+    unique = {(row.trace_id, row.span_id): row for row in rows}
+    params = [{name: getattr(row, name) for name in _SPAN_FIELDS} for row in unique.values()]
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for p in params:
+        by_trace.setdefault(p["trace_id"], []).append(p)
+    stored_identity = _stored_identity(conn, sorted(by_trace))
+    for trace_id, trace_params in by_trace.items():
+        identity = _merge_identity(stored_identity.get(trace_id), trace_params)
+        for p in trace_params:
+            for key in IDENTITY:
+                if p[key] is None:
+                    p[key] = identity[key]
+        _backfill_earlier_spans(conn, trace_id, stored_identity.get(trace_id), identity)
+
+    stmt: Insert = dialect_insert(conn, spans).on_conflict_do_nothing(index_elements=["trace_id", "span_id"])
+    result = conn.execute(stmt.returning(spans.c.trace_id, spans.c.span_id), params)
+    inserted = {(t, s) for t, s in result}
+    new_rows = [p for p in params if (p["trace_id"], p["span_id"]) in inserted]
+    if new_rows:
+        _upsert_runs(conn, new_rows)
+    return len(new_rows)
+
+
+def _stored_identity(conn: Connection, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not trace_ids:
+        return {}
+    cols = [runs.c.trace_id, *(runs.c[k] for k in IDENTITY)]
+    found = conn.execute(select(*cols).where(runs.c.trace_id.in_(trace_ids)))
+    return {row.trace_id: {k: getattr(row, k) for k in IDENTITY} for row in found}
+
+
+def _merge_identity(stored: Mapping[str, Any] | None, trace_params: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stored values first (the first writer wins), then the root span's, then any span's."""
+    identity: dict[str, Any] = dict(stored) if stored else dict.fromkeys(IDENTITY)
+    ordered = sorted(trace_params, key=lambda p: p["parent_span_id"] is not None)
+    for key in IDENTITY:
+        if identity[key] is None:
+            identity[key] = next((p[key] for p in ordered if p[key] is not None), None)
+    return identity
+
+
+def _backfill_earlier_spans(
+    conn: Connection, trace_id: str, stored: Mapping[str, Any] | None, identity: Mapping[str, Any]
+) -> None:
+    if stored is None:
+        return  # the trace is new: nothing stored earlier to fill
+    for key in IDENTITY:
+        if stored[key] is None and identity[key] is not None:
+            column = spans.c[key]
+            conn.execute(
+                update(spans)
+                .where(and_(spans.c.trace_id == trace_id, column.is_(None)))
+                .values({key: identity[key]})
+            )
+
+
+def _upsert_runs(conn: Connection, new_rows: list[dict[str, Any]]) -> None:
+    aggregates: dict[str, dict[str, Any]] = {}
+    for p in new_rows:
+        agg = aggregates.get(p["trace_id"])
+        if agg is None:
+            agg = aggregates[p["trace_id"]] = _empty_run(p)
+        _fold(agg, p)
+    stmt = dialect_insert(conn, runs)
+    excluded = stmt.excluded
+    set_: dict[str, Any] = {name: runs.c[name] + excluded[name] for name in _SUMMED_RUN_COLUMNS}
+    set_["start_ns"] = case((excluded.start_ns < runs.c.start_ns, excluded.start_ns), else_=runs.c.start_ns)
+    set_["end_ns"] = case((excluded.end_ns > runs.c.end_ns, excluded.end_ns), else_=runs.c.end_ns)
+    for name in (*IDENTITY, "service", "root_name"):
+        set_[name] = case((runs.c[name].is_(None), excluded[name]), else_=runs.c[name])
+    # Sorted by key: concurrent PostgreSQL writers then lock run rows in the same order (no deadlock).
+    ordered = [aggregates[t] for t in sorted(aggregates)]
+    conn.execute(stmt.on_conflict_do_update(index_elements=["trace_id"], set_=set_), ordered)
+
+
+def _empty_run(p: Mapping[str, Any]) -> dict[str, Any]:
+    run = {k: p[k] for k in ("trace_id", *IDENTITY, "service", "start_ns", "end_ns")}
+    run.update(dict.fromkeys(_COUNTERS, 0), root_name=None, input_tokens=0, output_tokens=0, cost_usd=0.0)
+    return run
+
+
+def _fold(run: dict[str, Any], p: Mapping[str, Any]) -> None:
+    op = p["operation"]
+    run["span_count"] += 1
+    run["tool_calls"] += op == TOOL_OPERATION
+    run["model_calls"] += op in MODEL_OPERATIONS
+    run["blocks"] += p["verdict"] == "block"
+    run["asks"] += p["verdict"] == "ask"
+    run["errors"] += p["status"] == "error"
+    run["start_ns"] = min(run["start_ns"], p["start_ns"])
+    run["end_ns"] = max(run["end_ns"], p["end_ns"])
+    if p["parent_span_id"] is None:
+        run["root_name"] = p["name"]
+    if run["service"] is None:
+        run["service"] = p["service"]
+    if op != AGENT_OPERATION:  # agent spans often carry roll-ups of their children's usage
+        run["input_tokens"] += p["input_tokens"] or 0
+        run["output_tokens"] += p["output_tokens"] or 0
+        run["cost_usd"] += p["cost_usd"] or 0.0
+
+
+def upsert_decisions(conn: Connection, records: Iterable[Mapping[str, Any]]) -> int:
+    params = [_decision_params(r) for r in records]
+    if not params:
+        return 0
+    params.sort(key=lambda p: p["decision_id"])  # same lock order for concurrent writers
+    stmt = dialect_insert(conn, decisions)
+    set_ = {c.name: stmt.excluded[c.name] for c in decisions.columns if c.name != "decision_id"}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["decision_id"], set_=set_), params)
+    return len(params)
+
+
+def _decision_params(record: Mapping[str, Any]) -> dict[str, Any]:
+    decision_id = record.get("decision_id")
+    if not decision_id:
+        raise ValueError("a decision record needs a 'decision_id' (see Decision.to_record())")
+    context = record.get("context") or {}
+    rules = record.get("rules") or ()
+    return {
+        "decision_id": str(decision_id),
+        "ts": float(record.get("timestamp") or time.time()),
+        "tenant": context.get("tenant"),
+        "session": context.get("session"),
+        "agent": context.get("agent"),
+        "run": context.get("run"),
+        "tool": str(record.get("tool") or ""),
+        "verdict": str(record.get("verdict") or ""),
+        "would_verdict": record.get("would_verdict"),
+        "mode": record.get("mode"),
+        "severity": record.get("severity"),
+        "rules": ",".join(str(r) for r in rules) if not isinstance(rules, str) else rules,
+        "policy_revision": record.get("policy_revision"),
+        "record": dict(record),
+    }

@@ -1,0 +1,155 @@
+"""Attribute keys -> wide span columns.
+
+Three instrumentation families feed the store: the OpenTelemetry gen_ai semantic conventions (what
+Railguard's own recorder emits), OpenInference (Arize/Phoenix) and OpenLLMetry (Traceloop). Each column
+lists its candidate keys in priority order; the first present, non-empty value wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+N = TypeVar("N", int, float)
+
+MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
+TOOL_OPERATION = "execute_tool"
+AGENT_OPERATION = "invoke_agent"
+
+_TEXT_KEYS: dict[str, tuple[str, ...]] = {
+    "tenant": ("railguard.tenant",),
+    "session": (
+        "railguard.session",
+        "gen_ai.conversation.id",
+        "session.id",
+        "traceloop.association.properties.session_id",
+    ),
+    "agent": ("gen_ai.agent.name", "railguard.agent", "agent.name"),
+    "agent_version": ("railguard.agent.version", "gen_ai.agent.version"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "request_model": ("gen_ai.request.model", "llm.model_name"),
+    "response_model": ("gen_ai.response.model", "llm.model_name"),
+    "tool_name": ("gen_ai.tool.name", "tool.name"),
+    "tool_call_id": ("gen_ai.tool.call.id", "tool_call.id"),
+    "price_version": ("railguard.price.version",),
+    "verdict": ("railguard.verdict",),
+    "decision_id": ("railguard.decision_id",),
+    "error_type": ("error.type",),
+}
+
+_INT_KEYS: dict[str, tuple[str, ...]] = {
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
+    "output_tokens": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ),
+    "cache_read_tokens": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    ),
+    "reasoning_tokens": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "llm.token_count.completion_details.reasoning",
+    ),
+}
+
+# openinference.span.kind -> gen_ai.operation.name. CHAIN only counts as an agent run at the root.
+_OPENINFERENCE_KIND = {
+    "LLM": "chat",
+    "TOOL": "execute_tool",
+    "AGENT": AGENT_OPERATION,
+    "EMBEDDING": "embeddings",
+}
+# OpenLLMetry: llm.request.type on model spans, traceloop.span.kind on workflow/task/agent/tool spans.
+_OPENLLMETRY_REQUEST_TYPE = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
+_TRACELOOP_KIND = {"agent": AGENT_OPERATION, "tool": TOOL_OPERATION}
+
+# OTLP protobuf numbering (SPAN_KIND_UNSPECIFIED = 0 ...). The Python SDK enum is passed by name instead.
+_OTLP_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+_STATUSES = ("unset", "ok", "error")
+
+
+def columns_from_attributes(
+    attributes: Mapping[str, Any], resource: Mapping[str, Any], *, is_root: bool
+) -> dict[str, Any]:
+    """The column values found in a span's attributes and resource (missing ones are None)."""
+    columns: dict[str, Any] = {col: _first_text(attributes, keys) for col, keys in _TEXT_KEYS.items()}
+    columns.update({col: _first_number(attributes, keys, int) for col, keys in _INT_KEYS.items()})
+    columns["operation"] = _operation(attributes, is_root=is_root)
+    if columns["tool_name"] is None and columns["operation"] == TOOL_OPERATION:
+        columns["tool_name"] = _first_text(attributes, ("traceloop.entity.name",))
+    if columns["agent"] is None and is_root:
+        columns["agent"] = _first_text(attributes, ("traceloop.workflow.name",))
+    columns["service"] = _first_text(resource, ("service.name",))
+    if columns["agent_version"] is None:
+        columns["agent_version"] = _first_text(resource, ("service.version",))
+    columns["cost_usd"] = _first_number(attributes, ("railguard.cost.usd",), float)
+    columns["rules"] = _comma_list(attributes.get("railguard.rules"))
+    return columns
+
+
+def _operation(attributes: Mapping[str, Any], *, is_root: bool) -> str | None:
+    explicit = _first_text(attributes, ("gen_ai.operation.name",))
+    if explicit:
+        return explicit
+    oi_kind = str(attributes.get("openinference.span.kind") or "").upper()
+    if oi_kind in _OPENINFERENCE_KIND:
+        return _OPENINFERENCE_KIND[oi_kind]
+    if oi_kind == "CHAIN" and is_root:
+        return AGENT_OPERATION
+    request_type = str(attributes.get("llm.request.type") or "").lower()
+    if request_type in _OPENLLMETRY_REQUEST_TYPE:
+        return _OPENLLMETRY_REQUEST_TYPE[request_type]
+    tl_kind = str(attributes.get("traceloop.span.kind") or "").lower()
+    if tl_kind in _TRACELOOP_KIND:
+        return _TRACELOOP_KIND[tl_kind]
+    if tl_kind == "workflow" and is_root:
+        return AGENT_OPERATION
+    return None
+
+
+def normalize_kind(kind: Any) -> str:
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        return _OTLP_KINDS[kind] if 0 <= kind < len(_OTLP_KINDS) else "unspecified"
+    text = str(getattr(kind, "name", kind) or "internal").lower()
+    return text.removeprefix("span_kind_").removeprefix("spankind.")
+
+
+def normalize_status(status: Any) -> str:
+    if isinstance(status, int) and not isinstance(status, bool):
+        return _STATUSES[status] if 0 <= status < len(_STATUSES) else "unset"
+    text = str(getattr(status, "name", status) or "unset").lower()
+    text = text.removeprefix("status_code_").removeprefix("statuscode.")
+    return text if text in _STATUSES else "unset"
+
+
+def _first_text(source: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = source.get(key)
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
+def _first_number(source: Mapping[str, Any], keys: tuple[str, ...], convert: Callable[[Any], N]) -> N | None:
+    for key in keys:
+        value = source.get(key)
+        if value is None or value == "" or isinstance(value, bool):
+            continue
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            continue  # a malformed count from a foreign SDK is skipped, not fatal to ingest
+    return None
+
+
+def _comma_list(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence):
+        return ",".join(str(v) for v in value) or None
+    return str(value)

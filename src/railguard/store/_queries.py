@@ -1,0 +1,203 @@
+"""Read queries. Every function takes `tenant`: None means all tenants (admin callers only); any other
+value filters every row by it, so one tenant's data never reaches another's query."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
+from sqlalchemy.sql import Select
+
+from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
+from railguard.store._rows import RunSummary, SpanRow
+from railguard.store._schema import decisions, runs, spans
+
+MAX_PAGE = 1000
+MAX_BUCKETS = 10_000
+_NS = 1_000_000_000
+_SPAN_FIELDS = tuple(f.name for f in fields(SpanRow))
+_RUN_COLUMNS = [runs.c[f.name] for f in fields(RunSummary) if f.name != "status"]
+
+
+def _tenant_filter(column: Any, tenant: str | None) -> list[ColumnElement[bool]]:
+    return [] if tenant is None else [column == tenant]
+
+
+def _run_select(tenant: str | None) -> Select[Any]:
+    return select(*_RUN_COLUMNS, runs.c.errors).where(*_tenant_filter(runs.c.tenant, tenant))
+
+
+def _to_summary(row: Any) -> RunSummary:
+    values = {c.name: row._mapping[c.name] for c in _RUN_COLUMNS}
+    return RunSummary(status="error" if row.errors else "ok", **values)
+
+
+def parse_cursor(before: str) -> tuple[int, str]:
+    start, sep, trace_id = before.partition(":")
+    if not sep or not start.isdigit() or not trace_id:
+        raise ValueError(f"invalid page cursor {before[:80]!r}; pass RunSummary.cursor of the last row shown")
+    return int(start), trace_id
+
+
+def list_runs(
+    conn: Connection,
+    *,
+    tenant: str | None,
+    agent: str | None,
+    session: str | None,
+    since: float | None,
+    until: float | None,
+    status: str | None,
+    verdict: str | None,
+    limit: int,
+    before: str | None,
+) -> list[RunSummary]:
+    query = _run_select(tenant)
+    if agent is not None:
+        query = query.where(runs.c.agent == agent)
+    if session is not None:
+        query = query.where(runs.c.session == session)
+    if since is not None:
+        query = query.where(runs.c.start_ns >= int(since * _NS))
+    if until is not None:
+        query = query.where(runs.c.start_ns < int(until * _NS))
+    if status is not None:
+        query = query.where(_status_filter(status))
+    if verdict is not None:
+        query = query.where(_verdict_filter(verdict))
+    if before is not None:
+        start_ns, trace_id = parse_cursor(before)
+        query = query.where(
+            or_(runs.c.start_ns < start_ns, and_(runs.c.start_ns == start_ns, runs.c.trace_id < trace_id))
+        )
+    limit = max(1, min(int(limit), MAX_PAGE))
+    query = query.order_by(runs.c.start_ns.desc(), runs.c.trace_id.desc()).limit(limit)
+    return [_to_summary(row) for row in conn.execute(query)]
+
+
+def _status_filter(status: str) -> ColumnElement[bool]:
+    if status == "error":
+        return runs.c.errors > 0
+    if status == "ok":
+        return runs.c.errors == 0
+    raise ValueError(f"unknown run status {status!r}; use 'ok' or 'error'")
+
+
+def _verdict_filter(verdict: str) -> ColumnElement[bool]:
+    if verdict == "block":
+        return runs.c.blocks > 0
+    if verdict == "ask":
+        return runs.c.asks > 0
+    if verdict == "allow":
+        return and_(runs.c.blocks == 0, runs.c.asks == 0)
+    raise ValueError(f"unknown run verdict filter {verdict!r}; use 'block', 'ask' or 'allow'")
+
+
+def session_runs(conn: Connection, session: str, *, tenant: str | None) -> list[RunSummary]:
+    query = _run_select(tenant).where(runs.c.session == session)
+    query = query.order_by(runs.c.start_ns, runs.c.trace_id).limit(MAX_PAGE)
+    return [_to_summary(row) for row in conn.execute(query)]
+
+
+def get_trace(conn: Connection, trace_id: str, *, tenant: str | None) -> list[SpanRow]:
+    query = select(*(spans.c[name] for name in _SPAN_FIELDS)).where(
+        spans.c.trace_id == trace_id, *_tenant_filter(spans.c.tenant, tenant)
+    )
+    query = query.order_by(spans.c.start_ns, spans.c.span_id)
+    return [SpanRow(**row._mapping) for row in conn.execute(query)]
+
+
+def timeseries(
+    conn: Connection, *, tenant: str | None, bucket_s: int, since: float, until: float, agent: str | None
+) -> list[dict[str, Any]]:
+    """Dense buckets [since, until): empty buckets are present with zeros, so charts need no gap logic."""
+    if bucket_s < 1:
+        raise ValueError("bucket_s must be at least 1 second")
+    bucket_count = max(0, int((until - since + bucket_s - 1) // bucket_s))
+    if bucket_count > MAX_BUCKETS:
+        raise ValueError(f"{bucket_count} buckets requested; at most {MAX_BUCKETS}: widen bucket_s")
+    since_ns, until_ns, bucket_ns = int(since * _NS), int(until * _NS), bucket_s * _NS
+    bucket = ((spans.c.start_ns - since_ns) // bucket_ns).label("bucket")
+    is_tool = spans.c.operation == TOOL_OPERATION
+    is_model = spans.c.operation.in_(sorted(MODEL_OPERATIONS))
+    counts_usage = or_(spans.c.operation.is_(None), spans.c.operation != AGENT_OPERATION)
+    tool_latency_ms = case((is_tool, (spans.c.end_ns - spans.c.start_ns) / 1e6))
+    query = (
+        select(
+            bucket,
+            func.count().label("spans"),
+            _count_where(is_tool).label("tool_calls"),
+            _count_where(is_model).label("model_calls"),
+            _count_where(spans.c.verdict == "block").label("blocks"),
+            _count_where(spans.c.verdict == "ask").label("asks"),
+            _count_where(spans.c.status == "error").label("errors"),
+            func.sum(case((counts_usage, func.coalesce(spans.c.input_tokens, 0)), else_=0)).label(
+                "input_tokens"
+            ),
+            func.sum(case((counts_usage, func.coalesce(spans.c.output_tokens, 0)), else_=0)).label(
+                "output_tokens"
+            ),
+            func.sum(case((counts_usage, func.coalesce(spans.c.cost_usd, 0.0)), else_=0.0)).label("cost_usd"),
+            func.avg(tool_latency_ms).label("tool_latency_avg_ms"),
+            func.max(tool_latency_ms).label("tool_latency_max_ms"),
+        )
+        .where(
+            spans.c.start_ns >= since_ns, spans.c.start_ns < until_ns, *_tenant_filter(spans.c.tenant, tenant)
+        )
+        .group_by(bucket)
+    )
+    if agent is not None:
+        query = query.where(spans.c.agent == agent)
+    found = {int(row.bucket): row._mapping for row in conn.execute(query)}
+    return [_bucket_dict(since + i * bucket_s, found.get(i)) for i in range(bucket_count)]
+
+
+def _count_where(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _bucket_dict(start: float, row: Any) -> dict[str, Any]:
+    def num(name: str, cast: type = int) -> Any:
+        value = None if row is None else row[name]
+        return cast(value or 0)
+
+    tool_calls, model_calls = num("tool_calls"), num("model_calls")
+    avg = None if row is None else row["tool_latency_avg_ms"]
+    peak = None if row is None else row["tool_latency_max_ms"]
+    return {
+        "start": start,
+        "calls": tool_calls + model_calls,
+        "tool_calls": tool_calls,
+        "model_calls": model_calls,
+        "spans": num("spans"),
+        "blocks": num("blocks"),
+        "asks": num("asks"),
+        "errors": num("errors"),
+        "input_tokens": num("input_tokens"),
+        "output_tokens": num("output_tokens"),
+        "cost_usd": num("cost_usd", float),
+        "tool_latency_avg_ms": None if avg is None else float(avg),
+        "tool_latency_max_ms": None if peak is None else float(peak),
+    }
+
+
+def list_decisions(
+    conn: Connection,
+    *,
+    tenant: str | None,
+    since: float | None,
+    verdict: str | None,
+    tool: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    query = select(decisions.c.record).where(*_tenant_filter(decisions.c.tenant, tenant))
+    if since is not None:
+        query = query.where(decisions.c.ts >= since)
+    if verdict is not None:
+        query = query.where(decisions.c.verdict == verdict)
+    if tool is not None:
+        query = query.where(decisions.c.tool == tool)
+    limit = max(1, min(int(limit), MAX_PAGE))
+    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc()).limit(limit)
+    return [dict(record) for (record,) in conn.execute(query)]

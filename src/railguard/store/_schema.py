@@ -1,0 +1,123 @@
+"""The store's tables, as SQLAlchemy Core metadata. Created by migration `store` v1 (see _migrations.py);
+changing a table means adding a migration, never editing v1 in place."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# JSON text on SQLite, JSONB on PostgreSQL (indexable, compact).
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+# Nanosecond timestamps need 64 bits: BIGINT on PostgreSQL (SQLite integers are 64-bit already).
+Nanos = BigInteger
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_id", String(64), nullable=False),
+    Column("span_id", String(32), nullable=False),
+    Column("parent_span_id", String(32)),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("start_ns", Nanos, nullable=False),
+    Column("end_ns", Nanos, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("status_message", Text),
+    Column("tenant", String(128)),
+    Column("session", String(256)),
+    Column("agent", String(256)),
+    Column("agent_version", String(128)),
+    Column("service", String(256)),
+    Column("operation", String(64)),
+    Column("provider", String(128)),
+    Column("request_model", String(256)),
+    Column("response_model", String(256)),
+    Column("tool_name", String(256)),
+    Column("tool_call_id", String(256)),
+    Column("input_tokens", BigInteger),
+    Column("output_tokens", BigInteger),
+    Column("cache_read_tokens", BigInteger),
+    Column("reasoning_tokens", BigInteger),
+    Column("cost_usd", Float),
+    Column("price_version", String(64)),
+    Column("verdict", String(16)),
+    Column("decision_id", String(64)),
+    Column("rules", Text),
+    Column("error_type", String(256)),
+    Column("attributes", Json, nullable=False),
+    Column("events", Json, nullable=False),
+    Column("resource", Json, nullable=False),
+    # The primary key doubles as the by-trace index (get_trace reads a trace's spans through it).
+    PrimaryKeyConstraint("trace_id", "span_id", name="pk_spans"),
+)
+Index("ix_spans_tenant_session", spans.c.tenant, spans.c.session)
+Index("ix_spans_tenant_start", spans.c.tenant, spans.c.start_ns)
+
+# One row per trace, aggregates upserted at ingest, so the run list never scans spans.
+runs = Table(
+    "runs",
+    metadata,
+    Column("trace_id", String(64), primary_key=True),
+    Column("tenant", String(128)),
+    Column("agent", String(256)),
+    Column("agent_version", String(128)),
+    Column("session", String(256)),
+    Column("service", String(256)),
+    Column("root_name", Text),
+    Column("start_ns", Nanos, nullable=False),
+    Column("end_ns", Nanos, nullable=False),
+    Column("span_count", Integer, nullable=False),
+    Column("tool_calls", Integer, nullable=False),
+    Column("model_calls", Integer, nullable=False),
+    Column("blocks", Integer, nullable=False),
+    Column("asks", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+)
+Index("ix_runs_start", runs.c.start_ns, runs.c.trace_id)
+Index("ix_runs_tenant_start", runs.c.tenant, runs.c.start_ns, runs.c.trace_id)
+Index("ix_runs_tenant_agent_start", runs.c.tenant, runs.c.agent, runs.c.start_ns)
+Index("ix_runs_tenant_session", runs.c.tenant, runs.c.session, runs.c.start_ns)
+Index("ix_runs_end", runs.c.end_ns)
+
+# DecisionV1 records (Decision.to_record()); the filter columns are copied out of `record`.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("tenant", String(128)),
+    Column("session", String(256)),
+    Column("agent", String(256)),
+    Column("run", String(256)),
+    Column("tool", String(256), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("would_verdict", String(16)),
+    Column("mode", String(16)),
+    Column("severity", String(16)),
+    Column("rules", Text),
+    Column("policy_revision", String(128)),
+    Column("record", Json, nullable=False),
+)
+Index("ix_decisions_tenant_ts", decisions.c.tenant, decisions.c.ts)
+Index("ix_decisions_tenant_verdict_ts", decisions.c.tenant, decisions.c.verdict, decisions.c.ts)
+Index("ix_decisions_ts", decisions.c.ts)
+
+STORE_TABLES = (spans, runs, decisions)

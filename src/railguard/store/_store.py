@@ -1,0 +1,179 @@
+"""`Store`: the one object the rest of Railguard reads and writes traces and decisions through."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from railguard.errors import StoreError
+from railguard.store import _ingest, _queries, _retention
+from railguard.store._connect import create_store_engine, display_url, resolve_url, scrub, write_transaction
+from railguard.store._migrations import run_migrations
+from railguard.store._rows import RunSummary, SpanRow
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open (and migrate) a store.
+
+    None -> the SQLite file at $RAILGUARD_DB, or ./.railguard/railguard.db (its folder created);
+    "sqlite:///path/x.db", "sqlite://" (in memory), or "postgresql://user@host:5432/db" (psycopg 3).
+    A bad URL or an unreachable database raises StoreError; no message contains the password.
+    """
+    return Store(resolve_url(url))
+
+
+class Store:
+    """Spans, runs and decisions in SQLite or PostgreSQL. Thread-safe: writes from one process are
+    serialized on one lock (SQLite allows one writer anyway; on PostgreSQL it keeps run-row upserts
+    from contending), reads run concurrently on pooled connections."""
+
+    def __init__(self, url: URL) -> None:
+        self._url = url
+        self.dialect: str = url.get_backend_name()
+        self.url_display: str = display_url(url)
+        self._write_lock = threading.Lock()
+        # An in-memory SQLite database is one shared connection: reads must take the lock too.
+        memory = self.dialect == "sqlite" and url.database in (None, "", ":memory:")
+        self._read_lock: contextlib.AbstractContextManager[Any] = (
+            self._write_lock if memory else contextlib.nullcontext()
+        )
+        self.engine: Engine = create_store_engine(url)
+        try:
+            self.migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Store(dialect={self.dialect!r}, url={self.url_display!r})"
+
+    # -- transactions (also for components with their own tables, e.g. stateful guards) --
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """One write transaction, committed on a clean exit; store failures surface as StoreError."""
+        with self._translate_errors("write"), self._write_lock, write_transaction(self.engine) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        with self._translate_errors("read"), self._read_lock, self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _translate_errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as exc:
+            detail = scrub(str(exc.orig), self._url)
+            raise StoreError(f"store {what} failed on {self.url_display}: {detail}") from None
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store {what} failed on {self.url_display}: {type(exc).__name__}") from None
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations (open does this; call again after registering new ones)."""
+        with self._translate_errors("migration"), self._write_lock:
+            return run_migrations(self.engine)
+
+    # -- writes --
+
+    def write_spans(self, rows: Sequence[SpanRow]) -> int:
+        """Store spans in one transaction, durable when this returns. Returns how many were new
+        (a span already stored, same trace and span id, is ignored)."""
+        if not rows:
+            return 0
+        with self.write_transaction() as conn:
+            return _ingest.insert_spans(conn, rows)
+
+    def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Upsert DecisionV1 records (Decision.to_record()) by decision_id, in one transaction."""
+        if not records:
+            return 0
+        with self.write_transaction() as conn:
+            return _ingest.upsert_decisions(conn, records)
+
+    def delete_older_than(self, days: float, *, batch_size: int = 5000) -> int:
+        """Delete runs and their spans that ended, and decisions taken, more than `days` ago, in
+        batches of about `batch_size` rows. Returns the rows deleted (spans + runs + decisions)."""
+        return _retention.delete_older_than(self.write_transaction, days, batch_size=batch_size)
+
+    # -- reads (tenant=None means every tenant: for admin callers only) --
+
+    def list_runs(
+        self,
+        *,
+        tenant: str | None,
+        agent: str | None = None,
+        session: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        status: str | None = None,
+        verdict: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunSummary]:
+        """Newest runs first. `since`/`until` are Unix seconds on the run's start; `status` is
+        "ok"|"error"; `verdict` is "block"|"ask"|"allow"; `before` is the last row's `.cursor`."""
+        with self.read_connection() as conn:
+            return _queries.list_runs(
+                conn,
+                tenant=tenant,
+                agent=agent,
+                session=session,
+                since=since,
+                until=until,
+                status=status,
+                verdict=verdict,
+                limit=limit,
+                before=before,
+            )
+
+    def get_trace(self, trace_id: str, *, tenant: str | None) -> list[SpanRow]:
+        """Every span of a trace, in start order (see build_tree for the tree)."""
+        with self.read_connection() as conn:
+            return _queries.get_trace(conn, trace_id, tenant=tenant)
+
+    def session_runs(self, session: str, *, tenant: str | None) -> list[RunSummary]:
+        """The runs of one session (conversation), oldest first."""
+        with self.read_connection() as conn:
+            return _queries.session_runs(conn, session, tenant=tenant)
+
+    def timeseries(
+        self, *, tenant: str | None, bucket_s: int, since: float, until: float, agent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per time bucket: calls, tool_calls, model_calls, spans, blocks, asks, errors, tokens,
+        cost_usd, tool_latency_avg_ms/max_ms."""
+        with self.read_connection() as conn:
+            return _queries.timeseries(
+                conn, tenant=tenant, bucket_s=bucket_s, since=since, until=until, agent=agent
+            )
+
+    def list_decisions(
+        self,
+        *,
+        tenant: str | None,
+        since: float | None = None,
+        verdict: str | None = None,
+        tool: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """DecisionV1 records, newest first."""
+        with self.read_connection() as conn:
+            return _queries.list_decisions(
+                conn, tenant=tenant, since=since, verdict=verdict, tool=tool, limit=limit
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
