@@ -44,6 +44,8 @@ def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
     separators = {c for c in value if not c.isdigit()}
     if len(separators) > 1 or not 12 <= len(digits) <= 19 or len(set(digits)) < 3:
         return None
+    if text[start - 1 : start] == "+":
+        return None  # an international phone number
     if _glued_to_number(text, start, end) or not luhn_valid(digits):
         return None
     return start, end
@@ -132,24 +134,34 @@ def _email(text: str, start: int, end: int) -> tuple[int, int] | None:
 _DATE_SEPARATORS = frozenset("-./")
 
 
-def _looks_like_date(groups: list[str], separators: set[str]) -> bool:
-    if not separators <= _DATE_SEPARATORS or len(groups) != 3:
+def _starts_with_date(core: str, groups: list[str]) -> bool:
+    """`2000-04-16 11:34`, `15.01.2023`, `2024/03/02`: dates, not numbers to call."""
+    if len(groups) < 3 or not set(core[len(groups[0])]) <= _DATE_SEPARATORS:
         return False
-    lengths = [len(g) for g in groups]
-    return lengths in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [4, 1, 2], [4, 2, 1])
+    lengths = [len(g) for g in groups[:3]]
+    return lengths in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [4, 1, 2], [4, 2, 1], [1, 1, 4])
+
+
+def _next_word_follows(text: str, end: int) -> bool:
+    """`370 3911 Fourth Avenue`: a house number, not a phone number."""
+    return text[end : end + 1] == " " and text[end + 1 : end + 2].isalpha()
 
 
 def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
     value = text[start:end]
-    digits = _digits(value.split("x")[0].split("ext")[0])
+    core = value.split("x")[0].split("ext")[0].rstrip(" ")
+    groups = "".join(c if c.isdigit() else " " for c in core).split()
+    digits = "".join(groups)
     if not 7 <= len(digits) <= 15 or len(set(digits)) < 3:
         return None
-    core = value.split("x")[0].split("ext")[0]
-    groups = [g for g in "".join(c if c.isdigit() else " " for c in core).split() if g]
-    separators = {c for c in core if not c.isdigit() and c not in "()+ "}
-    if value[0] != "+" and _looks_like_date(groups, separators | ({" "} & set(core))):
+    international = value.startswith("+")
+    if not international and _starts_with_date(core, groups):
         return None
-    if not value.startswith(("+", "(")) and len(groups) < 2:
+    if not international and not value.startswith("(") and len(groups) < 2:
+        return None
+    if not international and max(map(len, groups)) > 4 and not groups[0].startswith("0"):
+        return None  # long groups only after a trunk prefix: `0393 1144137`
+    if len(groups) == 2 and not international and _next_word_follows(text, end):
         return None
     if _glued_to_number(text, start, end):
         return None
@@ -186,7 +198,7 @@ PII_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "phone",
-        r"((?:\(\d{2,4}\) ?|\b\d{2,4}" + _SEP + r")\d{2,4}(?:" + _SEP + r"\d{2,4}){0,3}"
+        r"((?:\(\d{2,4}\) ?|\b\d{2,5}" + _SEP + r")\d{2,8}(?:" + _SEP + r"\d{2,4}){0,3}"
         r"(?: ?(?:x|ext\.?) ?\d{1,5})?)\b",
         _phone,
         0.7,

@@ -98,7 +98,7 @@ _SECRET_NAME = (
     r"(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|apikey|access[_.\-]?key|auth[_.\-]?key|"
     r"credential|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|session[_.\-]?key)"
 )
-_VALUE = r"([^\s\"'`,;()\[\]{}<>]{6,})"
+_VALUE = r"([^\s\"'`,;()\[\]{}<>]{6,200})"
 
 SECRET_RULES: tuple[Rule, ...] = (
     Rule(

@@ -123,8 +123,8 @@ def _to_utf8(text: str) -> bytes:
 
 
 class _OffsetMap:
-    """Byte offset -> character offset. Identity for ASCII; otherwise decodes from the last offset
-    asked for (finditer offsets mostly increase), so a scan stays linear in the text size."""
+    """Byte offset -> character offset. Identity for ASCII; otherwise decodes only the bytes between
+    the last offset asked for and this one (offsets mostly move forward), so a scan stays linear."""
 
     __slots__ = ("_byte", "_char", "_data", "_identity")
 
@@ -138,8 +138,9 @@ class _OffsetMap:
         if self._identity:
             return byte_offset
         if byte_offset < self._byte:
-            self._byte = self._char = 0
-        self._char += len(self._data[self._byte : byte_offset].decode("utf-8", "replace"))
+            self._char -= len(self._data[byte_offset : self._byte].decode("utf-8", "replace"))
+        else:
+            self._char += len(self._data[self._byte : byte_offset].decode("utf-8", "replace"))
         self._byte = byte_offset
         return self._char
 
@@ -167,14 +168,22 @@ class Scanner:
         for rule_id in sorted(set(rule_ids)):
             rule = self.rules[rule_id]
             group = 1 if self._groups[rule_id] else 0
-            for match in self._regexes[rule_id].finditer(data):
+            regex = self._regexes[rule_id]
+            pos = 0
+            while (match := regex.search(data, pos)) is not None:
                 b_start, b_end = match.span(group)
-                if b_start < 0 or b_start == b_end:
-                    continue
-                start, end = offsets.char(b_start), offsets.char(b_end)
-                span = rule.validate(text, start, end) if rule.validate is not None else (start, end)
+                span = None
+                if b_start >= 0 and b_start < b_end:
+                    start, end = offsets.char(b_start), offsets.char(b_end)
+                    span = rule.validate(text, start, end) if rule.validate is not None else (start, end)
                 if span is not None:
                     found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
+                    pos = max(match.end(), match.start() + 1)
+                else:
+                    # A rejected candidate must not hide one that starts inside it (`password_file=
+                    # db_password=...`): retry from its sensitive part. Bounded value lengths keep
+                    # the total work linear.
+                    pos = b_start if b_start > match.start() else match.start() + 1
         return found
 
 
