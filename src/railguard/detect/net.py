@@ -23,6 +23,7 @@ import re2
 __all__ = [
     "HostInfo",
     "NetAnalysis",
+    "RuleFinding",
     "UrlInfo",
     "analyze_urls",
     "classify_host",
@@ -93,12 +94,14 @@ _BARE_NAMES = _LOOPBACK_NAMES | _METADATA_NAMES
 
 _URL_CHARS = r"[^\s<>\"'`]"
 # One leftmost-first pass: scheme URLs, scp-style `user@host:path`, bracketed IPv6, then hosts that
-# carry a port or a path (candidates; `_plausible_bare_host` filters out file names and words).
+# carry a port or a path (candidates; `_plausible_bare_host` filters out file names and words), then
+# dotted-quad IPv4 literals on their own.
 _EXTRACT = re2.compile(
     r"(?i)(?P<url>\b[a-z][a-z0-9+.-]{0,31}:(?://|\\\\)" + _URL_CHARS + r"+)"
     r"|(?P<scp>\b[a-z0-9._~-]+@(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):" + _URL_CHARS + r"*)"
     r"|(?P<ipv6>\[[0-9a-z:.%]+\](?::\d{1,5})?(?:/" + _URL_CHARS + r"*)?)"
     r"|(?P<bare>\b(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::\d{1,5}\b(?:/" + _URL_CHARS + r"*)?|/" + _URL_CHARS + r"*))"
+    r"|(?P<ipv4>\b\d{1,3}(?:\.\d{1,3}){3}\b)"
 )
 _SCP = re2.compile(r"(?i)^([a-z0-9._~-]+)@([a-z0-9.-]+|\[[0-9a-f:.]+\]):(.*)$")
 _SCHEME = re2.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):([/\\]*)")
@@ -390,7 +393,10 @@ class UrlInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class NetFinding:
+class RuleFinding:
+    """Why a detector flagged its input (shared by the net and SQL analyzers); `verdict` is a
+    suggestion the policy may override, `detail` never carries secret values."""
+
     rule: str
     verdict: str
     severity: str
@@ -405,7 +411,7 @@ class NetAnalysis:
     urls: tuple[UrlInfo, ...]
     denied: tuple[str, ...] = ()
     not_allowed: tuple[str, ...] = ()
-    findings: tuple[NetFinding, ...] = field(default=())
+    findings: tuple[RuleFinding, ...] = field(default=())
 
     @property
     def hosts(self) -> list[HostInfo]:
@@ -436,7 +442,7 @@ def analyze_urls(urls: Iterable[str], *, allow: Sequence[str] = (), deny: Sequen
     """Parse and classify `urls` (as returned by `extract_urls`, or URL arguments), and check their
     hosts against `deny` and, when non-empty, `allow` patterns (see `host_matches`). Never raises."""
     infos = tuple(parse_url(u) for u in urls)
-    findings: list[NetFinding] = []
+    findings: list[RuleFinding] = []
     denied: list[str] = []
     not_allowed: list[str] = []
     for info in infos:
@@ -449,9 +455,9 @@ def analyze_urls(urls: Iterable[str], *, allow: Sequence[str] = (), deny: Sequen
     denied = list(dict.fromkeys(denied))
     not_allowed = list(dict.fromkeys(not_allowed))
     for host_name in denied:
-        findings.append(NetFinding("net.denied", "block", "high", f"host {host_name} is on the deny list"))
+        findings.append(RuleFinding("net.denied", "block", "high", f"host {host_name} is on the deny list"))
     for host_name in not_allowed:
-        findings.append(NetFinding("net.not_allowed", "block", "medium", f"host {host_name} is not allowed"))
+        findings.append(RuleFinding("net.not_allowed", "block", "medium", f"host {host_name} is not allowed"))
     return NetAnalysis(infos, tuple(denied), tuple(not_allowed), tuple(_unique_findings(findings)))
 
 
@@ -483,7 +489,7 @@ def _split_scheme(text: str) -> tuple[str, str]:
     match = _SCHEME.match(text)
     if match is not None:
         scheme, slashes = match.group(1).lower(), match.group(2)
-        if slashes.replace("\\", "/") == "//" or (scheme in _SPECIAL_SCHEMES and slashes):
+        if len(slashes) >= 2 or (scheme in _SPECIAL_SCHEMES and slashes):
             return scheme, text[match.end() :]
     return "", text.removeprefix("//")  # scheme-less `host:port/path`
 
@@ -548,39 +554,39 @@ def _mask_segment(segment: str) -> str:
 # --- findings -----------------------------------------------------------------------------------------
 
 
-def _url_findings(info: UrlInfo) -> list[NetFinding]:
-    found: list[NetFinding] = []
+def _url_findings(info: UrlInfo) -> list[RuleFinding]:
+    found: list[RuleFinding] = []
     if info.scheme in _DANGEROUS_SCHEMES:
-        found.append(NetFinding("net.dangerous_scheme", "block", "high", f"{info.scheme}:// URL"))
+        found.append(RuleFinding("net.dangerous_scheme", "block", "high", f"{info.scheme}:// URL"))
     if len(info.hosts) > 1:
         names = ", ".join(h.host for h in info.hosts)
         found.append(
-            NetFinding("net.ambiguous_host", "block", "high", f"parsers disagree on the host: {names}")
+            RuleFinding("net.ambiguous_host", "block", "high", f"parsers disagree on the host: {names}")
         )
     if info.has_userinfo and info.scheme != "ssh":
-        found.append(NetFinding("net.userinfo", "ask", "medium", "URL carries a user:password@ part"))
+        found.append(RuleFinding("net.userinfo", "ask", "medium", "URL carries a user:password@ part"))
     for host in info.hosts:
         found.extend(_host_findings(host))
     return found
 
 
-def _host_findings(host: HostInfo) -> list[NetFinding]:
+def _host_findings(host: HostInfo) -> list[RuleFinding]:
     name = host.host
     if host.metadata:
-        return [NetFinding("net.metadata", "block", "critical", f"cloud metadata endpoint {name}")]
+        return [RuleFinding("net.metadata", "block", "critical", f"cloud metadata endpoint {name}")]
     found = []
     if host.non_canonical:
-        found.append(NetFinding("net.obfuscated_ip", "block", "high", f"IP {host.ip} written as {name}"))
+        found.append(RuleFinding("net.obfuscated_ip", "block", "high", f"IP {host.ip} written as {name}"))
     if host.loopback:
-        found.append(NetFinding("net.loopback", "block", "high", f"loopback host {name}"))
+        found.append(RuleFinding("net.loopback", "block", "high", f"loopback host {name}"))
     elif host.link_local:
-        found.append(NetFinding("net.link_local", "block", "high", f"link-local host {name}"))
+        found.append(RuleFinding("net.link_local", "block", "high", f"link-local host {name}"))
     elif host.private:
-        found.append(NetFinding("net.private", "ask", "high", f"private network host {name}"))
+        found.append(RuleFinding("net.private", "ask", "high", f"private network host {name}"))
     elif host.reserved:
-        found.append(NetFinding("net.reserved", "ask", "medium", f"reserved address {name}"))
+        found.append(RuleFinding("net.reserved", "ask", "medium", f"reserved address {name}"))
     return found
 
 
-def _unique_findings(findings: list[NetFinding]) -> list[NetFinding]:
+def _unique_findings(findings: list[RuleFinding]) -> list[RuleFinding]:
     return list(dict.fromkeys(findings))

@@ -17,6 +17,8 @@ import re2
 import sqlglot
 from sqlglot import exp
 
+from railguard.detect.net import RuleFinding
+
 __all__ = ["SqlAnalysis", "SqlStatement", "analyze_sql"]
 
 # Past this size parsing cost grows beyond the hot-path budget; such input is reported as unparsed.
@@ -50,19 +52,6 @@ _OTHER_WRITES = (exp.Merge, exp.Copy)
 
 
 @dataclass(frozen=True, slots=True)
-class SqlFinding:
-    """Why a statement is risky; `verdict` is a suggestion the policy may override."""
-
-    rule: str
-    verdict: str
-    severity: str
-    detail: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "verdict": self.verdict, "severity": self.severity, "detail": self.detail}
-
-
-@dataclass(frozen=True, slots=True)
 class SqlStatement:
     """One statement. `has_where` is true only for a WHERE that can filter rows: `WHERE 1=1` does not count."""
 
@@ -80,7 +69,7 @@ class SqlAnalysis:
     statements: tuple[SqlStatement, ...]
     destructive: bool
     unparsed: bool
-    findings: tuple[SqlFinding, ...] = ()
+    findings: tuple[RuleFinding, ...] = ()
 
     @property
     def kinds(self) -> list[str]:
@@ -135,7 +124,7 @@ def _parse(text: str, dialect: str | None) -> list[exp.Expr | None] | None:
 
 
 def _unparsed_only(detail: str) -> SqlAnalysis:
-    finding = SqlFinding("sql.unparsed", "ask", "medium", detail)
+    finding = RuleFinding("sql.unparsed", "ask", "medium", detail)
     return SqlAnalysis(statements=(), destructive=False, unparsed=True, findings=(finding,))
 
 
@@ -144,7 +133,7 @@ class _Collector:
 
     def __init__(self) -> None:
         self.statements: list[SqlStatement] = []
-        self.findings: list[SqlFinding] = []
+        self.findings: list[RuleFinding] = []
         self.unparsed = False
 
     def result(self) -> SqlAnalysis:
@@ -157,7 +146,7 @@ class _Collector:
         )
 
     def flag(self, rule: str, verdict: str, severity: str, detail: str) -> None:
-        self.findings.append(SqlFinding(rule, verdict, severity, detail))
+        self.findings.append(RuleFinding(rule, verdict, severity, detail))
 
     def add_tree(self, tree: exp.Expr) -> None:
         if isinstance(tree, exp.Command):
