@@ -43,6 +43,8 @@ def resolve_url(url: str | None) -> URL:
             path = Path(env) if env else DEFAULT_PATH
             path.parent.mkdir(parents=True, exist_ok=True)
             return URL.create("sqlite+pysqlite", database=str(path))
+    if url in ("sqlite://:memory:", "sqlite:///:memory:"):  # make_url rejects the first form
+        url = "sqlite://"
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -58,8 +60,6 @@ def resolve_url(url: str | None) -> URL:
 
 def _sqlite_url(parsed: URL) -> URL:
     database = parsed.database or ":memory:"
-    if parsed.host == ":memory:":  # "sqlite://:memory:" parses the name as a host
-        database = ":memory:"
     if database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return URL.create("sqlite+pysqlite", database=database)
