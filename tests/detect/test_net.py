@@ -292,6 +292,10 @@ def test_extract_ignores_file_names_with_line_numbers_and_versions() -> None:
     assert extract_urls(text) == []
 
 
+def test_extract_handles_long_runs_of_closing_brackets() -> None:
+    assert extract_urls("http://a.io/x" + ")" * 100_000) == ["http://a.io/x"]
+
+
 def test_extract_deduplicates() -> None:
     assert extract_urls("http://a.io http://a.io") == ["http://a.io"]
 

@@ -247,6 +247,17 @@ def test_oversized_input_is_unparsed() -> None:
     assert analysis.unparsed and not analysis.statements
 
 
+def test_tautology_deep_in_a_long_or_chain_is_found() -> None:
+    sql = "DELETE FROM users WHERE 1=1 OR " + " OR ".join(f"id = {i}" for i in range(2000))
+    analysis = analyze_sql(sql)
+    assert not analysis.unparsed and analysis.destructive
+
+
+def test_absurd_nesting_is_unparsed_not_a_crash() -> None:
+    analysis = analyze_sql("DELETE FROM users WHERE " + "(" * 3000 + "1=1" + ")" * 3000)
+    assert analysis.unparsed
+
+
 def test_empty_input_is_empty() -> None:
     analysis = analyze_sql("   ")
     assert analysis.statements == () and not analysis.unparsed

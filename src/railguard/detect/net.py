@@ -128,13 +128,20 @@ def extract_urls(text: str) -> list[str]:
 
 def _trim(candidate: str) -> str:
     """Drop sentence punctuation glued to a URL, keeping balanced brackets (`[::1]`, wiki links)."""
-    while candidate and candidate[-1] in _TRAILING_PUNCTUATION:
-        last = candidate[-1]
-        opener = _CLOSERS.get(last)
-        if opener is not None and candidate.count(opener) >= candidate.count(last):
-            break
-        candidate = candidate[:-1]
-    return candidate
+    # Bracket balances are counted once and updated as characters are dropped, so a URL followed by a
+    # long run of `)` costs linear time, not quadratic.
+    balance = {
+        closer: candidate.count(opener) - candidate.count(closer) for closer, opener in _CLOSERS.items()
+    }
+    end = len(candidate)
+    while end and candidate[end - 1] in _TRAILING_PUNCTUATION:
+        last = candidate[end - 1]
+        if last in balance:
+            if balance[last] >= 0:
+                break
+            balance[last] += 1
+        end -= 1
+    return candidate[:end]
 
 
 def _plausible_bare_host(candidate: str) -> bool:

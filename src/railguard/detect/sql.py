@@ -21,8 +21,9 @@ from railguard.detect.net import RuleFinding
 
 __all__ = ["SqlAnalysis", "SqlStatement", "analyze_sql"]
 
-# Past this size parsing cost grows beyond the hot-path budget; such input is reported as unparsed.
-MAX_SQL_CHARS = 100_000
+# sqlglot needs roughly 15 ms per KB of SQL: past this size parsing would blow any decision deadline,
+# so such input is reported as unparsed (the caller asks a human) instead of being parsed.
+MAX_SQL_CHARS = 32_000
 
 # When the caller names no dialect we try the generic one first, then the common engines' grammars.
 _FALLBACK_DIALECTS: tuple[str | None, ...] = (None, "postgres", "mysql", "tsql", "sqlite")
@@ -105,9 +106,12 @@ def analyze_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
     if trees is None:
         return _unparsed_only("sqlglot could not parse the SQL text")
     collector = _Collector()
-    for tree in trees:
-        if tree is not None:
-            collector.add_tree(tree)
+    try:
+        for tree in trees:
+            if tree is not None:
+                collector.add_tree(tree)
+    except RecursionError:  # absurdly nested expressions: refuse to guess
+        return _unparsed_only("SQL expression nesting too deep to analyze")
     return collector.result()
 
 
@@ -282,9 +286,9 @@ def _always_true(cond: exp.Expr | None) -> bool:
     if isinstance(cond, exp.Literal):
         return not cond.is_string and _number(cond) not in (None, 0.0)
     if isinstance(cond, exp.Or):
-        return _always_true(cond.left) or _always_true(cond.right)
+        return any(_always_true(term) for term in _chain(cond, exp.Or))
     if isinstance(cond, exp.And):
-        return _always_true(cond.left) and _always_true(cond.right)
+        return all(_always_true(term) for term in _chain(cond, exp.And))
     if isinstance(cond, exp.Not):
         return _always_false(cond.this)
     if isinstance(cond, (exp.EQ, exp.GTE, exp.LTE, exp.Is)) and not isinstance(cond.right, exp.Null):
@@ -294,6 +298,20 @@ def _always_true(cond: exp.Expr | None) -> bool:
     if isinstance(cond, (exp.NEQ, exp.GT, exp.LT)):
         return _compare_literals(cond)
     return False
+
+
+def _chain(cond: exp.Expr, connector: type[exp.Expr]) -> list[exp.Expr]:
+    """The terms of `a OR b OR c ...` without recursion: parsers build long chains as deep trees."""
+    terms, stack = [], [cond]
+    while stack:
+        node = stack.pop()
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, connector):
+            stack.extend((node.args["expression"], node.args["this"]))
+        else:
+            terms.append(node)
+    return terms
 
 
 def _always_false(cond: exp.Expr | None) -> bool:
