@@ -1,15 +1,15 @@
 """The exception tree. Every error says what was wrong, where, and how to fix it.
 
-    RailguardError
-    ├── PolicyError                 a policy file is invalid (file, line, key, fix)
-    │   └── PolicyTestError         a *_test.yaml file is invalid
-    ├── GuardError                  raised at a guarded call; carries the Decision
-    │   ├── GuardBlocked            the verdict was block
-    │   └── ApprovalRequired        the verdict was ask; carries the approval request id
-    │       └── ApprovalDenied      a human denied it, or it expired
-    ├── ContractViolation           a tool's output or an agent step's result broke its contract
-    ├── StoreError                  the store could not be reached or migrated
-    └── ConfigurationError          an engine, store or integration was set up wrongly
+RailguardError
+├── PolicyError                 a policy file is invalid (file, line, key, fix)
+│   └── PolicyTestError         a *_test.yaml file is invalid
+├── GuardError                  raised at a guarded call; carries the Decision
+│   ├── GuardBlocked            the verdict was block
+│   └── ApprovalRequired        the verdict was ask; carries the approval request id
+│       └── ApprovalDenied      a human denied it, or it expired
+├── ContractViolation           a tool's output or an agent step's result broke its contract
+├── StoreError                  the store could not be reached or migrated
+└── ConfigurationError          an engine, store or integration was set up wrongly
 """
 
 from __future__ import annotations

@@ -98,9 +98,7 @@ class Context:
             return cls()
         unknown = sorted(set(data) - set(cls.KEYS))
         if unknown:
-            raise ValueError(
-                f"unknown context key(s) {unknown}; allowed keys are {list(cls.KEYS)}"
-            )
+            raise ValueError(f"unknown context key(s) {unknown}; allowed keys are {list(cls.KEYS)}")
         roles = data.get("roles") or ()
         if isinstance(roles, str):
             roles = (roles,)
@@ -142,7 +140,8 @@ def _opt_str(value: Any) -> str | None:
 
 
 _current_context: contextvars.ContextVar[Context] = contextvars.ContextVar(
-    "railguard_context", default=Context()
+    "railguard_context",
+    default=Context(),  # noqa: B039 - frozen; never mutated
 )
 
 
@@ -176,9 +175,7 @@ class Action:
             raise ValueError("an action must be a JSON object with a 'tool' key")
         unknown = sorted(set(data) - {"tool", "args", "context", "id", "call_id"})
         if unknown:
-            raise ValueError(
-                f"unknown action key(s) {unknown}; allowed: tool, args, context, id"
-            )
+            raise ValueError(f"unknown action key(s) {unknown}; allowed: tool, args, context, id")
         tool = data.get("tool")
         if not isinstance(tool, str) or not tool:
             raise ValueError("action 'tool' must be a non-empty string (the tool's name)")

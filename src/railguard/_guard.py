@@ -1,0 +1,115 @@
+"""Guarding a tool function: check before it runs, validate what it returns."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from railguard.errors import ApprovalRequired, GuardBlocked
+from railguard.model import Action, Decision, Verdict
+
+if TYPE_CHECKING:
+    from railguard.engine import Engine
+
+
+def _bound_args(sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    out: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        param = sig.parameters[name]
+        if name in ("self", "cls") and param.kind is param.POSITIONAL_OR_KEYWORD:
+            continue
+        if param.kind is param.VAR_KEYWORD:
+            out.update(value)
+        elif param.kind is param.VAR_POSITIONAL:
+            out[name] = list(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _call_with(
+    sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any], new: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Rebuild the call with rewritten arguments (a `modify` verdict)."""
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    params = sig.parameters
+    extra = {k: v for k, v in new.items() if k not in params}
+    for name, param in params.items():
+        if param.kind is param.VAR_KEYWORD:
+            bound.arguments[name] = extra
+        elif param.kind is param.VAR_POSITIONAL:
+            if name in new:
+                bound.arguments[name] = tuple(new[name])
+        elif name in new:
+            bound.arguments[name] = new[name]
+        elif name in bound.arguments and name not in ("self", "cls") and param.default is not param.empty:
+            bound.arguments[name] = param.default  # the rule removed this argument: use its default
+    return bound.args, bound.kwargs
+
+
+def _admit(engine: Engine, action: Action, decision: Decision) -> Decision:
+    if decision.verdict is Verdict.BLOCK:
+        raise GuardBlocked(decision, action)
+    if decision.verdict is Verdict.ASK:
+        if engine.approval_handler is None:
+            raise ApprovalRequired(decision, action)
+        decision = engine.approval_handler.request(action, decision)
+    return decision
+
+
+async def _aadmit(engine: Engine, action: Action, decision: Decision) -> Decision:
+    if decision.verdict is Verdict.BLOCK:
+        raise GuardBlocked(decision, action)
+    if decision.verdict is Verdict.ASK:
+        if engine.approval_handler is None:
+            raise ApprovalRequired(decision, action)
+        decision = await engine.approval_handler.arequest(action, decision)
+    return decision
+
+
+def guard(
+    engine: Engine,
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    args: Any = None,
+    output: Any = None,
+    effect: str | None = None,
+    output_trust: str | None = None,
+    roles: Mapping[str, str] | None = None,
+) -> Callable[..., Any]:
+    tool = name or fn.__name__
+    if any(x is not None for x in (args, output, effect, output_trust, roles)):
+        engine.declare_tool(
+            tool, args=args, output=output, effect=effect, output_trust=output_trust, roles=roles
+        )
+    sig = inspect.signature(fn)
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*a: Any, **kw: Any) -> Any:
+            action = Action(tool, _bound_args(sig, a, kw))
+            decision = await _aadmit(engine, action, await engine.acheck(action))
+            if decision.verdict is Verdict.MODIFY and decision.args is not None:
+                a, kw = _call_with(sig, a, kw, decision.args)
+            return engine.check_output(tool, await fn(*a, **kw), action=action)
+
+        async_wrapper.__railguard_tool__ = tool  # type: ignore[attr-defined]
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        action = Action(tool, _bound_args(sig, a, kw))
+        decision = _admit(engine, action, engine.check(action))
+        if decision.verdict is Verdict.MODIFY and decision.args is not None:
+            a, kw = _call_with(sig, a, kw, decision.args)
+        return engine.check_output(tool, fn(*a, **kw), action=action)
+
+    wrapper.__railguard_tool__ = tool  # type: ignore[attr-defined]
+    return wrapper

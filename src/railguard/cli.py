@@ -1,0 +1,263 @@
+"""The `railguard` command line. Each command is a thin shell over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from railguard import __version__
+from railguard._jsonl import read_objects
+from railguard.engine import Engine
+from railguard.errors import PolicyError
+from railguard.model import Action, Decision
+
+app = typer.Typer(
+    name="railguard",
+    help="Railguard: a real-time reliability engine for AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Validate and inspect policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+VERDICT_STYLE = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "bold red"}
+
+PolicyOpt = Annotated[
+    list[Path] | None, typer.Option("--policy", "-p", help="Policy file (repeatable; later ones override).")
+]
+PackOpt = Annotated[
+    list[str] | None, typer.Option("--pack", help="Built-in pack (repeatable), e.g. coding-agent.")
+]
+InputOpt = Annotated[
+    str, typer.Option("--input", "-i", help="File of actions (JSON or JSON Lines), or - for stdin.")
+]
+
+
+def _engine(policy: list[Path] | None, pack: list[str] | None, mode: str | None = None) -> Engine:
+    try:
+        return Engine([str(p) for p in policy or []] or None, packs=pack or None, mode=mode)
+    except PolicyError as e:
+        err.print(f"[red]policy error[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+
+
+def _open(path: str) -> TextIO:
+    if path == "-":
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as e:
+        err.print(f"[red]cannot read input[/red] {path}: {e.strerror}")
+        raise typer.Exit(2) from None
+
+
+def _actions(stream: TextIO) -> Iterator[tuple[int, Action | None, str | None]]:
+    for item in read_objects(stream):
+        if item.error is not None:
+            yield item.line, None, item.error
+            continue
+        try:
+            yield item.line, Action.from_dict(item.value), None
+        except ValueError as e:
+            yield item.line, None, f"invalid action at line {item.line}: {e}"
+
+
+def _print_decision(decision: Decision) -> None:
+    style = VERDICT_STYLE.get(decision.verdict.value, "")
+    rules = f" [dim]({escape(', '.join(decision.rules))})[/dim]" if decision.rules else ""
+    out.print(
+        f"[{style}]{decision.verdict.value.upper():6}[/{style}] {escape(decision.tool)}: {escape(decision.reason)}{rules}"
+        f" [dim]{decision.latency_us:.0f}µs[/dim]"
+    )
+
+
+@app.command()
+def check(
+    policy: PolicyOpt = None,
+    pack: PackOpt = None,
+    input: InputOpt = "-",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON decision per line.")] = False,
+    mode: Annotated[str | None, typer.Option(help="Force 'audit' (record, never block).")] = None,
+) -> None:
+    """Decide actions: one JSON action or a JSON Lines stream of
+    {"tool": ..., "args": {...}, "context": {...}, "id": ...}; prints one decision per action.
+    With no --policy and no --pack, the built-in default pack is used. Exit 2 if an input was invalid."""
+    engine = _engine(policy, pack, mode)
+    bad = 0
+    with _open(input) as stream:
+        for line, action, problem in _actions(stream):
+            if action is None:
+                bad += 1
+                if as_json:
+                    print(json.dumps({"line": line, "error": problem}), flush=True)
+                else:
+                    err.print(f"[red]error[/red] {escape(str(problem))}")
+                continue
+            decision = engine.check(action)
+            if as_json:
+                print(json.dumps(decision.to_json_line(), default=str), flush=True)
+            else:
+                _print_decision(decision)
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def explain(
+    policy: PolicyOpt = None,
+    pack: PackOpt = None,
+    input: InputOpt = "-",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show which rules were evaluated for each action, which fired and why, and the facts they saw."""
+    engine = _engine(policy, pack)
+    bad = 0
+    with _open(input) as stream:
+        for _line, action, problem in _actions(stream):
+            if action is None:
+                bad += 1
+                err.print(f"[red]error[/red] {escape(str(problem))}")
+                continue
+            ex = engine.explain(action)
+            facts = {k: (f"error: {v}" if isinstance(v, Exception) else v) for k, v in ex.facts.items()}
+            if as_json:
+                payload = {
+                    "decision": ex.decision.to_json_line(),
+                    "rules": [
+                        {"rule": r.rule, "verdict": r.verdict.value, "when": r.when, "matched": r.matched,
+                         "exception": r.exception, "error": r.error}
+                        for r in ex.rules
+                    ],
+                    "facts": facts,
+                    "candidate_rules": ex.candidate_rules,
+                    "total_rules": ex.total_rules,
+                }  # fmt: skip
+                print(json.dumps(payload, default=str))
+                continue
+            _print_decision(ex.decision)
+            table = Table(title=f"{ex.candidate_rules} of {ex.total_rules} rules apply to '{action.tool}'")
+            for col in ("rule", "verdict", "result", "when"):
+                table.add_column(col)
+            for r in ex.rules:
+                result = (
+                    f"[red]error: {escape(r.error)}[/red]" if r.error
+                    else f"[dim]excepted by {escape(r.exception)}[/dim]" if r.exception
+                    else "[bold]fired[/bold]" if r.matched else "[dim]no match[/dim]"
+                )  # fmt: skip
+                table.add_row(escape(r.rule), r.verdict.value, result, escape(r.when or "(always)"))
+            out.print(table)
+            for name, value in facts.items():
+                out.print(f"[bold]{name}[/bold] = {escape(json.dumps(value, default=str))}")
+            for hit in ex.decision.hits:
+                if hit.source not in ("policy", "error"):
+                    out.print(
+                        f"[bold]{hit.source}[/bold]: {escape(hit.rule)} -> {hit.verdict.value}: {escape(hit.message)}"
+                    )
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command("test")
+def test_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="*_test.yaml files or folders to search.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run policy unit tests (*_test.yaml): PASS/FAIL/ERROR per case; exit 1 if any did not pass."""
+    from railguard.policy.testing import Status, run_tests
+
+    counts = {s: 0 for s in Status}
+    try:
+        for result in run_tests(list(paths)):
+            counts[result.status] += 1
+            where = f"{result.file}:{result.line}" if result.line else result.file
+            if as_json:
+                print(json.dumps({"status": result.status.value, "file": result.file, "line": result.line,
+                                  "name": result.name, "expected": result.expected, "got": result.got,
+                                  "rules": list(result.rules), "message": result.message}))  # fmt: skip
+                continue
+            style = {"PASS": "green", "FAIL": "red", "ERROR": "bold red"}[result.status.value]
+            detail = "" if result.status is Status.PASS else f"\n       {result.message}"
+            out.print(
+                f"[{style}]{result.status.value:5}[/{style}] {escape(result.name)} [dim]{escape(where)}[/dim]{escape(detail)}"
+            )
+    except PolicyError as e:
+        err.print(f"[red]error[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    total = sum(counts.values())
+    if not as_json:
+        out.print(
+            f"{counts[Status.PASS]} passed, {counts[Status.FAIL]} failed, {counts[Status.ERROR]} errors"
+            f" ({total} cases)"
+        )
+    if total == 0:
+        err.print("[red]no test cases found[/red]")
+        raise typer.Exit(1)
+    if counts[Status.FAIL] or counts[Status.ERROR]:
+        raise typer.Exit(1)
+
+
+@policy_app.command("validate")
+def policy_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Policy files (loaded together).")] = None,
+    pack: PackOpt = None,
+) -> None:
+    """Load and compile policies; print a summary, or the error with file:line and the fix (exit 1)."""
+    try:
+        engine = Engine([str(p) for p in paths or []] or None, packs=pack or None)
+    except PolicyError as e:
+        err.print(f"[red]invalid[/red] {escape(str(e))}")
+        raise typer.Exit(1) from None
+    p = engine.policy
+    out.print(
+        f"[green]valid[/green] {p.revision}: {len(p.rules)} rules, {len(p.lists)} lists, "
+        f"{len(p.macros)} macros, {len(p.tools)} tools; mode {p.mode.value}, on_error {p.on_error.value}, "
+        f"deadline {p.deadline_ns / 1e6:g} ms"
+    )
+
+
+@policy_app.command("packs")
+def policy_packs() -> None:
+    """List the built-in rule packs."""
+    from railguard.policy import available_packs, load_policy
+
+    for name in available_packs():
+        compiled = load_policy(packs=[name])
+        out.print(f"{name:16} {len(compiled.rules):3} rules  {compiled.source.description}")
+
+
+@app.command()
+def demo(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Decisions as JSON Lines instead of a timeline.")
+    ] = False,
+) -> None:
+    """Run a scripted agent (no LLM) through the guard and show the timeline of its tool calls."""
+    from railguard._demo import run_demo
+
+    run_demo(out, as_json=as_json)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return app(args=argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,220 @@
+"""Facts: what the detectors say about an action, exposed to policy conditions as CEL variables.
+
+A fact is computed only when a rule that can apply to the action reads it, and at most once per
+action. Providers find their input in the arguments by declared roles (`tools: X: roles: {cmd: command}`)
+or, failing that, by the conventions of common agent tools (Claude Code's `Bash.command`,
+`Write.file_path`, `WebFetch.url`, generic `shell`/`exec` tools).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from railguard.model import Action, Effect, ToolSpec
+
+COMMAND_ARGS = frozenset({"command", "cmd", "script", "shell_command", "commandline", "command_line"})
+PATH_ARGS = frozenset(
+    {
+        "path", "file_path", "filepath", "file", "filename", "notebook_path", "target", "destination",
+        "dest", "source", "src", "directory", "dir", "cwd", "output_path", "input_path", "paths", "files",
+        "target_file", "source_path", "destination_path", "old_path", "new_path",
+    }
+)  # fmt: skip
+URL_ARGS = frozenset({"url", "uri", "urls", "endpoint", "href", "link", "webhook", "base_url", "host"})
+SQL_ARGS = frozenset({"sql", "statement", "statements"})
+SQL_HINTS = (
+    "sql",
+    "query_db",
+    "database",
+    "postgres",
+    "mysql",
+    "sqlite",
+    "db_query",
+    "run_query",
+    "execute_query",
+)
+SHELL_TOOLS = frozenset(
+    {
+        "bash", "shell", "sh", "zsh", "exec", "execute", "run", "terminal", "run_command", "execute_command",
+        "run_shell_command", "shell_exec", "run_terminal_cmd", "local_shell", "command", "bash_tool",
+        "run_in_terminal", "exec_command", "shell_command",
+    }
+)  # fmt: skip
+WRITE_TOOLS = frozenset(
+    {
+        "write", "edit", "multiedit", "notebookedit", "write_file", "edit_file", "create_file", "str_replace",
+        "str_replace_editor", "apply_patch", "append_file", "delete_file", "move_file", "rename_file",
+        "create_directory", "mkdir", "save_file", "text_editor",
+    }
+)  # fmt: skip
+
+EMPTY_SHELL: dict[str, Any] = {
+    "present": False, "commands": [], "names": [], "findings": [], "categories": [], "verdict": "allow",
+    "unparsed": False, "paths": [], "urls": [], "summary": "",
+}  # fmt: skip
+
+
+def base_name(tool: str) -> str:
+    """`mcp__server__run_command` -> `run_command`; lowercase."""
+    return tool.rsplit("__", 1)[-1].lower()
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif depth < 8 and isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v, depth + 1)
+    elif depth < 8 and isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v, depth + 1)
+
+
+def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str]:
+    """String values of the arguments that carry `role` (declared, or by naming convention)."""
+    if spec is not None and spec.roles:
+        return [s for name, r in spec.roles.items() if r == role for s in _strings(action.args.get(name))]
+    tool = base_name(action.tool)
+    out: list[str] = []
+    for name, value in action.args.items():
+        key = name.lower()
+        if role == "command":
+            hit = key in COMMAND_ARGS
+        elif role == "path":
+            hit = key in PATH_ARGS
+        elif role == "url":
+            hit = key in URL_ARGS
+        elif role == "sql":
+            hit = key in SQL_ARGS or (key == "query" and any(h in tool for h in SQL_HINTS))
+        else:
+            hit = True
+        if hit:
+            out.extend(_strings(value))
+    if role == "url":
+        out.extend(s for s in _strings(dict(action.args)) if "://" in s[:16] and s not in out)
+    return out
+
+
+def all_text(action: Action) -> list[str]:
+    return list(_strings(dict(action.args)))
+
+
+def _home(action: Action) -> str | None:
+    labels = action.context.labels
+    if "home" in labels:
+        return labels["home"]
+    ws = action.context.workspace or ""
+    parts = ws.split("/")
+    if len(parts) > 2 and parts[1] in ("home", "Users"):
+        return "/".join(parts[:3])
+    return "/root" if ws.startswith("/root") else None
+
+
+def _is_write(action: Action, spec: ToolSpec | None) -> bool:
+    if spec is not None and spec.effect in (Effect.WRITE, Effect.IRREVERSIBLE):
+        return True
+    return base_name(action.tool) in WRITE_TOOLS
+
+
+def shell_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
+    commands = args_with_role(action, spec, "command")
+    if not commands:
+        return EMPTY_SHELL
+    from railguard.detect.shell import analyze_command
+
+    ws, home = action.context.workspace, _home(action)
+    facts = [analyze_command(c, workspace=ws, home=home).to_fact() for c in commands]
+    if len(facts) == 1:
+        return {**facts[0], "present": True}
+    merged: dict[str, Any] = {"present": True, "unparsed": any(f["unparsed"] for f in facts)}
+    for key in ("commands", "names", "findings", "categories", "paths", "urls"):
+        merged[key] = [x for f in facts for x in f[key]]
+    rank = {"allow": 0, "ask": 1, "block": 2}
+    merged["verdict"] = max((f["verdict"] for f in facts), key=lambda v: rank.get(v, 2))
+    merged["summary"] = "; ".join(f["summary"] for f in facts if f["summary"])
+    return merged
+
+
+def paths_fact(
+    action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    from railguard.detect.paths import analyze_paths
+
+    paths = args_with_role(action, spec, "path")
+    if shell is not None:
+        paths += [p for p in shell.get("paths", []) if p not in paths]
+    return analyze_paths(
+        paths, workspace=action.context.workspace, home=_home(action), write=_is_write(action, spec)
+    ).to_fact()
+
+
+def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    from railguard.detect.net import analyze_urls, extract_urls
+
+    urls: list[str] = []
+    for value in args_with_role(action, spec, "url"):
+        found = extract_urls(value)
+        urls.extend(found or [value])
+    if shell is not None:
+        urls.extend(u for u in shell.get("urls", []) if u not in urls)
+    return analyze_urls(urls).to_fact()
+
+
+def sql_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
+    from railguard.detect.sql import analyze_sql
+
+    statements = args_with_role(action, spec, "sql")
+    if not statements:
+        return {"statements": [], "kinds": [], "tables": [], "destructive": False, "writes": False,
+                "unparsed": False, "findings": [], "present": False}  # fmt: skip
+    return {**analyze_sql(";\n".join(statements)).to_fact(), "present": True}
+
+
+def secrets_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
+    from railguard.detect.redact import fact
+
+    return fact(all_text(action))
+
+
+def injection_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
+    from railguard.detect.injection import score_injection
+
+    texts = [t for t in all_text(action) if len(t) >= 16]
+    best: dict[str, Any] = {"score": 0.0, "flagged": False, "signals": []}
+    for text in texts:
+        result = score_injection(text).to_fact()
+        if result["score"] > best["score"]:
+            best = result
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class FactProvider:
+    name: str
+    compute: Callable[..., Any]
+    needs_shell: bool
+    doc: str
+
+
+FACTS: dict[str, FactProvider] = {
+    p.name: p
+    for p in (
+        FactProvider("shell", shell_fact, False, "the parsed shell command(s): commands, findings, verdict"),
+        FactProvider(
+            "paths", paths_fact, True, "file paths: resolved, secret-bearing, outside the workspace"
+        ),
+        FactProvider("net", net_fact, True, "URLs and hosts: private ranges, metadata endpoints, allow/deny"),
+        FactProvider("sql", sql_fact, False, "SQL statements: kinds, tables, destructive"),
+        FactProvider("secrets", secrets_fact, False, "secrets and PII found in the arguments"),
+        FactProvider(
+            "injection", injection_fact, False, "prompt-injection score and signals in the arguments"
+        ),
+    )
+}
+
+
+def register_fact(name: str, compute: Callable[[Action, ToolSpec | None], Any], doc: str = "") -> None:
+    """Add a fact provider (an extension point for custom detectors). Register before loading policies."""
+    FACTS[name] = FactProvider(name, compute, False, doc)

@@ -1,0 +1,276 @@
+"""Compiling a merged policy: CEL compiled once, rules indexed by tool, contracts prepared.
+
+A `CompiledPolicy` is immutable; reloading builds a new one and swaps the reference, so a check in
+flight always sees one whole policy.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from railguard.detect.facts import FACTS
+from railguard.errors import PolicyError
+from railguard.model import Effect, Mode, Severity, ToolSpec, Trust, Verdict
+from railguard.policy._cel import (
+    Condition,
+    Template,
+    compile_condition,
+    compile_template,
+    merge_fields,
+    new_cel_context,
+)
+from railguard.policy._contracts import Contract, compile_contract
+from railguard.policy._loader import PolicySource
+from railguard.policy._schema import ListSpec, MacroSpec, RuleSpec
+
+BASE_VARIABLES = frozenset({"tool", "args", "ctx", "effect", "trust"})
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledModify:
+    set: tuple[tuple[str, Condition], ...]
+    remove: tuple[str, ...]
+    redact: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    spec: RuleSpec
+    condition: Condition | None
+    exceptions: tuple[tuple[str, Condition], ...]
+    message: Template
+    modify: CompiledModify | None
+    variables: frozenset[str]
+    fields: Mapping[str, frozenset[str] | None]
+    mode: Mode
+    verdict: Verdict
+    severity: Severity
+    tags: tuple[str, ...]
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPlan:
+    """What a check of one tool name evaluates: the rules that can apply and the facts they read."""
+
+    rules: tuple[CompiledRule, ...]
+    variables: frozenset[str]
+    fields: Mapping[str, frozenset[str] | None]  # per variable, the fields read (None: all)
+    facts: tuple[str, ...]
+    spec: ToolSpec | None
+    contract: Contract | None
+
+
+class CompiledPolicy:
+    """An immutable, ready-to-evaluate policy."""
+
+    def __init__(self, source: PolicySource) -> None:
+        self.source = source
+        self.name = source.name
+        self.revision = source.revision
+        self.mode = source.mode
+        self.on_error = source.on_error or (Verdict.BLOCK if source.mode is Mode.ENFORCE else Verdict.ALLOW)
+        self.deadline_ns = int(source.deadline_ms * 1_000_000)
+        self.lists: dict[str, list[Any]] = {}
+        macros: dict[str, str] = {}
+        for item in source.items:
+            if isinstance(item, ListSpec):
+                self.lists[item.name] = [_plain(v) for v in item.items]
+            elif isinstance(item, MacroSpec):
+                macros[item.name] = item.condition
+        clashes = sorted(set(self.lists) & (BASE_VARIABLES | set(FACTS) | set(macros)))
+        if clashes:
+            raise PolicyError(
+                f"list name '{clashes[0]}' is reserved or also a macro",
+                key="list",
+                fix=f"rename the list; reserved names: {', '.join(sorted(BASE_VARIABLES | set(FACTS)))}",
+            )
+        self.known_variables = frozenset(BASE_VARIABLES | set(FACTS) | set(self.lists))
+        self.macros = macros
+        for item in source.items:  # a macro's errors are reported at the macro, not at every use
+            if isinstance(item, MacroSpec):
+                self._compile(item.condition, item.loc.file, item.loc.line, f"macro {item.name}")
+        self.rules: tuple[CompiledRule, ...] = tuple(
+            self._compile_rule(item, i)
+            for i, item in enumerate(x for x in source.items if isinstance(x, RuleSpec))
+            if item.enabled
+        )
+        self.tools: dict[str, ToolSpec] = {}
+        self.contracts: dict[str, Contract] = {}
+        for decl in source.tools.values():
+            self.tools[decl.name] = ToolSpec(
+                name=decl.name,
+                effect=decl.effect,
+                output_trust=decl.output_trust,
+                args_schema=decl.args_schema,
+                output_schema=decl.output_schema,
+                roles=decl.roles,
+                description=decl.description,
+            )
+            if decl.args_schema is not None or decl.output_schema is not None:
+                self.contracts[decl.name] = compile_contract(decl.name, decl.args_schema, decl.output_schema)
+        self._exact: dict[str, list[CompiledRule]] = {}
+        self._patterns: list[tuple[re.Pattern[str], CompiledRule]] = []
+        self._universal: list[CompiledRule] = []
+        for rule in self.rules:
+            self._index(rule)
+        self._plans: OrderedDict[str, ToolPlan] = OrderedDict()
+        self._plans_lock = threading.Lock()
+        self._local = threading.local()
+
+    # -- compile ---------------------------------------------------------------------------------
+
+    def _compile(self, expr: str, file: str, line: int | None, key: str) -> Condition:
+        return compile_condition(
+            expr, macros=self.macros, known_variables=self.known_variables, file=file, line=line, key=key
+        )
+
+    def _compile_rule(self, spec: RuleSpec, order: int) -> CompiledRule:
+        file, lines = spec.loc.file, spec.key_lines
+        condition = (
+            self._compile(spec.when, file, lines.get("when", spec.loc.line), "when")
+            if spec.when and spec.when.strip() != "true"
+            else None
+        )
+        exceptions = tuple(
+            (exc.name, self._compile(exc.when, file, exc.line, "exceptions")) for exc in spec.exceptions
+        )
+        message = compile_template(
+            spec.message or spec.desc or f"rule {spec.id}",
+            macros=self.macros,
+            known_variables=self.known_variables,
+            file=file,
+            line=lines.get("message", spec.loc.line),
+            key="message",
+        )
+        modify = None
+        if spec.modify is not None:
+            modify = CompiledModify(
+                set=tuple(
+                    (arg, self._compile(expr, file, spec.modify.line, f"modify.set.{arg}"))
+                    for arg, expr in spec.modify.set.items()
+                ),
+                remove=spec.modify.remove,
+                redact=spec.modify.redact,
+            )
+        variables = set(message.variables)
+        fields = message.fields
+        sets = modify.set if modify is not None else ()
+        for cond in (condition, *(c for _, c in exceptions), *(c for _, c in sets)):
+            if cond is not None:
+                variables |= cond.variables
+                merge_fields(fields, cond.fields)
+        for pattern in spec.tools:
+            if pattern in self.lists:
+                continue
+            if not pattern or any(ch.isspace() for ch in pattern):
+                raise PolicyError(
+                    f"rule '{spec.id}': invalid tool name or glob {pattern!r}",
+                    file=file,
+                    line=lines.get("tools"),
+                    key="tools",
+                    fix="use tool names or globs like 'mcp__github__*'",
+                )
+        mode = Mode.AUDIT if self.mode is Mode.AUDIT else spec.mode or Mode.ENFORCE
+        return CompiledRule(
+            id=spec.id,
+            spec=spec,
+            condition=condition,
+            exceptions=exceptions,
+            message=message,
+            modify=modify,
+            variables=frozenset(variables),
+            fields=fields,
+            mode=mode,
+            verdict=spec.verdict,
+            severity=spec.severity,
+            tags=spec.tags,
+            order=order,
+        )
+
+    def _index(self, rule: CompiledRule) -> None:
+        patterns: list[str] = []
+        for entry in rule.spec.tools:
+            patterns.extend(str(t) for t in self.lists[entry]) if entry in self.lists else patterns.append(
+                entry
+            )
+        if not patterns or "*" in patterns:
+            self._universal.append(rule)
+            return
+        for pattern in patterns:
+            if any(ch in pattern for ch in "*?["):
+                self._patterns.append((re.compile(fnmatch.translate(pattern)), rule))
+            else:
+                self._exact.setdefault(pattern, []).append(rule)
+
+    # -- evaluate-time helpers -------------------------------------------------------------------
+
+    def plan(self, tool: str) -> ToolPlan:
+        """The rules that can apply to `tool` (cached per tool name, bounded)."""
+        plan = self._plans.get(tool)
+        if plan is not None:
+            return plan
+        seen: dict[str, CompiledRule] = {}
+        for rule in self._exact.get(tool, ()):
+            seen[rule.id] = rule
+        for regex, rule in self._patterns:
+            if rule.id not in seen and regex.match(tool):
+                seen[rule.id] = rule
+        for rule in self._universal:
+            seen[rule.id] = rule
+        rules = tuple(sorted(seen.values(), key=lambda r: r.order))
+        variables = frozenset().union(*(r.variables for r in rules)) if rules else frozenset()
+        fields: dict[str, frozenset[str] | None] = {}
+        for rule in rules:
+            merge_fields(fields, rule.fields)
+        facts = tuple(f for f in FACTS if f in variables)
+        # `paths` and `net` include what the shell command touches, so they need `shell` first.
+        if any(FACTS[f].needs_shell for f in facts) and "shell" not in facts:
+            facts = ("shell", *facts)
+        plan = ToolPlan(rules, variables, fields, facts, self.tools.get(tool), self.contracts.get(tool))
+        with self._plans_lock:
+            self._plans[tool] = plan
+            if len(self._plans) > 4096:
+                self._plans.popitem(last=False)
+        return plan
+
+    def cel_context(self) -> cel.Context:
+        """A per-thread CEL context with functions and lists set once; checks update the rest."""
+        ctx: cel.Context | None = getattr(self._local, "ctx", None)
+        if ctx is None:
+            ctx = new_cel_context()
+            if self.lists:
+                ctx.update(dict(self.lists))
+            self._local.ctx = ctx
+        return ctx
+
+    def effect_of(self, tool: str) -> Effect:
+        spec = self.tools.get(tool)
+        return spec.effect if spec else Effect.UNKNOWN
+
+    def trust_of(self, tool: str) -> Trust:
+        spec = self.tools.get(tool)
+        return spec.output_trust if spec else Trust.TRUSTED
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
