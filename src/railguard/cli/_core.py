@@ -1,4 +1,4 @@
-"""The `railguard` command line. Each command is a thin shell over the library."""
+"""The core commands: check, explain, test, policy validate/packs, demo, version."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -19,15 +19,8 @@ from railguard.engine import Engine
 from railguard.errors import PolicyError
 from railguard.model import Action, Decision
 
-app = typer.Typer(
-    name="railguard",
-    help="Railguard: a real-time reliability engine for AI agents.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = typer.Typer()  # the commands below are attached to the main app by railguard.cli
 policy_app = typer.Typer(help="Validate and inspect policies.", no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -253,11 +246,3 @@ def demo(
 def version() -> None:
     """Print the version."""
     out.print(__version__)
-
-
-def main(argv: list[str] | None = None) -> Any:
-    return app(args=argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
