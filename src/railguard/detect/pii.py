@@ -38,6 +38,9 @@ def _glued_to_number(text: str, start: int, end: int) -> bool:
     )
 
 
+_CARD_LEADS = ("2", "3", "4", "5", "6", "1800", "2131")
+
+
 def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
     value = text[start:end]
     digits = _digits(value)
@@ -46,6 +49,8 @@ def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
         return None
     if text[start - 1 : start] == "+":
         return None  # an international phone number
+    if not digits.startswith(_CARD_LEADS):
+        return None  # no card network issues these (1716200000123 is a timestamp in ms)
     if _glued_to_number(text, start, end) or not luhn_valid(digits):
         return None
     return start, end
@@ -147,6 +152,13 @@ def _next_word_follows(text: str, end: int) -> bool:
     return text[end : end + 1] == " " and text[end + 1 : end + 2].isalpha()
 
 
+def _in_digit_run(text: str, start: int, end: int) -> bool:
+    """`4539 1488 0343 6468`: a group of a longer number (a card failing Luhn), not a phone."""
+    return (start >= 2 and text[start - 1] == " " and text[start - 2].isdigit()) or (
+        text[end : end + 1] == " " and text[end + 1 : end + 2].isdigit()
+    )
+
+
 def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
     value = text[start:end]
     core = value.split("x")[0].split("ext")[0].rstrip(" ")
@@ -162,6 +174,10 @@ def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
     if not international and max(map(len, groups)) > 4 and not groups[0].startswith("0"):
         return None  # long groups only after a trunk prefix: `0393 1144137`
     if len(groups) == 2 and not international and _next_word_follows(text, end):
+        return None
+    if not international and [len(g) for g in groups] == [3, 2, 4] and "-" in core:
+        return None  # the shape of a US SSN (an invalid one, or it would have won the overlap)
+    if _in_digit_run(text, start, end):
         return None
     if _glued_to_number(text, start, end):
         return None

@@ -79,7 +79,7 @@ def char_classes(value: str) -> int:
 
 
 def is_token_char(char: str) -> bool:
-    return char.isalnum() or char in "_-+/="
+    return char.isalnum() or char in "_-+/"
 
 
 def bounded(text: str, start: int, end: int) -> bool:

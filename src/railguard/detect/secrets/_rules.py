@@ -193,31 +193,31 @@ SECRET_RULES: tuple[Rule, ...] = (
         r"([^\s@/'\"]{1,})@",
         _password,
         0.95,
-        95,
+        85,
     ),
     Rule(
         "connection_string",
         r"(?i)\bjdbc:[a-z0-9:]{2,40}[^\s'\"]*?[;?&](?:password|pwd)=([^;&\s'\"]{1,})",
         _password,
         0.95,
-        95,
+        85,
     ),
     Rule(
-        "connection_string", r"(?i)\bjdbc:oracle:thin:[^/\s:@'\"]{1,}/([^@\s'\"]{1,})@", _password, 0.95, 95
+        "connection_string", r"(?i)\bjdbc:oracle:thin:[^/\s:@'\"]{1,}/([^@\s'\"]{1,})@", _password, 0.95, 85
     ),
     Rule(
         "connection_string",
         r"(?i)(?:server|data source|host)=[^;'\"\n]{1,};[^'\"\n]*?(?:password|pwd)=([^;'\"\n]{1,})",
         _password,
         0.9,
-        95,
+        85,
     ),
     Rule(
         "basic_auth_url",
         r"(?i)\b(?:https?|ftps?|sftp|ssh|git|smtp|ldaps?)://[^\s:@/'\"]{1,}:([^\s@/'\"]{1,})@[^\s'\"]",
         _password,
         0.9,
-        95,
+        85,
     ),
     Rule(
         "generic_secret",
