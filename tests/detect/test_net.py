@@ -152,6 +152,17 @@ def test_idna_hosts_are_punycoded() -> None:
     assert classify_host("Bücher.example").host == "xn--bcher-kva.example"
 
 
+def test_bracketed_non_ipv6_is_not_an_ip() -> None:
+    info = classify_host("[12]")
+    assert info.ip is None and not info.private
+
+
+def test_template_host_is_reported_invalid_not_private() -> None:
+    analysis = analyze_urls(["https://${NEXUS_HOST}/upload"])
+    assert not analysis.to_fact()["private"]
+    assert rules(analysis) == {"net.invalid_host"}
+
+
 def test_invalid_numeric_host_is_a_name_not_an_ip() -> None:
     assert classify_host("1.2.3.256").ip is None
     assert classify_host("08.0.0.1").ip is None  # 8 is not an octal digit
@@ -289,6 +300,11 @@ def test_extract_bare_hosts_with_port_or_path() -> None:
 
 def test_extract_ignores_file_names_with_line_numbers_and_versions() -> None:
     text = "error in main.py:12 and config.yaml:3, version 3.11, time 12:30, path src/app/x"
+    assert extract_urls(text) == []
+
+
+def test_extract_ignores_shell_globs_and_regex_classes() -> None:
+    text = "find ../[12][0-9] -name '[Rr]eadme' | tr '[:upper:]' '[:lower:]' | grep '[[:digit:]]' {}[0]"
     assert extract_urls(text) == []
 
 

@@ -99,7 +99,7 @@ _URL_CHARS = r"[^\s<>\"'`]"
 _EXTRACT = re2.compile(
     r"(?i)(?P<url>\b[a-z][a-z0-9+.-]{0,31}:(?://|\\\\)" + _URL_CHARS + r"+)"
     r"|(?P<scp>\b[a-z0-9._~-]+@(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):" + _URL_CHARS + r"*)"
-    r"|(?P<ipv6>\[[0-9a-z:.%]+\](?::\d{1,5})?(?:/" + _URL_CHARS + r"*)?)"
+    r"|(?P<ipv6>\[[0-9a-f]{0,4}:[0-9a-f:.]*(?:%[0-9a-z]+)?\](?::\d{1,5})?(?:/" + _URL_CHARS + r"*)?)"
     r"|(?P<bare>\b(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::\d{1,5}\b(?:/" + _URL_CHARS + r"*)?|/" + _URL_CHARS + r"*))"
     r"|(?P<ipv4>\b\d{1,3}(?:\.\d{1,3}){3}\b)"
 )
@@ -121,6 +121,11 @@ def extract_urls(text: str) -> list[str]:
         candidate = _trim(match.group(0))
         if match.group("bare") is not None and not _plausible_bare_host(candidate):
             continue
+        if (
+            match.group("ipv6") is not None
+            and parse_ip(normalize_host(candidate.partition("]")[0] + "]")) is None
+        ):
+            continue  # shell globs and regex classes look like `[::]` too
         if candidate:
             found.append(candidate)
     return list(dict.fromkeys(found))
@@ -198,7 +203,7 @@ def normalize_host(host: str) -> str:
         text = decoded
     # NFKC folds fullwidth digits and dots (fullwidth `127` with ideographic full stops) into ASCII.
     text = unicodedata.normalize("NFKC", text).replace("\u3002", ".").lower()
-    if text.startswith("[") and text.endswith("]"):
+    if text.startswith("[") and text.endswith("]") and ":" in text:
         text = text[1:-1]
     text = text.partition("%")[0] if ":" in text else text
     text = text.rstrip(".")
@@ -210,6 +215,14 @@ def normalize_host(host: str) -> str:
     return text
 
 
+_HOSTNAME = re2.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+
+
+def is_hostname(host: str) -> bool:
+    """Whether a normalised host is a syntactically valid DNS name or IP literal."""
+    return parse_ip(host) is not None or _HOSTNAME.fullmatch(host) is not None
+
+
 @functools.lru_cache(maxsize=4096)
 def _classify_normalized(host: str) -> HostInfo:
     literal = parse_ip(host)
@@ -219,7 +232,10 @@ def _classify_normalized(host: str) -> HostInfo:
     if embedded is not None:
         return _classify_ip(host, embedded, non_canonical=False)
     loopback = host in _LOOPBACK_NAMES or host in _LOOPBACK_DOMAINS or host.endswith(_LOOPBACK_SUFFIXES)
+    if not _HOSTNAME.fullmatch(host):
+        return HostInfo(host=host)  # not a resolvable name (a template, a glob): nothing to classify
     metadata = host in _METADATA_NAMES
+    # A dotless name resolves through the local search domains, i.e. to an internal host.
     private = loopback or metadata or "." not in host or host.endswith(_PRIVATE_SUFFIXES)
     return HostInfo(host=host, private=private, loopback=loopback, metadata=metadata)
 
@@ -582,6 +598,8 @@ def _host_findings(host: HostInfo) -> list[RuleFinding]:
     if host.metadata:
         return [RuleFinding("net.metadata", "block", "critical", f"cloud metadata endpoint {name}")]
     found = []
+    if not is_hostname(name):
+        found.append(RuleFinding("net.invalid_host", "ask", "low", "host is not a valid DNS name or IP"))
     if host.non_canonical:
         found.append(RuleFinding("net.obfuscated_ip", "block", "high", f"IP {host.ip} written as {name}"))
     if host.loopback:
