@@ -186,3 +186,22 @@ def test_retention_deletes_old_rows_in_batches(store: Store) -> None:
     assert store.get_trace("old0", tenant=None) == []
     assert [d["decision_id"] for d in store.list_decisions(tenant=None)] == ["d-new"]
     assert store.delete_older_than(7) == 0
+
+
+def test_two_stores_writing_the_same_spans_at_once_count_each_span_once(store_url: str) -> None:
+    import threading
+
+    from railguard.store import open_store
+
+    batches = [agent_run(f"t{i}", tenant="acme") for i in range(40)]
+    stores = [open_store(store_url), open_store(store_url)]
+    threads = [threading.Thread(target=lambda s=s: [s.write_spans(b) for b in batches]) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = stores[0].list_runs(tenant="acme", limit=100)
+    for s in stores:
+        s.close()
+    assert len(runs) == 40
+    assert {(r.span_count, r.input_tokens, r.blocks) for r in runs} == {(4, 100, 1)}

@@ -17,6 +17,8 @@ from railguard.store._connect import create_store_engine, display_url, resolve_u
 from railguard.store._migrations import run_migrations
 from railguard.store._rows import RunSummary, SpanRow
 
+_DUPLICATE_RETRIES = 5
+
 
 def open_store(url: str | None = None) -> Store:
     """Open (and migrate) a store.
@@ -88,8 +90,14 @@ class Store:
         (a span already stored, same trace and span id, is ignored)."""
         if not rows:
             return 0
-        with self.write_transaction() as conn:
-            return _ingest.insert_spans(conn, rows)
+        detail = ""
+        for _attempt in range(_DUPLICATE_RETRIES):
+            try:
+                with self.write_transaction() as conn:
+                    return _ingest.insert_spans(conn, rows)
+            except _ingest.ConcurrentDuplicate as exc:
+                detail = str(exc)  # rolled back; the next attempt sees the other writer's spans as stored
+        raise StoreError(f"spans could not be stored on {self.url_display} (integrity error: {detail})")
 
     def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Upsert DecisionV1 records (Decision.to_record()) by decision_id, in one transaction."""
