@@ -1,0 +1,176 @@
+"""Inline interpreter code (`python -c`, `perl -e`, `node -e` ...): what it asks the OS to do.
+
+Shell strings handed to `os.system`, `subprocess`, `system()`, backticks or `child_process` come back
+as shell text for the walker to analyze like any command; literal deletes (`shutil.rmtree('/x')`)
+come back as the equivalent `rm`, so one set of path rules judges both. Patterns run on re2 (linear
+time) because the code is attacker-controlled text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+import re2
+
+from railguard.detect.paths import secret_path_kind
+from railguard.detect.shell._model import ShellFinding
+
+_STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
+_EXEC_CALL = re2.compile(
+    r"(?:\bsystem|\bpopen|\bexec|\bexecSync|\bspawnSync|\bspawn|\bshell_exec|\bpassthru|\bproc_open|\bcall|"
+    r"\bcheck_call|\bcheck_output|\bPopen|\bgetoutput|\bgetstatusoutput|\bexecFileSync|\bexecFile|\brun|"
+    r"\bexeclp|\bexecvp|\bspawnl|\bcapture2|\bcapture3|\bpopen3)\s*\(?\s*(\[[^\]]*\]|" + _STR + ")"
+)
+_BACKTICK = re2.compile(r"`([^`]+)`|\bqx\s*[{(/|]([^})/|]*)[})/|]|%x\s*[{(]([^})]*)[})]")
+_DELETE_CALL = re2.compile(
+    r"(rmtree|remove_tree|removedirs|rm_rf|rm_r|remove_dir|rmSync|rmdirSync|rmdir|unlinkSync|unlink|"
+    r"\bremove|\bdelete|\brm)\s*\(\s*" + _STR
+)
+_DELETE_ANY = re2.compile(
+    r"rmtree|remove_tree|removedirs|rm_rf|rm_r\b|rmSync|rmdirSync|unlinkSync|\bunlink|os\.remove|"
+    r"File\.delete|\.unlink\(|fs\.rm\("
+)
+_NETWORK = re2.compile(
+    r"\bsocket\b|urllib|requests\.|http\.client|httpx|urlopen|\bfetch\s*\(|https?\.(?:get|request)|"
+    r"net\.(?:connect|Socket|createConnection)|IO::Socket|LWP|Net::HTTP|open-uri|TCPSocket|fsockopen|"
+    r"curl_exec|Invoke-WebRequest|WebClient|\bsmtplib|ftplib|paramiko"
+)
+_SPAWN_SHELL = re2.compile(
+    r"dup2|pty\.spawn|/bin/(?:ba|z|da)?sh|\bcmd\.exe|exec\s*\(\s*['\"](?:sh|bash)|spawn\s*\(\s*['\"](?:sh|bash)"
+)
+_EXEC_FETCHED = re2.compile(r"\b(?:exec|eval|Function)\s*\(")
+_OBFUSCATED_EXEC = re2.compile(
+    r"\b(?:exec|eval)\s*\(\s*(?:base64\.b64decode|b64decode|atob|base64_decode|decode_base64|"
+    r"Buffer\.from|codecs\.decode|zlib\.decompress|bytes\.fromhex|unpack|gzinflate|str_rot13|"
+    r"compile\s*\(\s*base64)"
+)
+_FORK_BOMB = re2.compile(
+    r"fork\s+while\s+fork|while\s*\(?\s*(?:1|True|true)\s*\)?\s*[:{]?\s*(?:os\.)?fork\s*\("
+)
+_ENV_READ = re2.compile(r"os\.environ|process\.env|\bENV\[|%ENV|getenv|\$_ENV")
+
+
+@dataclass(slots=True)
+class InlineResult:
+    findings: list[ShellFinding] = field(default_factory=list)
+    shell_commands: list[str] = field(default_factory=list)
+
+
+def _literal(match: re2._Match, first: int = 2) -> str | None:
+    for group in (first, first + 1):
+        value = match.group(group)
+        if value is not None:
+            return str(value).replace("\\'", "'").replace('\\"', '"')
+    return None
+
+
+def _list_literal(text: str) -> str:
+    """`["rm", "-rf", "/"]` -> `rm -rf /` (quoted so the walker sees the same argv)."""
+    items = [m.group(1) if m.group(1) is not None else m.group(2) for m in re2.finditer(_STR, text)]
+    return " ".join(shlex.quote(item) for item in items)
+
+
+def inspect(kind: str, code: str) -> InlineResult:
+    result = InlineResult()
+    if not code:
+        return result
+    for match in _EXEC_CALL.finditer(code):
+        raw = match.group(1)
+        text = _list_literal(raw) if raw.startswith("[") else _literal(match)
+        if text:
+            result.shell_commands.append(text)
+    for match in _BACKTICK.finditer(code):
+        text = next((g for g in match.groups() if g), None)
+        if text and kind != "node":  # node backticks are template strings, not commands
+            result.shell_commands.append(text)
+    deletes = 0
+    for match in _DELETE_CALL.finditer(code):
+        path = _literal(match)
+        if path:
+            recursive = match.group(1) in ("rmtree", "remove_tree", "rm_rf", "rm_r", "rmSync", "removedirs")
+            result.shell_commands.append(f"rm {'-r -f' if recursive else '-f'} -- {shlex.quote(path)}")
+            deletes += 1
+    network = _NETWORK.search(code) is not None
+    secrets = sorted({k for k in (secret_path_kind(s) for s in _string_literals(code)) if k})
+    _classify(result, code, kind, network=network, secrets=secrets, unresolved_delete=deletes == 0)
+    return result
+
+
+def _string_literals(code: str) -> list[str]:
+    return [m.group(1) if m.group(1) is not None else m.group(2) for m in re2.finditer(_STR, code)][:64]
+
+
+def _classify(
+    result: InlineResult, code: str, kind: str, *, network: bool, secrets: list[str], unresolved_delete: bool
+) -> None:
+    add = result.findings.append
+    if _FORK_BOMB.search(code):
+        add(ShellFinding("destructive_fs", "fork-bomb", "block", "critical", f"{kind} inline fork bomb"))
+    if _OBFUSCATED_EXEC.search(code):
+        add(
+            ShellFinding(
+                "remote_code",
+                "exec-decoded-code",
+                "block",
+                "critical",
+                f"{kind} inline code executes decoded/obfuscated code",
+            )
+        )
+    if network and _SPAWN_SHELL.search(code):
+        add(
+            ShellFinding(
+                "exfiltration",
+                "reverse-shell",
+                "block",
+                "critical",
+                f"{kind} inline code wires a shell to a network socket",
+            )
+        )
+    elif network and _EXEC_FETCHED.search(code):
+        add(
+            ShellFinding(
+                "remote_code",
+                "exec-downloaded-code",
+                "block",
+                "critical",
+                f"{kind} inline code executes code fetched from the network",
+            )
+        )
+    if network and (secrets or _ENV_READ.search(code)):
+        what = ", ".join(secrets) if secrets else "environment variables"
+        add(
+            ShellFinding(
+                "exfiltration",
+                "inline-send-secrets",
+                "block",
+                "critical",
+                f"{kind} inline code reads {what} and uses the network",
+            )
+        )
+    elif secrets:
+        add(
+            ShellFinding(
+                "credential_access",
+                "inline-read-secret",
+                "ask",
+                "high",
+                f"{kind} inline code touches {', '.join(secrets)}",
+            )
+        )
+    elif network:
+        add(
+            ShellFinding(
+                "exfiltration", "inline-network", "ask", "medium", f"{kind} inline code uses the network"
+            )
+        )
+    if unresolved_delete and _DELETE_ANY.search(code):
+        add(
+            ShellFinding(
+                "destructive_fs",
+                "inline-delete",
+                "ask",
+                "medium",
+                f"{kind} inline code deletes files at paths computed at run time",
+            )
+        )

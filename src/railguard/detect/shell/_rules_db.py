@@ -1,0 +1,117 @@
+"""database: destructive SQL or key-store commands sent through a client's command line or stdin.
+
+SQL goes to `railguard.detect.sql.analyze_sql` when that module is importable; otherwise a small
+keyword check (DROP, TRUNCATE, DELETE/UPDATE without WHERE) stands in, erring towards flagging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import re2
+
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._view import CommandView, Ctx, finding
+
+_CAT = "database"
+_SQL_CLIENTS = {
+    "psql": ("-c", "--command"), "mysql": ("-e", "--execute"), "mariadb": ("-e", "--execute"),
+    "sqlite3": (), "clickhouse-client": ("-q", "--query"), "cockroach": ("-e", "--execute"),
+    "sqlcmd": ("-Q", "-q"), "duckdb": ("-c",), "snowsql": ("-q", "--query"), "bq": (), "spark-sql": ("-e",),
+    "trino": ("--execute",), "cqlsh": ("-e", "--execute"), "isql": (), "pgcli": (), "mycli": ("-e",),
+}  # fmt: skip
+_DIALECTS = {
+    "psql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite3": "sqlite",
+    "duckdb": "duckdb",
+    "clickhouse-client": "clickhouse",
+    "sqlcmd": "tsql",
+    "bq": "bigquery",
+    "snowsql": "snowflake",
+    "spark-sql": "spark",
+    "trino": "trino",
+}
+_FALLBACK = re2.compile(
+    r"(?i)\bdrop\s+(?:table|database|schema|index|view|user|role)\b|\btruncate\b|"
+    r"\bdelete\s+from\s+[^;]*?(?:;|$)|\bupdate\s+\S+\s+set\b[^;]*?(?:;|$)|\balter\s+table\s+\S+\s+drop\b"
+)
+_HAS_WHERE = re2.compile(r"(?i)\bwhere\b")
+_REDIS_DANGER = frozenset({"flushall", "flushdb", "shutdown", "debug", "config", "script", "swapdb"})
+_MONGO_DANGER = re2.compile(
+    r"dropDatabase|\.drop\s*\(|deleteMany\s*\(\s*\{\s*\}\s*\)|\.remove\s*\(\s*\{\s*\}"
+)
+
+
+def _load_sql() -> Callable[..., Any] | None:
+    try:
+        from railguard.detect.sql import analyze_sql
+    except ImportError:  # the SQL analyzer ships separately; fall back to keywords
+        return None
+    return analyze_sql
+
+
+_analyze_sql = _load_sql()
+
+
+def sql_is_destructive(text: str, dialect: str | None) -> bool:
+    if _analyze_sql is not None:
+        try:
+            return bool(_analyze_sql(text, dialect).destructive)
+        except Exception:  # a parser bug must not hide a DROP: fall through to the keyword check
+            pass
+    for match in _FALLBACK.finditer(text):
+        statement = match.group(0).lower()
+        if statement.startswith(("delete", "update")) and _HAS_WHERE.search(statement):
+            continue
+        return True
+    return False
+
+
+def _sql_texts(view: CommandView) -> list[str]:
+    flags = _SQL_CLIENTS[view.name]
+    texts = view.values(*flags) if flags else []
+    if view.name == "sqlite3" and len(view.operands) > 1:
+        texts += [w.text for w in view.operands[1:]]
+    if view.name == "bq" and view.operands[:1] and view.operands[0].text == "query":
+        texts += [w.text for w in view.operands[1:]]
+    if view.exec.stdin_text:
+        texts.append(view.exec.stdin_text)
+    return texts
+
+
+def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    name = view.name
+    if name in _SQL_CLIENTS:
+        for text in _sql_texts(view):
+            if sql_is_destructive(text, _DIALECTS.get(name)):
+                yield finding(
+                    _CAT,
+                    "destructive-sql",
+                    "block",
+                    "critical",
+                    f"{name} runs destructive SQL (DROP/TRUNCATE/unfiltered DELETE or UPDATE)",
+                )
+                return
+    elif name == "redis-cli":
+        words = [w.text.lower() for w in view.operands]
+        stdin = (view.exec.stdin_text or "").lower().split()
+        hit = next((w for w in [*words, *stdin] if w in _REDIS_DANGER), None)
+        if hit in ("flushall", "flushdb", "swapdb"):
+            yield finding(
+                _CAT, "redis-flush", "block", "critical", f"redis-cli {hit.upper()} deletes every key"
+            )
+        elif hit:
+            yield finding(_CAT, "redis-admin", "ask", "high", f"redis-cli {hit.upper()}")
+    elif name in ("mongo", "mongosh"):
+        code = " ".join(view.values("--eval")) + (view.exec.stdin_text or "")
+        if _MONGO_DANGER.search(code):
+            yield finding(
+                _CAT, "mongo-drop", "block", "critical", f"{name} drops or empties a collection/database"
+            )
+    elif name in ("dropdb", "dropuser"):
+        yield finding(_CAT, name, "block", "critical", f"{name} deletes a database or role")
+    elif name == "mysqladmin" and any(w.text == "drop" for w in view.operands):
+        yield finding(_CAT, "mysqladmin-drop", "block", "critical", "mysqladmin drop deletes a database")

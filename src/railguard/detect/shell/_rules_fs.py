@@ -1,0 +1,242 @@
+"""destructive_fs: deletes, wipes, permission storms and overwrites outside the workspace.
+
+Judgement: losing the machine, the home directory or system trees is `block`; a recursive delete
+elsewhere outside the workspace, or of a path only known at run time, is `ask`; the workspace and
+scratch dirs (/tmp) are the agent's own and are allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from railguard.detect.paths import secret_path_kind
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._syntax import Exec, Redirect, Word
+from railguard.detect.shell._view import CommandView, Ctx, Target, classify_target, finding, is_disk_device
+
+_CAT = "destructive_fs"
+_RECURSIVE_DELETE_VERDICT = {
+    "critical": ("block", "critical"), "system": ("block", "high"), "secret_dir": ("block", "high"),
+    "device": ("block", "critical"), "outside": ("ask", "high"), "dynamic": ("ask", "medium"),
+    "workspace_root": ("ask", "medium"), "scratch_root": ("ask", "medium"),
+}  # fmt: skip
+_PROTECTED_FILES = (
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+    "/etc/sudoers",
+    "/etc/fstab",
+    "/etc/hosts",
+    "/etc/crontab",
+    "/etc/ssh/sshd_config",
+    "/etc/pam.d",
+    "/etc/sudoers.d",
+    "/etc/profile",
+    "/etc/environment",
+    "/etc/ld.so.preload",
+    "/boot/",
+)
+
+
+def _targets(view: CommandView, ctx: Ctx, words: list[Word] | None = None) -> list[Target]:
+    targets = [classify_target(w, ctx) for w in (view.operands if words is None else words)]
+    if view.exec.dynamic_operands and not targets:
+        targets.append(Target("<stdin>", "<stdin>", "dynamic"))
+    elif view.exec.dynamic_operands:
+        targets = [t if "$XARGS" not in t.raw else Target(t.raw, t.raw, "dynamic") for t in targets]
+    return targets
+
+
+def _describe(view: CommandView, target: Target) -> str:
+    flags = " ".join(f for f in view.ordered_flags if len(f) == 2)
+    return f"{view.name} {flags} on {target.path}".replace("  ", " ")
+
+
+def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    recursive = view.has("-r") or (view.name == "rm" and view.exec.via[-1:] == ("find -delete",))
+    for target in _targets(view, ctx):
+        if recursive:
+            verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
+            if verdict:
+                rule = (
+                    "rm-recursive-root"
+                    if target.path in ("/", "~")
+                    else f"rm-recursive-{target.zone.replace('_', '-')}"
+                )
+                yield finding(_CAT, rule, *verdict, _describe(view, target))
+        elif target.zone in ("critical", "system", "device"):
+            yield finding(_CAT, "rm-system-file", "block", "high", _describe(view, target))
+        elif target.zone == "secret_dir" or secret_path_kind(target.path) in (
+            "ssh_key",
+            "private_key",
+            "gpg_private",
+        ):
+            yield finding(_CAT, "rm-secret-file", "ask", "medium", _describe(view, target))
+
+
+def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    operands = view.operands[1:] if view.name in ("chmod", "chown", "chgrp") else view.operands
+    mode = view.operands[0].text if view.operands else ""
+    recursive = view.has("-R")
+    if view.name == "chmod" and _is_setuid(mode):
+        yield finding("system", "chmod-setuid", "ask", "high", f"chmod {mode} sets setuid/setgid")
+    for target in _targets(view, ctx, operands):
+        if recursive and target.zone in ("critical", "system", "secret_dir", "device"):
+            yield finding(
+                _CAT,
+                f"{view.name}-recursive-system",
+                "block",
+                "critical" if target.zone == "critical" else "high",
+                f"{view.name} -R {mode} on {target.path}",
+            )
+        elif recursive and target.zone in ("outside", "dynamic"):
+            yield finding(
+                _CAT, f"{view.name}-recursive-outside", "ask", "medium", f"{view.name} -R on {target.path}"
+            )
+        elif target.zone in ("critical", "system"):
+            yield finding(
+                _CAT, f"{view.name}-system-path", "ask", "high", f"{view.name} {mode} on {target.path}"
+            )
+
+
+def _is_setuid(mode: str) -> bool:
+    if mode.isdigit() and len(mode) == 4:
+        return mode[0] in "2467"
+    return "+s" in mode or "u+s" in mode or "g+s" in mode
+
+
+def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    name = view.name
+    if name.startswith(("mkfs", "mke2fs", "mkswap", "mkdosfs", "mkntfs", "wipefs", "blkdiscard")):
+        yield finding(_CAT, "format-disk", "block", "critical", f"{name} formats or wipes a device")
+        return
+    if name == "sgdisk" and view.has("--zap-all", "-Z", "--clear", "-o"):
+        yield finding(_CAT, "wipe-partition-table", "block", "critical", "sgdisk wipes the partition table")
+    elif name in ("fdisk", "sfdisk", "parted", "gdisk", "cfdisk", "sgdisk"):
+        if any(is_disk_device(w.text) for w in view.operands) and not view.has("-l", "--list"):
+            yield finding(_CAT, "partition-disk", "ask", "high", f"{name} edits a disk's partitions")
+    elif name == "dd":
+        yield from _check_dd(view, ctx)
+    elif name == "shred":
+        for target in _targets(view, ctx):
+            severe = target.zone in ("device", "critical", "system")
+            yield finding(
+                _CAT,
+                "shred",
+                "block" if severe else "ask",
+                "critical" if severe else "medium",
+                f"shred on {target.path}",
+            )
+
+
+def _check_dd(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    for word in view.args:
+        key, _, value = word.text.partition("=")
+        if key == "of" and value:
+            target = classify_target(Word(value, word.dynamic), ctx)
+            if target.zone == "device" or (target.path.startswith("/dev/") and target.path != "/dev/null"):
+                yield finding(_CAT, "dd-to-device", "block", "critical", f"dd writes to {target.path}")
+            elif target.zone in ("critical", "system"):
+                yield finding(_CAT, "dd-overwrite-system", "block", "high", f"dd overwrites {target.path}")
+        elif key == "if" and is_disk_device(value):
+            yield finding(
+                "credential_access", "dd-read-disk", "ask", "medium", f"dd reads raw device {value}"
+            )
+
+
+def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """truncate, mv, cp, ln, rsync --delete, tee, sed -i: overwriting or moving away what matters."""
+    name = view.name
+    ops = view.operands
+    if name == "truncate":
+        yield from _writes(view, ctx, ops, append=False, rule="truncate")
+    elif name == "mv" and ops:
+        for source in ops[:-1]:
+            target = classify_target(source, ctx)
+            if target.zone in ("critical", "system", "secret_dir", "device"):
+                yield finding(_CAT, "mv-system-dir", "block", "critical", f"mv moves away {target.path}")
+        destination = ops[-1].text
+        if destination == "/dev/null" and len(ops) > 1:
+            zones = {classify_target(s, ctx).zone for s in ops[:-1]}
+            bad = zones - {"workspace", "scratch"}
+            yield finding(
+                _CAT,
+                "mv-to-dev-null",
+                "block" if bad else "ask",
+                "high",
+                "mv into /dev/null destroys the source",
+            )
+        elif len(ops) > 1:
+            yield from _writes(view, ctx, ops[-1:], append=False, rule="mv-overwrite")
+    elif name in ("cp", "install", "ln") and len(ops) > 1:
+        yield from _writes(view, ctx, ops[-1:], append=False, rule=f"{name}-overwrite")
+    elif name == "rsync" and any(f.startswith("--delete") for f in view.flags) and ops:
+        target = classify_target(ops[-1], ctx)
+        verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
+        if verdict and ":" not in ops[-1].text:
+            yield finding(_CAT, "rsync-delete", *verdict, f"rsync --delete into {target.path}")
+    elif name == "tee":
+        yield from _writes(view, ctx, ops, append=view.has("-a", "--append"), rule="tee-overwrite")
+    elif name in ("sed", "perl") and any(f.startswith("-i") for f in view.flags):
+        yield from _writes(view, ctx, ops[1:], append=True, rule="edit-in-place")
+
+
+def _writes(
+    view: CommandView, ctx: Ctx, words: list[Word], *, append: bool, rule: str
+) -> Iterator[ShellFinding]:
+    for word in words:
+        yield from write_target_findings(classify_target(word, ctx), append=append, rule=rule)
+
+
+def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterator[ShellFinding]:
+    path = target.path
+    if path in ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty") or path.startswith("/dev/fd/"):
+        return
+    if target.zone == "device":
+        yield finding(_CAT, "overwrite-device", "block", "critical", f"writes raw data to {path}")
+    elif path.startswith(("/proc/sysrq-trigger", "/sys/", "/proc/sys/")):
+        yield finding("system", "write-kernel-interface", "block", "critical", f"writes to {path}")
+    elif path.startswith(_PROTECTED_FILES):
+        yield finding(
+            _CAT,
+            f"{rule}-system-file",
+            "block",
+            "critical",
+            f"{'appends to' if append else 'overwrites'} {path}",
+        )
+    elif target.zone in ("system", "critical"):
+        verdict = "ask" if append else "block"
+        yield finding(
+            _CAT, f"{rule}-system-file", verdict, "high", f"{'appends to' if append else 'overwrites'} {path}"
+        )
+    elif secret_path_kind(path) in ("ssh_authorized_keys", "ssh_key", "ssh_config"):
+        yield finding("system", "write-ssh-trust", "ask", "high", f"writes to {path}")
+
+
+_WRITE_OPS = frozenset({">", ">|", "&>", ">&", "&>>", ">>", "<>"})
+
+
+def check_redirects(exec_: Exec, ctx: Ctx) -> Iterator[ShellFinding]:
+    for redirect in exec_.redirects:
+        target = _redirect_target(redirect)
+        if target is None:
+            continue
+        yield from write_target_findings(
+            classify_target(target, ctx), append=">>" in redirect.op, rule="redirect"
+        )
+
+
+def _redirect_target(redirect: Redirect) -> Word | None:
+    if redirect.op not in _WRITE_OPS or redirect.target is None:
+        return None
+    text = redirect.target.text
+    if (
+        not text
+        or text.isdigit()
+        or text == "-"
+        or text.startswith("/dev/tcp/")
+        or text.startswith("/dev/udp/")
+    ):
+        return None
+    return redirect.target

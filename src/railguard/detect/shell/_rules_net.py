@@ -1,0 +1,440 @@
+"""credential_access, exfiltration and remote_code: secrets read, data sent out, code pulled in.
+
+Data flow decides the severity: reading `.env` is `ask`; the same read feeding `curl`/`nc` through a
+pipe or a `$(...)` is exfiltration and `block`. Output of a download or a decoder reaching a shell or
+interpreter is remote code and `block`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+import re2
+
+from railguard.detect.paths import secret_path_kind
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._syntax import Exec, Word
+from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS
+from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
+from railguard.detect.shell._walk import (
+    basename,
+    consumer_closure,
+    is_decoder,
+    is_fetcher,
+    reads_script_from_stdin,
+    upstream_closure,
+)
+
+_READERS = frozenset(
+    {
+        "cat",
+        "tac",
+        "less",
+        "more",
+        "head",
+        "tail",
+        "bat",
+        "batcat",
+        "nl",
+        "strings",
+        "xxd",
+        "od",
+        "hexdump",
+        "base64",
+        "base32",
+        "grep",
+        "egrep",
+        "fgrep",
+        "rg",
+        "ag",
+        "awk",
+        "gawk",
+        "sed",
+        "cut",
+        "sort",
+        "uniq",
+        "jq",
+        "yq",
+        "cp",
+        "scp",
+        "rsync",
+        "tar",
+        "zip",
+        "7z",
+        "gzip",
+        "openssl",
+        "gpg",
+        "vi",
+        "vim",
+        "nano",
+        "emacs",
+        "view",
+        "pr",
+        "fold",
+        "paste",
+        "column",
+        "dd",
+        "curl",
+        "wget",
+        "nc",
+        "ncat",
+        "netcat",
+        "sqlite3",
+        "python",
+        "python3",
+        "perl",
+        "ruby",
+        "node",
+        "iconv",
+        "rev",
+        "tr",
+        "diff",
+        "cmp",
+        "type",
+        "get-content",
+        "mail",
+        "zcat",
+        "split",
+        "install",
+        "mv",
+        "ln",
+        "git",
+    }
+)
+_BLOCK_KINDS = frozenset(
+    {
+        "ssh_key",
+        "private_key",
+        "shadow",
+        "gpg_private",
+        "browser_store",
+        "keychain",
+        "password_store",
+        "ssh_dir",
+    }
+)
+_HARMLESS_KINDS = frozenset({"ssh_known_hosts", "ssh_authorized_keys", "ssh_config", "shell_history"})
+_NETWORK_TOOLS = frozenset(
+    {
+        "curl",
+        "wget",
+        "nc",
+        "ncat",
+        "netcat",
+        "socat",
+        "telnet",
+        "ssh",
+        "scp",
+        "sftp",
+        "ftp",
+        "tftp",
+        "rsync",
+        "mail",
+        "mailx",
+        "sendmail",
+        "mutt",
+        "http",
+        "https",
+        "xh",
+        "gsutil",
+        "rclone",
+        "openssl",
+        "s3cmd",
+        "lftp",
+        "smbclient",
+        "aws",
+        "gcloud",
+        "az",
+        "gh",
+        "curlie",
+        "websocat",
+        "cryptcat",
+        "nping",
+        "dig",
+        "nslookup",
+        "host",
+    }
+)
+_NC = frozenset({"nc", "ncat", "netcat", "telnet", "socat", "cryptcat", "websocat", "openssl"})
+_ENV_DUMPERS = frozenset({"printenv", "env", "set", "export", "declare", "compgen"})
+# (tool, subcommand) -> a later word that must appear too (None: the subcommand alone reads secrets).
+_CREDENTIAL_TOOLS: dict[tuple[str, str], str | None] = {
+    ("security", "find-generic-password"): None, ("security", "find-internet-password"): None,
+    ("security", "dump-keychain"): None, ("secret-tool", "lookup"): None, ("gh", "auth"): "token",
+    ("gcloud", "auth"): "print-access-token", ("az", "account"): "get-access-token", ("vault", "read"): None,
+    ("pass", "show"): None, ("op", "read"): None, ("git", "credential"): "fill", ("kubectl", "config"): "--raw",
+    ("aws", "configure"): "get", ("heroku", "auth:token"): None, ("doctl", "auth"): "token",
+    ("keyring", "get"): None, ("bw", "get"): None, ("lpass", "show"): None,
+    ("aws", "secretsmanager"): "get-secret-value", ("aws", "ssm"): "--with-decryption",
+}  # fmt: skip
+
+
+def _credential_tool(view: CommandView) -> bool:
+    if not view.args:
+        return False
+    key = (view.name, view.args[0].text)
+    if key not in _CREDENTIAL_TOOLS:
+        return False
+    needed = _CREDENTIAL_TOOLS[key]
+    return needed is None or any(w.text == needed for w in view.args[1:])
+
+
+_SECRET_VAR = re2.compile(r"\$\{?[A-Za-z0-9_]*(?:KEY|SECRET|TOKEN|PASSW|CRED|PRIVATE)[A-Za-z0-9_]*")
+
+
+def _kind(word: Word, ctx: Ctx) -> tuple[str, str] | None:
+    target = classify_target(word, ctx)
+    kind = secret_path_kind(target.path) or secret_path_kind(word.text)
+    return (target.path, kind) if kind else None
+
+
+def secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
+    """(path, kind) for each secret-bearing file this command reads."""
+    out: list[tuple[str, str]] = []
+    if view.name in _READERS or view.name.startswith("python"):
+        for word in view.operands:
+            hit = _kind(word, ctx)
+            if hit:
+                out.append(hit)
+        for word in view.args:  # `-d @~/.aws/credentials`, `--post-file=.env`, `if=~/.ssh/id_rsa`
+            for prefix in ("@", "if=", "--post-file=", "--body-file=", "--upload-file="):
+                if prefix in word.text and not word.text.startswith("-" + prefix):
+                    tail = word.text.split(prefix, 1)[1]
+                    hit = _kind(Word(tail.split(";", 1)[0], word.dynamic), ctx) if tail else None
+                    if hit:
+                        out.append(hit)
+    for redirect in view.exec.redirects:
+        if redirect.op in ("<", "<>") and redirect.target is not None:
+            hit = _kind(redirect.target, ctx)
+            if hit:
+                out.append(hit)
+    return [(p, k) for p, k in dict.fromkeys(out) if k not in _HARMLESS_KINDS]
+
+
+def _is_secret_source(view: CommandView, ctx: Ctx) -> bool:
+    if secret_reads(view, ctx):
+        return True
+    if view.name in _ENV_DUMPERS and not view.operands:
+        return view.name not in ("export", "declare") or view.has("-p", "-x")
+    return _credential_tool(view)
+
+
+def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    for path, kind in secret_reads(view, ctx):
+        zone = classify_target(Word(path), ctx).zone
+        severe = kind in _BLOCK_KINDS and zone not in ("workspace", "scratch")
+        yield finding(
+            "credential_access",
+            f"read-{kind.replace('_', '-')}",
+            "block" if severe else "ask",
+            "critical" if severe else "high",
+            f"{view.name} reads {kind} at {path}",
+        )
+    if _credential_tool(view):
+        dump = view.name == "security" and view.args[0].text == "dump-keychain"
+        yield finding(
+            "credential_access",
+            "credential-store-read",
+            "block" if dump else "ask",
+            "high",
+            f"{view.name} {view.args[0].text} reads a credential store",
+        )
+
+
+def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    exec_ = view.exec
+    name = view.name
+    if _is_secret_source(view, ctx):
+        sinks = [
+            c for c in consumer_closure(exec_) if c.words and basename(c.words[0].text) in _NETWORK_TOOLS
+        ]
+        if sinks:
+            yield finding(
+                "exfiltration",
+                "secret-to-network",
+                "block",
+                "critical",
+                f"{name} output (secrets or environment) flows into {basename(sinks[0].words[0].text)}",
+            )
+    if name in ("curl", "wget", "http", "xh"):
+        yield from _upload(view, ctx)
+    if name in _NC or name in SHELLS or INTERPRETERS.get(name):
+        yield from _reverse_shell(view)
+    if name in ("scp", "rsync", "sftp", "rclone") and len(view.operands) > 1:
+        destination = view.operands[-1].text
+        if ":" in destination and not destination.startswith(("/", ".")):
+            for source in view.operands[:-1]:
+                target = classify_target(source, ctx)
+                kind = secret_path_kind(target.path)
+                if (kind and kind not in _HARMLESS_KINDS) or target.zone in ("critical", "secret_dir"):
+                    yield finding(
+                        "exfiltration",
+                        "copy-secrets-remote",
+                        "block",
+                        "critical",
+                        f"{name} copies {target.path} to a remote host",
+                    )
+    if name in _NETWORK_TOOLS and any(_SECRET_VAR.search(w.text) for w in _payload_words(view)):
+        yield finding(
+            "exfiltration",
+            "secret-variable-to-network",
+            "ask",
+            "high",
+            f"{name} sends a secret-named variable as data",
+        )
+    for redirect in exec_.redirects:
+        socket_path = redirect.target.text if redirect.target is not None else ""
+        if socket_path.startswith(("/dev/tcp/", "/dev/udp/")):
+            shell = name in SHELLS or name in INTERPRETERS
+            yield finding(
+                "exfiltration",
+                "reverse-shell" if shell else "dev-tcp",
+                "block" if shell else "ask",
+                "critical" if shell else "high",
+                f"{name} redirected to {socket_path}",
+            )
+
+
+def _payload_words(view: CommandView) -> list[Word]:
+    if view.name not in ("curl", "wget", "http", "xh"):
+        return list(view.args)
+    out: list[Word] = []
+    texts = [w.text for w in view.args]
+    for i, text in enumerate(texts):
+        if text in (
+            "-d",
+            "--data",
+            "--data-binary",
+            "--data-raw",
+            "--data-urlencode",
+            "-F",
+            "--form",
+            "--json",
+            "--post-data",
+        ) and i + 1 < len(view.args):
+            out.append(view.args[i + 1])
+        elif text.startswith(("--data=", "--post-data=")) or ("://" in text and "?" in text):
+            out.append(view.args[i])
+    return out
+
+
+def _upload(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    files: list[str] = []
+    for value in view.values("-d", "--data", "--data-binary", "--data-urlencode", "--json", "-F", "--form"):
+        if "@" in value:
+            files.append(value.split("@", 1)[1].split(";", 1)[0])
+        elif value.split("=", 1)[-1].startswith("<"):
+            files.append(value.split("<", 1)[1])
+    files += view.values("-T", "--upload-file", "--post-file", "--body-file")
+    for path in files:
+        if path in ("-", ""):
+            continue
+        hit = _kind(Word(path), ctx)
+        if hit and hit[1] not in _HARMLESS_KINDS:
+            yield finding(
+                "exfiltration",
+                "upload-secret-file",
+                "block",
+                "critical",
+                f"{view.name} uploads {hit[1]} at {hit[0]}",
+            )
+        else:
+            yield finding(
+                "exfiltration", "upload-file", "ask", "medium", f"{view.name} uploads the file {path}"
+            )
+
+
+def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
+    name = view.name
+    texts = [w.text.lower() for w in view.args]
+    if name in _NC and (
+        view.has("-e", "-c", "--exec", "--sh-exec", "--lua-exec")
+        or any(t.startswith(("exec:", "system:")) or ",exec:" in t for t in texts)
+    ):
+        yield finding(
+            "exfiltration", "reverse-shell", "block", "critical", f"{name} attaches a shell to a socket"
+        )
+        return
+    if name in SHELLS or name in INTERPRETERS:
+        peers = [*upstream_closure(view.exec), *consumer_closure(view.exec)]
+        if any(p.words and basename(p.words[0].text) in _NC for p in peers):
+            yield finding(
+                "exfiltration", "reverse-shell", "block", "critical", f"{name} is wired to a network socket"
+            )
+
+
+def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    exec_ = view.exec
+    name = view.name
+    runs_code = name in SHELLS or name in INTERPRETERS or name.rstrip("0123456789.") in INTERPRETERS
+    if runs_code and reads_script_from_stdin(exec_) and exec_.stdin_text is None:
+        sources = upstream_closure(exec_)
+        if any(is_fetcher(s) for s in sources):
+            yield finding(
+                "remote_code",
+                "pipe-download-to-shell",
+                "block",
+                "critical",
+                f"a download is piped into {name}",
+            )
+        elif any(is_decoder(s) for s in sources):
+            yield finding(
+                "remote_code",
+                "pipe-decoded-to-shell",
+                "block",
+                "critical",
+                f"decoded data is piped into {name}",
+            )
+        elif sources and not _literal_feed(sources):
+            yield finding(
+                "remote_code", "pipe-to-shell", "ask", "medium", f"{name} runs a script read from a pipe"
+            )
+    if runs_code or name in ("source", "."):
+        for word in view.operands[:1] if name not in ("source", ".") else view.operands:
+            subs = [s for sub in word.subs for s in (sub, *upstream_closure(sub))]
+            if any(is_fetcher(s) or is_decoder(s) for s in subs):
+                yield finding(
+                    "remote_code",
+                    "exec-process-substitution",
+                    "block",
+                    "critical",
+                    f"{name} runs a script produced by a download",
+                )
+
+
+def _literal_feed(sources: list[Exec]) -> bool:
+    return all(s.words and basename(s.words[0].text) in ("echo", "printf") for s in sources)
+
+
+def check_download_then_run(execs: list[Exec]) -> Iterator[ShellFinding]:
+    """`curl -o x.sh URL && bash x.sh`: a file fetched earlier in the same command is executed."""
+    downloaded: set[str] = set()
+    for exec_ in execs:
+        view = CommandView(exec_)
+        if is_fetcher(exec_):
+            for value in view.values("-o", "--output", "-O", "--output-document"):
+                downloaded.add(posixpath.basename(value))
+            if view.name == "wget" and not view.value("-O", "--output-document"):
+                downloaded.update(
+                    posixpath.basename(w.text.split("?")[0]) for w in view.operands if "://" in w.text
+                )
+            if view.name == "curl" and view.has("-O", "--remote-name"):
+                downloaded.update(
+                    posixpath.basename(w.text.split("?")[0]) for w in view.operands if "://" in w.text
+                )
+            continue
+        downloaded.discard("")
+        if not downloaded:
+            continue
+        run_names = [posixpath.basename(exec_.words[0].text)] if exec_.words else []
+        if view.name in SHELLS or view.name in INTERPRETERS or view.name in ("source", "."):
+            run_names += [posixpath.basename(w.text) for w in view.operands[:1]]
+        if any(n in downloaded for n in run_names) and view.name not in ("chmod", "ls", "cat", "rm"):
+            yield finding(
+                "remote_code",
+                "download-then-execute",
+                "block",
+                "critical",
+                f"{view.name} executes a file downloaded in the same command",
+            )

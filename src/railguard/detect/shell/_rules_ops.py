@@ -1,0 +1,282 @@
+"""infra, system and publish: cloud and cluster teardown, machine control, releasing artifacts.
+
+Judgement: teardown that cannot be undone (destroy, terminate, delete a namespace/project/resource
+group, recursive bucket delete) is `block`; changes that a human should glance at (apply without a
+saved plan, deleting one resource, scaling to zero, publishing a package) are `ask`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._view import CommandView, Ctx, finding
+
+_TF = frozenset({"terraform", "tofu", "terragrunt", "terramate"})
+_CRITICAL_SERVICES = (
+    "ssh",
+    "sshd",
+    "networking",
+    "network",
+    "NetworkManager",
+    "systemd-networkd",
+    "systemd-resolved",
+    "firewalld",
+    "ufw",
+    "iptables",
+    "docker",
+    "containerd",
+    "kubelet",
+    "auditd",
+    "rsyslog",
+    "cron",
+    "crond",
+    "dbus",
+    "getty",
+    "postgresql",
+    "mysql",
+    "mysqld",
+)
+
+
+def _positional(view: CommandView) -> list[str]:
+    return [w.text for w in view.operands]
+
+
+def check_infra(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    name = view.name
+    words = _positional(view)
+    texts = [w.text for w in view.args]
+    if name in _TF:
+        yield from _terraform(words, texts)
+    elif name == "pulumi":
+        if "destroy" in words[:2]:
+            yield finding(
+                "infra", "pulumi-destroy", "block", "critical", "pulumi destroy tears the stack down"
+            )
+        elif "up" in words[:2] or "update" in words[:2]:
+            auto = bool({"--yes", "-y", "--skip-preview"} & set(texts))
+            yield finding(
+                "infra", "pulumi-up", "ask", "high" if auto else "medium", "pulumi up changes infrastructure"
+            )
+    elif name in ("kubectl", "oc"):
+        yield from _kubectl(words, texts)
+    elif name == "helm" and words[:1] and words[0] in ("uninstall", "delete", "del", "un"):
+        yield finding("infra", "helm-uninstall", "ask", "high", f"helm {words[0]} removes a release")
+    elif name in (
+        "aws",
+        "gcloud",
+        "az",
+        "doctl",
+        "gsutil",
+        "hcloud",
+        "linode-cli",
+        "flyctl",
+        "heroku",
+        "vercel",
+    ):
+        yield from _cloud(name, words, texts)
+    elif name in ("docker", "podman"):
+        yield from _docker(words, texts)
+
+
+def _terraform(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
+    sub = next((w for w in words if w in ("apply", "destroy", "plan", "state", "import", "taint")), "")
+    auto = any(t in ("-auto-approve", "--auto-approve", "-force") for t in texts)
+    if sub == "destroy" or (sub in ("apply", "plan") and "-destroy" in texts and sub == "apply"):
+        yield finding(
+            "infra", "terraform-destroy", "block", "critical", "terraform destroy tears infrastructure down"
+        )
+    elif sub == "apply":
+        saved_plan = [w for w in words[words.index("apply") + 1 :] if not w.startswith("-")]
+        if not saved_plan:
+            yield finding(
+                "infra",
+                "terraform-apply-unplanned",
+                "ask",
+                "high" if auto else "medium",
+                "terraform apply without a saved plan",
+            )
+    elif sub == "state" and any(w in ("rm", "mv", "push") for w in words):
+        yield finding("infra", "terraform-state-edit", "ask", "high", "terraform state edit")
+
+
+def _kubectl(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
+    verb = words[0] if words else ""
+    if verb == "delete":
+        kinds = {w.lower() for w in words[1:2]}
+        broad = bool({"--all", "-A", "--all-namespaces"} & set(texts)) or kinds & {
+            "namespace",
+            "namespaces",
+            "ns",
+            "pv",
+            "pvc",
+            "crd",
+            "node",
+            "nodes",
+        }
+        yield finding(
+            "infra",
+            "kubectl-delete",
+            "block" if broad else "ask",
+            "critical" if broad else "high",
+            f"kubectl delete {' '.join(words[1:3])}".strip(),
+        )
+    elif verb == "scale" and any(t in ("--replicas=0",) for t in texts):
+        yield finding(
+            "infra", "kubectl-scale-zero", "ask", "high", "kubectl scale --replicas=0 stops a workload"
+        )
+    elif verb in ("drain", "cordon", "taint") and verb == "drain":
+        yield finding("infra", "kubectl-drain", "ask", "high", "kubectl drain evicts a node's pods")
+    elif verb == "replace" and "--force" in texts:
+        yield finding(
+            "infra", "kubectl-replace-force", "ask", "high", "kubectl replace --force recreates resources"
+        )
+
+
+_CLOUD_BLOCK_VERBS = (
+    "terminate-instances",
+    "delete-stack",
+    "delete-db-instance",
+    "delete-db-cluster",
+    "delete-bucket",
+    "delete-cluster",
+    "delete-table",
+    "delete-file-system",
+    "rb",
+    "delete-vpc",
+    "delete-user",
+    "delete-secret",
+    "delete-repository",
+    "delete-function",
+)
+
+
+def _cloud(name: str, words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
+    recursive = "--recursive" in texts or "-r" in texts or "-R" in texts
+    if (
+        (name in ("aws", "gsutil")
+        and words[:2] in (["s3", "rm"], ["rm"]))
+        or (name == "gsutil" and words[:1] == ["rm"])
+    ):
+        if recursive:
+            yield finding(
+                "infra", "bucket-recursive-delete", "block", "critical", f"{name} recursive object delete"
+            )
+        else:
+            yield finding("infra", "bucket-object-delete", "ask", "medium", f"{name} deletes storage objects")
+        return
+    if name == "aws" and words[:2] == ["s3", "rb"]:
+        yield finding("infra", "bucket-delete", "block", "critical", "aws s3 rb deletes a bucket")
+        return
+    verbs = [
+        w
+        for w in words
+        if w.startswith(("delete", "terminate", "destroy", "remove", "purge")) or w in ("rm", "rb")
+    ]
+    if not verbs:
+        return
+    verb = verbs[0]
+    group_delete = name == "az" and words[:2] == ["group", "delete"]
+    project_delete = name == "gcloud" and words[:1] == ["projects"]
+    if verb in _CLOUD_BLOCK_VERBS or verb.startswith("terminate") or group_delete or project_delete:
+        yield finding("infra", f"{name}-teardown", "block", "critical", f"{name} {' '.join(words[:3])}")
+    else:
+        yield finding("infra", f"{name}-delete", "ask", "high", f"{name} {' '.join(words[:3])}")
+
+
+def _docker(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
+    if words[:2] in (["system", "prune"], ["volume", "prune"]) or words[:2] == ["volume", "rm"]:
+        yield finding("infra", "docker-prune", "ask", "medium", f"docker {' '.join(words[:2])} deletes data")
+    elif words[:1] == ["push"]:
+        yield finding("publish", "docker-push", "ask", "medium", "docker push publishes an image")
+
+
+_SHUTDOWN = frozenset({"shutdown", "reboot", "halt", "poweroff", "kexec"})
+
+
+def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    name = view.name
+    words = _positional(view)
+    texts = [w.text for w in view.args]
+    if name in _SHUTDOWN or (name in ("init", "telinit") and words[:1] in (["0"], ["6"])):
+        if not view.has("-c", "--help"):
+            yield finding("system", "shutdown", "block", "critical", f"{name} stops the machine")
+    elif name == "systemctl":
+        yield from _systemctl(words)
+    elif name in ("kill", "pkill", "killall", "killall5"):
+        yield from _kill(name, texts, words)
+    elif name in ("iptables", "ip6tables", "nft") and (
+        view.has("-F", "--flush", "-X")
+        or "flush" in words
+        or (any(t == "-P" for t in texts)
+        and "ACCEPT" in texts)
+    ):
+        yield finding("system", "firewall-flush", "block", "high", f"{name} flushes or opens the firewall")
+    elif name == "ufw" and words[:1] in (["disable"], ["reset"]):
+        yield finding("system", "firewall-disable", "block", "high", f"ufw {words[0]}")
+    elif name in ("userdel", "deluser", "groupdel", "delgroup"):
+        yield finding("system", "user-delete", "ask", "high", f"{name} removes an account")
+    elif name in ("passwd", "chpasswd", "usermod", "chage", "visudo", "useradd", "adduser"):
+        yield finding("system", "account-change", "ask", "medium", f"{name} changes accounts or credentials")
+    elif name == "crontab" and view.has("-r"):
+        yield finding("system", "crontab-remove", "block", "high", "crontab -r deletes every cron job")
+    elif name in ("setenforce",) and words[:1] == ["0"]:
+        yield finding("system", "selinux-off", "ask", "high", "setenforce 0 disables SELinux")
+    elif name == "sysctl" and view.has("-w"):
+        yield finding("system", "sysctl-write", "ask", "medium", "sysctl -w changes kernel settings")
+    elif name in ("swapoff", "umount") and view.has("-a"):
+        yield finding("system", f"{name}-all", "ask", "high", f"{name} -a")
+
+
+def _systemctl(words: list[str]) -> Iterator[ShellFinding]:
+    verb = words[0] if words else ""
+    if verb in ("poweroff", "reboot", "halt", "kexec", "emergency", "rescue"):
+        yield finding("system", "shutdown", "block", "critical", f"systemctl {verb}")
+    elif verb in ("stop", "disable", "mask", "kill"):
+        units = [w.removesuffix(".service") for w in words[1:]]
+        if any(u in _CRITICAL_SERVICES for u in units):
+            yield finding(
+                "system", "stop-critical-service", "block", "high", f"systemctl {verb} {' '.join(units)}"
+            )
+
+
+def _kill(name: str, texts: list[str], words: list[str]) -> Iterator[ShellFinding]:
+    if name == "killall5":
+        yield finding("system", "kill-all", "block", "critical", "killall5 signals every process")
+        return
+    if name == "kill":
+        targets = [t for t in texts if (t.lstrip("-").isdigit() and not t.startswith("-")) or t == "-1"]
+        signal_args = [t for t in texts if t.startswith("-") and t != "-1"]
+        if "1" in targets or ("-1" in texts and (signal_args or texts[-1:] == ["-1"])):
+            yield finding(
+                "system", "kill-init-or-all", "block", "critical", "kill targets init or every process"
+            )
+        return
+    patterns = [w for w in words if not w.isdigit()]
+    if name == "pkill" and any(p in (".", ".*", "", "^", "$") or len(p.strip(".*^$")) == 0 for p in patterns):
+        yield finding("system", "kill-all", "block", "critical", "pkill matches every process")
+    elif name == "killall" and any(p in ("sshd", "init", "systemd", "dockerd", "-u") for p in patterns):
+        yield finding("system", "kill-critical", "ask", "high", f"killall {' '.join(patterns)}")
+
+
+_PUBLISH = {
+    ("npm", "publish"), ("pnpm", "publish"), ("yarn", "publish"), ("yarn", "npm"), ("twine", "upload"),
+    ("cargo", "publish"), ("gem", "push"), ("poetry", "publish"), ("flit", "publish"), ("hatch", "publish"),
+    ("uv", "publish"), ("mvn", "deploy"), ("gradle", "publish"), ("vsce", "publish"), ("ovsx", "publish"),
+    ("helm", "push"), ("dotnet", "nuget"), ("nuget", "push"), ("pdm", "publish"), ("bun", "publish"),
+    ("jsr", "publish"), ("deno", "publish"), ("lerna", "publish"), ("changeset", "publish"),
+}  # fmt: skip
+
+
+def check_publish(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    words = _positional(view)
+    first = words[0] if words else ""
+    if (view.name, first) in _PUBLISH:
+        yield finding(
+            "publish", f"{view.name}-publish", "ask", "medium", f"{view.name} {first} publishes a release"
+        )
+    elif view.name == "gh" and words[:2] == ["release", "create"]:
+        yield finding("publish", "gh-release", "ask", "medium", "gh release create publishes a release")
+    elif view.name == "gh" and words[:2] == ["repo", "delete"]:
+        yield finding("vcs_history", "gh-repo-delete", "block", "critical", "gh repo delete")

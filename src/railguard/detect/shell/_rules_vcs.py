@@ -1,0 +1,145 @@
+"""vcs_history: rewriting or deleting shared git history.
+
+Judgement: anything that rewrites or deletes a protected branch (main, master, release*, production)
+on a remote is `block`; other force pushes, history rewrites and hard resets are `ask`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._syntax import Word
+from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
+
+_CAT = "vcs_history"
+_GIT_VALUED = frozenset(
+    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--super-prefix"}
+)
+_PUSH_VALUED = frozenset({"-o", "--push-option", "--repo", "--receive-pack", "--exec"})
+
+
+def is_protected_branch(ref: str) -> bool:
+    name = ref.rsplit(":", 1)[-1].lstrip("+")
+    name = name.removeprefix("refs/heads/")
+    return name in ("main", "master", "production", "prod", "trunk", "develop", "stable") or name.startswith(
+        ("release", "production/", "prod/")
+    )
+
+
+def _subcommand(words: list[Word]) -> tuple[int, str]:
+    i = 1
+    while i < len(words):
+        text = words[i].text
+        if text in _GIT_VALUED:
+            i += 2
+        elif text.startswith("-"):
+            i += 1
+        else:
+            return i, text
+    return i, ""
+
+
+def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    index, sub = _subcommand(view.words)
+    rest = view.words[index + 1 :]
+    texts = [w.text for w in rest]
+    flags = set(texts)
+    if sub == "push":
+        yield from _push(texts, flags)
+    elif sub == "reset" and "--hard" in flags:
+        yield finding(_CAT, "reset-hard", "ask", "medium", "git reset --hard discards uncommitted work")
+    elif sub in ("filter-branch", "filter-repo") or (sub == "lfs" and "migrate" in flags):
+        yield finding(_CAT, "history-rewrite", "ask", "high", f"git {sub} rewrites history")
+    elif sub == "clean" and any(
+        t.startswith("-") and "f" in t.lstrip("-") for t in texts if not t.startswith("--")
+    ):
+        yield from _clean(view, ctx, texts)
+    elif (
+        sub == "branch"
+        and (flags & {"-D", "--delete", "-d"})
+        and ("-D" in flags or "--force" in flags or "-f" in flags)
+    ):
+        protected = [t for t in texts if not t.startswith("-") and is_protected_branch(t)]
+        if protected:
+            yield finding(_CAT, "delete-protected-branch", "ask", "high", f"git branch -D {protected[0]}")
+    elif sub == "update-ref" and "-d" in flags:
+        refs = [t for t in texts if t.startswith("refs/")]
+        if any(is_protected_branch(r) for r in refs):
+            yield finding(_CAT, "delete-protected-ref", "block", "high", f"git update-ref -d {refs[0]}")
+    elif sub == "reflog" and "expire" in flags and any("now" in t or "all" in t for t in texts):
+        yield finding(_CAT, "reflog-expire", "ask", "high", "git reflog expire drops the recovery log")
+    elif sub == "gc" and any(t.startswith("--prune=now") for t in texts):
+        yield finding(_CAT, "gc-prune-now", "ask", "medium", "git gc --prune=now drops unreachable commits")
+    elif sub == "stash" and flags & {"clear", "drop"}:
+        yield finding(_CAT, "stash-drop", "ask", "low", "git stash clear/drop discards stashed work")
+
+
+def _push(texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
+    force = any(
+        t in ("-f", "--force")
+        or t.startswith(("--force-with-lease", "--force-if-includes"))
+        or (t.startswith("-") and not t.startswith("--") and "f" in t[1:])
+        for t in texts
+    )
+    positional: list[str] = []
+    skip = False
+    for text in texts:
+        if skip:
+            skip = False
+        elif text in _PUSH_VALUED:
+            skip = True
+        elif not text.startswith("-"):
+            positional.append(text)
+    refspecs = positional[1:]
+    plus_refs = [r for r in refspecs if r.startswith("+")]
+    deletes = [r for r in refspecs if r.startswith(":")]
+    deleting = bool(flags & {"--delete", "-d"})
+    if deleting:
+        deletes += refspecs
+    if "--mirror" in flags:
+        yield finding(_CAT, "push-mirror", "block", "high", "git push --mirror overwrites every remote ref")
+    protected_deletes = [r for r in deletes if is_protected_branch(r.lstrip(":"))]
+    if protected_deletes:
+        yield finding(
+            _CAT, "delete-protected-branch", "block", "critical", f"git push deletes {protected_deletes[0]}"
+        )
+    elif deletes:
+        yield finding(_CAT, "push-delete-branch", "ask", "medium", "git push deletes a remote branch")
+    if force or plus_refs:
+        targets = refspecs or ["<current branch>"]
+        protected = [r for r in targets if is_protected_branch(r)]
+        if protected or "--all" in flags:
+            yield finding(
+                _CAT,
+                "force-push-protected",
+                "block",
+                "critical",
+                f"git push --force to {protected[0] if protected else 'all branches'}",
+            )
+        else:
+            lease = any(t.startswith("--force-with-lease") for t in texts)
+            yield finding(
+                _CAT,
+                "force-push",
+                "ask",
+                "medium" if lease else "high",
+                f"git push {'--force-with-lease' if lease else '--force'} rewrites remote history",
+            )
+
+
+def _clean(view: CommandView, ctx: Ctx, texts: list[str]) -> Iterator[ShellFinding]:
+    directory = next((view.words[i + 1] for i, w in enumerate(view.words[:-1]) if w.text == "-C"), None)
+    zone = classify_target(directory, ctx).zone if directory is not None else "workspace"
+    if zone in ("critical", "system", "outside", "secret_dir"):
+        yield finding(
+            "destructive_fs",
+            "git-clean-outside-workspace",
+            "block",
+            "high",
+            "git clean -f outside the workspace",
+        )
+    elif any("x" in t.lstrip("-") for t in texts if t.startswith("-") and not t.startswith("--")):
+        yield finding(
+            _CAT, "git-clean-ignored", "ask", "medium", "git clean -x deletes ignored files (.env, data)"
+        )

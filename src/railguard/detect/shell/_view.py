@@ -1,0 +1,243 @@
+"""A rule's view of one command: normalized flags, operands, and where its path operands point."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from functools import cached_property
+
+from railguard.detect.paths import is_inside, is_system_path, resolve_path, secret_path_kind
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._syntax import Exec, Word
+from railguard.detect.shell._walk import basename
+
+# Spellings that mean the same flag, per command (`rm --recursive` == `rm -R` == `rm -r`).
+_ALIASES: dict[str, dict[str, str]] = {
+    "rm": {"-R": "-r", "--recursive": "-r", "--force": "-f", "--dir": "-d"},
+    "chmod": {"--recursive": "-R", "-r": "-R"},
+    "chown": {"--recursive": "-R"},
+    "chgrp": {"--recursive": "-R"},
+    "cp": {"--recursive": "-r", "-R": "-r", "--force": "-f", "-a": "-r", "--archive": "-r"},
+    "shred": {"--remove": "-u", "--zero": "-z"},
+    "git": {"--force": "-f", "--delete": "-d", "--all": "--all"},
+}
+# Top-level trees whose loss breaks the machine (children of / that are not scratch).
+_CRITICAL_TOPS = frozenset(
+    {
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/opt",
+        "/proc",
+        "/root",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/usr",
+        "/var",
+        "/Users",
+        "/System",
+        "/Library",
+        "/Applications",
+        "/private",
+        "/snap",
+        "/usr/bin",
+        "/usr/lib",
+        "/usr/local",
+        "/usr/sbin",
+        "/usr/share",
+        "/var/lib",
+        "/var/log",
+        "/etc/ssl",
+        "/mnt",
+        "/media",
+        "/usr/include",
+        "/var/www",
+        "/var/backups",
+    }
+)
+_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/private/tmp")
+_USER_INSTALLED = ("/usr/local/", "/opt/", "/var/cache/", "/var/tmp/", "/srv/", "/mnt/", "/media/")
+_DISK_PREFIXES = (
+    "/dev/sd",
+    "/dev/hd",
+    "/dev/vd",
+    "/dev/xvd",
+    "/dev/nvme",
+    "/dev/mmcblk",
+    "/dev/disk",
+    "/dev/mapper/",
+    "/dev/md",
+    "/dev/dm-",
+    "/dev/rdisk",
+    "/dev/loop",
+    "/dev/root",
+    "/dev/sr",
+    "/dev/mem",
+    "/dev/kmem",
+    "/dev/port",
+)
+SECRET_HOME_DIRS = (".ssh", ".gnupg", ".aws", ".kube", ".config", ".docker", ".password-store", ".azure")
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    workspace: str | None
+    home: str | None
+
+    @property
+    def home_root(self) -> str:
+        return resolve_path("~", home=self.home)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one path operand points. `zone`: critical | system | secret_dir | workspace_root |
+    workspace | scratch_root | scratch | outside | device | dynamic."""
+
+    raw: str
+    path: str
+    zone: str
+
+
+def is_disk_device(path: str) -> bool:
+    return path.startswith(_DISK_PREFIXES)
+
+
+def classify_target(word: Word, ctx: Ctx) -> Target:
+    text = word.text
+    if word.dynamic and not _has_static_anchor(text):
+        return Target(text, text, "dynamic")
+    path = resolve_path(text, workspace=ctx.workspace, home=ctx.home)
+    last = posixpath.basename(text.rstrip("/"))
+    contents = word.glob and any(c in last for c in "*?[")
+    if contents:
+        path = posixpath.dirname(path) or "."
+        if last.startswith(".") and last[1:2] in ("*", "?", "["):
+            # `.*` matched `..` in shells without globskipdots: the parent directory is hit.
+            path = posixpath.normpath(posixpath.join(path, ".."))
+    return Target(text, path, _zone(path, ctx, contents=contents))
+
+
+def _has_static_anchor(text: str) -> bool:
+    """`$TMPDIR/build/x` still has a known tail; a bare `$DIR` or `$DIR/` does not."""
+    head, _, tail = text.partition("/")
+    return bool(tail.strip("/*")) and not head.startswith("$")
+
+
+def _zone(path: str, ctx: Ctx, *, contents: bool) -> str:
+    home = ctx.home_root
+    if path in ("..",) or path.startswith("../"):
+        return "outside"
+    if not path.startswith(("/", "~")):
+        return (
+            "workspace_root" if path == "." and contents is False and ctx.workspace is None else "workspace"
+        )
+    if is_disk_device(path):
+        return "device"
+    if path in _CRITICAL_TOPS or path == home or path == "~":
+        return "critical"
+    if ctx.workspace:
+        workspace = resolve_path(ctx.workspace, home=ctx.home)
+        if path == workspace:
+            return "workspace" if contents else "workspace_root"
+        if is_inside(path, workspace):
+            return "workspace"
+        if is_inside(workspace, path):
+            return "critical"  # an ancestor of the workspace (its parent, the home dir ...)
+    if any(path == s for s in _SCRATCH):
+        return "scratch_root"
+    if any(is_inside(path, s) for s in _SCRATCH):
+        return "scratch"
+    if is_inside(path, home) and path[len(home) + 1 :].split("/", 1)[0] in SECRET_HOME_DIRS:
+        return "secret_dir" if path.count("/") - home.count("/") <= 2 else "outside"
+    if secret_path_kind(path) in ("ssh_dir", "gpg_private"):
+        return "secret_dir"
+    if is_system_path(path) and not path.startswith(_USER_INSTALLED):
+        return "system"
+    return "outside"
+
+
+class CommandView:
+    """Normalized access to one command's flags and operands."""
+
+    def __init__(self, exec_: Exec) -> None:
+        self.exec = exec_
+        self.words = exec_.words
+        self.name = basename(exec_.words[0].text) if exec_.words else ""
+        self.args = exec_.words[1:]
+
+    @cached_property
+    def ordered_flags(self) -> list[str]:
+        return normalize_flags(self.name, [w.text for w in self.args])
+
+    @cached_property
+    def flags(self) -> frozenset[str]:
+        return frozenset(self.ordered_flags)
+
+    @cached_property
+    def operands(self) -> list[Word]:
+        out: list[Word] = []
+        after_dashdash = False
+        for word in self.args:
+            if after_dashdash or not (word.text.startswith("-") and len(word.text) > 1):
+                out.append(word)
+            elif word.text == "--":
+                after_dashdash = True
+        return out
+
+    def has(self, *flags: str) -> bool:
+        return any(f in self.flags for f in flags)
+
+    def value(self, *names: str) -> str | None:
+        """The value of an option: `-o X`, `--out=X`, `-oX`."""
+        texts = [w.text for w in self.args]
+        for i, text in enumerate(texts):
+            for name in names:
+                if text == name and i + 1 < len(texts):
+                    return texts[i + 1]
+                if name.startswith("--") and text.startswith(name + "="):
+                    return text[len(name) + 1 :]
+                if not name.startswith("--") and text.startswith(name) and len(text) > len(name):
+                    return text[len(name) :]
+        return None
+
+    def values(self, *names: str) -> list[str]:
+        texts = [w.text for w in self.args]
+        out: list[str] = []
+        for i, text in enumerate(texts):
+            for name in names:
+                if text == name and i + 1 < len(texts):
+                    out.append(texts[i + 1])
+                elif name.startswith("--") and text.startswith(name + "="):
+                    out.append(text[len(name) + 1 :])
+        return out
+
+
+def normalize_flags(name: str, args: list[str]) -> list[str]:
+    """`-rf` -> `-r -f`; `--recursive` -> `-r` (per command); stops at `--`."""
+    aliases = _ALIASES.get(name, {})
+    out: list[str] = []
+    for text in args:
+        if text == "--":
+            break
+        if not text.startswith("-") or len(text) < 2:
+            continue
+        if text.startswith("--"):
+            key = text.split("=", 1)[0]
+            out.append(aliases.get(key, key))
+        elif text[1:].isalpha():
+            out.extend(aliases.get(f"-{c}", f"-{c}") for c in text[1:])
+        else:
+            out.append(aliases.get(text, text))
+    return list(dict.fromkeys(out))
+
+
+def finding(category: str, rule: str, verdict: str, severity: str, detail: str) -> ShellFinding:
+    return ShellFinding(category, rule, verdict, severity, detail)

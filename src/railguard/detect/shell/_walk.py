@@ -1,0 +1,516 @@
+"""Walk a bash syntax tree and collect every simple command that would run, with data-flow links.
+
+Pipelines link producers to consumers, substitutions link to the command that reads them, wrappers
+are peeled (`_unwrap`), and script strings (`bash -c`, `eval`, heredocs fed to a shell, a literal
+`echo ... | sh`) are parsed again, recursively, up to a depth limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+
+from railguard.detect.shell import _inline
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._syntax import Exec, Node, Redirect, Word, WordEvaluator, parse, text_of
+from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inline_code, unwrap_step
+
+MAX_DEPTH = 8
+_REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
+_SKIP = frozenset(
+    {"comment", "heredoc_body", "heredoc_start", "heredoc_end", "variable_name", "file_descriptor"}
+)
+_FETCHERS = frozenset(
+    {"curl", "wget", "fetch", "http", "https", "aria2c", "lwp-download", "GET", "xh", "curlie"}
+)
+# Commands whose output is meant to be eval'ed: `eval "$(ssh-agent -s)"` is everyday setup.
+_SAFE_EVAL_SOURCES = frozenset(
+    {
+        "ssh-agent",
+        "pyenv",
+        "rbenv",
+        "nodenv",
+        "direnv",
+        "brew",
+        "conda",
+        "zoxide",
+        "starship",
+        "fnm",
+        "mise",
+        "rtx",
+        "opam",
+        "dircolors",
+        "keychain",
+        "gpg-agent",
+        "thefuck",
+        "register-python-argcomplete",
+        "kubectl",
+        "minikube",
+        "docker-machine",
+        "luarocks",
+        "jenv",
+        "goenv",
+        "plenv",
+        "swiftenv",
+        "mamba",
+        "micromamba",
+        "oh-my-posh",
+        "fzf",
+        "atuin",
+        "navi",
+        "rbw",
+        "perl",
+    }
+)
+
+
+def basename(text: str) -> str:
+    return posixpath.basename(text.rstrip("/")) or text
+
+
+def upstream_closure(exec_: Exec) -> list[Exec]:
+    """Every command whose output (transitively) reaches `exec_`'s stdin."""
+    seen: list[Exec] = []
+    stack = list(exec_.upstream)
+    while stack:
+        item = stack.pop()
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack.extend(item.upstream)
+    return seen
+
+
+def consumer_closure(exec_: Exec) -> list[Exec]:
+    seen: list[Exec] = []
+    stack = list(exec_.consumers)
+    while stack:
+        item = stack.pop()
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack.extend(item.consumers)
+    return seen
+
+
+def is_fetcher(exec_: Exec) -> bool:
+    return bool(exec_.words) and basename(exec_.words[0].text) in _FETCHERS
+
+
+def is_decoder(exec_: Exec) -> bool:
+    argv = exec_.argv
+    name = basename(argv[0]) if argv else ""
+    flags = set(argv[1:])
+    if name in ("base64", "base32", "basenc"):
+        return bool(flags & {"-d", "--decode", "-D"}) or any(
+            f.startswith("-") and "d" in f[1:] for f in flags
+        )
+    if name == "xxd":
+        return "-r" in flags or "-rp" in flags or "-pr" in flags
+    if name == "openssl":
+        return "-d" in flags or "base64" in flags
+    return name in ("uudecode", "gunzip", "zcat", "bunzip2", "xz", "unxz", "rev", "gzip") and (
+        name not in ("gzip", "xz") or "-d" in flags
+    )
+
+
+class Walker:
+    def __init__(self, workspace: str | None, home: str | None) -> None:
+        self.workspace = workspace
+        self.home = home
+        self.execs: list[Exec] = []
+        self.findings: list[ShellFinding] = []
+        self.unparsed = False
+        self.env: dict[str, str] = {"PWD": ".", "OLDPWD": ".."}
+        self.var_subs: dict[str, list[Exec]] = {}
+        self.functions: set[str] = set()
+        self._depth = 0
+        self._via: tuple[str, ...] = ()
+
+    # ---- entry points -------------------------------------------------------------------------
+    def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
+        if self._depth >= MAX_DEPTH:
+            self.flag_unparsed("nesting-too-deep", "script nesting deeper than the analyzer follows")
+            return []
+        saved = self._via
+        self._depth += 1
+        if label:
+            self._via = (*self._via, label)
+        try:
+            tree = parse(script)
+            if tree.root_node.has_error:
+                self.flag_unparsed("syntax-error", "the command does not parse as bash")
+            return self._walk(tree.root_node)
+        finally:
+            self._depth -= 1
+            self._via = saved
+
+    def flag_unparsed(self, rule: str, detail: str) -> None:
+        self.unparsed = True
+        if not any(f.rule == rule for f in self.findings):
+            self.findings.append(ShellFinding("unparsed", rule, "ask", "medium", detail))
+
+    # ---- tree walking -------------------------------------------------------------------------
+    def _walk(self, node: Node) -> list[Exec]:
+        kind = node.type
+        if kind in _SKIP:
+            return []
+        if node.is_missing or kind == "ERROR":
+            self.flag_unparsed("syntax-error", "the command does not parse as bash")
+        if kind == "command":
+            return self._command(node)
+        if kind == "pipeline":
+            return self._pipeline(node)
+        if kind == "redirected_statement":
+            return self._redirected(node)
+        if kind == "variable_assignment":
+            self._assignment(node)
+            return []
+        if kind in ("command_substitution", "process_substitution"):
+            return self._substitution(node, "$()")
+        if kind == "function_definition":
+            name = node.child_by_field_name("name")
+            if name is not None:
+                self.functions.add(text_of(name))
+            self._check_fork_bomb(node)
+        out: list[Exec] = []
+        for child in node.named_children:
+            out.extend(self._walk(child))
+        return out
+
+    def _substitution(self, node: Node, label: str) -> list[Exec]:
+        saved = self._via
+        self._via = (*self._via, label)
+        try:
+            out: list[Exec] = []
+            for child in node.named_children:
+                out.extend(self._walk(child))
+            return out
+        finally:
+            self._via = saved
+
+    def _evaluator(self) -> WordEvaluator:
+        return WordEvaluator(self.env, self._substitution, self.var_subs)
+
+    def _assignment(self, node: Node) -> None:
+        name_node = node.child_by_field_name("name")
+        value_node = node.child_by_field_name("value")
+        name = text_of(name_node) if name_node is not None else ""
+        value = self._evaluator().evaluate(value_node) if value_node is not None else Word("")
+        if value.dynamic:
+            self.env.pop(name, None)
+            self.var_subs[name] = value.subs
+        else:
+            self.env[name] = value.text
+            self.var_subs.pop(name, None)
+
+    def _pipeline(self, node: Node) -> list[Exec]:
+        stages = [self._walk(child) for child in node.named_children]
+        stages = [stage for stage in stages if stage]
+        for producers, consumers in itertools.pairwise(stages):
+            self._link(producers, consumers)
+        return [e for stage in stages for e in stage]
+
+    def _link(self, producers: list[Exec], consumers: list[Exec]) -> None:
+        for consumer in consumers:
+            consumer.upstream.extend(producers)
+            for producer in producers:
+                producer.consumers.append(consumer)
+            self._feed_stdin(consumer)
+
+    def _redirected(self, node: Node) -> list[Exec]:
+        body = node.child_by_field_name("body")
+        execs = self._walk(body) if body is not None else []
+        for child in node.named_children:
+            if child.type in _REDIRECTS:
+                execs = self._apply_redirect(child, execs)
+        if body is None and not execs:
+            # A bare redirection (`> /dev/sda`) truncates its target: model it as `true > target`.
+            bare = Exec([Word(":")], via=self._via)
+            for child in node.named_children:
+                if child.type == "file_redirect":
+                    self._apply_redirect(child, [bare])
+            self.execs.append(bare)
+            execs = [bare]
+        return execs
+
+    def _apply_redirect(self, node: Node, execs: list[Exec]) -> list[Exec]:
+        """Attach one redirect to the statement's commands; returns the statement's commands."""
+        if node.type == "heredoc_redirect":
+            body = next((c for c in node.named_children if c.type == "heredoc_body"), None)
+            target = execs[-1] if execs else None
+            if target is not None and body is not None:
+                target.stdin_text = text_of(body)
+                self._feed_stdin(target)
+            tail: list[Exec] = []
+            for child in node.named_children:
+                if child.type not in _SKIP:
+                    tail.extend(self._walk(child))
+            piped = any(c.type == "|" for c in node.children) or (
+                tail
+                and any(
+                    c.type == "pipeline" and c.children and c.children[0].type == "|"
+                    for c in node.named_children
+                )
+            )
+            if piped and target is not None and tail:
+                self._link([target], tail[:1])
+            return execs + tail
+        if node.type == "herestring_redirect":
+            word = self._evaluator().evaluate(node.named_children[-1]) if node.named_children else Word("")
+            for exec_ in execs[-1:]:
+                exec_.stdin_text = word.text
+                for sub in word.subs:
+                    exec_.upstream.append(sub)
+                    sub.consumers.append(exec_)
+                self._feed_stdin(exec_)
+            return execs
+        redirect = self._file_redirect(node)
+        for exec_ in execs:
+            exec_.redirects.append(redirect)
+            if redirect.op in ("<", "<>") and redirect.target is not None:
+                for sub in redirect.target.subs:
+                    exec_.upstream.append(sub)
+                    sub.consumers.append(exec_)
+                self._feed_stdin(exec_)
+        return execs
+
+    def _file_redirect(self, node: Node) -> Redirect:
+        op = "".join(text_of(c) for c in node.children if not c.is_named).strip()
+        fd_node = node.child_by_field_name("descriptor")
+        destinations = node.children_by_field_name("destination")
+        target = self._evaluator().evaluate(destinations[0]) if destinations else None
+        return Redirect(op=op or ">", target=target, fd=text_of(fd_node) if fd_node is not None else "")
+
+    # ---- simple commands ----------------------------------------------------------------------
+    def _command(self, node: Node) -> list[Exec]:
+        evaluator = self._evaluator()
+        words: list[Word] = []
+        redirects: list[Node] = []
+        for child in node.named_children:
+            if child.type == "variable_assignment":
+                value = child.child_by_field_name("value")
+                if value is not None:
+                    evaluator.evaluate(value)  # substitutions in `X=$(cmd) prog` still run
+            elif child.type in _REDIRECTS:
+                redirects.append(child)
+            elif child.type != "comment":
+                words.append(evaluator.evaluate(child))
+        exec_ = Exec(words, via=self._via)
+        for word in words:
+            for sub in word.subs:
+                sub.consumers.append(exec_)
+        execs = self._expand(exec_)
+        for redirect in redirects:
+            execs = self._apply_redirect(redirect, execs) if execs else execs
+        return execs
+
+    def _expand(self, exec_: Exec) -> list[Exec]:
+        """Peel wrappers until the real command shows; parse script strings again."""
+        for _ in range(16):
+            if not exec_.words:
+                return []
+            head = exec_.words[0]
+            if head.dynamic or not head.text:
+                self.flag_unparsed(
+                    "dynamic-command-name", "the command name comes from a variable or substitution"
+                )
+                self.execs.append(exec_)
+                return [exec_]
+            name = basename(head.text)
+            if name == "find":
+                return self._find(exec_)
+            if name in self.functions:
+                break
+            step = unwrap_step(name, exec_.words)
+            if step is None:
+                break
+            exec_.via = (*exec_.via, step.label)
+            if step.script is not None:
+                return self._script(exec_, step)
+            exec_.words = step.words or []
+            exec_.dynamic_operands = exec_.dynamic_operands or step.dynamic_operands
+        self.execs.append(exec_)
+        self._inline(exec_)
+        return [exec_]
+
+    def _script(self, exec_: Exec, step: Unwrapped) -> list[Exec]:
+        script = step.script or Word("")
+        if script.dynamic:
+            self._dynamic_script(script, step.label)
+            return []
+        saved = self._via
+        self._via = exec_.via[:-1]
+        try:
+            inner = self.walk_script(script.text, step.label)
+        finally:
+            self._via = saved
+        for item in inner:
+            item.upstream.extend(exec_.upstream)
+            item.dynamic_operands = item.dynamic_operands or exec_.dynamic_operands
+        return inner
+
+    def _dynamic_script(self, script: Word, label: str) -> None:
+        sources = [s for sub in script.subs for s in (sub, *upstream_closure(sub))]
+        if any(is_fetcher(s) or is_decoder(s) for s in sources):
+            self.findings.append(
+                ShellFinding(
+                    "remote_code",
+                    "exec-downloaded-script",
+                    "block",
+                    "critical",
+                    f"{label} runs text produced by a download or decoder",
+                )
+            )
+        elif not sources or not all(basename(s.argv[0]) in _SAFE_EVAL_SOURCES for s in sources if s.words):
+            self.flag_unparsed("dynamic-script", f"{label} runs a script built at run time")
+
+    def _find(self, exec_: Exec) -> list[Exec]:
+        argv = exec_.words
+        index = 1
+        while (index < len(argv) and argv[index].text in ("-H", "-L", "-P")) or (
+            index < len(argv) and argv[index].text.startswith(("-D", "-O"))
+        ):
+            index += 2 if argv[index].text == "-D" else 1
+        roots: list[Word] = []
+        while index < len(argv) and not argv[index].text.startswith(("-", "(", "!")):
+            roots.append(argv[index])
+            index += 1
+        roots = roots or [Word(".")]
+        self.execs.append(exec_)
+        filtered = any(w.text in _FIND_FILTERS for w in argv[index:])
+        i = index
+        while i < len(argv):
+            text = argv[i].text
+            if text in ("-exec", "-execdir", "-ok", "-okdir"):
+                end = i + 1
+                while end < len(argv) and argv[end].text not in (";", "+", "\\;"):
+                    end += 1
+                for root in roots:
+                    inner = [self._find_target(w, root) for w in argv[i + 1 : end]]
+                    child = Exec(inner, via=(*exec_.via, f"find {text}"), upstream=[])
+                    self._expand(child)
+                i = end + 1
+                continue
+            if text == "-delete":
+                for root in roots:
+                    target = root if not filtered else Word(root.text.rstrip("/") + "/*", root.dynamic, True)
+                    flags = [Word("-r"), Word("-f")] if not filtered else [Word("-f")]
+                    self._expand(Exec([Word("rm"), *flags, target], via=(*exec_.via, "find -delete")))
+            i += 1
+        return [exec_]
+
+    @staticmethod
+    def _find_target(word: Word, root: Word) -> Word:
+        if "{}" not in word.text:
+            return word
+        joined = root.text.rstrip("/") + "/*"
+        return Word(word.text.replace("{}", joined), dynamic=word.dynamic or root.dynamic, glob=True)
+
+    # ---- stdin-fed scripts and inline code ------------------------------------------------------
+    def _feed_stdin(self, exec_: Exec) -> None:
+        """A shell reading its script from stdin: parse the script when it is a literal we can see."""
+        if not exec_.words or exec_.words[0].dynamic:
+            return
+        name = basename(exec_.words[0].text)
+        reads_stdin = reads_script_from_stdin(exec_)
+        if not reads_stdin:
+            return
+        text = exec_.stdin_text if exec_.stdin_text is not None else literal_output(exec_.upstream)
+        if text is None:
+            return
+        if name in SHELLS or name == "ssh":
+            self.walk_script(text, f"{name} <stdin")
+        elif name in INTERPRETERS:
+            self._inspect_code(INTERPRETERS[name], text, f"{name} <stdin")
+
+    def _inline(self, exec_: Exec) -> None:
+        name = basename(exec_.words[0].text) if exec_.words else ""
+        kind = INTERPRETERS.get(name) or INTERPRETERS.get(name.rstrip("0123456789."))
+        if kind is None:
+            return
+        code = inline_code(kind, exec_.words)
+        if code is None:
+            return
+        if code.dynamic:
+            self._dynamic_script(code, f"{name} inline code")
+        self._inspect_code(kind, code.text, f"{name} -c")
+
+    def _inspect_code(self, kind: str, code: str, label: str) -> None:
+        result = _inline.inspect(kind, code)
+        self.findings.extend(result.findings)
+        for script in result.shell_commands:
+            self.walk_script(script, label)
+
+    def _check_fork_bomb(self, node: Node) -> None:
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name_node is None or body is None:
+            return
+        name = text_of(name_node)
+        body_text = text_of(body)
+        if f"{name}|{name}" in body_text.replace(" ", "") or (f"{name}&" in body_text.replace(" ", "")):
+            self.findings.append(
+                ShellFinding(
+                    "destructive_fs", "fork-bomb", "block", "critical", "fork bomb (self-spawning function)"
+                )
+            )
+
+
+_FIND_FILTERS = frozenset(
+    {
+        "-name",
+        "-iname",
+        "-path",
+        "-ipath",
+        "-regex",
+        "-iregex",
+        "-type",
+        "-mtime",
+        "-mmin",
+        "-atime",
+        "-ctime",
+        "-size",
+        "-newer",
+        "-user",
+        "-group",
+        "-perm",
+        "-empty",
+        "-wholename",
+        "-links",
+        "-inum",
+        "-samefile",
+        "-maxdepth",
+    }
+)
+
+
+def reads_script_from_stdin(exec_: Exec) -> bool:
+    """A shell or interpreter with no script operand reads its program from stdin."""
+    argv = exec_.argv
+    name = basename(argv[0]) if argv else ""
+    if name == "ssh":
+        return unwrap_step("ssh", exec_.words) is None
+    base = name.rstrip("0123456789.") if name not in SHELLS else name
+    if name not in SHELLS and name not in INTERPRETERS and base not in INTERPRETERS:
+        return False
+    operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
+    return not operands or operands[0] == "-" or "-s" in argv[1:]
+
+
+def literal_output(upstream: list[Exec]) -> str | None:
+    """The text a lone literal `echo`/`printf` writes into a pipe, else None."""
+    if len(upstream) != 1:
+        return None
+    producer = upstream[0]
+    if producer.upstream or any(w.dynamic for w in producer.words):
+        return None
+    argv = producer.argv
+    name = basename(argv[0]) if argv else ""
+    if name == "echo":
+        args = [a for a in argv[1:] if a not in ("-n", "-e", "-E", "-ne", "-en")]
+        text = " ".join(args)
+        return text.replace("\\n", "\n") if "-e" in argv[1:3] else text
+    if name == "printf" and len(argv) > 1:
+        return argv[1].replace("\\n", "\n") + ("\n" + "\n".join(argv[2:]) if len(argv) > 2 else "")
+    return None
