@@ -148,6 +148,13 @@ def test_public_hosts_are_not_internal(host: str) -> None:
     assert not (info.private or info.loopback or info.link_local or info.metadata or info.reserved), info
 
 
+@pytest.mark.parametrize(
+    ("given", "host"), [("localhost:8080", "localhost"), ("[::1]:80", "::1"), ("bob@10.0.0.1:22", "10.0.0.1")]
+)
+def test_classify_host_ignores_userinfo_and_port(given: str, host: str) -> None:
+    assert classify_host(given).host == host
+
+
 def test_idna_hosts_are_punycoded() -> None:
     assert classify_host("Bücher.example").host == "xn--bcher-kva.example"
 

