@@ -1,0 +1,54 @@
+"""The shipped logistic-regression weights (trained by scripts/train_injection.py), loaded once on
+first use. Inference is plain Python: a dict lookup per word and bigram, no numpy on the hot path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from railguard.detect.injection._features import max_window_sum
+
+MODEL_FILE = "injection_lr.json.gz"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    bias: float
+    weights: dict[str, float]
+    metadata: dict[str, Any]
+
+    def probability(self, words: list[str]) -> float:
+        return _sigmoid(self.bias + max_window_sum(words, self.weights))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": FORMAT_VERSION, "bias": self.bias, "weights": self.weights, "metadata": self.metadata}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LinearModel:
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(
+                f"injection model format {data.get('version')!r} is not {FORMAT_VERSION}; "
+                "retrain it with scripts/train_injection.py"
+            )
+        weights = {str(k): float(v) for k, v in data["weights"].items()}
+        return cls(float(data["bias"]), weights, dict(data.get("metadata", {})))
+
+
+def _sigmoid(logit: float) -> float:
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    odds = math.exp(logit)
+    return odds / (1.0 + odds)
+
+
+@cache
+def shipped_model() -> LinearModel:
+    source = resources.files("railguard.detect").joinpath("models", MODEL_FILE)
+    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
+        return LinearModel.from_json(json.load(text))

@@ -1,0 +1,113 @@
+"""Fold text into one canonical lowercase form so patterns and the model see through obfuscation:
+NFKC (fullwidth and math letters), common Cyrillic/Greek look-alikes, invisible format characters
+(dropped) and Unicode tag characters (decoded: they smuggle ASCII invisibly). Each normalized
+character remembers its position in the original text so findings point at the original.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Look-alikes NFKC leaves alone (Cyrillic and Greek letters drawn like Latin ones), plus typographic
+# quotes so "don’t" matches "don't". Facts from the Unicode confusables table, abridged.
+_CONFUSABLES = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+        "ɡ": "g", "ι": "i", "ο": "o", "α": "a", "ε": "e", "κ": "k", "ν": "v", "τ": "t", "υ": "u",
+        "ρ": "p", "χ": "x", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+    }
+)  # fmt: skip
+
+_TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
+_SOFT_HYPHEN = "\u00ad"
+_ZERO_WIDTH_JOINERS = "\u200c\u200d"  # legitimate inside emoji sequences and some scripts
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The folded text and what the folding revealed.
+
+    `offsets[i]` is the original index of `text[i]`; `None` means the identity (pure ASCII input).
+    `hidden_marks` counts characters that only make sense as concealment: tag characters and
+    invisible format characters wedged between two letters of a word; `first_hidden` is the original
+    index of the first one (-1 when none).
+    """
+
+    text: str
+    offsets: tuple[int, ...] | None
+    hidden_marks: int
+    original_length: int
+    first_hidden: int = -1
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalized [start, end) span back onto the original text."""
+        if self.offsets is None or start >= end:
+            return start, end
+        if not self.offsets:
+            return 0, 0
+        last = len(self.offsets) - 1
+        first = self.offsets[min(start, last)]
+        stop = self.offsets[min(end - 1, last)] + 1
+        return first, min(stop, self.original_length)
+
+
+def normalize(text: str) -> Normalized:
+    if text.isascii():  # fast path: the common case costs one C-level lower()
+        return Normalized(text.lower(), None, 0, len(text))
+    return _normalize_unicode(text)
+
+
+def _normalize_unicode(text: str) -> Normalized:
+    out: list[str] = []
+    offsets: list[int] = []
+    hidden = 0
+    first_hidden = -1
+    length = len(text)
+    for index, char in enumerate(text):
+        if char.isascii():
+            out.append(char.lower())
+            offsets.append(index)
+            continue
+        code = ord(char)
+        if _TAG_FIRST <= code <= _TAG_LAST:
+            hidden += 1
+            first_hidden = index if first_hidden < 0 else first_hidden
+            if 0x20 <= code - _TAG_FIRST < 0x7F:
+                out.append(chr(code - _TAG_FIRST).lower())
+                offsets.append(index)
+            continue
+        if _is_invisible(char):
+            if char != _SOFT_HYPHEN and char not in _ZERO_WIDTH_JOINERS and _inside_word(text, index, length):
+                hidden += 1
+                first_hidden = index if first_hidden < 0 else first_hidden
+            continue
+        for folded in _fold(char):
+            out.append(folded)
+            offsets.append(index)
+    return Normalized("".join(out), tuple(offsets), hidden, length, first_hidden)
+
+
+def _inside_word(text: str, index: int, length: int) -> bool:
+    return 0 < index < length - 1 and text[index - 1].isalpha() and text[index + 1].isalpha()
+
+
+@lru_cache(maxsize=4096)
+def _is_invisible(char: str) -> bool:
+    return unicodedata.category(char) == "Cf"
+
+
+@lru_cache(maxsize=4096)
+def _fold(char: str) -> str:
+    return unicodedata.normalize("NFKC", char).lower().translate(_CONFUSABLES)
+
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+
+
+def unleet(text: str) -> str:
+    """Read digits and symbols as the letters they imitate ("1gn0r3" -> "ignore"). Same length, so
+    positions are unchanged."""
+    return text.translate(_LEET)
