@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
+import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -299,6 +302,19 @@ def test_finding_details_do_not_echo_literal_values() -> None:
     analysis = analyze_sql("UPDATE users SET password = 'hunter2-secret'")
     assert all("hunter2" not in f.detail for f in analysis.findings)
     assert "hunter2" not in str(analysis.to_fact())
+
+
+def test_sql_text_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        analysis = analyze_sql("ALTER USER bob WITH PASSWORD 'hunter2-secret'", "postgres")
+    assert analysis.unparsed  # sqlglot fell back to an opaque Command, which it normally logs
+    assert "hunter2" not in caplog.text
+
+
+def test_sqlglot_logging_outside_the_analyzer_is_untouched(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        sqlglot.parse("ALTER USER bob WITH PASSWORD 'x'", read="postgres")
+    assert "unsupported syntax" in caplog.text
 
 
 # --- properties ---------------------------------------------------------------------------------------

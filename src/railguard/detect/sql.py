@@ -9,6 +9,8 @@ should then ask a human rather than guess.
 
 from __future__ import annotations
 
+import contextvars
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +158,28 @@ def analyze_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
     return collector.result()
 
 
+class _QuietWhileAnalyzing(logging.Filter):
+    """sqlglot logs the SQL text itself when it falls back to an opaque Command, and that text can hold
+    a password (`ALTER USER bob PASSWORD '...'`). Drop sqlglot's records emitted inside `analyze_sql`
+    only; the rest of the application keeps sqlglot's logging as configured."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _analyzing.get()
+
+
+_analyzing: contextvars.ContextVar[bool] = contextvars.ContextVar("railguard_sql_analyzing", default=False)
+logging.getLogger("sqlglot").addFilter(_QuietWhileAnalyzing())
+
+
 def _parse(text: str, dialect: str | None) -> list[exp.Expr | None] | None:
+    token = _analyzing.set(True)
+    try:
+        return _parse_any_dialect(text, dialect)
+    finally:
+        _analyzing.reset(token)
+
+
+def _parse_any_dialect(text: str, dialect: str | None) -> list[exp.Expr | None] | None:
     dialects = (dialect,) if dialect else _FALLBACK_DIALECTS
     for candidate in dialects:
         try:
