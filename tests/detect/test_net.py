@@ -166,8 +166,17 @@ def test_bracketed_non_ipv6_is_not_an_ip() -> None:
 
 def test_template_host_is_reported_invalid_not_private() -> None:
     analysis = analyze_urls(["https://${NEXUS_HOST}/upload"])
-    assert not analysis.to_fact()["private"]
+    fact = analysis.to_fact()
+    assert not fact["private"]
     assert rules(analysis) == {"net.invalid_host"}
+    assert fact["hosts"] == ["<invalid>"] and fact["urls"] == ["https://<invalid>/upload"]
+
+
+def test_invalid_host_text_is_never_echoed() -> None:
+    token = "sk_live_51HxQ2eKjz8TOPSECRET"
+    fact = analyze_urls([f"https://{token}!/x"], allow=["example.com"]).to_fact()
+    assert token not in str(fact)
+    assert fact["not_allowed"] == ["<invalid>"]
 
 
 def test_invalid_numeric_host_is_a_name_not_an_ip() -> None:

@@ -500,7 +500,7 @@ def parse_url(url: str) -> UrlInfo:
     text = "".join(url.split())
     scp = _SCP.match(text) if "://" not in text else None
     if scp is not None:
-        host = classify_host(scp.group(2))
+        host = _valid_or_masked(classify_host(scp.group(2)))
         return UrlInfo(text, "ssh", (host,), f"***@{host.host}:{_redact_path(scp.group(3))}", True)
     if text[:5].lower() == "jdbc:":
         text = text[5:]
@@ -513,9 +513,18 @@ def parse_url(url: str) -> UrlInfo:
         has_userinfo = has_userinfo or bool(at)
         name = _host_of(hostport)
         if name:
-            hosts.append(_classify_for_scheme(name, scheme))
+            hosts.append(_valid_or_masked(_classify_for_scheme(name, scheme)))
     unique = tuple({h.host: h for h in hosts}.values())
     return UrlInfo(text, scheme, unique, _redact(scheme, rest), has_userinfo)
+
+
+# What stands for a host that is no valid name or IP in facts: such text may be anything the agent
+# wrote (a template, a pasted token), so it is never echoed.
+INVALID_HOST = "<invalid>"
+
+
+def _valid_or_masked(host: HostInfo) -> HostInfo:
+    return host if is_hostname(host.host) else HostInfo(host=INVALID_HOST)
 
 
 def _split_scheme(text: str) -> tuple[str, str]:
@@ -558,6 +567,8 @@ _TOKEN_LIKE_SEGMENT = 24  # webhook and bot tokens in paths are at least this lo
 def _redact(scheme: str, rest: str) -> str:
     authority = _authority(rest, "/?#")  # the wider reading, so every possible userinfo is masked
     _, at, hostport = authority.rpartition("@")
+    if not is_hostname(normalize_host(_host_of(hostport))):
+        hostport = INVALID_HOST
     head = f"{scheme}://" if scheme else ""
     return head + ("***@" if at else "") + hostport + _redact_path(rest[len(authority) :])
 
@@ -608,7 +619,7 @@ def _host_findings(host: HostInfo) -> list[RuleFinding]:
     if host.metadata:
         return [RuleFinding("net.metadata", "block", "critical", f"cloud metadata endpoint {name}")]
     found = []
-    if not is_hostname(name):
+    if name == INVALID_HOST:
         found.append(RuleFinding("net.invalid_host", "ask", "low", "host is not a valid DNS name or IP"))
     if host.non_canonical:
         found.append(RuleFinding("net.obfuscated_ip", "block", "high", f"IP {host.ip} written as {name}"))
