@@ -7,6 +7,7 @@ of `list` / `macro` / `rule` items.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,16 +27,25 @@ POLICY_KEYS = (
     "include",
     "tools",
     "rules",
+    "entitlements",
 )
 RULE_KEYS = (
     "rule", "desc", "tools", "when", "verdict", "message", "severity", "tags", "mode", "enabled",
-    "exceptions", "modify",
+    "exceptions", "modify", "approval",
 )  # fmt: skip
 LIST_KEYS = ("list", "items", "append")
 MACRO_KEYS = ("macro", "condition")
 TOOL_KEYS = ("effect", "output_trust", "args", "output", "roles", "description")
 EXCEPTION_KEYS = ("name", "when")
 MODIFY_KEYS = ("set", "remove", "redact")
+APPROVAL_KEYS = ("scope", "ttl", "match")
+APPROVAL_SCOPES = ("call", "session", "tool")
+ENTITLEMENT_KEYS = ("roles", "users", "mode", "message")
+GRANT_KEYS = ("tools", "when")
+# The one rule an `entitlements:` section compiles into (the last file's section wins).
+ENTITLEMENTS_RULE = "entitlements/not-entitled"
+_TTL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_TTL_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MATURITY = ("stable", "incubating", "sandbox")
 ARG_ROLES = ("command", "path", "url", "sql", "text")
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
@@ -80,6 +90,37 @@ class ModifySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalSpec:
+    """How far a human's approval of an `ask` reaches: this exact call, every call of the tool in this
+    session, or every call of the tool (for the tenant); `match` (CEL over args) narrows the latter."""
+
+    scope: str = "call"
+    ttl_s: float | None = None
+    match: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Tools (names or globs) a role or user may call, optionally only when `when` (CEL) holds."""
+
+    tools: tuple[str, ...]
+    when: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntitlementsSpec:
+    roles: Mapping[str, tuple[Grant, ...]]
+    users: Mapping[str, tuple[Grant, ...]]
+
+    @property
+    def covered_tools(self) -> tuple[str, ...]:
+        """Every tool pattern some grant names: calls to these tools are denied unless granted."""
+        grants = [g for gs in (*self.roles.values(), *self.users.values()) for g in gs]
+        return tuple(dict.fromkeys(t for g in grants for t in g.tools))
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSpec:
     id: str
     loc: Loc
@@ -94,6 +135,8 @@ class RuleSpec:
     enabled: bool = True
     exceptions: tuple[ExceptionSpec, ...] = ()
     modify: ModifySpec | None = None
+    approval: ApprovalSpec | None = None
+    entitlements: EntitlementsSpec | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
     only_enabled: bool = False  # an item that only toggles an included rule on or off
 
@@ -259,7 +302,7 @@ def parse_document(data: Any, file: str) -> PolicyDoc:
         deadline_ms=None if deadline is None else float(deadline),
         includes=_includes(check, data),
         tools=_tools(check, data),
-        items=_items(check, data),
+        items=_items(check, data) + _entitlements(check, data),
     )
 
 
@@ -439,6 +482,7 @@ def _rule(check: _Checker, raw: LineDict) -> RuleSpec:
         enabled=check.boolean(raw, "enabled", True),
         exceptions=_exceptions(check, raw, rule_id),
         modify=modify,
+        approval=_approval(check, raw, rule_id, verdict),
         key_lines=dict(raw.key_lines),
     )
 
@@ -503,3 +547,142 @@ def _modify(check: _Checker, raw: LineDict, rule_id: str) -> ModifySpec | None:
         redact=redact,
         line=value.line,
     )
+
+
+def _approval(check: _Checker, raw: LineDict, rule_id: str, verdict: Verdict) -> ApprovalSpec | None:
+    value = raw.get("approval")
+    if value is None:
+        return None
+    line = raw.line_of("approval")
+    if verdict is not Verdict.ASK:
+        check.fail(
+            f"rule '{rule_id}' has an 'approval' block but verdict {verdict.value}",
+            line,
+            "approval",
+            "set 'verdict: ask' or remove the 'approval' block",
+        )
+    if not isinstance(value, LineDict):
+        check.fail(
+            f"rule '{rule_id}': 'approval' must be a mapping",
+            line,
+            "approval",
+            "write e.g. 'approval: {scope: session, ttl: 8h}'",
+        )
+    check.keys(value, APPROVAL_KEYS, f"the approval block of rule '{rule_id}'")
+    scope = str(value.get("scope") or "call")
+    if scope not in APPROVAL_SCOPES:
+        check.fail(
+            f"invalid approval scope {scope!r}", value.line_of("scope"), "scope", "use call, session or tool"
+        )
+    match = value.get("match")
+    if match is not None and not isinstance(match, str):
+        check.fail("'approval.match' must be a CEL expression over args", value.line_of("match"), "match")
+    if match is not None and scope == "call":
+        check.fail(
+            "'approval.match' needs scope session or tool (a call-scope approval covers exactly one call)",
+            value.line_of("match"),
+            "match",
+        )
+    ttl_s = None if value.get("ttl") is None else _ttl_seconds(check, value)
+    return ApprovalSpec(scope, ttl_s, match, value.line)
+
+
+def _ttl_seconds(check: _Checker, data: LineDict) -> float:
+    raw = data["ttl"]
+    found = None if isinstance(raw, bool) else _TTL.match(str(raw))
+    if found is None or float(found.group(1)) <= 0:
+        check.fail(
+            f"invalid ttl {raw!r}",
+            data.line_of("ttl"),
+            "ttl",
+            "use seconds or a number with s/m/h/d, e.g. 30m",
+        )
+    return float(found.group(1)) * _TTL_UNIT[found.group(2)]
+
+
+def _entitlements(check: _Checker, data: LineDict) -> tuple[Item, ...]:
+    """The `entitlements:` section becomes one deny-by-default rule over every tool it names, checked
+    against the acting user (`ctx.user`, `ctx.roles`), never the agent's own identity."""
+    section = data.get("entitlements")
+    if section is None:
+        return ()
+    line = data.line_of("entitlements")
+    if not isinstance(section, LineDict):
+        check.fail(
+            "'entitlements' must be a mapping with 'roles' and/or 'users'",
+            line,
+            "entitlements",
+            "write e.g.\n  entitlements:\n    roles:\n      support: [crm_read]",
+        )
+    check.keys(section, ENTITLEMENT_KEYS, "the entitlements section")
+    spec = EntitlementsSpec(_grants(check, section, "roles"), _grants(check, section, "users"))
+    if not spec.covered_tools:
+        check.fail("the entitlements section grants no tools", line, "entitlements")
+    alternatives = [
+        _grant_condition(f"{json.dumps(name, ensure_ascii=False)} in ctx.roles", grant)
+        for name, grants in spec.roles.items()
+        for grant in grants
+    ] + [
+        _grant_condition(f"ctx.user == {json.dumps(name, ensure_ascii=False)}", grant)
+        for name, grants in spec.users.items()
+        for grant in grants
+    ]
+    default_message = "the acting user is not entitled to call '${tool}' with these arguments"
+    return (
+        RuleSpec(
+            id=ENTITLEMENTS_RULE,
+            loc=Loc(check.file, line),
+            desc="least privilege: the acting user's roles and grants (policy entitlements)",
+            tools=spec.covered_tools,
+            when="!(" + " || ".join(alternatives) + ")",
+            verdict=Verdict.BLOCK,
+            message=check.text(section, "message") or default_message,
+            severity=Severity.HIGH,
+            tags=("stable", "entitlements"),
+            mode=check.enum(section, "mode", Mode),
+            entitlements=spec,
+            key_lines={"when": line, "message": section.line_of("message")},
+        ),
+    )
+
+
+def _grants(check: _Checker, section: LineDict, key: str) -> Mapping[str, tuple[Grant, ...]]:
+    value = section.get(key) or {}
+    if not isinstance(value, LineDict):
+        check.fail(f"'entitlements.{key}' must map each name to its grants", section.line_of(key), key)
+    out: dict[str, tuple[Grant, ...]] = {}
+    for name, raw in value.items():
+        where = value.line_of(name)
+        if not isinstance(raw, list) or not raw:
+            check.fail(
+                f"the grants of '{name}' must be a non-empty list",
+                where,
+                key,
+                "list tool globs, or {tools: [...], when: <CEL over args>} items",
+            )
+        grants: list[Grant] = []
+        for item in raw:
+            if isinstance(item, str):
+                grants.append(Grant((item,)))
+                continue
+            if not isinstance(item, LineDict):
+                check.fail(f"a grant of '{name}' must be a tool glob or a mapping", where, key)
+            check.keys(item, GRANT_KEYS, f"a grant of '{name}'")
+            tools = check.str_list(item, "tools")
+            when = item.get("when")
+            if not tools or (when is not None and not isinstance(when, str)):
+                check.fail(f"a grant of '{name}' needs 'tools' and an optional CEL 'when'", item.line, key)
+            grants.append(Grant(tools, when))
+        out[str(name)] = tuple(grants)
+    return out
+
+
+def _grant_condition(who: str, grant: Grant) -> str:
+    exact = [t for t in grant.tools if not any(ch in t for ch in "*?[")]
+    tests = [f"glob(tool, {json.dumps(t, ensure_ascii=False)})" for t in grant.tools if t not in exact]
+    if exact:
+        tests.append(f"tool in {json.dumps(exact, ensure_ascii=False)}")
+    parts = [who, "(" + " || ".join(tests) + ")"]
+    if grant.when:
+        parts.append(f"({grant.when})")
+    return "(" + " && ".join(parts) + ")"
