@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Exec, Redirect, Word
-from railguard.detect.shell._view import CommandView, Ctx, Target, classify_target, finding, is_disk_device
+from railguard.detect.shell._view import (
+    CORE_SYSTEM,
+    CommandView,
+    Ctx,
+    Target,
+    classify_target,
+    finding,
+    is_disk_device,
+)
+from railguard.detect.shell._walk import piped_find_roots
 
 _CAT = "destructive_fs"
 _RECURSIVE_DELETE_VERDICT = {
@@ -20,6 +29,17 @@ _RECURSIVE_DELETE_VERDICT = {
     "device": ("block", "critical"), "outside": ("ask", "high"), "dynamic": ("ask", "medium"),
     "workspace_root": ("ask", "medium"), "scratch_root": ("ask", "medium"),
 }  # fmt: skip
+# Login and privilege files: even appending to them changes who can get in.
+_AUTH_FILES = (
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+    "/etc/sudoers",
+    "/etc/pam.d",
+    "/etc/ld.so.preload",
+    "/etc/ssh/sshd_config",
+)
 _PROTECTED_FILES = (
     "/etc/passwd",
     "/etc/shadow",
@@ -42,6 +62,11 @@ _PROTECTED_FILES = (
 def _targets(view: CommandView, ctx: Ctx, words: list[Word] | None = None) -> list[Target]:
     targets = [classify_target(w, ctx) for w in (view.operands if words is None else words)]
     if view.exec.dynamic_operands and not targets:
+        roots = piped_find_roots(view.exec)
+        if roots:  # `find ROOT ... | xargs rm`: the entries come from under ROOT
+            return [
+                classify_target(Word(r.text.rstrip("/") + "/*", r.dynamic, glob=True), ctx) for r in roots
+            ]
         targets.append(Target("<stdin>", "<stdin>", "dynamic"))
     elif view.exec.dynamic_operands:
         targets = [t if "$XARGS" not in t.raw else Target(t.raw, t.raw, "dynamic") for t in targets]
@@ -53,12 +78,23 @@ def _describe(view: CommandView, target: Target) -> str:
     return f"{view.name} {flags} on {target.path}".replace("  ", " ")
 
 
+def _selective(view: CommandView) -> bool:
+    return view.exec.selective or (view.exec.dynamic_operands and bool(piped_find_roots(view.exec)))
+
+
+def _soften(verdict: tuple[str, str], selective: bool) -> tuple[str, str]:
+    """A filtered `find` hits matching entries only: worth a human look, not a hard stop."""
+    return ("ask", "high") if selective and verdict[0] == "block" else verdict
+
+
 def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
-    recursive = view.has("-r") or (view.name == "rm" and view.exec.via[-1:] == ("find -delete",))
+    recursive = view.has("-r")
+    selective = _selective(view)
     for target in _targets(view, ctx):
         if recursive:
             verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
             if verdict:
+                verdict = _soften(verdict, selective)
                 rule = (
                     "rm-recursive-root"
                     if target.path in ("/", "~")
@@ -66,7 +102,13 @@ def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 )
                 yield finding(_CAT, rule, *verdict, _describe(view, target))
         elif target.zone in ("critical", "system", "device"):
-            yield finding(_CAT, "rm-system-file", "block", "high", _describe(view, target))
+            exact = not selective and not any(c in target.raw for c in "*?[")
+            exact = exact and (
+                target.zone != "system" or target.path.startswith((*CORE_SYSTEM, *_PROTECTED_FILES))
+            )
+            yield finding(
+                _CAT, "rm-system-file", "block" if exact else "ask", "high", _describe(view, target)
+            )
         elif target.zone == "secret_dir" or secret_path_kind(target.path) in (
             "ssh_key",
             "private_key",
@@ -81,16 +123,14 @@ def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     recursive = view.has("-R")
     if view.name == "chmod" and _is_setuid(mode):
         yield finding("system", "chmod-setuid", "ask", "high", f"chmod {mode} sets setuid/setgid")
+    selective = _selective(view)
     for target in _targets(view, ctx, operands):
-        if recursive and target.zone in ("critical", "system", "secret_dir", "device"):
+        if recursive and target.zone in ("critical", "device"):
+            verdict = _soften(("block", "critical"), selective)
             yield finding(
-                _CAT,
-                f"{view.name}-recursive-system",
-                "block",
-                "critical" if target.zone == "critical" else "high",
-                f"{view.name} -R {mode} on {target.path}",
+                _CAT, f"{view.name}-recursive-system", *verdict, f"{view.name} -R {mode} on {target.path}"
             )
-        elif recursive and target.zone in ("outside", "dynamic"):
+        elif recursive and target.zone in ("outside", "dynamic", "system", "secret_dir"):
             yield finding(
                 _CAT, f"{view.name}-recursive-outside", "ask", "medium", f"{view.name} -R on {target.path}"
             )
@@ -137,8 +177,8 @@ def _check_dd(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             target = classify_target(Word(value, word.dynamic), ctx)
             if target.zone == "device" or (target.path.startswith("/dev/") and target.path != "/dev/null"):
                 yield finding(_CAT, "dd-to-device", "block", "critical", f"dd writes to {target.path}")
-            elif target.zone in ("critical", "system"):
-                yield finding(_CAT, "dd-overwrite-system", "block", "high", f"dd overwrites {target.path}")
+            else:
+                yield from write_target_findings(target, append=False, rule="dd")
         elif key == "if" and is_disk_device(value):
             yield finding(
                 "credential_access", "dd-read-disk", "ask", "medium", f"dd reads raw device {value}"
@@ -155,7 +195,9 @@ def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         for source in ops[:-1]:
             target = classify_target(source, ctx)
             if target.zone in ("critical", "system", "secret_dir", "device"):
-                yield finding(_CAT, "mv-system-dir", "block", "critical", f"mv moves away {target.path}")
+                exact = target.zone != "system" and not source.glob and not _selective(view)
+                verdict = ("block", "critical") if exact else ("ask", "high")
+                yield finding(_CAT, "mv-system-dir", *verdict, f"mv moves away {target.path}")
         destination = ops[-1].text
         if destination == "/dev/null" and len(ops) > 1:
             zones = {classify_target(s, ctx).zone for s in ops[:-1]}
@@ -173,9 +215,9 @@ def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _writes(view, ctx, ops[-1:], append=False, rule=f"{name}-overwrite")
     elif name == "rsync" and any(f.startswith("--delete") for f in view.flags) and ops:
         target = classify_target(ops[-1], ctx)
-        verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
-        if verdict and ":" not in ops[-1].text:
-            yield finding(_CAT, "rsync-delete", *verdict, f"rsync --delete into {target.path}")
+        rsync_verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
+        if rsync_verdict and ":" not in ops[-1].text:
+            yield finding(_CAT, "rsync-delete", *rsync_verdict, f"rsync --delete into {target.path}")
     elif name == "tee":
         yield from _writes(view, ctx, ops, append=view.has("-a", "--append"), rule="tee-overwrite")
     elif name in ("sed", "perl") and any(f.startswith("-i") for f in view.flags):
@@ -195,9 +237,11 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
         return
     if target.zone == "device":
         yield finding(_CAT, "overwrite-device", "block", "critical", f"writes raw data to {path}")
-    elif path.startswith(("/proc/sysrq-trigger", "/sys/", "/proc/sys/")):
+    elif path.startswith(("/proc/sysrq-trigger", "/proc/sys/kernel/")):
         yield finding("system", "write-kernel-interface", "block", "critical", f"writes to {path}")
-    elif path.startswith(_PROTECTED_FILES):
+    elif path.startswith(("/sys/", "/proc/")):
+        yield finding("system", "write-kernel-interface", "ask", "high", f"writes to {path}")
+    elif path.startswith(_PROTECTED_FILES) and (not append or path.startswith(_AUTH_FILES)):
         yield finding(
             _CAT,
             f"{rule}-system-file",
@@ -206,7 +250,7 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
             f"{'appends to' if append else 'overwrites'} {path}",
         )
     elif target.zone in ("system", "critical"):
-        verdict = "ask" if append else "block"
+        verdict = "block" if not append and path.startswith(CORE_SYSTEM) and rule in _OVERWRITING else "ask"
         yield finding(
             _CAT, f"{rule}-system-file", verdict, "high", f"{'appends to' if append else 'overwrites'} {path}"
         )
@@ -214,6 +258,7 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
         yield finding("system", "write-ssh-trust", "ask", "high", f"writes to {path}")
 
 
+_OVERWRITING = frozenset({"redirect", "tee-overwrite", "truncate", "dd"})
 _WRITE_OPS = frozenset({">", ">|", "&>", ">&", "&>>", ">>", "<>"})
 
 

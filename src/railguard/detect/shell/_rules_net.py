@@ -96,9 +96,6 @@ _READERS = frozenset(
         "mail",
         "zcat",
         "split",
-        "install",
-        "mv",
-        "ln",
         "git",
     }
 )
@@ -348,13 +345,18 @@ def _upload(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
     name = view.name
     texts = [w.text.lower() for w in view.args]
-    if name in _NC and (
-        view.has("-e", "-c", "--exec", "--sh-exec", "--lua-exec")
-        or any(t.startswith(("exec:", "system:")) or ",exec:" in t for t in texts)
-    ):
-        yield finding(
-            "exfiltration", "reverse-shell", "block", "critical", f"{name} attaches a shell to a socket"
-        )
+    if name in _NC:
+        programs = view.values("-e", "-c", "--exec", "--sh-exec", "--lua-exec")
+        programs += [t.split(":", 1)[1] for t in texts if t.startswith(("exec:", "system:"))]
+        programs += [t.split(",exec:", 1)[1] for t in texts if ",exec:" in t]
+        if any(_runs_shell(p) for p in programs):
+            yield finding(
+                "exfiltration", "reverse-shell", "block", "critical", f"{name} attaches a shell to a socket"
+            )
+        elif programs:
+            yield finding(
+                "exfiltration", "socket-exec", "ask", "high", f"{name} runs a program for network peers"
+            )
         return
     if name in SHELLS or name in INTERPRETERS:
         peers = [*upstream_closure(view.exec), *consumer_closure(view.exec)]
@@ -362,6 +364,13 @@ def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
             yield finding(
                 "exfiltration", "reverse-shell", "block", "critical", f"{name} is wired to a network socket"
             )
+
+
+def _runs_shell(program: str) -> bool:
+    words = program.replace("'", " ").replace('"', " ").split()
+    return bool(words) and (
+        basename(words[0]) in SHELLS or basename(words[0]) in INTERPRETERS or "cmd" in words[0]
+    )
 
 
 def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:

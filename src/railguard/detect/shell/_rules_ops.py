@@ -154,10 +154,8 @@ _CLOUD_BLOCK_VERBS = (
 
 def _cloud(name: str, words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
     recursive = "--recursive" in texts or "-r" in texts or "-R" in texts
-    if (
-        (name in ("aws", "gsutil")
-        and words[:2] in (["s3", "rm"], ["rm"]))
-        or (name == "gsutil" and words[:1] == ["rm"])
+    if (name in ("aws", "gsutil") and words[:2] in (["s3", "rm"], ["rm"])) or (
+        name == "gsutil" and words[:1] == ["rm"]
     ):
         if recursive:
             yield finding(
@@ -209,8 +207,7 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name in ("iptables", "ip6tables", "nft") and (
         view.has("-F", "--flush", "-X")
         or "flush" in words
-        or (any(t == "-P" for t in texts)
-        and "ACCEPT" in texts)
+        or (any(t == "-P" for t in texts) and "ACCEPT" in texts)
     ):
         yield finding("system", "firewall-flush", "block", "high", f"{name} flushes or opens the firewall")
     elif name == "ufw" and words[:1] in (["disable"], ["reset"]):
@@ -248,6 +245,8 @@ def _kill(name: str, texts: list[str], words: list[str]) -> Iterator[ShellFindin
     if name == "kill":
         targets = [t for t in texts if (t.lstrip("-").isdigit() and not t.startswith("-")) or t == "-1"]
         signal_args = [t for t in texts if t.startswith("-") and t != "-1"]
+        if "-0" in texts or "-s0" in texts:
+            return  # signal 0 only checks that the process exists
         if "1" in targets or ("-1" in texts and (signal_args or texts[-1:] == ["-1"])):
             yield finding(
                 "system", "kill-init-or-all", "block", "critical", "kill targets init or every process"

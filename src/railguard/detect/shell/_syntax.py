@@ -59,6 +59,7 @@ class Exec:
     upstream: list[Exec] = field(default_factory=list)  # whose output we read
     consumers: list[Exec] = field(default_factory=list)  # who reads our output
     dynamic_operands: bool = False  # xargs and friends append arguments we cannot see
+    selective: bool = False  # targets picked by a filtered `find`: only matching entries are hit
 
     @property
     def argv(self) -> list[str]:

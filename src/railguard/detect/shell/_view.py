@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,7 +50,6 @@ _CRITICAL_TOPS = frozenset(
         "/snap",
         "/usr/bin",
         "/usr/lib",
-        "/usr/local",
         "/usr/sbin",
         "/usr/share",
         "/var/lib",
@@ -58,7 +58,6 @@ _CRITICAL_TOPS = frozenset(
         "/mnt",
         "/media",
         "/usr/include",
-        "/var/www",
         "/var/backups",
     }
 )
@@ -82,6 +81,18 @@ _DISK_PREFIXES = (
     "/dev/mem",
     "/dev/kmem",
     "/dev/port",
+)
+# Overwriting files here breaks boot, login or every program: block rather than ask.
+CORE_SYSTEM = (
+    "/etc/",
+    "/boot/",
+    "/bin/",
+    "/sbin/",
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/lib/",
+    "/lib64/",
+    "/usr/lib/",
 )
 SECRET_HOME_DIRS = (".ssh", ".gnupg", ".aws", ".kube", ".config", ".docker", ".password-store", ".azure")
 
@@ -119,7 +130,7 @@ def classify_target(word: Word, ctx: Ctx) -> Target:
     contents = word.glob and any(c in last for c in "*?[")
     if contents:
         path = posixpath.dirname(path) or "."
-        if last.startswith(".") and last[1:2] in ("*", "?", "["):
+        if last.startswith(".") and len(last) <= 64 and fnmatch.fnmatchcase("..", last):
             # `.*` matched `..` in shells without globskipdots: the parent directory is hit.
             path = posixpath.normpath(posixpath.join(path, ".."))
     return Target(text, path, _zone(path, ctx, contents=contents))
@@ -164,6 +175,46 @@ def _zone(path: str, ctx: Ctx, *, contents: bool) -> str:
     return "outside"
 
 
+# Options that consume the next word, per command, so their values are not taken for operands.
+_VALUED: dict[str, frozenset[str]] = {
+    name: frozenset(opts.split())
+    for name, opts in {
+        "rsync": "-e --rsh -f --filter --exclude --include --exclude-from --include-from --files-from --port "
+        "--password-file --chmod --chown --log-file -T --temp-dir --partial-dir --backup-dir --suffix",
+        "scp": "-i -P -o -F -c -l -S -J",
+        "sftp": "-i -P -o -F -c -l -S -J -b",
+        "cp": "-t --target-directory -S --suffix",
+        "mv": "-t --target-directory -S --suffix",
+        "tar": "-f --file -C --directory -T --files-from -X --exclude-from",
+        "chmod": "--reference",
+        "chown": "--reference --from",
+        "grep": "-e -f -m -A -B -C --regexp --file",
+        "egrep": "-e -f -m -A -B -C",
+        "rg": "-e -g -t -T -m -A -B -C --glob --type",
+        "head": "-n -c",
+        "tail": "-n -c",
+        "cut": "-d -f -c -b",
+        "sort": "-t -k -o -S -T",
+        "awk": "-F -v -f",
+        "sed": "-e -f",
+        "jq": "--arg --argjson -f --slurpfile",
+        "nc": "-p -s -w -i -q -e -c -x -X",
+        "ncat": "-p -s -w -i -e -c --exec --sh-exec",
+        "curl": "-o -H -u -X -A "
+        "-e -b -c -m -w -x --output --header --user --request --connect-timeout --max-time --proxy -K --config",
+        "wget": "-O -o -a -P -U -e --output-document --header --user --password",
+        "openssl": "-in -out -inkey -passin",
+        "shred": "-n -s --iterations --size",
+        "truncate": "-s --size -r --reference",
+        "dd": "",
+        "install": "-m -o -g -t -S --mode --owner --group --target-directory",
+        "ln": "-t --target-directory -S",
+        "tee": "",
+        "gpg": "-o -r -u --output --recipient --local-user",
+    }.items()
+}
+
+
 class CommandView:
     """Normalized access to one command's flags and operands."""
 
@@ -183,13 +234,21 @@ class CommandView:
 
     @cached_property
     def operands(self) -> list[Word]:
+        valued = _VALUED.get(self.name, frozenset())
         out: list[Word] = []
-        after_dashdash = False
+        after_dashdash = skip = False
         for word in self.args:
-            if after_dashdash or not (word.text.startswith("-") and len(word.text) > 1):
+            if skip:
+                skip = False
+            elif after_dashdash or not (word.text.startswith("-") and len(word.text) > 1):
                 out.append(word)
             elif word.text == "--":
                 after_dashdash = True
+            elif word.text in valued or (
+                # a short cluster ending in a valued option (`rsync -rave CMD`) consumes the next word
+                not word.text.startswith("--") and len(word.text) > 2 and f"-{word.text[-1]}" in valued
+            ):
+                skip = True
         return out
 
     def has(self, *flags: str) -> bool:

@@ -109,9 +109,7 @@ def is_decoder(exec_: Exec) -> bool:
         return "-r" in flags or "-rp" in flags or "-pr" in flags
     if name == "openssl":
         return "-d" in flags or "base64" in flags
-    return name in ("uudecode", "gunzip", "zcat", "bunzip2", "xz", "unxz", "rev", "gzip") and (
-        name not in ("gzip", "xz") or "-d" in flags
-    )
+    return name in ("uudecode", "rev")
 
 
 class Walker:
@@ -367,16 +365,7 @@ class Walker:
 
     def _find(self, exec_: Exec) -> list[Exec]:
         argv = exec_.words
-        index = 1
-        while (index < len(argv) and argv[index].text in ("-H", "-L", "-P")) or (
-            index < len(argv) and argv[index].text.startswith(("-D", "-O"))
-        ):
-            index += 2 if argv[index].text == "-D" else 1
-        roots: list[Word] = []
-        while index < len(argv) and not argv[index].text.startswith(("-", "(", "!")):
-            roots.append(argv[index])
-            index += 1
-        roots = roots or [Word(".")]
+        roots, index = find_roots(exec_)
         self.execs.append(exec_)
         filtered = any(w.text in _FIND_FILTERS for w in argv[index:])
         i = index
@@ -388,7 +377,7 @@ class Walker:
                     end += 1
                 for root in roots:
                     inner = [self._find_target(w, root) for w in argv[i + 1 : end]]
-                    child = Exec(inner, via=(*exec_.via, f"find {text}"), upstream=[])
+                    child = Exec(inner, via=(*exec_.via, f"find {text}"), selective=filtered)
                     self._expand(child)
                 i = end + 1
                 continue
@@ -396,7 +385,8 @@ class Walker:
                 for root in roots:
                     target = root if not filtered else Word(root.text.rstrip("/") + "/*", root.dynamic, True)
                     flags = [Word("-r"), Word("-f")] if not filtered else [Word("-f")]
-                    self._expand(Exec([Word("rm"), *flags, target], via=(*exec_.via, "find -delete")))
+                    via = (*exec_.via, "find -delete")
+                    self._expand(Exec([Word("rm"), *flags, target], via=via, selective=filtered))
             i += 1
         return [exec_]
 
@@ -483,6 +473,27 @@ _FIND_FILTERS = frozenset(
         "-maxdepth",
     }
 )
+
+
+def find_roots(exec_: Exec) -> tuple[list[Word], int]:
+    """The start directories of a `find` command and the index where its expression begins."""
+    argv = exec_.words
+    index = 1
+    while index < len(argv) and (
+        argv[index].text in ("-H", "-L", "-P") or argv[index].text.startswith(("-D", "-O"))
+    ):
+        index += 2 if argv[index].text == "-D" else 1
+    roots: list[Word] = []
+    while index < len(argv) and not argv[index].text.startswith(("-", "(", "!")):
+        roots.append(argv[index])
+        index += 1
+    return roots or [Word(".")], index
+
+
+def piped_find_roots(exec_: Exec) -> list[Word]:
+    """`find ROOT ... | xargs CMD`: the roots CMD's appended arguments come from."""
+    finds = [e for e in upstream_closure(exec_) if e.words and basename(e.words[0].text) == "find"]
+    return [root for f in finds for root in find_roots(f)[0]]
 
 
 def reads_script_from_stdin(exec_: Exec) -> bool:
