@@ -43,6 +43,8 @@ def rules(analysis: NetAnalysis) -> set[str]:
         "0x7f.1",  # hex + short form
         "0x7f000001",
         "017700000001",
+        "0000000000000000000000000000177.0.0.1",  # any number of leading zeros
+        "0x0000000000000000000007f.1",
         "127.1",
         "127.0.1",
         "[::1]",
@@ -179,9 +181,11 @@ def test_invalid_host_text_is_never_echoed() -> None:
     assert fact["not_allowed"] == ["<invalid>"]
 
 
-def test_invalid_numeric_host_is_a_name_not_an_ip() -> None:
-    assert classify_host("1.2.3.256").ip is None
-    assert classify_host("08.0.0.1").ip is None  # 8 is not an octal digit
+@pytest.mark.parametrize("host", ["1.2.3.256", "08.0.0.1", "99999999999999", "a.b.0x1ffffffff"])
+def test_numeric_host_that_is_no_ip_is_invalid(host: str) -> None:
+    info = classify_host(host)
+    assert info.ip is None and not info.private
+    assert rules(analyze_urls([f"http://{host}/"])) == {"net.invalid_host"}
 
 
 # --- URL parsing --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import re2
 
 __all__ = [
+    "INVALID_HOST",
     "HostInfo",
     "NetAnalysis",
     "RuleFinding",
@@ -29,6 +30,10 @@ __all__ = [
     "classify_host",
     "extract_urls",
     "host_matches",
+    "is_hostname",
+    "normalize_host",
+    "parse_ip",
+    "parse_url",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -220,8 +225,16 @@ _HOSTNAME = re2.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 
 
 def is_hostname(host: str) -> bool:
-    """Whether a normalised host is a syntactically valid DNS name or IP literal."""
-    return parse_ip(host) is not None or _HOSTNAME.fullmatch(host) is not None
+    """Whether a normalised host is a syntactically valid DNS name or IP literal. A name whose last
+    label is a number (`1.2.3.256`) is neither: browsers refuse it, other clients guess."""
+    if parse_ip(host) is not None:
+        return True
+    last = host.rpartition(".")[2]
+    ends_in_number = last.isdigit() or (last[:2] == "0x" and all(c in _HEX_DIGITS for c in last[2:]))
+    return _HOSTNAME.fullmatch(host) is not None and not ends_in_number
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def _strip_userinfo_and_port(text: str) -> str:
@@ -241,9 +254,9 @@ def _classify_normalized(host: str) -> HostInfo:
     embedded = _ip_in_name(host)
     if embedded is not None:
         return _classify_ip(host, embedded, non_canonical=False)
-    loopback = host in _LOOPBACK_NAMES or host in _LOOPBACK_DOMAINS or host.endswith(_LOOPBACK_SUFFIXES)
-    if not _HOSTNAME.fullmatch(host):
+    if not is_hostname(host):
         return HostInfo(host=host)  # not a resolvable name (a template, a glob): nothing to classify
+    loopback = host in _LOOPBACK_NAMES or host in _LOOPBACK_DOMAINS or host.endswith(_LOOPBACK_SUFFIXES)
     metadata = host in _METADATA_NAMES
     # A dotless name resolves through the local search domains, i.e. to an internal host.
     private = loopback or metadata or "." not in host or host.endswith(_PRIVATE_SUFFIXES)
@@ -317,14 +330,17 @@ def _parse_inet_aton(host: str) -> ipaddress.IPv4Address | None:
 
 
 def _parse_number(part: str) -> int | None:
-    if not part or len(part) > 34:  # longest meaningful form: octal of 2**32 with leading zeros
+    if not part:
         return None
     digits, base = part, 10
     if part[:2] in ("0x", "0X"):
-        digits, base = part[2:] or "0", 16
+        digits, base = part[2:], 16
     elif len(part) > 1 and part[0] == "0":
         digits, base = part[1:], 8
-    if not digits.isascii() or not digits.isalnum():
+    # Clients accept any number of leading zeros (`000000177.0.0.1`); past 11 significant digits no
+    # base can stay below 2**32, so longer parts are refused before int() sees them.
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > 11 or not digits.isascii() or not digits.isalnum():
         return None
     try:
         return int(digits, base)
