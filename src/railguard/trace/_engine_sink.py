@@ -1,0 +1,44 @@
+"""`trace_engine(engine)`: every decision the engine takes lands on the open `execute_tool` span of
+the same tool (or on a new short one) and, when a store is configured, in the decision log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from opentelemetry.trace import SpanKind
+
+from railguard.model import Action, Decision
+from railguard.trace import _keys as k
+from railguard.trace import _state
+from railguard.trace._spans import current_tool_call, set_decision_attributes
+
+if TYPE_CHECKING:
+    from railguard.engine import Engine
+
+
+def record_decision(decision: Decision, action: Action) -> None:
+    """The engine sink (also usable on its own for decisions made elsewhere)."""
+    recorder = _state.current()
+    if not recorder.enabled:
+        return
+    open_call = current_tool_call()
+    if open_call is not None and open_call.name == decision.tool and open_call.span.is_recording():
+        open_call.record_decision(decision)
+    else:
+        attributes = {k.OPERATION: k.OP_TOOL, k.TOOL_NAME: decision.tool}
+        if action.call_id:
+            attributes[k.TOOL_CALL_ID] = action.call_id
+        span = recorder.tracer.start_span(
+            f"{k.OP_TOOL} {decision.tool}", kind=SpanKind.INTERNAL, attributes=attributes
+        )
+        set_decision_attributes(span, decision)
+        span.end()
+    if recorder.submit_decision is not None:
+        recorder.submit_decision(decision.to_record())
+
+
+def trace_engine(engine: Engine) -> Callable[[], None]:
+    """Subscribe the tracing sink to `engine`; returns the unsubscribe function. The engine already
+    swallows and counts sink errors, so tracing can never change a decision."""
+    return engine.subscribe(record_decision)

@@ -1,0 +1,137 @@
+"""The redaction processor: the one way out for Railguard's spans. `on_end` (on the agent's thread)
+only queues the finished span; a background thread builds a redacted copy of each span (the SDK's
+ReadableSpan is immutable) and hands the batch to every exporter. Nothing reaches an exporter
+unredacted, and no exporter failure reaches the agent."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Link, Status
+
+from railguard.trace._keys import REDACTED
+from railguard.trace._queue import BackgroundBatches
+from railguard.trace._redaction import RedactionPolicy, Redactor
+
+
+def redact_span(
+    span: ReadableSpan, policy: RedactionPolicy, resource: Resource | None = None
+) -> ReadableSpan:
+    """A copy of `span` with its name, attributes, events, links and status text cleaned and a
+    `railguard.redacted` attribute listing `where:kind` for each redaction."""
+    redactor = Redactor(policy)
+    attributes = redactor.attributes(span.attributes)
+    events = [
+        Event(
+            redactor.text(event.name, "event.name"),
+            redactor.attributes(event.attributes, f"event:{event.name}/"),
+            event.timestamp,
+        )
+        for event in span.events
+    ]
+    links = [Link(link.context, redactor.attributes(link.attributes, "link/")) for link in span.links]
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, redactor.text(status.description, "status"))
+    name = redactor.text(span.name, "span.name")
+    if redactor.hits:
+        attributes[REDACTED] = redactor.record()
+    return ReadableSpan(
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=resource if resource is not None else span.resource,
+        attributes=attributes,
+        events=events,
+        links=links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class RedactingSpanProcessor(SpanProcessor):
+    """Queue finished spans; redact and export them in batches on a background thread."""
+
+    def __init__(
+        self,
+        exporters: Sequence[SpanExporter],
+        policy: RedactionPolicy | None = None,
+        *,
+        max_queue: int = 20_000,
+        max_batch: int = 512,
+        interval_s: float = 0.5,
+    ) -> None:
+        self.policy = policy or RedactionPolicy()
+        self._exporters = list(exporters)
+        self._resources: dict[int, tuple[Resource, Resource]] = {}
+        self._resource_lock = threading.Lock()
+        self.export_failures = 0
+        self._queue: BackgroundBatches[ReadableSpan] = BackgroundBatches(
+            self._export,
+            name="railguard-trace-export",
+            max_queue=max_queue,
+            max_batch=max_batch,
+            interval_s=interval_s,
+        )
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            self._queue.put(span)
+
+    def _clean_resource(self, resource: Resource) -> Resource:
+        # One tracer provider has one resource: clean it once, not per span.
+        with self._resource_lock:
+            cached = self._resources.get(id(resource))
+            if cached is None or cached[0] is not resource:
+                clean = Resource(Redactor(self.policy).attributes(resource.attributes), resource.schema_url)
+                cached = self._resources[id(resource)] = (resource, clean)
+            return cached[1]
+
+    def _export(self, spans: Sequence[ReadableSpan]) -> None:
+        clean = [redact_span(s, self.policy, self._clean_resource(s.resource)) for s in spans]
+        for exporter in self._exporters:
+            try:
+                result = exporter.export(clean)
+            except Exception:  # one broken backend must not starve the others
+                result = SpanExportResult.FAILURE
+            if result is not SpanExportResult.SUCCESS:
+                self.export_failures += 1
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "spans_accepted": self._queue.accepted,
+            "spans_exported": self._queue.handled,
+            "spans_queued": self._queue.queued,
+            "spans_dropped": self._queue.dropped,
+            "export_failures": self.export_failures,
+            "processor_errors": self._queue.errors,
+        }
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        done = self._queue.flush(timeout_millis / 1000)
+        for exporter in self._exporters:
+            try:
+                done = exporter.force_flush(timeout_millis) and done
+            except Exception:
+                done = False
+        return done
+
+    def shutdown(self) -> None:
+        self._queue.close()
+        for exporter in self._exporters:
+            try:
+                exporter.shutdown()
+            except Exception:
+                self.export_failures += 1

@@ -1,0 +1,200 @@
+"""`configure_tracing(...)`: Railguard's TracerProvider with the redaction processor in front of
+the store exporter, an OTLP/HTTP exporter and any exporters you pass."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from railguard import _scope
+from railguard.store import Store, open_store
+from railguard.trace import _state
+from railguard.trace._processor import RedactingSpanProcessor
+from railguard.trace._queue import BackgroundBatches
+from railguard.trace._redaction import RedactionPolicy, redact_decision_record
+from railguard.trace._spans import run_span
+from railguard.trace._store_export import StoreSpanExporter
+
+_INSTRUMENTATION = "railguard"
+_OTLP_TIMEOUT_S = 5.0
+
+
+class Tracing:
+    """The active tracing setup: `flush()`, `stats()`, `shutdown()`."""
+
+    def __init__(
+        self,
+        provider: TracerProvider,
+        processor: RedactingSpanProcessor,
+        store_exporter: StoreSpanExporter | None,
+        owned_store: Store | None,
+        capture_content: bool,
+        key: tuple[Any, ...],
+    ) -> None:
+        self.provider = provider
+        self.processor = processor
+        self.store_exporter = store_exporter
+        self._owned_store = owned_store
+        self.key = key
+        self.policy = processor.policy
+        self._decisions: BackgroundBatches[Mapping[str, Any]] | None = None
+        if store_exporter is not None:
+            self._decisions = BackgroundBatches(self._store_decisions, name="railguard-decision-log")
+        self.recorder = _state.Recorder(
+            enabled=True,
+            tracer=provider.get_tracer(_INSTRUMENTATION),
+            capture_content=capture_content,
+            submit_decision=self._decisions.put if self._decisions is not None else None,
+        )
+        self.closed = False
+
+    @property
+    def store(self) -> Store | None:
+        return self.store_exporter.store if self.store_exporter is not None else None
+
+    def _store_decisions(self, records: Sequence[Mapping[str, Any]]) -> None:
+        assert self.store_exporter is not None
+        self.store_exporter.submit_decisions([redact_decision_record(r, self.policy) for r in records])
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Export everything recorded so far (spans and decisions) and wait for the store to have it."""
+        done = self.processor.force_flush(int(timeout_s * 1000))
+        if self._decisions is not None:
+            done = self._decisions.flush(timeout_s) and done
+        if self.store_exporter is not None:
+            done = self.store_exporter.force_flush(int(timeout_s * 1000)) and done
+        return done
+
+    def stats(self) -> dict[str, Any]:
+        """Counters; `dropped` sums every span or decision lost on the way (queue full, store down)."""
+        out = self.processor.stats()
+        dropped = out["spans_dropped"]
+        if self._decisions is not None:
+            out["decisions_accepted"] = self._decisions.accepted
+            out["decisions_dropped"] = self._decisions.dropped
+            dropped += self._decisions.dropped
+        if self.store_exporter is not None:
+            store = self.store_exporter.writer.stats()
+            out["store"] = store
+            dropped += store["dropped"]
+        out["dropped"] = dropped
+        return out
+
+    def shutdown(self) -> None:
+        """Flush, stop the background threads, close a store this setup opened. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        _deactivate(self)
+        self.flush()
+        if self._decisions is not None:
+            self._decisions.close()
+        self.provider.shutdown()  # shuts the processor, and through it every exporter
+        if self._owned_store is not None:
+            self._owned_store.close()
+
+
+_lock = threading.Lock()
+_active: list[Tracing] = []
+
+
+def active_tracing() -> Tracing | None:
+    return _active[0] if _active else None
+
+
+def configure_tracing(
+    store: Store | str | None = None,
+    *,
+    otlp_endpoint: str | None = None,
+    service_name: str = "railguard-agent",
+    redaction: RedactionPolicy | None = None,
+    exporters: Sequence[SpanExporter] = (),
+    capture_content: bool = True,
+    service_version: str | None = None,
+) -> Tracing:
+    """Turn tracing on for this process and return the setup.
+
+    `store`: a Store, a store URL, or None. With no store, no OTLP endpoint and no exporters, spans
+    go to the embedded SQLite store (`open_store(None)`). `otlp_endpoint`: an OTLP/HTTP collector
+    (`http://host:4318`, `/v1/traces` is added when no path is given). `capture_content`: record
+    tool arguments/results and model messages (redacted on export). Calling it again with the same
+    arguments returns the active setup; with other arguments it replaces (and shuts down) it.
+    """
+    key = (
+        store if isinstance(store, str | None) else id(store),
+        otlp_endpoint,
+        service_name,
+        id(redaction) if redaction is not None else None,
+        tuple(id(e) for e in exporters),
+        capture_content,
+        service_version,
+    )
+    with _lock:
+        current = active_tracing()
+        if current is not None and current.key == key:
+            return current
+    if current is not None:
+        current.shutdown()
+    tracing = _build(
+        store, otlp_endpoint, service_name, redaction, exporters, capture_content, service_version, key
+    )
+    with _lock:
+        _active[:] = [tracing]
+        _state.activate(tracing.recorder)
+        if run_span not in _scope.RUN_HOOKS:
+            _scope.RUN_HOOKS.append(run_span)
+    return tracing
+
+
+def _build(
+    store: Store | str | None,
+    otlp_endpoint: str | None,
+    service_name: str,
+    redaction: RedactionPolicy | None,
+    exporters: Sequence[SpanExporter],
+    capture_content: bool,
+    service_version: str | None,
+    key: tuple[Any, ...],
+) -> Tracing:
+    owned: Store | None = None
+    if store is None and otlp_endpoint is None and not exporters:
+        store = owned = open_store(None)
+    elif isinstance(store, str):
+        store = owned = open_store(store)
+    chain: list[SpanExporter] = []
+    store_exporter = StoreSpanExporter(store) if store is not None else None
+    if store_exporter is not None:
+        chain.append(store_exporter)
+    if otlp_endpoint is not None:
+        chain.append(_otlp_exporter(otlp_endpoint))
+    chain.extend(exporters)
+    resource_attributes = {"service.name": service_name}
+    if service_version:
+        resource_attributes["service.version"] = service_version
+    provider = TracerProvider(resource=Resource.create(resource_attributes))
+    processor = RedactingSpanProcessor(chain, redaction)
+    provider.add_span_processor(processor)
+    return Tracing(provider, processor, store_exporter, owned, capture_content, key)
+
+
+def _otlp_exporter(endpoint: str) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    if urlsplit(endpoint).path in ("", "/"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint, timeout=_OTLP_TIMEOUT_S)
+
+
+def _deactivate(tracing: Tracing) -> None:
+    with _lock:
+        if tracing in _active:
+            _active.clear()
+            _state.activate(_state.DISABLED)
+            if run_span in _scope.RUN_HOOKS:
+                _scope.RUN_HOOKS.remove(run_span)

@@ -1,0 +1,258 @@
+"""The recorder API: spans for agent runs, model calls and tool calls, by the gen_ai conventions.
+Every function here is safe to call with tracing off (it then does nearly nothing) and never lets a
+tracing problem escape into the agent; the agent's own exceptions pass through unchanged."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
+
+from railguard.errors import GuardError
+from railguard.model import Context, Decision
+from railguard.trace import _keys as k
+from railguard.trace import _state
+from railguard.trace._cost import Cost, model_call_cost
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except Exception:  # an object whose str() fails: keep tracing alive, lose the content
+        return '"<unserializable>"'
+
+
+def _mark_error(span: Span, exc: BaseException) -> None:
+    """error.type and the exception event (its message is redacted on the way out). A guard's
+    block/ask is recorded by railguard.verdict, not as a failure of the step."""
+    try:
+        span.set_attribute(k.ERROR_TYPE, type(exc).__qualname__)
+        span.record_exception(exc)
+        if not isinstance(exc, GuardError):
+            span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+    except Exception:
+        pass
+
+
+@contextlib.contextmanager
+def _span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> Iterator[Span]:
+    recorder = _state.current()
+    if not recorder.enabled:
+        yield INVALID_SPAN
+        return
+    try:
+        manager = recorder.tracer.start_as_current_span(
+            name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False
+        )
+        span = manager.__enter__()
+    except Exception:
+        yield INVALID_SPAN
+        return
+    try:
+        yield span
+    except BaseException as exc:
+        if isinstance(exc, Exception):  # not GeneratorExit/KeyboardInterrupt: those just end the span
+            _mark_error(span, exc)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            manager.__exit__(None, None, None)
+
+
+# -- agent runs ----------------------------------------------------------------------------------
+
+
+def run_span(ctx: Context) -> contextlib.AbstractContextManager[Span]:
+    """The `invoke_agent` span of a `railguard.run(...)` scope (installed in RUN_HOOKS)."""
+    attributes: dict[str, Any] = {k.OPERATION: k.OP_AGENT}
+    version = ctx.labels.get("agent.version") or ctx.labels.get("version")
+    for key, value in (
+        (k.AGENT_NAME, ctx.agent),
+        (k.CONVERSATION_ID, ctx.session),
+        (k.TENANT, ctx.tenant),
+        (k.SESSION, ctx.session),
+        (k.USER, ctx.user),
+        (k.AGENT_VERSION, version),
+        (k.RUN_ID, ctx.run),
+    ):
+        if value:
+            attributes[key] = value
+    name = f"{k.OP_AGENT} {ctx.agent}" if ctx.agent else k.OP_AGENT
+    return _span(name, SpanKind.INTERNAL, attributes)
+
+
+# -- model calls ---------------------------------------------------------------------------------
+
+
+class ModelCall:
+    """Handle of an open `chat {model}` span."""
+
+    __slots__ = ("_capture", "cost", "model", "provider", "span")
+
+    def __init__(self, span: Span, provider: str, model: str, capture: bool) -> None:
+        self.span = span
+        self.provider = provider
+        self.model = model
+        self._capture = capture
+        self.cost: Cost | None = None
+
+    def record_usage(
+        self,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        response_model: str | None = None,
+    ) -> Cost | None:
+        """Token counts as the provider reports them: input INCLUDING cached tokens, output
+        INCLUDING reasoning tokens (convert first if your provider reports them apart). Prices the
+        call when the model is in the price table; returns the cost (None when unknown)."""
+        if not self.span.is_recording():
+            return None
+        try:
+            for key, value in (
+                (k.INPUT_TOKENS, input_tokens),
+                (k.OUTPUT_TOKENS, output_tokens),
+                (k.CACHE_READ_TOKENS, cache_read_tokens),
+                (k.REASONING_TOKENS, reasoning_tokens),
+                (k.RESPONSE_MODEL, response_model),
+            ):
+                if value is not None:
+                    self.span.set_attribute(key, value)
+            self.cost = model_call_cost(
+                response_model or self.model,
+                provider=self.provider,
+                input_tokens=input_tokens or 0,
+                output_tokens=output_tokens or 0,
+                cache_read_tokens=cache_read_tokens or 0,
+                reasoning_tokens=reasoning_tokens or 0,
+            )
+            if self.cost is not None:
+                self.span.set_attribute(k.COST_USD, self.cost.usd)
+                self.span.set_attribute(k.PRICE_VERSION, self.cost.price_version)
+        except Exception:
+            return None
+        return self.cost
+
+    def record_output(self, messages: Any, *, finish_reasons: list[str] | None = None) -> None:
+        """The model's output messages (content is captured only when enabled; redacted on export)."""
+        if not self.span.is_recording():
+            return
+        if self._capture:
+            self.span.set_attribute(k.OUTPUT_MESSAGES, _json(messages))
+        if finish_reasons:
+            self.span.set_attribute(k.FINISH_REASONS, list(finish_reasons))
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+
+@contextlib.contextmanager
+def model_call(
+    provider: str,
+    model: str,
+    *,
+    operation: str = k.OP_CHAT,
+    input_messages: Any = None,
+    conversation_id: str | None = None,
+) -> Iterator[ModelCall]:
+    """A `chat {model}` span (client kind) around one model request."""
+    recorder = _state.current()
+    attributes: dict[str, Any] = {k.OPERATION: operation, k.PROVIDER: provider, k.REQUEST_MODEL: model}
+    if conversation_id:
+        attributes[k.CONVERSATION_ID] = conversation_id
+    if input_messages is not None and recorder.capture_content:
+        attributes[k.INPUT_MESSAGES] = _json(input_messages)
+    with _span(f"{operation} {model}", SpanKind.CLIENT, attributes) as span:
+        yield ModelCall(span, provider, model, recorder.capture_content)
+
+
+# -- tool calls ----------------------------------------------------------------------------------
+
+
+class ToolCall:
+    """Handle of an open `execute_tool {tool}` span."""
+
+    __slots__ = ("_capture", "name", "span")
+
+    def __init__(self, span: Span, name: str, capture: bool) -> None:
+        self.span = span
+        self.name = name
+        self._capture = capture
+
+    def record_result(self, value: Any) -> None:
+        if self._capture and self.span.is_recording():
+            self.span.set_attribute(k.TOOL_RESULT, _json(value))
+
+    def record_decision(self, decision: Decision) -> None:
+        if self.span.is_recording():
+            set_decision_attributes(self.span, decision)
+
+
+_open_tool: contextvars.ContextVar[ToolCall | None] = contextvars.ContextVar(
+    "railguard_tool_call", default=None
+)
+
+
+def current_tool_call() -> ToolCall | None:
+    return _open_tool.get()
+
+
+@contextlib.contextmanager
+def tool_call(name: str, call_id: str | None = None, args: Any = None) -> Iterator[ToolCall]:
+    """An `execute_tool {name}` span around one tool call. Decisions the traced engine takes inside
+    it for the same tool land on this span."""
+    recorder = _state.current()
+    if not recorder.enabled:
+        yield ToolCall(INVALID_SPAN, name, False)
+        return
+    attributes: dict[str, Any] = {k.OPERATION: k.OP_TOOL, k.TOOL_NAME: name}
+    if call_id:
+        attributes[k.TOOL_CALL_ID] = call_id
+    if args is not None and recorder.capture_content:
+        attributes[k.TOOL_ARGUMENTS] = _json(args)
+    with _span(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, attributes) as span:
+        call = ToolCall(span, name, recorder.capture_content)
+        token = _open_tool.set(call)
+        try:
+            yield call
+        finally:
+            _open_tool.reset(token)
+
+
+def set_decision_attributes(span: Span, decision: Decision) -> None:
+    span.set_attribute(k.VERDICT, decision.verdict.value)
+    span.set_attribute(k.DECISION_ID, decision.decision_id)
+    span.set_attribute(k.MODE, decision.mode.value)
+    span.set_attribute(k.RULES, list(decision.rules))
+    if decision.policy_revision:
+        span.set_attribute(k.POLICY_REVISION, decision.policy_revision)
+    if decision.would_verdict is not decision.verdict:
+        span.set_attribute(k.WOULD_VERDICT, decision.would_verdict.value)
+    if decision.reason:
+        span.set_attribute(k.REASON, decision.reason)
+
+
+# -- confidence ----------------------------------------------------------------------------------
+
+
+def record_confidence(score: float, *, name: str = "output") -> None:
+    """Confidence is telemetry: `railguard.confidence` (or `railguard.confidence.<name>`) on the
+    current span, plus a `railguard.confidence` event. Non-finite scores are ignored."""
+    try:
+        value = float(score)
+        span = trace.get_current_span()
+        if not math.isfinite(value) or not span.is_recording():
+            return
+        key = k.CONFIDENCE if name == "output" else f"{k.CONFIDENCE}.{name}"
+        span.set_attribute(key, value)
+        span.add_event(k.CONFIDENCE, {"railguard.confidence.name": name, "railguard.confidence.score": value})
+    except Exception:
+        return
