@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from railguard.errors import ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision, Verdict
+from railguard.trace._spans import tool_call
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
@@ -95,10 +96,13 @@ def guard(
         @functools.wraps(fn)
         async def async_wrapper(*a: Any, **kw: Any) -> Any:
             action = Action(tool, _bound_args(sig, a, kw))
-            decision = await _aadmit(engine, action, await engine.acheck(action))
-            if decision.verdict is Verdict.MODIFY and decision.args is not None:
-                a, kw = _call_with(sig, a, kw, decision.args)
-            return engine.check_output(tool, await fn(*a, **kw), action=action)
+            with tool_call(tool, args=action.args) as span:  # the decision lands on this span
+                decision = await _aadmit(engine, action, await engine.acheck(action))
+                if decision.verdict is Verdict.MODIFY and decision.args is not None:
+                    a, kw = _call_with(sig, a, kw, decision.args)
+                result = engine.check_output(tool, await fn(*a, **kw), action=action)
+                span.record_result(result)
+                return result
 
         async_wrapper.__railguard_tool__ = tool  # type: ignore[attr-defined]
         return async_wrapper
@@ -106,10 +110,13 @@ def guard(
     @functools.wraps(fn)
     def wrapper(*a: Any, **kw: Any) -> Any:
         action = Action(tool, _bound_args(sig, a, kw))
-        decision = _admit(engine, action, engine.check(action))
-        if decision.verdict is Verdict.MODIFY and decision.args is not None:
-            a, kw = _call_with(sig, a, kw, decision.args)
-        return engine.check_output(tool, fn(*a, **kw), action=action)
+        with tool_call(tool, args=action.args) as span:  # the decision lands on this span
+            decision = _admit(engine, action, engine.check(action))
+            if decision.verdict is Verdict.MODIFY and decision.args is not None:
+                a, kw = _call_with(sig, a, kw, decision.args)
+            result = engine.check_output(tool, fn(*a, **kw), action=action)
+            span.record_result(result)
+            return result
 
     wrapper.__railguard_tool__ = tool  # type: ignore[attr-defined]
     return wrapper
