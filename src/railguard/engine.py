@@ -376,6 +376,7 @@ class Engine:
         policy = self._policy  # one snapshot for the whole check (atomic reload)
         plan = policy.plan(action.tool)
         spec = self._code_specs.get(action.tool) or plan.spec
+        error_mode = self._error_mode(policy)
         facts = Facts(action, policy, plan, spec, start + policy.deadline_ns)
         error: str | None = None
         stage = ""
@@ -399,7 +400,7 @@ class Engine:
                     policy.on_error,
                     f"{error}; on_error={policy.on_error.value}",
                     Severity.HIGH,
-                    Mode.ENFORCE,
+                    error_mode,
                     "error",
                 )
             )
@@ -407,6 +408,10 @@ class Engine:
         if notify:
             self._record(decision, action)
         return decision, facts
+
+    def _error_mode(self, policy: CompiledPolicy) -> Mode:
+        """Audit never acts, not even on errors: they are recorded (as would-be verdicts) and allowed."""
+        return Mode.AUDIT if Mode.AUDIT in (self.forced_mode, policy.mode) else Mode.ENFORCE
 
     def _contract_step(self, action: Action, facts: Facts) -> StepResult:
         contract = self._code_contracts.get(action.tool) or facts.plan.contract
@@ -456,7 +461,7 @@ class Engine:
                     policy.on_error,
                     f"the '{name}' detector failed ({_cel_error(problem)}); on_error={policy.on_error.value}",
                     Severity.HIGH,
-                    Mode.AUDIT if self.forced_mode is Mode.AUDIT else Mode.ENFORCE,
+                    self._error_mode(policy),
                     "error",
                 )
             )
@@ -489,7 +494,7 @@ class Engine:
                         policy.on_error,
                         f"rule '{rule.id}' could not be evaluated ({err_text}); on_error={policy.on_error.value}",
                         Severity.HIGH,
-                        Mode.AUDIT if forced_audit else Mode.ENFORCE,
+                        self._error_mode(policy),
                         "error",
                         rule.tags,
                     )
@@ -515,6 +520,8 @@ class Engine:
         self, action: Action, facts: Facts, policy: CompiledPolicy, start: int, error: str | None
     ) -> Decision:
         hits = facts.hits
+        if error is None:
+            error = next((h.message for h in hits if h.source == "error"), None)
         verdict = would = Verdict.ALLOW
         for hit in hits:
             if hit.verdict.rank > would.rank:

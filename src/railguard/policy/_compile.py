@@ -87,13 +87,16 @@ class CompiledPolicy:
                 self.lists[item.name] = [_plain(v) for v in item.items]
             elif isinstance(item, MacroSpec):
                 macros[item.name] = item.condition
-        clashes = sorted(set(self.lists) & (BASE_VARIABLES | set(FACTS) | set(macros)))
-        if clashes:
-            raise PolicyError(
-                f"list name '{clashes[0]}' is reserved or also a macro",
-                key="list",
-                fix=f"rename the list; reserved names: {', '.join(sorted(BASE_VARIABLES | set(FACTS)))}",
-            )
+        reserved = BASE_VARIABLES | set(FACTS) | set(macros)
+        for item in source.items:
+            if isinstance(item, ListSpec) and item.name in reserved:
+                raise PolicyError(
+                    f"list name '{item.name}' is reserved or also a macro",
+                    file=item.loc.file,
+                    line=item.loc.line,
+                    key="list",
+                    fix=f"rename the list; reserved names: {', '.join(sorted(BASE_VARIABLES | set(FACTS)))}",
+                )
         self.known_variables = frozenset(BASE_VARIABLES | set(FACTS) | set(self.lists))
         self.macros = macros
         for item in source.items:  # a macro's errors are reported at the macro, not at every use

@@ -1,0 +1,5 @@
+"""`python -m railguard.cli`."""
+
+from railguard.cli import main
+
+main()
