@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from functools import lru_cache
 
 from railguard.detect.paths import resolve_path, secret_path_kind
@@ -155,12 +156,13 @@ def _rules_for(name: str) -> tuple[Rule, ...]:
 
 def _command_findings(execs: list[Exec], ctx: Ctx) -> Iterator[ShellFinding]:
     for exec_ in execs:
-        yield from _rules_fs.check_redirects(exec_, ctx)
+        exec_ctx = replace(ctx, cwd=exec_.cwd)
+        yield from _rules_fs.check_redirects(exec_, exec_ctx)
         view = CommandView(exec_)
         if not view.name:
             continue
         for rule in _rules_for(view.name):
-            yield from rule(view, ctx)
+            yield from rule(view, exec_ctx)
     yield from _rules_net.check_download_then_run(execs)
 
 

@@ -61,6 +61,11 @@ _PROTECTED_FILES = (
 
 def _targets(view: CommandView, ctx: Ctx, words: list[Word] | None = None) -> list[Target]:
     targets = [classify_target(w, ctx) for w in (view.operands if words is None else words)]
+    if view.exec.dynamic_operands and view.exec.stdin_text is not None:
+        # `echo / | xargs rm -rf`: the appended arguments are the literal's words
+        literal = [Word(w, glob=any(c in w for c in "*?[")) for w in view.exec.stdin_text.split()[:32]]
+        targets = [t for t in targets if "$XARGS" not in t.raw]
+        return targets + [classify_target(w, ctx) for w in literal]
     if view.exec.dynamic_operands and not targets:
         roots = piped_find_roots(view.exec)
         if roots:  # `find ROOT ... | xargs rm`: the entries come from under ROOT

@@ -60,6 +60,7 @@ class Exec:
     consumers: list[Exec] = field(default_factory=list)  # who reads our output
     dynamic_operands: bool = False  # xargs and friends append arguments we cannot see
     selective: bool = False  # targets picked by a filtered `find`: only matching entries are hit
+    cwd: str | None = None  # the directory after earlier `cd`s in the same command (None: the workspace)
 
     @property
     def argv(self) -> list[str]:

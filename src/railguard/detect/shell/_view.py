@@ -10,7 +10,7 @@ from functools import cached_property
 from railguard.detect.paths import is_inside, is_system_path, resolve_path, secret_path_kind
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Exec, Word
-from railguard.detect.shell._walk import basename
+from railguard.detect.shell._walk import UNKNOWN_CWD, basename
 
 # Spellings that mean the same flag, per command (`rm --recursive` == `rm -R` == `rm -r`).
 _ALIASES: dict[str, dict[str, str]] = {
@@ -101,6 +101,7 @@ SECRET_HOME_DIRS = (".ssh", ".gnupg", ".aws", ".kube", ".config", ".docker", ".p
 class Ctx:
     workspace: str | None
     home: str | None
+    cwd: str | None = None  # after a `cd` in the same command; UNKNOWN_CWD when it cannot be known
 
     @property
     def home_root(self) -> str:
@@ -125,7 +126,9 @@ def classify_target(word: Word, ctx: Ctx) -> Target:
     text = word.text
     if word.dynamic and not _has_static_anchor(text):
         return Target(text, text, "dynamic")
-    path = resolve_path(text, workspace=ctx.workspace, home=ctx.home)
+    if ctx.cwd == UNKNOWN_CWD and not text.startswith(("/", "~", "$HOME", "${HOME}")):
+        return Target(text, text, "dynamic")  # relative to a directory we could not follow
+    path = resolve_path(text, workspace=ctx.cwd or ctx.workspace, home=ctx.home)
     last = posixpath.basename(text.rstrip("/"))
     contents = word.glob and any(c in last for c in "*?[")
     if contents:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import itertools
 import posixpath
 
+from railguard.detect.paths import resolve_path
 from railguard.detect.shell import _inline
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Exec, Node, Redirect, Word, WordEvaluator, parse, text_of
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inline_code, unwrap_step
+
+UNKNOWN_CWD = "\x00unknown"  # a `cd` to a place only known at run time
 
 MAX_DEPTH = 8
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
@@ -124,6 +127,7 @@ class Walker:
         self.functions: set[str] = set()
         self._depth = 0
         self._via: tuple[str, ...] = ()
+        self.cwd: str | None = None  # follows `cd` so `cd / && rm -rf *` is judged at /
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
@@ -166,6 +170,8 @@ class Walker:
             return []
         if kind in ("command_substitution", "process_substitution"):
             return self._substitution(node, "$()")
+        if kind == "for_statement":
+            return self._for(node)
         if kind == "function_definition":
             name = node.child_by_field_name("name")
             if name is not None:
@@ -174,6 +180,24 @@ class Walker:
         out: list[Exec] = []
         for child in node.named_children:
             out.extend(self._walk(child))
+        return out
+
+    def _for(self, node: Node) -> list[Exec]:
+        """`for d in / ~; do rm -rf $d; done`: walk the body once per literal value (up to 8)."""
+        variable = node.child_by_field_name("variable")
+        body = node.child_by_field_name("body")
+        values = [self._evaluator().evaluate(v) for v in node.children_by_field_name("value")]
+        if variable is None or body is None:
+            return [e for child in node.named_children for e in self._walk(child)]
+        name = text_of(variable)
+        out: list[Exec] = []
+        static = [v for v in values if not v.dynamic][:8]
+        for value in static or [Word("")]:
+            if static:
+                self.env[name] = value.text
+            else:
+                self.env.pop(name, None)
+            out.extend(self._walk(body))
         return out
 
     def _substitution(self, node: Node, label: str) -> list[Exec]:
@@ -214,6 +238,8 @@ class Walker:
             consumer.upstream.extend(producers)
             for producer in producers:
                 producer.consumers.append(consumer)
+            if consumer.stdin_text is None:
+                consumer.stdin_text = literal_output(consumer.upstream)  # `echo 'DROP ...' | psql`
             self._feed_stdin(consumer)
 
     def _redirected(self, node: Node) -> list[Exec]:
@@ -294,7 +320,7 @@ class Walker:
                 redirects.append(child)
             elif child.type != "comment":
                 words.append(evaluator.evaluate(child))
-        exec_ = Exec(words, via=self._via)
+        exec_ = Exec(words, via=self._via, cwd=self.cwd)
         for word in words:
             for sub in word.subs:
                 sub.consumers.append(exec_)
@@ -330,7 +356,18 @@ class Walker:
             exec_.dynamic_operands = exec_.dynamic_operands or step.dynamic_operands
         self.execs.append(exec_)
         self._inline(exec_)
+        if exec_.words and basename(exec_.words[0].text) in ("cd", "pushd"):
+            self._change_directory(exec_)
         return [exec_]
+
+    def _change_directory(self, exec_: Exec) -> None:
+        operands = [w for w in exec_.words[1:] if not w.text.startswith("-") or w.text == "-"]
+        if not operands:
+            self.cwd = "~"
+        elif operands[0].dynamic or operands[0].text == "-" or self.cwd == UNKNOWN_CWD:
+            self.cwd = UNKNOWN_CWD
+        else:
+            self.cwd = resolve_path(operands[0].text, workspace=self.cwd or self.workspace, home=self.home)
 
     def _script(self, exec_: Exec, step: Unwrapped) -> list[Exec]:
         script = step.script or Word("")
@@ -470,7 +507,6 @@ _FIND_FILTERS = frozenset(
         "-links",
         "-inum",
         "-samefile",
-        "-maxdepth",
     }
 )
 

@@ -1,0 +1,129 @@
+"""Evasions: the same destructive command hidden behind wrappers, quoting, nesting and indirection."""
+
+from __future__ import annotations
+
+import pytest
+
+from railguard.detect.shell import analyze_command
+
+WS = "/home/user/project"
+HOME = "/home/user"
+
+EVASIONS = [
+    "bash -c 'rm -rf /'",
+    "sh -c \"rm -rf /\"",
+    "zsh -c 'rm -rf /'",
+    "dash -ec 'rm -rf /'",
+    "bash -lc 'bash -c \"rm -rf /\"'",
+    "eval 'rm -rf /'",
+    "eval rm -rf /",
+    "sudo rm -rf /",
+    "sudo -u root -- rm -rf /",
+    "doas rm -rf /",
+    "su -c 'rm -rf /' root",
+    "env rm -rf /",
+    "env -i PATH=/bin rm -rf /",
+    "/usr/bin/env rm -rf /",
+    "nice -n 19 rm -rf /",
+    "nohup rm -rf / &",
+    "timeout 10 rm -rf /",
+    "timeout -s KILL 10s rm -rf /",
+    "command rm -rf /",
+    "builtin eval 'rm -rf /'",
+    "exec rm -rf /",
+    "time rm -rf /",
+    "stdbuf -oL rm -rf /",
+    "ionice -c3 rm -rf /",
+    "echo / | xargs rm -rf",
+    "find / -maxdepth 0 -exec rm -rf {} \\;",
+    "find ~ -exec rm -rf {} +",
+    "parallel rm -rf ::: /",
+    "watch -n 1 rm -rf /",
+    "FOO=1 BAR=2 rm -rf /",
+    "/bin/rm -rf /",
+    "\\rm -rf /",
+    "r''m -rf /",
+    '"rm" -rf /',
+    "'r'\"m\" -rf /",
+    "$'rm' -rf /",
+    "$'\\x72\\x6d' -rf /",
+    "rm -r -f /",
+    "rm -fr /",
+    "rm --recursive --force /",
+    "rm -R /",
+    "rm -rf /*",
+    "rm -rf ~/*",
+    "rm -rf .*",
+    "rm -rf $HOME/",
+    "rm -rf ${HOME}",
+    "rm -rf ~/../..",
+    "cd /tmp && rm -rf /",
+    "true; rm -rf /",
+    "false || rm -rf /",
+    "(rm -rf /)",
+    "{ rm -rf /; }",
+    "echo $(rm -rf /)",
+    "echo `rm -rf /`",
+    "cat <(rm -rf /)",
+    "bash <<EOF\nrm -rf /\nEOF",
+    "sh <<< 'rm -rf /'",
+    "echo 'rm -rf /' | bash",
+    "printf 'rm -rf /' | sh",
+    "x=rm; $x -rf /",
+    "a=r; b=m; $a$b -rf /",
+    "if true; then rm -rf /; fi",
+    "for d in /; do rm -rf $d; done",
+    "while true; do rm -rf /; break; done",
+    "f() { rm -rf /; }; f",
+    "alias x='rm -rf /'",
+    "trap 'rm -rf /' EXIT",
+    "python3 -c 'import shutil; shutil.rmtree(\"/\")'",
+    "python -c \"import os; os.system('rm -rf /')\"",
+    "python3 -c 'import subprocess; subprocess.run([\"rm\", \"-rf\", \"/\"])'",
+    "perl -e 'system(\"rm -rf /\")'",
+    "ruby -e '`rm -rf /`'",
+    "node -e 'require(\"child_process\").execSync(\"rm -rf /\")'",
+    "ssh host 'rm -rf /'",
+    "docker exec app rm -rf /",
+    "kubectl exec pod -- rm -rf /",
+    "sudo sh -c 'cd / && rm -rf *'",
+    "script -qc 'rm -rf /' /dev/null",
+    "setsid rm -rf /",
+]
+
+
+@pytest.mark.parametrize("command", EVASIONS)
+def test_evasion_is_blocked(command: str) -> None:
+    analysis = analyze_command(command, workspace=WS, home=HOME)
+    assert analysis.verdict == "block", (command, analysis.to_fact())
+
+
+def test_unwrapped_command_records_its_wrappers() -> None:
+    fact = analyze_command("sudo timeout 5 bash -c 'rm -rf /'", workspace=WS, home=HOME).to_fact()
+    rm = next(c for c in fact["commands"] if c["name"] == "rm")
+    assert rm["via"] == ["sudo", "timeout", "bash -c"]
+    assert set(rm["flags"]) == {"-r", "-f"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["$CMD -rf /", "$(echo rm) -rf /", "${TOOL} --force", "`which rm` -rf /", 'eval "$SCRIPT"', "bash -c \"$X\""],
+)
+def test_unresolvable_command_is_unparsed_and_asks(command: str) -> None:
+    analysis = analyze_command(command, workspace=WS, home=HOME)
+    assert analysis.unparsed
+    assert analysis.verdict in ("ask", "block")
+
+
+@pytest.mark.parametrize("command", ['echo "unterminated', "rm -rf / ((", "if then fi", "a && && b"])
+def test_syntax_errors_are_unparsed_never_allowed(command: str) -> None:
+    analysis = analyze_command(command, workspace=WS, home=HOME)
+    assert analysis.unparsed
+    assert analysis.verdict != "allow"
+
+
+def test_deep_nesting_is_unparsed() -> None:
+    command = "rm -rf build"
+    for _ in range(12):
+        command = f"bash -c {command!r}"
+    assert analyze_command(command, workspace=WS, home=HOME).verdict != "allow"
