@@ -1,0 +1,237 @@
+"""Tables of the budget/limit/loop/idempotency/saga guards, and the atomic counter they share.
+
+The counter is one row per key (`rg_counters`): `calls` (how many), `total` (a committed sum) and
+`reserved` (in-flight estimates, for budgets). Sums are integers in fixed units (micro-units for
+money and amounts) so that concurrent additions are exact and comparisons never drift.
+
+`try_add` is a single conditional upsert, `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE <still
+under the caps> RETURNING ...`, the same statement on SQLite and PostgreSQL: the row lock taken by
+the upsert (PostgreSQL) or the database write lock (SQLite, BEGIN IMMEDIATE) makes check+increment
+one atomic step, so concurrent processes can never push a counter past its cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from railguard.model import Context, Mode
+from railguard.store import Migration, Store, create_tables, register_migration
+
+if TYPE_CHECKING:
+    from railguard.engine import Facts
+
+UNITS_PER_AMOUNT = 1_000_000  # money and summed amounts are stored as micro-units
+_MAX_KEY = 200
+
+metadata = MetaData()
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+counters = Table(
+    "rg_counters",
+    metadata,
+    Column("key", String(_MAX_KEY + 16), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_rg_counters_expires", "expires_at"),
+)
+
+loop_calls = Table(
+    "rg_loop_calls",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("run_key", String(_MAX_KEY + 16), nullable=False),
+    Column("sig", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_rg_loop_calls_run", "run_key", "id"),
+    Index("ix_rg_loop_calls_sig", "run_key", "sig"),
+)
+
+loop_errors = Table(
+    "rg_loop_errors",
+    metadata,
+    Column("run_key", String(_MAX_KEY + 16), primary_key=True),
+    Column("tool", String(_MAX_KEY + 16), primary_key=True),
+    Column("sig", String(32), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("error_type", String(128), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+idempotency = Table(
+    "rg_idempotency",
+    metadata,
+    Column("key", String(_MAX_KEY + 16), primary_key=True),
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("owner", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("lease_until", Float, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error_type", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+saga_steps = Table(
+    "rg_saga_steps",
+    metadata,
+    Column("id", _AutoId, primary_key=True, autoincrement=True),
+    Column("run_id", String(_MAX_KEY + 16), nullable=False),
+    Column("undo", String(256), nullable=False),
+    Column("args", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | running | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", String(300), nullable=True),
+    Column("lease_until", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_rg_saga_steps_run", "run_id", "id"),
+)
+
+register_migration(Migration("state.counters", 1, "budget and limit counters", create_tables(counters)))
+register_migration(
+    Migration("state.loops", 1, "loop calls and errors", create_tables(loop_calls, loop_errors))
+)
+register_migration(Migration("state.idempotency", 1, "idempotency records", create_tables(idempotency)))
+register_migration(Migration("state.saga", 1, "saga compensation steps", create_tables(saga_steps)))
+
+
+def ensure_tables(store: Store) -> None:
+    """Apply these migrations if the store was opened before this module was imported (cheap when done)."""
+    store.migrate()
+
+
+def bounded_key(*parts: str) -> str:
+    """A counter key from its parts; over-long keys (user-supplied names) become a stable digest."""
+    key = "\x1f".join(parts)
+    if len(key) <= _MAX_KEY:
+        return key
+    return key[:64] + "#" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def to_units(value: float, scale: int) -> int:
+    return round(value * scale)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterState:
+    calls: int = 0
+    total: int = 0
+    reserved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """What an addition must keep true. `headroom`: refuse even a zero addition once the counter is
+    at its cap (a budget that is used up blocks a call whose cost is unknown)."""
+
+    max_calls: int | None = None
+    max_total: int | None = None
+    headroom: bool = False
+
+
+def read_counter(conn: Connection, key: str) -> CounterState:
+    c = counters.c
+    row = conn.execute(select(c.calls, c.total, c.reserved).where(c.key == key)).first()
+    return CounterState() if row is None else CounterState(int(row[0]), int(row[1]), int(row[2]))
+
+
+def try_add(
+    conn: Connection,
+    key: str,
+    caps: Caps,
+    *,
+    calls: int = 0,
+    total: int = 0,
+    reserved: int = 0,
+    expires_at: float,
+) -> tuple[bool, CounterState]:
+    """Add to a counter if the result stays within `caps`, atomically. Returns (added, state): the
+    state after the addition, or the current one when refused (nothing changed then)."""
+    if not _fits(CounterState(), caps, calls, total + reserved):
+        return False, read_counter(conn, key)
+    c = counters.c
+    stmt = dialect_insert(conn, counters).values(
+        key=key, calls=calls, total=total, reserved=reserved, expires_at=expires_at
+    )
+    conditions = []
+    if caps.max_calls is not None:
+        conditions.append(c.calls + calls <= caps.max_calls)
+    if caps.max_total is not None:
+        conditions.append(c.total + c.reserved + (total + reserved) <= caps.max_total)
+        if caps.headroom:
+            conditions.append(c.total + c.reserved < caps.max_total)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.key],
+        set_={"calls": c.calls + calls, "total": c.total + total, "reserved": c.reserved + reserved},
+        where=and_(*conditions) if conditions else None,
+    ).returning(c.calls, c.total, c.reserved)
+    row = conn.execute(stmt).first()
+    if row is None:
+        return False, read_counter(conn, key)
+    return True, CounterState(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _fits(state: CounterState, caps: Caps, calls: int, amount: int) -> bool:
+    if caps.max_calls is not None and state.calls + calls > caps.max_calls:
+        return False
+    if caps.max_total is not None:
+        used = state.total + state.reserved
+        if used + amount > caps.max_total or (caps.headroom and used >= caps.max_total):
+            return False
+    return True
+
+
+def adjust(conn: Connection, key: str, *, total: int = 0, reserved: int = 0) -> None:
+    """Move amounts unconditionally (settling a reservation: reserved -> total)."""
+    c = counters.c
+    conn.execute(
+        update(counters).where(c.key == key).values(total=c.total + total, reserved=c.reserved + reserved)
+    )
+
+
+def purge_expired(store: Store, now: float | None = None) -> int:
+    """Delete counters whose window (or run retention) ended; returns how many."""
+    with store.write_transaction() as conn:
+        result = conn.execute(
+            counters.delete().where(counters.c.expires_at < (time.time() if now is None else now))
+        )
+        return int(result.rowcount or 0)
+
+
+def context_value(ctx: Context, field: str) -> str | None:
+    """The identity a rule is keyed on: tenant, user, agent, session or run."""
+    value = getattr(ctx, field, None)
+    return None if value in (None, "") else str(value)
+
+
+def hit_mode(facts: Facts | None) -> Mode:
+    """Stateful guards follow the policy's mode: in audit mode their hits are recorded, not enforced."""
+    return facts.policy.mode if facts is not None else Mode.ENFORCE

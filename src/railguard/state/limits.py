@@ -1,0 +1,228 @@
+"""Blast-radius limits: how many calls, and how much of an argument summed, per tenant/user/agent/
+session/run within a window ("refunds <= 500 per hour per tenant", "<= 20 emails per run").
+
+    limits = Limits(store, [
+        LimitRule(tools=["refund"], key="tenant", window_s=3600, max_sum=500, sum_of="amount"),
+        LimitRule(tools=["send_email"], key="run", window_s=None, max_count=20),
+    ])
+    engine.add_step(limits, stage="guards")
+
+Windows are FIXED, aligned to the Unix epoch (an hourly window is 10:00-11:00 UTC, ...): one counter
+row per window, so enforcement is a single atomic conditional upsert across processes and machines.
+The price of fixed windows: right around a boundary up to twice the cap can pass within `window_s`
+seconds (the end of one window, then the start of the next). `window_s=None` counts for as long as the
+key lives (use it with key="run"). All the rules that apply to a call are checked and counted in one
+transaction: either the call counts against every rule, or (refused) against none.
+
+A call is counted when it is allowed by the limits, even if a later stage (an approval) stops it.
+A `sum_of` argument that is missing, not a number or negative gets the rule's verdict (fail closed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from railguard.errors import ConfigurationError
+from railguard.model import Action, Mode, RuleHit, Severity, Verdict
+from railguard.state._counters import (
+    UNITS_PER_AMOUNT,
+    Caps,
+    CounterState,
+    bounded_key,
+    context_value,
+    ensure_tables,
+    hit_mode,
+    to_units,
+    try_add,
+)
+from railguard.store import Store
+
+if TYPE_CHECKING:
+    from railguard.engine import Facts
+
+KEYS = ("tenant", "user", "agent", "session", "run")
+_LIFETIME_S = 7 * 86_400  # a window-less counter (per run) is purgeable a week after first use
+_TOOL_CACHE_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    """`tools`: names or globs. `key`: what the count is per. `max_count` and/or `max_sum` (of the
+    numeric argument `sum_of`, a dotted path for nested objects) cap the window's total."""
+
+    tools: Sequence[str]
+    key: str = "tenant"
+    window_s: float | None = 3600
+    max_count: int | None = None
+    max_sum: float | None = None
+    sum_of: str | None = None
+    verdict: Verdict | str = Verdict.BLOCK
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.tools:
+            raise ConfigurationError("a limit needs at least one tool name or glob in 'tools'")
+        if self.key not in KEYS:
+            raise ConfigurationError(f"limit key {self.key!r} is unknown; use one of {', '.join(KEYS)}")
+        if self.max_count is None and self.max_sum is None:
+            raise ConfigurationError("a limit needs max_count, max_sum or both")
+        if self.max_sum is not None and not self.sum_of:
+            raise ConfigurationError("max_sum needs sum_of: the argument whose values are summed")
+        if self.window_s is not None and not self.window_s > 0:
+            raise ConfigurationError(f"window_s must be > 0 seconds (or None), got {self.window_s!r}")
+        verdict = Verdict(self.verdict)
+        if verdict not in (Verdict.BLOCK, Verdict.ASK):
+            raise ConfigurationError("a limit's verdict must be 'block' or 'ask'")
+        object.__setattr__(self, "tools", tuple(self.tools))
+        object.__setattr__(self, "verdict", verdict)
+        object.__setattr__(self, "name", self.name or f"limit/{'+'.join(self.tools)}/{self.key}")
+
+    def matches(self, tool: str) -> bool:
+        return any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.tools)
+
+    def window(self, now: float) -> tuple[str, float]:
+        """(window id, window end) for fixed windows aligned to the epoch."""
+        if self.window_s is None:
+            return "all", now + _LIFETIME_S
+        start = math.floor(now / self.window_s) * self.window_s
+        return f"{start:.0f}", start + self.window_s
+
+    def period(self) -> str:
+        if self.window_s is None:
+            return f"per {self.key}"
+        named = {60: "minute", 3600: "hour", 86_400: "day"}.get(int(self.window_s))
+        return f"per {named}" if named else f"per {self.window_s:g} s"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitOutcome:
+    ok: bool
+    verdict: Verdict
+    hits: tuple[RuleHit, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(h.message for h in self.hits) or "within limits"
+
+
+class _Refused(Exception):
+    """Raised inside the transaction so the rules already counted are rolled back."""
+
+
+class Limits:
+    """Limit rules over a store; also an engine step (`engine.add_step(limits, stage="guards")`)."""
+
+    def __init__(self, store: Store, rules: Sequence[LimitRule]) -> None:
+        ensure_tables(store)
+        self.store = store
+        self.rules = tuple(rules)
+        self._by_tool: dict[str, tuple[LimitRule, ...]] = {}
+
+    def rules_for(self, tool: str) -> tuple[LimitRule, ...]:
+        found = self._by_tool.get(tool)
+        if found is None:
+            found = tuple(rule for rule in self.rules if rule.matches(tool))
+            if len(self._by_tool) < _TOOL_CACHE_MAX:
+                self._by_tool[tool] = found
+        return found
+
+    def check(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
+        """Count the call against every applicable rule if all of them still allow it, atomically."""
+        rules = self.rules_for(action.tool)
+        if not rules:
+            return LimitOutcome(True, Verdict.ALLOW, ())
+        planned: list[tuple[LimitRule, str, int, str, float]] = []
+        bad: list[RuleHit] = []
+        now = time.time()
+        for rule in rules:
+            who = context_value(action.context, rule.key)
+            if who is None:
+                continue  # the call has no such identity: the rule cannot apply
+            amount, problem = _amount(rule, action.args)
+            if problem:
+                bad.append(
+                    RuleHit(rule.name, Verdict(rule.verdict), problem, Severity.MEDIUM, mode, "limits")
+                )
+                continue
+            window, ends = rule.window(now)
+            planned.append((rule, bounded_key("limit", rule.name, who, window), amount, who, ends))
+        if bad:
+            return _refusal(bad)
+        refused: list[RuleHit] = []
+        try:
+            with self.store.write_transaction() as conn:
+                for rule, key, amount, who, ends in planned:
+                    caps = Caps(
+                        max_calls=rule.max_count,
+                        max_total=None if rule.max_sum is None else to_units(rule.max_sum, UNITS_PER_AMOUNT),
+                    )
+                    added, state = try_add(conn, key, caps, calls=1, total=amount, expires_at=ends)
+                    if not added:
+                        message = _message(rule, who, state, amount, ends - now)
+                        refused.append(RuleHit(rule.name, Verdict(rule.verdict), message, Severity.HIGH, mode,
+                                               "limits"))  # fmt: skip
+                if refused:
+                    raise _Refused
+        except _Refused:
+            return _refusal(refused)
+        return LimitOutcome(True, Verdict.ALLOW, ())
+
+    def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
+        if facts.provisional is Verdict.BLOCK:
+            return ()  # a blocked call does not count against the limits
+        return self.check(action, hit_mode(facts)).hits
+
+
+def _refusal(hits: list[RuleHit]) -> LimitOutcome:
+    verdict = max((h.verdict for h in hits), key=lambda v: v.rank)
+    return LimitOutcome(False, verdict, tuple(hits))
+
+
+def _amount(rule: LimitRule, args: Mapping[str, Any]) -> tuple[int, str]:
+    """(amount in micro-units, problem). Only the argument's name is ever quoted, never its value."""
+    if rule.sum_of is None:
+        return 0, ""
+    value: Any = args
+    for part in rule.sum_of.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return 0, (
+            f"{rule.name}: argument '{rule.sum_of}' must be a number >= 0 to be counted against "
+            f"the limit; the call is refused until it is"
+        )
+    return to_units(float(value), UNITS_PER_AMOUNT), ""
+
+
+def _message(rule: LimitRule, who: str, state: CounterState, amount: int, resets_in: float) -> str:
+    resets = "" if rule.window_s is None else f", the window resets in {_duration(resets_in)}"
+    head = f"{rule.name} {rule.period()} ({rule.key} {who})"
+    if rule.max_count is not None and state.calls + 1 > rule.max_count:
+        return f"{head}: {state.calls} of {rule.max_count} calls used{resets}"
+    cap = to_units(rule.max_sum or 0, UNITS_PER_AMOUNT)
+    return (
+        f"{head}: {_money(state.total)} of {_money(cap)} '{rule.sum_of}' used, this call adds "
+        f"{_money(amount)}{resets}"
+    )
+
+
+def _money(units: int) -> str:
+    return f"{units / UNITS_PER_AMOUNT:,.2f}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

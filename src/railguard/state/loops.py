@@ -1,0 +1,293 @@
+"""Loop detection per run: the same call over and over, short cycles, and the same error again.
+
+    loops = Loops(store)                      # or Loops() for one process, state in memory
+    engine.add_step(loops, stage="guards")
+    ...
+    except Exception as err:
+        loops.record_error(action, err)       # feed tool failures back
+
+- repeats: the same tool with the same normalized arguments (canonical JSON; optionally strings
+  lower-cased with whitespace collapsed) more than `max_repeats` times in one run;
+- cycles: the last `period * cycle_repeats` calls are `cycle_repeats` repetitions of a cycle of
+  `period` (2..4 by default) calls that are not all the same (A,B,A,B,A,B);
+- errors: a tool that failed `max_same_errors` times in the run with the same error (type and message
+  with numbers ignored) gets the verdict on its next calls.
+
+A refused call is not recorded (it did not run), nor is one another step already blocked. With a
+store, the history lives in `rg_loop_calls` and each check reads and records in one transaction, so
+the processes serving one run share it. Only digests of arguments and errors are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection, func, select
+
+from railguard.errors import ConfigurationError
+from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, canonical_json
+from railguard.state._counters import (
+    bounded_key,
+    dialect_insert,
+    ensure_tables,
+    hit_mode,
+    loop_calls,
+    loop_errors,
+)
+from railguard.store import Store
+
+if TYPE_CHECKING:
+    from railguard.engine import Facts
+
+_SPACES = re.compile(r"\s+")  # linear: a single character class, no nesting
+_NUMBERS = re.compile(r"\d+")
+_ERROR_TEXT_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LoopRules:
+    """Caps (None switches a detection off) and the verdict each detection gives."""
+
+    max_repeats: int | None = 5
+    cycle_periods: tuple[int, ...] = (2, 3, 4)
+    cycle_repeats: int | None = 3
+    max_same_errors: int | None = 3
+    repeat_verdict: Verdict | str = Verdict.BLOCK
+    cycle_verdict: Verdict | str = Verdict.BLOCK
+    error_verdict: Verdict | str = Verdict.BLOCK
+    normalize_strings: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_repeats", "cycle_repeats", "max_same_errors"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigurationError(f"loop rule {name} must be >= 1 (or None to switch it off)")
+        if any(p < 2 for p in self.cycle_periods):
+            raise ConfigurationError("cycle periods must be >= 2 (period 1 is a repeat: use max_repeats)")
+        for name in ("repeat_verdict", "cycle_verdict", "error_verdict"):
+            object.__setattr__(self, name, Verdict(getattr(self, name)))
+
+    @property
+    def window(self) -> int:
+        """How many past calls cycle detection needs to see."""
+        if self.cycle_repeats is None or not self.cycle_periods:
+            return 0
+        return max(self.cycle_periods) * self.cycle_repeats - 1
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """What one check sees of its run's history."""
+
+    repeats: int  # earlier calls with the same signature
+    recent: list[str]  # the last `window` call signatures, oldest first
+    errors: int  # the most times one error of this tool repeated
+    error_type: str
+
+
+Decide = Callable[[RunView], list[RuleHit]]
+
+
+class _Runs(Protocol):
+    def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]: ...
+
+    def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None: ...
+
+
+class Loops:
+    """Loop detection; an engine step (`engine.add_step(loops, stage="guards")`)."""
+
+    def __init__(
+        self, store: Store | None = None, rules: LoopRules | None = None, *, memory_runs: int = 10_000
+    ):
+        self.rules = rules or LoopRules()
+        self._runs: _Runs = _StoreRuns(store) if store is not None else _MemoryRuns(memory_runs)
+
+    def check(self, action: Action, mode: Mode = Mode.ENFORCE) -> tuple[RuleHit, ...]:
+        """Decide on one call and, unless refused, record it in its run's history."""
+        run = _run_key(action.context)
+        if run is None:
+            return ()
+        sig = call_signature(action, normalize_strings=self.rules.normalize_strings)
+        decide = self._decider(action, mode)
+        return tuple(self._runs.check(run, sig, action.tool[:200], self.rules.window, decide))
+
+    def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
+        if facts.provisional is Verdict.BLOCK:
+            return ()
+        return self.check(action, hit_mode(facts))
+
+    def record_error(self, action: Action, error: BaseException | str) -> None:
+        """Record that `action` failed; only a digest of the error and its type name are kept."""
+        run = _run_key(action.context)
+        if run is not None:
+            error_type = error if isinstance(error, str) else type(error).__name__
+            self._runs.record_error(
+                run, action.tool[:200], error_signature(action.tool, error), error_type[:128]
+            )
+
+    def _decider(self, action: Action, mode: Mode) -> Decide:
+        rules, tool = self.rules, action.tool
+        current = call_signature(action, normalize_strings=rules.normalize_strings)
+
+        def decide(view: RunView) -> list[RuleHit]:
+            hits: list[RuleHit] = []
+            if rules.max_repeats is not None and view.repeats >= rules.max_repeats:
+                hits.append(_hit("loop/repeat", rules.repeat_verdict, mode, (
+                    f"'{tool}' was already called {view.repeats} times in this run with the same arguments "
+                    f"(cap {rules.max_repeats}); stop repeating it and change approach")))  # fmt: skip
+            period = _cycle(view.recent, current, rules)
+            if period:
+                hits.append(_hit("loop/cycle", rules.cycle_verdict, mode, (
+                    f"the last {period * (rules.cycle_repeats or 0)} calls repeat the same {period} calls "
+                    f"{rules.cycle_repeats} times (ending with '{tool}'); break the loop")))  # fmt: skip
+            if rules.max_same_errors is not None and view.errors >= rules.max_same_errors:
+                hits.append(_hit("loop/errors", rules.error_verdict, mode, (
+                    f"'{tool}' failed {view.errors} times in this run with the same error ({view.error_type}); "
+                    "stop retrying it and change approach or ask the user")))  # fmt: skip
+            return hits
+
+        return decide
+
+
+def _hit(rule: str, verdict: Verdict | str, mode: Mode, message: str) -> RuleHit:
+    return RuleHit(rule, Verdict(verdict), message, Severity.MEDIUM, mode, "loops")
+
+
+def _cycle(recent: list[str], current: str, rules: LoopRules) -> int:
+    if rules.cycle_repeats is None:
+        return 0
+    seq = [*recent, current]
+    for period in sorted(rules.cycle_periods):
+        n = period * rules.cycle_repeats
+        if len(seq) < n:
+            continue
+        tail = seq[-n:]
+        if len(set(tail[:period])) > 1 and all(tail[i] == tail[i % period] for i in range(n)):
+            return period
+    return 0
+
+
+def _run_key(ctx: Context) -> str | None:
+    run = ctx.run or ctx.session
+    return None if not run else bounded_key("loop", ctx.tenant or "", run)
+
+
+def call_signature(action: Action, *, normalize_strings: bool = False) -> str:
+    args: Any = _normalized(action.args) if normalize_strings else action.args
+    return _digest(action.tool + "\x1f" + canonical_json(args))
+
+
+def error_signature(tool: str, error: BaseException | str) -> str:
+    text = error if isinstance(error, str) else f"{type(error).__name__}\x1f{error}"
+    text = _NUMBERS.sub("#", _SPACES.sub(" ", text[:_ERROR_TEXT_MAX].lower()).strip())
+    return _digest(tool + "\x1f" + text)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SPACES.sub(" ", value).strip().lower()
+    if isinstance(value, Mapping):
+        return {str(k): _normalized(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalized(v) for v in value]
+    return value
+
+
+@dataclass
+class _RunState:
+    recent: deque[str]
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+
+
+class _MemoryRuns:
+    """One process: per-run state in a bounded LRU (the least recently used run is forgotten)."""
+
+    def __init__(self, max_runs: int) -> None:
+        self._runs: OrderedDict[str, _RunState] = OrderedDict()
+        self._max = max_runs
+        self._lock = threading.Lock()
+
+    def _state(self, run: str, window: int) -> _RunState:
+        state = self._runs.get(run)
+        if state is None:
+            state = self._runs[run] = _RunState(deque(maxlen=max(window, 1)))
+            while len(self._runs) > self._max:
+                self._runs.popitem(last=False)
+        else:
+            self._runs.move_to_end(run)
+        return state
+
+    def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]:
+        with self._lock:
+            state = self._state(run, window)
+            errors, error_type = max((v for (t, _), v in state.errors.items() if t == tool), default=(0, ""))
+            recent = list(state.recent)[-window:] if window else []
+            hits = decide(RunView(state.counts[sig], recent, errors, error_type))
+            if not any(h.verdict is Verdict.BLOCK for h in hits):
+                state.recent.append(sig)
+                state.counts[sig] += 1
+            return hits
+
+    def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None:
+        with self._lock:
+            state = self._state(run, 1)
+            count, _ = state.errors.get((tool, sig), (0, ""))
+            state.errors[(tool, sig)] = (count + 1, error_type)
+
+
+class _StoreRuns:
+    """Many processes: the history in the store, read and appended in one write transaction."""
+
+    def __init__(self, store: Store) -> None:
+        ensure_tables(store)
+        self._store = store
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._store.write_transaction() as conn:
+            yield conn
+
+    def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]:
+        c, e = loop_calls.c, loop_errors.c
+        with self._tx() as conn:
+            repeats = conn.execute(
+                select(func.count()).select_from(loop_calls).where(c.run_key == run, c.sig == sig)
+            ).scalar_one()
+            recent: list[str] = []
+            if window:
+                rows = conn.execute(select(c.sig).where(c.run_key == run).order_by(c.id.desc()).limit(window))
+                recent = [r[0] for r in rows][::-1]
+            worst = conn.execute(
+                select(e.n, e.error_type)
+                .where(e.run_key == run, e.tool == tool)
+                .order_by(e.n.desc())
+                .limit(1)
+            ).first()
+            view = RunView(int(repeats), recent, int(worst[0]) if worst else 0, worst[1] if worst else "")
+            hits = decide(view)
+            if not any(h.verdict is Verdict.BLOCK for h in hits):
+                conn.execute(loop_calls.insert().values(run_key=run, sig=sig, at=time.time()))
+            return hits
+
+    def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None:
+        e = loop_errors.c
+        with self._tx() as conn:
+            stmt = dialect_insert(conn, loop_errors).values(
+                run_key=run, tool=tool, sig=sig, n=1, error_type=error_type, at=time.time()
+            )
+            conn.execute(stmt.on_conflict_do_update(index_elements=[e.run_key, e.tool, e.sig],
+                                                    set_={"n": e.n + 1, "at": stmt.excluded.at}))  # fmt: skip
