@@ -11,7 +11,7 @@ HOME = "/home/user"
 
 EVASIONS = [
     "bash -c 'rm -rf /'",
-    "sh -c \"rm -rf /\"",
+    'sh -c "rm -rf /"',
     "zsh -c 'rm -rf /'",
     "dash -ec 'rm -rf /'",
     "bash -lc 'bash -c \"rm -rf /\"'",
@@ -79,10 +79,10 @@ EVASIONS = [
     "trap 'rm -rf /' EXIT",
     "python3 -c 'import shutil; shutil.rmtree(\"/\")'",
     "python -c \"import os; os.system('rm -rf /')\"",
-    "python3 -c 'import subprocess; subprocess.run([\"rm\", \"-rf\", \"/\"])'",
+    'python3 -c \'import subprocess; subprocess.run(["rm", "-rf", "/"])\'',
     "perl -e 'system(\"rm -rf /\")'",
     "ruby -e '`rm -rf /`'",
-    "node -e 'require(\"child_process\").execSync(\"rm -rf /\")'",
+    'node -e \'require("child_process").execSync("rm -rf /")\'',
     "ssh host 'rm -rf /'",
     "docker exec app rm -rf /",
     "kubectl exec pod -- rm -rf /",
@@ -107,7 +107,14 @@ def test_unwrapped_command_records_its_wrappers() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["$CMD -rf /", "$(echo rm) -rf /", "${TOOL} --force", "`which rm` -rf /", 'eval "$SCRIPT"', "bash -c \"$X\""],
+    [
+        "$CMD -rf /",
+        "$(echo rm) -rf /",
+        "${TOOL} --force",
+        "`which rm` -rf /",
+        'eval "$SCRIPT"',
+        'bash -c "$X"',
+    ],
 )
 def test_unresolvable_command_is_unparsed_and_asks(command: str) -> None:
     analysis = analyze_command(command, workspace=WS, home=HOME)

@@ -550,7 +550,7 @@ def literal_output(upstream: list[Exec]) -> str | None:
     if len(upstream) != 1:
         return None
     producer = upstream[0]
-    if producer.upstream or any(w.dynamic for w in producer.words):
+    if (producer.upstream and producer.stdin_text is None) or any(w.dynamic for w in producer.words):
         return None
     argv = producer.argv
     name = basename(argv[0]) if argv else ""
@@ -558,6 +558,8 @@ def literal_output(upstream: list[Exec]) -> str | None:
         args = [a for a in argv[1:] if a not in ("-n", "-e", "-E", "-ne", "-en")]
         text = " ".join(args)
         return text.replace("\\n", "\n") if "-e" in argv[1:3] else text
+    if name == "cat" and len(argv) == 1 and producer.stdin_text is not None:
+        return producer.stdin_text  # `cat <<EOF | sh`: the heredoc passes straight through
     if name == "printf" and len(argv) > 1:
         return argv[1].replace("\\n", "\n") + ("\n" + "\n".join(argv[2:]) if len(argv) > 2 else "")
     return None
