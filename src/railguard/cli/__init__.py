@@ -21,6 +21,9 @@ app.add_typer(_core.policy_app, name="policy")
 
 # -- command modules (one line each: import the module and attach its commands) -------------------
 # (keep this block sorted; each module exposes `register(app: typer.Typer) -> None`)
+from railguard.cli import _approvals  # noqa: E402
+
+_approvals.register(app)
 # -- end of command modules ------------------------------------------------------------------------
 
 

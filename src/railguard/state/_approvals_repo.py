@@ -57,6 +57,7 @@ class Approval:
     created_at: float
     expires_at: float
     decision_id: str
+    grant_ttl_s: float
     context: Context = field(default_factory=Context)
     match: str | None = None
     decided_at: float | None = None
@@ -90,6 +91,7 @@ class Approval:
             "decided_by": self.decided_by,
             "note": self.note,
             "valid_until": self.valid_until,
+            "grant_ttl_s": self.grant_ttl_s,
             "decision_id": self.decision_id,
         }
 
@@ -109,6 +111,7 @@ def _row_to_approval(row: Any) -> Approval:
         created_at=m["created_at"],
         expires_at=m["expires_at"],
         decision_id=m["decision_id"],
+        grant_ttl_s=m["grant_ttl_s"],
         context=Context.from_dict(m["context"]),
         match=m["match"],
         decided_at=m["decided_at"],
@@ -140,6 +143,7 @@ def create_or_reuse(store: Store, draft: Approval) -> tuple[Approval, bool]:
         "created_at": draft.created_at,
         "expires_at": draft.expires_at,
         "decision_id": draft.decision_id,
+        "grant_ttl_s": draft.grant_ttl_s,
         "context": ctx.to_dict(),
     }
     with store.write_transaction() as conn:
@@ -162,16 +166,20 @@ def create_or_reuse(store: Store, draft: Approval) -> tuple[Approval, bool]:
     return found, found.id == draft.id
 
 
-def decide(
-    store: Store, approval_id: str, status: str, *, by: str, note: str | None, valid_for_s: float, now: float
-) -> Approval:
+def decide(store: Store, approval_id: str, status: str, *, by: str, note: str | None, now: float) -> Approval:
     """Approve or deny a pending, unexpired request. Raises ApprovalNotPending if it was decided or
     expired first (the loser of a race sees the winner's outcome)."""
     with store.write_transaction() as conn:
         done = conn.execute(
             update(approvals)
             .where(approvals.c.id == approval_id, _PENDING_ONLY, approvals.c.expires_at > now)
-            .values(status=status, decided_at=now, decided_by=by, note=note, valid_until=now + valid_for_s)
+            .values(
+                status=status,
+                decided_at=now,
+                decided_by=by,
+                note=note,
+                valid_until=now + approvals.c.grant_ttl_s,
+            )
         ).rowcount
         if not done:
             _expire(conn, now, ids=[approval_id])

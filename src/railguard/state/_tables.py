@@ -37,7 +37,8 @@ approvals = Table(
     Column("decided_at", Float),
     Column("decided_by", String(256)),
     Column("note", Text),
-    Column("valid_until", Float),  # an approval covers calls until then
+    Column("grant_ttl_s", Float, nullable=False),  # how long an answer stays in force (the rule's ttl)
+    Column("valid_until", Float),  # an approval covers calls (a denial blocks retries) until then
     Column("decision_id", String(64), nullable=False),
     Column("context", _Json, nullable=False),
 )

@@ -135,6 +135,7 @@ class Approvals:
             created_at=now,
             expires_at=now + self.default_ttl_s,
             decision_id=decision.decision_id,
+            grant_ttl_s=self._ttl_for(decision),
             context=ctx,
             match=match,
         )
@@ -169,15 +170,7 @@ class Approvals:
 
     def _decide(self, approval_id: str, status: str, by: str, note: str | None) -> Approval:
         found = repo.get(self.store, approval_id)  # also resolves an id prefix
-        approval = repo.decide(
-            self.store,
-            found.id,
-            status,
-            by=by,
-            note=note,
-            valid_for_s=self._ttl_for(found),
-            now=self._clock(),
-        )
+        approval = repo.decide(self.store, found.id, status, by=by, note=note, now=self._clock())
         self._record([approval])
         return approval
 
@@ -206,11 +199,12 @@ class Approvals:
         scope = APPROVAL_SCOPES[scope_rank]
         return scope, (" && ".join(matches) or None) if scope != "call" else None
 
-    def _ttl_for(self, approval: Approval) -> float:
+    def _ttl_for(self, decision: Decision) -> float:
+        """The shortest `approval.ttl` of the rules that asked, else the default."""
         policy = self.engine.policy if self.engine is not None else None
         ttls = []
-        for rule_id in approval.rules:
-            rule = policy.rule(rule_id) if policy is not None else None
+        for hit in _asking(decision.hits):
+            rule = policy.rule(hit.rule) if policy is not None else None
             if rule is not None and rule.spec.approval is not None and rule.spec.approval.ttl_s:
                 ttls.append(rule.spec.approval.ttl_s)
         return min(ttls, default=self.default_ttl_s)
