@@ -192,6 +192,7 @@ PII_RULES: tuple[Rule, ...] = (
         _email,
         0.95,
         40,
+        hint=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9]",
     ),
     Rule("credit_card", r"\b((?:\d[ \-]?){11,18}\d)\b", _credit_card, 0.9, 45),
     Rule("iban", r"(?i)\b([a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?)\b", _iban, 0.95, 45),

@@ -98,7 +98,7 @@ _SECRET_NAME = (
     r"(?:secret|token|passw(?:or)?d|pwd|api[_.\-]?key|apikey|access[_.\-]?key|auth[_.\-]?key|"
     r"credential|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|session[_.\-]?key)"
 )
-_VALUE = r"([^\s\"'`,;()\[\]{}<>]{6,200})"
+_VALUE = r"([^\s\"'`,;()\[\]{}<>]{6,})"
 
 SECRET_RULES: tuple[Rule, ...] = (
     Rule(
@@ -230,7 +230,7 @@ SECRET_RULES: tuple[Rule, ...] = (
     Rule("generic_secret", r"\bBearer\s+([A-Za-z0-9_\-.~+/]{16,}=*)", _generic(16, 3.0), 0.8, 60),
     Rule(
         "generic_secret",
-        r"(?i)[A-Za-z0-9_.\-]{0,64}" + _SECRET_NAME + r"[A-Za-z0-9_.\-]{0,64}[\"']?\s*(?::=|=>|[:=])\s*"
+        r"(?i)" + _SECRET_NAME + r"[A-Za-z0-9_.\-]*[\"']?\s*(?::=|=>|[:=])\s*"
         r"(?:[rbuf]?[\"'`])?" + _VALUE,
         _generic(8, 3.0),
         0.7,

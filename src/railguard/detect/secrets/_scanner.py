@@ -36,6 +36,13 @@ class Rule:
     validate: Validator | None = None
     confidence: float = 0.9
     priority: int = 50  # wins overlaps against lower priorities
+    # A cheaper pattern for stage 1 that matches wherever `pattern` does (a superset): for
+    # patterns Hyperscan runs slowly, e.g. long bounded repeats before a literal.
+    hint: str | None = None
+
+    @property
+    def stage1_pattern(self) -> str:
+        return self.hint or self.pattern
 
 
 class SetBackend(Protocol):
@@ -49,14 +56,20 @@ class SetBackend(Protocol):
 class Re2SetBackend:
     name = "re2"
 
+    # RE2::Set reports "no match" when its DFA runs out of memory (the Python wrapper cannot tell the
+    # two apart), so give the DFA far more room than the 8 MB default needs for these ~40 patterns.
+    MAX_MEM = 64 << 20
+
     def __init__(self, patterns: Sequence[str]) -> None:
-        self._set = re2.Set.SearchSet()
+        options = re2.Options()
+        options.max_mem = self.MAX_MEM
+        self._set = re2.Set.SearchSet(options)
         for pattern in patterns:
             self._set.Add(pattern)
         self._set.Compile()
 
     def matching(self, data: bytes) -> list[int]:
-        return list(self._set.Match(data))
+        return list(self._set.Match(data) or ())  # the wrapper returns None for no match
 
 
 _LAZY_QUANTIFIER = re.compile(r"([}*+?])\?")
@@ -145,6 +158,9 @@ class _OffsetMap:
         return self._char
 
 
+_MAX_RETRY_SPAN = 256
+
+
 class Scanner:
     """Finds candidate spans for a fixed list of rules. Compiled once; thread-safe to call."""
 
@@ -153,7 +169,7 @@ class Scanner:
         self.detector = detector
         self._regexes = [re2.compile(rule.pattern) for rule in self.rules]
         self._groups = [regex.groups > 0 for regex in self._regexes]
-        self.backend: SetBackend = make_backend([r.pattern for r in self.rules], backend)
+        self.backend: SetBackend = make_backend([r.stage1_pattern for r in self.rules], backend)
 
     def candidates(self, text: str) -> list[Finding]:
         """Every validated candidate span; may overlap (see `resolve_overlaps`)."""
@@ -179,11 +195,13 @@ class Scanner:
                 if span is not None:
                     found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
                     pos = max(match.end(), match.start() + 1)
-                else:
+                elif match.start() < b_start and b_end - b_start <= _MAX_RETRY_SPAN:
                     # A rejected candidate must not hide one that starts inside it (`password_file=
-                    # db_password=...`): retry from its sensitive part. Bounded value lengths keep
-                    # the total work linear.
-                    pos = b_start if b_start > match.start() else match.start() + 1
+                    # db_password=...`): retry from its sensitive part. Only short parts are
+                    # re-read, so the total work stays linear in the text size.
+                    pos = b_start
+                else:
+                    pos = max(match.end(), match.start() + 1)
         return found
 
 
