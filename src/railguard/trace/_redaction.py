@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,14 +115,33 @@ class Redactor:
         return value
 
     def text(self, text: str, where: str) -> str:
-        result = redact(text, self._kinds)
-        if result.findings:
-            self.hits.extend(f"{where}:{kind}" for kind in dict.fromkeys(f.kind for f in result.findings))
-        cleaned = result.text
+        cleaned = self._scan(self._decoded_json(text, where), where)
         limit = self.policy.max_value_chars
         if len(cleaned) > limit:
             cleaned = cleaned[:limit] + _TRUNCATION_MARK
         return cleaned
+
+    def _scan(self, text: str, where: str) -> str:
+        result = redact(text, self._kinds)
+        if result.findings:
+            self.hits.extend(f"{where}:{kind}" for kind in dict.fromkeys(f.kind for f in result.findings))
+        return result.text
+
+    def _decoded_json(self, text: str, where: str) -> str:
+        """JSON text (tool arguments and results, messages) cleaned value by value. Escaping hides context the
+        detectors key on: `{"private_key_id": "..."}` inside a JSON string reads `{\\"private_key_id\\"...`.
+        The re-encoded text is then scanned whole as well (a secret named by its key)."""
+        if text.lstrip()[:1] not in ("{", "[", '"'):
+            return text
+        try:
+            decoded = json.loads(text)
+        except (ValueError, RecursionError):
+            return text
+        if not isinstance(decoded, dict | list | str):
+            return text
+        before = len(self.hits)
+        cleaned = self.value(decoded, where)
+        return text if len(self.hits) == before else json.dumps(cleaned, ensure_ascii=False)
 
     def _bytes(self, value: bytes, where: str) -> Any:
         try:

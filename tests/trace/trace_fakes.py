@@ -1,0 +1,55 @@
+"""Realistic fake values of every secret and PII kind the redactor supports. Secrets come from the
+labelled-set generator in benchmarks/data (loaded by path: benchmarks is not an installed package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+from types import ModuleType
+
+from railguard.detect.redact import PII_KINDS, SECRET_KINDS
+
+_GENERATOR = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "secrets_gen.py"
+
+# Checksummed/shape-valid PII, each with a little context (value, text around it).
+PII_SAMPLES: dict[str, tuple[str, str]] = {
+    "email": ("ana.lopez+billing@mail.example.co.uk", "write to {v} today"),
+    "phone": ("+1-984-182-0190", "call {v} now"),
+    "credit_card": ("4539 1488 0343 6467", "card {v} exp 12/27"),
+    "iban": ("DE89 3704 0044 0532 0130 00", "IBAN: {v} thanks"),
+    "us_ssn": ("460-89-9847", "SSN {v} on file"),
+    "ip_address": ("192.168.10.24", "connect to {v}:8080"),
+}
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("railguard_secrets_gen", _GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def planted(seed: int = 7) -> list[tuple[str, str, str]]:
+    """[(kind, value, text containing value)] covering every kind in SECRET_KINDS and PII_KINDS."""
+    rng = random.Random(seed)
+    factories = _generator().FACTORIES
+    out: list[tuple[str, str, str]] = []
+    for kind in sorted(SECRET_KINDS):
+        fragment, start, end = factories[kind](rng)
+        out.append((kind, fragment[start:end], fragment))
+    for kind in sorted(PII_KINDS):
+        value, template = PII_SAMPLES[kind]
+        out.append((kind, value, template.format(v=value)))
+    return out
+
+
+def leak_probes(value: str) -> list[bytes]:
+    """Byte strings whose presence means `value` leaked: the value itself, its JSON-escaped form,
+    and a distinctive middle chunk (catches a secret redacted only in part)."""
+    probes = {value, value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')}
+    if len(value) >= 24:
+        middle = len(value) // 2
+        probes.add(value[middle - 6 : middle + 6])
+    return [p.encode() for p in probes]
