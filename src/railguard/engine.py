@@ -376,7 +376,6 @@ class Engine:
         policy = self._policy  # one snapshot for the whole check (atomic reload)
         plan = policy.plan(action.tool)
         spec = self._code_specs.get(action.tool) or plan.spec
-        error_mode = self._error_mode(policy)
         facts = Facts(action, policy, plan, spec, start + policy.deadline_ns)
         error: str | None = None
         stage = ""
@@ -400,7 +399,7 @@ class Engine:
                     policy.on_error,
                     f"{error}; on_error={policy.on_error.value}",
                     Severity.HIGH,
-                    error_mode,
+                    self._error_mode(policy),
                     "error",
                 )
             )
@@ -468,7 +467,7 @@ class Engine:
         forced_audit = self.forced_mode is Mode.AUDIT
         for rule in plan.rules:
             matched, exc_name, err_text = False, None, None
-            unusable = [n for n in rule.variables if n in broken]
+            unusable = [n for n in rule.variables if n in broken] if broken else None
             if unusable:  # already reported once above, as the fact's failure
                 if traces is not None:
                     traces.append(RuleTrace(rule.id, rule.verdict, rule.spec.when, False, None,

@@ -9,7 +9,6 @@ import contextvars
 import enum
 import hashlib
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -210,7 +209,8 @@ class Action:
             basis = f"{ctx.tenant}\x1f{ctx.run or ctx.session}\x1fid\x1f{self.call_id}"
         else:
             basis = f"{ctx.tenant}\x1f{ctx.run or ctx.session}\x1f{self.tool}\x1f{self.args_digest()}"
-        return str(uuid.UUID(bytes=hashlib.blake2b(basis.encode(), digest_size=16).digest()))
+        h = hashlib.blake2b(basis.encode(), digest_size=16).hexdigest()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def canonical_json(value: Any) -> str:
