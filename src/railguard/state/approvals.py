@@ -89,6 +89,8 @@ class Approvals:
         """File (or find) the request for this call, then wait up to `wait_s` for a human. Returns an
         allowing decision once approved; raises ApprovalRequired (still pending), ApprovalDenied
         (denied or expired) or GuardBlocked (the re-check after the approval blocked)."""
+        if decision.verdict is not Verdict.ASK:
+            return _not_asked(action, decision)
         approval = self.submit(action, decision)
         deadline = time.monotonic() + self.wait_s
         delay = _POLL_FIRST_S
@@ -101,6 +103,8 @@ class Approvals:
     async def arequest(self, action: Action, decision: Decision) -> Decision:
         """`request` for async agents: the store calls run in a worker thread, the wait never blocks
         the event loop."""
+        if decision.verdict is not Verdict.ASK:
+            return _not_asked(action, decision)
         approval = await asyncio.to_thread(self.submit, action, decision)
         deadline = time.monotonic() + self.wait_s
         delay = _POLL_FIRST_S
@@ -335,6 +339,13 @@ def _check_matches(engine: Engine) -> None:
                 line=spec.line,
                 key="approval.match",
             )
+
+
+def _not_asked(action: Action, decision: Decision) -> Decision:
+    """A decision that needs no human: a block stays a block, anything else passes through."""
+    if decision.verdict is Verdict.BLOCK:
+        raise GuardBlocked(decision, action)
+    return decision
 
 
 def _asking(hits: Iterable[RuleHit]) -> list[RuleHit]:
