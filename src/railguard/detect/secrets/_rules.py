@@ -12,16 +12,21 @@ from railguard.detect.secrets._checks import (
     bounded,
     char_classes,
     is_placeholder,
+    is_token_char,
     shannon_entropy,
 )
 from railguard.detect.secrets._scanner import Rule, Validator
 
 
 def _vendor(prefix_len: int) -> Validator:
-    """A fixed-prefix token: reject placeholders (judged on the part after the prefix)."""
+    """A fixed-prefix token: not glued to a longer word on the left (checked here rather than with a
+    leading `\b`, which would stop RE2 from skipping ahead to the literal prefix), and not a
+    placeholder (judged on the part after the prefix)."""
 
     def check(text: str, start: int, end: int) -> tuple[int, int] | None:
         value = text[start:end]
+        if start > 0 and is_token_char(text[start - 1]):
+            return None
         if is_placeholder(value, value[prefix_len:]):
             return None
         return start, end
@@ -39,6 +44,8 @@ def _vendor_bounded(prefix_len: int) -> Validator:
 
 
 def _jwt(text: str, start: int, end: int) -> tuple[int, int] | None:
+    if start > 0 and is_token_char(text[start - 1]):
+        return None
     header = text[start:end].split(".", 1)[0]
     try:
         decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
@@ -103,7 +110,7 @@ _VALUE = r"([^\s\"'`,;()\[\]{}<>]{6,})"
 SECRET_RULES: tuple[Rule, ...] = (
     Rule(
         "aws_access_key",
-        r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})\b",
+        r"((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})\b",
         _vendor(4),
         0.95,
         90,
@@ -115,17 +122,17 @@ SECRET_RULES: tuple[Rule, ...] = (
         0.9,
         85,
     ),
-    Rule("github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _vendor(4), 0.99, 90),
-    Rule("github_token", r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _vendor(11), 0.99, 90),
+    Rule("github_token", r"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})\b", _vendor(4), 0.99, 90),
+    Rule("github_token", r"(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", _vendor(11), 0.99, 90),
     Rule(
         "gitlab_token",
-        r"\b((?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_\-]{20,40})",
+        r"((?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_\-]{20,40})",
         _vendor_bounded(6),
         0.99,
         90,
     ),
-    Rule("slack_token", r"\b(xox[abposr]-[0-9A-Za-z\-]{10,})", _vendor_bounded(5), 0.95, 90),
-    Rule("slack_token", r"\b(xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,80})", _vendor_bounded(5), 0.95, 90),
+    Rule("slack_token", r"(xox[abposr]-[0-9A-Za-z\-]{10,})", _vendor_bounded(5), 0.95, 90),
+    Rule("slack_token", r"(xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,80})", _vendor_bounded(5), 0.95, 90),
     Rule(
         "slack_webhook",
         r"(https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/[A-Za-z0-9]{16,40})",
@@ -133,24 +140,24 @@ SECRET_RULES: tuple[Rule, ...] = (
         0.99,
         95,
     ),
-    Rule("stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,})\b", _vendor(8), 0.99, 90),
+    Rule("stripe_key", r"((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,})\b", _vendor(8), 0.99, 90),
     Rule(
         "anthropic_key",
-        r"\b(sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{32,})",
+        r"(sk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_\-]{32,})",
         _vendor_bounded(14),
         0.99,
         95,
     ),
     Rule(
         "openai_key",
-        r"\b(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{32,})",
+        r"(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{32,})",
         _vendor_bounded(8),
         0.99,
         90,
     ),
-    Rule("openai_key", r"\b(sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})\b", _vendor(3), 0.99, 90),
-    Rule("openai_key", r"\b(sk-[A-Za-z0-9]{48})\b", _vendor(3), 0.9, 90),
-    Rule("google_api_key", r"\b(AIza[0-9A-Za-z_\-]{35})", _vendor_bounded(4), 0.95, 90),
+    Rule("openai_key", r"(sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})\b", _vendor(3), 0.99, 90),
+    Rule("openai_key", r"(sk-[A-Za-z0-9]{48})\b", _vendor(3), 0.9, 90),
+    Rule("google_api_key", r"(AIza[0-9A-Za-z_\-]{35})", _vendor_bounded(4), 0.95, 90),
     Rule(
         "gcp_service_account",
         r"\"private_key_id\"\s*:\s*\"([a-f0-9]{40})\"",
@@ -159,21 +166,21 @@ SECRET_RULES: tuple[Rule, ...] = (
         90,
     ),
     Rule("azure_key", r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)", _vendor(0), 0.95, 90),
-    Rule("azure_key", r"\b([A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})", _vendor_bounded(0), 0.9, 90),
-    Rule("twilio_key", r"\b(SK[0-9a-f]{32})\b", _vendor(2), 0.9, 90),
-    Rule("sendgrid_key", r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})", _vendor_bounded(3), 0.99, 90),
-    Rule("npm_token", r"\b(npm_[A-Za-z0-9]{36})\b", _vendor(4), 0.99, 90),
+    Rule("azure_key", r"([A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})", _vendor_bounded(0), 0.9, 90),
+    Rule("twilio_key", r"(SK[0-9a-f]{32})\b", _vendor(2), 0.9, 90),
+    Rule("sendgrid_key", r"(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})", _vendor_bounded(3), 0.99, 90),
+    Rule("npm_token", r"(npm_[A-Za-z0-9]{36})\b", _vendor(4), 0.99, 90),
     Rule(
         "pypi_token",
-        r"\b(pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_\-]{50,})",
+        r"(pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_\-]{50,})",
         _vendor_bounded(20),
         0.99,
         90,
     ),
-    Rule("huggingface_token", r"\b(hf_[A-Za-z0-9]{34,40})\b", _vendor(3), 0.95, 90),
+    Rule("huggingface_token", r"(hf_[A-Za-z0-9]{34,40})\b", _vendor(3), 0.95, 90),
     Rule(
         "jwt",
-        r"\b(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
+        r"(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
         _jwt,
         0.95,
         80,
@@ -188,7 +195,7 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "connection_string",
-        r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|"
+        r"(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|"
         r"oracle|clickhouse|cockroachdb|couchbase|neo4j|nats)(?:\+[a-z0-9]+)?://[^\s:@/'\"]*:"
         r"([^\s@/'\"]{1,})@",
         _password,
@@ -197,14 +204,12 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "connection_string",
-        r"(?i)\bjdbc:[a-z0-9:]{2,40}[^\s'\"]*?[;?&](?:password|pwd)=([^;&\s'\"]{1,})",
+        r"(?i)jdbc:[a-z0-9:]{2,40}[^\s'\"]*?[;?&](?:password|pwd)=([^;&\s'\"]{1,})",
         _password,
         0.95,
         85,
     ),
-    Rule(
-        "connection_string", r"(?i)\bjdbc:oracle:thin:[^/\s:@'\"]{1,}/([^@\s'\"]{1,})@", _password, 0.95, 85
-    ),
+    Rule("connection_string", r"(?i)jdbc:oracle:thin:[^/\s:@'\"]{1,}/([^@\s'\"]{1,})@", _password, 0.95, 85),
     Rule(
         "connection_string",
         r"(?i)(?:server|data source|host)=[^;'\"\n]{1,};[^'\"\n]*?(?:password|pwd)=([^;'\"\n]{1,})",
@@ -214,7 +219,7 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "basic_auth_url",
-        r"(?i)\b(?:https?|ftps?|sftp|ssh|git|smtp|ldaps?)://[^\s:@/'\"]{1,}:([^\s@/'\"]{1,})@[^\s'\"]",
+        r"(?i)(?:https?|ftps?|sftp|ssh|git|smtp|ldaps?)://[^\s:@/'\"]{1,}:([^\s@/'\"]{1,})@[^\s'\"]",
         _password,
         0.9,
         85,
