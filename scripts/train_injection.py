@@ -60,7 +60,9 @@ def build_matrix(
         doc_freq.update({feature for _, feature in token_features(words)})
     vocabulary = sorted(f for f, n in doc_freq.items() if n >= MIN_DOC_FREQ)
     index = {f: i for i, f in enumerate(vocabulary)}
-    indptr, indices, counts = [0], [], []
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    counts: list[int] = []
     for words, _, _ in windows:
         row = Counter(index[f] for _, f in token_features(words) if f in index)
         indices.extend(row)
@@ -105,8 +107,9 @@ def fit_logistic(
     for step in range(1, steps + 1):
         logits = bias + np.bincount(rows, weights=coef[indices] * counts, minlength=len(labels))
         error = weights * (1.0 / (1.0 + np.exp(-logits)) - labels) / total
-        grad = np.append(np.bincount(indices, weights=error[rows] * counts, minlength=features) + l2 * coef,
-                         error.sum())
+        grad = np.append(
+            np.bincount(indices, weights=error[rows] * counts, minlength=features) + l2 * coef, error.sum()
+        )
         moments[0] = beta1 * moments[0] + (1 - beta1) * grad
         moments[1] = beta2 * moments[1] + (1 - beta2) * grad**2
         update = rate * (moments[0] / (1 - beta1**step)) / (np.sqrt(moments[1] / (1 - beta2**step)) + 1e-8)
@@ -129,7 +132,10 @@ def train(seed: int, limit: int | None, l2: float, steps: int) -> LinearModel:
     train_samples = _corpus.training_split("train", seed, limit)
     windows = [(w, label, s.source) for s in train_samples for w, label in labelled_windows(s)]
     vocabulary, indptr, indices, counts, labels, weights = build_matrix(windows)
-    print(f"train: {len(train_samples)} texts, {len(windows)} windows, {len(vocabulary)} features", file=sys.stderr)
+    print(
+        f"train: {len(train_samples)} texts, {len(windows)} windows, {len(vocabulary)} features",
+        file=sys.stderr,
+    )
     bias, coef = fit_logistic(indptr, indices, counts, labels, weights, len(vocabulary), l2, steps, seed)
     keep = np.argsort(-np.abs(coef))[:MAX_FEATURES]
     kept = {vocabulary[i]: round(float(coef[i]), 4) for i in sorted(keep) if abs(coef[i]) >= 1e-3}
@@ -141,7 +147,9 @@ def train(seed: int, limit: int | None, l2: float, steps: int) -> LinearModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=SHIPPED)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="at most this many texts per source")
@@ -153,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     with gzip.GzipFile(args.out, "wb", mtime=0) as raw:  # mtime=0: identical runs give identical files
         raw.write(json.dumps(model.to_json(), sort_keys=True, separators=(",", ":")).encode())
     thresholds = {k: v for k, v in model.metadata.items() if "@" in k or k == "default_threshold"}
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(model.weights)} weights)", file=sys.stderr)
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(model.weights)} weights)", file=sys.stderr
+    )
     print(json.dumps(thresholds, indent=2))
     return 0
 

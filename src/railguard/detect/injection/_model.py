@@ -27,7 +27,12 @@ class LinearModel:
         return _sigmoid(self.bias + max_window_sum(words, self.weights))
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": FORMAT_VERSION, "bias": self.bias, "weights": self.weights, "metadata": self.metadata}
+        return {
+            "version": FORMAT_VERSION,
+            "bias": self.bias,
+            "weights": self.weights,
+            "metadata": self.metadata,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LinearModel:

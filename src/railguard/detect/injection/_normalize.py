@@ -6,6 +6,7 @@ character remembers its position in the original text so findings point at the o
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +24,8 @@ _CONFUSABLES = str.maketrans(
 
 _TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
 _SOFT_HYPHEN = "\u00ad"
+# A single character class: the stdlib engine scans it in linear time (no backtracking possible).
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _ZERO_WIDTH_JOINERS = "\u200c\u200d"  # legitimate inside emoji sequences and some scripts
 
 
@@ -61,16 +64,21 @@ def normalize(text: str) -> Normalized:
 
 
 def _normalize_unicode(text: str) -> Normalized:
+    # ASCII runs are copied (lowercased) in bulk; only non-ASCII characters go through Python, so a
+    # mostly-English email with a few bullets costs little more than the ASCII fast path.
     out: list[str] = []
     offsets: list[int] = []
     hidden = 0
     first_hidden = -1
     length = len(text)
-    for index, char in enumerate(text):
-        if char.isascii():
-            out.append(char.lower())
-            offsets.append(index)
-            continue
+    position = 0
+    for match in _NON_ASCII.finditer(text):
+        index = match.start()
+        if index > position:
+            out.append(text[position:index].lower())
+            offsets.extend(range(position, index))
+        position = index + 1
+        char = text[index]
         code = ord(char)
         if _TAG_FIRST <= code <= _TAG_LAST:
             hidden += 1
@@ -84,9 +92,12 @@ def _normalize_unicode(text: str) -> Normalized:
                 hidden += 1
                 first_hidden = index if first_hidden < 0 else first_hidden
             continue
-        for folded in _fold(char):
-            out.append(folded)
-            offsets.append(index)
+        folded = _fold(char)
+        out.append(folded)
+        offsets.extend([index] * len(folded))
+    if position < length:
+        out.append(text[position:].lower())
+        offsets.extend(range(position, length))
     return Normalized("".join(out), tuple(offsets), hidden, length, first_hidden)
 
 

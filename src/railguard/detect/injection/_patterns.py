@@ -29,13 +29,15 @@ _RULES = (
     r"restrictions|guardrails|programming|polic(?:y|ies)|context|tasks?|orders)"
 )
 _AI = r"(?:ai|llm|gpt|chatgpt|claude|gemini|copilot|assistant|ai assistant|ai agent|language model|chatbot)"
-_SECRET = (
+_CREDENTIAL = (
     r"(?:passwords?|passcodes?|passphrases?|credentials?|secrets?|api[ _-]?keys?|access[ _-]?keys?|"
     r"(?:access|auth|bearer|session|refresh) tokens?|private[ _-]?keys?|ssh[ _-]?keys?|id_rsa|cookies|"
     r"credit card(?: numbers?)?|card numbers?|cvv|social security(?: numbers?)?|bank (?:account|details)|"
     r"iban|login (?:details|info|information)|one[ -]time (?:code|password)|otp|verification codes?|"
-    r"security codes?|environment variables|\.env|/etc/passwd|system prompt|"
-    r"(?:chat|conversation) history|all (?:the |my |your |of the |of my |of your )?"
+    r"security codes?|environment variables|\.env|/etc/passwd|system prompt|(?:chat|conversation) history)"
+)
+_SECRET = (
+    rf"(?:{_CREDENTIAL}|all (?:the |my |your |of the |of my |of your )?"
     r"(?:files|emails|messages|documents|contacts|conversations|data|records))"
 )
 _SEND = r"(?:send|forward|e-?mail|mail|post|upload|transfer|share|leak|exfiltrate|copy|submit|paste)"
@@ -45,10 +47,14 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
     # Telling the reader to drop what it was told before.
     (
         "override-instructions",
-        0.97,
+        0.99,
         rf"\b{_OVERRIDE_VERB}\s+{_gap(3)}{_EARLIER}\s+{_gap(2)}{_RULES}\b",
     ),
-    ("override-instructions", 0.9, rf"\b{_OVERRIDE_VERB}\s+(?:everything|all)\s+(?:above|before|previously)\b"),
+    (
+        "override-instructions",
+        0.9,
+        rf"\b{_OVERRIDE_VERB}\s+(?:everything|all)\s+(?:above|before|previously)\b",
+    ),
     (
         "override-instructions",
         0.9,
@@ -61,7 +67,11 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"\b(?:new|updated|real|actual|true|revised|secret|hidden)\s+(?:instructions?|task|objective|goal|"
         r"directive|orders)s?\s*(?::|are\b|is\b)",
     ),
-    ("new-instructions", 0.75, r"\b(?:your|the)\s+(?:only|new|real|actual|true)\s+(?:task|job|goal|objective|purpose)\b"),
+    (
+        "new-instructions",
+        0.75,
+        r"\b(?:your|the)\s+(?:only|new|real|actual|true)\s+(?:task|job|goal|objective|purpose)\b",
+    ),
     ("new-instructions", 0.7, r"\bfrom now on,?\s+(?:you|your|the assistant|the ai)\b"),
     ("new-instructions", 0.7, r"\bstrictly\s+(?:adhere|follow|obey)\b"),
     (
@@ -73,12 +83,20 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
     # Fake conversation structure: chat-template tokens, forged system turns.
     (
         "fake-system-message",
-        0.95,
+        0.99,
         r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>",
     ),
     ("fake-system-message", 0.85, r"\[/?(?:inst|sys)\]|<<\s*/?sys\s*>>"),
-    ("fake-system-message", 0.85, r"#{2,}\s*\(?(?:system|admin|developer)[ _](?:message|prompt|override|note)"),
-    ("fake-system-message", 0.8, r"\b(?:new|updated|override|overriding)\s+system\s+(?:prompt|message|instructions?)"),
+    (
+        "fake-system-message",
+        0.85,
+        r"#{2,}\s*\(?(?:system|admin|developer)[ _](?:message|prompt|override|note)",
+    ),
+    (
+        "fake-system-message",
+        0.8,
+        r"\b(?:new|updated|override|overriding)\s+system\s+(?:prompt|message|instructions?)",
+    ),
     ("fake-system-message", 0.5, r"(?:^|\n)\s*\[?(?:system|admin)\]?\s*:\s*(?:you|ignore|new|the assistant)"),
     # Asking the model to reveal its own configuration.
     (
@@ -88,7 +106,7 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"(?:system prompt|initial (?:prompt|instructions)|hidden (?:prompt|instructions)|original instructions)",
     ),
     # Persona jailbreaks.
-    ("role-play-jailbreak", 0.9, r"\bdo anything now\b|\bdeveloper mode\b|\bjailbr(?:eak|oken)\b"),
+    ("role-play-jailbreak", 0.99, r"\bdo anything now\b|\bdeveloper mode\b|\bjailbr(?:eak|oken)\b"),
     ("role-play-jailbreak", 0.6, r"\byou are (?:now|no longer)\b|\bfrom now on,? you(?:'re| are| will)\b"),
     ("role-play-jailbreak", 0.6, r"\b(?:stay|remain|break|staying) (?:in|out of) character\b"),
     (
@@ -104,7 +122,11 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"(?:guidelines|restrictions|constraints|filters|polic(?:y|ies)|limitations|rules)\b",
     ),
     ("role-play-jailbreak", 0.8, r"\b(?:unfiltered|uncensored|amoral|unrestricted)\b"),
-    ("role-play-jailbreak", 0.8, r"\b(?:openai|anthropic)(?:'s)? (?:content )?(?:polic(?:y|ies)|guidelines|rules)\b"),
+    (
+        "role-play-jailbreak",
+        0.8,
+        r"\b(?:openai|anthropic)(?:'s)? (?:content )?(?:polic(?:y|ies)|guidelines|rules)\b",
+    ),
     (
         "role-play-jailbreak",
         0.75,
@@ -117,7 +139,7 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         0.85,
         rf"\b(?:dear|hey|hi|hello|attention|note to|message to|instructions? (?:for|to)) (?:the |any )?{_AI}s?\b",
     ),
-    ("addressed-to-assistant", 0.85, rf"\bif you are an? {_AI}\b"),
+    ("addressed-to-assistant", 0.99, rf"\bif you are an? {_AI}\b"),
     (
         "addressed-to-assistant",
         0.8,
@@ -132,7 +154,11 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"\b(?:in|into|to|within|throughout|at the (?:start|end|beginning) of) your (?:response|answer|reply|"
         r"output|summary)s?\b",
     ),
-    ("response-manipulation", 0.6, r"\byour (?:response|answer|reply|output)s? (?:should|must|needs to|has to)\b"),
+    (
+        "response-manipulation",
+        0.6,
+        r"\byour (?:response|answer|reply|output)s? (?:should|must|needs to|has to)\b",
+    ),
     (
         "response-manipulation",
         0.6,
@@ -140,8 +166,12 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"(?:response|answer|reply|output)s?\b",
     ),
     # Data leaving: a secret sent somewhere explicit.
-    ("exfil-request", 0.9, rf"\b{_SEND}\s+{_gap(5)}{_SECRET}\b\W+{_gap(8)}(?:to|at|into|via)\s+{_gap(2)}{_DESTINATION}"),
-    ("exfil-request", 0.6, rf"\b{_SEND}\s+(?:me\s+|us\s+)?(?:the |your |all )?{_SECRET}\b"),
+    (
+        "exfil-request",
+        0.99,
+        rf"\b{_SEND}\s+{_gap(5)}{_SECRET}\b\W+{_gap(8)}(?:to|at|into|via)\s+{_gap(2)}{_DESTINATION}",
+    ),
+    ("exfil-request", 0.6, rf"\b{_SEND}\s+(?:me\s+|us\s+)?(?:the |your |all )?{_CREDENTIAL}\b"),
     # Luring the agent into calling tools or running code it was not asked to run.
     ("tool-call-lure", 0.8, r"<\s*/?\s*(?:tool_call|function_call|function_calls|invoke)\b"),
     ("tool-call-lure", 0.75, r"[\"']?(?:tool_calls?|function_call)[\"']?\s*[:=]"),

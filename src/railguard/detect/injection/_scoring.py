@@ -28,9 +28,7 @@ class Analysis:
 
 def analyze(text: str, model: LinearModel | None) -> Analysis:
     folded = normalize(text)
-    hits = [
-        Hit(h.signal, h.confidence, *folded.to_original(h.start, h.end)) for h in scan(folded.text)
-    ]
+    hits = [Hit(h.signal, h.confidence, *folded.to_original(h.start, h.end)) for h in scan(folded.text)]
     if folded.hidden_marks:
         start = max(folded.first_hidden, 0)
         hits.append(Hit(_patterns.HIDDEN_TEXT, _patterns.HIDDEN_MARKS_CONFIDENCE, start, start + 1))
