@@ -647,7 +647,9 @@ def _entitlements(check: _Checker, data: LineDict) -> tuple[Item, ...]:
 
 
 def _grants(check: _Checker, section: LineDict, key: str) -> Mapping[str, tuple[Grant, ...]]:
-    value = section.get(key) or {}
+    value = section.get(key)
+    if not value:
+        return {}
     if not isinstance(value, LineDict):
         check.fail(f"'entitlements.{key}' must map each name to its grants", section.line_of(key), key)
     out: dict[str, tuple[Grant, ...]] = {}
