@@ -1,0 +1,1 @@
+"""One router per resource; `railguard.server.app.create_app` mounts them."""

@@ -1,0 +1,144 @@
+"""`POST /v1/traces`: OTLP/HTTP trace ingest (protobuf or JSON, optionally gzip) into the store.
+
+A 200 means committed: the response is sent after `Store.write_spans` returned. Spans are redacted
+with the tracer's own redaction policy before they reach the store. Errors follow OTLP/HTTP: the
+body is a google.rpc.Status in the request's encoding; 503 (retryable) when the store is down.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import zlib
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request, Response
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+from starlette.concurrency import run_in_threadpool
+
+from railguard.errors import StoreError
+from railguard.server.routes import _otlp_decode as decode
+from railguard.store import Store
+from railguard.trace._redaction import RedactionPolicy
+
+TOKEN_ENV = "RAILGUARD_INGEST_TOKEN"
+TENANT_HEADER = "x-railguard-tenant"
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+JSON_TYPE = "application/json"
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+router = APIRouter(tags=["otlp"])
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpSettings:
+    """`max_body_bytes` bounds the body both as sent and after gzip (a small bomb is still a 413).
+    `token`: when set, requests need `Authorization: Bearer <token>`."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    token: str | None = field(default=None, repr=False)
+    policy: RedactionPolicy = field(default_factory=RedactionPolicy)
+
+    @classmethod
+    def from_env(cls, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> OtlpSettings:
+        return cls(max_body_bytes=max_body_bytes, token=os.environ.get(TOKEN_ENV) or None)
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@router.post("/v1/traces")
+async def export_traces(request: Request) -> Response:
+    settings: OtlpSettings = request.app.state.otlp
+    store: Store = request.app.state.store
+    as_json = _media_type(request) == JSON_TYPE
+    try:
+        _authorize(request, settings)
+        media_type = _media_type(request)
+        if media_type not in PROTOBUF_TYPES and media_type != JSON_TYPE:
+            raise _Rejected(
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                "Content-Type must be application/x-protobuf or application/json",
+            )
+        body = _decompressed(
+            await _read_body(request, settings.max_body_bytes), request, settings.max_body_bytes
+        )
+        # Decoding, redaction and the database write are blocking: keep them off the event loop.
+        content = await run_in_threadpool(
+            _ingest, store, settings, body, as_json, request.headers.get(TENANT_HEADER)
+        )
+    except _Rejected as rejected:
+        return _status_response(rejected, as_json=as_json)
+    return Response(content, media_type=JSON_TYPE if as_json else "application/x-protobuf")
+
+
+def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, tenant: str | None) -> bytes:
+    try:
+        parsed = decode.parse_json(body) if as_json else decode.parse_protobuf(body)
+    except decode.OtlpDecodeError as exc:
+        raise _Rejected(400, code_pb2.INVALID_ARGUMENT, str(exc)) from None
+    batch = decode.to_rows(parsed, policy=settings.policy, tenant=tenant or None)
+    try:
+        store.write_spans(batch.rows)
+    except StoreError:
+        # The store's message is scrubbed, but the client needs only "retry later".
+        raise _Rejected(503, code_pb2.UNAVAILABLE, "the span store is unavailable; retry later") from None
+    return decode.response_body(batch, as_json=as_json)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _authorize(request: Request, settings: OtlpSettings) -> None:
+    if settings.token is None:
+        return
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        credential.strip().encode(), settings.token.encode()
+    ):
+        raise _Rejected(
+            401, code_pb2.UNAUTHENTICATED, "a valid 'Authorization: Bearer <token>' header is required"
+        )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Rejected(413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise _Rejected(413, code_pb2.RESOURCE_EXHAUSTED, f"body larger than {limit} bytes")
+    return bytes(chunks)
+
+
+def _decompressed(body: bytes, request: Request, limit: int) -> bytes:
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise _Rejected(415, code_pb2.INVALID_ARGUMENT, "Content-Encoding must be gzip or identity")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)  # bounded: stop one byte past the limit
+    except zlib.error:
+        raise _Rejected(400, code_pb2.INVALID_ARGUMENT, "body is not valid gzip") from None
+    if len(out) > limit:
+        raise _Rejected(413, code_pb2.RESOURCE_EXHAUSTED, f"decompressed body larger than {limit} bytes")
+    if not inflater.eof:
+        raise _Rejected(400, code_pb2.INVALID_ARGUMENT, "gzip body is truncated")
+    return out
+
+
+def _status_response(rejected: _Rejected, *, as_json: bool) -> Response:
+    status = status_pb2.Status(code=rejected.code, message=rejected.message)
+    if as_json:
+        return Response(json_format.MessageToJson(status, indent=None), rejected.status, media_type=JSON_TYPE)
+    return Response(status.SerializeToString(), rejected.status, media_type="application/x-protobuf")

@@ -1,0 +1,47 @@
+"""The receiver under test runs for real: uvicorn on a free localhost port, in a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import uvicorn
+from otlp_server import RunningServer, free_port
+
+from railguard.server.app import create_app
+from railguard.server.routes.otlp import OtlpSettings
+from railguard.store import Store, open_store
+
+
+@pytest.fixture
+def serve(store_url: str) -> Iterator[Callable[..., RunningServer]]:
+    """Start the app on the parametrized store (SQLite file, then PostgreSQL) with given settings."""
+    servers: list[tuple[uvicorn.Server, threading.Thread, Store]] = []
+
+    def start(settings: OtlpSettings | None = None) -> RunningServer:
+        store = open_store(store_url)
+        port = free_port()
+        config = uvicorn.Config(
+            create_app(store, otlp_settings=settings or OtlpSettings()),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        for _ in range(500):  # bounded wait for the socket (at most ~10 s)
+            if server.started:
+                break
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        servers.append((server, thread, store))
+        return RunningServer(store, f"http://127.0.0.1:{port}")
+
+    yield start
+    for server, thread, store in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
