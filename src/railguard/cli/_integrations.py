@@ -1,0 +1,203 @@
+"""Commands that plug Railguard into other tools: `hook claude-code`, `install claude-code`,
+`mcp-proxy`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from railguard.engine import Engine
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+hook_app = typer.Typer(
+    help="Run as a hook inside an agent tool (reads the event on stdin).", no_args_is_help=True
+)
+install_app = typer.Typer(help="Install Railguard into an agent tool's settings.", no_args_is_help=True)
+
+PolicyOpt = Annotated[
+    list[Path] | None, typer.Option("--policy", "-p", help="Policy file (repeatable; later ones override).")
+]
+PackOpt = Annotated[list[str] | None, typer.Option("--pack", help="Built-in pack (repeatable).")]
+UntrustedOpt = Annotated[
+    list[str] | None,
+    typer.Option("--untrusted", help="Tool name glob whose output is scanned for injection (repeatable)."),
+]
+
+
+@hook_app.command("claude-code")
+def hook_claude_code(
+    policy: PolicyOpt = None,
+    pack: PackOpt = None,
+    event: Annotated[
+        str | None, typer.Option(help="pre or post; default: the input's hook_event_name.")
+    ] = None,
+    allow_mode: Annotated[
+        str,
+        typer.Option(
+            help="defer: an allowed call goes through Claude Code's own permission flow; allow: approve it."
+        ),
+    ] = "defer",
+    untrusted: UntrustedOpt = None,
+    db: Annotated[str | None, typer.Option(help="Store URL: trace decisions and results there.")] = None,
+) -> None:
+    """Claude Code PreToolUse/PostToolUse hook: the event JSON on stdin, the answer on stdout.
+    Fails closed: any error in a PreToolUse exits 2 (Claude Code blocks the call)."""
+    from railguard.integrations.claude_code import AllowMode, run_hook
+
+    try:
+        mode = AllowMode(allow_mode)
+        text = sys.stdin.read()
+    except (ValueError, OSError) as problem:  # exit 2 blocks: never let a broken hook wave calls through
+        sys.stderr.write(f"Railguard hook could not start ({type(problem).__name__}); the call is blocked.\n")
+        raise typer.Exit(2) from None
+    result = run_hook(
+        text,
+        policies=[str(p) for p in policy or []],
+        packs=pack or [],
+        event=event,
+        allow_mode=mode,
+        untrusted=untrusted or [],
+        db=db,
+    )
+    sys.stdout.write(result.stdout)
+    sys.stdout.flush()
+    sys.stderr.write(result.stderr)
+    raise typer.Exit(result.exit_code)
+
+
+@install_app.command("claude-code")
+def install_claude_code(
+    policy: PolicyOpt = None,
+    pack: PackOpt = None,
+    user: Annotated[bool, typer.Option("--user", help="Install into ~/.claude/settings.json.")] = False,
+    project: Annotated[
+        bool, typer.Option("--project", help="Install into ./.claude/settings.json (the default).")
+    ] = False,
+    settings: Annotated[
+        Path | None, typer.Option(help="Settings file to edit (overrides --user/--project).")
+    ] = None,
+    allow_mode: Annotated[str, typer.Option(help="Passed to the hook: defer or allow.")] = "defer",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the merged settings; write nothing.")
+    ] = False,
+) -> None:
+    """Add Railguard's PreToolUse and PostToolUse hooks to Claude Code's settings (merged, idempotent,
+    with a .bak backup of the previous file)."""
+    import json
+
+    from railguard.errors import ConfigurationError, PolicyError
+    from railguard.integrations._claude_code_install import hook_commands, install, settings_path
+
+    if user and project:
+        err.print("[red]error[/red] choose one of --user and --project")
+        raise typer.Exit(2)
+    if policy or pack:
+        from railguard.engine import Engine
+
+        try:  # refuse to install a hook that would block every call because its policy is broken
+            Engine([str(p) for p in policy or []] or None, packs=pack or None)
+        except PolicyError as problem:
+            err.print(f"[red]policy error[/red] {escape(str(problem))}")
+            raise typer.Exit(2) from None
+    extra = [] if allow_mode == "defer" else ["--allow-mode", allow_mode]
+    path = settings_path(user=user, override=settings)
+    try:
+        result = install(path, hook_commands(policy or [], pack or [], extra), dry_run=dry_run)
+    except ConfigurationError as problem:
+        err.print(f"[red]error[/red] {escape(str(problem))}")
+        raise typer.Exit(1) from None
+    if dry_run:
+        print(json.dumps(result.settings, indent=2))
+        return
+    if not result.written:
+        out.print(f"[green]already installed[/green] in {escape(str(result.path))} (nothing changed)")
+        return
+    backup = f" (previous file kept as {escape(str(result.backup))})" if result.backup else ""
+    out.print(f"[green]installed[/green] Railguard hooks in {escape(str(result.path))}{backup}")
+
+
+def mcp_proxy(
+    command: Annotated[list[str], typer.Argument(help="The MCP server command and its arguments, after --.")],
+    policy: PolicyOpt = None,
+    pack: PackOpt = None,
+    hide_blocked: Annotated[
+        bool,
+        typer.Option("--hide-blocked", help="Remove from tools/list the tools the policy always blocks."),
+    ] = False,
+    server_name: Annotated[
+        str | None, typer.Option(help="Server name in tool names (default: the name the server reports).")
+    ] = None,
+    tool_name_format: Annotated[
+        str, typer.Option(help="Tool name the policy sees; {server} and {tool} are filled in.")
+    ] = "mcp__{server}__{tool}",
+    untrusted: UntrustedOpt = None,
+    block_injection: Annotated[
+        bool, typer.Option("--block-injection", help="Withhold untrusted results with injection signals.")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option(help="Store URL: trace decisions there and ask humans through approvals.")
+    ] = None,
+    approval_wait: Annotated[float, typer.Option(help="Seconds a call waits for a human's approval.")] = 0.0,
+) -> None:
+    """Guard an MCP server: sit between an MCP client and the server (a subprocess), check every
+    tools/call, redact secrets in results. Example: railguard mcp-proxy -p policy.yaml -- python server.py"""
+    import anyio
+
+    from railguard.errors import PolicyError
+    from railguard.integrations.mcp_proxy import ProxyOptions, run_stdio_proxy
+
+    if not command:
+        err.print("[red]error[/red] give the MCP server command after --, e.g. -- python server.py")
+        raise typer.Exit(2)
+    try:
+        engine = _engine_for(policy, pack)
+    except PolicyError as problem:
+        err.print(f"[red]policy error[/red] {escape(str(problem))}")
+        raise typer.Exit(2) from None
+    if db is not None:
+        _attach_store(engine, db, approval_wait)
+    options = ProxyOptions(
+        server_name=server_name,
+        tool_name_format=tool_name_format,
+        hide_blocked=hide_blocked,
+        untrusted=tuple(untrusted or ()),
+        block_injection=block_injection,
+    )
+    code = anyio.run(run_stdio_proxy, engine, command[0], command[1:], options)
+    raise typer.Exit(code)
+
+
+def _engine_for(policy: list[Path] | None, pack: list[str] | None) -> Engine:
+    from railguard.engine import Engine
+
+    return Engine([str(p) for p in policy or []] or None, packs=pack or None)
+
+
+def _attach_store(engine: Engine, db: str, approval_wait: float) -> None:
+    """Tracing into the store, and human approvals through it when that module is available."""
+    from railguard.trace import configure_tracing, trace_engine
+
+    tracing = configure_tracing(db, service_name="railguard-mcp-proxy")
+    trace_engine(engine)
+    try:
+        from railguard.state.approvals import install_approvals
+    except ImportError:
+        return
+    if tracing.store is not None:
+        install_approvals(engine, tracing.store, wait=approval_wait)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("mcp-proxy", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+        mcp_proxy
+    )
+    app.add_typer(hook_app, name="hook")
+    app.add_typer(install_app, name="install")

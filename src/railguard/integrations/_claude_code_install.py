@@ -1,0 +1,135 @@
+"""`railguard install claude-code`: merge Railguard's PreToolUse/PostToolUse hooks into a Claude Code
+settings.json without touching anything else in it. Running it again replaces Railguard's own
+entries instead of adding more; the previous file is kept as `settings.json.bak`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from railguard.errors import ConfigurationError
+
+# Every command we install contains this; it is how a later run finds (and replaces) our entries.
+HOOK_MARKER = "railguard.cli hook claude-code"
+HOOK_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    path: Path
+    settings: dict[str, Any]
+    changed: bool
+    backup: Path | None
+    written: bool
+
+
+def settings_path(
+    *, user: bool = False, project_dir: Path | None = None, override: Path | None = None
+) -> Path:
+    """`--settings PATH`, else `~/.claude/settings.json` ($HOME) for `--user`, else the project's
+    `.claude/settings.json`."""
+    if override is not None:
+        return override
+    if user:
+        return Path(os.environ.get("HOME") or Path.home()) / ".claude" / "settings.json"
+    return (project_dir or Path.cwd()) / ".claude" / "settings.json"
+
+
+def hook_commands(
+    policies: Sequence[Path] = (), packs: Sequence[str] = (), extra: Sequence[str] = ()
+) -> dict[str, str]:
+    """The command line per event. PreToolUse ends in `|| exit 2`: if the interpreter itself cannot
+    start (a deleted virtualenv exits 1 or 127, which Claude Code treats as non-blocking), the shell
+    turns that into the blocking exit code, so a broken install fails closed."""
+    base = [sys.executable, "-m", "railguard.cli", "hook", "claude-code"]
+    options: list[str] = []
+    for policy in policies:
+        options += ["--policy", str(Path(policy).resolve())]
+    for pack in packs:
+        options += ["--pack", pack]
+    options += list(extra)
+    pre = shlex.join([*base, "--event", "pre", *options]) + " || exit 2"
+    post = shlex.join([*base, "--event", "post", *options])
+    return {"PreToolUse": pre, "PostToolUse": post}
+
+
+def merge_hooks(settings: dict[str, Any], commands: dict[str, str]) -> dict[str, Any]:
+    """`settings` with Railguard's hook for each event (replacing an older Railguard entry, keeping
+    every other hook and key as it was)."""
+    merged = dict(settings)
+    hooks = merged.get("hooks", {})
+    if not isinstance(hooks, dict):
+        raise ConfigurationError("'hooks' in the settings file is not a JSON object; fix it by hand first")
+    hooks = dict(hooks)
+    for event, command in commands.items():
+        groups = hooks.get(event, [])
+        if not isinstance(groups, list):
+            raise ConfigurationError(
+                f"'hooks.{event}' in the settings file is not a list; fix it by hand first"
+            )
+        kept = [_without_ours(g) for g in groups]
+        kept = [g for g in kept if g is not None]
+        ours = {"type": "command", "command": command, "timeout": HOOK_TIMEOUT_S}
+        kept.append({"matcher": "*", "hooks": [ours]})
+        hooks[event] = kept
+    merged["hooks"] = hooks
+    return merged
+
+
+def _without_ours(group: Any) -> Any:
+    """A matcher group minus Railguard's hooks (None when nothing else was in it)."""
+    if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
+        return group
+    others = [h for h in group["hooks"] if not (isinstance(h, dict) and HOOK_MARKER in str(h.get("command")))]
+    if not others:
+        return None
+    return {**group, "hooks": others}
+
+
+def install(path: Path, commands: dict[str, str], *, dry_run: bool = False) -> InstallResult:
+    """Merge the hooks into the settings file at `path` (created if missing). Refuses a file that is
+    not valid JSON, naming the line and column."""
+    current: dict[str, Any] = {}
+    original: str | None = None
+    if path.exists():
+        original = path.read_text(encoding="utf-8")
+        if original.strip():
+            try:
+                loaded = json.loads(original)
+            except json.JSONDecodeError as err:
+                raise ConfigurationError(
+                    f"{path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg}); "
+                    "fix or remove the file, then run the install again (nothing was changed)"
+                ) from None
+            if not isinstance(loaded, dict):
+                raise ConfigurationError(f"{path}: the settings file must hold a JSON object")
+            current = loaded
+    merged = merge_hooks(current, commands)
+    changed = merged != current or original is None
+    if dry_run or not changed:
+        return InstallResult(path, merged, changed, None, False)
+    backup = None
+    if original is not None:
+        backup = path.with_name(path.name + ".bak")
+        backup.write_text(original, encoding="utf-8")
+    _write_atomically(path, json.dumps(merged, indent=2) + "\n")
+    return InstallResult(path, merged, changed, backup, True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,322 @@
+"""An MCP proxy that guards every `tools/call` between any MCP client and an MCP server.
+
+    railguard mcp-proxy --policy policy.yaml -- npx -y @modelcontextprotocol/server-filesystem /tmp
+
+It relays JSON-RPC messages between the client (the proxy's stdin/stdout, through the MCP SDK's
+stdio server transport) and the upstream server (a subprocess, through the SDK's stdio client
+transport). Relaying messages rather than re-serving them through a high-level SDK server keeps the
+proxy transparent: resources, prompts, completions, notifications, progress, cancellation and the
+server's own requests (sampling, elicitation) pass unchanged, in either protocol era. Only these
+are touched:
+
+- `tools/call` requests are checked by the engine (the tool is named `mcp__<server>__<tool>`):
+  block -> an `isError` result with the reason; ask -> the engine's approval handler if one is
+  installed, else an `isError` result saying a human must approve; modify -> forwarded with the
+  rewritten arguments.
+- `tools/call` results: secrets are redacted; untrusted output (policy `output_trust: untrusted`,
+  or `--untrusted` globs) with injection signals gets a warning, or is withheld.
+- `tools/list` results: with `hide_blocked`, tools the policy blocks unconditionally are removed.
+
+If the upstream server dies, every call in flight and every later request gets an error answer, so
+the client never hangs; the proxy keeps answering until the client disconnects.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+from anyio.abc import TaskGroup
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.server.stdio import stdio_server
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
+
+from railguard.engine import Engine
+from railguard.errors import ApprovalRequired, GuardBlocked
+from railguard.integrations._mcp_results import error_result, scan_result
+from railguard.integrations.claude_code import warm_up
+from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
+
+__all__ = ["McpProxy", "ProxyOptions", "run_stdio_proxy"]
+
+AGENT = "mcp-proxy"
+INTERNAL_ERROR = -32603
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")  # linear: a single character class, no nesting
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyOptions:
+    """`server_name` overrides the name the upstream reports; `tool_name_format` builds the tool name
+    the engine sees; `untrusted` are tool-name globs (engine names) whose output is scanned for
+    injection on top of those the policy declares untrusted."""
+
+    server_name: str | None = None
+    tool_name_format: str = "mcp__{server}__{tool}"
+    hide_blocked: bool = False
+    untrusted: tuple[str, ...] = ()
+    block_injection: bool = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    method: str
+    tool: str | None = None
+
+
+@dataclass(slots=True)
+class _State:
+    upstream_alive: bool = True
+    pending: dict[types.RequestId, _Pending] = field(default_factory=dict)
+    server_name: str | None = None
+
+
+class McpProxy:
+    """The relay. `serve` runs until the client side closes; `upstream_exited` tells how it ended."""
+
+    def __init__(self, engine: Engine, options: ProxyOptions | None = None, *, fallback_name: str = "server"):
+        self.engine = engine
+        self.options = options or ProxyOptions()
+        self.session = uuid.uuid4().hex  # one client connection is one session (approval scope)
+        self._fallback_name = fallback_name
+        self._state = _State(
+            server_name=_safe_name(self.options.server_name) if self.options.server_name else None
+        )
+        self._warmed: set[str] = set()
+
+    @property
+    def upstream_exited(self) -> bool:
+        return not self._state.upstream_alive
+
+    @property
+    def server_name(self) -> str:
+        return self._state.server_name or self._fallback_name
+
+    def tool_name(self, tool: str) -> str:
+        return self.options.tool_name_format.format(server=self.server_name, tool=tool)
+
+    async def serve(
+        self,
+        client_read: ReadStream[SessionMessage | Exception],
+        client_write: WriteStream[SessionMessage],
+        upstream_read: ReadStream[SessionMessage | Exception],
+        upstream_write: WriteStream[SessionMessage],
+    ) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._pump_upstream, upstream_read, client_write)
+            await self._pump_client(tg, client_read, client_write, upstream_write)
+            tg.cancel_scope.cancel()
+
+    # -- client -> upstream ----------------------------------------------------------------------
+
+    async def _pump_client(
+        self,
+        tg: TaskGroup,
+        client_read: ReadStream[SessionMessage | Exception],
+        client_write: WriteStream[SessionMessage],
+        upstream_write: WriteStream[SessionMessage],
+    ) -> None:
+        async for item in client_read:
+            if isinstance(item, Exception):
+                _warn(f"ignored a message from the client that is not valid JSON-RPC ({type(item).__name__})")
+                continue
+            message = item.message
+            if isinstance(message, types.JSONRPCRequest) and message.method == "tools/call":
+                # Its own task: an approval may wait for a human without stalling other traffic.
+                tg.start_soon(self._call_tool, message, client_write, upstream_write)
+            elif isinstance(message, types.JSONRPCRequest):
+                await self._forward_request(message, _Pending(message.method), client_write, upstream_write)
+            elif self._state.upstream_alive:
+                await self._send_upstream(item, upstream_write)
+
+    async def _call_tool(
+        self,
+        request: types.JSONRPCRequest,
+        client_write: WriteStream[SessionMessage],
+        upstream_write: WriteStream[SessionMessage],
+    ) -> None:
+        params = dict(request.params or {})
+        name, args = params.get("name"), params.get("arguments") or {}
+        if not isinstance(name, str) or not isinstance(args, dict):
+            await self._forward_request(request, _Pending("tools/call"), client_write, upstream_write)
+            return  # malformed: the server answers it with its own validation error
+        tool = self.tool_name(name)
+        try:
+            decision = await self._decide(
+                Action(tool, args, call_id=str(request.id), context=self._context())
+            )
+        except (GuardBlocked, ApprovalRequired) as refused:
+            await self._reply(client_write, request.id, error_result(refused.model_message()))
+            return
+        except Exception as problem:  # fail closed: an unchecked call never reaches the server
+            reason = (
+                f"Railguard could not check the call to '{tool}' ({type(problem).__name__}); it was not run."
+            )
+            await self._reply(client_write, request.id, error_result(reason))
+            return
+        if decision.verdict is Verdict.MODIFY and decision.args is not None:
+            params["arguments"] = dict(decision.args)
+            request = request.model_copy(update={"params": params})
+        await self._forward_request(request, _Pending("tools/call", tool), client_write, upstream_write)
+
+    async def _decide(self, action: Action) -> Decision:
+        """The decision to act on; raises GuardBlocked / ApprovalRequired when the call must not run."""
+        if action.tool not in self._warmed:  # first use loads parsers/models: keep it off the deadline
+            warm_up(self.engine, action)
+            self._warmed.add(action.tool)
+        decision = self.engine.check(action)
+        if decision.verdict is Verdict.BLOCK:
+            raise GuardBlocked(decision, action)
+        if decision.verdict is Verdict.ASK:
+            handler = self.engine.approval_handler
+            if handler is None:
+                raise ApprovalRequired(decision, action)
+            decision = await handler.arequest(action, decision)  # raises when pending or denied
+            if not decision.allowed:
+                raise ApprovalRequired(decision, action)
+        return decision
+
+    def _context(self) -> Context:
+        return Context(agent=AGENT, session=self.session, labels={"mcp_server": self.server_name})
+
+    async def _forward_request(
+        self,
+        request: types.JSONRPCRequest,
+        pending: _Pending,
+        client_write: WriteStream[SessionMessage],
+        upstream_write: WriteStream[SessionMessage],
+    ) -> None:
+        self._state.pending[request.id] = pending
+        if not self._state.upstream_alive or not await self._send_upstream(
+            SessionMessage(request), upstream_write
+        ):
+            await self._answer_gone(request.id, client_write)
+
+    async def _send_upstream(self, item: SessionMessage, upstream_write: WriteStream[SessionMessage]) -> bool:
+        try:
+            await upstream_write.send(item)
+            return True
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._state.upstream_alive = False
+            return False
+
+    # -- upstream -> client ----------------------------------------------------------------------
+
+    async def _pump_upstream(
+        self, upstream_read: ReadStream[SessionMessage | Exception], client_write: WriteStream[SessionMessage]
+    ) -> None:
+        async for item in upstream_read:
+            if isinstance(item, Exception):
+                _warn(f"ignored a line from the MCP server that is not JSON-RPC ({type(item).__name__})")
+                continue
+            message = item.message
+            if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+                pending = self._state.pending.pop(message.id, None) if message.id is not None else None
+                if pending is not None and isinstance(message, types.JSONRPCResponse):
+                    item = SessionMessage(
+                        message.model_copy(update={"result": self._rewrite(pending, message.result)})
+                    )
+            await _send_quietly(client_write, item)
+        self._state.upstream_alive = False
+        _warn("the MCP server exited; answering its pending and future requests with errors")
+        for request_id in list(self._state.pending):
+            await self._answer_gone(request_id, client_write)
+
+    def _rewrite(self, pending: _Pending, result: dict[str, Any]) -> dict[str, Any]:
+        if pending.method == "tools/call" and pending.tool is not None:
+            return scan_result(
+                result,
+                pending.tool,
+                untrusted=self._untrusted(pending.tool),
+                block_injection=self.options.block_injection,
+            )
+        if pending.method == "tools/list" and self.options.hide_blocked:
+            return {**result, "tools": [t for t in result.get("tools", []) if not self._hidden(t)]}
+        if pending.method == "initialize" and self._state.server_name is None:
+            info = result.get("serverInfo")
+            if isinstance(info, dict) and isinstance(info.get("name"), str) and info["name"]:
+                self._state.server_name = _safe_name(info["name"])
+        return result
+
+    def _untrusted(self, tool: str) -> bool:
+        if self.engine.policy.trust_of(tool) is Trust.UNTRUSTED:
+            return True
+        return any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.options.untrusted)
+
+    def _hidden(self, tool: Any) -> bool:
+        return (
+            isinstance(tool, dict) and isinstance(tool.get("name"), str) and self.never_allowed(tool["name"])
+        )
+
+    def never_allowed(self, tool: str) -> bool:
+        """True when a rule blocks every call of the tool: no condition, no exception, enforced."""
+        if self.engine.mode is Mode.AUDIT:
+            return False
+        rules = self.engine.policy.plan(self.tool_name(tool)).rules
+        return any(
+            r.condition is None and r.verdict is Verdict.BLOCK and r.mode is Mode.ENFORCE and not r.exceptions
+            for r in rules
+        )
+
+    async def _answer_gone(
+        self, request_id: types.RequestId, client_write: WriteStream[SessionMessage]
+    ) -> None:
+        pending = self._state.pending.pop(request_id, None)
+        if pending is None:
+            return  # already answered
+        reason = "the upstream MCP server exited before answering"
+        if pending.method == "tools/call":
+            await self._reply(client_write, request_id, error_result(f"Railguard MCP proxy: {reason}."))
+            return
+        error = types.JSONRPCError(
+            jsonrpc="2.0", id=request_id, error=types.ErrorData(code=INTERNAL_ERROR, message=reason)
+        )
+        await _send_quietly(client_write, SessionMessage(error))
+
+    async def _reply(
+        self, client_write: WriteStream[SessionMessage], request_id: types.RequestId, result: dict[str, Any]
+    ) -> None:
+        response = types.JSONRPCResponse(jsonrpc="2.0", id=request_id, result=result)
+        await _send_quietly(client_write, SessionMessage(response))
+
+
+async def _send_quietly(client_write: WriteStream[SessionMessage], item: SessionMessage) -> None:
+    try:
+        await client_write.send(item)
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        pass  # the client is gone; the client pump ends on its own
+
+
+def _safe_name(name: str) -> str:
+    return _NAME_UNSAFE.sub("_", name).strip("_") or "server"
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write(f"railguard mcp-proxy: {text}\n")
+    sys.stderr.flush()
+
+
+async def run_stdio_proxy(
+    engine: Engine,
+    command: str,
+    args: Sequence[str] = (),
+    options: ProxyOptions | None = None,
+    *,
+    cwd: str | None = None,
+) -> int:
+    """Serve the proxy on this process's stdin/stdout in front of `command args...`. Returns the
+    process exit code: 0, or 1 when the upstream server exited before the client disconnected."""
+    proxy = McpProxy(engine, options, fallback_name=_safe_name(Path(command).stem))
+    upstream = StdioServerParameters(command=command, args=list(args), env=dict(os.environ), cwd=cwd)
+    async with stdio_server() as (client_read, client_write), stdio_client(upstream) as (up_read, up_write):
+        await proxy.serve(client_read, client_write, up_read, up_write)
+    return 1 if proxy.upstream_exited else 0
