@@ -24,6 +24,9 @@ app.add_typer(_core.policy_app, name="policy")
 from railguard.cli import _approvals  # noqa: E402
 
 _approvals.register(app)
+from railguard.cli import _integrations  # noqa: E402
+
+_integrations.register(app)
 # -- end of command modules ------------------------------------------------------------------------
 
 
