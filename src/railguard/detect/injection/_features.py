@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from operator import add
 
 WINDOW = 40
@@ -44,7 +44,7 @@ def max_window_sum(words: list[str], weights: Mapping[str, float]) -> float:
     Same features as `token_features`, computed with comprehensions because this is the hot loop."""
     get = weights.get
     unigrams = [get(word, 0.0) for word in words]
-    bigrams = [get(f"{a} {b}", 0.0) for a, b in zip(words, words[1:], strict=False)]
+    bigrams = [get(f"{a} {b}", 0.0) for a, b in pairwise(words)]
     if words:
         bigrams.append(0.0)  # the last word starts no bigram
     prefix = [0.0, *accumulate(map(add, unigrams, bigrams))]

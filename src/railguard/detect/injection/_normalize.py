@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003  (the confusables table is made of look-alike letters on purpose)
 """Fold text into one canonical lowercase form so patterns and the model see through obfuscation:
 NFKC (fullwidth and math letters), common Cyrillic/Greek look-alikes, invisible format characters
 (dropped) and Unicode tag characters (decoded: they smuggle ASCII invisibly). Each normalized
