@@ -48,15 +48,6 @@ rules:
     severity: critical
     message: "user ${ctx.user} (roles: ${ctx.roles}) may not delete customers"
     tags: [stable, access]
-  - rule: email/redact-secrets
-    desc: Never email a secret; strip it and send the rest.
-    tools: [send_email]
-    when: secrets.secrets
-    verdict: modify
-    modify: {redact: true}
-    severity: high
-    message: "removed ${secrets.kinds} from the email"
-    tags: [stable, secrets]
 """
 
 # A realistic ticket: a customer was double-charged; the agent investigates, fixes and refunds.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from railguard.detect.facts import FACTS
+from railguard.detect.facts import FACTS, warm_facts
 from railguard.errors import ConfigurationError, ContractViolation
 from railguard.model import (
     Action,
@@ -176,6 +176,7 @@ class Engine:
             if not self._paths and not self._packs and text is None:
                 self._packs = ["default"]
             compiled = load_policy(self._paths, packs=self._packs, text=text)
+        _warm(compiled)
         self._policy = compiled
         self.forced_mode = Mode(mode) if mode is not None else None
         self._steps: list[tuple[str, str, Step]] = [
@@ -232,6 +233,7 @@ class Engine:
 
     def swap(self, policy: CompiledPolicy) -> None:
         """Replace the policy atomically: checks in flight finish on the one they started with."""
+        _warm(policy)
         with self._lock:
             self._policy = policy
             self.stats.reloads += 1
@@ -652,6 +654,17 @@ class Engine:
         if fn is None:
             return lambda f: make_guard(self, f, **options)
         return make_guard(self, fn, **options)
+
+
+def _warm(policy: CompiledPolicy) -> None:
+    """Load the detectors and build the redaction matchers a policy uses before it serves a check."""
+    warm_facts(policy.facts_used)
+    kinds_sets = policy.redaction_kinds
+    if kinds_sets:
+        from railguard.detect.redact import redact
+
+        for kinds in kinds_sets:
+            redact("warm-up", kinds)
 
 
 def _pick(value: Any, fields: frozenset[str] | None) -> Any:

@@ -163,3 +163,15 @@ def test_demo_runs() -> None:
     assert result.returncode == 0, result.stderr
     verdicts = [json.loads(line)["verdict"] for line in result.stdout.splitlines()]
     assert {"allow", "ask", "block"} <= set(verdicts)
+
+
+def test_demo_shows_every_verdict_with_reasons() -> None:
+    result = rg("demo", "--json")
+    decisions = [json.loads(line) for line in result.stdout.splitlines()]
+    by_tool = [(d["tool"], d["verdict"]) for d in decisions]
+    assert ("Bash", "allow") in by_tool and ("Bash", "block") in by_tool
+    assert ("refund", "ask") in by_tool and ("send_email", "modify") in by_tool
+    modified = next(d for d in decisions if d["verdict"] == "modify")
+    assert "[redacted:aws_access_key]" in modified["args"]["body"]
+    assert modified["args"]["to"] == "ops@acme.example"
+    assert all(d["error"] is None for d in decisions if "error" in d)

@@ -225,9 +225,17 @@ def policy_packs() -> None:
     """List the built-in rule packs."""
     from railguard.policy import available_packs, load_policy
 
+    failed = False
     for name in available_packs():
-        compiled = load_policy(packs=[name])
-        out.print(f"{name:16} {len(compiled.rules):3} rules  {compiled.source.description}")
+        try:
+            compiled = load_policy(packs=[name])
+        except PolicyError as e:
+            failed = True
+            err.print(f"[red]{name}: invalid[/red] {escape(str(e))}")
+            continue
+        out.print(f"{name:16} {len(compiled.rules):3} rules  {escape(compiled.source.description)}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

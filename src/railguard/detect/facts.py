@@ -8,7 +8,8 @@ or, failing that, by the conventions of common agent tools (Claude Code's `Bash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,8 +94,12 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
         if hit:
             out.extend(_strings(value))
     if role == "url":
-        out.extend(s for s in _strings(dict(action.args)) if "://" in s[:16] and s not in out)
+        # Any argument whose whole value is a URL is a destination; a URL inside prose is content.
+        out.extend(s for s in _strings(dict(action.args)) if _WHOLE_URL.match(s) and s not in out)
     return out
+
+
+_WHOLE_URL = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]{1,15}://\S+\s*$")
 
 
 def all_text(action: Action) -> list[str]:
@@ -145,9 +150,15 @@ def paths_fact(
     paths = args_with_role(action, spec, "path")
     if shell is not None:
         paths += [p for p in shell.get("paths", []) if p not in paths]
-    return analyze_paths(
+    fact = analyze_paths(
         paths, workspace=action.context.workspace, home=_home(action), write=_is_write(action, spec)
     ).to_fact()
+    workspace = action.context.workspace
+    if workspace and fact["system"]:
+        # a workspace may live under a system-looking root (/srv/app, /opt/app): inside it is never "system"
+        root = workspace.rstrip("/") + "/"
+        fact["system"] = [p for p in fact["system"] if not (p + "/").startswith(root)]
+    return fact
 
 
 def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -196,25 +207,78 @@ class FactProvider:
     compute: Callable[..., Any]
     needs_shell: bool
     doc: str
+    warm: Callable[[], Any] | None = None  # loads parsers/models at policy load, not on the first check
+
+
+def _warm_action(**args: Any) -> Action:
+    from railguard.model import Context
+
+    return Action("Bash", args, context=Context(workspace="/tmp/railguard-warm"))
+
+
+def _warm_shell() -> None:
+    shell_fact(_warm_action(command="ls -la | grep x && rm -rf build/"), None)
+
+
+def _warm_paths() -> None:
+    action = _warm_action(file_path="~/.ssh/id_rsa")
+    paths_fact(action, None, shell_fact(action, None))
+
+
+def _warm_net() -> None:
+    action = _warm_action(url="https://example.com/a")
+    net_fact(action, None, shell_fact(action, None))
+
+
+def _warm_sql() -> None:
+    sql_fact(Action("run_sql", {"sql": "DELETE FROM t WHERE id = 1"}), None)
+
+
+def _warm_secrets() -> None:
+    secrets_fact(_warm_action(text="contact: someone@example.com token=abc"), None)
+
+
+def _warm_injection() -> None:
+    injection_fact(_warm_action(text="Please summarize the attached quarterly report for me."), None)
 
 
 FACTS: dict[str, FactProvider] = {
     p.name: p
     for p in (
-        FactProvider("shell", shell_fact, False, "the parsed shell command(s): commands, findings, verdict"),
+        FactProvider("shell", shell_fact, False, "the parsed shell command(s)", _warm_shell),
         FactProvider(
-            "paths", paths_fact, True, "file paths: resolved, secret-bearing, outside the workspace"
+            "paths", paths_fact, True, "file paths: secret-bearing, outside the workspace", _warm_paths
         ),
-        FactProvider("net", net_fact, True, "URLs and hosts: private ranges, metadata endpoints, allow/deny"),
-        FactProvider("sql", sql_fact, False, "SQL statements: kinds, tables, destructive"),
-        FactProvider("secrets", secrets_fact, False, "secrets and PII found in the arguments"),
-        FactProvider(
-            "injection", injection_fact, False, "prompt-injection score and signals in the arguments"
-        ),
+        FactProvider("net", net_fact, True, "URLs and hosts: private ranges, metadata endpoints", _warm_net),
+        FactProvider("sql", sql_fact, False, "SQL statements: kinds, tables, destructive", _warm_sql),
+        FactProvider("secrets", secrets_fact, False, "secrets and PII in the arguments", _warm_secrets),
+        FactProvider("injection", injection_fact, False, "prompt-injection signals", _warm_injection),
     )
 }
 
 
-def register_fact(name: str, compute: Callable[[Action, ToolSpec | None], Any], doc: str = "") -> None:
+def register_fact(
+    name: str,
+    compute: Callable[[Action, ToolSpec | None], Any],
+    doc: str = "",
+    warm: Callable[[], Any] | None = None,
+) -> None:
     """Add a fact provider (an extension point for custom detectors). Register before loading policies."""
-    FACTS[name] = FactProvider(name, compute, False, doc)
+    FACTS[name] = FactProvider(name, compute, False, doc, warm)
+
+
+_warmed: set[str] = set()
+
+
+def warm_facts(names: Iterable[str]) -> None:
+    """Import and initialise the detectors behind `names` once per process, so the first check of a
+    freshly loaded policy doesn't pay for loading a parser or a model (and blow its deadline)."""
+    for name in names:
+        provider = FACTS.get(name)
+        if provider is None or provider.warm is None or name in _warmed:
+            continue
+        try:
+            provider.warm()
+        except Exception:  # a broken detector fails closed at check time, with its own error
+            continue
+        _warmed.add(name)

@@ -57,11 +57,19 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
+def _host_matches(host: str, pattern: str) -> bool:
+    """`host_matches(h, "*.example.com")`: domain (and subdomains), glob, exact IP or CIDR patterns."""
+    from railguard.detect.net import host_matches
+
+    return host_matches(host, pattern)
+
+
 # Functions Railguard adds to every policy, on top of the CEL extended standard library.
 RAILGUARD_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "glob": _glob,
     "in_cidr": _in_cidr,
     "lower": _lower,
+    "host_matches": _host_matches,
 }
 
 ALL_FUNCTIONS: dict[str, Callable[..., Any]] = {**STDLIB_FUNCTIONS, **RAILGUARD_FUNCTIONS}

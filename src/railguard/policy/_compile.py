@@ -163,7 +163,7 @@ class CompiledPolicy:
                     for arg, expr in spec.modify.set.items()
                 ),
                 remove=spec.modify.remove,
-                redact=spec.modify.redact,
+                redact=_redaction_kinds(spec.modify.redact, file, spec.modify.line),
             )
         variables = set(message.variables)
         fields = message.fields
@@ -256,6 +256,25 @@ class CompiledPolicy:
             self._local.ctx = ctx
         return ctx
 
+    @property
+    def redaction_kinds(self) -> list[tuple[str, ...] | None]:
+        """Every kinds set a modify rule redacts with (their matchers are built at load)."""
+        return [
+            r.modify.redact or None
+            for r in self.rules
+            if r.modify is not None and r.modify.redact is not None
+        ]
+
+    @property
+    def facts_used(self) -> frozenset[str]:
+        """The detector facts any rule reads (warmed at load)."""
+        used: set[str] = set()
+        for rule in self.rules:
+            used |= rule.variables & set(FACTS)
+        if used & {name for name, p in FACTS.items() if p.needs_shell}:
+            used.add("shell")
+        return frozenset(used)
+
     def effect_of(self, tool: str) -> Effect:
         spec = self.tools.get(tool)
         return spec.effect if spec else Effect.UNKNOWN
@@ -269,6 +288,30 @@ class CompiledPolicy:
             if rule.id == rule_id:
                 return rule
         return None
+
+
+def _redaction_kinds(kinds: tuple[str, ...] | None, file: str, line: int | None) -> tuple[str, ...] | None:
+    """`redact: [secrets]` / `[pii]` name every kind of the group; unknown kinds fail the load."""
+    if not kinds:
+        return kinds
+    from railguard.detect.redact import PII_KINDS, SECRET_KINDS
+
+    groups = {"secrets": SECRET_KINDS, "pii": PII_KINDS}
+    out: list[str] = []
+    for kind in kinds:
+        if kind in groups:
+            out.extend(sorted(groups[kind]))
+        elif kind in SECRET_KINDS or kind in PII_KINDS:
+            out.append(kind)
+        else:
+            raise PolicyError(
+                f"unknown redaction kind '{kind}'",
+                file=file,
+                line=line,
+                key="redact",
+                fix="use 'secrets', 'pii' or kinds such as: " + ", ".join(sorted(SECRET_KINDS | PII_KINDS)),
+            )
+    return tuple(dict.fromkeys(out))
 
 
 def _plain(value: Any) -> Any:
