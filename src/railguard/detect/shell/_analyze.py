@@ -10,7 +10,7 @@ from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import _rules_db, _rules_fs, _rules_net, _rules_ops, _rules_vcs
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
 from railguard.detect.shell._syntax import Exec
-from railguard.detect.shell._view import CommandView, Ctx, normalize_flags
+from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
 
 MAX_COMMAND_CHARS = 100_000
@@ -154,16 +154,16 @@ def _rules_for(name: str) -> tuple[Rule, ...]:
     return (*(rules or ()), *_EVERY_COMMAND)
 
 
-def _command_findings(execs: list[Exec], ctx: Ctx) -> Iterator[ShellFinding]:
-    for exec_ in execs:
-        exec_ctx = replace(ctx, cwd=exec_.cwd)
+def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFinding]:
+    for view in views:
+        exec_ = view.exec
+        exec_ctx = ctx if exec_.cwd is None else replace(ctx, cwd=exec_.cwd)
         yield from _rules_fs.check_redirects(exec_, exec_ctx)
-        view = CommandView(exec_)
         if not view.name:
             continue
         for rule in _rules_for(view.name):
             yield from rule(view, exec_ctx)
-    yield from _rules_net.check_download_then_run(execs)
+    yield from _rules_net.check_download_then_run(views)
 
 
 def _facts(execs: list[Exec], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -185,10 +185,8 @@ def _facts(execs: list[Exec], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...
     return tuple(paths)[:256], tuple(urls)[:64]
 
 
-def _simple(exec_: Exec) -> SimpleCommand:
-    view = CommandView(exec_)
-    argv = tuple(exec_.argv)
-    return SimpleCommand(view.name, argv, tuple(normalize_flags(view.name, list(argv[1:]))), exec_.via)
+def _simple(view: CommandView) -> SimpleCommand:
+    return SimpleCommand(view.name, tuple(view.exec.argv), tuple(view.ordered_flags), view.exec.via)
 
 
 def analyze_uncached(command: str, workspace: str | None, home: str | None) -> ShellAnalysis:
@@ -202,11 +200,12 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         walker.walk_script(command)
         ctx = Ctx(workspace, home)
         findings = list(walker.findings)
-        findings.extend(_command_findings(walker.execs, ctx))
+        views = [CommandView(e) for e in walker.execs]
+        findings.extend(_command_findings(views, ctx))
         unique = tuple(dict.fromkeys(findings))
         paths, urls = _facts(walker.execs, ctx)
         return ShellAnalysis(
-            commands=tuple(_simple(e) for e in walker.execs),
+            commands=tuple(_simple(v) for v in views),
             findings=unique,
             unparsed=walker.unparsed,
             verdict=strictest_verdict(unique, walker.unparsed),

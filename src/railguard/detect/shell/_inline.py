@@ -34,7 +34,8 @@ _DELETE_ANY = re2.compile(
 _NETWORK = re2.compile(
     r"\bsocket\b|urllib|requests\.|http\.client|httpx|urlopen|\bfetch\s*\(|https?\.(?:get|request)|"
     r"net\.(?:connect|Socket|createConnection)|IO::Socket|LWP|Net::HTTP|open-uri|TCPSocket|fsockopen|"
-    r"curl_exec|Invoke-WebRequest|WebClient|\bsmtplib|ftplib|paramiko"
+    r"curl_exec|Invoke-WebRequest|WebClient|\bsmtplib|ftplib|paramiko|require\(\s*['\"](?:https?|net|dgram|tls)['\"]|"
+    r"axios|node-fetch|XMLHttpRequest|WebSocket"
 )
 _SPAWN_SHELL = re2.compile(
     r"dup2|pty\.spawn|/bin/(?:ba|z|da)?sh|\bcmd\.exe|exec\s*\(\s*['\"](?:sh|bash)|spawn\s*\(\s*['\"](?:sh|bash)"

@@ -7,6 +7,7 @@ keyword check (DROP, TRUNCATE, DELETE/UPDATE without WHERE) stands in, erring to
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -56,7 +57,22 @@ def _load_sql() -> Callable[..., Any] | None:
 _analyze_sql = _load_sql()
 
 
+# A statement can only destroy data if one of these words appears; everything else skips the full parse.
+_MUTATING_WORDS = re2.compile(
+    r"(?i)\b(?:drop|truncate|delete|update|alter|grant|revoke|copy|replace|merge|insert|rename|exec|execute|call|"
+    r"vacuum|reindex|cluster|lock|set|do|load|attach|detach|pragma|flush|purge|shutdown|kill)\b"
+)
+
+
+_OBVIOUS_DROP = re2.compile(r"(?i)(?:^|;)\s*(?:drop\s+(?:table|database|schema)|truncate)\b")
+
+
+@lru_cache(maxsize=1024)
 def sql_is_destructive(text: str, dialect: str | None) -> bool:
+    if not _MUTATING_WORDS.search(text):
+        return False
+    if _OBVIOUS_DROP.search(text):
+        return True  # a statement that starts with DROP/TRUNCATE needs no full parse to judge
     if _analyze_sql is not None:
         try:
             return bool(_analyze_sql(text, dialect).destructive)

@@ -165,6 +165,8 @@ def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _check_dd(view, ctx)
     elif name == "shred":
         for target in _targets(view, ctx):
+            if target.zone in ("workspace", "scratch"):
+                continue  # shredding the agent's own scratch file is a delete
             severe = target.zone in ("device", "critical", "system")
             yield finding(
                 _CAT,

@@ -180,17 +180,35 @@ def _credential_tool(view: CommandView) -> bool:
 _SECRET_VAR = re2.compile(r"\$\{?[A-Za-z0-9_]*(?:KEY|SECRET|TOKEN|PASSW|CRED|PRIVATE)[A-Za-z0-9_]*")
 
 
+# Variables that conventionally point at a credentials file.
+_SECRET_FILE_VARS = {"KUBECONFIG": "kubeconfig", "AWS_SHARED_CREDENTIALS_FILE": "aws_credentials",
+                     "GOOGLE_APPLICATION_CREDENTIALS": "gcloud_credentials", "DOCKER_CONFIG": "docker_config",
+                     "NETRC": "netrc", "PGPASSFILE": "pgpass", "SSH_KEY": "ssh_key", "SSH_KEY_PATH": "ssh_key"}  # fmt: skip
+
+
 def _kind(word: Word, ctx: Ctx) -> tuple[str, str] | None:
+    if word.dynamic:
+        name = word.text.strip("${}").split("/", 1)[0]
+        if name in _SECRET_FILE_VARS:
+            return word.text, _SECRET_FILE_VARS[name]
     target = classify_target(word, ctx)
     kind = secret_path_kind(target.path) or secret_path_kind(word.text)
     return (target.path, kind) if kind else None
 
 
 def secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
-    """(path, kind) for each secret-bearing file this command reads."""
+    """(path, kind) for each secret-bearing file this command reads (memoized on the view)."""
+    if view.secret_reads is None:
+        view.secret_reads = _secret_reads(view, ctx)
+    return view.secret_reads
+
+
+def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if view.name in _READERS or view.name.startswith("python"):
-        for word in view.operands:
+        # copy tools read their sources, not their destination (`cp .env.example .env`)
+        sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else view.operands
+        for word in sources:
             hit = _kind(word, ctx)
             if hit:
                 out.append(hit)
@@ -242,7 +260,12 @@ def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     exec_ = view.exec
     name = view.name
-    if _is_secret_source(view, ctx):
+    if name in _NETWORK_TOOLS and secret_reads(view, ctx):
+        path, kind = secret_reads(view, ctx)[0]
+        yield finding(
+            "exfiltration", "secret-to-network", "block", "critical", f"{name} sends {kind} at {path}"
+        )
+    elif _is_secret_source(view, ctx):
         sinks = [
             c for c in consumer_closure(exec_) if c.words and basename(c.words[0].text) in _NETWORK_TOOLS
         ]
@@ -263,8 +286,11 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         if ":" in destination and not destination.startswith(("/", ".")):
             for source in view.operands[:-1]:
                 target = classify_target(source, ctx)
-                kind = secret_path_kind(target.path)
-                if (kind and kind not in _HARMLESS_KINDS) or target.zone in ("critical", "secret_dir"):
+                source_kind = secret_path_kind(target.path)
+                if (source_kind and source_kind not in _HARMLESS_KINDS) or target.zone in (
+                    "critical",
+                    "secret_dir",
+                ):
                     yield finding(
                         "exfiltration",
                         "copy-secrets-remote",
@@ -367,7 +393,7 @@ def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
 
 
 def _runs_shell(program: str) -> bool:
-    words = program.replace("'", " ").replace('"', " ").split()
+    words = program.replace("'", " ").replace('"', " ").replace(",", " ").split()
     return bool(words) and (
         basename(words[0]) in SHELLS or basename(words[0]) in INTERPRETERS or "cmd" in words[0]
     )
@@ -416,11 +442,11 @@ def _literal_feed(sources: list[Exec]) -> bool:
     return all(s.words and basename(s.words[0].text) in ("echo", "printf") for s in sources)
 
 
-def check_download_then_run(execs: list[Exec]) -> Iterator[ShellFinding]:
+def check_download_then_run(views: list[CommandView]) -> Iterator[ShellFinding]:
     """`curl -o x.sh URL && bash x.sh`: a file fetched earlier in the same command is executed."""
     downloaded: set[str] = set()
-    for exec_ in execs:
-        view = CommandView(exec_)
+    for view in views:
+        exec_ = view.exec
         if is_fetcher(exec_):
             for value in view.values("-o", "--output", "-O", "--output-document"):
                 downloaded.add(posixpath.basename(value))

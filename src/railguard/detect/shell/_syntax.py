@@ -180,6 +180,8 @@ class WordEvaluator:
             self._string(node, word)
         elif kind in ("simple_expansion", "expansion"):
             self._expansion(node, word)
+        elif kind == "command_substitution" and text_of(node) in ("$(pwd)", "`pwd`", "$(pwd -P)"):
+            word.text += "."  # the current directory: keeps `rm -rf "$(pwd)/dist"` resolvable
         elif kind in ("command_substitution", "process_substitution"):
             label = "<()" if kind == "process_substitution" else "$()"
             word.subs.extend(self.on_substitution(node, label))

@@ -136,8 +136,21 @@ def _joined(words: list[Word]) -> Word:
     )
 
 
+def _python_module(name: str, words: list[Word]) -> Unwrapped | None:
+    """`python -m twine upload`: the module runs like the command of the same name."""
+    for i, word in enumerate(words[1:], start=1):
+        if word.text == "-m" and i + 1 < len(words):
+            module = words[i + 1].text.split(".", 1)[0]
+            return Unwrapped(f"{name} -m", words=[Word(module), *words[i + 2 :]])
+        if not word.text.startswith("-") or word.text in ("-c", "-"):
+            return None
+    return None
+
+
 def unwrap_step(name: str, words: list[Word]) -> Unwrapped | None:
     """Peel one wrapper off `words` (whose command basename is `name`)."""
+    if INTERPRETERS.get(name) == "python":
+        return _python_module(name, words)
     if name in _SIMPLE_WRAPPERS:
         inner = _skip_options(words, 1, _SIMPLE_WRAPPERS[name])
         if inner is None:

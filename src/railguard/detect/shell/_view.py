@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from railguard.detect.paths import is_inside, is_system_path, resolve_path, secret_path_kind
 from railguard.detect.shell._model import ShellFinding
@@ -123,14 +123,18 @@ def is_disk_device(path: str) -> bool:
 
 
 def classify_target(word: Word, ctx: Ctx) -> Target:
-    text = word.text
-    if word.dynamic and not _has_static_anchor(text):
+    return _classify(word.text, word.dynamic, word.glob, ctx)
+
+
+@lru_cache(maxsize=8192)
+def _classify(text: str, dynamic: bool, glob: bool, ctx: Ctx) -> Target:
+    if dynamic and not _has_static_anchor(text):
         return Target(text, text, "dynamic")
     if ctx.cwd == UNKNOWN_CWD and not text.startswith(("/", "~", "$HOME", "${HOME}")):
         return Target(text, text, "dynamic")  # relative to a directory we could not follow
     path = resolve_path(text, workspace=ctx.cwd or ctx.workspace, home=ctx.home)
     last = posixpath.basename(text.rstrip("/"))
-    contents = word.glob and any(c in last for c in "*?[")
+    contents = glob and any(c in last for c in "*?[")
     if contents:
         path = posixpath.dirname(path) or "."
         if last.startswith(".") and len(last) <= 64 and fnmatch.fnmatchcase("..", last):
@@ -226,6 +230,7 @@ class CommandView:
         self.words = exec_.words
         self.name = basename(exec_.words[0].text) if exec_.words else ""
         self.args = exec_.words[1:]
+        self.secret_reads: list[tuple[str, str]] | None = None  # filled by the credential rules
 
     @cached_property
     def ordered_flags(self) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+from functools import lru_cache
 
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell import _inline
@@ -67,6 +68,7 @@ _SAFE_EVAL_SOURCES = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
 def basename(text: str) -> str:
     return posixpath.basename(text.rstrip("/")) or text
 

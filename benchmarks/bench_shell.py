@@ -1,0 +1,256 @@
+"""Shell analyzer: accuracy on labelled sets, block/ask rates on NL2Bash, latency against a regex baseline.
+
+Run from the repo root:  .venv/bin/python -m benchmarks.bench_shell
+Writes benchmarks/results/shell.md and benchmarks/results/shell_nl2bash_blocked.txt.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from railguard.detect.shell import analyze_command
+from railguard.detect.shell._analyze import analyze_uncached
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data"
+RESULTS = ROOT / "results"
+NL2BASH = Path("/work/shared/data/shell/nl2bash_all.cm")
+WS, HOME = "/home/user/project", "/home/user"
+COMMAND = ".venv/bin/python -m benchmarks.bench_shell"
+RANK = {"allow": 0, "ask": 1, "block": 2}
+
+# The naive guard many agents ship: regexes over the raw command line.
+_NAIVE = re.compile(
+    r"rm\s+-[a-zA-Z]*[rR][a-zA-Z]*\s+(/|~|\$HOME)|mkfs|dd\s+if=.*of=/dev/|git\s+push\s+.*(--force|-f)\b|"
+    r"terraform\s+destroy|kubectl\s+delete|DROP\s+(TABLE|DATABASE)|TRUNCATE|FLUSHALL|shutdown|reboot|"
+    r"curl[^|]*\|\s*(ba)?sh|wget[^|]*\|\s*(ba)?sh|base64\s+-d\s*\|\s*(ba)?sh|/dev/tcp/|nc\s+.*-e\s|"
+    r"\.ssh/id_|\.aws/credentials|/etc/shadow|npm\s+publish|twine\s+upload|chmod\s+-R\s+777\s+/|:\(\)\s*\{",
+    re.IGNORECASE,
+)
+
+
+def naive_verdict(command: str) -> str:
+    return "block" if _NAIVE.search(command) else "allow"
+
+
+def shell_verdict(command: str) -> str:
+    return analyze_uncached(command, WS, HOME).verdict
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.2f}%" if whole else "n/a"
+
+
+def _quantiles_us(samples_ns: list[int]) -> tuple[float, float, float]:
+    ordered = sorted(samples_ns)
+    p50 = ordered[len(ordered) // 2] / 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000
+    return p50, p99, statistics.fmean(ordered) / 1000
+
+
+def _time(
+    fn: Callable[[str], Any], commands: list[str], clock: Callable[[], int] = time.perf_counter_ns
+) -> tuple[float, float, float]:
+    """Per-call quantiles. `time.thread_time_ns` as the clock leaves out time the thread was preempted,
+    which on a shared 2-core box dominates the wall-clock tail."""
+    samples: list[int] = []
+    for command in commands:
+        start = clock()
+        fn(command)
+        samples.append(clock() - start)
+    return _quantiles_us(samples)
+
+
+def evaluate_dangerous(rows: list[dict[str, Any]], judge: Callable[[str], str]) -> dict[str, Any]:
+    caught = strict = 0
+    misses: list[tuple[str, str, str]] = []
+    per_category: Counter[str] = Counter()
+    per_category_caught: Counter[str] = Counter()
+    for row in rows:
+        verdict = judge(row["command"])
+        per_category[row["category"]] += 1
+        if verdict != "allow":
+            caught += 1
+            per_category_caught[row["category"]] += 1
+        if RANK[verdict] >= RANK[row["min_verdict"]]:
+            strict += 1
+        else:
+            misses.append((row["command"], row["min_verdict"], verdict))
+    return {
+        "caught": caught,
+        "strict": strict,
+        "misses": misses,
+        "per": per_category,
+        "per_caught": per_category_caught,
+    }
+
+
+def evaluate_benign(rows: list[dict[str, Any]], judge: Callable[[str], str]) -> dict[str, Any]:
+    flagged = [(row["command"], judge(row["command"])) for row in rows]
+    return {
+        "ask": [c for c, v in flagged if v == "ask"],
+        "block": [c for c, v in flagged if v == "block"],
+    }
+
+
+def long_commands(rows: list[dict[str, Any]], benign: list[dict[str, Any]], target: int = 200) -> list[str]:
+    """~200-character command lines built by chaining labelled commands with `&&`."""
+    pool = [r["command"] for r in benign + rows if "\n" not in r["command"]]
+    out: list[str] = []
+    for start in range(len(pool)):
+        parts: list[str] = []
+        i = start
+        while len(" && ".join(parts)) < target - 20:
+            parts.append(pool[i % len(pool)])
+            i += 7
+        out.append(" && ".join(parts)[: target + 40])
+    return out
+
+
+# Blocked NL2Bash lines, reviewed by hand, grouped by the rule that fired.
+REVIEWED = {
+    "exec-process-substitution": "correct: runs a script straight from the network (`source <(curl ...)`)",
+    "exec-downloaded-script": 'correct: `ruby -e "$(curl ...)"` runs downloaded code',
+    "pipe-download-to-shell": "correct: `curl ... | sh` installer pattern",
+    "dd-to-device": "correct: `dd of=/dev/sdb` overwrites a disk",
+    "tee-overwrite-system-file": "correct by policy: overwrites a file under /etc (apt sources, timezone)",
+    "copy-secrets-remote": "correct: rsync of ~/.env* to a remote host",
+}
+
+
+def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
+    verdicts: Counter[str] = Counter()
+    blocked: list[tuple[str, str]] = []
+    for line in lines:
+        analysis = analyze_uncached(line, WS, HOME)
+        verdicts[analysis.verdict] += 1
+        if analysis.verdict == "block":
+            rule = next(f.rule for f in analysis.findings if f.verdict == "block")
+            blocked.append((rule, line))
+    total = len(lines)
+    md = [
+        "### NL2Bash (12,607 everyday command lines)",
+        "",
+        "| verdict | lines | rate |",
+        "|---|---:|---:|",
+        *(f"| {v} | {verdicts[v]} | {_pct(verdicts[v], total)} |" for v in ("allow", "ask", "block")),
+        "",
+        "Blocked lines, by rule, with the review of each group:",
+        "",
+        "| rule | lines | review |",
+        "|---|---:|---|",
+    ]
+    by_rule = Counter(rule for rule, _ in blocked)
+    for rule, count in by_rule.most_common():
+        md.append(f"| {rule} | {count} | {REVIEWED.get(rule, 'NOT REVIEWED').replace('|', chr(92) + '|')} |")
+    wrong = sum(count for rule, count in by_rule.items() if not REVIEWED.get(rule, "").startswith("correct"))
+    md += ["", f"Blocks judged wrong or unreviewed: {wrong} ({_pct(wrong, total)} of all lines).", ""]
+    listing = [f"{rule}\t{line}" for rule, line in sorted(blocked)]
+    return md, listing
+
+
+def main() -> None:
+    dangerous = yaml.safe_load((DATA / "shell_dangerous.yaml").read_text())
+    benign = yaml.safe_load((DATA / "shell_benign.yaml").read_text())
+    lines = [
+        line for line in NL2BASH.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()
+    ]
+    # Steady state of a long-running guard: parser built, SQL dialect modules imported once.
+    for warm in ("true", "psql -c 'DELETE FROM t'", "mysql -e 'DELETE FROM t'", "sqlite3 d 'DELETE FROM t'",
+                 "clickhouse-client -q 'DELETE FROM t'", "duckdb -c 'UPDATE t SET a=1'"):  # fmt: skip
+        analyze_uncached(warm, WS, HOME)
+
+    ours = evaluate_dangerous(dangerous, shell_verdict)
+    theirs = evaluate_dangerous(dangerous, naive_verdict)
+    ours_b = evaluate_benign(benign, shell_verdict)
+    theirs_b = evaluate_benign(benign, naive_verdict)
+    n, nb = len(dangerous), len(benign)
+    evasions = [r for r in dangerous if r.get("evasion")]
+    ev_ours = evaluate_dangerous(evasions, shell_verdict)
+    ev_theirs = evaluate_dangerous(evasions, naive_verdict)
+
+    md = [
+        "## Shell analyzer (`railguard.detect.shell`)",
+        "",
+        f"Reproduce: `{COMMAND}` (Python {platform.python_version()}, {platform.machine()}, shared 2-core box).",
+        f"workspace={WS}, home={HOME}. Latency is cold analysis (no LRU cache hits) after a warm-up that",
+        "builds the parser and imports the SQL dialects once, as a long-running guard would.",
+        "",
+        f"### Labelled sets ({n} dangerous incl. {len(evasions)} evasions, {nb} benign-but-tricky)",
+        "",
+        "| metric | railguard | naive regex |",
+        "|---|---:|---:|",
+        f"| dangerous: block-or-ask recall | {_pct(ours['caught'], n)} | {_pct(theirs['caught'], n)} |",
+        f"| dangerous: at least the labelled verdict | {_pct(ours['strict'], n)} | {_pct(theirs['strict'], n)} |",
+        f"| evasions: block-or-ask recall | {_pct(ev_ours['caught'], len(evasions))} "
+        f"| {_pct(ev_theirs['caught'], len(evasions))} |",
+        f"| benign: false ask | {_pct(len(ours_b['ask']), nb)} | {_pct(len(theirs_b['ask']), nb)} |",
+        f"| benign: false block | {_pct(len(ours_b['block']), nb)} | {_pct(len(theirs_b['block']), nb)} |",
+        "",
+        "Recall per category (block-or-ask):",
+        "",
+        "| category | railguard | naive regex |",
+        "|---|---:|---:|",
+    ]
+    for category in sorted(ours["per"]):
+        total = ours["per"][category]
+        md.append(
+            f"| {category} | {_pct(ours['per_caught'][category], total)} "
+            f"| {_pct(theirs['per_caught'][category], total)} |"
+        )
+    md += ["", "Dangerous commands below their labelled verdict (railguard):", ""]
+    md += [f"- `{c!r}` expected {want}, got {got}" for c, want, got in ours["misses"]] or ["- none"]
+    md += ["", "Benign commands flagged (railguard):", ""]
+    flagged = [(c, "ask") for c in ours_b["ask"]] + [(c, "block") for c in ours_b["block"]]
+    md += [f"- `{c!r}` -> {v}" for c, v in flagged] or ["- none"]
+    md.append("")
+
+    nl_md, listing = nl2bash_section(lines)
+    md += nl_md
+
+    long = long_commands(dangerous, benign)
+    avg_len = statistics.fmean(len(c) for c in long)
+    cold = lambda c: analyze_uncached(c, WS, HOME)  # noqa: E731
+    rows = []
+    for label, commands in ((f"NL2Bash lines ({len(lines)})", lines),
+                            (f"~200-char chains ({len(long)}, mean {avg_len:.0f} chars)", long)):  # fmt: skip
+        p50, p99, mean = _time(cold, commands)
+        c50, c99, _ = _time(cold, commands, time.thread_time_ns)
+        n50, n99, _ = _time(naive_verdict, commands)
+        rows.append(f"| {label} | {p50:.0f} | {p99:.0f} | {c50:.0f} | {c99:.0f} | {mean:.0f} | {n50:.1f} | {n99:.1f} "
+                    f"| {p50 / max(n50, 0.001):.0f}x |")  # fmt: skip
+    for command in long:
+        analyze_command(command, workspace=WS, home=HOME)
+    h50, h99, _ = _time(lambda c: analyze_command(c, workspace=WS, home=HOME), long)
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "n/a"
+    md += [
+        "### Latency (microseconds per command, cold: no LRU hits)",
+        "",
+        f"Load average during the run: {load} on 2 shared cores; wall-clock tails include preemption, the",
+        "CPU columns (thread time) do not.",
+        "",
+        "| input | wall p50 | wall p99 | CPU p50 | CPU p99 | wall mean | naive regex p50 | naive p99 | ratio p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        f"| ~200-char chains, LRU cache hit | {h50:.1f} | {h99:.1f} | | | | | | |",
+        "",
+        "The regex baseline is an order of magnitude faster and blind: compare its recall on evasions above.",
+        "",
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "shell.md").write_text("\n".join(md))
+    (RESULTS / "shell_nl2bash_blocked.txt").write_text("\n".join(listing) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
