@@ -121,8 +121,9 @@ def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
             start > 0 and (text[start - 1].isalnum() or text[start - 1] == ":")
         ):
             return None
-        if sum(part != "" for part in candidate.split(":")) < 3 and candidate != "::1":
-            return None  # `a::b` is more often code than an address
+        groups = sum(part != "" for part in candidate.split(":"))
+        if candidate != "::1" and (groups < 2 or not any(c.isdigit() for c in candidate)):
+            return None  # `a::b`, `cafe::bad`: more often code than an address
     return start, end
 
 
@@ -200,7 +201,7 @@ PII_RULES: tuple[Rule, ...] = (
     Rule("ip_address", r"\b((?:\d{1,3}\.){3}\d{1,3})\b", _ip, 0.9, 43),
     Rule(
         "ip_address",
-        r"((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:(?:\d{1,3}\.){3}\d{1,3})?)",
+        r"((?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4}))",
         _ip,
         0.9,
         43,
