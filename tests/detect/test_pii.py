@@ -21,6 +21,8 @@ POSITIVES = [
     ("us_ssn", "SSN 460-89-9847 on file", "460-89-9847"),
     ("ip_address", "connect to 192.168.10.24:8080", "192.168.10.24"),
     ("ip_address", "addr 2001:db8:85a3::8a2e:370:7334 up", "2001:db8:85a3::8a2e:370:7334"),
+    ("ip_address", "link-local fe80::1 only", "fe80::1"),
+    ("ip_address", "mapped ::ffff:10.0.0.1 here", "::ffff:10.0.0.1"),
 ]
 
 
@@ -45,7 +47,7 @@ LOOK_ALIKES = [
     "SSN 000-12-3456, 666-12-3456, 912-12-3456, 123-00-4567",
     "order 1002345678 shipped",
     "epoch 1716200000 ms 1716200000123",
-    "std::vector<int> a; Foo::bar(); 12:30:45",
+    "std::vector<int> a; Foo::bar(); cafe::bad; 12:30:45; ::::::::",
     "MAC 00:1a:2b:3c:4d:5e",
     "address 370 3911 Fourth Avenue",
     "git@github.com:org/repo.git",
