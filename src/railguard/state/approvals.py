@@ -320,6 +320,9 @@ def install_approvals(
     approvals = Approvals(store, notifier=notifier, default_ttl_s=default_ttl_s, wait_s=wait)
     approvals.engine = engine
     _check_matches(engine)
+    # Open a pooled connection now: the lookup runs inside the engine's deadline, and a cold
+    # PostgreSQL connection alone can take tens of milliseconds.
+    repo.decided_for(store, tenant="", tool="", session="", digest="", now=0.0)
     engine.approval_handler = approvals
     engine.add_step(approvals.step, stage="approval", name="approvals")
     return approvals
