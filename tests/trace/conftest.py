@@ -6,19 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from trace_fakes import BLOCKING_POLICY
 
 from railguard.engine import Engine
 from railguard.trace import Tracing, active_tracing, configure_tracing, trace_engine
-
-BLOCKING_POLICY = """
-rules:
-  - rule: mail/external
-    desc: no mail outside the company
-    tools: [send_email]
-    when: "!args.to.endsWith('@corp.example.com')"
-    verdict: block
-    message: "external recipient"
-"""
 
 
 @pytest.fixture(autouse=True)

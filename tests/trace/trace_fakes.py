@@ -10,6 +10,17 @@ from types import ModuleType
 
 from railguard.detect.redact import PII_KINDS, SECRET_KINDS
 
+# A policy that blocks mail to outside addresses (the tests' engine).
+BLOCKING_POLICY = """
+rules:
+  - rule: mail/external
+    desc: no mail outside the company
+    tools: [send_email]
+    when: "!args.to.endsWith('@corp.example.com')"
+    verdict: block
+    message: "external recipient"
+"""
+
 _GENERATOR = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "secrets_gen.py"
 
 # Checksummed/shape-valid PII, each with a little context (value, text around it).

@@ -20,11 +20,16 @@ from railguard.trace._queue import BackgroundBatches
 from railguard.trace._redaction import RedactionPolicy, Redactor
 
 
+def redact_resource(resource: Resource, policy: RedactionPolicy) -> Resource:
+    return Resource(Redactor(policy).attributes(resource.attributes), resource.schema_url)
+
+
 def redact_span(
     span: ReadableSpan, policy: RedactionPolicy, resource: Resource | None = None
 ) -> ReadableSpan:
-    """A copy of `span` with its name, attributes, events, links and status text cleaned and a
-    `railguard.redacted` attribute listing `where:kind` for each redaction."""
+    """A copy of `span` with its name, attributes, events, links, status text and resource cleaned
+    (pass `resource` when it is already clean), and a `railguard.redacted` attribute listing
+    `where:kind` for each redaction in the span itself."""
     redactor = Redactor(policy)
     attributes = redactor.attributes(span.attributes)
     events = [
@@ -46,7 +51,7 @@ def redact_span(
         name=name,
         context=span.context,
         parent=span.parent,
-        resource=resource if resource is not None else span.resource,
+        resource=resource if resource is not None else redact_resource(span.resource, policy),
         attributes=attributes,
         events=events,
         links=links,
@@ -95,7 +100,7 @@ class RedactingSpanProcessor(SpanProcessor):
         with self._resource_lock:
             cached = self._resources.get(id(resource))
             if cached is None or cached[0] is not resource:
-                clean = Resource(Redactor(self.policy).attributes(resource.attributes), resource.schema_url)
+                clean = redact_resource(resource, self.policy)
                 cached = self._resources[id(resource)] = (resource, clean)
             return cached[1]
 
