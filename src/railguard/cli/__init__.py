@@ -27,6 +27,9 @@ _approvals.register(app)
 from railguard.cli import _integrations  # noqa: E402
 
 _integrations.register(app)
+from railguard.cli import _serve  # noqa: E402
+
+_serve.register(app)
 # -- end of command modules ------------------------------------------------------------------------
 
 

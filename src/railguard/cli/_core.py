@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -15,8 +16,9 @@ from rich.table import Table
 
 from railguard import __version__
 from railguard._jsonl import read_objects
+from railguard.detect.redact import redact_value
 from railguard.engine import Engine
-from railguard.errors import PolicyError
+from railguard.errors import PolicyError, RailguardError
 from railguard.model import Action, Decision
 
 app = typer.Typer()  # the commands below are attached to the main app by railguard.cli
@@ -76,6 +78,46 @@ def _print_decision(decision: Decision) -> None:
     )
 
 
+class _DecisionLog:
+    """`check --db`: decision records, redacted, written in batches; the rest is flushed on exit."""
+
+    _BATCH = 500
+    _SAFE_KEYS = ("decision_id", "call_id", "approval_id", "policy_revision", "rules", "timestamp")
+
+    def __init__(self, url: str) -> None:
+        from railguard.store import open_store
+
+        try:
+            self._store = open_store(url)
+        except RailguardError as e:
+            err.print(f"[red]store error[/red] {escape(str(e))}")
+            raise typer.Exit(2) from None
+        self._pending: list[dict[str, Any]] = []
+
+    def add(self, decision: Decision) -> None:
+        record, _hits = redact_value(decision.to_record(), safe_keys=self._SAFE_KEYS)
+        self._pending.append(record)
+        if len(self._pending) >= self._BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self._store.write_decisions(self._pending)
+        except RailguardError as e:
+            err.print(f"[red]store error[/red] {escape(str(e))}")
+            raise typer.Exit(2) from None
+        self._pending = []
+
+    def __enter__(self) -> _DecisionLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            self._flush()
+        finally:
+            self._store.close()
+
+
 @app.command()
 def check(
     policy: PolicyOpt = None,
@@ -83,13 +125,17 @@ def check(
     input: InputOpt = "-",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON decision per line.")] = False,
     mode: Annotated[str | None, typer.Option(help="Force 'audit' (record, never block).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Also record every decision (redacted) in this store URL.")
+    ] = None,
 ) -> None:
     """Decide actions: one JSON action or a JSON Lines stream of
     {"tool": ..., "args": {...}, "context": {...}, "id": ...}; prints one decision per action.
     With no --policy and no --pack, the built-in default pack is used. Exit 2 if an input was invalid."""
     engine = _engine(policy, pack, mode)
+    log = _DecisionLog(db) if db else None
     bad = 0
-    with _open(input) as stream:
+    with _open(input) as stream, log or contextlib.nullcontext():
         for line, action, problem in _actions(stream):
             if action is None:
                 bad += 1
@@ -99,6 +145,8 @@ def check(
                     err.print(f"[red]error[/red] {escape(str(problem))}")
                 continue
             decision = engine.check(action)
+            if log is not None:
+                log.add(decision)
             if as_json:
                 print(json.dumps(decision.to_json_line(), default=str), flush=True)
             else:
