@@ -8,28 +8,18 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+# One store-opening helper and --db option for every command that takes a store URL.
+from railguard.cli._approvals import DbOpt
+from railguard.cli._approvals import _store as _open_store_or_exit
 from railguard.errors import RailguardError
-from railguard.store import Store, open_store
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="Store URL (default: $RAILGUARD_DB or ./.railguard/railguard.db).")
-]
 
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(retention)
-
-
-def _store(db: str | None) -> Store:
-    try:
-        return open_store(db)
-    except RailguardError as e:
-        err.print(f"[red]store error[/red] {escape(str(e))}")
-        raise typer.Exit(2) from None
 
 
 def serve(
@@ -46,7 +36,7 @@ def serve(
 
     from railguard.server import create_app
 
-    store = _store(db)
+    store = _open_store_or_exit(db)
     try:
         out.print(
             f"railguard: OTLP/HTTP on http://{escape(host)}:{port}/v1/traces, store {escape(store.url_display)}"
@@ -67,7 +57,7 @@ def retention(
     if days <= 0 or batch_size <= 0:
         err.print("[red]--days and --batch-size must be positive[/red]")
         raise typer.Exit(2)
-    store = _store(db)
+    store = _open_store_or_exit(db)
     try:
         deleted = store.delete_older_than(days, batch_size=batch_size)
     except RailguardError as e:
