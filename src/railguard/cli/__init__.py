@@ -30,6 +30,9 @@ _integrations.register(app)
 from railguard.cli import _serve  # noqa: E402
 
 _serve.register(app)
+from railguard.cli import _traces  # noqa: E402
+
+_traces.register(app)
 # -- end of command modules ------------------------------------------------------------------------
 
 
