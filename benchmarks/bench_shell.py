@@ -129,10 +129,13 @@ REVIEWED = {
 
 def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
     verdicts: Counter[str] = Counter()
+    ask_rules: Counter[str] = Counter()
     blocked: list[tuple[str, str]] = []
     for line in lines:
         analysis = analyze_uncached(line, WS, HOME)
         verdicts[analysis.verdict] += 1
+        if analysis.verdict == "ask":
+            ask_rules[next(f.rule for f in analysis.findings if f.verdict == "ask")] += 1
         if analysis.verdict == "block":
             rule = next(f.rule for f in analysis.findings if f.verdict == "block")
             blocked.append((rule, line))
@@ -154,6 +157,14 @@ def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
         md.append(f"| {rule} | {count} | {REVIEWED.get(rule, 'NOT REVIEWED').replace('|', chr(92) + '|')} |")
     wrong = sum(count for rule, count in by_rule.items() if not REVIEWED.get(rule, "").startswith("correct"))
     md += ["", f"Blocks judged wrong or unreviewed: {wrong} ({_pct(wrong, total)} of all lines).", ""]
+    md += [
+        "Most frequent reasons to ask (first asking finding per line):",
+        "",
+        "| rule | lines |",
+        "|---|---:|",
+    ]
+    md += [f"| {rule} | {count} |" for rule, count in ask_rules.most_common(12)]
+    md.append("")
     listing = [f"{rule}\t{line}" for rule, line in sorted(blocked)]
     return md, listing
 

@@ -20,7 +20,7 @@ _STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
 _EXEC_CALL = re2.compile(
     r"(?:\bsystem|\bpopen|\bexec|\bexecSync|\bspawnSync|\bspawn|\bshell_exec|\bpassthru|\bproc_open|\bcall|"
     r"\bcheck_call|\bcheck_output|\bPopen|\bgetoutput|\bgetstatusoutput|\bexecFileSync|\bexecFile|\brun|"
-    r"\bexeclp|\bexecvp|\bspawnl|\bcapture2|\bcapture3|\bpopen3)\s*\(?\s*(\[[^\]]*\]|" + _STR + ")"
+    r"\bexeclp|\bexecvp|\bspawnl|\bcapture2|\bcapture3|\bpopen3|\bexecute)\s*\(?\s*(\[[^\]]*\]|" + _STR + ")"
 )
 _BACKTICK = re2.compile(r"`([^`]+)`|\bqx\s*[{(/|]([^})/|]*)[})/|]|%x\s*[{(]([^})]*)[})]")
 _DELETE_CALL = re2.compile(
@@ -35,12 +35,12 @@ _NETWORK = re2.compile(
     r"\bsocket\b|urllib|requests\.|http\.client|httpx|urlopen|\bfetch\s*\(|https?\.(?:get|request)|"
     r"net\.(?:connect|Socket|createConnection)|IO::Socket|LWP|Net::HTTP|open-uri|TCPSocket|fsockopen|"
     r"curl_exec|Invoke-WebRequest|WebClient|\bsmtplib|ftplib|paramiko|require\(\s*['\"](?:https?|net|dgram|tls)['\"]|"
-    r"axios|node-fetch|XMLHttpRequest|WebSocket"
+    r"axios|node-fetch|XMLHttpRequest|WebSocket|/inet/tcp/|/inet/udp/|DownloadString|Net\.WebClient"
 )
 _SPAWN_SHELL = re2.compile(
     r"dup2|pty\.spawn|/bin/(?:ba|z|da)?sh|\bcmd\.exe|exec\s*\(\s*['\"](?:sh|bash)|spawn\s*\(\s*['\"](?:sh|bash)"
 )
-_EXEC_FETCHED = re2.compile(r"\b(?:exec|eval|Function)\s*\(")
+_EXEC_FETCHED = re2.compile(r"\b(?:exec|eval|Function|IEX|Invoke-Expression|load|loadstring|dofile)\s*\(")
 _OBFUSCATED_EXEC = re2.compile(
     r"\b(?:exec|eval)\s*\(\s*(?:base64\.b64decode|b64decode|atob|base64_decode|decode_base64|"
     r"Buffer\.from|codecs\.decode|zlib\.decompress|bytes\.fromhex|unpack|gzinflate|str_rot13|"

@@ -97,6 +97,10 @@ _READERS = frozenset(
         "zcat",
         "split",
         "git",
+        "aws",
+        "gsutil",
+        "rclone",
+        "s3cmd",
     }
 )
 _BLOCK_KINDS = frozenset(
@@ -170,6 +174,8 @@ _CREDENTIAL_TOOLS: dict[tuple[str, str], str | None] = {
 def _credential_tool(view: CommandView) -> bool:
     if not view.args:
         return False
+    if view.name in ("gpg", "gpg2") and view.has("--export-secret-keys", "--export-secret-subkeys"):
+        return True
     key = (view.name, view.args[0].text)
     if key not in _CREDENTIAL_TOOLS:
         return False
@@ -212,6 +218,10 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
             hit = _kind(word, ctx)
             if hit:
                 out.append(hit)
+        for value in view.values("-in", "-inkey", "--input", "-key"):  # openssl/gpg read their key inputs
+            hit = _kind(Word(value), ctx)
+            if hit:
+                out.append(hit)
         for word in view.args:  # `-d @~/.aws/credentials`, `--post-file=.env`, `if=~/.ssh/id_rsa`
             for prefix in ("@", "if=", "--post-file=", "--body-file=", "--upload-file="):
                 if prefix in word.text and not word.text.startswith("-" + prefix):
@@ -246,6 +256,10 @@ def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             "critical" if severe else "high",
             f"{view.name} reads {kind} at {path}",
         )
+    if view.name in ("echo", "printf", "printenv") and any(_SECRET_VAR.search(w.text) or (
+        view.name == "printenv" and _SECRET_VAR.search("$" + w.text)) for w in view.args):  # fmt: skip
+        yield finding("credential_access", "print-secret-variable", "ask", "medium",
+                      f"{view.name} prints a secret-named variable")  # fmt: skip
     if _credential_tool(view):
         dump = view.name == "security" and view.args[0].text == "dump-keychain"
         yield finding(

@@ -39,6 +39,8 @@ class Word:
     dynamic: bool = False
     glob: bool = False
     subs: list[Exec] = field(default_factory=list)
+    split: bool = False  # an unquoted expansion brought whitespace: the shell splits it into words
+    brace: bool = False  # an unquoted `{a,b}`: the shell expands it into several words
 
 
 @dataclass(eq=False, slots=True)
@@ -171,6 +173,8 @@ class WordEvaluator:
             raw = text_of(node)
             if not quoted and any(c in raw for c in "*?["):
                 word.glob = True
+            if not quoted and ("{" in raw or "," in raw):
+                word.brace = True
             word.text += unescape_unquoted(raw) if not quoted else raw
         elif kind == "raw_string":
             word.text += text_of(node)[1:-1]
@@ -179,7 +183,10 @@ class WordEvaluator:
         elif kind in ("string", "translated_string"):
             self._string(node, word)
         elif kind in ("simple_expansion", "expansion"):
+            before = len(word.text)
             self._expansion(node, word)
+            if not quoted and any(c.isspace() for c in word.text[before:]):
+                word.split = True
         elif kind == "command_substitution" and text_of(node) in ("$(pwd)", "`pwd`", "$(pwd -P)"):
             word.text += "."  # the current directory: keeps `rm -rf "$(pwd)/dist"` resolvable
         elif kind in ("command_substitution", "process_substitution"):
@@ -231,6 +238,13 @@ class WordEvaluator:
     def _expansion(self, node: Node, word: Word) -> None:
         raw = text_of(node)
         name = raw[2:-1] if raw.startswith("${") else raw[1:]
+        default: str | None = None
+        for op in (":-", ":=", ":?", ":+", "-", "=", "?", "%", "#", "/", "^", ","):
+            if op in name[1:]:
+                name, _, rest = name.partition(op)
+                # `${X:-/}` with X unknown falls back to the default: judge that value
+                default = rest if op in (":-", ":=", "-", "=") and not any(c in rest for c in "$`") else None
+                break
         for child in node.named_children:
             if child.type in ("command_substitution", "process_substitution"):
                 word.subs.extend(self.on_substitution(child, "$()"))
@@ -242,6 +256,36 @@ class WordEvaluator:
             word.text += raw
         elif name == "HOME":
             word.text += "~"
+        elif default is not None:
+            word.text += default
         else:
             word.dynamic = True
             word.text += raw
+
+
+def expand_words(words: list[Word]) -> list[Word]:
+    """Field splitting of unquoted expansions and `{a,b}` brace expansion, as bash does before running."""
+    if not any(w.split or w.brace for w in words):
+        return words
+    out: list[Word] = []
+    for word in words:
+        pieces = word.text.split() if word.split and not word.dynamic else [word.text]
+        for piece in pieces:
+            for text in _brace(piece) if word.brace else [piece]:
+                out.append(Word(text, word.dynamic, word.glob or any(c in text for c in "*?["), word.subs))
+    return out
+
+
+def _brace(text: str, depth: int = 0) -> list[str]:
+    """One `{a,b,c}` group per pass, up to two nested passes and 32 results."""
+    start = text.find("{")
+    end = text.find("}", start + 1)
+    if start < 0 or end < 0 or depth > 1:
+        return [text]
+    body = text[start + 1 : end]
+    if "," not in body or "{" in body:
+        return [text]
+    results: list[str] = []
+    for alternative in body.split(",")[:16]:
+        results.extend(_brace(text[:start] + alternative + text[end + 1 :], depth + 1))
+    return results[:32]

@@ -37,6 +37,7 @@ class Unwrapped:
     words: list[Word] | None = None  # the inner argv (empty: nothing runs)
     script: Word | None = None  # text to parse as a shell script
     dynamic_operands: bool = False
+    params: list[Word] | None = None  # `sh -c SCRIPT NAME ARG...`: $0, $1 ... inside the script
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ _SIMPLE_WRAPPERS: dict[str, _Spec] = {
     "torsocks": _spec("-a -P -u -p"), "proxychains": _spec("-f"), "proxychains4": _spec("-f"),
     "firejail": _spec(), "chroot": _spec("--userspec --groups", positional=1), "unshare": _spec("-S -G --setuid --setgid"),
     "nsenter": _spec("-t -S -G --target"), "runuser": _spec("-u -g -G --user --group"),
+    "systemd-run": _spec("-u --unit -p --property -E --setenv --uid --gid --on-calendar --on-active -M "
+                         "--machine --description --slice -H --host --working-directory --timer-property"),
     "busybox": _spec(), "toybox": _spec(), "then": _spec(), "do": _spec(), "catchsegv": _spec(),
     "flock": _spec("-w -E --timeout --conflict-exit-code", positional=1),
     "doppler": _spec(), "dotenv": _spec(), "aws-vault": _spec(), "op": _spec(), "with-contenv": _spec(),
@@ -198,7 +201,8 @@ def _shell(name: str, words: list[Word]) -> Unwrapped | None:
             has_c = True
         i += 1
     if has_c:
-        return Unwrapped(f"{name} -c", script=words[i] if i < len(words) else Word(""))
+        script = words[i] if i < len(words) else Word("")
+        return Unwrapped(f"{name} -c", script=script, params=words[i + 1 :])
     return None
 
 

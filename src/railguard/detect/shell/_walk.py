@@ -14,12 +14,23 @@ from functools import lru_cache
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell import _inline
 from railguard.detect.shell._model import ShellFinding
-from railguard.detect.shell._syntax import Exec, Node, Redirect, Word, WordEvaluator, parse, text_of
+from railguard.detect.shell._spawn import awk_program, spawned_commands
+from railguard.detect.shell._syntax import (
+    Exec,
+    Node,
+    Redirect,
+    Word,
+    WordEvaluator,
+    expand_words,
+    parse,
+    text_of,
+)
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inline_code, unwrap_step
 
 UNKNOWN_CWD = "\x00unknown"  # a `cd` to a place only known at run time
 
 MAX_DEPTH = 8
+_POSITIONAL = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*")
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _SKIP = frozenset(
     {"comment", "heredoc_body", "heredoc_start", "heredoc_end", "variable_name", "file_descriptor"}
@@ -130,6 +141,7 @@ class Walker:
         self._depth = 0
         self._via: tuple[str, ...] = ()
         self.cwd: str | None = None  # follows `cd` so `cd / && rm -rf *` is judged at /
+        self.files: dict[str, str] = {}  # literal text written to files earlier in the command
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
@@ -250,6 +262,7 @@ class Walker:
         for child in node.named_children:
             if child.type in _REDIRECTS:
                 execs = self._apply_redirect(child, execs)
+        self.remember_written(execs)
         if body is None and not execs:
             # A bare redirection (`> /dev/sda`) truncates its target: model it as `true > target`.
             bare = Exec([Word(":")], via=self._via)
@@ -270,7 +283,9 @@ class Walker:
                 self._feed_stdin(target)
             tail: list[Exec] = []
             for child in node.named_children:
-                if child.type not in _SKIP:
+                if child.type in _REDIRECTS:  # `cat <<EOF > file`: the file redirect nests in the heredoc
+                    self._apply_redirect(child, execs)
+                elif child.type not in _SKIP:
                     tail.extend(self._walk(child))
             piped = any(c.type == "|" for c in node.children) or (
                 tail
@@ -322,6 +337,7 @@ class Walker:
                 redirects.append(child)
             elif child.type != "comment":
                 words.append(evaluator.evaluate(child))
+        words = expand_words(words)
         exec_ = Exec(words, via=self._via, cwd=self.cwd)
         for word in words:
             for sub in word.subs:
@@ -329,6 +345,8 @@ class Walker:
         execs = self._expand(exec_)
         for redirect in redirects:
             execs = self._apply_redirect(redirect, execs) if execs else execs
+        if redirects:
+            self.remember_written(execs)
         return execs
 
     def _expand(self, exec_: Exec) -> list[Exec]:
@@ -358,9 +376,46 @@ class Walker:
             exec_.dynamic_operands = exec_.dynamic_operands or step.dynamic_operands
         self.execs.append(exec_)
         self._inline(exec_)
-        if exec_.words and basename(exec_.words[0].text) in ("cd", "pushd"):
+        name = basename(exec_.words[0].text) if exec_.words else ""
+        if name in ("cd", "pushd"):
             self._change_directory(exec_)
+        for script in spawned_commands(name, exec_.words):
+            self.walk_script(script, f"{name} option")
+        self._run_written_file(exec_, name)
         return [exec_]
+
+    def _run_written_file(self, exec_: Exec, name: str) -> None:
+        """`echo 'rm -rf /' > x.sh && bash x.sh`: run what this command wrote earlier."""
+        if not self.files:
+            return
+        argv = exec_.argv
+        candidates = [argv[0]] if "/" in argv[0] else []
+        if name in SHELLS or name in ("source", ".") or name in INTERPRETERS:
+            candidates += [a for a in argv[1:] if not a.startswith("-")][:1]
+        for candidate in candidates:
+            content = self.files.get(self._resolve(candidate))
+            if content is None:
+                continue
+            if name in INTERPRETERS:
+                self._inspect_code(INTERPRETERS[name], content, f"{name} written file")
+            else:
+                self.walk_script(content, f"{name} written file")
+
+    def _resolve(self, path: str) -> str:
+        return resolve_path(path, workspace=self.cwd or self.workspace or ".", home=self.home)
+
+    def remember_written(self, execs: list[Exec]) -> None:
+        """Record literal text written to files (echo/printf/cat-heredoc > f, tee f) for later runs."""
+        for exec_ in execs:
+            name = basename(exec_.words[0].text) if exec_.words else ""
+            content = exec_.stdin_text if name == "tee" else literal_output([exec_])
+            if content is None:
+                continue
+            targets = [r.target.text for r in exec_.redirects if r.op in (">", ">>", ">|", "&>") and r.target]
+            if name == "tee":
+                targets += [w.text for w in exec_.words[1:] if not w.text.startswith("-")]
+            for target in targets[:4]:
+                self.files[self._resolve(target)] = content
 
     def _change_directory(self, exec_: Exec) -> None:
         operands = [w for w in exec_.words[1:] if not w.text.startswith("-") or w.text == "-"]
@@ -377,15 +432,33 @@ class Walker:
             self._dynamic_script(script, step.label)
             return []
         saved = self._via
+        saved_env = {k: self.env[k] for k in _POSITIONAL if k in self.env}
         self._via = exec_.via[:-1]
+        if step.params is not None:
+            self._bind_positional(step.params)
         try:
             inner = self.walk_script(script.text, step.label)
         finally:
             self._via = saved
+            if step.params is not None:
+                for key in _POSITIONAL:
+                    self.env.pop(key, None)
+                self.env.update(saved_env)
         for item in inner:
             item.upstream.extend(exec_.upstream)
             item.dynamic_operands = item.dynamic_operands or exec_.dynamic_operands
         return inner
+
+    def _bind_positional(self, params: list[Word]) -> None:
+        """`sh -c 'rm -rf "$1"' _ /`: $0 is the first word after the script, $1... the rest."""
+        for key in _POSITIONAL:
+            self.env.pop(key, None)
+        for index, word in enumerate(params[:10]):
+            if not word.dynamic:
+                self.env[str(index)] = word.text
+        rest = params[1:]
+        if rest and not any(w.dynamic for w in rest):
+            self.env["@"] = self.env["*"] = " ".join(w.text for w in rest)
 
     def _dynamic_script(self, script: Word, label: str) -> None:
         sources = [s for sub in script.subs for s in (sub, *upstream_closure(sub))]
@@ -448,13 +521,18 @@ class Walker:
         text = exec_.stdin_text if exec_.stdin_text is not None else literal_output(exec_.upstream)
         if text is None:
             return
-        if name in SHELLS or name == "ssh":
+        if name in SHELLS or name in ("ssh", "at", "batch"):
             self.walk_script(text, f"{name} <stdin")
         elif name in INTERPRETERS:
             self._inspect_code(INTERPRETERS[name], text, f"{name} <stdin")
 
     def _inline(self, exec_: Exec) -> None:
         name = basename(exec_.words[0].text) if exec_.words else ""
+        if name in ("awk", "gawk", "mawk", "nawk"):
+            program = awk_program(exec_.words)
+            if program is not None:
+                self._inspect_code("awk", program.text, f"{name} program")
+            return
         kind = INTERPRETERS.get(name) or INTERPRETERS.get(name.rstrip("0123456789."))
         if kind is None:
             return
@@ -540,6 +618,8 @@ def reads_script_from_stdin(exec_: Exec) -> bool:
     name = basename(argv[0]) if argv else ""
     if name == "ssh":
         return unwrap_step("ssh", exec_.words) is None
+    if name in ("at", "batch"):
+        return "-f" not in argv[1:]
     base = name.rstrip("0123456789.") if name not in SHELLS else name
     if name not in SHELLS and name not in INTERPRETERS and base not in INTERPRETERS:
         return False
