@@ -70,6 +70,7 @@ class Exec:
 
 
 SubstitutionHook = Callable[[Node, str], list[Exec]]
+LiteralHook = Callable[[list[Exec]], str | None]
 
 _SIMPLE_ESCAPES = {
     "n": "\n",
@@ -156,8 +157,13 @@ class WordEvaluator:
     """Evaluates word nodes against the variables known so far in the script."""
 
     def __init__(
-        self, env: dict[str, str], on_substitution: SubstitutionHook, var_subs: dict[str, list[Exec]]
+        self,
+        env: dict[str, str],
+        on_substitution: SubstitutionHook,
+        var_subs: dict[str, list[Exec]],
+        literal: LiteralHook | None = None,
     ) -> None:
+        self.literal = literal  # the known output of a substitution (`$(echo /)`, `$(which rm)`)
         self.env = env
         self.on_substitution = on_substitution
         self.var_subs = var_subs  # variables assigned from a substitution: the commands behind them
@@ -191,7 +197,13 @@ class WordEvaluator:
             word.text += "."  # the current directory: keeps `rm -rf "$(pwd)/dist"` resolvable
         elif kind in ("command_substitution", "process_substitution"):
             label = "<()" if kind == "process_substitution" else "$()"
-            word.subs.extend(self.on_substitution(node, label))
+            inner = self.on_substitution(node, label)
+            known = self.literal(inner) if self.literal is not None and label == "$()" else None
+            if known is not None:
+                word.text += known.rstrip("\n")
+                word.split = word.split or (not quoted and any(c.isspace() for c in known.strip()))
+                return
+            word.subs.extend(inner)
             word.dynamic = True
             word.text += "$(...)" if label == "$()" else "<(...)"
         elif kind == "arithmetic_expansion":

@@ -217,6 +217,16 @@ _VALUED: dict[str, frozenset[str]] = {
         "install": "-m -o -g -t -S --mode --owner --group --target-directory",
         "ln": "-t --target-directory -S",
         "tee": "",
+        "kubectl": "-n --namespace --context --kubeconfig --cluster --user -s --server -l --selector -o --output "
+        "-f --filename --as",
+        "oc": "-n --namespace --context --kubeconfig -l --selector -o -f",
+        "helm": "-n --namespace --kube-context --kubeconfig -f --values --set --version",
+        "aws": "--profile --region --output --endpoint-url --query",
+        "gcloud": "--project --zone --region --format --account --configuration",
+        "az": "--subscription -o --output --query",
+        "pulumi": "-s --stack -C --cwd",
+        "terraform": "-var -var-file",
+        "docker": "-H --host --context -c",
         "gpg": "-o -r -u --output --recipient --local-user",
     }.items()
 }

@@ -226,7 +226,7 @@ class Walker:
             self._via = saved
 
     def _evaluator(self) -> WordEvaluator:
-        return WordEvaluator(self.env, self._substitution, self.var_subs)
+        return WordEvaluator(self.env, self._substitution, self.var_subs, substitution_output)
 
     def _assignment(self, node: Node) -> None:
         name_node = node.child_by_field_name("name")
@@ -625,6 +625,17 @@ def reads_script_from_stdin(exec_: Exec) -> bool:
         return False
     operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
     return not operands or operands[0] == "-" or "-s" in argv[1:]
+
+
+def substitution_output(inner: list[Exec]) -> str | None:
+    """What `$(...)` prints when it is knowable: a literal echo/printf, or `which X` / `command -v X`."""
+    if len(inner) != 1 or inner[0].upstream:
+        return None
+    argv = inner[0].argv
+    name = basename(argv[0]) if argv else ""
+    if name in ("which", "command", "type") and len(argv) >= 2 and not any(w.dynamic for w in inner[0].words):
+        return argv[-1]
+    return literal_output(inner)
 
 
 def literal_output(upstream: list[Exec]) -> str | None:
