@@ -13,6 +13,7 @@ plugins. The shared data is read in place, never copied.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
 import time
@@ -234,9 +235,11 @@ def throughput() -> list[str]:
             f"| 1 KB, no findings | railguard secrets + PII, {backend} | {rate:.1f} | "
             f"{1024 / (rate * 1e6) * 1e6:.0f} | |"
         )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return [
         f"### Throughput ({len(lines)} mixed lines; best of 3 rounds; {platform.processor() or platform.machine()}, "
-        "2 shared cores)",
+        f"2 cores shared with other jobs, load average at the end {load}: expect ±50% between runs; "
+        "compare rows of one run)",
         "",
         *rows,
         "",
