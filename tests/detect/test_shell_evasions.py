@@ -109,6 +109,10 @@ EVASIONS = [
     "python3 -m shutil 2>/dev/null; python3 -c 'import shutil as s; s.rmtree(\"/\")'",
     "cd / && rm -rf *",
     "cd ~ && rm -rf ./*",
+    "$(echo rm) -rf /",
+    "`which rm` -rf /",
+    "rm -rf $(echo /)",
+    "sh -c \"$1\" _ 'rm -rf /'",
 ]
 
 
@@ -129,9 +133,9 @@ def test_unwrapped_command_records_its_wrappers() -> None:
     "command",
     [
         "$CMD -rf /",
-        "$(echo rm) -rf /",
+        "$(cat tool.txt) -rf /",
         "${TOOL} --force",
-        "`which rm` -rf /",
+        "`get_tool` -rf /",
         'eval "$SCRIPT"',
         'bash -c "$X"',
     ],

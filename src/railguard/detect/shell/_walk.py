@@ -428,9 +428,11 @@ class Walker:
 
     def _script(self, exec_: Exec, step: Unwrapped) -> list[Exec]:
         script = step.script or Word("")
-        if script.dynamic:
+        if script.dynamic and script.subs:
             self._dynamic_script(script, step.label)
             return []
+        # Unknown variables stay as `$NAME` in the text: parsed again they are unknown there too, so
+        # they are judged where they land (`bash -c "rm -rf $DIR"` asks, `$CMD` as a name is unparsed).
         saved = self._via
         saved_env = {k: self.env[k] for k in _POSITIONAL if k in self.env}
         self._via = exec_.via[:-1]
