@@ -163,3 +163,22 @@ _SHELLISH = st.lists(
 def test_random_shell_fragments_never_raise(parts: list[str]) -> None:
     analysis = analyze_command(" ".join(parts), workspace=WS, home=HOME)
     assert analysis.verdict in ("allow", "ask", "block")
+
+
+def test_oversized_input_is_unparsed_not_parsed() -> None:
+    analysis = analyze_command("echo " + "a" * 200_000)
+    assert analysis.unparsed and analysis.verdict == "ask"
+
+
+def test_sql_keyword_fallback_judges_without_the_sql_analyzer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from railguard.detect.shell import _rules_db
+
+    monkeypatch.setattr(_rules_db, "_analyze_sql", None)
+    _rules_db.sql_is_destructive.cache_clear()
+    try:
+        assert _rules_db.sql_is_destructive("DELETE FROM users", None)
+        assert _rules_db.sql_is_destructive("update t set a = 1;", None)
+        assert not _rules_db.sql_is_destructive("DELETE FROM users WHERE id = 3", None)
+        assert not _rules_db.sql_is_destructive("SELECT * FROM users", None)
+    finally:
+        _rules_db.sql_is_destructive.cache_clear()

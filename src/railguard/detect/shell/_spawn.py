@@ -28,6 +28,8 @@ _EDITORS = frozenset({"vi", "vim", "nvim", "view", "ex", "vimdiff", "rvim"})
 
 def spawned_commands(name: str, words: list[Word]) -> list[str]:
     """Shell text that `name` runs because of its options (empty when none)."""
+    if name not in _COMMAND_OPTIONS and name not in _EDITORS:
+        return []
     texts = [w.text for w in words[1:]]
     out: list[str] = []
     for i, text in enumerate(texts):
