@@ -8,7 +8,9 @@ body is a google.rpc.Status in the request's encoding; 503 (retryable) when the 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import threading
 import zlib
 from dataclasses import dataclass, field
 
@@ -29,6 +31,11 @@ JSON_TYPE = "application/json"
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 router = APIRouter(tags=["otlp"])
+logger = logging.getLogger(__name__)
+# The secret scanner's Hyperscan backend shares one scratch space per database, so two threads scanning
+# at once fail (hyperscan.ScratchInUseError). Redaction is CPU-bound Python under the GIL anyway, so
+# serializing it costs little; the database write below stays concurrent with the next batch's decode.
+_REDACTION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +89,14 @@ def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, te
         parsed = decode.parse_json(body) if as_json else decode.parse_protobuf(body)
     except decode.OtlpDecodeError as exc:
         raise _Rejected(400, code_pb2.INVALID_ARGUMENT, str(exc)) from None
-    batch = decode.to_rows(parsed, policy=settings.policy, tenant=tenant or None)
+    with _REDACTION_LOCK:
+        batch = decode.to_rows(parsed, policy=settings.policy, tenant=tenant or None)
     try:
         store.write_spans(batch.rows)
-    except StoreError:
-        # The store's message is scrubbed, but the client needs only "retry later".
+    except StoreError as exc:
+        # The store scrubs credentials from its message, and span values were redacted before the write;
+        # the operator gets the cause, the client only "retry later".
+        logger.warning("OTLP ingest: %d spans not stored: %s", len(batch.rows), exc)
         raise _Rejected(503, code_pb2.UNAVAILABLE, "the span store is unavailable; retry later") from None
     return decode.response_body(batch, as_json=as_json)
 
