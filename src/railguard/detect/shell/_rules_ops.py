@@ -218,6 +218,8 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding("system", "account-change", "ask", "medium", f"{name} changes accounts or credentials")
     elif name == "crontab" and view.has("-r"):
         yield finding("system", "crontab-remove", "block", "high", "crontab -r deletes every cron job")
+    elif name == "crontab" and words and not view.has("-l", "-e"):
+        yield finding("system", "crontab-install", "ask", "medium", "crontab replaces the scheduled jobs")
     elif name in ("setenforce",) and words[:1] == ["0"]:
         yield finding("system", "selinux-off", "ask", "high", "setenforce 0 disables SELinux")
     elif name == "sysctl" and view.has("-w"):

@@ -30,6 +30,8 @@ from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inli
 UNKNOWN_CWD = "\x00unknown"  # a `cd` to a place only known at run time
 
 MAX_DEPTH = 8
+_STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
+                            ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment"})  # fmt: skip
 _POSITIONAL = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*")
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _SKIP = frozenset(
@@ -142,6 +144,7 @@ class Walker:
         self._via: tuple[str, ...] = ()
         self.cwd: str | None = None  # follows `cd` so `cd / && rm -rf *` is judged at /
         self.files: dict[str, str] = {}  # literal text written to files earlier in the command
+        self.tainted: set[str] = set()  # files written from a download or a decoder
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
@@ -255,6 +258,8 @@ class Walker:
             if consumer.stdin_text is None:
                 consumer.stdin_text = literal_output(consumer.upstream)  # `echo 'DROP ...' | psql`
             self._feed_stdin(consumer)
+            if consumer.words and basename(consumer.words[0].text) == "tee":
+                self.remember_written([consumer])  # only now is it known what flows into the file
 
     def _redirected(self, node: Node) -> list[Exec]:
         body = node.child_by_field_name("body")
@@ -386,14 +391,25 @@ class Walker:
 
     def _run_written_file(self, exec_: Exec, name: str) -> None:
         """`echo 'rm -rf /' > x.sh && bash x.sh`: run what this command wrote earlier."""
-        if not self.files:
+        if not self.files and not self.tainted:
             return
         argv = exec_.argv
         candidates = [argv[0]] if "/" in argv[0] else []
         if name in SHELLS or name in ("source", ".") or name in INTERPRETERS:
             candidates += [a for a in argv[1:] if not a.startswith("-")][:1]
         for candidate in candidates:
-            content = self.files.get(self._resolve(candidate))
+            path = self._resolve(candidate)
+            if path in self.tainted:
+                self.findings.append(
+                    ShellFinding(
+                        "remote_code",
+                        "run-downloaded-file",
+                        "block",
+                        "critical",
+                        f"{name} runs {path}, written from a download or decoder",
+                    )
+                )
+            content = self.files.get(path)
             if content is None:
                 continue
             if name in INTERPRETERS:
@@ -405,17 +421,27 @@ class Walker:
         return resolve_path(path, workspace=self.cwd or self.workspace or ".", home=self.home)
 
     def remember_written(self, execs: list[Exec]) -> None:
-        """Record literal text written to files (echo/printf/cat-heredoc > f, tee f) for later runs."""
+        """Record what commands write to files: literal text (echo/printf/cat-heredoc > f, tee f) to
+        run later, downloaded or decoded bytes as tainted. Text appended to shell startup files runs
+        at the next login, so it is analyzed now."""
         for exec_ in execs:
             name = basename(exec_.words[0].text) if exec_.words else ""
-            content = exec_.stdin_text if name == "tee" else literal_output([exec_])
-            if content is None:
-                continue
             targets = [r.target.text for r in exec_.redirects if r.op in (">", ">>", ">|", "&>") and r.target]
             if name == "tee":
                 targets += [w.text for w in exec_.words[1:] if not w.text.startswith("-")]
+            if not targets:
+                continue
+            content = exec_.stdin_text if name == "tee" else literal_output([exec_])
+            sources = [exec_, *upstream_closure(exec_)]
+            tainted = any(is_fetcher(s) or is_decoder(s) for s in sources)
             for target in targets[:4]:
-                self.files[self._resolve(target)] = content
+                path = self._resolve(target)
+                if tainted:
+                    self.tainted.add(path)
+                if content is not None:
+                    self.files[path] = content
+                    if posixpath.basename(path) in _STARTUP_FILES:
+                        self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
 
     def _change_directory(self, exec_: Exec) -> None:
         operands = [w for w in exec_.words[1:] if not w.text.startswith("-") or w.text == "-"]
