@@ -187,3 +187,11 @@ def test_post_tool_use_failure_never_blocks() -> None:
     done = run_hook("{broken", "--policy", str(POLICY), "--event", "post")
     assert done.returncode == 1
     assert done.stderr.startswith(b"Railguard could not scan this tool result")
+
+
+def test_other_events_are_left_alone_but_an_unknown_event_option_blocks() -> None:
+    stop = {"session_id": "s", "hook_event_name": "Stop", "stop_hook_active": False}
+    done = run_hook(json.dumps(stop), "--policy", str(POLICY))
+    assert (done.returncode, done.stdout) == (0, b"")
+    bad = decide(hook_input("Bash", {"command": "ls"}), "--event", "before")
+    assert bad.returncode == 2

@@ -186,7 +186,9 @@ def run_hook(
 ) -> HookResult:
     """The whole hook: parse stdin, load the policy, decide or scan. Never raises. A PreToolUse
     (or an event that cannot be told) that fails for any reason is blocked (exit 2)."""
-    wanted = EVENTS.get(event or "", event)
+    if event is not None and event not in EVENTS:
+        return _failed(PRE_TOOL_USE, f"unknown --event {event[:20]!r}; use pre or post")
+    wanted = EVENTS.get(event or "")
     try:
         payload = json.loads(stdin_text)
     except json.JSONDecodeError as err:  # the message has positions only, never input text
@@ -194,8 +196,11 @@ def run_hook(
     if not isinstance(payload, dict):
         return _failed(wanted, "the hook input on stdin must be a JSON object")
     name = wanted or payload.get("hook_event_name")
+    if not name:
+        return _failed(PRE_TOOL_USE, "the hook input has no 'hook_event_name' and no --event was given")
     if name not in (PRE_TOOL_USE, POST_TOOL_USE):
-        return _failed(None if name else PRE_TOOL_USE, f"unsupported hook event {str(name)[:40]!r}")
+        # Wired to another event (Stop, Notification...): exit 2 there would change Claude's behavior.
+        return HookResult(0, stderr=f"Railguard ignores the {str(name)[:40]!r} hook event\n")
     try:
         engine = Engine(list(policies) or None, packs=list(packs) or None)
     except Exception as err:
