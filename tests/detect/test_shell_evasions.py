@@ -116,6 +116,7 @@ EVASIONS = [
     "echo 'rm -rf /' | tee x.sh >/dev/null; sh x.sh",
     "echo 'rm -rf ~' >> ~/.bashrc",
     "sudo -i <<< 'rm -rf /'",
+    "IFS=_; cmd=rm_-rf_/; $cmd",
 ]
 
 

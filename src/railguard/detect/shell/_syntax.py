@@ -191,7 +191,8 @@ class WordEvaluator:
         elif kind in ("simple_expansion", "expansion"):
             before = len(word.text)
             self._expansion(node, word)
-            if not quoted and any(c.isspace() for c in word.text[before:]):
+            separators = self.env.get("IFS", "")
+            if not quoted and any(c.isspace() or c in separators for c in word.text[before:]):
                 word.split = True
         elif kind == "command_substitution" and text_of(node) in ("$(pwd)", "`pwd`", "$(pwd -P)"):
             word.text += "."  # the current directory: keeps `rm -rf "$(pwd)/dist"` resolvable
@@ -275,13 +276,17 @@ class WordEvaluator:
             word.text += raw
 
 
-def expand_words(words: list[Word]) -> list[Word]:
-    """Field splitting of unquoted expansions and `{a,b}` brace expansion, as bash does before running."""
+def expand_words(words: list[Word], ifs: str = "") -> list[Word]:
+    """Field splitting of unquoted expansions (on whitespace and a custom IFS) and `{a,b}` brace
+    expansion, as bash does before running."""
     if not any(w.split or w.brace for w in words):
         return words
     out: list[Word] = []
     for word in words:
-        pieces = word.text.split() if word.split and not word.dynamic else [word.text]
+        text = word.text
+        for separator in ifs if word.split else "":
+            text = text.replace(separator, " ")
+        pieces = text.split() if word.split and not word.dynamic else [word.text]
         for piece in pieces:
             for text in _brace(piece) if word.brace else [piece]:
                 out.append(Word(text, word.dynamic, word.glob or any(c in text for c in "*?["), word.subs))

@@ -342,7 +342,7 @@ class Walker:
                 redirects.append(child)
             elif child.type != "comment":
                 words.append(evaluator.evaluate(child))
-        words = expand_words(words)
+        words = expand_words(words, self.env.get("IFS", ""))
         exec_ = Exec(words, via=self._via, cwd=self.cwd)
         for word in words:
             for sub in word.subs:
