@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -119,8 +120,12 @@ def fit_logistic(
 
 
 def choose_thresholds(model: LinearModel, dev: list[_corpus.Sample]) -> dict[str, float]:
+    """Pick the model-only threshold first (the rescaling point), then the combined thresholds."""
+    negatives = [s for s in dev if s.label == 0]
+    probabilities = [(s.source, analyze(s.text, model).model_probability) for s in negatives]
+    model.metadata["model_threshold"] = _corpus.threshold_at_fpr(probabilities, TARGET_FPR)
     analyses = [(s, analyze(s.text, model)) for s in dev]
-    thresholds = {}
+    thresholds = {"model_threshold": model.metadata["model_threshold"]}
     for name, pick in (("combined", lambda a: a.combined), ("heuristics", lambda a: a.heuristic_score)):
         negatives = [(s.source, pick(a)) for s, a in analyses if s.label == 0]
         for fpr in (0.01, 0.05):
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(args.out, "wb", mtime=0) as raw:  # mtime=0: identical runs give identical files
         raw.write(json.dumps(model.to_json(), sort_keys=True, separators=(",", ":")).encode())
-    thresholds = {k: v for k, v in model.metadata.items() if "@" in k or k == "default_threshold"}
+    thresholds = {k: v for k, v in model.metadata.items() if "@" in k or "threshold" in k}
     print(
         f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(model.weights)} weights)", file=sys.stderr
     )
@@ -168,5 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _rerun_with_fixed_hash_seed() -> None:
+    """AgentDojo builds some tool outputs from sets (e-mail participants), whose order follows
+    Python's per-process string hashing; fix the seed so two runs write the same model file."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
+
+
 if __name__ == "__main__":
+    _rerun_with_fixed_hash_seed()
     raise SystemExit(main())

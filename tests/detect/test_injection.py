@@ -37,6 +37,7 @@ BENIGN = [
     "for line in f:\n    line = line.strip()",
     "Meeting moved to Thursday 3pm. Forgot your password? Use the reset link on the login page.",
     "Thanks for your response yesterday. Could you send me the slides before Friday?",
+    "Please ignore my previous message, the context was wrong. The meeting is at 10.",
     "Dan from accounting asked whether the new system is ready for the audit next week.",
 ]
 

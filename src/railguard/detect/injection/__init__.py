@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_THRESHOLD", "InjectionResult", "score_injection"]
 
 # Chosen on the DEV split for about 1% false positives (scripts/train_injection.py prints it and
 # stores it in the model file's metadata; a test keeps the two equal).
-DEFAULT_THRESHOLD: float = 0.9882083278342069
+DEFAULT_THRESHOLD: float = 0.5000000000000001
 
 _DETECTOR = "injection"
 _MAX_SPANS = 32

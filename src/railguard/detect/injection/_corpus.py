@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,12 @@ def nl2bash_descriptions(split: str, seed: int = 0) -> list[Sample]:
 # --- AgentDojo (ground-truth tool calls, no model) -----------------------------------------------
 
 
+# Tools that create items (a sent e-mail) stamp them with the wall clock, to the microsecond; freeze
+# those stamps so training is reproducible. The suites' own data has no microseconds.
+_NOW_STAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\.\d{6}\b")
+_FROZEN_STAMP = "2024-05-15 10:00:00.000000"
+
+
 def _tool_outputs(suite: Any, user_task: Any, injections: dict[str, str]) -> list[str]:
     from agentdojo.agent_pipeline.ground_truth_pipeline import GroundTruthPipeline
     from agentdojo.functions_runtime import FunctionsRuntime
@@ -150,7 +157,7 @@ def _tool_outputs(suite: Any, user_task: Any, injections: dict[str, str]) -> lis
     except Exception:  # a few ground truths fail in an injected environment; they yield no outputs
         return []
     return [
-        get_text_content_as_str(m["content"])
+        _NOW_STAMP.sub(_FROZEN_STAMP, get_text_content_as_str(m["content"]))
         for m in messages
         if m["role"] == "tool" and m["content"] is not None
     ]

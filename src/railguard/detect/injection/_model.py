@@ -23,6 +23,11 @@ class LinearModel:
     weights: dict[str, float]
     metadata: dict[str, Any]
 
+    @property
+    def threshold(self) -> float:
+        """The model-only threshold picked on the dev split (0.5 for an untuned model)."""
+        return float(self.metadata.get("model_threshold", 0.5))
+
     def probability(self, words: list[str]) -> float:
         return _sigmoid(self.bias + max_window_sum(words, self.weights))
 

@@ -11,8 +11,8 @@ All patterns run under RE2 (linear time, no backtracking); word gaps are bounded
 
 from __future__ import annotations
 
-# One word and the whitespace after it, staying inside the sentence.
-_W = r"(?:[^\s.!?;]+\s+)"
+# One word (anything but spaces: e-mail addresses and paths count as one) and the spaces after it.
+_W = r"(?:\S+\s+)"
 
 
 def _gap(most: int) -> str:
@@ -24,9 +24,10 @@ _EARLIER = (
     r"(?:previous|previously|prior|above|earlier|preceding|foregoing|former|initial|original|old|"
     r"existing|system|developer|safety|all|any|your)"
 )
+# Stems, not words, so misspellings ("iunstructions", "instrucitons") still match.
 _RULES = (
-    r"(?:instructions?|prompts?|rules|directives?|directions|guidelines|commands?|constraints|"
-    r"restrictions|guardrails|programming|polic(?:y|ies)|context|tasks?|orders)"
+    r"\w*(?:nstruc|prompt|rules|directive|direction|guideline|command|constraint|restriction|guardrail|"
+    r"programming|polic|context|task|orders)\w*"
 )
 _AI = r"(?:ai|llm|gpt|chatgpt|claude|gemini|copilot|assistant|ai assistant|ai agent|language model|chatbot)"
 _CREDENTIAL = (
@@ -41,14 +42,14 @@ _SECRET = (
     r"(?:files|emails|messages|documents|contacts|conversations|data|records))"
 )
 _SEND = r"(?:send|forward|e-?mail|mail|post|upload|transfer|share|leak|exfiltrate|copy|submit|paste)"
-_DESTINATION = r"(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|ftp://|webhook)"
+_DESTINATION = r"[\"'(<\[]?(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|ftp://|webhook)"
 
 SIGNALS: tuple[tuple[str, float, str], ...] = (
     # Telling the reader to drop what it was told before.
     (
         "override-instructions",
         0.99,
-        rf"\b{_OVERRIDE_VERB}\s+{_gap(3)}{_EARLIER}\s+{_gap(2)}{_RULES}\b",
+        rf"\b{_OVERRIDE_VERB}\s+{_gap(3)}{_EARLIER}\s+{_gap(1)}{_RULES}\b",
     ),
     (
         "override-instructions",
@@ -150,18 +151,18 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
     # Instructions about the assistant's own answer (BIPIA's task-injection shape).
     (
         "response-manipulation",
-        0.6,
+        0.45,  # alone it does not flag: "in your reply, please include your order number" is ordinary mail
         r"\b(?:in|into|to|within|throughout|at the (?:start|end|beginning) of) your (?:response|answer|reply|"
         r"output|summary)s?\b",
     ),
     (
         "response-manipulation",
-        0.6,
+        0.5,
         r"\byour (?:response|answer|reply|output)s? (?:should|must|needs to|has to)\b",
     ),
     (
         "response-manipulation",
-        0.6,
+        0.55,
         r"\b(?:begin|start|end|prefix|preface|conclude|encode|translate|reverse|rewrite) (?:your|each|every|all) "
         r"(?:response|answer|reply|output)s?\b",
     ),
