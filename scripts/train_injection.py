@@ -121,15 +121,15 @@ def fit_logistic(
 
 def choose_thresholds(model: LinearModel, dev: list[_corpus.Sample]) -> dict[str, float]:
     """Pick the model-only threshold first (the rescaling point), then the combined thresholds."""
-    negatives = [s for s in dev if s.label == 0]
-    probabilities = [(s.source, analyze(s.text, model).model_probability) for s in negatives]
+    clean = [s for s in dev if s.label == 0]
+    probabilities = [(s.source, analyze(s.text, model).model_probability) for s in clean]
     model.metadata["model_threshold"] = _corpus.threshold_at_fpr(probabilities, TARGET_FPR)
     analyses = [(s, analyze(s.text, model)) for s in dev]
     thresholds = {"model_threshold": model.metadata["model_threshold"]}
     for name, pick in (("combined", lambda a: a.combined), ("heuristics", lambda a: a.heuristic_score)):
-        negatives = [(s.source, pick(a)) for s, a in analyses if s.label == 0]
+        scored = [(s.source, pick(a)) for s, a in analyses if s.label == 0]
         for fpr in (0.01, 0.05):
-            thresholds[f"{name}@{fpr:.0%}"] = _corpus.threshold_at_fpr(negatives, fpr)
+            thresholds[f"{name}@{fpr:.0%}"] = _corpus.threshold_at_fpr(scored, fpr)
     return thresholds
 
 
