@@ -144,6 +144,8 @@ def test_database_reads_are_allowed() -> None:
         ("crontab -r", "block"),
         ("systemctl stop sshd", "block"),
         ("chmod u+s /usr/bin/python3", "ask"),
+        ("docker run --rm -v /:/host alpine chroot /host", "ask"),
+        ("docker run --privileged -it ubuntu", "ask"),
     ],
 )
 def test_system(command: str, verdict: str) -> None:

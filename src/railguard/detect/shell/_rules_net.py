@@ -153,6 +153,7 @@ _NETWORK_TOOLS = frozenset(
         "cryptcat",
         "nping",
         "dig",
+        "ping",
         "nslookup",
         "host",
     }
@@ -417,7 +418,11 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     exec_ = view.exec
     name = view.name
     runs_code = name in SHELLS or name in INTERPRETERS or name.rstrip("0123456789.") in INTERPRETERS
-    if runs_code and reads_script_from_stdin(exec_) and exec_.stdin_text is None:
+    reads_stdin = reads_script_from_stdin(exec_) or (
+        name in ("source", ".")
+        and any(w.text in ("/dev/stdin", "-", "/proc/self/fd/0") for w in view.operands)
+    )
+    if (runs_code or name in ("source", ".")) and reads_stdin and exec_.stdin_text is None:
         sources = upstream_closure(exec_)
         if any(is_fetcher(s) for s in sources):
             yield finding(

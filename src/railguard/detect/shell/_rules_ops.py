@@ -154,6 +154,11 @@ _CLOUD_BLOCK_VERBS = (
 
 def _cloud(name: str, words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
     recursive = "--recursive" in texts or "-r" in texts or "-R" in texts
+    if name == "aws" and words[:2] == ["s3", "sync"] and any(t.startswith("--delete") for t in texts):
+        yield finding(
+            "infra", "bucket-sync-delete", "ask", "high", "aws s3 sync --delete removes remote objects"
+        )
+        return
     if (name in ("aws", "gsutil") and words[:2] in (["s3", "rm"], ["rm"])) or (
         name == "gsutil" and words[:1] == ["rm"]
     ):
@@ -188,6 +193,25 @@ def _docker(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
         yield finding("infra", "docker-prune", "ask", "medium", f"docker {' '.join(words[:2])} deletes data")
     elif words[:1] == ["push"]:
         yield finding("publish", "docker-push", "ask", "medium", "docker push publishes an image")
+    elif words[:1] in (["run"], ["create"]) and _escapes_container(texts):
+        yield finding(
+            "system",
+            "container-host-access",
+            "ask",
+            "high",
+            "container gets the host (privileged or / mounted)",
+        )
+
+
+def _escapes_container(texts: list[str]) -> bool:
+    """`--privileged`, the host's root, /etc or the docker socket mounted: the container owns the host."""
+    if any(t in ("--privileged", "--pid=host") or t.startswith("--cap-add=SYS_ADMIN") for t in texts):
+        return True
+    mounts = [texts[i + 1] for i, t in enumerate(texts[:-1]) if t in ("-v", "--volume", "--mount")]
+    mounts += [t.split("=", 1)[1] for t in texts if t.startswith(("--volume=", "--mount="))]
+    return any(
+        m.split(":", 1)[0] in ("/", "/etc", "/root", "/var/run/docker.sock") or "src=/," in m for m in mounts
+    )
 
 
 _SHUTDOWN = frozenset({"shutdown", "reboot", "halt", "poweroff", "kexec"})

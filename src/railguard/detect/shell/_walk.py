@@ -32,6 +32,10 @@ UNKNOWN_CWD = "\x00unknown"  # a `cd` to a place only known at run time
 MAX_DEPTH = 8
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment"})  # fmt: skip
+# Variables whose value a later program runs as a command.
+_SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER",
+                               "PROMPT_COMMAND", "BASH_ENV", "ENV", "LESSOPEN", "LESSCLOSE", "GIT_ASKPASS",
+                               "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_EXTERNAL_DIFF", "GIT_SEQUENCE_EDITOR"})  # fmt: skip
 _POSITIONAL = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*")
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _SKIP = frozenset(
@@ -231,11 +235,25 @@ class Walker:
     def _evaluator(self) -> WordEvaluator:
         return WordEvaluator(self.env, self._substitution, self.var_subs, substitution_output)
 
+    def _prefix_assignment(self, node: Node, evaluator: WordEvaluator) -> None:
+        """`X=$(cmd) prog`: the substitution runs; `GIT_SSH_COMMAND='...' git` runs the value later."""
+        value_node = node.child_by_field_name("value")
+        if value_node is None:
+            return
+        value = evaluator.evaluate(value_node)
+        name_node = node.child_by_field_name("name")
+        self._script_variable(text_of(name_node) if name_node is not None else "", value)
+
+    def _script_variable(self, name: str, value: Word) -> None:
+        if name in _SCRIPT_VARIABLES and not value.dynamic and value.text.strip():
+            self.walk_script(value.text, f"${name}")
+
     def _assignment(self, node: Node) -> None:
         name_node = node.child_by_field_name("name")
         value_node = node.child_by_field_name("value")
         name = text_of(name_node) if name_node is not None else ""
         value = self._evaluator().evaluate(value_node) if value_node is not None else Word("")
+        self._script_variable(name, value)
         if value.dynamic:
             self.env.pop(name, None)
             self.var_subs[name] = value.subs
@@ -305,7 +323,7 @@ class Walker:
         if node.type == "herestring_redirect":
             word = self._evaluator().evaluate(node.named_children[-1]) if node.named_children else Word("")
             for exec_ in execs[-1:]:
-                exec_.stdin_text = word.text
+                exec_.stdin_text = None if word.dynamic else word.text  # dynamic: judged by its sources
                 for sub in word.subs:
                     exec_.upstream.append(sub)
                     sub.consumers.append(exec_)
@@ -335,9 +353,7 @@ class Walker:
         redirects: list[Node] = []
         for child in node.named_children:
             if child.type == "variable_assignment":
-                value = child.child_by_field_name("value")
-                if value is not None:
-                    evaluator.evaluate(value)  # substitutions in `X=$(cmd) prog` still run
+                self._prefix_assignment(child, evaluator)
             elif child.type in _REDIRECTS:
                 redirects.append(child)
             elif child.type != "comment":
