@@ -140,6 +140,7 @@ _register(
     _rules_db.check_database,
     [*_rules_db._SQL_CLIENTS, "redis-cli", "mongo", "mongosh", "dropdb", "dropuser", "mysqladmin"],
 )
+_register(_rules_db.check_framework_database, _rules_db._FRAMEWORK_RUNNERS)
 _EVERY_COMMAND: tuple[Rule, ...] = (
     _rules_net.check_credentials,
     _rules_net.check_exfiltration,

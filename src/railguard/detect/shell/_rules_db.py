@@ -131,3 +131,34 @@ def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding(_CAT, name, "block", "critical", f"{name} deletes a database or role")
     elif name == "mysqladmin" and any(w.text == "drop" for w in view.operands):
         yield finding(_CAT, "mysqladmin-drop", "block", "critical", "mysqladmin drop deletes a database")
+
+
+# Framework tasks that drop or wipe the application's database: (command, task) -> verdict.
+_FRAMEWORK_TASKS = {
+    "db:drop": "block", "db:purge": "block", "db:reset": "ask", "db:schema:load": "ask", "db:migrate:reset": "ask",
+    "flush": "block", "reset_db": "block", "ecto.drop": "block", "ecto.reset": "ask",
+    "db:drop:all": "block", "migrate:fresh": "block", "migrate:reset": "ask", "db:wipe": "block",
+}  # fmt: skip
+_FRAMEWORK_RUNNERS = frozenset({"rails", "rake", "python", "python3", "django-admin", "mix", "sequelize",
+                                "php", "artisan", "bundle", "npx", "prisma", "knex", "alembic"})  # fmt: skip
+
+
+def check_framework_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """`rails db:drop`, `manage.py flush`, `prisma migrate reset`, `artisan migrate:fresh` ..."""
+    words = [w.text for w in view.operands]
+    for task in words[:4]:
+        verdict = _FRAMEWORK_TASKS.get(task)
+        if verdict:
+            yield finding(
+                _CAT, "framework-db-wipe", verdict, "high", f"{view.name} {task} drops or wipes the database"
+            )
+            return
+    if ("prisma" in words[:2] and (
+        words[words.index("prisma") + 1 : words.index("prisma") + 3] == ["migrate", "reset"]
+        or "--force-reset" in (w.text for w in view.args)
+    )) or (view.name == "prisma" and (words[:2] == ["migrate", "reset"] or view.has("--force-reset"))):
+        yield finding(_CAT, "framework-db-wipe", "block", "high", "prisma resets the database")
+    elif view.name == "alembic" and words[:2] == ["downgrade", "base"]:
+        yield finding(
+            _CAT, "framework-db-wipe", "ask", "high", "alembic downgrade base drops every migration"
+        )
