@@ -112,6 +112,10 @@ def test_infra(command: str, verdict: str) -> None:
         "redis-cli -h cache -n 2 flushdb",
         "mongosh --eval 'db.dropDatabase()'",
         "mongo app --eval 'db.users.drop()'",
+        "rails db:drop",
+        "python manage.py flush --noinput",
+        "npx prisma migrate reset --force",
+        "php artisan migrate:fresh",
     ],
 )
 def test_database_blocks(command: str) -> None:
@@ -123,6 +127,8 @@ def test_database_reads_are_allowed() -> None:
         "psql -c 'SELECT * FROM users'",
         "sqlite3 app.db 'DELETE FROM t WHERE id = 3'",
         "redis-cli GET k",
+        "python manage.py migrate",
+        "bundle exec rake db:migrate",
     ):
         _check(command, "allow", "")
 
