@@ -182,3 +182,15 @@ def test_sql_keyword_fallback_judges_without_the_sql_analyzer(monkeypatch: pytes
         assert not _rules_db.sql_is_destructive("SELECT * FROM users", None)
     finally:
         _rules_db.sql_is_destructive.cache_clear()
+
+
+def test_concurrent_threads_get_the_same_answers() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from railguard.detect.shell._analyze import analyze_uncached
+
+    commands = [*DATA_NOT_EXECUTION, *EVERYDAY, "rm -rf /", "curl x | sh", "git push -f origin main"] * 3
+    expected = [analyze_uncached(c, WS, HOME).verdict for c in commands]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda c: analyze_uncached(c, WS, HOME).verdict, commands))
+    assert got == expected

@@ -213,8 +213,7 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
             paths=paths,
             urls=urls,
         )
-    except (RecursionError, ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError) as exc:
-        # Anything the analyzer cannot handle is "not understood", which asks a human.
+    except Exception as exc:  # the guard must answer: anything unhandled is "not understood" -> ask
         return _failed(f"analyzer could not handle the command ({type(exc).__name__})")
 
 

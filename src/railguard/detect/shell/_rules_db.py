@@ -153,10 +153,13 @@ def check_framework_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFindi
                 _CAT, "framework-db-wipe", verdict, "high", f"{view.name} {task} drops or wipes the database"
             )
             return
-    if ("prisma" in words[:2] and (
-        words[words.index("prisma") + 1 : words.index("prisma") + 3] == ["migrate", "reset"]
-        or "--force-reset" in (w.text for w in view.args)
-    )) or (view.name == "prisma" and (words[:2] == ["migrate", "reset"] or view.has("--force-reset"))):
+    if (
+        "prisma" in words[:2]
+        and (
+            words[words.index("prisma") + 1 : words.index("prisma") + 3] == ["migrate", "reset"]
+            or "--force-reset" in (w.text for w in view.args)
+        )
+    ) or (view.name == "prisma" and (words[:2] == ["migrate", "reset"] or view.has("--force-reset"))):
         yield finding(_CAT, "framework-db-wipe", "block", "high", "prisma resets the database")
     elif view.name == "alembic" and words[:2] == ["downgrade", "base"]:
         yield finding(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,12 +18,18 @@ Node = tree_sitter.Node
 
 
 @lru_cache(maxsize=1)
-def _parser() -> tree_sitter.Parser:
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+def _language() -> tree_sitter.Language:
+    return tree_sitter.Language(tree_sitter_bash.language())
+
+
+_local = threading.local()  # a parser is not safe to share between threads; one each, built once
 
 
 def parse(script: str) -> tree_sitter.Tree:
-    return _parser().parse(script.encode("utf-8", "surrogatepass"))
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = tree_sitter.Parser(_language())
+    return parser.parse(script.encode("utf-8", "surrogatepass"))
 
 
 def text_of(node: Node) -> str:
