@@ -268,6 +268,17 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else (values or [0.0])[0]
 
 
+def _phoenix_version() -> str:
+    python = PHOENIX_BIN.parent / "python"
+    try:
+        probe = "import importlib.metadata as m; print(m.version('arize-phoenix'))"
+        return subprocess.run(
+            [str(python), "-c", probe], capture_output=True, text=True, timeout=60
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "(not installed)"
+
+
 def render(
     outcomes: list[Outcome], args: argparse.Namespace, command: str, phoenix_problem: str | None
 ) -> str:
@@ -279,7 +290,8 @@ def render(
         f"{args.spans} spans ({args.spans // SPANS_PER_TRACE} OpenInference-style agent traces of {SPANS_PER_TRACE}"
         f" spans: CHAIN root, 2 LLM, 2 TOOL, ~12 attributes each incl. ~190-char input text), OTLP/HTTP"
         f" protobuf batches of {args.batch} spans, {args.threads} client threads, every server alone on"
-        f" localhost, one run. Machine: {os.cpu_count()} CPUs shared with other work; client and server on the"
+        f" localhost, one run. Phoenix: arize-phoenix {_phoenix_version()}. Machine: {os.cpu_count()} CPUs"
+        f" shared with other work (load average {os.getloadavg()[0]:.1f} at the end); client and server on the"
         f" same cores. Only stored spans count (Railguard: 200 = committed, rows counted after; Phoenix: its"
         f" SQLite `spans` table polled until all arrived). Railguard redacts every string attribute before storing.",
         "",
@@ -315,7 +327,7 @@ def main() -> None:
     parser.add_argument("--skip-phoenix", action="store_true")
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="max seconds to wait for Phoenix")
     args = parser.parse_args()
-    command = "python -m benchmarks.bench_ingest " + " ".join(sys.argv[1:])
+    command = " ".join([".venv/bin/python -m benchmarks.bench_ingest", *sys.argv[1:]])
     bodies = build_bodies(args.spans, args.batch)
     sent = (args.spans // SPANS_PER_TRACE) * SPANS_PER_TRACE
     outcomes: list[Outcome] = []

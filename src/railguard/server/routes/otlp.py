@@ -62,10 +62,10 @@ class _Rejected(Exception):
 async def export_traces(request: Request) -> Response:
     settings: OtlpSettings = request.app.state.otlp
     store: Store = request.app.state.store
-    as_json = _media_type(request) == JSON_TYPE
+    media_type = _media_type(request)
+    as_json = media_type == JSON_TYPE  # responses, errors included, use the request's encoding
     try:
         _authorize(request, settings)
-        media_type = _media_type(request)
         if media_type not in PROTOBUF_TYPES and media_type != JSON_TYPE:
             raise _Rejected(
                 415,
