@@ -429,3 +429,15 @@ def test_engine_without_policy_uses_the_default_pack() -> None:
     engine = Engine()
     assert engine.policy.name == "default"
     assert rg.available_packs()[0]
+
+
+def test_deadline_bounds_evaluation_not_the_stateful_stages() -> None:
+    engine = Engine.from_yaml("deadline_ms: 5\nrules:\n  - {rule: r, tools: [t], verdict: ask}\n")
+
+    def slow_store_lookup(action: rg.Action, facts: rg.Facts) -> None:
+        time.sleep(0.03)  # a busy database, not a runaway rule
+        facts.approval_id = "apr-1"
+
+    engine.add_step(slow_store_lookup, stage="approval")
+    d = engine.check("t", {})
+    assert d.error is None and d.verdict is rg.Verdict.ALLOW and d.approval_id == "apr-1"

@@ -1,14 +1,16 @@
 """Railguard: a real-time reliability engine for AI agents.
 
-    import railguard as rg
+import railguard as rg
 
-    engine = rg.Engine.load("policy.yaml")          # or rg.Engine(packs=["coding-agent"])
-    with rg.run(agent="support", tenant="acme", user="ana"):
-        decision = engine.check(rg.Action("send_money", {"to": iban, "amount": 120}))
+engine = rg.Engine.load("policy.yaml")          # or rg.Engine(packs=["coding-agent"])
+with rg.run(agent="support", tenant="acme", user="ana"):
+    decision = engine.check(rg.Action("send_money", {"to": iban, "amount": 120}))
 
-        @engine.guard                               # raises rg.GuardBlocked / rg.ApprovalRequired
-        def send_email(to: str, body: str) -> str: ...
+    @engine.guard                               # raises rg.GuardBlocked / rg.ApprovalRequired
+    def send_email(to: str, body: str) -> str: ...
 """
+
+from typing import TYPE_CHECKING, Any
 
 from railguard._scope import run
 from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace
@@ -40,12 +42,57 @@ from railguard.model import (
 )
 from railguard.policy import CompiledPolicy, available_packs, load_policy
 
+if TYPE_CHECKING:
+    from railguard.state import Approvals, KillSwitch, install_approvals, install_killswitch, permitted_tools
+    from railguard.store import Store, open_store
+    from railguard.trace import (
+        RedactionPolicy,
+        Tracing,
+        configure_tracing,
+        model_call,
+        record_confidence,
+        tool_call,
+        trace_engine,
+    )
+
 __version__ = "0.1.0"
+
+# Heavier parts (the store, tracing, stateful guards) load on first use: `import railguard` stays
+# cheap for short-lived processes such as a Claude Code hook.
+_LAZY = {
+    "Approvals": "railguard.state",
+    "KillSwitch": "railguard.state",
+    "install_approvals": "railguard.state",
+    "install_killswitch": "railguard.state",
+    "permitted_tools": "railguard.state",
+    "Store": "railguard.store",
+    "open_store": "railguard.store",
+    "RedactionPolicy": "railguard.trace",
+    "Tracing": "railguard.trace",
+    "configure_tracing": "railguard.trace",
+    "model_call": "railguard.trace",
+    "record_confidence": "railguard.trace",
+    "tool_call": "railguard.trace",
+    "trace_engine": "railguard.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'railguard' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Action",
     "ApprovalDenied",
     "ApprovalRequired",
+    "Approvals",
     "CompiledPolicy",
     "ConfigurationError",
     "Context",
@@ -59,20 +106,33 @@ __all__ = [
     "Finding",
     "GuardBlocked",
     "GuardError",
+    "KillSwitch",
     "Mode",
     "PolicyError",
     "PolicyTestError",
     "RailguardError",
+    "RedactionPolicy",
     "RuleHit",
     "RuleTrace",
     "Severity",
+    "Store",
     "StoreError",
     "ToolSpec",
+    "Tracing",
     "Trust",
     "Verdict",
     "__version__",
     "available_packs",
+    "configure_tracing",
     "current_context",
+    "install_approvals",
+    "install_killswitch",
     "load_policy",
+    "model_call",
+    "open_store",
+    "permitted_tools",
+    "record_confidence",
     "run",
+    "tool_call",
+    "trace_engine",
 ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import re2
 
@@ -93,6 +94,16 @@ class HyperscanSetBackend:
             elements=len(expressions),
             flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY] * len(expressions),
         )
+        self._prototype = hyperscan.Scratch(self._db)
+        # Hyperscan scratch space may be used by one scan at a time: each thread gets its own clone,
+        # or concurrent scans (agent threads, the tracing redaction thread) fail with ScratchInUseError.
+        self._local = threading.local()
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._prototype.clone()
+        return scratch
 
     def matching(self, data: bytes) -> list[int]:
         hits: list[int] = []
@@ -100,7 +111,7 @@ class HyperscanSetBackend:
         def on_match(rule_id: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
             hits.append(rule_id)
 
-        self._db.scan(data, match_event_handler=on_match)
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return hits
 
 
