@@ -118,6 +118,9 @@ EVASIONS = [
     "sudo -i <<< 'rm -rf /'",
     "IFS=_; cmd=rm_-rf_/; $cmd",
     "GIT_SSH_COMMAND='rm -rf /' git fetch",
+    "ls / | xargs rm -rf",
+    "pushd / && rm -rf *",
+    "R=r; M=m; ${R}${M} -rf /",
 ]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import re2
 
 from railguard.detect.paths import secret_path_kind
-from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._model import BLOCK_SECRET_KINDS, ShellFinding
 
 _STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
 _EXEC_CALL = re2.compile(
@@ -149,6 +149,9 @@ def _classify(
                 f"{kind} inline code reads {what} and uses the network",
             )
         )
+    elif BLOCK_SECRET_KINDS.intersection(secrets):
+        add(ShellFinding("credential_access", "inline-read-secret", "block", "critical",
+                         f"{kind} inline code touches {', '.join(secrets)}"))  # fmt: skip
     elif secrets:
         add(
             ShellFinding(

@@ -7,6 +7,9 @@ from typing import Any
 
 VERDICT_RANK = {"allow": 0, "ask": 1, "block": 2}
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+# Secrets whose mere reading is blocked (outside the workspace): keys and password stores.
+BLOCK_SECRET_KINDS = frozenset({"ssh_key", "private_key", "shadow", "gpg_private", "browser_store", "keychain",
+                                "password_store", "ssh_dir"})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

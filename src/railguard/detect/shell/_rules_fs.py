@@ -21,7 +21,7 @@ from railguard.detect.shell._view import (
     finding,
     is_disk_device,
 )
-from railguard.detect.shell._walk import piped_find_roots
+from railguard.detect.shell._walk import basename, piped_find_roots, upstream_closure
 
 _CAT = "destructive_fs"
 _RECURSIVE_DELETE_VERDICT = {
@@ -84,7 +84,12 @@ def _describe(view: CommandView, target: Target) -> str:
 
 
 def _selective(view: CommandView) -> bool:
-    return view.exec.selective or (view.exec.dynamic_operands and bool(piped_find_roots(view.exec)))
+    """Targets a `find` picked (a find piped into xargs counts): only matching entries are hit."""
+    if view.exec.selective:
+        return True
+    return view.exec.dynamic_operands and any(
+        p.words and basename(p.words[0].text) == "find" for p in upstream_closure(view.exec)
+    )
 
 
 def _soften(verdict: tuple[str, str], selective: bool) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import re2
 
 from railguard.detect.paths import secret_path_kind
-from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._model import BLOCK_SECRET_KINDS, ShellFinding
 from railguard.detect.shell._syntax import Exec, Word
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
@@ -101,18 +101,6 @@ _READERS = frozenset(
         "gsutil",
         "rclone",
         "s3cmd",
-    }
-)
-_BLOCK_KINDS = frozenset(
-    {
-        "ssh_key",
-        "private_key",
-        "shadow",
-        "gpg_private",
-        "browser_store",
-        "keychain",
-        "password_store",
-        "ssh_dir",
     }
 )
 _HARMLESS_KINDS = frozenset({"ssh_known_hosts", "ssh_authorized_keys", "ssh_config", "shell_history"})
@@ -249,7 +237,7 @@ def _is_secret_source(view: CommandView, ctx: Ctx) -> bool:
 def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     for path, kind in secret_reads(view, ctx):
         zone = classify_target(Word(path), ctx).zone
-        severe = kind in _BLOCK_KINDS and zone not in ("workspace", "scratch")
+        severe = kind in BLOCK_SECRET_KINDS and zone not in ("workspace", "scratch")
         yield finding(
             "credential_access",
             f"read-{kind.replace('_', '-')}",

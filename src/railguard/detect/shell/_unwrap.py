@@ -343,9 +343,9 @@ def inline_code(kind: str, words: list[Word]) -> Word | None:
             return words[i + 1]
         # clustered forms: `perl -ne CODE`, `python -Bc CODE`
         if (
-            len(text) > 2
+            2 < len(text) <= 5
             and text[0] == "-"
-            and text[1] != "-"
+            and text[1:].isalpha()
             and f"-{text[-1]}" in flags
             and i + 1 < len(words)
         ):

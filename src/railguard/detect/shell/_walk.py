@@ -651,9 +651,15 @@ def find_roots(exec_: Exec) -> tuple[list[Word], int]:
 
 
 def piped_find_roots(exec_: Exec) -> list[Word]:
-    """`find ROOT ... | xargs CMD`: the roots CMD's appended arguments come from."""
-    finds = [e for e in upstream_closure(exec_) if e.words and basename(e.words[0].text) == "find"]
-    return [root for f in finds for root in find_roots(f)[0]]
+    """`find ROOT ... | xargs CMD` / `ls DIR | xargs CMD`: the directories the appended arguments come from."""
+    roots: list[Word] = []
+    for producer in upstream_closure(exec_):
+        name = basename(producer.words[0].text) if producer.words else ""
+        if name == "find":
+            roots += find_roots(producer)[0]
+        elif name == "ls":
+            roots += [w for w in producer.words[1:] if not w.text.startswith("-")] or [Word(".")]
+    return roots
 
 
 def reads_script_from_stdin(exec_: Exec) -> bool:
