@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import threading
 import zlib
 from dataclasses import dataclass, field
 
@@ -32,10 +31,6 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 router = APIRouter(tags=["otlp"])
 logger = logging.getLogger(__name__)
-# The secret scanner's Hyperscan backend shares one scratch space per database, so two threads scanning
-# at once fail (hyperscan.ScratchInUseError). Redaction is CPU-bound Python under the GIL anyway, so
-# serializing it costs little; the database write below stays concurrent with the next batch's decode.
-_REDACTION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +84,7 @@ def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, te
         parsed = decode.parse_json(body) if as_json else decode.parse_protobuf(body)
     except decode.OtlpDecodeError as exc:
         raise _Rejected(400, code_pb2.INVALID_ARGUMENT, str(exc)) from None
-    with _REDACTION_LOCK:
-        batch = decode.to_rows(parsed, policy=settings.policy, tenant=tenant or None)
+    batch = decode.to_rows(parsed, policy=settings.policy, tenant=tenant or None)
     try:
         store.write_spans(batch.rows)
     except StoreError as exc:
