@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from railguard.detect.paths import secret_path_kind
+from railguard.detect.shell._flow import basename, piped_find_roots, upstream_closure
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Exec, Redirect, Word
 from railguard.detect.shell._view import (
@@ -21,7 +22,6 @@ from railguard.detect.shell._view import (
     finding,
     is_disk_device,
 )
-from railguard.detect.shell._walk import basename, piped_find_roots, upstream_closure
 
 _CAT = "destructive_fs"
 _RECURSIVE_DELETE_VERDICT = {

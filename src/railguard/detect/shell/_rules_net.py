@@ -13,11 +13,7 @@ from collections.abc import Iterator
 import re2
 
 from railguard.detect.paths import secret_path_kind
-from railguard.detect.shell._model import BLOCK_SECRET_KINDS, ShellFinding
-from railguard.detect.shell._syntax import Exec, Word
-from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS
-from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
-from railguard.detect.shell._walk import (
+from railguard.detect.shell._flow import (
     basename,
     consumer_closure,
     is_decoder,
@@ -25,6 +21,10 @@ from railguard.detect.shell._walk import (
     reads_script_from_stdin,
     upstream_closure,
 )
+from railguard.detect.shell._model import BLOCK_SECRET_KINDS, ShellFinding
+from railguard.detect.shell._syntax import Exec, Word
+from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS
+from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
 
 _READERS = frozenset(
     {

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from railguard.detect.paths import is_inside, is_system_path, resolve_path, secret_path_kind
+from railguard.detect.shell._flow import basename
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Exec, Word
-from railguard.detect.shell._walk import UNKNOWN_CWD, basename
+from railguard.detect.shell._walk import UNKNOWN_CWD
 
 # Spellings that mean the same flag, per command (`rm --recursive` == `rm -R` == `rm -r`).
 _ALIASES: dict[str, dict[str, str]] = {

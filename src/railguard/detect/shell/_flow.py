@@ -1,0 +1,139 @@
+"""Data-flow helpers shared by the walker and the rules: who feeds whom, what a producer prints,
+where `find`/`ls` entries come from, which commands read a script from stdin."""
+
+from __future__ import annotations
+
+import posixpath
+from functools import lru_cache
+
+from railguard.detect.shell._syntax import Exec, Word
+from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, unwrap_step
+
+UNKNOWN_CWD = "\x00unknown"  # the directory after a `cd` to a place only known at run time
+
+_FETCHERS = frozenset(
+    {"curl", "wget", "fetch", "http", "https", "aria2c", "lwp-download", "GET", "xh", "curlie"}
+)
+# Commands whose output is meant to be eval'ed: `eval "$(ssh-agent -s)"` is everyday setup.
+
+
+@lru_cache(maxsize=4096)
+def basename(text: str) -> str:
+    return posixpath.basename(text.rstrip("/")) or text
+
+
+def upstream_closure(exec_: Exec) -> list[Exec]:
+    """Every command whose output (transitively) reaches `exec_`'s stdin."""
+    seen: list[Exec] = []
+    stack = list(exec_.upstream)
+    while stack:
+        item = stack.pop()
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack.extend(item.upstream)
+    return seen
+
+
+def consumer_closure(exec_: Exec) -> list[Exec]:
+    seen: list[Exec] = []
+    stack = list(exec_.consumers)
+    while stack:
+        item = stack.pop()
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        stack.extend(item.consumers)
+    return seen
+
+
+def is_fetcher(exec_: Exec) -> bool:
+    return bool(exec_.words) and basename(exec_.words[0].text) in _FETCHERS
+
+
+def is_decoder(exec_: Exec) -> bool:
+    argv = exec_.argv
+    name = basename(argv[0]) if argv else ""
+    flags = set(argv[1:])
+    if name in ("base64", "base32", "basenc"):
+        return bool(flags & {"-d", "--decode", "-D"}) or any(
+            f.startswith("-") and "d" in f[1:] for f in flags
+        )
+    if name == "xxd":
+        return "-r" in flags or "-rp" in flags or "-pr" in flags
+    if name == "openssl":
+        return "-d" in flags or "base64" in flags
+    return name in ("uudecode", "rev")
+
+
+def find_roots(exec_: Exec) -> tuple[list[Word], int]:
+    """The start directories of a `find` command and the index where its expression begins."""
+    argv = exec_.words
+    index = 1
+    while index < len(argv) and (
+        argv[index].text in ("-H", "-L", "-P") or argv[index].text.startswith(("-D", "-O"))
+    ):
+        index += 2 if argv[index].text == "-D" else 1
+    roots: list[Word] = []
+    while index < len(argv) and not argv[index].text.startswith(("-", "(", "!")):
+        roots.append(argv[index])
+        index += 1
+    return roots or [Word(".")], index
+
+
+def piped_find_roots(exec_: Exec) -> list[Word]:
+    """`find ROOT ... | xargs CMD` / `ls DIR | xargs CMD`: the directories the appended arguments come from."""
+    roots: list[Word] = []
+    for producer in upstream_closure(exec_):
+        name = basename(producer.words[0].text) if producer.words else ""
+        if name == "find":
+            roots += find_roots(producer)[0]
+        elif name == "ls":
+            roots += [w for w in producer.words[1:] if not w.text.startswith("-")] or [Word(".")]
+    return roots
+
+
+def reads_script_from_stdin(exec_: Exec) -> bool:
+    """A shell or interpreter with no script operand reads its program from stdin."""
+    argv = exec_.argv
+    name = basename(argv[0]) if argv else ""
+    if name == "ssh":
+        return unwrap_step("ssh", exec_.words) is None
+    if name in ("at", "batch"):
+        return "-f" not in argv[1:]
+    base = name.rstrip("0123456789.") if name not in SHELLS else name
+    if name not in SHELLS and name not in INTERPRETERS and base not in INTERPRETERS:
+        return False
+    operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
+    return not operands or operands[0] == "-" or "-s" in argv[1:]
+
+
+def substitution_output(inner: list[Exec]) -> str | None:
+    """What `$(...)` prints when it is knowable: a literal echo/printf, or `which X` / `command -v X`."""
+    if len(inner) != 1 or inner[0].upstream:
+        return None
+    argv = inner[0].argv
+    name = basename(argv[0]) if argv else ""
+    if name in ("which", "command", "type") and len(argv) >= 2 and not any(w.dynamic for w in inner[0].words):
+        return argv[-1]
+    return literal_output(inner)
+
+
+def literal_output(upstream: list[Exec]) -> str | None:
+    """The text a lone literal `echo`/`printf` writes into a pipe, else None."""
+    if len(upstream) != 1:
+        return None
+    producer = upstream[0]
+    if (producer.upstream and producer.stdin_text is None) or any(w.dynamic for w in producer.words):
+        return None
+    argv = producer.argv
+    name = basename(argv[0]) if argv else ""
+    if name == "echo":
+        args = [a for a in argv[1:] if a not in ("-n", "-e", "-E", "-ne", "-en")]
+        text = " ".join(args)
+        return text.replace("\\n", "\n") if "-e" in argv[1:3] else text
+    if name == "cat" and len(argv) == 1 and producer.stdin_text is not None:
+        return producer.stdin_text  # `cat <<EOF | sh`: the heredoc passes straight through
+    if name == "printf" and len(argv) > 1:
+        return argv[1].replace("\\n", "\n") + ("\n" + "\n".join(argv[2:]) if len(argv) > 2 else "")
+    return None
