@@ -24,26 +24,25 @@ def basename(text: str) -> str:
 
 def upstream_closure(exec_: Exec) -> list[Exec]:
     """Every command whose output (transitively) reaches `exec_`'s stdin."""
-    seen: list[Exec] = []
-    stack = list(exec_.upstream)
-    while stack:
-        item = stack.pop()
-        if any(item is s for s in seen):
-            continue
-        seen.append(item)
-        stack.extend(item.upstream)
-    return seen
+    return _closure(exec_, upstream=True)
 
 
 def consumer_closure(exec_: Exec) -> list[Exec]:
+    """Every command that (transitively) reads `exec_`'s output."""
+    return _closure(exec_, upstream=False)
+
+
+def _closure(exec_: Exec, *, upstream: bool) -> list[Exec]:
     seen: list[Exec] = []
-    stack = list(exec_.consumers)
+    ids: set[int] = set()  # Exec compares by identity; ids keep the walk linear
+    stack = list(exec_.upstream if upstream else exec_.consumers)
     while stack:
         item = stack.pop()
-        if any(item is s for s in seen):
+        if id(item) in ids:
             continue
+        ids.add(id(item))
         seen.append(item)
-        stack.extend(item.consumers)
+        stack.extend(item.upstream if upstream else item.consumers)
     return seen
 
 
