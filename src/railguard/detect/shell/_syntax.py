@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,10 +26,18 @@ def _language() -> tree_sitter.Language:
 _local = threading.local()  # a parser is not safe to share between threads; one each, built once
 
 
+# tree-sitter-bash 0.25 / tree-sitter 0.26 crash the process (SIGSEGV) on `{` followed by some
+# code points beyond the Basic Multilingual Plane (e.g. U+E0001, a "tag" character used to smuggle
+# hidden text). They mean nothing to the shell grammar, so they are parsed as U+FFFD.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def parse(script: str) -> tree_sitter.Tree:
     parser = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = tree_sitter.Parser(_language())
+    if not script.isascii():
+        script = _ASTRAL.sub("\ufffd", script)
     return parser.parse(script.encode("utf-8", "surrogatepass"))
 
 
