@@ -13,13 +13,13 @@ from operator import add
 WINDOW = 40
 STRIDE = 20
 
-# Runs of ASCII other than lowercase letters, digits and the apostrophe separate tokens; non-ASCII
-# characters (already folded) stay inside them. One negated class with "+": linear, no backtracking.
-_SEPARATORS = re.compile(r"[\x00-\x26\x28-\x2f\x3a-\x60\x7b-\x7f]+")
+# A token is a run of lowercase letters, digits, apostrophes and non-ASCII characters (already
+# folded). One negated character class with "+": linear time, no backtracking possible.
+_WORD = re.compile(r"[^\x00-\x26\x28-\x2f\x3a-\x60\x7b-\x7f]+")
 
 
 def tokens(normalized: str) -> list[str]:
-    return [word for word in _SEPARATORS.split(normalized) if word]
+    return _WORD.findall(normalized)
 
 
 def token_features(words: list[str]) -> Iterator[tuple[int, str]]:

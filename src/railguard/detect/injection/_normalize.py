@@ -60,8 +60,23 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     if text.isascii():  # fast path: the common case costs one C-level lower()
-        return Normalized(text.lower(), None, 0, len(text))
-    return _normalize_unicode(text)
+        return Normalized(_unescape(text.lower()), None, 0, len(text))
+    folded = _normalize_unicode(text)
+    return Normalized(
+        _unescape(folded.text),
+        folded.offsets,
+        folded.hidden_marks,
+        folded.original_length,
+        folded.first_hidden,
+    )
+
+
+def _unescape(text: str) -> str:
+    """Tool outputs are often JSON or repr() dumps where a line break is the two characters
+    backslash-n, gluing "\\nignore" into one word. Blank such escapes (same length, so offsets hold)."""
+    if "\\" not in text:
+        return text
+    return text.replace("\\n", "  ").replace("\\t", "  ").replace("\\r", "  ")
 
 
 def _normalize_unicode(text: str) -> Normalized:

@@ -50,8 +50,9 @@ def _compiled() -> _Compiled:
     return _Compiled(
         searcher=searcher,
         patterns=tuple(patterns),
-        # A letter, then a leet digit/symbol, then a letter: "1gn0re", "pr3vious".
-        leet_hint=re2.compile(r"[a-z][013457@$]+[a-z]|\b[013457@$][a-z]{2,}"),
+        # A word with two leet digits/symbols around letters ("1gn0re", "pr3v10us"); one alone is
+        # too common in ordinary text ("x1y", "2fa") to pay for a second scan.
+        leet_hint=re2.compile(r"\b[a-z]*[013457@$][a-z]+[013457@$]"),
         base64_blob=re2.compile(r"[A-Za-z0-9+/]{24,}={0,2}"),
     )
 
