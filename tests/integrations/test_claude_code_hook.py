@@ -195,3 +195,27 @@ def test_other_events_are_left_alone_but_an_unknown_event_option_blocks() -> Non
     assert (done.returncode, done.stdout) == (0, b"")
     bad = decide(hook_input("Bash", {"command": "ls"}), "--event", "before")
     assert bad.returncode == 2
+
+
+def test_light_entry_point_answers_like_the_cli() -> None:
+    payload = json.dumps({
+        "session_id": "s", "transcript_path": "/tmp/t", "cwd": "/home/u/p", "permission_mode": "default",
+        "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "rm -rf ~"},
+        "tool_use_id": "toolu_9",
+    })  # fmt: skip
+    light = subprocess.run(
+        [sys.executable, "-m", "railguard.integrations.claude_code", "--event", "pre"],
+        input=payload, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "railguard.cli", "hook", "claude-code", "--event", "pre"],
+        input=payload, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert light.returncode == cli.returncode == 0
+    assert light.stdout == cli.stdout
+    assert json.loads(light.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    bad = subprocess.run(
+        [sys.executable, "-m", "railguard.integrations.claude_code", "--bogus"],
+        input="{}", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "blocked" in bad.stderr

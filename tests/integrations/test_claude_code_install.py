@@ -33,7 +33,7 @@ def railguard_hooks(settings: dict[str, Any], event: str) -> list[str]:
         h["command"]
         for group in settings["hooks"].get(event, [])
         for h in group["hooks"]
-        if "railguard.cli hook claude-code" in h["command"]
+        if "railguard.integrations.claude_code" in h["command"]
     ]
 
 
@@ -127,3 +127,14 @@ def test_installed_command_denies_and_fails_closed_when_the_interpreter_is_gone(
     assert not os.path.exists(missing)
     gone = run_like_claude_code(pre.replace(pre.split(" ")[0], missing, 1), payload)
     assert gone.returncode == 2
+
+
+def test_replaces_entries_written_with_the_older_command(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    old = {"hooks": {"PreToolUse": [{"matcher": "", "hooks": [
+        {"type": "command", "command": "/usr/bin/python3 -m railguard.cli hook claude-code --event pre || exit 2"}
+    ]}]}}  # fmt: skip
+    path.write_text(json.dumps(old))
+    assert install("--settings", str(path)).exit_code == 0
+    commands = [h["command"] for g in json.loads(path.read_text())["hooks"]["PreToolUse"] for h in g["hooks"]]
+    assert len(commands) == 1 and "railguard.integrations.claude_code" in commands[0]

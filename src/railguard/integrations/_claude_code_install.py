@@ -16,8 +16,10 @@ from typing import Any
 
 from railguard.errors import ConfigurationError
 
-# Every command we install contains this; it is how a later run finds (and replaces) our entries.
-HOOK_MARKER = "railguard.cli hook claude-code"
+# Every command we install contains one of these; it is how a later run finds (and replaces) our
+# entries, including those written by earlier versions.
+HOOK_MARKER = "railguard.integrations.claude_code"
+HOOK_MARKERS = (HOOK_MARKER, "railguard.cli hook claude-code")
 HOOK_TIMEOUT_S = 30
 
 
@@ -48,7 +50,7 @@ def hook_commands(
     """The command line per event. PreToolUse ends in `|| exit 2`: if the interpreter itself cannot
     start (a deleted virtualenv exits 1 or 127, which Claude Code treats as non-blocking), the shell
     turns that into the blocking exit code, so a broken install fails closed."""
-    base = [sys.executable, "-m", "railguard.cli", "hook", "claude-code"]
+    base = [sys.executable, "-m", HOOK_MARKER]  # the light entry point: no CLI start-up cost
     options: list[str] = []
     for policy in policies:
         options += ["--policy", str(Path(policy).resolve())]
@@ -87,7 +89,11 @@ def _without_ours(group: Any) -> Any:
     """A matcher group minus Railguard's hooks (None when nothing else was in it)."""
     if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
         return group
-    others = [h for h in group["hooks"] if not (isinstance(h, dict) and HOOK_MARKER in str(h.get("command")))]
+    others = [
+        h
+        for h in group["hooks"]
+        if not (isinstance(h, dict) and any(m in str(h.get("command")) for m in HOOK_MARKERS))
+    ]
     if not others:
         return None
     return {**group, "hooks": others}

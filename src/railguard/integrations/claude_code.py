@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from railguard.engine import Engine, Facts
+from railguard.engine import Engine
 from railguard.errors import GuardBlocked
 from railguard.integrations._mcp_scan import injection_notice, scan_text, secrets_notice
 from railguard.model import Action, Context, Decision, Trust, Verdict
@@ -35,10 +35,10 @@ __all__ = [
     "AllowMode",
     "HookResult",
     "action_from_hook",
+    "main",
     "post_tool_use",
     "pre_tool_use",
     "run_hook",
-    "warm_up",
 ]
 
 PRE_TOOL_USE = "PreToolUse"
@@ -95,22 +95,7 @@ def pre_tool_use(
     engine: Engine, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
 ) -> HookResult:
     """Decide one PreToolUse event."""
-    action = action_from_hook(payload)
-    warm_up(engine, action)
-    return _pre_answer(engine.check(action), allow_mode)
-
-
-def warm_up(engine: Engine, action: Action) -> None:
-    """Compute the detector facts the policy reads for `action` once, outside the check's deadline.
-    A fresh process loads parsers and models on first use, which alone can exceed the deadline and
-    turn every first call into an on_error block; the engine then recomputes them warm."""
-    plan = engine.policy.plan(action.tool)
-    facts = Facts(action, engine.policy, plan, plan.spec, deadline_ns=1 << 62)
-    for name in plan.facts:
-        try:
-            facts.get(name)
-        except Exception:
-            pass  # the real check meets the same failure and reports it through on_error
+    return _pre_answer(engine.check(action_from_hook(payload)), allow_mode)
 
 
 def _pre_answer(decision: Decision, allow_mode: AllowMode) -> HookResult:
@@ -202,7 +187,8 @@ def run_hook(
         # Wired to another event (Stop, Notification...): exit 2 there would change Claude's behavior.
         return HookResult(0, stderr=f"Railguard ignores the {str(name)[:40]!r} hook event\n")
     try:
-        engine = Engine(list(policies) or None, packs=list(packs) or None)
+        # warm=False: a hook process lives for one call, so it loads only the detectors that call needs
+        engine = Engine(list(policies) or None, packs=list(packs) or None, warm=False)
     except Exception as err:
         return _failed(name, f"the policy could not be loaded: {err}")
     try:
@@ -260,3 +246,40 @@ def _quietly(fn: Callable[[], object]) -> None:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m railguard.integrations.claude_code [--event pre|post] [--policy F]... [--pack P]...`:
+    the hook without the rest of the CLI (Claude Code starts it for every tool call, so start-up
+    time is latency the user feels). Same options and answers as `railguard hook claude-code`."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="railguard-hook", add_help=True)
+    parser.add_argument("--policy", "-p", action="append", default=[])
+    parser.add_argument("--pack", action="append", default=[])
+    parser.add_argument("--event", default=None)
+    parser.add_argument("--allow-mode", default="defer")
+    parser.add_argument("--untrusted", action="append", default=[])
+    parser.add_argument("--db", default=None)
+    try:
+        opts = parser.parse_args(argv)
+        mode = AllowMode(opts.allow_mode)
+        text = sys.stdin.read()
+    except (SystemExit, ValueError, OSError):  # never let a broken hook wave calls through
+        sys.stderr.write(
+            "Railguard hook could not start (bad options or unreadable input); the call is blocked.\n"
+        )
+        return BLOCKING_EXIT
+    result = run_hook(
+        text, policies=opts.policy, packs=opts.pack, event=opts.event, allow_mode=mode,
+        untrusted=opts.untrusted, db=opts.db,
+    )  # fmt: skip
+    sys.stdout.write(result.stdout)
+    sys.stdout.flush()
+    sys.stderr.write(result.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -44,7 +44,6 @@ from mcp.shared.message import SessionMessage
 from railguard.engine import Engine
 from railguard.errors import ApprovalRequired, GuardBlocked
 from railguard.integrations._mcp_results import error_result, scan_result
-from railguard.integrations.claude_code import warm_up
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 
 __all__ = ["McpProxy", "ProxyOptions", "run_stdio_proxy"]
@@ -91,7 +90,6 @@ class McpProxy:
         self._state = _State(
             server_name=_safe_name(self.options.server_name) if self.options.server_name else None
         )
-        self._warmed: set[str] = set()
 
     @property
     def upstream_exited(self) -> bool:
@@ -170,9 +168,6 @@ class McpProxy:
 
     async def _decide(self, action: Action) -> Decision:
         """The decision to act on; raises GuardBlocked / ApprovalRequired when the call must not run."""
-        if action.tool not in self._warmed:  # first use loads parsers/models: keep it off the deadline
-            warm_up(self.engine, action)
-            self._warmed.add(action.tool)
         decision = self.engine.check(action)
         if decision.verdict is Verdict.BLOCK:
             raise GuardBlocked(decision, action)
