@@ -173,3 +173,24 @@ def test_async_calls_and_forget(tmp_path: Path) -> None:
         asyncio.run(book())
         assert runs == [1, 1]
         assert idem.purge(older_than_s=-1) == 1
+
+
+def test_a_live_call_longer_than_its_lease_is_not_taken_over(tmp_path: Path) -> None:
+    """The lease is renewed in the background while the call runs, so only a dead owner loses it."""
+    with open_store(f"sqlite:///{tmp_path}/i.db") as store:
+        owner_side, waiter_side = Idempotency(store, lease_s=0.6), _ObservedIdempotency(store, lease_s=0.6)
+        executions: list[str] = []
+        started = threading.Event()
+
+        def long_call() -> str:
+            executions.append("owner")
+            started.set()
+            threading.Event().wait(2.0)  # more than three leases
+            return "done once"
+
+        owner = threading.Thread(target=owner_side.run, args=("k", long_call))
+        owner.start()
+        started.wait(10)
+        assert waiter_side.run("k", lambda: executions.append("duplicate")) == "done once"
+        owner.join(10)
+        assert executions == ["owner"]
