@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from railguard.cli import _core
+from railguard.cli import _approvals, _core, _detect, _integrations, _serve, _traces
 
 app = typer.Typer(
     name="railguard",
@@ -19,21 +19,9 @@ app = typer.Typer(
 app.registered_commands.extend(_core.app.registered_commands)
 app.add_typer(_core.policy_app, name="policy")
 
-# -- command modules (one line each: import the module and attach its commands) -------------------
-# (keep this block sorted; each module exposes `register(app: typer.Typer) -> None`)
-from railguard.cli import _approvals  # noqa: E402
-
-_approvals.register(app)
-from railguard.cli import _integrations  # noqa: E402
-
-_integrations.register(app)
-from railguard.cli import _serve  # noqa: E402
-
-_serve.register(app)
-from railguard.cli import _traces  # noqa: E402
-
-_traces.register(app)
-# -- end of command modules ------------------------------------------------------------------------
+# Each concern keeps its commands in its own module, exposing `register(app)`.
+for _module in (_approvals, _detect, _integrations, _serve, _traces):
+    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> Any:
