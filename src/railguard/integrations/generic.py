@@ -185,6 +185,11 @@ class CallbackSpans:
             if parent is not None:
                 self._aliases[key] = parent
 
+    def get_resolved(self, key: Hashable | None) -> Span | None:
+        """The span of `key`, or of its nearest traced ancestor through aliases."""
+        with self._lock:
+            return self._resolve(key)
+
     def get(self, key: Hashable) -> Span | None:
         with self._lock:
             entry = self._spans.get(key)
