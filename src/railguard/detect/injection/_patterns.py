@@ -45,11 +45,12 @@ _SEND = r"(?:send|forward|e-?mail|mail|post|upload|transfer|share|leak|exfiltrat
 _DESTINATION = r"[\"'(<\[]?(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|ftp://|webhook)"
 
 SIGNALS: tuple[tuple[str, float, str], ...] = (
-    # Telling the reader to drop what it was told before.
+    # Telling the reader to drop what it was told before. No leading word boundary: text scraped from
+    # HTML or pasted into a field often arrives glued to the word before ("USAIgnore your...").
     (
         "override-instructions",
         0.99,
-        rf"\b{_OVERRIDE_VERB}\s+{_gap(3)}{_EARLIER}\s+{_gap(1)}{_RULES}\b",
+        rf"{_OVERRIDE_VERB}\s+{_gap(3)}{_EARLIER}\s+{_gap(1)}{_RULES}\b",
     ),
     (
         "override-instructions",
