@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = train(args.seed, args.limit, args.l2, args.steps)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.GzipFile(args.out, "wb", mtime=0) as raw:  # mtime=0: identical runs give identical files
+    # No name and mtime=0 in the gzip header: identical runs give byte-identical files wherever written.
+    with args.out.open("wb") as sink, gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0) as raw:
         raw.write(json.dumps(model.to_json(), sort_keys=True, separators=(",", ":")).encode())
     thresholds = {k: v for k, v in model.metadata.items() if "@" in k or "threshold" in k}
     print(
