@@ -28,12 +28,15 @@ def _versions(url: str) -> list[tuple[str, int]]:
         ]
 
 
+STORE_VERSIONS = [("store", 1), ("store", 2)]
+
+
 def test_opening_again_applies_nothing(store_url: str) -> None:
     with open_store(store_url) as first:
         assert first.migrate() == []
     with open_store(store_url) as second:
         assert second.migrate() == []
-    assert _versions(store_url) == [("store", 1)]
+    assert _versions(store_url) == STORE_VERSIONS
 
 
 def test_a_component_adds_its_tables_through_a_migration(
@@ -49,7 +52,7 @@ def test_a_component_adds_its_tables_through_a_migration(
             conn.execute(insert(probe).values(name="x", n=1))
         with store.read_connection() as conn:
             assert conn.execute(select(probe.c.n)).scalar() == 1
-    assert _versions(store_url) == [("probe", 1), ("store", 1)]
+    assert _versions(store_url) == [("probe", 1), *STORE_VERSIONS]
 
 
 def test_a_database_from_a_newer_railguard_is_refused(store_url: str) -> None:
@@ -107,5 +110,5 @@ def test_two_processes_opening_a_fresh_database_migrate_it_once(store_url: str, 
         assert out.decode().strip() == "opened"
     with open_store(store_url) as store, store.read_connection() as conn:
         assert conn.execute(text("SELECT count(*) FROM probe_runs")).scalar() == 1
-        rows = conn.execute(text("SELECT component, version FROM schema_version ORDER BY 1")).all()
-    assert [tuple(r) for r in rows] == [("probe", 1), ("store", 1)]
+        rows = conn.execute(text("SELECT component, version FROM schema_version ORDER BY 1, 2")).all()
+    assert [tuple(r) for r in rows] == [("probe", 1), *STORE_VERSIONS]

@@ -79,12 +79,40 @@ def display_url(url: URL) -> str:
 def create_store_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=_json_dumps)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        json_serializer=_json_dumps,
+        json_deserializer=_json_loads,
+    )
 
 
 def _json_dumps(value: Any) -> str:
     # default=str: a foreign SDK's odd attribute value (bytes, a datetime) must not fail the whole batch.
     return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+_DECODER = json.JSONDecoder()
+_EMPTY_OBJECTS = frozenset({"{}", b"{}"})
+_EMPTY_ARRAYS = frozenset({"[]", b"[]"})
+
+
+def _json_loads(value: str | bytes) -> Any:
+    """The JSON columns' decoder, tuned for get_trace (three values per span row): most events and
+    many attribute maps are empty, and psycopg hands JSONB over as UTF-8 bytes, which json.loads
+    would sniff for their encoding value by value."""
+    if value in _EMPTY_OBJECTS:
+        return {}
+    if value in _EMPTY_ARRAYS:
+        return []
+    text = value.decode() if isinstance(value, bytes) else value
+    try:
+        # Our serializer and PostgreSQL's jsonb output have no surrounding whitespace to skip.
+        return _DECODER.raw_decode(text)[0]
+    except ValueError:
+        return json.loads(text)  # the general path, for text written by someone else
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -95,6 +123,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # An in-memory database lives in its one connection, so every caller must share it.
         poolclass=StaticPool if memory else None,
         json_serializer=_json_dumps,
+        json_deserializer=_json_loads,
     )
 
     @event.listens_for(engine, "connect")

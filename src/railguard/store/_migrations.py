@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from railguard.errors import ConfigurationError, StoreError
 from railguard.store._connect import write_transaction
-from railguard.store._schema import STORE_TABLES
+from railguard.store._schema import RETIRED_RUN_INDEXES, STORE_TABLES, runs
 
 _version_metadata = MetaData()
 schema_version = Table(
@@ -147,4 +147,16 @@ def _lock(conn: Connection) -> None:
     # SQLite: write_transaction already began with BEGIN IMMEDIATE, which is the database-wide write lock.
 
 
+def _run_indexes_match_order(conn: Connection) -> None:
+    """Store v2: run-list indexes that end in (start_ns, trace_id). Idempotent, so a database that
+    v1 created from the current metadata (which has them already) passes through unchanged."""
+    for name in RETIRED_RUN_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # names are constants, not input
+    for index in sorted(runs.indexes, key=lambda i: str(i.name)):
+        index.create(conn, checkfirst=True)
+
+
 register_migration(Migration("store", 1, "spans, runs, decisions", create_tables(*STORE_TABLES)))
+register_migration(
+    Migration("store", 2, "run-list indexes end in start_ns, trace_id", _run_indexes_match_order)
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, tuple_
 from sqlalchemy.sql import Select
 
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
@@ -68,9 +68,9 @@ def list_runs(
         query = query.where(_verdict_filter(verdict))
     if before is not None:
         start_ns, trace_id = parse_cursor(before)
-        query = query.where(
-            or_(runs.c.start_ns < start_ns, and_(runs.c.start_ns == start_ns, runs.c.trace_id < trace_id))
-        )
+        # A row-value comparison, not "a < x OR (a = x AND b < y)": both databases turn it into an
+        # index range start, so a deep page costs what the first page costs.
+        query = query.where(tuple_(runs.c.start_ns, runs.c.trace_id) < (start_ns, trace_id))
     limit = max(1, min(int(limit), MAX_PAGE))
     query = query.order_by(runs.c.start_ns.desc(), runs.c.trace_id.desc()).limit(limit)
     return [_to_summary(row) for row in conn.execute(query)]
@@ -105,7 +105,9 @@ def get_trace(conn: Connection, trace_id: str, *, tenant: str | None) -> list[Sp
         spans.c.trace_id == trace_id, *_tenant_filter(spans.c.tenant, tenant)
     )
     query = query.order_by(spans.c.start_ns, spans.c.span_id)
-    return [SpanRow(**row._mapping) for row in conn.execute(query)]
+    # Positional: the columns are selected in SpanRow's field order, and keyword unpacking of each
+    # row's mapping cost more than the query itself on a 1,000-span trace.
+    return [SpanRow(*row) for row in conn.execute(query).all()]
 
 
 def timeseries(

@@ -1,5 +1,6 @@
-"""The store's tables, as SQLAlchemy Core metadata. Created by migration `store` v1 (see _migrations.py);
-changing a table means adding a migration, never editing v1 in place."""
+"""The store's tables, as SQLAlchemy Core metadata: the current schema. A fresh database gets it from
+migration `store` v1 (see _migrations.py); changing a table or an index means adding a migration that
+brings older databases to the same state, never editing an applied one."""
 
 from __future__ import annotations
 
@@ -91,11 +92,17 @@ runs = Table(
     Column("output_tokens", BigInteger, nullable=False),
     Column("cost_usd", Float, nullable=False),
 )
+# Every run-list index ends in (start_ns, trace_id), the list's ORDER BY and page cursor: a first page
+# is then the top of one index range with no sort, whatever the planner believes about row counts
+# (without statistics PostgreSQL sorted every run of the agent to keep 50). Migration store v2
+# replaced the v1 indexes that stopped at start_ns.
 Index("ix_runs_start", runs.c.start_ns, runs.c.trace_id)
 Index("ix_runs_tenant_start", runs.c.tenant, runs.c.start_ns, runs.c.trace_id)
-Index("ix_runs_tenant_agent_start", runs.c.tenant, runs.c.agent, runs.c.start_ns)
-Index("ix_runs_tenant_session", runs.c.tenant, runs.c.session, runs.c.start_ns)
+Index("ix_runs_tenant_agent_start_id", runs.c.tenant, runs.c.agent, runs.c.start_ns, runs.c.trace_id)
+Index("ix_runs_tenant_session_start_id", runs.c.tenant, runs.c.session, runs.c.start_ns, runs.c.trace_id)
 Index("ix_runs_end", runs.c.end_ns)
+# Store v1 indexes that v2 dropped (each one is a prefix of its replacement).
+RETIRED_RUN_INDEXES = ("ix_runs_tenant_agent_start", "ix_runs_tenant_session")
 
 # DecisionV1 records (Decision.to_record()); the filter columns are copied out of `record`.
 decisions = Table(
