@@ -310,3 +310,37 @@ def test_instrumenting_without_tracing_or_twice_is_harmless(provider: FakeProvid
     assert isinstance(response.content[0], anthropic.types.TextBlock) and response.content[0].text == "hi"
     # a one-shot iterable of messages still reaches the API intact
     assert provider.requests[0][1]["messages"] == [{"role": "user", "content": "x"}]
+
+
+def test_a_failing_or_unknown_tool_becomes_an_error_result(
+    provider: FakeProvider, traced: TracedStore, engine: Engine
+) -> None:
+    def turn_1(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        content = [tool_use("toolu_fail", "Bash", {"command": "make"}), tool_use("toolu_none", "Deploy", {})]
+        return 200, anthropic_message(content, stop_reason="tool_use")
+
+    def turn_2(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        failed, unknown = body["messages"][-1]["content"]
+        assert (
+            failed["is_error"] is True and "RuntimeError: make: no rule to make target" in failed["content"]
+        )
+        assert (
+            unknown["is_error"] is True and "no tool named 'Deploy' (available: Bash)" in unknown["content"]
+        )
+        return 200, anthropic_message([text_block("The build failed.")], stop_reason="end_turn")
+
+    provider.script(turn_1, turn_2)
+
+    def bash(command: str) -> str:
+        raise RuntimeError(f"{command}: no rule to make target")
+
+    sdk = rg_anthropic.instrument(client(provider))
+    messages: list[Any] = [{"role": "user", "content": "build it"}]
+    with rg.run(agent="coder", tenant=TENANT):
+        response = sdk.messages.create(model=MODEL, max_tokens=64, messages=messages)
+        messages.append({"role": "assistant", "content": response.content})
+        messages.extend(rg_anthropic.run_tools(engine, response, {"Bash": bash}))
+        sdk.messages.create(model=MODEL, max_tokens=64, messages=messages)
+
+    failed = next(s for s in traced.spans() if s.tool_call_id == "toolu_fail")
+    assert failed.verdict == "allow" and failed.error_type == "RuntimeError" and failed.status == "error"

@@ -245,6 +245,7 @@ def run_requests(
     for request in requests:
         with tool_call(request.name, call_id=request.call_id, args=dict(request.args)) as span:
             outcome = decide(engine, request)
+            span.record_decision(outcome.decision)  # also when the engine is not traced
             outcomes.append(outcome)
             if isinstance(outcome, AllowedCall):
                 try:
@@ -267,6 +268,7 @@ async def arun_requests(
     for request in requests:
         with tool_call(request.name, call_id=request.call_id, args=dict(request.args)) as span:
             outcome = await adecide(engine, request)
+            span.record_decision(outcome.decision)  # also when the engine is not traced
             outcomes.append(outcome)
             if isinstance(outcome, AllowedCall):
                 try:
