@@ -13,6 +13,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
+    from railguard.integrations.mcp_proxy import ProxyOptions
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -125,7 +126,9 @@ def install_claude_code(
 
 
 def mcp_proxy(
-    command: Annotated[list[str], typer.Argument(help="The MCP server command and its arguments, after --.")],
+    command: Annotated[
+        list[str] | None, typer.Argument(help="The MCP server command and its arguments, after --.")
+    ] = None,
     policy: PolicyOpt = None,
     pack: PackOpt = None,
     hide_blocked: Annotated[
@@ -146,16 +149,29 @@ def mcp_proxy(
         str | None, typer.Option(help="Store URL: trace decisions there and ask humans through approvals.")
     ] = None,
     approval_wait: Annotated[float, typer.Option(help="Seconds a call waits for a human's approval.")] = 0.0,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve MCP streamable HTTP at http://HOST:PORT/mcp (loopback only) instead of stdio."
+        ),
+    ] = None,
+    upstream: Annotated[
+        str | None, typer.Option(help="Upstream MCP server URL (streamable HTTP) instead of a command.")
+    ] = None,
 ) -> None:
-    """Guard an MCP server: sit between an MCP client and the server (a subprocess), check every
-    tools/call, redact secrets in results. Example: railguard mcp-proxy -p policy.yaml -- python server.py"""
+    """Guard an MCP server: sit between an MCP client and the server (a subprocess, or a URL with
+    --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
+    streamable HTTP with --listen. Example: railguard mcp-proxy -p policy.yaml -- python server.py"""
     import anyio
 
     from railguard.errors import PolicyError
     from railguard.integrations.mcp_proxy import ProxyOptions, run_stdio_proxy
 
-    if not command:
-        err.print("[red]error[/red] give the MCP server command after --, e.g. -- python server.py")
+    if bool(command) == bool(upstream):
+        err.print(
+            "[red]error[/red] give either the MCP server command after -- (e.g. -- python server.py) "
+            "or --upstream URL"
+        )
         raise typer.Exit(2)
     try:
         engine = _engine_for(policy, pack)
@@ -171,8 +187,30 @@ def mcp_proxy(
         untrusted=tuple(untrusted or ()),
         block_injection=block_injection,
     )
-    code = anyio.run(run_stdio_proxy, engine, command[0], command[1:], options)
-    raise typer.Exit(code)
+    if listen is None and command:  # the original mode: stdio on both sides
+        raise typer.Exit(anyio.run(run_stdio_proxy, engine, command[0], command[1:], options))
+    raise typer.Exit(_run_with_upstream(engine, options, command or [], upstream, listen))
+
+
+def _run_with_upstream(
+    engine: Engine, options: ProxyOptions, command: list[str], url: str | None, listen: str | None
+) -> int:
+    """The modes that reach their upstream through the session bridge: HTTP upstream and/or HTTP clients."""
+    import anyio
+
+    from railguard.errors import ConfigurationError
+    from railguard.integrations._mcp_http import parse_listen, run_http_proxy, run_stdio_to_upstream
+    from railguard.integrations._mcp_http_upstream import HttpUpstream, StdioUpstream, Upstream
+
+    target: Upstream = HttpUpstream(url) if url else StdioUpstream(command[0], tuple(command[1:]))
+    if listen is None:
+        return anyio.run(run_stdio_to_upstream, engine, target, options)
+    try:
+        host, port = parse_listen(listen)
+    except ConfigurationError as problem:
+        err.print(f"[red]error[/red] {escape(str(problem))}")
+        return 2
+    return anyio.run(run_http_proxy, engine, host, port, target, options)
 
 
 def _engine_for(policy: list[Path] | None, pack: list[str] | None) -> Engine:

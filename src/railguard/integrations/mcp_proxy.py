@@ -77,6 +77,7 @@ class _State:
     upstream_alive: bool = True
     pending: dict[types.RequestId, _Pending] = field(default_factory=dict)
     server_name: str | None = None
+    gone_reason: str = "the upstream MCP server exited before answering"
 
 
 class McpProxy:
@@ -98,6 +99,11 @@ class McpProxy:
     @property
     def server_name(self) -> str:
         return self._state.server_name or self._fallback_name
+
+    def upstream_failed(self, reason: str) -> None:
+        """Word the error answers for requests the upstream will never answer, when the transport that
+        lost it knows better than "exited" (e.g. an HTTP server that could not be reached)."""
+        self._state.gone_reason = reason
 
     def tool_name(self, tool: str) -> str:
         return self.options.tool_name_format.format(server=self.server_name, tool=tool)
@@ -268,7 +274,7 @@ class McpProxy:
         pending = self._state.pending.pop(request_id, None)
         if pending is None:
             return  # already answered
-        reason = "the upstream MCP server exited before answering"
+        reason = self._state.gone_reason
         if pending.method == "tools/call":
             await self._reply(client_write, request_id, error_result(f"Railguard MCP proxy: {reason}."))
             return
