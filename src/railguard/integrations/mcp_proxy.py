@@ -19,6 +19,9 @@ are touched:
 
 If the upstream server dies, every call in flight and every later request gets an error answer, so
 the client never hangs; the proxy keeps answering until the client disconnects.
+
+The streamable-HTTP mode (`--listen`, `--upstream URL`) runs this same relay once per client session
+(`_mcp_http.py`, `_mcp_http_upstream.py`).
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ class McpProxy:
         self.engine = engine
         self.options = options or ProxyOptions()
         self.session = uuid.uuid4().hex  # one client connection is one session (approval scope)
-        self._fallback_name = fallback_name
+        self._fallback_name = _safe_name(fallback_name)
         self._state = _State(
             server_name=_safe_name(self.options.server_name) if self.options.server_name else None
         )
