@@ -14,7 +14,7 @@ def test_public_api_is_pinned() -> None:
         # loaded on first use
         "Approvals", "KillSwitch", "install_approvals", "install_killswitch", "permitted_tools", "Store",
         "open_store", "RedactionPolicy", "Tracing", "configure_tracing", "model_call", "record_confidence",
-        "tool_call", "trace_engine",
+        "tool_call", "trace_engine", "GuardedToolkit", "ToolOutcome", "guarded",
     }  # fmt: skip
     for name in railguard.__all__:
         assert hasattr(railguard, name), name

@@ -43,6 +43,7 @@ from railguard.model import (
 from railguard.policy import CompiledPolicy, available_packs, load_policy
 
 if TYPE_CHECKING:
+    from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
     from railguard.state import Approvals, KillSwitch, install_approvals, install_killswitch, permitted_tools
     from railguard.store import Store, open_store
     from railguard.trace import (
@@ -74,6 +75,9 @@ _LAZY = {
     "record_confidence": "railguard.trace",
     "tool_call": "railguard.trace",
     "trace_engine": "railguard.trace",
+    "GuardedToolkit": "railguard.integrations.generic",
+    "ToolOutcome": "railguard.integrations.generic",
+    "guarded": "railguard.integrations.generic",
 }
 
 
@@ -106,6 +110,7 @@ __all__ = [
     "Finding",
     "GuardBlocked",
     "GuardError",
+    "GuardedToolkit",
     "KillSwitch",
     "Mode",
     "PolicyError",
@@ -117,6 +122,7 @@ __all__ = [
     "Severity",
     "Store",
     "StoreError",
+    "ToolOutcome",
     "ToolSpec",
     "Tracing",
     "Trust",
@@ -125,6 +131,7 @@ __all__ = [
     "available_packs",
     "configure_tracing",
     "current_context",
+    "guarded",
     "install_approvals",
     "install_killswitch",
     "load_policy",
