@@ -103,7 +103,7 @@ class Idempotency:
     async def arun(self, key: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         key = bounded_key(key)
         owner = uuid.uuid4().hex
-        outcome = await asyncio.to_thread(self._await_turn, key, owner)
+        outcome = await self._aawait_turn(key, owner)
         if outcome is not _OWNED:
             return outcome
         with self._renewer.holding(key, owner):
@@ -130,35 +130,33 @@ class Idempotency:
     # -- the protocol ------------------------------------------------------------------------------
 
     def _await_turn(self, key: str, owner: str) -> Any:
-        """Claim the key (-> _OWNED) or wait for the stored result of the call in flight."""
-        deadline = time.monotonic() + self.wait_s
-        pause = _POLL_START_S
-        waited_on: int | None = None
-        record = self._try_claim(key, owner, waited_on)
+        """Claim the key (-> _OWNED) or wait, polling, for the stored result of the call in flight."""
+        turn = _Turn(key, self.wait_s)
+        record = self._try_claim(key, owner, None)
         while True:
-            if record is None:
-                return _OWNED
-            if record.status == "done":
-                return json.loads(record.result or "null")
-            if record.status == "failed" and record.attempt == waited_on:
-                raise IdempotentCallFailed(
-                    f"the call for idempotency key {key[:64]!r} failed ({record.error_type}) while this "
-                    "duplicate waited for it; call again to execute it again"
-                )
-            if record.status == "running":
-                waited_on = record.attempt
-            if record.status == "failed" or record.lease_until < time.time():
-                record = self._try_claim(key, owner, waited_on)
-                continue
-            if time.monotonic() > deadline:
-                raise IdempotencyTimeout(
-                    f"waited {self.wait_s:g} s for the in-flight call with idempotency key {key[:64]!r}"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, _POLL_MAX_S)
-            record = self._peek(key)
-            if record is None:  # forgotten meanwhile
-                record = self._try_claim(key, owner, waited_on)
+            step, value = turn.next(record)
+            if step == "return":
+                return value
+            if step == "sleep":
+                time.sleep(value)
+                record = self._peek(key)
+            if step == "claim" or record is None:  # expired, failed, or forgotten meanwhile
+                record = self._try_claim(key, owner, turn.waited_on)
+
+    async def _aawait_turn(self, key: str, owner: str) -> Any:
+        """The same, sleeping on the event loop: duplicates must not hold the executor's threads
+        while they wait (the call they wait for needs one to store its result)."""
+        turn = _Turn(key, self.wait_s)
+        record = await asyncio.to_thread(self._try_claim, key, owner, None)
+        while True:
+            step, value = turn.next(record)
+            if step == "return":
+                return value
+            if step == "sleep":
+                await asyncio.sleep(value)
+                record = await asyncio.to_thread(self._peek, key)
+            if step == "claim" or record is None:
+                record = await asyncio.to_thread(self._try_claim, key, owner, turn.waited_on)
 
     def _peek(self, key: str) -> _Record | None:
         with self.store.read_connection() as conn:
@@ -226,6 +224,40 @@ class Idempotency:
                 .where(c.key == key, c.owner == owner, c.status == "running")
                 .values(status=status, result=result, error_type=error_type, updated_at=time.time())
             )
+
+
+class _Turn:
+    """What a caller does next given the key's record: return (its result, or _OWNED when the
+    record is None because this caller claimed it), claim (a failed call or an expired lease), or
+    sleep before looking again (with backoff, up to the wait limit)."""
+
+    def __init__(self, key: str, wait_s: float) -> None:
+        self.key = key
+        self.wait_s = wait_s
+        self.deadline = time.monotonic() + wait_s
+        self.pause = _POLL_START_S
+        self.waited_on: int | None = None  # the attempt this caller saw in flight
+
+    def next(self, record: _Record | None) -> tuple[str, Any]:
+        if record is None:
+            return "return", _OWNED
+        if record.status == "done":
+            return "return", json.loads(record.result or "null")
+        if record.status == "failed" and record.attempt == self.waited_on:
+            raise IdempotentCallFailed(
+                f"the call for idempotency key {self.key[:64]!r} failed ({record.error_type}) while this "
+                "duplicate waited for it; call again to execute it again"
+            )
+        if record.status == "running":
+            self.waited_on = record.attempt
+        if record.status == "failed" or record.lease_until < time.time():
+            return "claim", None
+        if time.monotonic() > self.deadline:
+            raise IdempotencyTimeout(
+                f"waited {self.wait_s:g} s for the in-flight call with idempotency key {self.key[:64]!r}"
+            )
+        pause, self.pause = self.pause, min(self.pause * 2, _POLL_MAX_S)
+        return "sleep", pause
 
 
 def _read(conn: Connection, key: str) -> _Record | None:
