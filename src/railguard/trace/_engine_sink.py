@@ -35,7 +35,9 @@ def record_decision(decision: Decision, action: Action) -> None:
         set_decision_attributes(span, decision)
         span.end()
     if recorder.submit_decision is not None:
-        recorder.submit_decision(decision.to_record())
+        # The Decision itself is queued (it is immutable): its DecisionV1 record is built, and
+        # redacted, on the decision-log thread, not here on the agent's.
+        recorder.submit_decision(decision)
 
 
 def trace_engine(engine: Engine) -> Callable[[], None]:

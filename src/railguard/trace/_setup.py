@@ -4,7 +4,7 @@ the store exporter, an OTLP/HTTP exporter and any exporters you pass."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from railguard import _scope
+from railguard.model import Decision
 from railguard.store import Store, open_store
 from railguard.trace import _state
 from railguard.trace._processor import RedactingSpanProcessor
@@ -43,7 +44,7 @@ class Tracing:
         self._owned_store = owned_store
         self.key = key
         self.policy = processor.policy
-        self._decisions: BackgroundBatches[Mapping[str, Any]] | None = None
+        self._decisions: BackgroundBatches[Decision] | None = None
         if store_exporter is not None:
             self._decisions = BackgroundBatches(self._store_decisions, name="railguard-decision-log")
         self.recorder = _state.Recorder(
@@ -58,9 +59,10 @@ class Tracing:
     def store(self) -> Store | None:
         return self.store_exporter.store if self.store_exporter is not None else None
 
-    def _store_decisions(self, records: Sequence[Mapping[str, Any]]) -> None:
+    def _store_decisions(self, decisions: Sequence[Decision]) -> None:
         assert self.store_exporter is not None
-        self.store_exporter.submit_decisions([redact_decision_record(r, self.policy) for r in records])
+        records = [redact_decision_record(d.to_record(), self.policy) for d in decisions]
+        self.store_exporter.submit_decisions(records)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Export everything recorded so far (spans and decisions) and wait for the store to have it."""

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
@@ -40,29 +41,53 @@ def _mark_error(span: Span, exc: BaseException) -> None:
         pass
 
 
-@contextlib.contextmanager
-def _span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> Iterator[Span]:
-    recorder = _state.current()
-    if not recorder.enabled:
-        yield INVALID_SPAN
-        return
-    try:
-        manager = recorder.tracer.start_as_current_span(
-            name, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False
-        )
-        span = manager.__enter__()
-    except Exception:
-        yield INVALID_SPAN
-        return
-    try:
-        yield span
-    except BaseException as exc:
-        if isinstance(exc, Exception):  # not GeneratorExit/KeyboardInterrupt: those just end the span
-            _mark_error(span, exc)
-        raise
-    finally:
+class _SpanScope:
+    """The current span for a `with` block. A class rather than a generator context manager, and
+    start_span + attach rather than start_as_current_span: those nest three generator layers (and
+    exception bookkeeping we switch off anyway) on the agent's thread for every span."""
+
+    __slots__ = ("_attributes", "_kind", "_name", "_token", "span")
+
+    def __init__(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> None:
+        self._name = name
+        self._kind = kind
+        self._attributes = attributes
+        self._token: object | None = None
+        self.span: Span = INVALID_SPAN
+
+    def __enter__(self) -> Span:
+        recorder = _state.current()
+        if not recorder.enabled:
+            return INVALID_SPAN
+        try:
+            span = recorder.tracer.start_span(
+                self._name,
+                kind=self._kind,
+                attributes=self._attributes,
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+        except Exception:
+            return INVALID_SPAN
+        try:
+            self._token = otel_context.attach(trace.set_span_in_context(span))
+        except Exception:
+            with contextlib.suppress(Exception):
+                span.end()
+            return INVALID_SPAN
+        self.span = span
+        return span
+
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        if self._token is None:
+            return
+        # Not GeneratorExit/KeyboardInterrupt: those just end the span. The exception propagates.
+        if isinstance(exc, Exception):
+            _mark_error(self.span, exc)
         with contextlib.suppress(Exception):
-            manager.__exit__(None, None, None)
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+        with contextlib.suppress(Exception):
+            self.span.end()
 
 
 # -- agent runs ----------------------------------------------------------------------------------
@@ -84,7 +109,7 @@ def run_span(ctx: Context) -> contextlib.AbstractContextManager[Span]:
         if value:
             attributes[key] = value
     name = f"{k.OP_AGENT} {ctx.agent}" if ctx.agent else k.OP_AGENT
-    return _span(name, SpanKind.INTERNAL, attributes)
+    return _SpanScope(name, SpanKind.INTERNAL, attributes)
 
 
 # -- model calls ---------------------------------------------------------------------------------
@@ -170,7 +195,7 @@ def model_call(
         attributes[k.CONVERSATION_ID] = conversation_id
     if input_messages is not None and recorder.capture_content:
         attributes[k.INPUT_MESSAGES] = _json(input_messages)
-    with _span(f"{operation} {model}", SpanKind.CLIENT, attributes) as span:
+    with _SpanScope(f"{operation} {model}", SpanKind.CLIENT, attributes) as span:
         yield ModelCall(span, provider, model, recorder.capture_content)
 
 
@@ -205,39 +230,57 @@ def current_tool_call() -> ToolCall | None:
     return _open_tool.get()
 
 
-@contextlib.contextmanager
-def tool_call(name: str, call_id: str | None = None, args: Any = None) -> Iterator[ToolCall]:
-    """An `execute_tool {name}` span around one tool call. Decisions the traced engine takes inside
-    it for the same tool land on this span."""
+class _ToolCallScope(_SpanScope):
+    __slots__ = ("_call", "_capture", "_tool", "_tool_token")
+
+    def __init__(self, name: str, attributes: dict[str, Any], capture: bool) -> None:
+        super().__init__(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, attributes)
+        self._tool = name
+        self._capture = capture
+        self._tool_token: contextvars.Token[ToolCall | None] | None = None
+
+    def __enter__(self) -> ToolCall:  # type: ignore[override]
+        call = ToolCall(super().__enter__(), self._tool, self._capture)
+        self._tool_token = _open_tool.set(call)
+        return call
+
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        if self._tool_token is not None:
+            _open_tool.reset(self._tool_token)
+        super().__exit__(_type, exc, _tb)
+
+
+def tool_call(
+    name: str, call_id: str | None = None, args: Any = None
+) -> contextlib.AbstractContextManager[ToolCall]:
+    """An `execute_tool {name}` span around one tool call (`with tool_call(...) as call:`).
+    Decisions the traced engine takes inside it for the same tool land on this span."""
     recorder = _state.current()
     if not recorder.enabled:
-        yield ToolCall(INVALID_SPAN, name, False)
-        return
+        return contextlib.nullcontext(ToolCall(INVALID_SPAN, name, False))
     attributes: dict[str, Any] = {k.OPERATION: k.OP_TOOL, k.TOOL_NAME: name}
     if call_id:
         attributes[k.TOOL_CALL_ID] = call_id
     if args is not None and recorder.capture_content:
         attributes[k.TOOL_ARGUMENTS] = _json(args)
-    with _span(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, attributes) as span:
-        call = ToolCall(span, name, recorder.capture_content)
-        token = _open_tool.set(call)
-        try:
-            yield call
-        finally:
-            _open_tool.reset(token)
+    return _ToolCallScope(name, attributes, recorder.capture_content)
 
 
 def set_decision_attributes(span: Span, decision: Decision) -> None:
-    span.set_attribute(k.VERDICT, decision.verdict.value)
-    span.set_attribute(k.DECISION_ID, decision.decision_id)
-    span.set_attribute(k.MODE, decision.mode.value)
-    span.set_attribute(k.RULES, list(decision.rules))
+    # One set_attributes call: the SDK takes the span's lock once instead of once per key.
+    attributes: dict[str, Any] = {
+        k.VERDICT: decision.verdict.value,
+        k.DECISION_ID: decision.decision_id,
+        k.MODE: decision.mode.value,
+        k.RULES: [hit.rule for hit in decision.hits],
+    }
     if decision.policy_revision:
-        span.set_attribute(k.POLICY_REVISION, decision.policy_revision)
+        attributes[k.POLICY_REVISION] = decision.policy_revision
     if decision.would_verdict is not decision.verdict:
-        span.set_attribute(k.WOULD_VERDICT, decision.would_verdict.value)
+        attributes[k.WOULD_VERDICT] = decision.would_verdict.value
     if decision.reason:
-        span.set_attribute(k.REASON, decision.reason)
+        attributes[k.REASON] = decision.reason
+    span.set_attributes(attributes)
 
 
 # -- confidence ----------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ user set up, which has no redaction in front of its exporters)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.trace import NoOpTracer, Tracer
+
+from railguard.model import Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +18,9 @@ class Recorder:
     enabled: bool
     tracer: Tracer
     capture_content: bool = True
-    # Queues a DecisionV1 record for (redacted) storage; None when no store is configured.
-    submit_decision: Callable[[Mapping[str, Any]], Any] | None = None
+    # Queues a decision for storage (its record is built and redacted off the agent's thread); None
+    # when no store is configured.
+    submit_decision: Callable[[Decision], Any] | None = None
 
 
 DISABLED = Recorder(enabled=False, tracer=NoOpTracer(), capture_content=False)
