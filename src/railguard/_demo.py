@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from railguard._scope import run
+from railguard.detect.redact import redact_value
 from railguard.engine import Engine
 from railguard.errors import ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision
@@ -78,6 +80,23 @@ SCRIPT: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+# After the ticket work: the agent polls a refund that never settles (a loop), then keeps going until
+# the per-run step budget stops it.
+POLL = ("check_refund_status", {"refund": "R-2500"}, "poll the refund until it settles")
+WRAP_UP: list[tuple[str, dict[str, Any], str]] = [
+    ("update_ticket", {"id": "T-1042", "status": "waiting-on-finance"}, "update the ticket"),
+    (
+        "send_email",
+        {"to": "customer@acme.example", "body": "Your refund is on its way."},
+        "tell the customer",
+    ),
+    ("read_ticket", {"id": "T-1043"}, "start the next ticket"),
+    ("read_ticket", {"id": "T-1044"}, "and the next"),
+]
+STEP_BUDGET = 12  # tool calls per run: the wrap-up runs into it
+HUMAN = "lead@acme.example"
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     offset_ms: float
@@ -85,47 +104,109 @@ class Step:
     action: Action
     decision: Decision
     outcome: str
+    note: str = ""  # what a human (or the demo) did around this call
 
 
-def run_script(engine: Engine) -> list[Step]:
-    """Drive the scripted agent: every tool call goes through a guarded function."""
-    steps: list[Step] = []
-    t0 = time.perf_counter()
-    with run(agent="support-bot", tenant="acme", user="ana", roles=["support"], session="demo",
-             workspace="/srv/app", env="prod"):  # fmt: skip
+class _Agent:
+    """The scripted agent: every tool call goes through the engine; asks go to the approvals queue."""
+
+    def __init__(self, engine: Engine, approvals: Any) -> None:
+        self.engine, self.approvals = engine, approvals
+        self.steps: list[Step] = []
+        self.t0 = time.perf_counter()
+
+    def call(self, tool: str, args: dict[str, Any], intent: str, note: str = "") -> Decision:
+        action = Action(tool, args)
+        decision = self.engine.check(action)
+        verdict = decision.verdict.value
+        if verdict == "ask" and self.approvals is not None:
+            try:
+                self.approvals.request(action, decision)  # files the request; the agent does not wait
+            except ApprovalRequired as pending:
+                decision = replace(decision, approval_id=pending.approval_id)
+        if verdict == "block":
+            outcome = GuardBlocked(decision, action).model_message()
+        elif verdict == "ask":
+            outcome = ApprovalRequired(decision, action).model_message()
+        elif verdict == "modify":
+            outcome = f"ran with rewritten arguments: {json.dumps(dict(decision.args or {}))[:90]}"
+        else:
+            outcome = "ran"
+        self.steps.append(
+            Step((time.perf_counter() - self.t0) * 1000, intent, action, decision, outcome, note)
+        )
+        return decision
+
+    def run(self) -> list[Step]:
         for tool, args, intent in SCRIPT:
-            action = Action(tool, args)
-            decision = engine.check(action)
-            if decision.verdict.value == "block":
-                outcome = GuardBlocked(decision, action).model_message()
-            elif decision.verdict.value == "ask":
-                outcome = ApprovalRequired(decision, action).model_message()
-            elif decision.verdict.value == "modify":
-                outcome = f"ran with rewritten arguments: {json.dumps(dict(decision.args or {}))[:90]}"
-            else:
-                outcome = "ran"
-            steps.append(Step((time.perf_counter() - t0) * 1000, intent, action, decision, outcome))
-    return steps
+            decision = self.call(tool, args, intent)
+            if decision.verdict.value == "ask" and decision.approval_id and self.approvals is not None:
+                self.approvals.approve(decision.approval_id, by=HUMAN, note="double charge confirmed")
+                note = f"{HUMAN} approved request {decision.approval_id[:8]} (railguard approvals approve)"
+                self.call(tool, args, intent + ", retried after the approval", note)
+        for _ in range(6):  # bounded: the loop cap stops it before this runs out
+            if self.call(*POLL).verdict.value == "block":
+                break
+        for tool, args, intent in WRAP_UP:
+            if self.call(tool, args, intent).verdict.value == "block":
+                break
+        return self.steps
 
 
-def run_demo(console: Console, *, as_json: bool = False) -> list[Step]:
+def run_script(engine: Engine, approvals: Any = None) -> list[Step]:
+    """Drive the scripted agent in one run scope (a fresh session each time, so approvals given in
+    an earlier demo never carry over)."""
+    with run(agent="support-bot", tenant="acme", user="ana", roles=["support"],
+             session=f"demo-{uuid.uuid4().hex[:8]}", workspace="/srv/app", env="prod"):  # fmt: skip
+        return _Agent(engine, approvals).run()
+
+
+def _cushioned_engine(db_url: str | None) -> tuple[Engine, Any, Any, Any]:
+    """The demo engine with its state in the embedded store: approvals, a loop cap, a step budget,
+    and every decision traced into the same store."""
+    from railguard.state import install_approvals
+    from railguard.state.budgets import BudgetRule, Budgets
+    from railguard.state.loops import LoopRules, Loops
+    from railguard.store import open_store
+    from railguard.trace import configure_tracing, trace_engine
+
+    store = open_store(db_url)
     engine = Engine(text=DEMO_POLICY)
-    steps = run_script(engine)
+    approvals = install_approvals(engine, store, wait=0.0)
+    engine.add_step(Loops(store, LoopRules(max_repeats=3)), stage="guards", name="loops")
+    engine.add_step(Budgets(store, [BudgetRule("run", "steps", STEP_BUDGET, warn_at=0.8)]), stage="guards")
+    tracing = configure_tracing(store, service_name="railguard-demo")
+    trace_engine(engine)
+    return engine, approvals, store, tracing
+
+
+def run_demo(console: Console, *, as_json: bool = False, db_url: str | None = None) -> list[Step]:
+    engine, approvals, store, tracing = _cushioned_engine(db_url)
+    try:
+        steps = run_script(engine, approvals)
+    finally:
+        tracing.flush(5.0)
+        tracing.shutdown()
     if as_json:
         for step in steps:
-            print(json.dumps(step.decision.to_json_line(), default=str))
+            print(json.dumps({**step.decision.to_json_line(), "note": step.note or None}, default=str))
+        store.close()
         return steps
     console.print(
-        f"[bold]Railguard demo[/bold] — policy {engine.policy.revision} ({len(engine.policy.rules)} rules)\n"
-        "agent 'support-bot' acting for user 'ana' (role: support), tenant 'acme', workspace /srv/app\n"
+        f"[bold]Railguard demo[/bold] — policy {engine.policy.revision} ({len(engine.policy.rules)} rules), "
+        f"store {escape(store.url_display)}\n"
+        "agent 'support-bot' acting for user 'ana' (role: support), tenant 'acme', workspace /srv/app; "
+        f"loop cap 3 identical calls, budget {STEP_BUDGET} tool calls per run\n"
     )
     styles = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "bold red"}
     for i, step in enumerate(steps, 1):
         d = step.decision
         style = styles[d.verdict.value]
+        if step.note:
+            console.print(f"{'':20}[magenta]human:[/magenta] {escape(step.note)}")
         console.print(
             f"[dim]{i:>2}  +{step.offset_ms:6.1f}ms[/dim]  [{style}]{d.verdict.value.upper():6}[/{style}]  "
-            f"[bold]{escape(step.action.tool)}[/bold] {escape(_brief(step.action.args))}"
+            f"[bold]{escape(step.action.tool)}[/bold] {escape(_brief(redact_value(dict(step.action.args))[0]))}"
         )
         console.print(f"{'':20}[dim]intent:[/dim] {escape(step.intent)}")
         if d.rules:
@@ -139,6 +220,12 @@ def run_demo(console: Console, *, as_json: bool = False) -> list[Step]:
     for step in steps:
         counts[step.decision.verdict.value] = counts.get(step.decision.verdict.value, 0) + 1
     console.print(" · ".join(f"{v}: {n}" for v, n in sorted(counts.items())))
+    run_id = steps[0].decision.context.run if steps else ""
+    console.print(
+        f"\nRecorded in {escape(store.url_display)}: [bold]railguard traces list[/bold], "
+        f"[bold]railguard approvals list --status approved[/bold] (run {run_id})"
+    )
+    store.close()
     return steps
 
 

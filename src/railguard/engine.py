@@ -558,11 +558,13 @@ class Engine:
                     RuleHit("railguard/error", verdict, f"{error}; on_error={verdict.value}", Severity.HIGH)
                 )
         shown = verdict if verdict is not Verdict.ALLOW else would
-        relevant = [h for h in hits if h.verdict is shown] if shown is not Verdict.ALLOW else []
+        relevant = [h for h in hits if h.verdict is shown]
         severity = max((h.severity for h in relevant), key=lambda s: s.rank, default=Severity.INFO)
         reason = "; ".join(dict.fromkeys(h.message for h in relevant))
-        if not reason:
-            reason = "approved by a human" if facts.approval_id else "no rule matched"
+        if facts.approval_id and verdict is not would:
+            reason = f"approved by a human (request {facts.approval_id}): {reason}"
+        elif not reason:
+            reason = "no rule matched"
         elif verdict is not would and verdict.rank < would.rank:
             reason = f"audit mode, would {would.value}: {reason}"
         mode = Mode.AUDIT if (self.forced_mode is Mode.AUDIT or policy.mode is Mode.AUDIT) else Mode.ENFORCE

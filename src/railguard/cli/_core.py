@@ -291,11 +291,13 @@ def demo(
     as_json: Annotated[
         bool, typer.Option("--json", help="Decisions as JSON Lines instead of a timeline.")
     ] = False,
+    db: Annotated[str | None, typer.Option(help="Store URL (default: the embedded SQLite file).")] = None,
 ) -> None:
-    """Run a scripted agent (no LLM) through the guard and show the timeline of its tool calls."""
+    """Run a scripted agent (no LLM) through the guard and show the timeline of its tool calls:
+    allowed, blocked, rewritten, a human approval, a loop stop and a budget stop, all traced."""
     from railguard._demo import run_demo
 
-    run_demo(out, as_json=as_json)
+    run_demo(out, as_json=as_json, db_url=db)
 
 
 @app.command()
