@@ -22,9 +22,13 @@ from railguard.trace import _state
 from railguard.trace._cost import Cost, model_call_cost
 
 
+# One encoder for every call: json.dumps with options builds a new encoder each time.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 def _json(value: Any) -> str:
     try:
-        return json.dumps(value, default=str, ensure_ascii=False)
+        return _ENCODER.encode(value)
     except Exception:  # an object whose str() fails: keep tracing alive, lose the content
         return '"<unserializable>"'
 
