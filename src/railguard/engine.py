@@ -110,6 +110,8 @@ class ApprovalHandler(Protocol):
 
 
 Sink = Callable[[Decision, Action], None]
+# Called with (action, output, tool spec) for each tool output `check_output` lets through.
+OutputObserver = Callable[[Action, Any, ToolSpec | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,7 @@ class Engine:
         self._code_specs: dict[str, ToolSpec] = {}
         self._code_contracts: dict[str, Contract] = {}
         self._sinks: list[Sink] = []
+        self._output_observers: list[OutputObserver] = []
         self.approval_handler: ApprovalHandler | None = None
         self.stats = EngineStats()
         self._lock = threading.Lock()
@@ -312,6 +315,13 @@ class Engine:
         A failing sink is counted, never raised into the agent. Returns an unsubscribe function."""
         self._sinks.append(sink)
         return lambda: self._sinks.remove(sink) if sink in self._sinks else None
+
+    def observe_output(self, observer: OutputObserver) -> Callable[[], None]:
+        """Call `observer(action, output, spec)` for every tool output `check_output` returns (the
+        guard decorator calls it), e.g. to track what untrusted outputs brought in. A failing
+        observer is counted in `stats.sink_errors`, never raised. Returns an unsubscribe function."""
+        self._output_observers.append(observer)
+        return lambda: self._output_observers.remove(observer) if observer in self._output_observers else None
 
     def declare_tool(
         self,
@@ -631,10 +641,10 @@ class Engine:
         violation records a block decision and raises `ContractViolation`."""
         contract = self.contract_for(tool)
         if contract is None or (contract.output_schema is None and contract.output_model is None):
-            return value
+            return self._observed(tool, value, action)
         parsed, problems = contract.check_output(value)
         if not problems:
-            return parsed
+            return self._observed(tool, parsed, action)
         action = action or Action(tool, {})
         decision = Decision(
             verdict=Verdict.BLOCK,
@@ -655,6 +665,18 @@ class Engine:
         )
         self._record(decision, action)
         raise ContractViolation(tool, problems, type(value).__name__, decision)
+
+    def _observed(self, tool: str, value: Any, action: Action | None) -> Any:
+        if self._output_observers:
+            action = action or Action(tool, {})
+            spec = self.tool_spec(tool)
+            for observer in list(self._output_observers):
+                try:
+                    observer(action, value, spec)
+                except Exception:
+                    with self._lock:
+                        self.stats.sink_errors += 1
+        return value
 
     def validate_step(self, name: str, value: Any, contract: Any = None) -> Any:
         """Validate an agent step's structured output; `contract` (schema or Pydantic model) declares

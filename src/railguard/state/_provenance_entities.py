@@ -1,0 +1,268 @@
+"""Typed values ("entities") a tool output can smuggle into a later action: e-mail addresses, IBANs
+and IBAN-shaped account numbers, payment cards, phone numbers, hosts (of URLs and bare domains), IP
+addresses, crypto addresses, file paths and long numbers.
+
+Each entity is normalized so the same value written differently compares equal (case and spaces
+in IBANs, case of e-mails and hosts, `www.`, separators in phone and card numbers). Candidates come
+from linear-time scans (RE2, and the PII scanner with its checksums); overlapping candidates are
+resolved by kind priority, so the host inside an e-mail address is not a second entity.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from railguard.detect.net import extract_urls, normalize_host, parse_url
+from railguard.detect.pii import find_pii
+from railguard.detect.secrets._scanner import resolve_overlaps
+from railguard.model import Finding
+
+__all__ = ["Entity", "entity_key", "extract_entities", "masked", "text_leaves"]
+
+MAX_SCAN_CHARS = 256 * 1024  # an output is scanned up to this size: bounds the cost of a huge page
+MAX_ENTITIES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One normalized value found in text. `value` is the raw normalized value: keep it in memory
+    only; store `entity_key(...)` and `masked(...)` instead."""
+
+    kind: str
+    value: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    rank: str  # the key into _PRIORITY
+    entity: Entity
+
+
+# --- patterns (RE2: linear time on any input) -------------------------------------------------------
+
+# IBAN-shaped account numbers printed in capitals, also ones that fail mod-97 (test data, accounts of
+# countries outside the IBAN registry): matching needs the same value in an action, so a loose shape
+# costs little precision.
+_ACCOUNT = re2.compile(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b")
+_ETH = re2.compile(r"\b(0x[0-9a-fA-F]{40})\b")
+_BECH32 = re2.compile(r"(?i)\b((?:bc1|tb1)[02-9ac-hj-np-z]{25,87})\b")
+_BASE58 = re2.compile(r"\b([13][1-9A-HJ-NP-Za-km-z]{25,34})\b")
+_DOMAIN = re2.compile(r"\b((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24})\b")
+_PATH = re2.compile(r"((?:~|\.{1,2})?/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+/?)")
+_LONG_NUMBER = re2.compile(r"\b(\d{9,30})\b")
+
+# fmt: off
+_COMMON_TLDS = frozenset([
+    "com", "net", "org", "io", "co", "ai", "app", "dev", "info", "biz", "edu", "gov", "mil", "int", "xyz",
+    "online", "site", "tech", "store", "shop", "cloud", "email", "link", "live", "news", "blog", "page",
+    "top", "club", "pro", "mobi", "name", "eu", "asia",
+])
+# Two-letter country TLDs that are much more often file extensions in agent traffic.
+_FILE_EXTENSIONS = frozenset([
+    "py", "js", "ts", "rs", "go", "sh", "md", "rb", "pl", "cs", "cc", "hh", "hs", "ml", "kt", "txt", "csv",
+    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "png", "jpg", "jpeg", "gif", "svg", "html", "htm",
+    "xml", "json", "yaml", "yml", "log", "ini", "cfg", "toml", "lock", "sql", "zip", "tar", "gz", "bz",
+    "xz", "tgz",
+])
+# fmt: on
+_BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_INDEX = {c: i for i, c in enumerate(_BASE58_ALPHABET)}
+
+# Priority when candidates overlap: the more specific kind wins.
+_PRIORITY = {
+    "email": 90,
+    "url": 85,
+    "iban": 80,
+    "crypto": 80,
+    "account": 75,
+    "card": 70,
+    "ip": 65,
+    "phone": 60,
+    "host": 50,
+    "path": 40,
+    "number": 30,
+}
+_PII_KINDS = {"email": "email", "iban": "iban", "credit_card": "card", "phone": "phone", "ip_address": "ip"}
+
+
+# --- normalization ----------------------------------------------------------------------------------
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _host(name: str) -> str:
+    host = normalize_host(name)
+    return host[4:] if host.startswith("www.") and host.count(".") > 1 else host
+
+
+def _phone(text: str) -> str:
+    core = text.split("x")[0].split("ext")[0]
+    return ("+" if core.lstrip().startswith("+") else "") + _digits(core)
+
+
+def _path(text: str) -> str:
+    while "//" in text:
+        text = text.replace("//", "/")
+    return text.rstrip("/") or "/"
+
+
+NORMALIZERS: dict[str, Callable[[str], str]] = {
+    "email": lambda v: v.strip().lower(),
+    "iban": lambda v: v.replace(" ", "").upper(),
+    "account": lambda v: v.replace(" ", "").upper(),
+    "card": _digits,
+    "phone": _phone,
+    "ip": lambda v: v.strip().lower(),
+    "host": _host,
+    "crypto": lambda v: v if v[0] in "13" else v.lower(),  # base58 is case-sensitive; hex/bech32 not
+    "path": _path,
+    "number": _digits,
+}
+
+
+# --- validators -------------------------------------------------------------------------------------
+
+
+def _base58check(value: str) -> bool:
+    number = 0
+    for char in value:
+        number = number * 58 + _BASE58_INDEX[char]
+    leading = len(value) - len(value.lstrip("1"))
+    raw = b"\x00" * leading + number.to_bytes((number.bit_length() + 7) // 8, "big")
+    if len(raw) < 5:
+        return False
+    body, checksum = raw[:-4], raw[-4:]
+    return hashlib.sha256(hashlib.sha256(body).digest()).digest()[:4] == checksum
+
+
+def _plausible_domain(name: str) -> bool:
+    labels = name.lower().split(".")
+    tld = labels[-1]
+    if labels[0] == "www" and len(labels) > 2:
+        return True
+    return tld in _COMMON_TLDS or (len(tld) == 2 and tld not in _FILE_EXTENSIONS)
+
+
+def _path_start_ok(text: str, start: int) -> bool:
+    """`and/or`, `https://x/y`: a slash glued to a word or a URL is not the start of a file path."""
+    before = text[start - 1 : start]
+    return not (before.isalnum() or before in ":/.@_-")
+
+
+# --- extraction -------------------------------------------------------------------------------------
+
+
+def _regex_candidates(text: str) -> Iterator[_Candidate]:
+    for match in _ACCOUNT.finditer(text):
+        value = match.group(1)
+        if sum(c.isdigit() for c in value) >= 8:
+            yield _candidate("account", value, match.start(1), match.end(1))
+    for match in _ETH.finditer(text):
+        yield _candidate("crypto", match.group(1), match.start(1), match.end(1))
+    for match in _BECH32.finditer(text):
+        yield _candidate("crypto", match.group(1), match.start(1), match.end(1))
+    for match in _BASE58.finditer(text):
+        if _base58check(match.group(1)):
+            yield _candidate("crypto", match.group(1), match.start(1), match.end(1))
+    for match in _DOMAIN.finditer(text):
+        if _plausible_domain(match.group(1)) and text[match.start(1) - 1 : match.start(1)] != "@":
+            yield _candidate("host", match.group(1), match.start(1), match.end(1))
+    for match in _PATH.finditer(text):
+        if _path_start_ok(text, match.start(1)):
+            yield _candidate("path", match.group(1), match.start(1), match.end(1))
+    for match in _LONG_NUMBER.finditer(text):
+        yield _candidate("number", match.group(1), match.start(1), match.end(1))
+
+
+def _url_candidates(text: str) -> Iterator[_Candidate]:
+    """A URL counts as its host: the same site reached by another path is the same destination."""
+    cursor = 0
+    for url in extract_urls(text):
+        start = text.find(url, cursor)
+        if start < 0:
+            continue
+        cursor = start + len(url)
+        for host in parse_url(url).hosts:
+            if host.host and not host.host.startswith("<"):
+                yield _Candidate("url", Entity("host", _host(host.host), start, cursor))
+
+
+def _candidate(kind: str, raw: str, start: int, end: int) -> _Candidate:
+    return _Candidate(kind, Entity(kind, NORMALIZERS[kind](raw), start, end))
+
+
+def extract_entities(text: str) -> list[Entity]:
+    """Non-overlapping entities of `text` in order of position, at most `MAX_ENTITIES`."""
+    if not text:
+        return []
+    text = text[:MAX_SCAN_CHARS]
+    candidates = [_candidate(_PII_KINDS[f.kind], text[f.start : f.end], f.start, f.end)
+                  for f in find_pii(text) if f.kind in _PII_KINDS]  # fmt: skip
+    candidates.extend(_url_candidates(text))
+    candidates.extend(_regex_candidates(text))
+    by_finding: dict[Finding, Entity] = {}
+    for cand in candidates:
+        if cand.entity.value:  # the span's kind ranks it: a URL outranks the bare host in it
+            by_finding.setdefault(Finding(cand.rank, cand.entity.start, cand.entity.end), cand.entity)
+    kept = [by_finding[f] for f in resolve_overlaps(by_finding, _PRIORITY)]
+    return kept[:MAX_ENTITIES]
+
+
+def text_leaves(value: Any, limit: int = MAX_SCAN_CHARS) -> Iterator[tuple[str, str]]:
+    """(where, text) for every string in a tool output or an argument value: dict keys give the
+    path (`to`, `items[0].email`). Walking the structure, not its JSON text, keeps escapes (`\\n`)
+    from gluing words together. Stops after `limit` characters in all."""
+    budget = [limit]
+    yield from _leaves(value, "", budget, 0)
+
+
+def _leaves(value: Any, where: str, budget: list[int], depth: int) -> Iterator[tuple[str, str]]:
+    if budget[0] <= 0 or depth > 32:
+        return
+    if isinstance(value, str):
+        budget[0] -= len(value)
+        yield where, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _leaves(item, f"{where}.{key}" if where else str(key), budget, depth + 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{where}[{index}]", budget, depth + 1)
+    elif hasattr(value, "model_dump"):  # Pydantic models (tool results of typed frameworks)
+        yield from _leaves(value.model_dump(), where, budget, depth + 1)
+    elif value is not None and not isinstance(value, bool | float):
+        text = str(value)  # ints (long numbers, phone numbers) and other scalars
+        budget[0] -= len(text)
+        yield where, text
+
+
+@functools.lru_cache(maxsize=4096)
+def entity_key(kind: str, value: str) -> str:
+    """What is stored and compared: a digest, so the store never holds the values themselves."""
+    family = "account" if kind == "iban" else kind  # a validated IBAN and the same text unvalidated
+    return hashlib.blake2b(f"{family}\x1f{value}".encode(), digest_size=16).hexdigest()
+
+
+def masked(kind: str, value: str) -> str:
+    """A preview safe for messages and logs: enough to recognize the value, not to reuse it."""
+    if kind == "email":
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if kind == "host":
+        return value  # the destination is the point of the message, and no secret
+    if kind in ("iban", "account", "crypto"):
+        return f"{value[:4]}***{value[-4:]}" if len(value) > 10 else "***"
+    if kind == "path":
+        head, _, tail = value.rpartition("/")
+        return f".../{tail}" if head else value
+    return f"***{value[-3:]}" if len(value) > 6 else "***"
