@@ -160,6 +160,13 @@ def main() -> None:
     ]
     for name, (p50, p99) in overhead.items():
         lines.append(f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / base_p50:.1f}x | {p99 / base_p99:.1f}x |")
+    check_p50 = overhead["guard check, no tracing"][0]
+    traced_p50 = overhead["traced tool call (check + span + decision, redacted store export)"][0]
+    lines += [
+        "",
+        f"Tracing's own share of a traced call (traced p50 minus untraced check p50): "
+        f"{traced_p50 - check_p50:.1f} us = {(traced_p50 - check_p50) / base_p50:.1f} bare spans.",
+    ]
     lines += [
         "",
         f"Export during the run: {stats['spans_exported']} spans exported, {stats['dropped']} dropped, "

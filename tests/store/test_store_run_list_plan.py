@@ -121,3 +121,20 @@ def test_a_v1_database_gets_the_run_list_indexes_from_migration_v2(store_url: st
         runs = upgraded.list_runs(tenant="acme", agent="support", limit=3)
         assert [r.trace_id for r in runs] == ["t059", "t057", "t055"]
         assert upgraded.migrate() == []
+
+
+def trace_plan(store: Store, trace_id: str, tenant: str) -> str:
+    with captured_sql(store) as seen:
+        store.get_trace(trace_id, tenant=tenant)
+    statement, parameters = next((s, p) for s, p in seen if "FROM spans" in s)
+    with store.read_connection() as conn:
+        prefix = "EXPLAIN " if store.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
+        return " | ".join(str(row[-1]) for row in conn.exec_driver_sql(prefix + statement, parameters))
+
+
+def test_a_trace_is_read_through_its_key_not_through_the_tenants_spans(store: Store) -> None:
+    _fill(store)
+    plan = trace_plan(store, "t007", "acme")
+    assert "ix_spans_tenant_start" not in plan, plan
+    assert len(store.get_trace("t007", tenant="acme")) == 4
+    assert store.get_trace("t007", tenant="globex") == []

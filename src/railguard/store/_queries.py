@@ -105,8 +105,11 @@ def session_runs(conn: Connection, session: str, *, tenant: str | None) -> list[
 
 
 def get_trace(conn: Connection, trace_id: str, *, tenant: str | None) -> list[SpanRow]:
+    # The trace's rows come in through the primary key and only then is their tenant checked: written
+    # as `tenant || ''` (same value, NULL stays NULL) so that SQLite without statistics does not walk
+    # the tenant's whole (tenant, start_ns) index instead, which took 70 ms at 1M spans.
     query = select(*(spans.c[name] for name in _SPAN_FIELDS)).where(
-        spans.c.trace_id == trace_id, *_tenant_filter(spans.c.tenant, tenant)
+        spans.c.trace_id == trace_id, *_tenant_filter(spans.c.tenant.concat(""), tenant)
     )
     query = query.order_by(spans.c.start_ns, spans.c.span_id)
     # Positional: the columns are selected in SpanRow's field order, and keyword unpacking of each
