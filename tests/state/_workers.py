@@ -148,4 +148,4 @@ def rollback_crash_worker(url: str, run_id: str, journal: str) -> None:
         note(step)
         os._exit(17)
 
-    Saga(store, run_id, undos={"note": note, "crash": crash}).rollback()
+    Saga(store, run_id, undos={"note": note, "crash": crash}, lease_s=0.5).rollback()

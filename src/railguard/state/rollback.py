@@ -13,7 +13,8 @@
 
 Steps are rows of `rg_saga_steps` (undo name, JSON arguments, status), so a rollback that crashed
 half-way resumes with the next call: steps already undone are skipped, a step that was running when
-the process died is retried once its lease expires. Undos must therefore be idempotent. An undo that
+the process died is retried once its lease expires (until then `rollback` stops at that step and
+reports it in `in_progress_elsewhere`, so that older steps are never undone before newer ones). Undos must therefore be idempotent. An undo that
 fails does not stop the others (each compensation is independent); the failures are raised together
 as one `RollbackError` after the rest ran, and calling `rollback` again retries only those.
 Undos are referenced by name so that any process can run them: register them with `@undo_action`
@@ -172,8 +173,10 @@ class Saga:
             if step.status == "done":
                 continue
             if not self._claim(step):
+                # Another rollback runs it, or its process died and the lease has not run out yet:
+                # stop here, since undoing older steps first would break the reverse order.
                 report.in_progress_elsewhere.append(step.undo)
-                continue
+                break
             fn = self.undos.get(step.undo) or UNDO_REGISTRY.get(step.undo)
             try:
                 if fn is None:
