@@ -22,6 +22,14 @@ _EXEC_CALL = re2.compile(
     r"\bcheck_call|\bcheck_output|\bPopen|\bgetoutput|\bgetstatusoutput|\bexecFileSync|\bexecFile|\brun|"
     r"\bexeclp|\bexecvp|\bspawnl|\bcapture2|\bcapture3|\bpopen3|\bexecute)\s*\(?\s*(\[[^\]]*\]|" + _STR + ")"
 )
+# An exec-family call whose argument is not a literal: the command is built at run time.
+_EXEC_DYNAMIC = re2.compile(
+    r"(?:\bsystem|\bpopen|\bexecSync|\bshell_exec|\bpassthru|\bcheck_output|\bgetoutput|\bPopen|"
+    r"\bos\.system|\bexecvp|\bspawnSync)\s*\(\s*[A-Za-z_$@]"
+)
+# awk: `"cmd" | getline` and `print | "cmd"` run the string as a shell command.
+_AWK_PIPE = re2.compile(_STR + r"\s*\|\s*getline|\|\s*&?\s*" + _STR)
+_SHELL_NAME = re2.compile(r"^\s*(?:/\S*/)?(?:ba|z|da|k)?sh\b")
 _BACKTICK = re2.compile(r"`([^`]+)`|\bqx\s*[{(/|]([^})/|]*)[})/|]|%x\s*[{(]([^})]*)[})]")
 _DELETE_CALL = re2.compile(
     r"(rmtree|remove_tree|removedirs|rm_rf|rm_r|remove_dir|rmSync|rmdirSync|rmdir|unlinkSync|unlink|"
@@ -85,6 +93,11 @@ def inspect(kind: str, code: str) -> InlineResult:
         text = next((g for g in match.groups() if g), None)
         if text and kind != "node":  # node backticks are template strings, not commands
             result.shell_commands.append(text)
+    if kind == "awk":
+        _awk_pipes(code, result)
+    if _EXEC_DYNAMIC.search(code):
+        result.findings.append(ShellFinding("remote_code", "inline-dynamic-exec", "ask", "medium",
+                                            f"{kind} inline code runs a command built at run time"))  # fmt: skip
     deletes = 0
     for match in _DELETE_CALL.finditer(code):
         path = _literal(match)
@@ -96,6 +109,15 @@ def inspect(kind: str, code: str) -> InlineResult:
     secrets = sorted({k for k in (secret_path_kind(s) for s in _string_literals(code)) if k})
     _classify(result, code, kind, network=network, secrets=secrets, unresolved_delete=deletes == 0)
     return result
+
+
+def _awk_pipes(code: str, result: InlineResult) -> None:
+    for match in _AWK_PIPE.finditer(code):
+        command = next((g for g in match.groups() if g is not None), "")
+        result.shell_commands.append(command)
+        if _SHELL_NAME.search(command) and match.group(1) is None and match.group(2) is None:
+            result.findings.append(ShellFinding("remote_code", "inline-dynamic-exec", "ask", "medium",
+                                                "awk pipes generated text into a shell"))  # fmt: skip
 
 
 def _string_literals(code: str) -> list[str]:

@@ -15,6 +15,8 @@ from functools import lru_cache
 import tree_sitter
 import tree_sitter_bash
 
+from railguard.detect.shell._params import expand_parameter, parameter_name
+
 Node = tree_sitter.Node
 
 
@@ -206,7 +208,7 @@ class WordEvaluator:
             self._string(node, word)
         elif kind in ("simple_expansion", "expansion"):
             before = len(word.text)
-            self._expansion(node, word)
+            self._expansion(node, word, quoted=quoted)
             separators = self.env.get("IFS", "")
             if not quoted and any(c.isspace() or c in separators for c in word.text[before:]):
                 word.split = True
@@ -264,29 +266,23 @@ class WordEvaluator:
         if end > cursor:
             word.text += _dq(source[cursor - start : end - start].decode("utf-8", "replace"))
 
-    def _expansion(self, node: Node, word: Word) -> None:
+    def _expansion(self, node: Node, word: Word, *, quoted: bool = False) -> None:
         raw = text_of(node)
-        name = raw[2:-1] if raw.startswith("${") else raw[1:]
-        default: str | None = None
-        for op in (":-", ":=", ":?", ":+", "-", "=", "?", "%", "#", "/", "^", ","):
-            if op in name[1:]:
-                name, _, rest = name.partition(op)
-                # `${X:-/}` with X unknown falls back to the default: judge that value
-                default = rest if op in (":-", ":=", "-", "=") and not any(c in rest for c in "$`") else None
-                break
+        body = raw[2:-1] if raw.startswith("${") else raw[1:]
         for child in node.named_children:
             if child.type in ("command_substitution", "process_substitution"):
                 word.subs.extend(self.on_substitution(child, "$()"))
-        if name in self.env:
-            word.text += self.env[name]
+        name = parameter_name(body)
+        value = expand_parameter(body, self.env)
+        if value is not None:
+            word.text += value
+            # `"${x[@]}"` yields one word per element even inside quotes
+            if quoted and name.endswith(("[@]", "[*]")) and not body.startswith("#"):
+                word.split = word.split or any(c.isspace() for c in value)
         elif name in self.var_subs:
             word.subs.extend(self.var_subs[name])
             word.dynamic = True
             word.text += raw
-        elif name == "HOME":
-            word.text += "~"
-        elif default is not None:
-            word.text += default
         else:
             word.dynamic = True
             word.text += raw

@@ -68,9 +68,83 @@ _SIMPLE_WRAPPERS: dict[str, _Spec] = {
     "systemd-run": _spec("-u --unit -p --property -E --setenv --uid --gid --on-calendar --on-active -M "
                          "--machine --description --slice -H --host --working-directory --timer-property"),
     "busybox": _spec(), "toybox": _spec(), "then": _spec(), "do": _spec(), "catchsegv": _spec(),
-    "flock": _spec("-w -E --timeout --conflict-exit-code", positional=1),
-    "doppler": _spec(), "dotenv": _spec(), "aws-vault": _spec(), "op": _spec(), "with-contenv": _spec(),
+    "setpriv": _spec("--reuid --regid --groups --inh-caps --ambient-caps --bounding-set --securebits "
+                     "--selinux-label --apparmor-profile --landlock-access --landlock-rule"),
+    "fakeroot": _spec("-l -s -i --lib --faked"), "faketime": _spec("-f", positional=1),
+    "proot": _spec("-r -b -w -q -k --rootfs --bind --cwd --qemu --kernel-release", no_exec="-V --version"),
+    "bwrap": _spec("--bind --ro-bind --dev-bind --tmpfs --proc --dev --chdir --setenv --unsetenv --uid --gid "
+                   "--hostname --symlink --dir --file --bind-try --ro-bind-try --seccomp --args", no_exec="--version"),
+    "chpst": _spec("-u -U -e -n -l -L -m -d -o -p -f -c"), "cgexec": _spec("-g"),
+    "sshpass": _spec("-p -f -d -e -P"), "tsocks": _spec(), "daemonize": _spec("-a -c -e -o -p -l -u -E"),
+    "valgrind": _spec(), "entr": _spec(), "retry": _spec("-t -d"),
+    "with-lock-ex": _spec(), "lckdo": _spec("-w -W"), "dbus-launch": _spec(),
+    "mpirun": _spec("-n -np"), "srun": _spec("-n -N -p -t -c"), "numactl": _spec("-C -m -N -p -i"),
+    "cpulimit": _spec("-l -p -e --limit --pid --exe"), "trickle": _spec("-u -d -w -t -l -n"),
+    "gosu": _spec(positional=1), "su-exec": _spec(positional=1), "s6-setuidgid": _spec(positional=1),
+    "dumb-init": _spec(), "tini": _spec(), "catatonit": _spec(),
 }  # fmt: skip
+# Launchers whose first word(s) are a subcommand before the command they run:
+# `poetry run rm -rf /`, `bundle exec`, `direnv exec DIR cmd`, `conda run -n env cmd`.
+_RUN_SUBCOMMANDS: dict[str, tuple[frozenset[str], int]] = {
+    "poetry": (frozenset({"run"}), 0), "pipenv": (frozenset({"run"}), 0), "pdm": (frozenset({"run"}), 0),
+    "rye": (frozenset({"run"}), 0), "hatch": (frozenset({"run"}), 0), "pixi": (frozenset({"run", "exec"}), 0),
+    "uv": (frozenset({"run"}), 0), "conda": (frozenset({"run"}), 0), "micromamba": (frozenset({"run"}), 0),
+    "bundle": (frozenset({"exec"}), 0), "direnv": (frozenset({"exec"}), 1), "asdf": (frozenset({"exec"}), 0),
+    "mise": (frozenset({"exec", "x"}), 0), "chamber": (frozenset({"exec"}), 1), "doppler": (frozenset({"run"}), 0),
+    "op": (frozenset({"run"}), 0), "aws-vault": (frozenset({"exec"}), 1), "sops": (frozenset({"exec-env"}), 1),
+    "perf": (frozenset({"record", "stat", "trace"}), 0), "xterm": (frozenset({"-e"}), 0),
+    "npm": (frozenset({"exec", "x"}), 0), "pnpm": (frozenset({"exec", "dlx"}), 0), "yarn": (frozenset({"exec", "dlx"}), 0),
+    "bun": (frozenset({"x"}), 0), "nix": (frozenset({"shell", "develop"}), 0), "lxc": (frozenset({"exec"}), 1),
+    "incus": (frozenset({"exec"}), 1), "distrobox": (frozenset({"enter"}), 0), "toolbox": (frozenset({"run"}), 0),
+    "toolbx": (frozenset({"run"}), 0), "pipx": (frozenset({"run"}), 1),
+}  # fmt: skip
+_RUN_VALUED = frozenset(["-n", "-p", "-e", "-c", "-C", "-t", "-u", "-w", "--name", "--prefix", "--env", "--cwd", "--config", "--project", "--directory", "--with", "--from", "--python", "--package", "--container", "--user", "--workdir", "--spec", "--env-file"])  # fmt: skip
+# Terminals and launchers that run the words after a flag: `xterm -e cmd`, `nix-shell --run 'cmd'`.
+_AFTER_FLAG: dict[str, tuple[frozenset[str], bool]] = {  # flags, value is one script string
+    "xterm": (frozenset({"-e"}), False), "urxvt": (frozenset({"-e"}), False), "konsole": (frozenset({"-e"}), False),
+    "alacritty": (frozenset({"-e", "--command"}), False), "kitty": (frozenset({"--"}), False),
+    "terminator": (frozenset({"-x"}), False), "xfce4-terminal": (frozenset({"-x"}), False),
+    "gnome-terminal": (frozenset({"--"}), False), "nix-shell": (frozenset({"--run", "--command"}), True),
+    "vagrant": (frozenset({"-c", "--command"}), True), "expect": (frozenset({"-c"}), True),
+    "hyperfine": (frozenset({"--prepare", "-p", "--setup", "-s", "--cleanup", "-c"}), True),
+    "nodemon": (frozenset({"--exec", "-x"}), True), "watchexec": (frozenset({"--"}), False),
+}  # fmt: skip
+_TMUX_SCRIPTS = frozenset(
+    {
+        "new-session",
+        "new",
+        "new-window",
+        "neww",
+        "split-window",
+        "splitw",
+        "run-shell",
+        "run",
+        "respawn-pane",
+        "respawnp",
+        "respawn-window",
+        "respawnw",
+        "send-keys",
+        "send",
+    }
+)
+_TMUX_VALUED = frozenset(["-s", "-n", "-c", "-t", "-x", "-y", "-e", "-F", "-l", "-S", "-L", "-f", "-T"])
+_TMUX_KEYS = frozenset({"Enter", "C-m", "KPEnter", "C-j"})
+# Tools that are another command under a package name: `npx rimraf /` is `rm -rf /`.
+_EQUIVALENTS: dict[str, tuple[str, ...]] = {
+    "rimraf": ("rm", "-rf"), "del-cli": ("rm", "-rf"), "trash": ("rm", "-rf"), "trash-put": ("rm", "-rf"),
+}  # fmt: skip
+# Package runners: the first operand is a package (its binary runs) or, for a URL/path/git spec, code
+# fetched at run time.
+_PACKAGE_RUNNERS: dict[str, _Spec] = {
+    "npx": _spec("-p --package -c --call"), "bunx": _spec("-p --package"), "pnpx": _spec(),
+    "pipx": _spec("--spec --python --pip-args"), "uvx": _spec("--from --with --python -p"),
+}  # fmt: skip
+_SIMPLE_WRAPPERS.update(
+    {
+        "dotenv": _spec(),
+        "with-contenv": _spec(),
+    }
+)
 _XARGS_VALUED = frozenset(["-I", "-n", "-L", "-P", "-d", "-E", "-e", "-s", "-a", "--max-args", "--delimiter", "--replace", "--arg-file", "--max-procs", "--max-lines", "--eof", "--max-chars", "--process-slot-var"])  # fmt: skip
 _SSH_VALUED = frozenset(
     [
@@ -154,6 +228,16 @@ def unwrap_step(name: str, words: list[Word]) -> Unwrapped | None:
     """Peel one wrapper off `words` (whose command basename is `name`)."""
     if INTERPRETERS.get(name) == "python":
         return _python_module(name, words)
+    if name in _EQUIVALENTS:
+        return Unwrapped(name, words=[Word(t) for t in _EQUIVALENTS[name]] + words[1:])
+    if name in _PACKAGE_RUNNERS:
+        return _package_runner(name, words)
+    if name in _AFTER_FLAG:
+        return _after_flag(name, words)
+    if name in _RUN_SUBCOMMANDS:
+        found = _run_subcommand(name, words)
+        if found is not None:
+            return found
     if name in _SIMPLE_WRAPPERS:
         inner = _skip_options(words, 1, _SIMPLE_WRAPPERS[name])
         if inner is None:
@@ -165,6 +249,133 @@ def unwrap_step(name: str, words: list[Word]) -> Unwrapped | None:
         return Unwrapped(name, words=words[inner:])
     handler = _HANDLERS.get(name)
     return handler(name, words) if handler else None
+
+
+def _first_operand(words: list[Word], start: int, valued: frozenset[str]) -> int:
+    i = start
+    while i < len(words) and _is_option(words[i].text):
+        if words[i].text == "--":
+            return i + 1
+        i += 2 if words[i].text in valued else 1
+    return i
+
+
+def _run_subcommand(name: str, words: list[Word]) -> Unwrapped | None:
+    """`poetry run CMD`, `bundle exec CMD`, `direnv exec DIR CMD`, `npm exec -- CMD`, `lxc exec C -- CMD`."""
+    subcommands, positional = _RUN_SUBCOMMANDS[name]
+    i = _first_operand(words, 1, _RUN_VALUED)
+    if i >= len(words) or words[i].text not in subcommands:
+        flag = next((j for j, w in enumerate(words) if w.text in subcommands and _is_option(w.text)), None)
+        if flag is None:
+            return None
+        i = flag
+    inner = _first_operand(words, i + 1, _RUN_VALUED) + positional
+    if "--" in (w.text for w in words[i + 1 :]):
+        inner = max(inner, next(j for j in range(i + 1, len(words)) if words[j].text == "--") + 1)
+    return Unwrapped(f"{name} {words[i].text}", words=words[inner:]) if inner < len(words) else None
+
+
+def _package_spec_is_remote(spec: str) -> bool:
+    return (
+        "://" in spec
+        or spec.startswith(("git+", "github:", "gitlab:", "./", "/", "../"))
+        or spec.endswith((".tgz", ".tar.gz", ".whl"))
+    )
+
+
+def _package_runner(name: str, words: list[Word]) -> Unwrapped | None:
+    """`npx rimraf /` runs the package's binary; `npx -c 'CMD'` runs a script. A URL or path spec is
+    not unwrapped: the rules ask about code fetched at run time."""
+    for i, word in enumerate(words[1:], start=1):
+        if word.text in ("-c", "--call") and i + 1 < len(words):
+            return Unwrapped(f"{name} -c", script=words[i + 1])
+    spec = _PACKAGE_RUNNERS[name]
+    index = _skip_options(words, 1, spec)
+    if index is None or index >= len(words) or _package_spec_is_remote(words[index].text):
+        return None
+    package = words[index].text
+    binary = package.rsplit("/", 1)[-1] if package.startswith("@") else package
+    binary = binary.split("@", 1)[0] or binary
+    return Unwrapped(name, words=[Word(binary, dynamic=words[index].dynamic), *words[index + 1 :]])
+
+
+def _after_flag(name: str, words: list[Word]) -> Unwrapped | None:
+    flags, one_script = _AFTER_FLAG[name]
+    for i, word in enumerate(words[1:], start=1):
+        key = word.text.split("=", 1)[0]
+        if key not in flags:
+            continue
+        if "=" in word.text and key.startswith("--"):
+            return Unwrapped(f"{name} {key}", script=Word(word.text.split("=", 1)[1], dynamic=word.dynamic))
+        if i + 1 >= len(words):
+            return None
+        if one_script:
+            return Unwrapped(f"{name} {key}", script=words[i + 1])
+        return Unwrapped(f"{name} {key}", words=words[i + 1 :])
+    return None
+
+
+def _tmux(name: str, words: list[Word]) -> Unwrapped | None:
+    """`tmux new -d 'CMD'`, `tmux send-keys -t x 'CMD' Enter`: the strings run in a shell."""
+    i = _first_operand(words, 1, _TMUX_VALUED)
+    if i >= len(words) or words[i].text not in _TMUX_SCRIPTS:
+        return None
+    operands: list[Word] = []
+    j = i + 1
+    while j < len(words):
+        text = words[j].text
+        if _is_option(text) and not operands:
+            j += 2 if text in _TMUX_VALUED else 1
+            continue
+        if text not in _TMUX_KEYS:
+            operands.append(words[j])
+        j += 1
+    return Unwrapped(f"{name} {words[i].text}", script=_joined(operands)) if operands else None
+
+
+def _screen(name: str, words: list[Word]) -> Unwrapped | None:
+    inner = _skip_options(words, 1, _spec("-S -c -t -p -X -h -T -e -s -l"))
+    if (
+        inner is None
+        or inner >= len(words)
+        or any(w.text in ("-r", "-x", "-R", "-ls", "-list") for w in words)
+    ):
+        return None
+    return Unwrapped(name, words=words[inner:])
+
+
+def _git_alias(name: str, words: list[Word]) -> Unwrapped | None:
+    """`git -c alias.p='push --force' p origin main` is `git push --force origin main`."""
+    aliases: dict[str, str] = {}
+    i = 1
+    while i < len(words) and _is_option(words[i].text):
+        text = words[i].text
+        if text == "-c" and i + 1 < len(words):
+            key, _, value = words[i + 1].text.partition("=")
+            if key.lower().startswith("alias.") and not value.startswith("!"):
+                aliases[key[6:]] = value
+        i += 2 if text in ("-c", "-C", "--git-dir", "--work-tree", "--namespace", "--exec-path") else 1
+    if i >= len(words) or words[i].text not in aliases:
+        return None
+    body = [Word(t) for t in aliases[words[i].text].split()]
+    return Unwrapped(f"{name} alias", words=[*words[:i], *body, *words[i + 1 :]])
+
+
+def _service(name: str, words: list[Word]) -> Unwrapped | None:
+    """`service ssh stop` is `systemctl stop ssh`."""
+    operands = [w for w in words[1:] if not _is_option(w.text)]
+    if len(operands) < 2:
+        return None
+    return Unwrapped(name, words=[Word("systemctl"), operands[1], operands[0], *operands[2:]])
+
+
+def _flock(name: str, words: list[Word]) -> Unwrapped | None:
+    """`flock [opts] LOCK -c CMD` runs a script; `flock [opts] LOCK CMD ARGS` runs a command."""
+    lock = _first_operand(words, 1, frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}))
+    rest = words[lock + 1 :]
+    if rest and rest[0].text in ("-c", "--command"):
+        return Unwrapped(f"{name} -c", script=rest[1] if len(rest) > 1 else Word(""))
+    return Unwrapped(name, words=rest)
 
 
 def _env(name: str, words: list[Word]) -> Unwrapped | None:
@@ -252,7 +463,9 @@ def _xargs(name: str, words: list[Word]) -> Unwrapped | None:
     while i < len(words) and _is_option(words[i].text):
         text = words[i].text
         key = _split_value(text)
-        if key in ("-I", "--replace"):
+        if text.startswith("-I") and len(text) > 2:
+            replace = text[2:]  # `-I{}`: the replace string attached to the flag
+        elif key in ("-I", "--replace"):
             replace = (
                 text.split("=", 1)[1] if "=" in text else (words[i + 1].text if i + 1 < len(words) else "{}")
             )
@@ -327,6 +540,7 @@ def _alias(name: str, words: list[Word]) -> Unwrapped | None:
 
 
 _HANDLERS = {
+    "tmux": _tmux, "screen": _screen, "git": _git_alias, "service": _service, "flock": _flock,
     "env": _env, "eval": _eval, "su": _su, "runuser": _su, "script": _script_flag, "watch": _watch,
     "xargs": _xargs, "parallel": _parallel, "ssh": _ssh, "docker": _container_exec, "podman": _container_exec,
     "kubectl": _container_exec, "oc": _container_exec, "sg": _script_flag, "trap": _trap, "alias": _alias,

@@ -293,9 +293,18 @@ class CommandView:
             for name in names:
                 if text == name and i + 1 < len(texts):
                     out.append(texts[i + 1])
+                elif _cluster_ends_with(text, name) and i + 1 < len(texts):
+                    out.append(texts[i + 1])  # getopt clusters: `curl -so FILE`
                 elif name.startswith("--") and text.startswith(name + "="):
                     out.append(text[len(name) + 1 :])
         return out
+
+
+def _cluster_ends_with(text: str, short: str) -> bool:
+    return (
+        len(short) == 2 and len(text) > 2 and text[0] == "-" and text[1] != "-" and text[1:].isalpha()
+        and text[-1] == short[1]
+    )  # fmt: skip
 
 
 def normalize_flags(name: str, args: list[str]) -> list[str]:

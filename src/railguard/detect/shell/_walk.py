@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+import shlex
 
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell import _inline
@@ -24,6 +25,7 @@ from railguard.detect.shell._flow import (
     upstream_closure,
 )
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._repair import repair_syntax
 from railguard.detect.shell._spawn import awk_program, spawned_commands
 from railguard.detect.shell._syntax import (
     Exec,
@@ -96,7 +98,8 @@ class Walker:
         self.execs: list[Exec] = []
         self.findings: list[ShellFinding] = []
         self.unparsed = False
-        self.env: dict[str, str] = {"PWD": ".", "OLDPWD": ".."}
+        # bash's default IFS: `rm${IFS}-rf${IFS}/` splits into three words
+        self.env: dict[str, str] = {"PWD": ".", "OLDPWD": "..", "IFS": " \t\n"}
         self.var_subs: dict[str, list[Exec]] = {}
         self.functions: set[str] = set()
         self._depth = 0
@@ -104,6 +107,8 @@ class Walker:
         self.cwd: str | None = None  # follows `cd` so `cd / && rm -rf *` is judged at /
         self.files: dict[str, str] = {}  # literal text written to files earlier in the command
         self.tainted: set[str] = set()  # files written from a download or a decoder
+        self.opaque: set[str] = set()  # files (and cloned dirs) written with content we cannot see
+        self.aliases: dict[str, str] = {}
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
@@ -116,6 +121,10 @@ class Walker:
             self._via = (*self._via, label)
         try:
             tree = parse(script)
+            if tree.root_node.has_error:
+                repaired = repair_syntax(script)
+                if repaired != script:
+                    tree = parse(repaired)
             if tree.root_node.has_error:
                 self.flag_unparsed("syntax-error", "the command does not parse as bash")
             return self._walk(tree.root_node)
@@ -207,6 +216,9 @@ class Walker:
         name_node = node.child_by_field_name("name")
         value_node = node.child_by_field_name("value")
         name = text_of(name_node) if name_node is not None else ""
+        if value_node is not None and value_node.type == "array":
+            self._array(name, value_node)
+            return
         value = self._evaluator().evaluate(value_node) if value_node is not None else Word("")
         self._script_variable(name, value)
         if value.dynamic:
@@ -215,6 +227,21 @@ class Walker:
         else:
             self.env[name] = value.text
             self.var_subs.pop(name, None)
+
+    def _array(self, name: str, node: Node) -> None:
+        """`x=(rm -rf /)`: `$x` is the first element, `"${x[@]}"` all of them, one word each."""
+        evaluator = self._evaluator()
+        items = [evaluator.evaluate(child) for child in node.named_children]
+        for key in (name, f"{name}[@]", f"{name}[*]"):
+            self.env.pop(key, None)
+        if any(item.dynamic for item in items):
+            self.var_subs[name] = [sub for item in items for sub in item.subs]
+            return
+        self.var_subs.pop(name, None)
+        self.env[name] = items[0].text if items else ""
+        self.env[f"{name}[@]"] = self.env[f"{name}[*]"] = " ".join(item.text for item in items)
+        for index, item in enumerate(items[:16]):
+            self.env[f"{name}[{index}]"] = item.text
 
     def _pipeline(self, node: Node) -> list[Exec]:
         stages = [self._walk(child) for child in node.named_children]
@@ -338,10 +365,18 @@ class Walker:
                 self.execs.append(exec_)
                 return [exec_]
             name = basename(head.text)
+            if head.glob:
+                self.flag_unparsed("glob-command-name", "the command name is a glob pattern")
             if name == "find":
                 return self._find(exec_)
             if name in self.functions:
                 break
+            if name in self.aliases and exec_.via[-1:] != (f"alias {name}",):
+                return self._run_alias(exec_, name)
+            if name == "alias":
+                self._record_aliases(exec_)
+            if name == "set" and len(exec_.words) > 1 and exec_.words[1].text == "--":
+                self._bind_positional([Word("set"), *exec_.words[2:]])
             step = unwrap_step(name, exec_.words)
             if step is None:
                 break
@@ -360,9 +395,21 @@ class Walker:
         self._run_written_file(exec_, name)
         return [exec_]
 
+    def _record_aliases(self, exec_: Exec) -> None:
+        for word in exec_.words[1:]:
+            alias, sep, body = word.text.partition("=")
+            if sep and alias and not word.dynamic:
+                self.aliases[alias] = body
+
+    def _run_alias(self, exec_: Exec, name: str) -> list[Exec]:
+        """`alias x=rm; x -rf /`: the alias body replaces the name (aliases expand in scripts run
+        with `shopt -s expand_aliases` and in every interactive shell)."""
+        rest = " ".join(shlex.quote(w.text) if not w.dynamic else w.text for w in exec_.words[1:])
+        return self.walk_script(f"{self.aliases[name]} {rest}", f"alias {name}")
+
     def _run_written_file(self, exec_: Exec, name: str) -> None:
         """`echo 'rm -rf /' > x.sh && bash x.sh`: run what this command wrote earlier."""
-        if not self.files and not self.tainted:
+        if not self.files and not self.tainted and not self.opaque:
             return
         argv = exec_.argv
         candidates = [argv[0]] if "/" in argv[0] else []
@@ -382,11 +429,19 @@ class Walker:
                 )
             content = self.files.get(path)
             if content is None:
+                if self._under(path, self.opaque):
+                    self.flag_unparsed(
+                        "run-opaque-file", f"{name} runs {path}, written earlier with unseen content"
+                    )
                 continue
             if name in INTERPRETERS:
                 self._inspect_code(INTERPRETERS[name], content, f"{name} written file")
             else:
                 self.walk_script(content, f"{name} written file")
+
+    @staticmethod
+    def _under(path: str, roots: set[str]) -> bool:
+        return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
     def _resolve(self, path: str) -> str:
         return resolve_path(path, workspace=self.cwd or self.workspace or ".", home=self.home)
@@ -409,7 +464,9 @@ class Walker:
                 path = self._resolve(target)
                 if tainted:
                     self.tainted.add(path)
-                if content is not None:
+                if content is None:
+                    self.opaque.add(path)
+                else:
                     self.files[path] = content
                     if posixpath.basename(path) in _STARTUP_FILES:
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
