@@ -2,7 +2,9 @@
 formats, so the tests drive the REAL `anthropic` and `openai` clients (pointed at them with
 `base_url=`). Each test scripts the turns: a turn is a function of the request body that may assert
 on it (a failed check is reported back as an HTTP 500 and kept in `failures`) and returns the
-status and JSON payload to answer with."""
+status and JSON payload to answer with, or an `SSE` answer: Server-Sent Events written and flushed
+one by one, as the APIs stream (`event:` line with the event name when the API names them, `data:`
+line with the JSON, blank line)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,22 @@ from typing import Any
 from railguard.store import SpanRow, open_store
 from railguard.trace import Tracing, active_tracing, configure_tracing
 
-Turn = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
+@dataclass
+class SSE:
+    """A streamed answer. `events`: (event name or None, data: a JSON object or a raw string such as
+    OpenAI's `[DONE]`). With `hold_after=n` the server stops after n events until `resume` is set,
+    and records a failure if that does not happen within `HOLD_SECONDS`: a client that only sees
+    events once the whole body arrived (a buffering wrapper) can never set it in time."""
+
+    events: list[tuple[str | None, Any]]
+    hold_after: int | None = None
+    resume: threading.Event = field(default_factory=threading.Event)
+
+
+HOLD_SECONDS = 10.0
+Answer = dict[str, Any] | SSE
+Turn = Callable[[dict[str, Any]], tuple[int, Answer]]
 
 
 @dataclass
@@ -34,7 +51,7 @@ class FakeProvider:
     def script(self, *turns: Turn) -> None:
         self.turns.extend(turns)
 
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, Answer]:
         self.requests.append((path, body))
         if not self.turns:
             self.failures.append(f"unexpected request #{len(self.requests)} to {path}")
@@ -58,6 +75,9 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             status, payload = provider.answer(self.path, body)
+            if isinstance(payload, SSE):
+                self._stream(status, payload)
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -66,6 +86,22 @@ def _handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 self.send_header("retry-after", "0")
             self.end_headers()
             self.wfile.write(data)
+
+        def _stream(self, status: int, answer: SSE) -> None:
+            # HTTP/1.0 without Content-Length: the body ends when the connection closes, and each
+            # write reaches the client at once (the handler's output is unbuffered).
+            self.send_response(status)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for sent, (name, data) in enumerate(answer.events):
+                if sent == answer.hold_after and not answer.resume.wait(HOLD_SECONDS):
+                    provider.failures.append(f"the client did not receive the first {sent} events in time")
+                lines = f"event: {name}\n" if name else ""
+                lines += f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
+                try:
+                    self.wfile.write(lines.encode())
+                except (BrokenPipeError, ConnectionResetError):  # the client closed the stream early
+                    return
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
             return
@@ -243,3 +279,159 @@ def output_text_item(text: str) -> dict[str, Any]:
         "status": "completed",
         "content": [{"type": "output_text", "text": text, "annotations": []}],
     }
+
+
+# -- streamed wire payloads ----------------------------------------------------------------------
+
+
+def _halves(text: str) -> list[str]:
+    """A text cut in two fragments, as deltas arrive (a one-character text stays whole)."""
+    middle = len(text) // 2
+    return [text[:middle], text[middle:]] if middle else [text]
+
+
+def anthropic_stream(message: dict[str, Any]) -> SSE:
+    """The Messages API stream of `message` (from `anthropic_message`): message_start with the input
+    usage and no content, a ping, per block a start, its deltas (text pieces; tool input as
+    `input_json_delta` fragments of the JSON text) and a stop, then message_delta with the stop
+    reason and the cumulative output tokens, and message_stop."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    events: list[tuple[str | None, Any]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("ping", {"type": "ping"}),
+    ]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "tool_use":
+            opened, deltas = (
+                {**block, "input": {}},
+                [
+                    {"type": "input_json_delta", "partial_json": part}
+                    for part in _halves(json.dumps(block["input"]))
+                ],
+            )
+        else:
+            opened, deltas = (
+                {**block, "text": ""},
+                [{"type": "text_delta", "text": part} for part in _halves(block["text"])],
+            )
+        events.append(
+            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": opened})
+        )
+        events += [
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+            for delta in deltas
+        ]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events += [
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return SSE(events)
+
+
+def anthropic_stream_error(message: dict[str, Any], after: int, kind: str = "overloaded_error") -> SSE:
+    """The first `after` events of `message`'s stream, then an `error` event (the API's mid-stream
+    failure, e.g. overloaded_error)."""
+    events = anthropic_stream(message).events[:after]
+    events.append(("error", {"type": "error", "error": {"type": kind, "message": "Overloaded"}}))
+    return SSE(events)
+
+
+def chat_stream(completion: dict[str, Any], *, include_usage: bool) -> SSE:
+    """The Chat Completions stream of `completion` (from `chat_completion`): unnamed `data:` events
+    of chat.completion.chunk objects (role first, then content pieces or tool call fragments: the
+    first with id, type and name, the others pieces of the arguments), the finish_reason chunk,
+    with include_usage a last chunk with the usage and no choices (`usage: null` on the others),
+    and `data: [DONE]`."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    head = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    extra = {"usage": None} if include_usage else {}
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> tuple[str | None, Any]:
+        return None, {
+            **head,
+            **extra,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+
+    events: list[tuple[str | None, Any]] = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": part}) for part in _halves(message.get("content") or "") if part]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call["function"]
+        first = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": function["name"], "arguments": ""},
+        }
+        events.append(chunk({"tool_calls": [first]}))
+        events += [
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
+            for part in _halves(function["arguments"])
+        ]
+    events.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        events.append((None, {**head, "choices": [], "usage": completion["usage"]}))
+    events.append((None, "[DONE]"))
+    return SSE(events)
+
+
+def chat_stream_error(completion: dict[str, Any], after: int) -> SSE:
+    """The first `after` chunks, then the error payload OpenAI sends inside a stream."""
+    events = chat_stream(completion, include_usage=True).events[:after]
+    events.append((None, {"error": {"message": "The server had an error", "type": "server_error"}}))
+    return SSE(events)
+
+
+def responses_stream(response: dict[str, Any], *, final: str = "response.completed") -> SSE:
+    """The Responses API stream of `response` (from `response_object`): named events, each with its
+    `type` and `sequence_number`: response.created (in progress, no output, no usage), per output
+    item an output_item.added, its deltas (output_text.delta pieces or function_call_arguments.delta
+    pieces) and output_item.done, then `final` (response.completed) carrying the whole response."""
+    events: list[tuple[str | None, Any]] = []
+
+    def emit(kind: str, **data: Any) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **data}))
+
+    emit("response.created", response={**response, "status": "in_progress", "output": [], "usage": None})
+    for index, item in enumerate(response["output"]):
+        if item["type"] == "function_call":
+            emit(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "arguments": "", "status": "in_progress"},
+            )
+            for part in _halves(item["arguments"]):
+                emit(
+                    "response.function_call_arguments.delta",
+                    item_id=item["id"],
+                    output_index=index,
+                    delta=part,
+                )
+        else:
+            emit(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "content": [], "status": "in_progress"},
+            )
+            for part in _halves(item["content"][0]["text"]):
+                emit(
+                    "response.output_text.delta",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    delta=part,
+                    logprobs=[],
+                )
+        emit("response.output_item.done", output_index=index, item=item)
+    emit(final, response=response)
+    return SSE(events)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from railguard.integrations._anthropic_stream import MessageAccumulator
 from railguard.integrations._model_calls import ProviderSpans, field, listed
 from railguard.trace._spans import ModelCall
 
@@ -53,4 +54,4 @@ def record_response(call: ModelCall, response: Any) -> None:
     )
 
 
-MESSAGES = ProviderSpans(PROVIDER, input_messages, record_response)
+MESSAGES = ProviderSpans(PROVIDER, input_messages, record_response, MessageAccumulator)

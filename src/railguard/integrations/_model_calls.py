@@ -3,8 +3,7 @@ a `chat {model}` span. The provider module says how to read its request and resp
 (`ProviderSpans`); this module owns the span's life, and makes sure neither tracing nor reading
 the response can change what the caller gets: the SDK's return value and exceptions pass unchanged.
 
-Streaming requests (`stream=True`) pass through untraced: the span would have to outlive the call
-and end wherever the caller stops reading, which a context-manager span cannot do cleanly."""
+Streaming requests (`stream=True`) go to `_model_streams`, where the span outlives the call."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from railguard.trace._spans import ModelCall, model_call
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
+    from railguard.integrations._model_streams import StreamAccumulator
 
 _WRAPPED = "__railguard_wrapped__"
 HTTP_STATUS = "http.response.status_code"
@@ -31,11 +31,13 @@ HTTP_STATUS = "http.response.status_code"
 @dataclass(frozen=True, slots=True)
 class ProviderSpans:
     """How to trace one SDK method. `input_messages(kwargs)` may replace one-shot iterables in
-    `kwargs` with lists (the span reads them, the SDK must still get them)."""
+    `kwargs` with lists (the span reads them, the SDK must still get them).
+    `stream_accumulator(keep_content)` reads a streamed answer into what `record_response` reads."""
 
     provider: str
     input_messages: Callable[[dict[str, Any]], Any]
     record_response: Callable[[ModelCall, Any], None]
+    stream_accumulator: Callable[[bool], StreamAccumulator] | None = None
 
 
 def is_async(method: Callable[..., Any]) -> bool:
@@ -48,6 +50,16 @@ def field(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """An SDK model (or a dict) as a fresh JSON-ready dict."""
+    if obj is None:
+        return {}
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None:
+        return dict(dump(mode="json", exclude_none=True))
+    return dict(obj)
 
 
 def listed(kwargs: dict[str, Any], key: str) -> Any:
@@ -63,7 +75,7 @@ def listed(kwargs: dict[str, Any], key: str) -> Any:
 
 
 @contextlib.contextmanager
-def _chat_span(spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) -> Iterator[ModelCall]:
+def chat_span(spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) -> Iterator[ModelCall]:
     model = str(kwargs.get("model") or "unknown")
     try:
         messages = spans.input_messages(kwargs)
@@ -82,7 +94,7 @@ def _chat_span(spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) 
             raise
 
 
-def _record(spans: ProviderSpans, call: ModelCall, response: Any) -> None:
+def record_response(spans: ProviderSpans, call: ModelCall, response: Any) -> None:
     if not call.span.is_recording():
         return
     with contextlib.suppress(Exception):  # e.g. a raw-response wrapper: the caller still gets it
@@ -90,20 +102,21 @@ def _record(spans: ProviderSpans, call: ModelCall, response: Any) -> None:
 
 
 def traced(method: Callable[..., Any], spans: ProviderSpans, agent: str | None) -> Callable[..., Any]:
-    """`method` (a bound SDK method, sync or async) with every non-streaming call in a chat span.
-    Wrapping twice is a no-op."""
+    """`method` (a bound SDK method, sync or async) with every call in a chat span (a streamed
+    call's span ends with its stream). Wrapping twice is a no-op."""
     if getattr(method, _WRAPPED, False):
         return method
+    from railguard.integrations._model_streams import aopen_stream, open_stream  # imports this module
 
     if is_async(method):
 
         @functools.wraps(method)
         async def traced_async(*args: Any, **kwargs: Any) -> Any:
             if kwargs.get("stream"):
-                return await method(*args, **kwargs)
-            with _chat_span(spans, kwargs, agent) as call:
+                return await aopen_stream(spans, agent, method, args, kwargs)
+            with chat_span(spans, kwargs, agent) as call:
                 response = await method(*args, **kwargs)
-                _record(spans, call, response)
+                record_response(spans, call, response)
                 return response
 
         setattr(traced_async, _WRAPPED, True)
@@ -112,10 +125,10 @@ def traced(method: Callable[..., Any], spans: ProviderSpans, agent: str | None) 
     @functools.wraps(method)
     def traced_sync(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("stream"):
-            return method(*args, **kwargs)
-        with _chat_span(spans, kwargs, agent) as call:
+            return open_stream(spans, agent, method, args, kwargs)
+        with chat_span(spans, kwargs, agent) as call:
             response = method(*args, **kwargs)
-            _record(spans, call, response)
+            record_response(spans, call, response)
             return response
 
     setattr(traced_sync, _WRAPPED, True)
@@ -125,6 +138,24 @@ def traced(method: Callable[..., Any], spans: ProviderSpans, agent: str | None) 
 def patch(resource: Any, name: str, spans: ProviderSpans, agent: str | None) -> None:
     """Replace `resource.<name>` on this instance only (other clients stay untouched)."""
     setattr(resource, name, traced(getattr(resource, name), spans, agent))
+
+
+def patch_stream_helper(resource: Any, name: str, spans: ProviderSpans, agent: str | None) -> None:
+    """Replace `resource.<name>`, a helper returning a stream manager (used as `with`/`async with`)
+    that sends its request without going through `create`, so that the stream it opens is traced."""
+    method = getattr(resource, name, None)
+    if method is None or getattr(method, _WRAPPED, False):
+        return
+    from railguard.integrations._model_streams import TracedStreamManager
+
+    @functools.wraps(method)
+    def traced_helper(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(Exception):  # one-shot iterables become lists the span can read too
+            spans.input_messages(kwargs)
+        return TracedStreamManager(method(*args, **kwargs), spans, kwargs, agent)
+
+    setattr(traced_helper, _WRAPPED, True)
+    setattr(resource, name, traced_helper)
 
 
 _traced_engines: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from railguard.integrations._model_calls import ProviderSpans, field, listed
+from railguard.integrations._openai_stream import ChatAccumulator, ResponsesAccumulator
 from railguard.trace._spans import ModelCall
 
 PROVIDER = "openai"
@@ -97,5 +98,5 @@ def record_responses(call: ModelCall, response: Any) -> None:
     call.record_output(output, finish_reasons=[reason] if reason else None)
 
 
-CHAT = ProviderSpans(PROVIDER, chat_input, record_chat)
-RESPONSES = ProviderSpans(PROVIDER, responses_input, record_responses)
+CHAT = ProviderSpans(PROVIDER, chat_input, record_chat, ChatAccumulator)
+RESPONSES = ProviderSpans(PROVIDER, responses_input, record_responses, ResponsesAccumulator)

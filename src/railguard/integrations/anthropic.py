@@ -8,15 +8,20 @@ Claude returns before your code runs them.
                      *run_tools(engine, response, {"Bash": bash, "read_file": read_file})]
 
 `guard_tool_calls(engine, response)` gives the decisions without running anything
-(`.allowed`, `.blocked`, `.tool_results({call_id: result})`)."""
+(`.allowed`, `.blocked`, `.tool_results({call_id: result})`).
+
+Streamed calls are traced too: `messages.create(stream=True)` and `messages.stream(...)`, sync and
+async; the span ends with the stream. Guard a streamed turn on `stream.get_final_message()`, or on
+`collect_stream(events)` for the raw events of `create(stream=True)`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from railguard.integrations import _anthropic_spans
-from railguard.integrations._model_calls import field, patch, trace_engine_once
+from railguard.integrations._anthropic_stream import MessageAccumulator
+from railguard.integrations._model_calls import field, patch, patch_stream_helper, trace_engine_once
 from railguard.integrations._toolcalls import (
     AllowedCall,
     BlockedCall,
@@ -37,8 +42,10 @@ __all__ = [
     "AllowedCall",
     "BlockedCall",
     "GuardedCalls",
+    "acollect_stream",
     "aguard_tool_calls",
     "arun_tools",
+    "collect_stream",
     "guard_tool_calls",
     "instrument",
     "run_tools",
@@ -50,11 +57,15 @@ ClientT = TypeVar("ClientT")
 
 
 def instrument(client: ClientT, *, engine: Engine | None = None, agent: str | None = None) -> ClientT:
-    """Trace `client.messages.create` (an `anthropic.Anthropic` or `AsyncAnthropic`) as `chat {model}`
-    spans: tokens, cost, response model, stop reason, errors. Returns the same client. `engine`:
-    its decisions are traced too (`trace_engine`, once per engine). `agent` names the agent on the
-    spans. Harmless when tracing is off; instrumenting twice changes nothing."""
-    patch(field(client, "messages"), "create", _anthropic_spans.MESSAGES, agent)
+    """Trace `client.messages.create` and `client.messages.stream` (an `anthropic.Anthropic` or
+    `AsyncAnthropic`) as `chat {model}` spans: tokens, cost, response model, stop reason, errors.
+    A streamed call's span ends when its stream does (read to the end, closed, dropped, or failed).
+    Returns the same client. `engine`: its decisions are traced too (`trace_engine`, once per
+    engine). `agent` names the agent on the spans. Harmless when tracing is off; instrumenting twice
+    changes nothing."""
+    messages = field(client, "messages")
+    patch(messages, "create", _anthropic_spans.MESSAGES, agent)
+    patch_stream_helper(messages, "stream", _anthropic_spans.MESSAGES, agent)
     if engine is not None:
         trace_engine_once(engine)
     return client
@@ -69,6 +80,33 @@ def tool_requests(response: Any) -> list[ToolCallRequest]:
                 parse_arguments(str(field(block, "name")), str(field(block, "id")), field(block, "input"))
             )
     return requests
+
+
+def collect_stream(events: Iterable[Any]) -> dict[str, Any]:
+    """The Message (as a dict, the shape `messages.create` returns) that the raw events of
+    `messages.create(stream=True)` describe, e.g. to `guard_tool_calls` on a streamed turn. Reads
+    `events` to the end; pass a list you filled while showing the text to collect after the fact."""
+    accumulator = MessageAccumulator()
+    for event in events:
+        accumulator.add(event)
+    return _collected(accumulator)
+
+
+async def acollect_stream(events: AsyncIterable[Any]) -> dict[str, Any]:
+    """`collect_stream` for an `AsyncAnthropic` stream."""
+    accumulator = MessageAccumulator()
+    async for event in events:
+        accumulator.add(event)
+    return _collected(accumulator)
+
+
+def _collected(accumulator: MessageAccumulator) -> dict[str, Any]:
+    message = accumulator.result()
+    if message is None:
+        raise ValueError(
+            "the stream had no message_start event: pass the events of `messages.create(stream=True)`"
+        )
+    return message
 
 
 def tool_result_messages(results: Sequence[ToolResult]) -> list[dict[str, Any]]:

@@ -7,15 +7,20 @@ and guard the tool calls the model returns before your code runs them.
         messages += [completion.choices[0].message, *run_tools(engine, completion, {"send_money": pay})]
 
 Works the same with a Responses API `Response` (results come back as `function_call_output`
-items). `guard_tool_calls(engine, response)` gives the decisions without running anything."""
+items). `guard_tool_calls(engine, response)` gives the decisions without running anything.
+
+Streamed calls are traced too (`create(stream=True)` and the `.stream(...)` helpers, sync and
+async; the span ends with the stream). Guard a streamed turn on the helpers' final object
+(`get_final_completion()`, `get_final_response()`) or on `collect_stream(chunks_or_events)`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from railguard.integrations import _openai_spans
 from railguard.integrations._model_calls import field, patch, trace_engine_once
+from railguard.integrations._openai_stream import ChatAccumulator, ResponsesAccumulator, accumulator_for
 from railguard.integrations._toolcalls import (
     AllowedCall,
     BlockedCall,
@@ -37,9 +42,11 @@ __all__ = [
     "AllowedCall",
     "BlockedCall",
     "GuardedCalls",
+    "acollect_stream",
     "aguard_tool_calls",
     "arun_tools",
     "chat_tool_messages",
+    "collect_stream",
     "guard_tool_calls",
     "instrument",
     "responses_tool_items",
@@ -53,7 +60,9 @@ ClientT = TypeVar("ClientT")
 def instrument(client: ClientT, *, engine: Engine | None = None, agent: str | None = None) -> ClientT:
     """Trace `client.chat.completions.create` and `client.responses.create` (an `openai.OpenAI`,
     `AsyncOpenAI`, or the Azure clients) as `chat {model}` spans: tokens, cost, response model,
-    finish reasons, errors. Returns the same client. `engine`: its decisions are traced too
+    finish reasons, errors; streamed calls too (also through the `.stream(...)` helpers), the span
+    ending when the stream does. Chat streams report usage only when asked with
+    `stream_options={"include_usage": True}`. Returns the same client. `engine`: its decisions are traced too
     (`trace_engine`, once per engine). `agent` names the agent on the spans. Harmless when tracing
     is off; instrumenting twice changes nothing."""
     patch(field(field(client, "chat"), "completions"), "create", _openai_spans.CHAT, agent)
@@ -61,6 +70,40 @@ def instrument(client: ClientT, *, engine: Engine | None = None, agent: str | No
     if engine is not None:
         trace_engine_once(engine)
     return client
+
+
+# -- streams -------------------------------------------------------------------------------------
+
+
+def collect_stream(events: Iterable[Any]) -> Any:
+    """What a stream describes, to `guard_tool_calls` on a streamed turn: for the chunks of
+    `chat.completions.create(stream=True)` a ChatCompletion-shaped dict (tool call fragments joined
+    into whole calls); for the events of `responses.create(stream=True)` the final Response. Reads
+    `events` to the end; pass a list you filled while showing the text to collect after the fact."""
+    accumulator: ChatAccumulator | ResponsesAccumulator | None = None
+    for event in events:
+        accumulator = accumulator or accumulator_for(event)
+        accumulator.add(event)
+    return _collected(accumulator)
+
+
+async def acollect_stream(events: AsyncIterable[Any]) -> Any:
+    """`collect_stream` for an `AsyncOpenAI` stream."""
+    accumulator: ChatAccumulator | ResponsesAccumulator | None = None
+    async for event in events:
+        accumulator = accumulator or accumulator_for(event)
+        accumulator.add(event)
+    return _collected(accumulator)
+
+
+def _collected(accumulator: ChatAccumulator | ResponsesAccumulator | None) -> Any:
+    result = accumulator.result() if accumulator is not None else None
+    if result is None:
+        raise ValueError(
+            "the stream ended before its result: no chunks, or no response.completed/incomplete/failed "
+            "event (a stream closed early, or events that are not a whole stream)"
+        )
+    return result
 
 
 # -- reading tool calls --------------------------------------------------------------------------
