@@ -179,3 +179,19 @@ def test_record_output_follows_the_declared_trust_when_not_told() -> None:
     assert engine.check(Action("send_email", {"to": "eve@evil.com"}, context=RUN)).allowed
     prov.record_output("web_fetch", "mallory@evil.com", context=RUN)  # undeclared: untrusted
     assert engine.check(Action("send_email", {"to": "mallory@evil.com"}, context=RUN)).verdict is Verdict.ASK
+
+
+def test_a_failing_output_observer_never_breaks_the_tool() -> None:
+    engine = Engine(text=POLICY)
+    seen: list[str] = []
+
+    def broken(action: Action, output: object, spec: object) -> None:
+        raise RuntimeError("observer bug")
+
+    engine.observe_output(broken)
+    unsubscribe = engine.observe_output(lambda action, output, spec: seen.append(action.tool))
+    assert engine.check_output("read_email", "text") == "text"
+    assert seen == ["read_email"] and engine.stats.sink_errors == 1
+    unsubscribe()
+    engine.check_output("read_email", "text")
+    assert seen == ["read_email"]
