@@ -7,7 +7,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from railguard.detect.paths import resolve_path, secret_path_kind
-from railguard.detect.shell import _rules_db, _rules_fs, _rules_net, _rules_ops, _rules_vcs
+from railguard.detect.shell import _rules_db, _rules_fs, _rules_host, _rules_net, _rules_ops, _rules_vcs
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
 from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx
@@ -141,7 +141,10 @@ _register(
     [*_rules_db._SQL_CLIENTS, "redis-cli", "mongo", "mongosh", "dropdb", "dropuser", "mysqladmin"],
 )
 _register(_rules_db.check_framework_database, _rules_db._FRAMEWORK_RUNNERS)
+_register(_rules_host.check_host, _rules_host.HOST_RULE_NAMES)
 _EVERY_COMMAND: tuple[Rule, ...] = (
+    _rules_host.check_write_targets,
+    _rules_host.check_miner,
     _rules_net.check_credentials,
     _rules_net.check_exfiltration,
     _rules_net.check_remote_code,

@@ -152,12 +152,24 @@ _ENV_DUMPERS = frozenset({"printenv", "env", "set", "export", "declare", "compge
 _CREDENTIAL_TOOLS: dict[tuple[str, str], str | None] = {
     ("security", "find-generic-password"): None, ("security", "find-internet-password"): None,
     ("security", "dump-keychain"): None, ("secret-tool", "lookup"): None, ("gh", "auth"): "token",
-    ("gcloud", "auth"): "print-access-token", ("az", "account"): "get-access-token", ("vault", "read"): None,
+    ("gcloud", "auth"): "print-access-token|print-identity-token|application-default", ("az", "account"): "get-access-token", ("vault", "read"): None,
     ("pass", "show"): None, ("op", "read"): None, ("git", "credential"): "fill", ("kubectl", "config"): "--raw",
-    ("aws", "configure"): "get", ("heroku", "auth:token"): None, ("doctl", "auth"): "token",
+    ("aws", "configure"): "get|export-credentials", ("aws", "sts"): "get-session-token",
+    ("vault", "kv"): "get", ("doppler", "secrets"): None, ("heroku", "config"): None, ("op", "item"): "get",
+    ("az", "keyvault"): "show", ("gcloud", "secrets"): "access", ("chamber", "read"): None, ("heroku", "auth:token"): None, ("doctl", "auth"): "token",
     ("keyring", "get"): None, ("bw", "get"): None, ("lpass", "show"): None,
     ("aws", "secretsmanager"): "get-secret-value", ("aws", "ssm"): "--with-decryption",
 }  # fmt: skip
+
+
+# Commands that take key paths without revealing the key (or are judged by their own rules).
+_KEY_CONSUMERS = frozenset({
+    "ssh", "sftp", "ssh-add", "ssh-keygen", "ssh-copy-id", "ssh-keyscan", "chmod", "chown", "chgrp", "ls", "stat",
+    "test", "[", "[[", "file", "touch", "mkdir", "rm", "shred", "unlink", "sha256sum", "sha1sum", "md5sum", "wc",
+    "git", "echo", "printf", "find", "du", "realpath", "readlink", "dirname", "basename", "mv", "ln", "install",
+    "rsync", "scp", "lsattr", "chattr", "getfacl", "setfacl", "keychain", "openssl", "gpg", "gpg2", "age", "sops",
+    "curl", "wget", "nc", "ncat", "socat", "mail", "docker", "kubectl", "ansible", "ansible-playbook", "",
+})  # fmt: skip
 
 
 def _credential_tool(view: CommandView) -> bool:
@@ -165,11 +177,15 @@ def _credential_tool(view: CommandView) -> bool:
         return False
     if view.name in ("gpg", "gpg2") and view.has("--export-secret-keys", "--export-secret-subkeys"):
         return True
+    if view.name in ("kubectl", "oc") and view.args[0].text == "get":
+        # `kubectl get secret X -o yaml|json|jsonpath=...` prints the secret's data
+        shown = any(w.text.startswith(("secret", "secrets")) for w in view.args[1:3])
+        return shown and any(w.text.startswith(("-o", "--output")) for w in view.args)
     key = (view.name, view.args[0].text)
     if key not in _CREDENTIAL_TOOLS:
         return False
     needed = _CREDENTIAL_TOOLS[key]
-    return needed is None or any(w.text == needed for w in view.args[1:])
+    return needed is None or any(w.text in needed.split("|") for w in view.args[1:])
 
 
 _SECRET_VAR = re2.compile(r"\$\{?[A-Za-z0-9_]*(?:KEY|SECRET|TOKEN|PASSW|CRED|PRIVATE)[A-Za-z0-9_]*")
@@ -218,6 +234,12 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
                     hit = _kind(Word(tail.split(";", 1)[0], word.dynamic), ctx) if tail else None
                     if hit:
                         out.append(hit)
+    elif view.name not in _KEY_CONSUMERS:
+        # A tool we do not know, handed a private key or the shadow file, may read and use it.
+        for word in view.operands:
+            hit = _kind(word, ctx)
+            if hit and hit[1] in BLOCK_SECRET_KINDS and hit[1] != "ssh_dir":
+                out.append(hit)
     for redirect in view.exec.redirects:
         if redirect.op in ("<", "<>") and redirect.target is not None:
             hit = _kind(redirect.target, ctx)
