@@ -6,7 +6,8 @@ from __future__ import annotations
 import posixpath
 from functools import lru_cache
 
-from railguard.detect.shell._syntax import Exec, Word
+from railguard.detect.shell._decode import _DECODERS, decode_literal, printf_output
+from railguard.detect.shell._syntax import Exec, Word, decode_ansi_c
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, unwrap_step
 
 UNKNOWN_CWD = "\x00unknown"  # the directory after a `cd` to a place only known at run time
@@ -119,20 +120,27 @@ def substitution_output(inner: list[Exec]) -> str | None:
 
 
 def literal_output(upstream: list[Exec]) -> str | None:
-    """The text a lone literal `echo`/`printf` writes into a pipe, else None."""
+    """The text a lone literal producer writes into a pipe: `echo`, `printf` (escapes and `%s`
+    applied), `cat` of a heredoc, or a decoder (`base64 -d`, `xxd -r -p`, `rev`) of literal input.
+    Obfuscated payloads are decoded so the script they hide is analyzed, not just flagged."""
     if len(upstream) != 1:
         return None
     producer = upstream[0]
-    if (producer.upstream and producer.stdin_text is None) or any(w.dynamic for w in producer.words):
+    if any(w.dynamic for w in producer.words):
         return None
     argv = producer.argv
     name = basename(argv[0]) if argv else ""
+    feed = producer.stdin_text if producer.stdin_text is not None else literal_output(producer.upstream)
+    if name in _DECODERS and is_decoder(producer):
+        return decode_literal(name, argv, feed) if feed is not None else None
+    if producer.upstream and producer.stdin_text is None:
+        return None
     if name == "echo":
         args = [a for a in argv[1:] if a not in ("-n", "-e", "-E", "-ne", "-en")]
         text = " ".join(args)
-        return text.replace("\\n", "\n") if "-e" in argv[1:3] else text
+        return decode_ansi_c(text) if any(a in ("-e", "-ne", "-en") for a in argv[1:3]) else text
     if name == "cat" and len(argv) == 1 and producer.stdin_text is not None:
         return producer.stdin_text  # `cat <<EOF | sh`: the heredoc passes straight through
     if name == "printf" and len(argv) > 1:
-        return argv[1].replace("\\n", "\n") + ("\n" + "\n".join(argv[2:]) if len(argv) > 2 else "")
+        return printf_output(argv[1:])
     return None

@@ -63,7 +63,10 @@ def _targets(view: CommandView, ctx: Ctx, words: list[Word] | None = None) -> li
     targets = [classify_target(w, ctx) for w in (view.operands if words is None else words)]
     if view.exec.dynamic_operands and view.exec.stdin_text is not None:
         # `echo / | xargs rm -rf`: the appended arguments are the literal's words
-        literal = [Word(w, glob=any(c in w for c in "*?[")) for w in view.exec.stdin_text.split()[:32]]
+        literal = [
+            Word(w, glob=any(c in w for c in "*?["))
+            for w in view.exec.stdin_text.replace("\0", " ").split()[:32]
+        ]
         targets = [t for t in targets if "$XARGS" not in t.raw]
         return targets + [classify_target(w, ctx) for w in literal]
     if view.exec.dynamic_operands and not targets:

@@ -432,7 +432,8 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         name in ("source", ".")
         and any(w.text in ("/dev/stdin", "-", "/proc/self/fd/0") for w in view.operands)
     )
-    if (runs_code or name in ("source", ".")) and reads_stdin and exec_.stdin_text is None:
+    if (runs_code or name in ("source", ".")) and reads_stdin:
+        # decoded literals are analyzed as scripts too, but running decoded text stays a block
         sources = upstream_closure(exec_)
         if any(is_fetcher(s) for s in sources):
             yield finding(
@@ -450,7 +451,7 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical",
                 f"decoded data is piped into {name}",
             )
-        elif sources and not _literal_feed(sources):
+        elif sources and exec_.stdin_text is None and not _literal_feed(sources):
             yield finding(
                 "remote_code", "pipe-to-shell", "ask", "medium", f"{name} runs a script read from a pipe"
             )
