@@ -16,6 +16,31 @@ from railguard.state.entitlements import ENTITLEMENTS_RULE, permitted_tools
 from railguard.state.killswitch import KillSwitch, KillSwitchStep, Switch, install_killswitch
 
 # -- budgets, loops, limits, idempotency, rollback, retry: exports added by their owner below ------
+# isort: split
+from railguard.state.budgets import BudgetRule as BudgetRule
+from railguard.state.budgets import Budgets as Budgets
+from railguard.state.budgets import Reservation as Reservation
+from railguard.state.budgets import Usage as Usage
+from railguard.state.idempotency import Idempotency as Idempotency
+from railguard.state.idempotency import IdempotencyError as IdempotencyError
+from railguard.state.idempotency import idempotent as idempotent
+from railguard.state.limits import LimitRule as LimitRule
+from railguard.state.limits import Limits as Limits
+from railguard.state.loops import LoopRules as LoopRules
+from railguard.state.loops import Loops as Loops
+from railguard.state.retry import Backoff as Backoff
+from railguard.state.retry import Breakers as Breakers
+from railguard.state.retry import CircuitBreaker as CircuitBreaker
+from railguard.state.retry import Fallback as Fallback
+from railguard.state.retry import Unavailable as Unavailable
+from railguard.state.retry import aresilient_call as aresilient_call
+from railguard.state.retry import resilient_call as resilient_call
+from railguard.state.rollback import RollbackError as RollbackError
+from railguard.state.rollback import Saga as Saga
+from railguard.state.rollback import compensate as compensate
+from railguard.state.rollback import rollback as rollback
+from railguard.state.rollback import undo_action as undo_action
+
 # -- end -------------------------------------------------------------------------------------------
 
 __all__ = [
