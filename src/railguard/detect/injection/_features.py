@@ -1,7 +1,12 @@
 """Word features for the learned model: unigrams and bigrams of normalized text, summed over
 fixed-size token windows. Windows matter because an injection is usually one sentence inside a long
 email or page; scoring the whole page would dilute it. Training and inference share this module so
-the model sees the same features in both."""
+the model sees the same features in both.
+
+Sentence ends (".", "!", "?", line breaks) are kept as a token of their own, SENTENCE_MARK. The
+bigram it starts ("<mark> translate", "<mark> add") says a sentence opens with that word, which is
+how imperative mood shows in English: an order aimed at the reader inside third-party content. It
+raised test TPR on BIPIA email (35% -> 40%) at the same test FPR; see docs/injection.md."""
 
 from __future__ import annotations
 
@@ -13,13 +18,19 @@ from operator import add
 WINDOW = 40
 STRIDE = 20
 
+SENTENCE_MARK = "."
+_SENTENCE_ENDS = ".!?\n"
+
 # A token is a run of lowercase letters, digits, apostrophes and non-ASCII characters (already
-# folded). One negated character class with "+": linear time, no backtracking possible.
-_WORD = re.compile(r"[^\x00-\x26\x28-\x2f\x3a-\x60\x7b-\x7f]+")
+# folded), or a run of sentence-ending characters. Two alternatives, each one character class with
+# "+" and with no character in common, so a match can never backtrack: linear time.
+_TOKEN = re.compile(r"[^\x00-\x26\x28-\x2f\x3a-\x60\x7b-\x7f]+|[.!?\n]+")
 
 
 def tokens(normalized: str) -> list[str]:
-    return _WORD.findall(normalized)
+    """Words, with every run of sentence ends collapsed into one SENTENCE_MARK token."""
+    ends = _SENTENCE_ENDS
+    return [SENTENCE_MARK if token[0] in ends else token for token in _TOKEN.findall(normalized)]
 
 
 def token_features(words: list[str]) -> Iterator[tuple[int, str]]:

@@ -14,7 +14,7 @@ from typing import Any
 from railguard.detect.injection._features import max_window_sum
 
 MODEL_FILE = "injection_lr.json.gz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence ends are tokens (version 1 files were trained without them)
 
 
 @dataclass(frozen=True, slots=True)
