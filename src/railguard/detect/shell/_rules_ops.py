@@ -305,3 +305,45 @@ def check_publish(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding("publish", "gh-release", "ask", "medium", "gh release create publishes a release")
     elif view.name == "gh" and words[:2] == ["repo", "delete"]:
         yield finding("vcs_history", "gh-repo-delete", "block", "critical", "gh repo delete")
+
+
+# (command, leading operands) -> (category, verdict): teardown verbs of tools without a dedicated rule.
+_TEARDOWN: dict[tuple[str, ...], tuple[str, str]] = {
+    ("eksctl", "delete"): ("infra", "ask"), ("virsh", "undefine"): ("infra", "ask"),
+    ("virsh", "destroy"): ("infra", "ask"), ("heroku", "apps:destroy"): ("infra", "ask"),
+    ("heroku", "pg:reset"): ("database", "ask"), ("heroku", "addons:destroy"): ("infra", "ask"),
+    ("etcdctl", "del"): ("database", "ask"), ("consul", "kv", "delete"): ("database", "ask"),
+    ("kind", "delete"): ("infra", "ask"), ("minikube", "delete"): ("infra", "ask"),
+    ("nomad", "job", "stop"): ("infra", "ask"), ("openstack", "server", "delete"): ("infra", "ask"),
+    ("firebase", "firestore:delete"): ("database", "ask"), ("supabase", "db", "reset"): ("database", "ask"),
+    ("gradlew", "publish"): ("publish", "ask"), ("mvnw", "deploy"): ("publish", "ask"),
+    ("railway", "down"): ("infra", "ask"), ("netlify", "sites:delete"): ("infra", "ask"),
+}  # fmt: skip
+TEARDOWN_NAMES = tuple(
+    sorted({key[0] for key in _TEARDOWN} | {"docker", "podman", "npx", "bunx", "pnpx", "nsenter"})
+)
+
+
+def check_teardown_verbs(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    words = _positional(view)
+    texts = [w.text for w in view.args]
+    for key, (category, verdict) in _TEARDOWN.items():
+        if key[0] == view.name and tuple(words[: len(key) - 1]) == key[1:]:
+            yield finding(category, f"{view.name}-{key[1].replace(':', '-')}", verdict, "high",
+                          f"{view.name} {' '.join(words[:3])}")  # fmt: skip
+            return
+    if view.name in ("docker", "podman"):
+        if words[:1] in (["rm"], ["rmi"]) and any(w.dynamic for w in view.args):
+            yield finding("infra", "docker-remove-many", "ask", "medium",
+                          f"{view.name} {words[0]} removes containers/images chosen at run time")  # fmt: skip
+        elif "--push" in texts or any(t.startswith("--output=type=registry") for t in texts):
+            yield finding(
+                "publish", "docker-push", "ask", "medium", f"{view.name} build --push publishes an image"
+            )
+    elif view.name in ("npx", "bunx", "pnpx") and words:
+        yield finding("remote_code", "run-remote-package", "ask", "high",
+                      f"{view.name} runs code fetched from {words[0]}")  # fmt: skip
+    elif view.name == "nsenter" and any(t in ("-t", "--target") for t in texts) and "1" in texts:
+        yield finding(
+            "system", "enter-host-namespaces", "ask", "high", "nsenter joins the namespaces of PID 1"
+        )

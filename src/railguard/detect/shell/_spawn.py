@@ -67,3 +67,101 @@ def awk_program(words: list[Word]) -> Word | None:
             continue
         return words[i]
     return None
+
+
+_SED_VALUED = frozenset({"-l", "--line-length", "-f", "--file"})
+
+
+def sed_scripts(words: list[Word]) -> list[str] | None:
+    """The sed programs on the command line (`-e X`, `--expression=X`, or the first operand); None when
+    the program comes from a file (`-f`)."""
+    scripts: list[str] = []
+    operands: list[str] = []
+    i = 1
+    while i < len(words):
+        text = words[i].text
+        if text in ("-f", "--file") or text.startswith("--file="):
+            return None
+        if text in ("-e", "--expression") and i + 1 < len(words):
+            scripts.append(words[i + 1].text)
+            i += 2
+            continue
+        if text.startswith("--expression="):
+            scripts.append(text.split("=", 1)[1])
+        elif text in _SED_VALUED:
+            i += 1
+        elif not text.startswith("-") or text == "-":
+            operands.append(text)
+        i += 1
+    return scripts or operands[:1]
+
+
+def sed_execution(program: str) -> tuple[list[str], bool]:
+    """GNU sed's `e COMMAND` (runs COMMAND), bare `e` and `s///e` (run the pattern space, i.e. the input).
+    Returns the literal commands and whether input text is executed. One pass over the program."""
+    commands: list[str] = []
+    runs_input = False
+    i, n = 0, len(program)
+    while i < n:
+        char = program[i]
+        if char in " \t\n;{}!":
+            i += 1
+            continue
+        i = _skip_address(program, i)
+        if i >= n:
+            break
+        command = program[i]
+        i += 1
+        if command in "aicrRwWbtTe:":
+            end = program.find("\n", i)
+            end = n if end < 0 else end
+            argument = program[i:end].strip()
+            if command == "e":
+                if argument:
+                    commands.append(argument)
+                else:
+                    runs_input = True
+            elif command in "bt:T":
+                semicolon = program.find(";", i, end)
+                end = semicolon if semicolon >= 0 else end
+            i = end
+        elif command in "sy" and i < n:
+            i = _skip_delimited(program, i, parts=2)
+            while i < n and program[i] not in ";\n}":
+                if program[i] == "e" and command == "s":
+                    runs_input = True
+                if program[i] in "wW":  # `s///w FILE` eats the rest of the line
+                    break
+                i += 1
+    return commands, runs_input
+
+
+def _skip_address(program: str, i: int) -> int:
+    n = len(program)
+    for _ in range(2):  # ADDR[,ADDR]
+        if i < n and program[i] in "0123456789$":
+            while i < n and program[i] in "0123456789$~+":
+                i += 1
+        elif i < n and program[i] in "/\\":
+            i = _skip_delimited(program, i + (1 if program[i] == "\\" else 0), parts=1)
+            while i < n and program[i] in "IM":
+                i += 1
+        if i < n and program[i] == ",":
+            i += 1
+            continue
+        break
+    while i < n and program[i] in " \t!":
+        i += 1
+    return i
+
+
+def _skip_delimited(program: str, i: int, parts: int) -> int:
+    """From a delimiter at `i`, skip `parts` delimited fields (backslash escapes honored)."""
+    n = len(program)
+    delimiter = program[i]
+    i += 1
+    for _ in range(parts):
+        while i < n and program[i] != delimiter:
+            i += 2 if program[i] == "\\" else 1
+        i += 1
+    return min(i, n)

@@ -26,7 +26,7 @@ from railguard.detect.shell._flow import (
 )
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._repair import repair_syntax
-from railguard.detect.shell._spawn import awk_program, spawned_commands
+from railguard.detect.shell._spawn import awk_program, sed_execution, sed_scripts, spawned_commands
 from railguard.detect.shell._syntax import (
     Exec,
     Node,
@@ -268,9 +268,10 @@ class Walker:
             if child.type in _REDIRECTS:
                 execs = self._apply_redirect(child, execs)
         self.remember_written(execs)
-        if body is None and not execs:
-            # A bare redirection (`> /dev/sda`) truncates its target: model it as `true > target`.
-            bare = Exec([Word(":")], via=self._via)
+        if not execs:
+            # A bare redirection (`> /dev/sda`) truncates its target: model it as `true > target`;
+            # `exec 3<>/dev/tcp/...` keeps its descriptors open for later commands.
+            bare = Exec([Word(":" if body is None else "exec")], via=self._via)
             for child in node.named_children:
                 if child.type == "file_redirect":
                     self._apply_redirect(child, [bare])
@@ -392,8 +393,21 @@ class Walker:
             self._change_directory(exec_)
         for script in spawned_commands(name, exec_.words):
             self.walk_script(script, f"{name} option")
+        if name == "git":
+            self._note_clone(exec_)
         self._run_written_file(exec_, name)
         return [exec_]
+
+    def _note_clone(self, exec_: Exec) -> None:
+        """`git clone URL DIR`: DIR holds code nobody reviewed; running a file from it is asked about."""
+        argv = exec_.argv
+        if "clone" not in argv[1:3]:
+            return
+        operands = [a for a in argv[argv.index("clone") + 1 :] if not a.startswith("-")]
+        if not operands:
+            return
+        target = operands[1] if len(operands) > 1 else basename(operands[0]).removesuffix(".git")
+        self.opaque.add(self._resolve(target))
 
     def _record_aliases(self, exec_: Exec) -> None:
         for word in exec_.words[1:]:
@@ -549,6 +563,8 @@ class Walker:
                     self._expand(child)
                 i = end + 1
                 continue
+            if text in ("-fprint", "-fprint0", "-fprintf", "-fls") and i + 1 < len(argv):
+                self.opaque.add(self._resolve(argv[i + 1].text))  # a file whose lines come from the walk
             if text == "-delete":
                 for root in roots:
                     target = root if not filtered else Word(root.text.rstrip("/") + "/*", root.dynamic, True)
@@ -571,6 +587,9 @@ class Walker:
         if not exec_.words or exec_.words[0].dynamic:
             return
         name = basename(exec_.words[0].text)
+        if name in ("make", "gmake", "crontab"):
+            self._scheduled_or_recipe_text(exec_, name)
+            return
         reads_stdin = reads_script_from_stdin(exec_)
         if not reads_stdin:
             return
@@ -582,8 +601,53 @@ class Walker:
         elif name in INTERPRETERS:
             self._inspect_code(INTERPRETERS[name], text, f"{name} <stdin")
 
+    def _scheduled_or_recipe_text(self, exec_: Exec, name: str) -> None:
+        """`crontab - <<< '* * * * * CMD'` and `make -f - <<EOF` run commands from the text they read:
+        cron entries after their five time fields, makefile recipe lines (tab-indented)."""
+        argv = exec_.argv
+        if name == "crontab":
+            operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
+            from_stdin = not operands or operands[0] == "-"
+            source = operands[0] if operands and not from_stdin else None
+        else:
+            index = next((i for i, a in enumerate(argv) if a in ("-f", "--file", "--makefile")), None)
+            source = argv[index + 1] if index is not None and index + 1 < len(argv) else None
+            # tree-sitter drops a lone `-` before a heredoc: `-f` without a value reads stdin too
+            from_stdin = source in ("-", "/dev/stdin") or (index is not None and source is None)
+        text = exec_.stdin_text if from_stdin else self.files.get(self._resolve(source)) if source else None
+        if text is None:
+            return
+        if name == "crontab":
+            commands = [_cron_command(line) for line in text.splitlines()]
+        else:
+            commands = [line.strip().lstrip("@-+") for line in text.splitlines() if line.startswith("\t")]
+        script = "\n".join(c for c in commands if c)
+        if script:
+            self.walk_script(script, f"{name} entry")
+
+    def _sed(self, exec_: Exec) -> None:
+        """GNU sed runs `e CMD` and, for bare `e` or `s///e`, the text it reads."""
+        for program in sed_scripts(exec_.words) or []:
+            commands, runs_input = sed_execution(program)
+            for command in commands[:8]:
+                self.walk_script(command, "sed e")
+            if not runs_input:
+                continue
+            text = exec_.stdin_text if exec_.stdin_text is not None else literal_output(exec_.upstream)
+            sources = upstream_closure(exec_)
+            if any(is_fetcher(s) or is_decoder(s) for s in sources):
+                self.findings.append(ShellFinding("remote_code", "pipe-download-to-shell", "block", "critical",
+                                                  "sed executes downloaded or decoded text"))  # fmt: skip
+            elif text is not None:
+                self.walk_script(text, "sed e <stdin")
+            else:
+                self.flag_unparsed("sed-executes-input", "sed runs the text it reads as shell commands")
+
     def _inline(self, exec_: Exec) -> None:
         name = basename(exec_.words[0].text) if exec_.words else ""
+        if name in ("sed", "gsed"):
+            self._sed(exec_)
+            return
         if name in ("awk", "gawk", "mawk", "nawk"):
             program = awk_program(exec_.words)
             if program is not None:
@@ -618,6 +682,14 @@ class Walker:
                     "destructive_fs", "fork-bomb", "block", "critical", "fork bomb (self-spawning function)"
                 )
             )
+
+
+def _cron_command(line: str) -> str:
+    line = line.strip()
+    if not line or line.startswith("#") or ("=" in line.split(None, 1)[0]):
+        return ""
+    fields = line.split(None, 1 if line.startswith("@") else 5)
+    return fields[-1] if len(fields) == (2 if line.startswith("@") else 6) else ""
 
 
 _FIND_FILTERS = frozenset(
