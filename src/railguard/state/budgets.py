@@ -155,8 +155,14 @@ class Reservation:
         shown = [h.message for h in self.hits if h.verdict is self.verdict]
         return "; ".join(shown) or "within budget"
 
-    def commit(self, usage: Usage | None = None, *, tokens: int | None = None, cost: float | None = None,
-               steps: int | None = None) -> None:  # fmt: skip
+    def commit(
+        self,
+        usage: Usage | None = None,
+        *,
+        tokens: int | None = None,
+        cost: float | None = None,
+        steps: int | None = None,
+    ) -> None:
         """Charge the actual usage (metrics not given are charged at their estimate)."""
         given = {"tokens": tokens, "cost": cost, "steps": steps}
         if usage is not None:
@@ -201,9 +207,15 @@ class Budgets:
         self._pending_lock = threading.Lock()
 
     def reserve(
-        self, ctx: Context | None = None, usage: Usage | None = None, *, tokens: int = 0, cost: float = 0.0,
-        steps: int = 0, mode: Mode = Mode.ENFORCE,
-    ) -> Reservation:  # fmt: skip
+        self,
+        ctx: Context | None = None,
+        usage: Usage | None = None,
+        *,
+        tokens: int = 0,
+        cost: float = 0.0,
+        steps: int = 0,
+        mode: Mode = Mode.ENFORCE,
+    ) -> Reservation:
         """Hold an estimate against every applicable rule, all or nothing, in one transaction."""
         ctx = ctx or current_context()
         usage = usage or Usage(tokens=tokens, cost=cost, steps=steps)

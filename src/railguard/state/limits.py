@@ -164,8 +164,9 @@ class Limits:
                     added, state = try_add(conn, key, caps, calls=1, total=amount, expires_at=ends)
                     if not added:
                         message = _message(rule, who, state, amount, ends - now)
-                        refused.append(RuleHit(rule.name, Verdict(rule.verdict), message, Severity.HIGH, mode,
-                                               "limits"))  # fmt: skip
+                        refused.append(
+                            RuleHit(rule.name, Verdict(rule.verdict), message, Severity.HIGH, mode, "limits")
+                        )
                 if refused:
                     raise _Refused
         except _Refused:

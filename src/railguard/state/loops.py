@@ -141,18 +141,24 @@ class Loops:
         def decide(view: RunView) -> list[RuleHit]:
             hits: list[RuleHit] = []
             if rules.max_repeats is not None and view.repeats >= rules.max_repeats:
-                hits.append(_hit("loop/repeat", rules.repeat_verdict, mode, (
-                    f"'{tool}' was already called {view.repeats} times in this run with the same arguments "
-                    f"(cap {rules.max_repeats}); stop repeating it and change approach")))  # fmt: skip
+                message = (
+                    f"'{tool}' was already called {view.repeats} times in this run with the same "
+                    f"arguments (cap {rules.max_repeats}); stop repeating it and change approach"
+                )
+                hits.append(_hit("loop/repeat", rules.repeat_verdict, mode, message))
             period = _cycle(view.recent, current, rules)
             if period:
-                hits.append(_hit("loop/cycle", rules.cycle_verdict, mode, (
+                message = (
                     f"the last {period * (rules.cycle_repeats or 0)} calls repeat the same {period} calls "
-                    f"{rules.cycle_repeats} times (ending with '{tool}'); break the loop")))  # fmt: skip
+                    f"{rules.cycle_repeats} times (ending with '{tool}'); break the loop"
+                )
+                hits.append(_hit("loop/cycle", rules.cycle_verdict, mode, message))
             if rules.max_same_errors is not None and view.errors >= rules.max_same_errors:
-                hits.append(_hit("loop/errors", rules.error_verdict, mode, (
-                    f"'{tool}' failed {view.errors} times in this run with the same error ({view.error_type}); "
-                    "stop retrying it and change approach or ask the user")))  # fmt: skip
+                message = (
+                    f"'{tool}' failed {view.errors} times in this run with the same error "
+                    f"({view.error_type}); stop retrying it and change approach or ask the user"
+                )
+                hits.append(_hit("loop/errors", rules.error_verdict, mode, message))
             return hits
 
         return decide
@@ -289,5 +295,8 @@ class _StoreRuns:
             stmt = dialect_insert(conn, loop_errors).values(
                 run_key=run, tool=tool, sig=sig, n=1, error_type=error_type, at=time.time()
             )
-            conn.execute(stmt.on_conflict_do_update(index_elements=[e.run_key, e.tool, e.sig],
-                                                    set_={"n": e.n + 1, "at": stmt.excluded.at}))  # fmt: skip
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[e.run_key, e.tool, e.sig], set_={"n": e.n + 1, "at": stmt.excluded.at}
+                )
+            )
