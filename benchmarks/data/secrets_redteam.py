@@ -620,9 +620,7 @@ def _uuid(rng: Rng) -> str:
 NEGATIVES: dict[str, Callable[[Rng], str]] = {
     "uuid": lambda r: f"request_id={_uuid(r)} trace={_uuid(r).replace('-', '')}",
     "hashes": lambda r: f"md5 {_r(r, HEX, 32)}  sha1 {_r(r, HEX, 40)}  sha256 {_r(r, HEX, 64)}",
-    "git": lambda r: (
-        f"commit {_r(r, HEX, 40)}\nAuthor: Dev Team\n    fix {_r(r, HEX, 7)}"
-    ),
+    "git": lambda r: f"commit {_r(r, HEX, 40)}\nAuthor: Dev Team\n    fix {_r(r, HEX, 7)}",
     "image": lambda r: '<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA' + _r(r, B64, 400) + '==">',
     "random_id": lambda r: (
         f"id: {_r(r, ALNUM, 20)} order ORD-{r.randint(10**7, 10**8)} sku {_r(r, UPPER, 3)}-{r.randint(100, 999)}"

@@ -39,6 +39,26 @@ def _glued_to_number(text: str, start: int, end: int) -> bool:
 
 
 _CARD_LEADS = ("2", "3", "4", "5", "6", "1800", "2131")
+# Numbers the card networks and payment processors publish for testing: never a real card. Dropped
+# only next to words saying so, so a test number in a real-looking record is still redacted.
+_TEST_CARDS = frozenset(
+    {
+        "4242424242424242", "4000056655665556", "5555555555554444", "2223003122003222", "5200828282828210",
+        "5105105105105100", "378282246310005", "371449635398431", "6011111111111117", "6011000990139424",
+        "3056930009020004", "36227206271667", "3566002020360505", "6200000000000005", "4111111111111111",
+        "4012888888881881", "4000000000000002", "4000000000009995", "5454545454545454",
+    }
+)  # fmt: skip
+_TEST_WORDS = ("test", "sandbox", "example", "demo", "dummy", "fake", "sample", "stripe", "docs")
+# Dotted numbers are cards only in a network's grouping: 4-4-4-4(-3) or Amex/Diners 4-6-5 / 4-6-4.
+_DOTTED_GROUPS = ([4, 4, 4, 4], [4, 4, 4, 4, 3], [4, 6, 5], [4, 6, 4])
+
+
+def _documented_test_card(text: str, start: int, end: int, digits: str) -> bool:
+    if digits not in _TEST_CARDS:
+        return False
+    nearby = text[max(0, start - 60) : end + 60].lower()
+    return any(word in nearby for word in _TEST_WORDS)
 
 
 def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -51,7 +71,11 @@ def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
         return None  # an international phone number
     if not digits.startswith(_CARD_LEADS):
         return None  # no card network issues these (1716200000123 is a timestamp in ms)
+    if separators == {"."} and [len(g) for g in value.split(".")] not in _DOTTED_GROUPS:
+        return None  # versions, dotted ids
     if _glued_to_number(text, start, end) or not luhn_valid(digits):
+        return None
+    if _documented_test_card(text, start, end, digits):
         return None
     return start, end
 
@@ -108,6 +132,12 @@ def _ssn(text: str, start: int, end: int) -> tuple[int, int] | None:
     return start, end
 
 
+def _keyed_ssn(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """A bare 9-digit SSN after an `SSN`/`social security number` label: same number rules."""
+    digits = _digits(text[start:end])
+    return (start, end) if _ssn(f"{digits[:3]}-{digits[3:5]}-{digits[5:]}", 0, 11) else None
+
+
 def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
     candidate = text[start:end]
     if _glued_to_number(text, start, end):
@@ -127,7 +157,24 @@ def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
     return start, end
 
 
+_EMAIL_EDGE = "._%+-"
+
+
 def _email(text: str, start: int, end: int) -> tuple[int, int] | None:
+    # Word boundaries checked here: RE2's `\b` is ASCII-only and would split `josé@` or `用户@`.
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] in _EMAIL_EDGE):
+        return None
+    if end < len(text) and (text[end].isalnum() or text[end] in "-_"):
+        return None
+    local, _, domain = text[start:end].partition("@")
+    labels = domain.split(".")
+    tld = labels[-1]
+    if not local[0].isalnum() or len(local) > 64 or len(labels) > 9 or max(map(len, labels)) > 63:
+        return None
+    if not ((tld.isalpha() and 2 <= len(tld) <= 24) or tld.lower().startswith("xn--")):
+        return None
+    if not labels[0][:1].isalnum():
+        return None
     token_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
     if "://" in text[token_start:start]:
         return None  # user:password@host in a URL
@@ -189,15 +236,26 @@ _SEP = r"[ .\-]"
 PII_RULES: tuple[Rule, ...] = (
     Rule(
         "email",
-        r"\b([A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){1,8}[A-Za-z]{2,24})\b",
+        # Unicode letters in both parts (internationalised addresses, RFC 6531). Unbounded repeats:
+        # counted repeats of Unicode classes make RE2 programs too large; `_email` checks lengths.
+        r"([\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)+)",
         _email,
         0.95,
         40,
-        hint=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9]",
+        # Byte-level superset for stage 1 (non-ASCII letters are multi-byte there).
+        hint=r"[^\s@]@[^\s@.]",
     ),
-    Rule("credit_card", r"\b((?:\d[ \-]?){11,18}\d)\b", _credit_card, 0.9, 45),
+    Rule("credit_card", r"\b((?:\d[ \-.]?){11,18}\d)\b", _credit_card, 0.9, 45),
     Rule("iban", r"(?i)\b([a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?)\b", _iban, 0.95, 45),
     Rule("us_ssn", r"\b(\d{3}[\- ]\d{2}[\- ]\d{4})\b", _ssn, 0.85, 44),
+    Rule(
+        "us_ssn",
+        r"(?i)\b(?:ssn|social[ _]security(?:[ _]number| no\.?)?|ss#)\s*(?:#|no\.?|number)?\s*[:=]?\s*[\"']?"
+        r"(\d{3}[.\- ]?\d{2}[.\- ]?\d{4})\b",
+        _keyed_ssn,
+        0.85,
+        44,
+    ),
     Rule("ip_address", r"\b((?:\d{1,3}\.){3}\d{1,3})\b", _ip, 0.9, 43),
     Rule(
         "ip_address",

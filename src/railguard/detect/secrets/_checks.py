@@ -48,7 +48,7 @@ PLACEHOLDER_MARKERS = (
     "passwd",
     "fake",
 )
-_TEMPLATE_PREFIXES = ("$", "%", "{", "@", "&")
+_TEMPLATE_PREFIXES = ("$", "%", "{", "@", "&", "!")  # `!` starts YAML tags: !Ref, !vault
 
 
 def is_placeholder(value: str, random_part: str | None = None) -> bool:

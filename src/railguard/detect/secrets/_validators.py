@@ -1,0 +1,151 @@
+"""Validators that turn secret-pattern candidates into findings (see `_scanner.Validator`): a span
+in, the span to report (or None) out. Each one is O(length of the span)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from railguard.detect.secrets._checks import (
+    bounded,
+    char_classes,
+    is_placeholder,
+    is_token_char,
+    shannon_entropy,
+)
+from railguard.detect.secrets._scanner import Validator
+
+Span = tuple[int, int]
+
+
+def vendor(prefix_len: int) -> Validator:
+    """A fixed-prefix token: not glued to a longer word on the left (checked here rather than with a
+    leading `\b`, which would stop RE2 from skipping ahead to the literal prefix), and not a
+    placeholder (judged on the part after the prefix)."""
+
+    def check(text: str, start: int, end: int) -> Span | None:
+        value = text[start:end]
+        if start > 0 and is_token_char(text[start - 1]):
+            return None
+        if is_placeholder(value, value[prefix_len:]):
+            return None
+        return start, end
+
+    return check
+
+
+def vendor_bounded(prefix_len: int) -> Validator:
+    """`vendor`, and not glued to more token characters on the right either."""
+    plain = vendor(prefix_len)
+
+    def check(text: str, start: int, end: int) -> Span | None:
+        return plain(text, start, end) if bounded(text, start, end) else None
+
+    return check
+
+
+def jwt(text: str, start: int, end: int) -> Span | None:
+    if start > 0 and is_token_char(text[start - 1]):
+        return None
+    header = text[start:end].split(".", 1)[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return (start, end) if isinstance(decoded, dict) and "alg" in decoded else None
+
+
+def telegram_bot(text: str, start: int, end: int) -> Span | None:
+    """`123456:AA...`, also inside a Bot API URL (`api.telegram.org/bot123456:AA.../getMe`)."""
+    glued_left = start > 0 and is_token_char(text[start - 1]) and text[start - 3 : start] != "bot"
+    if glued_left or (end < len(text) and (text[end].isalnum() or text[end] in "_-")):
+        return None
+    return None if is_placeholder(text[start:end]) else (start, end)
+
+
+def discord_bot(text: str, start: int, end: int) -> Span | None:
+    """A Discord bot token's first part is the bot's user id (a 17-20 digit snowflake) in base64:
+    checking that keeps random dotted base64 out."""
+    if not bounded(text, start, end):
+        return None
+    head = text[start:end].split(".", 1)[0]
+    try:
+        user_id = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return (start, end) if user_id.isdigit() and 17 <= len(user_id) <= 20 else None
+
+
+def private_key(text: str, start: int, end: int) -> Span | None:
+    body = text[start:end].split("-----")
+    payload = body[2] if len(body) > 2 else ""
+    b64_chars = sum(c.isalnum() or c in "+/=" for c in payload)
+    return (start, end) if b64_chars >= 32 and not is_placeholder(payload.replace("\\n", "")) else None
+
+
+def putty_key(text: str, start: int, end: int) -> Span | None:
+    private = text[start:end].split("Private-Lines:", 1)[-1]
+    return None if is_placeholder(private) else (start, end)
+
+
+_COMMON_NON_SECRETS = frozenset({"pass", "secret", "user", "root", "admin", "guest", "test", "x"})
+
+
+def not_placeholder(text: str, start: int, end: int) -> Span | None:
+    """For values whose surroundings are the evidence (a DSN's key after `https://`)."""
+    return None if is_placeholder(text[start:end]) else (start, end)
+
+
+def password(text: str, start: int, end: int) -> Span | None:
+    value = text[start:end]
+    if is_placeholder(value) or value.lower() in _COMMON_NON_SECRETS:
+        return None
+    return start, end
+
+
+def cli_password(text: str, start: int, end: int) -> Span | None:
+    """`curl -u user:pass`: like `password`, but `docker -u 1000:1000` and `-u app:app` are ids."""
+    value = text[start:end]
+    user = text[text.rfind(" ", 0, start) + 1 : start - 1].strip("'\"")
+    if value.isdigit() or value == user or looks_like_words(value):
+        return None
+    return password(text, start, end)
+
+
+_PATH_HEADS = ("/", "./", "../", "~/")
+_REFERENCE_HEADS = ("os.", "env.", "process.", "settings.", "config.", "self.", "args.", "this.", "cfg.")
+_LITERALS = frozenset({"true", "false", "null", "none", "undefined", "nil", "bearer", "basic", "string"})
+
+
+def looks_like_words(value: str) -> bool:
+    """`my-app-secret`, `refresh_token`: names, not secrets."""
+    parts = value.replace("-", "_").replace(".", "_").split("_")
+    return all(p.isalpha() and p.islower() for p in parts if p) or all(
+        p.isalpha() and p.isupper() for p in parts if p
+    )
+
+
+def generic(min_len: int, min_entropy: float) -> Validator:
+    """A value next to a secret-like name: long enough, random enough, and not code or a reference."""
+
+    def check(text: str, start: int, end: int) -> Span | None:
+        value = text[start:end]
+        after = text[end : end + 1]
+        if len(value) < min_len or after in ("(", "[", "."):
+            return None  # a call or an index, not a literal
+        lowered = value.lower()
+        if lowered in _LITERALS or lowered.startswith(_REFERENCE_HEADS) or value.isdigit():
+            return None
+        if (
+            looks_like_words(value)
+            or is_placeholder(value)
+            or value.startswith(_PATH_HEADS)
+            or "://" in value
+        ):
+            return None  # names, placeholders, paths (`PWD=/srv/app`) and URLs are not the secret itself
+        if char_classes(value) < 2 or shannon_entropy(value) < min_entropy:
+            return None
+        return start, end
+
+    return check
