@@ -10,7 +10,8 @@ from railguard.detect.shell._decode import _DECODERS, decode_literal, printf_out
 from railguard.detect.shell._syntax import Exec, Word, decode_ansi_c
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, unwrap_step
 
-UNKNOWN_CWD = "\x00unknown"  # the directory after a `cd` to a place only known at run time
+UNKNOWN_CWD = "\x00unknown"
+_STDIN_FILES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})  # the directory after a `cd` to a place only known at run time
 
 _FETCHERS = frozenset(
     {"curl", "wget", "fetch", "http", "https", "aria2c", "lwp-download", "GET", "xh", "curlie"}
@@ -105,7 +106,7 @@ def reads_script_from_stdin(exec_: Exec) -> bool:
     if name not in SHELLS and name not in INTERPRETERS and base not in INTERPRETERS:
         return False
     operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
-    return not operands or operands[0] == "-" or "-s" in argv[1:]
+    return not operands or operands[0] in _STDIN_FILES or "-s" in argv[1:]
 
 
 def substitution_output(inner: list[Exec]) -> str | None:

@@ -277,7 +277,7 @@ class WordEvaluator:
         if value is not None:
             word.text += value
             # `"${x[@]}"` yields one word per element even inside quotes
-            if quoted and name.endswith(("[@]", "[*]")) and not body.startswith("#"):
+            if quoted and (name == "@" or name.endswith("[@]")) and not body.startswith("#"):
                 word.split = word.split or any(c.isspace() for c in value)
         elif name in self.var_subs:
             word.subs.extend(self.var_subs[name])

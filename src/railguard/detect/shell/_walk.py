@@ -395,8 +395,26 @@ class Walker:
             self.walk_script(script, f"{name} option")
         if name == "git":
             self._note_clone(exec_)
+        self._substituted_files(exec_, name)
         self._run_written_file(exec_, name)
         return [exec_]
+
+    def _substituted_files(self, exec_: Exec, name: str) -> None:
+        """`sh <(echo 'rm -rf ~')`, `psql -f <(echo 'DROP ...')`: a process substitution whose literal
+        output the command reads as its script."""
+        for word in exec_.words[1:]:
+            if not word.text.startswith("<(") or not word.subs:
+                continue
+            text = literal_output(word.subs[:1]) if len(word.subs) == 1 else None
+            if text is None:
+                continue
+            if name in SHELLS or name in ("source", "."):
+                self.walk_script(text, f"{name} <()")
+            elif name in INTERPRETERS:
+                self._inspect_code(INTERPRETERS[name], text, f"{name} <()")
+            elif exec_.stdin_text is None:
+                exec_.stdin_text = text  # database clients judge the SQL they are fed
+            return
 
     def _note_clone(self, exec_: Exec) -> None:
         """`git clone URL DIR`: DIR holds code nobody reviewed; running a file from it is asked about."""
