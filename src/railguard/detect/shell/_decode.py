@@ -70,7 +70,9 @@ def decode_literal(name: str, argv: list[str], text: str) -> str | None:
         if name == "base32":
             return base64.b32decode(compact + "=" * (-len(compact) % 8)).decode("utf-8", "replace")
         if name in ("base64", "basenc"):
-            return base64.b64decode(compact + "=" * (-len(compact) % 4)).decode("utf-8", "replace")
+            return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True).decode(
+                "utf-8", "replace"
+            )
     except (ValueError, binascii.Error):
         return None
     return None
