@@ -15,6 +15,8 @@ def test_public_api_is_pinned() -> None:
         "Approvals", "KillSwitch", "install_approvals", "install_killswitch", "permitted_tools", "Store",
         "open_store", "RedactionPolicy", "Tracing", "configure_tracing", "model_call", "record_confidence",
         "tool_call", "trace_engine", "GuardedToolkit", "ToolOutcome", "guarded",
+        "BudgetRule", "Budgets", "LimitRule", "Limits", "LoopRules", "Loops", "Saga", "Unavailable", "idempotent",
+        "resilient_call",
     }  # fmt: skip
     for name in railguard.__all__:
         assert hasattr(railguard, name), name

@@ -44,7 +44,23 @@ from railguard.policy import CompiledPolicy, available_packs, load_policy
 
 if TYPE_CHECKING:
     from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
-    from railguard.state import Approvals, KillSwitch, install_approvals, install_killswitch, permitted_tools
+    from railguard.state import (
+        Approvals,
+        BudgetRule,
+        Budgets,
+        KillSwitch,
+        LimitRule,
+        Limits,
+        LoopRules,
+        Loops,
+        Saga,
+        Unavailable,
+        idempotent,
+        install_approvals,
+        install_killswitch,
+        permitted_tools,
+        resilient_call,
+    )
     from railguard.store import Store, open_store
     from railguard.trace import (
         RedactionPolicy,
@@ -61,6 +77,16 @@ __version__ = "0.1.0"
 # Heavier parts (the store, tracing, stateful guards) load on first use: `import railguard` stays
 # cheap for short-lived processes such as a Claude Code hook.
 _LAZY = {
+    "BudgetRule": "railguard.state",
+    "Budgets": "railguard.state",
+    "LimitRule": "railguard.state",
+    "Limits": "railguard.state",
+    "LoopRules": "railguard.state",
+    "Loops": "railguard.state",
+    "Saga": "railguard.state",
+    "Unavailable": "railguard.state",
+    "idempotent": "railguard.state",
+    "resilient_call": "railguard.state",
     "Approvals": "railguard.state",
     "KillSwitch": "railguard.state",
     "install_approvals": "railguard.state",
@@ -97,6 +123,8 @@ __all__ = [
     "ApprovalDenied",
     "ApprovalRequired",
     "Approvals",
+    "BudgetRule",
+    "Budgets",
     "CompiledPolicy",
     "ConfigurationError",
     "Context",
@@ -112,6 +140,10 @@ __all__ = [
     "GuardError",
     "GuardedToolkit",
     "KillSwitch",
+    "LimitRule",
+    "Limits",
+    "LoopRules",
+    "Loops",
     "Mode",
     "PolicyError",
     "PolicyTestError",
@@ -119,6 +151,7 @@ __all__ = [
     "RedactionPolicy",
     "RuleHit",
     "RuleTrace",
+    "Saga",
     "Severity",
     "Store",
     "StoreError",
@@ -126,12 +159,14 @@ __all__ = [
     "ToolSpec",
     "Tracing",
     "Trust",
+    "Unavailable",
     "Verdict",
     "__version__",
     "available_packs",
     "configure_tracing",
     "current_context",
     "guarded",
+    "idempotent",
     "install_approvals",
     "install_killswitch",
     "load_policy",
@@ -139,6 +174,7 @@ __all__ = [
     "open_store",
     "permitted_tools",
     "record_confidence",
+    "resilient_call",
     "run",
     "tool_call",
     "trace_engine",

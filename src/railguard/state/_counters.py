@@ -12,8 +12,10 @@ one atomic step, so concurrent processes can never push a counter past its cap.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from sqlalchemy import (
     Text,
     and_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -215,6 +218,20 @@ def adjust(conn: Connection, key: str, *, total: int = 0, reserved: int = 0) -> 
     conn.execute(
         update(counters).where(c.key == key).values(total=c.total + total, reserved=c.reserved + reserved)
     )
+
+
+@contextlib.contextmanager
+def counter_transaction(store: Store) -> Iterator[Connection]:
+    """A write transaction for guard counters (budgets, limits, loops). On PostgreSQL it commits
+    without waiting for the WAL flush (`synchronous_commit = off`): atomicity and isolation are
+    unchanged, so no two processes can both pass a cap, but a crash of the DATABASE server may lose
+    the last fraction of a second of increments. That costs ~0.2 ms instead of a ~4 ms disk flush
+    per guarded call. Records that must survive (idempotency results, approvals) keep full
+    durability."""
+    with store.write_transaction() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        yield conn
 
 
 def purge_expired(store: Store, now: float | None = None) -> int:

@@ -35,6 +35,7 @@ from railguard.state._counters import (
     adjust,
     bounded_key,
     context_value,
+    counter_transaction,
     ensure_tables,
     hit_mode,
     to_units,
@@ -182,7 +183,7 @@ class Reservation:
         with self._lock:
             if self._settled:
                 return
-            with self._store.write_transaction() as conn:
+            with counter_transaction(self._store) as conn:
                 for key, total, reserved in moves:
                     adjust(conn, key, total=total, reserved=reserved)
             self._settled = True
@@ -225,7 +226,7 @@ class Budgets:
             return Reservation(self.store, True, Verdict.ALLOW, (), [])
         outcomes: list[tuple[BudgetRule, bool, CounterState, int]] = []
         try:
-            with self.store.write_transaction() as conn:
+            with counter_transaction(self.store) as conn:
                 for rule, key in planned:
                     need = to_units(usage.of(rule.metric), rule.scale)
                     caps = Caps(max_total=to_units(rule.limit, rule.scale), headroom=True)

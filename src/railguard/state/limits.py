@@ -35,6 +35,7 @@ from railguard.state._counters import (
     CounterState,
     bounded_key,
     context_value,
+    counter_transaction,
     ensure_tables,
     hit_mode,
     to_units,
@@ -155,7 +156,7 @@ class Limits:
             return _refusal(bad)
         refused: list[RuleHit] = []
         try:
-            with self.store.write_transaction() as conn:
+            with counter_transaction(self.store) as conn:
                 for rule, key, amount, who, ends in planned:
                     caps = Caps(
                         max_calls=rule.max_count,

@@ -36,6 +36,7 @@ from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, canonical_json
 from railguard.state._counters import (
     bounded_key,
+    counter_transaction,
     dialect_insert,
     ensure_tables,
     hit_mode,
@@ -264,7 +265,7 @@ class _StoreRuns:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._store.write_transaction() as conn:
+        with counter_transaction(self._store) as conn:
             yield conn
 
     def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]:
