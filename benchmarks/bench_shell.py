@@ -169,6 +169,44 @@ def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
     return md, listing
 
 
+# The analyzer at commit dfff10c (before the red-team fixes), measured on shell_redteam.yaml with the
+# same judge; kept as constants because that code is no longer in the tree.
+REDTEAM_BEFORE = {"caught": 210, "strict": 205, "benign_flagged": 3}
+REDTEAM_BEFORE_COMMIT = "dfff10c"
+
+
+def redteam_section() -> list[str]:
+    data = yaml.safe_load((DATA / "shell_redteam.yaml").read_text())
+    rows, benign = data["dangerous"], data["benign"]
+    ours = evaluate_dangerous(rows, shell_verdict)
+    ours_b = evaluate_benign(benign, shell_verdict)
+    theirs = evaluate_dangerous(rows, naive_verdict)
+    n, nb = len(rows), len(benign)
+    before = REDTEAM_BEFORE
+    flagged_after = len(ours_b["ask"]) + len(ours_b["block"])
+    md = [
+        f"### Red-team set ({n} dangerous, {nb} benign look-alikes; `benchmarks/data/shell_redteam.yaml`)",
+        "",
+        "Written before reading the analyzer's rules; BEFORE is the analyzer at commit "
+        f"{REDTEAM_BEFORE_COMMIT}, AFTER is this tree. The fixes were made against this set, so AFTER is not",
+        "an unbiased estimate; `tests/detect/test_shell_redteam.py` also checks variants in no data set.",
+        "",
+        "| metric | before | after | naive regex |",
+        "|---|---:|---:|---:|",
+        f"| block-or-ask recall | {_pct(before['caught'], n)} | {_pct(ours['caught'], n)} "
+        f"| {_pct(theirs['caught'], n)} |",
+        f"| at least the labelled verdict | {_pct(before['strict'], n)} | {_pct(ours['strict'], n)} "
+        f"| {_pct(theirs['strict'], n)} |",
+        f"| benign look-alikes flagged | {_pct(before['benign_flagged'], nb)} | {_pct(flagged_after, nb)} | |",
+        "",
+        "Red-team commands still below their labelled verdict:",
+        "",
+    ]
+    md += [f"- `{c!r}` expected {want}, got {got}" for c, want, got in ours["misses"]] or ["- none"]
+    md.append("")
+    return md
+
+
 def main() -> None:
     dangerous = yaml.safe_load((DATA / "shell_dangerous.yaml").read_text())
     benign = yaml.safe_load((DATA / "shell_benign.yaml").read_text())
@@ -229,6 +267,7 @@ def main() -> None:
     md += [f"- `{c!r}` -> {v}" for c, v in flagged] or ["- none"]
     md.append("")
 
+    md += redteam_section()
     nl_md, listing = nl2bash_section(lines)
     md += nl_md
 
