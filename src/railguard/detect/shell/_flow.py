@@ -10,8 +10,10 @@ from railguard.detect.shell._decode import _DECODERS, decode_literal, printf_out
 from railguard.detect.shell._syntax import Exec, Word, decode_ansi_c
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, unwrap_step
 
-UNKNOWN_CWD = "\x00unknown"
-_STDIN_FILES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})  # the directory after a `cd` to a place only known at run time
+UNKNOWN_CWD = "\x00unknown"  # the directory after a `cd` to a place only known at run time
+_STDIN_FILES = frozenset(
+    {"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}
+)  # a script operand that is stdin
 
 _FETCHERS = frozenset(
     {"curl", "wget", "fetch", "http", "https", "aria2c", "lwp-download", "GET", "xh", "curlie"}
