@@ -126,6 +126,7 @@ class SuiteResult:
     stopped_prov: int = 0
     blocked_prov: int = 0
     per_injection: dict[str, list[bool]] = field(default_factory=dict)
+    unscored: list[str] = field(default_factory=list)  # injection tasks without acting ground-truth calls
     latencies_us: list[float] = field(default_factory=list)
     observe_us: list[float] = field(default_factory=list)
 
@@ -166,7 +167,15 @@ def measure_suite(name: str) -> SuiteResult:
         res.tasks += 1
         res.tasks_clean_prov += clean
 
-    # Security: user task, then the injection's calls, in the attacked environment.
+    # Security: user task, then the injection's calls, in the attacked environment. Injection tasks
+    # whose ground truth has no acting call (some are empty in this version) cannot be scored.
+    clean_env = suite.load_and_inject_default_environment({})
+    scored = []
+    for inj_id in sorted(suite.injection_tasks):
+        if any(not is_read(c.function) for c in _calls(suite.injection_tasks[inj_id], clean_env)):
+            scored.append(inj_id)
+        else:
+            res.unscored.append(inj_id)
     for task_id in sorted(suite.user_tasks):
         task = suite.user_tasks[task_id]
         probe_env = suite.load_and_inject_default_environment(attack.canary_injections)
@@ -178,7 +187,7 @@ def measure_suite(name: str) -> SuiteResult:
         )
         if not seen:
             continue  # the injection never reaches the agent in this task
-        for inj_id in sorted(suite.injection_tasks):
+        for inj_id in scored:
             injection = suite.injection_tasks[inj_id]
             env = suite.load_and_inject_default_environment(attack.attack(task, injection))
             runtime = FunctionsRuntime(suite.tools)
@@ -246,7 +255,8 @@ def render(results: list[SuiteResult], seconds: float) -> str:
         never = sorted((k for k, v in r.per_injection.items() if not any(v)), key=_task_number)
         out.append(
             f"- {r.name}: {every}/{len(r.per_injection)} every pair, {some}/{len(r.per_injection)} some pair;"
-            f" never stopped: {', '.join(never) or 'none'}; untrusted tools: {', '.join(r.untrusted)}"
+            f" never stopped: {', '.join(never) or 'none'}; not scored (no acting ground-truth call): "
+            f"{', '.join(sorted(r.unscored, key=_task_number)) or 'none'}; untrusted tools: {', '.join(r.untrusted)}"
         )
     out += ["", "False stops of user calls with provenance (clean environment):", ""]
     for r in results:
