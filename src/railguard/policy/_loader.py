@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from railguard.errors import PolicyError
 from railguard.model import Mode, Verdict
+from railguard.policy._cushions import CushionsSpec
 from railguard.policy._schema import Item, ListSpec, MacroSpec, PolicyDoc, RuleSpec, ToolDecl, parse_document
 from railguard.policy._yaml import load_yaml
 
@@ -48,6 +50,8 @@ class PolicySource:
     tools: dict[str, ToolDecl]
     files: tuple[str, ...]  # real files on disk (watched for reload); packs are "pack:NAME"
     digest: str
+    # budgets, limits, loops: configured here, run by railguard.state
+    cushions: CushionsSpec = field(default_factory=CushionsSpec)
 
     @property
     def revision(self) -> str:
@@ -85,6 +89,7 @@ def load_source(
         tools={t.name: t for d in docs for t in d.tools},
         files=tuple(loader.files),
         digest=loader.digest.hexdigest(),
+        cushions=functools.reduce(lambda a, d: a.merged(d.cushions), docs, CushionsSpec()),
     )
 
 

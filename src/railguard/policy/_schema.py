@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from railguard.errors import PolicyError
 from railguard.model import Effect, Mode, Severity, Trust, Verdict
+from railguard.policy._cushions import CushionsSpec, parse_cushions
 from railguard.policy._yaml import LineDict, line_of
 
 POLICY_KEYS = (
@@ -28,6 +29,9 @@ POLICY_KEYS = (
     "tools",
     "rules",
     "entitlements",
+    "budgets",
+    "limits",
+    "loops",
 )
 RULE_KEYS = (
     "rule", "desc", "tools", "when", "verdict", "message", "severity", "tags", "mode", "enabled",
@@ -174,6 +178,7 @@ class PolicyDoc:
     includes: tuple[tuple[str, int | None], ...]
     tools: tuple[ToolDecl, ...]
     items: tuple[Item, ...]
+    cushions: CushionsSpec = field(default_factory=CushionsSpec)
 
 
 class _Checker:
@@ -303,6 +308,7 @@ def parse_document(data: Any, file: str) -> PolicyDoc:
         includes=_includes(check, data),
         tools=_tools(check, data),
         items=_items(check, data) + _entitlements(check, data),
+        cushions=parse_cushions(data, file, check.fail),
     )
 
 

@@ -21,6 +21,8 @@ from railguard.state.budgets import BudgetRule as BudgetRule
 from railguard.state.budgets import Budgets as Budgets
 from railguard.state.budgets import Reservation as Reservation
 from railguard.state.budgets import Usage as Usage
+from railguard.state.cushions import Cushions as Cushions
+from railguard.state.cushions import install_cushions as install_cushions
 from railguard.state.idempotency import Idempotency as Idempotency
 from railguard.state.idempotency import IdempotencyError as IdempotencyError
 from railguard.state.idempotency import idempotent as idempotent
@@ -28,6 +30,8 @@ from railguard.state.limits import LimitRule as LimitRule
 from railguard.state.limits import Limits as Limits
 from railguard.state.loops import LoopRules as LoopRules
 from railguard.state.loops import Loops as Loops
+from railguard.state.provenance import Provenance as Provenance
+from railguard.state.provenance import install_provenance as install_provenance
 from railguard.state.retry import Backoff as Backoff
 from railguard.state.retry import Breakers as Breakers
 from railguard.state.retry import CircuitBreaker as CircuitBreaker
@@ -55,6 +59,7 @@ __all__ = [
     "BudgetRule",
     "Budgets",
     "CircuitBreaker",
+    "Cushions",
     "Fallback",
     "Idempotency",
     "IdempotencyError",
@@ -64,6 +69,7 @@ __all__ = [
     "Limits",
     "LoopRules",
     "Loops",
+    "Provenance",
     "Reservation",
     "RollbackError",
     "Saga",
@@ -74,7 +80,9 @@ __all__ = [
     "compensate",
     "idempotent",
     "install_approvals",
+    "install_cushions",
     "install_killswitch",
+    "install_provenance",
     "permitted_tools",
     "resilient_call",
     "rollback",
