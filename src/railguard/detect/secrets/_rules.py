@@ -218,6 +218,7 @@ SECRET_RULES: tuple[Rule, ...] = (
         password,
         0.8,
         55,
+        hint=r"(?i)[\"']\s+value\s*=\s*[\"']",  # stage-1 superset without the slow leading repeats
     ),
     Rule(
         "generic_secret",

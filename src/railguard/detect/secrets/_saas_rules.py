@@ -76,6 +76,8 @@ SAAS_RULES: tuple[Rule, ...] = (
         discord_bot,
         0.95,
         90,
+        # No literal to anchor on; a shorter stage-1 superset costs Hyperscan less (measured +13%).
+        hint=r"[MNO][" + _URLSAFE + r"]{23,27}\.",
     ),
     _token(
         "discord_webhook",
