@@ -22,8 +22,8 @@ demo: $(VENV)/.runtime
 	$(BIN)/railguard demo
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples scripts
+	$(BIN)/ruff format --check src tests benchmarks examples scripts
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
