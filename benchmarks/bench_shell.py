@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
+from benchmarks._data import NL2BASH
 from railguard.detect.shell import analyze_command
 from railguard.detect.shell._analyze import analyze_uncached
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "data"
 RESULTS = ROOT / "results"
-NL2BASH = Path("/work/shared/data/shell/nl2bash_all.cm")
 WS, HOME = "/home/user/project", "/home/user"
 COMMAND = ".venv/bin/python -m benchmarks.bench_shell"
 RANK = {"allow": 0, "ask": 1, "block": 2}

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import sqlglot
 
+from benchmarks._data import NL2BASH
 from railguard.detect.net import analyze_urls, extract_urls
 from railguard.detect.sql import analyze_sql
 
 COMMAND = "python -m benchmarks.bench_sql_net"
 RESULTS = Path(__file__).parent / "results" / "sql_net.md"
-NL2BASH = Path("/work/shared/data/shell/nl2bash_all.cm")
 ROUNDS = 300
 
 # What agents send to a SQL tool: reads with joins and CTEs, filtered writes, a few destructive ones.
