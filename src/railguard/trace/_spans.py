@@ -21,7 +21,6 @@ from railguard.trace import _keys as k
 from railguard.trace import _state
 from railguard.trace._cost import Cost, model_call_cost
 
-
 # One encoder for every call: json.dumps with options builds a new encoder each time.
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 
