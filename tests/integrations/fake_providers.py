@@ -395,8 +395,9 @@ def chat_stream_error(completion: dict[str, Any], after: int) -> SSE:
 def responses_stream(response: dict[str, Any], *, final: str = "response.completed") -> SSE:
     """The Responses API stream of `response` (from `response_object`): named events, each with its
     `type` and `sequence_number`: response.created (in progress, no output, no usage), per output
-    item an output_item.added, its deltas (output_text.delta pieces or function_call_arguments.delta
-    pieces) and output_item.done, then `final` (response.completed) carrying the whole response."""
+    item an output_item.added, its parts (a message: content_part.added, output_text.delta pieces,
+    output_text.done, content_part.done; a function call: function_call_arguments.delta pieces and .done) and
+    output_item.done, then `final` (response.completed) carrying the whole response."""
     events: list[tuple[str | None, Any]] = []
 
     def emit(kind: str, **data: Any) -> None:
@@ -417,21 +418,29 @@ def responses_stream(response: dict[str, Any], *, final: str = "response.complet
                     output_index=index,
                     delta=part,
                 )
+            emit(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                arguments=item["arguments"],
+            )
         else:
+            text = item["content"][0]["text"]
             emit(
                 "response.output_item.added",
                 output_index=index,
                 item={**item, "content": [], "status": "in_progress"},
             )
-            for part in _halves(item["content"][0]["text"]):
-                emit(
-                    "response.output_text.delta",
-                    item_id=item["id"],
-                    output_index=index,
-                    content_index=0,
-                    delta=part,
-                    logprobs=[],
-                )
+            where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            emit(
+                "response.content_part.added",
+                **where,
+                part={"type": "output_text", "text": "", "annotations": []},
+            )
+            for part in _halves(text):
+                emit("response.output_text.delta", **where, delta=part, logprobs=[])
+            emit("response.output_text.done", **where, text=text, logprobs=[])
+            emit("response.content_part.done", **where, part=item["content"][0])
         emit("response.output_item.done", output_index=index, item=item)
     emit(final, response=response)
     return SSE(events)
