@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,28 @@ def test_async_retries_timeouts_and_fallbacks() -> None:
 
     with pytest.raises(Unavailable, match="down failed 2 time"):
         asyncio.run(aresilient_call(down, retries=1, backoff=FAST))
+
+
+def test_attempts_are_traced_into_railguards_store(tmp_path: Path) -> None:
+    from railguard.store import open_store
+    from railguard.trace import configure_tracing
+
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    tracing = configure_tracing(url)
+    calls = {"n": 0}
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise ConnectionError("provider hiccup")
+        return "ok"
+
+    try:
+        assert resilient_call(flaky, retries=3, backoff=Backoff(initial=0.0, maximum=0.0, jitter=0.0)) == "ok"
+        tracing.flush(5.0)
+    finally:
+        tracing.shutdown()
+    with open_store(url) as store:
+        runs = store.list_runs(tenant=None, limit=10)
+        names = [row.name for run in runs for row in store.get_trace(run.trace_id, tenant=None)]
+    assert names.count("railguard.attempt") == 3

@@ -222,10 +222,18 @@ def _targets(
 
 
 def _span(name: str, attempt: int) -> Any:
-    if _otel_trace is None:
+    """Each attempt is a span on Railguard's tracer when tracing is configured (so it is redacted
+    and stored with the run), else on the application's global OpenTelemetry tracer, if any."""
+    from railguard.trace import active_tracing
+
+    tracing = active_tracing()
+    if tracing is not None:
+        tracer = tracing.provider.get_tracer("railguard.state.retry")
+    elif _otel_trace is not None:
+        tracer = _otel_trace.get_tracer("railguard.state.retry")
+    else:
         return _NoSpan()
-    span = _otel_trace.get_tracer("railguard.state.retry").start_as_current_span("railguard.attempt")
-    return _Traced(span, name, attempt)
+    return _Traced(tracer.start_as_current_span("railguard.attempt"), name, attempt)
 
 
 class _NoSpan:
