@@ -1,5 +1,5 @@
 """Labelled texts for training and measuring the detector, built from the public evaluation data
-(/work/shared/data, see its README) and AgentDojo's suites. Used by scripts/train_injection.py and
+(`shared/data` beside the checkout, see its README) and AgentDojo's suites. Used by scripts/train_injection.py and
 benchmarks/bench_injection.py only; the detector itself never imports this module.
 
 Splits are seeded and fixed: TRAIN fits the model, DEV picks thresholds, TEST is reported.
@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DATA_DIR = Path(os.environ.get("RAILGUARD_EVAL_DATA", "/work/shared/data"))
+# `$RAILGUARD_EVAL_DATA`, else `shared/data` beside the source checkout (src/railguard/... -> ../shared)
+DATA_DIR = Path(
+    os.environ.get("RAILGUARD_EVAL_DATA") or Path(__file__).resolve().parents[4].parent / "shared" / "data"
+)
 SPLITS = ("train", "dev", "test")
 POSITIONS = ("start", "middle", "end")
 DEV_SUITES = ("workspace", "banking", "slack")
