@@ -15,8 +15,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
+from railguard._background import BackgroundBatches
 from railguard.trace._keys import REDACTED
-from railguard.trace._queue import BackgroundBatches
 from railguard.trace._redaction import RedactionPolicy, Redactor
 
 

@@ -13,11 +13,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from railguard import _scope
+from railguard._background import BackgroundBatches
 from railguard.model import Decision
 from railguard.store import Store, open_store
 from railguard.trace import _state
 from railguard.trace._processor import RedactingSpanProcessor
-from railguard.trace._queue import BackgroundBatches
 from railguard.trace._redaction import RedactionPolicy, redact_decision_record
 from railguard.trace._spans import run_span
 from railguard.trace._store_export import StoreSpanExporter

@@ -1,6 +1,12 @@
-"""A bounded queue drained in batches by one daemon thread. The producer side (the agent's thread)
-only appends under a lock: it never waits for the consumer, never raises, and counts what it drops
-when the queue is full. The consumer's failures are counted, never propagated."""
+"""A bounded queue drained in batches by one daemon thread: how spans, decision records and store
+rows leave the agent's thread.
+
+The producer side only appends under a lock: it never waits for the consumer, never raises, and
+counts what it drops when the queue is full. The consumer's failures are counted, never propagated:
+with `retry=False` a failed batch is dropped; with `retry=True` it goes back to the front of the queue
+(in order) and is tried again after an exponential pause, which is how the store writer rides out a
+database that is briefly down. Retried handlers must be idempotent.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+_BACKOFF_START_S = 0.05
+_BACKOFF_MAX_S = 5.0
+
 
 class BackgroundBatches(Generic[T]):
     def __init__(
@@ -22,11 +31,13 @@ class BackgroundBatches(Generic[T]):
         max_queue: int = 20_000,
         max_batch: int = 512,
         interval_s: float = 0.5,
+        retry: bool = False,
     ) -> None:
         self._handle = handle
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._interval = interval_s
+        self._retry = retry
         self._items: collections.deque[T] = collections.deque()
         self._cond = threading.Condition()
         self._in_flight = 0
@@ -42,14 +53,19 @@ class BackgroundBatches(Generic[T]):
 
     def put(self, item: T) -> bool:
         """Queue one item; False (and counted) when the queue is full or closed."""
+        return self.put_many((item,))
+
+    def put_many(self, items: Sequence[T]) -> bool:
+        """Queue items all or none; False (and all counted as dropped) when they don't fit."""
         with self._cond:
-            if self._closed or len(self._items) >= self._max_queue:
-                self.dropped += 1
+            if self._closed or len(self._items) + len(items) > self._max_queue:
+                self.dropped += len(items)
                 return False
-            self._items.append(item)
-            self.accepted += 1
-            if len(self._items) == self._max_batch:
-                self._cond.notify_all()  # wake the consumer only once per full batch
+            before = len(self._items)
+            self._items.extend(items)
+            self.accepted += len(items)
+            if before < self._max_batch <= len(self._items):
+                self._cond.notify_all()  # wake the consumer once per full batch
             return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -82,6 +98,7 @@ class BackgroundBatches(Generic[T]):
             return len(self._items) + self._in_flight
 
     def _run(self) -> None:
+        backoff = _BACKOFF_START_S
         while True:
             with self._cond:
                 deadline = time.monotonic() + self._interval
@@ -98,19 +115,30 @@ class BackgroundBatches(Generic[T]):
                     continue
                 batch = [self._items.popleft() for _ in range(min(self._max_batch, len(self._items)))]
                 self._in_flight = len(batch)
-            self._handle_safely(batch)
+            ok = self._handle_safely(batch)
             with self._cond:
                 self._in_flight = 0
+                if not ok and self._retry:
+                    self._items.extendleft(reversed(batch))  # back in front, in order
                 self._cond.notify_all()
+                if ok or not self._retry:
+                    backoff = _BACKOFF_START_S
+                elif self._closed:
+                    return  # closing while the consumer fails: close() counts what is left as dropped
+                else:
+                    self._cond.wait(backoff)
+                    backoff = min(backoff * 2, _BACKOFF_MAX_S)
 
-    def _handle_safely(self, batch: list[T]) -> None:
+    def _handle_safely(self, batch: list[T]) -> bool:
         try:
             self._handle(batch)
-        except Exception as exc:  # a failing consumer loses this batch, never the thread
+        except Exception as exc:  # a failing consumer never kills the thread
             with self._cond:
                 self.errors += 1
-                self.dropped += len(batch)
                 self.last_error = type(exc).__name__
-        else:
-            with self._cond:
-                self.handled += len(batch)
+                if not self._retry:
+                    self.dropped += len(batch)
+            return False
+        with self._cond:
+            self.handled += len(batch)
+        return True
