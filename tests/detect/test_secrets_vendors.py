@@ -115,6 +115,12 @@ EXTENDED_POSITIVES = [
     ("generic_secret", "CREATE USER app IDENTIFIED BY '{v}';", "Xk29!pqLw7"),
     ("generic_secret", "export DB_PASS='{v}'", "Xk29!pqLw7"),
     ("generic_secret", "password: {v}", "hunter2x"),
+    # A key may start with `/`: only name-like segments make a path (`PWD=/srv/app` stays quiet).
+    (
+        "aws_secret_key",
+        "loaded aws_secret_access_key = {v} in 12 ms",
+        "/gJeB3JklRmwLRfA+PLIoFvsGlUhOi4CJQjAVhsC",
+    ),
     ("generic_secret", 'password = "{v}"', "Pa$s(w0rd;9"),
     ("generic_secret", "Cookie: theme=dark; sessionid={v}", rand(32, URLSAFE)),
 ]

@@ -126,6 +126,19 @@ def looks_like_words(value: str) -> bool:
     )
 
 
+def looks_like_path(value: str) -> bool:
+    """`/srv/app`, `~/Projects/api`: segments that read as names. An AWS secret key may start with `/`
+    too, but its mixed-case random segments do not."""
+    if not value.startswith(_PATH_HEADS):
+        return False
+    segments = [s for s in value.split("/") if s not in ("", ".", "..", "~")]
+    for segment in segments:
+        bare = segment.replace("-", "").replace("_", "").replace(".", "")
+        if not bare.isalnum() or not (bare.islower() or bare.istitle() or bare.isdigit()):
+            return False
+    return True
+
+
 def generic(min_len: int, min_entropy: float) -> Validator:
     """A value next to a secret-like name: long enough, random enough, and not code or a reference."""
 
@@ -137,12 +150,7 @@ def generic(min_len: int, min_entropy: float) -> Validator:
         lowered = value.lower()
         if lowered in _LITERALS or lowered.startswith(_REFERENCE_HEADS) or value.isdigit():
             return None
-        if (
-            looks_like_words(value)
-            or is_placeholder(value)
-            or value.startswith(_PATH_HEADS)
-            or "://" in value
-        ):
+        if looks_like_words(value) or is_placeholder(value) or looks_like_path(value) or "://" in value:
             return None  # names, placeholders, paths (`PWD=/srv/app`) and URLs are not the secret itself
         if char_classes(value) < 2 or shannon_entropy(value) < min_entropy:
             return None
