@@ -444,3 +444,12 @@ def responses_stream(response: dict[str, Any], *, final: str = "response.complet
         emit("response.output_item.done", output_index=index, item=item)
     emit(final, response=response)
     return SSE(events)
+
+
+def stored_spans(tracing: Tracing) -> list[SpanRow]:
+    """Every span a tracing setup stored, after a flush."""
+    assert tracing.flush()
+    store = tracing.store
+    assert store is not None
+    runs = store.list_runs(tenant=None, limit=50)
+    return [row for r in runs for row in store.get_trace(r.trace_id, tenant=None)]

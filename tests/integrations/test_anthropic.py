@@ -5,8 +5,7 @@ store, async clients, and API errors."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -24,10 +23,8 @@ from .fake_providers import (
     TracedStore,
     anthropic_message,
     error_body,
-    serving,
     text_block,
     tool_use,
-    tracing_into,
 )
 
 POLICY = """
@@ -63,18 +60,6 @@ TOOLS: list[Any] = [
 @pytest.fixture
 def engine() -> Engine:
     return Engine.from_yaml(POLICY)
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with serving() as fake:
-        yield fake
-
-
-@pytest.fixture
-def traced(tmp_path: Path) -> Iterator[TracedStore]:
-    with tracing_into(tmp_path) as store:
-        yield store
 
 
 def client(fake: FakeProvider) -> anthropic.Anthropic:

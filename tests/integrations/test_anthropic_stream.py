@@ -8,8 +8,6 @@ import asyncio
 import gc
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -29,10 +27,8 @@ from .fake_providers import (
     anthropic_stream,
     anthropic_stream_error,
     error_body,
-    serving,
     text_block,
     tool_use,
-    tracing_into,
 )
 
 MODEL = "claude-sonnet-4-6"
@@ -57,18 +53,6 @@ TOOL_TURN = anthropic_message(
     cache_read=1000,
     cache_write=50,
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with serving() as fake:
-        yield fake
-
-
-@pytest.fixture
-def traced(tmp_path: Path) -> Iterator[TracedStore]:
-    with tracing_into(tmp_path) as store:
-        yield store
 
 
 def sdk(fake: FakeProvider) -> anthropic.Anthropic:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from railguard.engine import Engine
 from railguard.errors import ApprovalDenied, ConfigurationError
 from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
 from railguard.model import Action, Decision, Verdict
-from railguard.store import SpanRow
-from railguard.trace import Tracing, configure_tracing, trace_engine
+from railguard.trace import Tracing, trace_engine
+
+from .fake_providers import stored_spans
 
 POLICY = """
 rules:
@@ -48,21 +48,6 @@ def engine() -> Iterator[Engine]:
     unsubscribe = trace_engine(eng)
     yield eng
     unsubscribe()
-
-
-@pytest.fixture
-def tracing(tmp_path: Path) -> Iterator[Tracing]:
-    setup = configure_tracing(f"sqlite:///{tmp_path / 'traces.db'}", service_name="generic-test")
-    yield setup
-    setup.shutdown()
-
-
-def _spans(tracing: Tracing) -> list[SpanRow]:
-    assert tracing.flush()
-    store = tracing.store
-    assert store is not None
-    runs = store.list_runs(tenant=None, limit=50)
-    return [row for r in runs for row in store.get_trace(r.trace_id, tenant=None)]
 
 
 def test_blocked_call_returns_outcome_and_never_runs(engine: Engine) -> None:
@@ -169,7 +154,7 @@ def test_calls_are_traced_with_their_decisions(engine: Engine, tracing: Tracing)
     with run(agent="mailer", tenant="acme"):
         toolkit.call("send_email", {"to": "eve@evil.example"}, call_id="call_1")
         toolkit.call("send_email", {"to": "ana@corp.example.com"}, call_id="call_2")
-    tools = {row.tool_call_id: row for row in _spans(tracing) if row.operation == "execute_tool"}
+    tools = {row.tool_call_id: row for row in stored_spans(tracing) if row.operation == "execute_tool"}
     assert set(tools) == {"call_1", "call_2"}
     assert tools["call_1"].verdict == "block" and tools["call_1"].rules == "mail/external"
     assert tools["call_2"].verdict == "allow"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 from railguard._scope import run
 from railguard.engine import Engine
 from railguard.integrations.langchain import RailguardCallbackHandler, guard_tool, guard_tools
-from railguard.store import SpanRow
-from railguard.trace import Tracing, configure_tracing, trace_engine
+from railguard.trace import Tracing, trace_engine
+
+from .fake_providers import stored_spans
 
 POLICY = """
 rules:
@@ -66,21 +66,6 @@ def engine() -> Iterator[Engine]:
     unsubscribe = trace_engine(eng)
     yield eng
     unsubscribe()
-
-
-@pytest.fixture
-def tracing(tmp_path: Path) -> Iterator[Tracing]:
-    setup = configure_tracing(f"sqlite:///{tmp_path / 'traces.db'}", service_name="langchain-test")
-    yield setup
-    setup.shutdown()
-
-
-def _spans(tracing: Tracing) -> list[SpanRow]:
-    assert tracing.flush()
-    store = tracing.store
-    assert store is not None
-    runs = store.list_runs(tenant=None, limit=50)
-    return [row for r in runs for row in store.get_trace(r.trace_id, tenant=None)]
 
 
 def _tools(ran: list[str]) -> list[BaseTool]:
@@ -132,7 +117,7 @@ def test_react_agent_blocks_modifies_allows_and_traces(engine: Engine, tracing: 
     assert messages["call_ls"].content == "ran ls"
     assert result["messages"][-1].content == "all done"
 
-    rows = _spans(tracing)
+    rows = stored_spans(tracing)
     tools = {row.tool_call_id: row for row in rows if row.operation == "execute_tool"}
     assert set(tools) == {"call_rm", "call_search", "call_ls"}  # one span per call: no twin spans
     assert tools["call_rm"].verdict == "block" and tools["call_rm"].rules == "shell/no-rm"
@@ -174,7 +159,7 @@ def test_async_agent_and_unguarded_tool_tracing(engine: Engine, tracing: Tracing
     )
     assert ran == ["search:q:3"]
     assert "deleting files is not allowed" in str(_tool_messages(result)["a1"].content)
-    rows = _spans(tracing)
+    rows = stored_spans(tracing)
     tools = {row.tool_call_id: row for row in rows if row.operation == "execute_tool"}
     assert tools["a1"].verdict == "block"
     assert tools["a2"].verdict is None and tools["a2"].tool_name == "search"  # traced by the handler

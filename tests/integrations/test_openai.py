@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -30,8 +29,6 @@ from .fake_providers import (
     function_call_item,
     output_text_item,
     response_object,
-    serving,
-    tracing_into,
 )
 
 POLICY = """
@@ -49,18 +46,6 @@ RESPONSE_MODEL = "gpt-4o-2024-08-06"
 @pytest.fixture
 def engine() -> Engine:
     return Engine.from_yaml(POLICY)
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with serving() as fake:
-        yield fake
-
-
-@pytest.fixture
-def traced(tmp_path: Path) -> Iterator[TracedStore]:
-    with tracing_into(tmp_path) as store:
-        yield store
 
 
 def client(fake: FakeProvider) -> openai.OpenAI:

@@ -38,6 +38,8 @@ from railguard.integrations.openai_agents import (
 from railguard.store import SpanRow
 from railguard.trace import Tracing, configure_tracing, trace_engine
 
+from .fake_providers import stored_spans
+
 POLICY = """
 rules:
   - rule: files/no-etc
@@ -134,12 +136,8 @@ def tracing(tmp_path: Path) -> Iterator[Tracing]:
 
 
 def _spans(tracing: Tracing) -> list[SpanRow]:
-    get_trace_provider().force_flush()
-    assert tracing.flush()
-    store = tracing.store
-    assert store is not None
-    runs = store.list_runs(tenant=None, limit=50)
-    return [row for r in runs for row in store.get_trace(r.trace_id, tenant=None)]
+    get_trace_provider().force_flush()  # the SDK's processors first, then Railguard's store
+    return stored_spans(tracing)
 
 
 def _tool_outputs(model_input: Any) -> dict[str, str]:

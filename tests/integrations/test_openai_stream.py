@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -32,8 +30,6 @@ from .fake_providers import (
     output_text_item,
     response_object,
     responses_stream,
-    serving,
-    tracing_into,
 )
 
 POLICY = """
@@ -70,18 +66,6 @@ RESPONSE_TURN = response_object(
     output_tokens=30,
     cached_tokens=50,
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with serving() as fake:
-        yield fake
-
-
-@pytest.fixture
-def traced(tmp_path: Path) -> Iterator[TracedStore]:
-    with tracing_into(tmp_path) as store:
-        yield store
 
 
 def sdk(fake: FakeProvider) -> openai.OpenAI:
