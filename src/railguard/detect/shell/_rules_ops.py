@@ -39,6 +39,9 @@ _CRITICAL_SERVICES = (
 )
 
 
+CLOUD_CLIS = ("aws", "gcloud", "az", "doctl", "gsutil", "hcloud", "linode-cli", "flyctl", "heroku", "vercel")
+
+
 def _positional(view: CommandView) -> list[str]:
     return [w.text for w in view.operands]
 
@@ -63,18 +66,7 @@ def check_infra(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _kubectl(words, texts)
     elif name == "helm" and words[:1] and words[0] in ("uninstall", "delete", "del", "un"):
         yield finding("infra", "helm-uninstall", "ask", "high", f"helm {words[0]} removes a release")
-    elif name in (
-        "aws",
-        "gcloud",
-        "az",
-        "doctl",
-        "gsutil",
-        "hcloud",
-        "linode-cli",
-        "flyctl",
-        "heroku",
-        "vercel",
-    ):
+    elif name in CLOUD_CLIS:
         yield from _cloud(name, words, texts)
     elif name in ("docker", "podman"):
         yield from _docker(words, texts)
