@@ -21,6 +21,7 @@ from railguard.state._counters import dialect_insert
 from railguard.store import Migration, Store, create_tables, register_migration
 
 _KEY_LEN = 216
+_ROWS_PER_STATEMENT = 500  # 8 bound parameters a row: stays under SQLite's and PostgreSQL's limits
 
 metadata = MetaData()
 provenance_table = Table(
@@ -130,27 +131,35 @@ class StoreRecords:
         ]
         t = provenance_table.c
         with self._store.write_transaction() as conn:
-            stmt = dialect_insert(conn, provenance_table).values(rows)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[t.run_key, t.entity],
-                    set_={
-                        "trusted": t.trusted | stmt.excluded.trusted,
-                        "injected": t.injected | stmt.excluded.injected,
-                    },
+            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                stmt = dialect_insert(conn, provenance_table).values(
+                    rows[start : start + _ROWS_PER_STATEMENT]
                 )
-            )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[t.run_key, t.entity],
+                        set_={
+                            "trusted": t.trusted | stmt.excluded.trusted,
+                            "injected": t.injected | stmt.excluded.injected,
+                        },
+                    )
+                )
 
     def lookup(self, run: str, entities: Iterable[str]) -> list[TaintRecord]:
         wanted = list(dict.fromkeys(entities))
         if not wanted:
             return []
         t = provenance_table.c
-        query = select(t.entity, t.kind, t.preview, t.source, t.trusted, t.injected).where(
-            t.run_key == run, t.entity.in_(wanted)
-        )
+        columns = (t.entity, t.kind, t.preview, t.source, t.trusted, t.injected)
+        out: list[TaintRecord] = []
         with self._store.read_connection() as conn:
-            return [TaintRecord(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in conn.execute(query)]
+            for start in range(0, len(wanted), _ROWS_PER_STATEMENT):
+                chunk = wanted[start : start + _ROWS_PER_STATEMENT]
+                query = select(*columns).where(t.run_key == run, t.entity.in_(chunk))
+                out.extend(
+                    TaintRecord(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in conn.execute(query)
+                )
+        return out
 
     def purge_older_than(self, seconds: float) -> int:
         """Forget runs whose first record is older than `seconds` (retention)."""

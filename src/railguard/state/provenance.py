@@ -11,6 +11,9 @@ tainted. An acting call (not declared `read`, or in `acting_tools`) whose argume
 entity that neither the user's own instructions nor a trusted output carried gets
 `provenance/untrusted-value` (ask by default); when the output that brought it in had injection
 signals, `provenance/injected-value` (block by default). Only digests and masked previews are kept.
+
+With `untyped=True`, string arguments are also matched as word sequences (a hotel name, a new
+password, a message body copied from a page; see `_provenance_text`) and reported with kind "text".
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from railguard.state._provenance_entities import (
     text_leaves,
 )
 from railguard.state._provenance_records import MemoryRecords, Records, StoreRecords, TaintRecord
+from railguard.state._provenance_text import TextValue, argument_values, gram_keys, words
 from railguard.store import Store
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ UNTRUSTED_RULE = "provenance/untrusted-value"
 INJECTED_RULE = "provenance/injected-value"
 _ACTING_EFFECTS = frozenset({Effect.WRITE, Effect.EXEC, Effect.IRREVERSIBLE})
 _MAX_NAMED = 3  # values named in one message
+UNTYPED_DEFAULT = False  # chosen on AgentDojo's dev suites: see docs/provenance.md
 
 TrustResolver = Callable[[str], "Trust | None"]
 
@@ -66,15 +71,22 @@ class Provenance:
         injected_verdict: Verdict | str = Verdict.BLOCK,
         acting_tools: Iterable[str] | None = None,
         trust_of: TrustResolver | None = None,
+        untyped: bool = UNTYPED_DEFAULT,
     ) -> None:
         """`acting_tools`: when given, only these tools (and ones declared write/exec/irreversible)
         are checked; by default every tool not declared `read` is. `trust_of(tool)` tells the
-        declared output trust when `record_output` is called without `trusted=`."""
+        declared output trust when `record_output` is called without `trusted=`. `untyped`: also
+        track untyped string values (names, free text) by word n-gram digests."""
         self.verdict = Verdict(verdict)
         self.injected_verdict = Verdict(injected_verdict)
         self.acting_tools = None if acting_tools is None else frozenset(acting_tools)
+        self.untyped = untyped
         self._trust_of = trust_of
         self._records: Records = StoreRecords(store) if store is not None else MemoryRecords()
+        # Word grams outnumber entities by far: their own bounded map, so they never evict entities.
+        self._text_records: Records = (
+            self._records if store is not None else MemoryRecords(max_runs=1_000, max_per_run=250_000)
+        )
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -111,15 +123,46 @@ class Provenance:
     def _record(
         self, ctx: Context, source: str, value: Any, *, trusted: bool, echo_of: Action | None = None
     ) -> int:
+        """Record the entities (and with `untyped`, the word grams) of `value`; returns how many
+        entities were recorded."""
         run = _run_key(ctx)
         if run is None:
             return 0
+        leaves = [text for _, text in text_leaves(value)]
+        entities, entity_texts = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
+        grams = self._grams_of(run, leaves, trusted=trusted, echo_of=echo_of) if self.untyped else set()
+        if not entities and not grams:
+            return 0
+        injected = False
+        if not trusted:
+            from railguard.detect.injection import score_injection
+
+            scanned = leaves if grams else entity_texts
+            injected = any(score_injection(text).flagged for text in scanned)
+        source = source[:256]
+        if entities:
+            self._records.add(
+                run,
+                (
+                    TaintRecord(key, e.kind, masked(e.kind, e.value), source, trusted, injected)
+                    for key, e in entities.items()
+                ),
+            )
+        if grams:
+            self._text_records.add(
+                run, (TaintRecord(k, "text", "", source, trusted, injected) for k in grams)
+            )
+        return len(entities)
+
+    def _entities_of(
+        self, leaves: list[str], *, trusted: bool, echo_of: Action | None
+    ) -> tuple[dict[str, Entity], list[str]]:
         # A trusted tool that echoes its own arguments back ("note saved: ...") vouches for nothing:
         # otherwise it would launder a value the agent copied from untrusted content.
         echoed = set(_argument_entities(echo_of)) if trusted and echo_of is not None else set()
         entities: dict[str, Entity] = {}
         texts: list[str] = []
-        for _, text in text_leaves(value):
+        for text in leaves:
             found = extract_entities(text)
             if found:
                 texts.append(text)
@@ -127,21 +170,16 @@ class Provenance:
                     key = entity_key(entity.kind, entity.value)
                     if key not in echoed:
                         entities.setdefault(key, entity)
-        if not entities:
-            return 0
-        injected = False
-        if not trusted:
-            from railguard.detect.injection import score_injection
+        return entities, texts
 
-            injected = any(score_injection(text).flagged for text in texts)
-        self._records.add(
-            run,
-            (
-                TaintRecord(key, e.kind, masked(e.kind, e.value), source[:256], trusted, injected)
-                for key, e in entities.items()
-            ),
-        )
-        return len(entities)
+    def _grams_of(self, run: str, leaves: list[str], *, trusted: bool, echo_of: Action | None) -> set[str]:
+        grams: set[str] = set()
+        for text in leaves:
+            grams |= gram_keys(run, words(text))
+        if trusted and echo_of is not None:  # the same laundering rule as for entities
+            for _, text in text_leaves(dict(echo_of.args)):
+                grams -= gram_keys(run, words(text))
+        return grams
 
     # -- checking ------------------------------------------------------------------------------
 
@@ -150,15 +188,32 @@ class Provenance:
         run = _run_key(action.context)
         if run is None:
             return []
-        where = _argument_entities(action)
-        if not where:
-            return []
         out = []
-        for record in self._records.lookup(run, where):
-            if not record.trusted:
-                argument, _ = where[record.entity]
+        where = _argument_entities(action)
+        if where:
+            for record in self._records.lookup(run, where):
+                if not record.trusted:
+                    argument, _ = where[record.entity]
+                    out.append(
+                        TaintedValue(argument, record.kind, record.preview, record.source, record.injected)
+                    )
+        if self.untyped:
+            out.extend(self._tainted_texts(run, action))
+        return out
+
+    def _tainted_texts(self, run: str, action: Action) -> list[TaintedValue]:
+        values = argument_values(run, dict(action.args))
+        if not values:
+            return []
+        wanted = [key for value in values for key in value.keys]
+        known = {r.entity: r for r in self._text_records.lookup(run, wanted)}
+        out = []
+        for value in values:
+            untrusted = _untrusted_sighting(value, known)
+            if untrusted is not None:
+                preview = f"{value.word_count} word{'s' if value.word_count > 1 else ''}"
                 out.append(
-                    TaintedValue(argument, record.kind, record.preview, record.source, record.injected)
+                    TaintedValue(value.argument, "text", preview, untrusted.source, untrusted.injected)
                 )
         return out
 
@@ -213,7 +268,24 @@ def _argument_entities(action: Action) -> dict[str, tuple[str, Entity]]:
     return where
 
 
+def _untrusted_sighting(value: TextValue, known: dict[str, TaintRecord]) -> TaintRecord | None:
+    """The record that makes `value` tainted (seen only in untrusted outputs), or None."""
+    records = [known.get(key) for key in value.keys]
+    if value.mode == "chain" and any(r is None for r in records):
+        return None  # some part of the phrase was never seen: not copied
+    untrusted = [r for r in records if r is not None and not r.trusted]
+    if not untrusted:
+        return None
+    injected = [r for r in untrusted if r.injected]
+    return (injected or untrusted)[0]
+
+
 def _describe(value: TaintedValue) -> str:
+    if value.kind == "text":  # never quote text: it may be a password or a private message
+        return (
+            f"text ({value.preview}) in argument '{value.argument}' first appeared in the output of "
+            f"{value.source} (untrusted)"
+        )
     return (
         f"{value.kind} '{value.preview}' in argument '{value.argument}' first appeared in the output "
         f"of {value.source} (untrusted)"
@@ -238,6 +310,7 @@ def install_provenance(
     verdict: Verdict | str = Verdict.ASK,
     injected_verdict: Verdict | str = Verdict.BLOCK,
     acting_tools: Iterable[str] | None = None,
+    untyped: bool = UNTYPED_DEFAULT,
 ) -> Provenance:
     """Add the provenance step to `engine` (guards stage) and observe its tool outputs, so
     `@engine.guard`-ed tools declared `output_trust: untrusted` feed it automatically."""
@@ -252,6 +325,7 @@ def install_provenance(
         injected_verdict=injected_verdict,
         acting_tools=acting_tools,
         trust_of=trust_of,
+        untyped=untyped,
     )
     engine.add_step(provenance, stage="guards", name="provenance")
     engine.observe_output(provenance.observe)
