@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from detect_secrets.settings import default_settings
 
+from benchmarks._data import SHARED_DATA
 from railguard.detect.pii import PII_RULES
 from railguard.detect.redact import PII_KINDS, SECRET_KINDS, find_sensitive
 from railguard.detect.secrets._rules import SECRET_RULES
@@ -32,7 +33,6 @@ from railguard.detect.secrets._scanner import DEFAULT_BACKEND_ORDER, Scanner, re
 from railguard.model import Finding
 
 ROOT = Path(__file__).resolve().parent
-DATA = Path("/work/shared/data")
 LABELLED = ROOT / "data" / "secrets_labelled.jsonl"
 REDTEAM = ROOT / "data" / "secrets_redteam.jsonl"
 RESULTS = ROOT / "results" / "secrets.md"
@@ -148,7 +148,7 @@ def redteam() -> list[str]:
 
 
 def presidio() -> list[str]:
-    rows = json.loads((DATA / "pii" / "presidio_synth_dataset_v2.json").read_text())
+    rows = json.loads((SHARED_DATA / "pii" / "presidio_synth_dataset_v2.json").read_text())
     cases = [
         (
             r["full_text"],
@@ -176,12 +176,12 @@ def presidio() -> list[str]:
 
 def _mixed_lines(rng: random.Random) -> list[str]:
     lines: list[str] = []
-    lines += (DATA / "shell" / "nl2bash_all.cm").read_text().splitlines()[:3000]
-    for row in map(json.loads, (DATA / "injection" / "bipia" / "email" / "train.jsonl").open()):
+    lines += (SHARED_DATA / "shell" / "nl2bash_all.cm").read_text().splitlines()[:3000]
+    for row in map(json.loads, (SHARED_DATA / "injection" / "bipia" / "email" / "train.jsonl").open()):
         lines += row["context"].splitlines()
-    for row in map(json.loads, (DATA / "injection" / "bipia" / "code" / "train.jsonl").open()):
+    for row in map(json.loads, (SHARED_DATA / "injection" / "bipia" / "code" / "train.jsonl").open()):
         lines += row["error"] + row["code"] + [c for c in row["context"] if c]
-    for row in json.loads((DATA / "pii" / "presidio_synth_dataset_v2.json").read_text())[:600]:
+    for row in json.loads((SHARED_DATA / "pii" / "presidio_synth_dataset_v2.json").read_text())[:600]:
         lines += row["full_text"].splitlines()
         lines.append(json.dumps({"tool": "lookup", "output": row["full_text"], "status": 200}))
     labelled = [json.loads(line)["text"] for line in LABELLED.open()]

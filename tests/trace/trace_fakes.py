@@ -21,7 +21,7 @@ rules:
     message: "external recipient"
 """
 
-_GENERATOR = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "secrets_gen.py"
+_DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 
 # Checksummed/shape-valid PII, each with a little context (value, text around it).
 PII_SAMPLES: dict[str, tuple[str, str]] = {
@@ -34,22 +34,36 @@ PII_SAMPLES: dict[str, tuple[str, str]] = {
 }
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("railguard_secrets_gen", _GENERATOR)
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"railguard_{name}", _DATA / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _redteam_samples() -> dict[str, tuple[str, str]]:
+    """One (value, text) per kind from the red-team generator: the kinds the first generator lacks."""
+    out: dict[str, tuple[str, str]] = {}
+    for row in _load("secrets_redteam").generate(seed=7, per_family=1, per_negative=0):
+        for kind, start, end in ((s["kind"], s["start"], s["end"]) for s in row["spans"]):  # type: ignore[attr-defined]
+            out.setdefault(kind, (row["text"][start:end], row["text"]))  # type: ignore[index]
+    return out
+
+
 def planted(seed: int = 7) -> list[tuple[str, str, str]]:
     """[(kind, value, text containing value)] covering every kind in SECRET_KINDS and PII_KINDS."""
     rng = random.Random(seed)
-    factories = _generator().FACTORIES
+    factories = _load("secrets_gen").FACTORIES
+    extra = _redteam_samples()
     out: list[tuple[str, str, str]] = []
     for kind in sorted(SECRET_KINDS):
-        fragment, start, end = factories[kind](rng)
-        out.append((kind, fragment[start:end], fragment))
+        if kind in factories:
+            fragment, start, end = factories[kind](rng)
+            out.append((kind, fragment[start:end], fragment))
+        else:
+            value, text = extra[kind]
+            out.append((kind, value, text))
     for kind in sorted(PII_KINDS):
         value, template = PII_SAMPLES[kind]
         out.append((kind, value, template.format(v=value)))
