@@ -12,7 +12,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ["engine", "shell", "sql_net", "secrets", "injection", "trace", "store", "ingest", "state"]
+ORDER = [
+    "_summary", "engine", "shell", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo", "trace",
+    "store", "ingest", "state", "state_approvals", "integrations", "integration_streams",
+]  # fmt: skip
 
 HEADER = """# Benchmarks
 
