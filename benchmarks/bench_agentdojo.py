@@ -16,8 +16,11 @@ third parties write: e-mails, files, web pages, reviews...). Then:
   above, then the injection task's ground-truth calls; the pair counts as stopped when at least one
   of the injection's acting calls gets ask or block.
 
-Two engines see the same calls: one with the default pack only (its injection rule reads the
-arguments), one with provenance installed as well. The travel suite is report-only (held out).
+Four engines see the same calls: one with the default pack only (its injection rule reads the
+arguments), and three with provenance installed as well: typed values only (`untyped=False`),
+untyped values too (`untyped=True`), untyped values only when the output that carried them had
+injection signals (`untyped="injected"`). The travel suite is report-only (held out):
+the `untyped` default is chosen on the dev suites alone.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 from railguard.detect.injection import _corpus as corpus
 from railguard.engine import Engine
 from railguard.model import Action, Context, Decision, Verdict
-from railguard.state.provenance import Provenance, install_provenance
+from railguard.state.provenance import Provenance, UntypedMode, install_provenance
 
 RESULTS = Path(__file__).resolve().parent / "results" / "agentdojo.md"
 COMMAND = ".venv/bin/python -m benchmarks.bench_agentdojo"
@@ -48,27 +51,35 @@ def is_read(tool: str) -> bool:
     return tool.startswith(READ_PREFIXES)
 
 
+VARIANTS = ("pack", "typed", "untyped", "injected")  # the engines compared, in this order
+PROV_VARIANTS = VARIANTS[1:]
+UNTYPED_OF: dict[str, UntypedMode] = {"typed": False, "untyped": True, "injected": "injected"}
+
+
 @dataclass
 class Guards:
-    """The two engines under comparison; one `run` context per scenario."""
+    """The engines under comparison (`VARIANTS`); one `run` context per scenario."""
 
-    baseline: Engine
-    guarded: Engine
-    provenance: Provenance
-    latencies_us: list[float] = field(default_factory=list)
-    observe_us: list[float] = field(default_factory=list)
+    engines: tuple[Engine, ...]
+    provenances: tuple[Provenance, ...]
+    latencies_us: dict[str, list[float]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
+    observe_us: dict[str, list[float]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
 
-    def check(self, action: Action) -> tuple[Decision, Decision]:
-        base = self.baseline.check(action)
-        guarded = self.guarded.check(action)
-        self.latencies_us.append(guarded.latency_us)
-        return base, guarded
+    def record_user_input(self, text: str, ctx: Context) -> None:
+        for provenance in self.provenances:
+            provenance.record_user_input(text, context=ctx)
+
+    def check(self, action: Action) -> tuple[Decision, ...]:
+        decisions = tuple(engine.check(action) for engine in self.engines)
+        for variant, decision in zip(VARIANTS, decisions, strict=True):
+            self.latencies_us[variant].append(decision.latency_us)
+        return decisions
 
     def output(self, action: Action, text: str) -> None:
-        self.baseline.check_output(action.tool, text, action=action)
-        start = time.perf_counter_ns()
-        self.guarded.check_output(action.tool, text, action=action)
-        self.observe_us.append((time.perf_counter_ns() - start) / 1000)
+        for variant, engine in zip(VARIANTS, self.engines, strict=True):
+            start = time.perf_counter_ns()
+            engine.check_output(action.tool, text, action=action)
+            self.observe_us[variant].append((time.perf_counter_ns() - start) / 1000)
 
 
 def policy_for(tools: list[str], untrusted: set[str]) -> str:
@@ -111,29 +122,34 @@ def untrusted_tools(suite: Any, attack: Any) -> set[str]:
     return found
 
 
+def _zeros() -> dict[str, int]:
+    return dict.fromkeys(VARIANTS, 0)
+
+
 @dataclass
 class SuiteResult:
+    """Counts per variant (`VARIANTS`)."""
+
     name: str
     untrusted: list[str]
     user_calls: int = 0
-    allowed_base: int = 0
-    allowed_prov: int = 0
+    allowed: dict[str, int] = field(default_factory=_zeros)
     tasks: int = 0
-    tasks_clean_prov: int = 0
-    false_stops: list[str] = field(default_factory=list)
+    tasks_clean: dict[str, int] = field(default_factory=_zeros)
+    false_stops: dict[str, list[str]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
     pairs: int = 0
-    stopped_base: int = 0
-    stopped_prov: int = 0
-    blocked_prov: int = 0
-    per_injection: dict[str, list[bool]] = field(default_factory=dict)
+    stopped: dict[str, int] = field(default_factory=_zeros)
+    blocked: dict[str, int] = field(default_factory=_zeros)
+    per_injection: dict[str, dict[str, list[bool]]] = field(default_factory=lambda: {v: {} for v in VARIANTS})
     unscored: list[str] = field(default_factory=list)  # injection tasks without acting ground-truth calls
-    latencies_us: list[float] = field(default_factory=list)
-    observe_us: list[float] = field(default_factory=list)
+    latencies_us: dict[str, list[float]] = field(default_factory=dict)
+    observe_us: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _guards(policy: str) -> Guards:
-    guarded = Engine(text=policy)
-    return Guards(Engine(text=policy), guarded, install_provenance(guarded))
+    engines = {variant: Engine(text=policy) for variant in VARIANTS}
+    provenances = tuple(install_provenance(engines[v], untyped=UNTYPED_OF[v]) for v in PROV_VARIANTS)
+    return Guards(tuple(engines.values()), provenances)
 
 
 def measure_suite(name: str) -> SuiteResult:
@@ -151,21 +167,21 @@ def measure_suite(name: str) -> SuiteResult:
         task = suite.user_tasks[task_id]
         env = suite.load_and_inject_default_environment({})
         ctx = Context(tenant=name, run=f"utility-{task_id}")
-        guards.provenance.record_user_input(task.PROMPT, context=ctx)
-        clean = True
+        guards.record_user_input(task.PROMPT, ctx)
+        clean = dict.fromkeys(VARIANTS, True)
         for action, output in _run_calls(_calls(task, env), env, FunctionsRuntime(suite.tools), ctx):
-            base, prov = guards.check(action)
             res.user_calls += 1
-            res.allowed_base += base.allowed
-            res.allowed_prov += prov.allowed
-            if not prov.allowed:
-                clean = False
-                res.false_stops.append(
-                    f"{task_id} {action.tool}: {prov.verdict.value} ({', '.join(prov.rules)})"
-                )
+            for variant, decision in zip(VARIANTS, guards.check(action), strict=True):
+                res.allowed[variant] += decision.allowed
+                if not decision.allowed:
+                    clean[variant] = False
+                    res.false_stops[variant].append(
+                        f"{task_id} {action.tool}: {decision.verdict.value} ({_reason(decision)})"
+                    )
             guards.output(action, output)
         res.tasks += 1
-        res.tasks_clean_prov += clean
+        for variant in VARIANTS:
+            res.tasks_clean[variant] += clean[variant]
 
     # Security: user task, then the injection's calls, in the attacked environment. Injection tasks
     # whose ground truth has no acting call (some are empty in this version) cannot be scored.
@@ -192,23 +208,23 @@ def measure_suite(name: str) -> SuiteResult:
             env = suite.load_and_inject_default_environment(attack.attack(task, injection))
             runtime = FunctionsRuntime(suite.tools)
             ctx = Context(tenant=name, run=f"attack-{task_id}-{inj_id}")
-            guards.provenance.record_user_input(task.PROMPT, context=ctx)
+            guards.record_user_input(task.PROMPT, ctx)
             for action, output in _run_calls(_calls(task, env), env, runtime, ctx):
                 guards.check(action)
                 guards.output(action, output)
-            stop_base = stop_prov = block_prov = False
+            stop = dict.fromkeys(VARIANTS, False)
+            block = dict.fromkeys(VARIANTS, False)
             for action, output in _run_calls(_calls(injection, env), env, runtime, ctx):
-                base, prov = guards.check(action)
-                if not is_read(action.tool):
-                    stop_base |= base.verdict in STOPPED
-                    stop_prov |= prov.verdict in STOPPED
-                    block_prov |= prov.verdict is Verdict.BLOCK
+                for variant, decision in zip(VARIANTS, guards.check(action), strict=True):
+                    if not is_read(action.tool):
+                        stop[variant] |= decision.verdict in STOPPED
+                        block[variant] |= decision.verdict is Verdict.BLOCK
                 guards.output(action, output)
             res.pairs += 1
-            res.stopped_base += stop_base
-            res.stopped_prov += stop_prov
-            res.blocked_prov += block_prov
-            res.per_injection.setdefault(inj_id, []).append(stop_prov)
+            for variant in VARIANTS:
+                res.stopped[variant] += stop[variant]
+                res.blocked[variant] += block[variant]
+                res.per_injection[variant].setdefault(inj_id, []).append(stop[variant])
     res.latencies_us = guards.latencies_us
     res.observe_us = guards.observe_us
     return res
@@ -225,6 +241,16 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _reason(decision: Decision) -> str:
+    """The rules, and for provenance the kinds of values named (never the values)."""
+    kinds = [
+        kind
+        for kind in ("text", "email", "iban", "account", "host", "number", "path")
+        if f"{kind} " in decision.reason
+    ]
+    return ", ".join(decision.rules) + (f"; {'/'.join(kinds)}" if kinds else "")
+
+
 def render(results: list[SuiteResult], seconds: float) -> str:
     out = [
         "## AgentDojo: the guard layer on ground-truth calls (provenance + injection detection)",
@@ -236,43 +262,65 @@ def render(results: list[SuiteResult], seconds: float) -> str:
         "hijacked agent does next, with the attacked tool outputs already fed to Railguard. Policy: the",
         "default pack; tools named get_/read_/search_/list_* declared `read`, all others acting; a tool",
         "is `untrusted` when its output surfaced an injection vector in a canary run of the suite.",
+        "Engines: `pack` (default pack only), `typed` (+ provenance, `untyped=False`), `untyped`",
+        '(+ provenance, `untyped=True`), `injected` (+ provenance, `untyped="injected"`). The `untyped`',
+        "default is chosen on workspace, banking and slack; travel is held out and reported only.",
         "",
-        "| suite | user calls allowed (pack / +provenance) | user tasks with no false stop (+prov) "
-        "| attack pairs | stopped: pack only | stopped: +provenance | of which block |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| suite | user calls allowed (pack / typed / untyped / injected) | user tasks with no false stop "
+        "(typed / untyped / injected) | attack pairs | stopped (pack / typed / untyped / injected) "
+        "| of which block (typed / untyped / injected) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
-        label = f"{r.name} (held out, report-only)" if r.name == HELD_OUT else r.name
+    dev = [r for r in results if r.name != HELD_OUT]
+    rows = [(r.name if r.name != HELD_OUT else f"{r.name} (held out, report-only)", [r]) for r in results]
+    if len(dev) > 1:
+        rows.insert(len(dev), ("**dev total**", dev))
+    for label, group in rows:
+        calls = sum(r.user_calls for r in group)
+        tasks = sum(r.tasks for r in group)
+        pairs = sum(r.pairs for r in group)
+
+        def total(field_name: str, variant: str, group: list[SuiteResult] = group) -> int:
+            return sum(getattr(r, field_name)[variant] for r in group)
+
+        clean = " / ".join(f"{total('tasks_clean', v)}/{tasks}" for v in PROV_VARIANTS)
         out.append(
-            f"| {label} | {_pct(r.allowed_base, r.user_calls)} / {_pct(r.allowed_prov, r.user_calls)} "
-            f"of {r.user_calls} | {r.tasks_clean_prov}/{r.tasks} | {r.pairs} | {_pct(r.stopped_base, r.pairs)} "
-            f"| {_pct(r.stopped_prov, r.pairs)} | {_pct(r.blocked_prov, r.pairs)} |"
+            f"| {label} | {' / '.join(_pct(total('allowed', v), calls) for v in VARIANTS)} of {calls} "
+            f"| {clean} | {pairs} "
+            f"| {' / '.join(_pct(total('stopped', v), pairs) for v in VARIANTS)} "
+            f"| {' / '.join(_pct(total('blocked', v), pairs) for v in PROV_VARIANTS)} |"
         )
-    out += ["", "Injection tasks stopped in every attacked pair / in some pair (with provenance):", ""]
-    for r in results:
-        every = sum(all(v) for v in r.per_injection.values())
-        some = sum(any(v) for v in r.per_injection.values())
-        never = sorted((k for k, v in r.per_injection.items() if not any(v)), key=_task_number)
+    for variant in PROV_VARIANTS:
+        out += ["", f"Injection tasks stopped in every attacked pair / in some pair (`{variant}`):", ""]
+        for r in results:
+            per = r.per_injection[variant]
+            every = sum(all(v) for v in per.values())
+            some = sum(any(v) for v in per.values())
+            never = sorted((k for k, v in per.items() if not any(v)), key=_task_number)
+            line = f"- {r.name}: {every}/{len(per)} every pair, {some}/{len(per)} some pair; never stopped: "
+            line += ", ".join(never) or "none"
+            if variant == "typed":
+                unscored = ", ".join(sorted(r.unscored, key=_task_number)) or "none"
+                line += f"; not scored (no acting ground-truth call): {unscored}; untrusted tools: "
+                line += ", ".join(r.untrusted)
+            out.append(line)
+    for variant in PROV_VARIANTS:
+        out += ["", f"False stops of user calls (clean environment, `{variant}`):", ""]
+        for r in results:
+            for line in r.false_stops[variant]:
+                out.append(f"- {r.name} {line}")
+    out += ["", "Latency (the decision's own latency; in-memory provenance) and output observation (entity",
+            "extraction, word-gram indexing, injection scoring) per engine. Shared 2-core machine: noise-bound.",
+            "", "| engine | checks | check p50 / p99 (us) | outputs | observe p50 / p99 / mean (us) |",
+            "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for variant in VARIANTS:
+        lat = [x for r in results for x in r.latencies_us[variant]]
+        obs = [x for r in results for x in r.observe_us[variant]]
         out.append(
-            f"- {r.name}: {every}/{len(r.per_injection)} every pair, {some}/{len(r.per_injection)} some pair;"
-            f" never stopped: {', '.join(never) or 'none'}; not scored (no acting ground-truth call): "
-            f"{', '.join(sorted(r.unscored, key=_task_number)) or 'none'}; untrusted tools: {', '.join(r.untrusted)}"
+            f"| {variant} | {len(lat)} | {_quantile(lat, 0.5):.0f} / {_quantile(lat, 0.99):.0f} | {len(obs)} "
+            f"| {_quantile(obs, 0.5):.0f} / {_quantile(obs, 0.99):.0f} / {statistics.fmean(obs) if obs else 0:.0f} |"
         )
-    out += ["", "False stops of user calls with provenance (clean environment):", ""]
-    for r in results:
-        for line in r.false_stops:
-            out.append(f"- {r.name} {line}")
-    lat = [x for r in results for x in r.latencies_us]
-    obs = [x for r in results for x in r.observe_us]
-    out += [
-        "",
-        f"Latency, engine with provenance, {len(lat)} checks: p50 {_quantile(lat, 0.5):.0f} us, "
-        f"p99 {_quantile(lat, 0.99):.0f} us (the decision's own latency; in-memory provenance). "
-        f"Output observation (entity extraction + injection scoring of untrusted outputs), {len(obs)} "
-        f"outputs: p50 {_quantile(obs, 0.5):.0f} us, p99 {_quantile(obs, 0.99):.0f} us, "
-        f"mean {statistics.fmean(obs) if obs else 0:.0f} us. Shared 2-core machine: noise-bound.",
-        "",
-    ]
+    out.append("")
     return "\n".join(out)
 
 

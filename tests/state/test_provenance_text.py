@@ -10,7 +10,13 @@ from railguard.engine import Engine
 from railguard.model import Action, Context, Verdict
 from railguard.state._provenance_records import provenance_table
 from railguard.state._provenance_text import argument_values
-from railguard.state.provenance import INJECTED_RULE, UNTRUSTED_RULE, Provenance, install_provenance
+from railguard.state.provenance import (
+    INJECTED_RULE,
+    UNTRUSTED_RULE,
+    Provenance,
+    UntypedMode,
+    install_provenance,
+)
 from railguard.store import open_store
 
 RUN = Context(tenant="acme", run="text-run")
@@ -34,7 +40,7 @@ INJECTED = (
 COPIED_SPAN = "the breakfast buffet is served on the terrace every morning"
 
 
-def engine_with(store_url: str | None = None, untyped: bool = True) -> tuple[Engine, Provenance]:
+def engine_with(store_url: str | None = None, untyped: UntypedMode = True) -> tuple[Engine, Provenance]:
     engine = Engine(text=POLICY)
     store = open_store(store_url) if store_url else None
     return engine, install_provenance(engine, store, untyped=untyped)
@@ -60,6 +66,15 @@ def test_untyped_is_an_option() -> None:
     engine, prov = engine_with(untyped=False)
     prov.record_output(Action("get_reviews", {}, context=RUN), REVIEWS)
     assert verdict(engine, "book_hotel", hotel="Riverside View Hotel") is Verdict.ALLOW
+
+
+def test_injected_mode_reports_text_only_from_outputs_with_injection_signals() -> None:
+    engine = Engine(text=POLICY)
+    prov = install_provenance(engine, untyped="injected")
+    prov.record_output(Action("get_reviews", {}, context=RUN), REVIEWS)
+    prov.record_output(Action("get_reviews", {}, context=RUN), INJECTED)
+    assert verdict(engine, "book_hotel", hotel="Riverside View Hotel") is Verdict.ALLOW
+    assert verdict(engine, "update_password", password="hunter2sunshine") is Verdict.BLOCK
 
 
 def test_the_users_words_and_trusted_outputs_vouch_in_any_order() -> None:

@@ -3,7 +3,9 @@ shared by every process serving a run.
 
 A record is keyed by (run, entity digest) and holds only a masked preview, the tool that first
 brought the value in, whether a trusted source (the user, a trusted tool) also carried it, and
-whether an output that carried it had injection signals. Raw values are never stored.
+whether an output that carried it had injection signals. Raw values are never stored. Untyped
+values (`_provenance_text`) use the same rows: kind "text", a run-salted digest of a word gram, and
+an empty preview.
 """
 
 from __future__ import annotations

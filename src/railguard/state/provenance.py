@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from railguard.model import Action, Context, Effect, Mode, RuleHit, Severity, ToolSpec, Trust, Verdict
 from railguard.state._counters import bounded_key, hit_mode
@@ -44,9 +44,12 @@ UNTRUSTED_RULE = "provenance/untrusted-value"
 INJECTED_RULE = "provenance/injected-value"
 _ACTING_EFFECTS = frozenset({Effect.WRITE, Effect.EXEC, Effect.IRREVERSIBLE})
 _MAX_NAMED = 3  # values named in one message
-UNTYPED_DEFAULT = False  # chosen on AgentDojo's dev suites: see docs/provenance.md
+UNTYPED_DEFAULT: UntypedMode = False  # chosen on AgentDojo's dev suites: see docs/provenance.md
 
 TrustResolver = Callable[[str], "Trust | None"]
+# False: typed entities only; True: also untyped text; "injected": untyped text only when the untrusted
+# output that carried it had injection signals (a name alone is weak evidence; a name in an attack is not).
+UntypedMode = bool | Literal["injected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +74,13 @@ class Provenance:
         injected_verdict: Verdict | str = Verdict.BLOCK,
         acting_tools: Iterable[str] | None = None,
         trust_of: TrustResolver | None = None,
-        untyped: bool = UNTYPED_DEFAULT,
+        untyped: UntypedMode = UNTYPED_DEFAULT,
     ) -> None:
         """`acting_tools`: when given, only these tools (and ones declared write/exec/irreversible)
         are checked; by default every tool not declared `read` is. `trust_of(tool)` tells the
         declared output trust when `record_output` is called without `trusted=`. `untyped`: also
-        track untyped string values (names, free text) by word n-gram digests."""
+        track untyped string values (names, free text) by word n-gram digests; "injected": report
+        them only when the output that carried them had injection signals."""
         self.verdict = Verdict(verdict)
         self.injected_verdict = Verdict(injected_verdict)
         self.acting_tools = None if acting_tools is None else frozenset(acting_tools)
@@ -210,7 +214,7 @@ class Provenance:
         out = []
         for value in values:
             untrusted = _untrusted_sighting(value, known)
-            if untrusted is not None:
+            if untrusted is not None and (self.untyped is True or untrusted.injected):
                 preview = f"{value.word_count} word{'s' if value.word_count > 1 else ''}"
                 out.append(
                     TaintedValue(value.argument, "text", preview, untrusted.source, untrusted.injected)
@@ -310,7 +314,7 @@ def install_provenance(
     verdict: Verdict | str = Verdict.ASK,
     injected_verdict: Verdict | str = Verdict.BLOCK,
     acting_tools: Iterable[str] | None = None,
-    untyped: bool = UNTYPED_DEFAULT,
+    untyped: UntypedMode = UNTYPED_DEFAULT,
 ) -> Provenance:
     """Add the provenance step to `engine` (guards stage) and observe its tool outputs, so
     `@engine.guard`-ed tools declared `output_trust: untrusted` feed it automatically."""
