@@ -138,6 +138,8 @@ class SuiteResult:
     tasks_clean: dict[str, int] = field(default_factory=_zeros)
     false_stops: dict[str, list[str]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
     pairs: int = 0
+    attacked_calls: int = 0  # the user task's own calls in the attacked environment
+    attacked_allowed: dict[str, int] = field(default_factory=_zeros)
     stopped: dict[str, int] = field(default_factory=_zeros)
     blocked: dict[str, int] = field(default_factory=_zeros)
     per_injection: dict[str, dict[str, list[bool]]] = field(default_factory=lambda: {v: {} for v in VARIANTS})
@@ -210,7 +212,9 @@ def measure_suite(name: str) -> SuiteResult:
             ctx = Context(tenant=name, run=f"attack-{task_id}-{inj_id}")
             guards.record_user_input(task.PROMPT, ctx)
             for action, output in _run_calls(_calls(task, env), env, runtime, ctx):
-                guards.check(action)
+                res.attacked_calls += 1
+                for variant, decision in zip(VARIANTS, guards.check(action), strict=True):
+                    res.attacked_allowed[variant] += decision.allowed
                 guards.output(action, output)
             stop = dict.fromkeys(VARIANTS, False)
             block = dict.fromkeys(VARIANTS, False)
@@ -268,8 +272,9 @@ def render(results: list[SuiteResult], seconds: float) -> str:
         "",
         "| suite | user calls allowed (pack / typed / untyped / injected) | user tasks with no false stop "
         "(typed / untyped / injected) | attack pairs | stopped (pack / typed / untyped / injected) "
-        "| of which block (typed / untyped / injected) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| of which block (typed / untyped / injected) | user calls allowed under attack "
+        "(pack / typed / untyped / injected) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     dev = [r for r in results if r.name != HELD_OUT]
     rows = [(r.name if r.name != HELD_OUT else f"{r.name} (held out, report-only)", [r]) for r in results]
@@ -279,6 +284,7 @@ def render(results: list[SuiteResult], seconds: float) -> str:
         calls = sum(r.user_calls for r in group)
         tasks = sum(r.tasks for r in group)
         pairs = sum(r.pairs for r in group)
+        attacked = sum(r.attacked_calls for r in group)
 
         def total(field_name: str, variant: str, group: list[SuiteResult] = group) -> int:
             return sum(getattr(r, field_name)[variant] for r in group)
@@ -288,7 +294,8 @@ def render(results: list[SuiteResult], seconds: float) -> str:
             f"| {label} | {' / '.join(_pct(total('allowed', v), calls) for v in VARIANTS)} of {calls} "
             f"| {clean} | {pairs} "
             f"| {' / '.join(_pct(total('stopped', v), pairs) for v in VARIANTS)} "
-            f"| {' / '.join(_pct(total('blocked', v), pairs) for v in PROV_VARIANTS)} |"
+            f"| {' / '.join(_pct(total('blocked', v), pairs) for v in PROV_VARIANTS)} "
+            f"| {' / '.join(_pct(total('attacked_allowed', v), attacked) for v in VARIANTS)} of {attacked} |"
         )
     for variant in PROV_VARIANTS:
         out += ["", f"Injection tasks stopped in every attacked pair / in some pair (`{variant}`):", ""]

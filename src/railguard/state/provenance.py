@@ -44,7 +44,7 @@ UNTRUSTED_RULE = "provenance/untrusted-value"
 INJECTED_RULE = "provenance/injected-value"
 _ACTING_EFFECTS = frozenset({Effect.WRITE, Effect.EXEC, Effect.IRREVERSIBLE})
 _MAX_NAMED = 3  # values named in one message
-UNTYPED_DEFAULT: UntypedMode = False  # chosen on AgentDojo's dev suites: see docs/provenance.md
+UNTYPED_DEFAULT: UntypedMode = "injected"  # chosen on AgentDojo's dev suites: see docs/provenance.md
 
 TrustResolver = Callable[[str], "Trust | None"]
 # False: typed entities only; True: also untyped text; "injected": untyped text only when the untrusted
@@ -134,15 +134,19 @@ class Provenance:
             return 0
         leaves = [text for _, text in text_leaves(value)]
         entities, entity_texts = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
-        grams = self._grams_of(run, leaves, trusted=trusted, echo_of=echo_of) if self.untyped else set()
-        if not entities and not grams:
-            return 0
         injected = False
-        if not trusted:
+        if not trusted and (entities or self.untyped):
             from railguard.detect.injection import score_injection
 
-            scanned = leaves if grams else entity_texts
-            injected = any(score_injection(text).flagged for text in scanned)
+            injected = any(
+                score_injection(text).flagged for text in (leaves if self.untyped else entity_texts)
+            )
+        # In "injected" mode a clean untrusted output can never be the source of a text hit: skip
+        # indexing it (most of the cost); trusted outputs are still indexed, since they vouch.
+        wanted = self.untyped is True or (self.untyped == "injected" and (trusted or injected))
+        grams = self._grams_of(run, leaves, trusted=trusted, echo_of=echo_of) if wanted else set()
+        if not entities and not grams:
+            return 0
         source = source[:256]
         if entities:
             self._records.add(
