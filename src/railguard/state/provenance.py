@@ -12,8 +12,10 @@ entity that neither the user's own instructions nor a trusted output carried get
 `provenance/untrusted-value` (ask by default); when the output that brought it in had injection
 signals, `provenance/injected-value` (block by default). Only digests and masked previews are kept.
 
-With `untyped=True`, string arguments are also matched as word sequences (a hotel name, a new
-password, a message body copied from a page; see `_provenance_text`) and reported with kind "text".
+String arguments are also matched as word sequences (a hotel name, a new password, a message body
+copied from a page; see `_provenance_text`) and reported with kind "text": by default
+(`untyped="injected"`) only when the output that carried them had injection signals; `untyped=True`
+reports them all, `False` turns them off.
 """
 
 from __future__ import annotations
