@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from railguard._extras import require
+from railguard.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from railguard.engine import Engine
     from railguard.integrations.mcp_proxy import ProxyOptions
@@ -162,6 +165,11 @@ def mcp_proxy(
     """Guard an MCP server: sit between an MCP client and the server (a subprocess, or a URL with
     --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
     streamable HTTP with --listen. Example: railguard mcp-proxy -p policy.yaml -- python server.py"""
+    try:
+        require("integrations", "mcp", "anyio")
+    except ConfigurationError as e:
+        err.print(f"[red]cannot start the proxy[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
     import anyio
 
     from railguard.errors import PolicyError

@@ -8,10 +8,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from railguard._extras import require
+
 # One store-opening helper and --db option for every command that takes a store URL.
 from railguard.cli._approvals import DbOpt
 from railguard.cli._approvals import _store as _open_store_or_exit
-from railguard.errors import RailguardError
+from railguard.errors import ConfigurationError, RailguardError
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -32,6 +34,11 @@ def serve(
 ) -> None:
     """Run the Railguard server: OTLP/HTTP trace ingest at POST /v1/traces, /healthz and /readyz.
     Set $RAILGUARD_INGEST_TOKEN to require 'Authorization: Bearer <token>' on ingest."""
+    try:
+        require("server", "fastapi", "uvicorn")
+    except ConfigurationError as e:
+        err.print(f"[red]cannot serve[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
     import uvicorn
 
     from railguard.server import create_app
