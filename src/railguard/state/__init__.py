@@ -31,6 +31,7 @@ from railguard.state.limits import Limits as Limits
 from railguard.state.loops import LoopRules as LoopRules
 from railguard.state.loops import Loops as Loops
 from railguard.state.provenance import Provenance as Provenance
+from railguard.state.provenance import UntypedMode as UntypedMode
 from railguard.state.provenance import install_provenance as install_provenance
 from railguard.state.retry import Backoff as Backoff
 from railguard.state.retry import Breakers as Breakers
@@ -75,6 +76,7 @@ __all__ = [
     "Saga",
     "Switch",
     "Unavailable",
+    "UntypedMode",
     "Usage",
     "aresilient_call",
     "compensate",
