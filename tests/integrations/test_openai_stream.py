@@ -31,17 +31,8 @@ from .fake_providers import (
     response_object,
     responses_stream,
 )
+from .test_openai import POLICY, REQUEST_MODEL, RESPONSE_MODEL
 
-POLICY = """
-rules:
-  - rule: payments/limit
-    tools: [send_money]
-    when: args.amount > 1000
-    verdict: block
-    message: payments over 1000 need another way
-"""
-REQUEST_MODEL = "gpt-4o"
-RESPONSE_MODEL = "gpt-4o-2024-08-06"
 PROMPT: list[Any] = [{"role": "user", "content": "check and pay"}]
 CHAT_TURN = chat_completion(
     {
