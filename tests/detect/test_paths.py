@@ -127,3 +127,12 @@ def test_traversal_inside_the_workspace_is_not_an_escape() -> None:
 def test_reading_outside_is_not_a_write() -> None:
     fact = analyze_paths(["/etc/hosts"], workspace=WS, home=HOME, write=False).to_fact()
     assert fact["system"] == ["/etc/hosts"] and fact["writes_outside_workspace"] is False
+
+
+def test_a_workspace_under_a_system_root_is_not_system() -> None:
+    inside = analyze_paths(["/srv/app/src/main.py"], workspace="/srv/app", home="/root", write=True)
+    assert inside.to_fact()["system"] == []
+    outside = analyze_paths(["/srv/other/x", "/etc/hosts"], workspace="/srv/app", home="/root", write=True)
+    assert outside.to_fact()["system"] == ["/srv/other/x", "/etc/hosts"]
+    everywhere = analyze_paths(["/etc/hosts"], workspace="/", home="/root", write=True)
+    assert everywhere.to_fact()["system"] == ["/etc/hosts"]

@@ -150,15 +150,9 @@ def paths_fact(
     paths = args_with_role(action, spec, "path")
     if shell is not None:
         paths += [p for p in shell.get("paths", []) if p not in paths]
-    fact = analyze_paths(
+    return analyze_paths(
         paths, workspace=action.context.workspace, home=_home(action), write=_is_write(action, spec)
     ).to_fact()
-    workspace = action.context.workspace
-    if workspace and fact["system"]:
-        # a workspace may live under a system-looking root (/srv/app, /opt/app): inside it is never "system"
-        root = workspace.rstrip("/") + "/"
-        fact["system"] = [p for p in fact["system"] if not (p + "/").startswith(root)]
-    return fact
 
 
 def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None) -> dict[str, Any]:

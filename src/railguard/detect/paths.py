@@ -224,6 +224,8 @@ def analyze_paths(
     outside: list[str] = []
     system: list[str] = []
     traversal = False
+    # A workspace may live under a system-looking root (/srv/app, /opt/app): inside it is not "system".
+    root = _resolve(workspace, None, home).rstrip("/") if workspace else ""
     for raw in paths:
         if not isinstance(raw, str) or not raw:
             continue
@@ -232,7 +234,7 @@ def analyze_paths(
         kind = _secret_kind(path) or _secret_kind(raw)
         if kind and kind != "ssh_known_hosts":
             secret.append(SecretPath(path, kind))
-        if is_system_path(path):
+        if is_system_path(path) and not (root and is_inside(path, root)):
             system.append(path)
         if path == ".." or path.startswith("../"):
             traversal = True  # escapes the current directory even without a known workspace
