@@ -235,10 +235,7 @@ class CompiledPolicy:
         fields: dict[str, frozenset[str] | None] = {}
         for rule in rules:
             merge_fields(fields, rule.fields)
-        facts = tuple(f for f in FACTS if f in variables)
-        # `paths` and `net` include what the shell command touches, so they need `shell` first.
-        if any(FACTS[f].needs_shell for f in facts) and "shell" not in facts:
-            facts = ("shell", *facts)
+        facts = _facts_read(variables)
         plan = ToolPlan(rules, variables, fields, facts, self.tools.get(tool), self.contracts.get(tool))
         with self._plans_lock:
             self._plans[tool] = plan
@@ -268,12 +265,7 @@ class CompiledPolicy:
     @property
     def facts_used(self) -> frozenset[str]:
         """The detector facts any rule reads (warmed at load)."""
-        used: set[str] = set()
-        for rule in self.rules:
-            used |= rule.variables & set(FACTS)
-        if used & {name for name, p in FACTS.items() if p.needs_shell}:
-            used.add("shell")
-        return frozenset(used)
+        return frozenset(_facts_read(frozenset().union(*(r.variables for r in self.rules))))
 
     def effect_of(self, tool: str) -> Effect:
         spec = self.tools.get(tool)
@@ -288,6 +280,15 @@ class CompiledPolicy:
             if rule.id == rule_id:
                 return rule
         return None
+
+
+def _facts_read(variables: frozenset[str]) -> tuple[str, ...]:
+    """The facts these variables read, in registry order. `paths` and `net` include what the shell
+    command touches, so reading them means computing `shell` first."""
+    facts = tuple(f for f in FACTS if f in variables)
+    if any(FACTS[f].needs_shell for f in facts) and "shell" not in facts:
+        facts = ("shell", *facts)
+    return facts
 
 
 def _redaction_kinds(kinds: tuple[str, ...] | None, file: str, line: int | None) -> tuple[str, ...] | None:
