@@ -1,0 +1,48 @@
+"""Invocations that only print: `--help`, `--version`, dry runs (`--dry-run`, `--no-act`, `-n` where the
+tool documents it). Nothing they name is touched, so the tool's own rules are skipped for them."""
+
+from __future__ import annotations
+
+from railguard.detect.shell._view import CommandView
+
+_EVERY_TOOL = frozenset({"--help", "--version", "--dry-run", "--dryrun", "--no-act", "--simulate",
+                         "--just-print", "--recon", "--what-if", "--whatif", "--noop", "--list", "--print",
+                         "--preview-only", "--plan-only"})  # fmt: skip
+_NOT_DRY = frozenset({"none", "false", "0", "no", "off"})
+# Short flags documented as "only show what would be done", per tool (and per git subcommand).
+_SHORT_DRY_RUN: dict[str, frozenset[str]] = {
+    "rsync": frozenset({"-n"}),
+    "make": frozenset({"-n"}),
+    "gmake": frozenset({"-n"}),
+    "apt-get": frozenset({"-s"}),
+    "apt": frozenset({"-s"}),
+    "ansible-playbook": frozenset({"-C"}),
+    "mke2fs": frozenset({"-n", "-V"}),
+    "mkswap": frozenset({"-V"}),
+    "wipefs": frozenset({"-n"}),
+    "dpkg": frozenset({"--no-act"}),
+}
+_GIT_DRY_RUN = frozenset({"push", "clean", "rm", "add", "mv", "prune", "remote"})
+
+
+def _long_dry(text: str) -> bool:
+    key, eq, value = text.partition("=")
+    if key not in _EVERY_TOOL:
+        return False
+    return not eq or value.lower() not in _NOT_DRY  # `--dry-run=client` yes, `--dry-run=none` no
+
+
+def is_read_only(view: CommandView) -> bool:
+    """True when this invocation cannot change anything (help, version, a documented dry run)."""
+    texts = [w.text for w in view.args]
+    if any(_long_dry(t) for t in texts if t.startswith("--")):
+        return True
+    short = _SHORT_DRY_RUN.get(view.name)
+    if short is None and view.name.startswith(("mkfs", "mke2fs")):
+        short = _SHORT_DRY_RUN["mke2fs"]
+    if short and view.flags & short:
+        return True
+    if view.name == "git":
+        sub = next((t for t in texts if not t.startswith("-")), "")
+        return sub in _GIT_DRY_RUN and "-n" in view.flags
+    return False
