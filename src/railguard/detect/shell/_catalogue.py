@@ -191,8 +191,10 @@ def classify(spec: CliSpec, args: list[str], flags: frozenset[str], verbs: dict[
         return Effect(spec.default, (), spec)
     if spec.kind == "local":  # a local toolchain's own verbs (`npm install`, `cargo run`) are local work
         return Effect("allow", tuple(words), spec)
-    for word in words:
+    # the last verb-bearing word decides: nouns that are also verbs come first (`gh release delete`,
+    # `kubectl rollout status`), resource names come after the depth
+    for word in reversed(words):
         found = verb_class(word, verbs)
         if found is not None:
             return Effect(found, tuple(words), spec)
-    return Effect("ask" if spec.kind == "remote" else "allow", tuple(words), spec)
+    return Effect("ask", tuple(words), spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from railguard.detect.shell._view import CommandView
 
-_EVERY_TOOL = frozenset({"--help", "--version", "--dry-run", "--dryrun", "--no-act", "--simulate",
+_EVERY_TOOL = frozenset({"--help", "--dry-run", "--dryrun", "--no-act", "--simulate",
                          "--just-print", "--recon", "--what-if", "--whatif", "--noop", "--list", "--print",
                          "--preview-only", "--plan-only"})  # fmt: skip
 _NOT_DRY = frozenset({"none", "false", "0", "no", "off"})
@@ -22,6 +22,9 @@ _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
     "wipefs": frozenset({"-n"}),
     "dpkg": frozenset({"--no-act"}),
 }
+_SINGLE_DASH_HELP = frozenset(
+    {"terraform", "tofu", "terragrunt", "go", "java", "packer", "vault", "consul", "nomad"}
+)
 _GIT_DRY_RUN = frozenset({"push", "clean", "rm", "add", "mv", "prune", "remote"})
 
 
@@ -37,6 +40,10 @@ def is_read_only(view: CommandView) -> bool:
     texts = [w.text for w in view.args]
     if any(_long_dry(t) for t in texts if t.startswith("--")):
         return True
+    if view.name in _SINGLE_DASH_HELP and "-help" in texts:
+        return True
+    if texts[-1:] == ["--version"] and len(view.operands) <= 1:
+        return True  # `tool --version`, `tool sub --version`; `helm install --version 1.2 chart` has a value
     short = _SHORT_DRY_RUN.get(view.name)
     if short is None and view.name.startswith(("mkfs", "mke2fs")):
         short = _SHORT_DRY_RUN["mke2fs"]

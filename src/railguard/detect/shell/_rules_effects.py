@@ -25,13 +25,16 @@ _OFFICIAL_HOSTS = ("pypi.org", "pypi.python.org", "files.pythonhosted.org", "reg
                    "registry.terraform.io")  # fmt: skip
 _PROXY_KEYWORDS = frozenset({"direct", "off", ""})
 _FALSE = frozenset({"false", "0", "no", "off", "n"})
-_URL_HOST = re.compile(r"^(?:[a-z0-9+]+:)?(?:[a-z0-9+.-]+://)?(?:[^@/]*@)?(\[[^\]]*\]|[^/:?#\s]*)", re.I)
 _IP = re.compile(r"^\[?[0-9a-f.:]+\]?$", re.I)
 
 
 def _host(url: str) -> str:
-    match = _URL_HOST.match(url.strip().strip("'\""))
-    return (match.group(1) if match else "").lower()
+    rest = url.strip().strip("'\"")
+    rest = rest.split("://", 1)[1] if "://" in rest else rest
+    authority = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority.split("]", 1)[0] + "]"
+    return authority.split(":", 1)[0].lower()
 
 
 def source_risk(url: str) -> str | None:

@@ -254,6 +254,8 @@ def _check_dd(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 yield finding(_CAT, "dd-to-device", "block", "critical", f"dd writes to {target.path}")
             elif target.path.startswith("/dev/") and not target.path.startswith(_HARMLESS_DEVICES):
                 yield finding(_CAT, "dd-to-device", "ask", "high", f"dd writes to the device {target.path}")
+            elif target.path.startswith("/dev/"):
+                continue
             else:
                 yield from write_target_findings(target, append=False, rule="dd")
         elif key == "if" and is_disk_device(value):
