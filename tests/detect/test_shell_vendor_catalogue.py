@@ -40,7 +40,7 @@ def test_example_gets_its_documented_verdict(cli: str, command: str, verdict: st
         ("DeleteInstance", ["delete", "instance"]),
         ("api:core:messages:create", ["api", "core", "messages", "create"]),
         ("TerminateInstances", ["terminate", "instances"]),
-    ],  # fmt: skip
+    ],
 )
 def test_compound_subcommands_split_into_verbs(word: str, expected: list[str]) -> None:
     assert tokens(word) == expected
@@ -63,7 +63,7 @@ def test_destroy_is_the_strongest_verb_in_a_word() -> None:
         "az cosmosdb sql container delete -g rg -a acct -d db -n c",
         "doctl registry garbage-collection purge",
         "heroku redis:destroy -a acme",
-    ],  # fmt: skip
+    ],
 )
 def test_unlisted_destroying_subcommands_block(command: str) -> None:
     assert analyze_command(command, workspace=WS, home=HOME).verdict == "block"
@@ -77,7 +77,7 @@ def test_unlisted_destroying_subcommands_block(command: str) -> None:
         "az cosmosdb show -n a",
         "doctl registry repository list-tags api",
         "heroku redis:info -a acme",
-    ],  # fmt: skip
+    ],
 )
 def test_unlisted_reading_subcommands_run(command: str) -> None:
     assert analyze_command(command, workspace=WS, home=HOME).verdict == "allow"
