@@ -30,9 +30,10 @@ MISSED = [
         "fuser -k -KILL 8000/tcp",
     ),
     *_cases("ask", "killall mysqld", "pkill -f gunicorn", "systemctl stop mongod", "supervisorctl stop all"),
-    # find with a deleting action, however it is spelled
+    # find with a deleting action, however it is spelled: every match under / or the home dir goes, so a
+    # human looks (filtered: `ask`; the workspace: allowed)
     *_cases(
-        "block",
+        "ask",
         "find /home/user -name '*.bak' -delete",
         "find ~ -iname '*.mp4' -exec rm {} +",
         "find / -user bob -print0 | xargs -0 rm -rf",

@@ -256,7 +256,7 @@ def check_disk_fill(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             endless = count is None
             size = block * int(count) if block is not None and count and count.isdigit() else None
     elif (name in ("cat", "pv") and any(t in _ENDLESS for t in texts) and _writes_file(view)) or (
-        name == "yes" and _writes_file(view)
+        name == "yes" and _writes_file(view) and not view.exec.consumers
     ):
         endless = True
     elif name == "head" and any(t in _ENDLESS for t in texts) and _writes_file(view):

@@ -95,11 +95,8 @@ def _selective(view: CommandView) -> bool:
     )
 
 
-def _soften(verdict: tuple[str, str], selective: bool, zone: str = "") -> tuple[str, str]:
-    """A filtered `find` hits matching entries only: worth a human look, not a hard stop — unless it
-    sweeps `/`, the home dir, a top system tree or a secret dir, where every match is someone's data."""
-    if zone in ("critical", "secret_dir", "device"):
-        return verdict
+def _soften(verdict: tuple[str, str], selective: bool) -> tuple[str, str]:
+    """A filtered `find` hits matching entries only: worth a human look, not a hard stop."""
     return ("ask", "high") if selective and verdict[0] == "block" else verdict
 
 
@@ -128,7 +125,7 @@ def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             if target.zone == "outside" and is_data_root(target.path, ctx) and not selective:
                 yield finding(_CAT, "rm-recursive-data-dir", "block", "high", _describe(view, target))
             elif verdict:
-                verdict = _soften(verdict, selective, target.zone)
+                verdict = _soften(verdict, selective)
                 rule = (
                     "rm-recursive-root"
                     if target.path in ("/", "~")
@@ -137,7 +134,7 @@ def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 yield finding(_CAT, rule, *verdict, _describe(view, target))
         elif selective and target.zone in ("critical", "secret_dir"):
             yield finding(
-                _CAT, "find-delete-sweep", "block", "high", f"deletes files found under {target.path}"
+                _CAT, "find-delete-sweep", "ask", "high", f"deletes files found under {target.path}"
             )
         elif target.zone in ("critical", "system", "device"):
             exact = not selective and not any(c in target.raw for c in "*?[")
@@ -162,7 +159,8 @@ def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     selective = _selective(view)
     targets = _targets(view, ctx, operands)
     on_system = [t for t in targets if t.zone in ("critical", "system")]
-    if view.name == "chmod" and on_system and (_is_setuid(mode) or _world_writable(mode)):
+    setuid_binary = _is_setuid(mode) and any(t.path.startswith(_BINARY_DIRS) for t in on_system)
+    if view.name == "chmod" and on_system and (setuid_binary or _world_writable(mode)):
         yield finding("system", "chmod-system-weakened", "block", "critical",
                       f"chmod {mode} on {on_system[0].path} lets anyone write or escalate")  # fmt: skip
     elif view.name == "chmod" and _is_setuid(mode):
@@ -181,6 +179,17 @@ def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             yield finding(
                 _CAT, f"{view.name}-system-path", "ask", "high", f"{view.name} {mode} on {target.path}"
             )
+
+
+_BINARY_DIRS = (
+    "/bin/",
+    "/sbin/",
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/usr/local/bin/",
+    "/usr/local/sbin/",
+    "/usr/libexec/",
+)
 
 
 def _world_writable(mode: str) -> bool:

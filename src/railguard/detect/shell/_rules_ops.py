@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from railguard.detect.shell._flow import upstream_closure
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_vcs import positionals
 from railguard.detect.shell._view import CommandView, Ctx, finding
@@ -324,15 +325,17 @@ def _uncatchable(signal: str | None) -> bool:
 
 
 def _kill_by_name(view: CommandView, name: str, texts: list[str]) -> Iterator[ShellFinding]:
-    """SIGKILL by name, pattern or pids found at run time (`kill -9 $(pgrep x)`) is an outage with no
-    clean shutdown: block. Catchable signals to every process of a server's name: ask."""
+    """SIGKILL of every process of a server's name (`pkill -9 postgres`, `kill -9 $(pgrep mysqld)`) or of a
+    user is an outage with no clean shutdown: block. SIGKILL of other names or of pids found at run time,
+    and catchable signals to a server: ask."""
     uncatchable = _uncatchable(_signal(name, texts))
     if name == "kill":
+        producers = [sub for w in view.args for sub in w.subs] + upstream_closure(view.exec)
         chosen_at_run_time = view.exec.dynamic_operands or any(w.dynamic or "$(" in w.text for w in view.args)
         if uncatchable and chosen_at_run_time:
-            yield finding(
-                "system", "kill-uncatchable", "block", "high", "kill -9 of processes found at run time"
-            )
+            server = any(_SERVICE_NAMES.search(" ".join(p.argv[1:])) for p in producers)
+            yield finding("system", "kill-uncatchable", "block" if server else "ask", "high",
+                          "kill -9 of processes found at run time")  # fmt: skip
         return
     if name == "fuser":
         if view.has("-k"):
@@ -343,7 +346,10 @@ def _kill_by_name(view: CommandView, name: str, texts: list[str]) -> Iterator[Sh
     patterns = positionals(texts, _PATTERN_VALUED.get(name, frozenset()))
     if uncatchable and (patterns or view.has("-u", "--user")):
         target = " ".join(patterns) or "a user's processes"
-        yield finding("system", "kill-uncatchable", "block", "high", f"{name} -KILL {target}")
+        server = any(_SERVICE_NAMES.search(p) for p in patterns) or not patterns
+        yield finding(
+            "system", "kill-uncatchable", "block" if server else "ask", "high", f"{name} -KILL {target}"
+        )
     elif any(_SERVICE_NAMES.search(p) for p in patterns):
         yield finding("system", "service-stop", "ask", "high", f"{name} {' '.join(patterns)} stops a server")
 
