@@ -129,6 +129,8 @@ REVIEWED = {
     "shred": "correct: shreds a disk device",
     "shutdown": "correct: stops or reboots the machine",
     "storage-destroy": "correct: wipes RAID metadata / destroys a pool",
+    "chmod-system-weakened": "correct: `chmod 777` on a system binary lets anyone replace it",
+    "disk-fill": "correct: `yes > file` in the background writes until the disk is full",
     "secret-to-network": "WRONG: `openssl req/x509 -key server.key` reads its own key to sign (TLS key "
     "arguments; the fix belongs to the argument normalization of issue 10)",
 }
@@ -150,34 +152,25 @@ NL2BASH_BEFORE = {"ask": 605, "block": 15}
 LABELLED_BEFORE = {"caught": 421, "strict": 421, "ask": 0, "block": 0}
 
 
-def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
+def scan(commands: list[str]) -> tuple[Counter[str], Counter[str], list[tuple[str, str]]]:
+    """Verdict counts, the first asking rule per asked line, and (rule, line) for every blocked line."""
     verdicts: Counter[str] = Counter()
     ask_rules: Counter[str] = Counter()
     blocked: list[tuple[str, str]] = []
-    for line in lines:
-        analysis = analyze_uncached(line, WS, HOME)
+    for command in commands:
+        analysis = analyze_uncached(command, WS, HOME)
         verdicts[analysis.verdict] += 1
-        if analysis.verdict == "ask":
-            ask_rules[next(f.rule for f in analysis.findings if f.verdict == "ask")] += 1
-        if analysis.verdict == "block":
-            rule = next(f.rule for f in analysis.findings if f.verdict == "block")
-            blocked.append((rule, line))
-    total = len(lines)
-    md = [
-        "### NL2Bash (12,607 everyday command lines)",
-        "",
-        f"Before issue 16 (commit {BEFORE_COMMIT}): ask {_pct(NL2BASH_BEFORE['ask'], total)}, block "
-        f"{_pct(NL2BASH_BEFORE['block'], total)}.",
-        "",
-        "| verdict | lines | rate |",
-        "|---|---:|---:|",
-        *(f"| {v} | {verdicts[v]} | {_pct(verdicts[v], total)} |" for v in ("allow", "ask", "block")),
-        "",
-        "Blocked lines, by rule, with the review of each group:",
-        "",
-        "| rule | lines | review |",
-        "|---|---:|---|",
-    ]
+        if analysis.verdict in ("ask", "block"):
+            rule = next(f.rule for f in analysis.findings if f.verdict == analysis.verdict)
+            if analysis.verdict == "ask":
+                ask_rules[rule] += 1
+            else:
+                blocked.append((rule, command))
+    return verdicts, ask_rules, blocked
+
+
+def review_table(blocked: list[tuple[str, str]], ask_rules: Counter[str], total: int, top: int) -> list[str]:
+    md = ["| blocked by rule | lines | review |", "|---|---:|---|"]
     by_rule = Counter(rule for rule, _ in blocked)
     for rule, count in by_rule.most_common():
         md.append(f"| {rule} | {count} | {REVIEWED.get(rule, 'NOT REVIEWED').replace('|', chr(92) + '|')} |")
@@ -189,10 +182,27 @@ def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
         "| rule | lines |",
         "|---|---:|",
     ]
-    md += [f"| {rule} | {count} |" for rule, count in ask_rules.most_common(12)]
+    md += [f"| {rule} | {count} |" for rule, count in ask_rules.most_common(top)]
     md.append("")
-    listing = [f"{rule}\t{line}" for rule, line in sorted(blocked)]
-    return md, listing
+    return md
+
+
+def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
+    verdicts, ask_rules, blocked = scan(lines)
+    total = len(lines)
+    md = [
+        "### NL2Bash (12,607 everyday command lines)",
+        "",
+        f"Before issue 16 (commit {BEFORE_COMMIT}): ask {_pct(NL2BASH_BEFORE['ask'], total)}, block "
+        f"{_pct(NL2BASH_BEFORE['block'], total)}.",
+        "",
+        "| verdict | lines | rate |",
+        "|---|---:|---:|",
+        *(f"| {v} | {verdicts[v]} | {_pct(verdicts[v], total)} |" for v in ("allow", "ask", "block")),
+        "",
+        *review_table(blocked, ask_rules, total, 12),
+    ]
+    return md, [f"{rule}\t{line}" for rule, line in sorted(blocked)]
 
 
 # The analyzer at commit dfff10c (before the red-team fixes), measured on shell_redteam.yaml with the
@@ -274,16 +284,7 @@ def everyday_rows() -> list[str]:
 
 def everyday_section() -> tuple[list[str], list[str]]:
     commands = everyday_rows()
-    verdicts: Counter[str] = Counter()
-    ask_rules: Counter[str] = Counter()
-    blocked: list[tuple[str, str]] = []
-    for command in commands:
-        analysis = analyze_uncached(command, WS, HOME)
-        verdicts[analysis.verdict] += 1
-        if analysis.verdict == "ask":
-            ask_rules[next(f.rule for f in analysis.findings if f.verdict == "ask")] += 1
-        elif analysis.verdict == "block":
-            blocked.append((next(f.rule for f in analysis.findings if f.verdict == "block"), command))
+    verdicts, ask_rules, blocked = scan(commands)
     n, before = len(commands), EVERYDAY_BEFORE
     md = [
         f"### Everyday documented commands ({n} lines; `benchmarks/data/shell_everyday.tsv`)",
@@ -297,17 +298,8 @@ def everyday_section() -> tuple[list[str], list[str]]:
         f"| ask | {_pct(before['ask'], n)} | {_pct(verdicts['ask'], n)} |",
         f"| block | {_pct(before['block'], n)} | {_pct(verdicts['block'], n)} |",
         "",
-        "| blocked by rule | lines | review |",
-        "|---|---:|---|",
+        *review_table(blocked, ask_rules, n, 20),
     ]
-    by_rule = Counter(rule for rule, _ in blocked)
-    for rule, count in by_rule.most_common():
-        md.append(f"| {rule} | {count} | {REVIEWED.get(rule, 'NOT REVIEWED').replace('|', chr(92) + '|')} |")
-    wrong = sum(count for rule, count in by_rule.items() if not REVIEWED.get(rule, "").startswith("correct"))
-    md += ["", f"Blocks judged wrong or unreviewed: {wrong} ({_pct(wrong, n)} of all lines).", ""]
-    md += ["Reasons to ask (first asking finding per line):", "", "| rule | lines |", "|---|---:|"]
-    md += [f"| {rule} | {count} |" for rule, count in ask_rules.most_common()]
-    md.append("")
     return md, [f"{rule}\t{line}" for rule, line in sorted(blocked)]
 
 

@@ -38,6 +38,7 @@ MISSED = [
         "find ~ -iname '*.mp4' -exec rm {} +",
         "find / -user bob -print0 | xargs -0 rm -rf",
         "find /etc -name '*.rpmsave' -execdir rm -f {} \\;",
+        "fd -H . /home/user --exec rm -rf",
     ),
     # forge and registry deletes
     *_cases(
@@ -137,6 +138,8 @@ OVER_BLOCKS = [
     "docker compose logs -f web",
     "pip install --index-url https://pypi.org/simple requests",
     "python3 -m http.server 8080",
+    "fd -e tmp -x rm",
+    "jobs -p | xargs kill -9",
     "find . -name '*.orig' -delete",
     "kill -TERM 4242",
     "git config core.hooksPath .githooks",

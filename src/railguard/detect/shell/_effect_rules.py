@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from railguard.detect.shell import _rules_effects, _rules_exposure, _rules_vendor
+from railguard.detect.shell import _rules_effects, _rules_exposure, _rules_fs, _rules_vendor
 from railguard.detect.shell._catalogue import catalogue
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx
@@ -33,6 +33,7 @@ _BY_NAMES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     (_rules_exposure.check_storage,
      ("zpool", "zfs", "lvremove", "vgremove", "pvremove", "btrfs", "cryptsetup", "nvme", "vgreduce", "lvreduce",
       "mdadm", "hdparm", "sfdisk")),
+    (_rules_fs.check_fd_exec, ("fd", "fdfind")),
     (_rules_exposure.check_service_stop,
      ("supervisorctl", "pm2", "launchctl", "rc-service", "sv", "pg_ctl", "pg_ctlcluster", "apachectl",
       "apache2ctl", "brew", "nginx", "caddy", "haproxy", "initctl", "s6-svc")),

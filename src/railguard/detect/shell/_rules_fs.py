@@ -152,6 +152,31 @@ def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             yield finding(_CAT, "rm-secret-file", "ask", "medium", _describe(view, target))
 
 
+_FD_EXEC = frozenset({"-x", "--exec", "-X", "--exec-batch"})
+_DELETERS = frozenset({"rm", "shred", "unlink", "rmdir", "srm", "trash", "trash-put"})
+
+
+def check_fd_exec(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """`fd PATTERN ROOT -x rm`: the walker does not unwrap fd, so its deleting actions are judged like
+    `find -exec rm` on the roots it searches."""
+    texts = [w.text for w in view.args]
+    at = next((i for i, t in enumerate(texts) if t in _FD_EXEC), None)
+    if at is None or at + 1 >= len(texts) or basename(texts[at + 1]) not in _DELETERS:
+        return
+    before = [w for w in view.args[:at] if not w.text.startswith("-")]
+    for root in before[1:] or [Word(".")]:
+        target = classify_target(root, ctx)
+        if target.zone not in ("workspace", "scratch", "workspace_root", "scratch_root"):
+            yield finding(
+                _CAT,
+                "find-delete-sweep",
+                "ask",
+                "high",
+                f"{view.name} deletes what it finds under {target.path}",
+            )
+            return
+
+
 def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     operands = view.operands[1:] if view.name in ("chmod", "chown", "chgrp") else view.operands
     mode = view.operands[0].text if view.operands else ""

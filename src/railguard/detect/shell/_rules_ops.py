@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from railguard.detect.shell._flow import upstream_closure
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_vcs import positionals
+from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
 _TF = frozenset({"terraform", "tofu", "terragrunt", "terramate"})
@@ -324,6 +325,13 @@ def _uncatchable(signal: str | None) -> bool:
     return signal is not None and signal.upper().removeprefix("SIG") in ("9", "KILL")
 
 
+def _reads_pid_file(exec_: Exec) -> bool:
+    """`cat tmp/pids/server.pid`: the pid the program itself recorded, not a search by name."""
+    return (
+        exec_.argv[:1] == ["cat"] and all(a.endswith(".pid") for a in exec_.argv[1:]) and len(exec_.argv) > 1
+    )
+
+
 def _kill_by_name(view: CommandView, name: str, texts: list[str]) -> Iterator[ShellFinding]:
     """SIGKILL of every process of a server's name (`pkill -9 postgres`, `kill -9 $(pgrep mysqld)`) or of a
     user is an outage with no clean shutdown: block. SIGKILL of other names or of pids found at run time,
@@ -332,7 +340,8 @@ def _kill_by_name(view: CommandView, name: str, texts: list[str]) -> Iterator[Sh
     if name == "kill":
         producers = [sub for w in view.args for sub in w.subs] + upstream_closure(view.exec)
         chosen_at_run_time = view.exec.dynamic_operands or any(w.dynamic or "$(" in w.text for w in view.args)
-        if uncatchable and chosen_at_run_time:
+        own = producers and all(p.argv[:1] == ["jobs"] or _reads_pid_file(p) for p in producers)
+        if uncatchable and chosen_at_run_time and not own:
             server = any(_SERVICE_NAMES.search(" ".join(p.argv[1:])) for p in producers)
             yield finding("system", "kill-uncatchable", "block" if server else "ask", "high",
                           "kill -9 of processes found at run time")  # fmt: skip
