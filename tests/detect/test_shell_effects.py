@@ -85,6 +85,7 @@ MISSED = [
         "uv pip uninstall railguard",
         "cp /dev/null railguard.yaml",
         "RAILGUARD_MODE=off claude",
+        "wget -q -O - http://0xA9FEA9FE/latest/meta-data/",
     ),
     *_cases(
         "ask",
@@ -93,6 +94,9 @@ MISSED = [
         "ngrok http 3000",
         "kubectl apply -f prod.yaml",
         "stripe refunds create --charge ch_1",
+        "sudo apt-get remove -y libc6",
+        "sudo zypper rm 'python3*'",
+        "npm rm --global pnpm",
         "uv pip install --index-url https://pkgs.example.com/simple x",
     ),
 ]
@@ -139,6 +143,9 @@ OVER_BLOCKS = [
     "pip install --index-url https://pypi.org/simple requests",
     "python3 -m http.server 8080",
     "fd -e tmp -x rm",
+    "sudo apt remove cowsay",
+    "brew uninstall wget2",
+    "echo http://169.254.169.254/latest",
     "jobs -p | xargs kill -9",
     "find . -name '*.orig' -delete",
     "kill -TERM 4242",

@@ -34,6 +34,9 @@ _BY_NAMES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
      ("zpool", "zfs", "lvremove", "vgremove", "pvremove", "btrfs", "cryptsetup", "nvme", "vgreduce", "lvreduce",
       "mdadm", "hdparm", "sfdisk")),
     (_rules_fs.check_fd_exec, ("fd", "fdfind")),
+    (_rules_effects.check_package_removal,
+     ("apt", "apt-get", "aptitude", "yum", "dnf", "zypper", "apk", "brew", "snap", "flatpak", "port", "pip", "pip3",
+      "gem", "npm", "pnpm", "yarn", "conda", "mamba", "rustup", "nix-collect-garbage", "pacman")),
     (_rules_exposure.check_service_stop,
      ("supervisorctl", "pm2", "launchctl", "rc-service", "sv", "pg_ctl", "pg_ctlcluster", "apachectl",
       "apache2ctl", "brew", "nginx", "caddy", "haproxy", "initctl", "s6-svc")),
@@ -55,7 +58,10 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield from _BY_NAMES
 
 
-EVERY_COMMAND: tuple[Rule, ...] = (_rules_effects.check_guard_protection,)
+EVERY_COMMAND: tuple[Rule, ...] = (
+    _rules_effects.check_guard_protection,
+    _rules_exposure.check_cloud_metadata,
+)
 
 
 def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterator[ShellFinding]:

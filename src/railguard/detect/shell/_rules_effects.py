@@ -306,3 +306,49 @@ def git_config_findings(pairs: list[tuple[str, str]]) -> Iterator[ShellFinding]:
                 )
         elif lowered in ("http.sslcainfo", "http.sslbackend") and not value:
             yield _tls_off(f"git {key}")
+
+
+# -- removing the machine's own software --------------------------------------------------------------
+_REMOVE_VERBS = {"apt": ("remove", "purge", "autoremove"), "apt-get": ("remove", "purge", "autoremove"),
+                 "aptitude": ("remove", "purge"), "yum": ("remove", "erase", "autoremove"),
+                 "dnf": ("remove", "erase", "autoremove"), "zypper": ("rm", "remove"), "apk": ("del",),
+                 "brew": ("uninstall", "remove", "rm"), "snap": ("remove",), "flatpak": ("uninstall", "remove"),
+                 "port": ("uninstall",), "pip": ("uninstall",), "pip3": ("uninstall",), "gem": ("uninstall",),
+                 "npm": ("uninstall", "remove", "rm", "un"), "pnpm": ("remove", "rm", "uninstall"),
+                 "yarn": ("remove",), "conda": ("remove", "uninstall"), "mamba": ("remove", "uninstall")}  # fmt: skip
+_ESSENTIAL = re.compile(
+    r"^(?:linux(?:-image.*|-headers.*)?|kernel.*|systemd.*|glibc.*|libc6|libc-bin|musl|openssh.*|ssh|sudo|bash|"
+    r"coreutils|util-linux|apt|dpkg|rpm|yum|dnf|pacman|python3?(?:\.\d+)?|python3-.*|perl|openssl(?:@\d)?|"
+    r"libssl.*|ca-certificates|network-manager|networkmanager|grub.*|shim.*|init|login|passwd|libpam.*|pam|"
+    r"docker.*|containerd.*|pip|setuptools|npm|pnpm|yarn|corepack|node|nodejs|git|curl|wget|base|base-files)$",
+    re.IGNORECASE,
+)
+_FORCE_REMOVAL = frozenset({"--force", "--ignore-dependencies", "--nodeps", "--force-removal-essential",
+                            "--allow-remove-essential", "--all", "--purge-all"})  # fmt: skip
+
+
+def check_package_removal(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """Removing software the machine itself runs on (the kernel, ssh, libc, the package manager, the
+    system Python), with a wildcard, or forced past dependencies: a human looks. Ordinary packages and
+    a project's own dependencies are everyday work."""
+    texts = [w.text for w in view.args]
+    name = view.name
+    operands = [t for t in texts if not t.startswith("-")]
+    whole = (
+        (name == "rustup" and operands[:2] == ["self", "uninstall"])
+        or (name == "nix-collect-garbage" and view.has("-d", "--delete-old"))
+        or (name in ("conda", "mamba") and operands[:2] == ["env", "remove"])
+    )
+    verbs = _REMOVE_VERBS.get(name, ())
+    removing = bool(operands) and operands[0] in verbs
+    if name == "pacman":
+        removing = any(t.startswith("-R") for t in texts)
+        operands = ["", *operands]
+    if name in ("npm", "pnpm", "yarn") and not view.has("-g", "--global"):
+        removing = False  # a project's own dependency
+    packages = [p.split("=", 1)[0].split("@", 1)[0] for p in operands[1:]]
+    risky = any(_ESSENTIAL.match(p) or "*" in p for p in packages) or bool(set(texts) & _FORCE_REMOVAL)
+    risky = risky or (name == "pacman" and any(t.startswith("-R") and t.count("d") >= 2 for t in texts))
+    if whole or (removing and risky):
+        yield finding("system", "remove-system-software", "ask", "high",
+                      f"{name} removes software the machine depends on")  # fmt: skip
