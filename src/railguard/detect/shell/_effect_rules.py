@@ -64,8 +64,13 @@ EVERY_COMMAND: tuple[Rule, ...] = (
 )
 
 
+_known: list[frozenset[str]] = []  # built once, after `_analyze` registered every rule
+
+
 def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterator[ShellFinding]:
-    yield from _rules_vendor.check_unknown_cli(view, frozenset(registered) | _LOCAL_TOOLS)
+    if not _known:
+        _known.append(frozenset(registered) | _LOCAL_TOOLS | frozenset(catalogue().clis))
+    yield from _rules_vendor.check_unknown_cli(view, _known[0])
 
 
 assignment_findings = _rules_effects.assignment_findings

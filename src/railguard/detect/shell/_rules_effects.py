@@ -227,6 +227,8 @@ _INLINE_WRITE = re.compile(
     r"open\s*\(|write|dump|unlink|remove|rename|rmtree|truncate|writeFile|rmSync|unlinkSync"
 )
 _INLINE_OPTIONS = frozenset({"-c", "-e", "-r", "--eval", "-p"})
+_INTERPRETERS = frozenset({"python", "python3", "python2", "node", "nodejs", "deno", "bun", "perl", "ruby", "php",
+                           "lua", "pwsh", "osascript", "jshell"})  # fmt: skip
 
 
 def is_guard_path(path: str) -> bool:
@@ -265,6 +267,10 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
             return
     name = view.name
     texts = [w.text for w in view.args]
+    if not any(
+        k in t.lower() for t in texts for k in ("railguard", "claude", "polic", "codex", "cursor", "gemini")
+    ):
+        return  # cheap exit: nothing below can match without one of these words
     if any(t in ("uninstall", "remove", "rm") for t in texts[:3]) and any(_UNINSTALL.match(t) for t in texts):
         yield finding("guard", "guard-uninstall", "block", "critical", f"{name} removes Railguard")
     elif name == "railguard" and any(
@@ -278,7 +284,7 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
             yield finding(
                 "guard", "guard-killed", "block", "critical", f"{name} targets the guard's processes"
             )
-    elif any(t in _INLINE_OPTIONS for t in texts):
+    elif name in _INTERPRETERS and any(t in _INLINE_OPTIONS for t in texts):
         code = " ".join(texts)
         if _INLINE_WRITE.search(code) and any(is_guard_path(p) for p in re.findall(r"[\w~./-]+", code)):
             yield finding("guard", "guard-files-changed", "block", "critical",

@@ -201,11 +201,15 @@ def _url_host(url: str) -> str:
 def check_cloud_metadata(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     """Every command: an instance metadata endpoint (credentials for the machine's cloud role), in any
     encoding of its address; arguments are scanned when the tool is a network client or a hint shows."""
-    if view.name in _TEXT_TOOLS:
+    if view.name in _TEXT_TOOLS or not view.args:
+        return
+    client = view.name in _HTTP_CLIENTS
+    joined = " ".join(w.text for w in view.args)
+    if not client and not any(h in joined for h in _METADATA_HINTS):
         return
     for word in view.args:
         text = word.text
-        if view.name not in _HTTP_CLIENTS and not any(h in text for h in _METADATA_HINTS):
+        if not client and not any(h in text for h in _METADATA_HINTS):
             continue
         for url in extract_urls(text)[:8]:
             if classify_host(_url_host(url)).metadata:

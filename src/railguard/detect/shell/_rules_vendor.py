@@ -146,7 +146,7 @@ def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 def check_unknown_cli(view: CommandView, known: frozenset[str]) -> Iterator[ShellFinding]:
     """A resource-management CLI never catalogued (`NOUN [NOUN] VERB NAME`): a destroy verb after a
     resource noun asks — the blast radius is unknown, so a human decides."""
-    if view.name in known or view.name in catalogue().clis or not view.name:
+    if not view.name or view.name in known or not view.args or not _SUBCOMMAND.match(view.args[0].text):
         return
     words: list[str] = []
     for word in view.args:
