@@ -171,3 +171,4 @@ def test_read_only_flags_do_not_hide_a_real_run() -> None:
     assert verdict("kubectl delete ns prod --dry-run=none") == "block"
     assert verdict("helm install --version 1.2.3 app ./chart -n prod") == "ask"
     assert verdict("rm -rf / --no-preserve-root") == "block"
+    assert verdict("npm unpublish left-pad --list") == "block"  # npm takes unknown flags as config

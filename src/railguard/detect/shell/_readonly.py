@@ -8,6 +8,9 @@ from railguard.detect.shell._view import CommandView
 _EVERY_TOOL = frozenset({"--help", "--dry-run", "--dryrun", "--no-act", "--simulate",
                          "--just-print", "--recon", "--what-if", "--whatif", "--noop", "--list", "--print",
                          "--preview-only", "--plan-only"})  # fmt: skip
+# npm and friends take any unknown `--flag` as a config key and go on: only their documented flags count.
+_UNKNOWN_FLAGS_ARE_CONFIG = frozenset({"npm", "pnpm", "yarn", "bun", "npx"})
+_NPM_DOCUMENTED = frozenset({"--help", "--dry-run"})
 _NOT_DRY = frozenset({"none", "false", "0", "no", "off"})
 # Short flags documented as "only show what would be done", per tool (and per git subcommand).
 _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
@@ -38,7 +41,8 @@ def _long_dry(text: str) -> bool:
 def is_read_only(view: CommandView) -> bool:
     """True when this invocation cannot change anything (help, version, a documented dry run)."""
     texts = [w.text for w in view.args]
-    if any(_long_dry(t) for t in texts if t.startswith("--")):
+    documented = _NPM_DOCUMENTED if view.name in _UNKNOWN_FLAGS_ARE_CONFIG else _EVERY_TOOL
+    if any(_long_dry(t) and t.partition("=")[0] in documented for t in texts if t.startswith("--")):
         return True
     if view.name in _SINGLE_DASH_HELP and "-help" in texts:
         return True
