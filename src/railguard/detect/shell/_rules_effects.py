@@ -226,6 +226,8 @@ _UNINSTALL = re.compile(r"^railguard(?:\[.*\])?(?:[=<>!~].*)?$", re.I)
 _INLINE_WRITE = re.compile(
     r"open\s*\(|write|dump|unlink|remove|rename|rmtree|truncate|writeFile|rmSync|unlinkSync"
 )
+# `approve`: an agent granting its own pending approval is the guard bypassed.
+_GUARD_OFF_VERBS = frozenset({"uninstall", "disable", "off", "remove", "delete", "reset", "approve"})
 _INLINE_OPTIONS = frozenset({"-c", "-e", "-r", "--eval", "-p"})
 _INTERPRETERS = frozenset({"python", "python3", "python2", "node", "nodejs", "deno", "bun", "perl", "ruby", "php",
                            "lua", "pwsh", "osascript", "jshell"})  # fmt: skip
@@ -273,12 +275,11 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
         return  # cheap exit: nothing below can match without one of these words
     if any(t in ("uninstall", "remove", "rm") for t in texts[:3]) and any(_UNINSTALL.match(t) for t in texts):
         yield finding("guard", "guard-uninstall", "block", "critical", f"{name} removes Railguard")
-    elif name == "railguard" and any(
-        t in ("uninstall", "disable", "off", "remove", "delete", "reset") for t in texts
-    ):
-        yield finding(
-            "guard", "guard-disabled", "block", "critical", "railguard is switched off or uninstalled"
-        )
+    elif name == "railguard" and any(t in _GUARD_OFF_VERBS for t in texts):
+        yield finding("guard", "guard-disabled", "block", "critical",
+                      "railguard is switched off, uninstalled, or asked to approve the agent's own action")  # fmt: skip
+    elif name == "railguard" and any(t in ("install", "activate", "push", "set") for t in texts[:2]):
+        yield finding("guard", "guard-reconfigured", "ask", "high", "railguard's hooks or policy are changed")
     elif name in ("pkill", "killall", "pgrep", "pidof") and any("railguard" in t for t in texts):
         if name in ("pkill", "killall") or "$()" in view.exec.via:
             yield finding(

@@ -160,7 +160,11 @@ def _push(texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
     if force or plus_refs:
         targets = refspecs or ["<current branch>"]
         protected = [r for r in targets if is_protected_branch(r)]
-        if protected or "--all" in flags:
+        tags = [r for r in targets if is_tag_ref(r)]
+        if tags or "--tags" in flags:
+            yield finding(_CAT, "overwrite-remote-tag", "block", "critical",
+                          f"git push --force moves the published tag {tags[0] if tags else '(all tags)'}")  # fmt: skip
+        elif protected or "--all" in flags:
             yield finding(
                 _CAT,
                 "force-push-protected",
