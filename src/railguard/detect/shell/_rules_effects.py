@@ -269,9 +269,8 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
             return
     name = view.name
     texts = [w.text for w in view.args]
-    if not any(
-        k in t.lower() for t in texts for k in ("railguard", "claude", "polic", "codex", "cursor", "gemini")
-    ):
+    joined = " ".join([name, *texts]).lower()
+    if not any(k in joined for k in ("railguard", "claude", "polic", "codex", "cursor", "gemini")):
         return  # cheap exit: nothing below can match without one of these words
     if any(t in ("uninstall", "remove", "rm") for t in texts[:3]) and any(_UNINSTALL.match(t) for t in texts):
         yield finding("guard", "guard-uninstall", "block", "critical", f"{name} removes Railguard")
