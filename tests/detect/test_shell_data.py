@@ -61,7 +61,7 @@ EVERYDAY = [
     "docker build -t app .",
     "docker compose up -d",
     "kubectl get pods -A",
-    "kubectl apply -f k8s/",
+    "kubectl diff -f k8s/",  # `kubectl apply` changes a cluster: it asks since issue 16
     "terraform plan -out plan.tfplan",
     "terraform apply plan.tfplan",
     "psql -c 'SELECT count(*) FROM users'",

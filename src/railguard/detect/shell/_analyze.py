@@ -6,14 +6,26 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 
+import re2
+
 from railguard.detect.paths import resolve_path, secret_path_kind
-from railguard.detect.shell import _rules_db, _rules_fs, _rules_host, _rules_net, _rules_ops, _rules_vcs
+from railguard.detect.shell import (
+    _effect_rules,
+    _rules_db,
+    _rules_fs,
+    _rules_host,
+    _rules_net,
+    _rules_ops,
+    _rules_vcs,
+)
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
+from railguard.detect.shell._readonly import is_read_only
 from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
 
 MAX_COMMAND_CHARS = 100_000
+_KEY_NAMES = re2.compile(r"(?:<[A-Za-z][A-Za-z0-9]{0,15}(?:[-+][A-Za-z0-9]{1,15}){0,3}>\s*){1,8}")
 Rule = Callable[[CommandView, Ctx], Iterable[ShellFinding]]
 
 _BY_NAME: dict[str, tuple[Rule, ...]] = {}
@@ -96,6 +108,7 @@ _register(
         "sysctl",
         "swapoff",
         "umount",
+        *_effect_rules.SYSTEM_NAMES,
     ],
 )
 _register(
@@ -134,7 +147,10 @@ _register(
 _register(_rules_db.check_framework_database, _rules_db._FRAMEWORK_RUNNERS)
 _register(_rules_host.check_host, _rules_host.HOST_RULE_NAMES)
 _register(_rules_ops.check_teardown_verbs, _rules_ops.TEARDOWN_NAMES)
+for _rule, _names in _effect_rules.rules_by_name():
+    _register(_rule, _names)
 _EVERY_COMMAND: tuple[Rule, ...] = (
+    *_effect_rules.EVERY_COMMAND,
     _rules_host.check_write_targets,
     _rules_host.check_miner,
     _rules_net.check_credentials,
@@ -157,8 +173,12 @@ def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFindi
         yield from _rules_fs.check_redirects(exec_, exec_ctx)
         if not view.name:
             continue
-        for rule in _rules_for(view.name):
+        # `--help`, `--version`, a documented dry run: the tool's own rules are skipped
+        read_only = is_read_only(view)
+        for rule in _EVERY_COMMAND if read_only else _rules_for(view.name):
             yield from rule(view, exec_ctx)
+        if not read_only and view.name not in _BY_NAME:
+            yield from _effect_rules.unknown_cli_findings(view, _BY_NAME)
     yield from _rules_net.check_download_then_run(views)
     yield from _rules_net.check_socket_descriptors(views)
 
@@ -192,11 +212,14 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         return _failed("the command is not a string")
     if len(command) > MAX_COMMAND_CHARS:
         return _failed(f"the command is longer than {MAX_COMMAND_CHARS} characters")
+    if _KEY_NAMES.fullmatch(command.strip()):  # `<Enter>`, `<Ctrl-C>`: a key to press, not a command
+        return ShellAnalysis(commands=(), findings=(), unparsed=False, verdict="allow")
     try:
         walker = Walker(workspace, home)
         walker.walk_script(command)
         ctx = Ctx(workspace, home)
         findings = list(walker.findings)
+        findings.extend(_effect_rules.assignment_findings(walker.assignments))
         views = [CommandView(e) for e in walker.execs]
         findings.extend(_command_findings(views, ctx))
         unique = tuple(dict.fromkeys(findings))

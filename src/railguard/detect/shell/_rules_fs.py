@@ -100,13 +100,31 @@ def _soften(verdict: tuple[str, str], selective: bool) -> tuple[str, str]:
     return ("ask", "high") if selective and verdict[0] == "block" else verdict
 
 
+# Parents whose direct children are data, not software: `/srv/www`, `/opt/app`, `/home/alice`, `/mnt/backups`.
+_DATA_PARENTS = ("/opt", "/srv", "/mnt", "/media", "/home", "/Users", "/data", "/var/www", "/var/opt",
+                 "/backup", "/backups", "/var/backups", "/var/lib", "/volume1", "/storage", "/export")  # fmt: skip
+
+
+def is_data_root(path: str, ctx: Ctx) -> bool:
+    """A top-level data directory: a child of `/` or of a data parent (`/srv/www`, `/opt/app`, `/home/alice`).
+    Children of the agent's own home dir (`~/other-project`) are ordinary outside deletes that ask."""
+    path = path.rstrip("/")
+    home = ctx.home_root.rstrip("/")
+    if not path.startswith("/") or path.startswith(home + "/"):
+        return False
+    parent = path.rsplit("/", 1)[0] or "/"
+    return parent == "/" or parent in _DATA_PARENTS or parent.startswith(("/volume", "/data"))
+
+
 def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     recursive = view.has("-r")
     selective = _selective(view)
     for target in _targets(view, ctx):
         if recursive:
             verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
-            if verdict:
+            if target.zone == "outside" and is_data_root(target.path, ctx) and not selective:
+                yield finding(_CAT, "rm-recursive-data-dir", "block", "high", _describe(view, target))
+            elif verdict:
                 verdict = _soften(verdict, selective)
                 rule = (
                     "rm-recursive-root"
@@ -114,6 +132,10 @@ def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                     else f"rm-recursive-{target.zone.replace('_', '-')}"
                 )
                 yield finding(_CAT, rule, *verdict, _describe(view, target))
+        elif selective and target.zone in ("critical", "secret_dir"):
+            yield finding(
+                _CAT, "find-delete-sweep", "ask", "high", f"deletes files found under {target.path}"
+            )
         elif target.zone in ("critical", "system", "device"):
             exact = not selective and not any(c in target.raw for c in "*?[")
             exact = exact and (
@@ -130,14 +152,45 @@ def check_rm(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             yield finding(_CAT, "rm-secret-file", "ask", "medium", _describe(view, target))
 
 
+_FD_EXEC = frozenset({"-x", "--exec", "-X", "--exec-batch"})
+_DELETERS = frozenset({"rm", "shred", "unlink", "rmdir", "srm", "trash", "trash-put"})
+
+
+def check_fd_exec(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """`fd PATTERN ROOT -x rm`: the walker does not unwrap fd, so its deleting actions are judged like
+    `find -exec rm` on the roots it searches."""
+    texts = [w.text for w in view.args]
+    at = next((i for i, t in enumerate(texts) if t in _FD_EXEC), None)
+    if at is None or at + 1 >= len(texts) or basename(texts[at + 1]) not in _DELETERS:
+        return
+    before = [w for w in view.args[:at] if not w.text.startswith("-")]
+    for root in before[1:] or [Word(".")]:
+        target = classify_target(root, ctx)
+        if target.zone not in ("workspace", "scratch", "workspace_root", "scratch_root"):
+            yield finding(
+                _CAT,
+                "find-delete-sweep",
+                "ask",
+                "high",
+                f"{view.name} deletes what it finds under {target.path}",
+            )
+            return
+
+
 def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     operands = view.operands[1:] if view.name in ("chmod", "chown", "chgrp") else view.operands
     mode = view.operands[0].text if view.operands else ""
     recursive = view.has("-R")
-    if view.name == "chmod" and _is_setuid(mode):
-        yield finding("system", "chmod-setuid", "ask", "high", f"chmod {mode} sets setuid/setgid")
     selective = _selective(view)
-    for target in _targets(view, ctx, operands):
+    targets = _targets(view, ctx, operands)
+    on_system = [t for t in targets if t.zone in ("critical", "system")]
+    setuid_binary = _is_setuid(mode) and any(t.path.startswith(_BINARY_DIRS) for t in on_system)
+    if view.name == "chmod" and on_system and (setuid_binary or _world_writable(mode)):
+        yield finding("system", "chmod-system-weakened", "block", "critical",
+                      f"chmod {mode} on {on_system[0].path} lets anyone write or escalate")  # fmt: skip
+    elif view.name == "chmod" and _is_setuid(mode):
+        yield finding("system", "chmod-setuid", "ask", "high", f"chmod {mode} sets setuid/setgid")
+    for target in targets:
         if recursive and target.zone in ("critical", "device"):
             verdict = _soften(("block", "critical"), selective)
             yield finding(
@@ -153,6 +206,24 @@ def check_permissions(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             )
 
 
+_BINARY_DIRS = (
+    "/bin/",
+    "/sbin/",
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/usr/local/bin/",
+    "/usr/local/sbin/",
+    "/usr/libexec/",
+)
+
+
+def _world_writable(mode: str) -> bool:
+    if mode.isdigit() and 3 <= len(mode) <= 4:
+        return mode[-1] in "2367"
+    return any(part[:1] in ("o", "a", "+", "=") and "w" in part.split("+", 1)[-1].split("=", 1)[-1] and "-" not in part
+               for part in mode.split(","))  # fmt: skip
+
+
 def _is_setuid(mode: str) -> bool:
     if mode.isdigit() and len(mode) == 4:
         return mode[0] in "2467"
@@ -162,7 +233,7 @@ def _is_setuid(mode: str) -> bool:
 def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     name = view.name
     if name.startswith(("mkfs", "mke2fs", "mkswap", "mkdosfs", "mkntfs", "wipefs", "blkdiscard")):
-        yield finding(_CAT, "format-disk", "block", "critical", f"{name} formats or wipes a device")
+        yield from _format(view, ctx)
         return
     if name == "sgdisk" and view.has("--zap-all", "-Z", "--clear", "-o"):
         yield finding(_CAT, "wipe-partition-table", "block", "critical", "sgdisk wipes the partition table")
@@ -185,13 +256,40 @@ def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             )
 
 
+def _format(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """Formatting a block device destroys it; formatting an image file is a local file write."""
+    operands = [w for w in view.operands if not w.text.isdigit()]
+    files = [classify_target(w, ctx) for w in operands]
+    if not operands:
+        return
+    if any(
+        w.dynamic or w.text.startswith("/dev/") or t.zone == "device"
+        for w, t in zip(operands, files, strict=True)
+    ):
+        yield finding(_CAT, "format-disk", "block", "critical", f"{view.name} formats or wipes a device")
+    elif any(t.zone not in ("workspace", "scratch") for t in files):
+        outside = next(t for t in files if t.zone not in ("workspace", "scratch"))
+        yield finding(
+            _CAT, "format-file-outside-workspace", "ask", "medium", f"{view.name} overwrites {outside.path}"
+        )
+
+
+# Character devices whose writes destroy nothing: sound, terminals, the bit bucket.
+_HARMLESS_DEVICES = ("/dev/null", "/dev/dsp", "/dev/audio", "/dev/snd/", "/dev/tty", "/dev/pts/", "/dev/stdout",
+                     "/dev/stderr", "/dev/fd/", "/dev/console")  # fmt: skip
+
+
 def _check_dd(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     for word in view.args:
         key, _, value = word.text.partition("=")
         if key == "of" and value:
             target = classify_target(Word(value, word.dynamic), ctx)
-            if target.zone == "device" or (target.path.startswith("/dev/") and target.path != "/dev/null"):
+            if target.zone == "device":
                 yield finding(_CAT, "dd-to-device", "block", "critical", f"dd writes to {target.path}")
+            elif target.path.startswith("/dev/") and not target.path.startswith(_HARMLESS_DEVICES):
+                yield finding(_CAT, "dd-to-device", "ask", "high", f"dd writes to the device {target.path}")
+            elif target.path.startswith("/dev/"):
+                continue
             else:
                 yield from write_target_findings(target, append=False, rule="dd")
         elif key == "if" and is_disk_device(value):
@@ -231,6 +329,8 @@ def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name == "rsync" and any(f.startswith("--delete") for f in view.flags) and ops:
         target = classify_target(ops[-1], ctx)
         rsync_verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
+        if target.zone == "outside" and is_data_root(target.path, ctx):
+            rsync_verdict = ("block", "high")
         if rsync_verdict and ":" not in ops[-1].text:
             yield finding(_CAT, "rsync-delete", *rsync_verdict, f"rsync --delete into {target.path}")
     elif name == "tee":
@@ -269,7 +369,11 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
         yield finding(
             _CAT, f"{rule}-system-file", verdict, "high", f"{'appends to' if append else 'overwrites'} {path}"
         )
-    elif secret_path_kind(path) in ("ssh_authorized_keys", "ssh_key", "ssh_config"):
+    elif secret_path_kind(path) == "ssh_authorized_keys" or path.endswith("/authorized_keys2"):
+        yield finding(
+            "system", "write-authorized-keys", "block", "critical", f"adds a login key: writes to {path}"
+        )
+    elif secret_path_kind(path) in ("ssh_key", "ssh_config"):
         yield finding("system", "write-ssh-trust", "ask", "high", f"writes to {path}")
 
 

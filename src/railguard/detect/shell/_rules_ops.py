@@ -7,9 +7,13 @@ saved plan, deleting one resource, scaling to zero, publishing a package) are `a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from railguard.detect.shell._flow import upstream_closure
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_vcs import positionals
+from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
 _TF = frozenset({"terraform", "tofu", "terragrunt", "terramate"})
@@ -36,6 +40,14 @@ _CRITICAL_SERVICES = (
     "postgresql",
     "mysql",
     "mysqld",
+    "apparmor",
+    "fail2ban",
+    "falco",
+    "osqueryd",
+    "wazuh-agent",
+    "falcon-sensor",
+    "nftables",
+    "systemd-timesyncd",
 )
 
 
@@ -217,9 +229,10 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         if not view.has("-c", "--help"):
             yield finding("system", "shutdown", "block", "critical", f"{name} stops the machine")
     elif name == "systemctl":
-        yield from _systemctl(words)
-    elif name in ("kill", "pkill", "killall", "killall5"):
+        yield from _systemctl(words, texts)
+    elif name in ("kill", "pkill", "killall", "killall5", "skill", "fuser"):
         yield from _kill(name, texts, words)
+        yield from _kill_by_name(view, name, texts)
     elif name in ("iptables", "ip6tables", "nft") and (
         view.has("-F", "--flush", "-X")
         or "flush" in words
@@ -236,15 +249,31 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding("system", "crontab-remove", "block", "high", "crontab -r deletes every cron job")
     elif name == "crontab" and words and not view.has("-l", "-e"):
         yield finding("system", "crontab-install", "ask", "medium", "crontab replaces the scheduled jobs")
-    elif name in ("setenforce",) and words[:1] == ["0"]:
-        yield finding("system", "selinux-off", "ask", "high", "setenforce 0 disables SELinux")
+    elif name in ("setenforce",) and words[:1] in (["0"], ["Permissive"], ["permissive"]):
+        yield finding("security", "selinux-off", "block", "high", "setenforce 0 disables SELinux")
+    elif name in ("aa-teardown", "csrutil", "spctl") and (
+        name == "aa-teardown" or "disable" in words or "--master-disable" in texts
+    ):
+        yield finding(
+            "security", "mac-disabled", "block", "high", f"{name} switches mandatory access control off"
+        )
+    elif name == "aa-disable":
+        yield finding(
+            "security", "mac-profile-disabled", "ask", "medium", "aa-disable turns an AppArmor profile off"
+        )
+    elif name == "ufw" and words[:2] == ["default", "allow"]:
+        yield finding("security", "firewall-disable", "block", "high", "ufw default allow opens every port")
+    elif name == "sysctl" and any(_WEAKENING_SYSCTL.match(t) for t in texts):
+        yield finding(
+            "security", "kernel-hardening-off", "block", "high", "sysctl turns a kernel protection off"
+        )
     elif name == "sysctl" and view.has("-w"):
         yield finding("system", "sysctl-write", "ask", "medium", "sysctl -w changes kernel settings")
     elif name in ("swapoff", "umount") and view.has("-a"):
         yield finding("system", f"{name}-all", "ask", "high", f"{name} -a")
 
 
-def _systemctl(words: list[str]) -> Iterator[ShellFinding]:
+def _systemctl(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
     verb = words[0] if words else ""
     if verb in ("poweroff", "reboot", "halt", "kexec", "emergency", "rescue"):
         yield finding("system", "shutdown", "block", "critical", f"systemctl {verb}")
@@ -254,6 +283,84 @@ def _systemctl(words: list[str]) -> Iterator[ShellFinding]:
             yield finding(
                 "system", "stop-critical-service", "block", "high", f"systemctl {verb} {' '.join(units)}"
             )
+        elif verb == "kill" and _uncatchable(_signal("systemctl", texts)):
+            yield finding(
+                "system", "kill-uncatchable", "block", "high", f"systemctl kill -s KILL {' '.join(units)}"
+            )
+        elif units and (verb != "disable" or "--now" in texts):
+            yield finding("system", "service-stop", "ask", "high", f"systemctl {verb} {' '.join(units)}")
+
+
+_WEAKENING_SYSCTL = re.compile(
+    r"^kernel\.(?:randomize_va_space=0|yama\.ptrace_scope=0|kptr_restrict=0|dmesg_restrict=0|modules_disabled=0)$"
+)
+# Long-running servers: stopping every process of these names is an outage.
+_SERVICE_NAMES = re.compile(
+    r"postgres|mysql|mariadb|mongo|redis|nginx|apache|httpd|java|gunicorn|uwsgi|uvicorn|puma|unicorn|sidekiq|"
+    r"celery|rails|php-fpm|dockerd|containerd|kubelet|sshd|elasticsearch|kafka|rabbitmq|memcached|haproxy|"
+    r"caddy|traefik|envoy|consul|vault|etcd|beam|supervisord|systemd|\bnode\b|pm2|clickhouse|cassandra|"
+    r"zookeeper|tomcat|jboss|weblogic|influxd|prometheus|grafana",
+    re.IGNORECASE,
+)
+_PATTERN_VALUED = {"pkill": frozenset({"-u", "-U", "-g", "-G", "-P", "-s", "-t", "--signal", "-F", "--pidfile"}),
+                   "killall": frozenset({"-u", "--user", "-o", "-y", "-s", "--signal", "--older-than",
+                                         "--younger-than"}),
+                   "skill": frozenset({"-u", "-t", "-p", "-c"})}  # fmt: skip
+
+
+def _signal(name: str, texts: list[str]) -> str | None:
+    """The signal a kill-family command sends (`-9`, `-KILL`, `-s KILL`, `--signal=SIGKILL`)."""
+    valued = ("-s", "--signal", "-n") if name in ("kill", "killall", "systemctl") else ("--signal",)
+    for i, text in enumerate(texts):
+        if text in valued and i + 1 < len(texts):
+            return texts[i + 1]
+        if text.startswith("--signal="):
+            return text.split("=", 1)[1]
+        if re.fullmatch(r"-(?:\d+|(?:SIG)?[A-Z][A-Z0-9+]*)", text):
+            return text[1:]
+    return None
+
+
+def _uncatchable(signal: str | None) -> bool:
+    return signal is not None and signal.upper().removeprefix("SIG") in ("9", "KILL")
+
+
+def _reads_pid_file(exec_: Exec) -> bool:
+    """`cat tmp/pids/server.pid`: the pid the program itself recorded, not a search by name."""
+    return (
+        exec_.argv[:1] == ["cat"] and all(a.endswith(".pid") for a in exec_.argv[1:]) and len(exec_.argv) > 1
+    )
+
+
+def _kill_by_name(view: CommandView, name: str, texts: list[str]) -> Iterator[ShellFinding]:
+    """SIGKILL of every process of a server's name (`pkill -9 postgres`, `kill -9 $(pgrep mysqld)`) or of a
+    user is an outage with no clean shutdown: block. SIGKILL of other names or of pids found at run time,
+    and catchable signals to a server: ask."""
+    uncatchable = _uncatchable(_signal(name, texts))
+    if name == "kill":
+        producers = [sub for w in view.args for sub in w.subs] + upstream_closure(view.exec)
+        chosen_at_run_time = view.exec.dynamic_operands or any(w.dynamic or "$(" in w.text for w in view.args)
+        own = producers and all(p.argv[:1] == ["jobs"] or _reads_pid_file(p) for p in producers)
+        if uncatchable and chosen_at_run_time and not own:
+            server = any(_SERVICE_NAMES.search(" ".join(p.argv[1:])) for p in producers)
+            yield finding("system", "kill-uncatchable", "block" if server else "ask", "high",
+                          "kill -9 of processes found at run time")  # fmt: skip
+        return
+    if name == "fuser":
+        if view.has("-k"):
+            verdict = "block" if uncatchable else "ask"
+            yield finding("system", "kill-uncatchable" if uncatchable else "service-stop", verdict, "high",
+                          "fuser -k kills whatever holds a port or file")  # fmt: skip
+        return
+    patterns = positionals(texts, _PATTERN_VALUED.get(name, frozenset()))
+    if uncatchable and (patterns or view.has("-u", "--user")):
+        target = " ".join(patterns) or "a user's processes"
+        server = any(_SERVICE_NAMES.search(p) for p in patterns) or not patterns
+        yield finding(
+            "system", "kill-uncatchable", "block" if server else "ask", "high", f"{name} -KILL {target}"
+        )
+    elif any(_SERVICE_NAMES.search(p) for p in patterns):
+        yield finding("system", "service-stop", "ask", "high", f"{name} {' '.join(patterns)} stops a server")
 
 
 def _kill(name: str, texts: list[str], words: list[str]) -> Iterator[ShellFinding]:

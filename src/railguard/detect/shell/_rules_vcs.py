@@ -6,9 +6,11 @@ on a remote is `block`; other force pushes, history rewrites and hard resets are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_effects import git_config_findings
 from railguard.detect.shell._syntax import Word
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
 
@@ -40,11 +42,45 @@ def _subcommand(words: list[Word]) -> tuple[int, str]:
     return i, ""
 
 
+_VERSION_TAG = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+.][0-9A-Za-z.-]+)?$")
+
+
+def is_tag_ref(ref: str) -> bool:
+    name = ref.rsplit(":", 1)[-1].lstrip("+")
+    return name.startswith("refs/tags/") or bool(_VERSION_TAG.match(name))
+
+
+def _config_pairs(view: CommandView, sub: str, texts: list[str]) -> list[tuple[str, str]]:
+    """`git -c k=v ...` options, and `git config [--global] k v`."""
+    words = [w.text for w in view.words]
+    pairs = [
+        tuple(words[i + 1].split("=", 1))
+        for i, w in enumerate(words[:-1])
+        if w == "-c" and "=" in words[i + 1]
+    ]
+    if sub == "config":
+        values = [t for t in texts if not t.startswith("-")]
+        if len(values) >= 2 and not {"--get", "--get-all", "--get-regexp", "--list", "-l", "--unset"} & set(
+            texts
+        ):
+            pairs.append((values[0], values[1]))
+    return [(p[0], p[1]) for p in pairs if len(p) == 2]
+
+
 def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     index, sub = _subcommand(view.words)
     rest = view.words[index + 1 :]
     texts = [w.text for w in rest]
     flags = set(texts)
+    yield from git_config_findings(_config_pairs(view, sub, texts))
+    if sub in ("commit", "push", "merge", "rebase", "am") and "--no-verify" in flags:
+        yield finding(
+            "security",
+            "hooks-skipped",
+            "ask",
+            "medium",
+            f"git {sub} --no-verify skips the repository's hooks",
+        )
     if sub == "push":
         yield from _push(texts, flags)
     elif sub == "reset" and "--hard" in flags:
@@ -75,6 +111,20 @@ def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding(_CAT, "stash-drop", "ask", "low", "git stash clear/drop discards stashed work")
 
 
+def positionals(texts: list[str], valued: frozenset[str]) -> list[str]:
+    """The arguments that are not options nor the values of `valued` options."""
+    out: list[str] = []
+    skip = False
+    for text in texts:
+        if skip:
+            skip = False
+        elif text in valued:
+            skip = True
+        elif not text.startswith("-"):
+            out.append(text)
+    return out
+
+
 def _push(texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
     force = any(
         t in ("-f", "--force")
@@ -82,15 +132,7 @@ def _push(texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
         or (t.startswith("-") and not t.startswith("--") and "f" in t[1:])
         for t in texts
     )
-    positional: list[str] = []
-    skip = False
-    for text in texts:
-        if skip:
-            skip = False
-        elif text in _PUSH_VALUED:
-            skip = True
-        elif not text.startswith("-"):
-            positional.append(text)
+    positional = positionals(texts, _PUSH_VALUED)
     refspecs = positional[1:]
     plus_refs = [r for r in refspecs if r.startswith("+")]
     deletes = [r for r in refspecs if r.startswith(":")]
@@ -100,7 +142,16 @@ def _push(texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
     if "--mirror" in flags:
         yield finding(_CAT, "push-mirror", "block", "high", "git push --mirror overwrites every remote ref")
     protected_deletes = [r for r in deletes if is_protected_branch(r.lstrip(":"))]
-    if protected_deletes:
+    tag_deletes = [r for r in deletes if is_tag_ref(r.lstrip(":"))]
+    if tag_deletes:
+        yield finding(
+            _CAT,
+            "delete-remote-tag",
+            "block",
+            "critical",
+            f"git push deletes the published tag {tag_deletes[0]}",
+        )
+    elif protected_deletes:
         yield finding(
             _CAT, "delete-protected-branch", "block", "critical", f"git push deletes {protected_deletes[0]}"
         )
@@ -109,7 +160,11 @@ def _push(texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
     if force or plus_refs:
         targets = refspecs or ["<current branch>"]
         protected = [r for r in targets if is_protected_branch(r)]
-        if protected or "--all" in flags:
+        tags = [r for r in targets if is_tag_ref(r)]
+        if tags or "--tags" in flags:
+            yield finding(_CAT, "overwrite-remote-tag", "block", "critical",
+                          f"git push --force moves the published tag {tags[0] if tags else '(all tags)'}")  # fmt: skip
+        elif protected or "--all" in flags:
             yield finding(
                 _CAT,
                 "force-push-protected",

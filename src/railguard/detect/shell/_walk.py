@@ -109,6 +109,7 @@ class Walker:
         self.tainted: set[str] = set()  # files written from a download or a decoder
         self.opaque: set[str] = set()  # files (and cloned dirs) written with content we cannot see
         self.aliases: dict[str, str] = {}
+        self.assignments: list[tuple[str, str]] = []  # literal `NAME=value` seen (prefix, plain or export)
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
@@ -209,6 +210,8 @@ class Walker:
         self._script_variable(text_of(name_node) if name_node is not None else "", value)
 
     def _script_variable(self, name: str, value: Word) -> None:
+        if not value.dynamic and len(self.assignments) < 64:
+            self.assignments.append((name, value.text))
         if name in _SCRIPT_VARIABLES and not value.dynamic and value.text.strip():
             self.walk_script(value.text, f"${name}")
 

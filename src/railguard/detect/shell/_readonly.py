@@ -1,0 +1,59 @@
+"""Invocations that only print: `--help`, `--version`, dry runs (`--dry-run`, `--no-act`, `-n` where the
+tool documents it). Nothing they name is touched, so the tool's own rules are skipped for them."""
+
+from __future__ import annotations
+
+from railguard.detect.shell._view import CommandView
+
+_EVERY_TOOL = frozenset({"--help", "--dry-run", "--dryrun", "--no-act", "--simulate",
+                         "--just-print", "--recon", "--what-if", "--whatif", "--noop", "--list", "--print",
+                         "--preview-only", "--plan-only"})  # fmt: skip
+# npm and friends take any unknown `--flag` as a config key and go on: only their documented flags count.
+_UNKNOWN_FLAGS_ARE_CONFIG = frozenset({"npm", "pnpm", "yarn", "bun", "npx"})
+_NPM_DOCUMENTED = frozenset({"--help", "--dry-run"})
+_NOT_DRY = frozenset({"none", "false", "0", "no", "off"})
+# Short flags documented as "only show what would be done", per tool (and per git subcommand).
+_SHORT_DRY_RUN: dict[str, frozenset[str]] = {
+    "rsync": frozenset({"-n"}),
+    "make": frozenset({"-n"}),
+    "gmake": frozenset({"-n"}),
+    "apt-get": frozenset({"-s"}),
+    "apt": frozenset({"-s"}),
+    "ansible-playbook": frozenset({"-C"}),
+    "mke2fs": frozenset({"-n", "-V"}),
+    "mkswap": frozenset({"-V"}),
+    "wipefs": frozenset({"-n"}),
+    "dpkg": frozenset({"--no-act"}),
+}
+_SINGLE_DASH_HELP = frozenset(
+    {"terraform", "tofu", "terragrunt", "go", "java", "packer", "vault", "consul", "nomad"}
+)
+_GIT_DRY_RUN = frozenset({"push", "clean", "rm", "add", "mv", "prune", "remote"})
+
+
+def _long_dry(text: str) -> bool:
+    key, eq, value = text.partition("=")
+    if key not in _EVERY_TOOL:
+        return False
+    return not eq or value.lower() not in _NOT_DRY  # `--dry-run=client` yes, `--dry-run=none` no
+
+
+def is_read_only(view: CommandView) -> bool:
+    """True when this invocation cannot change anything (help, version, a documented dry run)."""
+    texts = [w.text for w in view.args]
+    documented = _NPM_DOCUMENTED if view.name in _UNKNOWN_FLAGS_ARE_CONFIG else _EVERY_TOOL
+    if any(_long_dry(t) and t.partition("=")[0] in documented for t in texts if t.startswith("--")):
+        return True
+    if view.name in _SINGLE_DASH_HELP and "-help" in texts:
+        return True
+    if texts[-1:] == ["--version"] and len(view.operands) <= 1:
+        return True  # `tool --version`, `tool sub --version`; `helm install --version 1.2 chart` has a value
+    short = _SHORT_DRY_RUN.get(view.name)
+    if short is None and view.name.startswith(("mkfs", "mke2fs")):
+        short = _SHORT_DRY_RUN["mke2fs"]
+    if short and view.flags & short:
+        return True
+    if view.name == "git":
+        sub = next((t for t in texts if not t.startswith("-")), "")
+        return sub in _GIT_DRY_RUN and "-n" in view.flags
+    return False

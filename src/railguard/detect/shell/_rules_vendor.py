@@ -1,0 +1,165 @@
+"""Vendor CLIs judged by verb (the catalogue in `vendor_clis.yaml`), and resource-management CLIs the
+catalogue has never heard of.
+
+Judgement (the severity table in docs/shell.md): read -> allow; mutate -> ask (severity rises with
+production targets, live mode and large counts; `--admin`/`--force`-style bypasses or runaway counts
+block); destroy -> block; an unknown subcommand of a remote CLI -> ask.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from railguard.detect.shell._catalogue import Blast, CliSpec, Effect, catalogue, classify, tokens, verb_class
+from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._view import CommandView, Ctx, finding
+
+_SUBCOMMAND = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_ASSIGNED_COUNT = re.compile(r"^[A-Za-z_][\w-]*=(\d+)(?::\S+)?$")  # heroku `web=50:performance-l`
+_READ_MODULES = frozenset({"ping", "setup", "debug", "gather_facts", "stat", "slurp", "find", "assert"})
+_DESTROY_STATE = re.compile(r"\bstate=(?:absent|stopped|killed)\b")
+_PLAYBOOK_READ_FLAGS = frozenset({"--check", "-C", "--syntax-check", "--list-hosts", "--list-tasks",
+                                  "--list-tags", "--help", "--version"})  # fmt: skip
+
+
+def _flag_keys(args: list[str]) -> frozenset[str]:
+    return frozenset(a.split("=", 1)[0] for a in args if a.startswith("-") and len(a) > 1) | frozenset(
+        a for a in args if a.startswith("-")
+    )
+
+
+def _option_values(args: list[str], names: frozenset[str]) -> list[str]:
+    out: list[str] = []
+    for i, text in enumerate(args):
+        key, eq, value = text.partition("=")
+        if key in names:
+            if eq:
+                out.append(value)
+            elif i + 1 < len(args):
+                out.append(args[i + 1])
+    return out
+
+
+def _largest_count(args: list[str], blast: Blast, path: tuple[str, ...]) -> int:
+    counts = [int(v) for v in _option_values(args, blast.count_options) if v.isdigit()]
+    if any("scale" in tokens(w) for w in path):  # `fly scale count 200`, `heroku ps:scale web=50`
+        counts += [int(a) for a in args if a.isdigit()]
+        counts += [int(m.group(1)) for a in args if (m := _ASSIGNED_COUNT.match(a))]
+    return max(counts, default=0)
+
+
+def _production(args: list[str], blast: Blast) -> bool:
+    values = _option_values(args, blast.environment_options)
+    return any(t in blast.production_tokens for v in values for t in re.split(r"[^a-z0-9]+", v.lower()))
+
+
+def _describe(view: CommandView, effect: Effect) -> str:
+    return " ".join([view.name, *effect.path]) or view.name
+
+
+def effect_findings(view: CommandView, effect: Effect, args: list[str]) -> Iterator[ShellFinding]:
+    cat = catalogue()
+    blast, spec = cat.blast, effect.spec
+    what = _describe(view, effect)
+    category = spec.category
+    if effect.klass in ("destroy", "block"):
+        yield finding(category, "vendor-destroy", "block", "critical", f"{what} deletes or tears down")
+    elif effect.klass == "ask":
+        yield finding(category, "vendor-sensitive", "ask", "high", f"{what} needs a human look")
+    elif effect.klass == "mutate":
+        flags = _flag_keys(args)
+        count = _largest_count(args, blast, effect.path)
+        bypass = sorted(flags & blast.bypass) if spec.kind == "remote" else []
+        if bypass or count >= blast.runaway_count:
+            reason = f"with {bypass[0]}" if bypass else f"for {count} resources"
+            yield finding(
+                category, "vendor-mutate-unbounded", "block", "critical", f"{what} changes {reason}"
+            )
+            return
+        raised = [
+            reason
+            for reason, hit in (
+                ("production", _production(args, blast)),
+                ("live mode", bool(flags & blast.live)),
+                (f"{count} resources", count >= blast.large_count),
+            )
+            if hit
+        ]
+        severity = "critical" if raised else "medium"
+        suffix = f" ({', '.join(raised)})" if raised else ""
+        yield finding(category, "vendor-mutate", "ask", severity, f"{what} changes remote state{suffix}")
+
+
+def _api_effect(spec: CliSpec, args: list[str]) -> Effect:
+    """`gh api` / `glab api`: the HTTP method decides (fields without a method mean POST)."""
+    methods = [v.upper() for v in _option_values(args, frozenset({"-X", "--method"}))]
+    methods += [a[2:].upper() for a in args if a.startswith("-X") and len(a) > 2]
+    fields = any(a in ("-f", "-F", "--field", "--raw-field", "--input") for a in args)
+    method = methods[-1] if methods else ("POST" if fields else "GET")
+    klass = {"GET": "read", "HEAD": "read", "DELETE": "destroy"}.get(method, "mutate")
+    return Effect(klass, ("api", method.lower()), spec)
+
+
+def _playbook_effect(spec: CliSpec, args: list[str], verbs: dict[str, str]) -> Effect:
+    if _flag_keys(args) & _PLAYBOOK_READ_FLAGS:
+        return Effect("read", (), spec)
+    books = [a for a in args if a.endswith((".yml", ".yaml")) and not a.startswith("-")]
+    destroy = any(verb_class(b.rsplit("/", 1)[-1].rsplit(".", 1)[0], verbs) == "destroy" for b in books)
+    return Effect("destroy" if destroy else "mutate", tuple(books[:1]), spec)
+
+
+def _adhoc_effect(spec: CliSpec, args: list[str]) -> Effect:
+    modules = _option_values(args, frozenset({"-m", "--module-name"}))
+    module = modules[-1] if modules else "command"
+    module_args = " ".join(_option_values(args, frozenset({"-a", "--args"})))
+    if (
+        _flag_keys(args) & _PLAYBOOK_READ_FLAGS
+        or module in _READ_MODULES
+        or module.endswith(("_info", "_facts"))
+    ):
+        return Effect("read", (module,), spec)
+    if _DESTROY_STATE.search(module_args):
+        return Effect("destroy", (module,), spec)
+    return Effect("mutate", (module,), spec)
+
+
+def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    cat = catalogue()
+    spec = cat.clis.get(view.name)
+    if spec is None:
+        return
+    args = [w.text for w in view.args]
+    if spec.kind == "playbook":
+        effect = _playbook_effect(spec, args, cat.verbs)
+    elif spec.kind == "adhoc":
+        effect = _adhoc_effect(spec, args)
+    else:
+        effect = classify(spec, args, _flag_keys(args), cat.verbs)
+        if effect.klass == "api":
+            effect = _api_effect(spec, args)
+        elif spec.name == "terraform" and effect.path[:1] == ("apply",) and len(view.operands) > 1:
+            return  # applying a saved plan: the reviewed `terraform plan -out` is what runs
+    yield from effect_findings(view, effect, args)
+
+
+def check_unknown_cli(view: CommandView, known: frozenset[str]) -> Iterator[ShellFinding]:
+    """A resource-management CLI never catalogued (`NOUN [NOUN] VERB NAME`): a destroy verb after a
+    resource noun asks — the blast radius is unknown, so a human decides."""
+    if not view.name or view.name in known or not view.args or not _SUBCOMMAND.match(view.args[0].text):
+        return
+    words: list[str] = []
+    for word in view.args:
+        if word.text.startswith("-") or len(words) >= 3:
+            break
+        if not _SUBCOMMAND.match(word.text):
+            break
+        words.append(word.text)
+    verbs = catalogue().verbs
+    classes = [verb_class(w, verbs) for w in words]
+    first_verb = next((i for i, c in enumerate(classes) if c is not None), None)
+    if first_verb and classes[first_verb] == "destroy":  # index 0 (`apt remove x`) is a local tool's own verb
+        path = " ".join([view.name, *words[: first_verb + 1]])
+        yield finding(
+            "infra", "unknown-cli-destroy", "ask", "high", f"{path} deletes a resource of an unknown CLI"
+        )
