@@ -6,14 +6,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 
+from railguard.detect._budget import InputTooLarge, checkpoint, stopped_by_checker
 from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import _rules_db, _rules_fs, _rules_host, _rules_net, _rules_ops, _rules_vcs
+from railguard.detect.shell._flow import seal
+from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_NESTING
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
 from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
 
-MAX_COMMAND_CHARS = 100_000
 Rule = Callable[[CommandView, Ctx], Iterable[ShellFinding]]
 
 _BY_NAME: dict[str, tuple[Rule, ...]] = {}
@@ -152,6 +154,7 @@ def _rules_for(name: str) -> tuple[Rule, ...]:
 
 def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFinding]:
     for view in views:
+        checkpoint("shell: rules")
         exec_ = view.exec
         exec_ctx = ctx if exec_.cwd is None else replace(ctx, cwd=exec_.cwd)
         yield from _rules_fs.check_redirects(exec_, exec_ctx)
@@ -187,14 +190,17 @@ def _simple(view: CommandView) -> SimpleCommand:
 
 
 def analyze_uncached(command: str, workspace: str | None, home: str | None) -> ShellAnalysis:
-    """The analysis itself (benchmarks call this to measure cold runs)."""
+    """The analysis itself (benchmarks call this to measure cold runs). Raises `InputTooLarge` past a
+    cap of `_limits` and lets through what the budget's checker raises; anything else that goes wrong
+    is reported as a failure to understand the command (at least ask)."""
     if not isinstance(command, str):
         return _failed("the command is not a string")
     if len(command) > MAX_COMMAND_CHARS:
-        return _failed(f"the command is longer than {MAX_COMMAND_CHARS} characters")
+        raise InputTooLarge("the shell command's length (characters)", len(command), MAX_COMMAND_CHARS)
     try:
         walker = Walker(workspace, home)
         walker.walk_script(command)
+        seal(walker.execs)
         ctx = Ctx(workspace, home)
         findings = list(walker.findings)
         views = [CommandView(e) for e in walker.execs]
@@ -209,7 +215,11 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
             paths=paths,
             urls=urls,
         )
+    except RecursionError:  # a safety net under the nesting caps: refused like any input past a cap
+        raise InputTooLarge("the shell command's nesting depth", MAX_NESTING + 1, MAX_NESTING) from None
     except Exception as exc:  # the guard must answer: anything unhandled is "not understood" -> ask
+        if stopped_by_checker(exc):
+            raise
         return _failed(f"analyzer could not handle the command ({type(exc).__name__})")
 
 

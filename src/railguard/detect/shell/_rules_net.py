@@ -18,6 +18,7 @@ from railguard.detect.shell._flow import (
     consumer_closure,
     is_decoder,
     is_fetcher,
+    reaches,
     reads_script_from_stdin,
     upstream_closure,
 )
@@ -290,10 +291,8 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding(
             "exfiltration", "secret-to-network", "block", "critical", f"{name} sends {kind} at {path}"
         )
-    elif _is_secret_source(view, ctx):
-        sinks = [
-            c for c in consumer_closure(exec_) if c.words and basename(c.words[0].text) in _NETWORK_TOOLS
-        ]
+    elif _is_secret_source(view, ctx) and reaches(exec_, _is_network_tool, upstream=False):
+        sinks = [c for c in consumer_closure(exec_) if _is_network_tool(c)]
         if sinks:
             yield finding(
                 "exfiltration",
@@ -409,12 +408,11 @@ def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
                 "exfiltration", "socket-exec", "ask", "high", f"{name} runs a program for network peers"
             )
         return
-    if name in SHELLS or name in INTERPRETERS:
-        peers = [*upstream_closure(view.exec), *consumer_closure(view.exec)]
-        if any(p.words and basename(p.words[0].text) in _NC for p in peers):
-            yield finding(
-                "exfiltration", "reverse-shell", "block", "critical", f"{name} is wired to a network socket"
-            )
+    wired = reaches(view.exec, _is_socket_tool) or reaches(view.exec, _is_socket_tool, upstream=False)
+    if (name in SHELLS or name in INTERPRETERS) and wired:
+        yield finding(
+            "exfiltration", "reverse-shell", "block", "critical", f"{name} is wired to a network socket"
+        )
 
 
 def _runs_shell(program: str) -> bool:
@@ -434,8 +432,7 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     )
     if (runs_code or name in ("source", ".")) and reads_stdin:
         # decoded literals are analyzed as scripts too, but running decoded text stays a block
-        sources = upstream_closure(exec_)
-        if any(is_fetcher(s) for s in sources):
+        if reaches(exec_, is_fetcher):
             yield finding(
                 "remote_code",
                 "pipe-download-to-shell",
@@ -443,7 +440,7 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical",
                 f"a download is piped into {name}",
             )
-        elif any(is_decoder(s) for s in sources):
+        elif reaches(exec_, is_decoder):
             yield finding(
                 "remote_code",
                 "pipe-decoded-to-shell",
@@ -451,14 +448,13 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical",
                 f"decoded data is piped into {name}",
             )
-        elif sources and exec_.stdin_text is None and not _literal_feed(sources):
+        elif exec_.upstream and exec_.stdin_text is None and reaches(exec_, _not_literal_producer):
             yield finding(
                 "remote_code", "pipe-to-shell", "ask", "medium", f"{name} runs a script read from a pipe"
             )
     if runs_code or name in ("source", "."):
         for word in view.operands[:1] if name not in ("source", ".") else view.operands:
-            subs = [s for sub in word.subs for s in (sub, *upstream_closure(sub))]
-            if any(is_fetcher(s) or is_decoder(s) for s in subs):
+            if any(_fetches_or_decodes(sub) or reaches(sub, _fetches_or_decodes) for sub in word.subs):
                 yield finding(
                     "remote_code",
                     "exec-process-substitution",
@@ -468,8 +464,20 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 )
 
 
-def _literal_feed(sources: list[Exec]) -> bool:
-    return all(s.words and basename(s.words[0].text) in ("echo", "printf") for s in sources)
+def _not_literal_producer(exec_: Exec) -> bool:
+    return not (exec_.words and basename(exec_.words[0].text) in ("echo", "printf"))
+
+
+def _fetches_or_decodes(exec_: Exec) -> bool:
+    return is_fetcher(exec_) or is_decoder(exec_)
+
+
+def _is_network_tool(exec_: Exec) -> bool:
+    return bool(exec_.words) and basename(exec_.words[0].text) in _NETWORK_TOOLS
+
+
+def _is_socket_tool(exec_: Exec) -> bool:
+    return bool(exec_.words) and basename(exec_.words[0].text) in _NC
 
 
 def check_download_then_run(views: list[CommandView]) -> Iterator[ShellFinding]:
@@ -516,7 +524,8 @@ def check_socket_descriptors(views: list[CommandView]) -> Iterator[ShellFinding]
     if not sockets:
         return
     for view in views:
-        shell = view.name in SHELLS or view.name in INTERPRETERS
+        if view.name not in SHELLS and view.name not in INTERPRETERS:
+            continue
         peers = [
             view,
             *(CommandView(e) for e in (*upstream_closure(view.exec), *consumer_closure(view.exec))),
@@ -526,7 +535,7 @@ def check_socket_descriptors(views: list[CommandView]) -> Iterator[ShellFinding]
             for peer in peers
             for r in peer.exec.redirects
         )
-        if shell and wired:
+        if wired:
             yield finding("exfiltration", "reverse-shell", "block", "critical",
                           f"{view.name} is wired to a socket descriptor")  # fmt: skip
             return

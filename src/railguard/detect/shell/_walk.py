@@ -11,6 +11,7 @@ import itertools
 import posixpath
 import shlex
 
+from railguard.detect._budget import InputTooLarge, checkpoint
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell import _inline
 from railguard.detect.shell._flow import (
@@ -23,6 +24,17 @@ from railguard.detect.shell._flow import (
     reads_script_from_stdin,
     substitution_output,
     upstream_closure,
+)
+from railguard.detect.shell._limits import (
+    MAX_COMMANDS,
+    MAX_EXPANSIONS,
+    MAX_NESTING,
+    MAX_PARSED_CHARS,
+    MAX_PIPELINE_STAGES,
+    MAX_SCRIPT_LEVELS,
+    MAX_WALK_STEPS,
+    MAX_WORDS,
+    check_size,
 )
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._repair import repair_syntax
@@ -39,7 +51,6 @@ from railguard.detect.shell._syntax import (
 )
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inline_code, unwrap_step
 
-MAX_DEPTH = 8
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment"})  # fmt: skip
 # Variables whose value a later program runs as a command.
@@ -109,12 +120,29 @@ class Walker:
         self.tainted: set[str] = set()  # files written from a download or a decoder
         self.opaque: set[str] = set()  # files (and cloned dirs) written with content we cannot see
         self.aliases: dict[str, str] = {}
+        # work done so far, against the caps of `_limits` (past one, InputTooLarge: never a partial answer)
+        self._nesting = 0
+        self._steps = 0
+        self._words = 0
+        self._expansions = 0
+        self._parsed_chars = 0
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
-        if self._depth >= MAX_DEPTH:
-            self.flag_unparsed("nesting-too-deep", "script nesting deeper than the analyzer follows")
-            return []
+        if self._depth >= MAX_SCRIPT_LEVELS:
+            raise InputTooLarge("the levels of scripts run by scripts (`bash -c`, `eval` ...)", self._depth + 1,
+                                MAX_SCRIPT_LEVELS)  # fmt: skip
+        if label:
+            self._expansions += 1
+            if self._expansions > MAX_EXPANSIONS:
+                raise InputTooLarge("the scripts parsed again (`bash -c`, `eval`, heredocs ...)",
+                                    self._expansions, MAX_EXPANSIONS)  # fmt: skip
+        self._parsed_chars += len(script)
+        if self._parsed_chars > MAX_PARSED_CHARS:
+            raise InputTooLarge("the text parsed, with every script run by the command (characters)",
+                                self._parsed_chars, MAX_PARSED_CHARS)  # fmt: skip
+        check_size(script)
+        checkpoint("shell: parse")
         saved = self._via
         self._depth += 1
         if label:
@@ -132,6 +160,11 @@ class Walker:
             self._depth -= 1
             self._via = saved
 
+    def _add(self, exec_: Exec) -> None:
+        if len(self.execs) >= MAX_COMMANDS:
+            raise InputTooLarge("the simple commands the command runs", len(self.execs) + 1, MAX_COMMANDS)
+        self.execs.append(exec_)
+
     def flag_unparsed(self, rule: str, detail: str) -> None:
         self.unparsed = True
         if not any(f.rule == rule for f in self.findings):
@@ -142,6 +175,35 @@ class Walker:
         kind = node.type
         if kind in _SKIP:
             return []
+        self._steps += 1
+        if self._steps > MAX_WALK_STEPS:
+            raise InputTooLarge("the syntax nodes walked (loops walk their body per value)", self._steps,
+                                MAX_WALK_STEPS)  # fmt: skip
+        checkpoint("shell: walk")
+        if kind == "list":
+            return self._list(node)
+        self._nesting += 1
+        try:
+            if self._nesting > MAX_NESTING:
+                raise InputTooLarge("the shell command's nesting depth", self._nesting, MAX_NESTING)
+            return self._walk_node(node, kind)
+        finally:
+            self._nesting -= 1
+
+    def _list(self, node: Node) -> list[Exec]:
+        """`a && b || c`: tree-sitter nests each operator to the left; walked as a flat sequence so a
+        long chain is no deeper than a short one."""
+        chain: list[Node] = []
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if current.type == "list":
+                pending.extend(reversed(current.named_children))
+            else:
+                chain.append(current)
+        return [e for child in chain for e in self._walk(child)]
+
+    def _walk_node(self, node: Node, kind: str) -> list[Exec]:
         if node.is_missing or kind == "ERROR":
             self.flag_unparsed("syntax-error", "the command does not parse as bash")
         if kind == "command":
@@ -178,6 +240,7 @@ class Walker:
         out: list[Exec] = []
         static = [v for v in values if not v.dynamic][:8]
         for value in static or [Word("")]:
+            checkpoint("shell: for loop")
             if static:
                 self.env[name] = value.text
             else:
@@ -244,6 +307,8 @@ class Walker:
             self.env[f"{name}[{index}]"] = item.text
 
     def _pipeline(self, node: Node) -> list[Exec]:
+        if node.named_child_count > MAX_PIPELINE_STAGES:
+            raise InputTooLarge("a pipeline's stages", node.named_child_count, MAX_PIPELINE_STAGES)
         stages = [self._walk(child) for child in node.named_children]
         stages = [stage for stage in stages if stage]
         for producers, consumers in itertools.pairwise(stages):
@@ -275,7 +340,7 @@ class Walker:
             for child in node.named_children:
                 if child.type == "file_redirect":
                     self._apply_redirect(child, [bare])
-            self.execs.append(bare)
+            self._add(bare)
             execs = [bare]
         return execs
 
@@ -335,6 +400,7 @@ class Walker:
         words: list[Word] = []
         redirects: list[Node] = []
         for child in node.named_children:
+            checkpoint("shell: expansion")
             if child.type == "variable_assignment":
                 self._prefix_assignment(child, evaluator)
             elif child.type in _REDIRECTS:
@@ -342,6 +408,9 @@ class Walker:
             elif child.type != "comment":
                 words.append(evaluator.evaluate(child))
         words = expand_words(words, self.env.get("IFS", ""))
+        self._words += len(words)
+        if self._words > MAX_WORDS:
+            raise InputTooLarge("the words of the commands the command runs", self._words, MAX_WORDS)
         exec_ = Exec(words, via=self._via, cwd=self.cwd)
         for word in words:
             for sub in word.subs:
@@ -356,6 +425,7 @@ class Walker:
     def _expand(self, exec_: Exec) -> list[Exec]:
         """Peel wrappers until the real command shows; parse script strings again."""
         for _ in range(16):
+            checkpoint("shell: unwrap")
             if not exec_.words:
                 return []
             head = exec_.words[0]
@@ -363,7 +433,7 @@ class Walker:
                 self.flag_unparsed(
                     "dynamic-command-name", "the command name comes from a variable or substitution"
                 )
-                self.execs.append(exec_)
+                self._add(exec_)
                 return [exec_]
             name = basename(head.text)
             if head.glob:
@@ -386,7 +456,7 @@ class Walker:
                 return self._script(exec_, step)
             exec_.words = step.words or []
             exec_.dynamic_operands = exec_.dynamic_operands or step.dynamic_operands
-        self.execs.append(exec_)
+        self._add(exec_)
         self._inline(exec_)
         name = basename(exec_.words[0].text) if exec_.words else ""
         if name in ("cd", "pushd"):
@@ -566,7 +636,7 @@ class Walker:
     def _find(self, exec_: Exec) -> list[Exec]:
         argv = exec_.words
         roots, index = find_roots(exec_)
-        self.execs.append(exec_)
+        self._add(exec_)
         filtered = any(w.text in _FIND_FILTERS for w in argv[index:])
         i = index
         while i < len(argv):
