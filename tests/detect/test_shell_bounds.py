@@ -153,10 +153,10 @@ def test_a_checker_stops_the_shell_analysis_and_its_error_gets_through() -> None
     with bounded(counter), pytest.raises(Stop):
         analyze_uncached(command, None, None)
     assert counter.calls == 51
-    assert {"shell: walk", "shell: parse"} <= Counter_places(command)
+    assert {"shell: walk", "shell: parse"} <= _places(command)
 
 
-def Counter_places(command: str) -> set[str]:  # noqa: N802 - reads as the set of places
+def _places(command: str) -> set[str]:
     counter = Counter()
     with bounded(counter):
         analyze_uncached(command, None, None)
@@ -164,7 +164,7 @@ def Counter_places(command: str) -> set[str]:  # noqa: N802 - reads as the set o
 
 
 def test_checkpoints_cover_the_walk_unwrapping_expansion_and_rules() -> None:
-    places = Counter_places("sudo env bash -c 'for d in a b; do rm -rf \"$d\"; done' | tee log")
+    places = _places("sudo env bash -c 'for d in a b; do rm -rf \"$d\"; done' | tee log")
     assert {"shell: parse", "shell: walk", "shell: unwrap", "shell: expansion", "shell: for loop",
             "shell: rules"} <= places  # fmt: skip
 
