@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
@@ -189,14 +190,52 @@ def _simple(view: CommandView) -> SimpleCommand:
     return SimpleCommand(view.name, tuple(view.exec.argv), tuple(view.ordered_flags), view.exec.via)
 
 
+# Characters that show nothing (or a space) but are part of a word to bash: NUL (which ends the string
+# for every C program), other C0/C1 controls and DEL, zero-width and bidi format characters, and
+# non-ASCII spaces. A runner that strips, truncates or normalizes them runs another command than the
+# one bash would, so every reading is judged and the strictest wins.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+_ODD_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def readings(command: str) -> list[str]:
+    """The command as given, and the commands it may become on its way to a shell: hidden characters
+    removed (odd spaces made plain), and cut at the first NUL."""
+    if _HIDDEN.search(command) is None and _ODD_SPACE.search(command) is None:
+        return [command]
+    out = [command, _HIDDEN.sub("", _ODD_SPACE.sub(" ", command))]
+    if "\x00" in command:
+        out.append(command.partition("\x00")[0])
+    return list(dict.fromkeys(out))
+
+
 def analyze_uncached(command: str, workspace: str | None, home: str | None) -> ShellAnalysis:
     """The analysis itself (benchmarks call this to measure cold runs). Raises `InputTooLarge` past a
     cap of `_limits` and lets through what the budget's checker raises; anything else that goes wrong
-    is reported as a failure to understand the command (at least ask)."""
+    is reported as a failure to understand the command (at least ask). A command with hidden
+    characters is judged by the strictest of its readings (see `readings`)."""
     if not isinstance(command, str):
         return _failed("the command is not a string")
     if len(command) > MAX_COMMAND_CHARS:
         raise InputTooLarge("the shell command's length (characters)", len(command), MAX_COMMAND_CHARS)
+    first, *others = [_analyze_one(text, workspace, home) for text in readings(command)]
+    if not others:
+        return first
+    findings = tuple(dict.fromkeys(f for a in (first, *others) for f in a.findings))
+    unparsed = any(a.unparsed for a in (first, *others))
+    return ShellAnalysis(
+        commands=first.commands,
+        findings=findings,
+        unparsed=unparsed,
+        verdict=strictest_verdict(findings, unparsed),
+        paths=tuple(dict.fromkeys(p for a in (first, *others) for p in a.paths)),
+        urls=tuple(dict.fromkeys(u for a in (first, *others) for u in a.urls)),
+    )
+
+
+def _analyze_one(command: str, workspace: str | None, home: str | None) -> ShellAnalysis:
     try:
         walker = Walker(workspace, home)
         walker.walk_script(command)
