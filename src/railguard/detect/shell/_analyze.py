@@ -13,7 +13,6 @@ from railguard.detect.shell import _rules_db, _rules_fs, _rules_host, _rules_net
 from railguard.detect.shell._flow import seal
 from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_NESTING
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
-from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
 
@@ -143,6 +142,7 @@ _EVERY_COMMAND: tuple[Rule, ...] = (
     _rules_net.check_credentials,
     _rules_net.check_exfiltration,
     _rules_net.check_remote_code,
+    _rules_net.check_metadata,
 )
 
 
@@ -167,15 +167,20 @@ def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFindi
     yield from _rules_net.check_socket_descriptors(views)
 
 
-def _facts(execs: list[Exec], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _facts(views: list[CommandView], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
     paths: dict[str, None] = {}
     urls: dict[str, None] = {}
-    for exec_ in execs:
+    for view in views:
+        exec_ = view.exec
+        destinations = _rules_net.destinations(view)  # scheme-less hosts of network tools included
+        urls.update(dict.fromkeys(destinations))
         words = [*exec_.words[1:], *(r.target for r in exec_.redirects if r.target is not None)]
         for word in words:
             text = word.text
             if "://" in text:
                 urls[text] = None
+            elif text in destinations:
+                continue  # `curl 10.0.0.5/admin` names a host, not a file in the workspace
             elif (
                 text
                 and not text.startswith("-")
@@ -245,7 +250,7 @@ def _analyze_one(command: str, workspace: str | None, home: str | None) -> Shell
         views = [CommandView(e) for e in walker.execs]
         findings.extend(_command_findings(views, ctx))
         unique = tuple(dict.fromkeys(findings))
-        paths, urls = _facts(walker.execs, ctx)
+        paths, urls = _facts(views, ctx)
         return ShellAnalysis(
             commands=tuple(_simple(v) for v in views),
             findings=unique,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import re2
 
+from railguard.detect.net import looks_like_host, parse_url
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell._flow import (
     basename,
@@ -341,6 +342,58 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical" if shell else "high",
                 f"{name} redirected to {socket_path}",
             )
+
+
+# Tools whose operands are all destinations (URLs, with or without a scheme) ...
+_URL_OPERAND_TOOLS = frozenset({"curl", "wget", "aria2c", "lwp-download", "lwp-request", "GET", "HEAD", "POST",
+                                "fetch", "curlie", "wget2", "httpx"})  # fmt: skip
+# ... whose first operand is one (httpie-likes may take a method first; the rest are request items) ...
+_HOST_FIRST_TOOLS = frozenset({"http", "https", "xh", "xhs", "nc", "ncat", "netcat", "telnet", "ssh", "sftp", "ftp",
+                               "lftp", "tftp", "ping", "ping6", "nping", "traceroute", "tracepath", "mtr",
+                               "websocat", "cryptcat", "smbclient"})  # fmt: skip
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# ... or an option names the host (database clients) ...
+_HOST_FLAG_TOOLS = frozenset({"redis-cli", "mysql", "psql", "pg_dump", "mongo", "mongosh", "mysqldump"})
+# ... and options that send the traffic through another host (a proxy) or to a fixed address.
+_PROXY_OPTIONS = ("-x", "--proxy", "--preproxy", "--connect-to", "-connect", "-e")
+
+
+def destinations(view: CommandView) -> list[str]:
+    """Where a command connects: every `scheme://` URL in its words, and for network tools the
+    operands they read as a destination, with or without a scheme (`curl 169.254.169.254/latest/`,
+    `wget metadata.google.internal/...`, `nc 10.0.0.5 80`, `ssh user@host`), in any IP notation."""
+    found = [w.text for w in view.args if "://" in w.text and not w.dynamic]
+    name = view.name
+    operands = [w.text for w in view.operands if not w.dynamic]
+    if name in _URL_OPERAND_TOOLS:
+        found += [t for t in operands if looks_like_host(t)]
+    elif name in _HOST_FIRST_TOOLS:
+        rest = operands[1:] if operands[:1] and operands[0].upper() in _HTTP_METHODS else operands
+        if rest and looks_like_host(rest[0]):
+            found.append(rest[0])
+    elif name in ("scp", "rsync") or (name == "git" and operands[:1] in (["clone"], ["fetch"], ["pull"])):
+        found += [t for t in operands if ":" in t and not t.startswith(("/", ".")) and looks_like_host(t)]
+    elif name == "socat":
+        for t in operands:  # `TCP:host:port`, `OPENSSL:host:port`
+            kind, _, address = t.partition(":")
+            if kind.upper().startswith(("TCP", "OPENSSL", "UDP", "SOCKS")) and looks_like_host(address):
+                found.append(address)
+    elif name in _HOST_FLAG_TOOLS:
+        found += [v for v in view.values("-h", "--host") if looks_like_host(v)]
+    if name in _URL_OPERAND_TOOLS or name in _HOST_FIRST_TOOLS or name == "openssl":
+        found += [v for v in view.values(*_PROXY_OPTIONS) if looks_like_host(v)]
+    return list(dict.fromkeys(found))
+
+
+def check_metadata(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """The cloud metadata endpoint hands out the machine's credentials: reaching it from a shell is
+    credential theft, whichever notation or scheme-less spelling names it."""
+    for destination in destinations(view):
+        hosts = parse_url(destination).hosts
+        if any(h.metadata for h in hosts):
+            yield finding("credential_access", "cloud-metadata", "block", "critical",
+                          f"{view.name} reaches the cloud metadata endpoint ({hosts[0].host})")  # fmt: skip
+            return
 
 
 def _payload_words(view: CommandView) -> list[Word]:
