@@ -199,11 +199,47 @@ _SECRET_FILE_VARS = {"KUBECONFIG": "kubeconfig", "AWS_SHARED_CREDENTIALS_FILE": 
                      "NETRC": "netrc", "PGPASSFILE": "pgpass", "SSH_KEY": "ssh_key", "SSH_KEY_PATH": "ssh_key"}  # fmt: skip
 
 
+# Key and certificate options that a tool uses to authenticate or verify a connection, or to sign: the
+# key stays on the machine (TLS client auth sends a signature and the public certificate), so naming a
+# key file there is a use of the key by design, not a read of its bytes. Per tool; `None`: every option.
+_KEY_USE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "curl": ("--cert", "-E", "--key", "--cacert", "--capath", "--crlfile", "--pinnedpubkey", "--proxy-cert",
+             "--proxy-key", "--proxy-cacert", "--proxy-capath", "--proxy-crlfile"),
+    "wget": ("--certificate", "--private-key", "--ca-certificate", "--ca-directory", "--crl-file"),
+    "git": ("-c",), "gpg": ("--import", "--recv-keys", "--fetch-keys", "--verify", "--keyring"),
+}  # fmt: skip
+# openssl subcommands that use a key or certificate to produce something else (a certificate, a CSR, a
+# signature, a verification, a TLS session); those that print or convert key material (rsa, pkey, ec,
+# pkcs8, pkcs12, enc, base64) are reads.
+_OPENSSL_KEY_USE = frozenset({"x509", "req", "verify", "s_client", "s_server", "ca", "crl", "crl2pkcs7", "pkcs7",
+                              "dgst", "cms", "smime", "ocsp", "ts", "spkac", "sess_id", "pkeyutl", "rsautl"})  # fmt: skip
+# Certificate installers, keyring managers and signing tools: handing them a key file is their job.
+_KEY_TOOLS = frozenset({"certutil", "keytool", "update-ca-certificates", "update-ca-trust", "trust", "mkcert",
+                        "certbot", "step", "cfssl", "apt-key", "rpm", "rpmkeys", "gpgv", "signify", "minisign",
+                        "cosign", "osslsigncode", "codesign", "jarsigner", "apksigner", "sbsign", "kubeadm"})  # fmt: skip
+
+
+def _uses_keys(view: CommandView) -> bool:
+    """The whole command uses its key and certificate arguments rather than reading them out."""
+    if view.name == "openssl":
+        return bool(view.operands) and view.operands[0].text in _OPENSSL_KEY_USE
+    return view.name in _KEY_TOOLS or (view.name in ("gpg", "gpg2") and view.has(*_KEY_USE_OPTIONS["gpg"]))
+
+
+def _key_option_values(view: CommandView) -> set[str]:
+    return set(view.values(*_KEY_USE_OPTIONS.get(view.name, ())))
+
+
 def _kind(word: Word, ctx: Ctx) -> tuple[str, str] | None:
     if word.dynamic:
         name = word.text.strip("${}").split("/", 1)[0]
         if name in _SECRET_FILE_VARS:
             return word.text, _SECRET_FILE_VARS[name]
+    scheme, sep, rest = word.text.partition("://")
+    if sep and scheme.isalnum():
+        if scheme.lower() != "file":
+            return None  # a URL names a remote resource (`--fetch-keys https://.../signing.key`), not a file here
+        word = Word(rest, word.dynamic, word.glob)
     target = classify_target(word, ctx)
     kind = secret_path_kind(target.path) or secret_path_kind(word.text)
     return (target.path, kind) if kind else None
@@ -218,11 +254,14 @@ def secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
 
 def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if view.name in _READERS or view.name.startswith("python"):
+    if _uses_keys(view):
+        pass  # judged by what it produces (its own rules), not as a read of the key
+    elif view.name in _READERS or view.name.startswith("python"):
         # copy tools read their sources, not their destination (`cp .env.example .env`)
         sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else view.operands
+        key_values = _key_option_values(view)
         for word in sources:
-            hit = _kind(word, ctx)
+            hit = _kind(word, ctx) if word.text not in key_values else None
             if hit:
                 out.append(hit)
         for value in view.values("-in", "-inkey", "--input", "-key"):  # openssl/gpg read their key inputs
@@ -448,6 +487,8 @@ def _upload(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
     name = view.name
     texts = [w.text.lower() for w in view.args]
+    if name == "openssl":
+        return  # no option of its runs a program (`-CAfile` is no `-e` cluster); pipes are judged on the shell
     if name in _NC:
         programs = view.values("-e", "-c", "--exec", "--sh-exec", "--lua-exec")
         programs += [t.split(":", 1)[1] for t in texts if t.startswith(("exec:", "system:"))]
