@@ -177,3 +177,14 @@ def test_bounded_restores_the_outer_checker() -> None:
         checkpoint("out")
     checkpoint("none")
     assert (outer.calls, inner.calls) == (1, 1)
+
+
+def test_the_url_and_path_detectors_check_the_budget_per_item() -> None:
+    from railguard.detect.net import analyze_urls, extract_urls
+    from railguard.detect.paths import analyze_paths
+
+    text = " ".join(f"http://h{i}.example/x" for i in range(100))
+    with bounded(Counter(limit=10)), pytest.raises(Stop):
+        analyze_urls(extract_urls(text))
+    with bounded(Counter(limit=10)), pytest.raises(Stop):
+        analyze_paths([f"/tmp/f{i}" for i in range(100)], workspace="/w", home=None, write=False)

@@ -20,6 +20,8 @@ from typing import Any
 
 import re2
 
+from railguard.detect._budget import checkpoint
+
 __all__ = [
     "INVALID_HOST",
     "HostInfo",
@@ -124,6 +126,7 @@ def extract_urls(text: str) -> list[str]:
     so `main.py:12` is not a host."""
     found: list[str] = []
     for match in _EXTRACT.finditer(text):
+        checkpoint("net: extract")
         candidate = _trim(match.group(0))
         if match.group("bare") is not None and not _plausible_bare_host(candidate):
             continue
@@ -527,11 +530,12 @@ def _is_literal(host: HostInfo) -> bool:
 def analyze_urls(urls: Iterable[str], *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> NetAnalysis:
     """Parse and classify `urls` (as returned by `extract_urls`, or URL arguments), and check their
     hosts against `deny` and, when non-empty, `allow` patterns (see `host_matches`). Never raises."""
-    infos = tuple(parse_url(u) for u in urls)
+    infos = tuple(parse_url(u) for u in urls)  # parse_url is O(len(url)); the loop below checks the budget
     findings: list[RuleFinding] = []
     denied: list[str] = []
     not_allowed: list[str] = []
     for info in infos:
+        checkpoint("net: urls")
         findings.extend(_url_findings(info))
         for host in info.hosts:
             if any(host_matches(host.host, p) for p in deny):
