@@ -188,3 +188,11 @@ def test_the_url_and_path_detectors_check_the_budget_per_item() -> None:
         analyze_urls(extract_urls(text))
     with bounded(Counter(limit=10)), pytest.raises(Stop):
         analyze_paths([f"/tmp/f{i}" for i in range(100)], workspace="/w", home=None, write=False)
+
+
+def test_nested_loops_are_unrolled_within_a_budget() -> None:
+    loop = "for a in 1 2 3 4 5 6 7 8; do "
+    deep = loop * 8 + "x=1" + "; done" * 8  # 8**8 walks if every level were unrolled
+    assert _work(deep) < 80 * _work(loop + "x=1; done")  # at most 64 walks of the body, not 8**8
+    assert analyze_command(loop * 8 + "rm -rf /" + "; done" * 8).verdict == "block"
+    assert analyze_command("for d in a b; do for x in / ~; do rm -rf $x; done; done").verdict == "block"

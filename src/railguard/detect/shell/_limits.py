@@ -14,14 +14,14 @@ import re
 from railguard.detect._budget import InputTooLarge
 
 MAX_COMMAND_CHARS = 100_000  # characters of one command line or script
-MAX_COMMANDS = 1_000  # simple commands, including those in substitutions and re-parsed scripts
+MAX_COMMANDS = 500  # simple commands, including those in substitutions and re-parsed scripts
 MAX_PIPELINE_STAGES = 256  # stages of one pipeline
-MAX_WORDS = 5_000  # words of all the simple commands (arguments included)
+MAX_WORDS = 4_000  # words of all the simple commands (arguments included)
 MAX_NESTING = 64  # substitutions, subshells, groups, compound statements, `bash -c` levels in one another
 MAX_SCRIPT_LEVELS = 8  # scripts run by scripts run by ... (`bash -c "eval '...'"`), the top level included
 MAX_EXPANSIONS = 256  # scripts parsed again (`bash -c`, `eval`, heredocs fed to a shell, aliases ...)
 MAX_PARSED_CHARS = 4 * MAX_COMMAND_CHARS  # text parsed in all, the command and every re-parsed script
-MAX_WALK_STEPS = 100_000  # syntax nodes walked (a `for` loop walks its body once per literal value)
+MAX_WALK_STEPS = 20_000  # syntax nodes walked (a `for` loop walks its body once per literal value)
 
 # Quoted strings and heredoc openers are skipped (a `|` in them is data); everything else that can end
 # a command or a pipeline stage is a token. Every alternative starts with its own character and no

@@ -124,6 +124,7 @@ class Walker:
         self._nesting = 0
         self._steps = 0
         self._words = 0
+        self._unrolling = 1  # walks of the node walked now, from the `for` loops unrolled around it
         self._expansions = 0
         self._parsed_chars = 0
 
@@ -230,7 +231,10 @@ class Walker:
         return out
 
     def _for(self, node: Node) -> list[Exec]:
-        """`for d in / ~; do rm -rf $d; done`: walk the body once per literal value (up to 8)."""
+        """`for d in / ~; do rm -rf $d; done`: walk the body once per literal value (up to 8). Nested
+        loops are unrolled while their values multiply to at most 64 walks of the innermost body; past
+        that a loop's variable stays unknown (judged as dynamic), so nesting costs 64x at most, not 8 to
+        the power of the depth."""
         variable = node.child_by_field_name("variable")
         body = node.child_by_field_name("body")
         values = [self._evaluator().evaluate(v) for v in node.children_by_field_name("value")]
@@ -239,13 +243,20 @@ class Walker:
         name = text_of(variable)
         out: list[Exec] = []
         static = [v for v in values if not v.dynamic][:8]
-        for value in static or [Word("")]:
-            checkpoint("shell: for loop")
-            if static:
-                self.env[name] = value.text
-            else:
-                self.env.pop(name, None)
-            out.extend(self._walk(body))
+        if self._unrolling * len(static) > 64:
+            static = []
+        saved = self._unrolling
+        self._unrolling *= max(1, len(static))
+        try:
+            for value in static or [Word("")]:
+                checkpoint("shell: for loop")
+                if static:
+                    self.env[name] = value.text
+                else:
+                    self.env.pop(name, None)
+                out.extend(self._walk(body))
+        finally:
+            self._unrolling = saved
         return out
 
     def _substitution(self, node: Node, label: str) -> list[Exec]:
@@ -407,6 +418,9 @@ class Walker:
                 redirects.append(child)
             elif child.type != "comment":
                 words.append(evaluator.evaluate(child))
+                if self._words + len(words) > MAX_WORDS:
+                    raise InputTooLarge("the words of the commands the command runs", self._words + len(words),
+                                        MAX_WORDS)  # fmt: skip
         words = expand_words(words, self.env.get("IFS", ""))
         self._words += len(words)
         if self._words > MAX_WORDS:
