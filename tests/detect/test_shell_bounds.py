@@ -196,3 +196,10 @@ def test_nested_loops_are_unrolled_within_a_budget() -> None:
     assert _work(deep) < 80 * _work(loop + "x=1; done")  # at most 64 walks of the body, not 8**8
     assert analyze_command(loop * 8 + "rm -rf /" + "; done" * 8).verdict == "block"
     assert analyze_command("for d in a b; do for x in / ~; do rm -rf $x; done; done").verdict == "block"
+
+
+def test_an_alias_is_not_expanded_inside_its_own_expansion() -> None:
+    """A self-referring alias (an everyday NL2Bash line) ends, as in bash, instead of recursing to a cap."""
+    assert analyze_command("alias pwd='echo -n $(/bin/pwd) | pbcopy'").verdict == "allow"
+    assert analyze_command("alias a=b; alias b=a; a").verdict == "allow"
+    assert analyze_command("alias x='rm -rf /'; x").verdict == "block"

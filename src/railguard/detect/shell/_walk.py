@@ -456,7 +456,8 @@ class Walker:
                 return self._find(exec_)
             if name in self.functions:
                 break
-            if name in self.aliases and exec_.via[-1:] != (f"alias {name}",):
+            # bash expands an alias for the bare word only, and never inside its own expansion
+            if name in self.aliases and head.text == name and f"alias {name}" not in exec_.via:
                 return self._run_alias(exec_, name)
             if name == "alias":
                 self._record_aliases(exec_)
