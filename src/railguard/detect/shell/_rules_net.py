@@ -259,7 +259,7 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
     elif view.name in _READERS or view.name.startswith("python"):
         # copy tools read their sources, not their destination (`cp .env.example .env`)
         sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else view.operands
-        key_values = _key_option_values(view)
+        key_values = _key_option_values(view) if view.name in _KEY_USE_OPTIONS else set()
         for word in sources:
             hit = _kind(word, ctx) if word.text not in key_values else None
             if hit:
@@ -400,7 +400,14 @@ _PROXY_OPTIONS = ("-x", "--proxy", "--preproxy", "--connect-to", "-connect", "-e
 def destinations(view: CommandView) -> list[str]:
     """Where a command connects: every `scheme://` URL in its words, and for network tools the
     operands they read as a destination, with or without a scheme (`curl 169.254.169.254/latest/`,
-    `wget metadata.google.internal/...`, `nc 10.0.0.5 80`, `ssh user@host`), in any IP notation."""
+    `wget metadata.google.internal/...`, `nc 10.0.0.5 80`, `ssh user@host`), in any IP notation.
+    Memoized on the view (the metadata rule and the `urls` fact both ask)."""
+    if view.destinations is None:
+        view.destinations = _destinations(view)
+    return view.destinations
+
+
+def _destinations(view: CommandView) -> list[str]:
     found = [w.text for w in view.args if "://" in w.text and not w.dynamic]
     name = view.name
     operands = [w.text for w in view.operands if not w.dynamic]

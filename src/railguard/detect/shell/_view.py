@@ -242,6 +242,7 @@ class CommandView:
         self.name = basename(exec_.words[0].text) if exec_.words else ""
         self.args = exec_.words[1:]
         self.secret_reads: list[tuple[str, str]] | None = None  # filled by the credential rules
+        self.destinations: list[str] | None = None  # filled by the network rules
 
     @cached_property
     def ordered_flags(self) -> list[str]:
