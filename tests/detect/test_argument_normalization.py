@@ -109,3 +109,29 @@ def test_over_long_values_are_refused_not_truncated(role_arg: str) -> None:
 def test_a_long_argv_is_refused_too() -> None:
     decision = ENGINE.check(rg.Action("local_shell", {"command": ["echo", *["word"] * 30_000]}))
     assert decision.verdict is rg.Verdict.BLOCK and "InputTooLarge" in decision.reason
+
+
+def test_railguard_check_refuses_and_normalizes_end_to_end() -> None:
+    """The issue's inputs through the real `railguard check` console entry, one JSON line each."""
+    import json
+    import subprocess
+    import sys
+
+    lines = [
+        {"tool": "Bash", "args": {"command": "a|" * 20_000 + "rm -rf /"}},  # 40 KB: 33 s in the hook before
+        {"tool": "local_shell", "args": {"command": ["rm", "-rf", "/"]}},
+        {"tool": "Bash", "args": {"command": "rm -rf /\x00"}},
+        {"tool": "Bash", "args": {"command": "curl 169.254.169.254/latest/meta-data/iam/"}},
+        {"tool": "Bash", "args": {"command": "echo " + "a" * 150_000}},
+        {"tool": "Bash", "args": {"command": "ls -la"}},
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "railguard.cli", "check", "--pack", "coding-agent", "--json"],
+        input="".join(json.dumps(line) + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    verdicts = [json.loads(line)["verdict"] for line in done.stdout.splitlines()]
+    assert verdicts == ["block", "block", "block", "block", "block", "allow"]

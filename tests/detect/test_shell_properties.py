@@ -89,3 +89,34 @@ def test_work_is_linear_in_length_or_the_command_is_refused(command: str, copies
     verdict, calls = _analyze(long_command)
     assert verdict in (None, "block"), long_command[:200]
     assert calls <= 2 * len(long_command) + 64, (calls, len(long_command))
+
+
+HIDDEN = [
+    "\x00",
+    "\x01",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\u00ad",
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00a0",
+    "\u3000",
+]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(CORES),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=60), st.sampled_from(HIDDEN)), min_size=1, max_size=4
+    ),
+)
+def test_hidden_characters_never_turn_a_core_into_an_allow(core: str, inserts: list[tuple[int, str]]) -> None:
+    command = core
+    for position, char in inserts:
+        index = min(position, len(command))
+        command = command[:index] + char + command[index:]
+    assert analyze_uncached(command, "/home/u/app", "/home/u").verdict != "allow", repr(command)

@@ -207,10 +207,11 @@ _ODD_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u300
 
 def readings(command: str) -> list[str]:
     """The command as given, and the commands it may become on its way to a shell: hidden characters
-    removed (odd spaces made plain), and cut at the first NUL."""
+    removed (odd spaces made plain, or removed too), and cut at the first NUL."""
     if _HIDDEN.search(command) is None and _ODD_SPACE.search(command) is None:
         return [command]
-    out = [command, _HIDDEN.sub("", _ODD_SPACE.sub(" ", command))]
+    visible = _HIDDEN.sub("", command)
+    out = [command, _ODD_SPACE.sub(" ", visible), _ODD_SPACE.sub("", visible)]
     if "\x00" in command:
         out.append(command.partition("\x00")[0])
     return list(dict.fromkeys(out))

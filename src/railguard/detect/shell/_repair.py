@@ -31,6 +31,11 @@ def repair_syntax(script: str) -> str:
 _HEREDOC_OPENER = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
 
+def _ends_heredoc(line: str, word: str) -> bool:
+    """The delimiter line; inside `$(...)` bash also takes the delimiter right before the closing `)`."""
+    return line == word or (line.startswith(word) and line[len(word) :].lstrip().startswith(")"))
+
+
 def _rename_heredoc_delimiters(script: str) -> str:
     """A heredoc body line that only begins with the delimiter (`EOF'` before `EOF`) ends the body for
     the grammar, not for bash. Such a heredoc gets a delimiter no body line begins with."""
@@ -47,7 +52,8 @@ def _rename_heredoc_delimiters(script: str) -> str:
             break
         lines = script[body_start + 1 :].split("\n")
         end_line = next(
-            (i for i, line in enumerate(lines) if (line.lstrip("\t") if tabs else line) == word), None
+            (i for i, line in enumerate(lines) if _ends_heredoc(line.lstrip("\t") if tabs else line, word)),
+            None,
         )
         if end_line is None or not any(line.lstrip("\t").startswith(word) for line in lines[:end_line]):
             continue
