@@ -90,3 +90,20 @@ def test_operand_host_recognition() -> None:
     # free text: odd IP notations count as hosts when they carry a path or a port, as dotted quads do
     assert extract_urls("fetch 0xa9fea9fe/latest now") == ["0xa9fea9fe/latest"]
     assert extract_urls("see 127.1:8080 and 1.5 points") == ["127.1:8080"]
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ('grep -rn "http://169.254.169.254" src/', "allow"),  # searching for the address is no request
+        ("echo http://169.254.169.254/latest", "allow"),
+        ('git commit -m "block http://169.254.169.254"', "allow"),
+        ("git clone http://169.254.169.254/repo", "block"),
+        ("python3 -m pip install http://169.254.169.254/pkg.whl", "block"),
+        ("hey -n 10 http://169.254.169.254/latest", "block"),  # a tool the rules never heard of
+    ],
+)
+def test_only_commands_that_can_send_a_request_reach_the_metadata_endpoint(
+    command: str, verdict: str
+) -> None:
+    assert CODING.check(rg.Action("Bash", {"command": command})).verdict.value == verdict

@@ -431,9 +431,20 @@ def _destinations(view: CommandView) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# Tools that only print, search or store text: a URL among their words is data, not a request.
+_TEXT_TOOLS = frozenset({"echo", "printf", "grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "cat",
+                         "less", "more", "head", "tail", "jq", "yq", "sort", "uniq", "wc", "tee", "diff", "cut", "tr",
+                         "column", "nl", "fold", "comm", "paste", "strings", "touch", "mkdir", "ls", "find", "test",
+                         "[", "[[", "true", "false", ":", "export", "declare", "local", "readonly", "read"})  # fmt: skip
+_GIT_TEXT = frozenset({"commit", "grep", "log", "show", "tag", "notes", "config"})
+
+
 def check_metadata(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     """The cloud metadata endpoint hands out the machine's credentials: reaching it from a shell is
-    credential theft, whichever notation or scheme-less spelling names it."""
+    credential theft, whichever notation or scheme-less spelling names it. Commands that only handle
+    text (`grep -r 169.254.169.254`, `echo http://169.254.169.254`) do not reach it."""
+    if view.name in _TEXT_TOOLS or (view.name == "git" and view.args[:1] and view.args[0].text in _GIT_TEXT):
+        return
     for destination in destinations(view):
         hosts = parse_url(destination).hosts
         if any(h.metadata for h in hosts):
