@@ -101,6 +101,10 @@ def test_operand_host_recognition() -> None:
         ("git clone http://169.254.169.254/repo", "block"),
         ("python3 -m pip install http://169.254.169.254/pkg.whl", "block"),
         ("hey -n 10 http://169.254.169.254/latest", "block"),  # a tool the rules never heard of
+        ("python3 -c \"import urllib.request as u; u.urlopen('http://169.254.169.254/latest/')\"", "block"),
+        ("node -e \"fetch('http://metadata.google.internal/computeMetadata/v1/')\"", "block"),
+        ("perl -MLWP::Simple -e 'print get(q{http://169.254.169.254/})'", "block"),
+        ("curl --url=http://169.254.169.254/latest", "block"),
     ],
 )
 def test_only_commands_that_can_send_a_request_reach_the_metadata_endpoint(

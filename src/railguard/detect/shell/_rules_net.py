@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import re2
 
-from railguard.detect.net import looks_like_host, parse_url
+from railguard.detect.net import extract_urls, looks_like_host, parse_url
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell._flow import (
     basename,
@@ -408,7 +408,8 @@ def destinations(view: CommandView) -> list[str]:
 
 
 def _destinations(view: CommandView) -> list[str]:
-    found = [w.text for w in view.args if "://" in w.text and not w.dynamic]
+    # URLs inside a word too: inline code (`python3 -c "urlopen('http://...')"`), `--url=http://...`
+    found = [url for w in view.args if "://" in w.text and not w.dynamic for url in extract_urls(w.text)]
     name = view.name
     operands = [w.text for w in view.operands if not w.dynamic]
     if name in _URL_OPERAND_TOOLS:
