@@ -32,6 +32,7 @@ from railguard.detect.shell._analyze import analyze_cached, analyze_uncached
 from railguard.detect.shell._limits import (
     MAX_COMMAND_CHARS,
     MAX_COMMANDS,
+    MAX_DESTINATIONS,
     MAX_NESTING,
     MAX_PIPELINE_STAGES,
     MAX_WORDS,
@@ -58,6 +59,7 @@ LENGTH_SHAPES: dict[str, Callable[[int], str]] = {
     "heredoc to a shell": lambda n: "bash <<'EOF'\n" + _repeat("ls -la\n", n) + "rm -rf /\nEOF\n",
     "heredoc written to a file": lambda n: "cat > notes.md <<'EOF'\n" + _repeat("| a | b |\n", n) + "EOF\n",
     "arguments `rm -rf / x x ...`": lambda n: "rm -rf / " + _repeat("x ", n),
+    "URLs `curl https://h.example.com/ ...`": lambda n: "curl " + _repeat("https://h.example.com/ ", n),
 }
 
 
@@ -167,8 +169,8 @@ def main() -> None:
         "analysis.",
         "",
         f"Caps (`railguard/detect/shell/_limits.py`): {MAX_COMMAND_CHARS:,} characters, {MAX_COMMANDS:,} "
-        f"simple commands, {MAX_PIPELINE_STAGES} pipeline stages, {MAX_WORDS:,} words, nesting depth "
-        f"{MAX_NESTING}; arguments nested deeper than 32 or longer than 100,000 characters are refused too.",
+        f"simple commands, {MAX_PIPELINE_STAGES} pipeline stages, {MAX_WORDS:,} words, {MAX_DESTINATIONS} "
+        f"network destinations, nesting depth {MAX_NESTING}; arguments nested deeper than 32 or longer than 100,000 characters are refused too.",
         "",
         "### By length",
         "",

@@ -16,6 +16,7 @@ from railguard.detect.shell._analyze import analyze_uncached
 from railguard.detect.shell._limits import (
     MAX_COMMAND_CHARS,
     MAX_COMMANDS,
+    MAX_DESTINATIONS,
     MAX_NESTING,
     MAX_PIPELINE_STAGES,
     MAX_WORDS,
@@ -105,6 +106,10 @@ def test_memory_at_the_caps_is_bounded(shape: str) -> None:
         ("echo " + "a" * (MAX_COMMAND_CHARS + 1), "length"),
         ("a > f | " * 200 + "rm -rf /", "nesting"),
         (_nested_shells(12), "scripts"),
+        (
+            "curl " + " ".join(f"https://h{i}.example.com/" for i in range(MAX_DESTINATIONS + 1)),
+            "destinations",
+        ),
     ],
 )
 def test_past_a_cap_the_command_is_refused(command: str, what: str) -> None:

@@ -111,3 +111,10 @@ def test_only_commands_that_can_send_a_request_reach_the_metadata_endpoint(
     command: str, verdict: str
 ) -> None:
     assert CODING.check(rg.Action("Bash", {"command": command})).verdict.value == verdict
+
+
+def test_the_destinations_a_rule_sees_are_never_cut_short() -> None:
+    """The 100th URL of a command counts as much as the first (the list used to stop at 64)."""
+    urls = " ".join(f"https://h{i}.example.com/" for i in range(100))
+    action = rg.Action("Bash", {"command": f"curl {urls} http://10.0.0.5/admin"})
+    assert net_fact(action, None, shell_fact(action, None))["private"] is True

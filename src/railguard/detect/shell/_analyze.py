@@ -11,7 +11,7 @@ from railguard.detect._budget import InputTooLarge, checkpoint, stopped_by_check
 from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import _rules_db, _rules_fs, _rules_host, _rules_net, _rules_ops, _rules_vcs
 from railguard.detect.shell._flow import seal
-from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_NESTING
+from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_DESTINATIONS, MAX_NESTING
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
 from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
@@ -154,6 +154,9 @@ def _rules_for(name: str) -> tuple[Rule, ...]:
 
 
 def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFinding]:
+    destinations = sum(len(_rules_net.destinations(v)) for v in views)
+    if destinations > MAX_DESTINATIONS:  # each one is parsed and classified: bounded like the words
+        raise InputTooLarge("the network destinations of the command", destinations, MAX_DESTINATIONS)
     for view in views:
         checkpoint("shell: rules")
         exec_ = view.exec
@@ -188,7 +191,7 @@ def _facts(views: list[CommandView], ctx: Ctx) -> tuple[tuple[str, ...], tuple[s
                 and ("/" in text or text.startswith((".", "~")) or secret_path_kind(text))
             ):
                 paths[resolve_path(text, workspace=ctx.workspace, home=ctx.home)] = None
-    return tuple(paths)[:256], tuple(urls)[:64]
+    return tuple(paths), tuple(urls)  # bounded by the caps on words and destinations, never cut
 
 
 def _simple(view: CommandView) -> SimpleCommand:

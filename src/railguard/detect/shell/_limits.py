@@ -17,6 +17,7 @@ MAX_COMMAND_CHARS = 100_000  # characters of one command line or script
 MAX_COMMANDS = 500  # simple commands, including those in substitutions and re-parsed scripts
 MAX_PIPELINE_STAGES = 256  # stages of one pipeline
 MAX_WORDS = 4_000  # words of all the simple commands (arguments included)
+MAX_DESTINATIONS = 256  # URLs and hosts the commands connect to (each is parsed and classified)
 MAX_NESTING = 64  # substitutions, subshells, groups, compound statements, `bash -c` levels in one another
 MAX_SCRIPT_LEVELS = 8  # scripts run by scripts run by ... (`bash -c "eval '...'"`), the top level included
 MAX_EXPANSIONS = 256  # scripts parsed again (`bash -c`, `eval`, heredocs fed to a shell, aliases ...)

@@ -409,7 +409,7 @@ def destinations(view: CommandView) -> list[str]:
 
 def _destinations(view: CommandView) -> list[str]:
     # URLs inside a word too: inline code (`python3 -c "urlopen('http://...')"`), `--url=http://...`
-    found = [url for w in view.args if "://" in w.text and not w.dynamic for url in extract_urls(w.text)]
+    found = [url for w in view.args if "://" in w.text and not w.dynamic for url in _urls_in(w.text)]
     name = view.name
     operands = [w.text for w in view.operands if not w.dynamic]
     if name in _URL_OPERAND_TOOLS:
@@ -427,9 +427,18 @@ def _destinations(view: CommandView) -> list[str]:
                 found.append(address)
     elif name in _HOST_FLAG_TOOLS:
         found += [v for v in view.values("-h", "--host") if looks_like_host(v)]
-    if name in _URL_OPERAND_TOOLS or name in _HOST_FIRST_TOOLS or name == "openssl":
+    proxied = any(w.text.startswith("-") and ("x" in w.text or "proxy" in w.text or "conn" in w.text
+                  or w.text.endswith("e")) for w in view.args)  # fmt: skip
+    if proxied and (name in _URL_OPERAND_TOOLS or name in _HOST_FIRST_TOOLS or name == "openssl"):
         found += [v for v in view.values(*_PROXY_OPTIONS) if looks_like_host(v)]
     return list(dict.fromkeys(found))
+
+
+def _urls_in(text: str) -> list[str]:
+    """A word that is one URL is taken whole (most are); a longer text is searched."""
+    if text[:1].isalpha() and not any(c in text for c in " \t\n'\"()<>`{}"):
+        return [text.rstrip(".,;:!?")]
+    return extract_urls(text)
 
 
 # Tools that only print, search or store text: a URL among their words is data, not a request.
