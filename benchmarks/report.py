@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 ORDER = [
-    "_summary", "engine", "shell", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo", "trace",
+    "_summary", "engine", "shell", "adversarial", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo", "trace",
     "store", "ingest", "state", "state_approvals", "integrations", "integration_streams",
 ]  # fmt: skip
 

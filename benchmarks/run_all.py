@@ -16,6 +16,7 @@ import sys
 FULL: list[list[str]] = [
     ["bench_engine"],
     ["bench_shell"],
+    ["bench_adversarial", "--baseline", "b818e74"],
     ["bench_sql_net"],
     ["bench_secrets"],
     ["bench_injection"],

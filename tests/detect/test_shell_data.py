@@ -165,9 +165,12 @@ def test_random_shell_fragments_never_raise(parts: list[str]) -> None:
     assert analysis.verdict in ("allow", "ask", "block")
 
 
-def test_oversized_input_is_unparsed_not_parsed() -> None:
-    analysis = analyze_command("echo " + "a" * 200_000)
-    assert analysis.unparsed and analysis.verdict == "ask"
+def test_oversized_input_is_refused_not_parsed() -> None:
+    from railguard.detect.shell import InputTooLarge
+
+    with pytest.raises(InputTooLarge) as refused:  # refused (on_error), never downgraded to a milder ask
+        analyze_command("echo " + "a" * 200_000)
+    assert refused.value.size == 200_005 and refused.value.limit == 100_000
 
 
 def test_sql_keyword_fallback_judges_without_the_sql_analyzer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,10 +9,12 @@ or, failing that, by the conventions of common agent tools (Claude Code's `Bash.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from railguard.detect._budget import InputTooLarge
 from railguard.model import Action, Effect, ToolSpec
 
 COMMAND_ARGS = frozenset({"command", "cmd", "script", "shell_command", "commandline", "command_line"})
@@ -62,23 +64,57 @@ def base_name(tool: str) -> str:
     return tool.rsplit("__", 1)[-1].lower()
 
 
-def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+# One normalization of arguments before any rule reads them: a value nested deeper, or longer, than
+# these is refused (InputTooLarge: the policy's on_error), never skipped or cut into something milder.
+MAX_ARG_DEPTH = 32
+MAX_VALUE_CHARS = 100_000
+
+
+def _strings(value: Any, depth: int = 0, *, argv: bool = False) -> Iterator[str]:
+    """The strings in an argument value, at any depth up to `MAX_ARG_DEPTH`. With `argv`, a list of
+    strings is one command given as an argument vector (see `argv_command`)."""
     if isinstance(value, str):
         yield value
-    elif depth < 8 and isinstance(value, Mapping):
+        return
+    if depth >= MAX_ARG_DEPTH and isinstance(value, Mapping | list | tuple):
+        raise InputTooLarge("an argument's nesting depth", depth + 1, MAX_ARG_DEPTH)
+    if isinstance(value, Mapping):
         for v in value.values():
-            yield from _strings(v, depth + 1)
-    elif depth < 8 and isinstance(value, list | tuple):
+            yield from _strings(v, depth + 1, argv=argv)
+    elif isinstance(value, list | tuple):
+        if argv and value and all(isinstance(v, str) for v in value):
+            yield from argv_command(list(value))
+            return
         for v in value:
-            yield from _strings(v, depth + 1)
+            yield from _strings(v, depth + 1, argv=argv)
+
+
+def argv_command(argv: list[str]) -> list[str]:
+    """`["rm", "-rf", "/"]` is the command `rm -rf /`: the vector is joined with shell quoting and
+    analyzed as one command, as it would run. A one-element vector, or one whose program word holds
+    spaces, is a command line handed over in a list (runners that join with spaces run it as such)."""
+    if len(argv) == 1:
+        return [argv[0]]
+    joined = [shlex.join(argv)]
+    if any(c.isspace() for c in argv[0]):
+        joined.append(" ".join(argv))
+    return joined
 
 
 def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str]:
-    """String values of the arguments that carry `role` (declared, or by naming convention)."""
+    """String values of the arguments that carry `role` (declared, or by naming convention). Raises
+    `InputTooLarge` for a value nested deeper than `MAX_ARG_DEPTH` or longer than `MAX_VALUE_CHARS`."""
+    argv = role == "command"
     if spec is not None and spec.roles:
-        return [s for name, r in spec.roles.items() if r == role for s in _strings(action.args.get(name))]
+        values = [
+            (name, s)
+            for name, r in spec.roles.items()
+            if r == role
+            for s in _strings(action.args.get(name), argv=argv)
+        ]
+        return _within_limit(values)
     tool = base_name(action.tool)
-    out: list[str] = []
+    found: list[tuple[str, str]] = []
     for name, value in action.args.items():
         key = name.lower()
         if role == "command":
@@ -92,7 +128,8 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
         else:
             hit = True
         if hit:
-            out.extend(_strings(value))
+            found.extend((name, s) for s in _strings(value, argv=argv))
+    out = _within_limit(found)
     if role == "url":
         # Any argument whose whole value is a URL is a destination; a URL inside prose is content.
         out.extend(s for s in _strings(dict(action.args)) if _WHOLE_URL.match(s) and s not in out)
@@ -100,6 +137,13 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
 
 
 _WHOLE_URL = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]{1,15}://\S+\s*$")
+
+
+def _within_limit(values: list[tuple[str, str]]) -> list[str]:
+    for name, text in values:
+        if len(text) > MAX_VALUE_CHARS:
+            raise InputTooLarge(f"the '{name}' argument's length (characters)", len(text), MAX_VALUE_CHARS)
+    return [text for _, text in values]
 
 
 def all_text(action: Action) -> list[str]:

@@ -20,6 +20,8 @@ from typing import Any
 
 import re2
 
+from railguard.detect._budget import checkpoint
+
 __all__ = [
     "INVALID_HOST",
     "HostInfo",
@@ -31,6 +33,7 @@ __all__ = [
     "extract_urls",
     "host_matches",
     "is_hostname",
+    "looks_like_host",
     "normalize_host",
     "parse_ip",
     "parse_url",
@@ -123,6 +126,7 @@ def extract_urls(text: str) -> list[str]:
     so `main.py:12` is not a host."""
     found: list[str] = []
     for match in _EXTRACT.finditer(text):
+        checkpoint("net: extract")
         candidate = _trim(match.group(0))
         if match.group("bare") is not None and not _plausible_bare_host(candidate):
             continue
@@ -161,9 +165,45 @@ def _plausible_bare_host(candidate: str) -> bool:
     has_port = bool(colon and port)
     labels = name.split(".")
     if all(label.isdigit() for label in labels):
-        return len(labels) == 4
+        return len(labels) == 4 or (has_port and 1 < len(labels) < 4)  # `127.1:8080`
+    if _odd_ip_notation(name):
+        return has_port or bool(sep)  # `0xa9fea9fe/latest`, `0251.0376.0251.0376:80`
     if name in _BARE_NAMES:
         return has_port or bool(sep)
+    tld = labels[-1]
+    return len(labels) > 1 and tld.isalpha() and len(tld) >= 2 and tld not in _FILE_EXTENSIONS
+
+
+def _odd_ip_notation(name: str) -> bool:
+    """An IP literal written in hex, octal or as one big number: no word or file name looks like one."""
+    if parse_ip(name) is None or ":" in name:
+        return False
+    labels = name.split(".")
+    hexadecimal = any(label[:2] == "0x" for label in labels)
+    octal = any(len(label) > 1 and label[0] == "0" and label.isdigit() for label in labels)
+    return hexadecimal or octal or (len(labels) == 1 and len(name) >= 8)
+
+
+def looks_like_host(operand: str) -> bool:
+    """Whether an operand that a network tool reads as its destination (`curl X`, `nc X 80`, `ssh X`)
+    names a host: a URL with or without its scheme (`169.254.169.254/latest/`, `host:8080`,
+    `user@host`), an IP literal in any notation, a bare local or metadata name, or a dotted name with
+    a real-looking top-level label (so `-d hello` or `-T notes.txt` values are not hosts)."""
+    text = operand.strip()
+    if not text or text.startswith(("-", "@", "/", "./", "../", "~")):
+        return False
+    if "://" in text or _SCP.match(text) is not None:
+        return True
+    hostport = text.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    name = normalize_host(_host_of(hostport))
+    if not name or not is_hostname(name):
+        return False
+    labels = name.split(".")
+    if parse_ip(name) is not None:
+        # a lone small number is a count or a port (`--retry 3`), not the address 0.0.0.3
+        return len(labels) > 1 or _odd_ip_notation(name) or ":" in name
+    if name in _BARE_NAMES:
+        return True
     tld = labels[-1]
     return len(labels) > 1 and tld.isalpha() and len(tld) >= 2 and tld not in _FILE_EXTENSIONS
 
@@ -490,11 +530,12 @@ def _is_literal(host: HostInfo) -> bool:
 def analyze_urls(urls: Iterable[str], *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> NetAnalysis:
     """Parse and classify `urls` (as returned by `extract_urls`, or URL arguments), and check their
     hosts against `deny` and, when non-empty, `allow` patterns (see `host_matches`). Never raises."""
-    infos = tuple(parse_url(u) for u in urls)
+    infos = tuple(parse_url(u) for u in urls)  # parse_url is O(len(url)); the loop below checks the budget
     findings: list[RuleFinding] = []
     denied: list[str] = []
     not_allowed: list[str] = []
     for info in infos:
+        checkpoint("net: urls")
         findings.extend(_url_findings(info))
         for host in info.hosts:
             if any(host_matches(host.host, p) for p in deny):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from railguard.detect._budget import checkpoint
+
 __all__ = [
     "PathAnalysis",
     "analyze_paths",
@@ -227,6 +229,7 @@ def analyze_paths(
     # A workspace may live under a system-looking root (/srv/app, /opt/app): inside it is not "system".
     root = _resolve(workspace, None, home).rstrip("/") if workspace else ""
     for raw in paths:
+        checkpoint("paths")
         if not isinstance(raw, str) or not raw:
             continue
         path = _resolve(raw, workspace, home)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 
 import re2
 
+from railguard.detect._budget import InputTooLarge, checkpoint, stopped_by_checker
 from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import (
     _effect_rules,
@@ -18,14 +20,15 @@ from railguard.detect.shell import (
     _rules_ops,
     _rules_vcs,
 )
+from railguard.detect.shell._flow import seal
+from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_DESTINATIONS, MAX_NESTING
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
 from railguard.detect.shell._readonly import is_read_only
-from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
 
-MAX_COMMAND_CHARS = 100_000
 _KEY_NAMES = re2.compile(r"(?:<[A-Za-z][A-Za-z0-9]{0,15}(?:[-+][A-Za-z0-9]{1,15}){0,3}>\s*){1,8}")
+
 Rule = Callable[[CommandView, Ctx], Iterable[ShellFinding]]
 
 _BY_NAME: dict[str, tuple[Rule, ...]] = {}
@@ -156,6 +159,7 @@ _EVERY_COMMAND: tuple[Rule, ...] = (
     _rules_net.check_credentials,
     _rules_net.check_exfiltration,
     _rules_net.check_remote_code,
+    _rules_net.check_metadata,
 )
 
 
@@ -167,7 +171,11 @@ def _rules_for(name: str) -> tuple[Rule, ...]:
 
 
 def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFinding]:
+    destinations = sum(len(_rules_net.destinations(v)) for v in views)
+    if destinations > MAX_DESTINATIONS:  # each one is parsed and classified: bounded like the words
+        raise InputTooLarge("the network destinations of the command", destinations, MAX_DESTINATIONS)
     for view in views:
+        checkpoint("shell: rules")
         exec_ = view.exec
         exec_ctx = ctx if exec_.cwd is None else replace(ctx, cwd=exec_.cwd)
         yield from _rules_fs.check_redirects(exec_, exec_ctx)
@@ -183,15 +191,20 @@ def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFindi
     yield from _rules_net.check_socket_descriptors(views)
 
 
-def _facts(execs: list[Exec], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _facts(views: list[CommandView], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
     paths: dict[str, None] = {}
     urls: dict[str, None] = {}
-    for exec_ in execs:
+    for view in views:
+        exec_ = view.exec
+        destinations = _rules_net.destinations(view)  # scheme-less hosts of network tools included
+        urls.update(dict.fromkeys(destinations))
         words = [*exec_.words[1:], *(r.target for r in exec_.redirects if r.target is not None)]
         for word in words:
             text = word.text
             if "://" in text:
                 urls[text] = None
+            elif text in destinations:
+                continue  # `curl 10.0.0.5/admin` names a host, not a file in the workspace
             elif (
                 text
                 and not text.startswith("-")
@@ -199,31 +212,73 @@ def _facts(execs: list[Exec], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...
                 and ("/" in text or text.startswith((".", "~")) or secret_path_kind(text))
             ):
                 paths[resolve_path(text, workspace=ctx.workspace, home=ctx.home)] = None
-    return tuple(paths)[:256], tuple(urls)[:64]
+    return tuple(paths), tuple(urls)  # bounded by the caps on words and destinations, never cut
 
 
 def _simple(view: CommandView) -> SimpleCommand:
     return SimpleCommand(view.name, tuple(view.exec.argv), tuple(view.ordered_flags), view.exec.via)
 
 
+# Characters that show nothing (or a space) but are part of a word to bash: NUL (which ends the string
+# for every C program), other C0/C1 controls and DEL, zero-width and bidi format characters, and
+# non-ASCII spaces. A runner that strips, truncates or normalizes them runs another command than the
+# one bash would, so every reading is judged and the strictest wins.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+_ODD_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def readings(command: str) -> list[str]:
+    """The command as given, and the commands it may become on its way to a shell: hidden characters
+    removed (odd spaces made plain, or removed too), and cut at the first NUL."""
+    if _HIDDEN.search(command) is None and _ODD_SPACE.search(command) is None:
+        return [command]
+    visible = _HIDDEN.sub("", command)
+    out = [command, _ODD_SPACE.sub(" ", visible), _ODD_SPACE.sub("", visible)]
+    if "\x00" in command:
+        out.append(command.partition("\x00")[0])
+    return list(dict.fromkeys(out))
+
+
 def analyze_uncached(command: str, workspace: str | None, home: str | None) -> ShellAnalysis:
-    """The analysis itself (benchmarks call this to measure cold runs)."""
+    """The analysis itself (benchmarks call this to measure cold runs). Raises `InputTooLarge` past a
+    cap of `_limits` and lets through what the budget's checker raises; anything else that goes wrong
+    is reported as a failure to understand the command (at least ask). A command with hidden
+    characters is judged by the strictest of its readings (see `readings`)."""
     if not isinstance(command, str):
         return _failed("the command is not a string")
     if len(command) > MAX_COMMAND_CHARS:
-        return _failed(f"the command is longer than {MAX_COMMAND_CHARS} characters")
+        raise InputTooLarge("the shell command's length (characters)", len(command), MAX_COMMAND_CHARS)
     if _KEY_NAMES.fullmatch(command.strip()):  # `<Enter>`, `<Ctrl-C>`: a key to press, not a command
         return ShellAnalysis(commands=(), findings=(), unparsed=False, verdict="allow")
+    first, *others = [_analyze_one(text, workspace, home) for text in readings(command)]
+    if not others:
+        return first
+    findings = tuple(dict.fromkeys(f for a in (first, *others) for f in a.findings))
+    unparsed = any(a.unparsed for a in (first, *others))
+    return ShellAnalysis(
+        commands=first.commands,
+        findings=findings,
+        unparsed=unparsed,
+        verdict=strictest_verdict(findings, unparsed),
+        paths=tuple(dict.fromkeys(p for a in (first, *others) for p in a.paths)),
+        urls=tuple(dict.fromkeys(u for a in (first, *others) for u in a.urls)),
+    )
+
+
+def _analyze_one(command: str, workspace: str | None, home: str | None) -> ShellAnalysis:
     try:
         walker = Walker(workspace, home)
         walker.walk_script(command)
+        seal(walker.execs)
         ctx = Ctx(workspace, home)
         findings = list(walker.findings)
         findings.extend(_effect_rules.assignment_findings(walker.assignments))
         views = [CommandView(e) for e in walker.execs]
         findings.extend(_command_findings(views, ctx))
         unique = tuple(dict.fromkeys(findings))
-        paths, urls = _facts(walker.execs, ctx)
+        paths, urls = _facts(views, ctx)
         return ShellAnalysis(
             commands=tuple(_simple(v) for v in views),
             findings=unique,
@@ -232,7 +287,11 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
             paths=paths,
             urls=urls,
         )
+    except RecursionError:  # a safety net under the nesting caps: refused like any input past a cap
+        raise InputTooLarge("the shell command's nesting depth", MAX_NESTING + 1, MAX_NESTING) from None
     except Exception as exc:  # the guard must answer: anything unhandled is "not understood" -> ask
+        if stopped_by_checker(exc):
+            raise
         return _failed(f"analyzer could not handle the command ({type(exc).__name__})")
 
 

@@ -60,7 +60,6 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
 
 EVERY_COMMAND: tuple[Rule, ...] = (
     _rules_effects.check_guard_protection,
-    _rules_exposure.check_cloud_metadata,
 )
 
 

@@ -4,6 +4,7 @@ where `find`/`ls` entries come from, which commands read a script from stdin."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from functools import lru_cache
 
 from railguard.detect.shell._decode import _DECODERS, decode_literal, printf_output
@@ -48,6 +49,51 @@ def _closure(exec_: Exec, *, upstream: bool) -> list[Exec]:
         seen.append(item)
         stack.extend(item.upstream if upstream else item.consumers)
     return seen
+
+
+def seal(execs: list[Exec]) -> None:
+    """The walk is over: data-flow links are final, so `reaches` may remember its answers."""
+    for exec_ in execs:
+        exec_.memo = {}
+
+
+def reaches(exec_: Exec, test: Callable[[Exec], bool], *, upstream: bool = True) -> bool:
+    """Whether a command whose output (transitively) reaches `exec_` — or, with `upstream=False`,
+    that reads its output — passes `test`. Answers are remembered per command on a sealed graph, so
+    asking it of every stage of a long pipeline costs linear time, where `upstream_closure` per stage
+    costs quadratic."""
+    key = (test, upstream)
+    local: dict[int, bool] = {}  # answers for commands that are not sealed (during the walk)
+
+    def known(node: Exec) -> bool | None:
+        if node.memo is not None and key in node.memo:
+            return node.memo[key]
+        return local.get(id(node))
+
+    stack: list[tuple[Exec, int]] = [(exec_, 0)]
+    on_path: set[int] = set()
+    while stack:
+        node, index = stack[-1]
+        if index == 0:
+            if known(node) is not None:
+                stack.pop()
+                continue
+            on_path.add(id(node))
+        links = node.upstream if upstream else node.consumers
+        if index < len(links):
+            stack[-1] = (node, index + 1)
+            child = links[index]
+            if known(child) is None and id(child) not in on_path:
+                stack.append((child, 0))
+            continue
+        stack.pop()
+        on_path.discard(id(node))
+        answer = any(test(c) or bool(known(c)) for c in links)
+        if node.memo is not None:
+            node.memo[key] = answer
+        else:
+            local[id(node)] = answer
+    return bool(known(exec_))
 
 
 def is_fetcher(exec_: Exec) -> bool:
@@ -122,18 +168,26 @@ def substitution_output(inner: list[Exec]) -> str | None:
     return literal_output(inner)
 
 
-def literal_output(upstream: list[Exec]) -> str | None:
+# Decoders chained on a literal (`echo ... | base64 -d | rev | sh`) are followed this far back. Past it
+# the output is unknown, which the rules judge by its sources (a decoder upstream of a shell blocks).
+# The bound keeps each call O(1), so a long pipeline costs linear time, not quadratic.
+MAX_LITERAL_CHAIN = 16
+
+
+def literal_output(upstream: list[Exec], depth: int = 0) -> str | None:
     """The text a lone literal producer writes into a pipe: `echo`, `printf` (escapes and `%s`
     applied), `cat` of a heredoc, or a decoder (`base64 -d`, `xxd -r -p`, `rev`) of literal input.
     Obfuscated payloads are decoded so the script they hide is analyzed, not just flagged."""
-    if len(upstream) != 1:
+    if len(upstream) != 1 or depth > MAX_LITERAL_CHAIN:
         return None
     producer = upstream[0]
     if any(w.dynamic for w in producer.words):
         return None
     argv = producer.argv
     name = basename(argv[0]) if argv else ""
-    feed = producer.stdin_text if producer.stdin_text is not None else literal_output(producer.upstream)
+    feed = producer.stdin_text
+    if feed is None and producer.upstream and name in _DECODERS:  # only decoders pass their input on
+        feed = literal_output(producer.upstream, depth + 1)
     if name in _DECODERS and is_decoder(producer):
         return decode_literal(name, argv, feed) if feed is not None else None
     if producer.upstream and producer.stdin_text is None:

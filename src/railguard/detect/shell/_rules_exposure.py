@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from railguard.detect.net import classify_host, extract_urls
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Word
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
@@ -180,42 +179,6 @@ def check_tunnels(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding(
             "exposure", "datastore-no-auth", "block", "critical", f"{name} accepts anyone without auth"
         )
-
-
-# -- cloud metadata -----------------------------------------------------------------------------------
-_HTTP_CLIENTS = frozenset({"curl", "wget", "http", "https", "xh", "httpie", "aria2c", "fetch", "lwp-request",
-                           "GET", "POST", "nc", "ncat", "socat", "telnet", "openssl", "python", "python3", "node",
-                           "ruby", "perl", "php", "pwsh", "powershell"})  # fmt: skip
-_METADATA_HINTS = ("169.254.", "metadata", "fd00:ec2", "100.100.100.200")
-# Tools that print, search or record text: an address in their arguments is data, not a request.
-_TEXT_TOOLS = frozenset({"echo", "printf", "grep", "egrep", "fgrep", "rg", "ag", "ack", "git", "sed", "awk", "cat",
-                         "less", "more", "head", "tail", "jq", "yq", "sort", "uniq", "wc", "tr", "cut", "man",
-                         "tldr", "ping", "dig", "host", "nslookup", "whois", "ipcalc", "sipcalc"})  # fmt: skip
-
-
-def _url_host(url: str) -> str:
-    rest = url.split("://", 1)[1] if "://" in url else url
-    return rest.split("/", 1)[0].split("?", 1)[0]
-
-
-def check_cloud_metadata(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
-    """Every command: an instance metadata endpoint (credentials for the machine's cloud role), in any
-    encoding of its address; arguments are scanned when the tool is a network client or a hint shows."""
-    if view.name in _TEXT_TOOLS or not view.args:
-        return
-    client = view.name in _HTTP_CLIENTS
-    joined = " ".join(w.text for w in view.args)
-    if not client and not any(h in joined for h in _METADATA_HINTS):
-        return
-    for word in view.args:
-        text = word.text
-        if not client and not any(h in text for h in _METADATA_HINTS):
-            continue
-        for url in extract_urls(text)[:8]:
-            if classify_host(_url_host(url)).metadata:
-                yield finding("credential_access", "cloud-metadata", "block", "critical",
-                              f"{view.name} reaches the cloud metadata endpoint {_url_host(url)}")  # fmt: skip
-                return
 
 
 # -- network down -------------------------------------------------------------------------------------

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 
 import re2
 
+from railguard.detect.net import extract_urls, looks_like_host, parse_url
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell._flow import (
     basename,
     consumer_closure,
     is_decoder,
     is_fetcher,
+    reaches,
     reads_script_from_stdin,
     upstream_closure,
 )
@@ -197,11 +199,47 @@ _SECRET_FILE_VARS = {"KUBECONFIG": "kubeconfig", "AWS_SHARED_CREDENTIALS_FILE": 
                      "NETRC": "netrc", "PGPASSFILE": "pgpass", "SSH_KEY": "ssh_key", "SSH_KEY_PATH": "ssh_key"}  # fmt: skip
 
 
+# Key and certificate options that a tool uses to authenticate or verify a connection, or to sign: the
+# key stays on the machine (TLS client auth sends a signature and the public certificate), so naming a
+# key file there is a use of the key by design, not a read of its bytes. Per tool; `None`: every option.
+_KEY_USE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "curl": ("--cert", "-E", "--key", "--cacert", "--capath", "--crlfile", "--pinnedpubkey", "--proxy-cert",
+             "--proxy-key", "--proxy-cacert", "--proxy-capath", "--proxy-crlfile"),
+    "wget": ("--certificate", "--private-key", "--ca-certificate", "--ca-directory", "--crl-file"),
+    "git": ("-c",), "gpg": ("--import", "--recv-keys", "--fetch-keys", "--verify", "--keyring"),
+}  # fmt: skip
+# openssl subcommands that use a key or certificate to produce something else (a certificate, a CSR, a
+# signature, a verification, a TLS session); those that print or convert key material (rsa, pkey, ec,
+# pkcs8, pkcs12, enc, base64) are reads.
+_OPENSSL_KEY_USE = frozenset({"x509", "req", "verify", "s_client", "s_server", "ca", "crl", "crl2pkcs7", "pkcs7",
+                              "dgst", "cms", "smime", "ocsp", "ts", "spkac", "sess_id", "pkeyutl", "rsautl"})  # fmt: skip
+# Certificate installers, keyring managers and signing tools: handing them a key file is their job.
+_KEY_TOOLS = frozenset({"certutil", "keytool", "update-ca-certificates", "update-ca-trust", "trust", "mkcert",
+                        "certbot", "step", "cfssl", "apt-key", "rpm", "rpmkeys", "gpgv", "signify", "minisign",
+                        "cosign", "osslsigncode", "codesign", "jarsigner", "apksigner", "sbsign", "kubeadm"})  # fmt: skip
+
+
+def _uses_keys(view: CommandView) -> bool:
+    """The whole command uses its key and certificate arguments rather than reading them out."""
+    if view.name == "openssl":
+        return bool(view.operands) and view.operands[0].text in _OPENSSL_KEY_USE
+    return view.name in _KEY_TOOLS or (view.name in ("gpg", "gpg2") and view.has(*_KEY_USE_OPTIONS["gpg"]))
+
+
+def _key_option_values(view: CommandView) -> set[str]:
+    return set(view.values(*_KEY_USE_OPTIONS.get(view.name, ())))
+
+
 def _kind(word: Word, ctx: Ctx) -> tuple[str, str] | None:
     if word.dynamic:
         name = word.text.strip("${}").split("/", 1)[0]
         if name in _SECRET_FILE_VARS:
             return word.text, _SECRET_FILE_VARS[name]
+    scheme, sep, rest = word.text.partition("://")
+    if sep and scheme.isalnum():
+        if scheme.lower() != "file":
+            return None  # a URL names a remote resource (`--fetch-keys https://.../signing.key`), not a file here
+        word = Word(rest, word.dynamic, word.glob)
     target = classify_target(word, ctx)
     kind = secret_path_kind(target.path) or secret_path_kind(word.text)
     return (target.path, kind) if kind else None
@@ -216,11 +254,14 @@ def secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
 
 def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if view.name in _READERS or view.name.startswith("python"):
+    if _uses_keys(view):
+        pass  # judged by what it produces (its own rules), not as a read of the key
+    elif view.name in _READERS or view.name.startswith("python"):
         # copy tools read their sources, not their destination (`cp .env.example .env`)
         sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else view.operands
+        key_values = _key_option_values(view) if view.name in _KEY_USE_OPTIONS else set()
         for word in sources:
-            hit = _kind(word, ctx)
+            hit = _kind(word, ctx) if word.text not in key_values else None
             if hit:
                 out.append(hit)
         for value in view.values("-in", "-inkey", "--input", "-key"):  # openssl/gpg read their key inputs
@@ -290,10 +331,8 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding(
             "exfiltration", "secret-to-network", "block", "critical", f"{name} sends {kind} at {path}"
         )
-    elif _is_secret_source(view, ctx):
-        sinks = [
-            c for c in consumer_closure(exec_) if c.words and basename(c.words[0].text) in _NETWORK_TOOLS
-        ]
+    elif _is_secret_source(view, ctx) and reaches(exec_, _is_network_tool, upstream=False):
+        sinks = [c for c in consumer_closure(exec_) if _is_network_tool(c)]
         if sinks:
             yield finding(
                 "exfiltration",
@@ -342,6 +381,86 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical" if shell else "high",
                 f"{name} redirected to {socket_path}",
             )
+
+
+# Tools whose operands are all destinations (URLs, with or without a scheme) ...
+_URL_OPERAND_TOOLS = frozenset({"curl", "wget", "aria2c", "lwp-download", "lwp-request", "GET", "HEAD", "POST",
+                                "fetch", "curlie", "wget2", "httpx"})  # fmt: skip
+# ... whose first operand is one (httpie-likes may take a method first; the rest are request items) ...
+_HOST_FIRST_TOOLS = frozenset({"http", "https", "xh", "xhs", "nc", "ncat", "netcat", "telnet", "ssh", "sftp", "ftp",
+                               "lftp", "tftp", "ping", "ping6", "nping", "traceroute", "tracepath", "mtr",
+                               "websocat", "cryptcat", "smbclient"})  # fmt: skip
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# ... or an option names the host (database clients) ...
+_HOST_FLAG_TOOLS = frozenset({"redis-cli", "mysql", "psql", "pg_dump", "mongo", "mongosh", "mysqldump"})
+# ... and options that send the traffic through another host (a proxy) or to a fixed address.
+_PROXY_OPTIONS = ("-x", "--proxy", "--preproxy", "--connect-to", "-connect", "-e")
+
+
+def destinations(view: CommandView) -> list[str]:
+    """Where a command connects: every `scheme://` URL in its words, and for network tools the
+    operands they read as a destination, with or without a scheme (`curl 169.254.169.254/latest/`,
+    `wget metadata.google.internal/...`, `nc 10.0.0.5 80`, `ssh user@host`), in any IP notation.
+    Memoized on the view (the metadata rule and the `urls` fact both ask)."""
+    if view.destinations is None:
+        view.destinations = _destinations(view)
+    return view.destinations
+
+
+def _destinations(view: CommandView) -> list[str]:
+    # URLs inside a word too: inline code (`python3 -c "urlopen('http://...')"`), `--url=http://...`
+    found = [url for w in view.args if "://" in w.text and not w.dynamic for url in _urls_in(w.text)]
+    name = view.name
+    operands = [w.text for w in view.operands if not w.dynamic]
+    if name in _URL_OPERAND_TOOLS:
+        found += [t for t in operands if looks_like_host(t)]
+    elif name in _HOST_FIRST_TOOLS:
+        rest = operands[1:] if operands[:1] and operands[0].upper() in _HTTP_METHODS else operands
+        if rest and looks_like_host(rest[0]):
+            found.append(rest[0])
+    elif name in ("scp", "rsync") or (name == "git" and operands[:1] in (["clone"], ["fetch"], ["pull"])):
+        found += [t for t in operands if ":" in t and not t.startswith(("/", ".")) and looks_like_host(t)]
+    elif name == "socat":
+        for t in operands:  # `TCP:host:port`, `OPENSSL:host:port`
+            kind, _, address = t.partition(":")
+            if kind.upper().startswith(("TCP", "OPENSSL", "UDP", "SOCKS")) and looks_like_host(address):
+                found.append(address)
+    elif name in _HOST_FLAG_TOOLS:
+        found += [v for v in view.values("-h", "--host") if looks_like_host(v)]
+    proxied = any(w.text.startswith("-") and ("x" in w.text or "proxy" in w.text or "conn" in w.text
+                  or w.text.endswith("e")) for w in view.args)  # fmt: skip
+    if proxied and (name in _URL_OPERAND_TOOLS or name in _HOST_FIRST_TOOLS or name == "openssl"):
+        found += [v for v in view.values(*_PROXY_OPTIONS) if looks_like_host(v)]
+    return list(dict.fromkeys(found))
+
+
+def _urls_in(text: str) -> list[str]:
+    """A word that is one URL is taken whole (most are); a longer text is searched."""
+    if text[:1].isalpha() and not any(c in text for c in " \t\n'\"()<>`{}"):
+        return [text.rstrip(".,;:!?")]
+    return extract_urls(text)
+
+
+# Tools that only print, search or store text: a URL among their words is data, not a request.
+_TEXT_TOOLS = frozenset({"echo", "printf", "grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "cat",
+                         "less", "more", "head", "tail", "jq", "yq", "sort", "uniq", "wc", "tee", "diff", "cut", "tr",
+                         "column", "nl", "fold", "comm", "paste", "strings", "touch", "mkdir", "ls", "find", "test",
+                         "[", "[[", "true", "false", ":", "export", "declare", "local", "readonly", "read"})  # fmt: skip
+_GIT_TEXT = frozenset({"commit", "grep", "log", "show", "tag", "notes", "config"})
+
+
+def check_metadata(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """The cloud metadata endpoint hands out the machine's credentials: reaching it from a shell is
+    credential theft, whichever notation or scheme-less spelling names it. Commands that only handle
+    text (`grep -r 169.254.169.254`, `echo http://169.254.169.254`) do not reach it."""
+    if view.name in _TEXT_TOOLS or (view.name == "git" and view.args[:1] and view.args[0].text in _GIT_TEXT):
+        return
+    for destination in destinations(view):
+        hosts = parse_url(destination).hosts
+        if any(h.metadata for h in hosts):
+            yield finding("credential_access", "cloud-metadata", "block", "critical",
+                          f"{view.name} reaches the cloud metadata endpoint ({hosts[0].host})")  # fmt: skip
+            return
 
 
 def _payload_words(view: CommandView) -> list[Word]:
@@ -396,6 +515,8 @@ def _upload(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
     name = view.name
     texts = [w.text.lower() for w in view.args]
+    if name == "openssl":
+        return  # no option of its runs a program (`-CAfile` is no `-e` cluster); pipes are judged on the shell
     if name in _NC:
         programs = view.values("-e", "-c", "--exec", "--sh-exec", "--lua-exec")
         programs += [t.split(":", 1)[1] for t in texts if t.startswith(("exec:", "system:"))]
@@ -409,12 +530,11 @@ def _reverse_shell(view: CommandView) -> Iterator[ShellFinding]:
                 "exfiltration", "socket-exec", "ask", "high", f"{name} runs a program for network peers"
             )
         return
-    if name in SHELLS or name in INTERPRETERS:
-        peers = [*upstream_closure(view.exec), *consumer_closure(view.exec)]
-        if any(p.words and basename(p.words[0].text) in _NC for p in peers):
-            yield finding(
-                "exfiltration", "reverse-shell", "block", "critical", f"{name} is wired to a network socket"
-            )
+    wired = reaches(view.exec, _is_socket_tool) or reaches(view.exec, _is_socket_tool, upstream=False)
+    if (name in SHELLS or name in INTERPRETERS) and wired:
+        yield finding(
+            "exfiltration", "reverse-shell", "block", "critical", f"{name} is wired to a network socket"
+        )
 
 
 def _runs_shell(program: str) -> bool:
@@ -434,8 +554,7 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     )
     if (runs_code or name in ("source", ".")) and reads_stdin:
         # decoded literals are analyzed as scripts too, but running decoded text stays a block
-        sources = upstream_closure(exec_)
-        if any(is_fetcher(s) for s in sources):
+        if reaches(exec_, is_fetcher):
             yield finding(
                 "remote_code",
                 "pipe-download-to-shell",
@@ -443,7 +562,7 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical",
                 f"a download is piped into {name}",
             )
-        elif any(is_decoder(s) for s in sources):
+        elif reaches(exec_, is_decoder):
             yield finding(
                 "remote_code",
                 "pipe-decoded-to-shell",
@@ -451,14 +570,13 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical",
                 f"decoded data is piped into {name}",
             )
-        elif sources and exec_.stdin_text is None and not _literal_feed(sources):
+        elif exec_.upstream and exec_.stdin_text is None and reaches(exec_, _not_literal_producer):
             yield finding(
                 "remote_code", "pipe-to-shell", "ask", "medium", f"{name} runs a script read from a pipe"
             )
     if runs_code or name in ("source", "."):
         for word in view.operands[:1] if name not in ("source", ".") else view.operands:
-            subs = [s for sub in word.subs for s in (sub, *upstream_closure(sub))]
-            if any(is_fetcher(s) or is_decoder(s) for s in subs):
+            if any(_fetches_or_decodes(sub) or reaches(sub, _fetches_or_decodes) for sub in word.subs):
                 yield finding(
                     "remote_code",
                     "exec-process-substitution",
@@ -468,8 +586,20 @@ def check_remote_code(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 )
 
 
-def _literal_feed(sources: list[Exec]) -> bool:
-    return all(s.words and basename(s.words[0].text) in ("echo", "printf") for s in sources)
+def _not_literal_producer(exec_: Exec) -> bool:
+    return not (exec_.words and basename(exec_.words[0].text) in ("echo", "printf"))
+
+
+def _fetches_or_decodes(exec_: Exec) -> bool:
+    return is_fetcher(exec_) or is_decoder(exec_)
+
+
+def _is_network_tool(exec_: Exec) -> bool:
+    return bool(exec_.words) and basename(exec_.words[0].text) in _NETWORK_TOOLS
+
+
+def _is_socket_tool(exec_: Exec) -> bool:
+    return bool(exec_.words) and basename(exec_.words[0].text) in _NC
 
 
 def check_download_then_run(views: list[CommandView]) -> Iterator[ShellFinding]:
@@ -516,7 +646,8 @@ def check_socket_descriptors(views: list[CommandView]) -> Iterator[ShellFinding]
     if not sockets:
         return
     for view in views:
-        shell = view.name in SHELLS or view.name in INTERPRETERS
+        if view.name not in SHELLS and view.name not in INTERPRETERS:
+            continue
         peers = [
             view,
             *(CommandView(e) for e in (*upstream_closure(view.exec), *consumer_closure(view.exec))),
@@ -526,7 +657,7 @@ def check_socket_descriptors(views: list[CommandView]) -> Iterator[ShellFinding]
             for peer in peers
             for r in peer.exec.redirects
         )
-        if shell and wired:
+        if wired:
             yield finding("exfiltration", "reverse-shell", "block", "critical",
                           f"{view.name} is wired to a socket descriptor")  # fmt: skip
             return

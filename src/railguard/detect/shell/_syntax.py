@@ -81,6 +81,8 @@ class Exec:
     dynamic_operands: bool = False  # xargs and friends append arguments we cannot see
     selective: bool = False  # targets picked by a filtered `find`: only matching entries are hit
     cwd: str | None = None  # the directory after earlier `cd`s in the same command (None: the workspace)
+    # Data-flow answers (`_flow.reaches`), kept once the walk is over and the links no longer change.
+    memo: dict[tuple[object, bool], bool] | None = None
 
     @property
     def argv(self) -> list[str]:

@@ -242,6 +242,7 @@ class CommandView:
         self.name = basename(exec_.words[0].text) if exec_.words else ""
         self.args = exec_.words[1:]
         self.secret_reads: list[tuple[str, str]] | None = None  # filled by the credential rules
+        self.destinations: list[str] | None = None  # filled by the network rules
 
     @cached_property
     def ordered_flags(self) -> list[str]:
@@ -287,16 +288,23 @@ class CommandView:
         return None
 
     def values(self, *names: str) -> list[str]:
+        """Every value of the options `names`: `-o X`, `-so X` (a getopt cluster), `--out=X`. One pass
+        over the arguments with set lookups, so a command with thousands of words stays linear."""
         texts = [w.text for w in self.args]
+        wanted = frozenset(names)
+        shorts = frozenset(n[1] for n in names if len(n) == 2 and n[0] == "-" and n[1] != "-")
         out: list[str] = []
+        last = len(texts) - 1
         for i, text in enumerate(texts):
-            for name in names:
-                if text == name and i + 1 < len(texts):
-                    out.append(texts[i + 1])
-                elif _cluster_ends_with(text, name) and i + 1 < len(texts):
-                    out.append(texts[i + 1])  # getopt clusters: `curl -so FILE`
-                elif name.startswith("--") and text.startswith(name + "="):
-                    out.append(text[len(name) + 1 :])
+            if not text.startswith("-"):
+                continue
+            if text in wanted or (shorts and text[-1] in shorts and _cluster_ends_with(text, "-" + text[-1])):
+                if i < last:
+                    out.append(texts[i + 1])  # getopt clusters too: `curl -so FILE`
+            elif text.startswith("--") and "=" in text:
+                key, _, value = text.partition("=")
+                if key in wanted:
+                    out.append(value)
         return out
 
 

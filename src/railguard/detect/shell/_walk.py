@@ -11,6 +11,7 @@ import itertools
 import posixpath
 import shlex
 
+from railguard.detect._budget import InputTooLarge, checkpoint
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell import _inline
 from railguard.detect.shell._flow import (
@@ -23,6 +24,17 @@ from railguard.detect.shell._flow import (
     reads_script_from_stdin,
     substitution_output,
     upstream_closure,
+)
+from railguard.detect.shell._limits import (
+    MAX_COMMANDS,
+    MAX_EXPANSIONS,
+    MAX_NESTING,
+    MAX_PARSED_CHARS,
+    MAX_PIPELINE_STAGES,
+    MAX_SCRIPT_LEVELS,
+    MAX_WALK_STEPS,
+    MAX_WORDS,
+    check_size,
 )
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._repair import repair_syntax
@@ -39,7 +51,6 @@ from railguard.detect.shell._syntax import (
 )
 from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inline_code, unwrap_step
 
-MAX_DEPTH = 8
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment"})  # fmt: skip
 # Variables whose value a later program runs as a command.
@@ -110,12 +121,30 @@ class Walker:
         self.opaque: set[str] = set()  # files (and cloned dirs) written with content we cannot see
         self.aliases: dict[str, str] = {}
         self.assignments: list[tuple[str, str]] = []  # literal `NAME=value` seen (prefix, plain or export)
+        # work done so far, against the caps of `_limits` (past one, InputTooLarge: never a partial answer)
+        self._nesting = 0
+        self._steps = 0
+        self._words = 0
+        self._unrolling = 1  # walks of the node walked now, from the `for` loops unrolled around it
+        self._expansions = 0
+        self._parsed_chars = 0
 
     # ---- entry points -------------------------------------------------------------------------
     def walk_script(self, script: str, label: str | None = None) -> list[Exec]:
-        if self._depth >= MAX_DEPTH:
-            self.flag_unparsed("nesting-too-deep", "script nesting deeper than the analyzer follows")
-            return []
+        if self._depth >= MAX_SCRIPT_LEVELS:
+            raise InputTooLarge("the levels of scripts run by scripts (`bash -c`, `eval` ...)", self._depth + 1,
+                                MAX_SCRIPT_LEVELS)  # fmt: skip
+        if label:
+            self._expansions += 1
+            if self._expansions > MAX_EXPANSIONS:
+                raise InputTooLarge("the scripts parsed again (`bash -c`, `eval`, heredocs ...)",
+                                    self._expansions, MAX_EXPANSIONS)  # fmt: skip
+        self._parsed_chars += len(script)
+        if self._parsed_chars > MAX_PARSED_CHARS:
+            raise InputTooLarge("the text parsed, with every script run by the command (characters)",
+                                self._parsed_chars, MAX_PARSED_CHARS)  # fmt: skip
+        check_size(script)
+        checkpoint("shell: parse")
         saved = self._via
         self._depth += 1
         if label:
@@ -133,6 +162,11 @@ class Walker:
             self._depth -= 1
             self._via = saved
 
+    def _add(self, exec_: Exec) -> None:
+        if len(self.execs) >= MAX_COMMANDS:
+            raise InputTooLarge("the simple commands the command runs", len(self.execs) + 1, MAX_COMMANDS)
+        self.execs.append(exec_)
+
     def flag_unparsed(self, rule: str, detail: str) -> None:
         self.unparsed = True
         if not any(f.rule == rule for f in self.findings):
@@ -143,6 +177,35 @@ class Walker:
         kind = node.type
         if kind in _SKIP:
             return []
+        self._steps += 1
+        if self._steps > MAX_WALK_STEPS:
+            raise InputTooLarge("the syntax nodes walked (loops walk their body per value)", self._steps,
+                                MAX_WALK_STEPS)  # fmt: skip
+        checkpoint("shell: walk")
+        if kind == "list":
+            return self._list(node)
+        self._nesting += 1
+        try:
+            if self._nesting > MAX_NESTING:
+                raise InputTooLarge("the shell command's nesting depth", self._nesting, MAX_NESTING)
+            return self._walk_node(node, kind)
+        finally:
+            self._nesting -= 1
+
+    def _list(self, node: Node) -> list[Exec]:
+        """`a && b || c`: tree-sitter nests each operator to the left; walked as a flat sequence so a
+        long chain is no deeper than a short one."""
+        chain: list[Node] = []
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if current.type == "list":
+                pending.extend(reversed(current.named_children))
+            else:
+                chain.append(current)
+        return [e for child in chain for e in self._walk(child)]
+
+    def _walk_node(self, node: Node, kind: str) -> list[Exec]:
         if node.is_missing or kind == "ERROR":
             self.flag_unparsed("syntax-error", "the command does not parse as bash")
         if kind == "command":
@@ -169,7 +232,10 @@ class Walker:
         return out
 
     def _for(self, node: Node) -> list[Exec]:
-        """`for d in / ~; do rm -rf $d; done`: walk the body once per literal value (up to 8)."""
+        """`for d in / ~; do rm -rf $d; done`: walk the body once per literal value (up to 8). Nested
+        loops are unrolled while their values multiply to at most 64 walks of the innermost body; past
+        that a loop's variable stays unknown (judged as dynamic), so nesting costs 64x at most, not 8 to
+        the power of the depth."""
         variable = node.child_by_field_name("variable")
         body = node.child_by_field_name("body")
         values = [self._evaluator().evaluate(v) for v in node.children_by_field_name("value")]
@@ -178,12 +244,20 @@ class Walker:
         name = text_of(variable)
         out: list[Exec] = []
         static = [v for v in values if not v.dynamic][:8]
-        for value in static or [Word("")]:
-            if static:
-                self.env[name] = value.text
-            else:
-                self.env.pop(name, None)
-            out.extend(self._walk(body))
+        if self._unrolling * len(static) > 64:
+            static = []
+        saved = self._unrolling
+        self._unrolling *= max(1, len(static))
+        try:
+            for value in static or [Word("")]:
+                checkpoint("shell: for loop")
+                if static:
+                    self.env[name] = value.text
+                else:
+                    self.env.pop(name, None)
+                out.extend(self._walk(body))
+        finally:
+            self._unrolling = saved
         return out
 
     def _substitution(self, node: Node, label: str) -> list[Exec]:
@@ -247,6 +321,8 @@ class Walker:
             self.env[f"{name}[{index}]"] = item.text
 
     def _pipeline(self, node: Node) -> list[Exec]:
+        if node.named_child_count > MAX_PIPELINE_STAGES:
+            raise InputTooLarge("a pipeline's stages", node.named_child_count, MAX_PIPELINE_STAGES)
         stages = [self._walk(child) for child in node.named_children]
         stages = [stage for stage in stages if stage]
         for producers, consumers in itertools.pairwise(stages):
@@ -278,7 +354,7 @@ class Walker:
             for child in node.named_children:
                 if child.type == "file_redirect":
                     self._apply_redirect(child, [bare])
-            self.execs.append(bare)
+            self._add(bare)
             execs = [bare]
         return execs
 
@@ -338,13 +414,20 @@ class Walker:
         words: list[Word] = []
         redirects: list[Node] = []
         for child in node.named_children:
+            checkpoint("shell: expansion")
             if child.type == "variable_assignment":
                 self._prefix_assignment(child, evaluator)
             elif child.type in _REDIRECTS:
                 redirects.append(child)
             elif child.type != "comment":
                 words.append(evaluator.evaluate(child))
+                if self._words + len(words) > MAX_WORDS:
+                    raise InputTooLarge("the words of the commands the command runs", self._words + len(words),
+                                        MAX_WORDS)  # fmt: skip
         words = expand_words(words, self.env.get("IFS", ""))
+        self._words += len(words)
+        if self._words > MAX_WORDS:
+            raise InputTooLarge("the words of the commands the command runs", self._words, MAX_WORDS)
         exec_ = Exec(words, via=self._via, cwd=self.cwd)
         for word in words:
             for sub in word.subs:
@@ -359,6 +442,7 @@ class Walker:
     def _expand(self, exec_: Exec) -> list[Exec]:
         """Peel wrappers until the real command shows; parse script strings again."""
         for _ in range(16):
+            checkpoint("shell: unwrap")
             if not exec_.words:
                 return []
             head = exec_.words[0]
@@ -366,7 +450,7 @@ class Walker:
                 self.flag_unparsed(
                     "dynamic-command-name", "the command name comes from a variable or substitution"
                 )
-                self.execs.append(exec_)
+                self._add(exec_)
                 return [exec_]
             name = basename(head.text)
             if head.glob:
@@ -375,7 +459,8 @@ class Walker:
                 return self._find(exec_)
             if name in self.functions:
                 break
-            if name in self.aliases and exec_.via[-1:] != (f"alias {name}",):
+            # bash expands an alias for the bare word only, and never inside its own expansion
+            if name in self.aliases and head.text == name and f"alias {name}" not in exec_.via:
                 return self._run_alias(exec_, name)
             if name == "alias":
                 self._record_aliases(exec_)
@@ -389,7 +474,7 @@ class Walker:
                 return self._script(exec_, step)
             exec_.words = step.words or []
             exec_.dynamic_operands = exec_.dynamic_operands or step.dynamic_operands
-        self.execs.append(exec_)
+        self._add(exec_)
         self._inline(exec_)
         name = basename(exec_.words[0].text) if exec_.words else ""
         if name in ("cd", "pushd"):
@@ -569,7 +654,7 @@ class Walker:
     def _find(self, exec_: Exec) -> list[Exec]:
         argv = exec_.words
         roots, index = find_roots(exec_)
-        self.execs.append(exec_)
+        self._add(exec_)
         filtered = any(w.text in _FIND_FILTERS for w in argv[index:])
         i = index
         while i < len(argv):

@@ -1,0 +1,67 @@
+"""A cooperative deadline for the analyzers: long loops call `checkpoint`, the caller decides.
+
+The engine wraps fact computation in `bounded(checker)`; the checker raises (a deadline, a work cap)
+and the exception travels out of the analyzer to the engine, which turns it into the policy's
+`on_error`. Without a checker `checkpoint` is one context-variable read, so detectors can call it in
+their inner loops. A contextvar (not a global) keeps threads and asyncio tasks apart.
+
+    def stop_after_1000(where: str) -> None: ...
+    with bounded(stop_after_1000):
+        analyze_command(text)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+__all__ = ["Checker", "InputTooLarge", "bounded", "checkpoint", "stopped_by_checker"]
+
+Checker = Callable[[str], None]
+
+_checker: ContextVar[Checker | None] = ContextVar("railguard_analysis_checker", default=None)
+_last_stop: ContextVar[BaseException | None] = ContextVar("railguard_analysis_stop", default=None)
+
+
+class InputTooLarge(ValueError):
+    """An input is past one of an analyzer's hard caps (length, nesting, pipeline stages ...). The
+    analysis is refused rather than cut short, so nothing is judged on a milder, truncated reading;
+    the engine turns the refusal into the policy's `on_error` (block by default)."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.what = what
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size}, over the analyzer's limit of {limit}; "
+            "split the input into smaller actions (the guard refuses what it cannot analyze in bounded time)"
+        )
+
+
+def checkpoint(where: str) -> None:
+    """Give the current checker a chance to stop the analysis (it raises to do so). `where` names the
+    loop, for the error message."""
+    checker = _checker.get()
+    if checker is not None:
+        try:
+            checker(where)
+        except BaseException as stop:
+            _last_stop.set(stop)
+            raise
+
+
+def stopped_by_checker(error: BaseException) -> bool:
+    """Whether `error` was raised by the checker (or is a cap): analyzers that turn their own bugs into
+    a cautious answer must let these through to the caller."""
+    return isinstance(error, InputTooLarge) or _last_stop.get() is error
+
+
+@contextmanager
+def bounded(checker: Checker) -> Iterator[None]:
+    """Run the block with `checker` called at every `checkpoint` inside it (nesting restores the outer one)."""
+    token = _checker.set(checker)
+    try:
+        yield
+    finally:
+        _checker.reset(token)
