@@ -44,7 +44,7 @@ def _engine(policy: list[Path] | None, pack: list[str] | None, mode: str | None 
     try:
         return Engine([str(p) for p in policy or []] or None, packs=pack or None, mode=mode)
     except PolicyError as e:
-        err.print(f"[red]policy error[/red] {escape(str(e))}")
+        err.print(f"[red]policy error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
 
 
@@ -54,7 +54,7 @@ def _open(path: str) -> TextIO:
     try:
         return open(path, encoding="utf-8")
     except OSError as e:
-        err.print(f"[red]cannot read input[/red] {path}: {e.strerror}")
+        err.print(f"[red]cannot read input:[/red] {path}: {e.strerror}")
         raise typer.Exit(2) from None
 
 
@@ -90,7 +90,7 @@ class _DecisionLog:
         try:
             self._store = open_store(url)
         except RailguardError as e:
-            err.print(f"[red]store error[/red] {escape(str(e))}")
+            err.print(f"[red]store error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
         self._pending: list[dict[str, Any]] = []
 
@@ -104,7 +104,7 @@ class _DecisionLog:
         try:
             self._store.write_decisions(self._pending)
         except RailguardError as e:
-            err.print(f"[red]store error[/red] {escape(str(e))}")
+            err.print(f"[red]store error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
         self._pending = []
 
@@ -142,7 +142,7 @@ def check(
                 if as_json:
                     print(json.dumps({"line": line, "error": problem}), flush=True)
                 else:
-                    err.print(f"[red]error[/red] {escape(str(problem))}")
+                    err.print(f"[red]error:[/red] {escape(str(problem))}")
                 continue
             decision = engine.check(action)
             if log is not None:
@@ -169,7 +169,7 @@ def explain(
         for _line, action, problem in _actions(stream):
             if action is None:
                 bad += 1
-                err.print(f"[red]error[/red] {escape(str(problem))}")
+                err.print(f"[red]error:[/red] {escape(str(problem))}")
                 continue
             ex = engine.explain(action)
             facts = {k: (f"error: {v}" if isinstance(v, Exception) else v) for k, v in ex.facts.items()}
@@ -234,7 +234,7 @@ def test_cmd(
                 f"[{style}]{result.status.value:5}[/{style}] {escape(result.name)} [dim]{escape(where)}[/dim]{escape(detail)}"
             )
     except PolicyError as e:
-        err.print(f"[red]error[/red] {escape(str(e))}")
+        err.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     total = sum(counts.values())
     if not as_json:
@@ -258,7 +258,7 @@ def policy_validate(
     try:
         engine = Engine([str(p) for p in paths or []] or None, packs=pack or None)
     except PolicyError as e:
-        err.print(f"[red]invalid[/red] {escape(str(e))}")
+        err.print(f"[red]invalid:[/red] {escape(str(e))}")
         raise typer.Exit(1) from None
     p = engine.policy
     out.print(
@@ -279,7 +279,7 @@ def policy_packs() -> None:
             compiled = load_policy(packs=[name])
         except PolicyError as e:
             failed = True
-            err.print(f"[red]{name}: invalid[/red] {escape(str(e))}")
+            err.print(f"[red]{name}: invalid:[/red] {escape(str(e))}")
             continue
         out.print(f"{name:16} {len(compiled.rules):3} rules  {escape(compiled.source.description)}")
     if failed:

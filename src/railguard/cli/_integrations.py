@@ -101,7 +101,7 @@ def install_claude_code(
     from railguard.integrations._claude_code_install import hook_commands, install, settings_path
 
     if user and project:
-        err.print("[red]error[/red] choose one of --user and --project")
+        err.print("[red]error:[/red] choose one of --user and --project")
         raise typer.Exit(2)
     if policy or pack:
         from railguard.engine import Engine
@@ -109,14 +109,14 @@ def install_claude_code(
         try:  # refuse to install a hook that would block every call because its policy is broken
             Engine([str(p) for p in policy or []] or None, packs=pack or None)
         except PolicyError as problem:
-            err.print(f"[red]policy error[/red] {escape(str(problem))}")
+            err.print(f"[red]policy error:[/red] {escape(str(problem))}")
             raise typer.Exit(2) from None
     extra = [] if allow_mode == "defer" else ["--allow-mode", allow_mode]
     path = settings_path(user=user, override=settings)
     try:
         result = install(path, hook_commands(policy or [], pack or [], extra), dry_run=dry_run)
     except ConfigurationError as problem:
-        err.print(f"[red]error[/red] {escape(str(problem))}")
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
         raise typer.Exit(1) from None
     if dry_run:
         print(json.dumps(result.settings, indent=2))
@@ -168,7 +168,7 @@ def mcp_proxy(
     try:
         require("integrations", "mcp", "anyio")
     except ConfigurationError as e:
-        err.print(f"[red]cannot start the proxy[/red] {escape(str(e))}")
+        err.print(f"[red]cannot start the proxy:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     import anyio
 
@@ -177,14 +177,14 @@ def mcp_proxy(
 
     if bool(command) == bool(upstream):
         err.print(
-            "[red]error[/red] give either the MCP server command after -- (e.g. -- python server.py) "
+            "[red]error:[/red] give either the MCP server command after -- (e.g. -- python server.py) "
             "or --upstream URL"
         )
         raise typer.Exit(2)
     try:
         engine = _engine_for(policy, pack)
     except PolicyError as problem:
-        err.print(f"[red]policy error[/red] {escape(str(problem))}")
+        err.print(f"[red]policy error:[/red] {escape(str(problem))}")
         raise typer.Exit(2) from None
     if db is not None:
         _attach_store(engine, db, approval_wait)
@@ -216,7 +216,7 @@ def _run_with_upstream(
     try:
         host, port = parse_listen(listen)
     except ConfigurationError as problem:
-        err.print(f"[red]error[/red] {escape(str(problem))}")
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
         return 2
     return anyio.run(run_http_proxy, engine, host, port, target, options)
 
