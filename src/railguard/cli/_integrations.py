@@ -161,6 +161,11 @@ def mcp_proxy(
     upstream: Annotated[
         str | None, typer.Option(help="Upstream MCP server URL (streamable HTTP) instead of a command.")
     ] = None,
+    agent: Annotated[
+        str, typer.Option(help="Agent name on every decision, trace and approval of this proxy.")
+    ] = "mcp-proxy",
+    tenant: Annotated[str | None, typer.Option(help="Tenant the calls belong to (ctx.tenant).")] = None,
+    user: Annotated[str | None, typer.Option(help="User the agent acts for (ctx.user).")] = None,
 ) -> None:
     """Guard an MCP server: sit between an MCP client and the server (a subprocess, or a URL with
     --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
@@ -194,6 +199,9 @@ def mcp_proxy(
         hide_blocked=hide_blocked,
         untrusted=tuple(untrusted or ()),
         block_injection=block_injection,
+        agent=agent,
+        tenant=tenant,
+        user=user,
     )
     if listen is None and command:  # the original mode: stdio on both sides
         raise typer.Exit(anyio.run(run_stdio_proxy, engine, command[0], command[1:], options))
