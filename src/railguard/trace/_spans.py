@@ -19,7 +19,7 @@ from railguard.errors import GuardError
 from railguard.model import Context, Decision
 from railguard.trace import _keys as k
 from railguard.trace import _state
-from railguard.trace._cost import Cost, model_call_cost
+from railguard.trace._cost import Cost, model_call_cost, warm_price_table
 
 # One encoder for every call: json.dumps with options builds a new encoder each time.
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
@@ -197,6 +197,8 @@ def model_call(
 ) -> Iterator[ModelCall]:
     """A `chat {model}` span (client kind) around one model request."""
     recorder = _state.current()
+    if recorder.enabled:
+        warm_price_table()  # before the span starts: its duration is the model call's alone
     attributes: dict[str, Any] = {k.OPERATION: operation, k.PROVIDER: provider, k.REQUEST_MODEL: model}
     if conversation_id:
         attributes[k.CONVERSATION_ID] = conversation_id
