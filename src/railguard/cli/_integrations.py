@@ -89,12 +89,18 @@ def install_claude_code(
         Path | None, typer.Option(help="Settings file to edit (overrides --user/--project).")
     ] = None,
     allow_mode: Annotated[str, typer.Option(help="Passed to the hook: defer or allow.")] = "defer",
+    db: Annotated[
+        str | None,
+        typer.Option(help="Passed to the hook: trace every decision and result into this store URL."),
+    ] = None,
+    untrusted: UntrustedOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the merged settings; write nothing.")
     ] = False,
 ) -> None:
     """Add Railguard's PreToolUse and PostToolUse hooks to Claude Code's settings (merged, idempotent,
-    with a .bak backup of the previous file)."""
+    the file's permissions kept, every previous version kept as settings.json.bak.<time>).
+    --policy, --pack, --db, --untrusted and --allow-mode are passed to the installed hook."""
     import json
 
     from railguard.errors import ConfigurationError, PolicyError
@@ -112,6 +118,10 @@ def install_claude_code(
             err.print(f"[red]policy error:[/red] {escape(str(problem))}")
             raise typer.Exit(2) from None
     extra = [] if allow_mode == "defer" else ["--allow-mode", allow_mode]
+    if db is not None:
+        extra += ["--db", _absolute_store_url(db)]
+    for glob in untrusted or []:
+        extra += ["--untrusted", glob]
     path = settings_path(user=user, override=settings)
     try:
         result = install(path, hook_commands(policy or [], pack or [], extra), dry_run=dry_run)
@@ -126,6 +136,16 @@ def install_claude_code(
         return
     backup = f" (previous file kept as {escape(str(result.backup))})" if result.backup else ""
     out.print(f"[green]installed[/green] Railguard hooks in {escape(str(result.path))}{backup}")
+
+
+def _absolute_store_url(db: str) -> str:
+    """The hook runs in whatever folder Claude Code is in: a relative SQLite path is made absolute."""
+    prefix = "sqlite:///"
+    if db.startswith(prefix) and not db.startswith(prefix + "/") and db != prefix + ":memory:":
+        return prefix + str(Path(db[len(prefix) :]).resolve())
+    if "://" not in db:  # a bare path
+        return prefix + str(Path(db).resolve())
+    return db
 
 
 def mcp_proxy(
