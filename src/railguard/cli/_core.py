@@ -254,13 +254,16 @@ def policy_validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Policy files (loaded together).")] = None,
     pack: PackOpt = None,
 ) -> None:
-    """Load and compile policies; print a summary, or the error with file:line and the fix (exit 1)."""
-    try:
-        engine = Engine([str(p) for p in paths or []] or None, packs=pack or None)
-    except PolicyError as e:
+    """Load and compile policies; print a summary, or every error (file:line, key and fix; exit 1)."""
+    from railguard.policy._collect import validate
+
+    files = [str(p) for p in paths or []]
+    p, errors = validate(files, pack or (None if files else ["default"]))
+    for e in errors:
         err.print(f"[red]invalid:[/red] {escape(str(e))}")
-        raise typer.Exit(1) from None
-    p = engine.policy
+    if p is None:
+        err.print(f"{len(errors)} error(s)")
+        raise typer.Exit(1)
     out.print(
         f"[green]valid[/green] {p.revision}: {len(p.rules)} rules, {len(p.lists)} lists, "
         f"{len(p.macros)} macros, {len(p.tools)} tools; mode {p.mode.value}, on_error {p.on_error.value}, "
