@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -35,6 +36,7 @@ RuleOpt = Annotated[str | None, typer.Option("--rule", help="Only decisions wher
 ToolOpt = Annotated[str | None, typer.Option("--tool", help="Only this tool.")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")]
 SHORT_ID = 12
+WIDE_COLUMNS = 160
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +57,7 @@ def decisions_root(
     tenant: TenantOpt = None,
     since: SinceOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    wide: Annotated[bool, typer.Option("--wide", help="Add the reason and full ids and dates.")] = False,
     as_json: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
@@ -78,22 +81,28 @@ def decisions_root(
     if not found:
         out.print(f"no decisions in {escape(where)} matching these filters")
         return
-    table = Table("decision", "time", "verdict", "tool", "rules", "reason", box=None, pad_edge=False)
-    table.columns[0].no_wrap = True
-    table.columns[1].no_wrap = True
+    columns = ["decision", "time", "verdict", "tool", "rules", *(["reason"] if wide else [])]
+    table = Table(*columns, box=None, pad_edge=False)
+    for column in table.columns[:3]:
+        column.no_wrap = True
+    for column in table.columns[3:]:
+        column.overflow = "fold"  # wrap long tool and rule ids instead of cutting them
     for record in found:
         verdict_text = str(record.get("verdict", ""))
         style = VERDICT_STYLE.get(verdict_text, "")
-        table.add_row(
-            str(record.get("decision_id", ""))[:SHORT_ID],
-            when(record.get("timestamp")),
+        decision_id = str(record.get("decision_id", ""))
+        row = [
+            decision_id if wide else decision_id[:SHORT_ID],
+            when(record.get("timestamp")) if wide else when(record.get("timestamp"))[5:],
             f"[{style}]{verdict_text}[/{style}]" if style else escape(verdict_text),
             escape(str(record.get("tool", ""))),
             escape(", ".join(record.get("rules") or ())),
-            escape(str(record.get("reason", ""))[:80]),
-        )
-    out.print(table)
-    out.print(f"[dim]{len(found)} decision(s) from {escape(where)}[/dim]")
+        ]
+        if wide:
+            row.append(escape(str(record.get("reason", ""))))
+        table.add_row(*row)
+    (Console(highlight=False, width=max(out.width, WIDE_COLUMNS)) if wide else out).print(table)
+    out.print(f"[dim]{len(found)} decision(s) from {escape(where)}; details: decisions show ID[/dim]")
 
 
 @decisions_app.command("show")

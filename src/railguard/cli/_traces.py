@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
@@ -32,6 +33,7 @@ from railguard.trace._otlp_json import to_otlp_json
 traces_app = typer.Typer(help="List, show and export recorded traces.", no_args_is_help=True)
 
 VERDICT_STYLE = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "bold red"}
+WIDE_COLUMNS = 160
 SHORT_ID = 12  # hex digits shown by default: unambiguous in any realistic store, fits 80 columns
 TraceIdArg = Annotated[
     str, typer.Argument(help="A trace id, a unique prefix of one (as `traces list` shows), or a run id.")
@@ -87,7 +89,8 @@ def list_traces(
     if not runs:
         out.print(f"no runs in {escape(where)} matching these filters")
         return
-    out.print(_table(runs, wide))
+    # --wide is asked for: lay the table out at its natural width, whatever the terminal's.
+    (Console(highlight=False, width=max(out.width, WIDE_COLUMNS)) if wide else out).print(_table(runs, wide))
     out.print(f"[dim]{len(runs)} run(s) from {escape(where)}; details: traces show TRACE[/dim]")
 
 
