@@ -109,3 +109,23 @@ def test_the_demo_ends_with_commands_that_work_from_where_it_ran(demo_output: tu
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "invoke_agent support-bot" in result.stdout
+
+
+def test_policy_packs_counts_own_rules_and_names_the_included_packs() -> None:
+    import yaml
+
+    from railguard.policy import available_packs, load_policy
+    from railguard.policy._loader import pack_text
+
+    result = runner.invoke(app, ["policy", "packs"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    for name in available_packs():
+        doc = yaml.safe_load(pack_text(name))
+        own = sum(1 for item in doc.get("rules", []) if "rule" in item and set(item) - {"rule", "enabled"})
+        total = len(load_policy(packs=[name]).rules)
+        includes = sorted(i.removeprefix("pack:") for i in doc.get("include", []))
+        expected = f"{own} rule{'' if own == 1 else 's'}"
+        if includes:
+            expected += f" + {total - own} from {', '.join(includes)}"
+        assert " ".join(lines[name].split()[1:]).startswith(expected), lines[name]

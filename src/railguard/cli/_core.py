@@ -284,7 +284,12 @@ def policy_packs() -> None:
             failed = True
             err.print(f"[red]{name}: invalid:[/red] {escape(str(e))}")
             continue
-        out.print(f"{name:16} {len(compiled.rules):3} rules  {escape(compiled.source.description)}")
+        own = sum(r.spec.loc.file == f"pack:{name}" for r in compiled.rules)
+        included = sorted({r.spec.loc.file.removeprefix("pack:") for r in compiled.rules} - {name})
+        count = f"{own:3} rule{'' if own == 1 else 's'}" + (
+            f" + {len(compiled.rules) - own} from {', '.join(included)}" if included else ""
+        )
+        out.print(f"{name:14} {count}  [dim]{escape(compiled.source.description)}[/dim]")
     if failed:
         raise typer.Exit(1)
 

@@ -191,7 +191,7 @@ def mcp_proxy(
     --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
     streamable HTTP with --listen. Example: railguard mcp-proxy -p policy.yaml -- python server.py"""
     try:
-        require("integrations", "mcp", "anyio")
+        require("mcp", "mcp", "anyio")
     except ConfigurationError as e:
         err.print(f"[red]cannot start the proxy:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None

@@ -36,7 +36,8 @@ VERDICT_STYLE = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "
 WIDE_COLUMNS = 160
 SHORT_ID = 12  # hex digits shown by default: unambiguous in any realistic store, fits 80 columns
 TraceIdArg = Annotated[
-    str, typer.Argument(help="A trace id, a unique prefix of one (as `traces list` shows), or a run id.")
+    str,
+    typer.Argument(help="A trace id, a unique prefix of one (as `traces list` shows), a run id, or latest."),
 ]
 
 __all__ = ["parse_since", "register"]  # parse_since: re-exported for older imports
@@ -47,7 +48,9 @@ def register(app: typer.Typer) -> None:
 
 
 def resolve_trace_id(store: Store, key: str) -> str:
-    """The full trace id for a trace id, an unambiguous prefix of one, or a run id."""
+    """The full trace id for a trace id, an unambiguous prefix of one, a run id, or `latest`."""
+    if key == "latest":
+        return resolve_id("trace", key, [r.trace_id for r in store.list_runs(tenant=None, limit=1)])
     return resolve_id("trace", key, store.match_trace_ids(key, tenant=None, limit=3))
 
 
