@@ -102,10 +102,12 @@ def usd(value: float | None) -> str:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """A Rich progress bar on stderr when it is a terminal; a no-op elsewhere (pipes, CI logs).
-    Yields `advance(n)`."""
-    if not err.is_terminal:
+def progress(
+    description: str, total: int | None = None, *, enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr when it is a terminal (and `enabled`); a no-op elsewhere (pipes,
+    CI logs). Yields `advance(n)`."""
+    if not enabled or not err.is_terminal:
         yield lambda _n: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
@@ -118,6 +120,8 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        redirect_stdout=False,  # stdout is the command's output (often a file): never into the bar
+        redirect_stderr=False,
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from railguard import __version__
 from railguard._jsonl import read_objects
+from railguard.cli._common import progress
 from railguard.detect.redact import redact_value
 from railguard.engine import Engine
 from railguard.errors import PolicyError, RailguardError
@@ -135,8 +136,11 @@ def check(
     engine = _engine(policy, pack, mode)
     log = _DecisionLog(db) if db else None
     bad = 0
-    with _open(input) as stream, log or contextlib.nullcontext():
+    # A stream written to a file or pipe shows its progress on the terminal (stderr), if there is one.
+    counting = progress("checking actions", enabled=not out.is_terminal)
+    with _open(input) as stream, log or contextlib.nullcontext(), counting as advance:
         for line, action, problem in _actions(stream):
+            advance(1)
             if action is None:
                 bad += 1
                 if as_json:
