@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 def test_make_demo_installs_the_readme_extras_with_visible_progress(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     planned = subprocess.run(  # -s: no "Entering directory" lines
-        ["make", "-s", "-n", "-C", str(REPO), "demo", f"VENV={venv}"], capture_output=True, text=True, check=True
+        ["make", "-s", "-n", "-C", str(REPO), "demo", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     install = next(line for line in planned if "pip install" in line and "-e" in line)
     assert '".[server,mcp]"' in install  # serve and mcp-proxy, used right after the demo in the README
