@@ -148,3 +148,23 @@ def test_execute_tool_span_covers_the_approval_wait_and_the_call_and_names_who_a
     assert "needs approval" in str(span.attributes.get("gen_ai.tool.call.result"))
     assert span.attributes.get("railguard.user")  # present (hashed on export, never in clear)
     assert span.attributes["railguard.user"] != "ana"
+
+
+def test_a_cancelled_call_ends_its_span_but_its_late_answer_is_still_scanned() -> None:
+    import mcp_types as types
+
+    from railguard.engine import Engine
+    from railguard.integrations.mcp_proxy import McpProxy, _Pending
+
+    async def body() -> None:
+        proxy = McpProxy(Engine(packs=["default"]))
+        pending = _Pending("tools/call", "mcp__s__t", answered=anyio.Event())
+        proxy._state.pending[7] = pending
+        cancel = types.JSONRPCNotification(
+            jsonrpc="2.0", method="notifications/cancelled", params={"requestId": 7, "reason": "user"}
+        )
+        proxy._note_cancellation(cancel)
+        assert pending.answered is not None and pending.answered.is_set()
+        assert proxy._state.pending[7] is pending  # a late answer is still matched, scanned, redacted
+
+    anyio.run(body)

@@ -169,8 +169,20 @@ class McpProxy:
             tg.start_soon(self._call_tool, message, client_write, upstream_write)
         elif isinstance(message, types.JSONRPCRequest):
             await self._forward_request(message, _Pending(message.method), client_write, upstream_write)
-        elif self._state.upstream_alive:
-            await self._send_upstream(item, upstream_write)
+        else:
+            self._note_cancellation(message)
+            if self._state.upstream_alive:
+                await self._send_upstream(item, upstream_write)
+
+    def _note_cancellation(self, message: Any) -> None:
+        """A cancelled call may never be answered: end its span now. It stays pending, so an answer
+        that comes anyway is still scanned and redacted on its way to the client."""
+        if getattr(message, "method", None) != "notifications/cancelled":
+            return
+        request_id = (getattr(message, "params", None) or {}).get("requestId")
+        pending = self._state.pending.get(request_id) if request_id is not None else None
+        if pending is not None and pending.answered is not None:
+            pending.answered.set()
 
     async def _call_tool(
         self,
