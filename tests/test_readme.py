@@ -78,3 +78,21 @@ def test_the_readme_shell_blocks_run_in_order_in_an_empty_folder(tmp_path: Path)
     # What the blocks left behind is what the README says they do.
     assert (folder / ".railguard" / "railguard.db").is_file()
     assert (folder / "decisions.db").is_file() and (folder / "run.json").stat().st_size > 0
+
+
+def test_every_cel_function_railguard_adds_is_listed() -> None:
+    from railguard.policy._cel import RAILGUARD_FUNCTIONS
+
+    text = README.read_text(encoding="utf-8")
+    assert [name for name in RAILGUARD_FUNCTIONS if f"`{name}(" not in text] == []
+
+
+def test_the_claude_code_doc_shows_the_command_the_installer_writes(tmp_path: Path) -> None:
+    import shlex
+
+    from railguard.integrations._claude_code_install import hook_commands
+
+    doc = (README.parent / "docs" / "integrations" / "claude-code.md").read_text(encoding="utf-8")
+    pre = shlex.split(hook_commands(packs=["coding-agent"])["PreToolUse"].removesuffix(" || exit 2"))
+    shown = " ".join(pre[1:]) + " || exit 2"  # everything after the interpreter's path
+    assert shown in doc
