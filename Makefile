@@ -6,12 +6,16 @@ BIN    := $(VENV)/bin
 .PHONY: demo test lint typecheck pytest bench clean
 
 $(BIN)/python:
+	@echo "Creating the virtual environment $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# The runtime install (what `make demo` needs) and the development install (what `make test` needs).
+# The runtime install (what `make demo` and the README's next commands need: the CLI, `railguard serve`
+# and `railguard mcp-proxy`) and the development install (what `make test` needs). The runtime install
+# is not quiet: a first install downloads for a while, and pip's progress shows it.
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	@echo "Installing Railguard with the server and mcp extras into $(VENV) (a minute or two the first time)..."
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e ".[server,mcp]"
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python

@@ -1,5 +1,7 @@
 """Shared fixtures. PostgreSQL tests run against the real server on 127.0.0.1:5432; when it is
-unreachable they skip locally, but fail when $CI is set (CI must never silently stop testing it)."""
+unreachable they skip locally, but fail when $CI is set (CI must never silently stop testing it).
+Tests that read the public evaluation data (`eval_data`) follow the same rule: a clone without the data
+beside it gets a green run with a clear skip reason, CI gets a failure."""
 
 from __future__ import annotations
 
@@ -20,11 +22,30 @@ def pg_server() -> str:
         with psycopg.connect(PG_SERVER, connect_timeout=3):
             pass
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at {PG_SERVER} is unreachable ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(message + " and CI is set: PostgreSQL tests must run in CI")
-        pytest.skip(message)
+        skip_or_fail_in_ci(
+            f"PostgreSQL at {PG_SERVER} is unreachable ({type(exc).__name__})", "PostgreSQL tests"
+        )
     return PG_SERVER
+
+
+def skip_or_fail_in_ci(message: str, what: str) -> None:
+    """Skip locally; fail when $CI is set, because CI must never silently stop testing `what`."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} and CI is set: {what} must run in CI")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def eval_data() -> Path:
+    """The public evaluation data folder ($RAILGUARD_EVAL_DATA, else shared/data beside the checkout)."""
+    from railguard.detect.injection._corpus import DATA_DIR
+
+    if not (DATA_DIR / "injection").is_dir():
+        skip_or_fail_in_ci(
+            f"the evaluation data is not at {DATA_DIR} (set RAILGUARD_EVAL_DATA to its folder)",
+            "tests that read the evaluation data",
+        )
+    return DATA_DIR
 
 
 @pytest.fixture

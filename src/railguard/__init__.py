@@ -43,6 +43,7 @@ from railguard.model import (
 from railguard.policy import CompiledPolicy, available_packs, load_policy
 
 if TYPE_CHECKING:
+    from railguard._init import init
     from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
     from railguard.state import (
         Approvals,
@@ -110,6 +111,7 @@ _LAZY = {
     "GuardedToolkit": "railguard.integrations.generic",
     "ToolOutcome": "railguard.integrations.generic",
     "guarded": "railguard.integrations.generic",
+    "init": "railguard._init",
 }
 
 
@@ -174,6 +176,7 @@ __all__ = [
     "current_context",
     "guarded",
     "idempotent",
+    "init",
     "install_approvals",
     "install_cushions",
     "install_killswitch",

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from railguard._scope import run
-from railguard.detect.redact import redact_value
+from railguard.detect.redact import find_sensitive
 from railguard.engine import Engine
 from railguard.errors import ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision
@@ -198,37 +203,85 @@ def run_demo(console: Console, *, as_json: bool = False, db_url: str | None = No
         "agent 'support-bot' acting for user 'ana' (role: support), tenant 'acme', workspace /srv/app; "
         f"loop cap 3 identical calls, budget {STEP_BUDGET} tool calls per run\n"
     )
+    shown = [_step_texts(step) for step in steps]
+    mask = Masker(text for texts in shown for text in texts.values())
     styles = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "bold red"}
-    for i, step in enumerate(steps, 1):
+    for i, (step, texts) in enumerate(zip(steps, shown, strict=True), 1):
         d = step.decision
         style = styles[d.verdict.value]
         if step.note:
-            console.print(f"{'':20}[magenta]human:[/magenta] {escape(step.note)}")
+            console.print(f"{'':20}[magenta]human:[/magenta] {escape(mask(step.note))}")
         console.print(
             f"[dim]{i:>2}  +{step.offset_ms:6.1f}ms[/dim]  [{style}]{d.verdict.value.upper():6}[/{style}]  "
-            f"[bold]{escape(step.action.tool)}[/bold] {escape(_brief(redact_value(dict(step.action.args))[0]))}"
+            f"[bold]{escape(step.action.tool)}[/bold] {escape(_brief(mask(texts['args'])))}"
         )
-        console.print(f"{'':20}[dim]intent:[/dim] {escape(step.intent)}")
+        console.print(f"{'':20}[dim]intent:[/dim] {escape(mask(step.intent))}")
         if d.rules:
             console.print(
-                f"{'':20}[dim]why:[/dim] {escape(d.reason)} [dim]({escape(', '.join(d.rules))})[/dim]"
+                f"{'':20}[dim]why:[/dim] {escape(mask(d.reason))} [dim]({escape(', '.join(d.rules))})[/dim]"
             )
         if d.verdict.value != "allow":
-            console.print(f"{'':20}[dim]agent sees:[/dim] {escape(step.outcome)}")
-        console.print(f"{'':20}[dim]decided in {d.latency_us:.0f} µs[/dim]")
+            console.print(f"{'':20}[dim]agent sees:[/dim] {escape(mask(step.outcome))}")
+        console.print(f"{'':20}[dim]decided in {d.latency_us:.0f} µs (policy + store-backed cushions)[/dim]")
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.decision.verdict.value] = counts.get(step.decision.verdict.value, 0) + 1
     console.print(" · ".join(f"{v}: {n}" for v, n in sorted(counts.items())))
     run_id = steps[0].decision.context.run if steps else ""
+    trace_ids = store.match_trace_ids(run_id, tenant=None, limit=1) if run_id else []
+    cli = railguard_command()
+    show = f"{cli} traces show {trace_ids[0][:12]}" if trace_ids else f"{cli} traces list"
     console.print(
-        f"\nRecorded in {escape(store.url_display)}: [bold]railguard traces list[/bold], "
-        f"[bold]railguard approvals list --status approved[/bold] (run {run_id})"
+        f"\nRecorded in {escape(store.url_display)}. Next: [bold]{escape(show)}[/bold] (this run), "
+        f"[bold]{escape(cli)} traces list[/bold], [bold]{escape(cli)} approvals list --status approved[/bold]"
     )
     store.close()
     return steps
 
 
-def _brief(args: Any, limit: int = 70) -> str:
-    text = json.dumps(args, default=str)
+def _step_texts(step: Step) -> dict[str, str]:
+    return {
+        "args": json.dumps(dict(step.action.args), default=str),
+        "reason": step.decision.reason,
+        "outcome": step.outcome,
+        "intent": step.intent,
+        "note": step.note,
+    }
+
+
+class Masker:
+    """Redacts a set of texts consistently: a value found sensitive in any of them (an address in
+    the arguments, an IP in a reason) is replaced wherever it appears, so the same value is never
+    shown redacted on one line and in clear on the next."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        found: dict[str, str] = {}
+        for text in texts:
+            for finding in find_sensitive(text):
+                found.setdefault(text[finding.start : finding.end], finding.kind)
+        self._values = sorted(found.items(), key=lambda item: -len(item[0]))
+
+    def __call__(self, text: str) -> str:
+        for value, kind in self._values:
+            text = text.replace(value, f"[redacted:{kind}]")
+        return text
+
+
+def railguard_command() -> str:
+    """How to run `railguard` from here: the bare name when it is on PATH and is this installation,
+    else the path of this interpreter's script (e.g. `.venv/bin/railguard` after `make demo`)."""
+    script = Path(sys.executable).parent / "railguard"
+    on_path = shutil.which("railguard")
+    if on_path and script.exists() and Path(on_path).resolve() == script.resolve():
+        return "railguard"
+    if script.exists():
+        try:
+            relative = os.path.relpath(script)
+        except ValueError:  # another drive (Windows)
+            relative = ".."
+        return str(script) if relative.startswith("..") else relative
+    return f"{sys.executable} -m railguard.cli"
+
+
+def _brief(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import importlib.util
+import shlex
+from pathlib import Path
 
 from railguard.errors import ConfigurationError
+
+# src/railguard/_extras.py -> the checkout's root, when Railguard runs from a source checkout.
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def install_hint(extra: str, checkout: Path | None = _CHECKOUT) -> str:
+    """The pip command that installs `extra` here: an editable install of the checkout when Railguard
+    runs from one (the package is not on PyPI under that name for a clone), else the package."""
+    if checkout is not None and (checkout / "pyproject.toml").is_file() and (checkout / "src").is_dir():
+        return f"pip install -e {shlex.quote(f'{checkout}[{extra}]')}"
+    return f"pip install 'railguard[{extra}]'"
 
 
 def require(extra: str, *modules: str) -> None:
@@ -12,6 +25,5 @@ def require(extra: str, *modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise ConfigurationError(
-            f"this needs {', '.join(missing)}, which is part of the '{extra}' extra: "
-            f"pip install 'railguard[{extra}]'"
+            f"this needs {', '.join(missing)}, which is part of the '{extra}' extra: {install_hint(extra)}"
         )

@@ -22,7 +22,7 @@ def _load_script() -> ModuleType:
     return module
 
 
-def test_training_script_runs_on_a_small_sample(tmp_path: Path) -> None:
+def test_training_script_runs_on_a_small_sample(tmp_path: Path, eval_data: Path) -> None:
     out = tmp_path / "model.json.gz"
     assert _load_script().main(["--limit", "15", "--steps", "20", "--out", str(out)]) == 0
     with gzip.open(out, "rt", encoding="utf-8") as text:

@@ -51,7 +51,8 @@ def test_merges_into_existing_settings_and_keeps_a_backup(tmp_path: Path) -> Non
     [post] = railguard_hooks(merged, "PostToolUse")
     assert "--event pre" in pre and pre.endswith(" || exit 2") and str(POLICY.resolve()) in pre
     assert "--event post" in post and "exit 2" not in post
-    assert (tmp_path / "settings.json.bak").read_text() == original
+    [backup] = tmp_path.glob("settings.json.bak.*")
+    assert backup.read_text() == original
 
 
 def test_second_install_changes_nothing_and_a_new_policy_replaces_the_old_entry(tmp_path: Path) -> None:
@@ -76,7 +77,7 @@ def test_invalid_json_is_refused_and_left_untouched(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "not valid JSON" in result.output and "settings.json:3" in result.output.replace("\n", "")
     assert path.read_text() == before
-    assert not (tmp_path / "settings.json.bak").exists()
+    assert not list(tmp_path.glob("settings.json.bak*"))
 
 
 def test_user_scope_follows_home_and_dry_run_writes_nothing(tmp_path: Path, monkeypatch: Any) -> None:
@@ -138,3 +139,42 @@ def test_replaces_entries_written_with_the_older_command(tmp_path: Path) -> None
     assert install("--settings", str(path)).exit_code == 0
     commands = [h["command"] for g in json.loads(path.read_text())["hooks"]["PreToolUse"] for h in g["hooks"]]
     assert len(commands) == 1 and "railguard.integrations.claude_code" in commands[0]
+
+
+def test_the_file_keeps_its_mode_and_every_install_keeps_its_own_backup(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(EXISTING))
+    path.chmod(0o644)
+    versions = [path.read_text()]
+    for options in ([], ["--policy", str(POLICY)], ["--pack", "coding-agent"]):
+        assert install("--settings", str(path), *options).exit_code == 0
+        assert path.stat().st_mode & 0o777 == 0o644
+        versions.append(path.read_text())
+    backups = sorted(tmp_path.glob("settings.json.bak.*"), key=lambda p: p.stat().st_mtime_ns)
+    assert [b.read_text() for b in backups] == versions[:-1]  # none overwritten
+    assert all(b.stat().st_mode & 0o777 == 0o644 for b in backups)
+
+
+def test_db_passthrough_traces_decisions_with_the_agent_and_session(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    relative_db = "sqlite:///" + os.path.relpath(tmp_path / "hook.db")
+    result = install("--settings", str(path), "--policy", str(POLICY), "--db", relative_db)
+    assert result.exit_code == 0, result.output
+    [pre] = railguard_hooks(json.loads(path.read_text()), "PreToolUse")
+    assert f"--db sqlite:///{tmp_path / 'hook.db'}" in pre  # absolute: the hook runs in any folder
+    payload = {
+        "session_id": "sess-42",
+        "cwd": str(tmp_path),
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+        "tool_use_id": "toolu_1",
+    }
+    assert run_like_claude_code(pre, payload).returncode == 0
+    from railguard.store import open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'hook.db'}") as store:
+        (run,) = store.list_runs(tenant=None)
+        assert (run.agent, run.session) == ("claude-code", "sess-42")
+        (span,) = store.get_trace(run.trace_id, tenant=None)
+        assert (span.agent, span.session, span.tool_name) == ("claude-code", "sess-42", "Bash")

@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import getpass
 import json
-import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from railguard.cli._common import DbOpt, JsonOpt, err, fail, open_store_or_exit, out, print_jsonl
+from railguard.cli._common import when as _when
 from railguard.errors import RailguardError
 from railguard.state import Approval, Approvals, KillSwitch
 from railguard.state._approvals_repo import STATUSES
-from railguard.store import Store, open_store
 
 approvals_app = typer.Typer(help="List, approve and deny human approval requests.", no_args_is_help=True)
 killswitch_app = typer.Typer(
     help="Stop agents now: globally, per tenant, agent or tool.", no_args_is_help=True
 )
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="Store URL (default: $RAILGUARD_DB or ./.railguard/railguard.db).")
+IdArg = Annotated[
+    str, typer.Argument(help="The request id, or a unique prefix of it (at least 6 characters).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default: your login name).")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Why (recorded with the decision).")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")]
@@ -43,14 +38,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(killswitch_app, name="killswitch")
 
 
-def _store(db: str | None) -> Store:
-    try:
-        return open_store(db)
-    except RailguardError as e:
-        err.print(f"[red]store error[/red] {escape(str(e))}")
-        raise typer.Exit(2) from None
-
-
 def _who(by: str | None) -> str:
     if by:
         return by
@@ -58,10 +45,6 @@ def _who(by: str | None) -> str:
         return getpass.getuser()
     except Exception:
         return "cli"
-
-
-def _when(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 @approvals_app.command("list")
@@ -74,12 +57,12 @@ def list_cmd(
 ) -> None:
     """Approval requests, newest first (overdue ones are expired first)."""
     if status is not None and status not in STATUSES:
-        err.print(f"[red]unknown status[/red] {escape(status)}; use one of {', '.join(STATUSES)}")
+        err.print(f"[red]unknown status:[/red] {escape(status)}; use one of {', '.join(STATUSES)}")
         raise typer.Exit(2)
-    with _store(db) as store:
+    with open_store_or_exit(db, create=False) as store:
         found = Approvals(store).list_requests(status=status, tenant=tenant, limit=limit)
     if as_json:
-        out.print_json(json.dumps([a.to_dict() for a in found]))
+        print_jsonl(a.to_dict() for a in found)
         return
     table = Table("id", "status", "tool", "tenant", "agent", "user", "scope", "created", "reason")
     for a in found:
@@ -99,30 +82,30 @@ def list_cmd(
 
 
 @approvals_app.command("show")
-def show_cmd(approval_id: str, as_json: JsonOpt = False, db: DbOpt = None) -> None:
+def show_cmd(approval_id: IdArg, as_json: JsonOpt = False, db: DbOpt = None) -> None:
     """One request in full (arguments shown redacted)."""
-    with _store(db) as store:
+    with open_store_or_exit(db, create=False) as store:
         approval = _get(Approvals(store), approval_id)
     if as_json:
-        out.print_json(json.dumps(approval.to_dict()))
+        print_jsonl([approval.to_dict()])
         return
     _print(approval)
 
 
 @approvals_app.command("approve")
-def approve_cmd(approval_id: str, by: ByOpt = None, note: NoteOpt = None, db: DbOpt = None) -> None:
+def approve_cmd(approval_id: IdArg, by: ByOpt = None, note: NoteOpt = None, db: DbOpt = None) -> None:
     """Approve a pending request: the waiting agent continues, a retry of the call is allowed."""
     _decide(approval_id, True, by, note, db)
 
 
 @approvals_app.command("deny")
-def deny_cmd(approval_id: str, by: ByOpt = None, note: NoteOpt = None, db: DbOpt = None) -> None:
+def deny_cmd(approval_id: IdArg, by: ByOpt = None, note: NoteOpt = None, db: DbOpt = None) -> None:
     """Deny a pending request: the agent gets ApprovalDenied, retries of that exact call are blocked."""
     _decide(approval_id, False, by, note, db)
 
 
 def _decide(approval_id: str, approve: bool, by: str | None, note: str | None, db: str | None) -> None:
-    with _store(db) as store:
+    with open_store_or_exit(db, create=False) as store:
         approvals = Approvals(store)
         try:
             if approve:
@@ -130,8 +113,7 @@ def _decide(approval_id: str, approve: bool, by: str | None, note: str | None, d
             else:
                 decided = approvals.deny(approval_id, by=_who(by), note=note)
         except RailguardError as e:
-            err.print(f"[red]cannot decide[/red] {escape(str(e))}")
-            raise typer.Exit(1) from None
+            fail("cannot decide", str(e))
     style = _STATUS_STYLE[decided.status]
     out.print(
         f"[{style}]{decided.status}[/{style}] {decided.id} ({escape(decided.tool)}) by {escape(_who(by))}"
@@ -142,8 +124,7 @@ def _get(approvals: Approvals, approval_id: str) -> Approval:
     try:
         return approvals.get(approval_id)
     except RailguardError as e:
-        err.print(f"[red]not found[/red] {escape(str(e))}")
-        raise typer.Exit(1) from None
+        fail("not found", str(e))
 
 
 def _print(a: Approval) -> None:
@@ -180,7 +161,7 @@ def on_cmd(
     db: DbOpt = None,
 ) -> None:
     """Engage a switch (no option: stop every agent). Engines see it within about a second."""
-    with _store(db) as store:
+    with open_store_or_exit(db) as store:
         switch = KillSwitch(store).engage(tenant=tenant, agent=agent, tool=tool, reason=reason, by=_who(by))
     out.print(f"[bold red]kill switch ON[/bold red] ({escape(switch.scope)})")
 
@@ -195,7 +176,7 @@ def off_cmd(
     db: DbOpt = None,
 ) -> None:
     """Release the switch with exactly these options (others stay engaged)."""
-    with _store(db) as store:
+    with open_store_or_exit(db) as store:
         switch = KillSwitch(store).release(tenant=tenant, agent=agent, tool=tool, reason=reason, by=_who(by))
     out.print(f"[green]kill switch off[/green] ({escape(switch.scope)})")
 
@@ -203,10 +184,10 @@ def off_cmd(
 @killswitch_app.command("status")
 def status_cmd(as_json: JsonOpt = False, db: DbOpt = None) -> None:
     """Every switch ever set, engaged or not."""
-    with _store(db) as store:
+    with open_store_or_exit(db, create=False) as store:
         switches = KillSwitch(store).status()
     if as_json:
-        out.print_json(json.dumps([s.to_dict() for s in switches]))
+        print_jsonl(s.to_dict() for s in switches)
         return
     engaged = [s for s in switches if s.engaged]
     out.print(f"{len(engaged)} engaged" if engaged else "[green]no kill switch engaged[/green]")

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from railguard import __version__
 from railguard._jsonl import read_objects
+from railguard.cli._common import progress
 from railguard.detect.redact import redact_value
 from railguard.engine import Engine
 from railguard.errors import PolicyError, RailguardError
@@ -44,7 +45,7 @@ def _engine(policy: list[Path] | None, pack: list[str] | None, mode: str | None 
     try:
         return Engine([str(p) for p in policy or []] or None, packs=pack or None, mode=mode)
     except PolicyError as e:
-        err.print(f"[red]policy error[/red] {escape(str(e))}")
+        err.print(f"[red]policy error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
 
 
@@ -54,7 +55,7 @@ def _open(path: str) -> TextIO:
     try:
         return open(path, encoding="utf-8")
     except OSError as e:
-        err.print(f"[red]cannot read input[/red] {path}: {e.strerror}")
+        err.print(f"[red]cannot read input:[/red] {path}: {e.strerror}")
         raise typer.Exit(2) from None
 
 
@@ -90,7 +91,7 @@ class _DecisionLog:
         try:
             self._store = open_store(url)
         except RailguardError as e:
-            err.print(f"[red]store error[/red] {escape(str(e))}")
+            err.print(f"[red]store error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
         self._pending: list[dict[str, Any]] = []
 
@@ -104,7 +105,7 @@ class _DecisionLog:
         try:
             self._store.write_decisions(self._pending)
         except RailguardError as e:
-            err.print(f"[red]store error[/red] {escape(str(e))}")
+            err.print(f"[red]store error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
         self._pending = []
 
@@ -135,14 +136,17 @@ def check(
     engine = _engine(policy, pack, mode)
     log = _DecisionLog(db) if db else None
     bad = 0
-    with _open(input) as stream, log or contextlib.nullcontext():
+    # A stream written to a file or pipe shows its progress on the terminal (stderr), if there is one.
+    counting = progress("checking actions", enabled=not out.is_terminal)
+    with _open(input) as stream, log or contextlib.nullcontext(), counting as advance:
         for line, action, problem in _actions(stream):
+            advance(1)
             if action is None:
                 bad += 1
                 if as_json:
                     print(json.dumps({"line": line, "error": problem}), flush=True)
                 else:
-                    err.print(f"[red]error[/red] {escape(str(problem))}")
+                    err.print(f"[red]error:[/red] {escape(str(problem))}")
                 continue
             decision = engine.check(action)
             if log is not None:
@@ -169,7 +173,7 @@ def explain(
         for _line, action, problem in _actions(stream):
             if action is None:
                 bad += 1
-                err.print(f"[red]error[/red] {escape(str(problem))}")
+                err.print(f"[red]error:[/red] {escape(str(problem))}")
                 continue
             ex = engine.explain(action)
             facts = {k: (f"error: {v}" if isinstance(v, Exception) else v) for k, v in ex.facts.items()}
@@ -234,7 +238,7 @@ def test_cmd(
                 f"[{style}]{result.status.value:5}[/{style}] {escape(result.name)} [dim]{escape(where)}[/dim]{escape(detail)}"
             )
     except PolicyError as e:
-        err.print(f"[red]error[/red] {escape(str(e))}")
+        err.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     total = sum(counts.values())
     if not as_json:
@@ -254,13 +258,16 @@ def policy_validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Policy files (loaded together).")] = None,
     pack: PackOpt = None,
 ) -> None:
-    """Load and compile policies; print a summary, or the error with file:line and the fix (exit 1)."""
-    try:
-        engine = Engine([str(p) for p in paths or []] or None, packs=pack or None)
-    except PolicyError as e:
-        err.print(f"[red]invalid[/red] {escape(str(e))}")
-        raise typer.Exit(1) from None
-    p = engine.policy
+    """Load and compile policies; print a summary, or every error (file:line, key and fix; exit 1)."""
+    from railguard.policy._collect import validate
+
+    files = [str(p) for p in paths or []]
+    p, errors = validate(files, pack or (None if files else ["default"]))
+    for e in errors:
+        err.print(f"[red]invalid:[/red] {escape(str(e))}")
+    if p is None:
+        err.print(f"{len(errors)} error(s)")
+        raise typer.Exit(1)
     out.print(
         f"[green]valid[/green] {p.revision}: {len(p.rules)} rules, {len(p.lists)} lists, "
         f"{len(p.macros)} macros, {len(p.tools)} tools; mode {p.mode.value}, on_error {p.on_error.value}, "
@@ -279,9 +286,14 @@ def policy_packs() -> None:
             compiled = load_policy(packs=[name])
         except PolicyError as e:
             failed = True
-            err.print(f"[red]{name}: invalid[/red] {escape(str(e))}")
+            err.print(f"[red]{name}: invalid:[/red] {escape(str(e))}")
             continue
-        out.print(f"{name:16} {len(compiled.rules):3} rules  {escape(compiled.source.description)}")
+        own = sum(r.spec.loc.file == f"pack:{name}" for r in compiled.rules)
+        included = sorted({r.spec.loc.file.removeprefix("pack:") for r in compiled.rules} - {name})
+        count = f"{own:3} rule{'' if own == 1 else 's'}" + (
+            f" + {len(compiled.rules) - own} from {', '.join(included)}" if included else ""
+        )
+        out.print(f"{name:14} {count}  [dim]{escape(compiled.source.description)}[/dim]")
     if failed:
         raise typer.Exit(1)
 

@@ -45,7 +45,7 @@ def _kinds(value: str | None, default: frozenset[str] | None) -> frozenset[str] 
             kinds.add(name)
         else:
             err.print(
-                f"[red]unknown kind[/red] {escape(name)}; use secrets, pii or: {', '.join(sorted(ALL_KINDS))}"
+                f"[red]unknown kind:[/red] {escape(name)}; use secrets, pii or: {', '.join(sorted(ALL_KINDS))}"
             )
             raise typer.Exit(2)
     return frozenset(kinds)
@@ -58,14 +58,14 @@ def redact_cmd(
     ] = False,
     kinds: KindsOpt = None,
 ) -> None:
-    """Replace secrets and PII with [redacted:kind]. With --json: {"text", "findings": [{kind, start, end}]}
+    r"""Replace secrets and PII with \[redacted:kind]. With --json: {"text", "findings": [{kind, start, end}]}
     (positions in characters of the input; the values themselves are never printed)."""
     from railguard.detect.redact import redact
 
     try:
         text = sys.stdin.read() if input == "-" else Path(input).read_text(encoding="utf-8", errors="replace")
     except OSError as e:
-        err.print(f"[red]cannot read[/red] {escape(input)}: {escape(e.strerror or str(e))}")
+        err.print(f"[red]cannot read:[/red] {escape(input)}: {escape(e.strerror or str(e))}")
         raise typer.Exit(2) from None
     result = redact(text, _kinds(kinds, None))
     if as_json:
@@ -84,7 +84,7 @@ def _files(paths: list[Path]) -> Iterator[Path]:
                 if child.is_file() and not SKIP_DIRS.intersection(child.relative_to(path).parts[:-1]):
                     yield child
         else:
-            err.print(f"[red]no such file or directory[/red] {escape(str(path))}")
+            err.print(f"[red]no such file or directory:[/red] {escape(str(path))}")
             raise typer.Exit(2)
 
 

@@ -89,19 +89,25 @@ def install_claude_code(
         Path | None, typer.Option(help="Settings file to edit (overrides --user/--project).")
     ] = None,
     allow_mode: Annotated[str, typer.Option(help="Passed to the hook: defer or allow.")] = "defer",
+    db: Annotated[
+        str | None,
+        typer.Option(help="Passed to the hook: trace every decision and result into this store URL."),
+    ] = None,
+    untrusted: UntrustedOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the merged settings; write nothing.")
     ] = False,
 ) -> None:
     """Add Railguard's PreToolUse and PostToolUse hooks to Claude Code's settings (merged, idempotent,
-    with a .bak backup of the previous file)."""
+    the file's permissions kept, every previous version kept as settings.json.bak.<time>).
+    --policy, --pack, --db, --untrusted and --allow-mode are passed to the installed hook."""
     import json
 
     from railguard.errors import ConfigurationError, PolicyError
     from railguard.integrations._claude_code_install import hook_commands, install, settings_path
 
     if user and project:
-        err.print("[red]error[/red] choose one of --user and --project")
+        err.print("[red]error:[/red] choose one of --user and --project")
         raise typer.Exit(2)
     if policy or pack:
         from railguard.engine import Engine
@@ -109,14 +115,18 @@ def install_claude_code(
         try:  # refuse to install a hook that would block every call because its policy is broken
             Engine([str(p) for p in policy or []] or None, packs=pack or None)
         except PolicyError as problem:
-            err.print(f"[red]policy error[/red] {escape(str(problem))}")
+            err.print(f"[red]policy error:[/red] {escape(str(problem))}")
             raise typer.Exit(2) from None
     extra = [] if allow_mode == "defer" else ["--allow-mode", allow_mode]
+    if db is not None:
+        extra += ["--db", _absolute_store_url(db)]
+    for glob in untrusted or []:
+        extra += ["--untrusted", glob]
     path = settings_path(user=user, override=settings)
     try:
         result = install(path, hook_commands(policy or [], pack or [], extra), dry_run=dry_run)
     except ConfigurationError as problem:
-        err.print(f"[red]error[/red] {escape(str(problem))}")
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
         raise typer.Exit(1) from None
     if dry_run:
         print(json.dumps(result.settings, indent=2))
@@ -126,6 +136,16 @@ def install_claude_code(
         return
     backup = f" (previous file kept as {escape(str(result.backup))})" if result.backup else ""
     out.print(f"[green]installed[/green] Railguard hooks in {escape(str(result.path))}{backup}")
+
+
+def _absolute_store_url(db: str) -> str:
+    """The hook runs in whatever folder Claude Code is in: a relative SQLite path is made absolute."""
+    prefix = "sqlite:///"
+    if db.startswith(prefix) and not db.startswith(prefix + "/") and db != prefix + ":memory:":
+        return prefix + str(Path(db[len(prefix) :]).resolve())
+    if "://" not in db:  # a bare path
+        return prefix + str(Path(db).resolve())
+    return db
 
 
 def mcp_proxy(
@@ -161,14 +181,19 @@ def mcp_proxy(
     upstream: Annotated[
         str | None, typer.Option(help="Upstream MCP server URL (streamable HTTP) instead of a command.")
     ] = None,
+    agent: Annotated[
+        str, typer.Option(help="Agent name on every decision, trace and approval of this proxy.")
+    ] = "mcp-proxy",
+    tenant: Annotated[str | None, typer.Option(help="Tenant the calls belong to (ctx.tenant).")] = None,
+    user: Annotated[str | None, typer.Option(help="User the agent acts for (ctx.user).")] = None,
 ) -> None:
     """Guard an MCP server: sit between an MCP client and the server (a subprocess, or a URL with
     --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
     streamable HTTP with --listen. Example: railguard mcp-proxy -p policy.yaml -- python server.py"""
     try:
-        require("integrations", "mcp", "anyio")
+        require("mcp", "mcp", "anyio")
     except ConfigurationError as e:
-        err.print(f"[red]cannot start the proxy[/red] {escape(str(e))}")
+        err.print(f"[red]cannot start the proxy:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     import anyio
 
@@ -177,14 +202,14 @@ def mcp_proxy(
 
     if bool(command) == bool(upstream):
         err.print(
-            "[red]error[/red] give either the MCP server command after -- (e.g. -- python server.py) "
+            "[red]error:[/red] give either the MCP server command after -- (e.g. -- python server.py) "
             "or --upstream URL"
         )
         raise typer.Exit(2)
     try:
         engine = _engine_for(policy, pack)
     except PolicyError as problem:
-        err.print(f"[red]policy error[/red] {escape(str(problem))}")
+        err.print(f"[red]policy error:[/red] {escape(str(problem))}")
         raise typer.Exit(2) from None
     if db is not None:
         _attach_store(engine, db, approval_wait)
@@ -194,6 +219,9 @@ def mcp_proxy(
         hide_blocked=hide_blocked,
         untrusted=tuple(untrusted or ()),
         block_injection=block_injection,
+        agent=agent,
+        tenant=tenant,
+        user=user,
     )
     if listen is None and command:  # the original mode: stdio on both sides
         raise typer.Exit(anyio.run(run_stdio_proxy, engine, command[0], command[1:], options))
@@ -216,7 +244,7 @@ def _run_with_upstream(
     try:
         host, port = parse_listen(listen)
     except ConfigurationError as problem:
-        err.print(f"[red]error[/red] {escape(str(problem))}")
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
         return 2
     return anyio.run(run_http_proxy, engine, host, port, target, options)
 

@@ -11,8 +11,8 @@ from rich.markup import escape
 from railguard._extras import require
 
 # One store-opening helper and --db option for every command that takes a store URL.
-from railguard.cli._approvals import DbOpt
-from railguard.cli._approvals import _store as _open_store_or_exit
+from railguard.cli._common import DbOpt, progress
+from railguard.cli._common import open_store_or_exit as _open_store_or_exit
 from railguard.errors import ConfigurationError, RailguardError
 
 out = Console(highlight=False)
@@ -37,7 +37,7 @@ def serve(
     try:
         require("server", "fastapi", "uvicorn")
     except ConfigurationError as e:
-        err.print(f"[red]cannot serve[/red] {escape(str(e))}")
+        err.print(f"[red]cannot serve:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     import uvicorn
 
@@ -64,11 +64,12 @@ def retention(
     if days <= 0 or batch_size <= 0:
         err.print("[red]--days and --batch-size must be positive[/red]")
         raise typer.Exit(2)
-    store = _open_store_or_exit(db)
+    store = _open_store_or_exit(db, create=False)
     try:
-        deleted = store.delete_older_than(days, batch_size=batch_size)
+        with progress(f"deleting data older than {days:g} days") as advance:
+            deleted = store.delete_older_than(days, batch_size=batch_size, on_batch=advance)
     except RailguardError as e:
-        err.print(f"[red]store error[/red] {escape(str(e))}")
+        err.print(f"[red]store error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     finally:
         store.close()

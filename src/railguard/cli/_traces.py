@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
-import time
 from datetime import datetime
 from typing import Annotated
 
@@ -16,53 +14,44 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from railguard.errors import StoreError
-from railguard.store import SpanNode, SpanRow, Store, build_tree, open_store
+from railguard.cli._common import (
+    UNKNOWN,
+    DbOpt,
+    JsonOpt,
+    SinceOpt,
+    fail,
+    open_store_or_exit,
+    out,
+    parse_since,
+    print_jsonl,
+    resolve_id,
+    usd,
+)
+from railguard.store import RunSummary, SpanNode, SpanRow, Store, build_tree
 from railguard.trace._otlp_json import to_otlp_json
 
 traces_app = typer.Typer(help="List, show and export recorded traces.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 VERDICT_STYLE = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "bold red"}
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: the embedded SQLite file).")]
-SinceOpt = Annotated[
-    str | None,
-    typer.Option("--since", help="Only runs started after: 30m, 2h, 7d, an ISO date or Unix seconds."),
+WIDE_COLUMNS = 160
+SHORT_ID = 12  # hex digits shown by default: unambiguous in any realistic store, fits 80 columns
+TraceIdArg = Annotated[
+    str,
+    typer.Argument(help="A trace id, a unique prefix of one (as `traces list` shows), a run id, or latest."),
 ]
+
+__all__ = ["parse_since", "register"]  # parse_since: re-exported for older imports
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(traces_app, name="traces")
 
 
-def parse_since(text: str, now: float | None = None) -> float:
-    """Unix seconds from `30m` / `2h` / `7d`, an ISO date(-time) or Unix seconds."""
-    now = time.time() if now is None else now
-    match = _DURATION.match(text.strip())
-    if match:
-        return now - float(match.group(1)) * _UNIT_S[match.group(2)]
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise typer.BadParameter(
-            f"cannot read {text!r}: use 30m, 2h, 7d, 2025-01-31 or Unix seconds"
-        ) from None
-
-
-def _store(db: str | None) -> Store:
-    try:
-        return open_store(db)
-    except StoreError as e:
-        err.print(f"[red]store error[/red] {escape(str(e))}")
-        raise typer.Exit(2) from None
+def resolve_trace_id(store: Store, key: str) -> str:
+    """The full trace id for a trace id, an unambiguous prefix of one, a run id, or `latest`."""
+    if key == "latest":
+        return resolve_id("trace", key, [r.trace_id for r in store.list_runs(tenant=None, limit=1)])
+    return resolve_id("trace", key, store.match_trace_ids(key, tenant=None, limit=3))
 
 
 @traces_app.command("list")
@@ -71,43 +60,83 @@ def list_traces(
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
     since: SinceOpt = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="ok or error (runs with an error span).")
+    ] = None,
+    min_cost: Annotated[
+        float | None, typer.Option("--min-cost", min=0, help="Only runs that cost at least this (USD).")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one run per line.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column and full trace ids (needs a wide terminal).")
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Recent runs (one trace each), newest first."""
-    with _store(db) as store:
+    """Recent runs (one trace each), newest first. Trace ids are shortened to a prefix that every
+    other command accepts; a cost shown as a dash is unknown (no priced model call)."""
+    if status not in (None, "ok", "error"):
+        raise typer.BadParameter("--status must be ok or error", param_hint="--status")
+    with open_store_or_exit(db, create=False) as store:
         runs = store.list_runs(
-            tenant=tenant, agent=agent, since=parse_since(since) if since else None, limit=limit
+            tenant=tenant,
+            agent=agent,
+            since=parse_since(since) if since else None,
+            status=status,
+            min_cost=min_cost,
+            limit=limit,
         )
+        where = store.url_display
     if as_json:
-        for summary in runs:
-            print(json.dumps({**dataclasses.asdict(summary), "duration_ms": summary.duration_ms}))
+        print_jsonl({**dataclasses.asdict(r), "duration_ms": r.duration_ms} for r in runs)
         return
-    table = Table(
-        "trace", "started", "agent", "tenant", "ms", "tools", "models", "blocks", "tokens", "cost $"
-    )
+    if not runs:
+        out.print(f"no runs in {escape(where)} matching these filters")
+        return
+    # --wide is asked for: lay the table out at its natural width, whatever the terminal's.
+    (Console(highlight=False, width=max(out.width, WIDE_COLUMNS)) if wide else out).print(_table(runs, wide))
+    out.print(f"[dim]{len(runs)} run(s) from {escape(where)}; details: traces show TRACE[/dim]")
+
+
+def _table(runs: list[RunSummary], wide: bool) -> Table:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("trace", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("agent", overflow="fold", max_width=None if wide else 16)
+    if wide:
+        table.add_column("tenant", overflow="fold")
+    table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("tools", justify="right")
+    if wide:
+        table.add_column("models", justify="right")
+    table.add_column("blocks", justify="right")
+    if wide:
+        table.add_column("tokens", justify="right")
+    table.add_column("cost $", justify="right", no_wrap=True)
     for r in runs:
-        table.add_row(
-            r.trace_id,
-            datetime.fromtimestamp(r.start_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S"),
+        started = datetime.fromtimestamp(r.start_ns / 1e9)
+        row = [
+            r.trace_id if wide else r.trace_id[:SHORT_ID],
+            started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M:%S"),
             escape(r.agent or "-"),
-            escape(r.tenant or "-"),
-            f"{r.duration_ms:.1f}",
-            str(r.tool_calls),
-            str(r.model_calls),
-            f"[red]{r.blocks}[/red]" if r.blocks else "0",
-            str(r.input_tokens + r.output_tokens),
-            f"{r.cost_usd:.4f}",
-        )
-    out.print(table)
+        ]
+        if wide:
+            row.append(escape(r.tenant or "-"))
+        row += [f"{r.duration_ms:.0f}", str(r.tool_calls)]
+        if wide:
+            row.append(str(r.model_calls))
+        row.append(f"[red]{r.blocks}[/red]" if r.blocks else "0")
+        if wide:
+            row.append(str(r.input_tokens + r.output_tokens))
+        row.append(usd(r.cost_usd))
+        table.add_row(*row)
+    return table
 
 
 def _label(span: SpanRow) -> str:
     parts = [f"[bold]{escape(span.name)}[/bold]", f"{(span.end_ns - span.start_ns) / 1e6:.1f} ms"]
     if span.input_tokens is not None or span.output_tokens is not None:
         parts.append(f"tokens {span.input_tokens or 0}->{span.output_tokens or 0}")
-    if span.cost_usd is not None:
-        parts.append(f"${span.cost_usd:.5f}")
+        parts.append(f"${span.cost_usd:.5f}" if span.cost_usd is not None else f"${UNKNOWN}")
     if span.verdict:
         style = VERDICT_STYLE.get(span.verdict, "white")
         rules = f" ({escape(span.rules)})" if span.rules else ""
@@ -124,22 +153,17 @@ def _add(tree: Tree, node: SpanNode) -> None:
 
 
 @traces_app.command("show")
-def show(
-    trace_id: Annotated[str, typer.Argument(help="The trace id (32 hex digits).")],
-    db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The spans as JSON Lines.")] = False,
-) -> None:
+def show(trace_id: TraceIdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """One trace as a span tree: name, duration, tokens, cost, verdict."""
-    with _store(db) as store:
-        rows = store.get_trace(trace_id, tenant=None)
+    with open_store_or_exit(db, create=False) as store:
+        full_id = resolve_trace_id(store, trace_id)
+        rows = store.get_trace(full_id, tenant=None)
     if not rows:
-        err.print(f"[red]no trace[/red] {escape(trace_id)}")
-        raise typer.Exit(1)
+        fail("no trace", full_id)
     if as_json:
-        for row in rows:
-            print(json.dumps(dataclasses.asdict(row), default=str))
+        print_jsonl(dataclasses.asdict(row) for row in rows)
         return
-    tree = Tree(f"trace {trace_id}")
+    tree = Tree(f"trace {full_id}")
     for root in build_tree(rows):
         _add(tree, root)
     out.print(tree)
@@ -147,7 +171,9 @@ def show(
 
 @traces_app.command("export")
 def export(
-    trace_id: Annotated[str | None, typer.Argument(help="One trace id; or use --since.")] = None,
+    trace_id: Annotated[
+        str | None, typer.Argument(help="One trace id (or prefix, or run id); or use --since.")
+    ] = None,
     since: SinceOpt = None,
     db: DbOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl (one span per line) or otlp-json.")] = "jsonl",
@@ -160,9 +186,9 @@ def export(
         raise typer.BadParameter("--format must be jsonl or otlp-json")
     if (trace_id is None) == (since is None):
         raise typer.BadParameter("give a TRACE_ID or --since, not both")
-    with _store(db) as store:
+    with open_store_or_exit(db, create=False) as store:
         if trace_id is not None:
-            ids = [trace_id]
+            ids = [resolve_trace_id(store, trace_id)]
         else:
             ids = [
                 r.trace_id for r in store.list_runs(tenant=None, since=parse_since(str(since)), limit=limit)
@@ -171,5 +197,4 @@ def export(
     if fmt == "otlp-json":
         sys.stdout.write(json.dumps(to_otlp_json(rows)) + "\n")
         return
-    for row in rows:
-        sys.stdout.write(json.dumps(dataclasses.asdict(row), default=str) + "\n")
+    print_jsonl(dataclasses.asdict(row) for row in rows)

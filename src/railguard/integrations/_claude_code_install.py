@@ -1,14 +1,17 @@
 """`railguard install claude-code`: merge Railguard's PreToolUse/PostToolUse hooks into a Claude Code
 settings.json without touching anything else in it. Running it again replaces Railguard's own
-entries instead of adding more; the previous file is kept as `settings.json.bak`."""
+entries instead of adding more; every previous version is kept (`settings.json.bak.<time>`), and the
+file keeps its permissions."""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
+import stat
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,19 +125,44 @@ def install(path: Path, commands: dict[str, str], *, dry_run: bool = False) -> I
     if dry_run or not changed:
         return InstallResult(path, merged, changed, None, False)
     backup = None
+    mode = _DEFAULT_MODE & ~_umask()
     if original is not None:
-        backup = path.with_name(path.name + ".bak")
-        backup.write_text(original, encoding="utf-8")
-    _write_atomically(path, json.dumps(merged, indent=2) + "\n")
+        mode = stat.S_IMODE(path.stat().st_mode)
+        backup = _backup_path(path, time.time())
+        with open(backup, "x", encoding="utf-8") as handle:  # "x": never overwrite an older backup
+            handle.write(original)
+        os.chmod(backup, mode)
+    _write_atomically(path, json.dumps(merged, indent=2) + "\n", mode)
     return InstallResult(path, merged, changed, backup, True)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+_DEFAULT_MODE = 0o666  # what open() would create, before the umask
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _backup_path(path: Path, now: float) -> Path:
+    """`settings.json.bak.20250131T120000`, numbered when several installs run within one second."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+    candidate = path.with_name(f"{path.name}.bak.{stamp}")
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.bak.{stamp}.{number}")
+    return candidate
+
+
+def _write_atomically(path: Path, text: str, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, mode)  # mkstemp creates 0600: keep the mode the file had (or a new file's)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -134,7 +134,7 @@ class RelaySessions:
                     proxy = McpProxy(self.engine, self.options, fallback_name=self.upstream.fallback_name)
                     await relay_session(proxy, client_read, client_write, self.upstream)
         except Exception as problem:  # one broken session must not stop the others
-            _warn(f"a client session ended with an error ({type(problem).__name__})")
+            _warn(f"a client session ended with an error: {describe_failure(problem)}")
         finally:
             await self._discard(transport)
 
@@ -253,6 +253,27 @@ def _error(message: str, status: int, code: int = types.INVALID_REQUEST) -> Resp
         status_code=status,
         media_type="application/json",
     )
+
+
+def describe_failure(problem: BaseException) -> str:
+    """The real causes inside (nested) exception groups, as `Type: message` (redacted, one line each
+    cut short): task groups wrap the one error that matters in layers that say nothing."""
+    from railguard.detect.redact import redact
+
+    leaves: list[BaseException] = []
+    pending = [problem]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    parts = []
+    for leaf in leaves[:3]:
+        message = str(leaf).strip().splitlines()[0][:200] if str(leaf).strip() else ""
+        parts.append(f"{type(leaf).__name__}: {redact(message).text}" if message else type(leaf).__name__)
+    more = f" (+{len(leaves) - 3} more)" if len(leaves) > 3 else ""
+    return "; ".join(parts) + more
 
 
 def _warn(text: str) -> None:

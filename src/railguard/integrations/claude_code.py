@@ -230,7 +230,9 @@ def _recording(engine: Engine, db: str | None, event: str, payload: Mapping[str,
                     trace_engine(engine)
                 else:
                     action = action_from_hook(payload)
-                    span = stack.enter_context(tool_call(action.tool, action.call_id, dict(action.args)))
+                    span = stack.enter_context(
+                        tool_call(action.tool, action.call_id, dict(action.args), context=action.context)
+                    )
                     span.record_result(payload.get("tool_response"))
             except Exception:
                 pass  # tracing is best effort; the decision below is what matters

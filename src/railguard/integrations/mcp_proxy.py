@@ -48,6 +48,7 @@ from railguard.engine import Engine
 from railguard.errors import ApprovalRequired, GuardBlocked
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
+from railguard.trace import tool_call
 
 __all__ = ["McpProxy", "ProxyOptions", "run_stdio_proxy"]
 
@@ -67,12 +68,23 @@ class ProxyOptions:
     hide_blocked: bool = False
     untrusted: tuple[str, ...] = ()
     block_injection: bool = False
+    agent: str = AGENT  # who the calls are attributed to, in decisions, traces and approvals
+    tenant: str | None = None
+    user: str | None = None
 
 
 @dataclass(slots=True)
 class _Pending:
     method: str
     tool: str | None = None
+    # tools/call only: set when the call is answered, so its span lasts as long as the call
+    answered: anyio.Event | None = None
+    result: dict[str, Any] | None = None
+
+    def answer(self, result: dict[str, Any] | None) -> None:
+        self.result = result
+        if self.answered is not None:
+            self.answered.set()
 
 
 @dataclass(slots=True)
@@ -122,6 +134,9 @@ class McpProxy:
             tg.start_soon(self._pump_upstream, upstream_read, client_write)
             await self._pump_client(tg, client_read, client_write, upstream_write)
             tg.cancel_scope.cancel()
+        # The client left and nothing writes to it any more. Closing our end is what lets the client
+        # transport's writer task (e.g. the SDK's stdout writer) finish, and with it the process.
+        await client_write.aclose()
 
     # -- client -> upstream ----------------------------------------------------------------------
 
@@ -132,18 +147,42 @@ class McpProxy:
         client_write: WriteStream[SessionMessage],
         upstream_write: WriteStream[SessionMessage],
     ) -> None:
-        async for item in client_read:
-            if isinstance(item, Exception):
-                _warn(f"ignored a message from the client that is not valid JSON-RPC ({type(item).__name__})")
-                continue
-            message = item.message
-            if isinstance(message, types.JSONRPCRequest) and message.method == "tools/call":
-                # Its own task: an approval may wait for a human without stalling other traffic.
-                tg.start_soon(self._call_tool, message, client_write, upstream_write)
-            elif isinstance(message, types.JSONRPCRequest):
-                await self._forward_request(message, _Pending(message.method), client_write, upstream_write)
-            elif self._state.upstream_alive:
+        try:
+            async for item in client_read:
+                await self._from_client(tg, item, client_write, upstream_write)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # the client transport closed its stream under us (an HTTP session's DELETE): it left
+
+    async def _from_client(
+        self,
+        tg: TaskGroup,
+        item: SessionMessage | Exception,
+        client_write: WriteStream[SessionMessage],
+        upstream_write: WriteStream[SessionMessage],
+    ) -> None:
+        if isinstance(item, Exception):
+            _warn(f"ignored a message from the client that is not valid JSON-RPC ({type(item).__name__})")
+            return
+        message = item.message
+        if isinstance(message, types.JSONRPCRequest) and message.method == "tools/call":
+            # Its own task: an approval may wait for a human without stalling other traffic.
+            tg.start_soon(self._call_tool, message, client_write, upstream_write)
+        elif isinstance(message, types.JSONRPCRequest):
+            await self._forward_request(message, _Pending(message.method), client_write, upstream_write)
+        else:
+            self._note_cancellation(message)
+            if self._state.upstream_alive:
                 await self._send_upstream(item, upstream_write)
+
+    def _note_cancellation(self, message: Any) -> None:
+        """A cancelled call may never be answered: end its span now. It stays pending, so an answer
+        that comes anyway is still scanned and redacted on its way to the client."""
+        if getattr(message, "method", None) != "notifications/cancelled":
+            return
+        request_id = (getattr(message, "params", None) or {}).get("requestId")
+        pending = self._state.pending.get(request_id) if request_id is not None else None
+        if pending is not None and pending.answered is not None:
+            pending.answered.set()
 
     async def _call_tool(
         self,
@@ -157,23 +196,29 @@ class McpProxy:
             await self._forward_request(request, _Pending("tools/call"), client_write, upstream_write)
             return  # malformed: the server answers it with its own validation error
         tool = self.tool_name(name)
-        try:
-            decision = await self._decide(
-                Action(tool, args, call_id=str(request.id), context=self._context())
-            )
-        except (GuardBlocked, ApprovalRequired) as refused:
-            await self._reply(client_write, request.id, error_result(refused.model_message()))
-            return
-        except Exception as problem:  # fail closed: an unchecked call never reaches the server
-            reason = (
-                f"Railguard could not check the call to '{tool}' ({type(problem).__name__}); it was not run."
-            )
-            await self._reply(client_write, request.id, error_result(reason))
-            return
-        if decision.verdict is Verdict.MODIFY and decision.args is not None:
-            params["arguments"] = dict(decision.args)
-            request = request.model_copy(update={"params": params})
-        await self._forward_request(request, _Pending("tools/call", tool), client_write, upstream_write)
+        context = self._context()
+        # One execute_tool span for the whole call: the decision, any wait for a human, and the server.
+        with tool_call(tool, str(request.id), args, context=context) as span:
+            try:
+                decision = await self._decide(Action(tool, args, call_id=str(request.id), context=context))
+            except (GuardBlocked, ApprovalRequired) as refused:
+                await self._reply(client_write, request.id, error_result(refused.model_message()))
+                return
+            except Exception as problem:  # fail closed: an unchecked call never reaches the server
+                reason = (
+                    f"Railguard could not check the call to '{tool}' ({type(problem).__name__}); "
+                    "it was not run."
+                )
+                await self._reply(client_write, request.id, error_result(reason))
+                return
+            if decision.verdict is Verdict.MODIFY and decision.args is not None:
+                params["arguments"] = dict(decision.args)
+                request = request.model_copy(update={"params": params})
+            pending = _Pending("tools/call", tool, answered=anyio.Event())
+            await self._forward_request(request, pending, client_write, upstream_write)
+            await pending.answered.wait()  # type: ignore[union-attr]
+            if pending.result is not None:
+                span.record_result(pending.result)
 
     async def _decide(self, action: Action) -> Decision:
         """The decision to act on; raises GuardBlocked / ApprovalRequired when the call must not run."""
@@ -190,7 +235,11 @@ class McpProxy:
         return decision
 
     def _context(self) -> Context:
-        return Context(agent=AGENT, session=self.session, labels={"mcp_server": self.server_name})
+        o = self.options
+        return Context(
+            agent=o.agent, tenant=o.tenant, user=o.user, session=self.session,
+            labels={"mcp_server": self.server_name},
+        )  # fmt: skip
 
     async def _forward_request(
         self,
@@ -225,10 +274,14 @@ class McpProxy:
             message = item.message
             if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
                 pending = self._state.pending.pop(message.id, None) if message.id is not None else None
+                result = None
                 if pending is not None and isinstance(message, types.JSONRPCResponse):
-                    item = SessionMessage(
-                        message.model_copy(update={"result": self._rewrite(pending, message.result)})
-                    )
+                    result = self._rewrite(pending, message.result)
+                    item = SessionMessage(message.model_copy(update={"result": result}))
+                await _send_quietly(client_write, item)
+                if pending is not None:
+                    pending.answer(result)
+                continue
             await _send_quietly(client_write, item)
         self._state.upstream_alive = False
         _warn("the MCP server exited; answering its pending and future requests with errors")
@@ -280,6 +333,7 @@ class McpProxy:
         reason = self._state.gone_reason
         if pending.method == "tools/call":
             await self._reply(client_write, request_id, error_result(f"Railguard MCP proxy: {reason}."))
+            pending.answer(None)
             return
         error = types.JSONRPCError(
             jsonrpc="2.0", id=request_id, error=types.ErrorData(code=INTERNAL_ERROR, message=reason)

@@ -27,6 +27,7 @@ from railguard.policy._cel import (
     merge_fields,
     new_cel_context,
 )
+from railguard.policy._collect import skip_item
 from railguard.policy._contracts import Contract, compile_contract
 from railguard.policy._loader import PolicySource
 from railguard.policy._schema import ListSpec, MacroSpec, RuleSpec
@@ -101,12 +102,18 @@ class CompiledPolicy:
         self.macros = macros
         for item in source.items:  # a macro's errors are reported at the macro, not at every use
             if isinstance(item, MacroSpec):
-                self._compile(item.condition, item.loc.file, item.loc.line, f"macro {item.name}")
-        self.rules: tuple[CompiledRule, ...] = tuple(
-            self._compile_rule(item, i)
-            for i, item in enumerate(x for x in source.items if isinstance(x, RuleSpec))
-            if item.enabled
-        )
+                try:
+                    self._compile(item.condition, item.loc.file, item.loc.line, f"macro {item.name}")
+                except PolicyError as error:
+                    skip_item(error)
+        rules: list[CompiledRule] = []
+        for i, item in enumerate(x for x in source.items if isinstance(x, RuleSpec)):
+            try:
+                if item.enabled:
+                    rules.append(self._compile_rule(item, i))
+            except PolicyError as error:
+                skip_item(error)  # raises unless `policy validate` is collecting every error
+        self.rules: tuple[CompiledRule, ...] = tuple(rules)
         self.tools: dict[str, ToolSpec] = {}
         self.contracts: dict[str, Contract] = {}
         for decl in source.tools.values():

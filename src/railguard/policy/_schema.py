@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from railguard.errors import PolicyError
 from railguard.model import Effect, Mode, Severity, Trust, Verdict
+from railguard.policy._collect import skip_item
 from railguard.policy._cushions import CushionsSpec, parse_cushions
 from railguard.policy._yaml import LineDict, line_of
 
@@ -340,37 +341,43 @@ def _tools(check: _Checker, data: LineDict) -> tuple[ToolDecl, ...]:
         )
     out = []
     for name, decl in tools.items():
-        line = tools.line_of(name)
-        if decl is None:
-            decl = LineDict()
-            decl.line, decl.key_lines = line, {}
-        if not isinstance(decl, LineDict):
-            check.fail(f"tool '{name}' must be a mapping (effect, args, output, ...)", line, name)
-        check.keys(decl, TOOL_KEYS, f"tool '{name}'")
-        roles = decl.get("roles") or {}
-        if not isinstance(roles, Mapping):
-            check.fail("'roles' must map argument names to a role", decl.line_of("roles"), "roles")
-        for arg, role in roles.items():
-            if role not in ARG_ROLES:
-                check.fail(
-                    f"unknown role {role!r} for argument '{arg}'",
-                    decl.line_of("roles"),
-                    "roles",
-                    f"use one of: {', '.join(ARG_ROLES)}",
-                )
-        out.append(
-            ToolDecl(
-                name=str(name),
-                loc=Loc(check.file, line),
-                effect=check.enum(decl, "effect", Effect, Effect.UNKNOWN),
-                output_trust=check.enum(decl, "output_trust", Trust, Trust.TRUSTED),
-                args_schema=check.schema(decl, "args"),
-                output_schema=check.schema(decl, "output"),
-                roles={str(k): str(v) for k, v in roles.items()},
-                description=check.text(decl, "description"),
-            )
-        )
+        try:
+            out.append(_tool(check, tools, name, decl))
+        except PolicyError as error:
+            skip_item(error)  # `policy validate` goes on to report the other tools' errors
     return tuple(out)
+
+
+def _tool(check: _Checker, tools: LineDict, name: Any, decl: Any) -> ToolDecl:
+    """One tool declaration."""
+    line = tools.line_of(name)
+    if decl is None:
+        decl = LineDict()
+        decl.line, decl.key_lines = line, {}
+    if not isinstance(decl, LineDict):
+        check.fail(f"tool '{name}' must be a mapping (effect, args, output, ...)", line, name)
+    check.keys(decl, TOOL_KEYS, f"tool '{name}'")
+    roles = decl.get("roles") or {}
+    if not isinstance(roles, Mapping):
+        check.fail("'roles' must map argument names to a role", decl.line_of("roles"), "roles")
+    for arg, role in roles.items():
+        if role not in ARG_ROLES:
+            check.fail(
+                f"unknown role {role!r} for argument '{arg}'",
+                decl.line_of("roles"),
+                "roles",
+                f"use one of: {', '.join(ARG_ROLES)}",
+            )
+    return ToolDecl(
+        name=str(name),
+        loc=Loc(check.file, line),
+        effect=check.enum(decl, "effect", Effect, Effect.UNKNOWN),
+        output_trust=check.enum(decl, "output_trust", Trust, Trust.TRUSTED),
+        args_schema=check.schema(decl, "args"),
+        output_schema=check.schema(decl, "output"),
+        roles={str(k): str(v) for k, v in roles.items()},
+        description=check.text(decl, "description"),
+    )
 
 
 def _items(check: _Checker, data: LineDict) -> tuple[Item, ...]:
@@ -381,27 +388,34 @@ def _items(check: _Checker, data: LineDict) -> tuple[Item, ...]:
         check.fail("'rules' must be a list of list/macro/rule items", data.line_of("rules"), "rules")
     items: list[Item] = []
     for raw in rules:
-        if not isinstance(raw, LineDict):
-            check.fail(
-                "each item must be a mapping starting with 'rule:', 'list:' or 'macro:'",
-                line_of(raw, line_of(rules)),
-                fix="write e.g. '- rule: block-prod-deletes'",
-            )
-        kinds = [k for k in ("rule", "list", "macro") if k in raw]
-        if len(kinds) != 1:
-            check.fail(
-                "each item needs exactly one of 'rule', 'list' or 'macro'",
-                raw.line,
-                fix="split this item in two, or add the missing 'rule:' id",
-            )
-        kind = kinds[0]
-        if kind == "list":
-            items.append(_list(check, raw))
-        elif kind == "macro":
-            items.append(_macro(check, raw))
-        else:
-            items.append(_rule(check, raw))
+        try:
+            items.append(_item(check, raw, rules))
+        except PolicyError as error:
+            skip_item(error)  # `policy validate` goes on to report the other items' errors
     return tuple(items)
+
+
+def _item(check: _Checker, raw: Any, rules: list[Any]) -> Item:
+    """One list/macro/rule item of the rules list."""
+    if not isinstance(raw, LineDict):
+        check.fail(
+            "each item must be a mapping starting with 'rule:', 'list:' or 'macro:'",
+            line_of(raw, line_of(rules)),
+            fix="write e.g. '- rule: block-prod-deletes'",
+        )
+    kinds = [k for k in ("rule", "list", "macro") if k in raw]
+    if len(kinds) != 1:
+        check.fail(
+            "each item needs exactly one of 'rule', 'list' or 'macro'",
+            raw.line,
+            fix="split this item in two, or add the missing 'rule:' id",
+        )
+    kind = kinds[0]
+    if kind == "list":
+        return _list(check, raw)
+    if kind == "macro":
+        return _macro(check, raw)
+    return _rule(check, raw)
 
 
 def _name(check: _Checker, raw: LineDict, key: str) -> str:

@@ -33,15 +33,17 @@ _HOW_TO_FIX = "use sqlite:///path/to/railguard.db or postgresql://user@host:5432
 _USERINFO_PASSWORD = re.compile(r"(//[^:/@]*):[^@/]*@")
 
 
-def resolve_url(url: str | None) -> URL:
-    """The SQLAlchemy URL for a store URL (None -> the default SQLite file, its folder created)."""
+def resolve_url(url: str | None, *, create: bool = True) -> URL:
+    """The SQLAlchemy URL for a store URL (None -> the default SQLite file, its folder created unless
+    `create` is false: readers never leave a folder behind)."""
     if url is None:
         env = os.environ.get(ENV_VAR)
         if env and "://" in env:
             url = env
         else:
             path = Path(env) if env else DEFAULT_PATH
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
             return URL.create("sqlite+pysqlite", database=str(path))
     if url in ("sqlite://:memory:", "sqlite:///:memory:"):  # make_url rejects the first form
         url = "sqlite://"
@@ -51,16 +53,16 @@ def resolve_url(url: str | None) -> URL:
         raise StoreError(f"cannot parse the store URL {mask_url(url)!r}; {_HOW_TO_FIX}") from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
-        return _sqlite_url(parsed)
+        return _sqlite_url(parsed, create)
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return parsed.set(drivername="postgresql+psycopg")
     shown = parsed.render_as_string(hide_password=True)
     raise StoreError(f"unsupported store URL {shown!r} (driver {parsed.drivername!r}); {_HOW_TO_FIX}")
 
 
-def _sqlite_url(parsed: URL) -> URL:
+def _sqlite_url(parsed: URL, create: bool) -> URL:
     database = parsed.database or ":memory:"
-    if database != ":memory:":
+    if database != ":memory:" and create:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return URL.create("sqlite+pysqlite", database=database)
 

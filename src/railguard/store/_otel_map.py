@@ -86,8 +86,31 @@ def columns_from_attributes(
     if columns["agent_version"] is None:
         columns["agent_version"] = _first_text(resource, ("service.version",))
     columns["cost_usd"] = _first_number(attributes, ("railguard.cost.usd",), float)
+    if columns["cost_usd"] is None and columns["operation"] in MODEL_OPERATIONS:
+        _price(columns)
     columns["rules"] = _comma_list(attributes.get("railguard.rules"))
     return columns
+
+
+def _price(columns: dict[str, Any]) -> None:
+    """A model call that arrived unpriced (any OTLP instrumentation) is priced from the same table as
+    Railguard's own spans, when its model and token counts are known; otherwise its cost stays unknown."""
+    from railguard.trace._cost import model_call_cost
+
+    model = columns["response_model"] or columns["request_model"]
+    if not model or (columns["input_tokens"] is None and columns["output_tokens"] is None):
+        return
+    cost = model_call_cost(
+        model,
+        provider=columns["provider"],
+        input_tokens=columns["input_tokens"] or 0,
+        output_tokens=columns["output_tokens"] or 0,
+        cache_read_tokens=columns["cache_read_tokens"] or 0,
+        reasoning_tokens=columns["reasoning_tokens"] or 0,
+    )
+    if cost is not None:
+        columns["cost_usd"] = cost.usd
+        columns["price_version"] = columns["price_version"] or cost.price_version
 
 
 def _operation(attributes: Mapping[str, Any], *, is_root: bool) -> str | None:

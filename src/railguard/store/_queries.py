@@ -6,7 +6,19 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.sql import Select
 
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
@@ -56,8 +68,11 @@ def list_runs(
     verdict: str | None,
     limit: int,
     before: str | None,
+    min_cost: float | None = None,
 ) -> list[RunSummary]:
     query = _run_select(tenant)
+    if min_cost is not None:
+        query = query.where(runs.c.cost_usd >= min_cost)
     if agent is not None:
         query = query.where(runs.c.agent == agent)
     if session is not None:
@@ -199,14 +214,128 @@ def list_decisions(
     verdict: str | None,
     tool: str | None,
     limit: int,
+    rule: str | None = None,
 ) -> list[dict[str, Any]]:
-    query = select(decisions.c.record).where(*_tenant_filter(decisions.c.tenant, tenant))
-    if since is not None:
-        query = query.where(decisions.c.ts >= since)
-    if verdict is not None:
-        query = query.where(decisions.c.verdict == verdict)
-    if tool is not None:
-        query = query.where(decisions.c.tool == tool)
+    query = select(decisions.c.record).where(*_decision_filters(tenant, since, verdict, tool, rule))
     limit = max(1, min(int(limit), MAX_PAGE))
     query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc()).limit(limit)
     return [dict(record) for (record,) in conn.execute(query)]
+
+
+def _decision_filters(
+    tenant: str | None, since: float | None, verdict: str | None, tool: str | None, rule: str | None
+) -> list[ColumnElement[bool]]:
+    where = _tenant_filter(decisions.c.tenant, tenant)
+    if since is not None:
+        where.append(decisions.c.ts >= since)
+    if verdict is not None:
+        where.append(decisions.c.verdict == verdict)
+    if tool is not None:
+        where.append(decisions.c.tool == tool)
+    if rule is not None:  # `rules` is the comma-joined list: match one whole item
+        listed = literal(",") + func.coalesce(decisions.c.rules, "") + literal(",")
+        where.append(listed.contains(f",{rule},", autoescape=True))
+    return where
+
+
+def decision_stats(
+    conn: Connection,
+    *,
+    tenant: str | None,
+    since: float | None,
+    verdict: str | None = None,
+    tool: str | None = None,
+    rule: str | None = None,
+    top: int = 10,
+) -> dict[str, Any]:
+    """Counts per verdict, the rules and tools that fired most (blocks and asks), and per UTC day."""
+    where = _decision_filters(tenant, since, verdict, tool, rule)
+    by_verdict = {
+        str(v): int(n)
+        for v, n in conn.execute(
+            select(decisions.c.verdict, func.count()).where(*where).group_by(decisions.c.verdict)
+        )
+    }
+    stopped = [*where, decisions.c.verdict.in_(("block", "ask"))]
+    rule_counts: dict[str, int] = {}
+    for rules, n in conn.execute(
+        select(decisions.c.rules, func.count()).where(*stopped).group_by(decisions.c.rules)
+    ):
+        for name in filter(None, (rules or "").split(",")):
+            rule_counts[name] = rule_counts.get(name, 0) + int(n)
+    tools = conn.execute(
+        select(decisions.c.tool, func.count().label("n"))
+        .where(*stopped)
+        .group_by(decisions.c.tool)
+        .order_by(func.count().desc(), decisions.c.tool)
+        .limit(top)
+    ).all()
+    day = (
+        func.floor(decisions.c.ts / 86400)
+        if conn.dialect.name == "postgresql"
+        else cast(decisions.c.ts / 86400, Integer)  # ts > 0: truncation is floor
+    ).label("day")
+    per_day: dict[int, dict[str, int]] = {}
+    for d, v, n in conn.execute(
+        select(day, decisions.c.verdict, func.count()).where(*where).group_by(day, decisions.c.verdict)
+    ):
+        per_day.setdefault(int(d), {})[str(v)] = int(n)
+    total = sum(by_verdict.values())
+    return {
+        "total": total,
+        "verdicts": by_verdict,
+        "block_rate": by_verdict.get("block", 0) / total if total else 0.0,
+        "ask_rate": by_verdict.get("ask", 0) / total if total else 0.0,
+        "top_rules": sorted(rule_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top],
+        "top_tools": [(str(t), int(n)) for t, n in tools],
+        "per_day": [(d * 86400, per_day[d]) for d in sorted(per_day)],
+    }
+
+
+def match_trace_ids(conn: Connection, key: str, *, tenant: str | None, limit: int = 2) -> list[str]:
+    """Trace ids starting with `key` (hex digits), else the traces whose run id (`railguard.run` on
+    the root span) is `key`: what a person copies from a narrow terminal or from `railguard demo`."""
+    found = _ids_starting_with(conn, runs.c.trace_id, runs.c.tenant, key.strip().lower(), tenant, limit)
+    if found:
+        return found
+    run_id = spans.c.attributes["railguard.run"].as_string()
+    rows = conn.execute(
+        select(spans.c.trace_id)
+        .where(
+            spans.c.parent_span_id.is_(None), run_id == key.strip(), *_tenant_filter(spans.c.tenant, tenant)
+        )
+        .distinct()
+        .limit(limit)
+    ).all()
+    return [row[0] for row in rows]
+
+
+def _ids_starting_with(
+    conn: Connection, column: Any, tenant_column: Any, prefix: str, tenant: str | None, limit: int
+) -> list[str]:
+    """Values of a (primary key) id column that start with `prefix`; a range, not LIKE, so both
+    databases answer it from the key's index and no character of the prefix is a wildcard."""
+    if not prefix:
+        return []
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    query = (
+        select(column)
+        .where(column >= prefix, column < upper, *_tenant_filter(tenant_column, tenant))
+        .order_by(column)
+        .limit(limit)
+    )
+    return [row[0] for row in conn.execute(query).all()]
+
+
+def match_decision_ids(conn: Connection, prefix: str, *, tenant: str | None, limit: int = 2) -> list[str]:
+    return _ids_starting_with(
+        conn, decisions.c.decision_id, decisions.c.tenant, prefix.strip(), tenant, limit
+    )
+
+
+def get_decision(conn: Connection, decision_id: str, *, tenant: str | None) -> dict[str, Any] | None:
+    query = select(decisions.c.record).where(
+        decisions.c.decision_id == decision_id, *_tenant_filter(decisions.c.tenant, tenant)
+    )
+    record = conn.execute(query).scalar()
+    return None if record is None else dict(record)

@@ -14,17 +14,27 @@ from railguard.store._schema import decisions, runs, spans
 WriteTransaction = Callable[[], AbstractContextManager[Connection]]
 
 
-def delete_older_than(write_transaction: WriteTransaction, days: float, *, batch_size: int) -> int:
+def delete_older_than(
+    write_transaction: WriteTransaction,
+    days: float,
+    *,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
     """Delete runs (with their spans) that ended, and decisions taken, more than `days` ago.
-    Returns the number of rows deleted (spans + runs + decisions)."""
+    Returns the number of rows deleted (spans + runs + decisions); `on_batch(rows)` after each batch."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     cutoff_s = time.time() - days * 86_400
     deleted = 0
     while (count := _delete_run_batch(write_transaction, int(cutoff_s * 1e9), batch_size)) > 0:
         deleted += count
+        if on_batch is not None:
+            on_batch(count)
     while (count := _delete_decision_batch(write_transaction, cutoff_s, batch_size)) > 0:
         deleted += count
+        if on_batch is not None:
+            on_batch(count)
     return deleted
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -13,21 +14,41 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from railguard.errors import StoreError
 from railguard.store import _ingest, _queries, _retention
-from railguard.store._connect import create_store_engine, display_url, resolve_url, scrub, write_transaction
+from railguard.store._connect import (
+    ENV_VAR,
+    create_store_engine,
+    display_url,
+    resolve_url,
+    scrub,
+    write_transaction,
+)
 from railguard.store._migrations import run_migrations
 from railguard.store._rows import RunSummary, SpanRow
 
 _DUPLICATE_RETRIES = 5
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """Open (and migrate) a store.
 
     None -> the SQLite file at $RAILGUARD_DB, or ./.railguard/railguard.db (its folder created);
     "sqlite:///path/x.db", "sqlite://" (in memory), or "postgresql://user@host:5432/db" (psycopg 3).
     A bad URL or an unreachable database raises StoreError; no message contains the password.
+    `create=False` (readers): a SQLite file that does not exist raises StoreError naming it instead
+    of being created empty.
     """
-    return Store(resolve_url(url))
+    resolved = resolve_url(url, create=create)
+    database = resolved.database if resolved.get_backend_name() == "sqlite" else None
+    if (
+        not create
+        and database not in (None, "", ":memory:")
+        and not Path(str(database)).expanduser().is_file()
+    ):
+        raise StoreError(
+            f"no Railguard store at {display_url(resolved)}: nothing has been recorded there yet "
+            f"(run from the folder that holds .railguard/, or pass --db URL / set ${ENV_VAR})"
+        )
+    return Store(resolved)
 
 
 class Store:
@@ -106,10 +127,15 @@ class Store:
         with self.write_transaction() as conn:
             return _ingest.upsert_decisions(conn, records)
 
-    def delete_older_than(self, days: float, *, batch_size: int = 5000) -> int:
+    def delete_older_than(
+        self, days: float, *, batch_size: int = 5000, on_batch: Callable[[int], None] | None = None
+    ) -> int:
         """Delete runs and their spans that ended, and decisions taken, more than `days` ago, in
-        batches of about `batch_size` rows. Returns the rows deleted (spans + runs + decisions)."""
-        return _retention.delete_older_than(self.write_transaction, days, batch_size=batch_size)
+        batches of about `batch_size` rows. Returns the rows deleted (spans + runs + decisions);
+        `on_batch(rows)` is called after each batch (progress)."""
+        return _retention.delete_older_than(
+            self.write_transaction, days, batch_size=batch_size, on_batch=on_batch
+        )
 
     # -- reads (tenant=None means every tenant: for admin callers only) --
 
@@ -125,9 +151,11 @@ class Store:
         verdict: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        min_cost: float | None = None,
     ) -> list[RunSummary]:
         """Newest runs first. `since`/`until` are Unix seconds on the run's start; `status` is
-        "ok"|"error"; `verdict` is "block"|"ask"|"allow"; `before` is the last row's `.cursor`."""
+        "ok"|"error"; `verdict` is "block"|"ask"|"allow"; `before` is the last row's `.cursor`;
+        `min_cost` keeps runs that cost at least that many USD."""
         with self.read_connection() as conn:
             return _queries.list_runs(
                 conn,
@@ -140,6 +168,7 @@ class Store:
                 verdict=verdict,
                 limit=limit,
                 before=before,
+                min_cost=min_cost,
             )
 
     def get_trace(self, trace_id: str, *, tenant: str | None) -> list[SpanRow]:
@@ -170,12 +199,45 @@ class Store:
         verdict: str | None = None,
         tool: str | None = None,
         limit: int = 100,
+        rule: str | None = None,
     ) -> list[dict[str, Any]]:
-        """DecisionV1 records, newest first."""
+        """DecisionV1 records, newest first; `rule` keeps those where that rule fired."""
         with self.read_connection() as conn:
             return _queries.list_decisions(
-                conn, tenant=tenant, since=since, verdict=verdict, tool=tool, limit=limit
+                conn, tenant=tenant, since=since, verdict=verdict, tool=tool, limit=limit, rule=rule
             )
+
+    def decision_stats(
+        self,
+        *,
+        tenant: str | None,
+        since: float | None = None,
+        verdict: str | None = None,
+        tool: str | None = None,
+        rule: str | None = None,
+        top: int = 10,
+    ) -> dict[str, Any]:
+        """`total`, `verdicts` (count each), `block_rate`, `ask_rate`, `top_rules` and `top_tools`
+        (of blocks and asks, as (name, count)), `per_day` ((UTC day start, {verdict: count}))."""
+        with self.read_connection() as conn:
+            return _queries.decision_stats(
+                conn, tenant=tenant, since=since, verdict=verdict, tool=tool, rule=rule, top=top
+            )
+
+    def match_decision_ids(self, prefix: str, *, tenant: str | None, limit: int = 2) -> list[str]:
+        """Decision ids that start with `prefix` (at most `limit`)."""
+        with self.read_connection() as conn:
+            return _queries.match_decision_ids(conn, prefix, tenant=tenant, limit=limit)
+
+    def get_decision(self, decision_id: str, *, tenant: str | None) -> dict[str, Any] | None:
+        """One DecisionV1 record by its full id."""
+        with self.read_connection() as conn:
+            return _queries.get_decision(conn, decision_id, tenant=tenant)
+
+    def match_trace_ids(self, key: str, *, tenant: str | None, limit: int = 2) -> list[str]:
+        """Trace ids that start with `key`, or whose run has the run id `key` (at most `limit`)."""
+        with self.read_connection() as conn:
+            return _queries.match_trace_ids(conn, key, tenant=tenant, limit=limit)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -4,6 +4,7 @@ cached/reasoning part at its own rate and the rest at the base rate, so nothing 
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -16,6 +17,23 @@ _TABLE_VERSION = f"genai-prices@{genai_prices.__version__}"
 class Cost:
     usd: float
     price_version: str
+
+
+_warm = threading.Event()
+
+
+def warm_price_table() -> None:
+    """Load the price table and its lazily imported pricing code now (about 0.3 s the first time in
+    a process, then free), so that the first model call's span times the call, not our start-up."""
+    if _warm.is_set():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            genai_prices.calc_price(genai_prices.Usage(input_tokens=1, output_tokens=1), "gpt-4o-mini")
+        except Exception:
+            pass  # pricing then fails (and says so) on a real call, not here
+    _warm.set()
 
 
 def price_version() -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from railguard.model import Action, Decision
 from railguard.trace import _keys as k
 from railguard.trace import _state
-from railguard.trace._spans import current_tool_call, set_decision_attributes
+from railguard.trace._spans import current_tool_call, identity_attributes, set_decision_attributes
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
@@ -27,6 +28,8 @@ def record_decision(decision: Decision, action: Action) -> None:
         open_call.record_decision(decision)
     else:
         attributes = {k.OPERATION: k.OP_TOOL, k.TOOL_NAME: decision.tool}
+        if not trace.get_current_span().is_recording():  # a trace of its own: say who acted
+            attributes.update(identity_attributes(decision.context))
         if action.call_id:
             attributes[k.TOOL_CALL_ID] = action.call_id
         span = recorder.tracer.start_span(

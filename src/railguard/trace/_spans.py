@@ -19,7 +19,7 @@ from railguard.errors import GuardError
 from railguard.model import Context, Decision
 from railguard.trace import _keys as k
 from railguard.trace import _state
-from railguard.trace._cost import Cost, model_call_cost
+from railguard.trace._cost import Cost, model_call_cost, warm_price_table
 
 # One encoder for every call: json.dumps with options builds a new encoder each time.
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
@@ -98,9 +98,16 @@ class _SpanScope:
 
 def run_span(ctx: Context) -> contextlib.AbstractContextManager[Span]:
     """The `invoke_agent` span of a `railguard.run(...)` scope (installed in RUN_HOOKS)."""
-    attributes: dict[str, Any] = {k.OPERATION: k.OP_AGENT}
+    attributes: dict[str, Any] = {k.OPERATION: k.OP_AGENT, **identity_attributes(ctx)}
+    name = f"{k.OP_AGENT} {ctx.agent}" if ctx.agent else k.OP_AGENT
+    return _SpanScope(name, SpanKind.INTERNAL, attributes)
+
+
+def identity_attributes(ctx: Context) -> dict[str, Any]:
+    """Who acted, as span attributes: agent, session, tenant, user, version, run. On a run's root span,
+    and on a tool call that is its own trace (a hook, a proxy), so its run is attributed too."""
     version = ctx.labels.get("agent.version") or ctx.labels.get("version")
-    for key, value in (
+    pairs = (
         (k.AGENT_NAME, ctx.agent),
         (k.CONVERSATION_ID, ctx.session),
         (k.TENANT, ctx.tenant),
@@ -108,11 +115,8 @@ def run_span(ctx: Context) -> contextlib.AbstractContextManager[Span]:
         (k.USER, ctx.user),
         (k.AGENT_VERSION, version),
         (k.RUN_ID, ctx.run),
-    ):
-        if value:
-            attributes[key] = value
-    name = f"{k.OP_AGENT} {ctx.agent}" if ctx.agent else k.OP_AGENT
-    return _SpanScope(name, SpanKind.INTERNAL, attributes)
+    )
+    return {key: value for key, value in pairs if value}
 
 
 # -- model calls ---------------------------------------------------------------------------------
@@ -193,6 +197,8 @@ def model_call(
 ) -> Iterator[ModelCall]:
     """A `chat {model}` span (client kind) around one model request."""
     recorder = _state.current()
+    if recorder.enabled:
+        warm_price_table()  # before the span starts: its duration is the model call's alone
     attributes: dict[str, Any] = {k.OPERATION: operation, k.PROVIDER: provider, k.REQUEST_MODEL: model}
     if conversation_id:
         attributes[k.CONVERSATION_ID] = conversation_id
@@ -254,14 +260,17 @@ class _ToolCallScope(_SpanScope):
 
 
 def tool_call(
-    name: str, call_id: str | None = None, args: Any = None
+    name: str, call_id: str | None = None, args: Any = None, *, context: Context | None = None
 ) -> contextlib.AbstractContextManager[ToolCall]:
     """An `execute_tool {name}` span around one tool call (`with tool_call(...) as call:`).
-    Decisions the traced engine takes inside it for the same tool land on this span."""
+    Decisions the traced engine takes inside it for the same tool land on this span. `context`:
+    who acted (agent, session, tenant, user), for a call that is not inside a `railguard.run`."""
     recorder = _state.current()
     if not recorder.enabled:
         return contextlib.nullcontext(ToolCall(INVALID_SPAN, name, False))
     attributes: dict[str, Any] = {k.OPERATION: k.OP_TOOL, k.TOOL_NAME: name}
+    if context is not None:
+        attributes.update(identity_attributes(context))
     if call_id:
         attributes[k.TOOL_CALL_ID] = call_id
     if args is not None and recorder.capture_content:
