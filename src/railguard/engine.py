@@ -112,6 +112,8 @@ class ApprovalHandler(Protocol):
 Sink = Callable[[Decision, Action], None]
 # Called with (action, output, tool spec) for each tool output `check_output` lets through.
 OutputObserver = Callable[[Action, Any, ToolSpec | None], None]
+# Called with (text, context, speaker) for the user's and the system's words ("user" or "system").
+InputObserver = Callable[[Any, Context, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class Engine:
         self._code_contracts: dict[str, Contract] = {}
         self._sinks: list[Sink] = []
         self._output_observers: list[OutputObserver] = []
+        self._input_observers: list[InputObserver] = []
         self.approval_handler: ApprovalHandler | None = None
         self.stats = EngineStats()
         self._lock = threading.Lock()
@@ -322,6 +325,30 @@ class Engine:
         observer is counted in `stats.sink_errors`, never raised. Returns an unsubscribe function."""
         self._output_observers.append(observer)
         return lambda: self._output_observers.remove(observer) if observer in self._output_observers else None
+
+    def observe_input(self, observer: InputObserver) -> Callable[[], None]:
+        """Call `observer(text, context, speaker)` for the words `record_user_input` /
+        `record_system_input` report (provenance subscribes). Returns an unsubscribe function."""
+        self._input_observers.append(observer)
+        return lambda: self._input_observers.remove(observer) if observer in self._input_observers else None
+
+    def record_user_input(self, text: Any, *, context: Context | None = None) -> None:
+        """The user's own words in this run (a chat message, a task prompt): values there are the
+        user's, and the user speaking starts a new turn. Integrations call it for every user message;
+        call it yourself where you hand the agent its task."""
+        self._inputs(text, context or current_context(), "user")
+
+    def record_system_input(self, text: Any, *, context: Context | None = None) -> None:
+        """Trusted instructions that are not the user speaking (a system prompt, a template)."""
+        self._inputs(text, context or current_context(), "system")
+
+    def _inputs(self, text: Any, context: Context, speaker: str) -> None:
+        for observer in list(self._input_observers):
+            try:
+                observer(text, context, speaker)
+            except Exception:
+                with self._lock:
+                    self.stats.sink_errors += 1
 
     def declare_tool(
         self,
