@@ -359,15 +359,20 @@ class Engine:
         effect: Effect | str | None = None,
         output_trust: Trust | str | None = None,
         roles: Mapping[str, str] | None = None,
+        untrusted_fields: Sequence[str] | None = None,
     ) -> ToolSpec:
         """Declare a tool (or an agent step) in code: contract (JSON Schema or Pydantic model), effect
-        class and output trust. Overrides what the policy declares for the same name."""
+        class and output trust (`untrusted_fields`: output fields carrying third-party text in an
+        otherwise trusted output). Overrides what the policy declares for the same name."""
         base = self._policy.tools.get(name) or ToolSpec(name)
         spec = replace(
             base,
             effect=Effect(effect) if effect is not None else base.effect,
             output_trust=Trust(output_trust) if output_trust is not None else base.output_trust,
             roles=dict(roles) if roles is not None else base.roles,
+            untrusted_fields=tuple(untrusted_fields)
+            if untrusted_fields is not None
+            else base.untrusted_fields,
         )
         if args is not None or output is not None:
             contract = compile_contract(name, args, output)

@@ -78,3 +78,22 @@ def test_cli(tmp_path: Path) -> None:
     path.write_text("{not json")
     bad = CliRunner().invoke(app, ["tools", "suggest", str(path)])
     assert bad.exit_code == 2 and "is not JSON" in bad.output
+
+
+def test_an_output_schema_names_the_fields_others_write() -> None:
+    hotel = {
+        "name": "get_hotel",
+        "description": "Details and reviews of a hotel.",
+        "outputSchema": {"type": "object", "properties": {
+            "name": {"type": "string"}, "price": {"type": "number"},
+            "reviews": {"type": "array", "items": {"type": "object", "properties": {
+                "rating": {"type": "number"}, "comment": {"type": "string"}}}},
+        }},
+    }  # fmt: skip
+    (s,) = suggest_tools([hotel])
+    assert (s.output_trust, s.untrusted_fields) == (Trust.TRUSTED, ("reviews",))
+    text = suggestions_yaml([s])
+    assert "get_hotel: {effect: read, output_trust: trusted, untrusted_fields: [reviews]}" in text
+    engine = Engine(text="version: 1\n" + text.split("\n", 1)[1])
+    spec = engine.tool_spec("get_hotel")
+    assert spec is not None and spec.untrusted_fields == ("reviews",)

@@ -39,7 +39,7 @@ RULE_KEYS = (
 )  # fmt: skip
 LIST_KEYS = ("list", "items", "append")
 MACRO_KEYS = ("macro", "condition")
-TOOL_KEYS = ("effect", "output_trust", "args", "output", "roles", "description")
+TOOL_KEYS = ("effect", "output_trust", "untrusted_fields", "args", "output", "roles", "description")
 EXCEPTION_KEYS = ("name", "when")
 MODIFY_KEYS = ("set", "remove", "redact")
 APPROVAL_KEYS = ("scope", "ttl", "match")
@@ -159,6 +159,7 @@ class ToolDecl:
     output_schema: Mapping[str, Any] | None = None
     roles: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    untrusted_fields: tuple[str, ...] = ()
 
 
 Item = ListSpec | MacroSpec | RuleSpec
@@ -368,6 +369,7 @@ def _tools(check: _Checker, data: LineDict) -> tuple[ToolDecl, ...]:
                 output_schema=check.schema(decl, "output"),
                 roles={str(k): str(v) for k, v in roles.items()},
                 description=check.text(decl, "description"),
+                untrusted_fields=check.str_list(decl, "untrusted_fields"),
             )
         )
     return tuple(out)

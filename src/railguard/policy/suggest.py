@@ -172,9 +172,13 @@ class ToolSuggestion:
     effect_reason: str
     output_trust: Trust
     trust_reason: str
+    untrusted_fields: tuple[str, ...] = ()
 
-    def declaration(self) -> dict[str, str]:
-        return {"effect": self.effect.value, "output_trust": self.output_trust.value}
+    def declaration(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"effect": self.effect.value, "output_trust": self.output_trust.value}
+        if self.untrusted_fields:
+            out["untrusted_fields"] = list(self.untrusted_fields)
+        return out
 
 
 def suggest_tools(document: Any) -> list[ToolSuggestion]:
@@ -190,8 +194,13 @@ def suggestions_yaml(suggestions: Iterable[ToolSuggestion]) -> str:
     ]
     for s in suggestions:
         lines.append(f"  # {s.name}: {s.effect_reason}; {s.trust_reason}")
+        fields = (
+            f", untrusted_fields: [{', '.join(map(_yaml_key, s.untrusted_fields))}]"
+            if s.untrusted_fields
+            else ""
+        )
         lines.append(
-            f"  {_yaml_key(s.name)}: {{effect: {s.effect.value}, output_trust: {s.output_trust.value}}}"
+            f"  {_yaml_key(s.name)}: {{effect: {s.effect.value}, output_trust: {s.output_trust.value}{fields}}}"
         )
     return "\n".join(lines) + "\n"
 
@@ -224,8 +233,33 @@ def _suggest(tool: Mapping[str, Any]) -> ToolSuggestion:
     name = str(tool["name"])
     description = str(tool.get("description") or "")
     effect, effect_reason = _effect(name, description, tool.get("annotations"))
+    fields = _third_party_fields(tool.get("outputSchema"))
+    if fields:  # an output schema says which parts others write: trust the rest
+        reason = f"fields {', '.join(fields)} can carry text others write; the rest is the tool's own"
+        return ToolSuggestion(name, effect, effect_reason, Trust.TRUSTED, reason, fields)
     trust, trust_reason = _trust(name, description, tool.get("annotations"))
     return ToolSuggestion(name, effect, effect_reason, trust, trust_reason)
+
+
+def _third_party_fields(schema: Any, depth: int = 0) -> tuple[str, ...]:
+    """Property names of an output JSON Schema (two levels, arrays looked through) that read as
+    third-party text, when the schema also has properties that don't."""
+    if not isinstance(schema, Mapping) or depth > 2:
+        return ()
+    if isinstance(schema.get("items"), Mapping):
+        return _third_party_fields(schema["items"], depth)
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return ()
+    found: list[str] = []
+    others = 0
+    for key, sub in properties.items():
+        if _THIRD_PARTY.search(" ".join(_words(str(key)))):
+            found.append(str(key))
+        else:
+            others += 1
+            found.extend(_third_party_fields(sub, depth + 1))
+    return tuple(dict.fromkeys(found)) if found and others else ()
 
 
 def _words(name: str) -> list[str]:

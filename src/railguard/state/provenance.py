@@ -35,6 +35,7 @@ from railguard.state._provenance_entities import (
     entity_key,
     extract_entities,
     masked,
+    split_fields,
     text_leaves,
 )
 from railguard.state._provenance_integrity import (
@@ -106,6 +107,7 @@ class Provenance:
         trust_of: TrustResolver | None = None,
         untyped: UntypedMode = UNTYPED_DEFAULT,
         integrity: IntegrityMode = INTEGRITY_DEFAULT,
+        spec_of: Callable[[str], ToolSpec | None] | None = None,
     ) -> None:
         """`acting_tools`: when given, only these tools (and ones declared write/exec/irreversible)
         are checked; by default every tool not declared `read` is. `trust_of(tool)` tells the
@@ -122,6 +124,7 @@ class Provenance:
         self.acting_tools = None if acting_tools is None else frozenset(acting_tools)
         self.untyped = untyped
         self._trust_of = trust_of
+        self._spec_of = spec_of
         self._records: Records = StoreRecords(store) if store is not None else MemoryRecords()
         # Word grams outnumber entities by far. In one process they live in their own index of
         # in-process hashes (set operations in C); with a store, as run-salted digests in its rows.
@@ -163,22 +166,24 @@ class Provenance:
         trusted: bool | None = None,
         context: Context | None = None,
     ) -> int:
-        """A tool's output. `trusted=None` asks the declared output trust (`trust_of`); with no
-        declaration the output is taken as untrusted, since a caller feeding it by hand usually
-        does so because it came from outside. Returns how many entities were recorded."""
+        """A tool's output. `trusted=None` follows the tool's declaration (`spec_of`, else
+        `trust_of`), fields included; with no declaration the output is untrusted, as on every
+        path. Returns how many entities were recorded."""
         if isinstance(action_or_tool, Action):
             action = action_or_tool
             ctx = context or action.context
         else:
             ctx = context or _current()
             action = Action(action_or_tool, {}, context=ctx)
+        spec = self._spec_of(action.tool) if self._spec_of is not None else None
         if trusted is None:
+            if spec is not None:
+                return self._output(ctx, action, output, spec)
             declared = self._trust_of(action.tool) if self._trust_of is not None else None
             trusted = declared is Trust.TRUSTED
         call = self._call_of(action, ctx)
-        return self._record(
-            ctx, action.tool, output, trusted=trusted, echo_of=call, directed=self._directed(ctx, call)
-        )
+        directed = not self.is_acting(action.tool, spec) and self._directed(ctx, call)
+        return self._record(ctx, action.tool, output, trusted=trusted, echo_of=call, directed=directed)
 
     def observe_input(self, text: Any, context: Context, speaker: str) -> None:
         """The engine's input observer (`engine.record_user_input` / `record_system_input`)."""
@@ -190,10 +195,20 @@ class Provenance:
     def observe(self, action: Action, output: Any, spec: ToolSpec | None) -> None:
         """The engine's output observer: declared-trusted outputs vouch; every other output (declared
         untrusted, or a tool nobody declared) taints, as on the `record_output` path."""
+        self._output(action.context, action, output, spec)
+
+    def _output(self, ctx: Context, action: Action, output: Any, spec: ToolSpec | None) -> int:
         trusted = spec is not None and spec.output_trust is Trust.TRUSTED
-        call = self._call_of(action, action.context)
-        directed = not self.is_acting(action.tool, spec) and self._directed(action.context, call)
-        self._record(action.context, action.tool, output, trusted=trusted, echo_of=call, directed=directed)
+        call = self._call_of(action, ctx)
+        directed = not self.is_acting(action.tool, spec) and self._directed(ctx, call)
+        if trusted and spec is not None and spec.untrusted_fields:
+            # A trusted catalogue with third-party text in some fields (reviews, comments).
+            outside, own = split_fields(output, frozenset(spec.untrusted_fields))
+            count = self._record(ctx, action.tool, own, trusted=True, echo_of=call, directed=directed)
+            return count + self._record(
+                ctx, action.tool, outside, trusted=False, echo_of=call, directed=directed
+            )
+        return self._record(ctx, action.tool, output, trusted=trusted, echo_of=call, directed=directed)
 
     def _directed(self, ctx: Context, call: Action) -> bool:
         """Whether `call` reads a source the user pointed at (an argument names a user pointer)."""
@@ -498,6 +513,7 @@ def install_provenance(
         trust_of=trust_of,
         untyped=untyped,
         integrity=integrity,
+        spec_of=engine.tool_spec,
     )
     engine.add_step(provenance, stage="guards", name="provenance")
     engine.observe_output(provenance.observe)
