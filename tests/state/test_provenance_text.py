@@ -43,7 +43,7 @@ COPIED_SPAN = "the breakfast buffet is served on the terrace every morning"
 def engine_with(store_url: str | None = None, untyped: UntypedMode = True) -> tuple[Engine, Provenance]:
     engine = Engine(text=POLICY)
     store = open_store(store_url) if store_url else None
-    return engine, install_provenance(engine, store, untyped=untyped)
+    return engine, install_provenance(engine, store, untyped=untyped, integrity="off")  # values alone
 
 
 def verdict(engine: Engine, tool: str, **args: object) -> Verdict:
@@ -70,7 +70,7 @@ def test_untyped_is_an_option() -> None:
 
 def test_injected_mode_reports_text_only_from_outputs_with_injection_signals() -> None:
     engine = Engine(text=POLICY)
-    prov = install_provenance(engine, untyped="injected")
+    prov = install_provenance(engine, untyped="injected", integrity="off")  # values alone
     prov.record_output(Action("get_reviews", {}, context=RUN), REVIEWS)
     prov.record_output(Action("get_reviews", {}, context=RUN), INJECTED)
     assert verdict(engine, "book_hotel", hotel="Riverside View Hotel") is Verdict.ALLOW

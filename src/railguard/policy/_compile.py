@@ -125,6 +125,7 @@ class CompiledPolicy:
                 output_schema=decl.output_schema,
                 roles=decl.roles,
                 description=decl.description,
+                untrusted_fields=decl.untrusted_fields,
             )
             if decl.args_schema is not None or decl.output_schema is not None:
                 self.contracts[decl.name] = compile_contract(decl.name, decl.args_schema, decl.output_schema)

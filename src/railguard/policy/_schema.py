@@ -40,7 +40,7 @@ RULE_KEYS = (
 )  # fmt: skip
 LIST_KEYS = ("list", "items", "append")
 MACRO_KEYS = ("macro", "condition")
-TOOL_KEYS = ("effect", "output_trust", "args", "output", "roles", "description")
+TOOL_KEYS = ("effect", "output_trust", "untrusted_fields", "args", "output", "roles", "description")
 EXCEPTION_KEYS = ("name", "when")
 MODIFY_KEYS = ("set", "remove", "redact")
 APPROVAL_KEYS = ("scope", "ttl", "match")
@@ -160,6 +160,7 @@ class ToolDecl:
     output_schema: Mapping[str, Any] | None = None
     roles: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    untrusted_fields: tuple[str, ...] = ()
 
 
 Item = ListSpec | MacroSpec | RuleSpec
@@ -377,6 +378,7 @@ def _tool(check: _Checker, tools: LineDict, name: Any, decl: Any) -> ToolDecl:
         output_schema=check.schema(decl, "output"),
         roles={str(k): str(v) for k, v in roles.items()},
         description=check.text(decl, "description"),
+        untrusted_fields=check.str_list(decl, "untrusted_fields"),
     )
 
 

@@ -246,6 +246,16 @@ def _leaves(value: Any, where: str, budget: list[int], depth: int) -> Iterator[t
         yield where, text
 
 
+def split_fields(value: Any, fields: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The strings of `value` under a key in `fields` (at any depth), and the others."""
+    inside: list[str] = []
+    outside: list[str] = []
+    for where, text in text_leaves(value):
+        names = {part.split("[", 1)[0] for part in where.split(".")}
+        (inside if names & fields else outside).append(text)
+    return inside, outside
+
+
 @functools.lru_cache(maxsize=4096)
 def entity_key(kind: str, value: str) -> str:
     """What is stored and compared: a digest, so the store never holds the values themselves."""

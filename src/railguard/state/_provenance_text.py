@@ -17,21 +17,24 @@ An argument value is judged by its length in words:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import re2
-
 from railguard.state._provenance_entities import MAX_SCAN_CHARS, extract_entities, text_leaves
 
-__all__ = ["TextValue", "argument_values", "gram_keys", "words"]
+__all__ = ["MemoryGrams", "TextValue", "argument_values", "fast_gram_keys", "gram_keys", "words"]
 
 PHRASE_WORDS = 3
 SPAN_WORDS = 8
 MAX_WORDS = 8192  # words indexed per text: bounds time and memory on a huge page
 MIN_CHARS = 4  # shorter values ("13", "yes") carry too little to attribute
-_WORD = re2.compile(r"[\pL\pN_]+")
+# Words: letters, digits and `_`. A single character class with `+` cannot backtrack, so the stdlib
+# engine is linear here, and it scans in C (the RE2 binding pays a Python call per match).
+_WORD = re.compile(r"\w+")
 
 # fmt: off
 # Values made only of these say nothing about where they came from (booleans, filler words).
@@ -64,6 +67,22 @@ def _grams(tokens: list[str], size: int) -> Iterator[list[str]]:
         yield tokens[start : start + size]
 
 
+def fast_gram_keys(tokens: list[str]) -> set[int]:
+    """In-process keys of the same grams as `gram_keys`: hashes computed in C (`map`/`zip`), for
+    the in-memory index of one process (Python's string hashes are salted per process)."""
+    ids = list(map(hash, tokens))
+    keys = set(ids)
+    for size in range(2, PHRASE_WORDS + 1):
+        keys.update(map(hash, zip(*(ids[i:] for i in range(size)), strict=False)))
+    keys.update(map(hash, zip(*(ids[i:] for i in range(SPAN_WORDS)), strict=False)))
+    return keys
+
+
+def _fast_key(gram: list[str]) -> int:
+    ids = tuple(map(hash, gram))
+    return ids[0] if len(ids) == 1 else hash(ids)
+
+
 def gram_keys(run: str, tokens: list[str]) -> set[str]:
     """Digests of every gram of 1..PHRASE_WORDS words and every SPAN_WORDS-shingle of `tokens`."""
     keys = {_digest(run, gram) for size in range(1, PHRASE_WORDS + 1) for gram in _grams(tokens, size)}
@@ -79,7 +98,7 @@ class TextValue:
     argument: str
     word_count: int
     mode: str
-    keys: tuple[str, ...]
+    keys: tuple[Hashable, ...]
 
 
 def _worth_checking(text: str, tokens: list[str]) -> bool:
@@ -92,20 +111,94 @@ def _worth_checking(text: str, tokens: list[str]) -> bool:
     return not any(e.end - e.start >= len(stripped) - 1 for e in extract_entities(stripped))
 
 
-def argument_values(run: str, args: Any) -> list[TextValue]:
-    """The string leaves of an action's arguments worth checking, with the digests to look up."""
+def argument_values(run: str, args: Any, *, fast: bool = False) -> list[TextValue]:
+    """The string leaves of an action's arguments worth checking, with the keys to look up
+    (`fast`: the in-process keys of `fast_gram_keys`, else the run-salted digests)."""
     out: list[TextValue] = []
+
+    def key(gram: list[str]) -> Hashable:
+        return _fast_key(gram) if fast else _digest(run, gram)
+
     for argument, text in text_leaves(args):
         tokens = words(text)
         if not tokens or not _worth_checking(text, tokens):
             continue
         count = len(tokens)
         if count <= PHRASE_WORDS:
-            out.append(TextValue(argument, count, "phrase", (_digest(run, tokens),)))
+            out.append(TextValue(argument, count, "phrase", (key(tokens),)))
         elif count < SPAN_WORDS:
-            keys = tuple(dict.fromkeys(_digest(run, g) for g in _grams(tokens, PHRASE_WORDS)))
+            keys = tuple(dict.fromkeys(key(g) for g in _grams(tokens, PHRASE_WORDS)))
             out.append(TextValue(argument, count, "chain", keys))
         else:
-            keys = tuple(dict.fromkeys(_digest(run, g) for g in _grams(tokens, SPAN_WORDS)))
+            keys = tuple(dict.fromkeys(key(g) for g in _grams(tokens, SPAN_WORDS)))
             out.append(TextValue(argument, count, "span", keys))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class GramSighting:
+    """Where a gram was seen in a run: the first untrusted source, and the flags."""
+
+    entity: Hashable
+    source: str
+    trusted: bool
+    injected: bool
+
+
+class _RunGrams:
+    __slots__ = ("injected", "sources", "trusted", "untrusted")
+
+    def __init__(self) -> None:
+        self.trusted: set[int] = set()
+        self.injected: set[int] = set()
+        self.untrusted: dict[int, int] = {}  # gram -> index of the first untrusted source
+        self.sources: list[str] = []
+
+
+class MemoryGrams:
+    """The word-gram index of one process: per run, sets of in-process gram keys (set operations
+    run in C, so indexing a 10 KB output costs well under a millisecond). Runs are kept in an LRU."""
+
+    def __init__(self, max_runs: int = 1_000, max_per_run: int = 250_000) -> None:
+        self._runs: OrderedDict[str, _RunGrams] = OrderedDict()
+        self._max_runs = max_runs
+        self._max_per_run = max_per_run
+        self._lock = threading.Lock()
+
+    def add(self, run: str, keys: set[int], *, source: str, trusted: bool, injected: bool) -> None:
+        with self._lock:
+            grams = self._runs.get(run)
+            if grams is None:
+                grams = self._runs[run] = _RunGrams()
+                while len(self._runs) > self._max_runs:
+                    self._runs.popitem(last=False)
+            else:
+                self._runs.move_to_end(run)
+            if trusted:
+                if len(grams.trusted) < self._max_per_run:
+                    grams.trusted |= keys
+                return
+            if len(grams.untrusted) < self._max_per_run:
+                index = len(grams.sources)
+                grams.sources.append(source)
+                new = keys.difference(grams.untrusted)
+                grams.untrusted.update(dict.fromkeys(new, index))
+            if injected and len(grams.injected) < self._max_per_run:
+                grams.injected |= keys
+
+    def lookup(self, run: str, keys: Iterable[Hashable]) -> list[GramSighting]:
+        with self._lock:
+            grams = self._runs.get(run)
+            if grams is None:
+                return []
+            out = []
+            for key in keys:
+                if not isinstance(key, int):
+                    continue
+                index = grams.untrusted.get(key)
+                trusted = key in grams.trusted
+                if index is None and not trusted:
+                    continue
+                source = grams.sources[index] if index is not None else "user"
+                out.append(GramSighting(key, source, trusted, key in grams.injected))
+            return out

@@ -20,10 +20,14 @@ reports them all, `False` turns them off.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Effect, Mode, RuleHit, Severity, ToolSpec, Trust, Verdict
 from railguard.state._counters import bounded_key, hit_mode
 from railguard.state._provenance_entities import (
@@ -31,10 +35,26 @@ from railguard.state._provenance_entities import (
     entity_key,
     extract_entities,
     masked,
+    split_fields,
     text_leaves,
 )
+from railguard.state._provenance_integrity import (
+    ContextTaint,
+    IntegrityState,
+    MemoryIntegrity,
+    StoreIntegrity,
+)
+from railguard.state._provenance_pointers import call_pointers, user_pointers
 from railguard.state._provenance_records import MemoryRecords, Records, StoreRecords, TaintRecord
-from railguard.state._provenance_text import TextValue, argument_values, gram_keys, words
+from railguard.state._provenance_text import (
+    GramSighting,
+    MemoryGrams,
+    TextValue,
+    argument_values,
+    fast_gram_keys,
+    gram_keys,
+    words,
+)
 from railguard.store import Store
 
 if TYPE_CHECKING:
@@ -42,16 +62,25 @@ if TYPE_CHECKING:
 
 __all__ = ["Provenance", "TaintedValue", "install_provenance"]
 
+logger = logging.getLogger("railguard")
+
 UNTRUSTED_RULE = "provenance/untrusted-value"
 INJECTED_RULE = "provenance/injected-value"
+CONTEXT_RULE = "provenance/untrusted-instructions"
 _ACTING_EFFECTS = frozenset({Effect.WRITE, Effect.EXEC, Effect.IRREVERSIBLE})
 _MAX_NAMED = 3  # values named in one message
+_POINTER = "pointer"  # record kind: a source the user named (see _provenance_pointers)
+_MAX_REMEMBERED = 10_000  # (run, tool) -> last checked call, for outputs fed without their call
 UNTYPED_DEFAULT: UntypedMode = "injected"  # chosen on AgentDojo's dev suites: see docs/provenance.md
 
 TrustResolver = Callable[[str], "Trust | None"]
 # False: typed entities only; True: also untyped text; "injected": untyped text only when the untrusted
 # output that carried it had injection signals (a name alone is weak evidence; a name in an attack is not).
 UntypedMode = bool | Literal["injected"]
+# What an acting call gets once untrusted content with instruction signals entered the run, until the
+# user speaks again: "off", "ask" (a person confirms) or "block".
+IntegrityMode = Literal["off", "ask", "block"]
+INTEGRITY_DEFAULT: IntegrityMode = "ask"  # chosen on AgentDojo's dev suites: see docs/provenance.md
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +106,57 @@ class Provenance:
         acting_tools: Iterable[str] | None = None,
         trust_of: TrustResolver | None = None,
         untyped: UntypedMode = UNTYPED_DEFAULT,
+        integrity: IntegrityMode = INTEGRITY_DEFAULT,
+        spec_of: Callable[[str], ToolSpec | None] | None = None,
     ) -> None:
         """`acting_tools`: when given, only these tools (and ones declared write/exec/irreversible)
         are checked; by default every tool not declared `read` is. `trust_of(tool)` tells the
         declared output trust when `record_output` is called without `trusted=`. `untyped`: also
         track untyped string values (names, free text) by word n-gram digests; "injected": report
-        them only when the output that carried them had injection signals."""
+        them only when the output that carried them had injection signals. `integrity`: what an
+        acting call gets once an untrusted output with injection signals entered the run, until the
+        user speaks again ("off", "ask" or "block")."""
+        if integrity not in ("off", "ask", "block"):
+            raise ConfigurationError(f"integrity must be 'off', 'ask' or 'block', not {integrity!r}")
         self.verdict = Verdict(verdict)
+        self.integrity: IntegrityMode = integrity
         self.injected_verdict = Verdict(injected_verdict)
         self.acting_tools = None if acting_tools is None else frozenset(acting_tools)
         self.untyped = untyped
         self._trust_of = trust_of
+        self._spec_of = spec_of
         self._records: Records = StoreRecords(store) if store is not None else MemoryRecords()
-        # Word grams outnumber entities by far: their own bounded map, so they never evict entities.
-        self._text_records: Records = (
-            self._records if store is not None else MemoryRecords(max_runs=1_000, max_per_run=250_000)
-        )
+        # Word grams outnumber entities by far. In one process they live in their own index of
+        # in-process hashes (set operations in C); with a store, as run-salted digests in its rows.
+        self._store_grams = store is not None
+        self._memory_grams = MemoryGrams()
+        self._context: IntegrityState = StoreIntegrity(store) if store is not None else MemoryIntegrity()
+        # The last action checked per (run, tool): an output fed without its action still can't
+        # vouch for the arguments the call carried (the echo rule below).
+        self._last_actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
+        self._last_lock = threading.Lock()
 
     # -- feeding -------------------------------------------------------------------------------
 
     def record_user_input(self, text: Any, *, context: Context | None = None) -> int:
-        """The user's own instructions: values there are trusted even if untrusted content repeats
-        them. Returns how many entities were recorded."""
-        return self._record(context or _current(), "user", text, trusted=True)
+        """The user's own words: values there are trusted even if untrusted content repeats them, and
+        the user speaking starts a new turn (run-level integrity is restored). Returns how many
+        entities were recorded."""
+        ctx = context or _current()
+        run = _run_key(ctx)
+        if run is None:
+            return 0
+        if self.integrity != "off":
+            self._context.clear(run)
+        pointers = user_pointers(run, text)
+        if pointers:
+            self._records.add(run, (TaintRecord(p, _POINTER, "", "user", True, False) for p in pointers))
+        return self._record(ctx, "user", text, trusted=True, scan=False)
+
+    def record_system_input(self, text: Any, *, context: Context | None = None) -> int:
+        """Trusted instructions that are not the user speaking (a system prompt, a developer's
+        template): they vouch for their values but do not start a new turn."""
+        return self._record(context or _current(), "system", text, trusted=True, scan=False)
 
     def record_output(
         self,
@@ -109,25 +166,86 @@ class Provenance:
         trusted: bool | None = None,
         context: Context | None = None,
     ) -> int:
-        """A tool's output. `trusted=None` asks the declared output trust (`trust_of`); with no
-        declaration the output is taken as untrusted, since a caller feeding it by hand usually
-        does so because it came from outside. Returns how many entities were recorded."""
+        """A tool's output. `trusted=None` follows the tool's declaration (`spec_of`, else
+        `trust_of`), fields included; with no declaration the output is untrusted, as on every
+        path. Returns how many entities were recorded."""
         if isinstance(action_or_tool, Action):
-            tool, ctx = action_or_tool.tool, context or action_or_tool.context
+            action = action_or_tool
+            ctx = context or action.context
         else:
-            tool, ctx = action_or_tool, context or _current()
+            ctx = context or _current()
+            action = Action(action_or_tool, {}, context=ctx)
+        spec = self._spec_of(action.tool) if self._spec_of is not None else None
         if trusted is None:
-            declared = self._trust_of(tool) if self._trust_of is not None else None
+            if spec is not None:
+                return self._output(ctx, action, output, spec)
+            declared = self._trust_of(action.tool) if self._trust_of is not None else None
             trusted = declared is Trust.TRUSTED
-        return self._record(ctx, tool, output, trusted=trusted)
+        call = self._call_of(action, ctx)
+        directed = not self.is_acting(action.tool, spec) and self._directed(ctx, call)
+        return self._record(ctx, action.tool, output, trusted=trusted, echo_of=call, directed=directed)
+
+    def observe_input(self, text: Any, context: Context, speaker: str) -> None:
+        """The engine's input observer (`engine.record_user_input` / `record_system_input`)."""
+        if speaker == "user":
+            self.record_user_input(text, context=context)
+        else:
+            self.record_system_input(text, context=context)
 
     def observe(self, action: Action, output: Any, spec: ToolSpec | None) -> None:
-        """The engine's output observer: declared-untrusted outputs taint, the others vouch."""
-        trusted = spec is None or spec.output_trust is Trust.TRUSTED
-        self._record(action.context, action.tool, output, trusted=trusted, echo_of=action)
+        """The engine's output observer: declared-trusted outputs vouch; every other output (declared
+        untrusted, or a tool nobody declared) taints, as on the `record_output` path."""
+        self._output(action.context, action, output, spec)
+
+    def _output(self, ctx: Context, action: Action, output: Any, spec: ToolSpec | None) -> int:
+        trusted = spec is not None and spec.output_trust is Trust.TRUSTED
+        call = self._call_of(action, ctx)
+        directed = not self.is_acting(action.tool, spec) and self._directed(ctx, call)
+        if trusted and spec is not None and spec.untrusted_fields:
+            # A trusted catalogue with third-party text in some fields (reviews, comments).
+            outside, own = split_fields(output, frozenset(spec.untrusted_fields))
+            count = self._record(ctx, action.tool, own, trusted=True, echo_of=call, directed=directed)
+            return count + self._record(
+                ctx, action.tool, outside, trusted=False, echo_of=call, directed=directed
+            )
+        return self._record(ctx, action.tool, output, trusted=trusted, echo_of=call, directed=directed)
+
+    def _directed(self, ctx: Context, call: Action) -> bool:
+        """Whether `call` reads a source the user pointed at (an argument names a user pointer)."""
+        run = _run_key(ctx)
+        if run is None or not call.args:
+            return False
+        wanted = call_pointers(run, dict(call.args))
+        return bool(wanted) and any(r.kind == _POINTER for r in self._records.lookup(run, wanted))
+
+    def _call_of(self, action: Action, ctx: Context) -> Action:
+        """The call an output answers: `action` itself, or when it came without its arguments (an
+        output fed by tool name alone), the last checked call of that tool in the run."""
+        if action.args or action.call_id is not None:
+            return action
+        run = _run_key(ctx)
+        if run is None:
+            return action
+        with self._last_lock:
+            return self._last_actions.get((run, action.tool), action)
+
+    def _remember(self, run: str, action: Action) -> None:
+        with self._last_lock:
+            self._last_actions[(run, action.tool)] = action
+            self._last_actions.move_to_end((run, action.tool))
+            while len(self._last_actions) > _MAX_REMEMBERED:
+                self._last_actions.popitem(last=False)
 
     def _record(
-        self, ctx: Context, source: str, value: Any, *, trusted: bool, echo_of: Action | None = None
+        self,
+        ctx: Context,
+        source: str,
+        value: Any,
+        *,
+        trusted: bool,
+        echo_of: Action | None = None,
+        scan: bool = True,
+        directed: bool = False,
     ) -> int:
         """Record the entities (and with `untyped`, the word grams) of `value`; returns how many
         entities were recorded."""
@@ -135,14 +253,17 @@ class Provenance:
         if run is None:
             return 0
         leaves = [text for _, text in text_leaves(value)]
-        entities, entity_texts = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
-        injected = False
-        if not trusted and (entities or self.untyped):
-            from railguard.detect.injection import score_injection
-
-            injected = any(
-                score_injection(text).flagged for text in (leaves if self.untyped else entity_texts)
-            )
+        # Content carrying instructions is never trusted, whatever the tool's declaration says: a
+        # trusted tool can relay third-party text (a calendar entry, a review, a file).
+        injected = scan and _carries_instructions(leaves)
+        if injected:
+            trusted = False
+            if self.integrity != "off":
+                call_id = echo_of.call_id if echo_of is not None and echo_of.call_id else ""
+                self._context.taint(run, ContextTaint(source[:256], call_id))
+        elif directed:
+            trusted = True  # the user delegated the values of the source they pointed at
+        entities = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
         # In "injected" mode a clean untrusted output can never be the source of a text hit: skip
         # indexing it (most of the cost); trusted outputs are still indexed, since they vouch.
         wanted = self.untyped is True or (self.untyped == "injected" and (trusted or injected))
@@ -159,36 +280,37 @@ class Provenance:
                 ),
             )
         if grams:
-            self._text_records.add(
-                run, (TaintRecord(k, "text", "", source, trusted, injected) for k in grams)
-            )
+            if self._store_grams:
+                self._records.add(
+                    run, (TaintRecord(str(k), "text", "", source, trusted, injected) for k in grams)
+                )
+            else:
+                self._memory_grams.add(run, grams, source=source, trusted=trusted, injected=injected)
         return len(entities)
 
-    def _entities_of(
-        self, leaves: list[str], *, trusted: bool, echo_of: Action | None
-    ) -> tuple[dict[str, Entity], list[str]]:
+    def _entities_of(self, leaves: list[str], *, trusted: bool, echo_of: Action | None) -> dict[str, Entity]:
         # A trusted tool that echoes its own arguments back ("note saved: ...") vouches for nothing:
         # otherwise it would launder a value the agent copied from untrusted content.
         echoed = set(_argument_entities(echo_of)) if trusted and echo_of is not None else set()
         entities: dict[str, Entity] = {}
-        texts: list[str] = []
         for text in leaves:
-            found = extract_entities(text)
-            if found:
-                texts.append(text)
-                for entity in found:
-                    key = entity_key(entity.kind, entity.value)
-                    if key not in echoed:
-                        entities.setdefault(key, entity)
-        return entities, texts
+            for entity in extract_entities(text):
+                key = entity_key(entity.kind, entity.value)
+                if key not in echoed:
+                    entities.setdefault(key, entity)
+        return entities
 
-    def _grams_of(self, run: str, leaves: list[str], *, trusted: bool, echo_of: Action | None) -> set[str]:
-        grams: set[str] = set()
+    def _grams_of(self, run: str, leaves: list[str], *, trusted: bool, echo_of: Action | None) -> set[Any]:
+        def keys(text: str) -> set[Any]:
+            tokens = words(text)
+            return set(gram_keys(run, tokens)) if self._store_grams else fast_gram_keys(tokens)
+
+        grams: set[Any] = set()
         for text in leaves:
-            grams |= gram_keys(run, words(text))
+            grams |= keys(text)
         if trusted and echo_of is not None:  # the same laundering rule as for entities
             for _, text in text_leaves(dict(echo_of.args)):
-                grams -= gram_keys(run, words(text))
+                grams -= keys(text)
         return grams
 
     # -- checking ------------------------------------------------------------------------------
@@ -212,11 +334,16 @@ class Provenance:
         return out
 
     def _tainted_texts(self, run: str, action: Action) -> list[TaintedValue]:
-        values = argument_values(run, dict(action.args))
+        values = argument_values(run, dict(action.args), fast=not self._store_grams)
         if not values:
             return []
         wanted = [key for value in values for key in value.keys]
-        known = {r.entity: r for r in self._text_records.lookup(run, wanted)}
+        found: Sequence[TaintRecord | GramSighting] = (
+            self._records.lookup(run, [str(k) for k in wanted])
+            if self._store_grams
+            else self._memory_grams.lookup(run, wanted)
+        )
+        known: dict[Any, TaintRecord | GramSighting] = {r.entity: r for r in found}
         out = []
         for value in values:
             untrusted = _untrusted_sighting(value, known)
@@ -236,12 +363,26 @@ class Provenance:
         return effect is not Effect.READ
 
     def check(self, action: Action, spec: ToolSpec | None = None, mode: Mode = Mode.ENFORCE) -> list[RuleHit]:
+        run = _run_key(action.context)
+        if run is not None:
+            self._remember(run, action)
+        else:
+            _warn_once("no-run", "provenance saw a call outside a run scope (the context has no run or "
+                       "session), so nothing is tracked for it: wrap the agent's work in rg.run(...)")  # fmt: skip
+        if spec is None:
+            _warn_once(f"undeclared:{action.tool[:100]}", f"tool '{action.tool[:100]}' is not declared: "
+                       "provenance treats it as acting and its output as untrusted; declare it (see "
+                       "`railguard tools suggest`)")  # fmt: skip
         if not self.is_acting(action.tool, spec):
             return []
+        hits: list[RuleHit] = []
+        if run is not None and self.integrity != "off":
+            taint = self._context.current(run)
+            if taint is not None:
+                hits.append(_context_hit(taint, Verdict(self.integrity), mode))
         tainted = self.tainted_values(action)
         if not tainted:
-            return []
-        hits: list[RuleHit] = []
+            return hits
         injected = [t for t in tainted if t.injected]
         if injected:
             hits.append(self._hit(INJECTED_RULE, self.injected_verdict, Severity.HIGH, mode, injected))
@@ -252,7 +393,10 @@ class Provenance:
 
     def __call__(self, action: Action, facts: Facts) -> list[RuleHit]:
         if facts.provisional is Verdict.BLOCK:
-            return []  # already stopped: spare the lookup
+            run = _run_key(action.context)
+            if run is not None:
+                self._remember(run, action)
+            return []  # already stopped: spare the lookups
         return self.check(action, facts.spec, hit_mode(facts))
 
     def _hit(
@@ -269,6 +413,35 @@ class Provenance:
         return RuleHit(rule, verdict, message, severity, mode, "provenance", ("provenance",))
 
 
+_warned: set[str] = set()
+_MAX_WARNINGS = 1_000
+
+
+def _warn_once(key: str, message: str) -> None:
+    """A set-up problem worth one log line per process (not per call)."""
+    if key in _warned or len(_warned) >= _MAX_WARNINGS:
+        return
+    _warned.add(key)
+    logger.warning("railguard: %s", message)
+
+
+def _context_hit(taint: ContextTaint, verdict: Verdict, mode: Mode) -> RuleHit:
+    call = f" (call {taint.call_id})" if taint.call_id else ""
+    message = (
+        f"the output of {taint.source}{call} carried instructions from untrusted content, and the user "
+        "has not spoken since: this call may be driven by them; confirm the user wants it"
+    )
+    return RuleHit(CONTEXT_RULE, verdict, message, Severity.HIGH, mode, "provenance", ("provenance",))
+
+
+def _carries_instructions(leaves: list[str]) -> bool:
+    if not leaves:
+        return False
+    from railguard.detect.injection import score_injection
+
+    return any(score_injection(text).flagged for text in leaves)
+
+
 def _argument_entities(action: Action) -> dict[str, tuple[str, Entity]]:
     """Entity digest -> (argument path, entity) for the arguments of `action`."""
     where: dict[str, tuple[str, Entity]] = {}
@@ -278,7 +451,9 @@ def _argument_entities(action: Action) -> dict[str, tuple[str, Entity]]:
     return where
 
 
-def _untrusted_sighting(value: TextValue, known: dict[str, TaintRecord]) -> TaintRecord | None:
+def _untrusted_sighting(
+    value: TextValue, known: dict[Any, TaintRecord | GramSighting]
+) -> TaintRecord | GramSighting | None:
     """The record that makes `value` tainted (seen only in untrusted outputs), or None."""
     records = [known.get(key) for key in value.keys]
     if value.mode == "chain" and any(r is None for r in records):
@@ -321,6 +496,7 @@ def install_provenance(
     injected_verdict: Verdict | str = Verdict.BLOCK,
     acting_tools: Iterable[str] | None = None,
     untyped: UntypedMode = UNTYPED_DEFAULT,
+    integrity: IntegrityMode = INTEGRITY_DEFAULT,
 ) -> Provenance:
     """Add the provenance step to `engine` (guards stage) and observe its tool outputs, so
     `@engine.guard`-ed tools declared `output_trust: untrusted` feed it automatically."""
@@ -336,7 +512,10 @@ def install_provenance(
         acting_tools=acting_tools,
         trust_of=trust_of,
         untyped=untyped,
+        integrity=integrity,
+        spec_of=engine.tool_spec,
     )
     engine.add_step(provenance, stage="guards", name="provenance")
     engine.observe_output(provenance.observe)
+    engine.observe_input(provenance.observe_input)
     return provenance
