@@ -29,6 +29,10 @@ def _covered(hit: RuleHit, approval_id: str | None, approved_rules: Collection[s
     )
 
 
+def _severity_rank(severity: Severity) -> int:
+    return severity.rank
+
+
 def enforced_verdict(
     hits: Sequence[RuleHit], approval_id: str | None = None, approved_rules: Collection[str] | None = None
 ) -> Verdict:
@@ -60,21 +64,30 @@ def assemble(
 ) -> Decision:
     """The decision the hits make: the strictest enforce-mode verdict wins (block > ask > modify >
     allow), an approval answers the asks it covers, and audit-mode hits only set `would_verdict`."""
-    verdict = enforced_verdict(hits, approval_id, approved_rules)
-    would = max((h.verdict for h in hits), key=lambda v: v.rank, default=Verdict.ALLOW)
-    if error is None:
-        error = next((h.message for h in hits if h.source == "error"), None)
-    shown = verdict if verdict is not Verdict.ALLOW else would
-    relevant = [h for h in hits if h.verdict is shown]
-    severity = max((h.severity for h in relevant), key=lambda s: s.rank, default=Severity.INFO)
-    reason = "; ".join(dict.fromkeys(h.message for h in relevant))
-    approved = approval_id is not None and any(_covered(h, approval_id, approved_rules) for h in hits)
-    if approved and verdict is not would:
-        reason = f"approved by a human (request {approval_id}): {reason}"
-    elif not reason:
-        reason = "no rule matched"
-    elif verdict.rank < would.rank:
-        reason = f"audit mode, would {would.value}: {reason}"
+    verdict = would = Verdict.ALLOW
+    approved = False
+    for hit in hits:  # one pass: this runs on every check
+        rank = hit.verdict.rank
+        if rank > would.rank:
+            would = hit.verdict
+        if hit.mode is Mode.ENFORCE and rank > verdict.rank:
+            if _covered(hit, approval_id, approved_rules):
+                approved = True
+            else:
+                verdict = hit.verdict
+        if error is None and hit.source == "error":
+            error = hit.message
+    reason = "no rule matched"
+    severity = Severity.INFO
+    if hits:
+        shown = verdict if verdict is not Verdict.ALLOW else would
+        relevant = [h for h in hits if h.verdict is shown]
+        severity = max((h.severity for h in relevant), key=_severity_rank, default=Severity.INFO)
+        reason = "; ".join(dict.fromkeys(h.message for h in relevant)) or reason
+        if approved and verdict is not would:
+            reason = f"approved by a human (request {approval_id}): {reason}"
+        elif verdict.rank < would.rank:
+            reason = f"audit mode, would {would.value}: {reason}"
     return Decision(
         verdict=verdict,
         reason=reason,

@@ -544,16 +544,17 @@ class Engine:
         if problem is not None:
             return f"the call cannot be evaluated: {problem}"
         stage = ""
+        deadline = facts.deadline
         try:
             for stage, _name, step in self._steps:
                 try:
                     result = step(action, facts)
                 except Stop as stop:
                     result = stop
-                if add_result(facts.hits, result):
+                if result is not None and add_result(facts.hits, result):
                     return None
-                if stage in DEADLINE_STAGES:
-                    facts.check_deadline(f"after the {stage} step")
+                if stage in DEADLINE_STAGES and deadline.wall_ns() > deadline.quiet_until:
+                    deadline.check(f"after the {stage} step")
         except DeadlineExceeded as err:
             return str(err)
         except RecursionError:

@@ -51,6 +51,8 @@ def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
             )
         )
     traces = facts.traces
+    deadline = facts.deadline
+    now, quiet_until = deadline.wall_ns, deadline.quiet_until
     for rule in plan.rules:
         matched, exc_name, err_text = False, None, None
         unusable = [n for n in rule.variables if n in broken] if broken else None
@@ -89,7 +91,8 @@ def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
             hits.append(RuleHit(rule.id, rule.verdict, message, rule.severity, mode, "policy", rule.tags))
         if traces is not None:
             traces.append(_trace(rule, matched, exc_name, err_text))
-        facts.check_deadline(f"after rule '{rule.id}'")
+        if now() > quiet_until:
+            deadline.check(f"after rule '{rule.id}'")
     return hits
 
 
