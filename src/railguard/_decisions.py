@@ -77,6 +77,11 @@ def assemble(
                 verdict = hit.verdict
         if error is None and hit.source == "error":
             error = hit.message
+    if verdict is Verdict.MODIFY and args is None:
+        # The rewrite could not be made: the failure's verdict (the policy's on_error) decides.
+        verdict = next(
+            (h.verdict for h in hits if h.source == "error" and h.mode is Mode.ENFORCE), Verdict.BLOCK
+        )
     reason = "no rule matched"
     severity = Severity.INFO
     if hits:

@@ -84,21 +84,23 @@ class Deadline:
         "cpu_budget_ns",
         "cpu_start",
         "quiet_until",
-        "wall_bound_ns",
         "wall_ns",
         "wall_start",
     )
 
     def __init__(self, clock: Clock, cpu_budget_ns: int) -> None:
         self.clock = clock
-        self.wall_ns = clock.wall_ns
+        self.wall_ns = wall_ns = clock.wall_ns
         self.cpu_budget_ns = cpu_budget_ns
-        self.wall_bound_ns = max(cpu_budget_ns * WALL_BOUND_FACTOR, WALL_BOUND_MIN_NS)
-        self.wall_start = self.wall_ns()
-        self.cpu_start = _cpu_start(clock, self.wall_start, cpu_budget_ns)
+        self.wall_start = start = wall_ns()
+        self.cpu_start = _cpu_start(clock, start, cpu_budget_ns)
         # Until this wall-clock time no bound can have been passed (CPU time <= wall time): hot
         # loops compare `deadline.wall_ns()` with it and call `check` only past it.
-        self.quiet_until = self.wall_start + cpu_budget_ns
+        self.quiet_until = start + cpu_budget_ns
+
+    @property
+    def wall_bound_ns(self) -> int:
+        return max(self.cpu_budget_ns * WALL_BOUND_FACTOR, WALL_BOUND_MIN_NS)
 
     def elapsed_us(self) -> float:
         return (self.clock.wall_ns() - self.wall_start) / 1000
@@ -185,9 +187,9 @@ class Facts:
         "dry_run",
         "hits",
         "mode",
-        "on_error",
         "plan",
         "policy",
+        "rewrites",
         "spec",
         "traces",
     )
@@ -210,17 +212,23 @@ class Facts:
         self.spec = spec
         self.deadline = deadline
         self.mode = mode  # the mode that acts: the engine's `mode=` if given, else the policy's
-        self.on_error = policy.source.on_error or (Verdict.BLOCK if mode is Mode.ENFORCE else Verdict.ALLOW)
         self.dry_run = dry_run  # explain / backtest: steps must not change anything
         self.traces = traces  # a list when `explain` wants every rule's evaluation
         self.hits: list[RuleHit] = []
         self.charges: list[Charge] = []
+        self.rewrites = False  # an enforced `modify` rule matched: the arguments may be rewritten
         # A retry of a call already admitted (same call id, same arguments): the stateful guards
         # neither charge it again nor refuse it for what it already spent.
         self.charged = False
         self.approval_id: str | None = None  # set when a human's approval covers this call
         self.approved_rules: frozenset[str] | None = None  # the asking rules it covers (None: all)
         self._values: dict[str, Any] = {}
+
+    @property
+    def on_error(self) -> Verdict:
+        """The verdict of a failure: the policy's `on_error`, else block in enforce mode, allow in audit."""
+        chosen = self.policy.source.on_error
+        return chosen or (Verdict.BLOCK if self.mode is Mode.ENFORCE else Verdict.ALLOW)
 
     def get(self, name: str) -> Any:
         """The fact `name`; a failure is cached and raised again for every reader."""
@@ -304,13 +312,15 @@ def argument_problem(args: Mapping[str, Any]) -> str | None:
     for any input (the detectors, CEL and `json.dumps` recurse)."""
     chars = 0
     for key, value in args.items():  # the common case, flat arguments, without the walk below
-        if isinstance(value, str):
-            chars += len(value)
-        elif isinstance(value, Mapping | list | tuple):
+        kind = type(value)
+        if kind is str:
+            chars += len(value) + (len(key) if type(key) is str else 0)
+        elif kind not in _SCALARS:
             return _walk_problem(args)
-        if isinstance(key, str):
-            chars += len(key)
     return _too_many_chars() if chars > MAX_ARG_CHARS or len(args) > MAX_ARG_NODES else None
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def _walk_problem(args: Mapping[str, Any]) -> str | None:

@@ -511,7 +511,10 @@ class Engine:
         if error is not None:
             facts.hits.append(_error_hit(facts, error))
         args: dict[str, Any] | None = None
-        if enforced_verdict(facts.hits, facts.approval_id, facts.approved_rules) is Verdict.MODIFY:
+        if (
+            facts.rewrites
+            and enforced_verdict(facts.hits, facts.approval_id, facts.approved_rules) is Verdict.MODIFY
+        ):
             try:
                 args = _apply_modifications(action, facts)
             except Exception as err:  # a broken rewrite must not let the original through silently
@@ -523,7 +526,7 @@ class Engine:
             decision_id=_decision_id(action),
             mode=mode,
             policy_revision=policy.revision,
-            latency_us=deadline.elapsed_us(),
+            latency_us=(deadline.wall_ns() - deadline.wall_start) / 1000,
             timestamp=time.time(),
             approval_id=facts.approval_id,
             approved_rules=facts.approved_rules,

@@ -38,7 +38,7 @@ def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
     cel_ctx.update(_variables(action, facts))
     hits: list[RuleHit] = []
     error_mode = Mode.AUDIT if facts.mode is Mode.AUDIT else Mode.ENFORCE
-    broken = facts.failed()
+    broken = facts.failed() if plan.facts else {}
     for name, problem in broken.items():
         hits.append(
             RuleHit(
@@ -89,6 +89,8 @@ def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
             mode = Mode.AUDIT if facts.mode is Mode.AUDIT else rule.spec.mode or Mode.ENFORCE
             message = rule.message.render(cel_ctx)
             hits.append(RuleHit(rule.id, rule.verdict, message, rule.severity, mode, "policy", rule.tags))
+            if rule.modify is not None and mode is Mode.ENFORCE:
+                facts.rewrites = True
         if traces is not None:
             traces.append(_trace(rule, matched, exc_name, err_text))
         if now() > quiet_until:
