@@ -310,6 +310,8 @@ def add_result(hits: list[RuleHit], result: StepResult) -> bool:
 def argument_problem(args: Mapping[str, Any]) -> str | None:
     """Why these arguments are too deep or too large to evaluate, or None. Iterative, so it answers
     for any input (the detectors, CEL and `json.dumps` recurse)."""
+    if type(args) is not dict and not isinstance(args, Mapping):
+        return f"the arguments must be a JSON object (name -> value), not {type(args).__name__}"
     chars = 0
     for key, value in args.items():  # the common case, flat arguments, without the walk below
         kind = type(value)
