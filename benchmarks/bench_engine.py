@@ -271,7 +271,9 @@ def main() -> None:
 def before_after(before: list[dict[str, float]], after: list[dict[str, float]], label: str) -> list[str]:
     """A table comparing this run with a saved one (e.g. before and after a change to the engine)."""
     lines = [
-        f"Before/after: the saved run `{label}` (before) against this run (after), CPU time per check.",
+        f"Before/after: the run saved as `{label}` (before: `{COMMAND} --save-baseline {label}` on the "
+        "code before the change) against this run (after), CPU time per check, one after the other on "
+        "the same machine.",
         "",
         "| rules | before CPU p50 µs | after CPU p50 µs | before CPU p99 µs | after CPU p99 µs | "
         "after/before p50 | after/before p99 |",
