@@ -8,14 +8,19 @@ iterative, so they answer for any input: call them at each boundary where outsid
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from railguard.model import Action
 
 __all__ = [
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
     "LimitExceeded",
+    "admissible",
     "check_json_text",
     "check_value",
     "parse_json",
@@ -111,3 +116,69 @@ def _check_text(text: str) -> None:
 
 def _too_deep(max_depth: int) -> str:
     return f"the JSON nests deeper than {max_depth} levels; flatten it"
+
+
+# -- the engine's input boundary -----------------------------------------------------------------
+
+_REFUSED_KEY = "refused_input"
+
+
+def admissible(action: Action) -> tuple[Action, str | None]:
+    """`(action, None)` when every part of the action can be walked and encoded; else a stand-in
+    and the reason. The stand-in keeps the tool and the caller's ids (lone surrogates replaced) and
+    carries, instead of the arguments, a digest of them (computed without recursion, so a retry of
+    the same input keeps its decision id). The engine decides a refused action as an error:
+    nothing downstream ever walks the original arguments.
+
+    The engine calls this first thing in its check (see Engine._run)."""
+    try:
+        check_value(action.args)
+        check_value(action.context.to_dict())
+        check_value([action.tool, action.call_id])
+        return action, None
+    except LimitExceeded as err:
+        problem = f"the action cannot be checked: {err}"
+    context = action.context
+    stand_in = Action(
+        _text(action.tool) or "?",
+        {_REFUSED_KEY: _digest(action.args)},
+        None if action.call_id is None else _text(action.call_id),
+        dataclasses.replace(
+            context,
+            **{
+                k: _text(getattr(context, k))
+                for k in ("tenant", "user", "agent", "session", "run", "env", "workspace")
+            },
+            roles=tuple(_text(r) or "" for r in context.roles),
+            labels={_text(str(k)) or "": _text(str(v)) or "" for k, v in context.labels.items()},
+        ),
+    )
+    return stand_in, problem
+
+
+def _text(value: str | None) -> str | None:
+    """The string with lone surrogates made visible as U+FFFD (they cannot be encoded as they are)."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _digest(value: Any) -> str:
+    """A stable hash of any nested value, walked iteratively (no depth limit, no recursion)."""
+    h = hashlib.blake2b(digest_size=16)
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            h.update(b"{%d" % len(item))
+            for key in sorted(item, key=repr):
+                h.update(_text(repr(key)).encode() if isinstance(key, str) else repr(key).encode())
+                stack.append(item[key])
+        elif isinstance(item, list | tuple):
+            h.update(b"[%d" % len(item))
+            stack.extend(reversed(item))
+        elif isinstance(item, str):
+            h.update(b"s" + (_text(item) or "").encode())
+        else:
+            h.update(b"v" + repr(item).encode("utf-8", "replace"))
+    return "blake2b:" + h.hexdigest()
