@@ -172,7 +172,7 @@ def _digest(value: Any) -> str:
         if isinstance(item, Mapping):
             h.update(b"{%d" % len(item))
             for key in sorted(item, key=repr):
-                h.update(_text(repr(key)).encode() if isinstance(key, str) else repr(key).encode())
+                h.update(repr(key).encode("utf-8", "surrogatepass"))
                 stack.append(item[key])
         elif isinstance(item, list | tuple):
             h.update(b"[%d" % len(item))

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from railguard import Action, Context, Engine, Verdict
+
 from ._shapes import FUZZ, deep_values, huge_strings, json_values, nasty_text, nest
 
 ENGINE = Engine(packs=["coding-agent"])
