@@ -33,7 +33,9 @@ scalars = st.one_of(
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(nasty_text, children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(nasty_text, children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -48,4 +50,6 @@ def nest(value: Any, depth: int, *, as_dict: bool) -> Any:
 deep_values = st.builds(
     nest, json_values, st.sampled_from([150, 1_000, 5_000, 50_000]), as_dict=st.booleans()
 )
-huge_strings = st.builds(lambda n, c: c * n, st.sampled_from([100_000, 1_000_000]), st.sampled_from(["a", "é", "\x00"]))
+huge_strings = st.builds(
+    lambda n, c: c * n, st.sampled_from([100_000, 1_000_000]), st.sampled_from(["a", "é", "\x00"])
+)

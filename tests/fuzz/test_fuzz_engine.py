@@ -24,10 +24,15 @@ ENGINE = Engine(packs=["coding-agent"])
     call_id=st.one_of(st.none(), nasty_text),
     session=st.one_of(st.none(), nasty_text),
 )
-def test_check_never_raises(tool: str, args: dict[str, Any], call_id: str | None, session: str | None) -> None:
+def test_check_never_raises(
+    tool: str, args: dict[str, Any], call_id: str | None, session: str | None
+) -> None:
     decision = ENGINE.check(Action(tool, args, call_id, Context(session=session)))
     assert decision.verdict in set(Verdict)
-    assert decision.decision_id == ENGINE.check(Action(tool, args, call_id, Context(session=session))).decision_id
+    assert (
+        decision.decision_id
+        == ENGINE.check(Action(tool, args, call_id, Context(session=session))).decision_id
+    )
 
 
 @pytest.mark.parametrize("as_dict", [False, True])
