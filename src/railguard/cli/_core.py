@@ -282,6 +282,11 @@ def policy_validate(
         f"{len(p.macros)} macros, {len(p.tools)} tools; mode {p.mode.value}, on_error {p.on_error.value}, "
         f"deadline {p.deadline_ns / 1e6:g} ms"
     )
+    if not p.rules:
+        err.print(
+            "[yellow]warning[/yellow] the policy has no rules and includes no pack, so only tool contracts "
+            "and stateful guards can stop an action; add rules or 'include: [pack:coding-agent]'"
+        )
 
 
 @policy_app.command("packs")
