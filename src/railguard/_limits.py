@@ -24,6 +24,7 @@ __all__ = [
     "check_json_text",
     "check_value",
     "parse_json",
+    "without_surrogates",
 ]
 
 MAX_JSON_DEPTH = 200  # nesting levels of objects and arrays; real tool arguments use a handful
@@ -157,10 +158,15 @@ def admissible(action: Action) -> tuple[Action, str | None]:
 
 
 def _text(value: str | None) -> str | None:
-    """The string with lone surrogates made visible as U+FFFD (they cannot be encoded as they are)."""
-    if value is None:
-        return None
-    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return None if value is None else without_surrogates(value)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """The string with each lone surrogate (which no encoder accepts) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _digest(value: Any) -> str:
