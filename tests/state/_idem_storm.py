@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from typing import Any
+
+from _workers import _threads
 
 from railguard.state.idempotency import Idempotency, fencing_token
 from railguard.store import open_store
@@ -26,22 +27,13 @@ def storm(url: str, key: str, threads: int, marker: str, hold_s: float, lease_s:
             time.sleep(hold_s)
             return {"charge": "ch_1", "token": fencing_token()}
 
-        barrier = threading.Barrier(threads)
-        results: list[Any] = [None] * threads
-
-        def run(index: int) -> None:
-            barrier.wait()
+        def call(_: int) -> Any:
             try:
-                results[index] = idem.run(key, charge)
+                return idem.run(key, charge)
             except Exception as err:  # reported to the test, which fails on it
-                results[index] = f"{type(err).__name__}: {err}"
+                return f"{type(err).__name__}: {err}"
 
-        workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        return results
+        return _threads(threads, call)
 
 
 def paused_claimant(url: str, key: str, marker: str, lease_s: float, answer: str) -> None:
