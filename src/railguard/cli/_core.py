@@ -83,7 +83,7 @@ class _DecisionLog:
     """`check --db`: decision records, redacted, written in batches; the rest is flushed on exit."""
 
     _BATCH = 500
-    _SAFE_KEYS = ("decision_id", "call_id", "approval_id", "policy_revision", "rules", "timestamp")
+    _SAFE_KEYS = ("decision_id", "approval_id", "policy_revision", "rules", "timestamp")  # Railguard's own
 
     def __init__(self, url: str) -> None:
         from railguard.store import open_store
