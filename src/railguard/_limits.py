@@ -83,29 +83,37 @@ def parse_json(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, max_chars:
     return value
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def check_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
     """Raise LimitExceeded if a decoded value (dicts, lists, tuples, strings, scalars) nests deeper
-    than `max_depth` or holds a string with a lone surrogate (in a key or a value). Iterative."""
+    than `max_depth` or holds a string with a lone surrogate (in a key or a value). Iterative; exact
+    types are tested first because this runs on every check."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            _check_text(item)
-        elif isinstance(item, Mapping | list | tuple):
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                _check_text(item)
+        elif kind in _SCALARS:
+            continue
+        elif kind is dict or kind is list or kind is tuple or isinstance(item, Mapping | list | tuple):
             if depth >= max_depth:
                 raise LimitExceeded(_too_deep(max_depth))
             if isinstance(item, Mapping):
                 for key, child in item.items():
-                    if isinstance(key, str):
+                    if type(key) is str and not key.isascii():
                         _check_text(key)
                     stack.append((child, depth + 1))
             else:
                 stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):  # a str subclass
+            _check_text(item)
 
 
 def _check_text(text: str) -> None:
-    if text.isascii():
-        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
@@ -132,14 +140,24 @@ def admissible(action: Action) -> tuple[Action, str | None]:
     nothing downstream ever walks the original arguments.
 
     The engine calls this first thing in its check (see Engine._run)."""
+    context = action.context
+    ids = (action.tool, action.call_id, context.tenant, context.user, context.agent, context.session,
+           context.run, context.env, context.workspace)  # fmt: skip
+    args = action.args
+    if (
+        _plain(ids)
+        and _plain(args.values())
+        and _plain(args.keys())
+        and not context.roles
+        and not context.labels
+    ):
+        return action, None  # the common case: flat arguments of ASCII text and numbers
     try:
-        check_value(action.args)
-        check_value(action.context.to_dict())
-        check_value([action.tool, action.call_id])
+        check_value(args)
+        check_value((ids, context.roles, context.labels))
         return action, None
     except LimitExceeded as err:
         problem = f"the action cannot be checked: {err}"
-    context = action.context
     stand_in = Action(
         _text(action.tool) or "?",
         {_REFUSED_KEY: _digest(action.args)},
@@ -155,6 +173,17 @@ def admissible(action: Action) -> tuple[Action, str | None]:
         ),
     )
     return stand_in, problem
+
+
+def _plain(values: Any) -> bool:
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                return False
+        elif kind not in _SCALARS:
+            return False
+    return True
 
 
 def _text(value: str | None) -> str | None:
