@@ -10,9 +10,9 @@ import pytest
 import uvicorn
 from otlp_server import RunningServer, free_port
 
-from railguard.server.app import create_app
+from railguard.server.app import ServerSettings, create_app
 from railguard.server.routes.otlp import OtlpSettings
-from railguard.store import Store, open_store
+from railguard.store import KeyRing, Store, open_store
 
 
 @pytest.fixture
@@ -20,11 +20,14 @@ def serve(store_url: str) -> Iterator[Callable[..., RunningServer]]:
     """Start the app on the parametrized store (SQLite file, then PostgreSQL) with given settings."""
     servers: list[tuple[uvicorn.Server, threading.Thread, Store]] = []
 
-    def start(settings: OtlpSettings | None = None) -> RunningServer:
+    def start(
+        settings: OtlpSettings | None = None, app_settings: ServerSettings | None = None
+    ) -> RunningServer:
         store = open_store(store_url)
+        key = KeyRing(store).create(tenant="*", role="admin", name="test-admin", actor="test").key
         port = free_port()
         config = uvicorn.Config(
-            create_app(store, otlp_settings=settings or OtlpSettings()),
+            create_app(store, settings=app_settings, otlp_settings=settings or OtlpSettings()),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -38,7 +41,7 @@ def serve(store_url: str) -> Iterator[Callable[..., RunningServer]]:
             time.sleep(0.02)
         assert server.started, "uvicorn did not start"
         servers.append((server, thread, store))
-        return RunningServer(store, f"http://127.0.0.1:{port}")
+        return RunningServer(store, f"http://127.0.0.1:{port}", key)
 
     yield start
     for server, thread, store in servers:
