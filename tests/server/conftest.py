@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import uvicorn
+from api_helpers import POLICY, Api, make_api
 from otlp_server import RunningServer, free_port
 
 from railguard.server.app import ServerSettings, create_app
@@ -48,3 +50,11 @@ def serve(store_url: str) -> Iterator[Callable[..., RunningServer]]:
         server.should_exit = True
         thread.join(timeout=10)
         store.close()
+
+
+@pytest.fixture
+def api(serve: Callable[..., RunningServer], tmp_path: Any) -> Api:
+    """The server on SQLite and PostgreSQL with POLICY and keys of every role for two tenants."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    return make_api(serve, str(policy))
