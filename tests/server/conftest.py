@@ -43,7 +43,7 @@ def serve(store_url: str) -> Iterator[Callable[..., RunningServer]]:
             time.sleep(0.02)
         assert server.started, "uvicorn did not start"
         servers.append((server, thread, store))
-        return RunningServer(store, f"http://127.0.0.1:{port}", key)
+        return RunningServer(store, f"http://127.0.0.1:{port}", key, store_url)
 
     yield start
     for server, thread, store in servers:

@@ -16,6 +16,7 @@ class RunningServer:
     store: Store
     base_url: str
     key: str = ""  # an admin key for every tenant, made for the test
+    store_url: str = ""
 
     @property
     def traces_url(self) -> str:
