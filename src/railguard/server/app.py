@@ -16,7 +16,7 @@ from railguard.policy import CompiledPolicy, load_policy
 from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
-from railguard.server.routes import audit, docs, guard, health, keys, otlp, policies
+from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
 
@@ -97,6 +97,6 @@ def create_app(
         http = err.http()
         return JSONResponse({"detail": err.message}, status_code=err.status, headers=http.headers)
 
-    for module in (health, otlp, guard, policies, keys, audit, docs):
+    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs):
         app.include_router(module.router)
     return app
