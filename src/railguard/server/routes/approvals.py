@@ -153,10 +153,8 @@ async def list_switches(request: Request, principal: Reader, tenant: str | None 
 async def flip_switch(request: Request, principal: Admin, body: SwitchChange) -> dict[str, Any]:
     """Engage or release a switch for the tenant, one agent and/or one tool (admin). Every engine
     on every replica stops matching calls within a second."""
-    if body.tenant is None and principal.all_tenants:
-        tenant = ""  # global: only a key of every tenant can stop everyone
-    else:
-        tenant = principal.tenant_for(body.tenant)
+    # No tenant from a key of every tenant: a global switch (only such a key can stop everyone).
+    tenant = "" if body.tenant is None and principal.all_tenants else principal.tenant_for(body.tenant)
     store = _store(request)
 
     def flip() -> dict[str, Any]:
