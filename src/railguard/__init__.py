@@ -44,6 +44,7 @@ from railguard.policy import CompiledPolicy, available_packs, load_policy
 
 if TYPE_CHECKING:
     from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
+    from railguard.remote import RemoteEngine, attach
     from railguard.state import (
         Approvals,
         BudgetRule,
@@ -110,6 +111,8 @@ _LAZY = {
     "GuardedToolkit": "railguard.integrations.generic",
     "ToolOutcome": "railguard.integrations.generic",
     "guarded": "railguard.integrations.generic",
+    "RemoteEngine": "railguard.remote",
+    "attach": "railguard.remote",
 }
 
 
@@ -156,6 +159,7 @@ __all__ = [
     "Provenance",
     "RailguardError",
     "RedactionPolicy",
+    "RemoteEngine",
     "RuleHit",
     "RuleTrace",
     "Saga",
@@ -169,6 +173,7 @@ __all__ = [
     "Unavailable",
     "Verdict",
     "__version__",
+    "attach",
     "available_packs",
     "configure_tracing",
     "current_context",

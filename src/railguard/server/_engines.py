@@ -16,20 +16,14 @@ from dataclasses import dataclass, field
 from railguard.engine import Engine
 from railguard.errors import PolicyError
 from railguard.model import Mode
-from railguard.policy import CompiledPolicy, load_policy
+from railguard.policy import CompiledPolicy
+from railguard.remote import revision_policy
 from railguard.state import install_cushions, install_provenance
 from railguard.state.cushions import Cushions
 from railguard.store import PolicyRevisions, Store
 from railguard.store._revisions import ActiveRevision
 
 logger = logging.getLogger(__name__)
-
-
-def compile_revision(content: str, *, tenant: str, rev: int) -> CompiledPolicy:
-    """A stored revision's policy; decisions carry `r<rev>:<name@version#digest>` as their revision."""
-    compiled = load_policy(text=content)
-    compiled.revision = f"r{rev}:{compiled.revision}"
-    return compiled
 
 
 @dataclass
@@ -85,7 +79,7 @@ class TenantEngines:
 
     def _policy_for(self, tenant: str, active: ActiveRevision) -> CompiledPolicy:
         revision = self.revisions.get(tenant=tenant, rev=active.rev)
-        return compile_revision(revision.content, tenant=tenant, rev=active.rev)
+        return revision_policy(revision.content, active.rev)
 
     def refresh(self) -> int:
         """Apply activations made anywhere since the last refresh; returns how many engines changed."""

@@ -26,6 +26,7 @@ from railguard.detect.redact import redact_value
 from railguard.model import Action, Decision, RuleHit, Severity, Verdict
 from railguard.server._auth import AuthError, Principal
 from railguard.server._engines import TenantEngines
+from railguard.state import KillSwitch
 from railguard.store import BatchWriter, GuardAnswers
 
 MAX_BATCH = 1000
@@ -88,6 +89,29 @@ class GuardService:
             self.pool, lambda: engine.check_output(action.tool, body["content"], action=action)
         )
         return {"observed": True, "tool": action.tool, "run": action.context.run, "id": action.call_id}
+
+    def policy_state(self, tenant: str, known_hash: str | None) -> dict[str, Any]:
+        tenant_engine = self.engines.get(tenant)
+        policy = tenant_engine.engine.policy
+        active = self.engines.revisions.active(tenant=tenant)
+        switches = [
+            s.to_dict()
+            for s in KillSwitch(self.engines.store).status(engaged_only=True)
+            if (s.tenant or "") in (tenant, "")
+        ]
+        state: dict[str, Any] = {
+            "tenant": tenant,
+            "policy_revision": policy.revision,
+            "on_error": policy.on_error.value,
+            "mode": tenant_engine.engine.mode.value,
+            "rev": None if active is None else active.rev,
+            "content_hash": None if active is None else active.content_hash,
+            "content": None,
+            "switches": switches,
+        }
+        if active is not None and active.content_hash != known_hash:
+            state["content"] = active.content
+        return state
 
     # -- the work --------------------------------------------------------------------------------
 

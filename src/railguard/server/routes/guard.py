@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from railguard.server._auth import Principal, require
 from railguard.server._guard import BadAction, GuardService, deadline_from
@@ -86,3 +87,17 @@ async def observe(
         return await _service(request).observe(principal, body)
     except BadAction as err:
         return _bad(err)
+
+
+@router.get("/policy", response_model=dict[str, Any])
+async def active_policy(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("evaluate"))],
+    known: str | None = None,
+    tenant: str | None = None,
+) -> Any:
+    """What a remote or attached engine needs: the tenant's active revision (its content unless
+    `known` is already its content hash), its mode and on_error, and the engaged kill switches that
+    stop this tenant (for the client's local cache)."""
+    scope = principal.tenant_for(tenant)
+    return await run_in_threadpool(_service(request).policy_state, scope, known)
