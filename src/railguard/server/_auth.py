@@ -8,6 +8,7 @@ admin (all of them, and admin). A key of tenant "*" acts in every tenant.
 
 from __future__ import annotations
 
+import hmac
 import math
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from railguard.store import ALL_TENANTS, ApiKey, KeyRing
+from railguard.store import ALL_TENANTS, ApiKey, KeyNotFound, KeyRing, Session, Sessions
 
 PERMISSIONS: dict[str, frozenset[str]] = {  # "describe": read the API's own description (every role)
     "agent": frozenset({"describe", "evaluate", "ingest", "wait"}),
@@ -46,6 +47,7 @@ class AuthError(Exception):
 @dataclass(frozen=True, slots=True)
 class Principal:
     key: ApiKey
+    session: Session | None = None  # set when the caller is a dashboard login
 
     @property
     def actor(self) -> str:
@@ -121,7 +123,7 @@ class Authenticator:
         self._clock = clock
         self._cache: OrderedDict[str, tuple[ApiKey | None, float]] = OrderedDict()
         self._lock = threading.Lock()
-        self.sessions: dict[str, str] = {}  # set by the dashboard: session id -> key
+        self.sessions = Sessions(keys.store)
 
     def forget(self) -> None:
         with self._lock:
@@ -140,10 +142,30 @@ class Authenticator:
             key = found[0]
         if key is None:
             raise AuthError(401, "unknown or revoked key")
+        return self._admit(key, None)
+
+    async def session_principal(self, session_id: str) -> Principal:
+        """The key behind a dashboard session (its login may have been revoked since)."""
+
+        def lookup() -> tuple[ApiKey | None, Session | None]:
+            session = self.sessions.get(session_id)
+            if session is None:
+                return None, None
+            try:
+                return self.keys.get(session.key_id, tenant=None), session
+            except KeyNotFound:
+                return None, None
+
+        key, session = await run_in_threadpool(lookup)
+        if key is None or session is None or not key.active:
+            raise AuthError(401, "not logged in (or the session's key was revoked): log in again at /login")
+        return self._admit(key, session)
+
+    def _admit(self, key: ApiKey, session: Session | None) -> Principal:
         wait = self.limiter.take(key.id, key.rate_per_s or self.default_rate_per_s)
         if wait is not None:
             raise AuthError(429, f"rate limit of key {key.id} exceeded; retry in {wait}s", retry_after_s=wait)
-        return Principal(key)
+        return Principal(key, session)
 
     def _cached(self, secret: str) -> tuple[ApiKey | None] | None:
         with self._lock:
@@ -163,21 +185,30 @@ class Authenticator:
 
 
 def bearer(request: Request) -> str | None:
-    """The key of a request: its bearer token, else the dashboard session's key."""
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credential.strip():
         return credential.strip()
-    session = request.cookies.get(SESSION_COOKIE)
-    if session:
-        auth: Authenticator = request.app.state.auth
-        return auth.sessions.get(session)
     return None
 
 
-async def authenticate(request: Request, permission: str) -> Principal:
-    """The caller, with `permission`; raises AuthError otherwise."""
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def authenticate(request: Request, permission: str, *, csrf: str | None = None) -> Principal:
+    """The caller, with `permission`; raises AuthError otherwise. A bearer key wins; else the
+    dashboard session cookie, whose changes (POST...) must carry its CSRF token (`csrf`, from a
+    form field, or the X-CSRF-Token header)."""
     auth: Authenticator = request.app.state.auth
-    principal = await auth.principal(bearer(request))
+    secret = bearer(request)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if secret is None and session_id:
+        principal = await auth.session_principal(session_id)
+        sent = csrf if csrf is not None else request.headers.get("x-csrf-token", "")
+        expected = principal.session.csrf if principal.session else ""
+        if request.method not in _SAFE_METHODS and not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise AuthError(403, "missing or wrong CSRF token: reload the page and try again")
+    else:
+        principal = await auth.principal(secret)
     if not principal.can(permission):
         raise AuthError(403, f"role {principal.key.role!r} may not {permission} (key {principal.key.id})")
     return principal

@@ -65,3 +65,15 @@ def upload(revisions: PolicyRevisions, *, tenant: str, content: str, author: str
 def apply_now(engines: TenantEngines) -> None:
     """This replica applies an activation at once; the others on their next refresh (< 1 s)."""
     engines.refresh()
+
+
+def activate(engines: TenantEngines, *, tenant: str, rev: int, actor: str, mode: str) -> PolicyRevision:
+    done = engines.revisions.activate(tenant=tenant, rev=rev, actor=actor, mode=mode)
+    apply_now(engines)
+    return done
+
+
+def rollback(engines: TenantEngines, *, tenant: str, actor: str) -> PolicyRevision:
+    done = engines.revisions.rollback(tenant=tenant, actor=actor)
+    apply_now(engines)
+    return done

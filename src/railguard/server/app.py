@@ -10,13 +10,14 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from railguard import __version__
 from railguard.policy import CompiledPolicy, load_policy
 from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
-from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs
+from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs, ui
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
 
@@ -97,6 +98,7 @@ def create_app(
         http = err.http()
         return JSONResponse({"detail": err.message}, status_code=err.status, headers=http.headers)
 
-    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs):
+    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app

@@ -20,6 +20,7 @@ from railguard.store._answers import GuardAnswers
 from railguard.store._audit import AuditLog, AuditRecord, ChainStatus
 from railguard.store._keys import ALL_TENANTS, ROLES, ApiKey, CreatedKey, KeyNotFound, KeyRing
 from railguard.store._revisions import PolicyRevision, PolicyRevisions, RevisionNotFound
+from railguard.store._sessions import Session, Sessions
 
 __all__ = [
     "ALL_TENANTS",
@@ -38,6 +39,8 @@ __all__ = [
     "PolicyRevisions",
     "RevisionNotFound",
     "RunSummary",
+    "Session",
+    "Sessions",
     "SpanNode",
     "SpanRow",
     "Store",

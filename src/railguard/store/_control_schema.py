@@ -84,11 +84,25 @@ audit_log = Table(
 )
 Index("ix_audit_log_tenant_seq", audit_log.c.tenant, audit_log.c.seq)
 
+# Dashboard logins: the cookie carries a random session id; the store keeps its hash, the key it
+# acts as, and the CSRF token its forms must echo. Shared by every replica.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 register_migration(
     Migration(
         "server",
         1,
-        "api keys, guard answers, policy revisions, audit log",
-        create_tables(api_keys, guard_answers, policy_revisions, policy_active, audit_log),
+        "api keys, guard answers, policy revisions, audit log, dashboard sessions",
+        create_tables(
+            api_keys, guard_answers, policy_revisions, policy_active, audit_log, dashboard_sessions
+        ),
     )
 )

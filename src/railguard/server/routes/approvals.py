@@ -12,10 +12,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from railguard.server import _changes
 from railguard.server._auth import AuthError, Principal, authenticate, require
-from railguard.state import Approval, ApprovalNotFound, ApprovalNotPending, Approvals, KillSwitch
+from railguard.server._changes import NotVisible, visible_approval
+from railguard.state import ApprovalNotPending, Approvals, KillSwitch
 from railguard.state._approvals_repo import STATUSES
-from railguard.store import AuditLog, Store
+from railguard.store import Store
 
 router = APIRouter(tags=["approvals"])
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -41,17 +43,6 @@ class SwitchChange(BaseModel):
 def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
-
-
-def _visible(principal: Principal, store: Store, approval_id: str) -> Approval:
-    """The request if it is the caller's tenant's; another tenant's is as good as absent (404)."""
-    try:
-        found = Approvals(store).get(approval_id)
-    except ApprovalNotFound:
-        raise HTTPException(404, f"no approval request {approval_id[:64]!r}") from None
-    if not principal.all_tenants and found.tenant != principal.key.tenant:
-        raise HTTPException(404, f"no approval request {approval_id[:64]!r}")
-    return found
 
 
 @router.get("/v1/approvals")
@@ -86,7 +77,10 @@ async def _waiter(request: Request) -> Principal:
 
 @router.get("/v1/approvals/{approval_id}")
 async def get_approval(request: Request, approval_id: str, principal: Reader) -> dict[str, Any]:
-    found = await run_in_threadpool(_visible, principal, _store(request), approval_id)
+    try:
+        found = await run_in_threadpool(visible_approval, principal, _store(request), approval_id)
+    except NotVisible as err:
+        raise HTTPException(404, str(err)) from None
     return found.to_dict()
 
 
@@ -103,7 +97,10 @@ async def wait_for_approval(
     deadline = time.monotonic() + max(0.0, min(timeout_s, MAX_WAIT_S))
     delay = 0.05
     while True:
-        found = await run_in_threadpool(_visible, principal, store, approval_id)
+        try:
+            found = await run_in_threadpool(visible_approval, principal, store, approval_id)
+        except NotVisible as err:
+            raise HTTPException(404, str(err)) from None
         if found.status != "pending" or time.monotonic() >= deadline or await request.is_disconnected():
             return found.to_dict()
         await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -111,7 +108,7 @@ async def wait_for_approval(
 
 
 @router.post("/v1/approvals/{approval_id}/{decision}")
-async def decide_approval(
+async def decide_route(
     request: Request,
     approval_id: str,
     decision: Literal["approve", "deny"],
@@ -119,22 +116,13 @@ async def decide_approval(
     body: Verdict | None = None,
 ) -> dict[str, Any]:
     """Approve or deny (approver or admin). 409 when it was already decided or has expired."""
-    store = _store(request)
     note = body.note if body else None
-
-    def decide() -> Approval:
-        found = _visible(principal, store, approval_id)
-        approvals = Approvals(store)
-        act = approvals.approve if decision == "approve" else approvals.deny
-        done = act(found.id, by=principal.actor, note=note)
-        AuditLog(store).append(
-            tenant=done.tenant, actor=principal.actor, action=f"approval.{decision}", subject=done.id,
-            details={"tool": done.tool, "note": note or ""},
-        )  # fmt: skip
-        return done
-
     try:
-        done = await run_in_threadpool(decide)
+        done = await run_in_threadpool(
+            _changes.decide_approval, principal, _store(request), approval_id, decision, note
+        )
+    except NotVisible as err:
+        raise HTTPException(404, str(err)) from None
     except ApprovalNotPending as err:
         raise HTTPException(409, str(err)) from None
     return done.to_dict()
@@ -150,24 +138,15 @@ async def list_switches(request: Request, principal: Reader, tenant: str | None 
 
 
 @router.post("/v1/killswitch", tags=["killswitch"])
-async def flip_switch(request: Request, principal: Admin, body: SwitchChange) -> dict[str, Any]:
+async def flip_route(request: Request, principal: Admin, body: SwitchChange) -> dict[str, Any]:
     """Engage or release a switch for the tenant, one agent and/or one tool (admin). Every engine
     on every replica stops matching calls within a second."""
     # No tenant from a key of every tenant: a global switch (only such a key can stop everyone).
     tenant = "" if body.tenant is None and principal.all_tenants else principal.tenant_for(body.tenant)
-    store = _store(request)
-
-    def flip() -> dict[str, Any]:
-        switches = KillSwitch(store)
-        change = switches.engage if body.engaged else switches.release
-        switch = change(
-            tenant=tenant, agent=body.agent, tool=body.tool, reason=body.reason, by=principal.actor
+    switch = await run_in_threadpool(
+        lambda: _changes.flip_switch(
+            principal, _store(request), tenant=tenant, engaged=body.engaged, agent=body.agent, tool=body.tool,
+            reason=body.reason,
         )
-        AuditLog(store).append(
-            tenant=tenant or "*", actor=principal.actor,
-            action="killswitch.engage" if body.engaged else "killswitch.release", subject=switch.scope,
-            details={"reason": body.reason},
-        )  # fmt: skip
-        return switch.to_dict()
-
-    return await run_in_threadpool(flip)
+    )  # fmt: skip
+    return switch.to_dict()

@@ -79,12 +79,12 @@ async def active(request: Request, principal: Reader, tenant: str | None = None)
 async def rollback(request: Request, principal: Admin, tenant: str | None = None) -> dict[str, Any]:
     """Make the previously active revision active again (in its previous mode)."""
     scope = principal.tenant_for(tenant)
-    engines = _engines(request)
     try:
-        back = await run_in_threadpool(engines.revisions.rollback, tenant=scope, actor=principal.actor)
+        back = await run_in_threadpool(
+            lambda: _policies.rollback(_engines(request), tenant=scope, actor=principal.actor)
+        )
     except RevisionNotFound as err:
         raise HTTPException(409, str(err)) from None
-    await run_in_threadpool(_policies.apply_now, engines)
     return back.to_dict()
 
 
@@ -108,12 +108,12 @@ async def activate(
 ) -> dict[str, Any]:
     """Make `rev` the tenant's policy: `mode=audit` records what it would do and never acts."""
     scope = principal.tenant_for(tenant)
-    engines = _engines(request)
     try:
         done = await run_in_threadpool(
-            engines.revisions.activate, tenant=scope, rev=rev, actor=principal.actor, mode=mode
+            lambda: _policies.activate(
+                _engines(request), tenant=scope, rev=rev, actor=principal.actor, mode=mode
+            )
         )
     except RevisionNotFound as err:
         raise HTTPException(404, str(err)) from None
-    await run_in_threadpool(_policies.apply_now, engines)
     return done.to_dict()
