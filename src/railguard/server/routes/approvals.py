@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from railguard.server import _changes
 from railguard.server._auth import AuthError, Principal, authenticate, require
 from railguard.server._changes import NotVisible, visible_approval
+from railguard.server.routes._params import Limit, WaitSeconds
 from railguard.state import ApprovalNotPending, Approvals, KillSwitch
 from railguard.state._approvals_repo import STATUSES
 from railguard.store import Store
@@ -51,7 +52,7 @@ async def list_approvals(
     principal: Reader,
     status: str | None = None,
     tenant: str | None = None,
-    limit: int = 100,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     if status is not None and status not in STATUSES:
         raise HTTPException(400, f"unknown status {status[:20]!r}; use one of {', '.join(STATUSES)}")
@@ -89,7 +90,7 @@ async def wait_for_approval(
     request: Request,
     approval_id: str,
     principal: Annotated[Principal, Depends(_waiter)],
-    timeout_s: float = 30.0,
+    timeout_s: WaitSeconds = 30.0,
 ) -> dict[str, Any]:
     """Long-poll: answers as soon as the request is decided (or expired), else after `timeout_s`
     (at most 60) with its pending state. Decisions made on any replica are seen."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from railguard.server._auth import Principal, require
+from railguard.server.routes._params import Limit, SeqBefore
 from railguard.store import AuditLog
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -24,8 +25,8 @@ async def list_records(
     principal: Reader,
     tenant: str | None = None,
     action: str | None = None,
-    limit: int = 100,
-    before: int | None = None,
+    limit: Limit = 100,
+    before: SeqBefore = None,
 ) -> dict[str, Any]:
     """Newest first; `before`: the last seq seen. A key of every tenant sees every tenant's records."""
     scope = principal.read_scope(tenant)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from railguard.server import _policies
 from railguard.server._auth import Principal, require
 from railguard.server._engines import TenantEngines
+from railguard.server.routes._params import Limit, Rev, SeqBefore
 from railguard.store import RevisionNotFound
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -35,7 +36,11 @@ def _engines(request: Request) -> TenantEngines:
 
 @router.get("")
 async def list_revisions(
-    request: Request, principal: Reader, tenant: str | None = None, limit: int = 50, before: int | None = None
+    request: Request,
+    principal: Reader,
+    tenant: str | None = None,
+    limit: Limit = 50,
+    before: SeqBefore = None,
 ) -> dict[str, Any]:
     """Revisions newest first (no content; `before`: the last rev seen)."""
     scope = principal.tenant_for(tenant)
@@ -89,7 +94,7 @@ async def rollback(request: Request, principal: Admin, tenant: str | None = None
 
 
 @router.get("/{rev}")
-async def show(request: Request, principal: Reader, rev: int, tenant: str | None = None) -> dict[str, Any]:
+async def show(request: Request, principal: Reader, rev: Rev, tenant: str | None = None) -> dict[str, Any]:
     scope = principal.tenant_for(tenant)
     try:
         found = await run_in_threadpool(_engines(request).revisions.get, tenant=scope, rev=rev)
@@ -102,7 +107,7 @@ async def show(request: Request, principal: Reader, rev: int, tenant: str | None
 async def activate(
     request: Request,
     principal: Admin,
-    rev: int,
+    rev: Rev,
     mode: Literal["enforce", "audit"] = "enforce",
     tenant: str | None = None,
 ) -> dict[str, Any]:

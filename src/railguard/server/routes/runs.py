@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from railguard.server._auth import Principal, require
+from railguard.server.routes._params import Limit, UnixTime
 from railguard.store import Store
 from railguard.store._decision_pages import decision_page
 
@@ -32,9 +33,9 @@ async def list_runs(
     session: str | None = None,
     status: str | None = None,
     verdict: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    limit: int = 50,
+    since: UnixTime = None,
+    until: UnixTime = None,
+    limit: Limit = 50,
     before: str | None = None,
 ) -> dict[str, Any]:
     """Newest runs first. `since`/`until`: Unix seconds; `before`: the previous page's `next`."""
@@ -80,9 +81,9 @@ async def list_decisions(
     tool: str | None = None,
     agent: str | None = None,
     run: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    limit: int = 100,
+    since: UnixTime = None,
+    until: UnixTime = None,
+    limit: Limit = 100,
     before: str | None = None,
 ) -> dict[str, Any]:
     """Decision records (DecisionV1), newest first; `before`: the previous page's `next`."""

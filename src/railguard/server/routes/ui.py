@@ -26,6 +26,7 @@ from railguard.server import _changes, _policies
 from railguard.server._auth import SESSION_COOKIE, Authenticator, AuthError, Principal, authenticate
 from railguard.server._changes import NotVisible
 from railguard.server._engines import TenantEngines
+from railguard.server.routes._params import Rev, SeqBefore
 from railguard.server.ui._charts import stacked_bars
 from railguard.state import ApprovalNotPending, Approvals, KillSwitch
 from railguard.store import (
@@ -472,7 +473,7 @@ async def upload_policy(request: Request, who: Principal, form: dict[str, str]) 
 
 @router.post("/policies/{rev}/activate")
 @form_action("admin")
-async def activate_policy(request: Request, who: Principal, form: dict[str, str], rev: int) -> Response:
+async def activate_policy(request: Request, who: Principal, form: dict[str, str], rev: Rev) -> Response:
     mode = "audit" if form.get("mode") == "audit" else "enforce"
     return await _policy_change(
         request, who, form, "activated",
@@ -597,7 +598,7 @@ async def revoke_key(request: Request, who: Principal, form: dict[str, str], key
 
 @router.get("/audit")
 @page("read")
-async def audit_page(request: Request, who: Principal, before: int | None = None) -> Response:
+async def audit_page(request: Request, who: Principal, before: SeqBefore = None) -> Response:
     log = AuditLog(_store(request))
     records = await run_in_threadpool(lambda: log.list(tenant=who.read_scope(None), limit=100, before=before))
     chain = await run_in_threadpool(log.verify)
