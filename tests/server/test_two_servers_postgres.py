@@ -50,7 +50,7 @@ def two_servers(pg_url: str, tmp_path: Any) -> Iterator[tuple[list[str], dict[st
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for port in ports
     ]
     urls = [f"http://127.0.0.1:{port}" for port in ports]

@@ -18,9 +18,9 @@ from railguard.errors import PolicyError
 from railguard.model import Mode
 from railguard.policy import CompiledPolicy
 from railguard.remote import revision_policy
-from railguard.state import install_cushions, install_provenance
+from railguard.state import Provenance, install_cushions, install_provenance
 from railguard.state.cushions import Cushions
-from railguard.store import PolicyRevisions, Store
+from railguard.store import GuardAnswers, PolicyRevisions, Store
 from railguard.store._revisions import ActiveRevision
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,14 @@ class TenantEngine:
     cushions: Cushions
     active: ActiveRevision | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    provenance: Provenance | None = None
+
+    def observe_outputs(self, store: Store) -> None:
+        """Provenance is installed when the tenant first reports a tool output (`/v1/guard/observe`):
+        until then there is nothing to trace back, and its per-check lookup is not paid."""
+        with self.lock:
+            if self.provenance is None:
+                self.provenance = install_provenance(self.engine, store)
 
     def close(self) -> None:
         self.cushions.close()
@@ -49,6 +57,7 @@ class TenantEngines:
     ) -> None:
         self.store = store
         self.revisions = PolicyRevisions(store)
+        self.answers = GuardAnswers(store)
         self._default = default_policy
         self.refresh_s = refresh_s
         self.killswitch_refresh_s = killswitch_refresh_s
@@ -74,8 +83,10 @@ class TenantEngines:
         engine = Engine(policy)
         engine.forced_mode = Mode.AUDIT if active is not None and active.mode == "audit" else None
         cushions = install_cushions(engine, self.store, killswitch_refresh_s=self.killswitch_refresh_s)
-        install_provenance(engine, self.store)
-        return TenantEngine(tenant, engine, cushions, active)
+        built = TenantEngine(tenant, engine, cushions, active)
+        if tenant in self.answers.observers():
+            built.observe_outputs(self.store)
+        return built
 
     def _policy_for(self, tenant: str, active: ActiveRevision) -> CompiledPolicy:
         revision = self.revisions.get(tenant=tenant, rev=active.rev)
@@ -84,8 +95,11 @@ class TenantEngines:
     def refresh(self) -> int:
         """Apply activations made anywhere since the last refresh; returns how many engines changed."""
         actives = self.revisions.active_all()
+        observers = self.answers.observers()
         changed = 0
         for tenant, current in list(self._engines.items()):
+            if current.provenance is None and tenant in observers:
+                current.observe_outputs(self.store)
             wanted = actives.get(tenant)
             if wanted == current.active:
                 continue

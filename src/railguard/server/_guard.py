@@ -84,10 +84,15 @@ class GuardService:
             )
         context = {"run": body.get("run"), "tenant": principal.tenant_for(None)}
         action = self.action_for(principal, {"tool": body["tool"], "id": body.get("id"), "context": context})
-        engine = self.engines.get(action.context.tenant or "").engine
-        await asyncio.get_running_loop().run_in_executor(
-            self.pool, lambda: engine.check_output(action.tool, body["content"], action=action)
-        )
+        tenant_engine = self.engines.get(action.context.tenant or "")
+
+        def record() -> None:
+            if tenant_engine.provenance is None:
+                self.answers.mark_observer(action.context.tenant or "")
+                tenant_engine.observe_outputs(self.engines.store)
+            tenant_engine.engine.check_output(action.tool, body["content"], action=action)
+
+        await asyncio.get_running_loop().run_in_executor(self.pool, record)
         return {"observed": True, "tool": action.tool, "run": action.context.run, "id": action.call_id}
 
     def policy_state(self, tenant: str, known_hash: str | None) -> dict[str, Any]:

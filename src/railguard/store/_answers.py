@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from railguard.store._control_schema import guard_answers
+from railguard.store._control_schema import guard_answers, output_observers
 from railguard.store._ingest import dialect_insert
 from railguard.store._store import Store
 
@@ -40,6 +40,16 @@ class GuardAnswers:
                 )
             ).scalar_one()
         return dict(stored)
+
+    def mark_observer(self, tenant: str) -> None:
+        """Remember that `tenant` reports tool outputs (see output_observers)."""
+        with self.store.write_transaction() as conn:
+            stmt = dialect_insert(conn, output_observers).values(tenant=tenant, first_at=time.time())
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["tenant"]))
+
+    def observers(self) -> set[str]:
+        with self.store.read_connection() as conn:
+            return {tenant for (tenant,) in conn.execute(select(output_observers.c.tenant))}
 
     def delete_older_than(self, seconds: float) -> int:
         with self.store.write_transaction() as conn:

@@ -96,13 +96,28 @@ dashboard_sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+# Tenants that report tool outputs (`/v1/guard/observe`): every replica then checks their calls'
+# provenance (a per-check lookup the other tenants do not pay).
+output_observers = Table(
+    "output_observers",
+    metadata,
+    Column("tenant", String(128), primary_key=True),
+    Column("first_at", Float, nullable=False),
+)
+
 register_migration(
     Migration(
         "server",
         1,
-        "api keys, guard answers, policy revisions, audit log, dashboard sessions",
+        "api keys, guard answers, policy revisions, audit log, dashboard sessions, output observers",
         create_tables(
-            api_keys, guard_answers, policy_revisions, policy_active, audit_log, dashboard_sessions
+            api_keys,
+            guard_answers,
+            policy_revisions,
+            policy_active,
+            audit_log,
+            dashboard_sessions,
+            output_observers,
         ),
     )
 )
