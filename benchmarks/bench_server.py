@@ -75,12 +75,16 @@ def running_server(db_url: str, workers: int) -> Iterator[tuple[str, str]]:
         process.wait(timeout=30)
 
 
-async def _load(url: str, key: str, *, concurrency: int, seconds: float, batch: bool, ids: bool) -> dict[str, Any]:
+async def _load(
+    url: str, key: str, *, concurrency: int, seconds: float, batch: bool, ids: bool
+) -> dict[str, Any]:
     latencies: list[float] = []
     decisions = 0
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=30
+    ) as client:
         stop = time.perf_counter() + seconds
         counter = 0
 
@@ -89,7 +93,10 @@ async def _load(url: str, key: str, *, concurrency: int, seconds: float, batch: 
             while time.perf_counter() < stop:
                 counter += 1
                 if batch:
-                    path, body = "/v1/guard/evaluate-batch", {"actions": [ACTIONS[i % 2] for i in range(BATCH)]}
+                    path, body = (
+                        "/v1/guard/evaluate-batch",
+                        {"actions": [ACTIONS[i % 2] for i in range(BATCH)]},
+                    )
                 else:
                     action = dict(ACTIONS[counter % 2])
                     if ids:
@@ -133,7 +140,10 @@ def _overhead(url: str, key: str, n: int) -> dict[str, float]:
             start = time.perf_counter()
             remote.check(action)
             remote_times.append(time.perf_counter() - start)
-    return {"local_p50_ms": 1000 * statistics.median(local), "remote_p50_ms": 1000 * statistics.median(remote_times)}
+    return {
+        "local_p50_ms": 1000 * statistics.median(local),
+        "remote_p50_ms": 1000 * statistics.median(remote_times),
+    }
 
 
 def _stopped_server(timeout_s: float) -> dict[str, Any]:
@@ -163,7 +173,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring window per configuration")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
-    command = "python -m benchmarks.bench_server" + (f" --seconds {args.seconds:g}" if args.seconds != 5.0 else "")
+    command = "python -m benchmarks.bench_server" + (
+        f" --seconds {args.seconds:g}" if args.seconds != 5.0 else ""
+    )
     rows: list[dict[str, Any]] = []
     extras: dict[str, Any] = {}
     stores: list[tuple[str, Any]] = [("SQLite", None)]
@@ -183,13 +195,22 @@ def main() -> None:
                     for concurrency in (1, 8, 32, 128):
                         for batch in (False, True):
                             result = asyncio.run(
-                                _load(url, key, concurrency=concurrency, seconds=args.seconds, batch=batch, ids=False)
+                                _load(
+                                    url,
+                                    key,
+                                    concurrency=concurrency,
+                                    seconds=args.seconds,
+                                    batch=batch,
+                                    ids=False,
+                                )
                             )
                             rows.append({"store": store_name, "workers": workers, "concurrency": concurrency,
                                          "kind": f"batch of {BATCH}" if batch else "evaluate", **result})  # fmt: skip
                             print(rows[-1], flush=True)
                     if workers == 1:
-                        with_ids = asyncio.run(_load(url, key, concurrency=32, seconds=args.seconds, batch=False, ids=True))
+                        with_ids = asyncio.run(
+                            _load(url, key, concurrency=32, seconds=args.seconds, batch=False, ids=True)
+                        )
                         rows.append({"store": store_name, "workers": 1, "concurrency": 32,
                                      "kind": "evaluate with call ids", **with_ids})  # fmt: skip
                         if store_name == "SQLite":
@@ -201,7 +222,9 @@ def main() -> None:
     write_markdown(rows, extras, command, args)
 
 
-def write_markdown(rows: list[dict[str, Any]], extras: dict[str, Any], command: str, args: argparse.Namespace) -> None:
+def write_markdown(
+    rows: list[dict[str, Any]], extras: dict[str, Any], command: str, args: argparse.Namespace
+) -> None:
     load = os.getloadavg()[0]
     lines = [
         "## Server: guard API decisions per second",
@@ -232,9 +255,14 @@ def write_markdown(rows: list[dict[str, Any]], extras: dict[str, Any], command: 
             f"**{ratio:.0f}x** (the HTTP round trip dominates).",
         ]
     failures = extras["failures"]
-    for name, label in (("stopped", "a stopped server (connection refused)"), ("hung", "a server that never answers")):
+    for name, label in (
+        ("stopped", "a stopped server (connection refused)"),
+        ("hung", "a server that never answers"),
+    ):
         verdict, error, ms = failures[name]
-        lines.append(f"- `RemoteEngine` (timeout 1 s) against {label}: {verdict} ({error}) after {ms:.0f} ms.")
+        lines.append(
+            f"- `RemoteEngine` (timeout 1 s) against {label}: {verdict} ({error}) after {ms:.0f} ms."
+        )
     best = max((r for r in rows if r["concurrency"] == 32), key=lambda r: r["decisions_per_s"])
     lines += [
         "",

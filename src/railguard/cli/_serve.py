@@ -18,7 +18,7 @@ from railguard.cli._approvals import DbOpt
 from railguard.cli._approvals import _store as _open_store_or_exit
 from railguard.cli._core import PackOpt, PolicyOpt
 from railguard.errors import ConfigurationError, PolicyError, RailguardError
-from railguard.store import AuditLog, KeyRing, Store
+from railguard.store import AuditLog, GuardAnswers, KeyRing, Store
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -123,6 +123,9 @@ def retention(
     store = _open_store_or_exit(db)
     try:
         deleted = store.delete_older_than(days, batch_size=batch_size)
+        deleted += GuardAnswers(store).delete_older_than(
+            days * 86_400
+        )  # idempotency answers of the guard API
         AuditLog(store).append(
             tenant="*", actor="cli:retention", action="retention.run", subject=f"{days:g}d",
             details={"deleted_rows": deleted},
