@@ -66,7 +66,7 @@ def running_server(db_url: str, workers: int) -> Iterator[tuple[str, str]]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        with httpx.Client(headers={"Authorization": f"Bearer {key}"}) as warm:
+        with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as warm:
             for _ in range(50):  # build the tenant's engine and warm the pools
                 warm.post(f"{url}/v1/guard/evaluate", json=ACTIONS[1])
         yield url, key

@@ -3,9 +3,10 @@ out), `/v1/guard/evaluate-batch` and `/v1/guard/observe` (a tool's output, for p
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +35,12 @@ def _service(request: Request) -> GuardService:
     return service
 
 
+def _json(answer: Any) -> Response:
+    """The `check --json` line as the CLI prints it (json.dumps), without FastAPI's generic
+    re-encoding of every value: the hot path of the guard API."""
+    return Response(json.dumps(answer, default=str), media_type="application/json")
+
+
 def _bad(err: BadAction) -> JSONResponse:
     return JSONResponse({"detail": str(err)}, status_code=400)
 
@@ -48,9 +55,10 @@ async def evaluate(
     """Decide one action: `{tool, args, id, context}` -> the `railguard check --json` line
     (verdict, rules, reason, decision_id, policy_revision, approval_id when a human must decide)."""
     try:
-        return await _service(request).evaluate(principal, action, deadline_from(deadline))
+        answer = await _service(request).evaluate(principal, action, deadline_from(deadline))
     except BadAction as err:
         return _bad(err)
+    return _json(answer)
 
 
 @router.post("/evaluate-batch", response_model=dict[str, Any])
