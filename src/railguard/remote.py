@@ -131,6 +131,7 @@ class RemoteEngine:
         self._client = httpx.Client(timeout=timeout_s, headers=self._headers, transport=transport)
         self._aclient: httpx.AsyncClient | None = None
         self._switches = _Switches()
+        self._refresh_failure: RemoteFailure | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -310,11 +311,13 @@ class RemoteEngine:
 
     def refresh(self) -> bool:
         """Fetch the kill switches and the policy's on_error now; False when the server did not answer."""
+        self._refresh_failure = None
         try:
             response = self._client.get(f"{self.url}/v1/guard/policy", params={"known": "-"})
             state = response.json() if response.status_code == 200 else None
         except Exception as err:
-            self._count(_transport_failure(err))
+            self._refresh_failure = _transport_failure(err)
+            self._count(self._refresh_failure)
             return False
         if not isinstance(state, dict):
             return False
@@ -333,7 +336,9 @@ class RemoteEngine:
     def _locally_stopped(self, action: Action, *, refresh: bool = True) -> Decision | None:
         switches = self._switches
         if refresh and time.monotonic() - switches.fetched_at > self.killswitch_cache_s:
-            self.refresh()
+            if not self.refresh() and self._refresh_failure is not None:
+                # The server did not answer just now: do not spend a second timeout on the check itself.
+                return self._failed(action, self._refresh_failure, "while reading the kill switches")
             switches = self._switches
         if not switches.keys or time.monotonic() - switches.fetched_at > 10 * self.killswitch_cache_s:
             return None  # nothing engaged, or a copy too old to trust: the server decides

@@ -13,6 +13,7 @@ NEEDS = {
     "read": ["agent"],
     "approve": ["agent", "viewer"],
     "admin": ["agent", "viewer", "approver"],
+    "wait or read": [],  # agents wait on their approvals, people watch them: every role may
 }
 ROUTE_PERMISSION = {
     ("POST", "/v1/guard/evaluate"): "evaluate",
@@ -22,6 +23,7 @@ ROUTE_PERMISSION = {
     ("POST", "/v1/traces"): "evaluate",
     ("GET", "/v1/approvals"): "read",
     ("GET", "/v1/approvals/{approval_id}"): "read",
+    ("GET", "/v1/approvals/{approval_id}/wait"): "wait or read",
     ("POST", "/v1/approvals/{approval_id}/{decision}"): "approve",
     ("GET", "/v1/killswitch"): "read",
     ("POST", "/v1/killswitch"): "admin",
