@@ -314,11 +314,14 @@ class RemoteEngine:
         self._refresh_failure = None
         try:
             response = self._client.get(f"{self.url}/v1/guard/policy", params={"known": "-"})
-            state = response.json() if response.status_code == 200 else None
         except Exception as err:
-            self._refresh_failure = _transport_failure(err)
+            self._refresh_failure = _transport_failure(err)  # the check itself would wait the same way
             self._count(self._refresh_failure)
             return False
+        try:
+            state = response.json() if response.status_code == 200 else None
+        except ValueError:
+            state = None
         if not isinstance(state, dict):
             return False
         try:

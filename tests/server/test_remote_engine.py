@@ -173,3 +173,18 @@ def test_an_attached_local_engine_runs_the_active_revision(api: Api) -> None:
         assert (shadow.verdict, shadow.would_verdict) == (rg.Verdict.ALLOW, rg.Verdict.BLOCK)
     finally:
         attachment.close()
+
+
+def test_a_hung_server_costs_one_timeout_not_two() -> None:
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts, never answers
+    try:
+        with rg.RemoteEngine(f"http://127.0.0.1:{silent.getsockname()[1]}", "rg_x", timeout_s=0.5) as hung:
+            decision = hung.check("bash", {"command": "ls"}, context=CTX)
+            assert decision.verdict is rg.Verdict.BLOCK and decision.error == "remote/timeout"
+            assert hung.failures[RemoteFailure.TIMEOUT] == 1  # the kill-switch read timed out; no second wait
+    finally:
+        silent.close()
