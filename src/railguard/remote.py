@@ -291,8 +291,9 @@ class RemoteEngine:
             self.failures[kind] += 1
             self.last_failure = kind
 
-    def _failed(self, action: Action, kind: RemoteFailure, detail: str) -> Decision:
-        self._count(kind)
+    def _failed(self, action: Action, kind: RemoteFailure, detail: str, *, counted: bool = False) -> Decision:
+        if not counted:
+            self._count(kind)
         verdict = self.on_error
         reason = f"the guard server at {self.url} gave no decision ({kind.value}: {detail[:200]}); on_error={verdict.value}"
         return Decision(
@@ -341,7 +342,9 @@ class RemoteEngine:
         if refresh and time.monotonic() - switches.fetched_at > self.killswitch_cache_s:
             if not self.refresh() and self._refresh_failure is not None:
                 # The server did not answer just now: do not spend a second timeout on the check itself.
-                return self._failed(action, self._refresh_failure, "while reading the kill switches")
+                return self._failed(
+                    action, self._refresh_failure, "while reading the kill switches", counted=True
+                )
             switches = self._switches
         if not switches.keys or time.monotonic() - switches.fetched_at > 10 * self.killswitch_cache_s:
             return None  # nothing engaged, or a copy too old to trust: the server decides
