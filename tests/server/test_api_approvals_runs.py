@@ -144,3 +144,21 @@ def test_decisions_filter_and_page_per_tenant(api: Api) -> None:
     assert api.call("GET", "/v1/decisions", role="agent").status_code == 403
     assert api.call("GET", "/v1/decisions", tenant="globex", role="viewer").json()["decisions"] == []
     assert api.call("GET", "/v1/decisions?tenant=globex", role="viewer").status_code == 403
+
+
+def test_runs_are_labelled_by_reviewers_of_their_own_tenant(api: Api) -> None:
+    assert (
+        api.call("POST", "/v1/traces", json=_spans(f"{7:032x}", 2, 1_700_000_000_000_000_000)).status_code
+        == 200
+    )
+    path = f"/v1/runs/{7:032x}/labels"
+    body = {"label": "unsafe", "span_id": f"{1:016x}", "note": "wiped a disk"}
+    assert api.call("POST", path, role="viewer", json=body).status_code == 403
+    assert api.call("POST", path, tenant="globex", role="approver", json=body).status_code == 404
+    assert api.call("POST", path, role="approver", json={**body, "label": "meh"}).status_code == 400
+    added = api.call("POST", path, role="approver", json=body)
+    assert added.status_code == 201 and added.json()["created_by"].startswith("acme-approver")
+    run = api.call("GET", f"/v1/runs/{7:032x}", role="viewer").json()
+    assert [(x["span_id"], x["label"], x["note"]) for x in run["labels"]] == [
+        (f"{1:016x}", "unsafe", "wiped a disk")
+    ]

@@ -29,6 +29,7 @@ ROUTE_PERMISSION = {
     ("POST", "/v1/killswitch"): "admin",
     ("GET", "/v1/runs"): "read",
     ("GET", "/v1/runs/{trace_id}"): "read",
+    ("POST", "/v1/runs/{trace_id}/labels"): "approve",
     ("GET", "/v1/decisions"): "read",
     ("GET", "/v1/policies"): "read",
     ("POST", "/v1/policies"): "admin",

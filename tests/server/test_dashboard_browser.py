@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from api_helpers import Api, eventually
 
+from railguard.store import RunLabels
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -109,6 +111,16 @@ def test_a_person_runs_the_control_room_from_a_browser(api: Api, page: object) -
     p.click("text=support agent")
     blocked = p.locator("li.blocked")
     assert blocked.count() == 1 and "rm -rf /" in blocked.inner_text() and "block" in blocked.inner_text()
+    # Label the blocked step as a failure: stored for the diagnosis, shown in the replay.
+    p.select_option("select[name=span_id]", "0000000000000003")
+    p.select_option("select[name=label]", "unsafe")
+    p.fill("input[name=note]", "tried to wipe the disk")
+    p.click("button:has-text('Label')")
+    p.wait_for_selector("text=tried to wipe the disk")
+    labels = RunLabels(api.server.store).for_run(TRACE, tenant="acme")
+    assert [(x.span_id, x.label, x.note) for x in labels] == [
+        ("0000000000000003", "unsafe", "tried to wipe the disk")
+    ]
     _shot(p, "run-replay")
     p.goto(f"{api.url}/decisions?verdict=block")
     assert "no-rm" in p.inner_text("table")

@@ -19,11 +19,13 @@ from railguard.store._writer import BatchWriter
 from railguard.store._answers import GuardAnswers
 from railguard.store._audit import AuditLog, AuditRecord, ChainStatus
 from railguard.store._keys import ALL_TENANTS, ROLES, ApiKey, CreatedKey, KeyNotFound, KeyRing
+from railguard.store._labels import LABELS, RunLabel, RunLabels
 from railguard.store._revisions import PolicyRevision, PolicyRevisions, RevisionNotFound
 from railguard.store._sessions import Session, Sessions
 
 __all__ = [
     "ALL_TENANTS",
+    "LABELS",
     "ROLES",
     "ApiKey",
     "AuditLog",
@@ -38,6 +40,8 @@ __all__ = [
     "PolicyRevision",
     "PolicyRevisions",
     "RevisionNotFound",
+    "RunLabel",
+    "RunLabels",
     "RunSummary",
     "Session",
     "Sessions",

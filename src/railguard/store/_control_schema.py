@@ -105,11 +105,26 @@ output_observers = Table(
     Column("first_at", Float, nullable=False),
 )
 
+# Failure labels people put on a run or one of its steps (the diagnosis reads them).
+run_labels = Table(
+    "run_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(128), nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("span_id", String(32)),  # None: the whole run
+    Column("label", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_run_labels_tenant_trace", run_labels.c.tenant, run_labels.c.trace_id)
+
 register_migration(
     Migration(
         "server",
         1,
-        "api keys, guard answers, policy revisions, audit log, dashboard sessions, output observers",
+        "api keys, guard answers, policy revisions, audit log, dashboard sessions, output observers, run labels",
         create_tables(
             api_keys,
             guard_answers,
@@ -118,6 +133,7 @@ register_migration(
             audit_log,
             dashboard_sessions,
             output_observers,
+            run_labels,
         ),
     )
 )

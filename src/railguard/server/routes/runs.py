@@ -8,15 +8,17 @@ import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from railguard.server._auth import Principal, require
 from railguard.server.routes._params import Limit, UnixTime
-from railguard.store import Store
+from railguard.store import LABELS, RunLabels, Store
 from railguard.store._decision_pages import decision_page
 
 router = APIRouter(tags=["runs"])
 Reader = Annotated[Principal, Depends(require("read"))]
+Labeler = Annotated[Principal, Depends(require("approve"))]  # people who review runs: approvers and admins
 
 
 def _store(request: Request) -> Store:
@@ -68,7 +70,42 @@ async def get_run(
     decisions, _next = await run_in_threadpool(
         functools.partial(decision_page, store, tenant=scope, run=trace_id, limit=1000)
     )
-    return {"trace_id": trace_id, "spans": [dataclasses.asdict(s) for s in spans], "decisions": decisions}
+    labels = await run_in_threadpool(RunLabels(store).for_run, trace_id, tenant=scope)
+    return {
+        "trace_id": trace_id,
+        "spans": [dataclasses.asdict(s) for s in spans],
+        "decisions": decisions,
+        "labels": [label.to_dict() for label in labels],
+    }
+
+
+class NewLabel(BaseModel):
+    label: str = Field(description=f"One of {', '.join(LABELS)}.")
+    span_id: str | None = Field(
+        None, max_length=32, description="A step of the run (default: the whole run)."
+    )
+    note: str = Field("", max_length=4000)
+
+
+@router.post("/v1/runs/{trace_id}/labels", status_code=201)
+async def label_run(
+    request: Request, trace_id: str, principal: Labeler, body: NewLabel, tenant: str | None = None
+) -> dict[str, Any]:
+    """Label the run, or one step, as a failure (with a note): the diagnosis reads these."""
+    scope = principal.tenant_for(tenant)
+    store = _store(request)
+    if not await run_in_threadpool(store.get_trace, trace_id, tenant=scope):
+        raise HTTPException(404, f"no run {trace_id[:80]!r}")
+    try:
+        added = await run_in_threadpool(
+            lambda: RunLabels(store).add(
+                tenant=scope, trace_id=trace_id, span_id=body.span_id, label=body.label, note=body.note,
+                by=principal.actor,
+            )
+        )  # fmt: skip
+    except ValueError as err:
+        raise HTTPException(400, str(err)) from None
+    return added.to_dict()
 
 
 @router.get("/v1/decisions")

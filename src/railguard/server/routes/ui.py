@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,10 +30,12 @@ from railguard.server.routes._params import Rev, SeqBefore
 from railguard.server.ui._charts import stacked_bars
 from railguard.state import ApprovalNotPending, Approvals, KillSwitch
 from railguard.store import (
+    LABELS,
     ROLES,
     AuditLog,
     KeyNotFound,
     RevisionNotFound,
+    RunLabels,
     RunSummary,
     SpanRow,
     Store,
@@ -61,6 +63,7 @@ DONE = {  # the messages a redirect after a change may show (never text from the
     "rolledback": "Rolled back to the previous revision.",
     "flipped": "Kill switch changed: every engine applies it within a second.",
     "revoked": "Key revoked.",
+    "labelled": "Label saved: the diagnosis reads it.",
 }
 
 
@@ -319,9 +322,11 @@ async def run_page(request: Request, who: Principal, trace_id: str) -> Response:
         lambda: decision_page(store, tenant=scope, run=trace_id, limit=1000)
     )
     root = next((s for s in spans if s.parent_span_id is None), spans[0])
+    labels = await run_in_threadpool(RunLabels(store).for_run, trace_id, tenant=scope)
     return _render(
         request, "run.html", who, title=f"Run {trace_id[:12]}", trace_id=trace_id, spans=spans,
         steps=_steps(spans), decisions=decisions, agent=root.agent, session=root.session,
+        labels=[label.to_dict() for label in labels], label_kinds=LABELS, can_label=who.can("approve"),
     )  # fmt: skip
 
 
@@ -355,6 +360,27 @@ def _steps(spans: list[SpanRow]) -> list[dict[str, Any]]:
             }
         )
     return steps
+
+
+@router.post("/runs/{trace_id}/labels")
+@form_action("approve")
+async def label_run(request: Request, who: Principal, form: dict[str, str], trace_id: str) -> Response:
+    store = _store(request)
+    scope = who.read_scope(None)
+    spans = await run_in_threadpool(store.get_trace, trace_id, tenant=scope)
+    if not spans:
+        return _error(request, who, 404, "No such run", f"no run {trace_id[:80]!r} in your tenant")
+    tenant = spans[0].tenant or who.key.tenant
+    try:
+        await run_in_threadpool(
+            lambda: RunLabels(store).add(
+                tenant=tenant, trace_id=trace_id, span_id=form.get("span_id") or None, label=form.get("label", ""),
+                note=form.get("note", ""), by=who.actor,
+            )
+        )  # fmt: skip
+    except ValueError as err:
+        return _error(request, who, 400, "Invalid label", str(err))
+    return RedirectResponse(f"/runs/{quote(trace_id)}?done=labelled", status_code=303)
 
 
 # -- decisions -------------------------------------------------------------------------------------
