@@ -9,10 +9,13 @@ import typer
 
 from railguard.cli import (
     _approvals,
+    _audit,
     _core,
     _decisions,
     _detect,
     _integrations,
+    _keys,
+    _policy_server,
     _replay,
     _serve,
     _tools,
@@ -30,7 +33,9 @@ app.registered_commands.extend(_core.app.registered_commands)
 app.add_typer(_core.policy_app, name="policy")
 
 # Each concern keeps its commands in its own module, exposing `register(app)`.
-for _module in (_approvals, _decisions, _detect, _integrations, _replay, _serve, _tools, _traces):
+for _module in (
+    _approvals, _audit, _decisions, _detect, _integrations, _keys, _policy_server, _replay, _serve, _tools, _traces,
+):  # fmt: skip
     _module.register(app)
 
 

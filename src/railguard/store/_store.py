@@ -107,35 +107,36 @@ class Store:
 
     # -- writes --
 
-    def write_spans(self, rows: Sequence[SpanRow]) -> int:
+    def write_spans(self, rows: Sequence[SpanRow], *, isolate_tenants: bool = False) -> int:
         """Store spans in one transaction, durable when this returns. Returns how many were new
-        (a span already stored, same trace and span id, is ignored)."""
+        (a span already stored, same trace and span id, is ignored). `isolate_tenants` for spans
+        from an untrusted sender: a span joins only a trace stored under its own tenant."""
         if not rows:
             return 0
         try:
-            return self._write_span_batch(rows)
+            return self._write_span_batch(rows, isolate_tenants)
         except UnstorableData:
             if len(rows) == 1:
                 raise
         # Values were sanitized, yet the database refused the batch: one span must not lose the
         # others, so each is written on its own and only the refused ones are dropped.
-        outcomes = [self._write_one_span(row) for row in rows]
+        outcomes = [self._write_one_span(row, isolate_tenants) for row in rows]
         if all(n is None for n in outcomes):
             raise UnstorableData(f"none of the {len(rows)} spans could be stored on {self.url_display}")
         return sum(n or 0 for n in outcomes)
 
-    def _write_one_span(self, row: SpanRow) -> int | None:
+    def _write_one_span(self, row: SpanRow, isolate_tenants: bool) -> int | None:
         try:
-            return self._write_span_batch([row])
+            return self._write_span_batch([row], isolate_tenants)
         except UnstorableData:
             return None
 
-    def _write_span_batch(self, rows: Sequence[SpanRow]) -> int:
+    def _write_span_batch(self, rows: Sequence[SpanRow], isolate_tenants: bool) -> int:
         detail = ""
         for _attempt in range(_DUPLICATE_RETRIES):
             try:
                 with self.write_transaction() as conn:
-                    return _ingest.insert_spans(conn, rows)
+                    return _ingest.insert_spans(conn, rows, isolate_tenants=isolate_tenants)
             except _ingest.ConcurrentDuplicate as exc:
                 detail = str(exc)  # rolled back; the next attempt sees the other writer's spans as stored
         raise StoreError(f"spans could not be stored on {self.url_display} (integrity error: {detail})")
