@@ -179,9 +179,9 @@ class Approvals:
         return approval
 
     def _record(self, decided: Iterable[Approval]) -> None:
-        records = [_decision_of(a).to_record() for a in decided]
-        if records:
-            self.store.write_decisions(records)
+        from railguard.trace._decision_log import DecisionLog  # the one decision-log writer
+
+        DecisionLog(self.store.write_decisions).write(_decision_of(a) for a in decided)
 
     # -- policy ----------------------------------------------------------------------------------
 

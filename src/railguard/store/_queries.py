@@ -200,7 +200,11 @@ def list_decisions(
     tool: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    query = select(decisions.c.record).where(*_tenant_filter(decisions.c.tenant, tenant))
+    """Decision events, newest first; each record carries its `event_id` and `seq` (the n-th event
+    of its decision id)."""
+    query = select(decisions.c.record, decisions.c.event_id, decisions.c.seq).where(
+        *_tenant_filter(decisions.c.tenant, tenant)
+    )
     if since is not None:
         query = query.where(decisions.c.ts >= since)
     if verdict is not None:
@@ -208,5 +212,8 @@ def list_decisions(
     if tool is not None:
         query = query.where(decisions.c.tool == tool)
     limit = max(1, min(int(limit), MAX_PAGE))
-    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc()).limit(limit)
-    return [dict(record) for (record,) in conn.execute(query)]
+    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc(), decisions.c.seq.desc())
+    return [
+        {**record, "event_id": event_id, "seq": seq}
+        for record, event_id, seq in conn.execute(query.limit(limit))
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -88,23 +88,26 @@ class Store:
     def write_spans(self, rows: Sequence[SpanRow]) -> int:
         """Store spans in one transaction, durable when this returns. Returns how many were new
         (a span already stored, same trace and span id, is ignored)."""
+        return self._write_retrying("spans", _ingest.insert_spans, rows)
+
+    def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Append decision events (DecisionV1 records, see railguard.trace.DecisionLog) in one
+        transaction; never overwrites. Returns how many were new (a stored `event_id` is skipped)."""
+        return self._write_retrying("decision events", _ingest.insert_decision_events, records)
+
+    def _write_retrying(
+        self, what: str, insert: Callable[[Connection, Sequence[Any]], int], rows: Sequence[Any]
+    ) -> int:
         if not rows:
             return 0
         detail = ""
         for _attempt in range(_DUPLICATE_RETRIES):
             try:
                 with self.write_transaction() as conn:
-                    return _ingest.insert_spans(conn, rows)
+                    return insert(conn, rows)
             except _ingest.ConcurrentDuplicate as exc:
-                detail = str(exc)  # rolled back; the next attempt sees the other writer's spans as stored
-        raise StoreError(f"spans could not be stored on {self.url_display} (integrity error: {detail})")
-
-    def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
-        """Upsert DecisionV1 records (Decision.to_record()) by decision_id, in one transaction."""
-        if not records:
-            return 0
-        with self.write_transaction() as conn:
-            return _ingest.upsert_decisions(conn, records)
+                detail = str(exc)  # rolled back; the next attempt sees the other writer's rows
+        raise StoreError(f"{what} could not be stored on {self.url_display} (integrity error: {detail})")
 
     def delete_older_than(self, days: float, *, batch_size: int = 5000) -> int:
         """Delete runs and their spans that ended, and decisions taken, more than `days` ago, in

@@ -14,11 +14,11 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from railguard import _scope
 from railguard._background import BackgroundBatches
-from railguard.model import Decision
 from railguard.store import Store, open_store
 from railguard.trace import _state
+from railguard.trace._decision_log import DecisionEvent, DecisionLog
 from railguard.trace._processor import RedactingSpanProcessor
-from railguard.trace._redaction import RedactionPolicy, redact_decision_record
+from railguard.trace._redaction import RedactionPolicy
 from railguard.trace._spans import run_span
 from railguard.trace._store_export import StoreSpanExporter
 
@@ -44,9 +44,10 @@ class Tracing:
         self._owned_store = owned_store
         self.key = key
         self.policy = processor.policy
-        self._decisions: BackgroundBatches[Decision] | None = None
+        self._decisions: BackgroundBatches[DecisionEvent] | None = None
         if store_exporter is not None:
-            self._decisions = BackgroundBatches(self._store_decisions, name="railguard-decision-log")
+            self.decision_log = DecisionLog(store_exporter.submit_decisions, self.policy)
+            self._decisions = BackgroundBatches(self.decision_log.write, name="railguard-decision-log")
         self.recorder = _state.Recorder(
             enabled=True,
             tracer=provider.get_tracer(_INSTRUMENTATION),
@@ -58,11 +59,6 @@ class Tracing:
     @property
     def store(self) -> Store | None:
         return self.store_exporter.store if self.store_exporter is not None else None
-
-    def _store_decisions(self, decisions: Sequence[Decision]) -> None:
-        assert self.store_exporter is not None
-        records = [redact_decision_record(d.to_record(), self.policy) for d in decisions]
-        self.store_exporter.submit_decisions(records)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Export everything recorded so far (spans and decisions) and wait for the store to have it."""

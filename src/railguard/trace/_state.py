@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.trace import NoOpTracer, Tracer
 
-from railguard.model import Decision
+from railguard.trace._decision_log import DecisionEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +18,9 @@ class Recorder:
     enabled: bool
     tracer: Tracer
     capture_content: bool = True
-    # Queues a decision for storage (its record is built and redacted off the agent's thread); None
-    # when no store is configured.
-    submit_decision: Callable[[Decision], Any] | None = None
+    # Queues a decision event for the decision log (its record is built and redacted off the agent's
+    # thread); None when no store is configured.
+    submit_decision: Callable[[DecisionEvent], Any] | None = None
 
 
 DISABLED = Recorder(enabled=False, tracer=NoOpTracer(), capture_content=False)
