@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from railguard._policy_watch import PolicyWatcher
 from railguard.detect.facts import FACTS, warm_facts
 from railguard.errors import ConfigurationError, ContractViolation
 from railguard.model import (
@@ -30,7 +31,7 @@ from railguard.model import (
     Verdict,
     current_context,
 )
-from railguard.policy import CompiledPolicy, Contract, ToolPlan, compile_contract, load_policy
+from railguard.policy import CompiledPolicy, Contract, ToolPlan, compile_contract, load_policy, load_source
 
 STAGES = ("killswitch", "contract", "policy", "guards", "approval")
 # The deadline bounds evaluation (in memory). The stateful stages talk to the store, whose own
@@ -257,33 +258,25 @@ class Engine:
             self.stats.last_reload_error = None
 
     def watch(self, interval: float = 1.0) -> None:
-        """Poll the policy files (and what they include) and reload when one changes."""
+        """Poll the policy files (and what they include) and reload when one changes. When this
+        returns, an edit made since the policy was loaded has been applied (see _policy_watch)."""
         if self._watcher is not None:
             return
 
-        def stamps() -> dict[str, int]:
-            out: dict[str, int] = {}
-            for f in self._policy.source.files:
-                try:
-                    out[f] = Path(f).stat().st_mtime_ns
-                except OSError:
-                    out[f] = -1
-            return out
-
-        def loop() -> None:
-            seen = stamps()
-            while not self._stop_watch.wait(interval):
-                now = stamps()
-                if now != seen:
-                    seen = now
-                    try:
-                        self.reload()
-                        seen = stamps()  # the new policy may include other files
-                    except Exception:
-                        pass  # recorded in stats; keep serving the last good policy
+        def changed_since_load() -> bool:
+            try:
+                return load_source(self._paths, self._packs, self._text).digest != self._policy.source.digest
+            except Exception:
+                return True  # unreadable now: let reload() report it
 
         self._stop_watch.clear()
-        self._watcher = threading.Thread(target=loop, name="railguard-policy-watch", daemon=True)
+        self._watcher = PolicyWatcher(
+            lambda: self._policy.source.files,
+            changed_since_load,
+            self.reload,
+            interval=interval,
+            stop=self._stop_watch,
+        )
         self._watcher.start()
 
     def close(self) -> None:
