@@ -13,6 +13,22 @@ import pytest
 
 PG_SERVER = os.environ.get("RAILGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
+# A failure of Railguard itself that is a bug (not an unreachable store or collector) is re-raised
+# instead of only logged (railguard._internal), here and in every subprocess a test starts. A test
+# that injects such a failure on purpose unsets it (monkeypatch.delenv).
+os.environ["RAILGUARD_RAISE_INTERNAL_ERRORS"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _no_bug_in_a_background_thread() -> Iterator[None]:
+    """A background consumer cannot re-raise (its thread would die): its bugs fail the test here."""
+    from railguard import _background
+
+    _background.BUGS.clear()
+    yield
+    bugs, _background.BUGS[:] = list(_background.BUGS), []
+    assert not bugs, f"a Railguard background thread failed: {bugs!r}"
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:

@@ -3,11 +3,13 @@ are counted in `Tracing.stats()`."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -55,7 +57,10 @@ def _agent_steps(engine: Engine) -> str:
     return decision.verdict.value
 
 
-def test_a_raising_exporter_does_not_stop_the_others_or_the_agent(engine: Engine) -> None:
+def test_a_raising_exporter_does_not_stop_the_others_or_the_agent(
+    engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="railguard")
     raising, memory = RaisingExporter(), InMemorySpanExporter()
     tracing = configure_tracing(exporters=[raising, memory])
     assert _agent_steps(engine) == "allow"
@@ -64,11 +69,21 @@ def test_a_raising_exporter_does_not_stop_the_others_or_the_agent(engine: Engine
     assert len(memory.get_finished_spans()) == 3
     stats = tracing.stats()
     assert stats["export_failures"] >= 1 and stats["spans_exported"] == 3
-    tracing.shutdown()  # the exporter's failing shutdown is swallowed too
+    assert stats["internal_errors"]["tracing.export"] >= 1
+    monkeypatch.delenv("RAILGUARD_RAISE_INTERNAL_ERRORS")  # the failing shutdown is a bug, on purpose
+    tracing.shutdown()  # the exporter's failing shutdown is swallowed too ...
     assert engine.stats.sink_errors == 0
+    # ... and both failures were logged where a person sees them (a collector down is a warning).
+    logged = {(r.levelno, r.getMessage().split("]")[0]) for r in caplog.records}
+    assert (logging.WARNING, "railguard internal error [tracing.export") in logged
+    assert (logging.ERROR, "railguard internal error [tracing.shutdown") in logged
+    assert "backend down" in caplog.text and "cannot shut down either" in caplog.text
 
 
-def test_the_store_going_down_is_counted_not_raised(tmp_path: Path, engine: Engine) -> None:
+def test_the_store_going_down_is_counted_not_raised(
+    tmp_path: Path, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="railguard")
     db = tmp_path / "t.db"
     tracing = configure_tracing(f"sqlite:///{db}")
     with sqlite3.connect(db) as conn:  # the store breaks under the running agent
@@ -78,6 +93,9 @@ def test_the_store_going_down_is_counted_not_raised(tmp_path: Path, engine: Engi
     stats = tracing.stats()
     assert stats["store"]["errors"] >= 1
     assert stats["store"]["last_error"] == "StoreError"
+    # Logged as an expected failure (a warning), with the store's own message.
+    (logged,) = [r for r in caplog.records if "[background.store-writer]" in r.getMessage()]
+    assert logged.levelno == logging.WARNING and "no such table: spans" in logged.getMessage()
     tracing.shutdown()
     assert tracing.stats()["dropped"] >= 3  # what could not be written is reported lost
 

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from railguard._internal import internal_error, reported
 from railguard.engine import Engine
-from railguard.errors import GuardBlocked
+from railguard.errors import GuardBlocked, StoreError
 from railguard.integrations._mcp_scan import injection_notice, scan_text, secrets_notice
 from railguard.model import Action, Context, Decision, Trust, Verdict
 
@@ -232,16 +233,14 @@ def _recording(engine: Engine, db: str | None, event: str, payload: Mapping[str,
                     action = action_from_hook(payload)
                     span = stack.enter_context(tool_call(action.tool, action.call_id, dict(action.args)))
                     span.record_result(payload.get("tool_response"))
-            except Exception:
-                pass  # tracing is best effort; the decision below is what matters
+            except Exception as err:  # tracing is best effort; the decision below is what matters
+                internal_error("claude_code.tracing", err, expected=isinstance(err, StoreError))
         yield
 
 
 def _quietly(fn: Callable[[], object]) -> None:
-    try:
+    with reported("claude_code.tracing"):
         fn()
-    except Exception:
-        pass
 
 
 def _opt_str(value: Any) -> str | None:

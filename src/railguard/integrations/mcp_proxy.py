@@ -45,7 +45,7 @@ from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 
 from railguard.engine import Engine
-from railguard.errors import ApprovalRequired, GuardBlocked
+from railguard.errors import ApprovalRequired, GuardBlocked, GuardError
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 
@@ -161,7 +161,7 @@ class McpProxy:
             decision = await self._decide(
                 Action(tool, args, call_id=str(request.id), context=self._context())
             )
-        except (GuardBlocked, ApprovalRequired) as refused:
+        except GuardError as refused:  # blocked, waiting for approval, or denied
             await self._reply(client_write, request.id, error_result(refused.model_message()))
             return
         except Exception as problem:  # fail closed: an unchecked call never reaches the server

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from railguard._internal import internal_error
 from railguard.errors import ApprovalDenied, ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision, Mode, RuleHit, Severity, Verdict
 from railguard.policy._cel import Condition, compile_condition
@@ -147,8 +148,9 @@ class Approvals:
         if created and self.notifier is not None:
             try:
                 self.notifier.notify(approval)
-            except Exception:  # a notifier must never break the agent
+            except Exception as err:  # a notifier must never break the agent
                 self.notify_errors += 1
+                internal_error("approvals.notify", err, expected=True)  # a webhook or mail server is down
         return approval
 
     def approve(self, approval_id: str, *, by: str, note: str | None = None) -> Approval:

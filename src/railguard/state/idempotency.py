@@ -35,7 +35,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, select, update
 
-from railguard.errors import RailguardError
+from railguard.errors import IdempotencyTimeout, IdempotentCallFailed, RailguardError
 from railguard.model import canonical_json, current_context
 from railguard.state._counters import bounded_key, dialect_insert, ensure_tables, idempotency
 from railguard.store import Store
@@ -43,18 +43,6 @@ from railguard.store import Store
 F = TypeVar("F", bound=Callable[..., Any])
 _POLL_START_S = 0.005
 _POLL_MAX_S = 0.1
-
-
-class IdempotencyError(RailguardError):
-    """An idempotent call could not produce a result."""
-
-
-class IdempotentCallFailed(IdempotencyError):
-    """The in-flight call this duplicate waited for failed; calling again will execute again."""
-
-
-class IdempotencyTimeout(IdempotencyError):
-    """A duplicate waited longer than `wait_s` for the in-flight call to finish."""
 
 
 @dataclass(frozen=True, slots=True)

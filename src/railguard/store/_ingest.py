@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, and_, case, func, insert, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from railguard.model import Verdict
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import SpanRow
 from railguard.store._schema import decisions, runs, spans
@@ -156,8 +157,8 @@ def _fold(run: dict[str, Any], p: Mapping[str, Any]) -> None:
     run["span_count"] += 1
     run["tool_calls"] += op == TOOL_OPERATION
     run["model_calls"] += op in MODEL_OPERATIONS
-    run["blocks"] += p["verdict"] == "block"
-    run["asks"] += p["verdict"] == "ask"
+    run["blocks"] += p["verdict"] == Verdict.BLOCK
+    run["asks"] += p["verdict"] == Verdict.ASK
     run["errors"] += p["status"] == "error"
     run["start_ns"] = min(run["start_ns"], p["start_ns"])
     run["end_ns"] = max(run["end_ns"], p["end_ns"])

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, tuple_
 from sqlalchemy.sql import Select
 
+from railguard.model import Verdict
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import RunSummary, SpanRow
 from railguard.store._schema import decisions, runs, spans
@@ -89,11 +90,11 @@ def _status_filter(status: str) -> ColumnElement[bool]:
 
 
 def _verdict_filter(verdict: str) -> ColumnElement[bool]:
-    if verdict == "block":
+    if verdict == Verdict.BLOCK:
         return runs.c.blocks > 0
-    if verdict == "ask":
+    if verdict == Verdict.ASK:
         return runs.c.asks > 0
-    if verdict == "allow":
+    if verdict == Verdict.ALLOW:
         return and_(runs.c.blocks == 0, runs.c.asks == 0)
     raise ValueError(f"unknown run verdict filter {verdict!r}; use 'block', 'ask' or 'allow'")
 
@@ -138,8 +139,8 @@ def timeseries(
             func.count().label("spans"),
             _count_where(is_tool).label("tool_calls"),
             _count_where(is_model).label("model_calls"),
-            _count_where(spans.c.verdict == "block").label("blocks"),
-            _count_where(spans.c.verdict == "ask").label("asks"),
+            _count_where(spans.c.verdict == Verdict.BLOCK.value).label("blocks"),
+            _count_where(spans.c.verdict == Verdict.ASK.value).label("asks"),
             _count_where(spans.c.status == "error").label("errors"),
             func.sum(case((counts_usage, func.coalesce(spans.c.input_tokens, 0)), else_=0)).label(
                 "input_tokens"

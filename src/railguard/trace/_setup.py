@@ -4,6 +4,7 @@ the store exporter, an OTLP/HTTP exporter and any exporters you pass."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,12 +15,14 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from railguard import _scope
 from railguard._background import BackgroundBatches
+from railguard._internal import internal_error_counts
 from railguard.store import Store, open_store
 from railguard.trace import _state
 from railguard.trace._decision_log import DecisionEvent, DecisionLog
 from railguard.trace._processor import RedactingSpanProcessor
 from railguard.trace._redaction import RedactionPolicy
 from railguard.trace._spans import run_span
+from railguard.trace._state import active_tracing
 from railguard.trace._store_export import StoreSpanExporter
 
 _INSTRUMENTATION = "railguard"
@@ -61,12 +64,14 @@ class Tracing:
         return self.store_exporter.store if self.store_exporter is not None else None
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Export everything recorded so far (spans and decisions) and wait for the store to have it."""
+        """Export everything recorded so far (spans and decisions) and wait for the store to have it,
+        within one `timeout_s` for all of it."""
+        deadline = time.monotonic() + timeout_s
         done = self.processor.force_flush(int(timeout_s * 1000))
         if self._decisions is not None:
-            done = self._decisions.flush(timeout_s) and done
+            done = self._decisions.flush(_left(deadline)) and done
         if self.store_exporter is not None:
-            done = self.store_exporter.force_flush(int(timeout_s * 1000)) and done
+            done = self.store_exporter.force_flush(int(_left(deadline) * 1000)) and done
         return done
 
     def stats(self) -> dict[str, Any]:
@@ -82,28 +87,33 @@ class Tracing:
             out["store"] = store
             dropped += store["dropped"]
         out["dropped"] = dropped
+        out["internal_errors"] = internal_error_counts()  # Railguard's own failures, by kind
         return out
 
-    def shutdown(self) -> None:
-        """Flush, stop the background threads, close a store this setup opened. Idempotent."""
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Flush, stop the background threads, close a store this setup opened; everything within
+        one `timeout_s` shared by the processor and every exporter (what is still unwritten then
+        is counted as dropped). Idempotent."""
         if self.closed:
             return
         self.closed = True
+        deadline = time.monotonic() + timeout_s
         _deactivate(self)
-        self.flush()
+        self.flush(timeout_s)
         if self._decisions is not None:
-            self._decisions.close()
-        self.provider.shutdown()  # shuts the processor, and through it every exporter
+            self._decisions.close(_left(deadline))  # decision events first: they feed the store writer
+        self.processor.shutdown(_left(deadline))  # and through it every exporter, the store's writer last
+        self.provider.shutdown()  # the processor is shut down already: this only marks the provider
         if self._owned_store is not None:
             self._owned_store.close()
 
 
 _lock = threading.Lock()
-_active: list[Tracing] = []
+_active = _state._tracing
 
 
-def active_tracing() -> Tracing | None:
-    return _active[0] if _active else None
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def configure_tracing(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 
+from railguard._internal import internal_error
 from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import _rules_db, _rules_fs, _rules_host, _rules_net, _rules_ops, _rules_vcs
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
@@ -210,6 +211,7 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
             urls=urls,
         )
     except Exception as exc:  # the guard must answer: anything unhandled is "not understood" -> ask
+        internal_error("detect.shell", exc, expected=isinstance(exc, RecursionError))
         return _failed(f"analyzer could not handle the command ({type(exc).__name__})")
 
 
