@@ -8,8 +8,12 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from railguard.detect.injection._corpus import insert_attack, threshold_at_fpr
 from railguard.detect.injection._model import LinearModel, shipped_model
+
+pytestmark = pytest.mark.slow  # each test starts processes
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_injection.py"
 

@@ -22,6 +22,8 @@ DECIDER = """
 import sys, time
 from railguard.store import open_store
 from railguard.state import Approvals
+
+pytestmark = pytest.mark.slow  # each test starts processes
 url, verb = sys.argv[1], sys.argv[2]
 with open_store(url) as store:
     approvals = Approvals(store)

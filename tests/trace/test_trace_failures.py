@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from railguard._scope import run
 from railguard.engine import Engine
 from railguard.model import Action
-from railguard.trace import RedactingSpanProcessor, configure_tracing, model_call, tool_call
+from railguard.trace import RedactingSpanProcessor, _processor, configure_tracing, model_call, tool_call
 
 
 class RaisingExporter(SpanExporter):
@@ -152,3 +152,38 @@ def test_configure_is_idempotent_and_replacing_shuts_the_old_setup_down() -> Non
     with tool_call("after"):
         pass
     assert len(other.get_finished_spans()) == 1  # off after shutdown
+
+
+class SlowFlushingExporter(SpanExporter):
+    """Each flush takes `cost_s` on the test's clock and records the time it was given."""
+
+    def __init__(self, now: list[float], cost_s: float) -> None:
+        self.now, self.cost_s = now, cost_s
+        self.given_ms: list[int] = []
+        self.shut_down = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self.given_ms.append(timeout_millis)
+        self.now[0] += self.cost_s
+        return True
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+
+
+def test_shutdown_shares_one_deadline_across_exporters(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(_processor, "clock", lambda: now[0])
+    first, second = SlowFlushingExporter(now, 4.0), SlowFlushingExporter(now, 4.0)
+    tracing = configure_tracing(exporters=[first, second])
+    with tool_call("t"):
+        pass
+    tracing.shutdown(timeout_s=5.0)
+    # The first exporter got the whole 5 s and used 4; the second got what was left, then nothing.
+    assert first.given_ms[0] == 5000
+    assert second.given_ms[0] <= 1000
+    assert first.given_ms[1:] == [0] and second.given_ms[1:] == [0]
+    assert first.shut_down and second.shut_down and tracing.closed

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
@@ -64,6 +64,10 @@ def redact_span(
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+# The clock shutdown and flush deadlines are measured on (a test advances a fake one).
+clock: Callable[[], float] = time.monotonic
 
 
 class RedactingSpanProcessor(SpanProcessor):
@@ -135,7 +139,7 @@ class RedactingSpanProcessor(SpanProcessor):
         }
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        deadline = time.monotonic() + timeout_millis / 1000
+        deadline = clock() + timeout_millis / 1000
         done = self._queue.flush(timeout_millis / 1000)
         for exporter in self._exporters:
             try:
@@ -150,13 +154,13 @@ class RedactingSpanProcessor(SpanProcessor):
         if self._shut_down:
             return
         self._shut_down = True
-        deadline = time.monotonic() + timeout_s
-        self._queue.close(max(0.0, deadline - time.monotonic()))
+        deadline = clock() + timeout_s
+        self._queue.close(seconds_left(deadline))
         for exporter in self._exporters:
             try:
                 exporter.force_flush(_millis_left(deadline))
                 if isinstance(exporter, StoreSpanExporter):
-                    exporter.shutdown(timeout_s=max(0.0, deadline - time.monotonic()))
+                    exporter.shutdown(timeout_s=seconds_left(deadline))
                 else:
                     exporter.shutdown()
             except Exception as err:
@@ -168,5 +172,9 @@ class ExportFailed(Exception):
     """An exporter reported that a batch was not exported."""
 
 
+def seconds_left(deadline: float) -> float:
+    return max(0.0, deadline - clock())
+
+
 def _millis_left(deadline: float) -> int:
-    return max(0, int((deadline - time.monotonic()) * 1000))
+    return int(seconds_left(deadline) * 1000)

@@ -4,7 +4,6 @@ the store exporter, an OTLP/HTTP exporter and any exporters you pass."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,9 +16,9 @@ from railguard import _scope
 from railguard._background import BackgroundBatches
 from railguard._internal import internal_error_counts
 from railguard.store import Store, open_store
-from railguard.trace import _state
+from railguard.trace import _processor, _state
 from railguard.trace._decision_log import DecisionEvent, DecisionLog
-from railguard.trace._processor import RedactingSpanProcessor
+from railguard.trace._processor import RedactingSpanProcessor, seconds_left
 from railguard.trace._redaction import RedactionPolicy
 from railguard.trace._spans import run_span
 from railguard.trace._state import active_tracing
@@ -66,12 +65,12 @@ class Tracing:
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Export everything recorded so far (spans and decisions) and wait for the store to have it,
         within one `timeout_s` for all of it."""
-        deadline = time.monotonic() + timeout_s
+        deadline = _processor.clock() + timeout_s
         done = self.processor.force_flush(int(timeout_s * 1000))
         if self._decisions is not None:
-            done = self._decisions.flush(_left(deadline)) and done
+            done = self._decisions.flush(seconds_left(deadline)) and done
         if self.store_exporter is not None:
-            done = self.store_exporter.force_flush(int(_left(deadline) * 1000)) and done
+            done = self.store_exporter.force_flush(int(seconds_left(deadline) * 1000)) and done
         return done
 
     def stats(self) -> dict[str, Any]:
@@ -97,12 +96,14 @@ class Tracing:
         if self.closed:
             return
         self.closed = True
-        deadline = time.monotonic() + timeout_s
+        deadline = _processor.clock() + timeout_s
         _deactivate(self)
         self.flush(timeout_s)
         if self._decisions is not None:
-            self._decisions.close(_left(deadline))  # decision events first: they feed the store writer
-        self.processor.shutdown(_left(deadline))  # and through it every exporter, the store's writer last
+            self._decisions.close(seconds_left(deadline))  # decision events first: they feed the store writer
+        self.processor.shutdown(
+            seconds_left(deadline)
+        )  # and through it every exporter, the store's writer last
         self.provider.shutdown()  # the processor is shut down already: this only marks the provider
         if self._owned_store is not None:
             self._owned_store.close()
@@ -110,10 +111,6 @@ class Tracing:
 
 _lock = threading.Lock()
 _active = _state._tracing
-
-
-def _left(deadline: float) -> float:
-    return max(0.0, deadline - time.monotonic())
 
 
 def configure_tracing(
