@@ -13,8 +13,6 @@ import pytest
 from railguard.detect.injection._corpus import insert_attack, threshold_at_fpr
 from railguard.detect.injection._model import LinearModel, shipped_model
 
-pytestmark = pytest.mark.slow  # each test starts processes
-
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_injection.py"
 
 
@@ -26,6 +24,7 @@ def _load_script() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # trains a model
 def test_training_script_runs_on_a_small_sample(tmp_path: Path) -> None:
     out = tmp_path / "model.json.gz"
     assert _load_script().main(["--limit", "15", "--steps", "20", "--out", str(out)]) == 0
