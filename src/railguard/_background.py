@@ -127,7 +127,11 @@ class BackgroundBatches(Generic[T]):
                 if ok or not self._retry:
                     backoff = _BACKOFF_START_S
                 elif self._closed:
-                    return  # closing while the consumer fails: close() counts what is left as dropped
+                    # Closed while this batch failed: close() may have counted the queue already
+                    # (its wait ran out while the batch was in flight), so what is left is counted here.
+                    self.dropped += len(self._items)
+                    self._items.clear()
+                    return
                 else:
                     self._cond.wait(backoff)
                     backoff = min(backoff * 2, _BACKOFF_MAX_S)
