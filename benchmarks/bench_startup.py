@@ -1,5 +1,6 @@
-"""Start-up cost of `import railguard` and of one Claude Code hook call (`python -m
-railguard.integrations.claude_code` deciding one PreToolUse event), measured with `python -X
+"""Start-up cost of `import railguard`, of one Claude Code hook call (`python -m
+railguard.integrations.claude_code` deciding one PreToolUse event) and of the span API the guard and
+the integrations use, measured with `python -X
 importtime`: the total import time, the number of modules loaded, and whether the OpenTelemetry SDK
 or SQLAlchemy were loaded. With `--baseline REF` the same is measured for the tree at git REF, runs
 interleaved so that both see the same machine load, and reported side by side as ratios.
@@ -32,6 +33,11 @@ HOOK_EVENT = json.dumps(
 CASES = {
     "import railguard": (["-c", "import railguard"], ""),
     "hook: one PreToolUse call": (["-m", "railguard.integrations.claude_code"], HOOK_EVENT),
+    # What `@engine.guard` and the integrations load to create spans (tracing off).
+    "span API: _guard + integrations.generic": (
+        ["-c", "import railguard._guard, railguard.integrations.generic"],
+        "",
+    ),
 }
 
 
