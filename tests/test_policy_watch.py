@@ -118,3 +118,13 @@ def test_a_file_a_reload_starts_including_is_watched(tmp_path: Path, policy: Pat
         assert engine.check("u", {}).verdict is rg.Verdict.ASK
     finally:
         engine.close()
+
+
+def test_watching_a_policy_without_files_does_nothing() -> None:
+    engine = Engine(packs=["default"])
+    engine.watch(interval=HOUR)
+    try:
+        assert _watcher(engine).poll() is False
+        assert engine.stats.reloads == 0
+    finally:
+        engine.close()

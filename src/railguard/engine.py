@@ -264,6 +264,8 @@ class Engine:
             return
 
         def changed_since_load() -> bool:
+            if not self._policy.source.files:
+                return False  # packs and inline text: nothing on disk can change
             try:
                 return load_source(self._paths, self._packs, self._text).digest != self._policy.source.digest
             except Exception:

@@ -47,6 +47,7 @@ class Tracing:
         self.key = key
         self.policy = processor.policy
         self._decisions: BackgroundBatches[DecisionEvent] | None = None
+        self.decision_log: DecisionLog | None = None
         if store_exporter is not None:
             self.decision_log = DecisionLog(store_exporter.submit_decisions, self.policy)
             self._decisions = BackgroundBatches(self.decision_log.write, name="railguard-decision-log")
@@ -99,11 +100,11 @@ class Tracing:
         deadline = _processor.clock() + timeout_s
         _deactivate(self)
         self.flush(timeout_s)
+        # Decision events first (they feed the store writer), then the processor and, through it,
+        # every exporter: the store's writer last.
         if self._decisions is not None:
-            self._decisions.close(seconds_left(deadline))  # decision events first: they feed the store writer
-        self.processor.shutdown(
-            seconds_left(deadline)
-        )  # and through it every exporter, the store's writer last
+            self._decisions.close(seconds_left(deadline))
+        self.processor.shutdown(seconds_left(deadline))
         self.provider.shutdown()  # the processor is shut down already: this only marks the provider
         if self._owned_store is not None:
             self._owned_store.close()
