@@ -15,6 +15,32 @@ import pytest
 
 PG_SERVER = os.environ.get("RAILGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
+# A failure of Railguard itself that is a bug (not an unreachable store or collector) is re-raised
+# instead of only logged (railguard._internal), here and in every subprocess a test starts. A test
+# that injects such a failure on purpose unsets it (monkeypatch.delenv).
+os.environ["RAILGUARD_RAISE_INTERNAL_ERRORS"] = "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches PostgreSQL carries the `postgres` marker (`-m "not postgres"` runs
+    without it), whether it asks for the server directly or through `pg_url` / `store_url`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("store_url") if callspec is not None else None
+        if backend == "postgresql" or "pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _no_bug_in_a_background_thread() -> Iterator[None]:
+    """A background consumer cannot re-raise (its thread would die): its bugs fail the test here."""
+    from railguard import _background
+
+    _background.BUGS.clear()
+    yield
+    bugs, _background.BUGS[:] = list(_background.BUGS), []
+    assert not bugs, f"a Railguard background thread failed: {bugs!r}"
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:

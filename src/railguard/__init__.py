@@ -12,9 +12,10 @@ with rg.run(agent="support", tenant="acme", user="ana"):
     def send_email(to: str, body: str) -> str: ...
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from railguard._decisions import refusal
+from railguard._lazy import load_lazy as _load_lazy
 from railguard._scope import run
 from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace, Stop
 from railguard.errors import (
@@ -45,7 +46,7 @@ from railguard.model import (
 )
 from railguard.policy import CompiledPolicy, available_packs, load_policy
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from railguard._init import init
     from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
     from railguard.remote import RemoteEngine, attach
@@ -121,15 +122,8 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'railguard' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+def __getattr__(name: str) -> _typing.Any:
+    return _load_lazy(globals(), _LAZY, __name__, name)
 
 
 __all__ = [

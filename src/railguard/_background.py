@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from railguard._internal import internal_error
+from railguard.errors import StoreError
+
 T = TypeVar("T")
 
 _BACKOFF_START_S = 0.05
@@ -124,7 +127,11 @@ class BackgroundBatches(Generic[T]):
                 if ok or not self._retry:
                     backoff = _BACKOFF_START_S
                 elif self._closed:
-                    return  # closing while the consumer fails: close() counts what is left as dropped
+                    # Closed while this batch failed: close() may have counted the queue already
+                    # (its wait ran out while the batch was in flight), so what is left is counted here.
+                    self.dropped += len(self._items)
+                    self._items.clear()
+                    return
                 else:
                     self._cond.wait(backoff)
                     backoff = min(backoff * 2, _BACKOFF_MAX_S)
@@ -138,7 +145,25 @@ class BackgroundBatches(Generic[T]):
                 self.last_error = type(exc).__name__
                 if not self._retry:
                     self.dropped += len(batch)
+            # A store that is down is expected (and retried); anything else is a bug in the consumer.
+            # Reported, never re-raised here: raising would end this thread and lose what is queued.
+            _report(self._thread.name, exc)
             return False
         with self._cond:
             self.handled += len(batch)
         return True
+
+
+def _report(thread_name: str, exc: Exception) -> None:
+    kind = f"background.{thread_name.removeprefix('railguard-')}"
+    expected = isinstance(exc, StoreError | OSError)
+    try:
+        internal_error(kind, exc, expected=expected)
+    except Exception:
+        # Under tests a bug re-raises; here that would kill the consumer, so it is kept for the test
+        # suite, which fails the test that caused it (tests/conftest.py).
+        BUGS.append(exc)
+
+
+# Bugs in consumers seen while RAILGUARD_RAISE_INTERNAL_ERRORS=1.
+BUGS: list[Exception] = []

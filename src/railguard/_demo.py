@@ -20,7 +20,7 @@ from railguard._scope import run
 from railguard.detect.redact import find_sensitive
 from railguard.engine import Engine
 from railguard.errors import ApprovalRequired, GuardBlocked
-from railguard.model import Action, Decision
+from railguard.model import Action, Decision, Verdict
 
 DEMO_POLICY = """
 name: demo-support-agent
@@ -123,17 +123,17 @@ class _Agent:
     def call(self, tool: str, args: dict[str, Any], intent: str, note: str = "") -> Decision:
         action = Action(tool, args)
         decision = self.engine.check(action)
-        verdict = decision.verdict.value
-        if verdict == "ask" and self.approvals is not None:
+        verdict = decision.verdict
+        if verdict is Verdict.ASK and self.approvals is not None:
             try:
                 self.approvals.request(action, decision)  # files the request; the agent does not wait
             except ApprovalRequired as pending:
                 decision = replace(decision, approval_id=pending.approval_id)
-        if verdict == "block":
+        if verdict is Verdict.BLOCK:
             outcome = GuardBlocked(decision, action).model_message()
-        elif verdict == "ask":
+        elif verdict is Verdict.ASK:
             outcome = ApprovalRequired(decision, action).model_message()
-        elif verdict == "modify":
+        elif verdict is Verdict.MODIFY:
             outcome = f"ran with rewritten arguments: {json.dumps(dict(decision.args or {}))[:90]}"
         else:
             outcome = "ran"
@@ -145,15 +145,15 @@ class _Agent:
     def run(self) -> list[Step]:
         for tool, args, intent in SCRIPT:
             decision = self.call(tool, args, intent)
-            if decision.verdict.value == "ask" and decision.approval_id and self.approvals is not None:
+            if decision.verdict is Verdict.ASK and decision.approval_id and self.approvals is not None:
                 self.approvals.approve(decision.approval_id, by=HUMAN, note="double charge confirmed")
                 note = f"{HUMAN} approved request {decision.approval_id[:8]} (railguard approvals approve)"
                 self.call(tool, args, intent + ", retried after the approval", note)
         for _ in range(6):  # bounded: the loop cap stops it before this runs out
-            if self.call(*POLL).verdict.value == "block":
+            if self.call(*POLL).verdict is Verdict.BLOCK:
                 break
         for tool, args, intent in WRAP_UP:
-            if self.call(tool, args, intent).verdict.value == "block":
+            if self.call(tool, args, intent).verdict is Verdict.BLOCK:
                 break
         return self.steps
 
@@ -220,7 +220,7 @@ def run_demo(console: Console, *, as_json: bool = False, db_url: str | None = No
             console.print(
                 f"{'':20}[dim]why:[/dim] {escape(mask(d.reason))} [dim]({escape(', '.join(d.rules))})[/dim]"
             )
-        if d.verdict.value != "allow":
+        if d.verdict is not Verdict.ALLOW:
             console.print(f"{'':20}[dim]agent sees:[/dim] {escape(mask(step.outcome))}")
         console.print(f"{'':20}[dim]decided in {d.latency_us:.0f} µs (policy + store-backed cushions)[/dim]")
     counts: dict[str, int] = {}

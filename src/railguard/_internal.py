@@ -12,6 +12,9 @@ never-break-the-agent rule.
         sink(decision, action)
     except Exception as err:
         internal_error("engine.sink", err)
+
+    with reported("tracing.span"):           # contextlib.suppress(Exception), reported
+        span.end()
 """
 
 from __future__ import annotations
@@ -56,6 +59,26 @@ def internal_error(kind: str, err: BaseException, *, expected: bool = False) -> 
         _log(kind, err, expected, skipped)
     if not expected and os.environ.get(_RAISE_ENV) == "1":
         raise err
+
+
+class reported:
+    """`with reported("tracing.span"): ...` swallows an `Exception` like `contextlib.suppress`, but
+    reports it through `internal_error` first. A class, not a generator: it sits on hot paths."""
+
+    __slots__ = ("expected", "kind")
+
+    def __init__(self, kind: str, *, expected: bool = False) -> None:
+        self.kind = kind
+        self.expected = expected
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: object, err: BaseException | None, _tb: object) -> bool:
+        if not isinstance(err, Exception):
+            return False  # no error, or KeyboardInterrupt/SystemExit/GeneratorExit: let it through
+        internal_error(self.kind, err, expected=self.expected)
+        return True
 
 
 def internal_error_counts() -> dict[str, int]:

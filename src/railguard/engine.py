@@ -46,6 +46,7 @@ from railguard._pipeline import (
     add_result,
     argument_problem,
 )
+from railguard._policy_watch import PolicyWatcher
 from railguard.detect.facts import warm_facts
 from railguard.errors import ApprovalDenied, ConfigurationError, ContractViolation, GuardError, RailguardError
 from railguard.model import (
@@ -61,7 +62,7 @@ from railguard.model import (
     Verdict,
     current_context,
 )
-from railguard.policy import CompiledPolicy, Contract, compile_contract, load_policy
+from railguard.policy import CompiledPolicy, Contract, compile_contract, load_policy, load_source
 from railguard.policy._evaluate import cel_error, evaluate_rules
 
 __all__ = [
@@ -229,33 +230,27 @@ class Engine:
             self.stats.last_reload_error = None
 
     def watch(self, interval: float = 1.0) -> None:
-        """Poll the policy files (and what they include) and reload when one changes."""
+        """Poll the policy files (and what they include) and reload when one changes. When this
+        returns, an edit made since the policy was loaded has been applied (see _policy_watch)."""
         if self._watcher is not None:
             return
 
-        def stamps() -> dict[str, int]:
-            out: dict[str, int] = {}
-            for f in self._policy.source.files:
-                try:
-                    out[f] = Path(f).stat().st_mtime_ns
-                except OSError:
-                    out[f] = -1
-            return out
-
-        def loop() -> None:
-            seen = stamps()
-            while not self._stop_watch.wait(interval):
-                now = stamps()
-                if now != seen:
-                    seen = now
-                    try:
-                        self.reload()
-                        seen = stamps()  # the new policy may include other files
-                    except Exception:
-                        pass  # recorded in stats; keep serving the last good policy
+        def changed_since_load() -> bool:
+            if not self._policy.source.files:
+                return False  # packs and inline text: nothing on disk can change
+            try:
+                return load_source(self._paths, self._packs, self._text).digest != self._policy.source.digest
+            except Exception:
+                return True  # unreadable now: let reload() report it
 
         self._stop_watch.clear()
-        self._watcher = threading.Thread(target=loop, name="railguard-policy-watch", daemon=True)
+        self._watcher = PolicyWatcher(
+            lambda: self._policy.source.files,
+            changed_since_load,
+            self.reload,
+            interval=interval,
+            stop=self._stop_watch,
+        )
         self._watcher.start()
 
     def close(self) -> None:

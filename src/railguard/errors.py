@@ -1,16 +1,30 @@
-"""The exception tree. Every error says what was wrong, where, and how to fix it.
+"""The exception tree: every public exception Railguard raises lives here. Each says what was wrong,
+where, and how to fix it.
 
 RailguardError
+├── ConfigurationError          an engine, store or integration was set up wrongly
 ├── PolicyError                 a policy file is invalid (file, line, key, fix)
 │   └── PolicyTestError         a *_test.yaml file is invalid
-├── GuardError                  raised at a guarded call; carries the Decision
+├── GuardError                  raised in place of a guarded call; carries the Decision
 │   ├── GuardBlocked            the verdict was block
-│   └── ApprovalRequired        the verdict was ask; carries the approval request id
-│       └── ApprovalDenied      a human denied it, or it expired
+│   ├── ApprovalRequired        the verdict was ask; carries the pending approval request id
+│   └── ApprovalDenied          a human denied the call, or its request expired (not a pending one)
 ├── ContractViolation           a tool's output or an agent step's result broke its contract
 ├── StoreError                  the store could not be reached or migrated
 │   └── UnstorableData          the store refused the data itself: retrying it cannot succeed
-└── ConfigurationError          an engine, store or integration was set up wrongly
+├── ApprovalNotFound            no approval request has that id
+├── ApprovalNotPending          the approval request was already decided or expired
+├── IdempotencyError            an idempotent call could not produce a result
+│   ├── IdempotentCallFailed    the in-flight call a duplicate waited for failed
+│   ├── IdempotencyTimeout      a duplicate waited too long for the in-flight call
+│   └── IdempotencyLeaseLost    a call ran past its lease and was replaced: its result is not recorded
+├── Unavailable                 every target of a resilient call failed or was switched off
+├── CircuitOpen                 a circuit breaker refused the call
+└── RollbackError               some undos of a saga failed
+
+TimeoutError
+└── AttemptTimeout              one attempt of a resilient call timed out (retried like any timeout,
+                                so deliberately not a RailguardError: resilient calls give up on those)
 """
 
 from __future__ import annotations
@@ -19,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from railguard.model import Action, Decision
+    from railguard.state._approvals_repo import Approval
+    from railguard.state.rollback import RollbackReport
 
 
 class RailguardError(Exception):
@@ -90,14 +106,18 @@ class GuardBlocked(GuardError):
         )
 
 
-class ApprovalRequired(GuardError):
-    """The call needs a human's approval first. `approval_id` names the pending request."""
+class _ApprovalError(GuardError):
+    """Carries `approval_id`, the approval request the call waits for or was refused by."""
 
     def __init__(
         self, decision: Decision, action: Action | None = None, approval_id: str | None = None
     ) -> None:
         self.approval_id = approval_id or decision.approval_id
         super().__init__(decision, action)
+
+
+class ApprovalRequired(_ApprovalError):
+    """The call needs a human's approval first. `approval_id` names the pending request."""
 
     def model_message(self) -> str:
         d = self.decision
@@ -108,8 +128,8 @@ class ApprovalRequired(GuardError):
         )
 
 
-class ApprovalDenied(ApprovalRequired):
-    """A human denied the call, or its approval request expired."""
+class ApprovalDenied(_ApprovalError):
+    """A human denied the call, or its approval request expired. `approval_id` names the request."""
 
     def model_message(self) -> str:
         d = self.decision
@@ -136,3 +156,74 @@ class StoreError(RailguardError):
 class UnstorableData(StoreError):
     """The database refused the values themselves (not the connection): the same data sent again
     fails again, so a sender must not retry it."""
+
+
+class ApprovalNotFound(RailguardError):
+    """No approval request has that id (or id prefix)."""
+
+
+class ApprovalNotPending(RailguardError):
+    """The request was already decided or has expired; `approval` shows its final state."""
+
+    def __init__(self, approval: Approval) -> None:
+        self.approval = approval
+        by = f" by {approval.decided_by}" if approval.decided_by else ""
+        super().__init__(f"approval request {approval.id} is already {approval.status}{by}")
+
+
+class IdempotencyError(RailguardError):
+    """An idempotent call could not produce a result."""
+
+
+class IdempotentCallFailed(IdempotencyError):
+    """The in-flight call this duplicate waited for failed; calling again will execute again."""
+
+
+class IdempotencyTimeout(IdempotencyError):
+    """A duplicate waited longer than `wait_s` for the in-flight call to finish."""
+
+
+class IdempotencyLeaseLost(IdempotencyError):
+    """This call ran past its lease and another caller took the key over: its result was not
+    recorded (the call that replaced it is the one whose result counts)."""
+
+
+class Unavailable(RailguardError):
+    """Every target failed or was switched off by its circuit breaker. `failures` lists (target,
+    error type) per attempt; `exceptions` keeps the last exception of each target."""
+
+    def __init__(
+        self, summary: str, failures: list[tuple[str, str]], exceptions: list[BaseException]
+    ) -> None:
+        self.failures = failures
+        self.exceptions = exceptions
+        super().__init__(f"can't do that right now: {summary}; try again later")
+
+
+class CircuitOpen(RailguardError):
+    """A breaker refused the call; `retry_in_s` is how long until it lets a probe through."""
+
+    def __init__(self, name: str, retry_in_s: float) -> None:
+        self.name = name
+        self.retry_in_s = retry_in_s
+        super().__init__(f"{name}: circuit open (next probe in {retry_in_s:.0f} s)")
+
+
+class AttemptTimeout(TimeoutError):
+    """One attempt took longer than `timeout_s`."""
+
+
+class RollbackError(RailguardError):
+    """Some undos failed. `failures` lists them; `report` has the whole outcome. Call `rollback`
+    again (after fixing the cause) to retry just those."""
+
+    def __init__(self, run_id: str, report: RollbackReport) -> None:
+        self.run_id = run_id
+        self.report = report
+        self.failures = report.failed
+        listed = "; ".join(f"{f.undo} (step {f.step}): {f.error_type}" for f in report.failed)
+        total = len(report.failed) + len(report.undone)
+        super().__init__(
+            f"rollback of run {run_id!r}: {len(report.failed)} of {total} undo(s) failed: {listed}. "
+            "Fix the cause and call rollback again; undone steps are not repeated"
+        )

@@ -30,10 +30,6 @@ class Verdict(enum.StrEnum):
 _VERDICT_RANK = {Verdict.ALLOW: 0, Verdict.MODIFY: 1, Verdict.ASK: 2, Verdict.BLOCK: 3}
 
 
-def strictest(a: Verdict, b: Verdict) -> Verdict:
-    return a if _VERDICT_RANK[a] >= _VERDICT_RANK[b] else b
-
-
 class Mode(enum.StrEnum):
     """`enforce` acts on verdicts; `audit` records what would have happened and allows."""
 
@@ -277,11 +273,18 @@ class Decision:
         """Ids of the rules that fired (audit-mode ones included)."""
         return tuple(h.rule for h in self.hits)
 
-    def to_record(self) -> dict[str, Any]:
-        """The versioned decision-log record (`DecisionV1`) that stores, dashboards and backtests read."""
+    def to_record(self, *, trace_id: str | None = None, span_id: str | None = None) -> dict[str, Any]:
+        """The versioned decision-log record (`DecisionV1`) that stores, dashboards and backtests read.
+
+        `trace_id`/`span_id` name the span the decision was recorded on. `masked` lists what the
+        decision log redacted (`{"path", "kind"}`, never a value); it is filled in by the one writer
+        of decision records (`railguard.trace.DecisionLog`), which also gives each record its
+        `event_id`: one decision id can have many events (a retry, a re-check after approval)."""
         return {
             "v": 1,
             "decision_id": self.decision_id,
+            "trace_id": trace_id,
+            "span_id": span_id,
             "timestamp": self.timestamp,
             "tool": self.tool,
             "call_id": self.call_id,
@@ -298,6 +301,7 @@ class Decision:
             "error": self.error,
             "approval_id": self.approval_id,
             "context": self.context.to_dict(),
+            "masked": [],
         }
 
     def to_json_line(self) -> dict[str, Any]:

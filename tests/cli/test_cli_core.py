@@ -1,13 +1,12 @@
-"""`railguard check / explain / test / policy validate` through the real console script."""
+"""`railguard check / explain / test / policy validate` in process, and once through the real console script."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import rg, rg_process
 
 POLICY = """
 name: cli-test
@@ -15,16 +14,6 @@ rules:
   - {rule: block-rm, tools: [delete_file], verdict: block, message: no deletes}
   - {rule: ask-pay, tools: [pay], when: args.amount > 10, verdict: ask}
 """
-
-
-def rg(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "railguard.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -40,7 +29,7 @@ def test_check_jsonl_stream(policy: Path) -> None:
         '{"tool": "pay", "args": {"amount": 50}, "context": {"tenant": "acme", "run": "r1"}, "id": "c1"}\n'
         '{"tool": "pay", "args": {"amount": 5}}\n'
     )
-    result = rg("check", "--policy", str(policy), "--json", stdin=stdin)
+    result = rg_process("check", "--policy", str(policy), "--json", stdin=stdin)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [x["verdict"] for x in lines] == ["block", "ask", "allow"]

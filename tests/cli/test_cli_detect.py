@@ -1,29 +1,19 @@
-"""`railguard redact` and `railguard scan` through the real console entry."""
+"""`railguard redact` and `railguard scan` in process, and once through the real console entry."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_helpers import rg, rg_process
 
 KEY = "AKIAZ3MHK2LQ7NPXV4TD"
 TOKEN = "ghp_R8xk2LmQ9vT3nW7yZ1aB5cD0eF4gH6iJ8kLm"
 
 
-def rg(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "railguard.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_redact_text_in_text_out() -> None:
     text = f"mail ana@acme.example\nkey {KEY}\n"
-    result = rg("redact", stdin=text)
+    result = rg_process("redact", stdin=text)
     assert result.returncode == 0
     assert result.stdout == "mail [redacted:email]\nkey [redacted:aws_access_key]\n"
 

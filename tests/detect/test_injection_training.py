@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from railguard.detect.injection._corpus import insert_attack, threshold_at_fpr
 from railguard.detect.injection._model import LinearModel, shipped_model
 
@@ -22,6 +24,7 @@ def _load_script() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # trains a model
 def test_training_script_runs_on_a_small_sample(tmp_path: Path, eval_data: Path) -> None:
     out = tmp_path / "model.json.gz"
     assert _load_script().main(["--limit", "15", "--steps", "20", "--out", str(out)]) == 0

@@ -41,6 +41,8 @@ SERVE_FIXTURE_OVER_HTTP = (
     "module.server.run('streamable-http', host='127.0.0.1', port=int(sys.argv[2]))\n"
 )
 
+pytestmark = pytest.mark.slow  # each test starts processes
+
 
 def free_port() -> int:
     with socket.socket() as probe:

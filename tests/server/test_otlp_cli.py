@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from otlp_server import free_port
 from typer.testing import CliRunner
 
@@ -18,6 +19,7 @@ GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 DAY_NS = 86_400 * 10**9
 
 
+@pytest.mark.slow  # starts `railguard serve`
 def test_serve_command_ingests_otlp_json_into_the_store(store_url: str) -> None:
     port = free_port()
     command = [sys.executable, "-m", "railguard.cli", "serve", "--port", str(port), "--db", store_url]

@@ -15,6 +15,8 @@ from railguard.errors import ApprovalDenied
 from railguard.state import install_approvals
 from railguard.store import open_store
 
+pytestmark = pytest.mark.slow  # each test starts processes
+
 POLICY = "rules:\n  - rule: big\n    tools: [wire]\n    when: args.amount > 100\n    verdict: ask\n"
 
 # The human, in another process: wait for the pending request, then decide it.

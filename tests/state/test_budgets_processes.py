@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from multiprocessing.pool import Pool
 
+import pytest
 from _workers import budget_worker, pool, run_everywhere
 
 from railguard.state._counters import counters, read_counter
 from railguard.store import open_store
+
+pytestmark = pytest.mark.slow  # each test starts processes
 
 __all__ = ["pool"]
 

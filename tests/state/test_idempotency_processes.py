@@ -7,11 +7,14 @@ import multiprocessing
 from multiprocessing.pool import Pool
 from pathlib import Path
 
+import pytest
 from _workers import PROCESSES, THREADS, claim_then_crash, idempotent_worker, pool, run_everywhere
 
 from railguard.state._counters import idempotency
 from railguard.state.idempotency import Idempotency
 from railguard.store import open_store
+
+pytestmark = pytest.mark.slow  # each test starts processes
 
 __all__ = ["pool"]
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import multiprocessing
 
+import pytest
+
 from railguard.engine import Engine
 from railguard.model import Action, Context, Verdict
 from railguard.state.provenance import UNTRUSTED_RULE, Provenance, install_provenance
 from railguard.store import open_store
+
+pytestmark = pytest.mark.slow  # each test starts processes
 
 RUN = Context(tenant="acme", run="shared-run")
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from railguard.store import open_store
 
 SPANS_PER_BATCH = 200
@@ -32,6 +34,8 @@ _WRITER = textwrap.dedent(
         i += 1
     """
 )
+
+pytestmark = pytest.mark.slow  # each test starts processes
 
 
 def test_sigkill_mid_write_loses_no_acknowledged_span(store_url: str) -> None:

@@ -153,16 +153,20 @@ def _decision(
     )
 
 
-def test_decisions_upsert_by_id_and_filter(store: Store) -> None:
-    first = _decision("d1", "acme", Verdict.ASK).to_record()
-    assert (
-        store.write_decisions([first, _decision("d2", "acme", Verdict.ALLOW, tool="search").to_record()]) == 2
-    )
-    store.write_decisions([{**first, "verdict": "block", "reason": "denied"}])  # same id: replaced
+def test_decisions_are_events_appended_never_overwritten_and_filtered(store: Store) -> None:
+    first = _decision("d1", "acme", Verdict.ASK).to_record() | {"event_id": "e1"}
+    second = _decision("d2", "acme", Verdict.ALLOW, tool="search").to_record() | {"event_id": "e2"}
+    assert store.write_decisions([first, second]) == 2
+    later = {**first, "event_id": "e3", "verdict": "block", "reason": "denied", "timestamp": time.time() + 1}
+    assert store.write_decisions([later]) == 1  # same decision id: a second event of d1
+    assert store.write_decisions([later, first]) == 0  # re-sent events are stored once
     records = store.list_decisions(tenant="acme")
-    assert len(records) == 2
-    assert {r["decision_id"]: r["verdict"] for r in records} == {"d1": "block", "d2": "allow"}
-    assert [r["decision_id"] for r in store.list_decisions(tenant="acme", verdict="block")] == ["d1"]
+    assert [(r["decision_id"], r["seq"], r["verdict"]) for r in records] == [
+        ("d1", 2, "block"),
+        ("d2", 1, "allow"),
+        ("d1", 1, "ask"),
+    ]
+    assert [r["event_id"] for r in store.list_decisions(tenant="acme", verdict="block")] == ["e3"]
     assert [r["decision_id"] for r in store.list_decisions(tenant="acme", tool="search")] == ["d2"]
     assert store.list_decisions(tenant="acme", since=time.time() + 60) == []
     assert records[0]["context"]["tenant"] == "acme"

@@ -3,11 +3,13 @@ are counted in `Tracing.stats()`."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -15,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from railguard._scope import run
 from railguard.engine import Engine
 from railguard.model import Action
-from railguard.trace import RedactingSpanProcessor, configure_tracing, model_call, tool_call
+from railguard.trace import RedactingSpanProcessor, _processor, configure_tracing, model_call, tool_call
 
 
 class RaisingExporter(SpanExporter):
@@ -55,7 +57,10 @@ def _agent_steps(engine: Engine) -> str:
     return decision.verdict.value
 
 
-def test_a_raising_exporter_does_not_stop_the_others_or_the_agent(engine: Engine) -> None:
+def test_a_raising_exporter_does_not_stop_the_others_or_the_agent(
+    engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="railguard")
     raising, memory = RaisingExporter(), InMemorySpanExporter()
     tracing = configure_tracing(exporters=[raising, memory])
     assert _agent_steps(engine) == "allow"
@@ -64,11 +69,21 @@ def test_a_raising_exporter_does_not_stop_the_others_or_the_agent(engine: Engine
     assert len(memory.get_finished_spans()) == 3
     stats = tracing.stats()
     assert stats["export_failures"] >= 1 and stats["spans_exported"] == 3
-    tracing.shutdown()  # the exporter's failing shutdown is swallowed too
+    assert stats["internal_errors"]["tracing.export"] >= 1
+    monkeypatch.delenv("RAILGUARD_RAISE_INTERNAL_ERRORS")  # the failing shutdown is a bug, on purpose
+    tracing.shutdown()  # the exporter's failing shutdown is swallowed too ...
     assert engine.stats.sink_errors == 0
+    # ... and both failures were logged where a person sees them (a collector down is a warning).
+    logged = {(r.levelno, r.getMessage().split("]")[0]) for r in caplog.records}
+    assert (logging.WARNING, "railguard internal error [tracing.export") in logged
+    assert (logging.ERROR, "railguard internal error [tracing.shutdown") in logged
+    assert "backend down" in caplog.text and "cannot shut down either" in caplog.text
 
 
-def test_the_store_going_down_is_counted_not_raised(tmp_path: Path, engine: Engine) -> None:
+def test_the_store_going_down_is_counted_not_raised(
+    tmp_path: Path, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="railguard")
     db = tmp_path / "t.db"
     tracing = configure_tracing(f"sqlite:///{db}")
     with sqlite3.connect(db) as conn:  # the store breaks under the running agent
@@ -78,6 +93,9 @@ def test_the_store_going_down_is_counted_not_raised(tmp_path: Path, engine: Engi
     stats = tracing.stats()
     assert stats["store"]["errors"] >= 1
     assert stats["store"]["last_error"] == "StoreError"
+    # Logged as an expected failure (a warning), with the store's own message.
+    (logged,) = [r for r in caplog.records if "[background.store-writer]" in r.getMessage()]
+    assert logged.levelno == logging.WARNING and "no such table: spans" in logged.getMessage()
     tracing.shutdown()
     assert tracing.stats()["dropped"] >= 3  # what could not be written is reported lost
 
@@ -134,3 +152,38 @@ def test_configure_is_idempotent_and_replacing_shuts_the_old_setup_down() -> Non
     with tool_call("after"):
         pass
     assert len(other.get_finished_spans()) == 1  # off after shutdown
+
+
+class SlowFlushingExporter(SpanExporter):
+    """Each flush takes `cost_s` on the test's clock and records the time it was given."""
+
+    def __init__(self, now: list[float], cost_s: float) -> None:
+        self.now, self.cost_s = now, cost_s
+        self.given_ms: list[int] = []
+        self.shut_down = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self.given_ms.append(timeout_millis)
+        self.now[0] += self.cost_s
+        return True
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+
+
+def test_shutdown_shares_one_deadline_across_exporters(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(_processor, "clock", lambda: now[0])
+    first, second = SlowFlushingExporter(now, 4.0), SlowFlushingExporter(now, 4.0)
+    tracing = configure_tracing(exporters=[first, second])
+    with tool_call("t"):
+        pass
+    tracing.shutdown(timeout_s=5.0)
+    # The first exporter got the whole 5 s and used 4; the second got what was left, then nothing.
+    assert first.given_ms[0] == 5000
+    assert second.given_ms[0] <= 1000
+    assert first.given_ms[1:] == [0] and second.given_ms[1:] == [0]
+    assert first.shut_down and second.shut_down and tracing.closed

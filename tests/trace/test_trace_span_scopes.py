@@ -91,5 +91,10 @@ def test_the_stored_decision_record_matches_the_decision_and_its_span(tmp_path: 
     assert record["decision_id"] == decision.decision_id == tool_span.decision_id
     assert record["verdict"] == "block" == tool_span.verdict
     assert record["rules"] == ["mail/external"]
-    assert record == {**decision.to_record(), "context": record["context"]}
+    # The record names the span it was recorded on, and is the first event of its decision.
+    assert (record["trace_id"], record["span_id"]) == (tool_span.trace_id, tool_span.span_id)
+    assert record["seq"] == 1
+    assert len(record["event_id"]) == 32
+    ids = ("context", "event_id", "seq", "trace_id", "span_id")
+    assert record == {**decision.to_record(), **{key: record[key] for key in ids}}
     assert record["context"]["tenant"] == "acme"

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.console import Console
@@ -17,7 +17,6 @@ from rich.table import Table
 from railguard import __version__
 from railguard._jsonl import read_objects
 from railguard.cli._common import progress
-from railguard.detect.redact import redact_value
 from railguard.engine import Engine
 from railguard.errors import PolicyError, RailguardError
 from railguard.model import Action, Decision
@@ -81,30 +80,31 @@ def _print_decision(decision: Decision) -> None:
 
 
 class _DecisionLog:
-    """`check --db`: decision records, redacted, written in batches; the rest is flushed on exit."""
+    """`check --db`: one decision event per checked action, written (redacted) in batches by the one
+    decision-log writer; the rest is flushed on exit."""
 
     _BATCH = 500
-    _SAFE_KEYS = ("decision_id", "approval_id", "policy_revision", "rules", "timestamp")  # Railguard's own
 
     def __init__(self, url: str) -> None:
         from railguard.store import open_store
+        from railguard.trace._decision_log import DecisionLog
 
         try:
             self._store = open_store(url)
         except RailguardError as e:
             err.print(f"[red]store error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
-        self._pending: list[dict[str, Any]] = []
+        self._log = DecisionLog(self._store.write_decisions)
+        self._pending: list[Decision] = []
 
     def add(self, decision: Decision) -> None:
-        record, _hits = redact_value(decision.to_record(), safe_keys=self._SAFE_KEYS)
-        self._pending.append(record)
+        self._pending.append(decision)
         if len(self._pending) >= self._BATCH:
             self._flush()
 
     def _flush(self) -> None:
         try:
-            self._store.write_decisions(self._pending)
+            self._log.write(self._pending)
         except RailguardError as e:
             err.print(f"[red]store error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None

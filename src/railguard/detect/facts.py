@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from railguard._internal import internal_error
 from railguard.detect._budget import InputTooLarge
 from railguard.model import Action, Effect, ToolSpec
 
@@ -38,13 +39,6 @@ SQL_HINTS = (
     "run_query",
     "execute_query",
 )
-SHELL_TOOLS = frozenset(
-    {
-        "bash", "shell", "sh", "zsh", "exec", "execute", "run", "terminal", "run_command", "execute_command",
-        "run_shell_command", "shell_exec", "run_terminal_cmd", "local_shell", "command", "bash_tool",
-        "run_in_terminal", "exec_command", "shell_command",
-    }
-)  # fmt: skip
 WRITE_TOOLS = frozenset(
     {
         "write", "edit", "multiedit", "notebookedit", "write_file", "edit_file", "create_file", "str_replace",
@@ -324,6 +318,7 @@ def warm_facts(names: Iterable[str]) -> None:
             continue
         try:
             provider.warm()
-        except Exception:  # a broken detector fails closed at check time, with its own error
+        except Exception as err:  # a broken detector fails closed at check time, with its own error
+            internal_error("detect.warm", err)
             continue
         _warmed.add(name)

@@ -23,6 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import SpanKind
 
+from railguard._internal import internal_error, reported
 from railguard.integrations.generic import CallbackSpans
 from railguard.trace import ModelCall, ToolCall, active_tracing, tool_call
 from railguard.trace import _keys as k
@@ -33,7 +34,8 @@ PROVIDER = "openai"  # the SDK's own models speak the OpenAI APIs; other provide
 def _json_text(value: Any) -> str:
     try:
         return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    except Exception:
+    except Exception as err:
+        internal_error("tracing.content", err, expected=True)
         return '"<unserializable>"'
 
 
@@ -74,20 +76,18 @@ class RailguardTracingProcessor(TracingProcessor):
             if group:
                 attributes[k.CONVERSATION_ID] = str(group)
             self._spans.start(key, f"workflow {trace.name}", attributes)
-        except Exception:
-            return
+        except Exception as err:
+            internal_error("integrations.agents_tracing", err)
 
     def on_trace_end(self, trace: Trace) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.agents_tracing"):
             self._spans.end(("trace", trace.trace_id))
 
     # -- spans -----------------------------------------------------------------------------------
 
     def on_span_start(self, span: Span[Any]) -> None:
-        try:
+        with reported("integrations.agents_tracing"):
             self._start(span)
-        except Exception:
-            return
 
     def _start(self, span: Span[Any]) -> None:
         data = span.span_data
@@ -119,10 +119,8 @@ class RailguardTracingProcessor(TracingProcessor):
             self._tools[span_id] = (manager, token)
 
     def on_span_end(self, span: Span[Any]) -> None:
-        try:
+        with reported("integrations.agents_tracing"):
             self._end(span)
-        except Exception:
-            return
 
     def _end(self, span: Span[Any]) -> None:
         data = span.span_data
@@ -145,10 +143,10 @@ class RailguardTracingProcessor(TracingProcessor):
         if opened is None:
             return
         manager, token = opened
-        with contextlib.suppress(Exception):
+        with reported("integrations.agents_tracing"):
             manager.__exit__(None, None, None)
         if token is not None:
-            with contextlib.suppress(Exception):
+            with reported("integrations.agents_tracing"):
                 otel_context.detach(token)  # type: ignore[arg-type]
 
     def _capture(self) -> bool:

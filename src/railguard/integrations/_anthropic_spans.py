@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from railguard.integrations._anthropic_stream import MessageAccumulator
-from railguard.integrations._model_calls import ProviderSpans, field, listed
+from railguard.integrations._model_spans import ProviderSpans, field, listed
 from railguard.trace._spans import ModelCall
 
 PROVIDER = "anthropic"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from railguard.integrations._model_calls import field, plain
+from railguard.integrations._model_spans import field, plain
 
 # Delta kind -> (the block field it extends, the delta field holding the fragment).
 _TEXT_DELTAS = {

@@ -3,7 +3,6 @@ tool runs -> `execute_tool {tool}`, the outermost chain or graph -> `invoke_agen
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import SpanKind
 
+from railguard._internal import internal_error, reported
 from railguard.integrations.generic import CallbackSpans
 from railguard.trace import ModelCall, ToolCall
 from railguard.trace import _keys as k
@@ -27,7 +27,8 @@ def _message_dict(message: BaseMessage) -> dict[str, Any]:
 def _json(value: Any) -> str:
     try:
         return json.dumps(value, default=str, ensure_ascii=False)
-    except Exception:
+    except Exception as err:
+        internal_error("tracing.content", err, expected=True)
         return '"<unserializable>"'
 
 
@@ -97,7 +98,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             if parent_run_id is not None:  # graph nodes, sub-chains: their children pass through
                 self._spans.alias(run_id, parent_run_id)
                 return
@@ -110,11 +111,11 @@ class RailguardCallbackHandler(BaseCallbackHandler):
             self._spans.start(run_id, f"{k.OP_AGENT} {agent}", attributes)
 
     def on_chain_end(self, outputs: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             self._spans.end(run_id)
 
     def on_chain_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             self._spans.end(run_id, error_type=type(error).__qualname__)
 
     # -- models ----------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             inputs = [_message_dict(m) for batch in messages for m in batch]
             self._start_model(serialized, run_id, parent_run_id, metadata or {}, kwargs, inputs)
 
@@ -143,7 +144,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             inputs = [{"role": "user", "content": prompt} for prompt in prompts]
             self._start_model(serialized, run_id, parent_run_id, metadata or {}, kwargs, inputs)
 
@@ -170,7 +171,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
             self._models[run_id] = ModelCall(span, provider, model, capture)
 
     def on_llm_end(self, response: LLMResult, *, run_id: uuid.UUID, **kwargs: Any) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             call = self._models.pop(run_id, None)
             if call is not None:
                 model = (response.llm_output or {}).get("model_name") or (response.llm_output or {}).get(
@@ -190,7 +191,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
             self._spans.end(run_id)
 
     def on_llm_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             self._models.pop(run_id, None)
             self._spans.end(run_id, error_type=type(error).__qualname__)
 
@@ -206,7 +207,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
             guarded = otel_trace.get_current_span()
             if guarded.is_recording() and getattr(guarded, "name", None) == f"{k.OP_TOOL} {name}":
@@ -221,7 +222,7 @@ class RailguardCallbackHandler(BaseCallbackHandler):
             self._spans.start(run_id, f"{k.OP_TOOL} {name}", attributes, parent=parent_run_id)
 
     def on_tool_end(self, output: Any, *, run_id: uuid.UUID, **kwargs: Any) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             span = self._spans.get(run_id)
             if span is not None:
                 content = output.content if isinstance(output, ToolMessage) else output
@@ -231,5 +232,5 @@ class RailguardCallbackHandler(BaseCallbackHandler):
             self._spans.end(run_id)
 
     def on_tool_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
-        with contextlib.suppress(Exception):
+        with reported("integrations.langchain_tracing"):
             self._spans.end(run_id, error_type=type(error).__qualname__)

@@ -17,34 +17,20 @@ import contextlib
 import contextvars
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
-from railguard.integrations._model_calls import chat_span, record_response
+from railguard._internal import internal_error, reported
+from railguard.integrations._model_spans import ProviderSpans, StreamAccumulator, chat_span, record_response
 from railguard.trace import _keys as k
 from railguard.trace import _state
-
-if TYPE_CHECKING:
-    from railguard.integrations._model_calls import ProviderSpans
 
 STREAM_END = "railguard.stream.end"
 """How the stream ended: `completed` (read to the end), `closed` (closed before the end),
 `abandoned` (dropped unread or unfinished), `error` (the stream raised or reported a failure),
 `unobserved` (an object this module cannot follow; the span covers the request only)."""
 COMPLETED, CLOSED, ABANDONED, FAILED, UNOBSERVED = "completed", "closed", "abandoned", "error", "unobserved"
-
-
-class StreamAccumulator(Protocol):
-    """Reads a provider's stream events, one at a time, into the final result."""
-
-    def add(self, event: Any) -> None: ...
-
-    def result(self) -> Any:
-        """What `ProviderSpans.record_response` reads (None: nothing worth recording yet)."""
-
-    def failure(self) -> str | None:
-        """An error code the stream reported as an event rather than raising (OpenAI Responses)."""
 
 
 class StreamSpan:
@@ -65,7 +51,7 @@ class StreamSpan:
         self._finalizer: weakref.finalize[..., Any] | None = None
         self._accumulator: StreamAccumulator | None = None
         if spans.stream_accumulator is not None and self.recording:
-            with contextlib.suppress(Exception):
+            with reported("integrations.stream"):
                 self._accumulator = spans.stream_accumulator(_state.current().capture_content)
 
     @property
@@ -77,7 +63,8 @@ class StreamSpan:
             return
         try:
             self._accumulator.add(event)
-        except Exception:  # an event shape we cannot read: stop reading, never break the stream
+        except Exception as err:  # an event shape we cannot read: stop reading, never break the stream
+            internal_error("integrations.stream", err, expected=True)
             self._accumulator = None
 
     def response_closed(self) -> None:
@@ -96,7 +83,7 @@ class StreamSpan:
             self._record(end)
         finally:
             error = exc if isinstance(exc, Exception) else None
-            with contextlib.suppress(Exception):
+            with reported("integrations.stream"):
                 self._context.run(
                     self._scope.__exit__,
                     type(error) if error else None,
@@ -107,7 +94,7 @@ class StreamSpan:
     def _record(self, end: str) -> None:
         if not self.recording:
             return
-        with contextlib.suppress(Exception):
+        with reported("integrations.stream"):
             accumulator = self._accumulator
             failure = accumulator.failure() if accumulator is not None else None
             result = accumulator.result() if accumulator is not None else None
@@ -132,7 +119,7 @@ class StreamSpan:
         except Exception:  # not an SDK stream (e.g. a raw-response wrapper): the span covers the request
             self.finish(UNOBSERVED)
             return stream
-        with contextlib.suppress(Exception):
+        with reported("integrations.stream", expected=True):  # a response that won't take the hook
             if asynchronous:
                 response.aclose = _AsyncCloseHook(response, self)
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from railguard.integrations._model_calls import ProviderSpans, field, listed
+from railguard.integrations._model_spans import ProviderSpans, field, listed
 from railguard.integrations._openai_stream import ChatAccumulator, ResponsesAccumulator
 from railguard.trace._spans import ModelCall
 

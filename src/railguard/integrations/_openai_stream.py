@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from railguard.integrations._model_calls import field, plain
+from railguard.integrations._model_spans import field, plain
 
 _CALL_TEXT_FIELDS = ("id", "name", "arguments")
 _FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from railguard.integrations import _anthropic_spans
 from railguard.integrations._anthropic_stream import MessageAccumulator
-from railguard.integrations._model_calls import field, patch, patch_stream_helper, trace_engine_once
+from railguard.integrations._model_calls import patch, patch_stream_helper, trace_engine_once
+from railguard.integrations._model_spans import field
 from railguard.integrations._toolcalls import (
     AllowedCall,
     BlockedCall,

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from railguard.integrations import _openai_spans
-from railguard.integrations._model_calls import field, patch, trace_engine_once
+from railguard.integrations._model_calls import patch, trace_engine_once
+from railguard.integrations._model_spans import field
 from railguard.integrations._openai_stream import ChatAccumulator, ResponsesAccumulator, accumulator_for
 from railguard.integrations._toolcalls import (
     AllowedCall,

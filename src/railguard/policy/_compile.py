@@ -18,7 +18,7 @@ import cel
 
 from railguard.detect.facts import FACTS
 from railguard.errors import PolicyError
-from railguard.model import Effect, Mode, Severity, ToolSpec, Trust, Verdict
+from railguard.model import Mode, Severity, ToolSpec, Trust, Verdict
 from railguard.policy._cel import (
     Condition,
     Template,
@@ -274,10 +274,6 @@ class CompiledPolicy:
     def facts_used(self) -> frozenset[str]:
         """The detector facts any rule reads (warmed at load)."""
         return frozenset(_facts_read(frozenset().union(*(r.variables for r in self.rules))))
-
-    def effect_of(self, tool: str) -> Effect:
-        spec = self.tools.get(tool)
-        return spec.effect if spec else Effect.UNKNOWN
 
     def trust_of(self, tool: str) -> Trust:
         spec = self.tools.get(tool)

@@ -15,27 +15,52 @@ into engine steps, following reloads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from railguard.errors import ConfigurationError
+from railguard.policy._guard_rules import BudgetSpec, LimitSpec, LoopSpec
 from railguard.policy._yaml import LineDict, line_of
 
-BUDGET_SCOPES = ("run", "agent", "agent_day", "tenant", "tenant_day")
-BUDGET_METRICS = ("tokens", "cost", "steps")
-LIMIT_KEYS = ("tenant", "user", "agent", "session", "run")
-GUARD_VERDICTS = ("block", "ask")
+# YAML type of a field, read off its annotation (the first match wins: `float | None` is a number).
+_YAML_TYPES = (
+    ("tuple", list),
+    ("Sequence", list),
+    ("bool", bool),
+    ("float", float),
+    ("int", int),
+    ("str", str),
+)
 
-_BUDGET_FIELDS = {"scope": str, "metric": str, "limit": float, "warn_at": float, "verdict": str, "name": str}
-_LIMIT_FIELDS = {
-    "tools": list, "key": str, "window_s": float, "max_count": int, "max_sum": float, "sum_of": str,
-    "verdict": str, "name": str,
-}  # fmt: skip
-_LOOP_FIELDS = {
-    "max_repeats": int, "cycle_periods": list, "cycle_repeats": int, "max_same_errors": int,
-    "repeat_verdict": str, "cycle_verdict": str, "error_verdict": str, "verdict": str,
-    "normalize_strings": bool,
-}  # fmt: skip
+
+def _schema(spec: type, **extra: type) -> dict[str, type]:
+    """The keys a section entry may have, with their YAML types: the spec's fields (plus `extra`)."""
+    fields = {
+        f.name: next(t for word, t in _YAML_TYPES if word in str(f.type)) for f in dataclasses.fields(spec)
+    }
+    return fields | extra
+
+
+def _required(spec: type) -> list[str]:
+    missing = dataclasses.MISSING
+    return [f.name for f in dataclasses.fields(spec) if f.default is missing and f.default_factory is missing]
+
+
+def loop_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`loops:` as LoopSpec arguments: `verdict` is the verdict of every loop kind that sets none."""
+    values = dict(values)
+    verdict = values.pop("verdict", None)
+    if verdict is not None:
+        for key in ("repeat_verdict", "cycle_verdict", "error_verdict"):
+            values.setdefault(key, verdict)
+    return values
+
+
+_BUDGET_FIELDS = _schema(BudgetSpec)
+_LIMIT_FIELDS = _schema(LimitSpec)
+_LOOP_FIELDS = _schema(LoopSpec, verdict=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +92,17 @@ class CushionsSpec:
 def parse_cushions(data: LineDict, file: str, fail: Any) -> CushionsSpec:
     """`fail(message, line, key, fix)` raises the loader's PolicyError."""
     budgets = tuple(
-        _entry(item, _BUDGET_FIELDS, "budgets", file, fail, _check_budget)
+        _entry(item, _BUDGET_FIELDS, "budgets", file, fail, _checked_by(BudgetSpec, "a budget"))
         for item in _list(data, "budgets", fail)
     )
     limits = tuple(
-        _entry(item, _LIMIT_FIELDS, "limits", file, fail, _check_limit)
+        _entry(item, _LIMIT_FIELDS, "limits", file, fail, _checked_by(LimitSpec, "a limit"))
         for item in _list(data, "limits", fail)
     )
     loops = None
     if data.get("loops") is not None:
-        loops = _entry(data["loops"], _LOOP_FIELDS, "loops", file, fail, _check_loops, data.line_of("loops"))
+        check = _checked_by(LoopSpec, "'loops'", loop_values)
+        loops = _entry(data["loops"], _LOOP_FIELDS, "loops", file, fail, check, data.line_of("loops"))
     return CushionsSpec(budgets, limits, loops)
 
 
@@ -126,33 +152,19 @@ def _entry(
     return GuardConfig(dict(item), file, line)
 
 
-def _one_of(value: Any, choices: tuple[str, ...], key: str, line: int | None, fail: Any) -> None:
-    if value is not None and value not in choices:
-        fail(f"invalid {key} {value!r}", line, key, f"use one of: {', '.join(choices)}")
+def _checked_by(
+    spec: type, what: str, arguments: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict
+) -> Callable[[dict[str, Any], int | None, Any], None]:
+    """A check that builds `spec` from the entry: the same checks the guards run, at load time."""
+    required = _required(spec)
 
+    def check(item: dict[str, Any], line: int | None, fail: Any) -> None:
+        for key in required:
+            if item.get(key) is None:
+                fail(f"{what} needs '{key}'", line, key, "see docs/cushions.md")
+        try:
+            spec(**arguments(item))
+        except ConfigurationError as err:
+            fail(str(err), line, None, "see docs/cushions.md")
 
-def _check_budget(item: dict[str, Any], line: int | None, fail: Any) -> None:
-    for required in ("scope", "metric", "limit"):
-        if item.get(required) is None:
-            fail(
-                f"a budget needs '{required}'", line, required, "e.g. {scope: run, metric: steps, limit: 50}"
-            )
-    _one_of(item["scope"], BUDGET_SCOPES, "scope", line, fail)
-    _one_of(item["metric"], BUDGET_METRICS, "metric", line, fail)
-    _one_of(item.get("verdict"), GUARD_VERDICTS, "verdict", line, fail)
-
-
-def _check_limit(item: dict[str, Any], line: int | None, fail: Any) -> None:
-    if not item.get("tools"):
-        fail("a limit needs 'tools' (names or globs)", line, "tools", None)
-    if item.get("max_count") is None and item.get("max_sum") is None:
-        fail("a limit needs 'max_count' and/or 'max_sum'", line, "max_count", None)
-    if item.get("max_sum") is not None and not item.get("sum_of"):
-        fail("'max_sum' needs 'sum_of': the argument whose values are summed", line, "sum_of", None)
-    _one_of(item.get("key", "tenant"), LIMIT_KEYS, "key", line, fail)
-    _one_of(item.get("verdict"), GUARD_VERDICTS, "verdict", line, fail)
-
-
-def _check_loops(item: dict[str, Any], line: int | None, fail: Any) -> None:
-    for key in ("repeat_verdict", "cycle_verdict", "error_verdict", "verdict"):
-        _one_of(item.get(key), GUARD_VERDICTS, key, line, fail)
+    return check

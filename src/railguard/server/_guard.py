@@ -22,15 +22,14 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from railguard.detect.redact import redact_value
 from railguard.model import Action, Decision, RuleHit, Severity, Verdict
 from railguard.server._auth import AuthError, Principal
 from railguard.server._engines import TenantEngines
 from railguard.state import KillSwitch
 from railguard.store import BatchWriter, GuardAnswers
+from railguard.trace._decision_log import DecisionLog
 
 MAX_BATCH = 1000
-_SAFE_KEYS = ("decision_id", "call_id", "approval_id", "policy_revision", "rules", "timestamp")
 
 
 class BadAction(ValueError):
@@ -41,6 +40,7 @@ class GuardService:
     def __init__(self, engines: TenantEngines, writer: BatchWriter, *, threads: int = 8) -> None:
         self.engines = engines
         self.writer = writer
+        self.decision_log = DecisionLog(writer.submit_decisions)
         self.answers = GuardAnswers(engines.store)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="railguard-guard")
         self._slots = asyncio.BoundedSemaphore(threads * 64)  # queued checks beyond this wait their turn
@@ -149,8 +149,7 @@ class GuardService:
         return answer
 
     def _record(self, decision: Decision) -> None:
-        record, _hits = redact_value(decision.to_record(), safe_keys=_SAFE_KEYS)
-        self.writer.submit_decisions([record])
+        self.decision_log.write([decision])  # the one decision-log writer: redacted, one event each
 
     async def _bounded(self, work: Any, action: Action, deadline_ms: float | None) -> dict[str, Any]:
         try:

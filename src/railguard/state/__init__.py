@@ -17,6 +17,9 @@ from railguard.state.killswitch import KillSwitch, KillSwitchStep, Switch, insta
 
 # -- budgets, loops, limits, idempotency, rollback, retry: exports added by their owner below ------
 # isort: split
+from railguard.errors import IdempotencyError as IdempotencyError
+from railguard.errors import RollbackError as RollbackError
+from railguard.errors import Unavailable as Unavailable
 from railguard.state.budgets import BudgetRule as BudgetRule
 from railguard.state.budgets import Budgets as Budgets
 from railguard.state.budgets import Reservation as Reservation
@@ -24,7 +27,6 @@ from railguard.state.budgets import Usage as Usage
 from railguard.state.cushions import Cushions as Cushions
 from railguard.state.cushions import install_cushions as install_cushions
 from railguard.state.idempotency import Idempotency as Idempotency
-from railguard.state.idempotency import IdempotencyError as IdempotencyError
 from railguard.state.idempotency import idempotent as idempotent
 from railguard.state.limits import LimitRule as LimitRule
 from railguard.state.limits import Limits as Limits
@@ -37,10 +39,8 @@ from railguard.state.retry import Backoff as Backoff
 from railguard.state.retry import Breakers as Breakers
 from railguard.state.retry import CircuitBreaker as CircuitBreaker
 from railguard.state.retry import Fallback as Fallback
-from railguard.state.retry import Unavailable as Unavailable
 from railguard.state.retry import aresilient_call as aresilient_call
 from railguard.state.retry import resilient_call as resilient_call
-from railguard.state.rollback import RollbackError as RollbackError
 from railguard.state.rollback import Saga as Saga
 from railguard.state.rollback import compensate as compensate
 from railguard.state.rollback import rollback as rollback

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from railguard.errors import RailguardError
+from railguard.errors import ApprovalNotFound, ApprovalNotPending
 from railguard.model import Context
 from railguard.state._tables import PENDING_CALL_KEY, PENDING_PREDICATE, approvals
 from railguard.store import Store
@@ -26,19 +26,6 @@ STATUSES = (PENDING, APPROVED, DENIED, EXPIRED)
 
 _pending_key = PENDING_CALL_KEY
 _PENDING_ONLY = PENDING_PREDICATE
-
-
-class ApprovalNotFound(RailguardError):
-    """No approval request has that id (or id prefix)."""
-
-
-class ApprovalNotPending(RailguardError):
-    """The request was already decided or has expired; `approval` shows its final state."""
-
-    def __init__(self, approval: Approval) -> None:
-        self.approval = approval
-        by = f" by {approval.decided_by}" if approval.decided_by else ""
-        super().__init__(f"approval request {approval.id} is already {approval.status}{by}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 from railguard._decisions import outside_decision
+from railguard._internal import internal_error
 from railguard.errors import ApprovalDenied, ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision, Mode, RuleHit, Severity, Verdict
 from railguard.policy._cel import Condition, compile_condition
@@ -149,8 +150,9 @@ class Approvals:
         if created and self.notifier is not None:
             try:
                 self.notifier.notify(approval)
-            except Exception:  # a notifier must never break the agent
+            except Exception as err:  # a notifier must never break the agent
                 self.notify_errors += 1
+                internal_error("approvals.notify", err, expected=True)  # a webhook or mail server is down
         return approval
 
     def approve(self, approval_id: str, *, by: str, note: str | None = None) -> Approval:
@@ -181,9 +183,9 @@ class Approvals:
         return approval
 
     def _record(self, decided: Iterable[Approval]) -> None:
-        records = [_decision_of(a).to_record() for a in decided]
-        if records:
-            self.store.write_decisions(records)
+        from railguard.trace._decision_log import DecisionLog  # the one decision-log writer
+
+        DecisionLog(self.store.write_decisions).write(_decision_of(a) for a in decided)
 
     # -- policy ----------------------------------------------------------------------------------
 

@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from railguard._pipeline import Charge
-from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, current_context
+from railguard.policy._guard_rules import BUDGET_METRICS, BUDGET_SCOPES, BudgetSpec
 from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
@@ -51,8 +51,8 @@ from railguard.store import Store
 if TYPE_CHECKING:
     from railguard.engine import Facts
 
-SCOPES = {"run": "run", "agent": "agent", "agent_day": "agent", "tenant": "tenant", "tenant_day": "tenant"}
-METRICS = {"tokens": 1, "cost": UNITS_PER_AMOUNT, "steps": 1}
+SCOPES = BUDGET_SCOPES
+METRICS = {metric: UNITS_PER_AMOUNT if metric == "cost" else 1 for metric in BUDGET_METRICS}
 _RETENTION_S = 7 * 86_400  # run and lifetime counters are purgeable a week after their first use
 _PENDING_MAX = 10_000  # engine-step reservations awaiting settle(); the oldest stay charged
 
@@ -68,36 +68,8 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
-class BudgetRule:
-    """`scope`: run | agent | agent_day | tenant | tenant_day (days are UTC). `metric`: tokens | cost
-    (USD) | steps. `warn_at`: fraction of the limit from which an allowed call carries a low-severity
-    warning hit (None: never). A rule whose scope is unknown for a call (no run id...) does not apply."""
-
-    scope: str
-    metric: str
-    limit: float
-    warn_at: float | None = 0.8
-    verdict: Verdict | str = Verdict.BLOCK
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        if self.scope not in SCOPES:
-            raise ConfigurationError(
-                f"budget scope {self.scope!r} is unknown; use one of {', '.join(SCOPES)}"
-            )
-        if self.metric not in METRICS:
-            raise ConfigurationError(
-                f"budget metric {self.metric!r} is unknown; use one of {', '.join(METRICS)}"
-            )
-        if not self.limit >= 0:
-            raise ConfigurationError(f"budget limit must be a number >= 0, got {self.limit!r}")
-        if self.warn_at is not None and not 0 < self.warn_at <= 1:
-            raise ConfigurationError(f"warn_at must be in (0, 1], got {self.warn_at!r}")
-        verdict = Verdict(self.verdict)
-        if verdict not in (Verdict.BLOCK, Verdict.ASK):
-            raise ConfigurationError("a budget's verdict must be 'block' or 'ask'")
-        object.__setattr__(self, "verdict", verdict)
-        object.__setattr__(self, "name", self.name or f"budget/{self.scope}/{self.metric}")
+class BudgetRule(BudgetSpec):
+    """A budget (fields and checks: `railguard.policy._guard_rules.BudgetSpec`) with its counters."""
 
     @property
     def scale(self) -> int:

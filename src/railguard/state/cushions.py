@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from railguard.errors import ConfigurationError, PolicyError
 from railguard.model import Action
 from railguard.policy import CompiledPolicy
+from railguard.policy._cushions import loop_values
 from railguard.state.approvals import ApprovalNotifier, Approvals, install_approvals
 from railguard.state.budgets import BudgetRule, Budgets
 from railguard.state.killswitch import KillSwitchStep, install_killswitch
@@ -40,14 +41,7 @@ def _built(config: GuardConfig, make: Callable[[Mapping[str, Any]], Any]) -> Any
 
 
 def _loop_rules(values: Mapping[str, Any]) -> LoopRules:
-    values = dict(values)
-    verdict = values.pop("verdict", None)
-    if verdict is not None:  # one verdict for every kind of loop, unless a kind sets its own
-        for key in ("repeat_verdict", "cycle_verdict", "error_verdict"):
-            values.setdefault(key, verdict)
-    if "cycle_periods" in values:
-        values["cycle_periods"] = tuple(values["cycle_periods"])
-    return LoopRules(**values)
+    return LoopRules(**loop_values(values))
 
 
 @dataclass(frozen=True, slots=True)

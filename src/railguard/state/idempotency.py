@@ -44,7 +44,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, select, update
 
-from railguard.errors import RailguardError
+from railguard.errors import IdempotencyLeaseLost, IdempotencyTimeout, IdempotentCallFailed
 from railguard.model import canonical_json, current_context
 from railguard.state._counters import bounded_key, dialect_insert, ensure_tables, idempotency
 from railguard.store import Store
@@ -53,23 +53,6 @@ from railguard.store._connect import create_store_engine, write_transaction
 F = TypeVar("F", bound=Callable[..., Any])
 _POLL_START_S = 0.005
 _POLL_MAX_S = 0.1
-
-
-class IdempotencyError(RailguardError):
-    """An idempotent call could not produce a result."""
-
-
-class IdempotentCallFailed(IdempotencyError):
-    """The in-flight call this duplicate waited for failed; calling again will execute again."""
-
-
-class IdempotencyTimeout(IdempotencyError):
-    """A duplicate waited longer than `wait_s` for the in-flight call to finish."""
-
-
-class IdempotencyLeaseLost(IdempotencyError):
-    """This call ran past its lease and another caller took the key over: its result was not
-    recorded (the call that replaced it is the one whose result counts)."""
 
 
 _FENCE: contextvars.ContextVar[int | None] = contextvars.ContextVar(

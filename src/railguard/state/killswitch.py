@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from railguard._internal import internal_error
 from railguard._pipeline import Stop
+from railguard.errors import StoreError
 from railguard.model import Action, Mode, RuleHit, Severity, Verdict
 from railguard.state._tables import kill_switches
 from railguard.store import Store
@@ -168,8 +170,9 @@ class KillSwitchStep:
         """Read the engaged switches once; False (and counted) when the store could not be read."""
         try:
             snapshot = self.switches.engaged()
-        except Exception:
+        except Exception as err:
             self.refresh_errors += 1
+            internal_error("state.killswitch", err, expected=isinstance(err, StoreError))
             return False
         self._snapshot = snapshot  # one reference swap: checks see the old or the new dict, never half
         self._last_ok = time.monotonic()

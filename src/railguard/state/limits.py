@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from railguard._pipeline import Charge
-from railguard.errors import ConfigurationError
 from railguard.model import Action, Mode, RuleHit, Severity, Verdict
+from railguard.policy._guard_rules import LIMIT_KEYS, LimitSpec
 from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
@@ -51,42 +51,14 @@ from railguard.store import Store
 if TYPE_CHECKING:
     from railguard.engine import Facts
 
-KEYS = ("tenant", "user", "agent", "session", "run")
+KEYS = LIMIT_KEYS
 _LIFETIME_S = 7 * 86_400  # a window-less counter (per run) is purgeable a week after first use
 _TOOL_CACHE_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
-class LimitRule:
-    """`tools`: names or globs. `key`: what the count is per. `max_count` and/or `max_sum` (of the
-    numeric argument `sum_of`, a dotted path for nested objects) cap the window's total."""
-
-    tools: Sequence[str]
-    key: str = "tenant"
-    window_s: float | None = 3600
-    max_count: int | None = None
-    max_sum: float | None = None
-    sum_of: str | None = None
-    verdict: Verdict | str = Verdict.BLOCK
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.tools:
-            raise ConfigurationError("a limit needs at least one tool name or glob in 'tools'")
-        if self.key not in KEYS:
-            raise ConfigurationError(f"limit key {self.key!r} is unknown; use one of {', '.join(KEYS)}")
-        if self.max_count is None and self.max_sum is None:
-            raise ConfigurationError("a limit needs max_count, max_sum or both")
-        if self.max_sum is not None and not self.sum_of:
-            raise ConfigurationError("max_sum needs sum_of: the argument whose values are summed")
-        if self.window_s is not None and not self.window_s > 0:
-            raise ConfigurationError(f"window_s must be > 0 seconds (or None), got {self.window_s!r}")
-        verdict = Verdict(self.verdict)
-        if verdict not in (Verdict.BLOCK, Verdict.ASK):
-            raise ConfigurationError("a limit's verdict must be 'block' or 'ask'")
-        object.__setattr__(self, "tools", tuple(self.tools))
-        object.__setattr__(self, "verdict", verdict)
-        object.__setattr__(self, "name", self.name or f"limit/{'+'.join(self.tools)}/{self.key}")
+class LimitRule(LimitSpec):
+    """A limit (fields and checks: `railguard.policy._guard_rules.LimitSpec`) with its windows."""
 
     def matches(self, tool: str) -> bool:
         return any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.tools)

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Connection, func, select
 
 from railguard._pipeline import Charge
-from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, canonical_json
+from railguard.policy._guard_rules import LoopSpec
 from railguard.state._counters import (
     bounded_key,
     counter_transaction,
@@ -57,27 +57,8 @@ _ERROR_TEXT_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
-class LoopRules:
-    """Caps (None switches a detection off) and the verdict each detection gives."""
-
-    max_repeats: int | None = 5
-    cycle_periods: tuple[int, ...] = (2, 3, 4)
-    cycle_repeats: int | None = 3
-    max_same_errors: int | None = 3
-    repeat_verdict: Verdict | str = Verdict.BLOCK
-    cycle_verdict: Verdict | str = Verdict.BLOCK
-    error_verdict: Verdict | str = Verdict.BLOCK
-    normalize_strings: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("max_repeats", "cycle_repeats", "max_same_errors"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigurationError(f"loop rule {name} must be >= 1 (or None to switch it off)")
-        if any(p < 2 for p in self.cycle_periods):
-            raise ConfigurationError("cycle periods must be >= 2 (period 1 is a repeat: use max_repeats)")
-        for name in ("repeat_verdict", "cycle_verdict", "error_verdict"):
-            object.__setattr__(self, name, Verdict(getattr(self, name)))
+class LoopRules(LoopSpec):
+    """Loop caps (fields and checks: `railguard.policy._guard_rules.LoopSpec`)."""
 
     @property
     def window(self) -> int:

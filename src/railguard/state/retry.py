@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 
 import tenacity
 
-from railguard.errors import RailguardError
+from railguard.errors import AttemptTimeout, CircuitOpen, RailguardError, Unavailable
 
 try:  # tracing is optional: the attempts are spans only if OpenTelemetry is there
     from opentelemetry import trace as _otel_trace
@@ -40,31 +40,6 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 T = TypeVar("T")
 _TIMEOUT_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="railguard-call")
-
-
-class Unavailable(RailguardError):
-    """Every target failed or was switched off by its circuit breaker. `failures` lists (target,
-    error type) per attempt; `exceptions` keeps the last exception of each target."""
-
-    def __init__(
-        self, summary: str, failures: list[tuple[str, str]], exceptions: list[BaseException]
-    ) -> None:
-        self.failures = failures
-        self.exceptions = exceptions
-        super().__init__(f"can't do that right now: {summary}; try again later")
-
-
-class CircuitOpen(RailguardError):
-    """A breaker refused the call; `retry_in_s` is how long until it lets a probe through."""
-
-    def __init__(self, name: str, retry_in_s: float) -> None:
-        self.name = name
-        self.retry_in_s = retry_in_s
-        super().__init__(f"{name}: circuit open (next probe in {retry_in_s:.0f} s)")
-
-
-class AttemptTimeout(TimeoutError):
-    """One attempt took longer than `timeout_s`."""
 
 
 class CircuitBreaker:

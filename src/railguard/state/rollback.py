@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import or_, select, update
 
-from railguard.errors import ConfigurationError, RailguardError
+from railguard.errors import ConfigurationError, RollbackError
 from railguard.model import current_context
 from railguard.state._counters import ensure_tables, saga_steps
 from railguard.store import Store
@@ -81,22 +81,6 @@ class RollbackReport:
     undone: list[str] = field(default_factory=list)  # undo names, in the order they ran
     failed: list[UndoFailure] = field(default_factory=list)
     in_progress_elsewhere: list[str] = field(default_factory=list)
-
-
-class RollbackError(RailguardError):
-    """Some undos failed. `failures` lists them; `report` has the whole outcome. Call `rollback`
-    again (after fixing the cause) to retry just those."""
-
-    def __init__(self, run_id: str, report: RollbackReport) -> None:
-        self.run_id = run_id
-        self.report = report
-        self.failures = report.failed
-        listed = "; ".join(f"{f.undo} (step {f.step}): {f.error_type}" for f in report.failed)
-        total = len(report.failed) + len(report.undone)
-        super().__init__(
-            f"rollback of run {run_id!r}: {len(report.failed)} of {total} undo(s) failed: {listed}. "
-            "Fix the cause and call rollback again; undone steps are not repeated"
-        )
 
 
 class Saga:

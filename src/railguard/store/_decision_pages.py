@@ -27,7 +27,7 @@ def decision_page(
     limit: int = 100,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; returns (records, cursor of the next page or None). `rule` matches one fired rule id."""
-    query = select(decisions.c.record, decisions.c.ts, decisions.c.decision_id)
+    query = select(decisions.c.record, decisions.c.ts, decisions.c.event_id)
     if tenant is not None:
         query = query.where(decisions.c.tenant == tenant)
     for column, value in ((decisions.c.verdict, verdict), (decisions.c.tool, tool), (decisions.c.agent, agent),
@@ -42,16 +42,16 @@ def decision_page(
     if until is not None:
         query = query.where(decisions.c.ts < until)
     if before is not None:
-        ts, _, decision_id = before.partition("|")
+        ts, _, event_id = before.partition("|")
         try:
-            query = query.where(tuple_(decisions.c.ts, decisions.c.decision_id) < (float(ts), decision_id))
+            query = query.where(tuple_(decisions.c.ts, decisions.c.event_id) < (float(ts), event_id))
         except ValueError:
             raise ValueError(
                 f"invalid page cursor {before[:60]!r}; pass the 'next' of the previous page"
             ) from None
     limit = max(1, min(int(limit), MAX_PAGE))
-    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc()).limit(limit)
+    query = query.order_by(decisions.c.ts.desc(), decisions.c.event_id.desc()).limit(limit)
     with store.read_connection() as conn:
         rows = conn.execute(query).all()
-    cursor = f"{rows[-1].ts!r}|{rows[-1].decision_id}" if len(rows) == limit else None
+    cursor = f"{rows[-1].ts!r}|{rows[-1].event_id}" if len(rows) == limit else None
     return [dict(row.record) for row in rows], cursor

@@ -15,12 +15,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Engine, Float, Integer, MetaData, String, Table, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from railguard.errors import ConfigurationError, StoreError
 from railguard.store._connect import write_transaction
-from railguard.store._schema import RETIRED_RUN_INDEXES, STORE_TABLES, runs
+from railguard.store._schema import RETIRED_RUN_INDEXES, STORE_TABLES, decisions, runs
 
 _version_metadata = MetaData()
 schema_version = Table(
@@ -156,7 +170,35 @@ def _run_indexes_match_order(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+_V1_DECISION_INDEXES = ("ix_decisions_tenant_ts", "ix_decisions_tenant_verdict_ts", "ix_decisions_ts")
+_V1_DECISIONS = "decisions_v1"
+V3_DECISION_COLUMNS = ("event_id", "seq", "trace_id", "span_id")  # what v3 added to the v1 table
+
+
+def _decisions_are_events(conn: Connection) -> None:
+    """Store v3: the v1 decisions table kept one row per decision id (a later event overwrote an
+    earlier one); the v3 table keeps one row per event. Each v1 row becomes the first event (`seq`
+    1) of its decision, its event id the decision id (unique in v1). A database that v1 created from
+    the current metadata already has the v3 table and passes through unchanged."""
+    if "event_id" in {c["name"] for c in inspect(conn).get_columns(decisions.name)}:
+        return
+    for name in _V1_DECISION_INDEXES:  # index names are shared with the new table's
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # names are constants, not input
+    conn.execute(text(f"ALTER TABLE {decisions.name} RENAME TO {_V1_DECISIONS}"))
+    decisions.create(conn)
+    copied = [c.name for c in decisions.columns if c.name not in V3_DECISION_COLUMNS]
+    old = Table(_V1_DECISIONS, MetaData(), *(Column(name) for name in copied))
+    conn.execute(
+        insert(decisions).from_select(
+            ["event_id", "seq", *copied],
+            select(old.c.decision_id, literal(1), *(old.c[name] for name in copied)),
+        )
+    )
+    conn.execute(text(f"DROP TABLE {_V1_DECISIONS}"))
+
+
 register_migration(Migration("store", 1, "spans, runs, decisions", create_tables(*STORE_TABLES)))
 register_migration(
     Migration("store", 2, "run-list indexes end in start_ns, trace_id", _run_indexes_match_order)
 )
+register_migration(Migration("store", 3, "decisions: one row per decision event", _decisions_are_events))

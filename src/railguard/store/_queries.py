@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
+from railguard.model import Verdict
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import RunSummary, SpanRow
 from railguard.store._schema import decisions, runs, spans
@@ -104,11 +105,11 @@ def _status_filter(status: str) -> ColumnElement[bool]:
 
 
 def _verdict_filter(verdict: str) -> ColumnElement[bool]:
-    if verdict == "block":
+    if verdict == Verdict.BLOCK:
         return runs.c.blocks > 0
-    if verdict == "ask":
+    if verdict == Verdict.ASK:
         return runs.c.asks > 0
-    if verdict == "allow":
+    if verdict == Verdict.ALLOW:
         return and_(runs.c.blocks == 0, runs.c.asks == 0)
     raise ValueError(f"unknown run verdict filter {verdict!r}; use 'block', 'ask' or 'allow'")
 
@@ -153,8 +154,8 @@ def timeseries(
             func.count().label("spans"),
             _count_where(is_tool).label("tool_calls"),
             _count_where(is_model).label("model_calls"),
-            _count_where(spans.c.verdict == "block").label("blocks"),
-            _count_where(spans.c.verdict == "ask").label("asks"),
+            _count_where(spans.c.verdict == Verdict.BLOCK.value).label("blocks"),
+            _count_where(spans.c.verdict == Verdict.ASK.value).label("asks"),
             _count_where(spans.c.status == "error").label("errors"),
             func.sum(case((counts_usage, func.coalesce(spans.c.input_tokens, 0)), else_=0)).label(
                 "input_tokens"
@@ -216,10 +217,17 @@ def list_decisions(
     limit: int,
     rule: str | None = None,
 ) -> list[dict[str, Any]]:
-    query = select(decisions.c.record).where(*_decision_filters(tenant, since, verdict, tool, rule))
+    """Decision events, newest first; each record carries its `event_id` and `seq` (the n-th event
+    of its decision id)."""
+    query = select(decisions.c.record, decisions.c.event_id, decisions.c.seq).where(
+        *_decision_filters(tenant, since, verdict, tool, rule)
+    )
     limit = max(1, min(int(limit), MAX_PAGE))
-    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc()).limit(limit)
-    return [dict(record) for (record,) in conn.execute(query)]
+    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc(), decisions.c.seq.desc())
+    return [
+        {**record, "event_id": event_id, "seq": seq}
+        for record, event_id, seq in conn.execute(query.limit(limit))
+    ]
 
 
 def _decision_filters(
@@ -321,6 +329,7 @@ def _ids_starting_with(
     query = (
         select(column)
         .where(column >= prefix, column < upper, *_tenant_filter(tenant_column, tenant))
+        .distinct()  # a decision id has one row per event
         .order_by(column)
         .limit(limit)
     )
@@ -334,8 +343,12 @@ def match_decision_ids(conn: Connection, prefix: str, *, tenant: str | None, lim
 
 
 def get_decision(conn: Connection, decision_id: str, *, tenant: str | None) -> dict[str, Any] | None:
-    query = select(decisions.c.record).where(
-        decisions.c.decision_id == decision_id, *_tenant_filter(decisions.c.tenant, tenant)
+    """The latest event of a decision (its last seq)."""
+    query = (
+        select(decisions.c.record)
+        .where(decisions.c.decision_id == decision_id, *_tenant_filter(decisions.c.tenant, tenant))
+        .order_by(decisions.c.seq.desc())
+        .limit(1)
     )
     record = conn.execute(query).scalar()
     return None if record is None else dict(record)

@@ -64,8 +64,8 @@ def _delete_run_batch(write_transaction: WriteTransaction, cutoff_ns: int, batch
 def _delete_decision_batch(write_transaction: WriteTransaction, cutoff_s: float, batch_size: int) -> int:
     with write_transaction() as conn:
         ids = conn.scalars(
-            select(decisions.c.decision_id).where(decisions.c.ts < cutoff_s).limit(batch_size)
+            select(decisions.c.event_id).where(decisions.c.ts < cutoff_s).limit(batch_size)
         ).all()
         if not ids:
             return 0
-        return int(conn.execute(delete(decisions).where(decisions.c.decision_id.in_(ids))).rowcount)
+        return int(conn.execute(delete(decisions).where(decisions.c.event_id.in_(ids))).rowcount)

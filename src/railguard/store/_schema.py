@@ -104,11 +104,16 @@ Index("ix_runs_end", runs.c.end_ns)
 # Store v1 indexes that v2 dropped (each one is a prefix of its replacement).
 RETIRED_RUN_INDEXES = ("ix_runs_tenant_agent_start", "ix_runs_tenant_session")
 
-# DecisionV1 records (Decision.to_record()); the filter columns are copied out of `record`.
+# The decision log: one row per decision event (Decision.to_record() as written by the one writer,
+# railguard.trace.DecisionLog), never overwritten. Events of one decision id (a retry, a re-check
+# after approval, a later identical call) are numbered by `seq`; the filter columns are copied out of
+# `record`. Migration store v3 turned the v1 table (one row per decision id) into this one.
 decisions = Table(
     "decisions",
     metadata,
-    Column("decision_id", String(64), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("decision_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
     Column("ts", Float, nullable=False),
     Column("tenant", String(128)),
     Column("session", String(256)),
@@ -121,8 +126,14 @@ decisions = Table(
     Column("severity", String(16)),
     Column("rules", Text),
     Column("policy_revision", String(128)),
+    Column("trace_id", String(64)),
+    Column("span_id", String(32)),
     Column("record", Json, nullable=False),
+    # Named: the v1 table's primary key keeps PostgreSQL's default name until v3 drops that table.
+    PrimaryKeyConstraint("event_id", name="pk_decision_events"),
 )
+# Unique: two writers numbering the same decision's events at once conflict, and one retries.
+Index("ux_decisions_decision_seq", decisions.c.decision_id, decisions.c.seq, unique=True)
 Index("ix_decisions_tenant_ts", decisions.c.tenant, decisions.c.ts)
 Index("ix_decisions_tenant_verdict_ts", decisions.c.tenant, decisions.c.verdict, decisions.c.ts)
 Index("ix_decisions_ts", decisions.c.ts)

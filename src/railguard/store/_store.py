@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -113,40 +114,43 @@ class Store:
         from an untrusted sender: a span joins only a trace stored under its own tenant."""
         if not rows:
             return 0
+        insert = functools.partial(_ingest.insert_spans, isolate_tenants=isolate_tenants)
         try:
-            return self._write_span_batch(rows, isolate_tenants)
+            return self._write_retrying("spans", insert, rows)
         except UnstorableData:
             if len(rows) == 1:
                 raise
         # Values were sanitized, yet the database refused the batch: one span must not lose the
         # others, so each is written on its own and only the refused ones are dropped.
-        outcomes = [self._write_one_span(row, isolate_tenants) for row in rows]
+        outcomes = [self._write_one_span(row, insert) for row in rows]
         if all(n is None for n in outcomes):
             raise UnstorableData(f"none of the {len(rows)} spans could be stored on {self.url_display}")
         return sum(n or 0 for n in outcomes)
 
-    def _write_one_span(self, row: SpanRow, isolate_tenants: bool) -> int | None:
+    def _write_one_span(self, row: SpanRow, insert: Callable[[Connection, Sequence[Any]], int]) -> int | None:
         try:
-            return self._write_span_batch([row], isolate_tenants)
+            return self._write_retrying("spans", insert, [row])
         except UnstorableData:
             return None
 
-    def _write_span_batch(self, rows: Sequence[SpanRow], isolate_tenants: bool) -> int:
+    def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Append decision events (DecisionV1 records, see railguard.trace.DecisionLog) in one
+        transaction; never overwrites. Returns how many were new (a stored `event_id` is skipped)."""
+        return self._write_retrying("decision events", _ingest.insert_decision_events, records)
+
+    def _write_retrying(
+        self, what: str, insert: Callable[[Connection, Sequence[Any]], int], rows: Sequence[Any]
+    ) -> int:
+        if not rows:
+            return 0
         detail = ""
         for _attempt in range(_DUPLICATE_RETRIES):
             try:
                 with self.write_transaction() as conn:
-                    return _ingest.insert_spans(conn, rows, isolate_tenants=isolate_tenants)
+                    return insert(conn, rows)
             except _ingest.ConcurrentDuplicate as exc:
-                detail = str(exc)  # rolled back; the next attempt sees the other writer's spans as stored
-        raise StoreError(f"spans could not be stored on {self.url_display} (integrity error: {detail})")
-
-    def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
-        """Upsert DecisionV1 records (Decision.to_record()) by decision_id, in one transaction."""
-        if not records:
-            return 0
-        with self.write_transaction() as conn:
-            return _ingest.upsert_decisions(conn, records)
+                detail = str(exc)  # rolled back; the next attempt sees the other writer's rows
+        raise StoreError(f"{what} could not be stored on {self.url_display} (integrity error: {detail})")
 
     def delete_older_than(
         self, days: float, *, batch_size: int = 5000, on_batch: Callable[[int], None] | None = None

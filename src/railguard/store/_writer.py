@@ -8,6 +8,7 @@ the rows stay queued.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,8 +30,8 @@ class BatchWriter:
     ) -> None:
         self._store = store
         # One thread, one queue of tagged rows: a batch is written as its spans, then its decisions.
-        # A failed batch is retried whole, which is safe: stored span ids are skipped and decision
-        # records are upserted by id.
+        # A failed batch is retried whole, which is safe: stored span ids and decision event ids are
+        # skipped.
         self._queue: BackgroundBatches[tuple[str, Any]] = BackgroundBatches(
             self._write,
             name="railguard-store-writer",
@@ -47,8 +48,10 @@ class BatchWriter:
         return self._queue.put_many([(_SPAN, row) for row in rows])
 
     def submit_decisions(self, records: Sequence[Mapping[str, Any]]) -> bool:
-        """Queue DecisionV1 records; False when they were dropped."""
-        return self._queue.put_many([(_DECISION, record) for record in records])
+        """Queue DecisionV1 records; False when they were dropped. Each gets its `event_id` now (if
+        it has none), so a batch retried after a failed write is not stored twice."""
+        stamped = [r if r.get("event_id") else {**r, "event_id": uuid.uuid4().hex} for r in records]
+        return self._queue.put_many([(_DECISION, record) for record in stamped])
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything submitted so far is written (or `timeout` seconds pass)."""

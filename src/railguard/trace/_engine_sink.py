@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
 from railguard.model import Action, Decision
 from railguard.trace import _keys as k
 from railguard.trace import _state
+from railguard.trace._decision_log import DecisionEvent
 from railguard.trace._spans import current_tool_call, identity_attributes, set_decision_attributes
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def record_decision(decision: Decision, action: Action) -> None:
         return
     open_call = current_tool_call()
     if open_call is not None and open_call.name == decision.tool and open_call.span.is_recording():
+        span = open_call.span
         open_call.record_decision(decision)
     else:
         attributes = {k.OPERATION: k.OP_TOOL, k.TOOL_NAME: decision.tool}
@@ -40,7 +42,13 @@ def record_decision(decision: Decision, action: Action) -> None:
     if recorder.submit_decision is not None:
         # The Decision itself is queued (it is immutable): its DecisionV1 record is built, and
         # redacted, on the decision-log thread, not here on the agent's.
-        recorder.submit_decision(decision)
+        ids = span.get_span_context()
+        if ids.is_valid:
+            recorder.submit_decision(
+                DecisionEvent(decision, format_trace_id(ids.trace_id), format_span_id(ids.span_id))
+            )
+        else:
+            recorder.submit_decision(DecisionEvent(decision))
 
 
 def trace_engine(engine: Engine) -> Callable[[], None]:

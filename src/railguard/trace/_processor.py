@@ -6,7 +6,8 @@ unredacted, and no exporter failure reaches the agent."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
@@ -16,8 +17,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
 from railguard._background import BackgroundBatches
+from railguard._internal import internal_error
 from railguard.trace._keys import REDACTED
 from railguard.trace._redaction import RedactionPolicy, Redactor
+from railguard.trace._store_export import StoreSpanExporter
 
 
 def redact_resource(resource: Resource, policy: RedactionPolicy) -> Resource:
@@ -63,6 +66,10 @@ def redact_span(
     )
 
 
+# The clock shutdown and flush deadlines are measured on (a test advances a fake one).
+clock: Callable[[], float] = time.monotonic
+
+
 class RedactingSpanProcessor(SpanProcessor):
     """Queue finished spans; redact and export them in batches on a background thread."""
 
@@ -80,6 +87,7 @@ class RedactingSpanProcessor(SpanProcessor):
         self._resources: dict[int, tuple[Resource, Resource]] = {}
         self._resource_lock = threading.Lock()
         self.export_failures = 0
+        self._shut_down = False
         self._queue: BackgroundBatches[ReadableSpan] = BackgroundBatches(
             self._export,
             name="railguard-trace-export",
@@ -109,10 +117,16 @@ class RedactingSpanProcessor(SpanProcessor):
         for exporter in self._exporters:
             try:
                 result = exporter.export(clean)
-            except Exception:  # one broken backend must not starve the others
-                result = SpanExportResult.FAILURE
+            except Exception as err:  # one broken backend must not starve the others
+                self.export_failures += 1
+                # An exporter should report failure, not raise: only a connection error is expected.
+                internal_error("tracing.export", err, expected=isinstance(err, OSError))
+                continue
             if result is not SpanExportResult.SUCCESS:
                 self.export_failures += 1
+                # A collector or store that is down: expected, but a person must see it.
+                failed = ExportFailed(f"{type(exporter).__name__} failed to export {len(clean)} span(s)")
+                internal_error("tracing.export", failed, expected=True)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -125,18 +139,42 @@ class RedactingSpanProcessor(SpanProcessor):
         }
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = clock() + timeout_millis / 1000
         done = self._queue.flush(timeout_millis / 1000)
         for exporter in self._exporters:
             try:
-                done = exporter.force_flush(timeout_millis) and done
-            except Exception:
+                done = exporter.force_flush(_millis_left(deadline)) and done
+            except Exception as err:
+                internal_error("tracing.flush", err)
                 done = False
         return done
 
-    def shutdown(self) -> None:
-        self._queue.close()
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Export what is queued and shut every exporter down, all within one `timeout_s`."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        deadline = clock() + timeout_s
+        self._queue.close(seconds_left(deadline))
         for exporter in self._exporters:
             try:
-                exporter.shutdown()
-            except Exception:
+                exporter.force_flush(_millis_left(deadline))
+                if isinstance(exporter, StoreSpanExporter):
+                    exporter.shutdown(timeout_s=seconds_left(deadline))
+                else:
+                    exporter.shutdown()
+            except Exception as err:
                 self.export_failures += 1
+                internal_error("tracing.shutdown", err)
+
+
+class ExportFailed(Exception):
+    """An exporter reported that a batch was not exported."""
+
+
+def seconds_left(deadline: float) -> float:
+    return max(0.0, deadline - clock())
+
+
+def _millis_left(deadline: float) -> int:
+    return int(seconds_left(deadline) * 1000)

@@ -183,4 +183,6 @@ def redact_decision_record(record: Mapping[str, Any], policy: RedactionPolicy) -
     if context.get("labels"):
         context["labels"] = redactor.value(context["labels"], "context.labels")
     out["context"] = context
+    # What was masked, where: OPA's decision-log `masked` list (paths and kinds, never values).
+    out["masked"] = [{"path": w, "kind": k} for w, _, k in (hit.rpartition(":") for hit in redactor.hits)]
     return out

@@ -14,12 +14,14 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from railguard import _scope
 from railguard._background import BackgroundBatches
-from railguard.model import Decision
+from railguard._internal import internal_error_counts
 from railguard.store import Store, open_store
-from railguard.trace import _state
-from railguard.trace._processor import RedactingSpanProcessor
-from railguard.trace._redaction import RedactionPolicy, redact_decision_record
+from railguard.trace import _processor, _state
+from railguard.trace._decision_log import DecisionEvent, DecisionLog
+from railguard.trace._processor import RedactingSpanProcessor, seconds_left
+from railguard.trace._redaction import RedactionPolicy
 from railguard.trace._spans import run_span
+from railguard.trace._state import active_tracing
 from railguard.trace._store_export import StoreSpanExporter
 
 _INSTRUMENTATION = "railguard"
@@ -44,9 +46,11 @@ class Tracing:
         self._owned_store = owned_store
         self.key = key
         self.policy = processor.policy
-        self._decisions: BackgroundBatches[Decision] | None = None
+        self._decisions: BackgroundBatches[DecisionEvent] | None = None
+        self.decision_log: DecisionLog | None = None
         if store_exporter is not None:
-            self._decisions = BackgroundBatches(self._store_decisions, name="railguard-decision-log")
+            self.decision_log = DecisionLog(store_exporter.submit_decisions, self.policy)
+            self._decisions = BackgroundBatches(self.decision_log.write, name="railguard-decision-log")
         self.recorder = _state.Recorder(
             enabled=True,
             tracer=provider.get_tracer(_INSTRUMENTATION),
@@ -59,18 +63,15 @@ class Tracing:
     def store(self) -> Store | None:
         return self.store_exporter.store if self.store_exporter is not None else None
 
-    def _store_decisions(self, decisions: Sequence[Decision]) -> None:
-        assert self.store_exporter is not None
-        records = [redact_decision_record(d.to_record(), self.policy) for d in decisions]
-        self.store_exporter.submit_decisions(records)
-
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Export everything recorded so far (spans and decisions) and wait for the store to have it."""
+        """Export everything recorded so far (spans and decisions) and wait for the store to have it,
+        within one `timeout_s` for all of it."""
+        deadline = _processor.clock() + timeout_s
         done = self.processor.force_flush(int(timeout_s * 1000))
         if self._decisions is not None:
-            done = self._decisions.flush(timeout_s) and done
+            done = self._decisions.flush(seconds_left(deadline)) and done
         if self.store_exporter is not None:
-            done = self.store_exporter.force_flush(int(timeout_s * 1000)) and done
+            done = self.store_exporter.force_flush(int(seconds_left(deadline) * 1000)) and done
         return done
 
     def stats(self) -> dict[str, Any]:
@@ -86,28 +87,31 @@ class Tracing:
             out["store"] = store
             dropped += store["dropped"]
         out["dropped"] = dropped
+        out["internal_errors"] = internal_error_counts()  # Railguard's own failures, by kind
         return out
 
-    def shutdown(self) -> None:
-        """Flush, stop the background threads, close a store this setup opened. Idempotent."""
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Flush, stop the background threads, close a store this setup opened; everything within
+        one `timeout_s` shared by the processor and every exporter (what is still unwritten then
+        is counted as dropped). Idempotent."""
         if self.closed:
             return
         self.closed = True
+        deadline = _processor.clock() + timeout_s
         _deactivate(self)
-        self.flush()
+        self.flush(timeout_s)
+        # Decision events first (they feed the store writer), then the processor and, through it,
+        # every exporter: the store's writer last.
         if self._decisions is not None:
-            self._decisions.close()
-        self.provider.shutdown()  # shuts the processor, and through it every exporter
+            self._decisions.close(seconds_left(deadline))
+        self.processor.shutdown(seconds_left(deadline))
+        self.provider.shutdown()  # the processor is shut down already: this only marks the provider
         if self._owned_store is not None:
             self._owned_store.close()
 
 
 _lock = threading.Lock()
-_active: list[Tracing] = []
-
-
-def active_tracing() -> Tracing | None:
-    return _active[0] if _active else None
+_active = _state._tracing
 
 
 def configure_tracing(

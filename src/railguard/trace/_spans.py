@@ -15,6 +15,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
+from railguard._internal import internal_error, reported
 from railguard.errors import GuardError
 from railguard.model import Context, Decision
 from railguard.trace import _keys as k
@@ -28,7 +29,8 @@ _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 def _json(value: Any) -> str:
     try:
         return _ENCODER.encode(value)
-    except Exception:  # an object whose str() fails: keep tracing alive, lose the content
+    except Exception as err:  # the agent's object cannot be written: keep tracing alive, lose the content
+        internal_error("tracing.content", err, expected=True)
         return '"<unserializable>"'
 
 
@@ -40,8 +42,8 @@ def _mark_error(span: Span, exc: BaseException) -> None:
         span.record_exception(exc)
         if not isinstance(exc, GuardError):
             span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
-    except Exception:
-        pass
+    except Exception as err:
+        internal_error("tracing.span", err)
 
 
 class _SpanScope:
@@ -70,12 +72,14 @@ class _SpanScope:
                 record_exception=False,
                 set_status_on_exception=False,
             )
-        except Exception:
+        except Exception as err:
+            internal_error("tracing.span", err)
             return INVALID_SPAN
         try:
             self._token = otel_context.attach(trace.set_span_in_context(span))
-        except Exception:
-            with contextlib.suppress(Exception):
+        except Exception as err:
+            internal_error("tracing.span", err)
+            with reported("tracing.span"):
                 span.end()
             return INVALID_SPAN
         self.span = span
@@ -87,9 +91,9 @@ class _SpanScope:
         # Not GeneratorExit/KeyboardInterrupt: those just end the span. The exception propagates.
         if isinstance(exc, Exception):
             _mark_error(self.span, exc)
-        with contextlib.suppress(Exception):
+        with reported("tracing.span"):
             otel_context.detach(self._token)  # type: ignore[arg-type]
-        with contextlib.suppress(Exception):
+        with reported("tracing.span"):
             self.span.end()
 
 
@@ -169,7 +173,8 @@ class ModelCall:
             if self.cost is not None:
                 self.span.set_attribute(k.COST_USD, self.cost.usd)
                 self.span.set_attribute(k.PRICE_VERSION, self.cost.price_version)
-        except Exception:
+        except Exception as err:  # a count that is not a number is the caller's input, not a bug
+            internal_error("tracing.cost", err, expected=isinstance(err, TypeError | ValueError))
             return None
         return self.cost
 
@@ -309,5 +314,5 @@ def record_confidence(score: float, *, name: str = "output") -> None:
         key = k.CONFIDENCE if name == "output" else f"{k.CONFIDENCE}.{name}"
         span.set_attribute(key, value)
         span.add_event(k.CONFIDENCE, {"railguard.confidence.name": name, "railguard.confidence.score": value})
-    except Exception:
-        return
+    except Exception as err:
+        internal_error("tracing.span", err)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import NoOpTracer, Tracer
 
-from railguard.model import Decision
+from railguard.trace._decision_log import DecisionEvent
+
+if TYPE_CHECKING:
+    from railguard.trace._setup import Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +21,9 @@ class Recorder:
     enabled: bool
     tracer: Tracer
     capture_content: bool = True
-    # Queues a decision for storage (its record is built and redacted off the agent's thread); None
-    # when no store is configured.
-    submit_decision: Callable[[Decision], Any] | None = None
+    # Queues a decision event for the decision log (its record is built and redacted off the agent's
+    # thread); None when no store is configured.
+    submit_decision: Callable[[DecisionEvent], Any] | None = None
 
 
 DISABLED = Recorder(enabled=False, tracer=NoOpTracer(), capture_content=False)
@@ -33,3 +36,12 @@ def current() -> Recorder:
 
 def activate(recorder: Recorder) -> None:
     _active[0] = recorder
+
+
+_tracing: list[Tracing] = []  # the setup that activated the recorder (set by configure_tracing)
+
+
+def active_tracing() -> Tracing | None:
+    """The active `configure_tracing` setup, or None. Part of the API half: it never loads the SDK
+    (when a setup is active, the SDK is loaded already)."""
+    return _tracing[0] if _tracing else None

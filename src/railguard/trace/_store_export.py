@@ -66,6 +66,6 @@ class StoreSpanExporter(SpanExporter):
         self.writer.flush(timeout_millis / 1000)
         return self.writer.stats()["queued"] == 0
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_s: float = 10.0) -> None:
         if self._owns_writer:
-            self.writer.close()
+            self.writer.close(timeout_s)

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import re2
 
+from railguard._internal import internal_error
 from railguard.detect._budget import InputTooLarge, checkpoint, stopped_by_checker
 from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import (
@@ -292,6 +293,7 @@ def _analyze_one(command: str, workspace: str | None, home: str | None) -> Shell
     except Exception as exc:  # the guard must answer: anything unhandled is "not understood" -> ask
         if stopped_by_checker(exc):
             raise
+        internal_error("detect.shell", exc)
         return _failed(f"analyzer could not handle the command ({type(exc).__name__})")
 
 

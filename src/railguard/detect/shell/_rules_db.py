@@ -12,6 +12,7 @@ from typing import Any
 
 import re2
 
+from railguard._internal import internal_error
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
@@ -76,8 +77,8 @@ def sql_is_destructive(text: str, dialect: str | None) -> bool:
     if _analyze_sql is not None:
         try:
             return bool(_analyze_sql(text, dialect).destructive)
-        except Exception:  # a parser bug must not hide a DROP: fall through to the keyword check
-            pass
+        except Exception as err:  # a parser bug must not hide a DROP: fall through to the keyword check
+            internal_error("detect.sql", err)
     for match in _FALLBACK.finditer(text):
         statement = match.group(0).lower()
         if statement.startswith(("delete", "update")) and _HAS_WHERE.search(statement):

@@ -1,0 +1,57 @@
+"""`DecisionLog`: the one writer of decision-log records, used by the tracing sink (and through it the
+server and every integration), `railguard check --db` and the approvals service.
+
+Every call of `record` is one decision event with a fresh `event_id`: a retry of the same tool call,
+a re-check after approval and a later identical call share a `decision_id` but are distinct events,
+never overwritten (the store numbers them per decision id: `seq`). Records are redacted here, before
+they leave the process, and say what was masked (paths and kinds, never values).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from railguard.model import Decision
+from railguard.trace._redaction import RedactionPolicy, redact_decision_record
+
+WriteRecords = Callable[[Sequence[Mapping[str, Any]]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvent:
+    """One decision as it happened: the decision and the span (if any) it was recorded on."""
+
+    decision: Decision
+    trace_id: str | None = None
+    span_id: str | None = None
+
+
+class DecisionLog:
+    """Builds redacted DecisionV1 records and hands them to `write` (`Store.write_decisions`, or a
+    background writer's `submit_decisions`)."""
+
+    def __init__(self, write: WriteRecords, policy: RedactionPolicy | None = None) -> None:
+        self._write = write
+        self.policy = policy or RedactionPolicy()
+
+    def record(self, event: DecisionEvent | Decision) -> dict[str, Any]:
+        """The redacted record of one event, with its own `event_id`."""
+        if isinstance(event, Decision):
+            event = DecisionEvent(event)
+        raw = event.decision.to_record(trace_id=event.trace_id, span_id=event.span_id)
+        record = redact_decision_record(raw, self.policy)
+        record["event_id"] = new_event_id()
+        return record
+
+    def write(self, events: Iterable[DecisionEvent | Decision]) -> None:
+        """Record and write events."""
+        records = [self.record(e) for e in events]
+        if records:
+            self._write(records)
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
