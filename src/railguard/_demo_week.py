@@ -135,9 +135,16 @@ class _Fleet:
     """Runs one agent run at a time at a simulated start time; every tool call goes through the engine."""
 
     def __init__(
-        self, engine: Engine, approvals: Any, clock: SimClock, rng: random.Random, result: WeekResult
-    ):
+        self,
+        engine: Engine,
+        approvals: Any,
+        clock: SimClock,
+        rng: random.Random,
+        result: WeekResult,
+        clean: bool = False,
+    ) -> None:
         self.engine, self.approvals, self.clock, self.rng, self.result = engine, approvals, clock, rng, result
+        self.clean = clean
 
     # -- building blocks ---------------------------------------------------------------------------
 
@@ -197,6 +204,9 @@ class _Fleet:
             self.approvals.request(action, decision)
         except ApprovalRequired as pending:
             self.clock.advance(self.rng.uniform(60, 900))  # the human takes a few minutes
+            if self.clean and self.rng.random() < 0.4:  # clean history: the asks are real decisions
+                self.approvals.deny(pending.approval_id, by=self.rng.choice(HUMANS), note="not justified")
+                return self.engine.check(action)
             self.approvals.approve(pending.approval_id, by=self.rng.choice(HUMANS), note="verified")
             return self.engine.check(action)
         return decision
@@ -228,7 +238,7 @@ class _Fleet:
                 self.tool(
                     "classify_ticket", {"id": ticket}, latency_s=0.1, confidence=max(0.0, min(1.0, score))
                 )
-            elif self.rng.random() < 0.3:
+            elif self.rng.random() < 0.6:
                 amount = round(self.rng.choice([self.rng.uniform(20, 400), self.rng.uniform(600, 2000)]), 2)
                 self.tool("refund", {"customer": customer, "amount": amount}, latency_s=0.3)
             else:
@@ -272,8 +282,8 @@ class _Fleet:
                 self.tool("send_email", {"to": to, "body": f"Report on {topic}"}, latency_s=0.3)
 
     def coding(self, day: int) -> None:
-        fail_p = 0.04 if day < VERSION_CHANGE_DAY else 0.35
-        polling = day == LOOP_DAY and self.rng.random() < 0.35
+        fail_p = 0.04 if day < VERSION_CHANGE_DAY else 0.5
+        polling = day == LOOP_DAY and self.rng.random() < 0.5
         steps = self.rng.randint(3, 5)
         for i in self.turns("gpt-4o-mini", OLD_MODEL, steps, growth=400):
             if i == 0:
@@ -450,17 +460,21 @@ def run_week(
     runs_per_day: int = 24,
     days: int = WEEK_DAYS,
     start_ts: float | None = None,
+    failures: bool = True,
 ) -> WeekResult:
-    """Simulate the fleet for `days` days (runs_per_day runs per agent per day) into `store`."""
+    """Simulate the fleet for `days` days (runs_per_day runs per agent per day) into `store`.
+    `failures=False`: the same fleet with nothing planted (clean history, an empty answer key)."""
     own = not isinstance(store, Store)
     opened = open_store(store) if not isinstance(store, Store) else store
     start = week_start(days=days) if start_ts is None else start_ts
     rng = random.Random(seed)
     clock = SimClock(start)
-    result = WeekResult(start_ts=start, days=days, key=[p for p in answer_key(start) if p.onset_day < days])
+    result = WeekResult(
+        start_ts=start, days=days, key=[p for p in answer_key(start) if p.onset_day < days and failures]
+    )
     try:
         with _wired(opened, clock) as (engine, approvals):
-            fleet = _Fleet(engine, approvals, clock, rng, result)
+            fleet = _Fleet(engine, approvals, clock, rng, result, clean=not failures)
             for day in range(days):
                 schedule = []
                 for agent, (_script, users) in AGENTS.items():
@@ -471,9 +485,10 @@ def run_week(
                 for offset, agent, tenant, user in sorted(schedule):
                     clock.now_s = start + day * DAY_S + offset
                     script = AGENTS[agent][0]
+                    plan_day = day if failures else -1  # clean: every failure starts on a later day
                     with run(agent=agent, tenant=tenant, user=user, session=f"{agent}-{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}",
-                             labels={"agent.version": _version(agent, day)}):  # fmt: skip
-                        script(fleet, day)
+                             labels={"agent.version": _version(agent, plan_day)}):  # fmt: skip
+                        script(fleet, plan_day)
                     result.runs += 1
     finally:
         if own:
