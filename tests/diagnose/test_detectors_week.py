@@ -43,8 +43,19 @@ def test_nothing_else_of_consequence(week_diagnosis: DiagnoseResult) -> None:
 
 
 def test_findings_use_the_documented_kinds_and_json_shape(week_diagnosis: DiagnoseResult) -> None:
-    keys = {"id", "kind", "severity", "agent", "tenant", "summary", "evidence", "suggestion", "confidence",
-            "first_seen", "last_seen"}  # fmt: skip
+    keys = {
+        "id",
+        "kind",
+        "severity",
+        "agent",
+        "tenant",
+        "summary",
+        "evidence",
+        "suggestion",
+        "confidence",
+        "first_seen",
+        "last_seen",
+    }
     for f in week_diagnosis.findings:
         assert f.kind in KINDS
         assert set(f.to_json()) == keys

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from railguard.cli._traces import DbOpt, parse_since
 from railguard.cli._traces import _store as open_cli_store
+from railguard.errors import RailguardError
 
 T = TypeVar("T")
 findings_app = typer.Typer(help="List findings and set their status.", no_args_is_help=True)
@@ -33,6 +34,7 @@ AgentOpt = Annotated[str | None, typer.Option("--agent", help="Only this agent."
 def register(app: typer.Typer) -> None:
     app.command("diagnose")(diagnose)
     app.command("label")(label)
+    app.command("why")(why)
     app.add_typer(findings_app, name="findings")
 
 
@@ -182,6 +184,36 @@ def label(
 def _or_exit(call: Callable[[], T]) -> T:
     try:
         return call()
-    except ValueError as e:
+    except (ValueError, RailguardError) as e:
         err.print(f"[red]error[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
+
+
+def why(
+    trace_id: Annotated[str, typer.Argument(help="The run (trace id, see `railguard traces list`).")],
+    db: DbOpt = None,
+    tenant: TenantOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer as one JSON object.")] = False,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Never escalate to the configured LLM.")] = False,
+) -> None:
+    """What happened in this run: the step where it went wrong, why, the evidence and a fix."""
+    from railguard.diagnose.why import why as root_cause
+
+    with open_cli_store(db) as store:
+        answer = _or_exit(lambda: root_cause(store, trace_id, tenant=tenant, escalate=not no_llm))
+    if as_json:
+        print(json.dumps(answer.to_json(), default=str))
+        return
+    step = answer.step or {}
+    out.print(
+        f"[bold]{answer.cause}[/bold] at step {escape(str(step.get('name') or '-'))} "
+        f"[dim]{step.get('span_id') or ''}[/dim]  confidence {answer.confidence:.2f} ({answer.source})"
+    )
+    out.print(f"[dim]what:[/dim] {escape(answer.explanation)}")
+    out.print(f"[dim]fix:[/dim]  {escape(answer.suggestion)}")
+    for item in answer.evidence:
+        out.print(f"[dim]evidence:[/dim] {item.get('span_id')}: {escape(str(item.get('why')))}")
+    if answer.tags:
+        out.print(f"[dim]tags:[/dim] {escape(', '.join(answer.tags))}")
+    if answer.llm:
+        out.print(f"[dim]llm: {escape(answer.llm)}[/dim]")

@@ -19,6 +19,7 @@ from railguard.diagnose.findings import (
     severity_rank,
 )
 from railguard.diagnose.labels import RunLabel, label_run, list_labels
+from railguard.diagnose.why import Why, stored_why, why
 
 __all__ = [
     "KINDS",
@@ -27,6 +28,7 @@ __all__ = [
     "DiagnoseResult",
     "Finding",
     "RunLabel",
+    "Why",
     "get_finding",
     "label_run",
     "list_findings",
@@ -34,4 +36,6 @@ __all__ = [
     "run_detectors",
     "set_status",
     "severity_rank",
+    "stored_why",
+    "why",
 ]

@@ -323,3 +323,8 @@ def first_seen_versions(conn: Connection, w: Window) -> Sequence[Any]:
         .group_by(runs.c.tenant, runs.c.agent, runs.c.agent_version)
     )
     return _rows(conn, query)
+
+
+def spans_revision() -> Any:
+    """The policy revision that decided a step (a JSON attribute)."""
+    return spans.c.attributes[k.POLICY_REVISION].as_string()

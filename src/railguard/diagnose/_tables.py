@@ -65,6 +65,17 @@ watermarks = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+# The last root-cause answer shown for a run (deterministic or a validated LLM answer).
+why_answers = Table(
+    "rg_why_answers",
+    metadata,
+    Column("trace_id", String(64), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("answer", _Json, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
 register_migration(
     Migration("diagnose", 1, "findings, run labels, watermarks", create_tables(findings, labels, watermarks))
 )
+register_migration(Migration("diagnose", 2, "why answers", create_tables(why_answers)))
