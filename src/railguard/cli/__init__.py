@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from railguard.cli import _approvals, _core, _detect, _diagnose, _integrations, _serve, _traces
+from railguard.cli import _alert, _approvals, _core, _detect, _diagnose, _integrations, _serve, _traces
 
 app = typer.Typer(
     name="railguard",
@@ -20,7 +20,7 @@ app.registered_commands.extend(_core.app.registered_commands)
 app.add_typer(_core.policy_app, name="policy")
 
 # Each concern keeps its commands in its own module, exposing `register(app)`.
-for _module in (_approvals, _detect, _diagnose, _integrations, _serve, _traces):
+for _module in (_alert, _approvals, _detect, _diagnose, _integrations, _serve, _traces):
     _module.register(app)
 
 
