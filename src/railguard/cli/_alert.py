@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from railguard.cli._traces import _DURATION, _UNIT_S, DbOpt
+from railguard.cli._traces import _DURATION, _UNIT_S, DbOpt, parse_since
 from railguard.errors import RailguardError
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ NotifyOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.command("heartbeat")(heartbeat)
+    app.command("digest")(digest)
 
 
 def parse_duration(text: str) -> float:
@@ -90,3 +91,57 @@ def _one_beat(db: str | None, targets: list[Target], config: HeartbeatConfig) ->
     for problem in result.notify_errors:
         err.print(f"notify failed: {problem}")
     return 0 if result.ok else 1
+
+
+def digest(
+    db: DbOpt = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Window start: 24h, 7d, an ISO date or Unix seconds.")
+    ] = "24h",
+    fmt: Annotated[
+        str, typer.Option("--format", help="md (chat) or html (email, inline SVG charts).")
+    ] = "md",
+    out_file: Annotated[
+        str | None, typer.Option("--out", help="Write to this file instead of stdout.")
+    ] = None,
+    notify: NotifyOpt = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+) -> None:
+    """The morning briefing: runs, cost and tokens per agent, blocks and asks by rule, approvals,
+    open findings, and what changed."""
+    from pathlib import Path
+
+    from railguard.alert.digest import build_digest, render_html, render_markdown
+    from railguard.alert.notifiers import Message, deliver, parse_targets
+    from railguard.store import open_store
+
+    if fmt not in ("md", "html"):
+        raise typer.BadParameter(f"--format {fmt!r}: use md or html")
+    try:
+        targets = parse_targets(notify or [])
+        with open_store(db) as store:
+            data = build_digest(store, since=parse_since(since), tenant=tenant)
+    except RailguardError as e:
+        err.print(f"[red]error[/red] {e}")
+        raise typer.Exit(2) from None
+    markdown = render_markdown(data)
+    page = render_html(data) if fmt == "html" else markdown
+    if out_file:
+        Path(out_file).write_text(page, encoding="utf-8")
+    else:
+        print(page, end="")
+    failed = 0
+    for target in targets:
+        message = Message(
+            markdown.splitlines()[0].lstrip("# "),
+            tuple(markdown.splitlines()[1:]),
+            html=render_html(data),
+            kind="railguard.digest",
+        )
+        try:
+            deliver(target, message)
+        except RailguardError as e:
+            err.print(f"notify failed: {e}")
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
