@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, false, func, or_, select
 
+from railguard.state._tables import approvals  # registers the approvals tables' migration
 from railguard.store._otel_map import MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._schema import runs, spans
 from railguard.trace import _keys as k
@@ -269,8 +270,6 @@ def refused_calls(conn: Connection, w: Window) -> list[Any]:
 
 
 def decided_approvals(conn: Connection, w: Window) -> list[Any]:
-    from railguard.state._tables import approvals
-
     query = select(
         approvals.c.tenant,
         approvals.c.agent,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +37,7 @@ from railguard.diagnose.findings import Finding
 
 DAY_S = 86_400
 ALPHA = 1e-3
-ALPHA_RATE = 5e-3  # rates carry less information per sample than values; their floors guard them too
+ALPHA_RATE = 1e-3  # the same family-wise bar as values; the floors below guard the effect size
 MIN_SAMPLES = 8
 
 Sample = tuple[float, float, str, str | None]  # (time s, value, trace_id, span_id)
@@ -272,10 +272,12 @@ def error_rate(scan: Scan, bucket_rows: list[Any], bucket_s: int) -> list[Findin
             tried.append((z, boundary, n0, e0, n1, e1))
         if not tried:
             continue
-        z, boundary, n0, e0, n1, e1 = max(tried)
+        z = max(tried)[0]
         p = min(1.0, normal_sf(z) * len(tried))
+        # The test says whether the rate rose; the onset is the most likely step (two-rate likelihood).
+        _, boundary, n0, e0, n1, e1 = max(tried, key=lambda c: _two_rate_loglik(*c[2:]))
         r0, r1 = e0 / n0, e1 / n1
-        if p > ALPHA_RATE or r1 - r0 < 0.05 or r1 < 2 * r0:
+        if p > ALPHA_RATE or e1 < 5 or r1 - r0 < 0.05 or r1 < 2 * r0:
             continue
         tenant, agent, tool = key
         examples = _data.error_examples(scan.conn, scan.window, tenant, agent, tool)
@@ -314,28 +316,35 @@ def error_rate(scan: Scan, bucket_rows: list[Any], bucket_s: int) -> list[Findin
     return out
 
 
+def _two_rate_loglik(n0: int, e0: int, n1: int, e1: int) -> float:
+    def part(n: int, e: int) -> float:
+        r = e / n
+        return (e * math.log(r) if e else 0.0) + ((n - e) * math.log(1 - r) if n - e else 0.0)
+
+    return part(n0, e0) + part(n1, e1)
+
+
 LOOP_REPEATS = 4
 LOOP_BACKGROUND = 0.002  # tolerated share of runs with a repeated call
 
 
 def loop(scan: Scan, repeats: list[Any], guard_hits: list[Any], run_rows: list[Any]) -> list[Finding]:
+    """Runs that repeat one call (same tool, same arguments) or that the loop guard stopped, per agent:
+    reported when their number is improbable under a small background rate (binomial tail)."""
     runs_per_agent: dict[tuple[str, str], int] = defaultdict(int)
     for r in run_rows:
         runs_per_agent[(r.tenant or "", r.agent)] += 1
-    loops: dict[GroupKey, dict[str, tuple[float, str | None, str]]] = defaultdict(dict)
+    loops: dict[tuple[str, str], dict[str, tuple[float, str | None, str, str]]] = defaultdict(dict)
     for r in repeats:
-        loops[(r.tenant or "", r.agent, r.tool_name or "?")][r.trace_id] = (
-            r.start_ns / NS,
-            r.span_id,
-            f"{r.tool_name} called {r.n} times with the same arguments",
-        )
+        why = f"{r.tool_name} called {r.n} times with the same arguments"
+        loops[(r.tenant or "", r.agent)][r.trace_id] = (r.start_ns / NS, r.span_id, why, r.tool_name or "?")
     for h in guard_hits:
-        loops[(h.tenant or "", h.agent, h.tool_name or "?")].setdefault(
-            h.trace_id, (h.start_ns / NS, h.span_id, "the loop guard stopped a repeated call")
+        loops[(h.tenant or "", h.agent)].setdefault(
+            h.trace_id,
+            (h.start_ns / NS, h.span_id, "the loop guard stopped a repeated call", h.tool_name or "?"),
         )
     out: list[Finding] = []
-    for key, by_run in sorted(loops.items()):
-        tenant, agent, tool = key
+    for (tenant, agent), by_run in sorted(loops.items()):
         n = max(runs_per_agent.get((tenant, agent), 0), len(by_run))
         k = len(by_run)
         p = binomial_upper_tail(k, n, LOOP_BACKGROUND)
@@ -343,21 +352,29 @@ def loop(scan: Scan, repeats: list[Any], guard_hits: list[Any], run_rows: list[A
             continue
         times = sorted(v[0] for v in by_run.values())
         examples = sorted(by_run.items(), key=lambda item: item[1][0])[:3]
+        tools = Counter(v[3] for v in by_run.values())
+        named = ", ".join(t for t, _ in tools.most_common(3))
         out.append(
             Finding(
                 kind="loop",
                 severity="high" if k >= 5 or k / n >= 0.05 else "medium",
                 tenant=tenant,
                 agent=agent,
-                subject=tool,
-                summary=f"{agent}: {k} of {n} runs repeat the same {tool} call (from {_day(times[0])})",
-                evidence=[{"trace_id": t, "span_id": s, "why": why} for t, (_, s, why) in examples],
-                suggestion=f"add a loop cap for {tool} (loops: max_repeats) and give the agent a way out "
+                subject="repeated calls",
+                summary=f"{agent}: {k} of {n} runs repeat the same call ({named}) from {_day(times[0])}",
+                evidence=[{"trace_id": t, "span_id": s, "why": why} for t, (_, s, why, _tool) in examples],
+                suggestion=f"add a loop cap for {named} (loops: max_repeats) and give the agent a way out "
                 "(a wait with backoff, or stop and report) instead of calling again",
                 confidence=_conf(p),
                 first_seen=times[0],
                 last_seen=times[-1],
-                detail={"runs_looping": k, "runs": n, "p": p, "background_rate": LOOP_BACKGROUND},
+                detail={
+                    "runs_looping": k,
+                    "runs": n,
+                    "p": p,
+                    "background_rate": LOOP_BACKGROUND,
+                    "tools": dict(tools),
+                },
             )
         )
     return out
