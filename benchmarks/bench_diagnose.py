@@ -32,7 +32,14 @@ import psycopg
 from railguard._demo_week import DAY_S, run_week
 from railguard.alert.heartbeat import beat
 from railguard.diagnose import list_findings, run_detectors, severity_rank
-from railguard.diagnose._history import PLANT_KINDS, Plant, agent_weeks, expected_kind, write_history
+from railguard.diagnose._history import (
+    PLANT_KINDS,
+    Plant,
+    agent_weeks,
+    expected_kind,
+    primary_kind,
+    write_history,
+)
 from railguard.store import Store, open_store
 
 RESULTS = Path(__file__).parent / "results" / "diagnose.md"
@@ -114,7 +121,7 @@ def recall_synthetic(folder: Path, seeds: list[int]) -> dict[str, Any]:
             onsets = [
                 int((f.first_seen - history.start_ts) // DAY_S)
                 for f in result.findings
-                if f.agent == p.agent and f.kind == p.kind
+                if f.agent == p.agent and f.kind == primary_kind(p)
             ]
             if any(abs(d - p.day) <= 1 for d in onsets):
                 found_n += 1

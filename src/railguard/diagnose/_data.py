@@ -327,3 +327,14 @@ def first_seen_versions(conn: Connection, w: Window) -> Sequence[Any]:
 def spans_revision() -> Any:
     """The policy revision that decided a step (a JSON attribute)."""
     return spans.c.attributes[k.POLICY_REVISION].as_string()
+
+
+def run_revisions(conn: Connection, w: Window) -> dict[str, str]:
+    """trace_id -> the policy revision that decided its steps (the highest, if several)."""
+    revision = spans_revision()
+    query = (
+        select(spans.c.trace_id, func.max(revision))
+        .where(*w.span_filter(), spans.c.decision_id.is_not(None), revision.is_not(None))
+        .group_by(spans.c.trace_id)
+    )
+    return {trace_id: str(value) for trace_id, value in conn.execute(query) if value}

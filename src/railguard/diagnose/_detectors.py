@@ -446,54 +446,79 @@ def _weighted(rows: Iterable[Any], metric: str) -> float:
     return sum(float(getattr(r, metric) or 0.0) * r.calls for r in rows) / calls if calls else 0.0
 
 
-def regression(scan: Scan, run_rows: list[Any], labels: dict[str, int]) -> list[Finding]:
-    """A new agent version (first seen inside the window) that does worse than the runs before it:
-    labelled failures when runs on both sides are labelled, else failed runs, blocked runs, cost."""
+def regression(
+    scan: Scan, run_rows: list[Any], labels: dict[str, int], revisions: dict[str, str] | None = None
+) -> list[Finding]:
+    """A new agent version, or a new policy revision, first seen inside the window, whose runs do worse
+    than the runs before it: labelled failures when runs on both sides are labelled, else failed runs,
+    blocked runs, cost per run."""
     by_agent: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for r in run_rows:
         by_agent[(r.tenant or "", r.agent)].append(r)
+    dimensions: list[tuple[str, Callable[[Any], str | None]]] = [("version", lambda r: r.agent_version)]
+    if revisions:
+        dimensions.append(("policy revision", lambda r: revisions.get(r.trace_id)))
     out: list[Finding] = []
     for (tenant, agent), rows in sorted(by_agent.items()):
-        first_of: dict[str, float] = {}
-        for r in rows:
-            if r.agent_version:
-                first_of[r.agent_version] = min(first_of.get(r.agent_version, math.inf), r.start_ns / NS)
-        for version, onset in sorted(first_of.items(), key=lambda item: item[1])[1:]:
-            before = [r for r in rows if r.start_ns / NS < onset and r.agent_version != version]
-            after = [r for r in rows if r.agent_version == version]
-            worse = _worse_metrics(before, after, labels)
-            if not worse:
-                continue
-            previous = sorted({r.agent_version for r in before if r.agent_version})
-            p = min(w[3] for w in worse)
-            examples = [r for r in after if labels.get(r.trace_id) == 1 or r.errors or r.blocks][:3]
-            out.append(
-                Finding(
-                    kind="regression",
-                    severity="high" if any(w[2] >= 2 * w[1] + 0.1 for w in worse) else "medium",
-                    tenant=tenant,
-                    agent=agent,
-                    subject=f"version {version}",
-                    summary=f"{agent}: version {version} (from {_day(onset)}) is worse than "
-                    f"{', '.join(previous) or 'the runs before'}: "
-                    + "; ".join(f"{name} {b:.3g} -> {a:.3g}" for name, b, a, _p in worse),
-                    evidence=[
-                        {"trace_id": r.trace_id, "span_id": None, "why": _run_why(r, labels)}
-                        for r in examples
-                    ],
-                    suggestion=f"roll {agent} back to {previous[-1] if previous else 'the previous version'} or fix "
-                    f"what {version} changed; gate releases on it (railguard gate)",
-                    confidence=_conf(p),
-                    first_seen=onset,
-                    last_seen=max(r.start_ns / NS for r in after),
-                    detail={
-                        "onset": onset,
-                        "version": version,
-                        "previous": previous,
-                        "worse": {name: {"before": b, "after": a, "p": pv} for name, b, a, pv in worse},
-                    },
-                )
+        for dimension, value_of in dimensions:
+            out += _regressions(tenant, agent, rows, dimension, value_of, labels)
+    return out
+
+
+def _regressions(
+    tenant: str,
+    agent: str,
+    rows: list[Any],
+    dimension: str,
+    value_of: Callable[[Any], str | None],
+    labels: dict[str, int],
+) -> list[Finding]:
+    first_of: dict[str, float] = {}
+    for r in rows:
+        value = value_of(r)
+        if value:
+            first_of[value] = min(first_of.get(value, math.inf), r.start_ns / NS)
+    out: list[Finding] = []
+    for value, onset in sorted(first_of.items(), key=lambda item: item[1])[1:]:
+        before = [r for r in rows if r.start_ns / NS < onset and value_of(r) not in (None, value)]
+        after = [r for r in rows if value_of(r) == value]
+        worse = _worse_metrics(before, after, labels)
+        if not worse:
+            continue
+        previous = sorted({v for r in before if (v := value_of(r))})
+        p = min(w[3] for w in worse)
+        examples = [r for r in after if labels.get(r.trace_id) == 1 or r.errors or r.blocks][:3]
+        back_to = previous[-1] if previous else f"the previous {dimension}"
+        out.append(
+            Finding(
+                kind="regression",
+                severity="high" if any(w[2] >= 2 * w[1] + 0.1 for w in worse) else "medium",
+                tenant=tenant,
+                agent=agent,
+                subject=f"{dimension} {value}",
+                summary=f"{agent}: {dimension} {value} (from {_day(onset)}) is worse than "
+                f"{', '.join(previous) or 'the runs before'}: "
+                + "; ".join(f"{name} {b:.3g} -> {a:.3g}" for name, b, a, _p in worse),
+                evidence=[
+                    {"trace_id": r.trace_id, "span_id": None, "why": _run_why(r, labels)} for r in examples
+                ],
+                suggestion=(
+                    f"roll {agent} back to {back_to} or fix what {value} changed; gate releases on it (railguard gate)"
+                    if dimension == "version"
+                    else f"backtest policy revision {value} against {back_to} and roll back the rules that refuse good calls"
+                ),
+                confidence=_conf(p),
+                first_seen=onset,
+                last_seen=max(r.start_ns / NS for r in after),
+                detail={
+                    "onset": onset,
+                    "dimension": dimension,
+                    "value": value,
+                    "previous": previous,
+                    "worse": {name: {"before": b, "after": a, "p": pv} for name, b, a, pv in worse},
+                },
             )
+        )
     return out
 
 

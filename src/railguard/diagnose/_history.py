@@ -30,6 +30,7 @@ PLANT_KINDS = (
     "model_drift",
     "regression",
     "violation_cluster",
+    "policy_regression",
 )
 BASE_MODEL, DRIFT_MODEL = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06"
 
@@ -226,7 +227,13 @@ def _tool_calls(
             ms *= 5  # an outlier: a slow dependency for one call
         tool_error_p = 0.3 if "error_rate" in active and tool == prof.tools[0] else error_p
         failed = rng.random() < tool_error_p
-        attributes: dict[str, object] = {"gen_ai.tool.call.arguments": args}
+        revision = "rev-2" if "policy_regression" in active else "rev-1"
+        attributes: dict[str, object] = {
+            "gen_ai.tool.call.arguments": args,
+            "railguard.policy.revision": revision,
+        }
+        # The new revision has an over-broad rule: it refuses a share of ordinary calls.
+        refused = revision == "rev-2" and rng.random() < 0.25
         if tool == prof.confidence_tool:
             score = rng.gauss(0.86, 0.04) - (0.15 if "confidence_drop" in active else 0.0)
             attributes["railguard.confidence"] = max(0.0, min(1.0, score))
@@ -244,7 +251,9 @@ def _tool_calls(
                 error_type="ToolError" if failed else None,
                 operation="execute_tool",
                 tool_name=tool,
-                verdict="allow",
+                verdict="block" if refused else "allow",
+                rules="new/over-broad" if refused else None,
+                decision_id=_hex(rng, 16),
                 attributes=attributes,
                 **common,
             )
@@ -253,11 +262,17 @@ def _tool_calls(
     return rows
 
 
+def primary_kind(plant: Plant) -> str:
+    """The finding kind a plant must produce."""
+    return "regression" if plant.kind == "policy_regression" else plant.kind
+
+
 def expected_kind(plant: Plant) -> set[str]:
     """The finding kinds a plant should produce (a model change also moves cost)."""
     return {
         "model_drift": {"model_drift", "cost_spike"},
         "regression": {"regression", "error_rate"},
+        "policy_regression": {"regression", "violation_cluster"},
     }.get(plant.kind, {plant.kind})
 
 
@@ -265,4 +280,4 @@ def agent_weeks(history: History) -> float:
     return len(history.agents) * history.days / 7
 
 
-__all__ = ["PLANT_KINDS", "History", "Plant", "agent_weeks", "expected_kind", "write_history"]
+__all__ = ["PLANT_KINDS", "History", "Plant", "agent_weeks", "expected_kind", "primary_kind", "write_history"]

@@ -84,7 +84,9 @@ def _detect(conn: object, window: Window) -> list[Finding]:
     found += _detectors.latency_regression(scan, _data.step_latency(conn, window))
     found += _detectors.error_rate(scan, _data.tool_errors_by_bucket(conn, window, bucket_s), bucket_s)
     found += _detectors.model_drift(scan, _data.model_usage(conn, window, bucket_s))
-    found += _detectors.regression(scan, run_rows, _data.failure_labels(conn, window))
+    found += _detectors.regression(
+        scan, run_rows, _data.failure_labels(conn, window), _data.run_revisions(conn, window)
+    )
     found += _detectors.confidence_drop(scan, _data.confidence_samples(conn, window))
     found += _detectors.violation_cluster(scan, _data.refused_calls(conn, window))
     found += _detectors.approvals(scan, _data.decided_approvals(conn, window))
