@@ -141,3 +141,21 @@ def test_bad_targets_are_refused() -> None:
         deliver(parse_target("webhook:http://127.0.0.1:9/x"), Note("s", ("l",)), retries=1, backoff_s=0.0)
     except NotifyError as e:
         assert "after 2 attempts" in str(e)
+
+
+def test_a_tenant_beat_sees_only_its_tenant(week_copy_url: str, week_end: float) -> None:
+    with open_store(week_copy_url) as store:
+        KillSwitch(store, clock=lambda: week_end - 7200).engage(
+            tenant="globex", agent="research", reason="x", by="ana"
+        )
+        acme = beat(store, config=HeartbeatConfig(tenant="acme"), now=week_end + 600)
+        globex = beat(store, config=HeartbeatConfig(tenant="globex"), now=week_end + 600)
+    acme_text = " ".join(i.text for i in acme.items)
+    assert (
+        acme.items
+        and "research" not in acme_text
+        and "coding" not in acme_text
+        and "kill switch" not in acme_text
+    )
+    assert any(i.key == "killswitch:globex/research/*" for i in globex.items)
+    assert all("research" in i.text or "kill switch" in i.text for i in globex.items)

@@ -66,6 +66,7 @@ class HeartbeatConfig:
     silence_s: float = 3600  # an agent silent this long when its usual rate predicts many runs
     since_s: float = 7 * 86_400  # the detectors' window
     link_base: str | None = None  # e.g. the dashboard's URL; CLI commands otherwise
+    tenant: str | None = None  # one tenant's beat (the server's); None: every tenant (an admin's)
 
 
 def beat(
@@ -78,8 +79,10 @@ def beat(
     dropped_spans: int | None = None,
     send: Callable[[Target, Message], None] = deliver,
 ) -> BeatResult:
-    """One heartbeat. `dropped_spans`: this process's tracing drop count, when the caller has one."""
+    """One heartbeat. `dropped_spans`: this process's tracing drop count, when the caller has one. Beats
+    with different `name`s (or tenants) keep separate memories of what they sent."""
     cfg = config or HeartbeatConfig()
+    name = f"{name}@{cfg.tenant}" if cfg.tenant is not None else name
     now = time.time() if now is None else now
     store.migrate()
     resolved = [t if isinstance(t, Target) else parse_target(t) for t in targets]
@@ -101,7 +104,7 @@ def beat(
         )
     items.sort(key=lambda i: -severity_rank(i.severity))
     result = BeatResult(items)
-    due = _due(store, items, cfg, now)
+    due = _due(store, items, cfg, now, name)
     result.notify_errors = retry_errors
     if due and resolved:
         message = Message(
@@ -128,9 +131,9 @@ def _link(cfg: HeartbeatConfig, path: str, command: str) -> str:
 
 
 def _findings(store: Store, cfg: HeartbeatConfig, now: float) -> list[Item]:
-    run_detectors(store, since=now - cfg.since_s, until=now, incremental=True, now=now)
+    run_detectors(store, since=now - cfg.since_s, until=now, tenant=cfg.tenant, incremental=True, now=now)
     out = []
-    for f in list_findings(store, status="open", limit=500):
+    for f in list_findings(store, tenant=cfg.tenant, status="open", limit=500):
         if severity_rank(f.severity) >= 1:
             out.append(
                 Item(
@@ -150,6 +153,7 @@ def _waiting_approvals(store: Store, cfg: HeartbeatConfig, now: float) -> list[I
     query = (
         select(approvals.c.tenant, approvals.c.tool, func.count(), func.min(approvals.c.created_at))
         .where(approvals.c.status == "pending", approvals.c.created_at <= now - cfg.approval_delay_s)
+        .where(*([approvals.c.tenant == cfg.tenant] if cfg.tenant is not None else []))
         .group_by(approvals.c.tenant, approvals.c.tool)
     )
     with store.read_connection() as conn:
@@ -171,6 +175,8 @@ def _kill_switches(store: Store, cfg: HeartbeatConfig, now: float) -> list[Item]
     query = select(ks.c.tenant, ks.c.agent, ks.c.tool, ks.c.reason, ks.c.changed_at).where(
         ks.c.engaged.is_(True), ks.c.changed_at <= now - cfg.killswitch_after_s
     )
+    if cfg.tenant is not None:  # the tenant's own switches and the global ones that stop it too
+        query = query.where(ks.c.tenant.in_((cfg.tenant, "")))
     with store.read_connection() as conn:
         rows = conn.execute(query).all()
     out = []
@@ -198,6 +204,7 @@ def _budget_warnings(store: Store, name: str, cfg: HeartbeatConfig, now: float) 
                 spans.c.start_ns >= int(since * NS),
                 spans.c.start_ns < int(now * NS),
                 spans.c.rules.like("%/warn%"),
+                *([spans.c.tenant == cfg.tenant] if cfg.tenant is not None else []),
             )
             .group_by(spans.c.tenant, spans.c.agent, spans.c.rules)
         ).all()
@@ -226,6 +233,7 @@ def _silent_agents(store: Store, cfg: HeartbeatConfig, now: float) -> list[Item]
                 runs.c.start_ns >= int(history * NS),
                 runs.c.start_ns < int(now * NS),
                 runs.c.agent.is_not(None),
+                *([runs.c.tenant == cfg.tenant] if cfg.tenant is not None else []),
             )
             .group_by(runs.c.tenant, runs.c.agent)
         ).all()
@@ -270,9 +278,20 @@ def _failed_notifications(store: Store) -> list[Item]:
 # -- dedup and the outbox --------------------------------------------------------------------------
 
 
-def _due(store: Store, items: list[Item], cfg: HeartbeatConfig, now: float) -> list[Item]:
+def _state_key(name: str, item_key: str) -> str:
+    return f"{name}|{item_key}"
+
+
+def _known(conn: Any, name: str) -> dict[str, Any]:
+    """This beat's memory: item key -> state row."""
+    prefix = f"{name}|"
+    rows = conn.execute(select(alert_state).where(alert_state.c.key.startswith(prefix, autoescape=True)))
+    return {r.key[len(prefix) :]: r for r in rows}
+
+
+def _due(store: Store, items: list[Item], cfg: HeartbeatConfig, now: float, name: str) -> list[Item]:
     with store.read_connection() as conn:
-        known = {r.key: r for r in conn.execute(select(alert_state))}
+        known = _known(conn, name)
     due = []
     for item in items:
         row = known.get(item.key)
@@ -289,17 +308,17 @@ def _due(store: Store, items: list[Item], cfg: HeartbeatConfig, now: float) -> l
 def _remember(store: Store, items: list[Item], sent: list[Item], name: str, now: float) -> None:
     sent_keys = {i.key for i in sent}
     with store.write_transaction() as conn:
-        known = {r.key: r for r in conn.execute(select(alert_state))}
+        known = _known(conn, name)
         current = {i.key for i in items}
         for key in set(known) - current:  # gone: its return will be new
-            conn.execute(alert_state.delete().where(alert_state.c.key == key))
+            conn.execute(alert_state.delete().where(alert_state.c.key == _state_key(name, key)))
         for item in items:
             row = known.get(item.key)
             sent_now = item.key in sent_keys
             if row is None:
                 conn.execute(
                     alert_state.insert().values(
-                        key=item.key,
+                        key=_state_key(name, item.key),
                         severity=item.severity,
                         first_seen=now,
                         last_seen=now,
@@ -311,7 +330,11 @@ def _remember(store: Store, items: list[Item], sent: list[Item], name: str, now:
                 values: dict[str, Any] = {"severity": item.severity, "last_seen": now}
                 if sent_now:
                     values.update(last_sent=now, sends=row.sends + 1)
-                conn.execute(alert_state.update().where(alert_state.c.key == item.key).values(**values))
+                conn.execute(
+                    alert_state.update()
+                    .where(alert_state.c.key == _state_key(name, item.key))
+                    .values(**values)
+                )
         updated = conn.execute(beats.update().where(beats.c.name == name).values(last_beat=now)).rowcount
         if not updated:
             conn.execute(beats.insert().values(name=name, last_beat=now))
