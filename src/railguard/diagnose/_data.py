@@ -101,19 +101,30 @@ def token_growth(conn: Connection, w: Window) -> list[Any]:
     return _rows(conn, query)
 
 
-def step_latency(conn: Connection, w: Window) -> list[Any]:
-    """Per run and step (tool name or requested model): start, calls, mean duration in ms."""
-    step = case((spans.c.operation == TOOL_OPERATION, spans.c.tool_name), else_=spans.c.request_model)
-    kind = case((spans.c.operation == TOOL_OPERATION, "tool"), else_="model")
+@dataclass(frozen=True, slots=True)
+class StepLatency:
+    tenant: str | None
+    agent: str
+    kind: str  # tool | model
+    step: str
+    trace_id: str
+    start_ns: int
+    ms: float
+
+
+def step_latency(conn: Connection, w: Window) -> list[StepLatency]:
+    """Per run and step (tool name or requested model): start and mean duration in ms. Grouped by the
+    raw columns (the run's tenant and agent are one per trace: aggregated, not grouped on)."""
     query = (
         select(
-            spans.c.tenant,
-            spans.c.agent,
-            kind.label("kind"),
-            step.label("step"),
             spans.c.trace_id,
-            func.min(spans.c.start_ns).label("start_ns"),
-            func.avg(_duration_ms).label("ms"),
+            spans.c.operation,
+            spans.c.tool_name,
+            spans.c.request_model,
+            func.max(spans.c.tenant),
+            func.max(spans.c.agent),
+            func.min(spans.c.start_ns),
+            func.avg(_duration_ms),
         )
         .where(
             *w.span_filter(),
@@ -124,9 +135,23 @@ def step_latency(conn: Connection, w: Window) -> list[Any]:
                 and_(_is_model, spans.c.request_model.is_not(None)),
             ),
         )
-        .group_by(spans.c.tenant, spans.c.agent, kind, step, spans.c.trace_id)
+        .group_by(spans.c.trace_id, spans.c.operation, spans.c.tool_name, spans.c.request_model)
     )
-    return _rows(conn, query)
+    out = []
+    for trace_id, operation, tool, model, tenant, agent, start_ns, ms in conn.execute(query):
+        is_tool = operation == TOOL_OPERATION
+        out.append(
+            StepLatency(
+                tenant,
+                agent,
+                "tool" if is_tool else "model",
+                tool if is_tool else model,
+                trace_id,
+                start_ns,
+                float(ms),
+            )
+        )
+    return out
 
 
 def tool_errors_by_bucket(conn: Connection, w: Window, bucket_s: int) -> list[Any]:
@@ -174,24 +199,39 @@ _arguments = spans.c.attributes[k.TOOL_ARGUMENTS].as_string()
 
 
 def repeated_calls(conn: Connection, w: Window, min_repeats: int) -> list[Any]:
-    """Per run, tool and identical arguments called at least `min_repeats` times."""
-    query = (
-        select(
-            spans.c.tenant,
-            spans.c.agent,
-            spans.c.trace_id,
-            spans.c.tool_name,
-            _arguments.label("args"),
-            func.count().label("n"),
-            func.min(spans.c.start_ns).label("start_ns"),
-            func.max(spans.c.start_ns).label("last_ns"),
-            func.max(spans.c.span_id).label("span_id"),
-        )
+    """Per run, tool and identical arguments called at least `min_repeats` times. Two steps: the runs
+    and tools called that often at all (no JSON read), then their arguments."""
+    often = (
+        select(spans.c.trace_id, spans.c.tool_name)
         .where(*w.span_filter(), spans.c.operation == TOOL_OPERATION, spans.c.agent.is_not(None))
-        .group_by(spans.c.tenant, spans.c.agent, spans.c.trace_id, spans.c.tool_name, _arguments)
+        .group_by(spans.c.trace_id, spans.c.tool_name)
         .having(func.count() >= min_repeats)
     )
-    return _rows(conn, query)
+    candidates = conn.execute(often).all()
+    if not candidates:
+        return []
+    out: list[Any] = []
+    traces = sorted({t for t, _ in candidates})
+    for at in range(0, len(traces), 500):
+        chunk = traces[at : at + 500]
+        query = (
+            select(
+                spans.c.tenant,
+                spans.c.agent,
+                spans.c.trace_id,
+                spans.c.tool_name,
+                _arguments.label("args"),
+                func.count().label("n"),
+                func.min(spans.c.start_ns).label("start_ns"),
+                func.max(spans.c.start_ns).label("last_ns"),
+                func.max(spans.c.span_id).label("span_id"),
+            )
+            .where(spans.c.trace_id.in_(chunk), *w.span_filter(), spans.c.operation == TOOL_OPERATION)
+            .group_by(spans.c.tenant, spans.c.agent, spans.c.trace_id, spans.c.tool_name, _arguments)
+            .having(func.count() >= min_repeats)
+        )
+        out += _rows(conn, query)
+    return out
 
 
 def loop_guard_hits(conn: Connection, w: Window) -> list[Any]:

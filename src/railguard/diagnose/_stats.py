@@ -34,32 +34,43 @@ def normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
+def ranks(values: Sequence[float]) -> tuple[list[float], float]:
+    """1-based ranks (ties get their average rank) and the tie term sum(t^3 - t) of the variance."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    out = [0.0] * len(values)
+    tie_term = 0.0
+    i = 0
+    n = len(order)
+    while i < n:
+        j = i
+        while j + 1 < n and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        rank = (i + j) / 2 + 1
+        for k in range(i, j + 1):
+            out[order[k]] = rank
+        size = j - i + 1
+        tie_term += size**3 - size
+        i = j + 1
+    return out, tie_term
+
+
+def _u_test(rank_sum_after: float, n1: int, n2: int, tie_term: float) -> float:
+    """z of the one-sided Mann-Whitney test (normal approximation, tie-corrected, continuity-corrected)."""
+    n = n1 + n2
+    u = rank_sum_after - n2 * (n2 + 1) / 2
+    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
+    if variance <= 0:
+        return 0.0
+    return (u - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
+
+
 def mann_whitney_greater(before: Sequence[float], after: Sequence[float]) -> tuple[float, float]:
-    """One-sided Mann-Whitney U test that `after` tends to be larger than `before`.
-    Returns (z, p); average ranks for ties and the tie-corrected variance."""
+    """One-sided Mann-Whitney U test that `after` tends to be larger than `before`. Returns (z, p)."""
     n1, n2 = len(before), len(after)
     if n1 == 0 or n2 == 0:
         return 0.0, 1.0
-    pooled = sorted([(v, 0) for v in before] + [(v, 1) for v in after])
-    rank_sum_after = 0.0
-    tie_term = 0.0
-    i = 0
-    n = n1 + n2
-    while i < n:
-        j = i
-        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        rank = (i + j) / 2 + 1
-        size = j - i + 1
-        tie_term += size**3 - size
-        rank_sum_after += rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 1)
-        i = j + 1
-    u = rank_sum_after - n2 * (n2 + 1) / 2
-    mean = n1 * n2 / 2
-    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
-    if variance <= 0:
-        return 0.0, 1.0
-    z = (u - mean - 0.5) / math.sqrt(variance)  # continuity correction
+    rank, tie_term = ranks([*before, *after])
+    z = _u_test(sum(rank[n1:]), n1, n2, tie_term)
     return z, normal_sf(z)
 
 
@@ -136,14 +147,18 @@ def scan_shift(
     ordered = thin(sorted(samples))
     times = [t for t, _ in ordered]
     sign = 1.0 if increase else -1.0
+    # The pooled ranks do not depend on the split: rank once, then each boundary is a prefix sum.
+    rank, tie_term = ranks([sign * v for _, v in ordered])
+    prefix = [0.0]
+    for r in rank:
+        prefix.append(prefix[-1] + r)
+    n = len(ordered)
     tried: list[tuple[float, float, int]] = []
     for boundary in boundaries:
         split = _bisect(times, boundary)
-        if split < min_samples or len(ordered) - split < min_samples:
+        if split < min_samples or n - split < min_samples:
             continue
-        before = [sign * v for _, v in ordered[:split]]
-        after = [sign * v for _, v in ordered[split:]]
-        z, _p = mann_whitney_greater(before, after)
+        z = _u_test(prefix[n] - prefix[split], split, n - split, tie_term)
         tried.append((z, boundary, split))
     if not tried:
         return None
