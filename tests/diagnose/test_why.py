@@ -224,3 +224,19 @@ def test_cli_why(store: Store) -> None:
     assert json.loads(result.output)["cause"] == "blocked"
     missing = CliRunner().invoke(app, ["why", "0" * 32, "--db", store.url_display])
     assert missing.exit_code == 2 and "no run" in missing.output
+
+
+def test_low_confidence_step(store: Store, week_db: tuple[str, WeekResult]) -> None:
+    _, week = week_db
+    late = int((week.start_ts + 6 * 86_400) * 1e9)
+    with store.read_connection() as conn:
+        rows = conn.execute(
+            select(spans.c.trace_id)
+            .where(spans.c.tool_name == "classify_ticket", spans.c.start_ns >= late)
+            .order_by(spans.c.start_ns)
+        ).all()
+    answers = [why(store, t, save=False) for (t,) in rows]
+    flagged = [a for a in answers if "low_confidence" in {c["cause"] for c in a.candidates}]
+    assert flagged, [a.cause for a in answers]
+    # Weak signals that agree are named together in the explanation.
+    assert any("confidence" in a.explanation for a in flagged)

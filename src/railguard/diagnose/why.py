@@ -36,7 +36,7 @@ class Why:
     escalation did (not configured, answered, rejected, failed)."""
 
     trace_id: str
-    cause: str  # loop | blocked | asked | error | slow_step | cost | model_change | policy_change | none
+    cause: str  # loop | blocked | asked | error | slow_step | cost | low_confidence | model_change | policy_change | none
     step: dict[str, Any] | None  # {"span_id", "name", "tool"}
     explanation: str
     evidence: list[dict[str, Any]]
@@ -105,6 +105,7 @@ class Baseline:
     step_ms: dict[str, tuple[float, float, int]] = field(default_factory=dict)  # step -> median, robust sd, n
     usual_models: dict[str, str] = field(default_factory=dict)  # requested -> usual served
     usual_revision: str | None = None
+    confidence: dict[str, tuple[float, float]] = field(default_factory=dict)  # step -> median, robust sd
 
 
 def _baseline(store: Store, spans: list[SpanRow]) -> Baseline:
@@ -119,6 +120,7 @@ def _baseline(store: Store, spans: list[SpanRow]) -> Baseline:
         runs = [r for r in _data.run_rows(conn, w) if r.trace_id != spans[0].trace_id]
         latency = _data.step_latency(conn, w)
         usage = _data.model_usage(conn, w, 86_400)
+        scores = _data.confidence_samples(conn, w)
         revisions = conn.execute(
             select(_data.spans_revision())
             .where(*w.span_filter(), _data.spans_revision().is_not(None))
@@ -135,6 +137,13 @@ def _baseline(store: Store, spans: list[SpanRow]) -> Baseline:
     for step, values in per_step.items():
         if len(values) >= 10:
             out.step_ms[step] = (median(values), MAD_SCALE * mad(values), len(values))
+    per_step_scores: dict[str, list[float]] = {}
+    for r in scores:
+        if r.score is not None:
+            per_step_scores.setdefault(str(r.step), []).append(float(r.score))
+    for step, values in per_step_scores.items():
+        if len(values) >= 10:
+            out.confidence[step] = (median(values), MAD_SCALE * mad(values))
     served: dict[str, Counter[str]] = {}
     for r in usage:
         served.setdefault(r.request_model, Counter())[r.served] += r.calls
@@ -211,6 +220,7 @@ def _causes(spans: list[SpanRow], base: Baseline) -> list[_Cause]:
                 )
             )
         causes += _off_baseline_step(i, s, base)
+        causes += _low_confidence(i, s, base)
         causes += _unusual_model_or_revision(i, s, base)
     causes += _cost_cause(spans, base)
     return causes
@@ -284,6 +294,29 @@ def _off_baseline_step(i: int, s: SpanRow, base: Baseline) -> list[_Cause]:
             ("latency", _label(s)),
             min(0.8, 0.55 + 0.03 * z),
             ((s, f"{ms:.0f} ms vs median {center:.0f} ms"),),
+        )
+    ]
+
+
+def _low_confidence(i: int, s: SpanRow, base: Baseline) -> list[_Cause]:
+    score = s.attributes.get("railguard.confidence")
+    step = s.tool_name or s.name
+    if not isinstance(score, int | float) or step not in base.confidence:
+        return []
+    center, spread = base.confidence[step]
+    z = (center - float(score)) / max(spread, 0.02)
+    if z < 4 or center - float(score) < 0.1:
+        return []
+    return [
+        _Cause(
+            i,
+            "low_confidence",
+            s,
+            f"{step} reported confidence {float(score):.2f}, well under its usual {center:.2f}",
+            f"route low-confidence {step} results to a human (an ask rule on the score) and review recent inputs",
+            ("confidence", step),
+            min(0.8, 0.5 + 0.03 * z),
+            ((s, f"confidence {float(score):.2f} vs {center:.2f}"),),
         )
     ]
 
@@ -370,7 +403,8 @@ def _answer(trace_id: str, causes: list[_Cause]) -> Why:
     related = [
         c
         for c in causes
-        if c is not best and c.cause in ("model_change", "policy_change", "cost", "slow_step")
+        if c is not best
+        and c.cause in ("model_change", "policy_change", "cost", "slow_step", "low_confidence")
     ]
     confidence = best.confidence
     explanation = best.explanation
