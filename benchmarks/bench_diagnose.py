@@ -45,6 +45,7 @@ from railguard.store import Store, open_store
 RESULTS = Path(__file__).parent / "results" / "diagnose.md"
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 SPANS_PER_RUN = 9.0  # measured average of the synthetic runs (root + model and tool calls)
+WEEK_VOLUME = 6 / 7  # the synthetic week's volume relative to runs_per_day (weekends run at half)
 
 
 @contextmanager
@@ -145,7 +146,7 @@ def recall_synthetic(folder: Path, seeds: list[int]) -> dict[str, Any]:
 
 def speed(folder: Path, backend: str, spans: int) -> dict[str, Any]:
     agents = 20
-    runs_per_day = max(1, round(spans / SPANS_PER_RUN / agents / 7))
+    runs_per_day = max(1, round(spans / SPANS_PER_RUN / agents / 7 / WEEK_VOLUME))
     with store_for(backend, folder, f"speed-{spans}") as store:
         t0 = time.perf_counter()
         history = write_history(
