@@ -8,11 +8,13 @@ from typing import Any
 import typer
 
 from railguard.cli import (
+    _alert,
     _approvals,
     _audit,
     _core,
     _decisions,
     _detect,
+    _diagnose,
     _integrations,
     _keys,
     _policy_server,
@@ -34,7 +36,8 @@ app.add_typer(_core.policy_app, name="policy")
 
 # Each concern keeps its commands in its own module, exposing `register(app)`.
 for _module in (
-    _approvals, _audit, _decisions, _detect, _integrations, _keys, _policy_server, _replay, _serve, _tools, _traces,
+    _alert, _approvals, _audit, _decisions, _detect, _diagnose, _integrations, _keys, _policy_server, _replay,
+    _serve, _tools, _traces,
 ):  # fmt: skip
     _module.register(app)
 
