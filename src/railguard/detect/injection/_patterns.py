@@ -43,6 +43,9 @@ _SECRET = (
 )
 _SEND = r"(?:send|forward|e-?mail|mail|post|upload|transfer|share|leak|exfiltrate|copy|submit|paste)"
 _DESTINATION = r"[\"'(<\[]?(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|ftp://|webhook)"
+# Where an acted-on thing goes: an address, a link, or an account number (IBAN-shaped, lowercased).
+_ANY_DESTINATION = rf"(?:{_DESTINATION}|[\"'(<\[]?[a-z]{{2}}\d{{2}}[a-z0-9]{{10,30}}\b)"
+_ACT_VERB = r"(?:send|e-?mail|forward|transfer|wire|post|upload|share|invite)\b"
 
 SIGNALS: tuple[tuple[str, float, str], ...] = (
     # Telling the reader to drop what it was told before. No leading word boundary: text scraped from
@@ -198,6 +201,29 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"mentioning|alert|alerting|let|letting) (?:the |your )?(?:user|human|owner|operator)\b",
     ),
     ("conceal-from-user", 0.85, r"\b(?:secret|hidden|confidential) from (?:the )?(?:user|human)\b"),
+    # Covering the tracks of an action: the message just sent is to disappear from the outbox.
+    (
+        "conceal-from-user",
+        0.85,
+        r"\bdelete (?:the|this|that|these|those|your|my) (?:sent |same )?(?:e-?mails?|messages?|dms?) "
+        r"(?:you (?:have )?(?:just )?sent|(?:right )?after (?:sending|it is sent|they are sent))|"
+        r"\bdelete the (?:sent|outgoing) (?:e-?mails?|messages?)\b",
+    ),
+    # Skipping the person who would confirm: "fill them in without asking me".
+    (
+        "conceal-from-user",
+        0.8,
+        r"\bwithout (?:asking|consulting|checking with|confirming with|waiting for)\s+(?:me|the user|anyone|"
+        r"the owner|for (?:confirmation|permission|approval))\b",
+    ),
+    # An order to move something to an explicit destination (an address, an account, a link): the
+    # shape of a task injected into data ("send ... to x@y.com", "post them to www..."). Ordinary
+    # mail says this too ("please send your RSVP to events@..."), so alone it does not flag.
+    (
+        "directed-action",
+        0.45,
+        rf"(?:^|[.!?:;\n]\s*|\b(?:please|then|and|also|now)\s+){_ACT_VERB}\s+{_gap(14)}{_ANY_DESTINATION}",
+    ),
     # Content a human reader would not see.
     (
         "hidden-text",
