@@ -43,9 +43,6 @@ _SECRET = (
 )
 _SEND = r"(?:send|forward|e-?mail|mail|post|upload|transfer|share|leak|exfiltrate|copy|submit|paste)"
 _DESTINATION = r"[\"'(<\[]?(?:[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|ftp://|webhook)"
-# Where an acted-on thing goes: an address, a link, or an account number (IBAN-shaped, lowercased).
-_ANY_DESTINATION = rf"(?:{_DESTINATION}|[\"'(<\[]?[a-z]{{2}}\d{{2}}[a-z0-9]{{10,30}}\b)"
-_ACT_VERB = r"(?:send|e-?mail|forward|transfer|wire|post|upload|share|invite)\b"
 
 SIGNALS: tuple[tuple[str, float, str], ...] = (
     # Telling the reader to drop what it was told before. No leading word boundary: text scraped from
@@ -209,20 +206,13 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"(?:you (?:have )?(?:just )?sent|(?:right )?after (?:sending|it is sent|they are sent))|"
         r"\bdelete the (?:sent|outgoing) (?:e-?mails?|messages?)\b",
     ),
-    # Skipping the person who would confirm: "fill them in without asking me".
+    # Skipping the person who would confirm: "fill them in without asking me". People also write
+    # it about each other ("he booked it without asking me"), so alone it does not flag.
     (
         "conceal-from-user",
-        0.8,
+        0.45,
         r"\bwithout (?:asking|consulting|checking with|confirming with|waiting for)\s+(?:me|the user|anyone|"
         r"the owner|for (?:confirmation|permission|approval))\b",
-    ),
-    # An order to move something to an explicit destination (an address, an account, a link): the
-    # shape of a task injected into data ("send ... to x@y.com", "post them to www..."). Ordinary
-    # mail says this too ("please send your RSVP to events@..."), so alone it does not flag.
-    (
-        "directed-action",
-        0.45,
-        rf"(?:^|[.!?:;\n]\s*|\b(?:please|then|and|also|now)\s+){_ACT_VERB}\s+{_gap(14)}{_ANY_DESTINATION}",
     ),
     # Content a human reader would not see.
     (
