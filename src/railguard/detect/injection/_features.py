@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from itertools import accumulate, chain, pairwise, repeat
 from operator import add
 
-WINDOW = 20
-STRIDE = 10
+WINDOW = 40
+STRIDE = 20
 
 SENTENCE_MARK = "."
 _SENTENCE_ENDS = ".!?\n"

@@ -14,7 +14,7 @@ from typing import Any
 from railguard.detect.injection._features import split_weights, window_max
 
 MODEL_FILE = "injection_lr.json.gz"
-FORMAT_VERSION = 3  # 2: sentence ends are tokens; 3: windows of 20 tokens (40 before)
+FORMAT_VERSION = 2  # 2: sentence ends are tokens (version 1 files were trained without them)
 
 
 @dataclass(frozen=True, slots=True)
