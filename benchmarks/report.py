@@ -13,8 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 ORDER = [
-    "_summary", "engine", "shell", "adversarial", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo", "trace",
-    "store", "ingest", "server", "state", "state_approvals", "integrations", "integration_streams", "startup", "diagnose",
+    "_summary", "engine", "shell", "adversarial", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo",
+    "provenance", "trace", "store", "ingest", "server", "state", "state_approvals", "integrations", "integration_streams",
+    "startup", "diagnose",
 ]  # fmt: skip
 
 HEADER = """# Benchmarks

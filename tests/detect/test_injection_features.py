@@ -4,8 +4,11 @@ how a sentence opens (imperative mood) and not only which words it holds."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from railguard.detect.injection._features import (
+    _TOKEN,
     SENTENCE_MARK,
     WINDOW,
     max_window_sum,
@@ -66,3 +69,25 @@ def test_model_files_of_the_previous_format_are_refused() -> None:
     old = {"version": FORMAT_VERSION - 1, "bias": 0.0, "weights": {}, "metadata": {}}
     with pytest.raises(ValueError, match="retrain"):
         LinearModel.from_json(old)
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from("ab z'09.!?\n\t,;:-AZ_@\x00\x0b\x7f\x85\xa0\u00e9\u2028\u3000\U0001f600")
+    )
+)
+def test_tokens_read_like_the_reference_regex(text: str) -> None:
+    """`tokens` avoids the regex for speed; it must read every text exactly as the regex does."""
+    reference = [SENTENCE_MARK if t[0] in ".!?\n" else t for t in _TOKEN.findall(text)]
+    assert tokens(text) == reference
+
+
+@given(st.lists(st.sampled_from(["a", "b", ".", "c"]), max_size=3 * WINDOW))
+def test_split_weights_give_the_same_window_sums(words: list[str]) -> None:
+    weights = {"a": 0.5, "b": -0.25, ". c": 1.0, "a b": 0.125, "c .": -2.0}
+    best = max_window_sum(words, weights)
+    sums = [
+        sum(weights.get(f, 0.0) for i, f in token_features(words) if start <= i < start + WINDOW)
+        for start in window_starts(len(words))
+    ]
+    assert best == pytest.approx(max(sums))

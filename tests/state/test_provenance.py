@@ -201,3 +201,29 @@ def test_a_failing_output_observer_never_breaks_the_tool() -> None:
     unsubscribe()
     engine.check_output("read_email", "text")
     assert seen == ["read_email"]
+
+
+_MIXED_OUTPUT = (
+    "From: Ana <ana.silva@example.org> Tue, 01 Feb 2022 21:37:18 +0000. Call +44 20 7946 0958 or "
+    "(555) 123-4567; pay GB29 NWBK 6016 1331 9268 19 (card 4111 1111 1111 1111 is a test card). "
+    "Server 10.0.0.12 and fe80::1ff:fe23:4567:890a; see https://docs.example.com/a/b and /var/log/app/x.log; "
+    "ref 1234567890123, wallet 0x52908400098527886E0F7030069857D2E4169EE7, café.example.fr."
+)
+
+
+def test_the_one_pass_scan_finds_what_the_pii_scanner_finds() -> None:
+    """Entities come from one scan with the PII rules and the entity rules together: the personal
+    data it reports must be exactly what `find_pii` reports on its own."""
+    from railguard.detect.pii import find_pii
+    from railguard.state._provenance_entities import _PII_KINDS, _scanned_candidates
+
+    text = _MIXED_OUTPUT * 3
+    expected = [(_PII_KINDS[f.kind], f.start, f.end) for f in find_pii(text) if f.kind in _PII_KINDS]
+    pii = [
+        (c.rank, c.entity.start, c.entity.end)
+        for c in _scanned_candidates(text)
+        if c.rank in _PII_KINDS.values()
+    ]
+    assert pii == expected
+    kinds = {e.kind for e in extract_entities(text)}
+    assert {"email", "phone", "iban", "ip", "host", "path", "number", "crypto"} <= kinds

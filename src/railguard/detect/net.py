@@ -125,9 +125,10 @@ def extract_urls(text: str) -> list[str]:
     without duplicates. Bare dotted names need a port or a path and a real-looking top-level label,
     so `main.py:12` is not a host."""
     found: list[str] = []
-    for match in _EXTRACT.finditer(text):
+    # On UTF-8 bytes (what the binding searches anyway): a str costs an offset translation per match.
+    for match in _EXTRACT.finditer(text.encode("utf-8")):
         checkpoint("net: extract")
-        candidate = _trim(match.group(0))
+        candidate = _trim(match.group(0).decode("utf-8"))
         if match.group("bare") is not None and not _plausible_bare_host(candidate):
             continue
         if (

@@ -16,11 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import re2
-
 from railguard.detect.net import extract_urls, normalize_host, parse_url
-from railguard.detect.pii import find_pii
-from railguard.detect.secrets._scanner import resolve_overlaps
+from railguard.detect.pii import PII_KINDS, PII_PRIORITY, PII_RULES
+from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
 from railguard.model import Finding
 
 __all__ = ["Entity", "entity_key", "extract_entities", "masked", "text_leaves"]
@@ -46,18 +44,18 @@ class _Candidate:
     entity: Entity
 
 
-# --- patterns (RE2: linear time on any input) -------------------------------------------------------
+# --- patterns (RE2 syntax, run by the scanner below: linear time on any input) -------------------------------------------------------
 
 # IBAN-shaped account numbers printed in capitals, also ones that fail mod-97 (test data, accounts of
 # countries outside the IBAN registry): matching needs the same value in an action, so a loose shape
 # costs little precision.
-_ACCOUNT = re2.compile(r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b")
-_ETH = re2.compile(r"\b(0x[0-9a-fA-F]{40})\b")
-_BECH32 = re2.compile(r"(?i)\b((?:bc1|tb1)[02-9ac-hj-np-z]{25,87})\b")
-_BASE58 = re2.compile(r"\b([13][1-9A-HJ-NP-Za-km-z]{25,34})\b")
-_DOMAIN = re2.compile(r"\b((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24})\b")
-_PATH = re2.compile(r"((?:~|\.{1,2})?/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+/?)")
-_LONG_NUMBER = re2.compile(r"\b(\d{9,30})\b")
+_ACCOUNT = r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b"
+_ETH = r"\b(0x[0-9a-fA-F]{40})\b"
+_BECH32 = r"(?i)\b((?:bc1|tb1)[02-9ac-hj-np-z]{25,87})\b"
+_BASE58 = r"\b([13][1-9A-HJ-NP-Za-km-z]{25,34})\b"
+_DOMAIN = r"\b((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24})\b"
+_PATH = r"((?:~|\.{1,2})?/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+/?)"
+_LONG_NUMBER = r"\b(\d{9,30})\b"
 
 # fmt: off
 _COMMON_TLDS = frozenset([
@@ -162,26 +160,58 @@ def _path_start_ok(text: str, start: int) -> bool:
 # --- extraction -------------------------------------------------------------------------------------
 
 
-def _regex_candidates(text: str) -> Iterator[_Candidate]:
-    for match in _ACCOUNT.finditer(text):
-        value = match.group(1)
-        if sum(c.isdigit() for c in value) >= 8:
-            yield _candidate("account", value, match.start(1), match.end(1))
-    for match in _ETH.finditer(text):
-        yield _candidate("crypto", match.group(1), match.start(1), match.end(1))
-    for match in _BECH32.finditer(text):
-        yield _candidate("crypto", match.group(1), match.start(1), match.end(1))
-    for match in _BASE58.finditer(text):
-        if _base58check(match.group(1)):
-            yield _candidate("crypto", match.group(1), match.start(1), match.end(1))
-    for match in _DOMAIN.finditer(text):
-        if _plausible_domain(match.group(1)) and text[match.start(1) - 1 : match.start(1)] != "@":
-            yield _candidate("host", match.group(1), match.start(1), match.end(1))
-    for match in _PATH.finditer(text):
-        if _path_start_ok(text, match.start(1)):
-            yield _candidate("path", match.group(1), match.start(1), match.end(1))
-    for match in _LONG_NUMBER.finditer(text):
-        yield _candidate("number", match.group(1), match.start(1), match.end(1))
+def _account(text: str, start: int, end: int) -> tuple[int, int] | None:
+    return (start, end) if sum(c.isdigit() for c in text[start:end]) >= 8 else None
+
+
+def _base58_crypto(text: str, start: int, end: int) -> tuple[int, int] | None:
+    return (start, end) if _base58check(text[start:end]) else None
+
+
+def _domain(text: str, start: int, end: int) -> tuple[int, int] | None:
+    if not _plausible_domain(text[start:end]) or text[start - 1 : start] == "@":
+        return None
+    return start, end
+
+
+def _path_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    return (start, end) if _path_start_ok(text, start) else None
+
+
+# Entity shapes the PII scanner does not know, as scanner rules (kinds distinct from PII kinds). A
+# `hint` is a cheaper superset pattern for the one-pass stage that tells which rules match at all.
+_ENTITY_RULES: tuple[Rule, ...] = (
+    Rule("account", _ACCOUNT, _account, hint=r"[A-Z][A-Z][0-9][0-9]"),
+    Rule("crypto", _ETH),
+    Rule("crypto", _BECH32, hint=r"(?i)(?:bc1|tb1)[02-9ac-hj-np-z]{25}"),
+    Rule("crypto", _BASE58, _base58_crypto, hint=r"[13][1-9A-HJ-NP-Za-km-z]{25}"),
+    Rule("host", _DOMAIN, _domain, hint=r"[A-Za-z0-9]\.[A-Za-z][A-Za-z]"),
+    Rule("path", _PATH, _path_span, hint=r"[A-Za-z0-9._-]/[A-Za-z0-9._-]"),
+    Rule("number", _LONG_NUMBER, hint=r"[0-9]{9}"),
+)
+
+
+@functools.cache
+def _scanner() -> Scanner:
+    """PII rules and entity rules in ONE scanner: one pass over the text says which rules match
+    anywhere (most match nowhere), instead of a pass per pattern."""
+    return Scanner((*PII_RULES, *_ENTITY_RULES), detector="provenance")
+
+
+def _scanned_candidates(text: str) -> list[_Candidate]:
+    """The PII scanner's findings (overlaps resolved among themselves, exactly as `find_pii`) and
+    the entity rules' candidates, from one scan."""
+    found = _scanner().candidates(text)
+    pii = resolve_overlaps([f for f in found if f.kind in PII_KINDS], PII_PRIORITY)
+    out = [
+        _candidate(_PII_KINDS[f.kind], text[f.start : f.end], f.start, f.end)
+        for f in pii
+        if f.kind in _PII_KINDS
+    ]
+    out.extend(
+        _candidate(f.kind, text[f.start : f.end], f.start, f.end) for f in found if f.kind not in PII_KINDS
+    )
+    return out
 
 
 def _url_candidates(text: str) -> Iterator[_Candidate]:
@@ -192,9 +222,14 @@ def _url_candidates(text: str) -> Iterator[_Candidate]:
         if start < 0:
             continue
         cursor = start + len(url)
-        for host in parse_url(url).hosts:
-            if host.host and not host.host.startswith("<"):
-                yield _Candidate("url", Entity("host", _host(host.host), start, cursor))
+        for host in _url_hosts(url):
+            yield _Candidate("url", Entity("host", host, start, cursor))
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_hosts(url: str) -> tuple[str, ...]:
+    """The normalized hosts of `url` (parsing a URL is costly; outputs of a run repeat their links)."""
+    return tuple(_host(h.host) for h in parse_url(url).hosts if h.host and not h.host.startswith("<"))
 
 
 def _candidate(kind: str, raw: str, start: int, end: int) -> _Candidate:
@@ -206,10 +241,8 @@ def extract_entities(text: str) -> list[Entity]:
     if not text:
         return []
     text = text[:MAX_SCAN_CHARS]
-    candidates = [_candidate(_PII_KINDS[f.kind], text[f.start : f.end], f.start, f.end)
-                  for f in find_pii(text) if f.kind in _PII_KINDS]  # fmt: skip
+    candidates = _scanned_candidates(text)
     candidates.extend(_url_candidates(text))
-    candidates.extend(_regex_candidates(text))
     by_finding: dict[Finding, Entity] = {}
     for cand in candidates:
         if cand.entity.value:  # the span's kind ranks it: a URL outranks the bare host in it

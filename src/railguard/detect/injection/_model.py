@@ -6,12 +6,12 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from railguard.detect.injection._features import max_window_sum
+from railguard.detect.injection._features import split_weights, window_max
 
 MODEL_FILE = "injection_lr.json.gz"
 FORMAT_VERSION = 2  # 2: sentence ends are tokens (version 1 files were trained without them)
@@ -22,6 +22,14 @@ class LinearModel:
     bias: float
     weights: dict[str, float]
     metadata: dict[str, Any]
+    # The weights split by unigram and bigram for the hot path (see `split_weights`).
+    _unigrams: dict[str, float] = field(init=False, repr=False, compare=False)
+    _bigrams: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        unigrams, bigrams = split_weights(self.weights)
+        object.__setattr__(self, "_unigrams", unigrams)
+        object.__setattr__(self, "_bigrams", bigrams)
 
     @property
     def threshold(self) -> float:
@@ -29,7 +37,7 @@ class LinearModel:
         return float(self.metadata.get("model_threshold", 0.5))
 
     def probability(self, words: list[str]) -> float:
-        return _sigmoid(self.bias + max_window_sum(words, self.weights))
+        return _sigmoid(self.bias + window_max(words, self._unigrams, self._bigrams))
 
     def to_json(self) -> dict[str, Any]:
         return {

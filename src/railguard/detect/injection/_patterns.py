@@ -198,6 +198,22 @@ SIGNALS: tuple[tuple[str, float, str], ...] = (
         r"mentioning|alert|alerting|let|letting) (?:the |your )?(?:user|human|owner|operator)\b",
     ),
     ("conceal-from-user", 0.85, r"\b(?:secret|hidden|confidential) from (?:the )?(?:user|human)\b"),
+    # Covering the tracks of an action: the message just sent is to disappear from the outbox.
+    (
+        "conceal-from-user",
+        0.85,
+        r"\bdelete (?:the|this|that|these|those|your|my) (?:sent |same )?(?:e-?mails?|messages?|dms?) "
+        r"(?:you (?:have )?(?:just )?sent|(?:right )?after (?:sending|it is sent|they are sent))|"
+        r"\bdelete the (?:sent|outgoing) (?:e-?mails?|messages?)\b",
+    ),
+    # Skipping the person who would confirm: "fill them in without asking me". People also write
+    # it about each other ("he booked it without asking me"), so alone it does not flag.
+    (
+        "conceal-from-user",
+        0.45,
+        r"\bwithout (?:asking|consulting|checking with|confirming with|waiting for)\s+(?:me|the user|anyone|"
+        r"the owner|for (?:confirmation|permission|approval))\b",
+    ),
     # Content a human reader would not see.
     (
         "hidden-text",

@@ -60,15 +60,18 @@ def _compiled() -> _Compiled:
 def scan(normalized: str) -> list[Hit]:
     """All signal hits in `normalized` (lowercase, folded text), in its coordinates."""
     compiled = _compiled()
-    hits = _scan_text(compiled, normalized)
-    if compiled.leet_hint.search(normalized):
+    # The binding encodes a str to UTF-8 on every call: encode once for the passes that only ask
+    # whether something matches (the common case on clean text is no match at all).
+    data = normalized.encode("utf-8")
+    hits = _scan_text(compiled, normalized, data)
+    if compiled.leet_hint.search(data):
         seen = {(h.signal, h.start) for h in hits}
         hits.extend(h for h in _scan_text(compiled, unleet(normalized)) if (h.signal, h.start) not in seen)
     return hits
 
 
-def _scan_text(compiled: _Compiled, text: str) -> list[Hit]:
-    matched = compiled.searcher.Match(text)
+def _scan_text(compiled: _Compiled, text: str, data: bytes | None = None) -> list[Hit]:
+    matched = compiled.searcher.Match(text.encode("utf-8") if data is None else data)
     if not matched:
         return []
     hits: list[Hit] = []
@@ -85,6 +88,8 @@ def scan_encoded(original: str) -> list[Hit]:
     """Decode base64-looking blobs of the ORIGINAL text (lowercasing destroys them); a blob whose
     plain text carries signals is itself a signal. Hits are in original-text coordinates."""
     compiled = _compiled()
+    if original.isascii() and not compiled.base64_blob.search(original.encode("ascii")):
+        return []  # the common case, answered on bytes (character offsets are not needed)
     hits: list[Hit] = []
     for count, match in enumerate(compiled.base64_blob.finditer(original)):
         if count == _MAX_BLOBS:

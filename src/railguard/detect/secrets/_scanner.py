@@ -170,6 +170,22 @@ class _OffsetMap:
 
 
 _MAX_RETRY_SPAN = 256
+_NO_MATCH = (-1, -1)
+_UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+
+
+def _search(regex: Any, data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
+    """The byte spans of the first match at or after `pos` (group 0, then each group), or None.
+    Calls the binding's compiled RE2 directly when it exposes it: `regex.search` builds a generator
+    and a match object per call, which costs more than the search itself on text with many
+    candidates. Same search, same spans (this is what `search` does with bytes)."""
+    pos = min(pos, len(data))
+    compiled = getattr(regex, "_regexp", None)
+    if compiled is None or _UNANCHORED is None:
+        match = regex.search(data, pos)
+        return None if match is None else [match.span(i) for i in range(regex.groups + 1)]
+    spans: Sequence[tuple[int, int]] = compiled.Match(_UNANCHORED.UNANCHORED, data, pos, len(data))
+    return None if spans[0] == _NO_MATCH else spans
 
 
 class Scanner:
@@ -197,22 +213,22 @@ class Scanner:
             group = 1 if self._groups[rule_id] else 0
             regex = self._regexes[rule_id]
             pos = 0
-            while (match := regex.search(data, pos)) is not None:
-                b_start, b_end = match.span(group)
+            while (spans := _search(regex, data, pos)) is not None:
+                (m_start, m_end), (b_start, b_end) = spans[0], spans[group]
                 span = None
                 if b_start >= 0 and b_start < b_end:
                     start, end = offsets.char(b_start), offsets.char(b_end)
                     span = rule.validate(text, start, end) if rule.validate is not None else (start, end)
                 if span is not None:
                     found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
-                    pos = max(match.end(), match.start() + 1)
-                elif match.start() < b_start and b_end - b_start <= _MAX_RETRY_SPAN:
+                    pos = max(m_end, m_start + 1)
+                elif m_start < b_start and b_end - b_start <= _MAX_RETRY_SPAN:
                     # A rejected candidate must not hide one that starts inside it (`password_file=
                     # db_password=...`): retry from its sensitive part. Only short parts are
                     # re-read, so the total work stays linear in the text size.
                     pos = b_start
                 else:
-                    pos = max(match.end(), match.start() + 1)
+                    pos = max(m_end, m_start + 1)
         return found
 
 

@@ -1,0 +1,129 @@
+"""CPU cost of recording one tool output in provenance (in-memory, one process).
+
+    .venv/bin/python -m benchmarks.bench_provenance
+
+Every tool output an agent reads goes through `Provenance.record_output`: typed entities are
+extracted, the text is scored for injection signals, and (for outputs that vouch or carry
+instructions) its word grams are indexed. This measures that per output, for outputs of 1 KB,
+10 KB and 100 KB made of real e-mails (BIPIA's clean e-mail contexts: addresses, amounts, dates,
+phone numbers), trusted and untrusted. Time is the thread's CPU time (`time.thread_time_ns`), not
+wall time: the machine is shared, and CPU time does not count the time other processes held it.
+Each run records 8 outputs before a new run starts, so the index grows as in a real run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+from benchmarks._data import SHARED_DATA
+from railguard.model import Action, Context
+from railguard.state.provenance import Provenance
+
+RESULTS = Path(__file__).resolve().parent / "results" / "provenance.md"
+COMMAND = ".venv/bin/python -m benchmarks.bench_provenance"
+SIZES = (1_000, 10_000, 100_000)
+REPEATS = {1_000: 600, 10_000: 300, 100_000: 40}
+OUTPUTS_PER_RUN = 8
+# p50 / p99 CPU microseconds per output before the one-pass scanners: this command run on commit
+# a1fcc67's code (its `src` extracted with `git archive` and put first on PYTHONPATH), right before
+# the run that wrote the "after" columns, under the same machine load.
+BEFORE: dict[tuple[str, int], tuple[float, float]] = {
+    ("untrusted", 1_000): (875, 1_719),
+    ("untrusted", 10_000): (4_890, 7_941),
+    ("untrusted", 100_000): (32_813, 51_743),
+    ("trusted", 1_000): (1_280, 2_241),
+    ("trusted", 10_000): (8_818, 12_853),
+    ("trusted", 100_000): (41_679, 55_663),
+}
+
+
+def _emails() -> list[str]:
+    path = SHARED_DATA / "injection" / "bipia" / "email" / "train.jsonl"
+    contexts = [json.loads(line)["context"] for line in path.read_text(encoding="utf-8").splitlines()]
+    return ["\n".join(c) if isinstance(c, list) else str(c) for c in contexts]
+
+
+def output_of(size: int, seed: int) -> str:
+    """`size` characters of e-mails in a seeded order (each seed gives a different output)."""
+    emails = _emails()
+    random.Random(seed).shuffle(emails)
+    text = ""
+    index = 0
+    while len(text) < size:
+        text += emails[index % len(emails)] + "\n\n"
+        index += 1
+    return text[:size]
+
+
+def measure(size: int, trusted: bool, repeats: int) -> list[float]:
+    """CPU microseconds of `record_output` per output."""
+    provenance = Provenance()
+    outputs = [output_of(size, seed) for seed in range(8)]
+    provenance.record_output(Action("warm_up", {}, context=Context(run="warm")), outputs[0], trusted=trusted)
+    samples = []
+    for number in range(repeats):
+        context = Context(run=f"run-{number // OUTPUTS_PER_RUN}")
+        action = Action("read_inbox", {"folder": "inbox"}, context=context, call_id=f"call-{number}")
+        output = outputs[number % len(outputs)] + f"\nmessage {number}"  # no two outputs alike
+        start = time.thread_time_ns()
+        provenance.record_output(action, output, trusted=trusted)
+        samples.append((time.thread_time_ns() - start) / 1000)
+    return samples
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    lines = [
+        "## Provenance: recording a tool output",
+        "",
+        f"Command: `{COMMAND}`. CPU time of the thread per `Provenance.record_output` (in-memory",
+        "provenance, default settings), outputs made of real e-mails (BIPIA clean contexts). Untrusted:",
+        "entities extracted and the text scored for injection. Trusted: the same, and its word grams",
+        "indexed (a trusted output vouches for the values it carries).",
+        "",
+        "| output | size | p50 µs before | p50 µs | p99 µs before | p99 µs | mean µs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    target: dict[str, float] = {}
+    for trusted in (False, True):
+        label = "trusted" if trusted else "untrusted"
+        for size in SIZES:
+            samples = measure(size, trusted, REPEATS[size])
+            p50, p99 = statistics.median(samples), _percentile(samples, 0.99)
+            before = BEFORE.get((label, size))
+            was = (f"{before[0]:,.0f}", f"{before[1]:,.0f}") if before else ("-", "-")
+            lines.append(
+                f"| {label} | {size // 1000} KB | {was[0]} | {p50:,.0f} | {was[1]} | {p99:,.0f} | "
+                f"{statistics.fmean(samples):,.0f} |"
+            )
+            print(lines[-1], flush=True)
+            if size == 10_000:
+                target[label] = p50
+    lines += [
+        "",
+        f"Target (issue 16): under 1,000 µs p50 for a 10 KB output; measured {target['untrusted']:,.0f} µs "
+        f"untrusted and {target['trusted']:,.0f} µs trusted"
+        + (": met." if max(target.values()) < 1_000 else ": not met."),
+    ]
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
