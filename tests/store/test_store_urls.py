@@ -64,9 +64,9 @@ def test_unreachable_postgres_error_hides_the_password() -> None:
     assert "***" in str(info.value)
 
 
-def test_postgres_repr_and_display_mask_the_password(pg_server: str) -> None:
-    # The test server trusts every connection, so a wrong password still connects.
-    url = pg_server.replace("postgres@", f"postgres:{SECRET}@")
+def test_postgres_repr_and_display_mask_the_password(pg_url: str) -> None:
+    # The test server trusts every connection, so a wrong password still connects (to a fresh schema).
+    url = pg_url.replace("postgres@", f"postgres:{SECRET}@")
     with open_store(url) as store:
         assert store.dialect == "postgresql"
         assert SECRET not in repr(store) and SECRET not in store.url_display
