@@ -24,7 +24,7 @@ from railguard.store import open_store
 
 PROCESSES = 4
 THREADS = 250
-RUNS = 3
+RUNS = int(os.environ.get("RAILGUARD_IDEMPOTENCY_RUNS", "3"))  # 20 for the measurement
 
 
 @pytest.fixture(scope="module")
