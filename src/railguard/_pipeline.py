@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from railguard.detect._budget import bounded
 from railguard.detect.facts import FACTS
+from railguard.errors import Stop
 from railguard.model import Action, Mode, RuleHit, ToolSpec, Verdict
 
 if TYPE_CHECKING:
@@ -135,14 +136,6 @@ def _cpu_start(clock: Clock, wall_now: int, cpu_budget_ns: int) -> int:
     cpu = clock.cpu_ns()
     _samples.last = (wall_now, cpu)
     return cpu
-
-
-class Stop(Exception):
-    """Returned or raised by a step to end the chain: its hits are added and no later step runs."""
-
-    def __init__(self, *hits: RuleHit) -> None:
-        super().__init__(*(h.rule for h in hits))
-        self.hits = hits
 
 
 StepResult = RuleHit | Iterable[RuleHit] | Stop | None

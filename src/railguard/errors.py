@@ -3,6 +3,8 @@ where, and how to fix it.
 
 RailguardError
 ├── ConfigurationError          an engine, store or integration was set up wrongly
+│   ├── KeyNotFound             no API key with that id in the caller's tenant
+│   └── RevisionNotFound        no such policy revision in the caller's tenant
 ├── PolicyError                 a policy file is invalid (file, line, key, fix)
 │   └── PolicyTestError         a *_test.yaml file is invalid
 ├── GuardError                  raised in place of a guarded call; carries the Decision
@@ -20,7 +22,11 @@ RailguardError
 │   └── IdempotencyLeaseLost    a call ran past its lease and was replaced: its result is not recorded
 ├── Unavailable                 every target of a resilient call failed or was switched off
 ├── CircuitOpen                 a circuit breaker refused the call
+├── NotifyError                 a notification (webhook, Slack, e-mail) could not be delivered after retries
 └── RollbackError               some undos of a saga failed
+
+Exception
+└── Stop                        a pipeline step's signal to end the chain (control flow, not a failure)
 
 TimeoutError
 └── AttemptTimeout              one attempt of a resilient call timed out (retried like any timeout,
@@ -32,7 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from railguard.model import Action, Decision
+    from railguard.model import Action, Decision, RuleHit
     from railguard.state._approvals_repo import Approval
     from railguard.state.rollback import RollbackReport
 
@@ -43,6 +49,14 @@ class RailguardError(Exception):
 
 class ConfigurationError(RailguardError):
     """Railguard was set up wrongly (bad argument to a constructor, missing extra)."""
+
+
+class KeyNotFound(ConfigurationError):
+    """No key with that id in the caller's tenant."""
+
+
+class RevisionNotFound(ConfigurationError):
+    """No such revision in the caller's tenant (or nothing to roll back to)."""
 
 
 class PolicyError(RailguardError):
@@ -200,6 +214,10 @@ class Unavailable(RailguardError):
         super().__init__(f"can't do that right now: {summary}; try again later")
 
 
+class NotifyError(RailguardError):
+    """A notification could not be delivered (after retries); the message never holds a secret."""
+
+
 class CircuitOpen(RailguardError):
     """A breaker refused the call; `retry_in_s` is how long until it lets a probe through."""
 
@@ -227,3 +245,11 @@ class RollbackError(RailguardError):
             f"rollback of run {run_id!r}: {len(report.failed)} of {total} undo(s) failed: {listed}. "
             "Fix the cause and call rollback again; undone steps are not repeated"
         )
+
+
+class Stop(Exception):
+    """Returned or raised by a step to end the chain: its hits are added and no later step runs."""
+
+    def __init__(self, *hits: RuleHit) -> None:
+        super().__init__(*(h.rule for h in hits))
+        self.hits = hits

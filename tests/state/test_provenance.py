@@ -187,7 +187,8 @@ def test_record_output_follows_the_declared_trust_when_not_told() -> None:
     assert engine.check(Action("send_email", {"to": "mallory@evil.com"}, context=RUN)).verdict is Verdict.ASK
 
 
-def test_a_failing_output_observer_never_breaks_the_tool() -> None:
+def test_a_failing_output_observer_never_breaks_the_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAILGUARD_RAISE_INTERNAL_ERRORS")  # the failure is deliberate: counted, not raised
     engine = Engine(text=POLICY)
     seen: list[str] = []
 

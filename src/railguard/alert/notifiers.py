@@ -22,11 +22,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from railguard.errors import ConfigurationError, RailguardError
-
-
-class NotifyError(RailguardError):
-    """A notification could not be delivered (after retries)."""
+from railguard.errors import ConfigurationError, NotifyError
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def digest(
         with open_store(db) as store:
             data = build_digest(store, since=parse_since(since), tenant=tenant)
     except RailguardError as e:
-        err.print(f"[red]error[/red] {e}")
+        err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     markdown = render_markdown(data)
     page = render_html(data) if fmt == "html" else markdown

@@ -39,7 +39,7 @@ def verify(db: DbOpt = None, anchor: AnchorOpt = None) -> None:
             data = json.loads(anchor.read_text())
             pinned = (int(data["seq"]), str(data["hash"]))
         except (OSError, ValueError, KeyError, TypeError) as e:
-            err.print(f"[red]cannot read anchor[/red] {escape(str(anchor))}: {escape(str(e))}")
+            err.print(f"[red]cannot read anchor:[/red] {escape(str(anchor))}: {escape(str(e))}")
             raise typer.Exit(2) from None
     with _open_store_or_exit(db) as store:
         status = AuditLog(store).verify(anchor=pinned)

@@ -185,7 +185,7 @@ def _or_exit(call: Callable[[], T]) -> T:
     try:
         return call()
     except (ValueError, RailguardError) as e:
-        err.print(f"[red]error[/red] {escape(str(e))}")
+        err.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
 
 

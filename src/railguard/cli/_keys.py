@@ -41,7 +41,7 @@ def create(
                 tenant=tenant, role=role, name=name, actor=f"cli:{_who(None)}", rate_per_s=rate
             )
         except RailguardError as e:
-            err.print(f"[red]cannot create key[/red] {escape(str(e))}")
+            err.print(f"[red]cannot create key:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
     info = created.info
     out.print(f"created key {info.id} ({escape(info.name)}): tenant {escape(info.tenant)}, role {info.role}")
@@ -83,6 +83,6 @@ def revoke(
         try:
             info = KeyRing(store).revoke(key_id, tenant=None, actor=f"cli:{_who(None)}")
         except RailguardError as e:
-            err.print(f"[red]cannot revoke[/red] {escape(str(e))}")
+            err.print(f"[red]cannot revoke:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
     out.print(f"revoked key {info.id} ({escape(info.name)}, tenant {escape(info.tenant)})")

@@ -114,7 +114,7 @@ def activate(
     """Make a revision the tenant's active policy (every attached engine runs it within a second)."""
     number = rev.lstrip("rR")
     if not number.isdigit():
-        err.print(f"[red]invalid revision[/red] {escape(rev)}: use its number, e.g. r3")
+        err.print(f"[red]invalid revision:[/red] {escape(rev)}: use its number, e.g. r3")
         raise typer.Exit(2)
     _activate(server, key, int(number), tenant, audit)
 

@@ -56,7 +56,7 @@ def replay(
             engine.close()
             store.close()
     if bad:
-        err.print(f'[red]error[/red] {bad} invalid line(s); see the lines with an "error" key')
+        err.print(f'[red]error:[/red] {bad} invalid line(s); see the lines with an "error" key')
         raise typer.Exit(2)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from railguard.errors import ConfigurationError
+from railguard.errors import ConfigurationError, KeyNotFound
 from railguard.store import _audit
 from railguard.store._control_schema import api_keys
 from railguard.store._store import Store
@@ -94,10 +94,6 @@ class CreatedKey:
 
     def __repr__(self) -> str:  # never print the secret by accident
         return f"CreatedKey(info={self.info!r}, key='rg_***')"
-
-
-class KeyNotFound(ConfigurationError):
-    """No key with that id in the caller's tenant."""
 
 
 class KeyRing:

@@ -14,16 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from railguard.errors import ConfigurationError
+from railguard.errors import ConfigurationError, RevisionNotFound
 from railguard.store import _audit
 from railguard.store._control_schema import policy_active, policy_revisions
 from railguard.store._store import Store
 
 MODES = ("enforce", "audit")
-
-
-class RevisionNotFound(ConfigurationError):
-    """No such revision in the caller's tenant (or nothing to roll back to)."""
 
 
 @dataclass(frozen=True, slots=True)
