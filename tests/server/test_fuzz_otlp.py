@@ -1,7 +1,9 @@
 """OTLP/JSON bodies, fuzzed, posted to the real receiver on SQLite and PostgreSQL: random ids (valid
 or not), attribute values of every AnyValue shape with NUL, lone surrogates, NaN/Infinity, huge
-integers and deep nesting. The receiver answers 200 or 400 with an OTLP status, never 5xx; when
-every span is well-formed, every one is stored (one odd value never loses its batch)."""
+integers and deep nesting, sent with an agent key of tenant "acme". The receiver answers 200 or 400
+with an OTLP status (403 only when a span names another tenant in `railguard.tenant`), never 5xx;
+when every span is well-formed, every one is stored under the key's tenant (one odd value never
+loses its batch)."""
 
 from __future__ import annotations
 
@@ -78,7 +80,10 @@ def _post(server: RunningServer, spans: list[dict[str, Any]], trace_id: str) -> 
     }
     # ensure_ascii: lone surrogates travel as \\udXXX escapes, as a buggy exporter would send them
     return httpx.post(
-        server.traces_url, content=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=60
+        server.traces_url,
+        content=json.dumps(body),
+        headers=server.agent_auth({"Content-Type": "application/json"}),
+        timeout=60,
     )
 
 
@@ -98,11 +103,15 @@ def test_any_otlp_json_body_is_stored_or_refused_never_a_server_error(
     if garbage_id:
         built[-1]["spanId"] = "not-hex\x00"
     response = _post(server, built, trace_id)
-    assert response.status_code in (200, 400), response.text
+    names_a_tenant = any(a["key"] == "railguard.tenant" for _, attrs in spans for a in attrs)
+    assert response.status_code in ((200, 400, 403) if names_a_tenant else (200, 400)), response.text
     assert "Traceback" not in response.text
-    response.json()  # an OTLP status or partial-success body, as JSON
+    body = response.json()  # an OTLP status or partial-success body, as JSON
+    if response.status_code == 403:
+        assert body["code"] == 7 and "tenant" in body["message"]  # PERMISSION_DENIED
+        assert server.store.get_trace(trace_id, tenant=None) == []  # refused whole, not relabelled
     if response.status_code == 200 and not garbage_id:
-        assert len(server.store.get_trace(trace_id, tenant=None)) == len(built)
+        assert len(server.store.get_trace(trace_id, tenant="acme")) == len(built)
 
 
 _SERVERS: dict[int, RunningServer] = {}

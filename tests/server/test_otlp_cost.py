@@ -39,7 +39,8 @@ def _chat_spans(model: str, input_tokens: int, output_tokens: int) -> Sequence[R
 
 
 def _send(server: RunningServer, spans: Sequence[ReadableSpan]) -> str:
-    assert OTLPSpanExporter(endpoint=server.traces_url, timeout=10).export(spans) is SpanExportResult.SUCCESS
+    exporter = OTLPSpanExporter(endpoint=server.traces_url, timeout=10, headers=server.agent_auth())
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
     context = spans[0].context
     assert context is not None
     return format_trace_id(context.trace_id)
@@ -50,7 +51,7 @@ def test_an_unpriced_model_call_is_priced_at_ingest(serve: Callable[..., Running
     trace_id = _send(server, _chat_spans("gpt-4o-mini", 1200, 300))
     expected = model_call_cost("gpt-4o-mini", provider="openai", input_tokens=1200, output_tokens=300)
     assert expected is not None and expected.usd > 0
-    (row,) = server.store.get_trace(trace_id, tenant=None)
+    (row,) = server.store.get_trace(trace_id, tenant="acme")
     assert row.cost_usd is not None and abs(row.cost_usd - expected.usd) < 1e-12
     assert row.price_version == expected.price_version
     (run,) = server.store.list_runs(tenant=None)

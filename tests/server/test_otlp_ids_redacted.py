@@ -31,7 +31,8 @@ def test_secrets_in_ids_sent_over_otlp_are_redacted(serve: Callable[..., Running
         ],
     }
     body = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": [span]}]}]}
-    assert httpx.post(server.traces_url, json=body, timeout=30).status_code == 200
-    (row,) = server.store.get_trace(span["traceId"], tenant=None)
+    response = httpx.post(server.traces_url, json=body, headers=server.agent_auth(), timeout=30)
+    assert response.status_code == 200, response.text
+    (row,) = server.store.get_trace(span["traceId"], tenant="acme")
     assert SECRET not in repr(row)
     assert row.tool_call_id == "[redacted:github_token]"

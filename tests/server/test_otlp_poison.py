@@ -33,7 +33,7 @@ def span(n: int, name: str | None = None, attributes: list[dict[str, Any]] | Non
 
 def export(server: RunningServer, spans: list[dict[str, Any]]) -> httpx.Response:
     body = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}]}
-    return httpx.post(server.traces_url, json=body, timeout=30)
+    return httpx.post(server.traces_url, json=body, headers=server.agent_auth(), timeout=30)
 
 
 POISONS = {
@@ -56,7 +56,7 @@ def test_one_odd_span_is_stored_sanitized_with_its_whole_batch(
     spans = [span(n) for n in range(100) if n != 50] + [POISONS[kind]]
     response = export(server, spans)
     assert response.status_code == 200, response.text
-    stored = server.store.get_trace(TRACE_ID, tenant=None)
+    stored = server.store.get_trace(TRACE_ID, tenant="acme")  # the agent key's tenant
     assert len(stored) == 100
     odd = next(row for row in stored if row.span_id == f"{51:016x}")
     assert odd.attributes[SANITIZED]

@@ -28,6 +28,11 @@ ESCALATE_BELOW = 0.85
 BASELINE_S = 7 * 86_400
 LOOP_MIN = 3  # identical calls in a row that make a loop
 OFF_BASELINE_Z = 5.0
+# A confidence score this many robust sds under the step's usual one (and at least LOW_CONFIDENCE_DROP
+# under it) is a cause. The bar is lower than for latency because a falling score drags the 7-day
+# baseline with it: the earlier drop days widen the MAD, so a run at -0.2 scores only z ~3.5 there.
+LOW_CONFIDENCE_Z = 3.0
+LOW_CONFIDENCE_DROP = 0.1
 
 
 @dataclass
@@ -305,7 +310,7 @@ def _low_confidence(i: int, s: SpanRow, base: Baseline) -> list[_Cause]:
         return []
     center, spread = base.confidence[step]
     z = (center - float(score)) / max(spread, 0.02)
-    if z < 4 or center - float(score) < 0.1:
+    if z < LOW_CONFIDENCE_Z or center - float(score) < LOW_CONFIDENCE_DROP:
         return []
     return [
         _Cause(

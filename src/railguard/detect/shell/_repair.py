@@ -7,10 +7,11 @@
 - `((cmd))` at command position (or `$((cmd))`): not arithmetic, so bash runs nested subshells (a
   substitution of a subshell): `( (cmd))`.
 
-- a heredoc body line that begins with the delimiter (`EOF'`): the grammar ends the body there, bash
-  does not; the delimiter is renamed.
-
 All are left-to-right scans, so the cost is linear in the script length.
+
+`bash_heredoc_bodies` is no repair but applied before every parse: a heredoc body line that begins with
+the delimiter (`EOF; done`, `EOF'`) ends the body for the grammar, not for bash, and what follows often
+still parses; such a heredoc's delimiter is renamed.
 """
 
 from __future__ import annotations
@@ -23,48 +24,110 @@ _UNSAFE_IN_BRACE = frozenset(" \t\n'\"$`{\\;&|<>()")
 
 
 def repair_syntax(script: str) -> str:
-    return _rename_heredoc_delimiters(
-        _split_double_parens(_expand_command_braces(_read_write_redirects(script)))
-    )
+    return _split_double_parens(_expand_command_braces(_read_write_redirects(script)))
 
 
-_HEREDOC_OPENER = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC_OPENER = re.compile(r"<<(-?)[ \t]*\\?(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+# What the scan for heredoc openers stops at, in code and inside double quotes.
+_CODE_STOPS = re.compile(r"\\[\s\S]|'|\"|\$\(\(|\$\(|\(\(|\(|\)|\n|#|<<<|<<")
+_QUOTED_STOPS = re.compile(r"\\[\s\S]|\"|\$\(\(|\$\(")
+_WORD_START = frozenset(" \t\n;&|()")
 
 
-def _ends_heredoc(line: str, word: str) -> bool:
-    """The delimiter line; inside `$(...)` bash also takes the delimiter right before the closing `)`."""
-    return line == word or (line.startswith(word) and line[len(word) :].lstrip().startswith(")"))
+def bash_heredoc_bodies(script: str) -> str:
+    """The script with every heredoc body ending where bash ends it.
 
+    tree-sitter-bash ends a body at the first line that only *begins* with the delimiter (`EOF; done`,
+    `EOF'`, `EOF)`), bash at a line that *is* the delimiter (inside `$(...)`, also at the delimiter right
+    before the closing `)`). Often the rest still parses — `cat <<EOF | sh` then feeds the shell a cut
+    script and runs the tail of the body as commands — so this is applied before every parse, not only
+    after a parse error: such a heredoc gets a delimiter no body line begins with.
 
-def _rename_heredoc_delimiters(script: str) -> str:
-    """A heredoc body line that only begins with the delimiter (`EOF'` before `EOF`) ends the body for
-    the grammar, not for bash. Such a heredoc gets a delimiter no body line begins with."""
+    One left-to-right pass: quoted text is skipped (a `<<` in it is data), a heredoc body is skipped
+    once read, and `<<` in arithmetic or a `<<<` herestring opens no heredoc."""
     if "<<" not in script:
         return script
-    out: list[str] = []
-    start = 0
-    for number, match in enumerate(_HEREDOC_OPENER.finditer(script)):
-        if match.start() < start:
-            continue  # inside a body already handled
-        word, tabs = match.group(3), match.group(1) == "-"
-        body_start = script.find("\n", match.end())
-        if body_start < 0:
+    edits: list[tuple[int, int, str]] = []
+    stack: list[str] = []  # "sub" ($(...)), "paren", "arith", "dq" (double quotes)
+    pending: list[tuple[re.Match[str], bool]] = []  # openers on the current line, and whether in `$(`
+    pos, size = 0, len(script)
+    while pos < size:
+        quoted = bool(stack) and stack[-1] == "dq"
+        found = (_QUOTED_STOPS if quoted else _CODE_STOPS).search(script, pos)
+        if found is None:
             break
-        lines = script[body_start + 1 :].split("\n")
-        end_line = next(
-            (i for i, line in enumerate(lines) if _ends_heredoc(line.lstrip("\t") if tabs else line, word)),
-            None,
-        )
-        if end_line is None or not any(line.lstrip("\t").startswith(word) for line in lines[:end_line]):
+        token, pos = found.group(0), found.end()
+        if token[0] == "\\":
             continue
-        fresh = f"{word}_RAILGUARD_{number}"
-        body = "\n".join(lines[:end_line])
-        terminator = body_start + 1 + len(body) + (1 if end_line else 0)
-        out.append(script[start : match.start(3)] + fresh + script[match.end(3) : terminator])
-        out.append(lines[end_line].replace(word, fresh, 1))
-        start = terminator + len(lines[end_line])
-    out.append(script[start:])
+        if token == '"':
+            if quoted:
+                stack.pop()
+            else:
+                stack.append("dq")
+        elif token in ("$((", "(("):
+            stack.append("arith")
+        elif token in ("$(", "("):
+            stack.append("sub" if token == "$(" else "paren")
+        elif token == ")":
+            if stack and stack.pop() == "arith" and script.startswith(")", pos):
+                pos += 1
+        elif token == "'":
+            close = script.find("'", pos)
+            pos = size if close < 0 else close + 1
+        elif token == "#":
+            if found.start() == 0 or script[found.start() - 1] in _WORD_START:
+                close = script.find("\n", pos)
+                pos = size if close < 0 else close
+        elif token == "<<":
+            opener = _HEREDOC_OPENER.match(script, found.start())
+            if opener is not None and "arith" not in stack[-1:]:
+                pending.append((opener, "sub" in stack))
+                pos = opener.end()
+        elif token == "\n" and pending:
+            pos = _read_bodies(script, pos, pending, edits)
+    out: list[str] = []
+    last = 0
+    for start, end, text in sorted(edits):
+        out.append(script[last:start] + text)
+        last = end
+    out.append(script[last:])
     return "".join(out)
+
+
+def _read_bodies(
+    script: str, pos: int, pending: list[tuple[re.Match[str], bool]], edits: list[tuple[int, int, str]]
+) -> int:
+    """Read the bodies of the heredocs opened on the line that just ended, from `pos`; note a rename for
+    each body with a line that begins with its delimiter. Returns where the code resumes."""
+    size = len(script)
+    while pending:
+        opener, in_sub = pending.pop(0)
+        word, tabs = opener.group(3), opener.group(1) == "-"
+        begins = False
+        line_start = pos
+        while True:
+            line_end = script.find("\n", line_start)
+            line_end = size if line_end < 0 else line_end
+            line = script[line_start:line_end]
+            body_line = line.lstrip("\t")
+            indent = len(line) - len(body_line) if tabs else 0
+            text = body_line if tabs else line
+            closes_sub = in_sub and text.startswith(word) and text[len(word) :].lstrip().startswith(")")
+            if text == word or closes_sub:
+                if begins:
+                    fresh = f"{word}_RAILGUARD_{len(edits)}"
+                    edits.append((opener.start(3), opener.end(3), fresh))
+                    edits.append((line_start + indent, line_start + indent + len(word), fresh))
+                if closes_sub:  # the `)` closes the substitution: the lexer goes on from it
+                    return line_start + indent + len(word)
+                pos = min(line_end + 1, size)
+                break
+            begins = begins or body_line.startswith(word)
+            if line_end >= size:  # never ends: bash reads the rest of the text as the body
+                pending.clear()
+                return size
+            line_start = line_end + 1
+    return pos
 
 
 def _split_double_parens(script: str) -> str:

@@ -37,7 +37,7 @@ from railguard.detect.shell._limits import (
     check_size,
 )
 from railguard.detect.shell._model import ShellFinding
-from railguard.detect.shell._repair import repair_syntax
+from railguard.detect.shell._repair import bash_heredoc_bodies, repair_syntax
 from railguard.detect.shell._spawn import awk_program, sed_execution, sed_scripts, spawned_commands
 from railguard.detect.shell._syntax import (
     Exec,
@@ -150,6 +150,8 @@ class Walker:
         if label:
             self._via = (*self._via, label)
         try:
+            # the grammar may end a heredoc body early and still parse: bodies are cut where bash cuts them
+            script = bash_heredoc_bodies(script)
             tree = parse(script)
             if tree.root_node.has_error:
                 repaired = repair_syntax(script)
