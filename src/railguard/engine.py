@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from railguard._limits import admissible
 from railguard.detect.facts import FACTS, warm_facts
 from railguard.errors import ConfigurationError, ContractViolation
 from railguard.model import (
@@ -430,6 +431,7 @@ class Engine:
     def _run(
         self, action: Action, traces: list[RuleTrace] | None, notify: bool = True
     ) -> tuple[Decision, Facts]:
+        action, refused = admissible(action)  # too deep / not encodable: decided as an error, never raises
         policy = self._policy  # one snapshot for the whole check (atomic reload)
         plan = policy.plan(action.tool)
         if plan.facts:
@@ -437,10 +439,10 @@ class Engine:
         start = _perf_ns()
         spec = self._code_specs.get(action.tool) or plan.spec
         facts = Facts(action, policy, plan, spec, start + policy.deadline_ns)
-        error: str | None = None
+        error: str | None = refused
         stage = ""
         try:
-            for stage, _name, step in self._steps:
+            for stage, _name, step in () if refused else self._steps:
                 if stage == "policy":
                     self._policy_step(action, facts, traces)
                 else:

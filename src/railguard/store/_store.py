@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from railguard.errors import StoreError
+from railguard.errors import StoreError, UnstorableData
 from railguard.store import _ingest, _queries, _retention
 from railguard.store._connect import (
     ENV_VAR,
@@ -95,7 +95,8 @@ class Store:
             yield
         except DBAPIError as exc:
             detail = scrub(str(exc.orig), self._url)
-            raise StoreError(f"store {what} failed on {self.url_display}: {detail}") from None
+            error = UnstorableData if isinstance(exc, DataError) else StoreError
+            raise error(f"store {what} failed on {self.url_display}: {detail}") from None
         except SQLAlchemyError as exc:
             raise StoreError(f"store {what} failed on {self.url_display}: {type(exc).__name__}") from None
 
@@ -111,6 +112,25 @@ class Store:
         (a span already stored, same trace and span id, is ignored)."""
         if not rows:
             return 0
+        try:
+            return self._write_span_batch(rows)
+        except UnstorableData:
+            if len(rows) == 1:
+                raise
+        # Values were sanitized, yet the database refused the batch: one span must not lose the
+        # others, so each is written on its own and only the refused ones are dropped.
+        outcomes = [self._write_one_span(row) for row in rows]
+        if all(n is None for n in outcomes):
+            raise UnstorableData(f"none of the {len(rows)} spans could be stored on {self.url_display}")
+        return sum(n or 0 for n in outcomes)
+
+    def _write_one_span(self, row: SpanRow) -> int | None:
+        try:
+            return self._write_span_batch([row])
+        except UnstorableData:
+            return None
+
+    def _write_span_batch(self, rows: Sequence[SpanRow]) -> int:
         detail = ""
         for _attempt in range(_DUPLICATE_RETRIES):
             try:
