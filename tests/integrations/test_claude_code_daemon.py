@@ -213,12 +213,11 @@ def test_the_daemon_answers_nobody_but_its_user(runtime: Path) -> None:
     os.link(path, door)
     door.chmod(0o777)
     probe = (
-        "import os, socket, struct, sys\n"
+        "import os, socket, sys\n"
         f"os.setgid({NOBODY}); os.setuid({NOBODY})\n"
         "s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])\n"
-        'head = b\'{"v": 1, "nonce": "n", "event": "pre"}\'\n'
         "try:\n"
-        "    s.sendall(struct.pack('>I', len(head)) + head + sys.stdin.buffer.read()); s.shutdown(socket.SHUT_WR)\n"
+        "    s.sendall(b'RGH1' + b'12345678' + bytes([3]) + b'pre' + sys.stdin.buffer.read()); s.shutdown(socket.SHUT_WR)\n"
         "    print(repr(s.recv(1000)))\n"
         "except (ConnectionResetError, BrokenPipeError):\n"
         "    print(repr(b''))\n"
@@ -245,7 +244,7 @@ def test_the_client_trusts_no_daemon_of_another_user(tmp_path: Path) -> None:
         "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); s.listen(1)\n"
         "print('up', flush=True)\n"
         "c, _ = s.accept(); c.recv(100000)\n"
-        'c.sendall(b\'{"v": 1, "nonce": "x", "exit": 0, "stdout": "", "stderr": ""}\'); c.close()\n'
+        "c.sendall(b'RGH1' + bytes(17)); c.close()\n"
     )
     proc = subprocess.Popen([sys.executable, "-S", "-c", impostor, str(path)], stdout=subprocess.PIPE)
     try:
@@ -311,7 +310,7 @@ def _garbage(conn: socket.socket) -> None:
 
 def _allow_for_another_request(conn: socket.socket) -> None:
     wire.read_all(conn, 1 << 26)
-    conn.sendall(json.dumps({"v": 1, "nonce": "not-yours", "exit": 0, "stdout": "", "stderr": ""}).encode())
+    conn.sendall(wire.answer_frame(b"notyours", 0, "", ""))
     conn.close()
 
 

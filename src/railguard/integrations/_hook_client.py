@@ -17,19 +17,20 @@ process through the same code (`claude_code.serve_hook`): slower, never weaker, 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
+# Only modules Python has loaded anyway, or cheap ones: every millisecond here is paid twice per call.
 import os
-import secrets
 import socket
 import stat
 import struct
 import sys
-from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 PROTOCOL = 1
+MAGIC = b"RGH1"  # every request and answer starts with it
 BLOCKING_EXIT = 2
 INPUT_CAP = 64 * 1024 * 1024  # the daemon applies the real limit; this only bounds what we hold
 ANSWER_CAP = 64 * 1024 * 1024
@@ -68,7 +69,15 @@ def install_stamp(package_dir: str = PACKAGE_DIR) -> str:
             parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
         except OSError:
             parts.append(f"{name}:missing")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return _digest("\n".join(parts))[:16]
+
+
+def _digest(text: str) -> str:
+    try:  # the built-in SHA-256: no OpenSSL to load
+        from _sha256 import sha256
+    except ImportError:
+        from hashlib import sha256
+    return sha256(text.encode()).hexdigest()
 
 
 def runtime_dir() -> str:
@@ -79,8 +88,10 @@ def runtime_dir() -> str:
     if not chosen:
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         chosen = os.path.join(xdg, "railguard") if xdg else os.path.join("/tmp", f"railguard-{os.getuid()}")
-    with contextlib.suppress(FileExistsError):
+    try:
         os.mkdir(chosen, 0o700)
+    except FileExistsError:
+        pass
     info = os.lstat(chosen)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise OSError(
@@ -127,9 +138,18 @@ def event_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def config_argv(config: dict[str, Any]) -> list[str]:
+    """`config` as hook options again (what the daemon is started with)."""
+    argv = ["--allow-mode", config["allow_mode"]]
+    for name in ("policy", "pack", "untrusted"):
+        for value in config[name]:
+            argv += [f"--{name}", value]
+    return argv if config["db"] is None else [*argv, "--db", config["db"]]
+
+
 def socket_path(config: dict[str, Any], stamp: str, folder: str) -> str:
-    key = json.dumps([PROTOCOL, stamp, config], sort_keys=True)
-    return os.path.join(folder, f"hook-{hashlib.sha256(key.encode()).hexdigest()[:20]}.sock")
+    key = repr((PROTOCOL, stamp, sorted(config.items())))
+    return os.path.join(folder, f"hook-{_digest(key)[:20]}.sock")
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -138,9 +158,23 @@ def peer_uid(sock: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
-def send_frame(sock: socket.socket, header: dict[str, Any], body: bytes) -> None:
-    head = json.dumps(header).encode()
-    sock.sendall(struct.pack(">I", len(head)) + head + body)
+def request_frame(nonce: bytes, event: str | None, body: bytes) -> bytes:
+    name = (event or "").encode()[:255]
+    return MAGIC + nonce + bytes([len(name)]) + name + body
+
+
+def parse_request(raw: bytes) -> tuple[bytes, str | None, bytes]:
+    """(nonce, event, body) of a request; ValueError when it is not one."""
+    if len(raw) < 13 or raw[:4] != MAGIC:
+        raise ValueError("not a hook request")
+    size = raw[12]
+    event = raw[13 : 13 + size].decode()
+    return raw[4:12], event or None, raw[13 + size :]
+
+
+def answer_frame(nonce: bytes, code: int, out: str, err: str) -> bytes:
+    out_b, err_b = out.encode(), err.encode()
+    return MAGIC + nonce + struct.pack(">BII", code, len(out_b), len(err_b)) + out_b + err_b
 
 
 def read_all(sock: socket.socket, cap: int) -> bytes:
@@ -159,14 +193,14 @@ def read_all(sock: socket.socket, cap: int) -> bytes:
 def ask(path: str, event: str | None, data: bytes, timeout_s: float) -> tuple[int, str, str]:
     """One request to the daemon at `path`: (exit code, stdout, stderr). Raises Unanswered, or
     OSError when nothing listens there."""
-    nonce = secrets.token_hex(8)
+    nonce = os.urandom(8)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout_s)
         sock.connect(path)
         if peer_uid(sock) != os.getuid():
             raise Unanswered("the daemon runs as another user")
         try:
-            send_frame(sock, {"v": PROTOCOL, "nonce": nonce, "event": event}, data)
+            sock.sendall(request_frame(nonce, event, data))
             sock.shutdown(socket.SHUT_WR)
             raw = read_all(sock, ANSWER_CAP)
         except OSError as err:  # timeout, reset: the daemon died or hung mid-request
@@ -174,18 +208,19 @@ def ask(path: str, event: str | None, data: bytes, timeout_s: float) -> tuple[in
     return parse_answer(raw, nonce)
 
 
-def parse_answer(raw: bytes, nonce: str) -> tuple[int, str, str]:
-    try:
-        answer = json.loads(raw)
-    except ValueError:
-        raise Unanswered("the answer is not JSON") from None
-    if not isinstance(answer, dict) or answer.get("nonce") != nonce or answer.get("v") != PROTOCOL:
+def parse_answer(raw: bytes, nonce: bytes) -> tuple[int, str, str]:
+    """The answer to the request `nonce`, all of it, or Unanswered."""
+    head = 4 + 8 + 9
+    if len(raw) < head or raw[:4] != MAGIC or raw[4:12] != nonce:
         raise Unanswered("the answer is not for this request")
-    code, out, err = answer.get("exit"), answer.get("stdout"), answer.get("stderr")
-    if type(code) is not int or code not in (0, 1, BLOCKING_EXIT):
-        raise Unanswered("the answer has no valid exit code")
-    if not isinstance(out, str) or not isinstance(err, str):
-        raise Unanswered("the answer has no stdout/stderr text")
+    code, out_size, err_size = struct.unpack(">BII", raw[12:head])
+    if code not in (0, 1, BLOCKING_EXIT) or len(raw) != head + out_size + err_size:
+        raise Unanswered("the answer is malformed")
+    try:
+        out = raw[head : head + out_size].decode()
+        err = raw[head + out_size :].decode()
+    except UnicodeDecodeError:
+        raise Unanswered("the answer is not text") from None
     return code, out, err
 
 
@@ -199,7 +234,7 @@ def start_daemon(path: str, config: dict[str, Any], stamp: str, wait_s: float) -
     env["PYTHONPATH"] = parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     command = [
         sys.executable, "-m", "railguard.integrations._hook_daemon",
-        "--socket", path, "--stamp", stamp, "--ready-fd", str(ready_w), "--config", json.dumps(config),
+        "--socket", path, "--stamp", stamp, "--ready-fd", str(ready_w), "--", *config_argv(config),
     ]  # fmt: skip
     try:
         subprocess.Popen(
@@ -260,8 +295,10 @@ def _seconds(env: str, default: float) -> float:
 
 
 def _blocked(problem: str) -> int:
-    with contextlib.suppress(OSError):
+    try:
         os.write(2, f"Railguard could not check this tool call, so it is blocked: {problem}.\n".encode())
+    except OSError:
+        pass
     return BLOCKING_EXIT
 
 
@@ -292,12 +329,12 @@ def main(argv: Sequence[str]) -> int:
         code, out, err = decide_remotely(argv, data)
     except Exception:  # Unanswered, OSError, bad options ...: the in-process hook answers those
         return decide_in_process(argv, data)
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.write(out)
-        sys.stdout.flush()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(err)
-        sys.stderr.flush()
+    for stream, text in ((sys.stdout, out), (sys.stderr, err)):
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     return code
 
 

@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import json
 import os
 import queue
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +36,6 @@ from railguard.integrations.claude_code import BLOCKING_EXIT, AllowMode, HookRes
 IDLE_ENV = "RAILGUARD_HOOK_DAEMON_IDLE_S"
 IDLE_S = 15 * 60.0
 TICK_S = 1.0  # how often the idle loop looks at the clock and at the installed files
-HEADER_CAP = 64 * 1024
 
 
 class _Policy:
@@ -128,16 +125,9 @@ class Daemon:
                 if wire.peer_uid(conn) != os.getuid():
                     return  # another user: no answer at all
                 conn.settimeout(30)
-                header, body = _read_request(conn)
-                result, record = self.answer(header.get("event"), body)
-                reply = {
-                    "v": wire.PROTOCOL,
-                    "nonce": header.get("nonce"),
-                    "exit": result.exit_code,
-                    "stdout": result.stdout,
-                    "stderr": result.stderr,
-                }
-                conn.sendall(json.dumps(reply).encode())
+                nonce, event, body = wire.parse_request(wire.read_all(conn, wire.INPUT_CAP + 300))
+                result, record = self.answer(event, body)
+                conn.sendall(wire.answer_frame(nonce, result.exit_code, result.stdout, result.stderr))
             if record is not None:
                 self._records.put(record)
         except Exception:
@@ -172,19 +162,6 @@ class Daemon:
                 record()  # best effort, like the in-process hook's; never on the answer's path
 
 
-def _read_request(conn: socket.socket) -> tuple[dict[str, Any], bytes]:
-    raw = wire.read_all(conn, wire.INPUT_CAP + HEADER_CAP)
-    if len(raw) < 4:
-        raise ValueError("short request")
-    (size,) = struct.unpack(">I", raw[:4])
-    if size > HEADER_CAP:
-        raise ValueError("header too large")
-    header = json.loads(raw[4 : 4 + size])
-    if not isinstance(header, dict) or header.get("v") != wire.PROTOCOL:
-        raise ValueError("not a request of this protocol")
-    return header, raw[4 + size :]
-
-
 def listen(path: str) -> socket.socket | None:
     """The listening socket at `path`, or None when another daemon already owns it (its lock file
     is held). A socket file left by a dead daemon is replaced."""
@@ -213,15 +190,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="railguard-hook-daemon")
     parser.add_argument("--socket", required=True)
     parser.add_argument("--stamp", required=True)
-    parser.add_argument("--config", required=True)
     parser.add_argument("--ready-fd", type=int, default=None)
+    parser.add_argument("hook_options", nargs=argparse.REMAINDER, help="the hook's options, after --")
     opts = parser.parse_args(argv)
     ready = opts.ready_fd
     try:
         folder = wire.runtime_dir() if Path(opts.socket).parent == Path(wire.runtime_dir()) else None
         if folder is None:
             return 2  # only ever listens in the user's private runtime folder
-        config = json.loads(opts.config)
+        config = wire.daemon_config([o for o in opts.hook_options if o != "--"])
         daemon = Daemon(opts.socket, opts.stamp, config, wire._seconds(IDLE_ENV, IDLE_S))
         daemon.policy.engine()  # load (and warm) before saying ready
         listener = listen(opts.socket)
