@@ -139,7 +139,7 @@ def admissible(action: Action) -> tuple[Action, str | None]:
     the same input keeps its decision id). The engine decides a refused action as an error:
     nothing downstream ever walks the original arguments.
 
-    The engine calls this first thing in its check (see Engine._run)."""
+    The engine calls this first thing in its evaluation (see Engine._evaluate)."""
     context = action.context
     ids = (action.tool, action.call_id, context.tenant, context.user, context.agent, context.session,
            context.run, context.env, context.workspace)  # fmt: skip

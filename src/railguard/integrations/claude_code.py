@@ -110,7 +110,12 @@ def pre_tool_use(
     engine: Engine, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
 ) -> HookResult:
     """Decide one PreToolUse event."""
-    return _pre_answer(_decide(engine, action_from_hook(payload)), allow_mode)
+    return _pre_answer(hook_decision(engine, payload), allow_mode)
+
+
+def hook_decision(engine: Engine, payload: Mapping[str, Any]) -> Decision:
+    """The decision on a PreToolUse event: `engine.admit`, the one admission path."""
+    return _decide(engine, action_from_hook(payload))
 
 
 def _pre_answer(decision: Decision, allow_mode: AllowMode) -> HookResult:
@@ -253,7 +258,7 @@ def answer_hook(
 
 
 def _decide(engine: Engine, action: Action) -> Decision:
-    return engine.check(action)
+    return engine.admit(action)
 
 
 def _failed(event: str | None, problem: str) -> HookResult:
