@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from local_servers import Hook
 
 from railguard.alert.notify import WebhookNotifier
 from railguard.engine import Engine
@@ -18,29 +17,6 @@ from railguard.state import Approval, Approvals
 from railguard.store import open_store
 
 SECRET = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"  # a Stripe-shaped key, split so scanners skip this file
-
-
-class Hook:
-    """A webhook that fails the first `failures` posts with HTTP 500, then accepts."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.bodies: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                hook.bodies.append(body)
-                self.send_response(500 if len(hook.bodies) <= hook.failures else 200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture

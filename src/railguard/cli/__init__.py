@@ -8,10 +8,12 @@ from typing import Any
 import typer
 
 from railguard.cli import (
+    _alert,
     _approvals,
     _core,
     _decisions,
     _detect,
+    _diagnose,
     _integrations,
     _replay,
     _serve,
@@ -30,7 +32,7 @@ app.registered_commands.extend(_core.app.registered_commands)
 app.add_typer(_core.policy_app, name="policy")
 
 # Each concern keeps its commands in its own module, exposing `register(app)`.
-for _module in (_approvals, _decisions, _detect, _integrations, _replay, _serve, _tools, _traces):
+for _module in (_alert, _approvals, _decisions, _detect, _diagnose, _integrations, _replay, _serve, _tools, _traces):
     _module.register(app)
 
 

@@ -304,9 +304,20 @@ def demo(
         bool, typer.Option("--json", help="Decisions as JSON Lines instead of a timeline.")
     ] = False,
     db: Annotated[str | None, typer.Option(help="Store URL (default: the embedded SQLite file).")] = None,
+    week: Annotated[
+        bool, typer.Option("--week", help="Simulate a fleet of agents over a week, with planted failures.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the week simulation.")] = 7,
+    runs_per_day: Annotated[int, typer.Option(help="Week demo: runs per agent per day.", min=1)] = 24,
 ) -> None:
     """Run a scripted agent (no LLM) through the guard and show the timeline of its tool calls:
-    allowed, blocked, rewritten, a human approval, a loop stop and a budget stop, all traced."""
+    allowed, blocked, rewritten, a human approval, a loop stop and a budget stop, all traced.
+    With --week: a fleet over a simulated week, for `railguard diagnose`."""
+    if week:
+        from railguard._demo_week import run_week_demo
+
+        run_week_demo(out, db_url=db, seed=seed, runs_per_day=runs_per_day, as_json=as_json)
+        return
     from railguard._demo import run_demo
 
     run_demo(out, as_json=as_json, db_url=db)

@@ -32,11 +32,12 @@ def record_decision(decision: Decision, action: Action) -> None:
             attributes.update(identity_attributes(decision.context))
         if action.call_id:
             attributes[k.TOOL_CALL_ID] = action.call_id
+        now = recorder.clock() if recorder.clock is not None else None
         span = recorder.tracer.start_span(
-            f"{k.OP_TOOL} {decision.tool}", kind=SpanKind.INTERNAL, attributes=attributes
+            f"{k.OP_TOOL} {decision.tool}", kind=SpanKind.INTERNAL, attributes=attributes, start_time=now
         )
         set_decision_attributes(span, decision)
-        span.end()
+        span.end(end_time=now)
     if recorder.submit_decision is not None:
         # The Decision itself is queued (it is immutable): its DecisionV1 record is built, and
         # redacted, on the decision-log thread, not here on the agent's.

@@ -3,8 +3,9 @@ the store exporter, an OTLP/HTTP exporter and any exporters you pass."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,6 +120,7 @@ def configure_tracing(
     exporters: Sequence[SpanExporter] = (),
     capture_content: bool = True,
     service_version: str | None = None,
+    clock: Callable[[], int] | None = None,
 ) -> Tracing:
     """Turn tracing on for this process and return the setup.
 
@@ -127,6 +129,7 @@ def configure_tracing(
     (`http://host:4318`, `/v1/traces` is added when no path is given). `capture_content`: record
     tool arguments/results and model messages (redacted on export). Calling it again with the same
     arguments returns the active setup; with other arguments it replaces (and shuts down) it.
+    `clock`: span start/end times in Unix nanoseconds (default: the wall clock), for simulations.
     """
     key = (
         store if isinstance(store, str | None) else id(store),
@@ -136,6 +139,7 @@ def configure_tracing(
         tuple(id(e) for e in exporters),
         capture_content,
         service_version,
+        id(clock) if clock is not None else None,
     )
     with _lock:
         current = active_tracing()
@@ -146,6 +150,8 @@ def configure_tracing(
     tracing = _build(
         store, otlp_endpoint, service_name, redaction, exporters, capture_content, service_version, key
     )
+    if clock is not None:
+        tracing.recorder = dataclasses.replace(tracing.recorder, clock=clock)
     with _lock:
         _active[:] = [tracing]
         _state.activate(tracing.recorder)

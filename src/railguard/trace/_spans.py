@@ -8,7 +8,7 @@ import contextlib
 import contextvars
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -49,24 +49,27 @@ class _SpanScope:
     start_span + attach rather than start_as_current_span: those nest three generator layers (and
     exception bookkeeping we switch off anyway) on the agent's thread for every span."""
 
-    __slots__ = ("_attributes", "_kind", "_name", "_token", "span")
+    __slots__ = ("_attributes", "_clock", "_kind", "_name", "_token", "span")
 
     def __init__(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> None:
         self._name = name
         self._kind = kind
         self._attributes = attributes
         self._token: object | None = None
+        self._clock: Callable[[], int] | None = None
         self.span: Span = INVALID_SPAN
 
     def __enter__(self) -> Span:
         recorder = _state.current()
         if not recorder.enabled:
             return INVALID_SPAN
+        self._clock = recorder.clock
         try:
             span = recorder.tracer.start_span(
                 self._name,
                 kind=self._kind,
                 attributes=self._attributes,
+                start_time=self._clock() if self._clock is not None else None,
                 record_exception=False,
                 set_status_on_exception=False,
             )
@@ -90,7 +93,7 @@ class _SpanScope:
         with contextlib.suppress(Exception):
             otel_context.detach(self._token)  # type: ignore[arg-type]
         with contextlib.suppress(Exception):
-            self.span.end()
+            self.span.end(end_time=self._clock() if self._clock is not None else None)
 
 
 # -- agent runs ----------------------------------------------------------------------------------

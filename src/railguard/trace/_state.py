@@ -21,6 +21,9 @@ class Recorder:
     # Queues a decision for storage (its record is built and redacted off the agent's thread); None
     # when no store is configured.
     submit_decision: Callable[[Decision], Any] | None = None
+    # Span start/end times in ns; None = the SDK's wall clock. A simulated clock (the week demo,
+    # replays) sets it so that spans carry simulated times.
+    clock: Callable[[], int] | None = None
 
 
 DISABLED = Recorder(enabled=False, tracer=NoOpTracer(), capture_content=False)

@@ -1,0 +1,266 @@
+"""Diagnosis benchmark: false alarms on long clean history, recall of planted failures, and speed.
+
+- False alarms: synthetic clean history (60 days, 20 agents, several seeds; see
+  railguard/diagnose/_history.py for the noise), diagnosed once per simulated week over a 14-day
+  window, the findings stored (deduplicated) as a weekly job would: findings of severity medium or
+  more per agent-week. Target <= 0.05.
+- Recall: every planted failure of `railguard demo --week` (several seeds), and of synthetic history
+  with every plant kind: found with the right kind and agent, onset within one simulated day.
+- Speed: a full diagnosis (every detector over 7 days) at 100k and 1M spans on SQLite and PostgreSQL,
+  and an incremental heartbeat after new runs arrive.
+
+    .venv/bin/python -m benchmarks.bench_diagnose                                # everything
+    .venv/bin/python -m benchmarks.bench_diagnose --sizes 100000 --backends sqlite --seeds 1   # quick
+
+Writes benchmarks/results/diagnose.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from railguard._demo_week import DAY_S, run_week
+from railguard.alert.heartbeat import beat
+from railguard.diagnose import list_findings, run_detectors, severity_rank
+from railguard.diagnose._history import (
+    PLANT_KINDS,
+    Plant,
+    agent_weeks,
+    expected_kind,
+    primary_kind,
+    write_history,
+)
+from railguard.store import Store, open_store
+
+RESULTS = Path(__file__).parent / "results" / "diagnose.md"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+SPANS_PER_RUN = 9.0  # measured average of the synthetic runs (root + model and tool calls)
+WEEK_VOLUME = 6 / 7  # the synthetic week's volume relative to runs_per_day (weekends run at half)
+
+
+@contextmanager
+def store_for(backend: str, folder: Path, name: str) -> Iterator[Store]:
+    if backend == "sqlite":
+        with open_store(f"sqlite:///{folder / name}.db") as store:
+            yield store
+        return
+    schema = f"rg_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        with open_store(f"{PG_SERVER}?options=-csearch_path%3D{schema}") as store:
+            yield store
+    finally:
+        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def false_alarms(folder: Path, seeds: list[int], days: int, agents: int) -> dict[str, Any]:
+    total_weeks = 0.0
+    alarms: list[str] = []
+    for seed in seeds:
+        with store_for("sqlite", folder, f"clean-{seed}") as store:
+            history = write_history(store, agents=agents, days=days, runs_per_day=20, seed=seed)
+            for week in range(1, days // 7 + 1):
+                until = history.start_ts + week * 7 * DAY_S
+                run_detectors(store, since=max(history.start_ts, until - 14 * DAY_S), until=until, now=until)
+            found = [f for f in list_findings(store, limit=5000) if severity_rank(f.severity) >= 1]
+            alarms += [f"seed {seed}: {f.kind} {f.agent}: {f.summary}" for f in found]
+            total_weeks += agent_weeks(history)
+    return {
+        "alarms": alarms,
+        "agent_weeks": total_weeks,
+        "rate": len(alarms) / total_weeks,
+        "seeds": seeds,
+        "days": days,
+    }
+
+
+def recall_week(folder: Path, seeds: list[int]) -> dict[str, Any]:
+    found_n = planted_n = 0
+    missed: list[str] = []
+    for seed in seeds:
+        with store_for("sqlite", folder, f"week-{seed}") as store:
+            week = run_week(store, seed=seed)
+            result = run_detectors(store, since=week.start_ts, until=week.start_ts + 7 * DAY_S, save=False)
+        for p in week.key:
+            planted_n += 1
+            onsets = [
+                week.day_of(f.first_seen) for f in result.findings if (f.kind, f.agent) == (p.kind, p.agent)
+            ]
+            if any(abs(d - p.onset_day) <= 1 for d in onsets):
+                found_n += 1
+            else:
+                missed.append(f"seed {seed}: {p.kind} {p.agent} day {p.onset_day} (found days {onsets})")
+    return {"found": found_n, "planted": planted_n, "missed": missed}
+
+
+def recall_synthetic(folder: Path, seeds: list[int]) -> dict[str, Any]:
+    found_n = planted_n = 0
+    missed: list[str] = []
+    for seed in seeds:
+        plants = [Plant(kind, f"agent-{i:02d}", 5 + (i + seed) % 5) for i, kind in enumerate(PLANT_KINDS)]
+        with store_for("sqlite", folder, f"plants-{seed}") as store:
+            history = write_history(
+                store, agents=len(plants) + 5, days=14, runs_per_day=15, seed=seed, plants=plants
+            )
+            result = run_detectors(
+                store, since=history.start_ts, until=history.start_ts + 14 * DAY_S, save=False
+            )
+        for p in plants:
+            planted_n += 1
+            onsets = [
+                int((f.first_seen - history.start_ts) // DAY_S)
+                for f in result.findings
+                if f.agent == p.agent and f.kind == primary_kind(p)
+            ]
+            if any(abs(d - p.day) <= 1 for d in onsets):
+                found_n += 1
+            else:
+                missed.append(f"seed {seed}: {p.kind} {p.agent} day {p.day} (found days {onsets})")
+        extra = [
+            f
+            for f in result.findings
+            if f.agent not in {p.agent for p in plants} and severity_rank(f.severity) >= 1
+        ]
+        missed += [f"seed {seed}: EXTRA {f.kind} {f.agent}" for f in extra]
+        wrong = [
+            f
+            for f in result.findings
+            for p in plants
+            if f.agent == p.agent and f.kind not in expected_kind(p)
+        ]
+        missed += [f"seed {seed}: UNEXPECTED {f.kind} on {f.agent}" for f in wrong]
+    return {"found": found_n, "planted": planted_n, "missed": missed}
+
+
+def speed(folder: Path, backend: str, spans: int) -> dict[str, Any]:
+    agents = 20
+    runs_per_day = max(1, round(spans / SPANS_PER_RUN / agents / 7 / WEEK_VOLUME))
+    with store_for(backend, folder, f"speed-{spans}") as store:
+        t0 = time.perf_counter()
+        history = write_history(
+            store,
+            agents=agents,
+            days=7,
+            runs_per_day=runs_per_day,
+            seed=3,
+            plants=[Plant("latency_regression", "agent-01", 4)],
+        )
+        write_s = time.perf_counter() - t0
+        end = history.start_ts + 7 * DAY_S
+        t0, c0 = time.perf_counter(), time.process_time()
+        full = run_detectors(store, since=history.start_ts, until=end, now=end)
+        full_s, full_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        # New runs for two agents arrive; the heartbeat re-examines only those agents.
+        more = write_history(store, agents=2, days=1, runs_per_day=5, seed=99, start_ts=end)
+        t0 = time.perf_counter()
+        beat(store, now=end + DAY_S)
+        beat_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        beat(store, now=end + DAY_S + 900)
+        quiet_s = time.perf_counter() - t0
+    return {
+        "backend": backend,
+        "spans": history.spans,
+        "runs": history.runs,
+        "write_s": write_s,
+        "full_s": full_s,
+        "findings": len(full.findings),
+        "full_cpu_s": full_cpu_s,
+        "beat_s": beat_s,
+        "quiet_beat_s": quiet_s,
+        "new_spans": more.spans,
+    }
+
+
+def write_markdown(
+    fa: dict[str, Any],
+    week: dict[str, Any],
+    synth: dict[str, Any],
+    speeds: list[dict[str, Any]],
+    command: str,
+) -> None:
+    lines = [
+        "## Diagnosis: false alarms, recall and speed",
+        "",
+        f"Reproduce: `{command}`",
+        "",
+        f"False alarms: synthetic clean history, {fa['agent_weeks']:.0f} agent-weeks (seeds {fa['seeds']}; 20 agents, "
+        f"{fa['days']} days, about 20 runs per agent per day with quieter weekends, per-agent tool mixes and latencies, "
+        "transient errors, 1% slow outliers), diagnosed weekly over a 14-day window with findings stored "
+        "(deduplicated) as a scheduled job would. Baselines are seasonality-free.",
+        "",
+        "| metric | measured | target |",
+        "|---|---:|---:|",
+        f"| findings of severity medium+ per agent-week (clean history) | {fa['rate']:.3f} ({len(fa['alarms'])} in {fa['agent_weeks']:.0f}) | <= 0.05 |",
+        f"| week demo: planted failures found, onset within 1 day | {week['found']}/{week['planted']} | 100% |",
+        f"| synthetic plants (every kind): found, onset within 1 day | {synth['found']}/{synth['planted']} | 100% |",
+        "",
+    ]
+    for title, items in (("False alarms", fa["alarms"]), ("Misses", week["missed"] + synth["missed"])):
+        if items:
+            lines += [f"{title}:", "", *[f"- {x}" for x in items[:20]], ""]
+    lines += [
+        "Speed: every detector over a 7-day window of synthetic history (20 agents), one process; the heartbeat "
+        "after new runs of two agents arrive (incremental: only those agents are re-examined), and a beat with "
+        "nothing new. Wall times on a shared 2-core machine that was heavily loaded by other work (load average "
+        "above 10); the CPU time of the diagnosing process is the steadier number (on SQLite it includes the "
+        "database's own work; on PostgreSQL the server's work is not in it).",
+        "",
+        "| backend | spans | runs | write (spans/s) | full diagnosis, wall (s) | full diagnosis, process CPU (s) "
+        "| beat after new runs (s) | beat, nothing new (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    for s in speeds:
+        lines.append(
+            f"| {names[s['backend']]} | {s['spans']:,} | {s['runs']:,} | {s['spans'] / s['write_s']:,.0f} | "
+            f"{s['full_s']:.2f} | {s['full_cpu_s']:.2f} | {s['beat_s']:.2f} | {s['quiet_beat_s']:.3f} |"
+        )
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000", help="span counts for the speed runs")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds for the false-alarm and recall runs")
+    parser.add_argument("--days", type=int, default=60)
+    args = parser.parse_args(argv)
+    command = "python -m benchmarks.bench_diagnose " + " ".join(sys.argv[1:] if argv is None else argv)
+    seeds = list(range(1, args.seeds + 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        fa = false_alarms(folder, seeds, args.days, 20)
+        print(f"false alarms: {fa['rate']:.3f} per agent-week", flush=True)
+        week = recall_week(folder, seeds)
+        synth = recall_synthetic(folder, seeds)
+        print(
+            f"recall: week {week['found']}/{week['planted']}, synthetic {synth['found']}/{synth['planted']}",
+            flush=True,
+        )
+        speeds = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            for backend in args.backends.split(","):
+                speeds.append(speed(folder, backend, size))
+                print(speeds[-1], flush=True)
+                write_markdown(fa, week, synth, speeds, ".venv/bin/" + command.strip())  # progress on disk
+    write_markdown(fa, week, synth, speeds, ".venv/bin/" + command.strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,706 @@
+"""The detectors: each reads SQL aggregates for a window (see _data.py) and returns findings.
+
+Every metric detector works the same way: per agent (and per tool or model where it applies) the
+samples of the window are scanned for the day boundary where they moved most (Mann-Whitney U,
+Bonferroni-corrected over the boundaries tried, a minimum number of samples on both sides), and a
+change is reported only when it is also large in practice (a ratio and an absolute floor against the
+baseline median). Rates use a two-proportion test, recurrences a binomial tail against a small
+background rate. Seasonality-free: a nightly lull is not modelled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from railguard.diagnose import _data
+from railguard.diagnose._data import NS, Window
+from railguard.diagnose._stats import (
+    MAD_SCALE,
+    all_successes_lower_bound,
+    binomial_upper_tail,
+    mad,
+    mann_whitney_greater,
+    median,
+    normal_sf,
+    proportion_greater,
+    scan_shift,
+)
+from railguard.diagnose.findings import Finding
+
+DAY_S = 86_400
+ALPHA = 1e-3
+ALPHA_RATE = 1e-3  # the same family-wise bar as values; the floors below guard the effect size
+MIN_SAMPLES = 8
+
+Sample = tuple[float, float, str, str | None]  # (time s, value, trace_id, span_id)
+GroupKey = tuple[str, str, str]  # (tenant, agent, subject)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    conn: Connection
+    window: Window
+    boundaries: tuple[float, ...]
+
+
+def boundaries_step(since: float, until: float) -> int:
+    return DAY_S if until - since >= 3 * DAY_S else 6 * 3600
+
+
+def boundaries_for(since: float, until: float) -> tuple[float, ...]:
+    """Whole UTC days inside the window; six-hour steps for windows under three days."""
+    step = boundaries_step(since, until)
+    first = math.ceil(since / step) * step
+    return tuple(float(b) for b in range(int(first), int(until), step) if b > since)
+
+
+def _conf(p: float) -> float:
+    return max(0.5, min(0.99, 1.0 - p))
+
+
+def _day(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+# -- shifts of a per-sample metric -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftSpec:
+    kind: str
+    increase: bool
+    min_ratio: float  # after/before (increase) or before/after (decrease)
+    min_abs: float
+    unit: Callable[[float], str]
+    what: str  # "cost per run", ...
+    suggestion: Callable[[GroupKey], str]
+
+
+def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: ShiftSpec) -> list[Finding]:
+    out: list[Finding] = []
+    for key, samples in sorted(groups.items()):
+        shift = scan_shift(
+            [(t, v) for t, v, _, _ in samples],
+            scan.boundaries,
+            increase=spec.increase,
+            min_samples=MIN_SAMPLES,
+            alpha=ALPHA,
+        )
+        if shift is None:
+            continue
+        before, after = shift.before_median, shift.after_median
+        baseline = [v for t, v, _, _ in samples if t < shift.boundary]
+        spread = MAD_SCALE * mad(baseline) if baseline else 0.0
+        delta = after - before if spec.increase else before - after
+        ratio = (
+            (after / before if before else math.inf)
+            if spec.increase
+            else (before / after if after else math.inf)
+        )
+        if delta < max(spec.min_abs, 2 * spread) or ratio < spec.min_ratio:
+            continue
+        later = sorted((s for s in samples if s[0] >= shift.boundary), key=lambda s: s[0])
+        worst = sorted(later, key=lambda s: s[1], reverse=spec.increase)[:3]
+        tenant, agent, subject = key
+        severity = "high" if ratio >= 3 or (not spec.increase and delta >= 0.2) else "medium"
+        change = f"{spec.unit(before)} -> {spec.unit(after)}"
+        out.append(
+            Finding(
+                kind=spec.kind,
+                severity=severity,
+                tenant=tenant,
+                agent=agent,
+                subject=subject,
+                summary=f"{agent}: {' '.join(filter(None, (spec.what, subject)))} {'rose' if spec.increase else 'fell'} {change} "
+                f"(median) from {_day(shift.boundary)}",
+                evidence=[
+                    {
+                        "trace_id": t,
+                        "span_id": s,
+                        "why": f"{spec.unit(v)} vs baseline median {spec.unit(before)}",
+                    }
+                    for _, v, t, s in worst
+                ],
+                suggestion=spec.suggestion(key),
+                confidence=_conf(shift.p),
+                first_seen=later[0][0],
+                last_seen=later[-1][0],
+                detail={
+                    "onset": shift.boundary,
+                    "baseline_median": before,
+                    "after_median": after,
+                    "baseline_mad": spread / MAD_SCALE if spread else 0.0,
+                    "ratio": ratio,
+                    "z": shift.z,
+                    "p": shift.p,
+                    "n_before": shift.n_before,
+                    "n_after": shift.n_after,
+                },
+            )
+        )
+    return out
+
+
+def _usd(v: float) -> str:
+    return f"${v:.4f}"
+
+
+def _grouped(
+    rows: Iterable[Any], sample_of: Callable[[Any], tuple[str, float, str | None] | None]
+) -> dict[GroupKey, list[Sample]]:
+    """Samples per (tenant, agent, subject); `sample_of(row)` gives (subject, value, span_id) or None."""
+    groups: dict[GroupKey, list[Sample]] = defaultdict(list)
+    for r in rows:
+        sample = sample_of(r)
+        if sample is not None:
+            subject, value, span_id = sample
+            groups[(r.tenant or "", r.agent, subject)].append((r.start_ns / NS, value, r.trace_id, span_id))
+    return groups
+
+
+COST_SPIKE = ShiftSpec(
+    kind="cost_spike",
+    increase=True,
+    min_ratio=1.5,
+    min_abs=1e-4,
+    unit=_usd,
+    what="",
+    suggestion=lambda k: (
+        f"set a cost budget for agent {k[1]} (budgets: per run and per day), and check what changed on the "
+        "onset day: the served model, the prompt, the context size"
+    ),
+)
+TOKEN_BLOAT = ShiftSpec(
+    kind="token_bloat",
+    increase=True,
+    min_ratio=2.0,
+    min_abs=200.0,
+    unit=lambda v: f"+{v:.0f} tokens/turn",
+    what="growth of",
+    suggestion=lambda k: (
+        f"agent {k[1]} re-sends more context every turn: trim or summarize tool outputs and history, and set "
+        "a token budget per run"
+    ),
+)
+LATENCY_REGRESSION = ShiftSpec(
+    kind="latency_regression",
+    increase=True,
+    min_ratio=1.5,
+    min_abs=50.0,
+    unit=lambda v: f"{v:.0f} ms",
+    what="latency of",
+    suggestion=lambda k: (
+        f"check the {k[2]} dependency of agent {k[1]} (its provider's status, a new region or rate limit); "
+        "add a timeout and a retry budget for it"
+    ),
+)
+CONFIDENCE_DROP = ShiftSpec(
+    kind="confidence_drop",
+    increase=False,
+    min_ratio=1.05,
+    min_abs=0.05,
+    unit=lambda v: f"{v:.2f}",
+    what="confidence of",
+    suggestion=lambda k: (
+        f"review recent {k[2]} outputs of agent {k[1]}; route low-confidence results to a human (an ask rule "
+        "on the confidence score) until the cause is fixed"
+    ),
+)
+
+
+def cost_spike(scan: Scan, run_rows: list[Any]) -> list[Finding]:
+    return _shift_findings(
+        scan, _grouped(run_rows, lambda r: ("cost per run", float(r.cost_usd), None)), COST_SPIKE
+    )
+
+
+def token_bloat(scan: Scan, growth_rows: list[Any]) -> list[Finding]:
+    def per_turn(r: Any) -> tuple[str, float, str | None] | None:
+        if r.calls < 2 or r.high is None:
+            return None
+        return "input tokens per turn", (r.high - r.low) / (r.calls - 1), None
+
+    return _shift_findings(scan, _grouped(growth_rows, per_turn), TOKEN_BLOAT)
+
+
+def latency_regression(scan: Scan, latency_rows: list[Any]) -> list[Finding]:
+    def step_ms(r: Any) -> tuple[str, float, str | None] | None:
+        return None if r.step is None or r.ms is None else (f"{r.kind} {r.step}", float(r.ms), None)
+
+    return _shift_findings(scan, _grouped(latency_rows, step_ms), LATENCY_REGRESSION)
+
+
+def confidence_drop(scan: Scan, confidence_rows: list[Any]) -> list[Finding]:
+    def score(r: Any) -> tuple[str, float, str | None] | None:
+        if r.score is None or not math.isfinite(r.score):
+            return None
+        return str(r.step), float(r.score), r.span_id
+
+    return _shift_findings(scan, _grouped(confidence_rows, score), CONFIDENCE_DROP)
+
+
+# -- rates -------------------------------------------------------------------------------------------
+
+
+def error_rate(scan: Scan, bucket_rows: list[Any], bucket_s: int) -> list[Finding]:
+    groups: dict[GroupKey, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for r in bucket_rows:
+        groups[(r.tenant or "", r.agent, r.tool_name)][int(r.bucket)] = (int(r.calls), int(r.errors or 0))
+    out: list[Finding] = []
+    origin = _data.bucket_origin(scan.window.since, bucket_s)
+    for key, buckets in sorted(groups.items()):
+        tried = []
+        for boundary in scan.boundaries:
+            edge = int((boundary - origin) // bucket_s)
+            n0 = sum(c for b, (c, _) in buckets.items() if b < edge)
+            e0 = sum(e for b, (_, e) in buckets.items() if b < edge)
+            n1 = sum(c for b, (c, _) in buckets.items() if b >= edge)
+            e1 = sum(e for b, (_, e) in buckets.items() if b >= edge)
+            if n0 < 20 or n1 < 20:
+                continue
+            z, _p = proportion_greater(e0, n0, e1, n1)
+            tried.append((z, boundary, n0, e0, n1, e1))
+        if not tried:
+            continue
+        z = max(tried)[0]
+        p = min(1.0, normal_sf(z) * len(tried))
+        # The test says whether the rate rose; the onset is the most likely step (two-rate likelihood).
+        _, boundary, n0, e0, n1, e1 = max(tried, key=lambda c: _two_rate_loglik(*c[2:]))
+        r0, r1 = e0 / n0, e1 / n1
+        if p > ALPHA_RATE or e1 < 5 or r1 - r0 < 0.05 or r1 < 2 * r0:
+            continue
+        tenant, agent, tool = key
+        examples = _data.error_examples(scan.conn, scan.window, tenant, agent, tool)
+        out.append(
+            Finding(
+                kind="error_rate",
+                severity="high" if r1 >= 0.2 else "medium",
+                tenant=tenant,
+                agent=agent,
+                subject=tool,
+                summary=f"{agent}: tool {tool} fails {r1:.0%} of calls since {_day(boundary)} (was {r0:.0%})",
+                evidence=[
+                    {
+                        "trace_id": e.trace_id,
+                        "span_id": e.span_id,
+                        "why": f"{e.error_type or 'error'}: {(e.status_message or '')[:120]}",
+                    }
+                    for e in examples
+                ],
+                suggestion=f"look at what changed for {agent} on {_day(boundary)} (agent version, the tool's "
+                f"backend); cap retries of {tool} with a loop rule on repeated errors",
+                confidence=_conf(p),
+                first_seen=boundary,
+                last_seen=scan.window.until,
+                detail={
+                    "onset": boundary,
+                    "rate_before": r0,
+                    "rate_after": r1,
+                    "calls_before": n0,
+                    "calls_after": n1,
+                    "z": z,
+                    "p": p,
+                },
+            )
+        )
+    return out
+
+
+def _two_rate_loglik(n0: int, e0: int, n1: int, e1: int) -> float:
+    def part(n: int, e: int) -> float:
+        r = e / n
+        return (e * math.log(r) if e else 0.0) + ((n - e) * math.log(1 - r) if n - e else 0.0)
+
+    return part(n0, e0) + part(n1, e1)
+
+
+LOOP_REPEATS = 4
+LOOP_BACKGROUND = 0.002  # tolerated share of runs with a repeated call
+
+
+def loop(scan: Scan, repeats: list[Any], guard_hits: list[Any], run_rows: list[Any]) -> list[Finding]:
+    """Runs that repeat one call (same tool, same arguments) or that the loop guard stopped, per agent:
+    reported when their number is improbable under a small background rate (binomial tail)."""
+    runs_per_agent: dict[tuple[str, str], int] = defaultdict(int)
+    for r in run_rows:
+        runs_per_agent[(r.tenant or "", r.agent)] += 1
+    loops: dict[tuple[str, str], dict[str, tuple[float, str | None, str, str]]] = defaultdict(dict)
+    for r in repeats:
+        why = f"{r.tool_name} called {r.n} times with the same arguments"
+        loops[(r.tenant or "", r.agent)][r.trace_id] = (r.start_ns / NS, r.span_id, why, r.tool_name or "?")
+    for h in guard_hits:
+        loops[(h.tenant or "", h.agent)].setdefault(
+            h.trace_id,
+            (h.start_ns / NS, h.span_id, "the loop guard stopped a repeated call", h.tool_name or "?"),
+        )
+    out: list[Finding] = []
+    for (tenant, agent), by_run in sorted(loops.items()):
+        n = max(runs_per_agent.get((tenant, agent), 0), len(by_run))
+        k = len(by_run)
+        p = binomial_upper_tail(k, n, LOOP_BACKGROUND)
+        if p > ALPHA:
+            continue
+        times = sorted(v[0] for v in by_run.values())
+        examples = sorted(by_run.items(), key=lambda item: item[1][0])[:3]
+        tools = Counter(v[3] for v in by_run.values())
+        named = ", ".join(t for t, _ in tools.most_common(3))
+        out.append(
+            Finding(
+                kind="loop",
+                severity="high" if k >= 5 or k / n >= 0.05 else "medium",
+                tenant=tenant,
+                agent=agent,
+                subject="repeated calls",
+                summary=f"{agent}: {k} of {n} runs repeat the same call ({named}) from {_day(times[0])}",
+                evidence=[{"trace_id": t, "span_id": s, "why": why} for t, (_, s, why, _tool) in examples],
+                suggestion=f"add a loop cap for {named} (loops: max_repeats) and give the agent a way out "
+                "(a wait with backoff, or stop and report) instead of calling again",
+                confidence=_conf(p),
+                first_seen=times[0],
+                last_seen=times[-1],
+                detail={
+                    "runs_looping": k,
+                    "runs": n,
+                    "p": p,
+                    "background_rate": LOOP_BACKGROUND,
+                    "tools": dict(tools),
+                },
+            )
+        )
+    return out
+
+
+# -- changes of model, version ---------------------------------------------------------------------
+
+
+def model_drift(scan: Scan, usage_rows: list[Any]) -> list[Finding]:
+    groups: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+    for r in usage_rows:
+        groups[(r.tenant or "", r.agent, r.request_model)].append(r)
+    out: list[Finding] = []
+    for (tenant, agent, requested), rows in sorted(groups.items()):
+        first_of: dict[str, float] = {}
+        for r in rows:
+            first_of[r.served] = min(first_of.get(r.served, math.inf), r.first_ns / NS)
+        for served, onset in sorted(first_of.items(), key=lambda item: item[1]):
+            before = [r for r in rows if r.last_ns / NS < onset and r.served != served]
+            after = [r for r in rows if r.first_ns / NS >= onset or r.served == served]
+            n_before = sum(r.calls for r in before)
+            n_new = sum(r.calls for r in after if r.served == served)
+            n_after = sum(r.calls for r in after)
+            if n_before < 20 or n_new < 10 or n_new < 0.5 * n_after:
+                continue
+            moved = {}
+            for metric in ("cost", "input_tokens", "ms"):
+                b = _weighted(before, metric)
+                a = _weighted([r for r in after if r.served == served], metric)
+                if b > 0 and (a / b >= 1.5 or a / b <= 1 / 1.5):
+                    moved[metric] = (b, a)
+            old = sorted({r.served for r in before})
+            sample = next(r for r in after if r.served == served)
+            moved_text = (
+                ", ".join(f"{m} {b:.4g} -> {a:.4g}" for m, (b, a) in moved.items()) or "no metric moved"
+            )
+            out.append(
+                Finding(
+                    kind="model_drift",
+                    severity="medium" if moved else "low",
+                    tenant=tenant,
+                    agent=agent,
+                    subject=f"{requested}: {served}",
+                    summary=f"{agent}: requests for {requested} are served by {served} since {_day(onset)} "
+                    f"(was {', '.join(old)}); {moved_text} per call",
+                    evidence=[
+                        {"trace_id": sample.trace_id, "span_id": sample.span_id, "why": f"served by {served}"}
+                    ],
+                    suggestion=f"pin the model version for {agent} (request {old[0] if old else served} by its "
+                    "dated name) or accept the new one after checking its cost and quality",
+                    confidence=0.95 if moved else 0.8,
+                    first_seen=onset,
+                    last_seen=max(r.last_ns / NS for r in after),
+                    detail={
+                        "onset": onset,
+                        "requested": requested,
+                        "served": served,
+                        "previous": old,
+                        "moved": {m: {"before": b, "after": a} for m, (b, a) in moved.items()},
+                    },
+                )
+            )
+    return out
+
+
+def _weighted(rows: Iterable[Any], metric: str) -> float:
+    rows = list(rows)
+    calls = sum(r.calls for r in rows)
+    return sum(float(getattr(r, metric) or 0.0) * r.calls for r in rows) / calls if calls else 0.0
+
+
+def regression(
+    scan: Scan, run_rows: list[Any], labels: dict[str, int], revisions: dict[str, str] | None = None
+) -> list[Finding]:
+    """A new agent version, or a new policy revision, first seen inside the window, whose runs do worse
+    than the runs before it: labelled failures when runs on both sides are labelled, else failed runs,
+    blocked runs, cost per run."""
+    by_agent: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for r in run_rows:
+        by_agent[(r.tenant or "", r.agent)].append(r)
+    dimensions: list[tuple[str, Callable[[Any], str | None]]] = [("version", lambda r: r.agent_version)]
+    if revisions:
+        dimensions.append(("policy revision", lambda r: revisions.get(r.trace_id)))
+    out: list[Finding] = []
+    for (tenant, agent), rows in sorted(by_agent.items()):
+        for dimension, value_of in dimensions:
+            out += _regressions(tenant, agent, rows, dimension, value_of, labels)
+    return out
+
+
+def _regressions(
+    tenant: str,
+    agent: str,
+    rows: list[Any],
+    dimension: str,
+    value_of: Callable[[Any], str | None],
+    labels: dict[str, int],
+) -> list[Finding]:
+    first_of: dict[str, float] = {}
+    for r in rows:
+        value = value_of(r)
+        if value:
+            first_of[value] = min(first_of.get(value, math.inf), r.start_ns / NS)
+    out: list[Finding] = []
+    for value, onset in sorted(first_of.items(), key=lambda item: item[1])[1:]:
+        before = [r for r in rows if r.start_ns / NS < onset and value_of(r) not in (None, value)]
+        after = [r for r in rows if value_of(r) == value]
+        worse = _worse_metrics(before, after, labels)
+        if not worse:
+            continue
+        previous = sorted({v for r in before if (v := value_of(r))})
+        p = min(w[3] for w in worse)
+        examples = [r for r in after if labels.get(r.trace_id) == 1 or r.errors or r.blocks][:3]
+        back_to = previous[-1] if previous else f"the previous {dimension}"
+        out.append(
+            Finding(
+                kind="regression",
+                severity="high" if any(w[2] >= 2 * w[1] + 0.1 for w in worse) else "medium",
+                tenant=tenant,
+                agent=agent,
+                subject=f"{dimension} {value}",
+                summary=f"{agent}: {dimension} {value} (from {_day(onset)}) is worse than "
+                f"{', '.join(previous) or 'the runs before'}: "
+                + "; ".join(f"{name} {b:.3g} -> {a:.3g}" for name, b, a, _p in worse),
+                evidence=[
+                    {"trace_id": r.trace_id, "span_id": None, "why": _run_why(r, labels)} for r in examples
+                ],
+                suggestion=(
+                    f"roll {agent} back to {back_to} or fix what {value} changed; gate releases on it (railguard gate)"
+                    if dimension == "version"
+                    else f"backtest policy revision {value} against {back_to} and roll back the rules that refuse good calls"
+                ),
+                confidence=_conf(p),
+                first_seen=onset,
+                last_seen=max(r.start_ns / NS for r in after),
+                detail={
+                    "onset": onset,
+                    "dimension": dimension,
+                    "value": value,
+                    "previous": previous,
+                    "worse": {name: {"before": b, "after": a, "p": pv} for name, b, a, pv in worse},
+                },
+            )
+        )
+    return out
+
+
+def _run_why(r: Any, labels: dict[str, int]) -> str:
+    if labels.get(r.trace_id) == 1:
+        return "labelled a failure"
+    return "failed" if r.errors else "blocked" if r.blocks else "ran"
+
+
+def _worse_metrics(
+    before: list[Any], after: list[Any], labels: dict[str, int]
+) -> list[tuple[str, float, float, float]]:
+    if len(before) < 10 or len(after) < 10:
+        return []
+    labelled_before = [labels[r.trace_id] for r in before if r.trace_id in labels]
+    labelled_after = [labels[r.trace_id] for r in after if r.trace_id in labels]
+    if len(labelled_before) >= 5 and len(labelled_after) >= 5:
+        rates = {"labelled failure rate": (labelled_before, labelled_after)}
+    else:
+        rates = {
+            "failed-run rate": ([int(r.errors > 0) for r in before], [int(r.errors > 0) for r in after]),
+            "blocked-run rate": ([int(r.blocks > 0) for r in before], [int(r.blocks > 0) for r in after]),
+        }
+    worse = []
+    tests = len(rates) + 1
+    for name, (b, a) in rates.items():
+        _z, p = proportion_greater(sum(b), len(b), sum(a), len(a))
+        rb, ra = sum(b) / len(b), sum(a) / len(a)
+        if p * tests <= ALPHA_RATE and ra - rb >= 0.05 and ra >= 1.5 * rb:
+            worse.append((name, rb, ra, p * tests))
+    if not labelled_before:
+        cb, ca = [float(r.cost_usd) for r in before], [float(r.cost_usd) for r in after]
+        _z, p = mann_whitney_greater(cb, ca)
+        if p * tests <= ALPHA and median(cb) > 0 and median(ca) >= 1.5 * median(cb):
+            worse.append(("cost per run", median(cb), median(ca), p * tests))
+    return worse
+
+
+# -- refusals and approvals -----------------------------------------------------------------------
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_HEXISH = re.compile(r"\b[0-9a-f]{7,}\b")
+_EMAIL = re.compile(r"^[^@\s]+@([^@\s]+)$")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://([^/?#]+)", re.IGNORECASE)
+
+
+def argument_shape(tool: str, args_json: str | None) -> str:
+    """The arguments with their variable parts (numbers, ids, quoted strings, message texts) replaced,
+    so that the same kind of call groups together."""
+    try:
+        args = json.loads(args_json) if args_json else {}
+    except ValueError:
+        args = {"_": args_json}
+    if not isinstance(args, dict):
+        args = {"_": args}
+    parts = []
+    for key in sorted(args):
+        parts.append(f"{key}={_value_shape(key, args[key])}")
+    return f"{tool}({', '.join(parts)})"
+
+
+def _value_shape(key: str, value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | float):
+        return "N"
+    if isinstance(value, dict | list):
+        return type(value).__name__
+    text = str(value).strip()
+    if key in ("command", "cmd", "script", "sql", "query"):
+        text = _QUOTED.sub("S", text)
+        text = _HEXISH.sub("H", text)
+        return " ".join(_NUMBER.sub("N", text).split())[:200]
+    email = _EMAIL.match(text)
+    if email:
+        return f"*@{email.group(1).lower()}"
+    url = _URL.match(text)
+    if url:
+        return f"url:{url.group(1).lower()}"
+    return "text" if len(text) > 40 or " " in text else _NUMBER.sub("N", text)[:60]
+
+
+def violation_cluster(scan: Scan, refused: list[Any]) -> list[Finding]:
+    clusters: dict[tuple[str, str, str, str, str], list[Any]] = defaultdict(list)
+    for r in refused:
+        rules = [x for x in (r.rules or "").split(",") if x]
+        # Loops are the loop detector's; a human's answer to an ask is the approval detectors'.
+        if not rules or any(x.startswith(("loop/", "approval/")) for x in rules):
+            continue
+        shape = argument_shape(r.tool_name or "?", r.args)
+        clusters[(r.tenant or "", r.agent, rules[0], r.verdict, shape)].append(r)
+    out: list[Finding] = []
+    for (tenant, agent, rule, verdict, shape), rows in sorted(clusters.items()):
+        runs = {r.trace_id for r in rows}
+        if len(rows) < 3 or len(runs) < 3:
+            continue
+        rows.sort(key=lambda r: r.start_ns)
+        out.append(
+            Finding(
+                kind="violation_cluster",
+                severity="high" if verdict == "block" and len(rows) >= 5 else "medium",
+                tenant=tenant,
+                agent=agent,
+                subject=f"{rule} {shape}",
+                summary=f"{agent}: rule {rule} {'blocked' if verdict == 'block' else 'asked about'} "
+                f"{len(rows)} similar calls in {len(runs)} runs: {shape}",
+                evidence=[
+                    {
+                        "trace_id": r.trace_id,
+                        "span_id": r.span_id,
+                        "decision_id": r.decision_id,
+                        "why": f"{verdict} by {rule}",
+                    }
+                    for r in rows[:3]
+                ],
+                suggestion=f"the agent keeps trying calls that {rule} refuses: fix its instructions or tools "
+                f"so it stops proposing them, or add a specific rule/exception for {shape}",
+                confidence=min(0.99, 0.7 + 0.03 * len(rows)),
+                first_seen=rows[0].start_ns / NS,
+                last_seen=rows[-1].start_ns / NS,
+                detail={
+                    "rule": rule,
+                    "verdict": verdict,
+                    "shape": shape,
+                    "calls": len(rows),
+                    "runs": len(runs),
+                    "tool": rows[0].tool_name,
+                },
+            )
+        )
+    return out
+
+
+APPROVAL_MIN = 8
+APPROVAL_NULL_RATE = 0.7  # an ask is worth a human when fewer than this share of answers go one way
+
+
+def approvals(scan: Scan, decided: list[Any]) -> list[Finding]:
+    groups: dict[tuple[str, str, str, str], list[Any]] = defaultdict(list)
+    for r in decided:
+        rules = r.rules if isinstance(r.rules, list) else json.loads(r.rules or "[]")
+        groups[(r.tenant or "", r.agent, r.tool, str(rules[0]) if rules else r.tool)].append(r)
+    out: list[Finding] = []
+    for (tenant, agent, tool, rule), rows in sorted(groups.items()):
+        n = len(rows)
+        if n < APPROVAL_MIN:
+            continue
+        granted = sum(r.status == "approved" for r in rows)
+        for kind, k, word in (
+            ("approval_always_granted", granted, "approved"),
+            ("approval_always_denied", n - granted, "denied"),
+        ):
+            p = binomial_upper_tail(k, n, APPROVAL_NULL_RATE)
+            if k / n < 0.95 or p > 0.05:
+                continue
+            rows.sort(key=lambda r: r.decided_at)
+            out.append(
+                Finding(
+                    kind=kind,
+                    severity="medium",
+                    tenant=tenant,
+                    agent=agent,
+                    subject=rule,
+                    summary=f"{agent}: people {word} {k} of {n} asks of {rule} on {tool}",
+                    evidence=[
+                        {
+                            "trace_id": None,
+                            "decision_id": r.decision_id,
+                            "why": f"{r.status} (approval {r.id})",
+                        }
+                        for r in rows[-3:]
+                    ],
+                    suggestion=(
+                        f"add an exception to {rule} for the calls people always approve, so they stop being asked"
+                        if kind == "approval_always_granted"
+                        else f"turn {rule} into a block for these calls: people always deny them"
+                    ),
+                    confidence=_conf(p) if k < n else max(_conf(p), all_successes_lower_bound(n)),
+                    first_seen=rows[0].decided_at,
+                    last_seen=rows[-1].decided_at,
+                    detail={"rule": rule, "tool": tool, "asks": n, word: k, "p": p},
+                )
+            )
+    return out

@@ -1,0 +1,245 @@
+"""Findings: what a detector found, stored once per problem (by fingerprint) with a status.
+
+A finding found again updates its row (last seen, evidence, severity); a resolved finding whose
+problem shows new evidence re-opens; a muted one stays muted; an acknowledged one re-opens only when
+its severity goes up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from railguard.diagnose._tables import findings as table
+from railguard.store import Store
+
+KINDS = (
+    "loop",
+    "cost_spike",
+    "token_bloat",
+    "latency_regression",
+    "error_rate",
+    "model_drift",
+    "regression",
+    "confidence_drop",
+    "violation_cluster",
+    "approval_always_granted",
+    "approval_always_denied",
+)
+SEVERITIES = ("low", "medium", "high", "critical")
+STATUSES = ("open", "acknowledged", "resolved", "muted")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+@dataclass
+class Finding:
+    """One problem. `to_json()` is the documented shape; `subject` (the tool, model, rule or version it
+    is about) and `detail` (the measured numbers) are there for code that builds on findings."""
+
+    kind: str
+    severity: str
+    tenant: str
+    agent: str
+    subject: str
+    summary: str
+    evidence: list[dict[str, Any]]
+    suggestion: str
+    confidence: float
+    first_seen: float
+    last_seen: float
+    detail: dict[str, Any] = field(default_factory=dict)
+    status: str = "open"
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = finding_id(self.fingerprint)
+
+    @property
+    def fingerprint(self) -> str:
+        key = "\x1f".join((self.kind, self.tenant, self.agent, self.subject))
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "severity": self.severity,
+            "agent": self.agent,
+            "tenant": self.tenant,
+            "summary": self.summary,
+            "evidence": self.evidence,
+            "suggestion": self.suggestion,
+            "confidence": round(self.confidence, 3),
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+        }
+
+
+def finding_id(fingerprint: str) -> str:
+    return "f-" + fingerprint[:12]
+
+
+def _from_row(row: Any) -> Finding:
+    return Finding(
+        kind=row.kind,
+        severity=row.severity,
+        tenant=row.tenant,
+        agent=row.agent,
+        subject=row.subject,
+        summary=row.summary,
+        evidence=list(row.evidence),
+        suggestion=row.suggestion,
+        confidence=row.confidence,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        detail=dict(row.detail),
+        status=row.status,
+        id=row.id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    finding: Finding
+    change: str  # new | worse | reopened | updated | unchanged
+
+
+def save_findings(store: Store, found: list[Finding], *, now: float | None = None) -> list[Upserted]:
+    """Insert new findings, update known ones (dedup by fingerprint); returns what changed."""
+    now = time.time() if now is None else now
+    out: list[Upserted] = []
+    with store.write_transaction() as conn:
+        for f in sorted(found, key=lambda f: f.fingerprint):
+            row = conn.execute(select(table).where(table.c.fingerprint == f.fingerprint)).first()
+            values: dict[str, Any] = {
+                "severity": f.severity,
+                "summary": f.summary,
+                "evidence": f.evidence,
+                "suggestion": f.suggestion,
+                "confidence": f.confidence,
+                "detail": f.detail,
+            }
+            if row is None:
+                conn.execute(
+                    table.insert().values(
+                        id=f.id,
+                        fingerprint=f.fingerprint,
+                        kind=f.kind,
+                        tenant=f.tenant,
+                        agent=f.agent,
+                        subject=f.subject,
+                        first_seen=f.first_seen,
+                        last_seen=f.last_seen,
+                        status="open",
+                        times_seen=1,
+                        created_at=now,
+                        updated_at=now,
+                        worsened_at=now,
+                        **values,
+                    )
+                )
+                out.append(Upserted(f, "new"))
+                continue
+            change, status = _transition(row, f)
+            values.update(
+                first_seen=min(row.first_seen, f.first_seen),
+                last_seen=max(row.last_seen, f.last_seen),
+                status=status,
+                times_seen=row.times_seen + 1,
+                updated_at=now,
+            )
+            if change in ("worse", "reopened"):
+                values["worsened_at"] = now
+            conn.execute(update(table).where(table.c.id == row.id).values(**values))
+            f.status, f.id = status, row.id
+            f.first_seen, f.last_seen = min(row.first_seen, f.first_seen), max(row.last_seen, f.last_seen)
+            out.append(Upserted(f, change))
+    return out
+
+
+def _transition(row: Any, f: Finding) -> tuple[str, str]:
+    worse = severity_rank(f.severity) > severity_rank(row.severity)
+    if row.status == "muted":
+        return "unchanged", "muted"
+    if row.status == "resolved":
+        if f.last_seen > (row.status_at or 0):
+            return "reopened", "open"
+        return "unchanged", "resolved"
+    if worse:
+        return "worse", "open"
+    return ("updated" if f.last_seen > row.last_seen else "unchanged"), row.status
+
+
+def list_findings(
+    store: Store,
+    *,
+    tenant: str | None = None,
+    agent: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 200,
+) -> list[Finding]:
+    """Stored findings, most severe and most recent first. tenant=None: every tenant (admin)."""
+    query = select(table)
+    if tenant is not None:
+        query = query.where(table.c.tenant == tenant)
+    if agent is not None:
+        query = query.where(table.c.agent == agent)
+    if status is not None:
+        _check_status(status)
+        query = query.where(table.c.status == status)
+    if kind is not None:
+        query = query.where(table.c.kind == kind)
+    with store.read_connection() as conn:
+        rows = conn.execute(query.order_by(table.c.last_seen.desc()).limit(max(1, min(limit, 5000)))).all()
+    found = [_from_row(r) for r in rows]
+    found.sort(key=lambda f: (-severity_rank(f.severity), -f.last_seen))
+    return found
+
+
+def get_finding(store: Store, finding_id: str, *, tenant: str | None = None) -> Finding:
+    query = select(table).where(table.c.id == finding_id)
+    if tenant is not None:
+        query = query.where(table.c.tenant == tenant)
+    with store.read_connection() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise ValueError(f"no finding {finding_id!r}; list them with `railguard findings list`")
+    return _from_row(row)
+
+
+def set_status(
+    store: Store,
+    finding_id: str,
+    status: str,
+    *,
+    by: str = "",
+    note: str | None = None,
+    tenant: str | None = None,
+    now: float | None = None,
+) -> Finding:
+    """Acknowledge, resolve, mute or re-open a finding."""
+    _check_status(status)
+    get_finding(store, finding_id, tenant=tenant)  # a clear error for an unknown id (or another tenant's)
+    with store.write_transaction() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.id == finding_id)
+            .values(
+                status=status, status_by=by, status_note=note, status_at=time.time() if now is None else now
+            )
+        )
+    return get_finding(store, finding_id, tenant=tenant)
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown finding status {status!r}; use one of {', '.join(STATUSES)}")
