@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean chromium
 
 $(BIN)/python:
 	@echo "Creating the virtual environment $(VENV)..."
@@ -32,10 +32,14 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev
+# The dashboard's browser test drives Debian's chromium (Playwright cannot download browsers here).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
+
+pytest: $(VENV)/.dev chromium
 	$(BIN)/pytest
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev

@@ -16,7 +16,7 @@ def test_public_api_is_pinned() -> None:
         "open_store", "RedactionPolicy", "Tracing", "configure_tracing", "model_call", "record_confidence",
         "tool_call", "trace_engine", "GuardedToolkit", "ToolOutcome", "guarded",
         "BudgetRule", "Budgets", "LimitRule", "Limits", "LoopRules", "Loops", "Saga", "Unavailable", "idempotent",
-        "resilient_call", "install_cushions", "Provenance", "install_provenance", "init",
+        "resilient_call", "install_cushions", "Provenance", "install_provenance", "init", "RemoteEngine", "attach",
     }  # fmt: skip
     for name in railguard.__all__:
         assert hasattr(railguard, name), name

@@ -45,6 +45,7 @@ from railguard.policy import CompiledPolicy, available_packs, load_policy
 if TYPE_CHECKING:
     from railguard._init import init
     from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
+    from railguard.remote import RemoteEngine, attach
     from railguard.state import (
         Approvals,
         BudgetRule,
@@ -112,6 +113,8 @@ _LAZY = {
     "ToolOutcome": "railguard.integrations.generic",
     "guarded": "railguard.integrations.generic",
     "init": "railguard._init",
+    "RemoteEngine": "railguard.remote",
+    "attach": "railguard.remote",
 }
 
 
@@ -158,6 +161,7 @@ __all__ = [
     "Provenance",
     "RailguardError",
     "RedactionPolicy",
+    "RemoteEngine",
     "RuleHit",
     "RuleTrace",
     "Saga",
@@ -171,6 +175,7 @@ __all__ = [
     "Unavailable",
     "Verdict",
     "__version__",
+    "attach",
     "available_packs",
     "configure_tracing",
     "current_context",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,11 +20,21 @@ DAY_NS = 86_400 * 10**9
 
 def test_serve_command_ingests_otlp_json_into_the_store(store_url: str) -> None:
     port = free_port()
-    env = {**os.environ, "RAILGUARD_INGEST_TOKEN": "cli-token"}
     command = [sys.executable, "-m", "railguard.cli", "serve", "--port", str(port), "--db", store_url]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
+        assert server.stdout is not None
+        # First start on an empty store: an admin key is created and printed once, with a login URL.
+        printed: dict[str, str] = {}
+        for _ in range(20):  # bounded: the banner is a few lines
+            if len(printed) == 2:
+                break
+            label, _, value = server.stdout.readline().strip().partition(": ")
+            if label in ("key", "dashboard"):
+                printed[label] = value.strip()
+        key = printed["key"]
+        assert key.startswith("rg_") and printed["dashboard"] == f"{base}/login?key={key}"
         for _ in range(300):  # bounded wait for startup (at most ~30 s)
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
@@ -41,7 +50,7 @@ def test_serve_command_ingests_otlp_json_into_the_store(store_url: str) -> None:
         }
         body = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
         assert httpx.post(f"{base}/v1/traces", json=body).status_code == 401
-        accepted = httpx.post(f"{base}/v1/traces", json=body, headers={"Authorization": "Bearer cli-token"})
+        accepted = httpx.post(f"{base}/v1/traces", json=body, headers={"Authorization": f"Bearer {key}"})
         assert accepted.status_code == 200
     finally:
         server.terminate()

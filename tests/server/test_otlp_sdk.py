@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode, format_trace_id
 from otlp_server import RunningServer
 
-from railguard.server.routes.otlp import OtlpSettings
+from railguard.store import KeyRing
 
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 OPENAI_KEY = "sk-proj-" + "Xy12" * 12
@@ -58,8 +58,12 @@ def _trace_id(spans: Sequence[ReadableSpan]) -> str:
 
 
 def _exporter(server: RunningServer, headers: dict[str, str] | None = None) -> OTLPSpanExporter:
+    """An exporter sending the server's admin key unless `headers` says otherwise."""
     return OTLPSpanExporter(
-        endpoint=server.traces_url, compression=Compression.Gzip, timeout=10, headers=headers
+        endpoint=server.traces_url,
+        compression=Compression.Gzip,
+        timeout=10,
+        headers=server.auth() if headers is None else headers,
     )
 
 
@@ -103,33 +107,38 @@ def test_secrets_in_attributes_events_and_status_are_redacted_before_storage(
     assert "input.value:openai_key" in by_name["ChatCompletion"].attributes["railguard.redacted"]
 
 
-def test_bearer_token_is_required_when_configured(serve: Callable[..., RunningServer]) -> None:
-    server = serve(OtlpSettings(token="s3cret-ingest"))
+def test_a_valid_key_is_required(serve: Callable[..., RunningServer]) -> None:
+    server = serve()
+    viewer = KeyRing(server.store).create(tenant="acme", role="viewer", actor="test").key
+    revoked = KeyRing(server.store).create(tenant="acme", role="agent", actor="test")
+    KeyRing(server.store).revoke(revoked.info.id, tenant=None, actor="test")
     spans = _agent_spans()
-    assert _exporter(server).export(spans) is SpanExportResult.FAILURE
-    assert (
-        _exporter(server, headers={"Authorization": "Bearer wrong"}).export(spans) is SpanExportResult.FAILURE
-    )
+    for headers in (
+        {},
+        {"Authorization": "Bearer rg_wrong"},
+        server.auth(key=viewer),
+        server.auth(key=revoked.key),
+    ):
+        assert _exporter(server, headers=headers).export(spans) is SpanExportResult.FAILURE
     assert server.store.get_trace(_trace_id(spans), tenant=None) == []
 
-    authorized = _exporter(server, headers={"Authorization": "Bearer s3cret-ingest"})
-    assert authorized.export(spans) is SpanExportResult.SUCCESS
-    assert len(server.store.get_trace(_trace_id(spans), tenant=None)) == 3
+    agent = KeyRing(server.store).create(tenant="acme", role="agent", actor="test").key
+    assert _exporter(server, headers=server.auth(key=agent)).export(spans) is SpanExportResult.SUCCESS
+    assert len(server.store.get_trace(_trace_id(spans), tenant="acme")) == 3
 
 
-def test_tenant_comes_from_the_header_over_the_resource_attribute(
+def test_tenant_comes_from_the_key_and_a_header_cannot_change_it(
     serve: Callable[..., RunningServer],
 ) -> None:
     server = serve()
-    from_resource = _agent_spans(resource={"railguard.tenant": "acme"})
-    assert _exporter(server).export(from_resource) is SpanExportResult.SUCCESS
-    from_header = _agent_spans(resource={"railguard.tenant": "acme"})
-    assert (
-        _exporter(server, headers={"X-Railguard-Tenant": "globex"}).export(from_header)
-        is SpanExportResult.SUCCESS
-    )
+    acme = KeyRing(server.store).create(tenant="acme", role="agent", actor="test").key
+    spans = _agent_spans()
+    headers = server.auth({"X-Railguard-Tenant": "globex"}, key=acme)
+    assert _exporter(server, headers=headers).export(spans) is SpanExportResult.SUCCESS
+    assert len(server.store.get_trace(_trace_id(spans), tenant="acme")) == 3
+    assert server.store.get_trace(_trace_id(spans), tenant="globex") == []
 
-    acme = server.store.get_trace(_trace_id(from_resource), tenant="acme")
-    globex = server.store.get_trace(_trace_id(from_header), tenant="globex")
-    assert len(acme) == 3 and len(globex) == 3
-    assert server.store.get_trace(_trace_id(from_header), tenant="acme") == []
+    # A span naming another tenant is refused (not relabelled): nothing of the batch is stored.
+    other = _agent_spans(resource={"railguard.tenant": "globex"})
+    assert _exporter(server, headers=server.auth(key=acme)).export(other) is SpanExportResult.FAILURE
+    assert server.store.get_trace(_trace_id(other), tenant=None) == []

@@ -10,11 +10,14 @@ import typer
 from railguard.cli import (
     _alert,
     _approvals,
+    _audit,
     _core,
     _decisions,
     _detect,
     _diagnose,
     _integrations,
+    _keys,
+    _policy_server,
     _replay,
     _serve,
     _tools,
@@ -32,7 +35,21 @@ app.registered_commands.extend(_core.app.registered_commands)
 app.add_typer(_core.policy_app, name="policy")
 
 # Each concern keeps its commands in its own module, exposing `register(app)`.
-for _module in (_alert, _approvals, _decisions, _detect, _diagnose, _integrations, _replay, _serve, _tools, _traces):
+for _module in (
+    _alert,
+    _approvals,
+    _audit,
+    _decisions,
+    _detect,
+    _diagnose,
+    _integrations,
+    _keys,
+    _policy_server,
+    _replay,
+    _serve,
+    _tools,
+    _traces,
+):
     _module.register(app)
 
 

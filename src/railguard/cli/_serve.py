@@ -1,7 +1,10 @@
-"""`railguard serve` (the HTTP server: OTLP ingest, health) and `railguard retention` (delete old data)."""
+"""`railguard serve` (the control room: guard API, OTLP ingest, JSON API, health) and
+`railguard retention` (delete old data)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,10 +16,15 @@ from railguard._extras import require
 # One store-opening helper and --db option for every command that takes a store URL.
 from railguard.cli._common import DbOpt, progress
 from railguard.cli._common import open_store_or_exit as _open_store_or_exit
-from railguard.errors import ConfigurationError, RailguardError
+from railguard.cli._core import PackOpt, PolicyOpt
+from railguard.errors import ConfigurationError, PolicyError, RailguardError
+from railguard.store import AuditLog, GuardAnswers, KeyRing, Store
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+# What `--workers N` hands each worker process (uvicorn imports the app factory by name).
+_ENV_POLICY, _ENV_PACKS = "RAILGUARD_SERVE_POLICY", "RAILGUARD_SERVE_PACKS"
 
 
 def register(app: typer.Typer) -> None:
@@ -28,29 +36,77 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Interface to bind (0.0.0.0 exposes it to the network).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port; 4318 is the OTLP/HTTP default.")] = 4318,
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     db: DbOpt = None,
+    policy: PolicyOpt = None,
+    pack: PackOpt = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (each stateless; state is in the store).")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the Railguard server: OTLP/HTTP trace ingest at POST /v1/traces, /healthz and /readyz.
-    Set $RAILGUARD_INGEST_TOKEN to require 'Authorization: Bearer <token>' on ingest."""
+    """Run the Railguard server: the guard API (/v1/guard/evaluate), OTLP/HTTP ingest (/v1/traces),
+    the JSON API, /healthz, /readyz and /openapi.json. Every request needs an API key
+    (`railguard keys create`); on first start an admin key is created and printed once."""
     try:
         require("server", "fastapi", "uvicorn")
     except ConfigurationError as e:
         err.print(f"[red]cannot serve:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
+    if workers < 1:
+        err.print("[red]--workers must be at least 1[/red]")
+        raise typer.Exit(2)
     import uvicorn
 
-    from railguard.server import create_app
+    from railguard.server import ServerSettings, create_app
 
+    settings = ServerSettings(policy=tuple(str(p) for p in policy or []), packs=tuple(pack or []))
     store = _open_store_or_exit(db)
     try:
+        try:
+            settings.default_policy()
+        except PolicyError as e:
+            err.print(f"[red]policy error[/red] {escape(str(e))}")
+            raise typer.Exit(2) from None
+        base = f"http://{host}:{port}"
+        _first_admin_key(store, base)
         out.print(
-            f"railguard: OTLP/HTTP on http://{escape(host)}:{port}/v1/traces, store {escape(store.url_display)}"
+            f"railguard: serving on {escape(base)} (API at /v1, OTLP at /v1/traces), store {escape(store.url_display)}"
         )
-        uvicorn.run(create_app(store), host=host, port=port, log_level=log_level)
+        if workers == 1:
+            uvicorn.run(create_app(store, settings=settings), host=host, port=port, log_level=log_level)
+            return
+        os.environ["RAILGUARD_DB"] = (
+            db or os.environ.get("RAILGUARD_DB") or str(Path(".railguard/railguard.db"))
+        )
+        os.environ[_ENV_POLICY] = os.pathsep.join(settings.policy)
+        os.environ[_ENV_PACKS] = ",".join(settings.packs)
+        uvicorn.run(
+            "railguard.cli._serve:app_from_env", factory=True, host=host, port=port, workers=workers,
+            log_level=log_level,
+        )  # fmt: skip
     finally:
         store.close()
+
+
+def app_from_env() -> object:
+    """The app of one `--workers` process (its settings come through the environment)."""
+    from railguard.server import ServerSettings, create_app
+
+    policy = tuple(p for p in os.environ.get(_ENV_POLICY, "").split(os.pathsep) if p)
+    packs = tuple(p for p in os.environ.get(_ENV_PACKS, "").split(",") if p)
+    return create_app(settings=ServerSettings(policy=policy, packs=packs))
+
+
+def _first_admin_key(store: Store, base: str) -> None:
+    """A store with no active key gets an admin key for every tenant, printed once with a login URL."""
+    keys = KeyRing(store)
+    if keys.count_active():
+        return
+    created = keys.create(tenant="*", role="admin", name="first-admin", actor="railguard serve")
+    out.print("[bold]no API keys yet: an admin key for every tenant, shown once:[/bold]")
+    print(f"  key:       {created.key}", flush=True)  # plain print: a terminal's width must not wrap it
+    print(f"  dashboard: {base}/login?key={created.key}", flush=True)
 
 
 def retention(
@@ -68,6 +124,13 @@ def retention(
     try:
         with progress(f"deleting data older than {days:g} days") as advance:
             deleted = store.delete_older_than(days, batch_size=batch_size, on_batch=advance)
+        deleted += GuardAnswers(store).delete_older_than(
+            days * 86_400
+        )  # idempotency answers of the guard API
+        AuditLog(store).append(
+            tenant="*", actor="cli:retention", action="retention.run", subject=f"{days:g}d",
+            details={"deleted_rows": deleted},
+        )  # fmt: skip
     except RailguardError as e:
         err.print(f"[red]store error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None

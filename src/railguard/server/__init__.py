@@ -1,10 +1,9 @@
-"""railguard.server: the HTTP side of Railguard (FastAPI). Today: OTLP/HTTP trace ingest
-(`POST /v1/traces`) and health checks; the guard API, approvals, policies and the dashboard mount
-their own routers on the same app.
+"""railguard.server: the HTTP side of Railguard (FastAPI): the guard API, OTLP/HTTP trace ingest
+(`POST /v1/traces`), keys, health checks; every request authenticated by an API key.
 
     app = create_app(db_url="postgresql://railguard@db/railguard")   # or: railguard serve --db URL
 """
 
-from railguard.server.app import create_app
+from railguard.server.app import ServerSettings, create_app
 
-__all__ = ["create_app"]
+__all__ = ["ServerSettings", "create_app"]

@@ -1,40 +1,104 @@
-"""The FastAPI application: one router per resource, all sharing one `Store` on `app.state.store`."""
+"""The FastAPI application: one router per resource, all sharing one `Store` on `app.state.store`.
+Every route but /healthz and /readyz needs a key (see _auth.py), /docs and /openapi.json included."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from railguard import __version__
-from railguard.server.routes import health, otlp
-from railguard.store import Store, open_store
+from railguard.policy import CompiledPolicy, load_policy
+from railguard.server._auth import Authenticator, AuthError
+from railguard.server._engines import TenantEngines
+from railguard.server._guard import GuardService
+from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs, ui
+from railguard.store import BatchWriter, KeyRing, Store, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """`policy`/`packs`: what a tenant without an active revision runs (default: the default pack).
+    `rate_per_s`: requests per second per key unless the key sets its own. `key_cache_s`: how long
+    a key lookup is reused (a revocation reaches other replicas within it). `guard_threads`: the
+    bounded pool checks run in. `revision_refresh_s`: how often activations are picked up."""
+
+    policy: tuple[str, ...] = ()
+    packs: tuple[str, ...] = ()
+    rate_per_s: float = 1000.0
+    key_cache_s: float = 1.0
+    guard_threads: int = 8
+    revision_refresh_s: float = 0.5
+    otlp: otlp.OtlpSettings = field(default_factory=otlp.OtlpSettings)
+
+    def default_policy(self) -> Callable[[], CompiledPolicy]:
+        paths = [str(Path(p)) for p in self.policy]
+        packs = list(self.packs) or (None if paths else ["default"])
+        compiled = load_policy(
+            paths or None, packs=packs
+        )  # a bad policy fails at start, not at the first call
+        return lambda: compiled
 
 
 def create_app(
     store: Store | None = None,
     *,
     db_url: str | None = None,
+    settings: ServerSettings | None = None,
     otlp_settings: otlp.OtlpSettings | None = None,
 ) -> FastAPI:
     """The Railguard server app. `store`: an open store (the caller closes it); else one is opened
-    from `db_url` (None: $RAILGUARD_DB or the local SQLite file) and closed at shutdown.
-    `otlp_settings`: ingest limits and token (default: $RAILGUARD_INGEST_TOKEN, 16 MiB bodies)."""
+    from `db_url` (None: $RAILGUARD_DB or the local SQLite file) and closed at shutdown."""
     owned = store is None
     the_store = store if store is not None else open_store(db_url)
+    config = settings or ServerSettings()
+    engines = TenantEngines(
+        the_store, default_policy=config.default_policy(), refresh_s=config.revision_refresh_s
+    )
+    writer = BatchWriter(the_store)
+    service = GuardService(engines, writer, threads=config.guard_threads)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        engines.start()
         try:
             yield
         finally:
+            service.close()
+            engines.close()
+            writer.close()
             if owned:
                 the_store.close()
 
-    app = FastAPI(title="Railguard", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Railguard",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served by routes/docs.py, behind the same auth as the API
+    )
     app.state.store = the_store
-    app.state.otlp = otlp_settings or otlp.OtlpSettings.from_env()
-    app.include_router(health.router)
-    app.include_router(otlp.router)
+    app.state.settings = config
+    app.state.otlp = otlp_settings or config.otlp
+    app.state.auth = Authenticator(
+        KeyRing(the_store), default_rate_per_s=config.rate_per_s, cache_s=config.key_cache_s
+    )
+    app.state.engines = engines
+    app.state.guard = service
+    app.state.writer = writer
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_request: Request, err: AuthError) -> JSONResponse:
+        http = err.http()
+        return JSONResponse({"detail": err.message}, status_code=err.status, headers=http.headers)
+
+    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app

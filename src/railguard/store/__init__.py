@@ -14,10 +14,33 @@ from railguard.store._store import Store, open_store
 from railguard.store._tree import SpanNode, build_tree
 from railguard.store._writer import BatchWriter
 
+# isort: split
+# The control room's tables (keys, revisions, audit chain): registered with every store.
+from railguard.store._answers import GuardAnswers
+from railguard.store._audit import AuditLog, AuditRecord, ChainStatus
+from railguard.store._keys import ALL_TENANTS, ROLES, ApiKey, CreatedKey, KeyNotFound, KeyRing
+from railguard.store._revisions import PolicyRevision, PolicyRevisions, RevisionNotFound
+from railguard.store._sessions import Session, Sessions
+
 __all__ = [
+    "ALL_TENANTS",
+    "ROLES",
+    "ApiKey",
+    "AuditLog",
+    "AuditRecord",
     "BatchWriter",
+    "ChainStatus",
+    "CreatedKey",
+    "GuardAnswers",
+    "KeyNotFound",
+    "KeyRing",
     "Migration",
+    "PolicyRevision",
+    "PolicyRevisions",
+    "RevisionNotFound",
     "RunSummary",
+    "Session",
+    "Sessions",
     "SpanNode",
     "SpanRow",
     "Store",

@@ -8,6 +8,7 @@ last, so spans stored earlier are back-filled when it does.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -33,11 +34,14 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return module.insert(table)
 
 
-def insert_spans(conn: Connection, rows: Sequence[SpanRow]) -> int:
-    """Store the spans not yet stored and fold them into their runs; returns how many were new."""
+def insert_spans(conn: Connection, rows: Sequence[SpanRow], *, isolate_tenants: bool = False) -> int:
+    """Store the spans not yet stored and fold them into their runs; returns how many were new.
+    `isolate_tenants` (spans from an untrusted sender, e.g. server ingest): see `_claim_traces`."""
+    params = [{name: getattr(row, name) for name in _SPAN_FIELDS} for row in rows]
+    if isolate_tenants:
+        _claim_traces(conn, params)
     # Keyed by (trace, span): a span repeated within one batch counts once.
-    unique = {(row.trace_id, row.span_id): row for row in rows}
-    params = [{name: getattr(row, name) for name in _SPAN_FIELDS} for row in unique.values()]
+    params = list({(p["trace_id"], p["span_id"]): p for p in params}.values())
     by_trace: dict[str, list[dict[str, Any]]] = {}
     for p in params:
         by_trace.setdefault(p["trace_id"], []).append(p)
@@ -63,6 +67,27 @@ def insert_spans(conn: Connection, rows: Sequence[SpanRow]) -> int:
         raise ConcurrentDuplicate(str(exc.orig).strip().splitlines()[0]) from None
     _upsert_runs(conn, new_rows)
     return len(new_rows)
+
+
+def tenant_trace_id(trace_id: str, tenant: str | None) -> str:
+    """The id a trace gets under `tenant` when another tenant stored that trace id first."""
+    digest = hashlib.sha256(f"{tenant or ''}\x00{trace_id}".encode()).hexdigest()[:16]
+    return f"{trace_id[:40]}.{digest}"
+
+
+def _claim_traces(conn: Connection, params: list[dict[str, Any]]) -> None:
+    """A span joins only a trace whose stored run belongs to its own tenant. Trace ids travel in
+    `traceparent` headers, so they are not secrets: a trace id first stored under tenant A is, for a
+    span of tenant B, a different run, kept under a tenant-scoped id. Nothing of A's run is relabelled,
+    back-filled or counted into; B's spans of that trace stay together in B's own run."""
+    owners = {row.trace_id: row.tenant for row in conn.execute(
+        select(runs.c.trace_id, runs.c.tenant).where(runs.c.trace_id.in_(sorted({p["trace_id"] for p in params})))
+    )}  # fmt: skip
+    for p in sorted(params, key=lambda p: p["parent_span_id"] is not None):  # a root claims a new trace
+        trace_id = p["trace_id"]
+        owner = owners.setdefault(trace_id, p["tenant"])
+        if owner != p["tenant"]:
+            p["trace_id"] = tenant_trace_id(trace_id, p["tenant"])
 
 
 class ConcurrentDuplicate(Exception):

@@ -106,16 +106,17 @@ class Store:
 
     # -- writes --
 
-    def write_spans(self, rows: Sequence[SpanRow]) -> int:
+    def write_spans(self, rows: Sequence[SpanRow], *, isolate_tenants: bool = False) -> int:
         """Store spans in one transaction, durable when this returns. Returns how many were new
-        (a span already stored, same trace and span id, is ignored)."""
+        (a span already stored, same trace and span id, is ignored). `isolate_tenants` for spans
+        from an untrusted sender: a span joins only a trace stored under its own tenant."""
         if not rows:
             return 0
         detail = ""
         for _attempt in range(_DUPLICATE_RETRIES):
             try:
                 with self.write_transaction() as conn:
-                    return _ingest.insert_spans(conn, rows)
+                    return _ingest.insert_spans(conn, rows, isolate_tenants=isolate_tenants)
             except _ingest.ConcurrentDuplicate as exc:
                 detail = str(exc)  # rolled back; the next attempt sees the other writer's spans as stored
         raise StoreError(f"spans could not be stored on {self.url_display} (integrity error: {detail})")

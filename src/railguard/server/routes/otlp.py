@@ -3,13 +3,16 @@
 A 200 means committed: the response is sent after `Store.write_spans` returned. Spans are redacted
 with the tracer's own redaction policy before they reach the store. Errors follow OTLP/HTTP: the
 body is a google.rpc.Status in the request's encoding; 503 (retryable) when the store is down.
+
+Ingest needs a key with role agent or admin. The spans' tenant is the key's: a span or resource
+naming another tenant (`railguard.tenant`) fails the request with 403, and a span joins only a trace
+of its own tenant (a trace id another tenant stored first is a separate run; see Store.write_spans).
+A key of every tenant ("*") keeps the tenant each span names.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 import zlib
 from dataclasses import dataclass, field
 
@@ -19,12 +22,11 @@ from google.rpc import code_pb2, status_pb2
 from starlette.concurrency import run_in_threadpool
 
 from railguard.errors import StoreError
+from railguard.server._auth import AuthError, Principal, authenticate
 from railguard.server.routes import _otlp_decode as decode
 from railguard.store import Store
 from railguard.trace._redaction import RedactionPolicy
 
-TOKEN_ENV = "RAILGUARD_INGEST_TOKEN"
-TENANT_HEADER = "x-railguard-tenant"
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
 JSON_TYPE = "application/json"
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -35,22 +37,23 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class OtlpSettings:
-    """`max_body_bytes` bounds the body both as sent and after gzip (a small bomb is still a 413).
-    `token`: when set, requests need `Authorization: Bearer <token>`."""
+    """`max_body_bytes` bounds the body both as sent and after gzip (a small bomb is still a 413)."""
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    token: str | None = field(default=None, repr=False)
     policy: RedactionPolicy = field(default_factory=RedactionPolicy)
 
-    @classmethod
-    def from_env(cls, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> OtlpSettings:
-        return cls(max_body_bytes=max_body_bytes, token=os.environ.get(TOKEN_ENV) or None)
+
+_AUTH_CODES = {
+    401: code_pb2.UNAUTHENTICATED,
+    403: code_pb2.PERMISSION_DENIED,
+    429: code_pb2.RESOURCE_EXHAUSTED,
+}
 
 
 class _Rejected(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 @router.post("/v1/traces")
@@ -60,7 +63,13 @@ async def export_traces(request: Request) -> Response:
     media_type = _media_type(request)
     as_json = media_type == JSON_TYPE  # responses, errors included, use the request's encoding
     try:
-        _authorize(request, settings)
+        try:
+            principal = await authenticate(request, "ingest")
+        except AuthError as err:
+            headers = None if err.retry_after_s is None else {"Retry-After": str(err.retry_after_s)}
+            raise _Rejected(
+                err.status, _AUTH_CODES.get(err.status, code_pb2.PERMISSION_DENIED), err.message, headers
+            ) from None
         if media_type not in PROTOBUF_TYPES and media_type != JSON_TYPE:
             raise _Rejected(
                 415,
@@ -71,22 +80,32 @@ async def export_traces(request: Request) -> Response:
             await _read_body(request, settings.max_body_bytes), request, settings.max_body_bytes
         )
         # Decoding, redaction and the database write are blocking: keep them off the event loop.
-        content = await run_in_threadpool(
-            _ingest, store, settings, body, as_json, request.headers.get(TENANT_HEADER)
-        )
+        content = await run_in_threadpool(_ingest, store, settings, body, as_json, principal)
     except _Rejected as rejected:
         return _status_response(rejected, as_json=as_json)
     return Response(content, media_type=JSON_TYPE if as_json else "application/x-protobuf")
 
 
-def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, tenant: str | None) -> bytes:
+def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, principal: Principal) -> bytes:
     try:
         parsed = decode.parse_json(body) if as_json else decode.parse_protobuf(body)
     except decode.OtlpDecodeError as exc:
         raise _Rejected(400, code_pb2.INVALID_ARGUMENT, str(exc)) from None
-    batch = decode.to_rows(parsed, policy=settings.policy, tenant=tenant or None)
+    batch = decode.to_rows(parsed, policy=settings.policy, tenant=None)
+    if not principal.all_tenants:
+        tenant = principal.key.tenant
+        other = next((row.tenant for row in batch.rows if row.tenant not in (None, tenant)), None)
+        if other is not None:
+            raise _Rejected(
+                403,
+                code_pb2.PERMISSION_DENIED,
+                f"a span names tenant {other[:128]!r} but this key belongs to tenant {tenant!r}; "
+                "drop railguard.tenant or send it with that tenant's key",
+            )
+        for row in batch.rows:
+            row.tenant = tenant
     try:
-        store.write_spans(batch.rows)
+        store.write_spans(batch.rows, isolate_tenants=True)
     except StoreError as exc:
         # The store scrubs credentials from its message, and span values were redacted before the write;
         # the operator gets the cause, the client only "retry later".
@@ -97,18 +116,6 @@ def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, te
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def _authorize(request: Request, settings: OtlpSettings) -> None:
-    if settings.token is None:
-        return
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        credential.strip().encode(), settings.token.encode()
-    ):
-        raise _Rejected(
-            401, code_pb2.UNAUTHENTICATED, "a valid 'Authorization: Bearer <token>' header is required"
-        )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -144,5 +151,8 @@ def _decompressed(body: bytes, request: Request, limit: int) -> bytes:
 def _status_response(rejected: _Rejected, *, as_json: bool) -> Response:
     status = status_pb2.Status(code=rejected.code, message=rejected.message)
     if as_json:
-        return Response(json_format.MessageToJson(status, indent=None), rejected.status, media_type=JSON_TYPE)
-    return Response(status.SerializeToString(), rejected.status, media_type="application/x-protobuf")
+        body: bytes | str = json_format.MessageToJson(status, indent=None)
+        media_type = JSON_TYPE
+    else:
+        body, media_type = status.SerializeToString(), "application/x-protobuf"
+    return Response(body, rejected.status, headers=rejected.headers, media_type=media_type)

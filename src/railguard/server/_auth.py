@@ -1,0 +1,229 @@
+"""Who is calling: every request carries `Authorization: Bearer KEY` (or the dashboard's session
+cookie); the key gives the tenant and the role. The tenant never comes from a body or a header:
+a request that names another tenant is refused with 403, never relabelled.
+
+Roles grant permissions: agent (evaluate, ingest, wait), viewer (read), approver (read, approve),
+admin (all of them, and admin). A key of tenant "*" acts in every tenant.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from railguard.store import ALL_TENANTS, ApiKey, KeyNotFound, KeyRing, Session, Sessions
+
+PERMISSIONS: dict[str, frozenset[str]] = {  # "describe": read the API's own description (every role)
+    "agent": frozenset({"describe", "evaluate", "ingest", "wait"}),
+    "viewer": frozenset({"describe", "read"}),
+    "approver": frozenset({"describe", "read", "approve"}),
+    "admin": frozenset({"describe", "evaluate", "ingest", "wait", "read", "approve", "admin"}),
+}
+SESSION_COOKIE = "railguard_session"
+
+
+class AuthError(Exception):
+    """401 (no or bad key), 403 (role or tenant), 429 (rate limited, with `retry_after_s`)."""
+
+    def __init__(self, status: int, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.retry_after_s = status, message, retry_after_s
+
+    def http(self) -> HTTPException:
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
+        return HTTPException(self.status, self.message, headers=headers or None)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key: ApiKey
+    session: Session | None = None  # set when the caller is a dashboard login
+
+    @property
+    def actor(self) -> str:
+        """Who is recorded as having done something: the key's name and id (never the key)."""
+        return f"{self.key.name} ({self.key.id})"
+
+    @property
+    def all_tenants(self) -> bool:
+        return self.key.tenant == ALL_TENANTS
+
+    def can(self, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.key.role, frozenset())
+
+    def read_scope(self, requested: str | None = None) -> str | None:
+        """The tenant to filter reads by: the key's own (naming another is 403); a "*" key reads
+        `requested`, or every tenant when None."""
+        if self.all_tenants:
+            return requested
+        if requested is not None and requested != self.key.tenant:
+            raise AuthError(
+                403, f"this key belongs to tenant {self.key.tenant!r}; it cannot act on another tenant"
+            )
+        return self.key.tenant
+
+    def tenant_for(self, requested: str | None) -> str:
+        """The one tenant a write or a check acts in (a "*" key must name it)."""
+        scope = self.read_scope(requested)
+        if scope is None:
+            raise AuthError(
+                400, "this key acts in every tenant: name the tenant (context.tenant or ?tenant=)"
+            )
+        return scope
+
+
+class RateLimiter:
+    """A token bucket per key: `rate` requests per second sustained, bursts up to twice that."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str, rate: float) -> int | None:
+        """None when allowed; else the seconds to wait (for Retry-After, at least 1)."""
+        burst = max(1.0, 2.0 * rate)
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key_id, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[key_id] = (tokens - 1.0, now)
+                return None
+            self._buckets[key_id] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+class Authenticator:
+    """Keys looked up by hash, cached for `cache_s` (a revocation reaches every replica within it;
+    on the replica that revoked, at once)."""
+
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        default_rate_per_s: float = 1000.0,
+        cache_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.keys = keys
+        self.default_rate_per_s = default_rate_per_s
+        self.cache_s = cache_s
+        self.limiter = RateLimiter(clock)
+        self._clock = clock
+        self._cache: OrderedDict[str, tuple[ApiKey | None, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.sessions = Sessions(keys.store)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    async def principal(self, secret: str | None) -> Principal:
+        if not secret:
+            raise AuthError(
+                401, "an 'Authorization: Bearer <key>' header is required (railguard keys create)"
+            )
+        found = self._cached(secret)
+        if found is None:
+            key = await run_in_threadpool(self.keys.authenticate, secret)
+            self._remember(secret, key)
+        else:
+            key = found[0]
+        if key is None:
+            raise AuthError(401, "unknown or revoked key")
+        return self._admit(key, None)
+
+    async def session_principal(self, session_id: str) -> Principal:
+        """The key behind a dashboard session (its login may have been revoked since)."""
+
+        def lookup() -> tuple[ApiKey | None, Session | None]:
+            session = self.sessions.get(session_id)
+            if session is None:
+                return None, None
+            try:
+                return self.keys.get(session.key_id, tenant=None), session
+            except KeyNotFound:
+                return None, None
+
+        key, session = await run_in_threadpool(lookup)
+        if key is None or session is None or not key.active:
+            raise AuthError(401, "not logged in (or the session's key was revoked): log in again at /login")
+        return self._admit(key, session)
+
+    def _admit(self, key: ApiKey, session: Session | None) -> Principal:
+        wait = self.limiter.take(key.id, key.rate_per_s or self.default_rate_per_s)
+        if wait is not None:
+            raise AuthError(429, f"rate limit of key {key.id} exceeded; retry in {wait}s", retry_after_s=wait)
+        return Principal(key, session)
+
+    def _cached(self, secret: str) -> tuple[ApiKey | None] | None:
+        with self._lock:
+            hit = self._cache.get(secret)
+            if hit is None or hit[1] < self._clock():
+                return None
+            return (hit[0],)
+
+    def _remember(self, secret: str, key: ApiKey | None) -> None:
+        if self.cache_s <= 0:
+            return
+        with self._lock:
+            self._cache[secret] = (key, self._clock() + self.cache_s)
+            self._cache.move_to_end(secret)
+            while len(self._cache) > 10_000:
+                self._cache.popitem(last=False)
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credential.strip():
+        return credential.strip()
+    return None
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def authenticate(request: Request, permission: str, *, csrf: str | None = None) -> Principal:
+    """The caller, with `permission`; raises AuthError otherwise. A bearer key wins; else the
+    dashboard session cookie, whose changes (POST...) must carry its CSRF token (`csrf`, from a
+    form field, or the X-CSRF-Token header)."""
+    auth: Authenticator = request.app.state.auth
+    secret = bearer(request)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if secret is None and session_id:
+        principal = await auth.session_principal(session_id)
+        sent = csrf if csrf is not None else request.headers.get("x-csrf-token", "")
+        expected = principal.session.csrf if principal.session else ""
+        if request.method not in _SAFE_METHODS and not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise AuthError(403, "missing or wrong CSRF token: reload the page and try again")
+    else:
+        principal = await auth.principal(secret)
+    if not principal.can(permission):
+        raise AuthError(403, f"role {principal.key.role!r} may not {permission} (key {principal.key.id})")
+    return principal
+
+
+def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the authenticated caller holding `permission`."""
+
+    async def dependency(request: Request) -> Principal:
+        try:
+            principal = await authenticate(request, permission)
+        except AuthError as err:
+            raise err.http() from None
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{permission}"
+    return dependency

@@ -1,0 +1,205 @@
+"""The guard API's work, off the event loop: parse a `railguard check` input line with the same
+`Action.from_dict` the CLI uses, check it with the tenant's engine, answer the `check --json` line
+(`Decision.to_json_line`).
+
+- The tenant is the key's: a `context.tenant` naming another one is refused (403).
+- An `ask` files the approval request (its id is in the answer); the agent waits on
+  `/v1/approvals/{id}/wait`, then evaluates the same call again and gets the human's decision.
+- Idempotent on decision_id for calls with an `id`: a retry returns the first answer (asks excepted,
+  so the retry after an approval sees it).
+- Every decision is recorded (redacted) in the store by a background writer: the answer never
+  waits on recording it.
+- Checks run in a bounded thread pool; past the client's deadline the answer is the policy's
+  `on_error`, said so in the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from railguard.detect.redact import redact_value
+from railguard.model import Action, Decision, RuleHit, Severity, Verdict
+from railguard.server._auth import AuthError, Principal
+from railguard.server._engines import TenantEngines
+from railguard.state import KillSwitch
+from railguard.store import BatchWriter, GuardAnswers
+
+MAX_BATCH = 1000
+_SAFE_KEYS = ("decision_id", "call_id", "approval_id", "policy_revision", "rules", "timestamp")
+
+
+class BadAction(ValueError):
+    """The body is not a valid action (400, with the same message `railguard check` prints)."""
+
+
+class GuardService:
+    def __init__(self, engines: TenantEngines, writer: BatchWriter, *, threads: int = 8) -> None:
+        self.engines = engines
+        self.writer = writer
+        self.answers = GuardAnswers(engines.store)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="railguard-guard")
+        self._slots = asyncio.BoundedSemaphore(threads * 64)  # queued checks beyond this wait their turn
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- async entry points (the routes) ---------------------------------------------------------
+
+    async def evaluate(self, principal: Principal, body: Any, deadline_ms: float | None) -> dict[str, Any]:
+        action = self.action_for(principal, body)
+        return await self._bounded(lambda: self.decide(action), action, deadline_ms)
+
+    async def evaluate_batch(
+        self, principal: Principal, bodies: list[Any], deadline_ms: float | None
+    ) -> list[Any]:
+        if len(bodies) > MAX_BATCH:
+            raise BadAction(f"at most {MAX_BATCH} actions per batch (got {len(bodies)}); split the batch")
+        parsed: list[Action | dict[str, Any]] = []
+        for index, body in enumerate(bodies):
+            try:
+                parsed.append(self.action_for(principal, body))
+            except BadAction as err:
+                parsed.append({"index": index, "error": str(err)})
+        actions = [a for a in parsed if isinstance(a, Action)]
+
+        def run_all() -> list[dict[str, Any]]:
+            return [self.decide(a) for a in actions]
+
+        try:
+            async with self._slots:
+                decided = iter(await self._with_deadline(run_all, deadline_ms))
+        except TimeoutError:
+            decided = iter([self._late(a, deadline_ms) for a in actions])
+        return [next(decided) if isinstance(item, Action) else item for item in parsed]
+
+    async def observe(self, principal: Principal, body: Any) -> dict[str, Any]:
+        if not isinstance(body, Mapping) or not isinstance(body.get("tool"), str) or "content" not in body:
+            raise BadAction(
+                "observe needs a JSON object {run, id, tool, content}: 'tool' (string) and 'content'"
+            )
+        context = {"run": body.get("run"), "tenant": principal.tenant_for(None)}
+        action = self.action_for(principal, {"tool": body["tool"], "id": body.get("id"), "context": context})
+        tenant_engine = self.engines.get(action.context.tenant or "")
+
+        def record() -> None:
+            if tenant_engine.provenance is None:
+                self.answers.mark_observer(action.context.tenant or "")
+                tenant_engine.observe_outputs(self.engines.store)
+            tenant_engine.engine.check_output(action.tool, body["content"], action=action)
+
+        await asyncio.get_running_loop().run_in_executor(self.pool, record)
+        return {"observed": True, "tool": action.tool, "run": action.context.run, "id": action.call_id}
+
+    def policy_state(self, tenant: str, known_hash: str | None) -> dict[str, Any]:
+        tenant_engine = self.engines.get(tenant)
+        policy = tenant_engine.engine.policy
+        active = self.engines.revisions.active(tenant=tenant)
+        switches = [
+            s.to_dict()
+            for s in KillSwitch(self.engines.store).status(engaged_only=True)
+            if (s.tenant or "") in (tenant, "")
+        ]
+        state: dict[str, Any] = {
+            "tenant": tenant,
+            "policy_revision": policy.revision,
+            "on_error": policy.on_error.value,
+            "mode": tenant_engine.engine.mode.value,
+            "rev": None if active is None else active.rev,
+            "content_hash": None if active is None else active.content_hash,
+            "content": None,
+            "switches": switches,
+        }
+        if active is not None and active.content_hash != known_hash:
+            state["content"] = active.content
+        return state
+
+    # -- the work --------------------------------------------------------------------------------
+
+    def action_for(self, principal: Principal, body: Any) -> Action:
+        try:
+            action = Action.from_dict(body)
+        except (ValueError, TypeError) as err:
+            raise BadAction(f"invalid action: {err}") from None
+        tenant = principal.tenant_for(action.context.tenant)
+        if action.context.tenant != tenant:
+            action = dataclasses.replace(action, context=dataclasses.replace(action.context, tenant=tenant))
+        return action
+
+    def decide(self, action: Action) -> dict[str, Any]:
+        tenant = action.context.tenant or ""
+        decision_id = action.decision_id()
+        if action.call_id:
+            earlier = self.answers.get(tenant, decision_id)
+            if earlier is not None:
+                return earlier
+        tenant_engine = self.engines.get(tenant)
+        decision = tenant_engine.engine.check(action)
+        if decision.verdict is Verdict.ASK and decision.approval_id is None:
+            approval = tenant_engine.cushions.approvals.submit(action, decision)
+            decision = dataclasses.replace(decision, approval_id=approval.id)
+        self._record(decision)
+        answer = decision.to_json_line()
+        if action.call_id and decision.verdict is not Verdict.ASK:
+            answer = self.answers.put(tenant, decision_id, answer)
+        return answer
+
+    def _record(self, decision: Decision) -> None:
+        record, _hits = redact_value(decision.to_record(), safe_keys=_SAFE_KEYS)
+        self.writer.submit_decisions([record])
+
+    async def _bounded(self, work: Any, action: Action, deadline_ms: float | None) -> dict[str, Any]:
+        try:
+            async with self._slots:
+                result: dict[str, Any] = await self._with_deadline(work, deadline_ms)
+                return result
+        except TimeoutError:
+            return self._late(action, deadline_ms)
+
+    async def _with_deadline(self, work: Any, deadline_ms: float | None) -> Any:
+        future = asyncio.get_running_loop().run_in_executor(self.pool, work)
+        if deadline_ms is None:
+            return await future
+        return await asyncio.wait_for(future, timeout=max(0.0, deadline_ms) / 1000)
+
+    def _late(self, action: Action, deadline_ms: float | None) -> dict[str, Any]:
+        """The answer past the client's deadline: the policy's on_error, recorded like any decision."""
+        policy = self.engines.get(action.context.tenant or "").engine.policy
+        reason = f"no decision within the client's deadline of {deadline_ms:g} ms; on_error={policy.on_error.value}"
+        decision = Decision(
+            verdict=policy.on_error,
+            reason=reason,
+            decision_id=action.decision_id(),
+            tool=action.tool,
+            hits=(RuleHit("railguard/deadline", policy.on_error, reason, Severity.HIGH, source="error"),),
+            severity=Severity.HIGH,
+            would_verdict=policy.on_error,
+            policy_revision=policy.revision,
+            error=reason,
+            context=action.context,
+            call_id=action.call_id,
+            timestamp=time.time(),
+        )
+        self._record(decision)
+        return decision.to_json_line()
+
+
+def deadline_from(header: str | None) -> float | None:
+    if header is None or not header.strip():
+        return None
+    try:
+        value = float(header)
+    except ValueError:
+        raise BadAction(
+            f"X-Railguard-Deadline-Ms must be a number of milliseconds, got {header[:40]!r}"
+        ) from None
+    if not value >= 0:  # also refuses NaN
+        raise BadAction("X-Railguard-Deadline-Ms must be zero or more milliseconds")
+    return value
+
+
+__all__ = ["AuthError", "BadAction", "GuardService", "deadline_from"]

@@ -1,0 +1,39 @@
+// Railguard dashboard: theme toggle, live regions that re-fetch themselves, and confirm prompts.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var saved = localStorage.getItem("railguard-theme");
+  if (saved) root.dataset.theme = saved;
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-theme-toggle]");
+    if (toggle) {
+      var dark = root.dataset.theme ? root.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+      root.dataset.theme = dark ? "light" : "dark";
+      localStorage.setItem("railguard-theme", root.dataset.theme);
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+  // <section data-live="/url" data-every="2000">: replaced by the URL's HTML every few seconds.
+  document.querySelectorAll("[data-live]").forEach(function (region) {
+    var every = parseInt(region.getAttribute("data-every") || "2000", 10);
+    function refresh() {
+      if (document.hidden) return;
+      fetch(region.getAttribute("data-live"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null && html !== region.innerHTML) region.innerHTML = html; })
+        .catch(function () {});
+    }
+    setInterval(refresh, every);
+  });
+  // Keyboard: g then o/r/d/a/p/k/y/l jumps between pages.
+  var pending = false;
+  var pages = { o: "/", r: "/runs", d: "/decisions", a: "/approvals", p: "/policies", k: "/killswitch", y: "/keys", l: "/audit" };
+  document.addEventListener("keydown", function (event) {
+    if (event.target.closest("input, textarea, select")) return;
+    if (pending && pages[event.key]) { location.href = pages[event.key]; }
+    pending = event.key === "g";
+  });
+})();

@@ -1,0 +1,57 @@
+"""Decision records in keyset pages with the dashboard's filters, always scoped by tenant
+(None: every tenant, for global admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, tuple_
+
+from railguard.store._queries import MAX_PAGE
+from railguard.store._schema import decisions
+from railguard.store._store import Store
+
+
+def decision_page(
+    store: Store,
+    *,
+    tenant: str | None,
+    verdict: str | None = None,
+    rule: str | None = None,
+    tool: str | None = None,
+    agent: str | None = None,
+    run: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    before: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; returns (records, cursor of the next page or None). `rule` matches one fired rule id."""
+    query = select(decisions.c.record, decisions.c.ts, decisions.c.decision_id)
+    if tenant is not None:
+        query = query.where(decisions.c.tenant == tenant)
+    for column, value in ((decisions.c.verdict, verdict), (decisions.c.tool, tool), (decisions.c.agent, agent),
+                          (decisions.c.run, run)):  # fmt: skip
+        if value is not None:
+            query = query.where(column == value)
+    if rule is not None:  # rules are stored comma-joined; match a whole id
+        padded = "," + decisions.c.rules + ","
+        query = query.where(padded.contains(f",{rule},"))
+    if since is not None:
+        query = query.where(decisions.c.ts >= since)
+    if until is not None:
+        query = query.where(decisions.c.ts < until)
+    if before is not None:
+        ts, _, decision_id = before.partition("|")
+        try:
+            query = query.where(tuple_(decisions.c.ts, decisions.c.decision_id) < (float(ts), decision_id))
+        except ValueError:
+            raise ValueError(
+                f"invalid page cursor {before[:60]!r}; pass the 'next' of the previous page"
+            ) from None
+    limit = max(1, min(int(limit), MAX_PAGE))
+    query = query.order_by(decisions.c.ts.desc(), decisions.c.decision_id.desc()).limit(limit)
+    with store.read_connection() as conn:
+        rows = conn.execute(query).all()
+    cursor = f"{rows[-1].ts!r}|{rows[-1].decision_id}" if len(rows) == limit else None
+    return [dict(row.record) for row in rows], cursor
