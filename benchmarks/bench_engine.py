@@ -4,6 +4,8 @@ in C++, from PyPI).
 
     .venv/bin/python -m benchmarks.bench_engine            # full run, writes benchmarks/results/engine.md
     .venv/bin/python -m benchmarks.bench_engine --quick    # fewer iterations
+    .venv/bin/python -m benchmarks.bench_engine --save-baseline before.json   # keep this run's numbers
+    .venv/bin/python -m benchmarks.bench_engine --baseline before.json        # compare with them
 """
 
 from __future__ import annotations
@@ -198,6 +200,8 @@ def bench_otel_span(iterations: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--save-baseline", type=Path, help="write this run's engine numbers as JSON")
+    parser.add_argument("--baseline", type=Path, help="a saved run to compare with (before/after table)")
     opts = parser.parse_args()
     rounds = 50 if opts.quick else 500
     sizes = [10, 50, 200, 1000]
@@ -256,8 +260,36 @@ def main() -> None:
         "`contains`, `glob()` or lists where they do.",
         "",
     ]
+    if opts.save_baseline is not None:
+        opts.save_baseline.write_text(json.dumps(engine_rows, indent=1))
+    if opts.baseline is not None:
+        lines += before_after(json.loads(opts.baseline.read_text()), engine_rows, opts.baseline.name)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines))
+
+
+def before_after(before: list[dict[str, float]], after: list[dict[str, float]], label: str) -> list[str]:
+    """A table comparing this run with a saved one (e.g. before and after a change to the engine)."""
+    lines = [
+        f"Before/after: the run saved as `{label}` (before: `{COMMAND} --save-baseline {label}` on the "
+        "code before the change) against this run (after), CPU time per check, one after the other on "
+        "the same machine.",
+        "",
+        "| rules | before CPU p50 µs | after CPU p50 µs | before CPU p99 µs | after CPU p99 µs | "
+        "after/before p50 | after/before p99 |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    old = {int(row["rules"]): row for row in before}
+    for row in after:
+        was = old.get(int(row["rules"]))
+        if was is None:
+            continue
+        lines.append(
+            f"| {row['rules']} | {was['cpu_p50']:.1f} | {row['cpu_p50']:.1f} | {was['cpu_p99']:.1f} | "
+            f"{row['cpu_p99']:.1f} | {row['cpu_p50'] / was['cpu_p50']:.2f}x | "
+            f"{row['cpu_p99'] / was['cpu_p99']:.2f}x |"
+        )
+    return [*lines, ""]
     print("\n".join(lines))
 
 

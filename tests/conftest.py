@@ -67,3 +67,29 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'railguard.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+class FakeClock:
+    """A deterministic clock for the engine's deadline: `spend_cpu` is work (CPU and wall time pass),
+    `wait` is a thread preempted or blocked (only wall time passes)."""
+
+    def __init__(self) -> None:
+        self.cpu_ns = 0
+        self.wall_ns = 0
+
+    def spend_cpu(self, ms: float) -> None:
+        self.cpu_ns += int(ms * 1e6)
+        self.wall_ns += int(ms * 1e6)
+
+    def wait(self, ms: float) -> None:
+        self.wall_ns += int(ms * 1e6)
+
+    def clock(self) -> object:
+        from railguard.engine import Clock
+
+        return Clock(cpu_ns=lambda: self.cpu_ns, wall_ns=lambda: self.wall_ns)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import railguard as rg
 from railguard.detect import facts as facts_module
+from railguard.detect._budget import checkpoint
 from railguard.engine import Engine
+
+if TYPE_CHECKING:
+    from conftest import FakeClock  # the `fake_clock` fixture
 
 PAYMENTS = """
 name: payments
@@ -210,18 +216,47 @@ def test_failing_detector_fails_closed_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert "detector exploded" in d.reason
 
 
-def test_deadline_exceeded_gives_on_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow(action: rg.Action, spec: rg.ToolSpec | None) -> object:
-        time.sleep(0.02)
+def _probe(monkeypatch: pytest.MonkeyPatch, work: Callable[[], None]) -> None:
+    """A detector fact whose computation runs `work` in a loop of 10 checkpoints."""
+
+    def compute(action: rg.Action, spec: rg.ToolSpec | None) -> object:
+        for _ in range(10):
+            work()
+            checkpoint("probe loop")
         return {"x": False}
 
-    monkeypatch.setitem(facts_module.FACTS, "probe", facts_module.FactProvider("probe", slow, False, ""))
-    engine = Engine.from_yaml(
-        "deadline_ms: 1\non_error: ask\nrules:\n  - {rule: a, when: probe.x, verdict: block}\n"
-    )
-    d = engine.check("t", {})
-    assert d.verdict is rg.Verdict.ASK
-    assert "deadline" in d.reason and d.error is not None
+    monkeypatch.setitem(facts_module.FACTS, "probe", facts_module.FactProvider("probe", compute, False, ""))
+
+
+PROBED = "deadline_ms: 5\non_error: ask\nrules:\n  - {rule: a, when: probe.x, verdict: block}\n"
+
+
+def test_deadline_stops_an_analyzer_that_spins(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
+) -> None:
+    loops: list[int] = []
+    _probe(monkeypatch, lambda: (loops.append(1), fake_clock.spend_cpu(1)))
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
+    assert d.verdict is rg.Verdict.ASK and d.error is not None
+    assert "5 ms CPU-time deadline" in d.reason and "probe loop" in d.reason
+    assert len(loops) == 6  # cut off inside the analyzer, at the first checkpoint past 5 ms
+
+
+def test_deadline_counts_cpu_time_so_a_preempted_check_is_not_cut_off(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
+) -> None:
+    # 10 x (0.1 ms of work, then 30 ms preempted by other processes): 1 ms CPU, 300 ms elapsed
+    _probe(monkeypatch, lambda: (fake_clock.spend_cpu(0.1), fake_clock.wait(30)))
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
+    assert d.error is None and d.verdict is rg.Verdict.ALLOW
+
+
+def test_a_much_larger_wall_clock_bound_catches_blocking(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
+) -> None:
+    _probe(monkeypatch, lambda: fake_clock.wait(200))  # blocked, burning no CPU: 2 s in all
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
+    assert d.verdict is rg.Verdict.ASK and "1000 ms wall-clock deadline" in d.reason
 
 
 def test_step_exception_gives_on_error() -> None:
@@ -235,16 +270,16 @@ def test_step_exception_gives_on_error() -> None:
     assert d.verdict is rg.Verdict.BLOCK and "guards step failed" in d.reason
 
 
-def test_steps_run_in_stage_order_and_killswitch_short_circuits() -> None:
+def test_steps_run_in_stage_order_and_a_stop_ends_the_chain() -> None:
     engine = Engine.from_yaml("rules:\n  - {rule: r, verdict: ask}\n")
     seen: list[str] = []
 
     def guard_step(action: rg.Action, facts: rg.Facts) -> None:
         seen.append("guards")
 
-    def kill(action: rg.Action, facts: rg.Facts) -> rg.RuleHit:
+    def kill(action: rg.Action, facts: rg.Facts) -> rg.Stop:
         seen.append("killswitch")
-        return rg.RuleHit("killswitch/global", rg.Verdict.BLOCK, "stopped", source="killswitch")
+        return rg.Stop(rg.RuleHit("killswitch/global", rg.Verdict.BLOCK, "stopped", source="killswitch"))
 
     engine.add_step(guard_step, stage="guards")
     engine.add_step(kill, stage="killswitch")
@@ -252,6 +287,28 @@ def test_steps_run_in_stage_order_and_killswitch_short_circuits() -> None:
     d = engine.check("t", {})
     assert d.verdict is rg.Verdict.BLOCK and d.rules == ("killswitch/global",)
     assert seen == ["killswitch"]
+
+
+def test_only_the_stop_signal_ends_the_chain_not_where_a_hit_came_from() -> None:
+    engine = Engine.from_yaml("rules:\n  - {rule: r, verdict: ask}\n")
+    seen: list[str] = []
+
+    def kill_hit(action: rg.Action, facts: rg.Facts) -> rg.RuleHit:
+        return rg.RuleHit("killswitch/global", rg.Verdict.BLOCK, "stopped", source="killswitch")
+
+    def raises_stop(action: rg.Action, facts: rg.Facts) -> None:
+        seen.append("guards")
+        raise rg.Stop(rg.RuleHit("guard/stop", rg.Verdict.ASK, "halt", source="guards"))
+
+    def approval_step(action: rg.Action, facts: rg.Facts) -> None:
+        seen.append("approval")
+
+    engine.add_step(kill_hit, stage="killswitch")
+    engine.add_step(raises_stop, stage="guards")
+    engine.add_step(approval_step, stage="approval")
+    d = engine.check("t", {})
+    assert d.rules == ("killswitch/global", "r", "guard/stop") and d.verdict is rg.Verdict.BLOCK
+    assert seen == ["guards"]
 
 
 def test_approval_step_satisfies_ask_but_not_block() -> None:
@@ -330,7 +387,7 @@ def test_explain_reports_every_candidate_rule(engine: Engine) -> None:
 
 
 def _write(path: Path, verdict: str) -> None:
-    # A large deadline: under 4 busy threads a check may wait for the GIL, and the deadline is wall-clock.
+    # A large deadline: its wall-clock bound (20x) must stay far above the GIL waits of 4 busy threads.
     path.write_text(
         f"name: live\ndeadline_ms: 60000\nrules:\n  - {{rule: r, tools: [t], verdict: {verdict}}}\n"
     )
@@ -431,13 +488,27 @@ def test_engine_without_policy_uses_the_default_pack() -> None:
     assert rg.available_packs()[0]
 
 
-def test_deadline_bounds_evaluation_not_the_stateful_stages() -> None:
-    engine = Engine.from_yaml("deadline_ms: 5\nrules:\n  - {rule: r, tools: [t], verdict: ask}\n")
+def test_deadline_bounds_evaluation_not_the_stateful_stages(fake_clock: FakeClock) -> None:
+    engine = Engine.from_yaml(
+        "deadline_ms: 5\nrules:\n  - {rule: r, tools: [t], verdict: ask}\n", clock=fake_clock.clock()
+    )
 
     def slow_store_lookup(action: rg.Action, facts: rg.Facts) -> None:
-        time.sleep(0.03)  # a busy database, not a runaway rule
+        fake_clock.spend_cpu(30)  # a busy database driver, not a runaway rule
         facts.approval_id = "apr-1"
 
     engine.add_step(slow_store_lookup, stage="approval")
     d = engine.check("t", {})
     assert d.error is None and d.verdict is rg.Verdict.ALLOW and d.approval_id == "apr-1"
+
+
+def test_args_too_deep_or_too_large_give_on_error_never_an_exception() -> None:
+    engine = Engine.from_yaml("rules:\n  - {rule: r, tools: [t], when: args.x == 1, verdict: ask}\n")
+    deep: object = "leaf"
+    for _ in range(5000):
+        deep = {"a": [deep]}
+    d = engine.check("t", {"x": deep})
+    assert d.verdict is rg.Verdict.BLOCK and "nest deeper than 200 levels" in d.reason
+    wide = engine.check("t", {"x": list(range(300_000))})
+    assert wide.verdict is rg.Verdict.BLOCK and "more than 200,000 values" in wide.reason
+    assert engine.check("t", {"x": 1}).verdict is rg.Verdict.ASK  # the engine is fine afterwards

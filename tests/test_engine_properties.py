@@ -114,3 +114,21 @@ def test_arbitrary_yaml_text_gives_a_policy_or_a_policy_error(text: str) -> None
         Engine.from_yaml(text)
     except rg.PolicyError as err:
         assert str(err)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    depth=st.integers(1, 6000),
+    shape=st.lists(st.sampled_from(["list", "dict"]), min_size=1, max_size=3),
+    leaf=json_leaf | st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=2),
+)
+def test_check_never_raises_for_any_nesting_or_string(depth: int, shape: list[str], leaf: Any) -> None:
+    value: Any = leaf
+    for i in range(depth):
+        value = [value] if shape[i % len(shape)] == "list" else {"k": value}
+    engine = Engine.from_yaml("rules:\n  - {rule: r, tools: [t], when: has(args.v), verdict: ask}\n")
+    decision = engine.check("t", {"v": value}, call_id="c1")
+    if depth >= 200:
+        assert decision.verdict is rg.Verdict.BLOCK and "nest deeper" in decision.reason
+    else:
+        assert decision.verdict in (rg.Verdict.ASK, rg.Verdict.BLOCK)

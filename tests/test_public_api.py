@@ -10,7 +10,7 @@ def test_public_api_is_pinned() -> None:
         "ContractViolation", "Decision", "Effect", "Engine", "EngineStats", "Explanation", "Facts", "Finding",
         "GuardBlocked", "GuardError", "Mode", "PolicyError", "PolicyTestError", "RailguardError", "RuleHit",
         "RuleTrace", "Severity", "StoreError", "ToolSpec", "Trust", "Verdict", "__version__", "available_packs",
-        "current_context", "load_policy", "run",
+        "current_context", "load_policy", "run", "Stop", "refusal",
         # loaded on first use
         "Approvals", "KillSwitch", "install_approvals", "install_killswitch", "permitted_tools", "Store",
         "open_store", "RedactionPolicy", "Tracing", "configure_tracing", "model_call", "record_confidence",

@@ -4,7 +4,9 @@ import railguard as rg
 
 engine = rg.Engine.load("policy.yaml")          # or rg.Engine(packs=["coding-agent"])
 with rg.run(agent="support", tenant="acme", user="ana"):
-    decision = engine.check(rg.Action("send_money", {"to": iban, "amount": 120}))
+    decision = engine.admit(rg.Action("send_money", {"to": iban, "amount": 120}))
+    if not decision.allowed:                    # the one admission path; or raise rg.refusal(decision)
+        ...
 
     @engine.guard                               # raises rg.GuardBlocked / rg.ApprovalRequired
     def send_email(to: str, body: str) -> str: ...
@@ -12,8 +14,9 @@ with rg.run(agent="support", tenant="acme", user="ana"):
 
 from typing import TYPE_CHECKING, Any
 
+from railguard._decisions import refusal
 from railguard._scope import run
-from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace
+from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace, Stop
 from railguard.errors import (
     ApprovalDenied,
     ApprovalRequired,
@@ -166,6 +169,7 @@ __all__ = [
     "RuleTrace",
     "Saga",
     "Severity",
+    "Stop",
     "Store",
     "StoreError",
     "ToolOutcome",
@@ -191,6 +195,7 @@ __all__ = [
     "open_store",
     "permitted_tools",
     "record_confidence",
+    "refusal",
     "resilient_call",
     "run",
     "tool_call",

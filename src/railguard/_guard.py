@@ -1,18 +1,21 @@
-"""Guarding a tool function: check before it runs, validate what it returns."""
+"""Guarding a tool function: admit each call before it runs, validate what it returns."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-from railguard.errors import ApprovalRequired, GuardBlocked
+from railguard._decisions import refusal
 from railguard.model import Action, Decision, Verdict
 from railguard.trace._spans import tool_call
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _bound_args(sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -53,29 +56,16 @@ def _call_with(
     return bound.args, bound.kwargs
 
 
-def _admit(engine: Engine, action: Action, decision: Decision) -> Decision:
-    if decision.verdict is Verdict.BLOCK:
-        raise GuardBlocked(decision, action)
-    if decision.verdict is Verdict.ASK:
-        if engine.approval_handler is None:
-            raise ApprovalRequired(decision, action)
-        decision = engine.approval_handler.request(action, decision)
-    return decision
-
-
-async def _aadmit(engine: Engine, action: Action, decision: Decision) -> Decision:
-    if decision.verdict is Verdict.BLOCK:
-        raise GuardBlocked(decision, action)
-    if decision.verdict is Verdict.ASK:
-        if engine.approval_handler is None:
-            raise ApprovalRequired(decision, action)
-        decision = await engine.approval_handler.arequest(action, decision)
-    return decision
+def _raise_unless_admitted(action: Action, decision: Decision) -> None:
+    """Raise the refusal of a call `admit` did not let run."""
+    refused = refusal(decision, action)
+    if refused is not None:
+        raise refused
 
 
 def guard(
     engine: Engine,
-    fn: Callable[..., Any],
+    fn: Callable[P, R],
     *,
     name: str | None = None,
     args: Any = None,
@@ -83,7 +73,9 @@ def guard(
     effect: str | None = None,
     output_trust: str | None = None,
     roles: Mapping[str, str] | None = None,
-) -> Callable[..., Any]:
+) -> Callable[P, R]:
+    """`fn` behind `engine.admit`: each call is admitted (or refused by raising) before it runs, and
+    its output is checked against the tool's contract. Keeps `fn`'s signature."""
     tool = name or fn.__name__
     if any(x is not None for x in (args, output, effect, output_trust, roles)):
         engine.declare_tool(
@@ -92,29 +84,32 @@ def guard(
     sig = inspect.signature(fn)
 
     if inspect.iscoroutinefunction(fn):
+        run_async = cast(Callable[P, Awaitable[Any]], fn)
 
         @functools.wraps(fn)
-        async def async_wrapper(*a: Any, **kw: Any) -> Any:
+        async def async_wrapper(*a: P.args, **kw: P.kwargs) -> Any:
             action = Action(tool, _bound_args(sig, a, kw))
             with tool_call(tool, args=action.args) as span:  # the decision lands on this span
-                decision = await _aadmit(engine, action, await engine.acheck(action))
+                decision = await engine.aadmit(action)
+                _raise_unless_admitted(action, decision)
                 if decision.verdict is Verdict.MODIFY and decision.args is not None:
-                    a, kw = _call_with(sig, a, kw, decision.args)
-                result = engine.check_output(tool, await fn(*a, **kw), action=action)
+                    a, kw = _call_with(sig, a, kw, decision.args)  # type: ignore[assignment]
+                result = engine.check_output(tool, await run_async(*a, **kw), action=action)
                 span.record_result(result)
                 return result
 
         async_wrapper.__railguard_tool__ = tool  # type: ignore[attr-defined]
-        return async_wrapper
+        return cast(Callable[P, R], async_wrapper)
 
     @functools.wraps(fn)
-    def wrapper(*a: Any, **kw: Any) -> Any:
+    def wrapper(*a: P.args, **kw: P.kwargs) -> R:
         action = Action(tool, _bound_args(sig, a, kw))
         with tool_call(tool, args=action.args) as span:  # the decision lands on this span
-            decision = _admit(engine, action, engine.check(action))
+            decision = engine.admit(action)
+            _raise_unless_admitted(action, decision)
             if decision.verdict is Verdict.MODIFY and decision.args is not None:
-                a, kw = _call_with(sig, a, kw, decision.args)
-            result = engine.check_output(tool, fn(*a, **kw), action=action)
+                a, kw = _call_with(sig, a, kw, decision.args)  # type: ignore[assignment]
+            result: R = engine.check_output(tool, fn(*a, **kw), action=action)
             span.record_result(result)
             return result
 

@@ -1,22 +1,52 @@
-"""`Engine.check(action) -> Decision`: the decision pipeline.
+"""`Engine.check` / `Engine.admit` (action) -> Decision: the decision pipeline and the one admission path.
 
-A chain of small steps, each `(action, facts) -> hits`: kill switch -> tool contract -> policy rules
--> stateful guards -> approval lookup. The strictest verdict wins (block > ask > modify > allow).
-Detector facts are computed lazily, once per action. A deadline bounds the evaluation; on an error
-or a timeout the decision is the policy's `on_error` and its reason says so.
+A chain of steps of one signature, `(action, facts) -> hits` (`railguard._pipeline`): kill switch ->
+tool contract -> policy rules (a step owned by `railguard.policy`) -> stateful guards -> approval
+lookup. A step ends the chain only by returning or raising `Stop`. The strictest verdict wins (block >
+ask > modify > allow); the assembly of the decision is a pure function (`railguard._decisions`).
+Detector facts are computed lazily, once per action. A CPU-time deadline bounds the evaluation; on
+an error or a timeout the decision is the policy's `on_error` and its reason says so.
+
+`admit` is the only place that decides whether a call may run: the pipeline, then (for an `ask`)
+the approval handler and a re-check under the approval, then the charges of the stateful guards —
+taken once, only for a call admitted to run. Every integration calls it and only chooses between
+raising and returning. `check` is `admit` without the approval handler; `explain` is a dry run that
+changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from railguard.detect.facts import FACTS, warm_facts
-from railguard.errors import ConfigurationError, ContractViolation
+from railguard._decisions import DENIAL_RULES, assemble, enforced_verdict, outside_decision
+from railguard._internal import internal_error
+from railguard._pipeline import (
+    DEADLINE_STAGES,
+    STAGES,
+    STORE_STAGES,
+    SYSTEM_CLOCK,
+    Charge,
+    Clock,
+    Deadline,
+    DeadlineExceeded,
+    Facts,
+    RuleTrace,
+    Step,
+    StepResult,
+    Stop,
+    add_result,
+    argument_problem,
+)
+from railguard.detect.facts import warm_facts
+from railguard.errors import ApprovalDenied, ConfigurationError, ContractViolation, GuardError, RailguardError
 from railguard.model import (
     Action,
     Context,
@@ -30,79 +60,35 @@ from railguard.model import (
     Verdict,
     current_context,
 )
-from railguard.policy import CompiledPolicy, Contract, ToolPlan, compile_contract, load_policy
+from railguard.policy import CompiledPolicy, Contract, compile_contract, load_policy
+from railguard.policy._evaluate import cel_error, evaluate_rules
 
-STAGES = ("killswitch", "contract", "policy", "guards", "approval")
-# The deadline bounds evaluation (in memory). The stateful stages talk to the store, whose own
-# timeouts bound them: counting a slow database round-trip as a runaway rule would fail closed
-# on every busy moment of the database.
-DEADLINE_STAGES = frozenset({"killswitch", "contract", "policy"})
-_perf_ns = time.perf_counter_ns
+__all__ = [
+    "STAGES",
+    "ApprovalHandler",
+    "Charge",
+    "Clock",
+    "DeadlineExceeded",
+    "Engine",
+    "EngineStats",
+    "Explanation",
+    "Facts",
+    "RuleTrace",
+    "Step",
+    "StepResult",
+    "Stop",
+]
 
-
-class DeadlineExceeded(Exception):
-    pass
-
-
-class Facts:
-    """Per-action lazy facts, shared by every step and rule of one check."""
-
-    __slots__ = ("_values", "action", "approval_id", "deadline_ns", "hits", "plan", "policy", "spec")
-
-    def __init__(
-        self, action: Action, policy: CompiledPolicy, plan: ToolPlan, spec: ToolSpec | None, deadline_ns: int
-    ) -> None:
-        self.action = action
-        self.policy = policy
-        self.plan = plan
-        self.spec = spec
-        self.deadline_ns = deadline_ns
-        self.hits: list[RuleHit] = []
-        self.approval_id: str | None = None  # set by the approval step when a human approved this call
-        self._values: dict[str, Any] = {}
-
-    def get(self, name: str) -> Any:
-        if name in self._values:
-            return self._values[name]
-        provider = FACTS.get(name)
-        if provider is None:
-            raise KeyError(f"no fact named '{name}'; known facts: {', '.join(FACTS)}")
-        if provider.needs_shell:
-            value = provider.compute(self.action, self.spec, self.get("shell"))
-        else:
-            value = provider.compute(self.action, self.spec)
-        self._values[name] = value
-        return value
-
-    @property
-    def computed(self) -> dict[str, Any]:
-        return dict(self._values)
-
-    @property
-    def provisional(self) -> Verdict:
-        """The strictest enforce-mode verdict so far (stateful guards skip counting blocked calls)."""
-        verdict = Verdict.ALLOW
-        for hit in self.hits:
-            if hit.mode is Mode.ENFORCE and hit.verdict.rank > verdict.rank:
-                verdict = hit.verdict
-        return verdict
-
-    def check_deadline(self, where: str) -> None:
-        if _perf_ns() > self.deadline_ns:
-            raise DeadlineExceeded(where)
-
-
-StepResult = RuleHit | Iterable[RuleHit] | None
-
-
-class Step(Protocol):
-    """A pipeline step. Steps add hits; they never raise for a normal outcome."""
-
-    def __call__(self, action: Action, facts: Facts) -> StepResult: ...
+P = ParamSpec("P")
+R = TypeVar("R")
+_ADMITTED_MAX = 10_000  # call ids already charged, remembered so a retry is not charged again
 
 
 class ApprovalHandler(Protocol):
-    """What the engine calls when a guarded call gets `ask` (the approvals module implements it)."""
+    """Asks a human about a call that got `ask` (the approvals module implements it). Returns an
+    allowing decision once a human approved it (its `approval_id` names the approval); raises a
+    `GuardError` (pending, denied) or returns any other decision to refuse. The engine then checks
+    the call again under the approval: the handler never decides alone that a call runs."""
 
     def request(self, action: Action, decision: Decision) -> Decision: ...
 
@@ -114,18 +100,6 @@ Sink = Callable[[Decision, Action], None]
 OutputObserver = Callable[[Action, Any, ToolSpec | None], None]
 # Called with (text, context, speaker) for the user's and the system's words ("user" or "system").
 InputObserver = Callable[[Any, Context, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
-    """How one rule evaluated, for `explain`."""
-
-    rule: str
-    verdict: Verdict
-    when: str | None
-    matched: bool
-    exception: str | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,14 +122,6 @@ class EngineStats:
     by_verdict: dict[str, int] = field(default_factory=dict)
 
 
-def _cel_error(err: BaseException) -> str:
-    """A short, value-free description of a CEL evaluation failure."""
-    if isinstance(err, KeyError):
-        return f"no such key {err.args[0]!r} (guard optional fields with has(...))"
-    text = str(err).split(". ")[0].strip()
-    return f"{type(err).__name__}: {text}"[:300]
-
-
 class Engine:
     """The synchronous guard. Thread-safe; one per process is typical.
 
@@ -171,18 +137,17 @@ class Engine:
         text: str | None = None,
         mode: Mode | str | None = None,
         warm: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         """`warm=True` loads every detector the policy reads now (a server pays once, at start);
         `warm=False` loads each on the first check that needs it (a short-lived hook process loads
-        only what its one call needs). Either way loading happens outside the deadline."""
+        only what its one call needs). Either way loading happens outside the deadline.
+        `mode` replaces the policy file's `mode:`; `clock` is what the deadline reads (tests)."""
         self._paths: list[str] = []
         self._packs = list(packs or [])
         self._text = text
         if isinstance(policy, CompiledPolicy):
             compiled = policy
-            self._warm = warm
-            if warm:
-                _warm(compiled)
         else:
             if isinstance(policy, str | Path):
                 self._paths = [str(policy)]
@@ -196,10 +161,12 @@ class Engine:
             _warm(compiled)
         self._policy = compiled
         self.forced_mode = Mode(mode) if mode is not None else None
+        self.clock = clock or SYSTEM_CLOCK
         self._steps: list[tuple[str, str, Step]] = [
             ("contract", "contract", self._contract_step),
-            ("policy", "policy", self._policy_step),
+            ("policy", "policy", evaluate_rules),
         ]
+        self._store_bound = False
         self._code_specs: dict[str, ToolSpec] = {}
         self._code_contracts: dict[str, Contract] = {}
         self._sinks: list[Sink] = []
@@ -208,6 +175,7 @@ class Engine:
         self.approval_handler: ApprovalHandler | None = None
         self.stats = EngineStats()
         self._lock = threading.Lock()
+        self._admitted: OrderedDict[str, None] = OrderedDict()
         self._watcher: threading.Thread | None = None
         self._stop_watch = threading.Event()
 
@@ -298,16 +266,16 @@ class Engine:
     # -- extension points ------------------------------------------------------------------------
 
     def add_step(self, step: Step, *, stage: str = "guards", name: str | None = None) -> None:
-        """Insert a step in its stage (kill switch, contract, policy, guards, approval)."""
+        """Insert a step in its stage (kill switch, contract, policy, guards, approval). Steps of the
+        "guards" and "approval" stages may wait on the store: `acheck`/`aadmit` run the evaluation
+        in a worker thread once there is one."""
         if stage not in STAGES:
             raise ConfigurationError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
         label: str = name or getattr(step, "__name__", None) or type(step).__name__
         rank = STAGES.index(stage)
         at = next((i for i, (s, _, _) in enumerate(self._steps) if STAGES.index(s) > rank), len(self._steps))
         self._steps.insert(at, (stage, label, step))
-
-    def remove_step(self, name: str) -> None:
-        self._steps = [s for s in self._steps if s[1] != name]
+        self._store_bound = self._store_bound or stage in STORE_STAGES
 
     @property
     def steps(self) -> list[tuple[str, str]]:
@@ -387,7 +355,7 @@ class Engine:
     def contract_for(self, name: str) -> Contract | None:
         return self._code_contracts.get(name) or self._policy.contracts.get(name)
 
-    # -- the check -------------------------------------------------------------------------------
+    # -- deciding --------------------------------------------------------------------------------
 
     def check(
         self,
@@ -397,12 +365,24 @@ class Engine:
         call_id: str | None = None,
         context: Context | None = None,
     ) -> Decision:
-        """Decide one action. Never raises for a policy outcome; a bug or a timeout inside the
-        pipeline becomes the policy's `on_error` verdict."""
-        if isinstance(action, str):
-            action = Action(action, dict(args or {}), call_id, context or current_context())
-        decision, _ = self._run(action, None)
-        return decision
+        """Decide one action without asking a human: `admit` without the approval handler (an
+        allowed call is admitted, and charged once). Never raises for any input; a bug or a timeout
+        inside the pipeline becomes the policy's `on_error` verdict."""
+        return self._admit(_action(action, args, call_id, context), None)
+
+    def admit(
+        self,
+        action: Action | str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        call_id: str | None = None,
+        context: Context | None = None,
+    ) -> Decision:
+        """The final decision on one call: kill switch, contract, policy, guards, then — for an
+        `ask` — the approval handler and a re-check under the approval, then the charges of the
+        stateful guards. The call may run if and only if `decision.allowed`; never raises for a
+        policy outcome (`railguard.refusal(decision)` is the exception to raise when it may not)."""
+        return self._admit(_action(action, args, call_id, context), self.approval_handler)
 
     async def acheck(
         self,
@@ -412,13 +392,25 @@ class Engine:
         call_id: str | None = None,
         context: Context | None = None,
     ) -> Decision:
-        """The async form of `check` (the check itself is CPU-bound and sub-millisecond)."""
-        return self.check(action, args, call_id=call_id, context=context)
+        """The async form of `check`: steps that wait on the store run off the event loop."""
+        return await self._aadmit(_action(action, args, call_id, context), None)
+
+    async def aadmit(
+        self,
+        action: Action | str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        call_id: str | None = None,
+        context: Context | None = None,
+    ) -> Decision:
+        """The async form of `admit` (waits with `approval_handler.arequest`)."""
+        return await self._aadmit(_action(action, args, call_id, context), self.approval_handler)
 
     def explain(self, action: Action) -> Explanation:
-        """Check `action` and report how every candidate rule evaluated and which facts it saw."""
+        """A dry run: how every candidate rule evaluated and which facts it saw. Changes nothing —
+        no counter, budget, loop history or approval, and no sink is called."""
         traces: list[RuleTrace] = []
-        decision, facts = self._run(action, traces, notify=False)
+        decision, facts = self._evaluate(action, dry_run=True, traces=traces)
         return Explanation(
             decision=decision,
             rules=tuple(traces),
@@ -427,51 +419,184 @@ class Engine:
             total_rules=len(facts.policy.rules),
         )
 
-    def _run(
-        self, action: Action, traces: list[RuleTrace] | None, notify: bool = True
+    def dry_run(self, action: Action) -> Decision:
+        """The decision `check` would make, without changing anything (backtests, previews)."""
+        return self._evaluate(action, dry_run=True)[0]
+
+    # -- the admission path ----------------------------------------------------------------------
+
+    def _admit(self, action: Action, handler: ApprovalHandler | None) -> Decision:
+        decision, facts = self._evaluate(action)
+        if decision.verdict is Verdict.ASK and handler is not None:
+            self._record(decision, action)  # the ask is an event of its own
+            try:
+                outcome = handler.request(action, decision)
+            except Exception as err:
+                outcome = self._handler_failed(action, decision, err)
+            if not outcome.allowed:
+                return outcome
+            decision, facts = self._evaluate(action, approval=_approval_of(decision, outcome))
+        if decision.allowed and facts.charges:
+            decision = self._take_charges(action, decision, facts)
+        self._record(decision, action)
+        return decision
+
+    async def _aadmit(self, action: Action, handler: ApprovalHandler | None) -> Decision:
+        decision, facts = await self._aevaluate(action)
+        if decision.verdict is Verdict.ASK and handler is not None:
+            self._record(decision, action)
+            try:
+                outcome = await handler.arequest(action, decision)
+            except Exception as err:
+                outcome = self._handler_failed(action, decision, err)
+            if not outcome.allowed:
+                return outcome
+            decision, facts = await self._aevaluate(action, approval=_approval_of(decision, outcome))
+        if decision.allowed and facts.charges:
+            decision = await asyncio.to_thread(self._take_charges, action, decision, facts)
+        self._record(decision, action)
+        return decision
+
+    def _aevaluate(self, action: Action, **options: Any) -> Awaitable[tuple[Decision, Facts]]:
+        if self._store_bound:
+            return asyncio.to_thread(self._evaluate, action, **options)
+        return _ready(self._evaluate(action, **options))
+
+    def _handler_failed(self, action: Action, decision: Decision, err: Exception) -> Decision:
+        """A refusal from the approval handler (pending, denied) is its answer; any other failure
+        leaves the call refused (fail closed) and is reported."""
+        if isinstance(err, GuardError):
+            return _handler_refusal(action, decision, err)
+        internal_error("engine.approval_handler", err, expected=True)  # the user's handler, not a bug here
+        return replace(decision, reason=f"{decision.reason} (the approval handler failed: {cel_error(err)})")
+
+    def _take_charges(self, action: Action, decision: Decision, facts: Facts) -> Decision:
+        """Charge an admitted call to every stateful guard, all or nothing. A retry of a call id
+        already charged is not charged again; a cap reached since the evaluation refuses the call."""
+        key = _call_key(action, decision.decision_id)
+        if facts.charged:
+            return decision
+        taken: list[Charge] = []
+        refused: list[RuleHit] = []
+        for charge in facts.charges:
+            try:
+                hits = charge.take()
+            except Exception as err:
+                internal_error("engine.charge", err, expected=True)
+                hits = (_error_hit(facts, f"the {charge.name} charge failed: {cel_error(err)}"),)
+            refused = [h for h in hits if h.mode is Mode.ENFORCE and h.verdict.rank > Verdict.MODIFY.rank]
+            if refused:
+                break
+            taken.append(charge)
+        if refused:
+            for charge in reversed(taken):
+                try:
+                    charge.undo()
+                except Exception as err:
+                    internal_error("engine.charge_undo", err, expected=True)
+            return outside_decision(
+                refused[0],
+                tool=action.tool,
+                decision_id=decision.decision_id,
+                timestamp=time.time(),
+                context=action.context,
+                call_id=action.call_id,
+                reason="; ".join(dict.fromkeys(h.message for h in refused)),
+                earlier=(*decision.hits, *refused[1:]),
+                policy_revision=decision.policy_revision,
+            )
+        if key is not None:
+            with self._lock:
+                self._admitted[key] = None
+                while len(self._admitted) > _ADMITTED_MAX:
+                    self._admitted.popitem(last=False)
+        return decision
+
+    # -- the pipeline ----------------------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        action: Action,
+        *,
+        dry_run: bool = False,
+        traces: list[RuleTrace] | None = None,
+        approval: tuple[str, frozenset[str]] | None = None,
     ) -> tuple[Decision, Facts]:
+        """Run the pipeline once: evaluation only, nothing is charged or recorded."""
         policy = self._policy  # one snapshot for the whole check (atomic reload)
+        mode = self.forced_mode or policy.mode
         plan = policy.plan(action.tool)
         if plan.facts:
             warm_facts(plan.facts)  # no-op once loaded; a first load must not count against the deadline
-        start = _perf_ns()
+        deadline = Deadline(self.clock, policy.deadline_ns)
         spec = self._code_specs.get(action.tool) or plan.spec
-        facts = Facts(action, policy, plan, spec, start + policy.deadline_ns)
-        error: str | None = None
-        stage = ""
-        try:
-            for stage, _name, step in self._steps:
-                if stage == "policy":
-                    self._policy_step(action, facts, traces)
-                else:
-                    _extend(facts.hits, step(action, facts))
-                if any(h.source in ("killswitch", "contract") and h.mode is Mode.ENFORCE for h in facts.hits):
-                    break  # halted before the rules: they may not even be able to read the arguments
-                if stage in DEADLINE_STAGES:
-                    facts.check_deadline(f"after the {stage} step")
-        except DeadlineExceeded as err:
-            error = f"evaluation exceeded the {policy.deadline_ns / 1e6:g} ms deadline ({err})"
-        except Exception as err:
-            error = f"the {stage} step failed: {_cel_error(err)}"
+        facts = Facts(action, policy, plan, spec, deadline, mode=mode, dry_run=dry_run, traces=traces)
+        if approval is not None:
+            facts.approval_id, facts.approved_rules = approval
+        key = _call_key(action, _decision_id(action)) if self._admitted else None
+        if key is not None:
+            with self._lock:
+                facts.charged = key in self._admitted
+                if facts.charged:
+                    self._admitted.move_to_end(key)
+        error = self._run_steps(action, facts)
         if error is not None:
-            facts.hits.append(
-                RuleHit(
-                    "railguard/error",
-                    policy.on_error,
-                    f"{error}; on_error={policy.on_error.value}",
-                    Severity.HIGH,
-                    self._error_mode(policy),
-                    "error",
-                )
+            facts.hits.append(_error_hit(facts, error))
+        args: dict[str, Any] | None = None
+        if (
+            facts.rewrites
+            and enforced_verdict(facts.hits, facts.approval_id, facts.approved_rules) is Verdict.MODIFY
+        ):
+            try:
+                args = _apply_modifications(action, facts)
+            except Exception as err:  # a broken rewrite must not let the original through silently
+                error = f"modify failed: {cel_error(err)}"
+                facts.hits.append(_error_hit(facts, error))
+        decision = assemble(
+            action,
+            facts.hits,
+            decision_id=_decision_id(action),
+            mode=mode,
+            policy_revision=policy.revision,
+            latency_us=(deadline.wall_ns() - deadline.wall_start) / 1000,
+            timestamp=time.time(),
+            approval_id=facts.approval_id,
+            approved_rules=facts.approved_rules,
+            args=args,
+            error=error,
+        )
+        with self._lock:
+            self.stats.checks += 1
+            self.stats.errors += decision.error is not None
+            self.stats.by_verdict[decision.verdict.value] = (
+                self.stats.by_verdict.get(decision.verdict.value, 0) + 1
             )
-        decision = self._decide(action, facts, policy, start, error)
-        if notify:
-            self._record(decision, action)
         return decision, facts
 
-    def _error_mode(self, policy: CompiledPolicy) -> Mode:
-        """Audit never acts, not even on errors: they are recorded (as would-be verdicts) and allowed."""
-        return Mode.AUDIT if Mode.AUDIT in (self.forced_mode, policy.mode) else Mode.ENFORCE
+    def _run_steps(self, action: Action, facts: Facts) -> str | None:
+        """Each step in stage order until one stops the chain; the error that ended it, if any."""
+        problem = argument_problem(action.args)
+        if problem is not None:
+            return f"the call cannot be evaluated: {problem}"
+        stage = ""
+        deadline = facts.deadline
+        try:
+            for stage, _name, step in self._steps:
+                try:
+                    result = step(action, facts)
+                except Stop as stop:
+                    result = stop
+                if result is not None and add_result(facts.hits, result):
+                    return None
+                if stage in DEADLINE_STAGES and deadline.wall_ns() > deadline.quiet_until:
+                    deadline.check(f"after the {stage} step")
+        except DeadlineExceeded as err:
+            return str(err)
+        except RecursionError:
+            return f"the {stage} step failed: the arguments nest too deeply to evaluate"
+        except Exception as err:
+            return f"the {stage} step failed: {cel_error(err)}"
+        return None
 
     def _contract_step(self, action: Action, facts: Facts) -> StepResult:
         contract = self._code_contracts.get(action.tool) or facts.plan.contract
@@ -480,186 +605,25 @@ class Engine:
         problems = contract.check_args(action.args)
         if not problems:
             return None
-        return RuleHit(
+        hit = RuleHit(
             "contract/args",
             Verdict.BLOCK,
             f"invalid arguments for '{action.tool}': {'; '.join(problems)}. Fix the arguments and call again.",
             Severity.MEDIUM,
-            self.mode,
+            facts.mode,
             "contract",
         )
-
-    def _policy_step(self, action: Action, facts: Facts, traces: list[RuleTrace] | None = None) -> StepResult:
-        plan, policy = facts.plan, facts.policy
-        if not plan.rules:
-            return None
-        cel_ctx = policy.cel_context()
-        wanted = plan.fields
-        values: dict[str, Any] = {}
-        if "tool" in wanted:
-            values["tool"] = action.tool
-        if "args" in wanted:
-            values["args"] = _pick(action.args, wanted["args"])
-        if "ctx" in wanted:
-            values["ctx"] = _context_fields(action.context, wanted["ctx"])
-        if "effect" in wanted:
-            values["effect"] = (facts.spec.effect if facts.spec else Effect.UNKNOWN).value
-        if "trust" in wanted:
-            values["trust"] = (facts.spec.output_trust if facts.spec else Trust.TRUSTED).value
-        for name in plan.facts:
-            try:
-                values[name] = _pick(facts.get(name), wanted.get(name))
-            except Exception as err:  # a detector failed: every rule that reads it fails closed below
-                values.pop(name, None)
-                facts._values[name] = err
-        cel_ctx.update(values)
-        broken = {n: v for n, v in facts._values.items() if isinstance(v, Exception)}
-        for name, problem in broken.items():
-            facts.hits.append(
-                RuleHit(
-                    f"railguard/fact:{name}",
-                    policy.on_error,
-                    f"the '{name}' detector failed ({_cel_error(problem)}); on_error={policy.on_error.value}",
-                    Severity.HIGH,
-                    self._error_mode(policy),
-                    "error",
-                )
-            )
-        forced_audit = self.forced_mode is Mode.AUDIT
-        for rule in plan.rules:
-            matched, exc_name, err_text = False, None, None
-            unusable = [n for n in rule.variables if n in broken] if broken else None
-            if unusable:  # already reported once above, as the fact's failure
-                if traces is not None:
-                    traces.append(RuleTrace(rule.id, rule.verdict, rule.spec.when, False, None,
-                                            f"fact '{unusable[0]}' failed"))  # fmt: skip
-                continue
-            try:
-                result = True if rule.condition is None else rule.condition.evaluate(cel_ctx)
-                if not isinstance(result, bool):
-                    raise TypeError(f"'when' must give true or false, got {type(result).__name__}")
-                matched = result
-                if matched:
-                    for name, cond in rule.exceptions:
-                        if cond.evaluate(cel_ctx) is True:
-                            matched, exc_name = False, name
-                            break
-            except Exception as err:
-                err_text = _cel_error(err)
-            mode = Mode.AUDIT if forced_audit else rule.mode
-            if err_text is not None:
-                facts.hits.append(
-                    RuleHit(
-                        rule.id,
-                        policy.on_error,
-                        f"rule '{rule.id}' could not be evaluated ({err_text}); on_error={policy.on_error.value}",
-                        Severity.HIGH,
-                        self._error_mode(policy),
-                        "error",
-                        rule.tags,
-                    )
-                )
-            elif matched:
-                facts.hits.append(
-                    RuleHit(
-                        rule.id,
-                        rule.verdict,
-                        rule.message.render(cel_ctx),
-                        rule.severity,
-                        mode,
-                        "policy",
-                        rule.tags,
-                    )
-                )
-            if traces is not None:
-                traces.append(RuleTrace(rule.id, rule.verdict, rule.spec.when, matched, exc_name, err_text))
-            facts.check_deadline(f"after rule '{rule.id}'")
-        return None
-
-    def _decide(
-        self, action: Action, facts: Facts, policy: CompiledPolicy, start: int, error: str | None
-    ) -> Decision:
-        hits = facts.hits
-        if error is None:
-            error = next((h.message for h in hits if h.source == "error"), None)
-        verdict = would = Verdict.ALLOW
-        for hit in hits:
-            if hit.verdict.rank > would.rank:
-                would = hit.verdict
-            approved = hit.verdict is Verdict.ASK and facts.approval_id and hit.source != "error"
-            if hit.mode is Mode.ENFORCE and hit.verdict.rank > verdict.rank and not approved:
-                verdict = hit.verdict
-        args: Mapping[str, Any] | None = None
-        if verdict is Verdict.MODIFY:
-            try:
-                args = self._apply_modifications(action, facts, policy)
-            except Exception as err:  # a broken rewrite must not let the original through silently
-                verdict = policy.on_error
-                error = f"modify failed: {_cel_error(err)}"
-                hits.append(
-                    RuleHit("railguard/error", verdict, f"{error}; on_error={verdict.value}", Severity.HIGH)
-                )
-        shown = verdict if verdict is not Verdict.ALLOW else would
-        relevant = [h for h in hits if h.verdict is shown]
-        severity = max((h.severity for h in relevant), key=lambda s: s.rank, default=Severity.INFO)
-        reason = "; ".join(dict.fromkeys(h.message for h in relevant))
-        if facts.approval_id and verdict is not would:
-            reason = f"approved by a human (request {facts.approval_id}): {reason}"
-        elif not reason:
-            reason = "no rule matched"
-        elif verdict is not would and verdict.rank < would.rank:
-            reason = f"audit mode, would {would.value}: {reason}"
-        mode = Mode.AUDIT if (self.forced_mode is Mode.AUDIT or policy.mode is Mode.AUDIT) else Mode.ENFORCE
-        latency_us = (_perf_ns() - start) / 1000
-        with self._lock:
-            self.stats.checks += 1
-            self.stats.errors += error is not None
-            self.stats.by_verdict[verdict.value] = self.stats.by_verdict.get(verdict.value, 0) + 1
-        return Decision(
-            verdict=verdict,
-            reason=reason,
-            decision_id=action.decision_id(),
-            tool=action.tool,
-            hits=tuple(hits),
-            severity=severity,
-            mode=mode,
-            would_verdict=would,
-            policy_revision=policy.revision,
-            latency_us=latency_us,
-            args=args,
-            error=error,
-            context=action.context,
-            call_id=action.call_id,
-            timestamp=time.time(),
-            approval_id=facts.approval_id,
-        )
-
-    def _apply_modifications(self, action: Action, facts: Facts, policy: CompiledPolicy) -> dict[str, Any]:
-        new_args = dict(action.args)
-        cel_ctx = policy.cel_context()
-        for hit in facts.hits:
-            if hit.verdict is not Verdict.MODIFY or hit.mode is not Mode.ENFORCE:
-                continue
-            rule = policy.rule(hit.rule)
-            if rule is None or rule.modify is None:
-                continue
-            for arg, cond in rule.modify.set:
-                new_args[arg] = cond.evaluate(cel_ctx)
-            for arg in rule.modify.remove:
-                new_args.pop(arg, None)
-            if rule.modify.redact is not None:
-                from railguard.detect.redact import redact_value
-
-                new_args, _ = redact_value(new_args, rule.modify.redact or None)
-        return new_args
+        # Enforced, it ends the chain: the rules may not even be able to read these arguments.
+        return Stop(hit) if facts.mode is Mode.ENFORCE else hit
 
     def _record(self, decision: Decision, action: Action) -> None:
         for sink in list(self._sinks):
             try:
                 sink(decision, action)
-            except Exception:
+            except Exception as err:
                 with self._lock:
                     self.stats.sink_errors += 1
+                internal_error("engine.sink", err, expected=isinstance(err, OSError | RailguardError))
 
     def record(self, decision: Decision, action: Action) -> None:
         """Send a decision made outside `check` (e.g. an output-contract violation) to the sinks."""
@@ -678,22 +642,16 @@ class Engine:
         if not problems:
             return self._observed(tool, parsed, action)
         action = action or Action(tool, {})
-        decision = Decision(
-            verdict=Verdict.BLOCK,
-            reason=f"the output of '{tool}' broke its contract: {'; '.join(problems)}",
-            decision_id=action.decision_id() + ":output",
+        hit = RuleHit("contract/output", Verdict.BLOCK, "; ".join(problems), Severity.HIGH, source="contract")
+        decision = outside_decision(
+            hit,
             tool=tool,
-            hits=(
-                RuleHit(
-                    "contract/output", Verdict.BLOCK, "; ".join(problems), Severity.HIGH, source="contract"
-                ),
-            ),
-            severity=Severity.HIGH,
-            would_verdict=Verdict.BLOCK,
-            policy_revision=self._policy.revision,
+            decision_id=_decision_id(action) + ":output",
+            timestamp=time.time(),
             context=action.context,
             call_id=action.call_id,
-            timestamp=time.time(),
+            reason=f"the output of '{tool}' broke its contract: {'; '.join(problems)}",
+            policy_revision=self._policy.revision,
         )
         self._record(decision, action)
         raise ContractViolation(tool, problems, type(value).__name__, decision)
@@ -705,9 +663,12 @@ class Engine:
             for observer in list(self._output_observers):
                 try:
                     observer(action, value, spec)
-                except Exception:
+                except Exception as err:
                     with self._lock:
                         self.stats.sink_errors += 1
+                    internal_error(
+                        "engine.output_observer", err, expected=isinstance(err, OSError | RailguardError)
+                    )
         return value
 
     def validate_step(self, name: str, value: Any, contract: Any = None) -> Any:
@@ -719,14 +680,137 @@ class Engine:
 
     # -- decorators ------------------------------------------------------------------------------
 
-    def guard(self, fn: Any = None, **options: Any) -> Any:
+    @overload
+    def guard(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def guard(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        args: Any = None,
+        output: Any = None,
+        effect: str | None = None,
+        output_trust: str | None = None,
+        roles: Mapping[str, str] | None = None,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def guard(self, fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
         """Guard a tool function: `@engine.guard` or `@engine.guard(name=..., args=Model, output=...)`.
-        Raises `GuardBlocked` / `ApprovalRequired` instead of running a call the policy stops."""
+        Each call goes through `admit`; a call it does not let run raises `GuardBlocked` /
+        `ApprovalRequired` / `ApprovalDenied` instead of running. Keeps `fn`'s signature."""
         from railguard._guard import guard as make_guard
 
         if fn is None:
             return lambda f: make_guard(self, f, **options)
         return make_guard(self, fn, **options)
+
+
+def _action(
+    action: Action | str, args: Mapping[str, Any] | None, call_id: str | None, context: Context | None
+) -> Action:
+    if isinstance(action, str):
+        return Action(action, dict(args or {}), call_id, context or current_context())
+    return action
+
+
+async def _ready(value: tuple[Decision, Facts]) -> tuple[Decision, Facts]:
+    return value
+
+
+def _approval_of(asked: Decision, outcome: Decision) -> tuple[str, frozenset[str]]:
+    """What a human's approval covers: the asking rules of the decision they answered."""
+    rules = frozenset(
+        h.rule
+        for h in asked.hits
+        if h.verdict is Verdict.ASK and h.mode is Mode.ENFORCE and h.source != "error"
+    )
+    return outcome.approval_id or "approval-handler", rules
+
+
+def _handler_refusal(action: Action, asked: Decision, err: GuardError) -> Decision:
+    """The decision of an approval handler's refusal: a denial stays a denial (ApprovalDenied),
+    a pending request stays the ask it answers, naming the request."""
+    answer = err.decision
+    approval_id = getattr(err, "approval_id", None) or answer.approval_id
+    if isinstance(err, ApprovalDenied):
+        if any(h.rule in DENIAL_RULES for h in answer.hits):
+            return answer
+        hit = RuleHit(
+            "approval/denied", Verdict.BLOCK, "a human denied the call", Severity.HIGH, source="approval"
+        )
+        return outside_decision(
+            hit,
+            tool=action.tool,
+            decision_id=asked.decision_id,
+            timestamp=time.time(),
+            context=action.context,
+            call_id=action.call_id,
+            reason=f"denied: {answer.reason}",
+            earlier=asked.hits,
+            policy_revision=asked.policy_revision,
+            approval_id=approval_id,
+        )
+    if answer.allowed or answer.verdict is Verdict.ASK:
+        return replace(asked, approval_id=approval_id)
+    return answer
+
+
+def _error_hit(facts: Facts, error: str) -> RuleHit:
+    """The hit of a failure inside the pipeline: the policy's `on_error`, which audit mode only records."""
+    mode = Mode.AUDIT if facts.mode is Mode.AUDIT else Mode.ENFORCE
+    return RuleHit(
+        "railguard/error",
+        facts.on_error,
+        f"{error}; on_error={facts.on_error.value}",
+        Severity.HIGH,
+        mode,
+        "error",
+    )
+
+
+def _call_key(action: Action, decision_id: str) -> str | None:
+    """What identifies a retry: the same call id with the same arguments (None without a call id)."""
+    if not action.call_id:
+        return None
+    try:
+        return f"{decision_id}:{action.args_digest()}"
+    except (RecursionError, ValueError, TypeError):
+        return None
+
+
+def _decision_id(action: Action) -> str:
+    """`Action.decision_id`, or for arguments too deep to serialize one from the call's identity."""
+    try:
+        return action.decision_id()
+    except (RecursionError, ValueError, TypeError):
+        ctx = action.context
+        basis = f"{ctx.tenant}\x1f{ctx.run or ctx.session}\x1f{action.tool}\x1f{action.call_id}\x1funreadable"
+        h = hashlib.blake2b(basis.encode(), digest_size=16).hexdigest()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _apply_modifications(action: Action, facts: Facts) -> dict[str, Any]:
+    policy = facts.policy
+    new_args = dict(action.args)
+    cel_ctx = policy.cel_context()
+    for hit in facts.hits:
+        if hit.verdict is not Verdict.MODIFY or hit.mode is not Mode.ENFORCE:
+            continue
+        rule = policy.rule(hit.rule)
+        if rule is None or rule.modify is None:
+            continue
+        for arg, cond in rule.modify.set:
+            new_args[arg] = cond.evaluate(cel_ctx)
+        for arg in rule.modify.remove:
+            new_args.pop(arg, None)
+        if rule.modify.redact is not None:
+            from railguard.detect.redact import redact_value
+
+            new_args, _ = redact_value(new_args, rule.modify.redact or None)
+    return new_args
 
 
 def _warm(policy: CompiledPolicy) -> None:
@@ -738,33 +822,3 @@ def _warm(policy: CompiledPolicy) -> None:
 
         for kinds in kinds_sets:
             redact("warm-up", kinds)
-
-
-def _pick(value: Any, fields: frozenset[str] | None) -> Any:
-    """Only the fields the rules read: every value converted into CEL costs time."""
-    if fields is None or not isinstance(value, Mapping):
-        return dict(value) if isinstance(value, Mapping) else value
-    return {k: value[k] for k in fields if k in value}
-
-
-def _context_fields(ctx: Context, fields: frozenset[str] | None) -> dict[str, Any]:
-    if fields is None:
-        return ctx.to_dict()
-    out: dict[str, Any] = {}
-    for name in fields:
-        if name == "roles":
-            out[name] = list(ctx.roles)
-        elif name == "labels":
-            out[name] = dict(ctx.labels)
-        elif name in Context.KEYS:
-            out[name] = getattr(ctx, name)
-    return out
-
-
-def _extend(hits: list[RuleHit], result: StepResult) -> None:
-    if result is None:
-        return
-    if isinstance(result, RuleHit):
-        hits.append(result)
-    else:
-        hits.extend(result)

@@ -35,8 +35,10 @@ def test_policy_sections_drive_the_guards(store_url: str) -> None:
             assert engine.check("lookup", {"id": 1}).verdict is rg.Verdict.ALLOW
             looping = engine.check("lookup", {"id": 1})
             assert looping.verdict is rg.Verdict.ASK and "loop/repeat" in looping.rules
-            # the steps budget (4 per run): refund 300, lookup x2, the asked lookup = 4 spent
-            spent = engine.check("other", {})
+            # the steps budget (4 per run): refund 300 and lookup x2 ran; the refused refund and the
+            # asked lookup did not, so they spent nothing: one step is left
+            assert engine.check("other", {}).verdict is rg.Verdict.ALLOW
+            spent = engine.check("other", {"n": 2})
             assert spent.verdict is rg.Verdict.BLOCK and "budget/run/steps" in spent.rules
             # a call the policy blocks spends nothing and is not counted by the guards
             assert engine.check("delete_all", {}).rules == ("no-deletes",)

@@ -247,6 +247,13 @@ class FactProvider:
     doc: str
     warm: Callable[[], Any] | None = None  # loads parsers/models at policy load, not on the first check
 
+    def provide(self, action: Action, spec: ToolSpec | None, fact: Callable[[str], Any]) -> Any:
+        """The one way the engine computes a fact: facts it builds on come from `fact` (the
+        per-action cache), so the shell command is parsed once for every provider that reads it."""
+        if self.needs_shell:
+            return self.compute(action, spec, fact("shell"))
+        return self.compute(action, spec)
+
 
 def _warm_action(**args: Any) -> Action:
     from railguard.model import Context

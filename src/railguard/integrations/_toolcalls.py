@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from railguard._guard import _aadmit, _admit
+from railguard._decisions import outside_decision, refusal
 from railguard.errors import GuardBlocked, GuardError
 from railguard.model import Action, Decision, RuleHit, Severity, Verdict
 from railguard.trace._spans import ToolCall, _mark_error, tool_call
@@ -151,18 +151,14 @@ def _json_kind(value: Any) -> str:
 def _malformed(engine: Engine, action: Action, problem: str) -> Decision:
     """A block decision for arguments nobody can check; recorded like any other decision."""
     reason = f"{problem}; call the tool again with its arguments as one valid JSON object"
-    decision = Decision(
-        verdict=Verdict.BLOCK,
-        reason=reason,
-        decision_id=action.decision_id(),
+    decision = outside_decision(
+        RuleHit(MALFORMED_ARGUMENTS_RULE, Verdict.BLOCK, reason, Severity.LOW, source="contract"),
         tool=action.tool,
-        hits=(RuleHit(MALFORMED_ARGUMENTS_RULE, Verdict.BLOCK, reason, Severity.LOW, source="contract"),),
-        severity=Severity.LOW,
-        would_verdict=Verdict.BLOCK,
-        policy_revision=engine.policy.revision,
+        decision_id=action.decision_id(),
+        timestamp=time.time(),
         context=action.context,
         call_id=action.call_id,
-        timestamp=time.time(),
+        policy_revision=engine.policy.revision,
     )
     engine.record(decision, action)
     return decision
@@ -181,26 +177,25 @@ def _blocked(request: ToolCallRequest, exc: GuardError) -> BlockedCall:
     return BlockedCall(request.call_id, request.name, exc.decision, exc.model_message(), request.kind)
 
 
+def _admitted(request: ToolCallRequest, action: Action, decision: Decision) -> AllowedCall | BlockedCall:
+    refused = refusal(decision, action)
+    return _outcome(request, action, decision) if refused is None else _blocked(request, refused)
+
+
 def decide(engine: Engine, request: ToolCallRequest) -> AllowedCall | BlockedCall:
-    """One call -> allowed (maybe rewritten) or blocked. An `ask` goes to the engine's approval
-    handler when it has one, as `@engine.guard` does."""
+    """One call -> allowed (maybe rewritten) or blocked, by `engine.admit` (an `ask` goes to the
+    engine's approval handler when it has one)."""
     action = Action(request.name, request.args, call_id=request.call_id)
     if request.problem is not None:
         return _blocked(request, GuardBlocked(_malformed(engine, action, request.problem), action))
-    try:
-        return _outcome(request, action, _admit(engine, action, engine.check(action)))
-    except GuardError as exc:
-        return _blocked(request, exc)
+    return _admitted(request, action, engine.admit(action))
 
 
 async def adecide(engine: Engine, request: ToolCallRequest) -> AllowedCall | BlockedCall:
     action = Action(request.name, request.args, call_id=request.call_id)
     if request.problem is not None:
         return _blocked(request, GuardBlocked(_malformed(engine, action, request.problem), action))
-    try:
-        return _outcome(request, action, await _aadmit(engine, action, await engine.acheck(action)))
-    except GuardError as exc:
-        return _blocked(request, exc)
+    return _admitted(request, action, await engine.aadmit(action))
 
 
 def guard_requests(

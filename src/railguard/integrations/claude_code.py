@@ -95,7 +95,12 @@ def pre_tool_use(
     engine: Engine, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
 ) -> HookResult:
     """Decide one PreToolUse event."""
-    return _pre_answer(engine.check(action_from_hook(payload)), allow_mode)
+    return _pre_answer(hook_decision(engine, payload), allow_mode)
+
+
+def hook_decision(engine: Engine, payload: Mapping[str, Any]) -> Decision:
+    """The decision on a PreToolUse event: `engine.admit`, the one admission path."""
+    return engine.admit(action_from_hook(payload))
 
 
 def _pre_answer(decision: Decision, allow_mode: AllowMode) -> HookResult:

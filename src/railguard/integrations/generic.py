@@ -9,8 +9,10 @@ and `GuardedToolkit` check each call with the engine first and return, instead o
     if isinstance(result, ToolOutcome):         # blocked, needs approval, or broke its output contract
         reply_to_model(result.message)
 
-Verdicts: allow runs the tool; modify runs it with the rewritten arguments; block returns the
-refusal; ask waits on `engine.approval_handler` when one is set and otherwise returns the refusal.
+Each call goes through `engine.admit`, the one admission path: allow runs the tool; modify runs it
+with the rewritten arguments; block returns the refusal; ask waits on `engine.approval_handler` when
+one is set (and runs only once the re-check under the approval allows it), otherwise returns the
+refusal.
 Each call runs inside an `execute_tool` span (`railguard.trace.tool_call`), where the decision of a
 traced engine (`trace_engine(engine)`) lands.
 
@@ -30,8 +32,9 @@ from typing import Any
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from railguard._decisions import refusal
 from railguard.engine import Engine
-from railguard.errors import ApprovalRequired, ConfigurationError, ContractViolation, GuardBlocked, GuardError
+from railguard.errors import ConfigurationError, ContractViolation
 from railguard.model import Action, Decision, Verdict
 from railguard.trace import ToolCall, active_tracing, tool_call
 from railguard.trace import _keys as k
@@ -56,35 +59,21 @@ class ToolOutcome:
 # -- deciding ------------------------------------------------------------------------------------
 
 
-def _refusal(action: Action, decision: Decision) -> str | None:
-    if decision.verdict is Verdict.BLOCK:
-        return GuardBlocked(decision, action).model_message()
-    if decision.verdict is Verdict.ASK:
-        return ApprovalRequired(decision, action).model_message()
-    return None
+def _refusal_message(action: Action, decision: Decision) -> str | None:
+    refused = refusal(decision, action)
+    return None if refused is None else refused.model_message()
 
 
 def admit(engine: Engine, action: Action) -> tuple[Decision, str | None]:
-    """Check `action`; an `ask` waits on `engine.approval_handler` when one is set. Returns the final
-    decision and, when the call must not run, the model-readable refusal."""
-    decision = engine.check(action)
-    if decision.verdict is Verdict.ASK and engine.approval_handler is not None:
-        try:
-            decision = engine.approval_handler.request(action, decision)
-        except GuardError as err:  # denied, expired, or still pending
-            return err.decision, err.model_message()
-    return decision, _refusal(action, decision)
+    """`engine.admit(action)`, and, when the call must not run, the model-readable refusal."""
+    decision = engine.admit(action)
+    return decision, _refusal_message(action, decision)
 
 
 async def aadmit(engine: Engine, action: Action) -> tuple[Decision, str | None]:
-    """The async form of `admit` (waits with `approval_handler.arequest`)."""
-    decision = await engine.acheck(action)
-    if decision.verdict is Verdict.ASK and engine.approval_handler is not None:
-        try:
-            decision = await engine.approval_handler.arequest(action, decision)
-        except GuardError as err:
-            return err.decision, err.model_message()
-    return decision, _refusal(action, decision)
+    """The async form of `admit`."""
+    decision = await engine.aadmit(action)
+    return decision, _refusal_message(action, decision)
 
 
 def effective_args(action: Action, decision: Decision) -> dict[str, Any]:

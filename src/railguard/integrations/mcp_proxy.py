@@ -44,8 +44,9 @@ from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 
+from railguard._decisions import refusal
 from railguard.engine import Engine
-from railguard.errors import ApprovalRequired, GuardBlocked
+from railguard.errors import GuardError
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 from railguard.trace import tool_call
@@ -201,7 +202,7 @@ class McpProxy:
         with tool_call(tool, str(request.id), args, context=context) as span:
             try:
                 decision = await self._decide(Action(tool, args, call_id=str(request.id), context=context))
-            except (GuardBlocked, ApprovalRequired) as refused:
+            except GuardError as refused:
                 await self._reply(client_write, request.id, error_result(refused.model_message()))
                 return
             except Exception as problem:  # fail closed: an unchecked call never reaches the server
@@ -221,17 +222,11 @@ class McpProxy:
                 span.record_result(pending.result)
 
     async def _decide(self, action: Action) -> Decision:
-        """The decision to act on; raises GuardBlocked / ApprovalRequired when the call must not run."""
-        decision = self.engine.check(action)
-        if decision.verdict is Verdict.BLOCK:
-            raise GuardBlocked(decision, action)
-        if decision.verdict is Verdict.ASK:
-            handler = self.engine.approval_handler
-            if handler is None:
-                raise ApprovalRequired(decision, action)
-            decision = await handler.arequest(action, decision)  # raises when pending or denied
-            if not decision.allowed:
-                raise ApprovalRequired(decision, action)
+        """The decision to act on (`engine.aadmit`); raises its refusal when the call must not run."""
+        decision = await self.engine.aadmit(action)
+        refused = refusal(decision, action)
+        if refused is not None:
+            raise refused
         return decision
 
     def _context(self) -> Context:

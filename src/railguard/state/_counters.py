@@ -178,7 +178,7 @@ def try_add(
 ) -> tuple[bool, CounterState]:
     """Add to a counter if the result stays within `caps`, atomically. Returns (added, state): the
     state after the addition, or the current one when refused (nothing changed then)."""
-    if not _fits(CounterState(), caps, calls, total + reserved):
+    if not fits(CounterState(), caps, calls, total + reserved):
         return False, read_counter(conn, key)
     c = counters.c
     stmt = dialect_insert(conn, counters).values(
@@ -202,7 +202,8 @@ def try_add(
     return True, CounterState(int(row[0]), int(row[1]), int(row[2]))
 
 
-def _fits(state: CounterState, caps: Caps, calls: int, amount: int) -> bool:
+def fits(state: CounterState, caps: Caps, calls: int, amount: int) -> bool:
+    """Whether adding `calls` and `amount` to a counter in `state` stays within `caps`."""
     if caps.max_calls is not None and state.calls + calls > caps.max_calls:
         return False
     if caps.max_total is not None:
@@ -212,11 +213,13 @@ def _fits(state: CounterState, caps: Caps, calls: int, amount: int) -> bool:
     return True
 
 
-def adjust(conn: Connection, key: str, *, total: int = 0, reserved: int = 0) -> None:
-    """Move amounts unconditionally (settling a reservation: reserved -> total)."""
+def adjust(conn: Connection, key: str, *, calls: int = 0, total: int = 0, reserved: int = 0) -> None:
+    """Move amounts unconditionally (settling a reservation: reserved -> total; giving back a charge)."""
     c = counters.c
     conn.execute(
-        update(counters).where(c.key == key).values(total=c.total + total, reserved=c.reserved + reserved)
+        update(counters)
+        .where(c.key == key)
+        .values(calls=c.calls + calls, total=c.total + total, reserved=c.reserved + reserved)
     )
 
 
@@ -250,5 +253,6 @@ def context_value(ctx: Context, field: str) -> str | None:
 
 
 def hit_mode(facts: Facts | None) -> Mode:
-    """Stateful guards follow the policy's mode: in audit mode their hits are recorded, not enforced."""
-    return facts.policy.mode if facts is not None else Mode.ENFORCE
+    """Stateful guards follow the acting mode (the engine's, else the policy's): in audit mode their
+    hits are recorded, not enforced."""
+    return facts.mode if facts is not None else Mode.ENFORCE

@@ -16,8 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from railguard._decisions import outside_decision
 from railguard.errors import ApprovalDenied, ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision, Mode, RuleHit, Severity, Verdict
 from railguard.policy._cel import Condition, compile_condition
@@ -86,9 +87,10 @@ class Approvals:
     # -- the handler protocol --------------------------------------------------------------------
 
     def request(self, action: Action, decision: Decision) -> Decision:
-        """File (or find) the request for this call, then wait up to `wait_s` for a human. Returns an
-        allowing decision once approved; raises ApprovalRequired (still pending), ApprovalDenied
-        (denied or expired) or GuardBlocked (the re-check after the approval blocked)."""
+        """File (or find) the request for this call, then wait up to `wait_s` for a human. Returns the
+        human's approval (an allowing decision naming it) once approved; raises ApprovalRequired
+        (still pending) or ApprovalDenied (denied or expired). The engine's `admit` then checks the
+        call again, under the approval, before it may run."""
         if decision.verdict is not Verdict.ASK:
             return _not_asked(action, decision)
         approval = self.submit(action, decision)
@@ -227,15 +229,7 @@ class Approvals:
             raise ApprovalDenied(_decision_of(approval, decision), action, approval.id)
         if approval.status == PENDING:
             raise ApprovalRequired(replace(decision, approval_id=approval.id), action, approval.id)
-        if self.engine is None:
-            return replace(decision, verdict=Verdict.ALLOW, approval_id=approval.id)
-        # Check again: the approval step now finds the grant, and a modify rule still rewrites the call.
-        again = self.engine.check(action)
-        if again.verdict is Verdict.BLOCK:
-            raise GuardBlocked(again, action)
-        if again.verdict is Verdict.ASK:  # the grant does not cover the call as it is now checked
-            raise ApprovalRequired(again, action, approval.id)
-        return again
+        return _decision_of(approval, decision)
 
     # -- the engine step -------------------------------------------------------------------------
 
@@ -373,18 +367,12 @@ def _decision_of(approval: Approval, asked: Decision | None = None) -> Decision:
         Mode.ENFORCE,
         "approval",
     )
-    base: dict[str, Any] = {"hits": (hit,)}
-    if asked is not None:
-        base["hits"] = (*asked.hits, hit)
-    return Decision(
-        verdict=hit.verdict,
-        reason=reason,
-        decision_id=f"approval:{approval.id}",
+    return outside_decision(
+        hit,
         tool=approval.tool,
-        severity=hit.severity,
-        would_verdict=hit.verdict,
-        context=approval.context,
+        decision_id=f"approval:{approval.id}",
         timestamp=approval.decided_at or time.time(),
+        context=approval.context,
+        earlier=asked.hits if asked is not None else (),
         approval_id=approval.id,
-        **base,
     )

@@ -11,9 +11,11 @@ checks `used + reserved + estimate <= limit`, so concurrent callers (threads, pr
 cannot overshoot; only the difference between an estimate and the actual usage of calls already in
 flight can. A reservation that is never settled (the process crashed) stays charged at its estimate.
 
-As an engine step (stage "guards") every call reserves `estimate(action)` (default: one step) and
-keeps the reservation until `budgets.settle(action, ...)`; calls that are never settled stay charged
-at their estimate, which is exact for steps.
+As an engine step (stage "guards") the budgets are read while a call is evaluated, and the call
+reserves `estimate(action)` (default: one step) only when the engine admits it to run (after any
+approval), keeping the reservation until `budgets.settle(action, ...)`; calls that are never settled
+stay charged at their estimate, which is exact for steps. A refused call, a call waiting for a human
+and an `explain` spend nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from railguard._pipeline import Charge
 from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, current_context
 from railguard.state._counters import (
@@ -37,7 +40,9 @@ from railguard.state._counters import (
     context_value,
     counter_transaction,
     ensure_tables,
+    fits,
     hit_mode,
+    read_counter,
     to_units,
     try_add,
 )
@@ -247,18 +252,55 @@ class Budgets:
         ]
         return Reservation(self.store, True, Verdict.ALLOW, hits, held)
 
+    def preview(
+        self, ctx: Context | None = None, usage: Usage | None = None, *, mode: Mode = Mode.ENFORCE
+    ) -> Reservation:
+        """What `reserve` would answer now, reserving nothing (the result holds nothing to settle)."""
+        ctx = ctx or current_context()
+        usage = usage or Usage()
+        now = time.time()
+        planned = [(rule, key) for rule in self.rules if (key := rule.key(ctx, now)) is not None]
+        if not planned:
+            return Reservation(self.store, True, Verdict.ALLOW, (), [])
+        outcomes: list[tuple[BudgetRule, bool, CounterState, int]] = []
+        with self.store.read_connection() as conn:
+            for rule, key in planned:
+                need = to_units(usage.of(rule.metric), rule.scale)
+                state = read_counter(conn, key)
+                ok = fits(state, Caps(max_total=to_units(rule.limit, rule.scale), headroom=True), 0, need)
+                after = CounterState(state.calls, state.total, state.reserved + need) if ok else state
+                outcomes.append((rule, ok, after, need))
+        refused = [rule for rule, ok, _, _ in outcomes if not ok]
+        shown = [o for o in outcomes if not o[1]] if refused else outcomes
+        hits = tuple(h for o in shown if (h := _hit(*o, ctx=ctx, mode=mode)) is not None)
+        if refused:
+            verdict = max((r.verdict for r in refused), key=lambda v: Verdict(v).rank)
+            return Reservation(self.store, False, Verdict(verdict), hits, [])
+        return Reservation(self.store, True, Verdict.ALLOW, hits, [])
+
     # -- engine step ---------------------------------------------------------------------------
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
-        if facts.provisional is Verdict.BLOCK:
-            return ()  # a blocked call spends nothing
-        held = self.reserve(action.context, self.estimate(action), mode=hit_mode(facts))
-        if held.ok:
-            with self._pending_lock:
-                self._pending[action.decision_id()] = held
-                while len(self._pending) > _PENDING_MAX:
-                    self._pending.popitem(last=False)
-        return held.hits
+        """The engine step: read now, reserve when the engine admits the call."""
+        if facts.provisional is Verdict.BLOCK or facts.charged:
+            return ()  # a blocked call spends nothing (nor is the store read for it); a retry spent already
+        mode, usage = hit_mode(facts), self.estimate(action)
+        seen = self.preview(action.context, usage, mode=mode)
+        if seen.ok and self.rules:
+            facts.on_admit(
+                Charge("budgets", lambda: self._hold(action, usage, mode), lambda: self.release(action))
+            )
+        return seen.hits
+
+    def _hold(self, action: Action, usage: Usage, mode: Mode) -> tuple[RuleHit, ...]:
+        held = self.reserve(action.context, usage, mode=mode)
+        if not held.ok:
+            return held.hits
+        with self._pending_lock:
+            self._pending[action.decision_id()] = held
+            while len(self._pending) > _PENDING_MAX:
+                self._pending.popitem(last=False)
+        return ()
 
     def settle(self, action: Action, usage: Usage | None = None, **actual: float) -> bool:
         """Charge the actual usage of a call the engine step reserved for; False if none is pending."""

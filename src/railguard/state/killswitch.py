@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from railguard._pipeline import Stop
 from railguard.model import Action, Mode, RuleHit, Severity, Verdict
 from railguard.state._tables import kill_switches
 from railguard.store import Store
@@ -185,7 +186,12 @@ class KillSwitchStep:
         while not self._stop.wait(self.refresh_s):
             self.refresh()
 
-    def __call__(self, action: Action, facts: Facts) -> RuleHit | None:
+    def __call__(self, action: Action, facts: Facts) -> Stop | None:
+        """An engaged switch (or an unreadable state) ends the chain: nothing after it may matter."""
+        hit = self.hit(action)
+        return None if hit is None else Stop(hit)
+
+    def hit(self, action: Action) -> RuleHit | None:
         snapshot = self._snapshot
         stale_s = time.monotonic() - self._last_ok
         if stale_s > self.grace_s:

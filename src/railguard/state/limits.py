@@ -14,8 +14,9 @@ seconds (the end of one window, then the start of the next). `window_s=None` cou
 key lives (use it with key="run"). All the rules that apply to a call are checked and counted in one
 transaction: either the call counts against every rule, or (refused) against none.
 
-A call is counted when it is allowed by the limits, even if a later stage (an approval) stops it.
-A `sum_of` argument that is missing, not a number or negative gets the rule's verdict (fail closed).
+As an engine step a limit is read while the call is evaluated and counted only when the engine
+admits the call to run (after any approval): a refused call, a call waiting for a human and an
+`explain` count nothing. A `sum_of` argument that is missing, not a number or negative gets the rule's verdict (fail closed).
 """
 
 from __future__ import annotations
@@ -27,17 +28,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from railguard._pipeline import Charge
 from railguard.errors import ConfigurationError
 from railguard.model import Action, Mode, RuleHit, Severity, Verdict
 from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
     CounterState,
+    adjust,
     bounded_key,
     context_value,
     counter_transaction,
     ensure_tables,
+    fits,
     hit_mode,
+    read_counter,
     to_units,
     try_add,
 )
@@ -132,15 +137,11 @@ class Limits:
                 self._by_tool[tool] = found
         return found
 
-    def check(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
-        """Count the call against every applicable rule if all of them still allow it, atomically."""
-        rules = self.rules_for(action.tool)
-        if not rules:
-            return LimitOutcome(True, Verdict.ALLOW, ())
-        planned: list[tuple[LimitRule, str, int, str, float]] = []
+    def _plan(self, action: Action, mode: Mode, now: float) -> tuple[list[_Planned], list[RuleHit]]:
+        """The counters this call counts against, and the rules it cannot be counted for (bad sum)."""
+        planned: list[_Planned] = []
         bad: list[RuleHit] = []
-        now = time.time()
-        for rule in rules:
+        for rule in self.rules_for(action.tool):
             who = context_value(action.context, rule.key)
             if who is None:
                 continue  # the call has no such identity: the rule cannot apply
@@ -151,33 +152,89 @@ class Limits:
                 )
                 continue
             window, ends = rule.window(now)
-            planned.append((rule, bounded_key("limit", rule.name, who, window), amount, who, ends))
+            planned.append(_Planned(rule, bounded_key("limit", rule.name, who, window), amount, who, ends))
+        return planned, bad
+
+    def check(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
+        """Count the call against every applicable rule if all of them still allow it, atomically."""
+        return self._count(action, mode)[0]
+
+    def preview(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
+        """What `check` would answer now, counting nothing."""
+        now = time.time()
+        planned, bad = self._plan(action, mode, now)
         if bad:
             return _refusal(bad)
+        if not planned:
+            return LimitOutcome(True, Verdict.ALLOW, ())
+        refused: list[RuleHit] = []
+        with self.store.read_connection() as conn:
+            for p in planned:
+                state = read_counter(conn, p.key)
+                if not fits(state, p.caps, 1, p.amount):
+                    refused.append(p.refusal(state, mode, now))
+        return _refusal(refused) if refused else LimitOutcome(True, Verdict.ALLOW, ())
+
+    def _count(self, action: Action, mode: Mode) -> tuple[LimitOutcome, list[_Planned]]:
+        now = time.time()
+        planned, bad = self._plan(action, mode, now)
+        if bad:
+            return _refusal(bad), []
+        if not planned:
+            return LimitOutcome(True, Verdict.ALLOW, ()), []
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                for rule, key, amount, who, ends in planned:
-                    caps = Caps(
-                        max_calls=rule.max_count,
-                        max_total=None if rule.max_sum is None else to_units(rule.max_sum, UNITS_PER_AMOUNT),
-                    )
-                    added, state = try_add(conn, key, caps, calls=1, total=amount, expires_at=ends)
+                for p in planned:
+                    added, state = try_add(conn, p.key, p.caps, calls=1, total=p.amount, expires_at=p.ends)
                     if not added:
-                        message = _message(rule, who, state, amount, ends - now)
-                        refused.append(
-                            RuleHit(rule.name, Verdict(rule.verdict), message, Severity.HIGH, mode, "limits")
-                        )
+                        refused.append(p.refusal(state, mode, now))
                 if refused:
                     raise _Refused
         except _Refused:
-            return _refusal(refused)
-        return LimitOutcome(True, Verdict.ALLOW, ())
+            return _refusal(refused), []
+        return LimitOutcome(True, Verdict.ALLOW, ()), planned
+
+    def _uncount(self, planned: list[_Planned]) -> None:
+        with counter_transaction(self.store) as conn:
+            for p in planned:
+                adjust(conn, p.key, calls=-1, total=-p.amount)
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
-        if facts.provisional is Verdict.BLOCK:
-            return ()  # a blocked call does not count against the limits
-        return self.check(action, hit_mode(facts)).hits
+        """The engine step: read now, count when the engine admits the call."""
+        if facts.provisional is Verdict.BLOCK or facts.charged or not self.rules_for(action.tool):
+            return ()  # a blocked call does not count against the limits; a retry counted already
+        mode = hit_mode(facts)
+        outcome = self.preview(action, mode)
+        if outcome.ok:
+            counted: list[_Planned] = []
+
+            def take() -> tuple[RuleHit, ...]:
+                result, planned = self._count(action, mode)
+                counted.extend(planned)
+                return result.hits
+
+            facts.on_admit(Charge("limits", take, lambda: self._uncount(counted)))
+        return outcome.hits
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    rule: LimitRule
+    key: str
+    amount: int
+    who: str
+    ends: float
+
+    @property
+    def caps(self) -> Caps:
+        rule = self.rule
+        max_total = None if rule.max_sum is None else to_units(rule.max_sum, UNITS_PER_AMOUNT)
+        return Caps(max_calls=rule.max_count, max_total=max_total)
+
+    def refusal(self, state: CounterState, mode: Mode, now: float) -> RuleHit:
+        message = _message(self.rule, self.who, state, self.amount, self.ends - now)
+        return RuleHit(self.rule.name, Verdict(self.rule.verdict), message, Severity.HIGH, mode, "limits")
 
 
 def _refusal(hits: list[RuleHit]) -> LimitOutcome:

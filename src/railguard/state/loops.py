@@ -13,9 +13,11 @@
 - errors: a tool that failed `max_same_errors` times in the run with the same error (type and message
   with numbers ignored) gets the verdict on its next calls.
 
-A refused call is not recorded (it did not run), nor is one another step already blocked. With a
-store, the history lives in `rg_loop_calls` and each check reads and records in one transaction, so
-the processes serving one run share it. Only digests of arguments and errors are stored.
+As an engine step the history is read while a call is evaluated and the call is recorded only
+when the engine admits it to run: a refused call, a call waiting for a human and an `explain` leave
+no trace. With a store, the history lives in `rg_loop_calls` and recording re-reads and appends in
+one transaction, so the processes serving one run share it. Only digests of arguments and errors are
+stored.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, func, select
 
+from railguard._pipeline import Charge
 from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, canonical_json
 from railguard.state._counters import (
@@ -98,7 +101,11 @@ Decide = Callable[[RunView], list[RuleHit]]
 
 
 class _Runs(Protocol):
+    def view(self, run: str, sig: str, tool: str, window: int) -> RunView: ...
+
     def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]: ...
+
+    def forget(self, run: str, sig: str) -> None: ...
 
     def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None: ...
 
@@ -122,9 +129,22 @@ class Loops:
         return tuple(self._runs.check(run, sig, action.tool[:200], self.rules.window, decide))
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
-        if facts.provisional is Verdict.BLOCK:
-            return ()
-        return self.check(action, hit_mode(facts))
+        """The engine step: read the run's history now, record the call when the engine admits it."""
+        run = _run_key(action.context)
+        if run is None or facts.provisional is Verdict.BLOCK or facts.charged:
+            return ()  # a retry of a call already recorded is not a repeat
+        mode, tool = hit_mode(facts), action.tool[:200]
+        sig = call_signature(action, normalize_strings=self.rules.normalize_strings)
+        decide = self._decider(action, mode)
+        hits = decide(self._runs.view(run, sig, tool, self.rules.window))
+        if not any(h.verdict is Verdict.BLOCK for h in hits):
+
+            def take() -> list[RuleHit]:  # an ask a human approved still runs; only a new block refuses
+                found = self._runs.check(run, sig, tool, self.rules.window, decide)
+                return [h for h in found if h.verdict is Verdict.BLOCK]
+
+            facts.on_admit(Charge("loops", take, lambda: self._runs.forget(run, sig)))
+        return tuple(hits)
 
     def record_error(self, action: Action, error: BaseException | str) -> None:
         """Record that `action` failed; only a digest of the error and its type name are kept."""
@@ -238,16 +258,36 @@ class _MemoryRuns:
             self._runs.move_to_end(run)
         return state
 
+    def _view(self, state: _RunState, sig: str, tool: str, window: int) -> RunView:
+        errors, error_type = max((v for (t, _), v in state.errors.items() if t == tool), default=(0, ""))
+        recent = list(state.recent)[-window:] if window else []
+        return RunView(state.counts[sig], recent, errors, error_type)
+
+    def view(self, run: str, sig: str, tool: str, window: int) -> RunView:
+        with self._lock:
+            state = self._runs.get(run)
+            return RunView(0, [], 0, "") if state is None else self._view(state, sig, tool, window)
+
     def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]:
         with self._lock:
             state = self._state(run, window)
-            errors, error_type = max((v for (t, _), v in state.errors.items() if t == tool), default=(0, ""))
-            recent = list(state.recent)[-window:] if window else []
-            hits = decide(RunView(state.counts[sig], recent, errors, error_type))
+            hits = decide(self._view(state, sig, tool, window))
             if not any(h.verdict is Verdict.BLOCK for h in hits):
                 state.recent.append(sig)
                 state.counts[sig] += 1
             return hits
+
+    def forget(self, run: str, sig: str) -> None:
+        with self._lock:
+            state = self._runs.get(run)
+            if state is None or not state.counts[sig]:
+                return
+            state.counts[sig] -= 1
+            recent = list(state.recent)
+            if sig in recent:
+                del recent[len(recent) - 1 - recent[::-1].index(sig)]
+                state.recent.clear()
+                state.recent.extend(recent)
 
     def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None:
         with self._lock:
@@ -268,27 +308,37 @@ class _StoreRuns:
         with counter_transaction(self._store) as conn:
             yield conn
 
+    def view(self, run: str, sig: str, tool: str, window: int) -> RunView:
+        with self._store.read_connection() as conn:
+            return self._view(conn, run, sig, tool, window)
+
     def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]:
-        c, e = loop_calls.c, loop_errors.c
         with self._tx() as conn:
-            repeats = conn.execute(
-                select(func.count()).select_from(loop_calls).where(c.run_key == run, c.sig == sig)
-            ).scalar_one()
-            recent: list[str] = []
-            if window:
-                rows = conn.execute(select(c.sig).where(c.run_key == run).order_by(c.id.desc()).limit(window))
-                recent = [r[0] for r in rows][::-1]
-            worst = conn.execute(
-                select(e.n, e.error_type)
-                .where(e.run_key == run, e.tool == tool)
-                .order_by(e.n.desc())
-                .limit(1)
-            ).first()
-            view = RunView(int(repeats), recent, int(worst[0]) if worst else 0, worst[1] if worst else "")
-            hits = decide(view)
+            hits = decide(self._view(conn, run, sig, tool, window))
             if not any(h.verdict is Verdict.BLOCK for h in hits):
                 conn.execute(loop_calls.insert().values(run_key=run, sig=sig, at=time.time()))
             return hits
+
+    def forget(self, run: str, sig: str) -> None:
+        c = loop_calls.c
+        with self._tx() as conn:
+            last = conn.execute(select(func.max(c.id)).where(c.run_key == run, c.sig == sig)).scalar_one()
+            if last is not None:
+                conn.execute(loop_calls.delete().where(c.id == last))
+
+    def _view(self, conn: Connection, run: str, sig: str, tool: str, window: int) -> RunView:
+        c, e = loop_calls.c, loop_errors.c
+        repeats = conn.execute(
+            select(func.count()).select_from(loop_calls).where(c.run_key == run, c.sig == sig)
+        ).scalar_one()
+        recent: list[str] = []
+        if window:
+            rows = conn.execute(select(c.sig).where(c.run_key == run).order_by(c.id.desc()).limit(window))
+            recent = [r[0] for r in rows][::-1]
+        worst = conn.execute(
+            select(e.n, e.error_type).where(e.run_key == run, e.tool == tool).order_by(e.n.desc()).limit(1)
+        ).first()
+        return RunView(int(repeats), recent, int(worst[0]) if worst else 0, worst[1] if worst else "")
 
     def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None:
         e = loop_errors.c

@@ -1,0 +1,147 @@
+"""Rule evaluation as a pipeline step (stage "policy"): the candidate rules of the tool, evaluated
+over the variables they read, each match a hit.
+
+A detector that fails or a rule that cannot be evaluated gives the policy's `on_error` verdict (once
+per failed detector, not once per rule reading it), with a value-free reason. The deadline is
+checked after every rule; the detectors check it inside their loops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from railguard._pipeline import DeadlineExceeded, RuleTrace
+from railguard.model import Action, Context, Effect, Mode, RuleHit, Severity, Trust
+
+if TYPE_CHECKING:
+    from railguard._pipeline import Facts
+    from railguard.policy._compile import CompiledRule
+
+__all__ = ["cel_error", "evaluate_rules"]
+
+
+def cel_error(err: BaseException) -> str:
+    """A short, value-free description of an evaluation failure."""
+    if isinstance(err, KeyError):
+        return f"no such key {err.args[0]!r} (guard optional fields with has(...))"
+    text = str(err).split(". ")[0].strip()
+    return f"{type(err).__name__}: {text}"[:300]
+
+
+def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
+    """The "policy" step."""
+    plan, policy = facts.plan, facts.policy
+    if not plan.rules:
+        return None
+    cel_ctx = policy.cel_context()
+    cel_ctx.update(_variables(action, facts))
+    hits: list[RuleHit] = []
+    error_mode = Mode.AUDIT if facts.mode is Mode.AUDIT else Mode.ENFORCE
+    broken = facts.failed() if plan.facts else {}
+    for name, problem in broken.items():
+        hits.append(
+            RuleHit(
+                f"railguard/fact:{name}",
+                facts.on_error,
+                f"the '{name}' detector failed ({cel_error(problem)}); on_error={facts.on_error.value}",
+                Severity.HIGH,
+                error_mode,
+                "error",
+            )
+        )
+    traces = facts.traces
+    deadline = facts.deadline
+    now, quiet_until = deadline.wall_ns, deadline.quiet_until
+    for rule in plan.rules:
+        matched, exc_name, err_text = False, None, None
+        unusable = [n for n in rule.variables if n in broken] if broken else None
+        if unusable:  # already reported once above, as the detector's failure
+            if traces is not None:
+                traces.append(_trace(rule, False, None, f"fact '{unusable[0]}' failed"))
+            continue
+        try:
+            result = True if rule.condition is None else rule.condition.evaluate(cel_ctx)
+            if not isinstance(result, bool):
+                raise TypeError(f"'when' must give true or false, got {type(result).__name__}")
+            matched = result
+            if matched:
+                for name, cond in rule.exceptions:
+                    if cond.evaluate(cel_ctx) is True:
+                        matched, exc_name = False, name
+                        break
+        except Exception as err:
+            err_text = cel_error(err)
+        if err_text is not None:
+            hits.append(
+                RuleHit(
+                    rule.id,
+                    facts.on_error,
+                    f"rule '{rule.id}' could not be evaluated ({err_text}); on_error={facts.on_error.value}",
+                    Severity.HIGH,
+                    error_mode,
+                    "error",
+                    rule.tags,
+                )
+            )
+        elif matched:
+            # The engine's mode replaces the file's; a rule's own `mode: audit` stays a trial.
+            mode = Mode.AUDIT if facts.mode is Mode.AUDIT else rule.spec.mode or Mode.ENFORCE
+            message = rule.message.render(cel_ctx)
+            hits.append(RuleHit(rule.id, rule.verdict, message, rule.severity, mode, "policy", rule.tags))
+            if rule.modify is not None and mode is Mode.ENFORCE:
+                facts.rewrites = True
+        if traces is not None:
+            traces.append(_trace(rule, matched, exc_name, err_text))
+        if now() > quiet_until:
+            deadline.check(f"after rule '{rule.id}'")
+    return hits
+
+
+def _variables(action: Action, facts: Facts) -> dict[str, Any]:
+    """Only the variables (and fields) the candidate rules read: every value converted into CEL
+    costs time. A detector that fails is left out; its rules are reported by the caller."""
+    wanted = facts.plan.fields
+    values: dict[str, Any] = {}
+    if "tool" in wanted:
+        values["tool"] = action.tool
+    if "args" in wanted:
+        values["args"] = _pick(action.args, wanted["args"])
+    if "ctx" in wanted:
+        values["ctx"] = _context_fields(action.context, wanted["ctx"])
+    if "effect" in wanted:
+        values["effect"] = (facts.spec.effect if facts.spec else Effect.UNKNOWN).value
+    if "trust" in wanted:
+        values["trust"] = (facts.spec.output_trust if facts.spec else Trust.TRUSTED).value
+    for name in facts.plan.facts:
+        try:
+            values[name] = _pick(facts.get(name), wanted.get(name))
+        except DeadlineExceeded:
+            raise
+        except Exception:  # kept by `facts`: every rule reading it fails closed (reported above)
+            pass
+    return values
+
+
+def _trace(rule: CompiledRule, matched: bool, exception: str | None, error: str | None) -> RuleTrace:
+    return RuleTrace(rule.id, rule.verdict, rule.spec.when, matched, exception, error)
+
+
+def _pick(value: Any, fields: frozenset[str] | None) -> Any:
+    if fields is None or not isinstance(value, Mapping):
+        return dict(value) if isinstance(value, Mapping) else value
+    return {k: value[k] for k in fields if k in value}
+
+
+def _context_fields(ctx: Context, fields: frozenset[str] | None) -> dict[str, Any]:
+    if fields is None:
+        return ctx.to_dict()
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name == "roles":
+            out[name] = list(ctx.roles)
+        elif name == "labels":
+            out[name] = dict(ctx.labels)
+        elif name in Context.KEYS:
+            out[name] = getattr(ctx, name)
+    return out
