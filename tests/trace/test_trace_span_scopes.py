@@ -91,5 +91,7 @@ def test_the_stored_decision_record_matches_the_decision_and_its_span(tmp_path: 
     assert record["decision_id"] == decision.decision_id == tool_span.decision_id
     assert record["verdict"] == "block" == tool_span.verdict
     assert record["rules"] == ["mail/external"]
-    assert record == {**decision.to_record(), "context": record["context"]}
+    # the action's arguments are kept for backtests, redacted like the rest of the record
+    assert record["action_args"] == {"to": "[redacted:email]"}
+    assert record == {**decision.to_record(), "context": record["context"], "action_args": record["action_args"]}
     assert record["context"]["tenant"] == "acme"

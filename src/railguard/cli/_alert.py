@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from railguard.cli._traces import _DURATION, _UNIT_S, DbOpt, parse_since
+from railguard.cli._common import _UNIT_S, DbOpt, parse_since
 from railguard.errors import RailguardError
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ NotifyOpt = Annotated[
 def register(app: typer.Typer) -> None:
     app.command("heartbeat")(heartbeat)
     app.command("digest")(digest)
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 
 def parse_duration(text: str) -> float:

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from railguard.cli._approvals import DbOpt, JsonOpt, _when
-from railguard.cli._approvals import _store as _open_store_or_exit
+from railguard.cli._common import open_store_or_exit as _open_store_or_exit
 from railguard.store import AuditLog
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from railguard.cli._traces import DbOpt, parse_since
-from railguard.cli._traces import _store as open_cli_store
+from railguard.cli._common import DbOpt, parse_since
+from railguard.cli._common import open_store_or_exit as open_cli_store
 from railguard.errors import RailguardError
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from railguard.cli._approvals import DbOpt, JsonOpt, _when, _who
-from railguard.cli._approvals import _store as _open_store_or_exit
+from railguard.cli._common import open_store_or_exit as _open_store_or_exit
 from railguard.errors import RailguardError
 from railguard.store import ROLES, KeyRing
 

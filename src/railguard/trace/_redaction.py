@@ -160,8 +160,9 @@ def redact_decision_record(record: Mapping[str, Any], policy: RedactionPolicy) -
     messages, error and context labels; the user id hashed. Ids, verdicts and rule ids are kept."""
     redactor = Redactor(policy)
     out = dict(record)
-    if out.get("args") is not None:
-        out["args"] = redactor.value(out["args"], "args")
+    for key in ("args", "action_args"):
+        if out.get(key) is not None:
+            out[key] = redactor.value(out[key], key)
     for key in ("reason", "error"):
         if isinstance(out.get(key), str):
             out[key] = redactor.text(out[key], key)
