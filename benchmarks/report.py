@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 ORDER = [
     "_summary", "engine", "shell", "adversarial", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo", "trace",
-    "store", "ingest", "server", "state", "state_approvals", "integrations", "integration_streams", "diagnose",
+    "store", "ingest", "server", "state", "state_approvals", "integrations", "integration_streams", "diagnose", "backtest",
 ]  # fmt: skip
 
 HEADER = """# Benchmarks
