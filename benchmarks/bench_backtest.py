@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from railguard.diagnose.backtest import StoredHistory, backtest, replay_engine
-from railguard.diagnose._stored_runs import HistoryAction
+from railguard.diagnose.backtest import HistoryAction, StoredHistory, backtest, replay_engine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "backtest.md"
 COMMAND = ".venv/bin/python -m benchmarks.bench_backtest"
