@@ -508,7 +508,7 @@ def test_args_too_deep_or_too_large_give_on_error_never_an_exception() -> None:
     for _ in range(5000):
         deep = {"a": [deep]}
     d = engine.check("t", {"x": deep})
-    assert d.verdict is rg.Verdict.BLOCK and "nest deeper than 200 levels" in d.reason
+    assert d.verdict is rg.Verdict.BLOCK and "nests deeper than 200 levels" in d.reason
     wide = engine.check("t", {"x": list(range(300_000))})
     assert wide.verdict is rg.Verdict.BLOCK and "more than 200,000 values" in wide.reason
     assert engine.check("t", {"x": 1}).verdict is rg.Verdict.ASK  # the engine is fine afterwards

@@ -129,6 +129,6 @@ def test_check_never_raises_for_any_nesting_or_string(depth: int, shape: list[st
     engine = Engine.from_yaml("rules:\n  - {rule: r, tools: [t], when: has(args.v), verdict: ask}\n")
     decision = engine.check("t", {"v": value}, call_id="c1")
     if depth >= 200:
-        assert decision.verdict is rg.Verdict.BLOCK and "nest deeper" in decision.reason
+        assert decision.verdict is rg.Verdict.BLOCK and "deeper than 200 levels" in decision.reason
     else:
         assert decision.verdict in (rg.Verdict.ASK, rg.Verdict.BLOCK)

@@ -1,4 +1,12 @@
-"""Reading a stream of JSON objects: JSON Lines, or pretty-printed objects one after another."""
+"""Reading a stream of JSON inputs: JSON Lines, or one pretty-printed value that is the whole input.
+
+Each line is one input. A line that is not UTF-8, not JSON, nested too deep or too long yields an
+error item with its line number, and reading goes on with the next line: a bad line never hides,
+swallows or shifts the lines after it, so outputs stay in step with inputs. The one exception is an
+input that is, as a whole, a single JSON value spread over several lines (a pretty-printed object):
+it is recognised only when nothing but whitespace follows it; otherwise its lines are read as JSON
+Lines like any other.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +15,88 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from railguard._limits import MAX_JSON_BYTES, LimitExceeded, parse_json
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    line: int  # where the object started (1-based)
+    line: int  # where the value started (1-based)
     value: Any = None
     error: str | None = None
 
 
-def read_objects(lines: Iterable[str]) -> Iterator[Item]:
-    """Yield each JSON value as soon as it is complete. A line that cannot start or continue a
-    value yields an error item and reading goes on: bad input never hides the lines after it."""
-    buffer, start = "", 0
-    for number, line in enumerate(lines, 1):
-        if not buffer:
-            if not line.strip():
-                continue
-            start = number
-        buffer += line
-        try:
-            value = json.loads(buffer)
-        except json.JSONDecodeError as err:
-            incomplete = err.pos >= len(buffer.rstrip()) and buffer.lstrip()[:1] in "{["
-            if incomplete and number - start < 10_000:
-                continue
-            yield Item(start, error=f"invalid JSON at line {start}: {err.msg} (column {err.colno})")
-            buffer = ""
+def read_objects(lines: Iterable[bytes | str]) -> Iterator[Item]:
+    """Yield one item per non-blank line, as soon as the line is read (see the module docstring)."""
+    numbered = enumerate(lines, 1)
+    for number, line in numbered:
+        if not line.strip():
             continue
-        yield Item(start, value=value)
-        buffer = ""
-    if buffer.strip():
-        yield Item(
-            start, error=f"invalid JSON at line {start}: the object is not closed before the end of input"
-        )
+        if _state([line]) == _INCOMPLETE:  # e.g. a lone "{": the whole input may be one value
+            yield from _one_value_or_lines([(number, line)], numbered)
+        else:
+            yield _parse_line(number, line)
+            yield from _each_line(numbered)
+        return
+
+
+_COMPLETE, _INCOMPLETE, _INVALID = "complete", "incomplete", "invalid"
+
+
+def _each_line(numbered: Iterator[tuple[int, bytes | str]]) -> Iterator[Item]:
+    for number, line in numbered:
+        if line.strip():
+            yield _parse_line(number, line)
+
+
+def _one_value_or_lines(
+    held: list[tuple[int, bytes | str]], numbered: Iterator[tuple[int, bytes | str]]
+) -> Iterator[Item]:
+    """Hold lines while they may still make one value that is the whole input. The held text is
+    re-parsed only when the count of held lines reaches a power of two (so reading stays linear)
+    and at the end. As soon as it cannot be one value (invalid, too big, something after it), every
+    held line is answered on its own and reading goes on line by line."""
+    size = len(held[0][1])
+    for number, line in numbered:
+        held.append((number, line))
+        size += len(line)
+        count = len(held)
+        if size > MAX_JSON_BYTES or (count & (count - 1) == 0 and _state([x for _, x in held]) == _INVALID):
+            break
+    else:
+        try:
+            yield Item(held[0][0], value=parse_json(_text([x for _, x in held])))
+            return
+        except ValueError:
+            pass
+    for number, line in held:
+        if line.strip():
+            yield _parse_line(number, line)
+    yield from _each_line(numbered)
+
+
+def _state(lines: list[bytes | str]) -> str:
+    """Whether these lines are one complete value, the start of one, or neither."""
+    try:
+        text = _text(lines)
+        parse_json(text)
+    except json.JSONDecodeError as err:
+        return _INCOMPLETE if err.pos >= len(text.rstrip()) else _INVALID
+    except ValueError:
+        return _INVALID
+    return _COMPLETE
+
+
+def _text(lines: list[bytes | str]) -> str:
+    """The lines as one text; raises UnicodeDecodeError (a ValueError) if one is not UTF-8."""
+    return "".join(x if isinstance(x, str) else x.decode("utf-8") for x in lines)
+
+
+def _parse_line(number: int, line: bytes | str) -> Item:
+    try:
+        return Item(number, value=parse_json(line))
+    except LimitExceeded as err:
+        return Item(number, error=f"invalid input at line {number}: {err}")
+    except json.JSONDecodeError as err:
+        return Item(number, error=f"invalid JSON at line {number}: {err.msg} (column {err.colno})")
+    except ValueError as err:  # pragma: no cover - parse_json raises only the two above
+        return Item(number, error=f"invalid JSON at line {number}: {type(err).__name__}")

@@ -28,6 +28,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from railguard._decisions import DENIAL_RULES, assemble, enforced_verdict, outside_decision
 from railguard._internal import internal_error
+from railguard._limits import admissible
 from railguard._pipeline import (
     DEADLINE_STAGES,
     STAGES,
@@ -314,9 +315,12 @@ class Engine:
         for observer in list(self._input_observers):
             try:
                 observer(text, context, speaker)
-            except Exception:
+            except Exception as err:
                 with self._lock:
                     self.stats.sink_errors += 1
+                internal_error(
+                    "engine.input_observer", err, expected=isinstance(err, OSError | RailguardError)
+                )
 
     def declare_tool(
         self,
@@ -523,6 +527,9 @@ class Engine:
         approval: tuple[str, frozenset[str]] | None = None,
     ) -> tuple[Decision, Facts]:
         """Run the pipeline once: evaluation only, nothing is charged or recorded."""
+        # Too deep or not encodable (a lone surrogate in an id): decided as an error on a stand-in
+        # that keeps a stable decision id; nothing downstream walks the original.
+        action, refused = admissible(action)
         policy = self._policy  # one snapshot for the whole check (atomic reload)
         mode = self.forced_mode or policy.mode
         plan = policy.plan(action.tool)
@@ -539,7 +546,7 @@ class Engine:
                 facts.charged = key in self._admitted
                 if facts.charged:
                     self._admitted.move_to_end(key)
-        error = self._run_steps(action, facts)
+        error = refused or self._run_steps(action, facts)
         if error is not None:
             facts.hits.append(_error_hit(facts, error))
         args: dict[str, Any] | None = None

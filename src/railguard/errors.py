@@ -9,6 +9,7 @@ RailguardError
 │       └── ApprovalDenied      a human denied it, or it expired
 ├── ContractViolation           a tool's output or an agent step's result broke its contract
 ├── StoreError                  the store could not be reached or migrated
+│   └── UnstorableData          the store refused the data itself: retrying it cannot succeed
 └── ConfigurationError          an engine, store or integration was set up wrongly
 """
 
@@ -130,3 +131,8 @@ class ContractViolation(RailguardError):
 
 class StoreError(RailguardError):
     """The store failed (unreachable, migration mismatch). The message never contains credentials."""
+
+
+class UnstorableData(StoreError):
+    """The database refused the values themselves (not the connection): the same data sent again
+    fails again, so a sender must not retry it."""

@@ -183,9 +183,11 @@ def test_post_tool_use_clean_result_is_silent_and_same_text_from_trusted_tool_is
     assert (done.returncode, done.stdout) == (0, b"")
 
 
-def test_post_tool_use_failure_never_blocks() -> None:
+def test_post_tool_use_failure_tells_claude_the_result_is_unchecked() -> None:
+    # Exit 2 after PostToolUse feeds stderr to Claude (the call already ran; nothing is undone).
     done = run_hook("{broken", "--policy", str(POLICY), "--event", "post")
-    assert done.returncode == 1
+    assert done.returncode == 2
+    assert b"Treat the result as unchecked" in done.stderr
     assert done.stderr.startswith(b"Railguard could not scan this tool result")
 
 

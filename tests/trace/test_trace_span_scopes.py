@@ -93,5 +93,9 @@ def test_the_stored_decision_record_matches_the_decision_and_its_span(tmp_path: 
     assert record["rules"] == ["mail/external"]
     # the action's arguments are kept for backtests, redacted like the rest of the record
     assert record["action_args"] == {"to": "[redacted:email]"}
-    assert record == {**decision.to_record(), "context": record["context"], "action_args": record["action_args"]}
+    assert record == {
+        **decision.to_record(),
+        "context": record["context"],
+        "action_args": record["action_args"],
+    }
     assert record["context"]["tenant"] == "acme"

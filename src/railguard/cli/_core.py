@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, BinaryIO
 
 import typer
 from rich.console import Console
@@ -49,24 +49,25 @@ def _engine(policy: list[Path] | None, pack: list[str] | None, mode: str | None 
         raise typer.Exit(2) from None
 
 
-def _open(path: str) -> TextIO:
+def _open(path: str) -> BinaryIO:
+    """Bytes, not text: a line that is not UTF-8 is that line's error, not the whole stream's."""
     if path == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     try:
-        return open(path, encoding="utf-8")
+        return open(path, "rb")
     except OSError as e:
         err.print(f"[red]cannot read input:[/red] {path}: {e.strerror}")
         raise typer.Exit(2) from None
 
 
-def _actions(stream: TextIO) -> Iterator[tuple[int, Action | None, str | None]]:
+def _actions(stream: BinaryIO) -> Iterator[tuple[int, Action | None, str | None]]:
     for item in read_objects(stream):
         if item.error is not None:
             yield item.line, None, item.error
             continue
         try:
             yield item.line, Action.from_dict(item.value), None
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             yield item.line, None, f"invalid action at line {item.line}: {e}"
 
 
@@ -83,7 +84,7 @@ class _DecisionLog:
     """`check --db`: decision records, redacted, written in batches; the rest is flushed on exit."""
 
     _BATCH = 500
-    _SAFE_KEYS = ("decision_id", "call_id", "approval_id", "policy_revision", "rules", "timestamp")
+    _SAFE_KEYS = ("decision_id", "approval_id", "policy_revision", "rules", "timestamp")  # Railguard's own
 
     def __init__(self, url: str) -> None:
         from railguard.store import open_store
@@ -119,6 +120,10 @@ class _DecisionLog:
             self._store.close()
 
 
+class _BadLine(Exception):
+    """An input line that is not an action (its message says which line and why)."""
+
+
 @app.command()
 def check(
     policy: PolicyOpt = None,
@@ -130,9 +135,11 @@ def check(
         str | None, typer.Option("--db", help="Also record every decision (redacted) in this store URL.")
     ] = None,
 ) -> None:
-    """Decide actions: one JSON action or a JSON Lines stream of
-    {"tool": ..., "args": {...}, "context": {...}, "id": ...}; prints one decision per action.
-    With no --policy and no --pack, the built-in default pack is used. Exit 2 if an input was invalid."""
+    """Decide actions: a JSON Lines stream of {"tool": ..., "args": {...}, "context": {...}, "id": ...}
+    (or one pretty-printed action as the whole input); prints one decision per line, as it is read.
+    A bad line (not UTF-8, not JSON, too deep) gets its own error with its line number and the rest
+    are still decided; exit 2 if any line was bad. With no --policy and no --pack, the built-in
+    default pack is used."""
     engine = _engine(policy, pack, mode)
     log = _DecisionLog(db) if db else None
     bad = 0
@@ -141,18 +148,27 @@ def check(
     with _open(input) as stream, log or contextlib.nullcontext(), counting as advance:
         for line, action, problem in _actions(stream):
             advance(1)
-            if action is None:
+            try:
+                if action is None:
+                    raise _BadLine(str(problem))
+                decision = engine.check(action)
+                answer = json.dumps(decision.to_json_line(), default=str)
+            except Exception as e:  # never let one input end the stream: it gets its own error line
                 bad += 1
+                why = (
+                    str(e)
+                    if isinstance(e, _BadLine)
+                    else f"could not decide the input at line {line} ({type(e).__name__})"
+                )
                 if as_json:
-                    print(json.dumps({"line": line, "error": problem}), flush=True)
+                    print(json.dumps({"line": line, "error": why}), flush=True)
                 else:
-                    err.print(f"[red]error:[/red] {escape(str(problem))}")
+                    err.print(f"[red]error:[/red] {escape(why)}")
                 continue
-            decision = engine.check(action)
             if log is not None:
                 log.add(decision)
             if as_json:
-                print(json.dumps(decision.to_json_line(), default=str), flush=True)
+                print(answer, flush=True)
             else:
                 _print_decision(decision)
     if bad:
@@ -273,6 +289,11 @@ def policy_validate(
         f"{len(p.macros)} macros, {len(p.tools)} tools; mode {p.mode.value}, on_error {p.on_error.value}, "
         f"deadline {p.deadline_ns / 1e6:g} ms"
     )
+    if not p.rules:
+        err.print(
+            "[yellow]warning[/yellow] the policy has no rules and includes no pack, so only tool contracts "
+            "and stateful guards can stop an action; add rules or 'include: [pack:coding-agent]'"
+        )
 
 
 @policy_app.command("packs")

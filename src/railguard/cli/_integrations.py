@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -54,27 +53,13 @@ def hook_claude_code(
 ) -> None:
     """Claude Code PreToolUse/PostToolUse hook: the event JSON on stdin, the answer on stdout.
     Fails closed: any error in a PreToolUse exits 2 (Claude Code blocks the call)."""
-    from railguard.integrations.claude_code import AllowMode, run_hook
+    from railguard.integrations.claude_code import read_stdin, serve_hook
 
-    try:
-        mode = AllowMode(allow_mode)
-        text = sys.stdin.read()
-    except (ValueError, OSError) as problem:  # exit 2 blocks: never let a broken hook wave calls through
-        sys.stderr.write(f"Railguard hook could not start ({type(problem).__name__}); the call is blocked.\n")
-        raise typer.Exit(2) from None
-    result = run_hook(
-        text,
-        policies=[str(p) for p in policy or []],
-        packs=pack or [],
-        event=event,
-        allow_mode=mode,
-        untrusted=untrusted or [],
-        db=db,
-    )
-    sys.stdout.write(result.stdout)
-    sys.stdout.flush()
-    sys.stderr.write(result.stderr)
-    raise typer.Exit(result.exit_code)
+    code = serve_hook(
+        read_stdin, policies=[str(p) for p in policy or []], packs=pack or [], event=event,
+        allow_mode=allow_mode, untrusted=untrusted or [], db=db,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 @install_app.command("claude-code")

@@ -133,7 +133,18 @@ class _Loader:
 
     def parse(self, file: str, text: str, parent: tuple[str, int | None] | None) -> list[PolicyDoc]:
         self.digest.update(file.encode() + b"\0" + text.encode() + b"\0")
-        doc = parse_document(load_yaml(text, file), file)
+        data = load_yaml(text, file)
+        if data is None or data == [] or data == {}:
+            # A policy that says nothing would allow everything; a truncated or mis-saved file must
+            # not turn the guard off.
+            raise PolicyError(
+                "the policy file is empty (nothing but blank lines or comments), so it would allow everything",
+                file=file,
+                line=1,
+                fix="add rules, or include a pack (e.g. 'include: [pack:coding-agent]'); "
+                "to allow everything on purpose, write a rule that says so",
+            )
+        doc = parse_document(data, file)
         out: list[PolicyDoc] = []
         for include, line in doc.includes:
             out.extend(self.load(include, (file, line)))

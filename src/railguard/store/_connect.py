@@ -4,6 +4,11 @@ SQLite: WAL journal, synchronous=NORMAL, a busy timeout, and transactions begun 
 module's implicit BEGIN is switched off) so that write transactions can use BEGIN IMMEDIATE: taking
 the write lock up front means two processes never both read, then both fail to upgrade to a write.
 PostgreSQL: the psycopg 3 driver, pre-pinged pooled connections.
+
+Every wait on the database is bounded, so a store that is down, hung or locked fails a call with a
+StoreError instead of stalling it: SQLite waits at most SQLITE_BUSY_TIMEOUT_MS for a lock; PostgreSQL
+gets a connect timeout and per-session statement and lock timeouts (a URL's own `connect_timeout` or
+`options` query parameter replaces ours).
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from railguard.errors import StoreError
 
 DEFAULT_PATH = Path(".railguard") / "railguard.db"
 ENV_VAR = "RAILGUARD_DB"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_MS = 30_000
+PG_LOCK_TIMEOUT_MS = 10_000
 _IMMEDIATE = "railguard_begin_immediate"
 _HOW_TO_FIX = "use sqlite:///path/to/railguard.db or postgresql://user@host:5432/dbname"
 # Only for masking a URL that failed to parse; config strings are short, and the pattern has no
@@ -83,12 +91,28 @@ def create_store_engine(url: URL) -> Engine:
         return _sqlite_engine(url)
     return create_engine(
         url,
+        connect_args=_postgres_timeouts(url),
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         json_serializer=_json_dumps,
         json_deserializer=_json_loads,
     )
+
+
+def _postgres_timeouts(url: URL) -> dict[str, Any]:
+    """connect_timeout, and statement/lock timeouts added to the URL's own `options` (kept as given;
+    a timeout it already sets wins)."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    given = url.query.get("options", "")
+    options = " ".join(given) if isinstance(given, tuple) else given
+    for name, value in (("statement_timeout", PG_STATEMENT_TIMEOUT_MS), ("lock_timeout", PG_LOCK_TIMEOUT_MS)):
+        if name not in options:
+            options = f"{options} -c {name}={value}".strip()
+    args["options"] = options
+    return args
 
 
 def _json_dumps(value: Any) -> str:

@@ -4,20 +4,28 @@ Spans are inserted idempotently (a re-sent span is ignored) and only the spans a
 update the run aggregates, so retries and OTLP re-deliveries never double-count. Identity (tenant,
 session, agent, version) is copied across a trace's spans: the root usually ends, and so arrives,
 last, so spans stored earlier are back-filled when it does.
+
+Before any write, every row is sanitized the same way on both backends (`sanitize_rows`): values
+PostgreSQL cannot store — NUL and lone surrogates in text, NaN/Infinity in JSON, integers past 64
+bits, nesting past MAX_VALUE_DEPTH — are replaced, and the row says where in `railguard.sanitized`.
+One odd span must never poison its batch, and SQLite and PostgreSQL must store the same thing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, insert, select, update
+from sqlalchemy import Connection, String, Table, and_, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from railguard._limits import without_surrogates
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import SpanRow
 from railguard.store._schema import decisions, runs, spans
@@ -26,6 +34,105 @@ IDENTITY = ("tenant", "session", "agent", "agent_version")
 _SPAN_FIELDS = tuple(f.name for f in fields(SpanRow))
 _COUNTERS = ("span_count", "tool_calls", "model_calls", "blocks", "asks", "errors")
 _SUMMED_RUN_COLUMNS = (*_COUNTERS, "input_tokens", "output_tokens", "cost_usd")
+SANITIZED = "railguard.sanitized"  # attribute: where values were replaced (field paths, no values)
+MAX_VALUE_DEPTH = 64
+_INT64 = (-(2**63), 2**63 - 1)
+_NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}  # OTLP/JSON's spelling; NaN below
+_JSON_FIELDS = ("attributes", "events", "resource")
+_SPAN_TEXT_FIELDS = tuple(f.name for f in fields(SpanRow) if f.name not in _JSON_FIELDS)
+# VARCHAR(n) columns: PostgreSQL refuses a longer value (SQLite would keep it), so both get it cut.
+_MAX_CHARS: dict[str, int] = {
+    c.name: c.type.length for c in spans.columns if isinstance(c.type, String) and c.type.length
+}
+
+
+def sanitize_rows(rows: Sequence[SpanRow]) -> list[SpanRow]:
+    """The rows with every value both backends can store (see the module docstring); a row that
+    needed changes is a copy carrying `railguard.sanitized`, the others are returned as they are."""
+    return [_sanitized(row) for row in rows]
+
+
+def _sanitized(row: SpanRow) -> SpanRow:
+    where: list[str] = []
+    changes: dict[str, Any] = {}
+    for name in _SPAN_TEXT_FIELDS:
+        value = getattr(row, name)
+        clean = _column_value(value, name, where)
+        if clean is not value:
+            changes[name] = clean
+    for name in _JSON_FIELDS:
+        value = getattr(row, name)
+        before = len(where)
+        clean = _json_value(value, name, where, 0)
+        if len(where) != before:
+            changes[name] = clean
+    if not where:
+        return row
+    attributes = dict(changes.get("attributes", row.attributes))
+    previous = attributes.get(SANITIZED)
+    attributes[SANITIZED] = [*(previous if isinstance(previous, list) else ()), *dict.fromkeys(where)][:50]
+    changes["attributes"] = attributes
+    return dataclasses.replace(row, **changes)
+
+
+def _column_value(value: Any, where: str, log: list[str]) -> Any:
+    if isinstance(value, str):
+        limit = _MAX_CHARS.get(where)
+        if limit is not None and len(value) > limit:
+            log.append(where)
+            value = value[:limit]
+        return _text(value, where, log)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return value
+        log.append(where)
+        return min(max(value, _INT64[0]), _INT64[1]) if where in ("start_ns", "end_ns") else None
+    if isinstance(value, float) and not math.isfinite(value):
+        log.append(where)
+        return None
+    return value
+
+
+def _text(value: str, where: str, log: list[str]) -> str:
+    if "\x00" not in value and value.isascii():
+        return value
+    clean = without_surrogates(value.replace("\x00", "\ufffd"))
+    if "\x00" in value or clean != value:
+        log.append(where)
+    return clean
+
+
+def _json_value(value: Any, where: str, log: list[str], depth: int) -> Any:
+    if isinstance(value, str):
+        return _text(value, where, log)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        log.append(where)
+        return "NaN" if math.isnan(value) else _NONFINITE[value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return value
+        log.append(where)
+        return str(value)
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_VALUE_DEPTH:
+        log.append(where)
+        return "[nested too deep]"
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = _text(str(key), where, log)
+            out[name] = _json_value(item, f"{where}.{name}" if depth == 0 else where, log, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [_json_value(item, where, log, depth + 1) for item in value]
+    if isinstance(value, bytes):
+        return value
+    return _text(str(value), where, log)  # what the JSON serializer would write (default=str)
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
@@ -37,7 +144,7 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
 def insert_spans(conn: Connection, rows: Sequence[SpanRow], *, isolate_tenants: bool = False) -> int:
     """Store the spans not yet stored and fold them into their runs; returns how many were new.
     `isolate_tenants` (spans from an untrusted sender, e.g. server ingest): see `_claim_traces`."""
-    params = [{name: getattr(row, name) for name in _SPAN_FIELDS} for row in rows]
+    params = [{name: getattr(row, name) for name in _SPAN_FIELDS} for row in sanitize_rows(rows)]
     if isolate_tenants:
         _claim_traces(conn, params)
     # Keyed by (trace, span): a span repeated within one batch counts once.

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from railguard.errors import StoreError
+from railguard.errors import StoreError, UnstorableData
 from railguard.store import _ingest, _queries, _retention
 from railguard.store._connect import (
     ENV_VAR,
@@ -95,7 +95,8 @@ class Store:
             yield
         except DBAPIError as exc:
             detail = scrub(str(exc.orig), self._url)
-            raise StoreError(f"store {what} failed on {self.url_display}: {detail}") from None
+            error = UnstorableData if isinstance(exc, DataError) else StoreError
+            raise error(f"store {what} failed on {self.url_display}: {detail}") from None
         except SQLAlchemyError as exc:
             raise StoreError(f"store {what} failed on {self.url_display}: {type(exc).__name__}") from None
 
@@ -112,6 +113,25 @@ class Store:
         from an untrusted sender: a span joins only a trace stored under its own tenant."""
         if not rows:
             return 0
+        try:
+            return self._write_span_batch(rows, isolate_tenants)
+        except UnstorableData:
+            if len(rows) == 1:
+                raise
+        # Values were sanitized, yet the database refused the batch: one span must not lose the
+        # others, so each is written on its own and only the refused ones are dropped.
+        outcomes = [self._write_one_span(row, isolate_tenants) for row in rows]
+        if all(n is None for n in outcomes):
+            raise UnstorableData(f"none of the {len(rows)} spans could be stored on {self.url_display}")
+        return sum(n or 0 for n in outcomes)
+
+    def _write_one_span(self, row: SpanRow, isolate_tenants: bool) -> int | None:
+        try:
+            return self._write_span_batch([row], isolate_tenants)
+        except UnstorableData:
+            return None
+
+    def _write_span_batch(self, rows: Sequence[SpanRow], isolate_tenants: bool = False) -> int:
         detail = ""
         for _attempt in range(_DUPLICATE_RETRIES):
             try:

@@ -49,19 +49,19 @@ CONFIDENCE = "railguard.confidence"
 REDACTED = "railguard.redacted"
 TRUNCATED = "railguard.truncated"
 
-# Values under these keys are identifiers, enums, model names and numbers Railguard itself sets:
-# never secrets, so the redaction processor does not scan them (and they stay exact for queries).
+# Values under these keys are enums, hashes and numbers Railguard itself sets: never secrets, so the
+# redaction processor does not scan them (and they stay exact for queries). Identifiers and model
+# names that come from the caller (tool call id, run id, session, model) are NOT here: whatever an
+# agent or a framework passes can hold a secret, so they are scanned like any value (an ordinary id
+# comes out unchanged).
 SAFE_KEYS: frozenset[str] = frozenset(
     {
         OPERATION,
         PROVIDER,
-        REQUEST_MODEL,
-        RESPONSE_MODEL,
         INPUT_TOKENS,
         OUTPUT_TOKENS,
         CACHE_READ_TOKENS,
         REASONING_TOKENS,
-        TOOL_CALL_ID,
         FINISH_REASONS,
         VERDICT,
         WOULD_VERDICT,
@@ -69,7 +69,6 @@ SAFE_KEYS: frozenset[str] = frozenset(
         DECISION_ID,
         POLICY_REVISION,
         MODE,
-        RUN_ID,
         COST_USD,
         PRICE_VERSION,
         CONFIDENCE,

@@ -26,7 +26,7 @@ class RedactionPolicy:
     """How span attributes and decision records are cleaned before export.
 
     `kinds`: detector kinds to redact (None: every secret and PII kind). `safe_keys`: attribute keys
-    never scanned (ids, enums, model names, counts). `hash_keys`: attribute keys whose value is
+    never scanned (enums, hashes, counts Railguard sets; caller-given ids and model names are scanned). `hash_keys`: attribute keys whose value is
     replaced by `hash:<16 hex>` (HMAC-SHA256 with `salt`) so one user's runs still correlate.
     `salt`: per deployment, from the argument, else $RAILGUARD_TRACE_SALT, else random per process
     (then hashes only correlate within one process). `max_value_chars`: longer strings are cut
@@ -156,14 +156,15 @@ class Redactor:
 
 
 def redact_decision_record(record: Mapping[str, Any], policy: RedactionPolicy) -> dict[str, Any]:
-    """A DecisionV1 record (Decision.to_record()) with the free text cleaned: args, reason, rule
-    messages, error and context labels; the user id hashed. Ids, verdicts and rule ids are kept."""
+    """A DecisionV1 record (Decision.to_record()) with everything the caller supplied cleaned: args,
+    reason, rule messages, error, the tool name and call id, context ids and labels; the user id
+    hashed. Railguard's own values (decision id, verdicts, rule ids, revision) are kept."""
     redactor = Redactor(policy)
     out = dict(record)
     for key in ("args", "action_args"):
         if out.get(key) is not None:
             out[key] = redactor.value(out[key], key)
-    for key in ("reason", "error"):
+    for key in ("reason", "error", "tool", "call_id"):
         if isinstance(out.get(key), str):
             out[key] = redactor.text(out[key], key)
     out["hits"] = [

@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from starlette.concurrency import run_in_threadpool
 
-from railguard.errors import StoreError
+from railguard.errors import StoreError, UnstorableData
 from railguard.server._auth import AuthError, Principal, authenticate
 from railguard.server.routes import _otlp_decode as decode
 from railguard.store import Store
@@ -106,6 +106,9 @@ def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, pr
             row.tenant = tenant
     try:
         store.write_spans(batch.rows, isolate_tenants=True)
+    except UnstorableData as exc:  # the same batch can never succeed: 400, so the exporter drops it
+        logger.warning("OTLP ingest: %d spans refused by the store: %s", len(batch.rows), exc)
+        raise _Rejected(400, code_pb2.INVALID_ARGUMENT, "the store refused these spans' values") from None
     except StoreError as exc:
         # The store scrubs credentials from its message, and span values were redacted before the write;
         # the operator gets the cause, the client only "retry later".
