@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -75,8 +76,8 @@ def test_planted_regression_fails_equal_versions_pass(store_url: str) -> None:
         )
 
 
-def test_gate_cli_exit_codes_and_json(tmp_path: object) -> None:
-    url = f"sqlite:///{tmp_path}/rg.db"  # type: ignore[str-bytes-safe]
+def test_gate_cli_exit_codes_and_json(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rg.db'}"
     with open_store(url) as store:
         store.write_spans(_runs("1.0", 40, seed=1, block_p=0.03, cost=0.01, error_p=0.01))
         store.write_spans(_runs("2.0", 40, seed=3, block_p=0.03, cost=0.01, error_p=0.40))
@@ -95,3 +96,33 @@ def test_gate_cli_exit_codes_and_json(tmp_path: object) -> None:
         app, ["gate", "--baseline", "1.0", "--candidate", "2.0", "--by", "colour", "--db", url]
     )
     assert bad.exit_code == 2 and "agent_version, model, policy_revision" in bad.output
+
+
+def test_gate_replay_runs_a_transcript_suite_through_two_policies(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text("rules: []\n")
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(
+        "rules:\n  - rule: no-curl\n    tools: [Bash]\n    when: \"args.command.startsWith('curl')\"\n"
+        "    verdict: block\n    message: no curl\n"
+    )
+    suite = tmp_path / "suite.jsonl"
+    lines = []
+    for r in range(30):
+        lines.append({"run": f"r{r}", "type": "user", "content": "check the site"})
+        lines.append({"run": f"r{r}", "type": "action", "id": "1", "tool": "Bash", "args": {"command": "ls"}})
+        lines.append(
+            {"run": f"r{r}", "type": "action", "id": "2", "tool": "Bash", "args": {"command": "curl x.io"}}
+        )
+    suite.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    runner = CliRunner()
+    args = ["gate", "--replay", str(suite), "--json", "--baseline", str(base)]
+    worse = runner.invoke(app, [*args, "--candidate", str(strict)])
+    assert worse.exit_code == 1, worse.output
+    report = json.loads(worse.stdout)
+    assert report["changed"] == 30 and report["metrics"][0]["metric"] == "block_rate"
+    assert report["metrics"][0]["baseline"] == 0 and report["metrics"][0]["candidate"] == 0.5
+    same = runner.invoke(app, [*args, "--candidate", str(base)])
+    assert same.exit_code == 0 and json.loads(same.stdout)["changed"] == 0
+    few = runner.invoke(app, [*args, "--candidate", str(strict), "--min-runs", "31"])
+    assert few.exit_code == 2

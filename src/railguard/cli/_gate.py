@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.markup import escape
@@ -12,6 +13,9 @@ from rich.table import Table
 
 from railguard.cli._common import DbOpt, fail, open_store_or_exit, out, parse_since
 from railguard.errors import RailguardError
+
+if TYPE_CHECKING:
+    from railguard.diagnose.gate import GateResult
 
 
 def gate(
@@ -33,6 +37,12 @@ def gate(
     ] = 0.02,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level for the whole gate.")] = 0.05,
     min_runs: Annotated[int, typer.Option("--min-runs", help="Runs needed on each side to decide.")] = 20,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay", help="A transcript suite (JSON Lines): --baseline/--candidate are then policy files."
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")] = False,
 ) -> None:
@@ -42,6 +52,8 @@ def gate(
     there is too little data to say."""
     from railguard.diagnose.gate import gate as run_gate
 
+    if replay is not None:
+        _replay_gate(replay, baseline, candidate, alpha, rate_tolerance, min_runs, as_json)
     now = time.time()
     try:
         start = parse_since(since, now)
@@ -60,8 +72,47 @@ def gate(
         fail("store error", str(e), 2)
     finally:
         store.close()
+    _print(result, by, as_json)
+    raise typer.Exit(result.exit_code)
+
+
+def _replay_gate(
+    suite: Path,
+    baseline: str,
+    candidate: str,
+    alpha: float,
+    rate_tolerance: float,
+    min_runs: int,
+    as_json: bool,
+) -> NoReturn:
+    from railguard._jsonl import read_objects
+    from railguard.diagnose.backtest import replay_engine
+    from railguard.diagnose.gate import gate_replay
+    from railguard.errors import PolicyError
+
+    try:
+        with open(suite, encoding="utf-8") as stream:
+            events = [item.value for item in read_objects(stream) if item.error is None]
+    except OSError as e:
+        fail("cannot read the suite", f"{suite}: {e.strerror}", 2)
+    try:
+        with replay_engine([baseline]) as before, replay_engine([candidate]) as after:
+            result, changed = gate_replay(
+                events, before, after, names=(baseline, candidate), alpha=alpha, rate_tolerance=rate_tolerance,
+                min_runs=min_runs,
+            )  # fmt: skip
+    except PolicyError as e:
+        fail("policy error", str(e), 2)
+    if not as_json:
+        out.print(f"replayed {suite}: {changed} action(s) change verdict between the two policies")
+    _print(result, "policy_revision", as_json, extra={"changed": changed})
+    raise typer.Exit(result.exit_code)
+
+
+def _print(result: GateResult, by: str, as_json: bool, extra: dict[str, int] | None = None) -> None:
+    baseline, candidate, min_runs = result.baseline, result.candidate, result.min_runs
     if as_json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps({**result.to_json(), **(extra or {})}))
     else:
         table = Table("metric", escape(baseline), escape(candidate), "p", "", title=f"gate by {by}")
         for m in result.metrics:
@@ -73,7 +124,6 @@ def gate(
             f"{result.verdict.upper().replace('_', ' ')}"
             + ("" if result.enough_data else f" (need {min_runs} runs on each side)")
         )
-    raise typer.Exit(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,7 +26,7 @@ from railguard.store._otel_map import MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._schema import decisions, runs, spans
 from railguard.trace import _keys as k
 
-__all__ = ["BY", "GateResult", "MetricResult", "gate"]
+__all__ = ["BY", "GateResult", "MetricResult", "gate", "gate_replay"]
 
 BY = ("agent_version", "model", "policy_revision")
 NS = 1_000_000_000
@@ -225,3 +225,46 @@ def _groups(
     for trace_id, value in conn.execute(q):
         seen[trace_id].add(value)
     return {trace: next(iter(found)) for trace, found in seen.items() if len(found) == 1}
+
+
+def gate_replay(
+    events: Sequence[Any],
+    baseline: Any,
+    candidate: Any,
+    *,
+    names: tuple[str, str] = ("baseline", "candidate"),
+    alpha: float = 0.05,
+    rate_tolerance: float = 0.02,
+    min_runs: int = 20,
+) -> tuple[GateResult, int]:
+    """A transcript suite (replay-format events) through two engines (`replay_engine`s): block and ask
+    rates compared as on stored runs; also returns how many actions changed verdict."""
+    from railguard.diagnose.replay import Replayer
+
+    counts = {side: {"actions": 0, "block": 0, "ask": 0} for side in names}
+    changed = 0
+    replayers = (Replayer(baseline), Replayer(candidate))
+    runs_seen: set[str] = set()
+    for line, event in enumerate(events, 1):
+        results = [r.feed(line, event) for r in replayers]
+        verdicts = [
+            res.decision.verdict.value for res in results if res is not None and res.decision is not None
+        ]
+        if len(verdicts) != 2:
+            continue
+        runs_seen.add(str(event.get("run")))
+        changed += verdicts[0] != verdicts[1]
+        for side, verdict in zip(names, verdicts, strict=True):
+            counts[side]["actions"] += 1
+            if verdict in ("block", "ask"):
+                counts[side][verdict] += 1
+    b, c = counts[names[0]], counts[names[1]]
+    result = GateResult("policy_revision", names[0], names[1], len(runs_seen), len(runs_seen), min_runs)
+    level = alpha / 2
+    result.metrics.append(
+        _rate("block_rate", b["block"], b["actions"], c["block"], c["actions"], level, rate_tolerance)
+    )
+    result.metrics.append(
+        _rate("ask_rate", b["ask"], b["actions"], c["ask"], c["actions"], level, rate_tolerance)
+    )
+    return result, changed
