@@ -20,7 +20,7 @@ from railguard.diagnose.labels import label_run
 from railguard.engine import Engine
 from railguard.model import Action, Verdict
 from railguard.state import install_cushions
-from railguard.store import open_store
+from railguard.store import SpanRow, open_store
 from railguard.trace import configure_tracing, tool_call, trace_engine
 
 CURRENT = """
@@ -195,3 +195,31 @@ def test_missing_candidate_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["backtest", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 2
     assert "-p FILE" in result.output
+
+
+def test_otlp_ingested_tool_calls_without_decisions_are_replayed(tmp_path: Path) -> None:
+    """Traces from other instrumentation carry no decision: their tool spans' recorded arguments are
+    the actions (baseline: they ran), a chat span's user turn reaches the replay, and a span without
+    arguments is counted as skipped."""
+    url = f"sqlite:///{tmp_path / 'otlp.db'}"
+    start = int((time.time() - 60) * 1e9)
+    common = {"tenant": "acme", "agent": "deploy"}
+    rows = [
+        SpanRow("a" * 32, "c" * 16, None, "chat", "client", start, start + 10, operation="chat",
+                attributes={"gen_ai.input.messages": json.dumps([{"role": "user", "content": "ship it"}])},
+                **common),
+        SpanRow("a" * 32, "1" * 16, None, "execute_tool Bash", "internal", start + 20, start + 30,
+                operation="execute_tool", tool_name="Bash", tool_call_id="t1",
+                attributes={"gen_ai.tool.call.arguments": json.dumps({"command": "terraform apply -var env=prod"})},
+                **common),
+        SpanRow("a" * 32, "2" * 16, None, "execute_tool Bash", "internal", start + 40, start + 50,
+                operation="execute_tool", tool_name="Bash", tool_call_id="t2", **common),
+    ]  # fmt: skip
+    with open_store(url) as store:
+        store.write_spans(rows)
+        history = read_history(store, since=time.time() - 3600, until=time.time() + 60)
+        assert [e["type"] for e in history.events] == ["user", "action"]
+        assert history.skipped == 1 and history.actions[0].recorded is None
+        with replay_engine([_policy(tmp_path, "candidate.yaml", CANDIDATE)]) as candidate:
+            report = backtest(history, candidate)
+    assert report.to_json()["newly_blocked"] == 1 and report.runs == {"a" * 32}
