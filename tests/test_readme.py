@@ -94,5 +94,6 @@ def test_the_claude_code_doc_shows_the_command_the_installer_writes(tmp_path: Pa
 
     doc = (README.parent / "docs" / "integrations" / "claude-code.md").read_text(encoding="utf-8")
     pre = shlex.split(hook_commands(packs=["coding-agent"])["PreToolUse"].removesuffix(" || exit 2"))
-    shown = " ".join(pre[1:]) + " || exit 2"  # everything after the interpreter's path
-    assert shown in doc
+    assert pre[1] == "-S" and pre[2].endswith("/railguard/integrations/_hook_client.py")
+    shown = f"-S /path/to/site-packages/railguard/integrations/_hook_client.py {' '.join(pre[3:])} || exit 2"
+    assert shown in doc  # the interpreter and the client as installed, paths shortened

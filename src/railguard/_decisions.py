@@ -110,6 +110,7 @@ def assemble(
         call_id=action.call_id,
         timestamp=timestamp,
         approval_id=approval_id,
+        action_args=action.args,
     )
 
 

@@ -262,6 +262,8 @@ class Decision:
     call_id: str | None = None
     timestamp: float = 0.0
     approval_id: str | None = None
+    # The arguments the action was called with, for the decision log (backtests replay them).
+    action_args: Mapping[str, Any] | None = None
 
     @property
     def allowed(self) -> bool:
@@ -302,6 +304,7 @@ class Decision:
             "approval_id": self.approval_id,
             "context": self.context.to_dict(),
             "masked": [],
+            "action_args": None if self.action_args is None else dict(self.action_args),
         }
 
     def to_json_line(self) -> dict[str, Any]:

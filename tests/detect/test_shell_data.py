@@ -196,7 +196,7 @@ def test_oversized_input_is_refused_not_parsed() -> None:
 def test_sql_keyword_fallback_judges_without_the_sql_analyzer(monkeypatch: pytest.MonkeyPatch) -> None:
     from railguard.detect.shell import _rules_db
 
-    monkeypatch.setattr(_rules_db, "_analyze_sql", None)
+    monkeypatch.setattr(_rules_db, "_load_sql", lambda: None)
     _rules_db.sql_is_destructive.cache_clear()
     try:
         assert _rules_db.sql_is_destructive("DELETE FROM users", None)

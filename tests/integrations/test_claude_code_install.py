@@ -6,12 +6,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from railguard.cli import app
+from railguard.integrations._claude_code_install import CLIENT_MARKER
+from railguard.integrations._hook_client import RUNTIME_DIR_ENV
+
+from .hook_daemons import daemons_stopped_after, wait_for
 
 POLICY = Path(__file__).parent / "fixtures" / "claude_code_policy.yaml"
 EXISTING: dict[str, Any] = {
@@ -24,6 +30,14 @@ EXISTING: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def hook_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The installed hook's daemons live in this test's own folder and are stopped after it."""
+    with daemons_stopped_after(tmp_path / "run") as folder:
+        monkeypatch.setenv(RUNTIME_DIR_ENV, str(folder))
+        yield folder
+
+
 def install(*options: str) -> Any:
     return CliRunner().invoke(app, ["install", "claude-code", *options])
 
@@ -33,7 +47,7 @@ def railguard_hooks(settings: dict[str, Any], event: str) -> list[str]:
         h["command"]
         for group in settings["hooks"].get(event, [])
         for h in group["hooks"]
-        if "railguard.integrations.claude_code" in h["command"]
+        if CLIENT_MARKER in h["command"]
     ]
 
 
@@ -138,7 +152,7 @@ def test_replaces_entries_written_with_the_older_command(tmp_path: Path) -> None
     path.write_text(json.dumps(old))
     assert install("--settings", str(path)).exit_code == 0
     commands = [h["command"] for g in json.loads(path.read_text())["hooks"]["PreToolUse"] for h in g["hooks"]]
-    assert len(commands) == 1 and "railguard.integrations.claude_code" in commands[0]
+    assert len(commands) == 1 and CLIENT_MARKER in commands[0]
 
 
 def test_the_file_keeps_its_mode_and_every_install_keeps_its_own_backup(tmp_path: Path) -> None:
@@ -173,6 +187,11 @@ def test_db_passthrough_traces_decisions_with_the_agent_and_session(tmp_path: Pa
     assert run_like_claude_code(pre, payload).returncode == 0
     from railguard.store import open_store
 
+    def recorded() -> bool:  # the daemon records after answering
+        with open_store(f"sqlite:///{tmp_path / 'hook.db'}") as store:
+            return len(store.list_runs(tenant=None)) == 1
+
+    assert wait_for(recorded)
     with open_store(f"sqlite:///{tmp_path / 'hook.db'}") as store:
         (run,) = store.list_runs(tenant=None)
         assert (run.agent, run.session) == ("claude-code", "sess-42")

@@ -95,6 +95,8 @@ def test_the_stored_decision_record_matches_the_decision_and_its_span(tmp_path: 
     assert (record["trace_id"], record["span_id"]) == (tool_span.trace_id, tool_span.span_id)
     assert record["seq"] == 1
     assert len(record["event_id"]) == 32
-    ids = ("context", "event_id", "seq", "trace_id", "span_id")
+    # the action's arguments are kept for backtests, redacted like the rest of the record
+    assert record["action_args"] == {"to": "[redacted:email]"}
+    ids = ("context", "event_id", "seq", "trace_id", "span_id", "action_args")
     assert record == {**decision.to_record(), **{key: record[key] for key in ids}}
     assert record["context"]["tenant"] == "acme"

@@ -11,10 +11,12 @@ from railguard.cli import (
     _alert,
     _approvals,
     _audit,
+    _backtest,
     _core,
     _decisions,
     _detect,
     _diagnose,
+    _gate,
     _integrations,
     _keys,
     _policy_server,
@@ -36,9 +38,22 @@ app.add_typer(_core.policy_app, name="policy")
 
 # Each concern keeps its commands in its own module, exposing `register(app)`.
 for _module in (
-    _alert, _approvals, _audit, _decisions, _detect, _diagnose, _integrations, _keys, _policy_server, _replay,
-    _serve, _tools, _traces,
-):  # fmt: skip
+    _alert,
+    _approvals,
+    _audit,
+    _backtest,
+    _decisions,
+    _detect,
+    _diagnose,
+    _gate,
+    _integrations,
+    _keys,
+    _policy_server,
+    _replay,
+    _serve,
+    _tools,
+    _traces,
+):
     _module.register(app)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +28,9 @@ NotifyOpt = Annotated[
 def register(app: typer.Typer) -> None:
     app.command("heartbeat")(heartbeat)
     app.command("digest")(digest)
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 
 def parse_duration(text: str) -> float:

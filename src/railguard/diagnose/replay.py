@@ -16,6 +16,7 @@ Actions without a result are fine. See docs/replay.md.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,9 @@ class Replayer:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._contexts: dict[str, Context] = {}
-        self._actions: dict[tuple[str, str], Action] = {}
+        # Ordered for O(1) eviction of the oldest (popping a plain dict's first key slows down as
+        # deleted slots pile up at its front).
+        self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
 
     def replay(self, items: Iterable[Item]) -> Iterator[ReplayResult]:
         """Replay parsed transcript lines (`railguard._jsonl.read_objects`); yields a result for every
@@ -112,7 +115,7 @@ class Replayer:
         self._contexts[run] = action.context
         if action.call_id is not None:
             if len(self._actions) >= _MAX_ACTIONS_REMEMBERED:
-                self._actions.pop(next(iter(self._actions)))
+                self._actions.popitem(last=False)
             self._actions[(run, action.call_id)] = action
         decision = self.engine.check(action)
         return ReplayResult(line, run, action.call_id, decision)

@@ -22,7 +22,8 @@ from railguard.errors import ConfigurationError
 # Every command we install contains one of these; it is how a later run finds (and replaces) our
 # entries, including those written by earlier versions.
 HOOK_MARKER = "railguard.integrations.claude_code"
-HOOK_MARKERS = (HOOK_MARKER, "railguard.cli hook claude-code")
+CLIENT_MARKER = "railguard/integrations/_hook_client.py"
+HOOK_MARKERS = (HOOK_MARKER, CLIENT_MARKER, "railguard.cli hook claude-code")
 HOOK_TIMEOUT_S = 30
 
 
@@ -50,10 +51,14 @@ def settings_path(
 def hook_commands(
     policies: Sequence[Path] = (), packs: Sequence[str] = (), extra: Sequence[str] = ()
 ) -> dict[str, str]:
-    """The command line per event. PreToolUse ends in `|| exit 2`: if the interpreter itself cannot
-    start (a deleted virtualenv exits 1 or 127, which Claude Code treats as non-blocking), the shell
-    turns that into the blocking exit code, so a broken install fails closed."""
-    base = [sys.executable, "-m", HOOK_MARKER]  # the light entry point: no CLI start-up cost
+    """The command line per event: the thin client (`_hook_client`, run by path with `python -S`,
+    so it starts in milliseconds and hands the call to the warm daemon). PreToolUse ends in
+    `|| exit 2`: if the interpreter itself cannot start (a deleted virtualenv exits 1 or 127, which
+    Claude Code treats as non-blocking), the shell turns that into the blocking exit code, so a
+    broken install fails closed."""
+    from railguard.integrations import _hook_client
+
+    base = [sys.executable, "-S", str(Path(_hook_client.__file__).resolve())]
     options: list[str] = []
     for policy in policies:
         options += ["--policy", str(Path(policy).resolve())]

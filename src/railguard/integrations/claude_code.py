@@ -43,6 +43,7 @@ __all__ = [
     "AllowMode",
     "HookResult",
     "action_from_hook",
+    "answer_hook",
     "main",
     "post_tool_use",
     "pre_tool_use",
@@ -195,7 +196,10 @@ def run_hook(
     at most `record_wait_s` (default: $RAILGUARD_HOOK_RECORD_WAIT_S, else RECORD_WAIT_S); a store
     that is down, locked or slow adds one line to stderr."""
     try:
-        result, record = _answer(stdin_text, policies, packs, event, allow_mode, untrusted, db)
+        result, record = answer_hook(
+            stdin_text, policies=policies, packs=packs, event=event, allow_mode=allow_mode,
+            untrusted=untrusted, db=db,
+        )  # fmt: skip
     except Exception as err:  # a bug below must still block, never crash with exit 1
         return _failed(EVENTS.get(event or ""), f"internal error ({type(err).__name__})")
     if record is None or db is None:
@@ -205,16 +209,19 @@ def run_hook(
     return result if not note else HookResult(result.exit_code, result.stdout, result.stderr + note)
 
 
-def _answer(
+def answer_hook(
     stdin_text: str | bytes,
-    policies: Sequence[str],
-    packs: Sequence[str],
-    event: str | None,
-    allow_mode: AllowMode,
-    untrusted: Sequence[str],
-    db: str | None,
+    *,
+    policies: Sequence[str] = (),
+    packs: Sequence[str] = (),
+    event: str | None = None,
+    allow_mode: AllowMode = AllowMode.DEFER,
+    untrusted: Sequence[str] = (),
+    db: str | None = None,
+    engine: Engine | None = None,
 ) -> tuple[HookResult, Callable[[], None] | None]:
-    """The answer, and (when recording) what to record on the background thread."""
+    """The answer, and (when recording) what to record after it. `engine`: one already loaded from
+    these policies and packs (the warm daemon's); by default they are loaded for this call."""
     if event is not None and event not in EVENTS:
         return _failed(PRE_TOOL_USE, f"unknown --event {event[:20]!r}; use pre or post"), None
     wanted = EVENTS.get(event or "")
@@ -232,7 +239,7 @@ def _answer(
         return HookResult(0, stderr=f"Railguard ignores the {str(name)[:40]!r} hook event\n"), None
     try:
         # warm=False: a hook process lives for one call, so it loads only the detectors that call needs
-        engine = Engine(list(policies) or None, packs=list(packs) or None, warm=False)
+        engine = engine or Engine(list(policies) or None, packs=list(packs) or None, warm=False)
     except Exception as err:
         return _failed(name, f"the policy could not be loaded: {err}"), None
     try:
@@ -427,7 +434,7 @@ def _die_blocked(signum: int | None, _frame: object) -> None:
     os._exit(BLOCKING_EXIT)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | None = None) -> int:
     """`python -m railguard.integrations.claude_code [--event pre|post] [--policy F]... [--pack P]...`:
     the hook without the rest of the CLI (Claude Code starts it for every tool call, so start-up
     time is latency the user feels). Same options and answers as `railguard hook claude-code`."""
@@ -447,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("Railguard hook could not start (bad options); the call is blocked.\n")
         return BLOCKING_EXIT
     return serve_hook(
-        read_stdin, policies=opts.policy, packs=opts.pack, event=opts.event, allow_mode=opts.allow_mode,
+        read_input or read_stdin, policies=opts.policy, packs=opts.pack, event=opts.event, allow_mode=opts.allow_mode,
         untrusted=opts.untrusted, db=opts.db,
     )  # fmt: skip
 

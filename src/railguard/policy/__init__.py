@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+# First: `cel` as the evaluator alone, before any module here says `import cel` (see _celrt).
+from railguard.policy import _celrt  # noqa: F401  # isort: skip
 from railguard.policy._compile import CompiledPolicy, CompiledRule, ToolPlan
 from railguard.policy._contracts import Contract, compile_contract, schema_of
 from railguard.policy._loader import PolicySource, available_packs, load_source

@@ -161,8 +161,9 @@ def redact_decision_record(record: Mapping[str, Any], policy: RedactionPolicy) -
     hashed. Railguard's own values (decision id, verdicts, rule ids, revision) are kept."""
     redactor = Redactor(policy)
     out = dict(record)
-    if out.get("args") is not None:
-        out["args"] = redactor.value(out["args"], "args")
+    for key in ("args", "action_args"):
+        if out.get(key) is not None:
+            out[key] = redactor.value(out[key], key)
     for key in ("reason", "error", "tool", "call_id"):
         if isinstance(out.get(key), str):
             out[key] = redactor.text(out[key], key)

@@ -47,15 +47,14 @@ _MONGO_DANGER = re2.compile(
 )
 
 
+@lru_cache(maxsize=1)
 def _load_sql() -> Callable[..., Any] | None:
+    """The SQL analyzer (sqlglot), loaded on the first statement that needs a full parse."""
     try:
         from railguard.detect.sql import analyze_sql
     except ImportError:  # the SQL analyzer ships separately; fall back to keywords
         return None
     return analyze_sql
-
-
-_analyze_sql = _load_sql()
 
 
 # A statement can only destroy data if one of these words appears; everything else skips the full parse.
@@ -74,9 +73,10 @@ def sql_is_destructive(text: str, dialect: str | None) -> bool:
         return False
     if _OBVIOUS_DROP.search(text):
         return True  # a statement that starts with DROP/TRUNCATE needs no full parse to judge
-    if _analyze_sql is not None:
+    analyze_sql = _load_sql()
+    if analyze_sql is not None:
         try:
-            return bool(_analyze_sql(text, dialect).destructive)
+            return bool(analyze_sql(text, dialect).destructive)
         except Exception as err:  # a parser bug must not hide a DROP: fall through to the keyword check
             internal_error("detect.sql", err)
     for match in _FALLBACK.finditer(text):
