@@ -49,6 +49,7 @@ class BackgroundBatches(Generic[T]):
         self.accepted = 0
         self.handled = 0
         self.dropped = 0
+        self._abandoned = False
         self.errors = 0
         self.last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -92,8 +93,11 @@ class BackgroundBatches(Generic[T]):
             self._cond.notify_all()
         self._thread.join(timeout)
         with self._cond:
-            self.dropped += len(self._items)
+            # A batch still in the consumer's hands when the wait ran out is lost too: counted here,
+            # and the worker, seeing `_abandoned`, neither re-queues nor counts it again.
+            self.dropped += len(self._items) + self._in_flight
             self._items.clear()
+            self._abandoned = self._thread.is_alive()
 
     @property
     def queued(self) -> int:
@@ -121,6 +125,11 @@ class BackgroundBatches(Generic[T]):
             ok = self._handle_safely(batch)
             with self._cond:
                 self._in_flight = 0
+                if self._abandoned:  # close() gave up waiting and counted this batch as dropped
+                    if ok:
+                        self.dropped -= len(batch)  # it was written after all
+                    self._cond.notify_all()
+                    return
                 if not ok and self._retry:
                     self._items.extendleft(reversed(batch))  # back in front, in order
                 self._cond.notify_all()

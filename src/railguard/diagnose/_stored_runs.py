@@ -10,6 +10,7 @@ time; an action whose arguments were never recorded is counted as skipped, never
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,9 +96,20 @@ def _assemble(records: list[tuple[float, dict[str, Any]]], span_rows: Sequence[A
     history = StoredHistory()
     run_of_trace: dict[str, str] = {}
     seq = 0
+    asked: dict[str, int] = {}  # decision id whose last event was an ask -> its place in `timed`
     for ts, record in records:
-        if str(record.get("decision_id", "")).startswith("approval:"):
+        decision_id = str(record.get("decision_id", ""))
+        if decision_id.startswith("approval:"):
             continue  # a human's answer, recorded as a decision of its own: read by _human_answers
+        if record.get("approval_id") and decision_id in asked:
+            # The re-check after a human answered: the same call, replayed as its ask; the answer
+            # is what the ask's event lacked.
+            at = asked.pop(decision_id)
+            answer = human.get(str(record["approval_id"])) or _human_of(record)
+            ts0, order, n, event0, meta0 = timed[at]
+            if meta0 is not None and answer is not None:
+                timed[at] = (ts0, order, n, event0, dataclasses.replace(meta0, human=answer))
+            continue
         span = by_decision.get(record.get("decision_id"))
         args = record.get("action_args")
         if args is None and span is not None:
@@ -125,6 +137,8 @@ def _assemble(records: list[tuple[float, dict[str, Any]]], span_rows: Sequence[A
             human=human.get(str(record.get("approval_id") or "")) or _human_of(record),
             rules=tuple(r for r in record.get("rules") or () if not str(r).startswith("approval/")),
         )
+        if record.get("verdict") == "ask":
+            asked[decision_id] = len(timed)
         timed.append((ts, _ORDER["action"], seq, event, meta))
         seq += 1
         if span is not None:
