@@ -97,7 +97,9 @@ def test_the_stored_decision_record_matches_the_decision_and_its_span(tmp_path: 
     assert len(record["event_id"]) == 32
     # the action's arguments are kept for backtests, redacted like the rest of the record
     assert record["action_args"] == {"to": "[redacted:email]"}
-    assert record["masked"] == [{"path": "action_args.to", "kind": "email"}]  # what was masked, never the value
+    assert record["masked"] == [
+        {"path": "action_args.to", "kind": "email"}
+    ]  # what was masked, never the value
     ids = ("context", "event_id", "seq", "trace_id", "span_id", "action_args", "masked")
     assert record == {**decision.to_record(), **{key: record[key] for key in ids}}
     assert record["context"]["tenant"] == "acme"
