@@ -307,15 +307,17 @@ class Engine:
         self._inputs(text, context or current_context(), "system")
 
     def _inputs(self, text: Any, context: Context, speaker: str) -> None:
-        for observer in list(self._input_observers):
+        self._notify("engine.input_observer", self._input_observers, text, context, speaker)
+
+    def _notify(self, kind: str, listeners: Sequence[Callable[..., Any]], *args: Any) -> None:
+        """Call every sink or observer; a failing one is counted and reported, never raised."""
+        for listener in list(listeners):
             try:
-                observer(text, context, speaker)
+                listener(*args)
             except Exception as err:
                 with self._lock:
                     self.stats.sink_errors += 1
-                internal_error(
-                    "engine.input_observer", err, expected=isinstance(err, OSError | RailguardError)
-                )
+                internal_error(kind, err, expected=isinstance(err, OSError | RailguardError))
 
     def declare_tool(
         self,
@@ -619,13 +621,7 @@ class Engine:
         return Stop(hit) if facts.mode is Mode.ENFORCE else hit
 
     def _record(self, decision: Decision, action: Action) -> None:
-        for sink in list(self._sinks):
-            try:
-                sink(decision, action)
-            except Exception as err:
-                with self._lock:
-                    self.stats.sink_errors += 1
-                internal_error("engine.sink", err, expected=isinstance(err, OSError | RailguardError))
+        self._notify("engine.sink", self._sinks, decision, action)
 
     def record(self, decision: Decision, action: Action) -> None:
         """Send a decision made outside `check` (e.g. an output-contract violation) to the sinks."""
@@ -661,16 +657,9 @@ class Engine:
     def _observed(self, tool: str, value: Any, action: Action | None) -> Any:
         if self._output_observers:
             action = action or Action(tool, {})
-            spec = self.tool_spec(tool)
-            for observer in list(self._output_observers):
-                try:
-                    observer(action, value, spec)
-                except Exception as err:
-                    with self._lock:
-                        self.stats.sink_errors += 1
-                    internal_error(
-                        "engine.output_observer", err, expected=isinstance(err, OSError | RailguardError)
-                    )
+            self._notify(
+                "engine.output_observer", self._output_observers, action, value, self.tool_spec(tool)
+            )
         return value
 
     def validate_step(self, name: str, value: Any, contract: Any = None) -> Any:
