@@ -7,9 +7,11 @@ Phoenix lives in its own virtualenv so it cannot disturb ours:
     .venv/bin/python -m benchmarks.bench_ingest                   # 10,000 spans, 4 client threads
     .venv/bin/python -m benchmarks.bench_ingest --spans 2000 --skip-phoenix
 
-Each server runs alone as a subprocess on a free localhost port (Railguard: `railguard serve`; Phoenix:
-`phoenix serve` with a temporary working dir and its default SQLite). Client threads post protobuf
-batches. Only stored spans count: Railguard acknowledges after the commit, and the stored rows are
+Each server runs alone as a subprocess on a free localhost port (Railguard: `railguard serve` with an
+agent key; Phoenix: `phoenix serve` with a temporary working dir and its default SQLite). The spans are
+made by the OpenTelemetry SDK and sent by the real OTLP/HTTP exporter (`OTLPSpanExporter`, protobuf),
+one exporter per client thread, in batches as a BatchSpanProcessor would send them; OTLP/JSON sends the
+same batches encoded as the OTLP/JSON mapping (hex ids). Only stored spans count: Railguard acknowledges after the commit, and the stored rows are
 counted afterwards; Phoenix acknowledges before it writes, so its database is polled until every span
 is there (or --drain-timeout). Throughput = stored spans / (first post -> last span stored).
 Writes benchmarks/results/ingest.md.
@@ -18,6 +20,7 @@ Writes benchmarks/results/ingest.md.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import socket
@@ -35,13 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from google.protobuf import json_format
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
 from benchmarks.bench_store import pg_schema
-from railguard.store import open_store
+from railguard.store import KeyRing, open_store
 
 RESULTS = Path(__file__).parent / "results" / "ingest.md"
 PHOENIX_BIN = Path("/tmp/phoenix-venv/bin/phoenix")
@@ -49,60 +57,68 @@ SPANS_PER_TRACE = 5  # an agent root, two model calls, two tool calls
 PROMPT = "You are a support agent. The customer asks where order {n} is; look it up and answer briefly. " * 2
 
 
-# -- the workload: OpenInference-style agent traces, as protobuf request bodies --------------------
+# -- the workload: OpenInference-style agent traces, made by the OpenTelemetry SDK -----------------
 
 
-def _kv(key: str, value: str | int) -> KeyValue:
-    kv = KeyValue(key=key)
-    if isinstance(value, int):
-        kv.value.int_value = value
-    else:
-        kv.value.string_value = value
-    return kv
-
-
-def _span(trace_no: int, index: int, start_ns: int) -> Span:
-    span = Span(
-        trace_id=(trace_no + 1).to_bytes(16, "big"),
-        span_id=(trace_no * SPANS_PER_TRACE + index + 1).to_bytes(8, "big"),
-        start_time_unix_nano=start_ns + index * 1_000_000,
-        end_time_unix_nano=start_ns + index * 1_000_000 + 800_000,
-        kind=Span.SPAN_KIND_INTERNAL,
-    )
-    common = [_kv("session.id", f"session-{trace_no % 97}"), _kv("input.value", PROMPT.format(n=trace_no))]
+def _attributes(trace_no: int, index: int) -> tuple[str, dict[str, str | int]]:
+    attributes: dict[str, str | int] = {
+        "session.id": f"session-{trace_no % 97}",
+        "input.value": PROMPT.format(n=trace_no),
+    }
     if index == 0:
-        span.name, kind = "support-agent", "CHAIN"
+        name, kind = "support-agent", "CHAIN"
+    elif index % 2:
+        name, kind = "ChatCompletion", "LLM"
+        attributes |= {"llm.model_name": "gpt-4o-mini", "llm.provider": "openai"}
+        attributes |= {
+            "llm.token_count.prompt": 900 + trace_no % 500 + index,
+            "llm.token_count.completion": 60,
+        }
     else:
-        span.parent_span_id = (trace_no * SPANS_PER_TRACE + 1).to_bytes(8, "big")
-        if index % 2:
-            span.name, kind = "ChatCompletion", "LLM"
-            common += [_kv("llm.model_name", "gpt-4o-mini"), _kv("llm.provider", "openai")]
-            common += [_kv("llm.token_count.prompt", 900 + index), _kv("llm.token_count.completion", 60)]
-        else:
-            span.name, kind = "lookup_order", "TOOL"
-            common += [
-                _kv("tool.name", "lookup_order"),
-                _kv("tool.parameters", json.dumps({"order": trace_no})),
-            ]
-    span.attributes.extend([_kv("openinference.span.kind", kind), *common])
-    span.attributes.append(_kv("output.value", f"Order {trace_no} ships tomorrow."))
-    return span
+        name, kind = "lookup_order", "TOOL"
+        attributes |= {"tool.name": "lookup_order", "tool.parameters": json.dumps({"order": trace_no})}
+    attributes["openinference.span.kind"] = kind
+    attributes["output.value"] = f"Order {trace_no} ships tomorrow."
+    return name, attributes
 
 
-def build_bodies(total_spans: int, batch_spans: int) -> list[bytes]:
-    traces = total_spans // SPANS_PER_TRACE
+def build_spans(total_spans: int) -> list[ReadableSpan]:
+    """Finished SDK spans: a CHAIN root with two LLM and two TOOL children per trace."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "bench-agent"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("openinference.instrumentation.openai")
     start_ns = time.time_ns() - 3_600 * 10**9
-    spans = [_span(t, i, start_ns + t * 10**7) for t in range(traces) for i in range(SPANS_PER_TRACE)]
-    bodies = []
-    for first in range(0, len(spans), batch_spans):
-        request = ExportTraceServiceRequest()
-        resource_spans = request.resource_spans.add()
-        resource_spans.resource.attributes.append(_kv("service.name", "bench-agent"))
-        scope = resource_spans.scope_spans.add()
-        scope.scope.name = "openinference.instrumentation.openai"
-        scope.spans.extend(spans[first : first + batch_spans])
-        bodies.append(request.SerializeToString())
-    return bodies
+    for trace_no in range(total_spans // SPANS_PER_TRACE):
+        began = start_ns + trace_no * 10**7
+        name, attributes = _attributes(trace_no, 0)
+        root = tracer.start_span(name, attributes=attributes, start_time=began)
+        with trace.use_span(root, end_on_exit=False):
+            for index in range(1, SPANS_PER_TRACE):
+                name, attributes = _attributes(trace_no, index)
+                child = tracer.start_span(name, attributes=attributes, start_time=began + index * 10**6)
+                child.end(end_time=began + index * 10**6 + 800_000)
+        root.end(end_time=began + SPANS_PER_TRACE * 10**6)
+    spans = list(memory.get_finished_spans())
+    provider.shutdown()
+    return spans
+
+
+def batches_of(spans: list[ReadableSpan], size: int) -> list[list[ReadableSpan]]:
+    return [spans[i : i + size] for i in range(0, len(spans), size)]
+
+
+def json_body(batch: list[ReadableSpan]) -> bytes:
+    """The batch in the OTLP/JSON encoding: the protobuf JSON mapping with trace and span ids as hex
+    (OTLP/JSON's one difference from the mapping's base64 for bytes)."""
+    document = json_format.MessageToDict(encode_spans(batch))
+    for resource_spans in document.get("resourceSpans", ()):
+        for scope_spans in resource_spans.get("scopeSpans", ()):
+            for span in scope_spans.get("spans", ()):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(document).encode()
 
 
 # -- targets ---------------------------------------------------------------------------------------
@@ -114,6 +130,8 @@ class Target:
     traces_url: str
     count_stored: Callable[[], int]
     ack_means_stored: bool
+    headers: dict[str, str] = field(default_factory=dict)
+    cpu_s: Callable[[], float] = lambda: 0.0  # CPU seconds the server's processes have used so far
 
 
 @dataclass
@@ -125,10 +143,17 @@ class Outcome:
     request_ms: list[float] = field(default_factory=list)
     errors: int = 0
     note: str = ""
+    server_cpu_s: float = 0.0
 
     @property
     def spans_per_s(self) -> float:
         return self.stored / self.seconds if self.seconds else 0.0
+
+    @property
+    def spans_per_cpu_s(self) -> float:
+        """Stored spans per CPU second of the server's processes: what one core would sustain,
+        whatever else the machine was doing (SQLite's work is in it; PostgreSQL's server is not)."""
+        return self.stored / self.server_cpu_s if self.server_cpu_s else 0.0
 
 
 def _free_port() -> int:
@@ -151,13 +176,38 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) ->
     raise RuntimeError(f"server not ready at {url} after {timeout_s:.0f} s")
 
 
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields_ = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        parents[int(entry.name)] = int(fields_[1])
+        times[int(entry.name)] = (int(fields_[11]) + int(fields_[12])) / tick
+    family, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in family]
+        family.update(children)
+        frontier.extend(children)
+    return sum(times.get(member, 0.0) for member in family)
+
+
 @contextmanager
-def _process(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def _process(
+    command: list[str], env: dict[str, str], ready_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             _wait_ready(ready_url, process, timeout_s=120)
-            yield
+            yield process
         finally:
             process.terminate()
             try:
@@ -168,18 +218,27 @@ def _process(command: list[str], env: dict[str, str], ready_url: str, log: Path)
 
 
 @contextmanager
-def railguard_target(name: str, db_url: str, workdir: Path) -> Iterator[Target]:
+def railguard_target(name: str, db_url: str, workdir: Path, workers: int = 1) -> Iterator[Target]:
     port = _free_port()
+    with open_store(db_url) as store:  # an agent key without a rate limit, as a busy fleet would have
+        key = KeyRing(store).create(tenant="bench", role="agent", actor="bench", rate_per_s=1e9).key
     command = [sys.executable, "-m", "railguard.cli", "serve", "--port", str(port), "--db", db_url]
-    command += ["--log-level", "warning"]
+    command += ["--log-level", "warning", "--workers", str(workers)]
     env = {k: v for k, v in os.environ.items() if k != "RAILGUARD_INGEST_TOKEN"}
 
     def count() -> int:
         with open_store(db_url) as store, store.read_connection() as conn:
             return int(conn.execute(text("SELECT count(*) FROM spans")).scalar_one())
 
-    with _process(command, env, f"http://127.0.0.1:{port}/readyz", workdir / f"{name}.log"):
-        yield Target(name, f"http://127.0.0.1:{port}/v1/traces", count, ack_means_stored=True)
+    with _process(command, env, f"http://127.0.0.1:{port}/readyz", workdir / f"{name}.log") as process:
+        yield Target(
+            name,
+            f"http://127.0.0.1:{port}/v1/traces",
+            count,
+            ack_means_stored=True,
+            headers={"Authorization": f"Bearer {key}"},
+            cpu_s=lambda: tree_cpu_s(process.pid),
+        )
 
 
 @contextmanager
@@ -201,9 +260,15 @@ def phoenix_target(workdir: Path) -> Iterator[Target]:
         with sqlite3.connect(f"file:{home / 'phoenix.db'}?mode=ro", uri=True, timeout=10) as conn:
             return int(conn.execute("SELECT count(*) FROM spans").fetchone()[0])
 
-    with _process([str(PHOENIX_BIN), "serve"], env, f"http://127.0.0.1:{port}/", workdir / "phoenix.log"):
+    with _process(
+        [str(PHOENIX_BIN), "serve"], env, f"http://127.0.0.1:{port}/", workdir / "phoenix.log"
+    ) as process:
         yield Target(
-            "Arize Phoenix (SQLite)", f"http://127.0.0.1:{port}/v1/traces", count, ack_means_stored=False
+            "Arize Phoenix (SQLite)",
+            f"http://127.0.0.1:{port}/v1/traces",
+            count,
+            ack_means_stored=False,
+            cpu_s=lambda: tree_cpu_s(process.pid),
         )
 
 
@@ -211,27 +276,45 @@ def phoenix_target(workdir: Path) -> Iterator[Target]:
 
 
 def run_load(
-    target: Target, bodies: list[bytes], spans_sent: int, threads: int, drain_timeout_s: float
+    target: Target,
+    batches: list[list[ReadableSpan]],
+    spans_sent: int,
+    threads: int,
+    drain_timeout_s: float,
+    encoding: str = "protobuf",
 ) -> Outcome:
+    """Every batch sent once, from `threads` clients: protobuf through the OpenTelemetry exporter,
+    JSON as OTLP/JSON bodies (encoded before the clock starts, as the exporter's encoding is not)."""
     before = target.count_stored()
     request_ms: list[float] = []
     errors = 0
     lock = threading.Lock()
-    headers = {"Content-Type": "application/x-protobuf"}
+    bodies = [json_body(batch) for batch in batches] if encoding == "json" else []
 
-    def post_all(chunk: list[bytes]) -> None:
+    def export_all(chunk: list[int]) -> None:
         nonlocal errors
-        with httpx.Client(timeout=120) as client:
-            for body in chunk:
+        exporter = OTLPSpanExporter(endpoint=target.traces_url, headers=target.headers, timeout=120)
+        client = httpx.Client(timeout=120, headers={**target.headers, "Content-Type": "application/json"})
+        try:
+            for number in chunk:
                 began = time.perf_counter()
-                status = client.post(target.traces_url, content=body, headers=headers).status_code
+                if encoding == "json":
+                    ok = client.post(target.traces_url, content=bodies[number]).status_code == 200
+                else:
+                    ok = exporter.export(batches[number]) is SpanExportResult.SUCCESS
                 with lock:
                     request_ms.append((time.perf_counter() - began) * 1000)
-                    errors += status != 200
+                    errors += not ok
+        finally:
+            exporter.shutdown()
+            client.close()
 
+    numbers = list(range(len(batches)))
+    _settle(target)
+    cpu_before = target.cpu_s()
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(post_all, [bodies[i::threads] for i in range(threads)]))
+        list(pool.map(export_all, [numbers[i::threads] for i in range(threads)]))
     posted = time.perf_counter()
     stored = target.count_stored() - before
     note = ""
@@ -242,7 +325,22 @@ def run_load(
         finished = last_change
     else:
         finished = posted
-    return Outcome(target.name, spans_sent, stored, finished - started, request_ms, errors, note)
+    server_cpu_s = target.cpu_s() - cpu_before
+    name = f"{target.name}, OTLP/JSON" if encoding == "json" else target.name
+    return Outcome(name, spans_sent, stored, finished - started, request_ms, errors, note, server_cpu_s)
+
+
+def _settle(target: Target, timeout_s: float = 60.0) -> None:
+    """Wait until the server is idle (its start-up work, e.g. compiling the redaction scanner in the
+    background, is done), so that the CPU measured is the load's."""
+    deadline = time.monotonic() + timeout_s
+    last = target.cpu_s()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = target.cpu_s()
+        if now - last < 0.02:
+            return
+        last = now
 
 
 def _drain(
@@ -279,6 +377,32 @@ def _phoenix_version() -> str:
         return "(not installed)"
 
 
+def _targets(outcomes: list[Outcome]) -> list[str]:
+    """Issue 11's targets, said against the best configuration of each store."""
+    lines = []
+    for store, target in (("SQLite", 10_000), ("PostgreSQL", 5_000)):
+        protobuf = [
+            o for o in outcomes if store in o.name and "JSON" not in o.name and "Phoenix" not in o.name
+        ]
+        as_json = [o for o in outcomes if store in o.name and "JSON" in o.name]
+        if not protobuf:
+            continue
+        best = max(protobuf, key=lambda o: o.spans_per_s)
+        verdict = "met" if best.spans_per_s >= target else "**missed**"
+        lines.append(
+            f"- Target >= {target:,} stored spans/s on {store} (protobuf): {verdict}, best {best.spans_per_s:,.0f}/s"
+            f" ({best.name}); one server core sustains {best.spans_per_cpu_s:,.0f} spans per CPU second"
+        )
+        if as_json:
+            best_json = max(as_json, key=lambda o: o.spans_per_s)
+            ratio = best.spans_per_s / best_json.spans_per_s if best_json.spans_per_s else float("inf")
+            verdict = "met" if ratio <= 2 else "**missed**"
+            lines.append(
+                f"- OTLP/JSON within 2x of protobuf on {store}: {verdict} (protobuf / JSON = {ratio:.2f})"
+            )
+    return lines
+
+
 def render(
     outcomes: list[Outcome], args: argparse.Namespace, command: str, phoenix_problem: str | None
 ) -> str:
@@ -288,19 +412,21 @@ def render(
         f"Command: `{command}`",
         "",
         f"{args.spans} spans ({args.spans // SPANS_PER_TRACE} OpenInference-style agent traces of {SPANS_PER_TRACE}"
-        f" spans: CHAIN root, 2 LLM, 2 TOOL, ~12 attributes each incl. ~190-char input text), OTLP/HTTP"
-        f" protobuf batches of {args.batch} spans, {args.threads} client threads, every server alone on"
+        f" spans: CHAIN root, 2 LLM, 2 TOOL, ~12 attributes each incl. ~190-char input text) made by the"
+        f" OpenTelemetry SDK, sent in batches of {args.batch} spans by the real OTLP/HTTP exporter (protobuf;"
+        f" OTLP/JSON rows: the same batches as JSON bodies), {args.threads} client threads, every server alone on"
         f" localhost, one run. Phoenix: arize-phoenix {_phoenix_version()}. Machine: {os.cpu_count()} CPUs"
         f" shared with other work (load average {os.getloadavg()[0]:.1f} at the end); client and server on the"
         f" same cores. Only stored spans count (Railguard: 200 = committed, rows counted after; Phoenix: its"
         f" SQLite `spans` table polled until all arrived). Railguard redacts every string attribute before storing.",
         "",
-        "| target | spans stored / sent | HTTP errors | seconds | stored spans/s | request p50 ms | request p95 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| target | spans stored / sent | HTTP errors | seconds | stored spans/s | server CPU s | spans per server CPU s | request p50 ms | request p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
         lines.append(
             f"| {o.name} | {o.stored} / {o.sent} | {o.errors} | {o.seconds:.2f} | {o.spans_per_s:,.0f} |"
+            f" {o.server_cpu_s:.2f} | {o.spans_per_cpu_s:,.0f} |"
             f" {_percentile(o.request_ms, 50):.1f} | {_percentile(o.request_ms, 95):.1f} |"
         )
     notes = [f"- {o.name}: {o.note}" for o in outcomes if o.note]
@@ -308,9 +434,15 @@ def render(
     if phoenix is not None and phoenix.spans_per_s:
         for o in outcomes:
             if o is not phoenix:
-                notes.append(
-                    f"- {o.name} / Phoenix: **{o.spans_per_s / phoenix.spans_per_s:.1f}x** stored spans/s"
+                cpu_ratio = (
+                    f", {o.spans_per_cpu_s / phoenix.spans_per_cpu_s:.1f}x spans per server CPU second"
+                    if phoenix.spans_per_cpu_s and o.spans_per_cpu_s
+                    else ""
                 )
+                notes.append(
+                    f"- {o.name} / Phoenix: **{o.spans_per_s / phoenix.spans_per_s:.1f}x** stored spans/s{cpu_ratio}"
+                )
+    notes.extend(_targets(outcomes))
     if phoenix_problem:
         notes.append(f"- Phoenix not measured: {phoenix_problem}")
     return "\n".join([*lines, "", *notes, ""])
@@ -325,22 +457,33 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-phoenix", action="store_true")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="server worker processes")
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="max seconds to wait for Phoenix")
     args = parser.parse_args()
     command = " ".join([".venv/bin/python -m benchmarks.bench_ingest", *sys.argv[1:]])
-    bodies = build_bodies(args.spans, args.batch)
-    sent = (args.spans // SPANS_PER_TRACE) * SPANS_PER_TRACE
+    batches = batches_of(build_spans(args.spans), args.batch)
+    sent = sum(len(batch) for batch in batches)
     outcomes: list[Outcome] = []
     phoenix_problem: str | None = None
     with tempfile.TemporaryDirectory(prefix="rg-bench-ingest-") as tmp:
         workdir = Path(tmp)
-        with railguard_target("Railguard + SQLite", f"sqlite:///{workdir / 'rg.db'}", workdir) as target:
-            outcomes.append(run_load(target, bodies, sent, args.threads, args.drain_timeout))
-        with (
-            pg_schema(args.pg) as pg_url,
-            railguard_target("Railguard + PostgreSQL", pg_url, workdir) as target,
-        ):
-            outcomes.append(run_load(target, bodies, sent, args.threads, args.drain_timeout))
+        for workers in args.workers:
+            label = f"Railguard + SQLite ({workers} worker{'s' if workers > 1 else ''})"
+            for encoding in ("protobuf", "json"):
+                db = f"sqlite:///{workdir / f'rg-{workers}-{encoding}.db'}"
+                with railguard_target(label, db, workdir, workers) as target:
+                    outcomes.append(
+                        run_load(target, batches, sent, args.threads, args.drain_timeout, encoding)
+                    )
+            label = f"Railguard + PostgreSQL ({workers} worker{'s' if workers > 1 else ''})"
+            for encoding in ("protobuf", "json"):
+                with (
+                    pg_schema(args.pg) as pg_url,
+                    railguard_target(label, pg_url, workdir, workers) as target,
+                ):
+                    outcomes.append(
+                        run_load(target, batches, sent, args.threads, args.drain_timeout, encoding)
+                    )
         if args.skip_phoenix:
             phoenix_problem = "skipped (--skip-phoenix)"
         elif not PHOENIX_BIN.exists():
@@ -348,7 +491,7 @@ def main() -> None:
         else:
             try:
                 with phoenix_target(workdir) as target:
-                    outcomes.append(run_load(target, bodies, sent, args.threads, args.drain_timeout))
+                    outcomes.append(run_load(target, batches, sent, args.threads, args.drain_timeout))
             except RuntimeError as exc:
                 phoenix_problem = f"{exc} (log: {workdir / 'phoenix.log'})"
         for o in outcomes:

@@ -55,3 +55,54 @@ def test_a_semconv_provider_name_not_in_the_table_falls_back_to_the_model() -> N
     by_model = model_call_cost("gpt-4o", provider="azure.ai.openai", input_tokens=1_000, output_tokens=10)
     direct = model_call_cost("gpt-4o", provider="openai", input_tokens=1_000, output_tokens=10)
     assert by_model is not None and direct is not None and by_model.usd == direct.usd
+
+
+MODELS = [
+    ("gpt-4o-mini", None),
+    ("gpt-4o", "openai"),
+    ("o3", "openai"),
+    ("claude-3-5-haiku", None),
+    ("claude-sonnet-4-5", "anthropic"),  # tiered above 200k input tokens: the full calculation
+    ("gemini-2.5-pro", "google"),  # tiered
+    ("deepseek-chat", "deepseek"),
+]
+
+
+@pytest.mark.parametrize(("model", "provider"), MODELS)
+def test_the_fast_path_prices_every_call_as_the_full_table_calculation(
+    model: str, provider: str | None
+) -> None:
+    import random
+
+    from railguard.trace import _cost
+
+    rng = random.Random(model)
+    for _ in range(150):
+        inputs, outputs = rng.randint(0, 400_000), rng.randint(0, 60_000)
+        cached = rng.choice([0, rng.randint(0, inputs)])
+        reasoning = rng.choice([0, rng.randint(0, outputs)])
+        cost = model_call_cost(
+            model,
+            provider=provider,
+            input_tokens=inputs,
+            output_tokens=outputs,
+            cache_read_tokens=cached,
+            reasoning_tokens=reasoning,
+        )
+        usage = genai_prices.Usage(
+            input_tokens=inputs,
+            output_tokens=outputs,
+            cache_read_tokens=cached or None,
+            output_reasoning_tokens=reasoning or None,
+        )
+        full = _cost._calc(usage, model, provider)
+        assert cost is not None
+        assert cost.usd == pytest.approx(float(full.total_price), rel=1e-9, abs=1e-12)
+
+
+def test_tiered_prices_never_take_the_affine_rates() -> None:
+    from railguard.trace import _cost
+
+    assert model_call_cost("claude-sonnet-4-5", provider="anthropic", input_tokens=10, output_tokens=1)
+    assert _cost._rates("claude-sonnet-4-5", "anthropic", (True, True, False, False)) is None
+    assert _cost._rates("gpt-4o", "openai", (True, True, False, False)) is not None

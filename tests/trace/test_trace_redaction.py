@@ -112,3 +112,17 @@ def test_decision_records_are_redacted_the_same_way() -> None:
     assert record["context"]["user"] == POLICY.hash_identifier("u-42")
     assert record["context"]["tenant"] == "acme" and record["decision_id"] == decision.decision_id
     assert record["hits"][0]["rule"] == "r/1"
+
+
+def test_values_seen_clean_are_remembered_but_a_secret_is_scanned_every_time() -> None:
+    from railguard.trace import _redaction
+
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    for _ in range(3):
+        redactor = _redaction.Redactor(_redaction.RedactionPolicy())
+        assert redactor.text("gpt-4o-mini", "gen_ai.request.model") == "gpt-4o-mini"
+        assert secret not in redactor.text(secret, "token")
+        assert redactor.record() == ("token:github_token",)
+    remembered = {text for _, text in _redaction._CLEAN_TEXTS}
+    assert "gpt-4o-mini" in remembered
+    assert not any(secret in text for text in remembered)

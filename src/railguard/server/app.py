@@ -3,6 +3,7 @@ Every route but /healthz and /readyz needs a key (see _auth.py), /docs and /open
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         engines.start()
+        # Off the event loop and not awaited: the server answers while the scanner compiles.
+        threading.Thread(
+            target=otlp.warm_up, args=(app.state.otlp,), name="railguard-warm-up", daemon=True
+        ).start()
         try:
             yield
         finally:

@@ -19,6 +19,11 @@ SALT_ENV = "RAILGUARD_TRACE_SALT"
 _TRUNCATION_MARK = "...[truncated]"
 # Integers this large may be card numbers or account ids; smaller ones are counts and sizes.
 _SCANNED_INT_MIN = 10**6
+# Short values found clean before (model and tool names, span kinds, statuses, ids repeated on every
+# span) are not scanned again. Only values with no finding are remembered, so no secret is kept here.
+_MEMO_MAX_CHARS = 256
+_MEMO_SIZE = 8192
+_CLEAN_TEXTS: set[tuple[frozenset[str] | None, str]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +120,16 @@ class Redactor:
         return value
 
     def text(self, text: str, where: str) -> str:
-        cleaned = self._scan(self._decoded_json(text, where), where)
+        memo_key = (self._kinds, text) if len(text) <= _MEMO_MAX_CHARS else None
+        if memo_key is not None and memo_key in _CLEAN_TEXTS:
+            cleaned = text
+        else:
+            before = len(self.hits)
+            cleaned = self._scan(self._decoded_json(text, where), where)
+            if memo_key is not None and len(self.hits) == before and cleaned == text:
+                if len(_CLEAN_TEXTS) >= _MEMO_SIZE:
+                    _CLEAN_TEXTS.clear()
+                _CLEAN_TEXTS.add(memo_key)
         limit = self.policy.max_value_chars
         if len(cleaned) > limit:
             cleaned = cleaned[:limit] + _TRUNCATION_MARK

@@ -86,6 +86,16 @@ async def export_traces(request: Request) -> Response:
     return Response(content, media_type=JSON_TYPE if as_json else "application/x-protobuf")
 
 
+def warm_up(settings: OtlpSettings) -> None:
+    """Compile the redaction scanner and load the price table now: both are built on first use
+    (about 1.5 s of CPU together), which would otherwise land on the first exporter's request."""
+    from railguard.trace._cost import warm_price_table
+    from railguard.trace._redaction import Redactor
+
+    Redactor(settings.policy).text("warm-up value", "warm-up")
+    warm_price_table()
+
+
 def _ingest(store: Store, settings: OtlpSettings, body: bytes, as_json: bool, principal: Principal) -> bytes:
     try:
         parsed = decode.parse_json(body) if as_json else decode.parse_protobuf(body)
