@@ -225,3 +225,22 @@ def test_install_rejects_an_unknown_variable_in_match(store: Store) -> None:
     )
     with pytest.raises(PolicyError, match="argz"):
         install_approvals(engine, store)
+
+
+def test_a_tenant_scoped_caller_can_neither_read_nor_decide_another_tenants_request(store: Store) -> None:
+    from railguard.state import ApprovalNotFound
+
+    engine = _engine()
+    approvals = install_approvals(engine, store)
+    acme = _ask(engine, approvals, Action("wire", {"amount": 500, "to": "x"}, context=CTX))
+    for prefix in (acme, acme[:8]):  # by id and by the prefix `approvals list` shows
+        with pytest.raises(ApprovalNotFound):
+            approvals.get(prefix, tenant="globex")
+        with pytest.raises(ApprovalNotFound):
+            approvals.approve(prefix, by="mallory", tenant="globex")
+        with pytest.raises(ApprovalNotFound):
+            approvals.deny(prefix, by="mallory", tenant="globex")
+    assert approvals.get(acme).status == "pending"  # untouched
+    assert approvals.list_requests(tenant="globex") == []
+    assert approvals.approve(acme, by="bob", tenant="acme").status == APPROVED
+    assert approvals.get(acme, tenant="acme").decided_by == "bob"

@@ -14,12 +14,14 @@ class NotVisible(LookupError):
 
 def visible_approval(principal: Principal, store: Store, approval_id: str) -> Approval:
     try:
-        found = Approvals(store).get(approval_id)
+        return Approvals(store).get(approval_id, tenant=_tenant_scope(principal))
     except ApprovalNotFound:
         raise NotVisible(f"no approval request {approval_id[:64]!r}") from None
-    if not principal.all_tenants and found.tenant != principal.key.tenant:
-        raise NotVisible(f"no approval request {approval_id[:64]!r}")
-    return found
+
+
+def _tenant_scope(principal: Principal) -> str | None:
+    """The tenant the store must limit this caller to (None: a key of every tenant)."""
+    return None if principal.all_tenants else principal.key.tenant
 
 
 def decide_approval(
@@ -29,7 +31,7 @@ def decide_approval(
     found = visible_approval(principal, store, approval_id)
     approvals = Approvals(store)
     act = approvals.approve if decision == "approve" else approvals.deny
-    done = act(found.id, by=principal.actor, note=note)
+    done = act(found.id, by=principal.actor, note=note, tenant=_tenant_scope(principal))
     AuditLog(store).append(
         tenant=done.tenant, actor=principal.actor, action=f"approval.{decision}", subject=done.id,
         details={"tool": done.tool, "note": note or ""},

@@ -153,13 +153,24 @@ def create_or_reuse(store: Store, draft: Approval) -> tuple[Approval, bool]:
     return found, found.id == draft.id
 
 
-def decide(store: Store, approval_id: str, status: str, *, by: str, note: str | None, now: float) -> Approval:
+def decide(
+    store: Store,
+    approval_id: str,
+    status: str,
+    *,
+    by: str,
+    note: str | None,
+    now: float,
+    tenant: str | None = None,
+) -> Approval:
     """Approve or deny a pending, unexpired request. Raises ApprovalNotPending if it was decided or
-    expired first (the loser of a race sees the winner's outcome)."""
+    expired first (the loser of a race sees the winner's outcome). With `tenant`, a request of
+    another tenant is not found (the store, not only the caller, keeps tenants apart)."""
+    mine = _of_tenant(tenant)
     with store.write_transaction() as conn:
         done = conn.execute(
             update(approvals)
-            .where(approvals.c.id == approval_id, _PENDING_ONLY, approvals.c.expires_at > now)
+            .where(approvals.c.id == approval_id, *mine, _PENDING_ONLY, approvals.c.expires_at > now)
             .values(
                 status=status,
                 decided_at=now,
@@ -170,7 +181,7 @@ def decide(store: Store, approval_id: str, status: str, *, by: str, note: str | 
         ).rowcount
         if not done:
             _expire(conn, now, ids=[approval_id])
-        row = conn.execute(select(approvals).where(approvals.c.id == approval_id)).one_or_none()
+        row = conn.execute(select(approvals).where(approvals.c.id == approval_id, *mine)).one_or_none()
     if row is None:
         raise ApprovalNotFound(f"no approval request with id {approval_id!r}")
     approval = _row_to_approval(row)
@@ -202,13 +213,21 @@ def _expire(
     return [_row_to_approval(r) for r in conn.execute(stmt)]
 
 
-def get(store: Store, approval_id: str) -> Approval:
-    """By id, or by a unique id prefix of at least 6 characters (what `approvals list` shows)."""
+def _of_tenant(tenant: str | None) -> list[Any]:
+    return [] if tenant is None else [approvals.c.tenant == tenant]
+
+
+def get(store: Store, approval_id: str, *, tenant: str | None = None) -> Approval:
+    """By id, or by a unique id prefix of at least 6 characters (what `approvals list` shows).
+    With `tenant`, only that tenant's requests are found."""
+    mine = _of_tenant(tenant)
     with store.read_connection() as conn:
-        rows = conn.execute(select(approvals).where(approvals.c.id == approval_id)).all()
+        rows = conn.execute(select(approvals).where(approvals.c.id == approval_id, *mine)).all()
         if not rows and len(approval_id) >= 6:
             prefix = approval_id.replace("%", "").replace("_", "")
-            rows = conn.execute(select(approvals).where(approvals.c.id.startswith(prefix)).limit(2)).all()
+            rows = conn.execute(
+                select(approvals).where(approvals.c.id.startswith(prefix), *mine).limit(2)
+            ).all()
     if len(rows) != 1:
         what = "matches several requests" if rows else "matches no request"
         raise ApprovalNotFound(f"approval id {approval_id!r} {what}; run 'railguard approvals list'")
@@ -222,8 +241,7 @@ def list_requests(
     query = select(approvals).order_by(approvals.c.created_at.desc()).limit(limit)
     if status is not None:
         query = query.where(approvals.c.status == status)
-    if tenant is not None:
-        query = query.where(approvals.c.tenant == tenant)
+    query = query.where(*_of_tenant(tenant))
     with store.read_connection() as conn:
         return [_row_to_approval(r) for r in conn.execute(query)]
 

@@ -155,14 +155,19 @@ class Approvals:
                 internal_error("approvals.notify", err, expected=True)  # a webhook or mail server is down
         return approval
 
-    def approve(self, approval_id: str, *, by: str, note: str | None = None) -> Approval:
-        return self._decide(approval_id, APPROVED, by, note)
+    def approve(
+        self, approval_id: str, *, by: str, note: str | None = None, tenant: str | None = None
+    ) -> Approval:
+        """`tenant`: decide only a request of that tenant (None: any; for callers of every tenant)."""
+        return self._decide(approval_id, APPROVED, by, note, tenant)
 
-    def deny(self, approval_id: str, *, by: str, note: str | None = None) -> Approval:
-        return self._decide(approval_id, DENIED, by, note)
+    def deny(
+        self, approval_id: str, *, by: str, note: str | None = None, tenant: str | None = None
+    ) -> Approval:
+        return self._decide(approval_id, DENIED, by, note, tenant)
 
-    def get(self, approval_id: str) -> Approval:
-        return repo.get(self.store, approval_id)
+    def get(self, approval_id: str, *, tenant: str | None = None) -> Approval:
+        return repo.get(self.store, approval_id, tenant=tenant)
 
     def list_requests(
         self, *, status: str | None = None, tenant: str | None = None, limit: int = 100
@@ -176,9 +181,13 @@ class Approvals:
         self._record(expired)
         return expired
 
-    def _decide(self, approval_id: str, status: str, by: str, note: str | None) -> Approval:
-        found = repo.get(self.store, approval_id)  # also resolves an id prefix
-        approval = repo.decide(self.store, found.id, status, by=by, note=note, now=self._clock())
+    def _decide(
+        self, approval_id: str, status: str, by: str, note: str | None, tenant: str | None
+    ) -> Approval:
+        found = repo.get(self.store, approval_id, tenant=tenant)  # also resolves an id prefix
+        approval = repo.decide(
+            self.store, found.id, status, by=by, note=note, now=self._clock(), tenant=tenant
+        )
         self._record([approval])
         return approval
 
