@@ -43,7 +43,10 @@ CASES: dict[str, tuple[list[str], str]] = {
 
 
 def cpu_ms(src: Path, args: list[str], stdin: str) -> float:
-    env = {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "100"}
+    # Bytecode caches as on a user's machine (pip writes them; an editable install writes them on
+    # first run): PYTHONDONTWRITEBYTECODE in this environment would make every run compile from source.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(src), COLUMNS="100")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

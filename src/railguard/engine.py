@@ -16,7 +16,6 @@ changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import threading
 import time
@@ -454,13 +453,13 @@ class Engine:
                 return outcome
             decision, facts = await self._aevaluate(action, approval=_approval_of(decision, outcome))
         if decision.allowed and facts.charges:
-            decision = await asyncio.to_thread(self._take_charges, action, decision, facts)
+            decision = await _to_thread(self._take_charges, action, decision, facts)
         self._record(decision, action)
         return decision
 
     def _aevaluate(self, action: Action, **options: Any) -> Awaitable[tuple[Decision, Facts]]:
         if self._store_bound:
-            return asyncio.to_thread(self._evaluate, action, **options)
+            return _to_thread(self._evaluate, action, **options)
         return _ready(self._evaluate(action, **options))
 
     def _handler_failed(self, action: Action, decision: Decision, err: Exception) -> Decision:
@@ -705,6 +704,13 @@ def _action(
     if isinstance(action, str):
         return Action(action, dict(args or {}), call_id, context or current_context())
     return action
+
+
+def _to_thread(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Awaitable[R]:
+    """`asyncio.to_thread`, asyncio imported here: only async callers pay for loading it."""
+    import asyncio
+
+    return asyncio.to_thread(fn, *args, **kwargs)
 
 
 async def _ready(value: tuple[Decision, Facts]) -> tuple[Decision, Facts]:

@@ -85,7 +85,9 @@ def load_engine(policy: list[Path] | None, pack: list[str] | None, mode: str | N
     from railguard.errors import PolicyError
 
     try:
-        return Engine([str(p) for p in policy or []] or None, packs=pack or None, mode=mode)
+        # warm=False: a detector loads on the first action that needs it (outside the deadline), so
+        # one `git status` never loads the SQL, PII or injection analyzers.
+        return Engine([str(p) for p in policy or []] or None, packs=pack or None, mode=mode, warm=False)
     except PolicyError as e:
         say.error("policy error", str(e))
         raise CheckExit(2) from None
