@@ -33,6 +33,7 @@ if _typing.TYPE_CHECKING:
     from railguard._init import init
     from railguard._scope import run
     from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace, Stop
+    from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
     from railguard.model import (
         Action,
         Context,
@@ -48,7 +49,6 @@ if _typing.TYPE_CHECKING:
         current_context,
     )
     from railguard.policy import CompiledPolicy, available_packs, load_policy
-    from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
     from railguard.remote import RemoteEngine, attach
     from railguard.state import (
         Approvals,

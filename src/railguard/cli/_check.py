@@ -250,7 +250,14 @@ _OPTIONS: dict[str, tuple[str, bool, bool]] = {
 
 def parse_args(args: list[str]) -> dict[str, Any] | None:
     """check's options as keyword arguments of `run_check`, or None for anything to leave to Typer."""
-    found: dict[str, Any] = {"policy": [], "pack": [], "input": "-", "as_json": False, "mode": None, "db": None}
+    found: dict[str, Any] = {
+        "policy": [],
+        "pack": [],
+        "input": "-",
+        "as_json": False,
+        "mode": None,
+        "db": None,
+    }
     i = 0
     while i < len(args):
         token = args[i]
@@ -296,4 +303,13 @@ def fast_check(args: list[str]) -> int | None:
     return 0
 
 
-__all__ = ["CheckExit", "Consoles", "fast_check", "load_engine", "open_input", "print_decision", "read_actions", "run_check"]
+__all__ = [
+    "CheckExit",
+    "Consoles",
+    "fast_check",
+    "load_engine",
+    "open_input",
+    "print_decision",
+    "read_actions",
+    "run_check",
+]

@@ -12,7 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from railguard import __version__
-from railguard.cli._check import CheckExit, Consoles, load_engine, open_input, print_decision, read_actions
+from railguard.cli._check import (
+    CheckExit,
+    Consoles,
+    load_engine,
+    open_input,
+    print_decision,
+    read_actions,
+    run_check,
+)
 from railguard.errors import PolicyError
 
 if TYPE_CHECKING:  # the engine loads when a command decides something

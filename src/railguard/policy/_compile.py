@@ -332,7 +332,8 @@ def _glob_matcher(pattern: str) -> Callable[[str], bool]:
     (`mcp__*`, `*_delete_*`), nearly every tool glob, is matched without compiling a regular
     expression: compiling one per glob was a noticeable part of loading a policy."""
     if "?" in pattern or "[" in pattern:
-        return re.compile(fnmatch.translate(pattern)).match  # type: ignore[return-value]
+        regex = re.compile(fnmatch.translate(pattern))
+        return lambda name: regex.match(name) is not None
     first, *middle, last = pattern.split("*")
     least = len(first) + len(last) + sum(map(len, middle))
 

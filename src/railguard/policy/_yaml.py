@@ -77,11 +77,11 @@ def load_yaml(text: str, file: str) -> Any:
     """Parse YAML text; syntax errors and duplicate keys become `PolicyError` with file and line."""
     if _FastLoader is not None:
         try:
-            return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader (CSafeLoader)
+            return yaml.load(text, Loader=_FastLoader)
         except (yaml.YAMLError, PolicyError):
             pass  # reported below, in the words of the pure-Python loader
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a safe loader (SafeLoader)
+        return yaml.load(text, Loader=_LineLoader)
     except PolicyError as err:
         err.file = file
         raise PolicyError(err.message, file=file, line=err.line, key=err.key, fix=err.fix) from None
