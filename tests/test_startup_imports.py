@@ -33,7 +33,6 @@ def test_a_git_status_check_in_process_loads_no_heavy_module() -> None:
 def test_the_cel_evaluator_works_without_its_cli_and_the_cli_still_imports() -> None:
     code = (
         "import railguard.engine, cel\n"  # the engine loads the evaluator (import railguard alone loads neither)
-
         "assert cel.evaluate('1 + 2') == 3\n"
         "assert 'cel.cli' not in sys.modules\n"
         "import cel.cli\n"
@@ -100,4 +99,6 @@ def test_another_command_loads_only_its_own_modules() -> None:
     code, loaded, output = cli_loaded(["version"])
     assert code == 0
     assert output.strip().endswith(__import__("railguard").__version__)
-    assert not {"sqlalchemy", "railguard.store", "railguard.trace", "fastapi", "opentelemetry.sdk"} & set(loaded)
+    assert not {"sqlalchemy", "railguard.store", "railguard.trace", "fastapi", "opentelemetry.sdk"} & set(
+        loaded
+    )

@@ -56,7 +56,9 @@ def test_help_and_no_arguments_print_the_table() -> None:
 
 
 def test_the_fast_parser_reads_every_spelling_and_leaves_the_rest_to_typer() -> None:
-    assert parse_args(["--pack", "a", "--pack=b", "-p", "x.yaml", "-py.yaml", "--policy=z.yaml", "--json"]) == {
+    assert parse_args(
+        ["--pack", "a", "--pack=b", "-p", "x.yaml", "-py.yaml", "--policy=z.yaml", "--json"]
+    ) == {
         "policy": [Path("x.yaml"), Path("y.yaml"), Path("z.yaml")],
         "pack": ["a", "b"],
         "input": "-",

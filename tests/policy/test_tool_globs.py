@@ -6,9 +6,8 @@ from __future__ import annotations
 import fnmatch
 import random
 
-from railguard.policy._compile import _glob_matcher
-
 import railguard as rg
+from railguard.policy._compile import _glob_matcher
 
 
 def test_glob_matcher_agrees_with_fnmatchcase_on_random_patterns_and_names() -> None:
@@ -40,6 +39,8 @@ rules:
     assert engine.check(rg.Action("mcp__github__delete_repo", {})).verdict is rg.Verdict.BLOCK
     assert engine.check(rg.Action("drop_table", {})).verdict is rg.Verdict.BLOCK
     assert engine.check(rg.Action("mcp__github__list_repos", {})).verdict is rg.Verdict.ALLOW
-    assert engine.check(rg.Action("mcp__delete_", {})).verdict is rg.Verdict.ALLOW  # the middle `__` is required
+    assert (
+        engine.check(rg.Action("mcp__delete_", {})).verdict is rg.Verdict.ALLOW
+    )  # the middle `__` is required
     assert engine.check(rg.Action("drop_Table", {})).verdict is rg.Verdict.ALLOW  # case-sensitive
     assert engine.check(rg.Action("drop_9", {})).verdict is rg.Verdict.ALLOW
