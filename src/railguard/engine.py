@@ -159,7 +159,7 @@ class Engine:
             compiled = load_policy(self._paths, packs=self._packs, text=text)
         self._warm = warm
         if warm:
-            _warm(compiled)
+            warm_up(compiled)
         self._policy = compiled
         self.forced_mode = Mode(mode) if mode is not None else None
         self.clock = clock or SYSTEM_CLOCK
@@ -222,7 +222,7 @@ class Engine:
     def swap(self, policy: CompiledPolicy) -> None:
         """Replace the policy atomically: checks in flight finish on the one they started with."""
         if self._warm:
-            _warm(policy)
+            warm_up(policy)
         with self._lock:
             self._policy = policy
             self.stats.reloads += 1
@@ -810,8 +810,10 @@ def _apply_modifications(action: Action, facts: Facts) -> dict[str, Any]:
     return new_args
 
 
-def _warm(policy: CompiledPolicy) -> None:
-    """Load the detectors and build the redaction matchers a policy uses before it serves a check."""
+def warm_up(policy: CompiledPolicy) -> None:
+    """Load the detectors and build the redaction matchers a policy uses before it serves a check
+    (what `Engine(warm=True)` does; a process that must answer before it can warm calls it later,
+    e.g. from a background thread)."""
     warm_facts(policy.facts_used)
     kinds_sets = policy.redaction_kinds
     if kinds_sets:

@@ -33,7 +33,7 @@ class _LineLoader(yaml.SafeLoader):
 _FastLoader: type[Any] | None = None
 if getattr(yaml, "__with_libyaml__", False):
 
-    class _CLineLoader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+    class _CLineLoader(yaml.CSafeLoader):
         pass
 
     _FastLoader = _CLineLoader
