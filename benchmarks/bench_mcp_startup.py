@@ -60,7 +60,7 @@ def main() -> None:
     }
     samples: dict[str, list[float]] = {case: [] for case in cases}
     load_before = os.getloadavg()[0]
-    for case, args in cases.items():  # warm-up: bytecode caches, page cache
+    for args in cases.values():  # warm-up: bytecode caches, page cache
         anyio.run(time_initialize, args)
     for _ in range(opts.runs):
         for case, args in cases.items():
