@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 $(BIN)/python:
 	@echo "Creating the virtual environment $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@echo "Upgrading pip in $(VENV)..."
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on --upgrade pip
 
 # The runtime install (what `make demo` and the README's next commands need: the CLI, `railguard serve`
 # and `railguard mcp-proxy`) and the development install (what `make test` needs). The runtime install
@@ -23,6 +24,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
+	@echo "Running the demo: a scripted agent (no LLM) through the guard..."
 	$(BIN)/railguard demo
 
 lint: $(VENV)/.dev

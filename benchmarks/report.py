@@ -15,7 +15,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 ORDER = [
     "_summary", "engine", "shell", "adversarial", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo",
     "provenance", "trace", "store", "ingest", "server", "state", "state_approvals", "integrations", "integration_streams",
-    "hook", "startup", "startup_cpu", "diagnose", "backtest",
+    "hook", "startup", "startup_cpu", "check_stream", "mcp_startup", "diagnose", "backtest",
 ]  # fmt: skip
 
 HEADER = """# Benchmarks

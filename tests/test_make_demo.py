@@ -27,3 +27,11 @@ def test_make_demo_installs_the_readme_extras_with_visible_progress(tmp_path: Pa
     assert " -q" not in install  # the slow step shows its progress
     assert any(line.startswith("echo") and "Installing Railguard" in line for line in planned)
     assert planned[-1] == f"{venv}/bin/railguard demo"
+    assert planned[-2].startswith("echo") and "Running the demo" in planned[-2]
+    upgrade = next(line for line in planned if "--upgrade pip" in line)
+    assert " -q" not in upgrade  # no silent step: each says what it does and shows pip's progress
+    assert all(
+        planned[i - 1].startswith("echo")
+        for i, line in enumerate(planned)
+        if "pip install" in line or "-m venv" in line
+    )

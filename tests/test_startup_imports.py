@@ -32,9 +32,73 @@ def test_a_git_status_check_in_process_loads_no_heavy_module() -> None:
 
 def test_the_cel_evaluator_works_without_its_cli_and_the_cli_still_imports() -> None:
     code = (
-        "import railguard, cel\n"
+        "import railguard.engine, cel\n"  # the engine loads the evaluator (import railguard alone loads neither)
         "assert cel.evaluate('1 + 2') == 3\n"
         "assert 'cel.cli' not in sys.modules\n"
         "import cel.cli\n"
     )
     assert "cel.cli" in loaded_after(code)
+
+
+# What a command line must not load before it needs it: the store, tracing, the server, the CLI
+# frameworks, validation libraries and the heavier analyzers.
+CLI_HEAVY = [
+    *HEAVY, "click", "rich", "pydantic", "uvicorn", "httpx", "jsonschema", "fastjsonschema", "asyncio",
+    "genai_prices", "hyperscan", "railguard.store", "railguard.trace", "railguard.state",
+]  # fmt: skip
+
+
+def cli_loaded(argv: list[str], stdin: str = "") -> tuple[int, list[str], str]:
+    """Run `railguard ARGV` in a fresh process (the console entry's own function) and report its
+    exit code, which of CLI_HEAVY it had loaded at exit, and its stdout."""
+    probe = (
+        "import sys, json\n"
+        "from railguard.cli import main\n"
+        "code = 0\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit as e:\n"
+        "    code = e.code or 0\n"
+        f"loaded = sorted(m for m in {CLI_HEAVY!r} if m in sys.modules)\n"
+        "sys.stdout.write('\\n' + json.dumps([code, loaded]) + '\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], input=stdin, capture_output=True, text=True, timeout=120, check=True
+    )
+    *output, last = done.stdout.rstrip("\n").split("\n")
+    code, loaded = json.loads(last)
+    return code, loaded, "\n".join(output)
+
+
+def test_railguard_help_loads_no_command_and_lists_every_command() -> None:
+    code, loaded, output = cli_loaded(["--help"])
+    assert code == 0
+    assert loaded == []
+    for name in ("check", "explain", "serve", "mcp-proxy", "traces", "hook", "policy", "killswitch"):
+        assert f"\n  {name} " in output, name
+
+
+def test_a_one_action_check_loads_no_heavy_module() -> None:
+    action = json.dumps({"tool": "Bash", "args": {"command": "git status"}}) + "\n"
+    code, loaded, output = cli_loaded(["check", "--json"], action)
+    assert code == 0
+    assert loaded == []
+    assert json.loads(output.splitlines()[0])["verdict"] == "allow"
+
+
+def test_a_blocked_action_checked_for_people_loads_rich_but_not_typer_or_the_store() -> None:
+    action = json.dumps({"tool": "Bash", "args": {"command": "rm -rf /"}}) + "\n"
+    code, loaded, output = cli_loaded(["check"], action)
+    assert code == 0
+    assert output.startswith("BLOCK")
+    assert "rich" in loaded  # the human-readable line is Rich's
+    assert [m for m in loaded if m not in ("rich",)] == []
+
+
+def test_another_command_loads_only_its_own_modules() -> None:
+    code, loaded, output = cli_loaded(["version"])
+    assert code == 0
+    assert output.strip().endswith(__import__("railguard").__version__)
+    assert not {"sqlalchemy", "railguard.store", "railguard.trace", "fastapi", "opentelemetry.sdk"} & set(
+        loaded
+    )

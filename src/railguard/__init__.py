@@ -14,10 +14,7 @@ with rg.run(agent="support", tenant="acme", user="ana"):
 
 import typing as _typing
 
-from railguard._decisions import refusal
 from railguard._lazy import load_lazy as _load_lazy
-from railguard._scope import run
-from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace, Stop
 from railguard.errors import (
     ApprovalDenied,
     ApprovalRequired,
@@ -30,25 +27,28 @@ from railguard.errors import (
     RailguardError,
     StoreError,
 )
-from railguard.model import (
-    Action,
-    Context,
-    Decision,
-    Effect,
-    Finding,
-    Mode,
-    RuleHit,
-    Severity,
-    ToolSpec,
-    Trust,
-    Verdict,
-    current_context,
-)
-from railguard.policy import CompiledPolicy, available_packs, load_policy
 
 if _typing.TYPE_CHECKING:
+    from railguard._decisions import refusal
     from railguard._init import init
+    from railguard._scope import run
+    from railguard.engine import Engine, EngineStats, Explanation, Facts, RuleTrace, Stop
     from railguard.integrations.generic import GuardedToolkit, ToolOutcome, guarded
+    from railguard.model import (
+        Action,
+        Context,
+        Decision,
+        Effect,
+        Finding,
+        Mode,
+        RuleHit,
+        Severity,
+        ToolSpec,
+        Trust,
+        Verdict,
+        current_context,
+    )
+    from railguard.policy import CompiledPolicy, available_packs, load_policy
     from railguard.remote import RemoteEngine, attach
     from railguard.state import (
         Approvals,
@@ -83,9 +83,34 @@ if _typing.TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Heavier parts (the store, tracing, stateful guards) load on first use: `import railguard` stays
-# cheap for short-lived processes such as a Claude Code hook.
+# Everything but the exceptions loads on first use: `import railguard` costs next to nothing, so a
+# short-lived process (`railguard --help`, a hook) pays only for what it touches. The engine, the
+# model and the policy compiler load with the first `rg.Engine` / `rg.Action`; the store, tracing
+# and the stateful guards only when used.
 _LAZY = {
+    "Engine": "railguard.engine",
+    "EngineStats": "railguard.engine",
+    "Explanation": "railguard.engine",
+    "Facts": "railguard.engine",
+    "RuleTrace": "railguard.engine",
+    "Stop": "railguard.engine",
+    "refusal": "railguard._decisions",
+    "run": "railguard._scope",
+    "Action": "railguard.model",
+    "Context": "railguard.model",
+    "Decision": "railguard.model",
+    "Effect": "railguard.model",
+    "Finding": "railguard.model",
+    "Mode": "railguard.model",
+    "RuleHit": "railguard.model",
+    "Severity": "railguard.model",
+    "ToolSpec": "railguard.model",
+    "Trust": "railguard.model",
+    "Verdict": "railguard.model",
+    "current_context": "railguard.model",
+    "CompiledPolicy": "railguard.policy",
+    "available_packs": "railguard.policy",
+    "load_policy": "railguard.policy",
     "BudgetRule": "railguard.state",
     "Budgets": "railguard.state",
     "LimitRule": "railguard.state",

@@ -16,7 +16,6 @@ changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import threading
 import time
@@ -160,7 +159,7 @@ class Engine:
             compiled = load_policy(self._paths, packs=self._packs, text=text)
         self._warm = warm
         if warm:
-            _warm(compiled)
+            warm_up(compiled)
         self._policy = compiled
         self.forced_mode = Mode(mode) if mode is not None else None
         self.clock = clock or SYSTEM_CLOCK
@@ -223,7 +222,7 @@ class Engine:
     def swap(self, policy: CompiledPolicy) -> None:
         """Replace the policy atomically: checks in flight finish on the one they started with."""
         if self._warm:
-            _warm(policy)
+            warm_up(policy)
         with self._lock:
             self._policy = policy
             self.stats.reloads += 1
@@ -454,13 +453,13 @@ class Engine:
                 return outcome
             decision, facts = await self._aevaluate(action, approval=_approval_of(decision, outcome))
         if decision.allowed and facts.charges:
-            decision = await asyncio.to_thread(self._take_charges, action, decision, facts)
+            decision = await _to_thread(self._take_charges, action, decision, facts)
         self._record(decision, action)
         return decision
 
     def _aevaluate(self, action: Action, **options: Any) -> Awaitable[tuple[Decision, Facts]]:
         if self._store_bound:
-            return asyncio.to_thread(self._evaluate, action, **options)
+            return _to_thread(self._evaluate, action, **options)
         return _ready(self._evaluate(action, **options))
 
     def _handler_failed(self, action: Action, decision: Decision, err: Exception) -> Decision:
@@ -707,6 +706,13 @@ def _action(
     return action
 
 
+def _to_thread(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Awaitable[R]:
+    """`asyncio.to_thread`, asyncio imported here: only async callers pay for loading it."""
+    import asyncio
+
+    return asyncio.to_thread(fn, *args, **kwargs)
+
+
 async def _ready(value: tuple[Decision, Facts]) -> tuple[Decision, Facts]:
     return value
 
@@ -804,8 +810,10 @@ def _apply_modifications(action: Action, facts: Facts) -> dict[str, Any]:
     return new_args
 
 
-def _warm(policy: CompiledPolicy) -> None:
-    """Load the detectors and build the redaction matchers a policy uses before it serves a check."""
+def warm_up(policy: CompiledPolicy) -> None:
+    """Load the detectors and build the redaction matchers a policy uses before it serves a check
+    (what `Engine(warm=True)` does; a process that must answer before it can warm calls it later,
+    e.g. from a background thread)."""
     warm_facts(policy.facts_used)
     kinds_sets = policy.redaction_kinds
     if kinds_sets:

@@ -1,64 +1,54 @@
 """The `railguard` command line (Typer + Rich). Each command is a thin shell over the library; each
-concern keeps its commands in its own module here and is attached below."""
+concern keeps its commands in its own module (`railguard.cli._app` attaches them).
+
+Start-up is what a person waits for, so nothing heavy loads before a command needs it:
+`railguard --help` prints the static command table (`_table`), `railguard check` parses its few
+options itself and imports only the engine (`_check`); anything they do not handle as plainly as
+Typer would (another command, a malformed option, a command's own --help) goes to the Typer app,
+built with only the modules that command needs."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-from railguard.cli import (
-    _alert,
-    _approvals,
-    _audit,
-    _backtest,
-    _core,
-    _decisions,
-    _detect,
-    _diagnose,
-    _gate,
-    _integrations,
-    _keys,
-    _policy_server,
-    _replay,
-    _serve,
-    _tools,
-    _traces,
-)
-
-app = typer.Typer(
-    name="railguard",
-    help="Railguard: a real-time reliability engine for AI agents.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.registered_commands.extend(_core.app.registered_commands)
-app.add_typer(_core.policy_app, name="policy")
-
-# Each concern keeps its commands in its own module, exposing `register(app)`.
-for _module in (
-    _alert,
-    _approvals,
-    _audit,
-    _backtest,
-    _decisions,
-    _detect,
-    _diagnose,
-    _gate,
-    _integrations,
-    _keys,
-    _policy_server,
-    _replay,
-    _serve,
-    _tools,
-    _traces,
-):
-    _module.register(app)
+    app: typer.Typer
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return app(args=argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    from railguard.cli import _table
+
+    if not args or args == ["--help"]:  # no command: the help, and exit 2 as Click does
+        sys.stdout.write(_table.render_help())
+        sys.stdout.flush()
+        if not args:
+            sys.exit(2)
+        return None
+    if args[:1] == ["check"]:
+        from railguard.cli._check import fast_check
+
+        code = fast_check(args[1:])
+        if code is not None:
+            sys.exit(code)
+    from railguard.cli._app import build
+
+    # A known command: only the modules it needs; anything else: every command (Typer's errors,
+    # "Did you mean ...", see them all).
+    return build(args[:1] if _table.known(args[0]) else None)(args=args)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # every command: what tests and embedders invoke
+        from railguard.cli._app import build
+
+        built = build()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["app", "main"]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 from rich.console import Console
@@ -15,19 +12,26 @@ from rich.markup import escape
 from rich.table import Table
 
 from railguard import __version__
-from railguard._jsonl import read_objects
-from railguard.cli._common import progress
-from railguard.engine import Engine
-from railguard.errors import PolicyError, RailguardError
-from railguard.model import Action, Decision
+from railguard.cli._check import (
+    CheckExit,
+    Consoles,
+    load_engine,
+    open_input,
+    print_decision,
+    read_actions,
+    run_check,
+)
+from railguard.errors import PolicyError
+
+if TYPE_CHECKING:  # the engine loads when a command decides something
+    from railguard.engine import Engine
+    from railguard.model import Decision
 
 app = typer.Typer()  # the commands below are attached to the main app by railguard.cli
 policy_app = typer.Typer(help="Validate and inspect policies.", no_args_is_help=True)
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-VERDICT_STYLE = {"allow": "green", "modify": "cyan", "ask": "yellow", "block": "bold red"}
 
 PolicyOpt = Annotated[
     list[Path] | None, typer.Option("--policy", "-p", help="Policy file (repeatable; later ones override).")
@@ -42,86 +46,20 @@ InputOpt = Annotated[
 
 def _engine(policy: list[Path] | None, pack: list[str] | None, mode: str | None = None) -> Engine:
     try:
-        return Engine([str(p) for p in policy or []] or None, packs=pack or None, mode=mode)
-    except PolicyError as e:
-        err.print(f"[red]policy error:[/red] {escape(str(e))}")
-        raise typer.Exit(2) from None
+        return load_engine(policy, pack, mode, Consoles())
+    except CheckExit as e:
+        raise typer.Exit(e.code) from None
 
 
 def _open(path: str) -> BinaryIO:
-    """Bytes, not text: a line that is not UTF-8 is that line's error, not the whole stream's."""
-    if path == "-":
-        return sys.stdin.buffer
     try:
-        return open(path, "rb")
-    except OSError as e:
-        err.print(f"[red]cannot read input:[/red] {path}: {e.strerror}")
-        raise typer.Exit(2) from None
-
-
-def _actions(stream: BinaryIO) -> Iterator[tuple[int, Action | None, str | None]]:
-    for item in read_objects(stream):
-        if item.error is not None:
-            yield item.line, None, item.error
-            continue
-        try:
-            yield item.line, Action.from_dict(item.value), None
-        except (ValueError, TypeError) as e:
-            yield item.line, None, f"invalid action at line {item.line}: {e}"
+        return open_input(path, Consoles())
+    except CheckExit as e:
+        raise typer.Exit(e.code) from None
 
 
 def _print_decision(decision: Decision) -> None:
-    style = VERDICT_STYLE.get(decision.verdict.value, "")
-    rules = f" [dim]({escape(', '.join(decision.rules))})[/dim]" if decision.rules else ""
-    out.print(
-        f"[{style}]{decision.verdict.value.upper():6}[/{style}] {escape(decision.tool)}: {escape(decision.reason)}{rules}"
-        f" [dim]{decision.latency_us:.0f}µs[/dim]"
-    )
-
-
-class _DecisionLog:
-    """`check --db`: one decision event per checked action, written (redacted) in batches by the one
-    decision-log writer; the rest is flushed on exit."""
-
-    _BATCH = 500
-
-    def __init__(self, url: str) -> None:
-        from railguard.store import open_store
-        from railguard.trace._decision_log import DecisionLog
-
-        try:
-            self._store = open_store(url)
-        except RailguardError as e:
-            err.print(f"[red]store error:[/red] {escape(str(e))}")
-            raise typer.Exit(2) from None
-        self._log = DecisionLog(self._store.write_decisions)
-        self._pending: list[Decision] = []
-
-    def add(self, decision: Decision) -> None:
-        self._pending.append(decision)
-        if len(self._pending) >= self._BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        try:
-            self._log.write(self._pending)
-        except RailguardError as e:
-            err.print(f"[red]store error:[/red] {escape(str(e))}")
-            raise typer.Exit(2) from None
-        self._pending = []
-
-    def __enter__(self) -> _DecisionLog:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        try:
-            self._flush()
-        finally:
-            self._store.close()
-
-
-class _BadLine(Exception):
-    """An input line that is not an action (its message says which line and why)."""
+    print_decision(out, decision)
 
 
 @app.command()
@@ -140,39 +78,12 @@ def check(
     A bad line (not UTF-8, not JSON, too deep) gets its own error with its line number and the rest
     are still decided; exit 2 if any line was bad. With no --policy and no --pack, the built-in
     default pack is used."""
-    engine = _engine(policy, pack, mode)
-    log = _DecisionLog(db) if db else None
-    bad = 0
-    # A stream written to a file or pipe shows its progress on the terminal (stderr), if there is one.
-    counting = progress("checking actions", enabled=not out.is_terminal)
-    with _open(input) as stream, log or contextlib.nullcontext(), counting as advance:
-        for line, action, problem in _actions(stream):
-            advance(1)
-            try:
-                if action is None:
-                    raise _BadLine(str(problem))
-                decision = engine.check(action)
-                answer = json.dumps(decision.to_json_line(), default=str)
-            except Exception as e:  # never let one input end the stream: it gets its own error line
-                bad += 1
-                why = (
-                    str(e)
-                    if isinstance(e, _BadLine)
-                    else f"could not decide the input at line {line} ({type(e).__name__})"
-                )
-                if as_json:
-                    print(json.dumps({"line": line, "error": why}), flush=True)
-                else:
-                    err.print(f"[red]error:[/red] {escape(why)}")
-                continue
-            if log is not None:
-                log.add(decision)
-            if as_json:
-                print(answer, flush=True)
-            else:
-                _print_decision(decision)
-    if bad:
-        raise typer.Exit(2)
+    # The body is shared with the start-up fast path (railguard.cli._check), which runs the same
+    # code without Typer when `railguard check` is started as a command.
+    try:
+        run_check(policy, pack, input, as_json, mode, db)
+    except CheckExit as e:
+        raise typer.Exit(e.code) from None
 
 
 @app.command()
@@ -186,7 +97,7 @@ def explain(
     engine = _engine(policy, pack)
     bad = 0
     with _open(input) as stream:
-        for _line, action, problem in _actions(stream):
+        for _line, action, problem in read_actions(stream):
             if action is None:
                 bad += 1
                 err.print(f"[red]error:[/red] {escape(str(problem))}")

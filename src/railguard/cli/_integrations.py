@@ -235,9 +235,16 @@ def _run_with_upstream(
 
 
 def _engine_for(policy: list[Path] | None, pack: list[str] | None) -> Engine:
-    from railguard.engine import Engine
+    """The proxy's engine, its detectors loading in the background: the client's `initialize` goes
+    to the upstream server without waiting for them, and a tools/call that comes first loads what
+    it needs itself (outside its deadline), so no verdict depends on the warm-up having finished."""
+    import threading
 
-    return Engine([str(p) for p in policy or []] or None, packs=pack or None)
+    from railguard.engine import Engine, warm_up
+
+    engine = Engine([str(p) for p in policy or []] or None, packs=pack or None, warm=False)
+    threading.Thread(target=warm_up, args=(engine.policy,), name="railguard-warm-up", daemon=True).start()
+    return engine
 
 
 def _attach_store(engine: Engine, db: str, approval_wait: float) -> None:

@@ -2,7 +2,8 @@
 
 The fast path is a validator compiled once (fastjsonschema). Only when it fails do we ask
 `jsonschema` for every error, and we phrase them from the schema and the path alone: an error
-message never echoes the value, which may be a secret.
+message never echoes the value, which may be a secret. Both load only when a policy declares a
+contract (or a check fails one): a policy without contracts never pays for them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import fastjsonschema
-from jsonschema.validators import validator_for
 
 Schema = Mapping[str, Any]
 
@@ -36,6 +34,8 @@ def _where(path: Any) -> str:
 
 def describe_errors(schema: Schema, value: Any, root: str) -> list[str]:
     """One line per violation: which field, what was expected. Never the offending value."""
+    from jsonschema.validators import validator_for
+
     validator = validator_for(schema)(schema)
     out: list[str] = []
     for err in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
@@ -96,18 +96,16 @@ class Contract:
     name: str
     args_schema: Schema | None
     output_schema: Schema | None
-    _args_fast: Callable[[Any], Any] | None
-    _output_fast: Callable[[Any], Any] | None
+    _args_fast: Callable[[Any], bool] | None  # is the value valid? (describe_errors says why not)
+    _output_fast: Callable[[Any], bool] | None
     output_model: Any = None  # a Pydantic model class: outputs are parsed into it
 
     def check_args(self, args: Mapping[str, Any]) -> list[str]:
         if self._args_fast is None or self.args_schema is None:
             return []
-        try:
-            self._args_fast(dict(args))
+        if self._args_fast(dict(args)):
             return []
-        except fastjsonschema.JsonSchemaException:
-            return describe_errors(self.args_schema, dict(args), "args")
+        return describe_errors(self.args_schema, dict(args), "args")
 
     def check_output(self, value: Any) -> tuple[Any, list[str]]:
         """Returns (value, errors); with a Pydantic output model the value comes back parsed."""
@@ -127,28 +125,34 @@ class Contract:
                 ]
         if self._output_fast is None or self.output_schema is None:
             return value, []
-        try:
-            self._output_fast(value)
+        if self._output_fast(value):
             return value, []
-        except fastjsonschema.JsonSchemaException:
-            return value, describe_errors(self.output_schema, value, "output")
+        return value, describe_errors(self.output_schema, value, "output")
 
 
-def _fast(schema: Schema | None) -> Callable[[Any], Any] | None:
+def _fast(schema: Schema | None) -> Callable[[Any], bool] | None:
     if schema is None:
         return None
+    import fastjsonschema
+
     try:
-        return fastjsonschema.compile(dict(schema))
+        compiled = fastjsonschema.compile(dict(schema))
     except Exception:
         # A schema fastjsonschema can't compile (rare drafts/keywords): fall back to jsonschema.
-        validator = validator_for(schema)(schema)
+        from jsonschema.validators import validator_for
 
-        def check(value: Any) -> Any:
-            if not validator.is_valid(value):
-                raise fastjsonschema.JsonSchemaException("invalid")
-            return value
+        is_valid: Callable[[Any], bool] = validator_for(schema)(schema).is_valid
+        return is_valid
+    invalid = fastjsonschema.JsonSchemaException
 
-        return check
+    def valid(value: Any) -> bool:
+        try:
+            compiled(value)
+        except invalid:
+            return False
+        return True
+
+    return valid
 
 
 def compile_contract(name: str, args: Any = None, output: Any = None) -> Contract:

@@ -1,0 +1,105 @@
+"""CPU time (user + system) of a fresh process for what a person waits on: `import railguard`,
+`railguard --help`, `railguard check` on one action (JSON and human output), `railguard version` and
+the Claude Code hook through the CLI. Each case runs as a child process; its CPU time is read with
+`resource.getrusage(RUSAGE_CHILDREN)` (CPU, not wall: the machine may be shared), median of N runs.
+With `--baseline REF` the tree at git REF runs the same cases, interleaved with this one so both see
+the same machine load, and the table shows both side by side.
+
+    .venv/bin/python -m benchmarks.bench_startup_cpu --baseline main   # writes benchmarks/results/startup_cpu.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.bench_startup import tree_at
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "startup_cpu.md"
+COMMAND = ".venv/bin/python -m benchmarks.bench_startup_cpu --baseline {ref}"
+TARGET_MS = 150
+ONE_ACTION = json.dumps({"tool": "Bash", "args": {"command": "git status"}}) + "\n"
+HOOK_EVENT = json.dumps(
+    {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "git status"},
+     "session_id": "bench", "tool_use_id": "t1", "cwd": "/tmp"}
+)  # fmt: skip
+CLI = ["-m", "railguard.cli"]
+CASES: dict[str, tuple[list[str], str]] = {
+    "`python -c 'import railguard'`": (["-c", "import railguard"], ""),
+    "`railguard --help`": ([*CLI, "--help"], ""),
+    "`railguard check --json` (one action: git status)": ([*CLI, "check", "--json"], ONE_ACTION),
+    "`railguard check` (one action, human output)": ([*CLI, "check"], ONE_ACTION),
+    "`railguard version`": ([*CLI, "version"], ""),
+    "`railguard hook claude-code` (one PreToolUse)": ([*CLI, "hook", "claude-code"], HOOK_EVENT),
+}
+
+
+def cpu_ms(src: Path, args: list[str], stdin: str) -> float:
+    # Bytecode caches as on a user's machine (pip writes them; an editable install writes them on
+    # first run): PYTHONDONTWRITEBYTECODE in this environment would make every run compile from source.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(src), COLUMNS="100")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 2):
+        raise RuntimeError(f"{args} failed ({done.returncode}): {done.stderr[-500:]}")
+    return (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline", help="git ref to compare with")
+    parser.add_argument("--runs", type=int, default=5)
+    opts = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    samples: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"now": ROOT / "src"}
+        if opts.baseline:
+            trees = {"before": tree_at(opts.baseline, Path(tmp)), "after": ROOT / "src"}
+        for src in trees.values():  # warm-up: bytecode caches written, files in the page cache
+            for args, stdin in CASES.values():
+                cpu_ms(src, args, stdin)
+        for _ in range(opts.runs):  # interleaved: every tree sees the same machine load
+            for case, (args, stdin) in CASES.items():
+                for label, src in trees.items():
+                    samples.setdefault((case, label), []).append(cpu_ms(src, args, stdin))
+    load = (load_before + os.getloadavg()[0]) / 2
+    labels = list(trees)
+    header = "| command | " + " | ".join(f"{label} (ms CPU)" for label in labels) + " |"
+    lines = [
+        "## Start-up: CPU time of a fresh process",
+        "",
+        f"CPU time (user + system) of one fresh process per command, median of {opts.runs} runs, "
+        f"{' and '.join(labels)} trees interleaved; 1-minute load average {load:.1f} during the run "
+        f"(shared 2-core machine). Target: under {TARGET_MS} ms for `--help` and a one-action `check`.",
+        "",
+        header,
+        "|---|" + "---:|" * len(labels),
+    ]
+    for case in CASES:
+        cells = [f"{statistics.median(samples[(case, label)]):.0f}" for label in labels]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Where the time goes: `python -X importtime -m railguard.cli check --json < action.jsonl`. "
+        "`tests/test_startup_imports.py` pins which heavy modules each of these loads (never a time).",
+        "",
+        f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
+        "",
+    ]
+    RESULTS.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
