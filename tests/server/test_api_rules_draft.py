@@ -86,7 +86,7 @@ def test_draft_api_checks_backtests_and_never_activates(api: Api, monkeypatch: p
         assert api.call("POST", "/v1/rules/draft", role=role, json=body).status_code == 403
     monkeypatch.delenv("RAILGUARD_LLM", raising=False)
     unset = api.call("POST", "/v1/rules/draft", role="admin", json=body)
-    assert unset.status_code == 503 and "RAILGUARD_LLM=anthropic:MODEL" in unset.json()["detail"]
+    assert unset.status_code == 409 and "RAILGUARD_LLM=anthropic:MODEL" in unset.json()["detail"]
     assert api.call("POST", "/v1/rules/draft", role="admin", json={"request": ""}).status_code == 422
 
     monkeypatch.setenv("RAILGUARD_LLM", "anthropic:claude-test")

@@ -37,7 +37,7 @@ async def draft(
 ) -> dict[str, Any]:
     """The draft (YAML rule, its unit tests and their results), the backtest against the tenant's
     current policy and what a reviewer must look at. 422 when the model gave no valid draft within
-    the retries (with its last problems), 503 when no LLM is configured, 502 when it is unreachable."""
+    the retries (with its last problems), 409 when no LLM is configured, 502 when it is unreachable."""
     scope = principal.tenant_for(tenant)
     app = request.app
     try:
@@ -48,7 +48,7 @@ async def draft(
             )
         )  # fmt: skip
     except DraftError as err:
-        raise HTTPException(503 if err.usage else 502, str(err)) from None
+        raise HTTPException(409 if err.usage else 502, str(err)) from None
     except PolicyError as err:
         raise HTTPException(409, f"the current policy does not load: {err}") from None
     answer = {"tenant": scope, **result.to_json()}
