@@ -6,6 +6,7 @@ through a traced engine. A draft is never activated."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -228,13 +229,20 @@ def test_a_valid_draft_is_checked_backtested_and_written_never_activated(
 
 
 def test_human_review_output_says_how_to_accept(
-    history_db: str, current: Path, monkeypatch: pytest.MonkeyPatch
+    history_db: str, current: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serving() as fake:
-        fake.script(anthropic_says(_draft(RULE, CASES)))
+        fake.script(anthropic_says(_draft(RULE, CASES)), anthropic_says(_draft(RULE, CASES)))
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
         monkeypatch.setenv("RAILGUARD_LLM", "anthropic:claude-test")
         result = CliRunner().invoke(app, ["rules", "draft", REQUEST, "-p", str(current), "--db", history_db])
+        out = tmp_path / "rule.yaml"
+        saved = CliRunner().invoke(
+            app, ["rules", "draft", REQUEST, "-p", str(current), "--db", history_db, "--out", str(out)]
+        )
+    assert saved.exit_code == 0, saved.output
+    said = " ".join(saved.stdout.split())  # with --out the review is the output
+    assert f"wrote {out}" in said and "add 'include: [rule.yaml]' to your policy file" in said
     assert result.exit_code == 0, result.output
     # stdout is a policy file (the tests as comments); the review is on stderr
     assert result.stdout.startswith(RULE)
@@ -354,7 +362,10 @@ def test_a_rule_that_would_block_half_of_last_week_is_flagged(
     with serving() as fake:
         fake.script(anthropic_says(_draft(broad, cases)))
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        refreshers = sum(t.name == "railguard-killswitch" for t in threading.enumerate())
         result = _draft_with(history_db, current, setting="anthropic:claude-test")
+    # the replay engines' kill-switch refreshers stop with them (a server drafts many times)
+    assert sum(t.name == "railguard-killswitch" for t in threading.enumerate()) == refreshers
     assert result.valid
     report = result.backtest
     assert report.newly_blocked == DEPLOY_RUNS * len(DEPLOY_SCRIPT) == TOTAL // 2
@@ -426,3 +437,24 @@ def test_an_unreachable_provider_is_a_clear_error_without_the_key(
     assert result.exit_code == 1
     said = " ".join(result.stderr.split())
     assert "the anthropic call failed (APIConnectionError)" in said and "sk-ant" not in result.output
+
+
+def test_a_draft_may_not_include_files_or_declare_tools(
+    current: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "local.yaml"
+    secret.write_text("rules:\n  - rule: local/SENTINEL-7731\n    verdict: block\n")
+    including = f"include: [{secret}]\n{RULE}"
+    with serving() as fake:
+        fake.script(anthropic_says(_draft(including, CASES)))
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        result = draft_rule(
+            REQUEST, setting="anthropic:claude-test", current=CurrentPolicy(paths=(str(current),)),
+            store=None, retries=0, **_window(),
+        )  # fmt: skip
+    assert not result.valid and result.attempts == 1 and result.backtest is None
+    assert result.errors == [
+        "draft.yaml: the draft may only hold name, description, rules; remove include "
+        "(tools, limits and includes belong to the policy it is added to)"
+    ]
+    assert "SENTINEL" not in json.dumps(result.to_json())

@@ -148,12 +148,12 @@ def _print_review(console: Console, result: object, written: list[Path]) -> None
         rule, tests = written
         console.print(f"wrote {escape(str(rule))} and {escape(str(tests))}")
         how = (
-            f"add 'include: [{escape(rule.name)}]' to your policy file (or paste its items into it), run "
-            f"`railguard test {escape(str(tests))}`, then reload or `railguard policy push POLICY.yaml --audit`"
+            f"add 'include: [{rule.name}]' to your policy file (or paste its items into it), run "
+            f"`railguard test {tests}`, then reload or `railguard policy push POLICY.yaml --audit`"
         )
     else:
         how = "save it with --out FILE, add its items to your policy, then `railguard policy push POLICY.yaml --audit`"
-    console.print(f"[bold]not active.[/bold] To accept: {how}.")
+    console.print(f"[bold]not active.[/bold] To accept: {escape(how)}.")
 
 
 __all__ = ["register"]

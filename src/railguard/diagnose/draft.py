@@ -365,18 +365,22 @@ def _check(answer: str, current: CurrentPolicy, taken: set[str], folder: Path) -
         return str(err).replace(str(folder) + "/", "")
 
     try:
+        parsed = yaml.safe_load(out.policy)
+    except yaml.YAMLError:
+        parsed = None  # the loader below reports it with its line
+    extra = sorted(str(k) for k in set(parsed) - set(DRAFT_KEYS)) if isinstance(parsed, dict) else []
+    if extra:  # checked before loading: an `include:` must never make the loader read a local file
+        out.errors.append(
+            f"{DRAFT_FILE}: the draft may only hold {', '.join(DRAFT_KEYS)}; remove {', '.join(extra)} "
+            "(tools, limits and includes belong to the policy it is added to)"
+        )
+        return out
+    try:
         load_policy([draft])  # the compiler: CEL names and functions, messages, modify blocks
         source = load_source([str(draft)])
     except PolicyError as err:
         out.errors.append(where(err))
         return out
-    parsed = yaml.safe_load(out.policy)
-    extra = sorted(set(parsed) - set(DRAFT_KEYS)) if isinstance(parsed, dict) else []
-    if extra:
-        out.errors.append(
-            f"{DRAFT_FILE}: the draft may only hold {', '.join(DRAFT_KEYS)}; remove {', '.join(extra)} "
-            "(tools, limits and includes belong to the policy it is added to)"
-        )
     rules = [item for item in source.items if isinstance(item, RuleSpec) and item.verdict is not None]
     out.rule_ids = [r.id for r in rules]
     if not rules:
