@@ -417,6 +417,10 @@ def test_without_an_llm_the_message_says_how_to_configure_one(current: Path, tmp
     with pytest.raises(DraftError, match="no LLM configured") as caught:
         draft_rule(REQUEST, setting=None, current=CurrentPolicy(), store=None, **_window())
     assert caught.value.usage
+    many = CliRunner().invoke(
+        app, ["rules", "draft", REQUEST, "--retries", "11"], env={"RAILGUARD_LLM": "anthropic:claude-test"}
+    )
+    assert many.exit_code == 2 and "use 0 to 10" in many.stderr  # refused before any model call
     bad = CliRunner().invoke(app, ["rules", "draft", REQUEST], env={"RAILGUARD_LLM": "gemini:pro"})
     assert bad.exit_code == 2 and "anthropic:MODEL or openai:MODEL" in " ".join(bad.stderr.split())
 

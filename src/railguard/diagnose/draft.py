@@ -361,8 +361,14 @@ def _check(answer: str, current: CurrentPolicy, taken: set[str], folder: Path) -
     draft = folder / DRAFT_FILE
     draft.write_text(out.policy, encoding="utf-8")
 
-    def where(err: PolicyError) -> str:
-        return str(err).replace(str(folder) + "/", "")
+    def where(err: PolicyError) -> str:  # file names only: no local path goes to the model
+        text = str(err)
+        parents = {str(Path(p).parent) for p in current.paths} | {
+            str(Path(p).resolve().parent) for p in current.paths
+        }
+        for place in sorted(parents | {str(folder)}, key=len, reverse=True):
+            text = text.replace(place + "/", "")
+        return text
 
     try:
         parsed = yaml.safe_load(out.policy)
