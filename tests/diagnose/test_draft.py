@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 from integrations.fake_providers import anthropic_message, chat_completion, serving, text_block
 from railguard._scope import run
 from railguard.cli import app
-from railguard.diagnose.draft import CurrentPolicy, DraftError, draft_rule
+from railguard.diagnose.draft import CurrentPolicy, draft_rule
 from railguard.engine import Engine
+from railguard.errors import DraftError
 from railguard.model import Action, Context, Verdict
 from railguard.state import install_cushions
 from railguard.store import open_store
@@ -334,7 +335,7 @@ def test_a_model_that_keeps_failing_stops_after_the_retries_and_nothing_is_writt
         second = fake.requests[2][1]["messages"][-1]["content"]
     assert result.exit_code == 1
     said = " ".join(result.stderr.split())  # Rich wraps lines at the terminal width
-    assert "no valid draft after 3 attempt(s)" in said and "nothing written, nothing activated" in said
+    assert "no valid draft: after 3 attempt(s)" in said and "nothing written, nothing activated" in said
     assert "non-empty 'cases:' list" in said
     assert "shell/rm-root already exist" in second
     assert not out.exists() and not out.with_name("draft_test.yaml").exists()

@@ -107,7 +107,7 @@ def draft(
     review = Console(highlight=False, stderr=out_file is None)  # stdout carries the YAML when no --out
     if not result.valid:
         err.print(
-            f"[red]no valid draft[/red] after {result.attempts} attempt(s) by {escape(result.model)}; "
+            f"[red]no valid draft:[/red] after {result.attempts} attempt(s) by {escape(result.model)}; "
             "nothing written, nothing activated. The last problems:"
         )
         for problem in result.errors:

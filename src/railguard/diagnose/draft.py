@@ -33,7 +33,7 @@ from railguard.detect.redact import redact_value
 from railguard.diagnose import _llm
 from railguard.diagnose._stored_runs import StoredHistory, read_history
 from railguard.diagnose.backtest import BacktestReport, backtest, replay_engine
-from railguard.errors import PolicyError, RailguardError
+from railguard.errors import DraftError, PolicyError
 from railguard.policy import load_policy, load_source
 from railguard.policy._schema import ListSpec, MacroSpec, RuleSpec
 from railguard.policy.testing import CaseResult, Status, run_test_file
@@ -98,15 +98,6 @@ The tests are a YAML mapping with only a `cases:` list:
 Give cases the rule must match and nearby calls it must NOT match (expect: allow), taken from the
 tools and arguments seen in history. Context keys: tenant, user, roles, agent, session, run, env,
 workspace, labels."""
-
-
-class DraftError(RailguardError):
-    """Nothing was drafted: `usage` when the caller must change something (no model configured, an
-    empty request); otherwise the provider could not be reached."""
-
-    def __init__(self, message: str, *, usage: bool = False) -> None:
-        super().__init__(message)
-        self.usage = usage
 
 
 @dataclass(frozen=True, slots=True)

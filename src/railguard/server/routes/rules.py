@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from railguard.diagnose.draft import DEFAULT_RETRIES, MAX_REQUEST, MAX_RETRIES, DraftError
-from railguard.errors import PolicyError
+from railguard.diagnose.draft import DEFAULT_RETRIES, MAX_REQUEST, MAX_RETRIES
+from railguard.errors import DraftError, PolicyError
 from railguard.server import _rules
 from railguard.server._auth import Principal, require
 

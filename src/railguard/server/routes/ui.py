@@ -21,8 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from railguard.diagnose.draft import DraftError
-from railguard.errors import ConfigurationError, PolicyError
+from railguard.errors import ConfigurationError, DraftError, PolicyError
 from railguard.server import _changes, _policies, _rules
 from railguard.server._auth import SESSION_COOKIE, Authenticator, AuthError, Principal, authenticate
 from railguard.server._changes import NotVisible
