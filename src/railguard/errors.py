@@ -23,6 +23,7 @@ RailguardError
 ├── Unavailable                 every target of a resilient call failed or was switched off
 ├── CircuitOpen                 a circuit breaker refused the call
 ├── NotifyError                 a notification (webhook, Slack, e-mail) could not be delivered after retries
+├── DraftError                  no rule was drafted: no LLM configured, or the model was unreachable
 └── RollbackError               some undos of a saga failed
 
 Exception
@@ -216,6 +217,15 @@ class Unavailable(RailguardError):
 
 class NotifyError(RailguardError):
     """A notification could not be delivered (after retries); the message never holds a secret."""
+
+
+class DraftError(RailguardError):
+    """Nothing was drafted (`railguard rules draft`): `usage` when the caller must change something
+    (no LLM configured, an empty request); otherwise the model's provider could not be reached."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 class CircuitOpen(RailguardError):

@@ -126,3 +126,75 @@ def test_gate_replay_runs_a_transcript_suite_through_two_policies(tmp_path: Path
     assert same.exit_code == 0 and json.loads(same.stdout)["changed"] == 0
     few = runner.invoke(app, [*args, "--candidate", str(strict), "--min-runs", "31"])
     assert few.exit_code == 2
+
+
+def _traced_confidence_runs(url: str, scores: dict[str, list[float]]) -> None:
+    """One run per score, for each agent version, through a real traced engine into `url`: a tool call
+    that records its confidence with `record_confidence`. A simulated clock steps the same amount on
+    every reading, so latencies are equal on both sides and only confidence differs."""
+    from railguard._scope import run
+    from railguard.engine import Engine
+    from railguard.model import Action
+    from railguard.trace import configure_tracing, record_confidence, tool_call, trace_engine
+
+    ticks = iter(range(10**9))
+    start_ns = int((NOW - 3600) * 1e9)
+    store = open_store(url)
+    tracing = configure_tracing(
+        store, service_name="gate-confidence", clock=lambda: start_ns + next(ticks) * 10**6
+    )
+    engine = Engine(
+        text="rules:\n  - rule: no-rm\n    tools: [Bash]\n    when: \"args.command.contains('rm -rf')\"\n    verdict: block\n"
+    )
+    trace_engine(engine)
+    try:
+        for version, values in scores.items():
+            for i, score in enumerate(values):
+                with run(
+                    agent="support",
+                    tenant="acme",
+                    session=f"{version}-{i}",
+                    labels={"agent.version": version},
+                ):
+                    args = {"order": f"o{i}"}
+                    with tool_call("lookup", f"c{i}", args) as span:
+                        assert engine.check(Action("lookup", args, f"c{i}")).allowed
+                        record_confidence(score)
+                        span.record_result("found")
+    finally:
+        tracing.shutdown()
+        engine.close()
+        store.close()
+
+
+def test_a_confidence_drop_fails_the_gate_and_equal_confidence_passes(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    high = [round(rng.uniform(0.85, 0.95), 3) for _ in range(30)]
+    url = f"sqlite:///{tmp_path / 'confidence.db'}"
+    _traced_confidence_runs(
+        url,
+        {
+            "1.0": high,
+            "1.1": [round(rng.uniform(0.85, 0.95), 3) for _ in range(30)],  # the same distribution
+            "1.2": list(high),  # the very same scores
+            "2.0": [round(rng.uniform(0.55, 0.70), 3) for _ in range(30)],  # a planted drop
+        },
+    )
+    window = {"since": NOW - 86400, "until": NOW + 60}
+    with open_store(url) as store:
+        dropped = gate(store, baseline="1.0", candidate="2.0", **window)
+        confidence = next(m for m in dropped.metrics if m.name == "confidence")
+        assert (confidence.n_baseline, confidence.n_candidate) == (30, 30)
+        assert dropped.exit_code == 1 and [m.name for m in dropped.metrics if m.worse] == ["confidence"]
+        assert confidence.candidate is not None and confidence.baseline is not None
+        assert confidence.candidate < confidence.baseline
+        for equal in ("1.1", "1.2"):
+            same = gate(store, baseline="1.0", candidate=equal, **window)
+            assert same.exit_code == 0, [m for m in same.metrics if m.worse]
+            assert next(m for m in same.metrics if m.name == "confidence").n_candidate == 30
+        # a rise in confidence is not a regression
+        better = gate(store, baseline="2.0", candidate="1.0", **window)
+        assert better.exit_code == 0
+    cli = CliRunner().invoke(app, ["gate", "--baseline", "1.0", "--candidate", "2.0", "--db", url, "--json"])
+    assert cli.exit_code == 1, cli.output
+    assert [m["metric"] for m in json.loads(cli.stdout)["metrics"] if m["worse"]] == ["confidence"]

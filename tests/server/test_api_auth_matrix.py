@@ -37,6 +37,7 @@ ROUTE_PERMISSION = {
     ("POST", "/v1/policies/rollback"): "admin",
     ("GET", "/v1/policies/{rev}"): "read",
     ("POST", "/v1/policies/{rev}/activate"): "admin",
+    ("POST", "/v1/rules/draft"): "admin",
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{key_id}"): "admin",

@@ -144,21 +144,31 @@ def summarize(answer: Why, spans: list[SpanRow], baseline: Baseline) -> str:
 
 
 def _ask(provider: str, model: str, prompt: str) -> str:
+    return chat(provider, model, SYSTEM, [{"role": "user", "content": prompt}])
+
+
+def chat(
+    provider: str, model: str, system: str, messages: list[dict[str, str]], *, max_tokens: int = 1000
+) -> str:
+    """One answer of `provider:model` (each SDK configured by its own environment variables) to a
+    conversation of user/assistant turns; the answer is asked for as one JSON object."""
     if provider == "anthropic":
         import anthropic
 
         client = anthropic.Anthropic(timeout=60.0, max_retries=1)
         message = client.messages.create(
-            model=model, max_tokens=1000, system=SYSTEM, messages=[{"role": "user", "content": prompt}]
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            messages=messages,  # type: ignore[arg-type]
         )
         return "".join(getattr(block, "text", "") for block in message.content)
     import openai
 
+    conversation: list[Any] = [{"role": "system", "content": system}, *messages]
     openai_client = openai.OpenAI(timeout=60.0, max_retries=1)
     completion = openai_client.chat.completions.create(
-        model=model,
-        messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
-        response_format={"type": "json_object"},
+        model=model, messages=conversation, response_format={"type": "json_object"}
     )
     return completion.choices[0].message.content or ""
 

@@ -19,6 +19,7 @@ from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
 from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs, ui
+from railguard.server.routes import rules as rule_drafts
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
 
@@ -105,5 +106,6 @@ def create_app(
 
     for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
         app.include_router(module.router)
+    app.include_router(rule_drafts.router)
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app

@@ -21,8 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from railguard.errors import ConfigurationError
-from railguard.server import _changes, _policies
+from railguard.errors import ConfigurationError, DraftError, PolicyError
+from railguard.server import _changes, _policies, _rules
 from railguard.server._auth import SESSION_COOKIE, Authenticator, AuthError, Principal, authenticate
 from railguard.server._changes import NotVisible
 from railguard.server._engines import TenantEngines
@@ -464,8 +464,9 @@ async def policies_page(request: Request, who: Principal) -> Response:
 
 
 async def _policies_view(
-    request: Request, who: Principal, tenant: str | None, *, draft: str = "", error: str | None = None
-) -> Response:
+    request: Request, who: Principal, tenant: str | None, *, draft: str = "", error: str | None = None,
+    **extra: Any,
+) -> Response:  # fmt: skip
     if tenant is None:
         tenant = who.key.tenant if not who.all_tenants else (request.query_params.get("tenant") or "")
     revisions = []
@@ -474,7 +475,7 @@ async def _policies_view(
     return _render(
         request, "policies.html", who, status_code=400 if error else 200, title="Policies", tenant=tenant,
         revisions=[r.to_dict() for r in revisions], can_admin=who.can("admin"), all_tenants=who.all_tenants,
-        draft=draft, flash=error, flash_kind="error" if error else None,
+        draft=draft, flash=error, flash_kind="error" if error else None, **extra,
     )  # fmt: skip
 
 
@@ -495,6 +496,28 @@ async def upload_policy(request: Request, who: Principal, form: dict[str, str]) 
     except _policies.InvalidPolicy as err:
         return await _policies_view(request, who, tenant, draft=content, error=str(err))
     return RedirectResponse(f"/policies?{urlencode({'tenant': tenant, 'done': 'saved'})}", status_code=303)
+
+
+@router.post("/policies/draft")
+@form_action("admin")
+async def draft_rule(request: Request, who: Principal, form: dict[str, str]) -> Response:
+    """A rule in plain English drafted, checked and backtested for review (see server/_rules.py);
+    shown on the page, never saved or activated."""
+    try:
+        tenant = _tenant_of(who, form, request)
+    except AuthError as err:
+        return _error(request, who, err.status, "Not allowed", err.message)
+    asked = form.get("request", "").strip()
+    state = request.app.state
+    try:
+        result = await run_in_threadpool(
+            lambda: _rules.draft_for(
+                state.store, state.engines.revisions, state.settings, tenant=tenant, request=asked
+            )
+        )
+    except (DraftError, PolicyError) as err:
+        return await _policies_view(request, who, tenant, error=str(err), asked=asked)
+    return await _policies_view(request, who, tenant, asked=asked, rule_draft=result.to_json())
 
 
 @router.post("/policies/{rev}/activate")

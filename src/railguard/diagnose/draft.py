@@ -1,0 +1,489 @@
+"""Rules in plain English: a configured LLM drafts a policy rule and its unit tests; the real compiler
+and the real test runner check them, and their errors (file:line, failing cases) go back to the
+model a bounded number of times; the valid draft is backtested on stored history. Nothing here
+activates anything: the result is for a person to review and accept.
+
+    result = draft_rule("never let the deploy agent run terraform apply against a prod workspace",
+                        setting="anthropic:claude-sonnet-4-5", current=CurrentPolicy(paths=("policy.yaml",)),
+                        store=store, since=time.time() - 7 * 86400, until=time.time())
+    if result.valid:
+        print(result.policy_yaml, result.backtest.to_json(), result.flags)
+
+The model sees the request, a compact description of the policy format and of the CEL variables, the
+tools seen in the window (names, argument keys, agents, a few redacted example arguments) and the
+names the current policy already uses. It answers with one JSON object: {"policy", "tests", "summary"}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from railguard.detect.redact import redact_value
+from railguard.diagnose import _llm
+from railguard.diagnose._stored_runs import StoredHistory, read_history
+from railguard.diagnose.backtest import BacktestReport, backtest, replay_engine
+from railguard.errors import DraftError, PolicyError
+from railguard.policy import load_policy, load_source
+from railguard.policy._schema import ListSpec, MacroSpec, RuleSpec
+from railguard.policy.testing import CaseResult, Status, run_test_file
+from railguard.store import Store
+
+__all__ = [
+    "DEFAULT_RETRIES",
+    "LARGE_SHARE",
+    "MAX_RETRIES",
+    "CurrentPolicy",
+    "DraftError",
+    "DraftResult",
+    "draft_rule",
+]
+
+DEFAULT_RETRIES = 3
+MAX_RETRIES = 10
+LARGE_SHARE = 0.20  # a draft that would stop more than this share of the window's calls is flagged
+DRAFT_FILE = "draft.yaml"
+DRAFT_KEYS = ("name", "description", "rules")
+MAX_REQUEST = 2000
+MAX_ANSWER = 40_000
+_MAX_TOOLS = 40
+_MAX_EXAMPLES = 3
+
+SYSTEM = """You turn one plain-English request into ONE Railguard policy rule (YAML) and its unit tests.
+Answer with ONE JSON object and nothing else:
+{"policy": "<YAML text of the draft policy>", "tests": "<YAML text of its tests>", "summary": "<one line>"}
+
+The draft policy is a YAML mapping with a `rules:` list (optionally `description:`), nothing else. Items:
+  - list: NAME              # an identifier; `items: [a, b]`; usable in CEL as NAME
+  - macro: NAME             # `condition: <CEL>`; usable in CEL as NAME
+  - rule: area/short-id     # letters, digits and - _ . : /; must be a NEW id
+    desc: what it guards against
+    tools: [Bash, "mcp__*__shell"]   # tool names, globs or list names; omit for every tool
+    when: <CEL condition>   # omit to match every call of those tools
+    verdict: block          # block | ask (a person approves first) | modify (needs a `modify:` block)
+    message: "shown to the agent; may interpolate ${args.x}"
+    severity: high          # low | medium | high | critical
+    tags: [incubating]      # the first tag is the maturity: stable | incubating | sandbox
+The draft must be self-contained: define any list or macro it uses, and reuse no name the current policy has.
+
+CEL variables of a call:
+  tool: the tool name; args: a map of its arguments (args.command, args.path ...; guard optional ones
+    with has(args.x)); ctx: who and where (ctx.agent, ctx.env, ctx.user, ctx.roles, ctx.tenant,
+    ctx.workspace, ctx.session, ctx.run, ctx.labels["k"]); effect: read|write|exec|irreversible; trust.
+  shell (parsed shell commands in the arguments): shell.present, shell.names (programs run, e.g.
+    ["terraform"]), shell.commands (each {name, argv, flags, via}), shell.verdict, shell.summary, shell.unparsed.
+  paths: paths.paths, paths.secret, paths.outside_workspace, paths.system, paths.traversal.
+  net: net.urls, net.hosts, net.private, net.metadata, net.denied.
+  sql: sql.present, sql.kinds, sql.tables, sql.destructive, sql.writes.
+  secrets: secrets.found (bool), secrets.kinds. injection: injection.score, injection.flagged.
+Functions: size, contains, startsWith, endsWith, matches (RE2), lower(s), glob(s, "pattern"),
+  host_matches(host, "*.example.com"), in_cidr(ip, "10.0.0.0/8"), exists, all, map, filter, `in`.
+
+The tests are a YAML mapping with only a `cases:` list:
+  cases:
+    - name: what it checks
+      action: {tool: Bash, args: {command: "..."}, context: {agent: deploy, env: prod}}
+      expect: block          # allow | block | ask | modify: what the draft policy alone decides
+      rule: area/short-id    # with block/ask/modify: the rule that must fire
+Give cases the rule must match and nearby calls it must NOT match (expect: allow), taken from the
+tools and arguments seen in history. Context keys: tenant, user, roles, agent, session, run, env,
+workspace, labels."""
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentPolicy:
+    """The policy in force: files and built-in packs (empty: compare with no policy at all)."""
+
+    paths: tuple[str, ...] = ()
+    packs: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.paths and not self.packs
+
+
+@dataclass(slots=True)
+class DraftResult:
+    request: str
+    model: str
+    attempts: int = 0
+    valid: bool = False
+    policy_yaml: str = ""
+    cases_yaml: str = ""  # the model's `cases:`; `tests_yaml(name)` is the test file to write
+    summary: str = ""
+    errors: list[str] = field(default_factory=list)  # the last attempt's problems (none when valid)
+    cases: list[CaseResult] = field(default_factory=list)
+    backtest: BacktestReport | None = None
+    compared_with: str = "the current policy"
+    flags: list[str] = field(default_factory=list)  # what a reviewer must look at before accepting
+    notes: list[str] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+
+    def tests_yaml(self, policy_file: str = DRAFT_FILE) -> str:
+        return f"policy: {policy_file}\n{self.cases_yaml.rstrip()}\n"
+
+    def to_json(self) -> dict[str, Any]:
+        report = self.backtest
+        return {
+            "request": self.request,
+            "model": self.model,
+            "valid": self.valid,
+            "attempts": self.attempts,
+            "summary": self.summary,
+            "rules": self.rule_ids,
+            "policy_yaml": self.policy_yaml,
+            "tests_yaml": self.tests_yaml() if self.cases_yaml else "",
+            "errors": self.errors,
+            "cases": [
+                {
+                    "name": c.name,
+                    "status": c.status.value,
+                    "expected": c.expected,
+                    "got": c.got,
+                    "rules": list(c.rules),
+                    "message": c.message,
+                }
+                for c in self.cases
+            ],
+            "backtest": None
+            if report is None
+            else {
+                **report.to_json(),
+                "compared_with": self.compared_with,
+                "share_stopped": self.share_stopped,
+            },
+            "flags": self.flags,
+            "notes": self.notes,
+            "active": False,  # a draft is never activated: a person accepts it
+        }
+
+    @property
+    def share_stopped(self) -> float | None:
+        """The share of the window's calls the draft newly blocks or asks about."""
+        report = self.backtest
+        if report is None or not report.actions:
+            return None
+        return (report.newly_blocked + report.newly_asked) / report.actions
+
+
+@dataclass(slots=True)
+class _Checked:
+    policy: str = ""
+    cases: str = ""
+    summary: str = ""
+    errors: list[str] = field(default_factory=list)
+    results: list[CaseResult] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+
+
+def draft_rule(
+    request: str,
+    *,
+    setting: str | None,
+    current: CurrentPolicy,
+    store: Store | None,
+    since: float,
+    until: float,
+    tenant: str | None = None,
+    retries: int = DEFAULT_RETRIES,
+) -> DraftResult:
+    """Draft, check (with up to `retries` corrections by the model) and backtest a rule for `request`.
+    Raises DraftError when no model is configured or the provider call fails; PolicyError when the
+    current policy does not load. A draft still invalid after the retries comes back `valid=False`."""
+    text = request.strip()
+    if not text:
+        raise DraftError("the request is empty: describe the rule in a sentence", usage=True)
+    if len(text) > MAX_REQUEST:
+        raise DraftError(
+            f"the request is longer than {MAX_REQUEST} characters: describe one rule", usage=True
+        )
+    if not 0 <= retries <= MAX_RETRIES:
+        raise DraftError(f"retries must be between 0 and {MAX_RETRIES}", usage=True)
+    try:
+        parsed = _llm.parse_setting(setting)
+    except ValueError as err:
+        raise DraftError(str(err), usage=True) from None
+    if parsed is None:
+        raise DraftError(NO_MODEL, usage=True)
+    provider, model = parsed
+    current_source = load_source(list(current.paths), list(current.packs)) if not current.empty else None
+    taken = _names(current_source.items) if current_source is not None else set()
+    history = (
+        read_history(store, since=since, until=until, tenant=tenant) if store is not None else StoredHistory()
+    )
+    result = DraftResult(request=text, model=f"{provider}:{model}")
+    if current.empty:
+        result.compared_with = "no policy"
+    messages = [{"role": "user", "content": _prompt(text, history, taken)}]
+    with tempfile.TemporaryDirectory(prefix="railguard-draft-", ignore_cleanup_errors=True) as tmp:
+        folder = Path(tmp)
+        checked = _Checked()
+        for attempt in range(1, retries + 2):
+            result.attempts = attempt
+            try:
+                answer = _llm.chat(provider, model, SYSTEM, messages, max_tokens=4000)
+            except Exception as err:  # the SDK's errors; never the key: the type and status only
+                status = getattr(err, "status_code", None)
+                raise DraftError(
+                    f"the {provider} call failed ({type(err).__name__}{f' {status}' if status else ''})"
+                ) from None
+            checked = _check(answer[:MAX_ANSWER], current, taken, folder)
+            if not checked.errors:
+                break
+            messages.append({"role": "assistant", "content": answer[:MAX_ANSWER] or "(empty answer)"})
+            messages.append({"role": "user", "content": _feedback(checked.errors)})
+        result.policy_yaml, result.cases_yaml, result.summary = checked.policy, checked.cases, checked.summary
+        result.errors, result.cases, result.rule_ids = checked.errors, checked.results, checked.rule_ids
+        result.valid = not checked.errors
+        if result.valid:
+            failed = _failed_traces(store, tenant)
+            result.backtest = _backtest(history, current, folder / DRAFT_FILE, folder, failed)
+            _review(result, history, folder / DRAFT_FILE)
+    return result
+
+
+NO_MODEL = (
+    f"no LLM configured: set {_llm.ENV}=anthropic:MODEL (with ANTHROPIC_API_KEY) or {_llm.ENV}=openai:MODEL "
+    "(with OPENAI_API_KEY; OPENAI_BASE_URL for a compatible server), e.g. "
+    f"{_llm.ENV}=anthropic:claude-sonnet-4-5"
+)
+
+
+# -- what the model is told ------------------------------------------------------------------------
+
+
+def _clip(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return str(redact_value(text)[0])[:limit]
+
+
+def _prompt(request: str, history: StoredHistory, taken: set[str]) -> str:
+    tools: dict[str, dict[str, Any]] = {}
+    agents: Counter[str] = Counter()
+    envs: Counter[str] = Counter()
+    for event in _actions(history):
+        name = str(event.get("tool") or "")
+        context = event.get("context") or {}
+        entry = tools.setdefault(name, {"calls": 0, "keys": Counter(), "agents": Counter(), "examples": []})
+        entry["calls"] += 1
+        args = event.get("args") or {}
+        entry["keys"].update(str(k) for k in args)
+        if context.get("agent"):
+            entry["agents"][str(context["agent"])] += 1
+            agents[str(context["agent"])] += 1
+        if context.get("env"):
+            envs[str(context["env"])] += 1
+        example = _clip(args, 160)
+        if len(entry["examples"]) < _MAX_EXAMPLES and example not in entry["examples"]:
+            entry["examples"].append(example)
+    lines = [f"Request: {_clip(request, MAX_REQUEST)}", ""]
+    if tools:
+        lines.append(f"Tools seen in the stored history ({sum(t['calls'] for t in tools.values())} calls):")
+        ranked = sorted(tools.items(), key=lambda kv: -kv[1]["calls"])[:_MAX_TOOLS]
+        for name, t in ranked:
+            lines.append(
+                f"- {_clip(name, 80)}: {t['calls']} calls; args {sorted(t['keys'])[:12]}; "
+                f"agents {[a for a, _ in t['agents'].most_common(5)]}; examples: {'; '.join(t['examples'])}"
+            )
+        if len(tools) > _MAX_TOOLS:
+            lines.append(f"- ... {len(tools) - _MAX_TOOLS} more tools")
+        lines.append(f"Agents: {[_clip(a, 60) for a, _ in agents.most_common(20)]}")
+        if envs:
+            lines.append(f"ctx.env values: {[_clip(e, 40) for e, _ in envs.most_common(10)]}")
+    else:
+        lines.append("No stored history: use the usual tool names (e.g. Bash with args.command for a shell).")
+    if taken:
+        lines.append(f"Names the current policy already uses (do not reuse): {sorted(taken)[:200]}")
+    return "\n".join(lines)
+
+
+def _feedback(errors: Sequence[str]) -> str:
+    listed = "\n".join(f"- {e}" for e in errors[:20])
+    return (
+        "The draft did not pass the checks (the policy is checked as draft.yaml, the tests as "
+        f"draft_test.yaml):\n{listed}\nAnswer again with the whole corrected JSON object."
+    )
+
+
+# -- the checks ------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+def _names(items: Sequence[Any]) -> set[str]:
+    names: set[str] = set()
+    for item in items:
+        if isinstance(item, RuleSpec):
+            names.add(item.id)
+        elif isinstance(item, ListSpec | MacroSpec):
+            names.add(item.name)
+    return names
+
+
+def _check(answer: str, current: CurrentPolicy, taken: set[str], folder: Path) -> _Checked:
+    """The model's answer through the real loader, compiler and test runner: every problem, worded
+    for the model to fix (file names relative, so no local path leaves the machine)."""
+    out = _Checked()
+    try:
+        data = json.loads(_FENCE.sub("", answer.strip()))
+    except ValueError:
+        data = None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("policy"), str)
+        or not isinstance(data.get("tests"), str)
+    ):
+        out.errors.append(
+            'the answer must be ONE JSON object {"policy": "<YAML>", "tests": "<YAML>", "summary": "..."}'
+        )
+        return out
+    out.policy, out.cases = data["policy"].strip() + "\n", data["tests"].strip() + "\n"
+    out.summary = _clip(data.get("summary") or "", 300)
+    draft = folder / DRAFT_FILE
+    draft.write_text(out.policy, encoding="utf-8")
+
+    def where(err: PolicyError) -> str:  # file names only: no local path goes to the model
+        text = str(err)
+        parents = {str(Path(p).parent) for p in current.paths} | {
+            str(Path(p).resolve().parent) for p in current.paths
+        }
+        for place in sorted(parents | {str(folder)}, key=len, reverse=True):
+            text = text.replace(place + "/", "")
+        return text
+
+    try:
+        parsed = yaml.safe_load(out.policy)
+    except yaml.YAMLError:
+        parsed = None  # the loader below reports it with its line
+    extra = sorted(str(k) for k in set(parsed) - set(DRAFT_KEYS)) if isinstance(parsed, dict) else []
+    if extra:  # checked before loading: an `include:` must never make the loader read a local file
+        out.errors.append(
+            f"{DRAFT_FILE}: the draft may only hold {', '.join(DRAFT_KEYS)}; remove {', '.join(extra)} "
+            "(tools, limits and includes belong to the policy it is added to)"
+        )
+        return out
+    try:
+        load_policy([draft])  # the compiler: CEL names and functions, messages, modify blocks
+        source = load_source([str(draft)])
+    except PolicyError as err:
+        out.errors.append(where(err))
+        return out
+    rules = [item for item in source.items if isinstance(item, RuleSpec) and item.verdict is not None]
+    out.rule_ids = [r.id for r in rules]
+    if not rules:
+        out.errors.append(f"{DRAFT_FILE}: the draft has no rule: add a '- rule:' item with a verdict")
+    reused = sorted(_names(source.items) & taken)
+    if reused:
+        out.errors.append(
+            f"{DRAFT_FILE}: {', '.join(reused)} already exist(s) in the current policy and would replace it: "
+            "choose new names"
+        )
+    if not current.empty and not reused:
+        try:
+            load_policy([draft, *current.paths], packs=list(current.packs))
+        except PolicyError as err:
+            out.errors.append(f"with the current policy: {where(err)}")
+    out.errors.extend(_check_tests(out, folder, set(out.rule_ids)))
+    return out
+
+
+def _check_tests(out: _Checked, folder: Path, rule_ids: set[str]) -> list[str]:
+    test_file = f"{Path(DRAFT_FILE).stem}_test.yaml"
+    try:
+        cases = yaml.safe_load(out.cases)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        return [f"{test_file}{line}: not valid YAML ({getattr(err, 'problem', None) or 'syntax error'})"]
+    if (
+        not isinstance(cases, dict)
+        or set(cases) != {"cases"}
+        or not isinstance(cases["cases"], list)
+        or not cases["cases"]
+    ):
+        return [f"{test_file}: the tests must be a mapping with only a non-empty 'cases:' list"]
+    path = folder / test_file
+    path.write_text(f"policy: {DRAFT_FILE}\n{out.cases}", encoding="utf-8")
+    out.results = run_test_file(path)
+    problems = [
+        f"{test_file}: case {r.name!r}: {r.status.value}: {r.message}".replace(str(folder) + "/", "")
+        for r in out.results
+        if r.status is not Status.PASS
+    ]
+    passed = [r for r in out.results if r.status is Status.PASS]
+    if not problems and not any(r.expected != "allow" and set(r.rules) & rule_ids for r in passed):
+        problems.append(f"{test_file}: add a case the rule must match (expect its verdict, with 'rule: ID')")
+    if not problems and not any(r.expected == "allow" for r in passed):
+        problems.append(f"{test_file}: add a case of a nearby call the rule must NOT match (expect: allow)")
+    return problems
+
+
+# -- backtest and review ---------------------------------------------------------------------------
+
+
+def _failed_traces(store: Store | None, tenant: str | None) -> set[str]:
+    if store is None:
+        return set()
+    from railguard.diagnose.labels import list_labels
+
+    return {lab.trace_id for lab in list_labels(store, tenant=tenant) if lab.label == "failure"}
+
+
+def _backtest(
+    history: StoredHistory, current: CurrentPolicy, draft: Path, folder: Path, failed: set[str]
+) -> BacktestReport:
+    """The window through the current policy and through current + draft (the draft first, so the
+    current policy's header — mode, on_error — stays the root), both in isolated replay engines."""
+    baseline_paths = list(current.paths)
+    if current.empty:
+        empty = folder / "no-policy.yaml"
+        empty.write_text("name: no-policy\nrules: []\n", encoding="utf-8")
+        baseline_paths = [str(empty)]
+    packs = list(current.packs) or None
+    with contextlib.ExitStack() as stack:
+        before = stack.enter_context(replay_engine(baseline_paths, packs=packs))
+        after = stack.enter_context(replay_engine([str(draft), *current.paths], packs=packs))
+        return backtest(history, after, current=before, failed_traces=failed)
+
+
+def _review(result: DraftResult, history: StoredHistory, draft: Path) -> None:
+    report = result.backtest
+    assert report is not None
+    share = result.share_stopped
+    if share is not None and share > LARGE_SHARE:
+        result.flags.append(
+            f"would stop {report.newly_blocked + report.newly_asked} of the window's {report.actions} calls "
+            f"({share:.0%}, over {LARGE_SHARE:.0%}): check the condition is not too broad"
+        )
+    if report.approved_now_blocked:
+        result.flags.append(
+            f"would block {report.approved_now_blocked} call(s) a person approved (over-blocking)"
+        )
+    if report.newly_allowed:
+        result.flags.append(f"would allow {report.newly_allowed} call(s) the current policy stops")
+    if not report.actions:
+        result.notes.append("no stored calls in the window: the draft could not be checked on history")
+    elif not report.changed:
+        result.notes.append(f"would not have changed any of the window's {report.actions} calls")
+    seen = {str(e.get("tool")) for e in _actions(history)}
+    with contextlib.suppress(PolicyError):
+        source = load_source([str(draft)])
+        lists = {i.name for i in source.items if isinstance(i, ListSpec)}
+        named = {t for i in source.items if isinstance(i, RuleSpec) for t in i.tools if t not in lists}
+        unseen = sorted(t for t in named if not any(fnmatch.fnmatchcase(s, t) for s in seen))
+        if seen and unseen:
+            result.notes.append(f"tool(s) never seen in the window: {', '.join(unseen)}")
+
+
+def _actions(history: StoredHistory) -> Iterator[dict[str, Any]]:
+    return (e for e in history.events if e.get("type") == "action")
