@@ -17,7 +17,21 @@ from railguard.policy import CompiledPolicy, load_policy
 from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
-from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs, ui
+from railguard.server._heartbeat import HeartbeatSchedule, HeartbeatScheduler
+from railguard.server.routes import (
+    approvals,
+    audit,
+    diagnose,
+    docs,
+    guard,
+    health,
+    keys,
+    otlp,
+    policies,
+    runs,
+    ui,
+    ui_diagnose,
+)
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
 
@@ -35,6 +49,7 @@ class ServerSettings:
     guard_threads: int = 8
     revision_refresh_s: float = 0.5
     otlp: otlp.OtlpSettings = field(default_factory=otlp.OtlpSettings)
+    heartbeat: HeartbeatSchedule | None = None  # diagnosis + heartbeat on a schedule (one replica per slot)
 
     def default_policy(self) -> Callable[[], CompiledPolicy]:
         paths = [str(Path(p)) for p in self.policy]
@@ -62,13 +77,18 @@ def create_app(
     )
     writer = BatchWriter(the_store)
     service = GuardService(engines, writer, threads=config.guard_threads)
+    scheduler = HeartbeatScheduler(the_store, config.heartbeat) if config.heartbeat else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         engines.start()
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.close()
             service.close()
             engines.close()
             writer.close()
@@ -92,13 +112,27 @@ def create_app(
     app.state.engines = engines
     app.state.guard = service
     app.state.writer = writer
+    app.state.heartbeat = scheduler
 
     @app.exception_handler(AuthError)
     async def _auth_error(_request: Request, err: AuthError) -> JSONResponse:
         http = err.http()
         return JSONResponse({"detail": err.message}, status_code=err.status, headers=http.headers)
 
-    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
+    for module in (
+        health,
+        otlp,
+        guard,
+        approvals,
+        runs,
+        diagnose,
+        policies,
+        keys,
+        audit,
+        docs,
+        ui_diagnose,
+        ui,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app
