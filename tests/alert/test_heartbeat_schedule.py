@@ -43,16 +43,22 @@ def test_replicas_beat_each_slot_once_and_each_tenant_separately(store_url: str)
     now = time.time()
     with open_store(store_url) as one, open_store(store_url) as two, hook() as webhook:
         _loops(one, "acme", "poller", now)
-        KeyRing(one).create(tenant="globex", role="viewer", name="g", actor="test")  # a tenant with nothing wrong
+        KeyRing(one).create(
+            tenant="globex", role="viewer", name="g", actor="test"
+        )  # a tenant with nothing wrong
         schedule = HeartbeatSchedule(EVERY, (f"webhook:{webhook.url}",), link_base="http://rg.example")
-        replicas = [HeartbeatScheduler(one, schedule, holder="a"), HeartbeatScheduler(two, schedule, holder="b")]
+        replicas = [
+            HeartbeatScheduler(one, schedule, holder="a"),
+            HeartbeatScheduler(two, schedule, holder="b"),
+        ]
         assert beat_tenants(one, now - 86_400) == ["acme", "globex"]
 
         # Both replicas wake at the same boundary, at the same moment: one of them beats.
         slot_start = now - now % EVERY
         results: list[bool] = []
         threads = [
-            threading.Thread(target=lambda r=r: results.append(r.tick(slot_start + 1).claimed)) for r in replicas
+            threading.Thread(target=lambda r=r: results.append(r.tick(slot_start + 1).claimed))
+            for r in replicas
         ]
         for t in threads:
             t.start()
@@ -95,7 +101,10 @@ def test_a_failed_notification_is_reported_and_retried_and_a_broken_beat_never_r
         result = scheduler.tick(now + EVERY)
         assert not any(b.notify_errors for b in result.beats.values())
         delivered = webhook.bodies[failed_posts:]
-        assert sorted(b["subject"].split(":")[0] for b in delivered) == ["Railguard [acme]", "Railguard [globex]"]
+        assert sorted(b["subject"].split(":")[0] for b in delivered) == [
+            "Railguard [acme]",
+            "Railguard [globex]",
+        ]
 
         # A store that breaks under the beat: the failure is recorded for each tenant, nothing raises.
         with store.write_transaction() as conn:

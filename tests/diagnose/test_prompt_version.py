@@ -20,7 +20,9 @@ T0 = 1_780_000_000 - 1_780_000_000 % DAY
 CHANGE_DAY = 6
 
 
-def _run(at: float, agent: str, prompt: str, failed: bool, key: str = "railguard.prompt.version") -> list[SpanRow]:
+def _run(
+    at: float, agent: str, prompt: str, failed: bool, key: str = "railguard.prompt.version"
+) -> list[SpanRow]:
     """A run whose prompt version is only on its model call (as prompt managers record it)."""
     trace_id, root = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     start = int(at * NS)
@@ -71,11 +73,10 @@ def test_a_prompt_version_that_fails_more_is_a_regression(store_url: str) -> Non
 
 
 def test_an_older_database_gets_the_columns(store_url: str) -> None:
-    with open_store(store_url) as store:
-        with store.write_transaction() as conn:  # back to a v3 schema
-            for table in ("spans", "runs"):
-                conn.execute(text(f"ALTER TABLE {table} DROP COLUMN prompt_version"))
-            conn.execute(text("DELETE FROM schema_version WHERE component = 'store' AND version = 4"))
+    with open_store(store_url) as store, store.write_transaction() as conn:  # back to a v3 schema
+        for table in ("spans", "runs"):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN prompt_version"))
+        conn.execute(text("DELETE FROM schema_version WHERE component = 'store' AND version = 4"))
     with open_store(store_url) as store:
         with store.read_connection() as conn:
             for table in ("spans", "runs"):

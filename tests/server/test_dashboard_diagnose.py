@@ -77,7 +77,12 @@ def test_findings_page_filters_links_and_status_changes(api: Api) -> None:
     assert no_token.status_code == 403
     done = approver.post(
         f"/findings/{finding_id}/status",
-        {"csrf": approver.csrf(page.text), "status": "muted", "note": "known poller", "back": "status=open&x=1"},
+        {
+            "csrf": approver.csrf(page.text),
+            "status": "muted",
+            "note": "known poller",
+            "back": "status=open&x=1",
+        },
     )
     assert done.status_code == 303 and done.headers["location"] == "/findings?status=open&done=finding"
     after = approver.get("/findings", params={"status": "open"})
@@ -91,12 +96,15 @@ def test_findings_page_filters_links_and_status_changes(api: Api) -> None:
     viewer = Browser(api, "acme", "viewer")
     listing = viewer.get("/findings")
     assert "Set status" not in listing.text
-    refused = viewer.post(f"/findings/{finding_id}/status", {"csrf": viewer.csrf(listing.text), "status": "open"})
+    refused = viewer.post(
+        f"/findings/{finding_id}/status", {"csrf": viewer.csrf(listing.text), "status": "open"}
+    )
     assert refused.status_code == 403
     globex = Browser(api, "globex", "admin")
     assert globex.get(f"/findings/{finding_id}").status_code == 404
     forged = globex.post(
-        f"/findings/{finding_id}/status", {"csrf": globex.csrf(globex.get("/findings").text), "status": "open"}
+        f"/findings/{finding_id}/status",
+        {"csrf": globex.csrf(globex.get("/findings").text), "status": "open"},
     )
     assert forged.status_code == 404
     assert "muted" in approver.get(f"/findings/{finding_id}").text

@@ -22,7 +22,7 @@ from railguard.server._heartbeat import HeartbeatSchedule
 from railguard.store import KeyRing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "alert"))
-from local_servers import hook  # noqa: E402  (the notifier tests' real local webhook)
+from local_servers import hook  # the notifier tests' real local webhook
 
 
 def test_the_server_beats_on_its_schedule(serve: Callable[..., RunningServer]) -> None:
@@ -33,7 +33,9 @@ def test_the_server_beats_on_its_schedule(serve: Callable[..., RunningServer]) -
         seed(server.store, "acme")
 
         def heartbeat() -> dict[str, Any]:
-            answer = httpx.get(f"{server.base_url}/v1/heartbeat", headers={"Authorization": f"Bearer {viewer}"})
+            answer = httpx.get(
+                f"{server.base_url}/v1/heartbeat", headers={"Authorization": f"Bearer {viewer}"}
+            )
             assert answer.status_code == 200, answer.text
             body: dict[str, Any] = answer.json()
             return body
@@ -43,7 +45,10 @@ def test_the_server_beats_on_its_schedule(serve: Callable[..., RunningServer]) -
         assert shown["every_s"] == 1.0 and any("loop" in i["text"] for i in shown["items"])
         assert eventually(lambda: webhook.bodies, 30)
         first = webhook.bodies[0]
-        assert first["subject"].startswith("Railguard [acme]") and "http://dash.example/findings/f-" in first["text"]
+        assert (
+            first["subject"].startswith("Railguard [acme]")
+            and "http://dash.example/findings/f-" in first["text"]
+        )
         # Later beats keep the result fresh and do not send the same problem again.
         beat_at = shown["beat_at"]
         assert eventually(lambda: heartbeat()["beat_at"] > beat_at, 30)

@@ -206,6 +206,23 @@ def list_findings(
     limit: int = 200,
 ) -> list[Finding]:
     """Stored findings, most severe and most recent first. tenant=None: every tenant (admin)."""
+    query = _filtered(tenant=tenant, agent=agent, status=status, kind=kind)
+    with store.read_connection() as conn:
+        rows = conn.execute(query.order_by(table.c.last_seen.desc()).limit(max(1, min(limit, 5000)))).all()
+    found = [_from_row(r) for r in rows]
+    found.sort(key=lambda f: (-severity_rank(f.severity), -f.last_seen))
+    return found
+
+
+def _filtered(
+    *,
+    tenant: str | None,
+    agent: str | None,
+    status: str | None,
+    kind: str | None,
+    severity: str | None = None,
+) -> Any:
+    """SELECT findings with these filters (None: any); ValueError names the allowed values."""
     query = select(table)
     if tenant is not None:
         query = query.where(table.c.tenant == tenant)
@@ -215,12 +232,14 @@ def list_findings(
         _check_status(status)
         query = query.where(table.c.status == status)
     if kind is not None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown finding kind {kind[:40]!r}; use one of {', '.join(KINDS)}")
         query = query.where(table.c.kind == kind)
-    with store.read_connection() as conn:
-        rows = conn.execute(query.order_by(table.c.last_seen.desc()).limit(max(1, min(limit, 5000)))).all()
-    found = [_from_row(r) for r in rows]
-    found.sort(key=lambda f: (-severity_rank(f.severity), -f.last_seen))
-    return found
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity[:20]!r}; use one of {', '.join(SEVERITIES)}")
+        query = query.where(table.c.severity.in_(SEVERITIES[severity_rank(severity) :]))
+    return query
 
 
 def get_finding(store: Store, finding_id: str, *, tenant: str | None = None) -> Finding:
@@ -281,22 +300,7 @@ def finding_page(
     """One keyset page of findings, most recently seen first; `before` is the previous page's cursor.
     `since`: findings seen at or after it. `severity`: that severity or worse. Returns the page and
     the next cursor (None on the last page)."""
-    query = select(table)
-    if tenant is not None:
-        query = query.where(table.c.tenant == tenant)
-    if status is not None:
-        _check_status(status)
-        query = query.where(table.c.status == status)
-    if kind is not None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown finding kind {kind[:40]!r}; use one of {', '.join(KINDS)}")
-        query = query.where(table.c.kind == kind)
-    if agent is not None:
-        query = query.where(table.c.agent == agent)
-    if severity is not None:
-        if severity not in SEVERITIES:
-            raise ValueError(f"unknown severity {severity[:20]!r}; use one of {', '.join(SEVERITIES)}")
-        query = query.where(table.c.severity.in_(SEVERITIES[severity_rank(severity) :]))
+    query = _filtered(tenant=tenant, agent=agent, status=status, kind=kind, severity=severity)
     if since is not None:
         query = query.where(table.c.last_seen >= since)
     if before:

@@ -17,18 +17,13 @@ from railguard.diagnose.findings import finding_page, get_finding, set_status
 from railguard.diagnose.why import stored_why, why
 from railguard.server._auth import Principal, require
 from railguard.server.routes._params import Limit, UnixTime
-from railguard.store import Store
+from railguard.server.routes.runs import _store
 
 router = APIRouter(tags=["diagnose"])
 Reader = Annotated[Principal, Depends(require("read"))]
 Reviewer = Annotated[Principal, Depends(require("approve"))]  # approvers and admins
 Admin = Annotated[Principal, Depends(require("admin"))]
 MAX_WINDOW_S = 90 * 86_400.0
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 @router.get("/v1/runs/{trace_id}/why")
@@ -119,9 +114,13 @@ async def set_finding_status(
 
 
 class DiagnoseRequest(BaseModel):
-    since_s: float = Field(7 * 86_400.0, gt=0, le=MAX_WINDOW_S, description="Window: this many seconds back.")
-    agent: str | None = Field(None, max_length=256)
-    incremental: bool = Field(False, description="Only agents with runs since the previous diagnosis.")
+    since_s: float = Field(
+        default=7 * 86_400.0, gt=0, le=MAX_WINDOW_S, description="Window: this many seconds back."
+    )
+    agent: str | None = Field(default=None, max_length=256)
+    incremental: bool = Field(
+        default=False, description="Only agents with runs since the previous diagnosis."
+    )
 
 
 @router.post("/v1/diagnose")
