@@ -121,11 +121,6 @@ def test_a_person_runs_the_control_room_from_a_browser(api: Api, page: object) -
     assert [(x.span_id, x.label, x.note) for x in labels] == [
         ("0000000000000003", "unsafe", "tried to wipe the disk")
     ]
-    # "Why did this run go wrong?": the answer replaces the button in place, its step highlighted.
-    p.click("button:has-text('Why did this run go wrong?')")
-    p.wait_for_selector("[data-why-answer] .why")
-    assert "blocked" in p.inner_text("[data-why-answer]") and "no-rm" in p.inner_text("[data-why-answer]")
-    assert "why-step" in (p.get_attribute("#span-0000000000000003", "class") or "")
     _shot(p, "run-replay")
     p.goto(f"{api.url}/decisions?verdict=block")
     assert "no-rm" in p.inner_text("table")
