@@ -115,7 +115,7 @@ async def set_finding_status(
 
 class DiagnoseRequest(BaseModel):
     since_s: float = Field(
-        default=7 * 86_400.0, gt=0, le=MAX_WINDOW_S, description="Window: this many seconds back."
+        default=7 * 86_400.0, ge=60, le=MAX_WINDOW_S, description="Window: this many seconds back."
     )
     agent: str | None = Field(default=None, max_length=256)
     incremental: bool = Field(
@@ -131,12 +131,15 @@ async def diagnose_now(
     settings = body or DiagnoseRequest()
     scope = principal.read_scope(tenant)
     now = time.time()
-    result = await run_in_threadpool(
-        lambda: run_detectors(
-            _store(request), since=now - settings.since_s, until=now, tenant=scope, agent=settings.agent,
-            incremental=settings.incremental, now=now,
-        )
-    )  # fmt: skip
+    try:
+        result = await run_in_threadpool(
+            lambda: run_detectors(
+                _store(request), since=now - settings.since_s, until=now, tenant=scope, agent=settings.agent,
+                incremental=settings.incremental, now=now,
+            )
+        )  # fmt: skip
+    except ValueError as err:
+        raise HTTPException(400, str(err)) from None
     return {
         "findings": [f.to_full_json() for f in result.findings],
         "changes": [{"id": c.finding.id, "change": c.change} for c in result.changes],
