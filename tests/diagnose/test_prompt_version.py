@@ -10,6 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import inspect, select, text
 
+from railguard.alert.digest import build_digest
 from railguard.diagnose import run_detectors
 from railguard.store import SpanRow, Store, open_store
 from railguard.store._schema import runs
@@ -63,6 +64,11 @@ def test_a_prompt_version_that_fails_more_is_a_regression(store_url: str) -> Non
             versions = dict(conn.execute(select(runs.c.agent, runs.c.prompt_version).distinct()).all())
         assert set(versions) == {"writer", "helper"} and set(versions.values()) <= {"p1", "p2"}
         result = run_detectors(store, since=T0, until=T0 + 10 * DAY, now=T0 + 10 * DAY, save=False)
+        changed = build_digest(store, since=T0 + 5 * DAY, until=T0 + 7 * DAY, tenant="acme").changes
+    assert sorted(c.split(" first seen")[0] for c in changed) == [
+        "agent helper: prompt version p2",
+        "agent writer: prompt version p2",
+    ]
     found = [f for f in result.findings if f.kind == "regression"]
     assert [(f.agent, f.subject) for f in found] == [("writer", "prompt version p2")]
     finding = found[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from api_helpers import eventually
 from diagnose_seed import seed
 from otlp_server import RunningServer
@@ -65,3 +66,27 @@ def test_serve_refuses_a_bad_schedule() -> None:
     assert target.exit_code == 2 and "unknown notify target" in target.output
     from_env = runner.invoke(app, ["serve"], env={"RAILGUARD_HEARTBEAT_EVERY": "-1m"})
     assert from_env.exit_code == 2 and "positive" in from_env.output
+
+
+def test_each_worker_gets_the_schedule_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`serve --workers N` hands the schedule to every worker through the environment (the store's
+    lease then lets one of them beat per interval)."""
+    from railguard.cli._serve import app_from_env
+
+    monkeypatch.setenv("RAILGUARD_DB", f"sqlite:///{tmp_path / 'rg.db'}")
+    monkeypatch.setenv("RAILGUARD_HEARTBEAT_EVERY", "15m")
+    monkeypatch.setenv(
+        "RAILGUARD_HEARTBEAT_NOTIFY", "webhook:http://127.0.0.1:1/a slack:https://hooks.example/b"
+    )
+    monkeypatch.setenv("RAILGUARD_HEARTBEAT_LINK_BASE", "http://rg.example")
+    worker = app_from_env()
+    schedule = worker.state.heartbeat.schedule  # type: ignore[attr-defined]
+    assert schedule.every_s == 900 and schedule.link_base == "http://rg.example"
+    assert [t.kind for t in worker.state.heartbeat.targets] == ["webhook", "slack"]  # type: ignore[attr-defined]
+    worker.state.store.close()  # type: ignore[attr-defined]
+    monkeypatch.delenv("RAILGUARD_HEARTBEAT_EVERY")
+    without = app_from_env()
+    assert without.state.heartbeat is None  # type: ignore[attr-defined]
+    without.state.store.close()  # type: ignore[attr-defined]
