@@ -92,7 +92,10 @@ class HeartbeatScheduler:
             now = self._clock()
             if self._stop.wait(max(0.0, every - now % every)):  # sleep to the next slot boundary
                 return
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # tick reports its own failures; this keeps the schedule alive regardless
+                log.exception("heartbeat: unexpected failure; the next interval tries again")
 
     def tick(self, now: float | None = None) -> TickResult:
         """Claim the current slot and, when this process got it, beat every tenant. Never raises."""
