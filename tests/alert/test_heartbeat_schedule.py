@@ -82,6 +82,10 @@ def test_replicas_beat_each_slot_once_and_each_tenant_separately(store_url: str)
         assert len(webhook.bodies) == 1
         assert sum(r.ticks for r in replicas) == 2
 
+        # The operator triples the interval: the new schedule takes over at its next boundary.
+        longer = HeartbeatScheduler(two, HeartbeatSchedule(3 * EVERY, schedule.targets), holder="c")
+        assert longer.tick(slot_start + 4 * EVERY).claimed
+
 
 def test_a_failed_notification_is_reported_and_retried_and_a_broken_beat_never_raises(store_url: str) -> None:
     now = time.time()

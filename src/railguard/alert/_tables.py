@@ -3,7 +3,7 @@ that failed and wait to be retried."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from railguard.store import Migration, create_tables, register_migration
@@ -58,13 +58,14 @@ beat_results = Table(
     Column("error", Text),
 )
 
-# Who runs the scheduled beat of an interval slot: a replica claims slot N by moving `slot` to N with
-# a conditional update, so of several replicas on one database exactly one beats per slot.
+# Who runs the scheduled beat of an interval: a replica claims the interval starting at T by moving
+# `slot_start` forward to T with a conditional update, so of several replicas on one database exactly
+# one beats per interval (a start time, not an interval number: changing the interval keeps working).
 leases = Table(
     "rg_alert_leases",
     metadata,
     Column("name", String(128), primary_key=True),
-    Column("slot", BigInteger, nullable=False),
+    Column("slot_start", Float, nullable=False),
     Column("holder", String(256), nullable=False),
     Column("claimed_at", Float, nullable=False),
 )

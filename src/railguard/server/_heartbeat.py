@@ -101,7 +101,7 @@ class HeartbeatScheduler:
         """Claim the current slot and, when this process got it, beat every tenant. Never raises."""
         now = self._clock() if now is None else now
         try:
-            claimed = claim_slot(self.store, int(now // self.schedule.every_s), self.holder, now)
+            claimed = claim_slot(self.store, now - now % self.schedule.every_s, self.holder, now)
         except Exception as e:  # the store is down: say so to the targets, keep serving
             log.error("heartbeat: cannot claim the schedule (%s)", type(e).__name__)
             result = store_unreachable(str(e), self.targets, self._send)
@@ -148,23 +148,23 @@ class HeartbeatScheduler:
             log.warning("heartbeat for tenant %r: %s", tenant, problem)
 
 
-def claim_slot(store: Store, slot: int, holder: str, now: float) -> bool:
-    """True when this caller moved the lease to `slot` (it beats this interval); False when another
-    replica claimed it first."""
+def claim_slot(store: Store, slot_start: float, holder: str, now: float) -> bool:
+    """True when this caller moved the lease to the interval starting at `slot_start` (it beats this
+    interval); False when another replica claimed it first."""
     store.migrate()
     with store.read_connection() as conn:
-        exists = conn.execute(select(leases.c.slot).where(leases.c.name == LEASE)).first()
+        exists = conn.execute(select(leases.c.slot_start).where(leases.c.name == LEASE)).first()
     if exists is None:
         try:
             with store.write_transaction() as conn:
-                conn.execute(leases.insert().values(name=LEASE, slot=-1, holder="", claimed_at=now))
+                conn.execute(leases.insert().values(name=LEASE, slot_start=-1.0, holder="", claimed_at=now))
         except Exception:  # another replica inserted it at the same moment: fine
             log.debug("heartbeat lease row created concurrently")
     with store.write_transaction() as conn:
         moved = conn.execute(
             leases.update()
-            .where(leases.c.name == LEASE, leases.c.slot < slot)
-            .values(slot=slot, holder=holder, claimed_at=now)
+            .where(leases.c.name == LEASE, leases.c.slot_start < slot_start)
+            .values(slot_start=slot_start, holder=holder, claimed_at=now)
         ).rowcount
     return bool(moved)
 
