@@ -171,7 +171,7 @@ def claim_slot(store: Store, slot_start: float, holder: str, now: float) -> bool
 
 def beat_tenants(store: Store, since: float) -> list[str]:
     """Tenants to beat: those with keys, recent runs, or open findings (a key of every tenant, "*", is
-    not a tenant)."""
+    not a tenant; runs recorded without a tenant are left to `railguard heartbeat`, which reads all)."""
     from railguard.diagnose._tables import findings
     from railguard.store._control_schema import api_keys
     from railguard.store._schema import runs
@@ -183,7 +183,7 @@ def beat_tenants(store: Store, since: float) -> list[str]:
     )
     with store.read_connection() as conn:
         found = {row[0] for row in conn.execute(query)}
-    return sorted(t for t in found if t is not None and t != "*")
+    return sorted(t for t in found if t and t != "*")  # data without a tenant: `railguard heartbeat`
 
 
 def parse_every(text: str) -> float:
