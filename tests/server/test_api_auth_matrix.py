@@ -43,9 +43,22 @@ ROUTE_PERMISSION = {
     ("DELETE", "/v1/keys/{key_id}"): "admin",
     ("GET", "/v1/audit"): "read",
     ("GET", "/v1/audit/verify"): "read",
+    ("GET", "/v1/runs/{trace_id}/why"): "read",
+    ("GET", "/v1/findings"): "read",
+    ("GET", "/v1/findings/{finding_id}"): "read",
+    ("POST", "/v1/findings/{finding_id}/status"): "approve",
+    ("POST", "/v1/diagnose"): "admin",
+    ("GET", "/v1/heartbeat"): "read",
 }
 OPEN = ("/healthz", "/readyz")
-PARAMS = {"{approval_id}": "x", "{decision}": "approve", "{trace_id}": "x", "{rev}": "1", "{key_id}": "x"}
+PARAMS = {
+    "{approval_id}": "x",
+    "{decision}": "approve",
+    "{trace_id}": "x",
+    "{rev}": "1",
+    "{key_id}": "x",
+    "{finding_id}": "x",
+}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:

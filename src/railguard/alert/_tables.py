@@ -43,6 +43,36 @@ beats = Table(
     Column("last_beat", Float, nullable=False),
 )
 
+# The latest result of each named beat (per tenant), for the API and the dashboard; `error` is set when
+# a scheduled beat failed to run (the server reports it there and in its log, and keeps serving).
+beat_results = Table(
+    "rg_heartbeat_results",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("tenant", String(128), nullable=False),  # "*": a beat over every tenant
+    Column("beat_at", Float, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("items", _Json, nullable=False),
+    Column("sent", Integer, nullable=False),
+    Column("notify_errors", _Json, nullable=False),
+    Column("error", Text),
+)
+
+# Who runs the scheduled beat of an interval: a replica claims the interval starting at T by moving
+# `slot_start` forward to T with a conditional update, so of several replicas on one database exactly
+# one beats per interval (a start time, not an interval number: changing the interval keeps working).
+leases = Table(
+    "rg_alert_leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("slot_start", Float, nullable=False),
+    Column("holder", String(256), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+)
+
 register_migration(
     Migration("alert", 1, "heartbeat state, outbox", create_tables(alert_state, outbox, beats))
+)
+register_migration(
+    Migration("alert", 2, "heartbeat results, schedule leases", create_tables(beat_results, leases))
 )

@@ -1,7 +1,7 @@
 """The digest: the morning briefing over a window (default the last 24 hours) — runs, cost and tokens
 per agent (with a chart), blocks and asks by rule, approvals decided and waiting, open findings, and
-what changed (agent versions, served models, policy revisions first seen in the window). Markdown for
-chat, HTML with inline SVG charts (inline styles only, no scripts) for email.
+what changed (agent and prompt versions, served models, policy revisions first seen in the window).
+Markdown for chat, HTML with inline SVG charts (inline styles only, no scripts) for email.
 """
 
 from __future__ import annotations
@@ -122,18 +122,19 @@ def build_digest(
 
 
 def _changes(conn: Any, since: float, until: float, tenant: str | None) -> list[str]:
-    """Versions, served models and policy revisions whose first sighting is inside the window."""
+    """Agent and prompt versions, served models and policy revisions first seen inside the window."""
     lo, hi = int(since * NS), int(until * NS)
     out: list[str] = []
     t_runs = [runs.c.tenant == tenant] if tenant else []
-    for agent, version, first in conn.execute(
-        select(runs.c.agent, runs.c.agent_version, func.min(runs.c.start_ns))
-        .where(*t_runs, runs.c.agent_version.is_not(None))
-        .group_by(runs.c.agent, runs.c.agent_version)
-        .having(func.min(runs.c.start_ns) >= lo)
-    ):
-        if first < hi:
-            out.append(f"agent {agent}: version {version} first seen {_when(first / NS)}")
+    for column, what in ((runs.c.agent_version, "version"), (runs.c.prompt_version, "prompt version")):
+        for agent, version, first in conn.execute(
+            select(runs.c.agent, column, func.min(runs.c.start_ns))
+            .where(*t_runs, column.is_not(None))
+            .group_by(runs.c.agent, column)
+            .having(func.min(runs.c.start_ns) >= lo)
+        ):
+            if first < hi:
+                out.append(f"agent {agent}: {what} {version} first seen {_when(first / NS)}")
     t_spans = [spans.c.tenant == tenant] if tenant else []
     for agent, model, first in conn.execute(
         select(spans.c.agent, spans.c.response_model, func.min(spans.c.start_ns))

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from railguard.alert._tables import alert_state, beats, outbox
+from railguard.alert._tables import alert_state, beat_results, beats, outbox
 from railguard.alert.notifiers import Message, NotifyError, Target, deliver, parse_target
 from railguard.diagnose import list_findings, run_detectors, severity_rank
 from railguard.store import Store
@@ -108,7 +108,7 @@ def beat(
     result.notify_errors = retry_errors
     if due and resolved:
         message = Message(
-            subject=f"Railguard: {len(items)} item(s) need attention",
+            subject=f"Railguard{f' [{cfg.tenant}]' if cfg.tenant else ''}: {len(items)} item(s) need attention",
             lines=tuple(i.line() for i in items[:MAX_ITEMS]),
             items=tuple(asdict(i) for i in items[:MAX_ITEMS]),
         )
@@ -120,7 +120,62 @@ def beat(
                 _queue(store, target, message, str(e), now)
         result.sent = due
     _remember(store, items, due if resolved else [], name, now)
+    save_result(store, name, cfg.tenant, result, now)
     return result
+
+
+def save_result(
+    store: Store,
+    name: str,
+    tenant: str | None,
+    result: BeatResult | None,
+    now: float,
+    error: str | None = None,
+) -> None:
+    """Keep the latest result of beat `name` (what GET /v1/heartbeat and the dashboard show). A beat
+    that could not run keeps its previous items and records `error`."""
+    values: dict[str, Any] = {"tenant": tenant if tenant is not None else "*", "beat_at": now, "error": error}
+    if result is not None:
+        values.update(
+            ok=int(result.ok),
+            items=[asdict(i) for i in result.items],
+            sent=len(result.sent),
+            notify_errors=list(result.notify_errors),
+        )
+    with store.write_transaction() as conn:
+        updated = conn.execute(
+            beat_results.update().where(beat_results.c.name == name).values(**values)
+        ).rowcount
+        if not updated:
+            defaults = {"ok": 0, "items": [], "sent": 0, "notify_errors": []}
+            conn.execute(beat_results.insert().values(name=name, **{**defaults, **values}))
+
+
+def latest_beat(store: Store, tenant: str | None) -> dict[str, Any] | None:
+    """The most recent beat result of `tenant` (None: the beats over every tenant), or None."""
+    store.migrate()
+    with store.read_connection() as conn:
+        row = conn.execute(
+            select(beat_results)
+            .where(beat_results.c.tenant == (tenant if tenant is not None else "*"))
+            .order_by(beat_results.c.beat_at.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    items = [dict(i) for i in row.items]
+    return {
+        "name": row.name,
+        "tenant": row.tenant,
+        "beat_at": row.beat_at,
+        "status": "ERROR" if row.error else "HEARTBEAT_OK" if row.ok else "ATTENTION",
+        "ok": bool(row.ok) and not row.error,
+        "items": items,
+        "lines": ["HEARTBEAT_OK"] if row.ok else [Item(**i).line() for i in items[:MAX_ITEMS]],
+        "sent": row.sent,
+        "notify_errors": list(row.notify_errors),
+        "error": row.error,
+    }
 
 
 def _link(cfg: HeartbeatConfig, path: str, command: str) -> str:

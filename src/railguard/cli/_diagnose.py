@@ -126,13 +126,7 @@ def show_cmd(finding_id: str, db: DbOpt = None) -> None:
 
     with open_cli_store(db) as store:
         f = _or_exit(lambda: get_finding(store, finding_id))
-    print(
-        json.dumps(
-            {**f.to_json(), "status": f.status, "subject": f.subject, "detail": f.detail},
-            indent=2,
-            default=str,
-        )
-    )
+    print(json.dumps(f.to_full_json(), indent=2, default=str))
 
 
 def _status_command(status: str, verb: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from railguard.cli._common import open_store_or_exit as _open_store_or_exit
 from railguard.cli._core import PackOpt, PolicyOpt
 from railguard.errors import ConfigurationError, PolicyError, RailguardError
 from railguard.store import AuditLog, GuardAnswers, KeyRing, Store
+
+if TYPE_CHECKING:
+    from railguard.server._heartbeat import HeartbeatSchedule
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -44,6 +47,22 @@ def serve(
         int, typer.Option(help="Worker processes (each stateless; state is in the store).")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    heartbeat_every: Annotated[
+        str | None,
+        typer.Option(
+            "--heartbeat-every",
+            envvar="RAILGUARD_HEARTBEAT_EVERY",
+            help="Run diagnosis + the heartbeat per tenant on this interval (15m); one replica per interval.",
+        ),
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            envvar="RAILGUARD_HEARTBEAT_NOTIFY",
+            help="Where the scheduled heartbeat sends: webhook:URL, slack:URL, smtp://... (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Run the Railguard server: the guard API (/v1/guard/evaluate), OTLP/HTTP ingest (/v1/traces),
     the JSON API, /healthz, /readyz and /openapi.json. Every request needs an API key
@@ -60,7 +79,11 @@ def serve(
 
     from railguard.server import ServerSettings, create_app
 
-    settings = ServerSettings(policy=tuple(str(p) for p in policy or []), packs=tuple(pack or []))
+    base = f"http://{host}:{port}"
+    schedule = _heartbeat_schedule(heartbeat_every, notify or [], base)
+    settings = ServerSettings(
+        policy=tuple(str(p) for p in policy or []), packs=tuple(pack or []), heartbeat=schedule
+    )
     store = _open_store_or_exit(db)
     try:
         try:
@@ -68,7 +91,6 @@ def serve(
         except PolicyError as e:
             err.print(f"[red]policy error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
-        base = f"http://{host}:{port}"
         _first_admin_key(store, base)
         out.print(
             f"railguard: serving on {escape(base)} (API at /v1, OTLP at /v1/traces), store {escape(store.url_display)}"
@@ -81,6 +103,10 @@ def serve(
         )
         os.environ[_ENV_POLICY] = os.pathsep.join(settings.policy)
         os.environ[_ENV_PACKS] = ",".join(settings.packs)
+        if schedule is not None:  # every worker gets the schedule; the store's lease picks one per interval
+            os.environ["RAILGUARD_HEARTBEAT_EVERY"] = f"{schedule.every_s}s"
+            os.environ["RAILGUARD_HEARTBEAT_NOTIFY"] = " ".join(schedule.targets)
+            os.environ["RAILGUARD_HEARTBEAT_LINK_BASE"] = schedule.link_base or ""
         uvicorn.run(
             "railguard.cli._serve:app_from_env", factory=True, host=host, port=port, workers=workers,
             log_level=log_level,
@@ -95,7 +121,25 @@ def app_from_env() -> object:
 
     policy = tuple(p for p in os.environ.get(_ENV_POLICY, "").split(os.pathsep) if p)
     packs = tuple(p for p in os.environ.get(_ENV_PACKS, "").split(",") if p)
-    return create_app(settings=ServerSettings(policy=policy, packs=packs))
+    from railguard.server._heartbeat import schedule_from_env
+
+    return create_app(settings=ServerSettings(policy=policy, packs=packs, heartbeat=schedule_from_env()))
+
+
+def _heartbeat_schedule(every: str | None, notify: list[str], base: str) -> HeartbeatSchedule | None:
+    """The scheduled heartbeat's settings (None without --heartbeat-every); exits 2 on a bad value."""
+    from railguard.server._heartbeat import HeartbeatSchedule, parse_every
+
+    if every is None:
+        if notify:
+            err.print("[red]error:[/red] --notify needs --heartbeat-every (e.g. --heartbeat-every 15m)")
+            raise typer.Exit(2)
+        return None
+    try:
+        return HeartbeatSchedule(parse_every(every), tuple(notify), link_base=base)
+    except (ValueError, ConfigurationError) as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
 
 
 def _first_admin_key(store: Store, base: str) -> None:

@@ -66,6 +66,7 @@ def run_rows(conn: Connection, w: Window) -> list[Any]:
         runs.c.tenant,
         runs.c.agent,
         runs.c.agent_version,
+        runs.c.prompt_version,
         runs.c.trace_id,
         runs.c.start_ns,
         runs.c.end_ns,

@@ -449,13 +449,16 @@ def _weighted(rows: Iterable[Any], metric: str) -> float:
 def regression(
     scan: Scan, run_rows: list[Any], labels: dict[str, int], revisions: dict[str, str] | None = None
 ) -> list[Finding]:
-    """A new agent version, or a new policy revision, first seen inside the window, whose runs do worse
-    than the runs before it: labelled failures when runs on both sides are labelled, else failed runs,
-    blocked runs, cost per run."""
+    """A new agent version, prompt version or policy revision, first seen inside the window, whose runs
+    do worse than the runs before it: labelled failures when runs on both sides are labelled, else
+    failed runs, blocked runs, cost per run."""
     by_agent: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for r in run_rows:
         by_agent[(r.tenant or "", r.agent)].append(r)
-    dimensions: list[tuple[str, Callable[[Any], str | None]]] = [("version", lambda r: r.agent_version)]
+    dimensions: list[tuple[str, Callable[[Any], str | None]]] = [
+        ("version", lambda r: r.agent_version),
+        ("prompt version", lambda r: r.prompt_version),
+    ]
     if revisions:
         dimensions.append(("policy revision", lambda r: revisions.get(r.trace_id)))
     out: list[Finding] = []
@@ -502,11 +505,7 @@ def _regressions(
                 evidence=[
                     {"trace_id": r.trace_id, "span_id": None, "why": _run_why(r, labels)} for r in examples
                 ],
-                suggestion=(
-                    f"roll {agent} back to {back_to} or fix what {value} changed; gate releases on it (railguard gate)"
-                    if dimension == "version"
-                    else f"backtest policy revision {value} against {back_to} and roll back the rules that refuse good calls"
-                ),
+                suggestion=_regression_fix(agent, dimension, value, back_to),
                 confidence=_conf(p),
                 first_seen=onset,
                 last_seen=max(r.start_ns / NS for r in after),
@@ -520,6 +519,19 @@ def _regressions(
             )
         )
     return out
+
+
+def _regression_fix(agent: str, dimension: str, value: str, back_to: str) -> str:
+    if dimension == "version":
+        return f"roll {agent} back to {back_to} or fix what {value} changed; gate releases on it (railguard gate)"
+    if dimension == "prompt version":
+        return (
+            f"roll {agent}'s prompt back to {back_to} or fix what prompt {value} changed; "
+            "evaluate prompt changes on recorded runs before shipping them"
+        )
+    return (
+        f"backtest policy revision {value} against {back_to} and roll back the rules that refuse good calls"
+    )
 
 
 def _run_why(r: Any, labels: dict[str, int]) -> str:

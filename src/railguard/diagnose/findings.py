@@ -57,6 +57,9 @@ class Finding:
     detail: dict[str, Any] = field(default_factory=dict)
     status: str = "open"
     id: str = ""
+    status_by: str | None = None  # who set the status, when, and why (stored findings only)
+    status_at: float | None = None
+    status_note: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -82,6 +85,18 @@ class Finding:
             "last_seen": self.last_seen,
         }
 
+    def to_full_json(self) -> dict[str, Any]:
+        """The documented shape plus the stored status and the numbers (the API's and `show`'s)."""
+        return {
+            **self.to_json(),
+            "status": self.status,
+            "status_by": self.status_by,
+            "status_at": self.status_at,
+            "status_note": self.status_note,
+            "subject": self.subject,
+            "detail": self.detail,
+        }
+
 
 def finding_id(fingerprint: str) -> str:
     return "f-" + fingerprint[:12]
@@ -103,6 +118,9 @@ def _from_row(row: Any) -> Finding:
         detail=dict(row.detail),
         status=row.status,
         id=row.id,
+        status_by=row.status_by,
+        status_at=row.status_at,
+        status_note=row.status_note,
     )
 
 
@@ -188,6 +206,23 @@ def list_findings(
     limit: int = 200,
 ) -> list[Finding]:
     """Stored findings, most severe and most recent first. tenant=None: every tenant (admin)."""
+    query = _filtered(tenant=tenant, agent=agent, status=status, kind=kind)
+    with store.read_connection() as conn:
+        rows = conn.execute(query.order_by(table.c.last_seen.desc()).limit(max(1, min(limit, 5000)))).all()
+    found = [_from_row(r) for r in rows]
+    found.sort(key=lambda f: (-severity_rank(f.severity), -f.last_seen))
+    return found
+
+
+def _filtered(
+    *,
+    tenant: str | None,
+    agent: str | None,
+    status: str | None,
+    kind: str | None,
+    severity: str | None = None,
+) -> Any:
+    """SELECT findings with these filters (None: any); ValueError names the allowed values."""
     query = select(table)
     if tenant is not None:
         query = query.where(table.c.tenant == tenant)
@@ -197,12 +232,14 @@ def list_findings(
         _check_status(status)
         query = query.where(table.c.status == status)
     if kind is not None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown finding kind {kind[:40]!r}; use one of {', '.join(KINDS)}")
         query = query.where(table.c.kind == kind)
-    with store.read_connection() as conn:
-        rows = conn.execute(query.order_by(table.c.last_seen.desc()).limit(max(1, min(limit, 5000)))).all()
-    found = [_from_row(r) for r in rows]
-    found.sort(key=lambda f: (-severity_rank(f.severity), -f.last_seen))
-    return found
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity[:20]!r}; use one of {', '.join(SEVERITIES)}")
+        query = query.where(table.c.severity.in_(SEVERITIES[severity_rank(severity) :]))
+    return query
 
 
 def get_finding(store: Store, finding_id: str, *, tenant: str | None = None) -> Finding:
@@ -226,18 +263,61 @@ def set_status(
     tenant: str | None = None,
     now: float | None = None,
 ) -> Finding:
-    """Acknowledge, resolve, mute or re-open a finding."""
+    """Acknowledge, resolve, mute or re-open a finding. `tenant` scopes it (another tenant's finding is
+    as good as absent). The change and its audit record (action `finding.<status>`) commit together."""
+    from railguard.store._audit import append as audit
+
     _check_status(status)
-    get_finding(store, finding_id, tenant=tenant)  # a clear error for an unknown id (or another tenant's)
+    before = get_finding(store, finding_id, tenant=tenant)  # a clear error for an unknown id
+    query = update(table).where(table.c.id == finding_id)
+    if tenant is not None:
+        query = query.where(table.c.tenant == tenant)
     with store.write_transaction() as conn:
         conn.execute(
-            update(table)
-            .where(table.c.id == finding_id)
-            .values(
+            query.values(
                 status=status, status_by=by, status_note=note, status_at=time.time() if now is None else now
             )
         )
+        audit(
+            conn, tenant=before.tenant or "*", actor=by or "unknown", action=f"finding.{status}",
+            subject=finding_id, details={"from": before.status, "kind": before.kind, "note": note or ""},
+        )  # fmt: skip
     return get_finding(store, finding_id, tenant=tenant)
+
+
+def finding_page(
+    store: Store,
+    *,
+    tenant: str | None,
+    status: str | None = None,
+    kind: str | None = None,
+    agent: str | None = None,
+    severity: str | None = None,
+    since: float | None = None,
+    before: str | None = None,
+    limit: int = 100,
+) -> tuple[list[Finding], str | None]:
+    """One keyset page of findings, most recently seen first; `before` is the previous page's cursor.
+    `since`: findings seen at or after it. `severity`: that severity or worse. Returns the page and
+    the next cursor (None on the last page)."""
+    query = _filtered(tenant=tenant, agent=agent, status=status, kind=kind, severity=severity)
+    if since is not None:
+        query = query.where(table.c.last_seen >= since)
+    if before:
+        last_seen, _, last_id = before.partition("|")
+        try:
+            seen = float(last_seen)
+        except ValueError:
+            raise ValueError(f"bad cursor {before[:40]!r}: pass the previous page's `next`") from None
+        query = query.where(
+            (table.c.last_seen < seen) | ((table.c.last_seen == seen) & (table.c.id < last_id))
+        )
+    size = max(1, min(limit, 1000))
+    with store.read_connection() as conn:
+        rows = conn.execute(query.order_by(table.c.last_seen.desc(), table.c.id.desc()).limit(size)).all()
+    found = [_from_row(r) for r in rows]
+    cursor = f"{found[-1].last_seen!r}|{found[-1].id}" if len(found) == size else None
+    return found, cursor
 
 
 def _check_status(status: str) -> None:

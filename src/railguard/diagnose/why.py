@@ -29,9 +29,14 @@ BASELINE_S = 7 * 86_400
 LOOP_MIN = 3  # identical calls in a row that make a loop
 OFF_BASELINE_Z = 5.0
 # A confidence score this many robust sds under the step's usual one (and at least LOW_CONFIDENCE_DROP
-# under it) is a cause. The bar is lower than for latency because a falling score drags the 7-day
-# baseline with it: the earlier drop days widen the MAD, so a run at -0.2 scores only z ~3.5 there.
-LOW_CONFIDENCE_Z = 3.0
+# under it) is a cause. The usual score and its spread come from the agent's older days only (the
+# last RECENT_S before the run are left out), and the spread is the within-day noise (the median of
+# each day's robust sd), so a score that has been falling for days neither drags the center down nor
+# widens the spread. Under that noise P(z >= 4) is about 3e-5 per scored step.
+LOW_CONFIDENCE_Z = 4.0
+RECENT_S = 86_400
+DAY_S = 86_400
+MIN_DAY_SAMPLES = 5
 LOW_CONFIDENCE_DROP = 0.1
 
 
@@ -142,13 +147,7 @@ def _baseline(store: Store, spans: list[SpanRow]) -> Baseline:
     for step, values in per_step.items():
         if len(values) >= 10:
             out.step_ms[step] = (median(values), MAD_SCALE * mad(values), len(values))
-    per_step_scores: dict[str, list[float]] = {}
-    for r in scores:
-        if r.score is not None:
-            per_step_scores.setdefault(str(r.step), []).append(float(r.score))
-    for step, values in per_step_scores.items():
-        if len(values) >= 10:
-            out.confidence[step] = (median(values), MAD_SCALE * mad(values))
+    out.confidence = _confidence_baseline(scores, start - RECENT_S)
     served: dict[str, Counter[str]] = {}
     for r in usage:
         served.setdefault(r.request_model, Counter())[r.served] += r.calls
@@ -161,6 +160,23 @@ def _baseline(store: Store, spans: list[SpanRow]) -> Baseline:
         revision, n = revision_counts.most_common(1)[0]
         if n >= 10 and n >= 0.8 * sum(revision_counts.values()):
             out.usual_revision = revision
+    return out
+
+
+def _confidence_baseline(scores: list[Any], before: float) -> dict[str, tuple[float, float]]:
+    """step -> (usual score, within-day robust sd), from the scores recorded before `before`."""
+    per_step: dict[str, dict[int, list[float]]] = {}
+    for r in scores:
+        at = r.start_ns / NS
+        if r.score is not None and at < before:
+            per_step.setdefault(str(r.step), {}).setdefault(int(at // DAY_S), []).append(float(r.score))
+    out: dict[str, tuple[float, float]] = {}
+    for step, days in per_step.items():
+        values = [v for day in days.values() for v in day]
+        if len(values) < 10:
+            continue
+        within = [MAD_SCALE * mad(day) for day in days.values() if len(day) >= MIN_DAY_SAMPLES]
+        out[step] = (median(values), median(within) if within else MAD_SCALE * mad(values))
     return out
 
 

@@ -18,7 +18,21 @@ from railguard.policy import CompiledPolicy, load_policy
 from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
-from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs, ui
+from railguard.server._heartbeat import HeartbeatSchedule, HeartbeatScheduler
+from railguard.server.routes import (
+    approvals,
+    audit,
+    diagnose,
+    docs,
+    guard,
+    health,
+    keys,
+    otlp,
+    policies,
+    runs,
+    ui,
+    ui_diagnose,
+)
 from railguard.server.routes import rules as rule_drafts
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
@@ -37,6 +51,7 @@ class ServerSettings:
     guard_threads: int = 8
     revision_refresh_s: float = 0.5
     otlp: otlp.OtlpSettings = field(default_factory=otlp.OtlpSettings)
+    heartbeat: HeartbeatSchedule | None = None  # diagnosis + heartbeat on a schedule (one replica per slot)
 
     def default_policy(self) -> Callable[[], CompiledPolicy]:
         paths = [str(Path(p)) for p in self.policy]
@@ -64,6 +79,7 @@ def create_app(
     )
     writer = BatchWriter(the_store)
     service = GuardService(engines, writer, threads=config.guard_threads)
+    scheduler = HeartbeatScheduler(the_store, config.heartbeat) if config.heartbeat else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,9 +88,13 @@ def create_app(
         threading.Thread(
             target=otlp.warm_up, args=(app.state.otlp,), name="railguard-warm-up", daemon=True
         ).start()
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.close()
             service.close()
             engines.close()
             writer.close()
@@ -98,13 +118,27 @@ def create_app(
     app.state.engines = engines
     app.state.guard = service
     app.state.writer = writer
+    app.state.heartbeat = scheduler
 
     @app.exception_handler(AuthError)
     async def _auth_error(_request: Request, err: AuthError) -> JSONResponse:
         http = err.http()
         return JSONResponse({"detail": err.message}, status_code=err.status, headers=http.headers)
 
-    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
+    for module in (
+        health,
+        otlp,
+        guard,
+        approvals,
+        runs,
+        diagnose,
+        policies,
+        keys,
+        audit,
+        docs,
+        ui_diagnose,
+        ui,
+    ):
         app.include_router(module.router)
     app.include_router(rule_drafts.router)
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")

@@ -32,7 +32,7 @@ from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OP
 from railguard.store._rows import SpanRow
 from railguard.store._schema import decisions, runs, spans
 
-IDENTITY = ("tenant", "session", "agent", "agent_version")
+IDENTITY = ("tenant", "session", "agent", "agent_version", "prompt_version")
 _SPAN_FIELDS = tuple(f.name for f in fields(SpanRow))
 _COUNTERS = ("span_count", "tool_calls", "model_calls", "blocks", "asks", "errors")
 _SUMMED_RUN_COLUMNS = (*_COUNTERS, "input_tokens", "output_tokens", "cost_usd")

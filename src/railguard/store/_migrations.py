@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from railguard.errors import ConfigurationError, StoreError
 from railguard.store._connect import write_transaction
-from railguard.store._schema import RETIRED_RUN_INDEXES, STORE_TABLES, decisions, runs
+from railguard.store._schema import RETIRED_RUN_INDEXES, STORE_TABLES, decisions, runs, spans
 
 _version_metadata = MetaData()
 schema_version = Table(
@@ -197,8 +197,20 @@ def _decisions_are_events(conn: Connection) -> None:
     conn.execute(text(f"DROP TABLE {_V1_DECISIONS}"))
 
 
+def _prompt_version_columns(conn: Connection) -> None:
+    """Store v4: a `prompt_version` column on spans and runs (what the regression detector compares,
+    besides the agent version and the policy revision). Idempotent: a database that v1 created from the
+    current metadata has them already. Older rows keep NULL (their version is unknown)."""
+    for table in (spans, runs):
+        if "prompt_version" not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            conn.execute(
+                text(f"ALTER TABLE {table.name} ADD COLUMN prompt_version VARCHAR(128)")
+            )  # constants
+
+
 register_migration(Migration("store", 1, "spans, runs, decisions", create_tables(*STORE_TABLES)))
 register_migration(
     Migration("store", 2, "run-list indexes end in start_ns, trace_id", _run_indexes_match_order)
 )
 register_migration(Migration("store", 3, "decisions: one row per decision event", _decisions_are_events))
+register_migration(Migration("store", 4, "prompt version on spans and runs", _prompt_version_columns))

@@ -26,6 +26,13 @@ _TEXT_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "agent": ("gen_ai.agent.name", "railguard.agent", "agent.name"),
     "agent_version": ("railguard.agent.version", "gen_ai.agent.version"),
+    "prompt_version": (
+        "railguard.prompt.version",
+        "gen_ai.prompt.version",
+        "llm.prompt_template.version",
+        "traceloop.prompt.version",
+        "langfuse.observation.prompt.version",
+    ),
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
     "request_model": ("gen_ai.request.model", "llm.model_name"),
     "response_model": ("gen_ai.response.model", "llm.model_name"),

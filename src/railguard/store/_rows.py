@@ -47,6 +47,7 @@ class SpanRow:
     attributes: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     resource: dict[str, Any] = field(default_factory=dict)
+    prompt_version: str | None = None  # the prompt's version (railguard.prompt.version and peers' keys)
 
     @classmethod
     def from_otel(

@@ -63,6 +63,7 @@ spans = Table(
     Column("attributes", Json, nullable=False),
     Column("events", Json, nullable=False),
     Column("resource", Json, nullable=False),
+    Column("prompt_version", String(128)),  # store v4
     # The primary key doubles as the by-trace index (get_trace reads a trace's spans through it).
     PrimaryKeyConstraint("trace_id", "span_id", name="pk_spans"),
 )
@@ -91,6 +92,7 @@ runs = Table(
     Column("input_tokens", BigInteger, nullable=False),
     Column("output_tokens", BigInteger, nullable=False),
     Column("cost_usd", Float, nullable=False),
+    Column("prompt_version", String(128)),  # store v4: copied from the run's spans, like agent_version
 )
 # Every run-list index ends in (start_ns, trace_id), the list's ORDER BY and page cursor: a first page
 # is then the top of one index range with no sort, whatever the planner believes about row counts

@@ -64,6 +64,7 @@ DONE = {  # the messages a redirect after a change may show (never text from the
     "flipped": "Kill switch changed: every engine applies it within a second.",
     "revoked": "Key revoked.",
     "labelled": "Label saved: the diagnosis reads it.",
+    "finding": "Finding status changed (recorded in the audit log).",
 }
 
 
@@ -244,6 +245,8 @@ async def overview(request: Request, who: Principal) -> Response:
 
 
 def _overview_data(store: Store, scope: str | None) -> dict[str, Any]:
+    from railguard.alert.heartbeat import latest_beat
+
     now = time.time()
     since = now - DAY_S
     buckets = store.timeseries(tenant=scope, bucket_s=3600, since=since - since % 3600, until=now)
@@ -276,6 +279,7 @@ def _overview_data(store: Store, scope: str | None) -> dict[str, Any]:
         "top_rules": rules.most_common(8),
         "top_agents": sorted(((a, int(n), c) for a, (n, c) in agents.items()), key=lambda x: -x[2])[:8],
         "open_approvals": len(pending),
+        "heartbeat": latest_beat(store, scope),
     }
 
 
@@ -313,6 +317,11 @@ _DETAIL_KEYS = ("arguments", "input", "output", "result", "message", "prompt", "
 @router.get("/runs/{trace_id}")
 @page("read")
 async def run_page(request: Request, who: Principal, trace_id: str) -> Response:
+    return await run_view(request, who, trace_id)
+
+
+async def run_view(request: Request, who: Principal, trace_id: str, **extra: Any) -> Response:
+    """The replay page; `extra` adds to its context (e.g. the root-cause answer, see ui_diagnose.py)."""
     scope = who.read_scope(None)
     store = _store(request)
     spans: list[SpanRow] = await run_in_threadpool(store.get_trace, trace_id, tenant=scope)
@@ -326,7 +335,7 @@ async def run_page(request: Request, who: Principal, trace_id: str) -> Response:
     return _render(
         request, "run.html", who, title=f"Run {trace_id[:12]}", trace_id=trace_id, spans=spans,
         steps=_steps(spans), decisions=decisions, agent=root.agent, session=root.session,
-        labels=[label.to_dict() for label in labels], label_kinds=LABELS, can_label=who.can("approve"),
+        labels=[label.to_dict() for label in labels], label_kinds=LABELS, can_label=who.can("approve"), **extra,
     )  # fmt: skip
 
 

@@ -28,9 +28,27 @@
     }
     setInterval(refresh, every);
   });
+  // <form data-why="/runs/ID/why?fragment=1">: the answer replaces the button in place, its step highlighted.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-why]");
+    if (!form) return;
+    event.preventDefault();
+    var region = form.closest("[data-why-answer]");
+    region.textContent = "Looking at the run…";
+    fetch(form.getAttribute("data-why"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        region.innerHTML = html;
+        var answer = region.querySelector("[data-why-step]");
+        var step = answer && answer.getAttribute("data-why-step");
+        var row = step && document.getElementById("span-" + step);
+        if (row) row.classList.add("why-step");
+      })
+      .catch(function () { window.location.href = form.action; });
+  });
   // Keyboard: g then o/r/d/a/p/k/y/l jumps between pages.
   var pending = false;
-  var pages = { o: "/", r: "/runs", d: "/decisions", a: "/approvals", p: "/policies", k: "/killswitch", y: "/keys", l: "/audit" };
+  var pages = { o: "/", r: "/runs", d: "/decisions", a: "/approvals", f: "/findings", p: "/policies", k: "/killswitch", y: "/keys", l: "/audit" };
   document.addEventListener("keydown", function (event) {
     if (event.target.closest("input, textarea, select")) return;
     if (pending && pages[event.key]) { location.href = pages[event.key]; }
