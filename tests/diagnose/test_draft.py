@@ -233,7 +233,8 @@ def test_human_review_output_says_how_to_accept(
     history_db: str, current: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serving() as fake:
-        fake.script(anthropic_says(_draft(RULE, CASES)), anthropic_says(_draft(RULE, CASES)))
+        wrapped = f"Here is the draft:\n```json\n{_draft(RULE, CASES)}\n```\nIt blocks prod applies."
+        fake.script(anthropic_says(_draft(RULE, CASES)), anthropic_says(wrapped))
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
         monkeypatch.setenv("RAILGUARD_LLM", "anthropic:claude-test")
         result = CliRunner().invoke(app, ["rules", "draft", REQUEST, "-p", str(current), "--db", history_db])

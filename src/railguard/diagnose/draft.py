@@ -220,6 +220,18 @@ NO_MODEL = (
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
+def _json_object(answer: str) -> Any:
+    """The answer's JSON object: the whole answer, or (a model that wrapped it in prose or a code
+    fence) the text from its first `{` to its last `}`."""
+    text = _FENCE.sub("", answer.strip())
+    for candidate in (text, text[text.find("{") : text.rfind("}") + 1]):
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    return None
+
+
 def _names(items: Sequence[Any]) -> set[str]:
     names: set[str] = set()
     for item in items:
@@ -234,10 +246,7 @@ def _check(answer: str, current: CurrentPolicy, taken: set[str], folder: Path) -
     """The model's answer through the real loader, compiler and test runner: every problem, worded
     for the model to fix (file names relative, so no local path leaves the machine)."""
     out = _Checked()
-    try:
-        data = json.loads(_FENCE.sub("", answer.strip()))
-    except ValueError:
-        data = None
+    data = _json_object(answer)
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("policy"), str)
