@@ -233,7 +233,8 @@ def test_human_review_output_says_how_to_accept(
     history_db: str, current: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serving() as fake:
-        fake.script(anthropic_says(_draft(RULE, CASES)), anthropic_says(_draft(RULE, CASES)))
+        wrapped = f"Here is the draft:\n```json\n{_draft(RULE, CASES)}\n```\nIt blocks prod applies."
+        fake.script(anthropic_says(_draft(RULE, CASES)), anthropic_says(wrapped))
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
         monkeypatch.setenv("RAILGUARD_LLM", "anthropic:claude-test")
         result = CliRunner().invoke(app, ["rules", "draft", REQUEST, "-p", str(current), "--db", history_db])
@@ -463,3 +464,25 @@ def test_a_draft_may_not_include_files_or_declare_tools(
         "(tools, limits and includes belong to the policy it is added to)"
     ]
     assert "SENTINEL" not in json.dumps(result.to_json())
+
+
+def test_without_a_current_policy_the_draft_is_compared_with_no_policy(
+    history_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_names(body: dict[str, Any]) -> None:
+        assert "already uses" not in body["messages"][0]["content"]
+
+    with serving() as fake:
+        fake.script(anthropic_says(_draft(RULE, CASES), no_names))
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        with open_store(history_db) as store:
+            result = draft_rule(
+                REQUEST, setting="anthropic:claude-test", current=CurrentPolicy(), store=store, **_window()
+            )
+    assert result.valid and result.to_json()["backtest"]["compared_with"] == "no policy"
+    # the recorded ask on the large refund is not the draft's doing: only the prod applies change
+    assert (result.backtest.actions, result.backtest.changed, result.backtest.newly_blocked) == (
+        TOTAL,
+        DEPLOY_RUNS,
+        DEPLOY_RUNS,
+    )

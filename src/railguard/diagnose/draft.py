@@ -21,16 +21,15 @@ import fnmatch
 import json
 import re
 import tempfile
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from railguard.detect.redact import redact_value
 from railguard.diagnose import _llm
+from railguard.diagnose._draft_prompt import MAX_REQUEST, SYSTEM, actions, clip, feedback, prompt
 from railguard.diagnose._stored_runs import StoredHistory, read_history
 from railguard.diagnose.backtest import BacktestReport, backtest, replay_engine
 from railguard.errors import DraftError, PolicyError
@@ -54,50 +53,7 @@ MAX_RETRIES = 10
 LARGE_SHARE = 0.20  # a draft that would stop more than this share of the window's calls is flagged
 DRAFT_FILE = "draft.yaml"
 DRAFT_KEYS = ("name", "description", "rules")
-MAX_REQUEST = 2000
 MAX_ANSWER = 40_000
-_MAX_TOOLS = 40
-_MAX_EXAMPLES = 3
-
-SYSTEM = """You turn one plain-English request into ONE Railguard policy rule (YAML) and its unit tests.
-Answer with ONE JSON object and nothing else:
-{"policy": "<YAML text of the draft policy>", "tests": "<YAML text of its tests>", "summary": "<one line>"}
-
-The draft policy is a YAML mapping with a `rules:` list (optionally `description:`), nothing else. Items:
-  - list: NAME              # an identifier; `items: [a, b]`; usable in CEL as NAME
-  - macro: NAME             # `condition: <CEL>`; usable in CEL as NAME
-  - rule: area/short-id     # letters, digits and - _ . : /; must be a NEW id
-    desc: what it guards against
-    tools: [Bash, "mcp__*__shell"]   # tool names, globs or list names; omit for every tool
-    when: <CEL condition>   # omit to match every call of those tools
-    verdict: block          # block | ask (a person approves first) | modify (needs a `modify:` block)
-    message: "shown to the agent; may interpolate ${args.x}"
-    severity: high          # low | medium | high | critical
-    tags: [incubating]      # the first tag is the maturity: stable | incubating | sandbox
-The draft must be self-contained: define any list or macro it uses, and reuse no name the current policy has.
-
-CEL variables of a call:
-  tool: the tool name; args: a map of its arguments (args.command, args.path ...; guard optional ones
-    with has(args.x)); ctx: who and where (ctx.agent, ctx.env, ctx.user, ctx.roles, ctx.tenant,
-    ctx.workspace, ctx.session, ctx.run, ctx.labels["k"]); effect: read|write|exec|irreversible; trust.
-  shell (parsed shell commands in the arguments): shell.present, shell.names (programs run, e.g.
-    ["terraform"]), shell.commands (each {name, argv, flags, via}), shell.verdict, shell.summary, shell.unparsed.
-  paths: paths.paths, paths.secret, paths.outside_workspace, paths.system, paths.traversal.
-  net: net.urls, net.hosts, net.private, net.metadata, net.denied.
-  sql: sql.present, sql.kinds, sql.tables, sql.destructive, sql.writes.
-  secrets: secrets.found (bool), secrets.kinds. injection: injection.score, injection.flagged.
-Functions: size, contains, startsWith, endsWith, matches (RE2), lower(s), glob(s, "pattern"),
-  host_matches(host, "*.example.com"), in_cidr(ip, "10.0.0.0/8"), exists, all, map, filter, `in`.
-
-The tests are a YAML mapping with only a `cases:` list:
-  cases:
-    - name: what it checks
-      action: {tool: Bash, args: {command: "..."}, context: {agent: deploy, env: prod}}
-      expect: block          # allow | block | ask | modify: what the draft policy alone decides
-      rule: area/short-id    # with block/ask/modify: the rule that must fire
-Give cases the rule must match and nearby calls it must NOT match (expect: allow), taken from the
-tools and arguments seen in history. Context keys: tenant, user, roles, agent, session, run, env,
-workspace, labels."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +180,7 @@ def draft_rule(
     result = DraftResult(request=text, model=f"{provider}:{model}")
     if current.empty:
         result.compared_with = "no policy"
-    messages = [{"role": "user", "content": _prompt(text, history, taken)}]
+    messages = [{"role": "user", "content": prompt(text, history, taken)}]
     with tempfile.TemporaryDirectory(prefix="railguard-draft-", ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
         checked = _Checked()
@@ -241,7 +197,7 @@ def draft_rule(
             if not checked.errors:
                 break
             messages.append({"role": "assistant", "content": answer[:MAX_ANSWER] or "(empty answer)"})
-            messages.append({"role": "user", "content": _feedback(checked.errors)})
+            messages.append({"role": "user", "content": feedback(checked.errors)})
         result.policy_yaml, result.cases_yaml, result.summary = checked.policy, checked.cases, checked.summary
         result.errors, result.cases, result.rule_ids = checked.errors, checked.results, checked.rule_ids
         result.valid = not checked.errors
@@ -259,65 +215,21 @@ NO_MODEL = (
 )
 
 
-# -- what the model is told ------------------------------------------------------------------------
-
-
-def _clip(value: Any, limit: int) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return str(redact_value(text)[0])[:limit]
-
-
-def _prompt(request: str, history: StoredHistory, taken: set[str]) -> str:
-    tools: dict[str, dict[str, Any]] = {}
-    agents: Counter[str] = Counter()
-    envs: Counter[str] = Counter()
-    for event in _actions(history):
-        name = str(event.get("tool") or "")
-        context = event.get("context") or {}
-        entry = tools.setdefault(name, {"calls": 0, "keys": Counter(), "agents": Counter(), "examples": []})
-        entry["calls"] += 1
-        args = event.get("args") or {}
-        entry["keys"].update(str(k) for k in args)
-        if context.get("agent"):
-            entry["agents"][str(context["agent"])] += 1
-            agents[str(context["agent"])] += 1
-        if context.get("env"):
-            envs[str(context["env"])] += 1
-        example = _clip(args, 160)
-        if len(entry["examples"]) < _MAX_EXAMPLES and example not in entry["examples"]:
-            entry["examples"].append(example)
-    lines = [f"Request: {_clip(request, MAX_REQUEST)}", ""]
-    if tools:
-        lines.append(f"Tools seen in the stored history ({sum(t['calls'] for t in tools.values())} calls):")
-        ranked = sorted(tools.items(), key=lambda kv: -kv[1]["calls"])[:_MAX_TOOLS]
-        for name, t in ranked:
-            lines.append(
-                f"- {_clip(name, 80)}: {t['calls']} calls; args {sorted(t['keys'])[:12]}; "
-                f"agents {[a for a, _ in t['agents'].most_common(5)]}; examples: {'; '.join(t['examples'])}"
-            )
-        if len(tools) > _MAX_TOOLS:
-            lines.append(f"- ... {len(tools) - _MAX_TOOLS} more tools")
-        lines.append(f"Agents: {[_clip(a, 60) for a, _ in agents.most_common(20)]}")
-        if envs:
-            lines.append(f"ctx.env values: {[_clip(e, 40) for e, _ in envs.most_common(10)]}")
-    else:
-        lines.append("No stored history: use the usual tool names (e.g. Bash with args.command for a shell).")
-    if taken:
-        lines.append(f"Names the current policy already uses (do not reuse): {sorted(taken)[:200]}")
-    return "\n".join(lines)
-
-
-def _feedback(errors: Sequence[str]) -> str:
-    listed = "\n".join(f"- {e}" for e in errors[:20])
-    return (
-        "The draft did not pass the checks (the policy is checked as draft.yaml, the tests as "
-        f"draft_test.yaml):\n{listed}\nAnswer again with the whole corrected JSON object."
-    )
-
-
 # -- the checks ------------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+def _json_object(answer: str) -> Any:
+    """The answer's JSON object: the whole answer, or (a model that wrapped it in prose or a code
+    fence) the text from its first `{` to its last `}`."""
+    text = _FENCE.sub("", answer.strip())
+    for candidate in (text, text[text.find("{") : text.rfind("}") + 1]):
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            continue
+    return None
 
 
 def _names(items: Sequence[Any]) -> set[str]:
@@ -334,10 +246,7 @@ def _check(answer: str, current: CurrentPolicy, taken: set[str], folder: Path) -
     """The model's answer through the real loader, compiler and test runner: every problem, worded
     for the model to fix (file names relative, so no local path leaves the machine)."""
     out = _Checked()
-    try:
-        data = json.loads(_FENCE.sub("", answer.strip()))
-    except ValueError:
-        data = None
+    data = _json_object(answer)
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("policy"), str)
@@ -348,7 +257,7 @@ def _check(answer: str, current: CurrentPolicy, taken: set[str], folder: Path) -
         )
         return out
     out.policy, out.cases = data["policy"].strip() + "\n", data["tests"].strip() + "\n"
-    out.summary = _clip(data.get("summary") or "", 300)
+    out.summary = clip(data.get("summary") or "", 300)
     draft = folder / DRAFT_FILE
     draft.write_text(out.policy, encoding="utf-8")
 
@@ -475,7 +384,7 @@ def _review(result: DraftResult, history: StoredHistory, draft: Path) -> None:
         result.notes.append("no stored calls in the window: the draft could not be checked on history")
     elif not report.changed:
         result.notes.append(f"would not have changed any of the window's {report.actions} calls")
-    seen = {str(e.get("tool")) for e in _actions(history)}
+    seen = {str(e.get("tool")) for e in actions(history)}
     with contextlib.suppress(PolicyError):
         source = load_source([str(draft)])
         lists = {i.name for i in source.items if isinstance(i, ListSpec)}
@@ -483,7 +392,3 @@ def _review(result: DraftResult, history: StoredHistory, draft: Path) -> None:
         unseen = sorted(t for t in named if not any(fnmatch.fnmatchcase(s, t) for s in seen))
         if seen and unseen:
             result.notes.append(f"tool(s) never seen in the window: {', '.join(unseen)}")
-
-
-def _actions(history: StoredHistory) -> Iterator[dict[str, Any]]:
-    return (e for e in history.events if e.get("type") == "action")
