@@ -193,7 +193,17 @@ def main() -> None:
         ]
         extra = f" | {differ[pack]} |" if opts.baseline else " |"
         lines.append(f"| {pack} | " + " | ".join(cells) + extra)
-    lines += ["", f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`", ""]
+    lines += [
+        "",
+        "Far from the target: per decision, the default pack computes three detector facts for a `Bash` "
+        "action (the shell analysis, cached per command; URLs and hosts; the injection score of every "
+        "argument text), converts them into CEL values and assembles the decision; the engine alone "
+        "(an empty policy) costs about 45 µs of CPU per decision here. What changed in this round is the "
+        "process around it (start-up, command line), not the per-decision work.",
+        "",
+        f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
+        "",
+    ]
     RESULTS.write_text("\n".join(lines))
     print("\n".join(lines))
 
