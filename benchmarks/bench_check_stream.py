@@ -1,13 +1,13 @@
 """`railguard check --json` as a stream: decisions per second of CPU, per built-in pack, on the
 everyday documented shell commands (`benchmarks/data/shell_everyday.tsv`, one `Bash` action each).
 
-Each measurement is a fresh `python -m railguard.cli check --json` process reading a JSON Lines file
-and writing to /dev/null; its CPU time (user + system, `RUSAGE_CHILDREN`) is read after it exits.
-Start-up (imports, policy load, detector load) is taken out by difference: a stream of N lines minus
-a stream of its first line gives the marginal cost of N - 1 decisions on the real command path
-(JSON read, engine, JSON write and flush per line). "first sight" is the corpus once: every command
-new to the process. "seen before" is a second copy of the corpus after the first: what a session
-that repeats its commands (git status, ls, pytest...) costs, where the shell analysis is reused.
+Each measurement is a fresh process running the command line's own entry (`railguard.cli.main(["check",
+"--json", "--pack", PACK, "--input", FILE])`, output to /dev/null) several times and reading its own
+CPU time (`time.process_time`) around each: a stream of the first line only (engine load and one
+decision), then the whole corpus (every command new to the process: "first sight"), then the corpus
+again ("seen before": what a session that repeats its commands costs, where the shell analysis is
+reused). Decisions per second = (N - 1) / (CPU of the stream - CPU of the one-line stream), so
+start-up is left out; the median over fresh processes is reported.
 
 With `--baseline REF`, the same streams run through the tree at git REF too, and every decision's
 verdict and fired rules are compared line by line: the report counts the differences (target 0).
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -57,24 +56,52 @@ def write_stream(path: Path, commands: list[str]) -> Path:
     return path
 
 
-def run(src: Path, pack: str, stream: Path, *, keep: bool = False) -> tuple[float, list[str]]:
-    """CPU ms of one `railguard check --json --pack PACK` process over `stream` (and its output lines)."""
+def _env(src: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(src)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with stream.open("rb") as given:
-        done = subprocess.run(
-            [sys.executable, "-m", "railguard.cli", "check", "--json", "--pack", pack],
-            stdin=given,
-            stdout=subprocess.PIPE if keep else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return env
+
+
+def decide(src: Path, pack: str, stream: Path) -> list[str]:
+    """The JSON decisions of `railguard check --json --pack PACK` over `stream`, one per line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "railguard.cli", "check", "--json", "--pack", pack, "--input", str(stream)],
+        capture_output=True,
+        env=_env(src),
+    )
     if done.returncode != 0:
         raise RuntimeError(f"check --pack {pack} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
-    return cpu, (done.stdout.decode().splitlines() if keep else [])
+    return done.stdout.decode().splitlines()
+
+
+# Runs in the measured process: the CLI's own entry, timed by the process's own CPU clock.
+_PROBE = """
+import json, os, sys, time
+from railguard.cli import main
+pack, one, corpus = sys.argv[1:4]
+sys.stdout = open(os.devnull, "w")
+def cpu(path):
+    started = time.process_time()
+    try:
+        main(["check", "--json", "--pack", pack, "--input", path])
+    except SystemExit as done:
+        assert not done.code, done.code
+    return time.process_time() - started
+cpu(one)  # imports and detectors loaded once, as for any stream
+base = cpu(one)
+first, again = cpu(corpus), cpu(corpus)
+sys.__stdout__.write(json.dumps([base, first, again]))
+"""
+
+
+def measure(src: Path, pack: str, one: Path, corpus: Path) -> tuple[float, float, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, pack, str(one), str(corpus)], capture_output=True, env=_env(src)
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring --pack {pack} failed: {done.stderr.decode()[-500:]}")
+    base, first, again = json.loads(done.stdout)
+    return base, first, again
 
 
 def outcome(line: str) -> tuple[str, tuple[str, ...]]:
@@ -102,13 +129,13 @@ def main() -> None:
             trees = {"before": tree_at(opts.baseline, folder / "base"), "after": ROOT / "src"}
         one = write_stream(folder / "one.jsonl", everyday[:1])
         once = write_stream(folder / "once.jsonl", everyday)
-        twice = write_stream(folder / "twice.jsonl", everyday + everyday)
         compare = write_stream(folder / "compare.jsonl", everyday + shell_sets())
         speed: dict[tuple[str, str], dict[str, float]] = {}
         verdicts: dict[tuple[str, str], dict[str, int]] = {}
         differ: dict[str, int] = {}
+        n = len(everyday)
         for pack in packs:
-            outputs = {label: run(src, pack, compare, keep=True)[1] for label, src in trees.items()}
+            outputs = {label: decide(src, pack, compare) for label, src in trees.items()}
             for label, lines in outputs.items():
                 counts: dict[str, int] = {}
                 for line in lines:
@@ -117,18 +144,16 @@ def main() -> None:
             if opts.baseline:
                 pairs = zip(outputs["before"], outputs["after"], strict=True)
                 differ[pack] = sum(outcome(a) != outcome(b) for a, b in pairs)
-            samples: dict[tuple[str, str], list[float]] = {}
+            samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label in trees}
             for _ in range(opts.runs):  # interleaved: every tree sees the same machine load
                 for label, src in trees.items():
-                    for name, stream in (("one", one), ("once", once), ("twice", twice)):
-                        samples.setdefault((label, name), []).append(run(src, pack, stream)[0])
-            n = len(everyday)
+                    samples[label].append(measure(src, pack, one, once))
             for label in trees:
-                med = {name: statistics.median(samples[(label, name)]) for name in ("one", "once", "twice")}
+                rows = samples[label]
                 speed[(pack, label)] = {
-                    "first": (n - 1) / max(med["once"] - med["one"], 1e-9) * 1000,
-                    "again": n / max(med["twice"] - med["once"], 1e-9) * 1000,
-                    "startup": med["one"],
+                    "first": statistics.median((n - 1) / max(f - b, 1e-6) for b, f, _a in rows),
+                    "again": statistics.median((n - 1) / max(a - b, 1e-6) for b, _f, a in rows),
+                    "startup": statistics.median(b for b, _f, _a in rows) * 1000,
                 }
     load = (load_before + os.getloadavg()[0]) / 2
     labels = list(trees)
@@ -136,13 +161,13 @@ def main() -> None:
         "## `railguard check` as a stream: decisions per second, per pack",
         "",
         f"Everyday documented shell commands ({len(everyday)} lines of `benchmarks/data/shell_everyday.tsv`, one "
-        "`Bash` action each) through `python -m railguard.cli check --json --pack PACK` to /dev/null. Decisions "
-        "per second of CPU time (user + system of the process), start-up taken out by difference (a stream "
-        f"of the first line only); median of {opts.runs} runs, trees interleaved; 1-minute load average "
+        "`Bash` action each) through the command line's entry (`check --json --pack PACK --input FILE`, output "
+        "to /dev/null). Decisions per second of the process's CPU time, engine load taken out by difference (a "
+        f"stream of the first line only); median of {opts.runs} fresh processes, trees interleaved; 1-minute load average "
         f"{load:.1f} (shared 2-core machine). first sight = every command new to the process; seen before = "
         f"the same commands again in the same process. Target: {TARGET:,}/s for the default pack.",
         "",
-        "| pack | tree | first sight /s | seen before /s | start-up + 1 decision, ms CPU |",
+        "| pack | tree | first sight /s | seen before /s | engine load + 1 decision, ms CPU |",
         "|---|---|---:|---:|---:|",
     ]
     for pack in packs:
@@ -168,7 +193,17 @@ def main() -> None:
         ]
         extra = f" | {differ[pack]} |" if opts.baseline else " |"
         lines.append(f"| {pack} | " + " | ".join(cells) + extra)
-    lines += ["", f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`", ""]
+    lines += [
+        "",
+        "Far from the target: per decision, the default pack computes three detector facts for a `Bash` "
+        "action (the shell analysis, cached per command; URLs and hosts; the injection score of every "
+        "argument text), converts them into CEL values and assembles the decision; the engine alone "
+        "(an empty policy) costs about 45 µs of CPU per decision here. What changed in this round is the "
+        "process around it (start-up, command line), not the per-decision work.",
+        "",
+        f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
+        "",
+    ]
     RESULTS.write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -91,6 +91,14 @@ def main() -> None:
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
     lines += [
         "",
+        "How: `railguard --help` prints a static command table (no command module, Typer, Rich or engine); "
+        "`import railguard` loads the engine, model and policy on first use; `railguard check` parses its own "
+        "options (Typer only for anything else, whose errors stay the reference) and loads detectors as its "
+        "actions need them; other commands build the Typer app with only their own modules. Policies parse "
+        "with libyaml, contracts load jsonschema only when declared, asyncio loads only for async callers. "
+        "Still over the target: a one-action check, which imports the engine, parses the default pack and "
+        "loads the shell analyzer and the injection model for its `Bash` action.",
+        "",
         "Where the time goes: `python -X importtime -m railguard.cli check --json < action.jsonl`. "
         "`tests/test_startup_imports.py` pins which heavy modules each of these loads (never a time).",
         "",
