@@ -87,10 +87,11 @@ def is_system_path(path: str) -> bool:
     return top in _SYSTEM_TOPS
 
 
-# basename -> kind, for names that are secret wherever they sit.
+# basename -> kind, for names that are secret wherever they sit. An everyday word (`identity`, the old SSH
+# key name) is a secret only where it sits in a key store (`~/.ssh/identity`), not as a name elsewhere.
 _SECRET_NAMES = {
     "id_rsa": "ssh_key", "id_dsa": "ssh_key", "id_ecdsa": "ssh_key", "id_ed25519": "ssh_key",
-    "id_ecdsa_sk": "ssh_key", "id_ed25519_sk": "ssh_key", "identity": "ssh_key",
+    "id_ecdsa_sk": "ssh_key", "id_ed25519_sk": "ssh_key",
     "credentials": None, "kubeconfig": "kubeconfig", ".netrc": "netrc", "_netrc": "netrc",
     ".pgpass": "pgpass", ".npmrc": "npmrc", ".pypirc": "pypirc", ".git-credentials": "git_credentials",
     ".vault-token": "vault_token", "terraform.tfstate": "terraform_state",

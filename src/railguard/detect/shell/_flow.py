@@ -154,7 +154,22 @@ def reads_script_from_stdin(exec_: Exec) -> bool:
     if name not in SHELLS and name not in INTERPRETERS and base not in INTERPRETERS:
         return False
     operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
+    if not operands and base == "python" and any(_python_program_option(a) for a in argv[1:]):
+        return False  # `python -mjson.tool`, `python3 -Bc'...'`: the program is in the option
     return not operands or operands[0] in _STDIN_FILES or "-s" in argv[1:]
+
+
+def _python_program_option(arg: str) -> bool:
+    """A getopt cluster that carries python's program: `-mjson.tool`, `-Im venv`-style `-c`/`-m` with the
+    module or code joined on (`-W`/`-X` take the rest of the cluster as their own value)."""
+    if arg.startswith("--") or len(arg) < 3:
+        return False
+    for index, letter in enumerate(arg[1:], start=1):
+        if letter in "WXQ":
+            return False
+        if letter in "cm":
+            return index < len(arg) - 1
+    return False
 
 
 def substitution_output(inner: list[Exec]) -> str | None:

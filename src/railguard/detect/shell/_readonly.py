@@ -24,7 +24,12 @@ _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
     "mkswap": frozenset({"-V"}),
     "wipefs": frozenset({"-n"}),
     "dpkg": frozenset({"--no-act"}),
-}
+    # LVM: `-t`/`--test` runs the command without updating metadata
+    **{tool: frozenset({"-t", "--test"}) for tool in (
+        "lvremove", "vgremove", "pvremove", "lvreduce", "vgreduce", "lvresize", "lvextend", "lvcreate", "vgcreate",
+        "pvcreate", "lvchange", "vgchange", "pvchange", "lvconvert", "lvrename", "vgrename", "vgsplit", "vgmerge",
+        "pvmove", "pvresize", "vgextend", "lvm")},
+}  # fmt: skip
 _SINGLE_DASH_HELP = frozenset(
     {"terraform", "tofu", "terragrunt", "go", "java", "packer", "vault", "consul", "nomad"}
 )

@@ -177,6 +177,17 @@ def _is_option(text: str) -> bool:
     return len(text) > 1 and text.startswith("-")
 
 
+def _cluster_takes_next(text: str, valued: frozenset[str]) -> bool:
+    """getopt: in `-ND` the valued `-D` ends the cluster, so its value is the next word; in `-p22` or
+    `-Nfp22` the value is the rest of the cluster."""
+    if text.startswith("--"):
+        return text in valued
+    for index, letter in enumerate(text[1:], start=1):
+        if f"-{letter}" in valued:
+            return index == len(text) - 1
+    return False
+
+
 def _split_value(text: str) -> str:
     return text.split("=", 1)[0] if text.startswith("--") else text
 
@@ -216,11 +227,26 @@ def _joined(words: list[Word]) -> Word:
 def _python_module(name: str, words: list[Word]) -> Unwrapped | None:
     """`python -m twine upload`: the module runs like the command of the same name."""
     for i, word in enumerate(words[1:], start=1):
-        if word.text == "-m" and i + 1 < len(words):
+        joined = _joined_module(word.text)  # `-m`, `-Im` (module next) or `-mtwine` (module joined on)
+        if joined == "" and i + 1 < len(words):
             module = words[i + 1].text.split(".", 1)[0]
             return Unwrapped(f"{name} -m", words=[Word(module), *words[i + 2 :]])
+        if joined:
+            return Unwrapped(f"{name} -m", words=[Word(joined.split(".", 1)[0]), *words[i + 1 :]])
         if not word.text.startswith("-") or word.text in ("-c", "-"):
             return None
+    return None
+
+
+def _joined_module(text: str) -> str | None:
+    """In a python option cluster, the module `-m` names there ("" when it is the next word), else None."""
+    if text.startswith("--") or not text.startswith("-"):
+        return None
+    for index, letter in enumerate(text[1:], start=1):
+        if letter in "cWXQ":
+            return None  # code or another option's value follows: no module
+        if letter == "m":
+            return text[index + 1 :]
     return None
 
 
@@ -509,7 +535,7 @@ def _parallel(name: str, words: list[Word]) -> Unwrapped | None:
 def _ssh(name: str, words: list[Word]) -> Unwrapped | None:
     i = 1
     while i < len(words) and _is_option(words[i].text):
-        i += 2 if words[i].text in _SSH_VALUED else 1
+        i += 2 if _cluster_takes_next(words[i].text, _SSH_VALUED) else 1
     remote = words[i + 1 :]
     if not remote:
         return None  # interactive session or a heredoc script: the walker feeds stdin
