@@ -292,6 +292,8 @@ def _lists_partitions(view: CommandView) -> bool:
 
 def _format(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     """Formatting a block device destroys it; formatting an image file is a local file write."""
+    if view.name == "wipefs" and not view.has("-a", "--all", "-o", "--offset"):
+        return  # without them wipefs only lists the signatures it finds
     operands = [w for w in view.operands if not w.text.isdigit()]
     files = [classify_target(w, ctx) for w in operands]
     if not operands:

@@ -230,6 +230,19 @@ def _uses_keys(view: CommandView) -> bool:
     return view.name in _KEY_TOOLS or (view.name in ("gpg", "gpg2") and view.has(*_KEY_USE_OPTIONS["gpg"]))
 
 
+# Searchers whose first operand is the pattern unless an option gives it, and jq (its filter opens no file).
+_PATTERN_FIRST = {name: ("-e", "--regexp", "-f", "--file") for name in ("grep", "egrep", "fgrep", "rg", "ag", "ack")}
+_PATTERN_FIRST["jq"] = ("-f", "--from-file")
+
+
+def _read_operands(view: CommandView) -> list[Word]:
+    """The operands a reader opens: `grep shadow /etc/nsswitch.conf` searches for the word `shadow`."""
+    pattern_options = _PATTERN_FIRST.get(view.name)
+    if pattern_options is None or view.has(*pattern_options):
+        return view.operands
+    return view.operands[1:]
+
+
 def _openssl_prints_key(view: CommandView) -> bool:
     """An openssl converter (`rsa`, `pkey`, `pkcs12`, `base64` ...) writes the key it reads to stdout, into
     the agent's context, unless it writes a file (`-out`), derives the public half (`-pubout`) or prints
@@ -272,7 +285,7 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
         pass  # judged by what it produces (its own rules), not as a read of the key
     elif view.name in _READERS or view.name.startswith("python"):
         # copy tools read their sources, not their destination (`cp .env.example .env`)
-        sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else view.operands
+        sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else _read_operands(view)
         key_values = _key_option_values(view) if view.name in _KEY_USE_OPTIONS else set()
         for word in sources:
             hit = _kind(word, ctx) if word.text not in key_values else None
