@@ -284,8 +284,12 @@ def _lists_partitions(view: CommandView) -> bool:
         return True
     if view.name == "parted":
         words = [w.text for w in view.operands if not is_disk_device(w.text)]
-        verbs = [t for t in words if not t.isdigit() and t not in ("s", "B", "kB", "MB", "GB", "TB", "%", "cyl",
-                                                                        "chs", "compact", "MiB", "GiB", "TiB")]
+        verbs = [
+            t
+            for t in words
+            if not t.isdigit()
+            and t not in ("s", "B", "kB", "MB", "GB", "TB", "%", "cyl", "chs", "compact", "MiB", "GiB", "TiB")
+        ]
         return bool(words) and all(t in _PARTED_READS or t in ("optimal", "minimal") for t in verbs)
     return False
 
@@ -400,7 +404,9 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
             f"{'appends to' if append else 'overwrites'} {path}",
         )
     elif target.zone in ("system", "critical"):
-        verdict = "block" if not append and path.startswith(_BLOCK_ON_OVERWRITE) and rule in _OVERWRITING else "ask"
+        verdict = (
+            "block" if not append and path.startswith(_BLOCK_ON_OVERWRITE) and rule in _OVERWRITING else "ask"
+        )
         yield finding(
             _CAT, f"{rule}-system-file", verdict, "high", f"{'appends to' if append else 'overwrites'} {path}"
         )
@@ -417,7 +423,8 @@ _OVERWRITING = frozenset({"redirect", "tee-overwrite", "truncate", "dd"})
 # configuration that runs code at boot or login, decides where packages come from, or how names resolve
 # for every program, block; any other file under /etc is a configuration change a person may approve
 # (`mdadm --detail --scan > /etc/mdadm/mdadm.conf`, `/etc/timezone`): ask.
-_BLOCK_ON_OVERWRITE = tuple(p for p in CORE_SYSTEM if p != "/etc/") + (
+_BLOCK_ON_OVERWRITE = (
+    *(p for p in CORE_SYSTEM if p != "/etc/"),
     "/etc/apt/sources.list", "/etc/apt/trusted.gpg", "/etc/apt/apt.conf", "/etc/yum.repos.d/", "/etc/yum.conf",
     "/etc/dnf/", "/etc/pip.conf", "/etc/npmrc", "/etc/docker/daemon.json", "/etc/containers/registries.conf",
     "/etc/pacman.conf", "/etc/pacman.d/", "/etc/zypp/repos.d/", "/etc/apk/repositories",

@@ -231,7 +231,9 @@ def _uses_keys(view: CommandView) -> bool:
 
 
 # Searchers whose first operand is the pattern unless an option gives it, and jq (its filter opens no file).
-_PATTERN_FIRST = {name: ("-e", "--regexp", "-f", "--file") for name in ("grep", "egrep", "fgrep", "rg", "ag", "ack")}
+_PATTERN_FIRST: dict[str, tuple[str, ...]] = {
+    name: ("-e", "--regexp", "-f", "--file") for name in ("grep", "egrep", "fgrep", "rg", "ag", "ack")
+}
 _PATTERN_FIRST["jq"] = ("-f", "--from-file")
 
 

@@ -15,7 +15,9 @@ import re2
 _KEYS = frozenset({"enter", "return", "ret", "cr", "lf", "esc", "escape", "tab", "space", "spc", "bs", "backspace",
                    "del", "delete", "ins", "insert", "up", "down", "left", "right", "home", "end", "pageup",
                    "pagedown", "pgup", "pgdn", "pgdown", "leader", "nop", "bar", "lt", "gt", "bslash", "kpenter"})  # fmt: skip
-_MODIFIERS = frozenset({"c", "ctrl", "control", "m", "meta", "alt", "a", "s", "shift", "d", "cmd", "super", "win"})
+_MODIFIERS = frozenset(
+    {"c", "ctrl", "control", "m", "meta", "alt", "a", "s", "shift", "d", "cmd", "super", "win"}
+)
 _TOKEN = re2.compile(r"<([A-Za-z][A-Za-z0-9_. -]{0,39})>")
 _MAX_TOKENS = 16
 
@@ -37,7 +39,7 @@ def typed_command(command: str) -> str | None:
     if not tokens or len(tokens) > _MAX_TOKENS:
         return None
 
-    def fill(match: re2.Match) -> str:  # type: ignore[type-arg]
+    def fill(match: re2.Match) -> str:
         name = match.group(1).strip()
         return "\n" if is_key(name) else name.replace(" ", "_")
 
