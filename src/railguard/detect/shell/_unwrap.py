@@ -574,22 +574,52 @@ _HANDLERS = {
 }  # fmt: skip
 
 
+# getopt-style interpreters: in an option cluster these letters take the rest of the word as their value
+# (`perl -MFile::Path`, `python -Wignore`), or the next word when they end it (`python -W ignore`).
+_VALUE_LETTERS = {"python": ("WXQ", "WX"), "perl": ("FMmIixCdD", "I"), "ruby": ("FrIiCxWEKT", "rI"),
+                  "php": ("cdzt", "cdzt"), "lua": ("l", "l")}  # fmt: skip
+# ... and these take only the digits that follow them (`perl -l40pe0`: -l with 40, -p, -e with `0`).
+_DIGIT_LETTERS = {"perl": "l0", "ruby": "0"}
+
+
 def inline_code(kind: str, words: list[Word]) -> Word | None:
-    """The code an interpreter runs from its command line (`python -c CODE`, `perl -e CODE`)."""
+    """The code an interpreter runs from its command line: `python -c CODE`, `perl -ne CODE`, and the
+    code joined onto its option as getopt allows (`python3 -c'CODE'`, `perl -lne'CODE'`)."""
     flags = _INLINE_FLAGS.get(kind, ())
-    for i, word in enumerate(words[1:], start=1):
-        text = word.text
-        if text in flags and i + 1 < len(words):
-            return words[i + 1]
-        # clustered forms: `perl -ne CODE`, `python -Bc CODE`
-        if (
-            2 < len(text) <= 5
-            and text[0] == "-"
-            and text[1:].isalpha()
-            and f"-{text[-1]}" in flags
-            and i + 1 < len(words)
-        ):
-            return words[i + 1]
+    letters = _VALUE_LETTERS.get(kind)
+    i = 1
+    while i < len(words):
+        word, text = words[i], words[i].text
+        if text in flags:
+            return words[i + 1] if i + 1 < len(words) else None
+        if letters is not None and len(text) >= 2 and text[0] == "-" and text[1] != "-":
+            code, skip = _cluster_code(text, flags, letters, _DIGIT_LETTERS.get(kind, ""))
+            if code is not None:  # the code is the rest of this word, or the next word
+                joined = Word(code, dynamic=word.dynamic, subs=word.subs) if code else None
+                return joined or (words[i + 1] if i + 1 < len(words) else None)
+            i += 2 if skip else 1
+            continue
         if not text.startswith("-"):
             return None  # a script file: the code is not on the command line
+        i += 1
     return None
+
+
+def _cluster_code(
+    text: str, flags: tuple[str, ...], letters: tuple[str, str], digit_letters: str
+) -> tuple[str | None, bool]:
+    """(code after a code letter, "" when the next word is the code; else None) and whether the
+    cluster's last option takes the next word as its value."""
+    rest_letters, next_letters = letters
+    index = 1
+    while index < len(text):
+        letter = text[index]
+        if f"-{letter}" in flags:
+            return text[index + 1 :], False
+        if letter in rest_letters:
+            return None, index == len(text) - 1 and letter in next_letters
+        index += 1
+        if letter in digit_letters:
+            while index < len(text) and text[index].isdigit():
+                index += 1
+    return None, False
