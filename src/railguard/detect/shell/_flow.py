@@ -144,7 +144,10 @@ def piped_find_roots(exec_: Exec) -> list[Word]:
 
 
 def reads_script_from_stdin(exec_: Exec) -> bool:
-    """A shell or interpreter with no script operand reads its program from stdin."""
+    """A shell or interpreter with no script operand reads its program from stdin (or, under xargs, from
+    the items of its input)."""
+    if exec_.script_from_input:
+        return True
     argv = exec_.argv
     name = basename(argv[0]) if argv else ""
     if name == "ssh":
