@@ -254,6 +254,7 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         raise InputTooLarge("the shell command's length (characters)", len(command), MAX_COMMAND_CHARS)
     if _KEY_NAMES.fullmatch(command.strip()):  # `<Enter>`, `<Ctrl-C>`: a key to press, not a command
         return ShellAnalysis(commands=(), findings=(), unparsed=False, verdict="allow")
+    command = _without_prompts(command)
     first, *others = [_analyze_one(text, workspace, home) for text in readings(command)]
     typed = typed_command(command) if first.unparsed else None
     if typed is not None:
@@ -270,6 +271,15 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         paths=tuple(dict.fromkeys(p for a in (first, *others) for p in a.paths)),
         urls=tuple(dict.fromkeys(u for a in (first, *others) for u in a.urls)),
     )
+
+
+def _without_prompts(command: str) -> str:
+    """`$ ls -la` copied with its documentation prompt: bash would run a command named `$` and then
+    whatever follows a separator, so the text after the prompt is judged (every line must carry one)."""
+    lines = command.split("\n")
+    if not all(line.lstrip().startswith("$ ") for line in lines if line.strip()):
+        return command
+    return "\n".join(line.lstrip()[2:] if line.strip() else line for line in lines)
 
 
 def _judge_typed(written: ShellAnalysis, typed: ShellAnalysis) -> ShellAnalysis:
