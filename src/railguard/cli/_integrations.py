@@ -29,6 +29,14 @@ PolicyOpt = Annotated[
     list[Path] | None, typer.Option("--policy", "-p", help="Policy file (repeatable; later ones override).")
 ]
 PackOpt = Annotated[list[str] | None, typer.Option("--pack", help="Built-in pack (repeatable).")]
+ProvenanceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--provenance",
+        help="Run the provenance guard (needs --db, where its state lives): tool outputs are recorded, "
+        "prompts are the user's words.",
+    ),
+]
 UntrustedOpt = Annotated[
     list[str] | None,
     typer.Option("--untrusted", help="Tool name glob whose output is scanned for injection (repeatable)."),
@@ -40,7 +48,7 @@ def hook_claude_code(
     policy: PolicyOpt = None,
     pack: PackOpt = None,
     event: Annotated[
-        str | None, typer.Option(help="pre or post; default: the input's hook_event_name.")
+        str | None, typer.Option(help="pre, post or prompt; default: the input's hook_event_name.")
     ] = None,
     allow_mode: Annotated[
         str,
@@ -50,14 +58,16 @@ def hook_claude_code(
     ] = "defer",
     untrusted: UntrustedOpt = None,
     db: Annotated[str | None, typer.Option(help="Store URL: trace decisions and results there.")] = None,
+    provenance: ProvenanceOpt = False,
 ) -> None:
-    """Claude Code PreToolUse/PostToolUse hook: the event JSON on stdin, the answer on stdout.
-    Fails closed: any error in a PreToolUse exits 2 (Claude Code blocks the call)."""
+    """Claude Code PreToolUse/PostToolUse (and, with --provenance, UserPromptSubmit) hook: the event
+    JSON on stdin, the answer on stdout. Fails closed: any error in a PreToolUse exits 2 (Claude Code
+    blocks the call); a prompt is never blocked."""
     from railguard.integrations.claude_code import read_stdin, serve_hook
 
     code = serve_hook(
         read_stdin, policies=[str(p) for p in policy or []], packs=pack or [], event=event,
-        allow_mode=allow_mode, untrusted=untrusted or [], db=db,
+        allow_mode=allow_mode, untrusted=untrusted or [], db=db, provenance=provenance,
     )  # fmt: skip
     raise typer.Exit(code)
 
@@ -79,13 +89,15 @@ def install_claude_code(
         typer.Option(help="Passed to the hook: trace every decision and result into this store URL."),
     ] = None,
     untrusted: UntrustedOpt = None,
+    provenance: ProvenanceOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the merged settings; write nothing.")
     ] = False,
 ) -> None:
     """Add Railguard's PreToolUse and PostToolUse hooks to Claude Code's settings (merged, idempotent,
     the file's permissions kept, every previous version kept as settings.json.bak.<time>).
-    --policy, --pack, --db, --untrusted and --allow-mode are passed to the installed hook."""
+    --policy, --pack, --db, --untrusted, --allow-mode and --provenance are passed to the installed hook;
+    --provenance also installs the UserPromptSubmit hook (it needs --db)."""
     import json
 
     from railguard.errors import ConfigurationError, PolicyError
@@ -93,6 +105,11 @@ def install_claude_code(
 
     if user and project:
         err.print("[red]error:[/red] choose one of --user and --project")
+        raise typer.Exit(2)
+    if provenance and db is None:
+        err.print(
+            "[red]error:[/red] --provenance needs --db (the run's provenance state lives in that store)"
+        )
         raise typer.Exit(2)
     if policy or pack:
         from railguard.engine import Engine
@@ -107,6 +124,8 @@ def install_claude_code(
         extra += ["--db", _absolute_store_url(db)]
     for glob in untrusted or []:
         extra += ["--untrusted", glob]
+    if provenance:
+        extra.append("--provenance")
     path = settings_path(user=user, override=settings)
     try:
         result = install(path, hook_commands(policy or [], pack or [], extra), dry_run=dry_run)

@@ -87,10 +87,11 @@ def is_system_path(path: str) -> bool:
     return top in _SYSTEM_TOPS
 
 
-# basename -> kind, for names that are secret wherever they sit.
+# basename -> kind, for names that are secret wherever they sit. Everyday words (`identity`, the old SSH
+# key name; `shadow`) are secrets only where they sit (`~/.ssh/identity`, `/etc/shadow`), not as names.
 _SECRET_NAMES = {
     "id_rsa": "ssh_key", "id_dsa": "ssh_key", "id_ecdsa": "ssh_key", "id_ed25519": "ssh_key",
-    "id_ecdsa_sk": "ssh_key", "id_ed25519_sk": "ssh_key", "identity": "ssh_key",
+    "id_ecdsa_sk": "ssh_key", "id_ed25519_sk": "ssh_key",
     "credentials": None, "kubeconfig": "kubeconfig", ".netrc": "netrc", "_netrc": "netrc",
     ".pgpass": "pgpass", ".npmrc": "npmrc", ".pypirc": "pypirc", ".git-credentials": "git_credentials",
     ".vault-token": "vault_token", "terraform.tfstate": "terraform_state",
@@ -105,10 +106,10 @@ _SECRET_NAMES = {
     "service-account.json": "credentials_file", "credentials.json": "credentials_file",
     "client_secret.json": "credentials_file", "secrets.yml": "credentials_file",
     "secrets.yaml": "credentials_file", "secrets.json": "credentials_file", ".env": "dotenv",
-    "master.passwd": "shadow", "shadow": "shadow", "gshadow": "shadow", "shadow-": "shadow",
-    "gshadow-": "shadow", "environ": None, "hosts.yml": None, "config.json": None, "config": None,
+    "master.passwd": "shadow", "environ": None, "hosts.yml": None, "config.json": None, "config": None,
     "known_hosts": "ssh_known_hosts", "authorized_keys": "ssh_authorized_keys",
 }  # fmt: skip
+_SHADOW_NAMES = frozenset({"shadow", "gshadow", "shadow-", "gshadow-", "shadow.bak", "gshadow.bak"})
 _PRIVATE_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx")
 _DOTENV_PUBLIC_SUFFIXES = (".example", ".sample", ".template", ".dist", ".tmpl", ".defaults")
 # directory (as the last component) -> kind, for "the whole store" and globs inside it.
@@ -174,6 +175,8 @@ def _kind_by_location(parts: list[str], name: str, parent: str) -> str | None:
         return "gh_token"
     if parent in (".cargo", ".gem") and name in ("credentials", "credentials.toml"):
         return "package_credentials"
+    if name in _SHADOW_NAMES and parent in ("etc", "backups"):  # `/etc/shadow`, `/var/backups/shadow.bak`
+        return "shadow"
     if parent == "proc" or (len(parts) > 2 and parts[-3] == "proc"):
         return "process_environ" if name == "environ" else None
     if joined.startswith("/etc/ssl/private/") or "/private-keys-v1.d/" in joined:

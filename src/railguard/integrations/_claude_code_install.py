@@ -67,7 +67,10 @@ def hook_commands(
     options += list(extra)
     pre = shlex.join([*base, "--event", "pre", *options]) + " || exit 2"
     post = shlex.join([*base, "--event", "post", *options])
-    return {"PreToolUse": pre, "PostToolUse": post}
+    commands = {"PreToolUse": pre, "PostToolUse": post}
+    if "--provenance" in options:  # the user's prompts are the user's words (never blocked: no `|| exit 2`)
+        commands["UserPromptSubmit"] = shlex.join([*base, "--event", "prompt", *options])
+    return commands
 
 
 def merge_hooks(settings: dict[str, Any], commands: dict[str, str]) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def merge_hooks(settings: dict[str, Any], commands: dict[str, str]) -> dict[str,
     if not isinstance(hooks, dict):
         raise ConfigurationError("'hooks' in the settings file is not a JSON object; fix it by hand first")
     hooks = dict(hooks)
-    for event, command in commands.items():
+    for event in (*commands, *(e for e in _OUR_EVENTS if e not in commands and e in hooks)):
         groups = hooks.get(event, [])
         if not isinstance(groups, list):
             raise ConfigurationError(
@@ -86,11 +89,21 @@ def merge_hooks(settings: dict[str, Any], commands: dict[str, str]) -> dict[str,
             )
         kept = [_without_ours(g) for g in groups]
         kept = [g for g in kept if g is not None]
-        ours = {"type": "command", "command": command, "timeout": HOOK_TIMEOUT_S}
-        kept.append({"matcher": "*", "hooks": [ours]})
-        hooks[event] = kept
+        if event in commands:
+            ours = {"type": "command", "command": commands[event], "timeout": HOOK_TIMEOUT_S}
+            # a prompt has no tool to match: Claude Code takes UserPromptSubmit groups without a matcher
+            kept.append(
+                {"hooks": [ours]} if event == "UserPromptSubmit" else {"matcher": "*", "hooks": [ours]}
+            )
+        if kept:
+            hooks[event] = kept
+        else:
+            hooks.pop(event, None)  # an install without --provenance takes our prompt hook away again
     merged["hooks"] = hooks
     return merged
+
+
+_OUR_EVENTS = ("PreToolUse", "PostToolUse", "UserPromptSubmit")
 
 
 def _without_ours(group: Any) -> Any:

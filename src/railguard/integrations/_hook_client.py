@@ -102,11 +102,17 @@ def runtime_dir() -> str:
 
 def daemon_config(argv: Sequence[str]) -> dict[str, Any]:
     """The options that shape the daemon (everything but --event), policy paths made absolute."""
-    config: dict[str, Any] = {"policy": [], "pack": [], "untrusted": [], "allow_mode": "defer", "db": None}
+    config: dict[str, Any] = {
+        "policy": [], "pack": [], "untrusted": [], "allow_mode": "defer", "db": None, "provenance": False,
+    }  # fmt: skip
     args = list(argv)
     i = 0
     while i < len(args):
         name, value = args[i], None
+        if name == "--provenance":  # the one flag without a value
+            config["provenance"] = True
+            i += 1
+            continue
         if "=" in name and name.startswith("--"):
             name, value = name.split("=", 1)
         if name not in OPTIONS_WITH_VALUE:
@@ -144,6 +150,8 @@ def config_argv(config: dict[str, Any]) -> list[str]:
     for name in ("policy", "pack", "untrusted"):
         for value in config[name]:
             argv += [f"--{name}", value]
+    if config.get("provenance"):
+        argv.append("--provenance")
     return argv if config["db"] is None else [*argv, "--db", config["db"]]
 
 
@@ -294,12 +302,19 @@ def _seconds(env: str, default: float) -> float:
     return value if 0 < value < 3600 else default
 
 
+_prompt = [False]  # this call hands in the user's prompt: exit 2 would erase it, so failures exit 0
+
+
 def _blocked(problem: str) -> int:
+    if _prompt[0]:
+        message = f"Railguard could not record the prompt: {problem}.\n"
+    else:
+        message = f"Railguard could not check this tool call, so it is blocked: {problem}.\n"
     try:
-        os.write(2, f"Railguard could not check this tool call, so it is blocked: {problem}.\n".encode())
+        os.write(2, message.encode())
     except OSError:
         pass
-    return BLOCKING_EXIT
+    return 0 if _prompt[0] else BLOCKING_EXIT
 
 
 def _on_signal(signum: int, _frame: object) -> None:
@@ -309,7 +324,7 @@ def _on_signal(signum: int, _frame: object) -> None:
         _blocked("the hook ran past its deadline")
     else:
         _blocked(f"the hook was stopped ({signal.Signals(signum).name})")
-    os._exit(BLOCKING_EXIT)
+    os._exit(0 if _prompt[0] else BLOCKING_EXIT)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -318,6 +333,7 @@ def main(argv: Sequence[str]) -> int:
     an error here; anything short of a well-formed daemon answer is decided in process."""
     import signal
 
+    _prompt[0] = event_of(argv) == "prompt"
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
         signal.signal(signum, _on_signal)
     signal.setitimer(signal.ITIMER_REAL, _seconds(DEADLINE_ENV, DEADLINE_S))

@@ -154,6 +154,7 @@ class Daemon:
             untrusted=config["untrusted"],
             db=config["db"],
             engine=self.policy.engine(),
+            provenance=bool(config.get("provenance")),
         )
 
     def _record_loop(self) -> None:

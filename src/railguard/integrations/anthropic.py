@@ -35,6 +35,7 @@ from railguard.integrations._toolcalls import (
     parse_arguments,
     run_requests,
 )
+from railguard.integrations._user_words import recorder_for
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
@@ -62,11 +63,14 @@ def instrument(client: ClientT, *, engine: Engine | None = None, agent: str | No
     `AsyncAnthropic`) as `chat {model}` spans: tokens, cost, response model, stop reason, errors.
     A streamed call's span ends when its stream does (read to the end, closed, dropped, or failed).
     Returns the same client. `engine`: its decisions are traced too (`trace_engine`, once per
-    engine). `agent` names the agent on the spans. Harmless when tracing is off; instrumenting twice
+    engine), and each request's system prompt and new user words are recorded on it
+    (`record_system_input` / `record_user_input`, in the enclosing `railguard.run`; tool results and
+    resent history are not the user speaking). `agent` names the agent on the spans. Harmless when tracing is off; instrumenting twice
     changes nothing."""
     messages = field(client, "messages")
-    patch(messages, "create", _anthropic_spans.MESSAGES, agent)
-    patch_stream_helper(messages, "stream", _anthropic_spans.MESSAGES, agent)
+    recorder = recorder_for(engine) if engine is not None else None
+    patch(messages, "create", _anthropic_spans.MESSAGES, agent, recorder)
+    patch_stream_helper(messages, "stream", _anthropic_spans.MESSAGES, agent, recorder)
     if engine is not None:
         trace_engine_once(engine)
     return client

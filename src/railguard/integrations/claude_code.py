@@ -18,6 +18,12 @@ SIGHUP) or running past its deadline exits 2 with the reason, which Claude Code 
 are reported back to Claude. With `--db`, the decision is recorded after it is taken, on a
 background thread waited for at most RECORD_WAIT_S: a store that is down, locked or slow costs one
 line on stderr, never the answer.
+
+With `--provenance` (and `--db`, where the run's state lives between hook processes) the provenance
+guard runs too: `PostToolUse` records each tool's output (untrusted unless the policy declares the tool
+`output_trust: trusted`), `UserPromptSubmit` records the user's prompt as the user's words (their values
+vouch, and the user speaking starts a new turn), and `PreToolUse` decides with the provenance step. A
+`UserPromptSubmit` is never blocked: whatever fails there exits 0 with a line on stderr.
 """
 
 from __future__ import annotations
@@ -25,19 +31,24 @@ from __future__ import annotations
 import contextlib
 import enum
 import fnmatch
+import functools
 import json
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from railguard._limits import MAX_JSON_BYTES, parse_json
 from railguard.engine import Engine
 from railguard.errors import GuardBlocked, RailguardError, StoreError
 from railguard.integrations._mcp_scan import injection_notice, scan_text, secrets_notice
 from railguard.model import Action, Context, Decision, Trust, Verdict
+
+if TYPE_CHECKING:
+    from railguard.state.provenance import Provenance
 
 __all__ = [
     "AllowMode",
@@ -54,7 +65,8 @@ __all__ = [
 
 PRE_TOOL_USE = "PreToolUse"
 POST_TOOL_USE = "PostToolUse"
-EVENTS = {"pre": PRE_TOOL_USE, "post": POST_TOOL_USE}
+USER_PROMPT_SUBMIT = "UserPromptSubmit"
+EVENTS = {"pre": PRE_TOOL_USE, "post": POST_TOOL_USE, "prompt": USER_PROMPT_SUBMIT}
 AGENT = "claude-code"
 BLOCKING_EXIT = 2  # the only exit code Claude Code treats as "block this call"
 RECORD_WAIT_ENV = "RAILGUARD_HOOK_RECORD_WAIT_S"
@@ -189,6 +201,7 @@ def run_hook(
     untrusted: Sequence[str] = (),
     db: str | None = None,
     record_wait_s: float | None = None,
+    provenance: bool = False,
 ) -> HookResult:
     """The whole hook: parse stdin, load the policy, decide or scan, then record (with `db`). Never
     raises. A PreToolUse (or an event that cannot be told) that fails for any reason is blocked
@@ -198,7 +211,7 @@ def run_hook(
     try:
         result, record = answer_hook(
             stdin_text, policies=policies, packs=packs, event=event, allow_mode=allow_mode,
-            untrusted=untrusted, db=db,
+            untrusted=untrusted, db=db, provenance=provenance,
         )  # fmt: skip
     except Exception as err:  # a bug below must still block, never crash with exit 1
         return _failed(EVENTS.get(event or ""), f"internal error ({type(err).__name__})")
@@ -219,11 +232,13 @@ def answer_hook(
     untrusted: Sequence[str] = (),
     db: str | None = None,
     engine: Engine | None = None,
+    provenance: bool = False,
 ) -> tuple[HookResult, Callable[[], None] | None]:
     """The answer, and (when recording) what to record after it. `engine`: one already loaded from
-    these policies and packs (the warm daemon's); by default they are loaded for this call."""
+    these policies and packs (the warm daemon's); by default they are loaded for this call.
+    `provenance`: run the provenance guard on the state in `db` (see the module's docstring)."""
     if event is not None and event not in EVENTS:
-        return _failed(PRE_TOOL_USE, f"unknown --event {event[:20]!r}; use pre or post"), None
+        return _failed(PRE_TOOL_USE, f"unknown --event {event[:20]!r}; use pre, post or prompt"), None
     wanted = EVENTS.get(event or "")
     try:
         payload = parse_json(stdin_text)
@@ -234,14 +249,21 @@ def answer_hook(
     name = wanted or payload.get("hook_event_name")
     if not name:
         return _failed(PRE_TOOL_USE, "the hook input has no 'hook_event_name' and no --event was given"), None
-    if name not in (PRE_TOOL_USE, POST_TOOL_USE):
+    if name not in (PRE_TOOL_USE, POST_TOOL_USE, USER_PROMPT_SUBMIT) or (
+        name == USER_PROMPT_SUBMIT and not provenance
+    ):
         # Wired to another event (Stop, Notification...): exit 2 there would change Claude's behavior.
         return HookResult(0, stderr=f"Railguard ignores the {str(name)[:40]!r} hook event\n"), None
+    if provenance and db is None:
+        return _failed(name, "--provenance needs --db: the run's provenance state lives in that store"), None
     try:
         # warm=False: a hook process lives for one call, so it loads only the detectors that call needs
         engine = engine or Engine(list(policies) or None, packs=list(packs) or None, warm=False)
+        guard = hook_provenance(engine, db) if provenance and db is not None else None
     except Exception as err:
         return _failed(name, f"the policy could not be loaded: {err}"), None
+    if name == USER_PROMPT_SUBMIT and guard is not None:
+        return _user_prompt(guard, payload), None
     try:
         action = action_from_hook(payload)
         if name == PRE_TOOL_USE:
@@ -250,6 +272,8 @@ def answer_hook(
             return result, None if db is None else (lambda: _record_decision(db, decision, action))
         result = post_tool_use(engine, payload, untrusted=default_untrusted(engine, untrusted))
         response = payload.get("tool_response")
+        if guard is not None:
+            guard.record_output(action, response)
         return result, None if db is None else (lambda: _record_result(db, action, response))
     except HookInputError as err:
         return _failed(name, str(err)), None
@@ -261,7 +285,43 @@ def _decide(engine: Engine, action: Action) -> Decision:
     return engine.admit(action)
 
 
+_guards: weakref.WeakKeyDictionary[Engine, Provenance] = weakref.WeakKeyDictionary()
+_guards_lock = threading.Lock()
+
+
+def hook_provenance(engine: Engine, db: str) -> Provenance:
+    """The provenance guard of `engine`, installed once on the store at `db` (the warm daemon keeps
+    one engine for many calls; a hook process installs it for its one call)."""
+    from railguard.state.provenance import install_provenance
+    from railguard.store import open_store
+
+    with _guards_lock:
+        guard = _guards.get(engine)
+        if guard is None:
+            guard = _guards[engine] = install_provenance(engine, open_store(db))
+        return guard
+
+
+def _user_prompt(guard: Provenance, payload: Mapping[str, Any]) -> HookResult:
+    """Record the prompt as the user's words. Never blocks: exit 2 would erase the user's prompt."""
+    prompt = payload.get("prompt")
+    if not isinstance(prompt, str):
+        return HookResult(
+            0, stderr="Railguard: the UserPromptSubmit input has no 'prompt' string; not recorded\n"
+        )
+    context = Context(
+        agent=AGENT, session=_opt_str(payload.get("session_id")), workspace=_opt_str(payload.get("cwd"))
+    )
+    try:
+        guard.record_user_input(prompt, context=context)
+    except Exception as err:
+        return HookResult(0, stderr=f"Railguard could not record the prompt ({type(err).__name__})\n")
+    return HookResult(0)
+
+
 def _failed(event: str | None, problem: str) -> HookResult:
+    if event == USER_PROMPT_SUBMIT:  # never block the user's own prompt
+        return HookResult(0, stderr=f"Railguard could not record the prompt: {problem}\n")
     if event == POST_TOOL_USE:  # the call already ran: tell Claude, never pretend to block it
         return HookResult(
             BLOCKING_EXIT,
@@ -361,6 +421,7 @@ def serve_hook(
     allow_mode: str = "defer",
     untrusted: Sequence[str] = (),
     db: str | None = None,
+    provenance: bool = False,
 ) -> int:
     """The hook as a process: the answer on stdout/stderr, the exit code returned. Every way it can
     fail blocks: an exception, an input it cannot read, SIGTERM/SIGINT/SIGHUP (the answer is written
@@ -368,15 +429,21 @@ def serve_hook(
     30 s, under Claude Code's 60 s hook timeout, after which Claude Code would let the call run)."""
     import sys
 
-    blocked_by = _process_guards()
+    prompt = EVENTS.get(event or "") == USER_PROMPT_SUBMIT
+    blocked_by = _process_guards(0 if prompt else BLOCKING_EXIT)
     try:
         mode = AllowMode(allow_mode)
         result = run_hook(
             read_input(), policies=policies, packs=packs, event=event, allow_mode=mode,
-            untrusted=untrusted, db=db,
+            untrusted=untrusted, db=db, provenance=provenance,
         )  # fmt: skip
     except BaseException as err:  # whatever happened (SystemExit included), the call is blocked
-        result = HookResult(BLOCKING_EXIT, stderr=_blocked_message(f"the hook failed ({type(err).__name__})"))
+        problem = f"the hook failed ({type(err).__name__})"
+        result = (
+            _failed(USER_PROMPT_SUBMIT, problem)
+            if prompt
+            else HookResult(BLOCKING_EXIT, stderr=_blocked_message(problem))
+        )
     blocked_by.cancel()
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.write(result.stdout)
@@ -400,16 +467,18 @@ class _Deadline:
             self._timer.cancel()
 
 
-def _process_guards() -> _Deadline:
-    """Signal handlers and a deadline that answer "blocked" from the process itself. Only from the
-    main thread (the only place Python lets a program set signal handlers)."""
+def _process_guards(exit_code: int = BLOCKING_EXIT) -> _Deadline:
+    """Signal handlers and a deadline that answer "blocked" from the process itself (`exit_code` 0 for
+    a prompt, which must never be blocked). Only from the main thread (the only place Python lets a
+    program set signal handlers)."""
     if threading.current_thread() is not threading.main_thread():
         return _Deadline(None)
+    die = functools.partial(_die_blocked, exit_code=exit_code)
     for name in ("SIGTERM", "SIGINT", "SIGHUP"):
         number = getattr(signal, name, None)
         if number is not None:
-            signal.signal(number, _die_blocked)
-    timer = threading.Timer(_seconds(DEADLINE_ENV, DEFAULT_DEADLINE_S), _die_blocked, args=(None, None))
+            signal.signal(number, die)
+    timer = threading.Timer(_seconds(DEADLINE_ENV, DEFAULT_DEADLINE_S), die, args=(None, None))
     timer.daemon = True
     timer.start()
     return _Deadline(timer)
@@ -423,15 +492,16 @@ def _seconds(env: str, default: float) -> float:
     return value if 0 < value < 3600 else default
 
 
-def _die_blocked(signum: int | None, _frame: object) -> None:
+def _die_blocked(signum: int | None, _frame: object, exit_code: int = BLOCKING_EXIT) -> None:
     why = (
         "the hook ran past its deadline"
         if signum is None
         else f"the hook was stopped ({signal.Signals(signum).name})"
     )
+    message = _blocked_message(why) if exit_code else f"Railguard could not record the prompt: {why}\n"
     with contextlib.suppress(OSError):
-        os.write(2, _blocked_message(why).encode())
-    os._exit(BLOCKING_EXIT)
+        os.write(2, message.encode())
+    os._exit(exit_code)
 
 
 def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | None = None) -> int:
@@ -448,6 +518,7 @@ def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | No
     parser.add_argument("--allow-mode", default="defer")
     parser.add_argument("--untrusted", action="append", default=[])
     parser.add_argument("--db", default=None)
+    parser.add_argument("--provenance", action="store_true")
     try:
         opts = parser.parse_args(argv)
     except SystemExit:  # never let a broken hook wave calls through
@@ -455,7 +526,7 @@ def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | No
         return BLOCKING_EXIT
     return serve_hook(
         read_input or read_stdin, policies=opts.policy, packs=opts.pack, event=opts.event, allow_mode=opts.allow_mode,
-        untrusted=opts.untrusted, db=opts.db,
+        untrusted=opts.untrusted, db=opts.db, provenance=opts.provenance,
     )  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from railguard.integrations._toolcalls import (
     parse_arguments,
     run_requests,
 )
+from railguard.integrations._user_words import recorder_for
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
@@ -64,10 +65,13 @@ def instrument(client: ClientT, *, engine: Engine | None = None, agent: str | No
     finish reasons, errors; streamed calls too (also through the `.stream(...)` helpers), the span
     ending when the stream does. Chat streams report usage only when asked with
     `stream_options={"include_usage": True}`. Returns the same client. `engine`: its decisions are traced too
-    (`trace_engine`, once per engine). `agent` names the agent on the spans. Harmless when tracing
+    (`trace_engine`, once per engine), and each request's system/developer text and new user words are
+    recorded on it (`record_system_input` / `record_user_input`, in the enclosing `railguard.run`; tool
+    results and resent history are not the user speaking). `agent` names the agent on the spans. Harmless when tracing
     is off; instrumenting twice changes nothing."""
-    patch(field(field(client, "chat"), "completions"), "create", _openai_spans.CHAT, agent)
-    patch(field(client, "responses"), "create", _openai_spans.RESPONSES, agent)
+    recorder = recorder_for(engine) if engine is not None else None
+    patch(field(field(client, "chat"), "completions"), "create", _openai_spans.CHAT, agent, recorder)
+    patch(field(client, "responses"), "create", _openai_spans.RESPONSES, agent, recorder)
     if engine is not None:
         trace_engine_once(engine)
     return client

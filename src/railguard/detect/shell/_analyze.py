@@ -25,6 +25,7 @@ from railguard.detect.shell._flow import seal
 from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_DESTINATIONS, MAX_NESTING
 from railguard.detect.shell._model import ShellAnalysis, ShellFinding, SimpleCommand, strictest_verdict
 from railguard.detect.shell._readonly import is_read_only
+from railguard.detect.shell._typed import typed_command
 from railguard.detect.shell._view import CommandView, Ctx
 from railguard.detect.shell._walk import Walker
 
@@ -253,7 +254,11 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         raise InputTooLarge("the shell command's length (characters)", len(command), MAX_COMMAND_CHARS)
     if _KEY_NAMES.fullmatch(command.strip()):  # `<Enter>`, `<Ctrl-C>`: a key to press, not a command
         return ShellAnalysis(commands=(), findings=(), unparsed=False, verdict="allow")
+    command = _without_prompts(command)
     first, *others = [_analyze_one(text, workspace, home) for text in readings(command)]
+    typed = typed_command(command) if first.unparsed else None
+    if typed is not None:
+        return _judge_typed(first, analyze_uncached(typed, workspace, home))
     if not others:
         return first
     findings = tuple(dict.fromkeys(f for a in (first, *others) for f in a.findings))
@@ -265,6 +270,30 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         verdict=strictest_verdict(findings, unparsed),
         paths=tuple(dict.fromkeys(p for a in (first, *others) for p in a.paths)),
         urls=tuple(dict.fromkeys(u for a in (first, *others) for u in a.urls)),
+    )
+
+
+def _without_prompts(command: str) -> str:
+    """`$ ls -la` copied with its documentation prompt: bash would run a command named `$` and then
+    whatever follows a separator, so the text after the prompt is judged (every line must carry one)."""
+    lines = command.split("\n")
+    if not all(line.lstrip().startswith("$ ") for line in lines if line.strip()):
+        return command
+    return "\n".join(line.lstrip()[2:] if line.strip() else line for line in lines)
+
+
+def _judge_typed(written: ShellAnalysis, typed: ShellAnalysis) -> ShellAnalysis:
+    """Keys or placeholders in a line that does not parse (see `_typed`): the typed command is judged,
+    and whatever the written line was found to do besides not parsing still counts."""
+    kept = tuple(f for f in written.findings if f.category != "unparsed")
+    findings = tuple(dict.fromkeys((*typed.findings, *kept)))
+    return ShellAnalysis(
+        commands=typed.commands,
+        findings=findings,
+        unparsed=typed.unparsed,
+        verdict=strictest_verdict(findings, typed.unparsed),
+        paths=tuple(dict.fromkeys((*typed.paths, *written.paths))),
+        urls=tuple(dict.fromkeys((*typed.urls, *written.urls))),
     )
 
 

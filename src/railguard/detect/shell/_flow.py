@@ -4,12 +4,13 @@ where `find`/`ls` entries come from, which commands read a script from stdin."""
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
 from railguard.detect.shell._decode import _DECODERS, decode_literal, printf_output
 from railguard.detect.shell._syntax import Exec, Word, decode_ansi_c
-from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, unwrap_step
+from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, inline_code, unwrap_step
 
 UNKNOWN_CWD = "\x00unknown"  # the directory after a `cd` to a place only known at run time
 _STDIN_FILES = frozenset(
@@ -143,7 +144,10 @@ def piped_find_roots(exec_: Exec) -> list[Word]:
 
 
 def reads_script_from_stdin(exec_: Exec) -> bool:
-    """A shell or interpreter with no script operand reads its program from stdin."""
+    """A shell or interpreter with no script operand reads its program from stdin (or, under xargs, from
+    the items of its input)."""
+    if exec_.script_from_input:
+        return True
     argv = exec_.argv
     name = basename(argv[0]) if argv else ""
     if name == "ssh":
@@ -154,7 +158,34 @@ def reads_script_from_stdin(exec_: Exec) -> bool:
     if name not in SHELLS and name not in INTERPRETERS and base not in INTERPRETERS:
         return False
     operands = [a for a in argv[1:] if not a.startswith("-") or a == "-"]
+    kind = INTERPRETERS.get(name) or INTERPRETERS.get(base)
+    code = inline_code(kind, exec_.words) if kind is not None else None
+    if code is not None:  # `perl -lne'...'`, `python3 -c'...'`: the program is on the command line ...
+        return _EVALS_STDIN.search(code.text) is not None  # ... unless it runs what it reads from stdin
+    if not operands and base == "python" and any(_python_program_option(a) for a in argv[1:]):
+        return False  # `python -mjson.tool`: the module is joined onto the option
     return not operands or operands[0] in _STDIN_FILES or "-s" in argv[1:]
+
+
+# Inline code that evaluates its standard input: `exec(sys.stdin.read())`, `eval join q(),<>`,
+# `eval(STDIN.read)`, `eval(require('fs').readFileSync(0, 'utf8'))`.
+_EVALS_STDIN = re.compile(
+    r"\b(?:exec|eval|instance_eval|compile|Function)\b[^;\n]{0,80}?"
+    r"(?:\bstdin\b|\bSTDIN\b|\$stdin|<>|<STDIN>|readFileSync\(\s*(?:0|['\"]/dev/stdin['\"]))"
+)
+
+
+def _python_program_option(arg: str) -> bool:
+    """A getopt cluster that carries python's module joined on: `-mjson.tool` (`-W`/`-X` take the rest
+    of the cluster as their own value)."""
+    if arg.startswith("--") or len(arg) < 3:
+        return False
+    for index, letter in enumerate(arg[1:], start=1):
+        if letter in "WXQc":
+            return False
+        if letter == "m":
+            return index < len(arg) - 1
+    return False
 
 
 def substitution_output(inner: list[Exec]) -> str | None:

@@ -24,7 +24,18 @@ _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
     "mkswap": frozenset({"-V"}),
     "wipefs": frozenset({"-n"}),
     "dpkg": frozenset({"--no-act"}),
-}
+    # LVM: `-t`/`--test` runs the command without updating metadata
+    **{tool: frozenset({"-t", "--test"}) for tool in (
+        "lvremove", "vgremove", "pvremove", "lvreduce", "vgreduce", "lvresize", "lvextend", "lvcreate", "vgcreate",
+        "pvcreate", "lvchange", "vgchange", "pvchange", "lvconvert", "lvrename", "vgrename", "vgsplit", "vgmerge",
+        "pvmove", "pvresize", "vgextend", "lvm")},
+}  # fmt: skip
+# Short dry-run flags documented for one subcommand only: (tool, subcommand) -> flags.
+_SUBCOMMAND_DRY_RUN: dict[tuple[str, str], frozenset[str]] = {
+    ("zfs", "destroy"): frozenset({"-n"}), ("zpool", "create"): frozenset({"-n"}),
+    ("zpool", "add"): frozenset({"-n"}), ("zpool", "remove"): frozenset({"-n"}),
+    ("zpool", "split"): frozenset({"-n"}),
+}  # fmt: skip
 _SINGLE_DASH_HELP = frozenset(
     {"terraform", "tofu", "terragrunt", "go", "java", "packer", "vault", "consul", "nomad"}
 )
@@ -53,6 +64,8 @@ def is_read_only(view: CommandView) -> bool:
         short = _SHORT_DRY_RUN["mke2fs"]
     if short and view.flags & short:
         return True
+    if view.operands and (view.name, view.operands[0].text) in _SUBCOMMAND_DRY_RUN:
+        return bool(view.flags & _SUBCOMMAND_DRY_RUN[(view.name, view.operands[0].text)])
     if view.name == "git":
         sub = next((t for t in texts if not t.startswith("-")), "")
         return sub in _GIT_DRY_RUN and "-n" in view.flags

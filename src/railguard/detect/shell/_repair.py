@@ -4,6 +4,7 @@
   target and the descriptor, which is all the rules need.
 - `{rm,-rf,/}` at command position: bash brace-expands the word into `rm -rf /`; the grammar reads
   `{` as a group. The expansion is written out as plain words.
+- a final unescaped backslash (a continuation with no next line) is dropped.
 - `((cmd))` at command position (or `$((cmd))`): not arithmetic, so bash runs nested subshells (a
   substitution of a subshell): `( (cmd))`.
 
@@ -24,7 +25,16 @@ _UNSAFE_IN_BRACE = frozenset(" \t\n'\"$`{\\;&|<>()")
 
 
 def repair_syntax(script: str) -> str:
-    return _split_double_parens(_expand_command_braces(_read_write_redirects(script)))
+    return _split_double_parens(_expand_command_braces(_read_write_redirects(_final_backslash(script))))
+
+
+def _final_backslash(script: str) -> str:
+    """A line continuation with nothing after it (`keytool ... \\` at the end of the input): bash drops it
+    (a script file) or keeps it as a literal backslash (`bash -c`); the grammar rejects it."""
+    stripped = script.rstrip("\\")
+    if (len(script) - len(stripped)) % 2 == 1:
+        return script[:-1]
+    return script
 
 
 _HEREDOC_OPENER = re.compile(r"<<(-?)[ \t]*\\?(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")

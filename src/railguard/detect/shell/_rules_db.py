@@ -99,6 +99,11 @@ def _sql_texts(view: CommandView) -> list[str]:
     return texts
 
 
+def _redis_read(words: list[str], index: int) -> bool:
+    """`CONFIG GET`, `SCRIPT EXISTS`: admin commands in their read-only form."""
+    return words[index] in ("config", "script") and words[index + 1 : index + 2] in (["get"], ["exists"])
+
+
 def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     name = view.name
     if name in _SQL_CLIENTS:
@@ -115,7 +120,8 @@ def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name == "redis-cli":
         words = [w.text.lower() for w in view.operands]
         stdin = (view.exec.stdin_text or "").lower().split()
-        hit = next((w for w in [*words, *stdin] if w in _REDIS_DANGER), None)
+        said = [*words, *stdin]
+        hit = next((w for i, w in enumerate(said) if w in _REDIS_DANGER and not _redis_read(said, i)), None)
         if hit in ("flushall", "flushdb", "swapdb"):
             yield finding(
                 _CAT, "redis-flush", "block", "critical", f"redis-cli {hit.upper()} deletes every key"

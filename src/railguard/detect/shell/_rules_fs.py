@@ -238,7 +238,7 @@ def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     if name == "sgdisk" and view.has("--zap-all", "-Z", "--clear", "-o"):
         yield finding(_CAT, "wipe-partition-table", "block", "critical", "sgdisk wipes the partition table")
     elif name in ("fdisk", "sfdisk", "parted", "gdisk", "cfdisk", "sgdisk"):
-        if any(is_disk_device(w.text) for w in view.operands) and not view.has("-l", "--list"):
+        if any(is_disk_device(w.text) for w in view.operands) and not _lists_partitions(view):
             yield finding(_CAT, "partition-disk", "ask", "high", f"{name} edits a disk's partitions")
     elif name == "dd":
         yield from _check_dd(view, ctx)
@@ -256,8 +256,48 @@ def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             )
 
 
+# Modes in which a partition tool only prints the table (read-only by its documentation).
+_PARTITION_LISTING = {
+    "fdisk": frozenset({"-l", "--list", "-x", "--list-details"}),
+    "sfdisk": frozenset({"-l", "--list", "-d", "--dump", "-J", "--json", "-s", "--show-size", "-V", "--verify",
+                         "-F", "--list-free", "-g", "--show-geometry", "--part-type", "--part-label",
+                         "--part-uuid", "--part-attrs", "--disk-id"}),
+    "gdisk": frozenset({"-l"}),
+    "sgdisk": frozenset({"-p", "--print", "-i", "--info", "-v", "--verify", "-O", "--print-mbr", "-L",
+                         "--list-types", "-b", "--backup"}),
+    "parted": frozenset({"-l", "--list"}),
+}  # fmt: skip
+# parted commands (given after the device in script mode) that change nothing.
+_PARTED_READS = frozenset({"print", "p", "unit", "help", "align-check", "version"})
+
+
+def _lists_partitions(view: CommandView) -> bool:
+    texts = [w.text.split("=", 1)[0] for w in view.args]
+    listing = _PARTITION_LISTING.get(view.name, frozenset())
+    if view.name == "sfdisk" and any(t in ("--part-type", "--part-label", "--part-uuid", "--part-attrs",
+                                           "--disk-id") for t in texts):  # fmt: skip
+        return len(view.operands) <= 2  # device and partition number print it; a value after them sets it
+    options = [t for t in texts if t.startswith("-")]
+    if view.name == "sgdisk":  # its options are actions run in turn: every one must only print
+        return bool(options) and all(t in listing for t in options)
+    if any(t in listing for t in texts):
+        return True
+    if view.name == "parted":
+        words = [w.text for w in view.operands if not is_disk_device(w.text)]
+        verbs = [
+            t
+            for t in words
+            if not t.isdigit()
+            and t not in ("s", "B", "kB", "MB", "GB", "TB", "%", "cyl", "chs", "compact", "MiB", "GiB", "TiB")
+        ]
+        return bool(words) and all(t in _PARTED_READS or t in ("optimal", "minimal") for t in verbs)
+    return False
+
+
 def _format(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     """Formatting a block device destroys it; formatting an image file is a local file write."""
+    if view.name == "wipefs" and not view.has("-a", "--all", "-o", "--offset"):
+        return  # without them wipefs only lists the signatures it finds
     operands = [w for w in view.operands if not w.text.isdigit()]
     files = [classify_target(w, ctx) for w in operands]
     if not operands:
@@ -267,11 +307,10 @@ def _format(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         for w, t in zip(operands, files, strict=True)
     ):
         yield finding(_CAT, "format-disk", "block", "critical", f"{view.name} formats or wipes a device")
-    elif any(t.zone not in ("workspace", "scratch") for t in files):
-        outside = next(t for t in files if t.zone not in ("workspace", "scratch"))
-        yield finding(
-            _CAT, "format-file-outside-workspace", "ask", "medium", f"{view.name} overwrites {outside.path}"
-        )
+    else:
+        # an image or swap file is a regular file: formatting it is overwriting that file, judged as such
+        for target in files:
+            yield from write_target_findings(target, append=False, rule="format")
 
 
 # Character devices whose writes destroy nothing: sound, terminals, the bit bucket.
@@ -365,7 +404,9 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
             f"{'appends to' if append else 'overwrites'} {path}",
         )
     elif target.zone in ("system", "critical"):
-        verdict = "block" if not append and path.startswith(CORE_SYSTEM) and rule in _OVERWRITING else "ask"
+        verdict = (
+            "block" if not append and path.startswith(_BLOCK_ON_OVERWRITE) and rule in _OVERWRITING else "ask"
+        )
         yield finding(
             _CAT, f"{rule}-system-file", verdict, "high", f"{'appends to' if append else 'overwrites'} {path}"
         )
@@ -378,6 +419,23 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
 
 
 _OVERWRITING = frozenset({"redirect", "tee-overwrite", "truncate", "dd"})
+# Severity of overwriting a system file (docs/shell.md, severity table): programs and libraries, and the
+# configuration that runs code at boot or login, decides where packages come from, or how names resolve
+# for every program, block; any other file under /etc is a configuration change a person may approve
+# (`mdadm --detail --scan > /etc/mdadm/mdadm.conf`, `/etc/timezone`): ask.
+_BLOCK_ON_OVERWRITE = (
+    *(p for p in CORE_SYSTEM if p != "/etc/"),
+    "/etc/apt/sources.list", "/etc/apt/trusted.gpg", "/etc/apt/apt.conf", "/etc/yum.repos.d/", "/etc/yum.conf",
+    "/etc/dnf/", "/etc/pip.conf", "/etc/npmrc", "/etc/docker/daemon.json", "/etc/containers/registries.conf",
+    "/etc/pacman.conf", "/etc/pacman.d/", "/etc/zypp/repos.d/", "/etc/apk/repositories",
+    "/etc/cron", "/etc/anacrontab", "/etc/init.d/", "/etc/rc.local", "/etc/rc.d/", "/etc/systemd/",
+    "/etc/profile.d/", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zsh/", "/etc/zshrc", "/etc/ld.so.conf",
+    "/etc/security/", "/etc/selinux/", "/etc/apparmor", "/etc/default/grub", "/etc/grub.d/", "/etc/modprobe.d/",
+    "/etc/modules", "/etc/nsswitch.conf", "/etc/resolv.conf", "/etc/login.defs", "/etc/securetty",
+    "/etc/ssh/", "/etc/ssl/", "/etc/ca-certificates", "/etc/pki/", "/etc/sysctl.conf", "/etc/sysctl.d/",
+    "/etc/network/interfaces", "/etc/netplan/", "/etc/iptables/", "/etc/nftables.conf", "/etc/ufw/",
+    "/etc/inittab", "/etc/shells", "/etc/sudo.conf", "/etc/doas.conf", "/etc/polkit-1/", "/etc/udev/rules.d/",
+)  # fmt: skip
 _WRITE_OPS = frozenset({">", ">|", "&>", ">&", "&>>", ">>", "<>"})
 
 

@@ -213,10 +213,14 @@ _KEY_USE_OPTIONS: dict[str, tuple[str, ...]] = {
 # pkcs8, pkcs12, enc, base64) are reads.
 _OPENSSL_KEY_USE = frozenset({"x509", "req", "verify", "s_client", "s_server", "ca", "crl", "crl2pkcs7", "pkcs7",
                               "dgst", "cms", "smime", "ocsp", "ts", "spkac", "sess_id", "pkeyutl", "rsautl"})  # fmt: skip
-# Certificate installers, keyring managers and signing tools: handing them a key file is their job.
+# Certificate installers, keyring managers, signing tools and disk-encryption tools (a key file unlocks a
+# volume): handing them a key file is their job.
 _KEY_TOOLS = frozenset({"certutil", "keytool", "update-ca-certificates", "update-ca-trust", "trust", "mkcert",
                         "certbot", "step", "cfssl", "apt-key", "rpm", "rpmkeys", "gpgv", "signify", "minisign",
-                        "cosign", "osslsigncode", "codesign", "jarsigner", "apksigner", "sbsign", "kubeadm"})  # fmt: skip
+                        "cosign", "osslsigncode", "codesign", "jarsigner", "apksigner", "sbsign", "kubeadm",
+                        "cryptsetup", "veracrypt", "systemd-cryptenroll"})  # fmt: skip
+# The only openssl subcommands that open a connection; the others work on local files.
+_OPENSSL_CONNECTS = frozenset({"s_client", "s_server", "s_time", "ocsp"})
 
 
 def _uses_keys(view: CommandView) -> bool:
@@ -224,6 +228,31 @@ def _uses_keys(view: CommandView) -> bool:
     if view.name == "openssl":
         return bool(view.operands) and view.operands[0].text in _OPENSSL_KEY_USE
     return view.name in _KEY_TOOLS or (view.name in ("gpg", "gpg2") and view.has(*_KEY_USE_OPTIONS["gpg"]))
+
+
+# Searchers whose first operand is the pattern unless an option gives it, and jq (its filter opens no file).
+_PATTERN_FIRST: dict[str, tuple[str, ...]] = {
+    name: ("-e", "--regexp", "-f", "--file") for name in ("grep", "egrep", "fgrep", "rg", "ag", "ack")
+}
+_PATTERN_FIRST["jq"] = ("-f", "--from-file")
+
+
+def _read_operands(view: CommandView) -> list[Word]:
+    """The operands a reader opens: `grep shadow /etc/nsswitch.conf` searches for the word `shadow`."""
+    pattern_options = _PATTERN_FIRST.get(view.name)
+    if pattern_options is None or view.has(*pattern_options):
+        return view.operands
+    return view.operands[1:]
+
+
+def _openssl_prints_key(view: CommandView) -> bool:
+    """An openssl converter (`rsa`, `pkey`, `pkcs12`, `base64` ...) writes the key it reads to stdout, into
+    the agent's context, unless it writes a file (`-out`), derives the public half (`-pubout`) or prints
+    nothing of it (`-noout` without `-text`)."""
+    texts = {w.text for w in view.args}  # single-dash long options: `-noout` is no `-n -o ...` cluster
+    if view.value("-out") is not None or "-pubout" in texts:
+        return False
+    return "-noout" not in texts or "-text" in texts
 
 
 def _key_option_values(view: CommandView) -> set[str]:
@@ -258,7 +287,7 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
         pass  # judged by what it produces (its own rules), not as a read of the key
     elif view.name in _READERS or view.name.startswith("python"):
         # copy tools read their sources, not their destination (`cp .env.example .env`)
-        sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else view.operands
+        sources = view.operands[:-1] if view.name in ("cp", "scp", "rsync") else _read_operands(view)
         key_values = _key_option_values(view) if view.name in _KEY_USE_OPTIONS else set()
         for word in sources:
             hit = _kind(word, ctx) if word.text not in key_values else None
@@ -286,7 +315,19 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
             hit = _kind(redirect.target, ctx)
             if hit:
                 out.append(hit)
-    return [(p, k) for p, k in dict.fromkeys(out) if k not in _HARMLESS_KINDS]
+    found = [(p, k) for p, k in dict.fromkeys(out) if k not in _HARMLESS_KINDS]
+    if found and view.name == "openssl" and not _openssl_prints_key(view):
+        # converted into a file the agent does not see: a use of the key, unless it copies a key that is
+        # off limits (`~/.ssh/id_rsa`) out of its store
+        found = [(p, k) for p, k in found if k in BLOCK_SECRET_KINDS and _zone(p, ctx) not in _OWN_ZONES]
+    return found
+
+
+_OWN_ZONES = ("workspace", "scratch")
+
+
+def _zone(path: str, ctx: Ctx) -> str:
+    return classify_target(Word(path), ctx).zone
 
 
 def _is_secret_source(view: CommandView, ctx: Ctx) -> bool:
@@ -300,7 +341,7 @@ def _is_secret_source(view: CommandView, ctx: Ctx) -> bool:
 def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     for path, kind in secret_reads(view, ctx):
         zone = classify_target(Word(path), ctx).zone
-        severe = kind in BLOCK_SECRET_KINDS and zone not in ("workspace", "scratch")
+        severe = kind in BLOCK_SECRET_KINDS and zone not in _OWN_ZONES
         yield finding(
             "credential_access",
             f"read-{kind.replace('_', '-')}",
@@ -326,7 +367,7 @@ def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     exec_ = view.exec
     name = view.name
-    if name in _NETWORK_TOOLS and secret_reads(view, ctx):
+    if _sends(name, view.words) and secret_reads(view, ctx):
         path, kind = secret_reads(view, ctx)[0]
         yield finding(
             "exfiltration", "secret-to-network", "block", "critical", f"{name} sends {kind} at {path}"
@@ -362,7 +403,7 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                         "critical",
                         f"{name} copies {target.path} to a remote host",
                     )
-    if name in _NETWORK_TOOLS and any(_SECRET_VAR.search(w.text) for w in _payload_words(view)):
+    if _sends(name, view.words) and any(_SECRET_VAR.search(w.text) for w in _payload_words(view)):
         yield finding(
             "exfiltration",
             "secret-variable-to-network",
@@ -595,7 +636,14 @@ def _fetches_or_decodes(exec_: Exec) -> bool:
 
 
 def _is_network_tool(exec_: Exec) -> bool:
-    return bool(exec_.words) and basename(exec_.words[0].text) in _NETWORK_TOOLS
+    return bool(exec_.words) and _sends(basename(exec_.words[0].text), exec_.words)
+
+
+def _sends(name: str, words: list[Word]) -> bool:
+    """The tool can send data over the network (openssl only through its connecting subcommands)."""
+    if name != "openssl":
+        return name in _NETWORK_TOOLS
+    return len(words) > 1 and words[1].text in _OPENSSL_CONNECTS
 
 
 def _is_socket_tool(exec_: Exec) -> bool:

@@ -226,7 +226,8 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     words = _positional(view)
     texts = [w.text for w in view.args]
     if name in _SHUTDOWN or (name in ("init", "telinit") and words[:1] in (["0"], ["6"])):
-        if not view.has("-c", "--help"):
+        # `-c` cancels, `-k`/`--show` only warn or print, `-w`/`--wtmp-only` only write the login record
+        if not view.has("-c", "--help", "-k", "--show", "-w", "--wtmp-only"):
             yield finding("system", "shutdown", "block", "critical", f"{name} stops the machine")
     elif name == "systemctl":
         yield from _systemctl(words, texts)
@@ -243,7 +244,10 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding("system", "firewall-disable", "block", "high", f"ufw {words[0]}")
     elif name in ("userdel", "deluser", "groupdel", "delgroup"):
         yield finding("system", "user-delete", "ask", "high", f"{name} removes an account")
-    elif name in ("passwd", "chpasswd", "usermod", "chage", "visudo", "useradd", "adduser"):
+    elif name in ("passwd", "chpasswd", "usermod", "chage", "visudo", "useradd", "adduser") and not (
+        (name == "passwd" and view.has("-S", "--status")) or (name == "chage" and view.has("-l", "--list"))
+        or (name == "visudo" and view.has("-c", "--check"))
+    ):  # fmt: skip
         yield finding("system", "account-change", "ask", "medium", f"{name} changes accounts or credentials")
     elif name == "crontab" and view.has("-r"):
         yield finding("system", "crontab-remove", "block", "high", "crontab -r deletes every cron job")

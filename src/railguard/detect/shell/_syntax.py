@@ -81,6 +81,7 @@ class Exec:
     dynamic_operands: bool = False  # xargs and friends append arguments we cannot see
     selective: bool = False  # targets picked by a filtered `find`: only matching entries are hit
     cwd: str | None = None  # the directory after earlier `cd`s in the same command (None: the workspace)
+    script_from_input: bool = False  # a shell whose script xargs takes from the input (`xargs sh -c`)
     # Data-flow answers (`_flow.reaches`), kept once the walk is over and the links no longer change.
     memo: dict[tuple[object, bool], bool] | None = None
 

@@ -177,6 +177,17 @@ def _is_option(text: str) -> bool:
     return len(text) > 1 and text.startswith("-")
 
 
+def _cluster_takes_next(text: str, valued: frozenset[str]) -> bool:
+    """getopt: in `-ND` the valued `-D` ends the cluster, so its value is the next word; in `-p22` or
+    `-Nfp22` the value is the rest of the cluster."""
+    if text.startswith("--"):
+        return text in valued
+    for index, letter in enumerate(text[1:], start=1):
+        if f"-{letter}" in valued:
+            return index == len(text) - 1
+    return False
+
+
 def _split_value(text: str) -> str:
     return text.split("=", 1)[0] if text.startswith("--") else text
 
@@ -216,11 +227,26 @@ def _joined(words: list[Word]) -> Word:
 def _python_module(name: str, words: list[Word]) -> Unwrapped | None:
     """`python -m twine upload`: the module runs like the command of the same name."""
     for i, word in enumerate(words[1:], start=1):
-        if word.text == "-m" and i + 1 < len(words):
+        joined = _joined_module(word.text)  # `-m`, `-Im` (module next) or `-mtwine` (module joined on)
+        if joined == "" and i + 1 < len(words):
             module = words[i + 1].text.split(".", 1)[0]
             return Unwrapped(f"{name} -m", words=[Word(module), *words[i + 2 :]])
+        if joined:
+            return Unwrapped(f"{name} -m", words=[Word(joined.split(".", 1)[0]), *words[i + 1 :]])
         if not word.text.startswith("-") or word.text in ("-c", "-"):
             return None
+    return None
+
+
+def _joined_module(text: str) -> str | None:
+    """In a python option cluster, the module `-m` names there ("" when it is the next word), else None."""
+    if text.startswith("--") or not text.startswith("-"):
+        return None
+    for index, letter in enumerate(text[1:], start=1):
+        if letter in "cWXQ":
+            return None  # code or another option's value follows: no module
+        if letter == "m":
+            return text[index + 1 :]
     return None
 
 
@@ -509,7 +535,7 @@ def _parallel(name: str, words: list[Word]) -> Unwrapped | None:
 def _ssh(name: str, words: list[Word]) -> Unwrapped | None:
     i = 1
     while i < len(words) and _is_option(words[i].text):
-        i += 2 if words[i].text in _SSH_VALUED else 1
+        i += 2 if _cluster_takes_next(words[i].text, _SSH_VALUED) else 1
     remote = words[i + 1 :]
     if not remote:
         return None  # interactive session or a heredoc script: the walker feeds stdin
@@ -548,22 +574,52 @@ _HANDLERS = {
 }  # fmt: skip
 
 
+# getopt-style interpreters: in an option cluster these letters take the rest of the word as their value
+# (`perl -MFile::Path`, `python -Wignore`), or the next word when they end it (`python -W ignore`).
+_VALUE_LETTERS = {"python": ("WXQ", "WX"), "perl": ("FMmIixCdD", "I"), "ruby": ("FrIiCxWEKT", "rI"),
+                  "php": ("cdzt", "cdzt"), "lua": ("l", "l")}  # fmt: skip
+# ... and these take only the digits that follow them (`perl -l40pe0`: -l with 40, -p, -e with `0`).
+_DIGIT_LETTERS = {"perl": "l0", "ruby": "0"}
+
+
 def inline_code(kind: str, words: list[Word]) -> Word | None:
-    """The code an interpreter runs from its command line (`python -c CODE`, `perl -e CODE`)."""
+    """The code an interpreter runs from its command line: `python -c CODE`, `perl -ne CODE`, and the
+    code joined onto its option as getopt allows (`python3 -c'CODE'`, `perl -lne'CODE'`)."""
     flags = _INLINE_FLAGS.get(kind, ())
-    for i, word in enumerate(words[1:], start=1):
-        text = word.text
-        if text in flags and i + 1 < len(words):
-            return words[i + 1]
-        # clustered forms: `perl -ne CODE`, `python -Bc CODE`
-        if (
-            2 < len(text) <= 5
-            and text[0] == "-"
-            and text[1:].isalpha()
-            and f"-{text[-1]}" in flags
-            and i + 1 < len(words)
-        ):
-            return words[i + 1]
+    letters = _VALUE_LETTERS.get(kind)
+    i = 1
+    while i < len(words):
+        word, text = words[i], words[i].text
+        if text in flags:
+            return words[i + 1] if i + 1 < len(words) else None
+        if letters is not None and len(text) >= 2 and text[0] == "-" and text[1] != "-":
+            code, skip = _cluster_code(text, flags, letters, _DIGIT_LETTERS.get(kind, ""))
+            if code is not None:  # the code is the rest of this word, or the next word
+                joined = Word(code, dynamic=word.dynamic, subs=word.subs) if code else None
+                return joined or (words[i + 1] if i + 1 < len(words) else None)
+            i += 2 if skip else 1
+            continue
         if not text.startswith("-"):
             return None  # a script file: the code is not on the command line
+        i += 1
     return None
+
+
+def _cluster_code(
+    text: str, flags: tuple[str, ...], letters: tuple[str, str], digit_letters: str
+) -> tuple[str | None, bool]:
+    """(code after a code letter, "" when the next word is the code; else None) and whether the
+    cluster's last option takes the next word as its value."""
+    rest_letters, next_letters = letters
+    index = 1
+    while index < len(text):
+        letter = text[index]
+        if f"-{letter}" in flags:
+            return text[index + 1 :], False
+        if letter in rest_letters:
+            return None, index == len(text) - 1 and letter in next_letters
+        index += 1
+        if letter in digit_letters:
+            while index < len(text) and text[index].isdigit():
+                index += 1
+    return None, False

@@ -472,6 +472,14 @@ class Walker:
             if step is None:
                 break
             exec_.via = (*exec_.via, step.label)
+            if (
+                step.script is not None
+                and exec_.dynamic_operands
+                and step.script.text.strip() in ("", "$XARGS")
+            ):
+                # `xargs sh -c`, `xargs -I{} sh -c {}`: each input item is the script: the shell runs its input
+                exec_.script_from_input = True
+                break
             if step.script is not None:
                 return self._script(exec_, step)
             exec_.words = step.words or []
