@@ -465,8 +465,8 @@ class Engine:
         call is not admitted after all (a later step refused it, or it waits for a human)."""
         decision, facts = self._evaluate(action, **options)
         if facts.taken and not decision.allowed:
-            for err in facts.give_back():
-                internal_error("engine.charge_undo", err, expected=True)
+            for failure in facts.give_back():
+                internal_error("engine.charge_undo", failure, expected=True)
         return decision, facts
 
     def _aevaluate(self, action: Action, **options: Any) -> Awaitable[tuple[Decision, Facts]]:
@@ -506,8 +506,8 @@ class Engine:
                     charge.undo()
                 except Exception as err:
                     internal_error("engine.charge_undo", err, expected=True)
-            for err in facts.give_back():  # what the guards charged during the evaluation, too
-                internal_error("engine.charge_undo", err, expected=True)
+            for failure in facts.give_back():  # what the guards charged during the evaluation, too
+                internal_error("engine.charge_undo", failure, expected=True)
             return outside_decision(
                 refused[0],
                 tool=action.tool,

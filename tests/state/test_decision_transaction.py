@@ -75,7 +75,8 @@ def _used(store: Store) -> tuple[int, int, int]:
     with store.read_connection() as conn:
         steps, refunds = (
             conn.exec_driver_sql(
-                f"SELECT coalesce(sum({column}), 0) FROM rg_counters WHERE \"key\" LIKE '{kind}%'"
+                f"SELECT coalesce(sum({column}), 0) FROM rg_counters "
+                f"WHERE substr(\"key\", 1, {len(kind)}) = '{kind}'"
             ).scalar_one()
             for kind, column in (("budget", "total + reserved"), ("limit", "calls"))
         )

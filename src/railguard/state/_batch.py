@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from railguard._decisions import enforced_verdict
 from railguard._pipeline import Charge
 from railguard.model import RuleHit, Verdict
-from railguard.state._counters import RELAX_COMMIT_COLUMN, CounterState, counter_transaction
+from railguard.state._counters import RELAX_COMMIT_COLUMN, CounterState, Part, counter_transaction, run_parts
 from railguard.store._connect import DriverTx
 
 if TYPE_CHECKING:
@@ -43,9 +43,18 @@ Row = tuple[Any, ...]  # (tag, text, number, number, number): the shape of every
 class Claim(Protocol):
     """One guard's part of a decision's transaction."""
 
-    name: str
-    counter_keys: Sequence[str]  # the rg_counters rows it reads (fetched for all claims at once)
-    wants_charge: bool  # set by `decide`: the call, if admitted, is charged to this guard
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def counter_keys(self) -> Sequence[str]:
+        """The rg_counters rows it reads (fetched for all claims at once)."""
+        ...
+
+    @property
+    def wants_charge(self) -> bool:
+        """Set by `decide`: the call, if admitted, is charged to this guard."""
+        ...
 
     def read_parts(self, mark: str, tag: str) -> list[tuple[str, tuple[Any, ...]]]:
         """What it reads besides counters: SELECTs of `Row`s whose first column is `tag` (or a
@@ -56,9 +65,18 @@ class Claim(Protocol):
         """The guard's hits for the state read (`rows`: its own parts' rows)."""
         ...
 
-    def charge(self, conn: DriverTx, *, fresh: bool) -> Sequence[RuleHit]:
-        """Charge on `conn`; the refusing hits if a cap no longer allows it (the transaction is then
-        rolled back). `fresh`: `decide` ran in an earlier transaction, so check again."""
+    def recheck(self, conn: DriverTx) -> Sequence[RuleHit]:
+        """Before charging in a later transaction than `decide`'s: the refusing hits of what
+        changed since, which the charge statements do not check themselves."""
+        ...
+
+    def charge_parts(self, mark: str) -> Sequence[Part | None]:
+        """The statements charging the call, each returning one row when applied (None: refused
+        without asking the store)."""
+        ...
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> Sequence[RuleHit]:
+        """The refusing hits, given the rows of `charge_parts` (then the transaction is rolled back)."""
         ...
 
     def undo(self, conn: DriverTx) -> None:
@@ -172,9 +190,23 @@ class StoreBatch:
         return active
 
     @staticmethod
-    def _charge(conn: DriverTx, claims: Sequence[Claim], *, fresh: bool) -> list[RuleHit]:
-        for claim in claims:
-            refused = list(claim.charge(conn, fresh=fresh))
+    def _charge(tx: DriverTx, claims: Sequence[Claim], *, fresh: bool) -> list[RuleHit]:
+        """Charge every claim (all or nothing: the caller rolls back on a refusal). The charges go
+        to the store as one statement where the dialect allows (PostgreSQL)."""
+        if fresh:
+            for claim in claims:
+                refused = list(claim.recheck(tx))
+                if refused:
+                    return refused
+        planned = [(claim, claim.charge_parts(tx.mark)) for claim in claims]
+        keys = [key for claim in claims for key in claim.counter_keys]
+        rows = run_parts(
+            tx, [part for _, parts in planned for part in parts], combine=len(set(keys)) == len(keys)
+        )
+        start = 0
+        for claim, parts in planned:
+            refused = list(claim.charged(tx, rows[start : start + len(parts)]))
+            start += len(parts)
             if refused:
                 return refused
         return []

@@ -212,6 +212,45 @@ def _adjust(p: str) -> str:
     )
 
 
+Part = tuple[str, tuple[Any, ...]]  # a statement and its parameters, returning one row when applied
+
+
+def upsert_part(
+    mark: str, key: str, caps: Caps, *, calls: int = 0, total: int = 0, reserved: int = 0, expires_at: float
+) -> Part | None:
+    """The conditional upsert adding to a counter within `caps` (RETURNING the counter after it;
+    no row when refused), or None when the addition alone exceeds the caps."""
+    if not fits(CounterState(), caps, calls, total + reserved):
+        return None
+    params: list[object] = [key, calls, total, reserved, expires_at]
+    if caps.max_calls is not None:
+        params.append(caps.max_calls)
+    if caps.max_total is not None:
+        params.append(caps.max_total)
+        if caps.headroom:
+            params.append(caps.max_total)
+    return _upsert(mark, caps.max_calls is not None, caps.max_total is not None, caps.headroom), tuple(params)
+
+
+def run_parts(tx: DriverTx, parts: Sequence[Part | None], *, combine: bool) -> list[tuple[Any, ...] | None]:
+    """Run each part; its first row, or None (refused, or not run). On PostgreSQL, `combine` sends
+    them as ONE statement (each a data-modifying WITH query): one round trip instead of one per
+    part. Only for parts that touch distinct rows (a row may change once per statement)."""
+    live = [(i, part) for i, part in enumerate(parts) if part is not None]
+    out: list[tuple[Any, ...] | None] = [None] * len(parts)
+    if combine and tx.dialect == "postgresql" and len(live) > 1:
+        withs = ", ".join(f"p{i} AS ({sql})" for i, (sql, _) in live)
+        selects = " UNION ALL ".join(f"SELECT {i}, * FROM p{i}" for i, _ in live)
+        params = tuple(value for _, (_, values) in live for value in values)
+        for row in tx.rows(f"WITH {withs} {selects}", params):
+            out[int(row[0])] = tuple(row[1:])
+        return out
+    for i, (sql, values) in live:
+        rows = tx.rows(sql, values)
+        out[i] = tuple(rows[0]) if rows else None
+    return out
+
+
 def try_add(
     tx: DriverTx,
     key: str,
@@ -224,20 +263,14 @@ def try_add(
 ) -> tuple[bool, CounterState]:
     """Add to a counter if the result stays within `caps`, atomically. Returns (added, state): the
     state after the addition, or the current one when refused (nothing changed then)."""
-    if not fits(CounterState(), caps, calls, total + reserved):
+    part = upsert_part(tx.mark, key, caps, calls=calls, total=total, reserved=reserved, expires_at=expires_at)
+    return added_state(tx, key, run_parts(tx, [part], combine=False)[0])
+
+
+def added_state(tx: DriverTx, key: str, row: tuple[Any, ...] | None) -> tuple[bool, CounterState]:
+    """(added, state) from an upsert's row: the counter after it, or (refused) as it is now."""
+    if row is None:
         return False, read_counter(tx, key)
-    params: list[object] = [key, calls, total, reserved, expires_at]
-    if caps.max_calls is not None:
-        params.append(caps.max_calls)
-    if caps.max_total is not None:
-        params.append(caps.max_total)
-        if caps.headroom:
-            params.append(caps.max_total)
-    sql = _upsert(tx.mark, caps.max_calls is not None, caps.max_total is not None, caps.headroom)
-    rows = tx.rows(sql, tuple(params))
-    if not rows:
-        return False, read_counter(tx, key)
-    row = rows[0]
     return True, CounterState(int(row[0]), int(row[1]), int(row[2]))
 
 

@@ -36,6 +36,8 @@ from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
     CounterState,
+    Part,
+    added_state,
     adjust,
     bounded_key,
     context_value,
@@ -44,8 +46,9 @@ from railguard.state._counters import (
     fits,
     hit_mode,
     read_counters,
+    run_parts,
     to_units,
-    try_add,
+    upsert_part,
 )
 from railguard.store import Store
 from railguard.store._connect import DriverTx
@@ -212,7 +215,7 @@ class Budgets:
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                refused = claim.charge(conn, fresh=True)
+                refused = claim.charge(conn)
                 if refused:
                     raise _Refused
         except _Refused:
@@ -329,10 +332,18 @@ class _BudgetClaim:
         shown = outcomes if self.wants_charge else [o for o in outcomes if not o[1]]
         return [hit for o in shown if (hit := _hit(*o, ctx=self.ctx, mode=self.mode)) is not None]
 
-    def charge(self, conn: DriverTx, *, fresh: bool) -> list[RuleHit]:
+    def recheck(self, conn: DriverTx) -> list[RuleHit]:
+        return []  # the upserts check the caps again
+
+    def charge_parts(self, mark: str) -> list[Part | None]:
+        return [
+            upsert_part(mark, h.key, h.caps, reserved=h.need, expires_at=h.expires_at) for h in self.planned
+        ]
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
         outcomes = []
-        for h in self.planned:
-            added, state = try_add(conn, h.key, h.caps, reserved=h.need, expires_at=h.expires_at)
+        for h, row in zip(self.planned, rows, strict=True):
+            added, state = added_state(conn, h.key, row)
             outcomes.append((h.rule, added, state, h.need))
         refused = [o for o in outcomes if not o[1]]
         shown = refused or outcomes  # no warnings on a refusal
@@ -341,6 +352,10 @@ class _BudgetClaim:
             return hits
         self.warnings = tuple(hits)
         return []
+
+    def charge(self, conn: DriverTx) -> list[RuleHit]:
+        """Reserve now (the direct `reserve`)."""
+        return self.charged(conn, run_parts(conn, self.charge_parts(conn.mark), combine=True))
 
     def undo(self, conn: DriverTx) -> None:
         if self.action is not None:

@@ -36,6 +36,8 @@ from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
     CounterState,
+    Part,
+    added_state,
     adjust,
     bounded_key,
     context_value,
@@ -44,8 +46,9 @@ from railguard.state._counters import (
     fits,
     hit_mode,
     read_counters,
+    run_parts,
     to_units,
-    try_add,
+    upsert_part,
 )
 from railguard.store import Store
 from railguard.store._connect import DriverTx
@@ -139,7 +142,7 @@ class Limits:
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                refused = _LimitClaim(planned, mode).charge(conn, fresh=True)
+                refused = _LimitClaim(planned, mode).charge(conn)
                 if refused:
                     raise _Refused
         except _Refused:
@@ -197,13 +200,25 @@ class _LimitClaim:
         self.wants_charge = not refused
         return refused
 
-    def charge(self, conn: DriverTx, *, fresh: bool) -> list[RuleHit]:
+    def recheck(self, conn: DriverTx) -> list[RuleHit]:
+        return []  # the upserts check the caps again
+
+    def charge_parts(self, mark: str) -> list[Part | None]:
+        return [
+            upsert_part(mark, p.key, p.caps, calls=1, total=p.amount, expires_at=p.ends) for p in self.planned
+        ]
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
         refused: list[RuleHit] = []
-        for p in self.planned:
-            added, state = try_add(conn, p.key, p.caps, calls=1, total=p.amount, expires_at=p.ends)
+        for p, row in zip(self.planned, rows, strict=True):
+            added, state = added_state(conn, p.key, row)
             if not added:
                 refused.append(p.refusal(state, self.mode, time.time()))
         return refused
+
+    def charge(self, conn: DriverTx) -> list[RuleHit]:
+        """Count the call now (the direct `check`)."""
+        return self.charged(conn, run_parts(conn, self.charge_parts(conn.mark), combine=True))
 
     def undo(self, conn: DriverTx) -> None:
         for p in self.planned:

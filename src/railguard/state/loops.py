@@ -37,6 +37,7 @@ from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, c
 from railguard.policy._guard_rules import LoopSpec
 from railguard.state._batch import Row, batch_for
 from railguard.state._counters import (
+    Part,
     bounded_key,
     counter_transaction,
     ensure_tables,
@@ -307,6 +308,14 @@ def view_parts(
     return parts
 
 
+def append_part(p: str, run: str, sig: str) -> Part:
+    """The statement recording a call in its run's history (RETURNING a row, like every charge)."""
+    return (
+        f"INSERT INTO rg_loop_calls (run_key, sig, at) VALUES ({p}, {p}, {p}) RETURNING id, 0, 0",
+        (run, sig, time.time()),
+    )
+
+
 def view_of(rows: Sequence[Row]) -> RunView:
     repeats, errors, error_type = 0, 0, ""
     recent: list[tuple[int, str]] = []
@@ -341,14 +350,16 @@ class _LoopClaim:
         self.wants_charge = not any(h.verdict is Verdict.BLOCK for h in hits)
         return hits
 
-    def charge(self, conn: DriverTx, *, fresh: bool) -> list[RuleHit]:
-        if fresh:  # an ask a human approved still runs; only a new block refuses
-            found = self.decide_hits(self.runs.read_view(conn, self.run, self.sig, self.tool, self.window))
-            refused = [h for h in found if h.verdict is Verdict.BLOCK]
-            if refused:
-                return refused
-        self.runs.append(conn, self.run, self.sig)
-        return []
+    def recheck(self, conn: DriverTx) -> list[RuleHit]:
+        """An ask a human approved still runs; only a new block refuses."""
+        found = self.decide_hits(self.runs.read_view(conn, self.run, self.sig, self.tool, self.window))
+        return [h for h in found if h.verdict is Verdict.BLOCK]
+
+    def charge_parts(self, mark: str) -> list[Part | None]:
+        return [append_part(mark, self.run, self.sig)]
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
+        return []  # a row is always appended
 
     def undo(self, conn: DriverTx) -> None:
         self.runs.remove_last(conn, self.run, self.sig)
