@@ -14,9 +14,12 @@ Writes benchmarks/results/state.md.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -89,25 +92,30 @@ rules: []
 
 
 class _DriverCount:
-    """Counts what reaches the database: transactions (BEGIN) and statements, at the driver (the
-    guards talk to it directly). PostgreSQL starts a transaction implicitly, with its first
-    statement: there a transaction is a COMMIT or ROLLBACK."""
+    """Counts what the deciding thread sends the database: transactions (BEGIN) and statements, at
+    the driver (the guards talk to it directly). PostgreSQL starts a transaction implicitly, with
+    its first statement: there a transaction is a COMMIT or ROLLBACK. The pool's liveness check on
+    checkout (`SELECT 1`, PostgreSQL) is a statement too."""
 
     def __init__(self, store: object, dialect: str) -> None:
         self.statements: list[str] = []
         self.dialect = dialect
         seen: set[int] = set()
         engine = store.engine  # type: ignore[attr-defined]
+        deciding = threading.get_ident()  # not the kill switch's background refresh
+
+        def record(sql: str) -> None:
+            if threading.get_ident() == deciding:
+                self.statements.append(sql)
 
         def checkout(dbapi_conn: object, _record: object, _proxy: object) -> None:
             if id(dbapi_conn) in seen:
                 return
             seen.add(id(dbapi_conn))
             if dialect == "sqlite":
-                dbapi_conn.set_trace_callback(self.statements.append)  # type: ignore[attr-defined]
+                dbapi_conn.set_trace_callback(record)  # type: ignore[attr-defined]
             else:
-                dbapi_conn.add_notice_handler(lambda _n: None)  # type: ignore[attr-defined]
-                _trace_psycopg(dbapi_conn, self.statements)
+                _trace_psycopg(dbapi_conn, record)
 
         event.listen(engine, "checkout", checkout)
 
@@ -116,25 +124,25 @@ class _DriverCount:
         return sum(s.lstrip().upper().startswith(ends) for s in self.statements)
 
 
-def _trace_psycopg(conn: object, out: list[str]) -> None:
+def _trace_psycopg(conn: object, record: Callable[[str], None]) -> None:
     """Record every statement a psycopg connection sends, and its commits and rollbacks."""
     cursor_class = conn.cursor_factory  # type: ignore[attr-defined]
 
     class Traced(cursor_class):  # type: ignore[misc, valid-type]
         def execute(self, query: object, *args: object, **kwargs: object) -> object:
-            out.append(str(query))
+            record(str(query))
             return super().execute(query, *args, **kwargs)
 
     conn.cursor_factory = Traced  # type: ignore[attr-defined]
     commit, rollback = conn.commit, conn.rollback  # type: ignore[attr-defined]
 
     def traced_commit() -> None:
-        out.append("COMMIT")
+        record("COMMIT")
         commit()
 
     def traced_rollback() -> None:
         if conn.info.transaction_status != 0:  # type: ignore[attr-defined]  # 0: idle, nothing to end
-            out.append("ROLLBACK")
+            record("ROLLBACK")
         rollback()
 
     conn.commit, conn.rollback = traced_commit, traced_rollback  # type: ignore[attr-defined]
@@ -170,7 +178,7 @@ def cushioned_rows(url: str, backend: str, ops: int) -> list[tuple[Any, ...]]:
                     decision = engine.admit(action)
                     cpu.append((time.thread_time_ns() - start_cpu) / 1000)
                     wall.append((time.perf_counter_ns() - start) / 1000)
-                    store_us.append(decision.store_us)
+                    store_us.append(getattr(decision, "store_us", float("nan")))  # nan: a baseline without it
                     if not decision.allowed:
                         raise RuntimeError(f"the benchmark's decision was refused: {decision.reason}")
 
@@ -196,6 +204,20 @@ def cushioned_rows(url: str, backend: str, ops: int) -> list[tuple[Any, ...]]:
         finally:
             cushions.close()
     return out
+
+
+def _baseline(src: str, backend: str, ops: int) -> tuple[Any, ...]:
+    """The every-cushion row measured on the railguard in `src` (another checkout), in a subprocess."""
+    code = (
+        "import json, sys\n"
+        "from benchmarks.bench_state import cushioned_rows, database\n"
+        f"with database({backend!r}) as url:\n"
+        f"    print(json.dumps(cushioned_rows(url, {backend!r}, {ops})[0]))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": f"{Path(src).resolve()}{os.pathsep}{root}"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def latency_rows(url: str, ops: int) -> list[tuple[str, float, float]]:
@@ -254,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--baseline-src",
+        help="also run the every-cushion decision on another checkout's src/ (e.g. the commit before "
+        "this change: git archive <commit> src | tar -x -C /tmp/base), in a subprocess, right after ours",
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     command = "`.venv/bin/python -m benchmarks.bench_state " + " ".join(argv or sys.argv[1:]) + "`"
@@ -276,16 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for backend in backends:
         with database(backend) as url:
-            for name, p50, p99, c50, c99, txs, stmts, spent in cushioned_rows(url, backend, args.ops):
-                lines.append(
-                    f"| {backend} | {name} | {p50:,.0f} | {p99:,.0f} | {c50:,.0f} | {c99:,.0f} | {txs:.2f} "
-                    f"| {stmts:.2f} | {spent:,.0f} |"
-                )
-                print(
-                    f"{backend:10} {name:42} p50 {p50:7,.0f} µs p99 {p99:7,.0f} µs cpu p50 {c50:6,.0f} "
-                    f"p99 {c99:6,.0f}  tx {txs:.2f} stmts {stmts:.2f} store {spent:,.0f} µs",
-                    flush=True,
-                )
+            rows = cushioned_rows(url, backend, args.ops)
+        if args.baseline_src:
+            rows.insert(1, ("before: " + rows[0][0], *_baseline(args.baseline_src, backend, args.ops)[1:]))
+        for name, p50, p99, c50, c99, txs, stmts, spent in rows:
+            lines.append(
+                f"| {backend} | {name} | {p50:,.0f} | {p99:,.0f} | {c50:,.0f} | {c99:,.0f} | {txs:.2f} "
+                f"| {stmts:.2f} | {'n/a' if math.isnan(spent) else f'{spent:,.0f}'} |"
+            )
+            print(
+                f"{backend:10} {name:42} p50 {p50:7,.0f} µs p99 {p99:7,.0f} µs cpu p50 {c50:6,.0f} "
+                f"p99 {c99:6,.0f}  tx {txs:.2f} stmts {stmts:.2f} store {spent:,.0f} µs",
+                flush=True,
+            )
     lines += [
         "",
         "Latency of one call from one thread (µs; each is one write transaction):",
