@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the every-cushion decision on another checkout's src/ (e.g. the commit before "
         "this change: git archive <commit> src | tar -x -C /tmp/base), in a subprocess, right after ours",
     )
+    parser.add_argument(
+        "--baseline-label", default="", help="what --baseline-src is (e.g. a commit), for the report"
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     command = "`.venv/bin/python -m benchmarks.bench_state " + " ".join(argv or sys.argv[1:]) + "`"
@@ -298,6 +301,15 @@ def main(argv: list[str] | None = None) -> int:
         "(every statement SQLite or PostgreSQL received); `store µs` is `Decision.store_us`, the part of",
         "the decision spent in the store (median):",
         "",
+        *(
+            [
+                f"`before:` rows: the same measurement on the railguard in `{args.baseline_src}`"
+                f"{f' ({args.baseline_label})' if args.baseline_label else ''}, in a subprocess right after ours.",
+                "",
+            ]
+            if args.baseline_src
+            else []
+        ),
         "| backend | operation | p50 µs | p99 µs | CPU p50 µs | CPU p99 µs | transactions | statements | store µs |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]

@@ -17,6 +17,11 @@ The charge taken there is handed to the engine (`Facts.taken`), which gives it b
 compensating transaction if the call ends up refused anyway. A call that is not admissible yet (an
 ask a human may still approve) leaves one `Charge` for the admission instead, taken in one
 transaction too. A dry run (`explain`, backtests) reads on a plain connection and charges nothing.
+
+The kill switch is not part of the transaction: every check reads its in-memory snapshot, which a
+background thread refreshes every `refresh_s` (0.5 s by default; `railguard.state.killswitch`), so
+a switch engaged anywhere stops calls within that bound, and a store unreadable for longer than the
+switch's grace blocks them (fail closed).
 """
 
 from __future__ import annotations
