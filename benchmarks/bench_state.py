@@ -18,6 +18,7 @@ import json
 import math
 import multiprocessing
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    command = "`.venv/bin/python -m benchmarks.bench_state " + " ".join(argv or sys.argv[1:]) + "`"
+    command = "`.venv/bin/python -m benchmarks.bench_state " + shlex.join(argv or sys.argv[1:]) + "`"
     lines = [
         "## Stateful guards: budgets, limits, loops, idempotency",
         "",
@@ -313,11 +314,19 @@ def main(argv: list[str] | None = None) -> int:
         "| backend | operation | p50 µs | p99 µs | CPU p50 µs | CPU p99 µs | transactions | statements | store µs |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    targets: list[str] = []
     for backend in backends:
         with database(backend) as url:
             rows = cushioned_rows(url, backend, args.ops)
         if args.baseline_src:
             rows.insert(1, ("before: " + rows[0][0], *_baseline(args.baseline_src, backend, args.ops)[1:]))
+        p50, p99 = rows[0][1], rows[0][2]
+        bound = (300, 1000) if backend == "sqlite" else (None, 2000)
+        met = (bound[0] is None or p50 < bound[0]) and p99 < bound[1]
+        targets.append(
+            f"{backend}: p50 {p50:,.0f} µs, p99 {p99:,.0f} µs against "
+            f"{f'p50 < {bound[0]} µs and ' if bound[0] else ''}p99 < {bound[1]:,} µs: {'met' if met else 'NOT met'}"
+        )
         for name, p50, p99, c50, c99, txs, stmts, spent in rows:
             lines.append(
                 f"| {backend} | {name} | {p50:,.0f} | {p99:,.0f} | {c50:,.0f} | {c99:,.0f} | {txs:.2f} "
@@ -329,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     lines += [
+        "",
+        "Issue 11's targets for the every-cushion decision (wall time, this run): "
+        + "; ".join(targets)
+        + ".",
         "",
         "Latency of one call from one thread (µs; each is one write transaction):",
         "",
