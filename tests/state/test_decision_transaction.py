@@ -35,33 +35,61 @@ RUN = rg.Context(tenant="acme", agent="a", run="run-1", session="s")
 
 
 class Transactions:
-    """Counts a SQLite store's transactions (BEGIN statements) and statements, as SQLite runs them."""
+    """Counts the transactions and statements a store's database receives, at the driver (the
+    guards talk to it directly). SQLite: its own trace of every statement run (a transaction is a
+    BEGIN). PostgreSQL: every statement a psycopg cursor sends; its transactions begin implicitly,
+    so one is a COMMIT or ROLLBACK. The pool's liveness check on checkout (`SELECT 1`) is left out."""
 
     def __init__(self, store: Store) -> None:
-        self.begins = 0
         self.statements: list[str] = []
+        self._dialect = store.dialect
         self._seen: set[int] = set()
         event.listen(store.engine, "checkout", self._checkout)
 
+    @property
+    def transactions(self) -> int:
+        ends = ("BEGIN",) if self._dialect == "sqlite" else ("COMMIT", "ROLLBACK")
+        return sum(s.startswith(ends) for s in self.statements)
+
     def _checkout(self, dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        # the guards talk to the driver directly: count at the driver, where every statement goes
-        if id(dbapi_conn) not in self._seen:
-            self._seen.add(id(dbapi_conn))
+        if id(dbapi_conn) in self._seen:
+            return
+        self._seen.add(id(dbapi_conn))
+        if self._dialect == "sqlite":
             dbapi_conn.set_trace_callback(self._statement)
+            return
+        record = self._statement
+
+        class Traced(dbapi_conn.cursor_factory):  # type: ignore[misc, name-defined]
+            def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                record(str(query))
+                return super().execute(query, *args, **kwargs)
+
+        dbapi_conn.cursor_factory = Traced
+        commit, rollback = dbapi_conn.commit, dbapi_conn.rollback
+
+        def traced_commit() -> None:
+            record("COMMIT")
+            commit()
+
+        def traced_rollback() -> None:
+            if dbapi_conn.info.transaction_status != 0:  # idle: nothing to roll back, nothing sent
+                record("ROLLBACK")
+            rollback()
+
+        dbapi_conn.commit, dbapi_conn.rollback = traced_commit, traced_rollback
 
     def _statement(self, sql: str) -> None:
-        self.statements.append(sql)
-        if sql.startswith("BEGIN"):
-            self.begins += 1
+        if sql.strip() != "SELECT 1":
+            self.statements.append(sql.strip())
 
     def reset(self) -> None:
-        self.begins = 0
         self.statements.clear()
 
 
 @pytest.fixture
-def cushioned(tmp_path: Any) -> Iterator[tuple[Engine, Store, Cushions]]:
-    with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+def cushioned(store_url: str) -> Iterator[tuple[Engine, Store, Cushions]]:
+    with open_store(store_url) as store:
         engine = Engine(text=POLICY)
         cushions = install_cushions(engine, store, killswitch_refresh_s=60)
         try:
@@ -91,11 +119,13 @@ def test_a_decision_with_every_cushion_is_one_transaction(cushioned: tuple[Engin
     counted.reset()
     decision = engine.admit(rg.Action("refund", {"amount": 2}, context=RUN))
     assert decision.allowed
-    assert counted.begins == 1, counted.statements
+    assert counted.transactions == 1, counted.statements
     reads = [s for s in counted.statements if s.startswith("SELECT")]
-    writes = [s for s in counted.statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    writes = [s for s in counted.statements if s.startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
     assert len(reads) == 1  # every guard's state in one statement
-    assert len(writes) == 3  # the loop history row, the limit's counter, the budget's counter
+    # the loop history row, the limit's counter, the budget's counter: one statement on PostgreSQL
+    assert len(writes) == (3 if store.dialect == "sqlite" else 1)
+    assert sum(w.count("INSERT INTO") for w in writes) == 3
     assert decision.store_us > 0 and decision.store_us <= decision.latency_us
     assert _used(store) == (2, 2, 2)
 
@@ -112,7 +142,7 @@ def test_a_blocked_or_asked_call_changes_nothing_and_a_blocked_one_reads_nothing
     counted.reset()
     stopped = engine.admit(rg.Action("refund", {"amount": 1}, context=RUN))
     assert stopped.verdict is rg.Verdict.BLOCK and stopped.rules == ("killswitch/engaged",)
-    assert counted.begins == 0 and stopped.store_us == 0  # the snapshot answered: no store access
+    assert counted.transactions == 0 and stopped.store_us == 0  # the snapshot answered: no store access
     assert _used(store) == (0, 0, 0)
 
 
