@@ -210,3 +210,24 @@ def test_every_cap_holds_through_admit_under_contention(
     with open_store(store_url) as store:
         # all or nothing: every guard counted exactly the calls admitted, none a refused one
         assert _used(store) == (admitted, admitted, admitted)
+
+
+def test_aadmit_takes_the_same_one_transaction_off_the_event_loop(
+    cushioned: tuple[Engine, Store, Cushions],
+) -> None:
+    import asyncio
+
+    engine, store, _ = cushioned
+    counted = Transactions(store)
+
+    async def admit_twice() -> tuple[rg.Decision, rg.Decision]:
+        first = await engine.aadmit(rg.Action("refund", {"amount": 5}, context=RUN))
+        counted.reset()
+        over = await engine.aadmit(rg.Action("refund", {"amount": 96}, context=RUN))  # 5 + 96 > 100
+        return first, over
+
+    first, over = asyncio.run(admit_twice())
+    assert first.allowed and over.verdict is rg.Verdict.BLOCK and "refunds" in over.rules
+    assert counted.transactions == 1  # the refused call: read in one transaction, nothing written
+    assert not [s for s in counted.statements if s.startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
+    assert _used(store) == (1, 1, 1)
