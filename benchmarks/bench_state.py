@@ -1,6 +1,9 @@
-"""Stateful-guard benchmark: latency of one atomic check+increment (a limit check, a budget
-reserve+commit, a loop check, an idempotent call that hits its stored result) on SQLite and
-PostgreSQL, and throughput of limit checks under contention (P processes x T threads, one key).
+"""Stateful-guard benchmark: a decision with every cushion through `Engine.admit` (kill switch,
+approvals, budget, limit, loop history on one action: wall and CPU time, and the store transactions
+and statements it sends, counted at the driver), latency of one atomic check+increment (a limit
+check, a budget reserve+commit, a loop check, an idempotent call that hits its stored result) on
+SQLite and PostgreSQL, and throughput of limit checks under contention (P processes x T threads,
+one key).
 
     .venv/bin/python -m benchmarks.bench_state                        # SQLite + PostgreSQL
     .venv/bin/python -m benchmarks.bench_state --backend sqlite --ops 500
@@ -11,8 +14,13 @@ Writes benchmarks/results/state.md.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import multiprocessing
+import os
+import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -21,11 +29,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from sqlalchemy import event
 
+from railguard.engine import Engine
 from railguard.model import Action, Context
 from railguard.state.budgets import BudgetRule, Budgets
+from railguard.state.cushions import install_cushions
 from railguard.state.idempotency import Idempotency
 from railguard.state.limits import LimitRule, Limits
 from railguard.state.loops import LoopRules, Loops
@@ -67,6 +79,146 @@ def timed(op: Callable[[int], object], n: int) -> list[float]:
         op(i)
         out.append((time.perf_counter_ns() - start) / 1000)
     return out
+
+
+CUSHIONED_POLICY = """
+name: every-cushion
+budgets:
+  - {name: run-steps, scope: run, metric: steps, limit: 1000000000, warn_at: 0.9}
+limits:
+  - {name: refunds, tools: [refund], key: tenant, window_s: 3600, max_sum: 1000000000000, sum_of: amount}
+loops: {max_repeats: 1000000000}
+rules: []
+"""
+
+
+class _DriverCount:
+    """Counts what the deciding thread sends the database: transactions (BEGIN) and statements, at
+    the driver (the guards talk to it directly). PostgreSQL starts a transaction implicitly, with
+    its first statement: there a transaction is a COMMIT or ROLLBACK. The pool's liveness check on
+    checkout (`SELECT 1`, PostgreSQL) is a statement too."""
+
+    def __init__(self, store: object, dialect: str) -> None:
+        self.statements: list[str] = []
+        self.dialect = dialect
+        seen: set[int] = set()
+        engine = store.engine  # type: ignore[attr-defined]
+        deciding = threading.get_ident()  # not the kill switch's background refresh
+
+        def record(sql: str) -> None:
+            if threading.get_ident() == deciding:
+                self.statements.append(sql)
+
+        def checkout(dbapi_conn: object, _record: object, _proxy: object) -> None:
+            if id(dbapi_conn) in seen:
+                return
+            seen.add(id(dbapi_conn))
+            if dialect == "sqlite":
+                dbapi_conn.set_trace_callback(record)  # type: ignore[attr-defined]
+            else:
+                _trace_psycopg(dbapi_conn, record)
+
+        event.listen(engine, "checkout", checkout)
+
+    def transactions(self) -> int:
+        ends = ("COMMIT", "ROLLBACK") if self.dialect == "postgresql" else ("BEGIN",)
+        return sum(s.lstrip().upper().startswith(ends) for s in self.statements)
+
+
+def _trace_psycopg(conn: object, record: Callable[[str], None]) -> None:
+    """Record every statement a psycopg connection sends, and its commits and rollbacks."""
+    cursor_class = conn.cursor_factory  # type: ignore[attr-defined]
+
+    class Traced(cursor_class):  # type: ignore[misc, valid-type]
+        def execute(self, query: object, *args: object, **kwargs: object) -> object:
+            record(str(query))
+            return super().execute(query, *args, **kwargs)
+
+    conn.cursor_factory = Traced  # type: ignore[attr-defined]
+    commit, rollback = conn.commit, conn.rollback  # type: ignore[attr-defined]
+
+    def traced_commit() -> None:
+        record("COMMIT")
+        commit()
+
+    def traced_rollback() -> None:
+        if conn.info.transaction_status != 0:  # type: ignore[attr-defined]  # 0: idle, nothing to end
+            record("ROLLBACK")
+        rollback()
+
+    conn.commit, conn.rollback = traced_commit, traced_rollback  # type: ignore[attr-defined]
+
+
+def cushioned_rows(url: str, backend: str, ops: int) -> list[tuple[Any, ...]]:
+    """(operation, wall p50, wall p99, cpu p50, cpu p99, transactions, statements per decision) for
+    a decision with every cushion, and for the same engine without the store-backed guards."""
+    out = []
+    with open_store(url) as store:
+        count = _DriverCount(store, backend)
+        cushioned = Engine(text=CUSHIONED_POLICY)
+        cushions = install_cushions(cushioned, store)
+        bare = Engine(text="rules: []\n")
+        try:
+            for name, engine in (
+                ("decision, every cushion (Engine.admit)", cushioned),
+                ("decision, no cushion (same policy rules)", bare),
+            ):
+                wall: list[float] = []
+                cpu: list[float] = []
+                store_us: list[float] = []
+
+                def admit(
+                    i: int,
+                    engine: Engine = engine,
+                    wall: list[float] = wall,
+                    cpu: list[float] = cpu,
+                    store_us: list[float] = store_us,
+                ) -> None:
+                    action = Action("refund", {"amount": 12.5, "order": i}, context=CTX)
+                    start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
+                    decision = engine.admit(action)
+                    cpu.append((time.thread_time_ns() - start_cpu) / 1000)
+                    wall.append((time.perf_counter_ns() - start) / 1000)
+                    store_us.append(getattr(decision, "store_us", float("nan")))  # nan: a baseline without it
+                    if not decision.allowed:
+                        raise RuntimeError(f"the benchmark's decision was refused: {decision.reason}")
+
+                for i in range(min(50, ops)):
+                    admit(-1 - i)
+                wall.clear(), cpu.clear(), store_us.clear()
+                count.statements.clear()
+                for i in range(ops):
+                    admit(i)
+                statements = [
+                    s for s in count.statements if not s.upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+                ]
+                out.append(
+                    (
+                        name,
+                        *percentiles(wall),
+                        *percentiles(cpu),
+                        count.transactions() / ops,
+                        len(statements) / ops,
+                        statistics.median(store_us),
+                    )
+                )
+        finally:
+            cushions.close()
+    return out
+
+
+def _baseline(src: str, backend: str, ops: int) -> tuple[Any, ...]:
+    """The every-cushion row measured on the railguard in `src` (another checkout), in a subprocess."""
+    code = (
+        "import json, sys\n"
+        "from benchmarks.bench_state import cushioned_rows, database\n"
+        f"with database({backend!r}) as url:\n"
+        f"    print(json.dumps(cushioned_rows(url, {backend!r}, {ops})[0]))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": f"{Path(src).resolve()}{os.pathsep}{root}"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def latency_rows(url: str, ops: int) -> list[tuple[str, float, float]]:
@@ -125,14 +277,71 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--baseline-src",
+        help="also run the every-cushion decision on another checkout's src/ (e.g. the commit before "
+        "this change: git archive <commit> src | tar -x -C /tmp/base), in a subprocess, right after ours",
+    )
+    parser.add_argument(
+        "--baseline-label", default="", help="what --baseline-src is (e.g. a commit), for the report"
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    command = "`.venv/bin/python -m benchmarks.bench_state " + " ".join(argv or sys.argv[1:]) + "`"
+    command = "`.venv/bin/python -m benchmarks.bench_state " + shlex.join(argv or sys.argv[1:]) + "`"
     lines = [
         "## Stateful guards: budgets, limits, loops, idempotency",
         "",
         f"Command: {command.replace(' `', '`')} (from the repo root). Machine: 2 shared cores; numbers are",
-        "one run's, measured while other engineers' jobs were running.",
+        "one run's, measured while other engineers' jobs were running (load average at the start:",
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}). CPU time is the deciding thread's own",
+        "(`time.thread_time`), the honest measure on a shared machine; wall time includes waiting for a core.",
+        "",
+        "A decision with every cushion: kill switch (served from its snapshot, refreshed every 0.5 s in the",
+        "background), approvals, a per-run step budget, a per-tenant sum limit and the loop history, on one",
+        "action through `Engine.admit`. Transactions and statements per decision are counted at the driver",
+        "(every statement SQLite or PostgreSQL received); `store µs` is `Decision.store_us`, the part of",
+        "the decision spent in the store (median):",
+        "",
+        *(
+            [
+                f"`before:` rows: the same measurement on the railguard in `{args.baseline_src}`"
+                f"{f' ({args.baseline_label})' if args.baseline_label else ''}, in a subprocess right after ours.",
+                "",
+            ]
+            if args.baseline_src
+            else []
+        ),
+        "| backend | operation | p50 µs | p99 µs | CPU p50 µs | CPU p99 µs | transactions | statements | store µs |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    targets: list[str] = []
+    for backend in backends:
+        with database(backend) as url:
+            rows = cushioned_rows(url, backend, args.ops)
+        if args.baseline_src:
+            rows.insert(1, ("before: " + rows[0][0], *_baseline(args.baseline_src, backend, args.ops)[1:]))
+        p50, p99 = rows[0][1], rows[0][2]
+        bound = (300, 1000) if backend == "sqlite" else (None, 2000)
+        met = (bound[0] is None or p50 < bound[0]) and p99 < bound[1]
+        targets.append(
+            f"{backend}: p50 {p50:,.0f} µs, p99 {p99:,.0f} µs against "
+            f"{f'p50 < {bound[0]} µs and ' if bound[0] else ''}p99 < {bound[1]:,} µs: {'met' if met else 'NOT met'}"
+        )
+        for name, p50, p99, c50, c99, txs, stmts, spent in rows:
+            lines.append(
+                f"| {backend} | {name} | {p50:,.0f} | {p99:,.0f} | {c50:,.0f} | {c99:,.0f} | {txs:.2f} "
+                f"| {stmts:.2f} | {'n/a' if math.isnan(spent) else f'{spent:,.0f}'} |"
+            )
+            print(
+                f"{backend:10} {name:42} p50 {p50:7,.0f} µs p99 {p99:7,.0f} µs cpu p50 {c50:6,.0f} "
+                f"p99 {c99:6,.0f}  tx {txs:.2f} stmts {stmts:.2f} store {spent:,.0f} µs",
+                flush=True,
+            )
+    lines += [
+        "",
+        "Issue 11's targets for the every-cushion decision (wall time, this run): "
+        + "; ".join(targets)
+        + ".",
         "",
         "Latency of one call from one thread (µs; each is one write transaction):",
         "",

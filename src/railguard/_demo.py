@@ -158,6 +158,18 @@ class _Agent:
         return self.steps
 
 
+def _timing(decision: Decision) -> str:
+    """What the decision spent its time on: evaluating (policy, detectors) and the store (the loop
+    history and the step budget, read and charged in one transaction)."""
+    total, store = decision.latency_us, decision.store_us
+    if not store:
+        return f"decided in {total:.0f} µs, all evaluating (no store access: the call was stopped before the cushions)"
+    return (
+        f"decided in {total:.0f} µs: {max(total - store, 0):.0f} µs evaluating, {store:.0f} µs in the store "
+        "(loop history + step budget, one transaction)"
+    )
+
+
 def run_script(engine: Engine, approvals: Any = None) -> list[Step]:
     """Drive the scripted agent in one run scope (a fresh session each time, so approvals given in
     an earlier demo never carry over)."""
@@ -222,7 +234,7 @@ def run_demo(console: Console, *, as_json: bool = False, db_url: str | None = No
             )
         if d.verdict is not Verdict.ALLOW:
             console.print(f"{'':20}[dim]agent sees:[/dim] {escape(mask(step.outcome))}")
-        console.print(f"{'':20}[dim]decided in {d.latency_us:.0f} µs (policy + store-backed cushions)[/dim]")
+        console.print(f"{'':20}[dim]{_timing(d)}[/dim]")
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.decision.verdict.value] = counts.get(step.decision.verdict.value, 0) + 1

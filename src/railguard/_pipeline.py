@@ -7,6 +7,14 @@ evaluate: a stateful guard (budget, limit, loop history) leaves a `Charge` on th
 engine takes the charges only when it admits the call to run (`Engine.admit`). So an `explain`, a
 dry run, a refused call and a call waiting for a human cost nothing.
 
+The store-backed guards batch their work: during the "guards" stage each one adds what it needs to
+read and what it would charge to the `Batch` of its store (`Facts.batch`), and at the end of the
+stage the engine flushes the batches: one transaction per store reads every guard's state in one
+go, decides, and — when the call is on its way to be admitted — charges in that same transaction.
+A charge taken there is recorded in `Facts.taken`; should a later step or the approval flow still
+refuse the call, the engine gives it back (`Charge.undo`). So a decision with every cushion is one
+store transaction, and a refused one changes nothing.
+
 The deadline counts the evaluation's own CPU time (`Clock.cpu_ns`, the thread's CPU clock): a check
 preempted on a busy machine is not cut off, a runaway rule or a pathological input still is. A much
 larger wall-clock bound catches an evaluation that blocks.
@@ -32,6 +40,7 @@ __all__ = [
     "DEADLINE_STAGES",
     "STAGES",
     "STORE_STAGES",
+    "Batch",
     "Charge",
     "Clock",
     "Deadline",
@@ -152,6 +161,14 @@ class Charge:
     undo: Callable[[], object]
 
 
+class Batch(Protocol):
+    """The stateful guards' work on one store for one evaluation (see the module docstring).
+    `flush` runs it once, at the end of the stage its guards ran in: it adds their hits to
+    `facts.hits`, and either charges (adding to `facts.taken`) or leaves a `Charge` for admission."""
+
+    def flush(self, facts: Facts) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RuleTrace:
     """How one rule evaluated, for `explain`."""
@@ -174,6 +191,7 @@ class Facts:
         "action",
         "approval_id",
         "approved_rules",
+        "batches",
         "charged",
         "charges",
         "deadline",
@@ -184,6 +202,8 @@ class Facts:
         "policy",
         "rewrites",
         "spec",
+        "store_ns",
+        "taken",
         "traces",
     )
 
@@ -209,6 +229,9 @@ class Facts:
         self.traces = traces  # a list when `explain` wants every rule's evaluation
         self.hits: list[RuleHit] = []
         self.charges: list[Charge] = []
+        self.taken: list[Charge] = []  # charged during the evaluation: given back if the call is refused
+        self.batches: dict[object, Batch] = {}  # by store: flushed at the end of the guards' stage
+        self.store_ns = 0  # wall time the batches spent in the store
         self.rewrites = False  # an enforced `modify` rule matched: the arguments may be rewritten
         # A retry of a call already admitted (same call id, same arguments): the stateful guards
         # neither charge it again nor refuse it for what it already spent.
@@ -270,6 +293,31 @@ class Facts:
     def on_admit(self, charge: Charge) -> None:
         """Take `charge` if (and only when) the engine admits this call to run."""
         self.charges.append(charge)
+
+    def batch(self, owner: object, make: Callable[[], Batch]) -> Batch:
+        """The batch of `owner` (a store) for this evaluation, made on first use."""
+        found = self.batches.get(owner)
+        if found is None:
+            found = self.batches[owner] = make()
+        return found
+
+    def flush_batches(self) -> None:
+        """Run the pending batches (the engine calls this at the end of each stage)."""
+        while self.batches:
+            owner = next(iter(self.batches))  # in the order the guards asked
+            self.batches.pop(owner).flush(self)
+
+    def give_back(self) -> list[Exception]:
+        """Undo the charges taken during the evaluation (the call is refused after all); the
+        failures, which the caller reports."""
+        failed: list[Exception] = []
+        while self.taken:
+            charge = self.taken.pop()
+            try:
+                charge.undo()
+            except Exception as err:
+                failed.append(err)
+        return failed
 
 
 class _FactFailed:

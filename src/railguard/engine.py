@@ -426,7 +426,7 @@ class Engine:
     # -- the admission path ----------------------------------------------------------------------
 
     def _admit(self, action: Action, handler: ApprovalHandler | None) -> Decision:
-        decision, facts = self._evaluate(action)
+        decision, facts = self._evaluated(action)
         if decision.verdict is Verdict.ASK and handler is not None:
             self._record(decision, action)  # the ask is an event of its own
             try:
@@ -435,8 +435,8 @@ class Engine:
                 outcome = self._handler_failed(action, decision, err)
             if not outcome.allowed:
                 return outcome
-            decision, facts = self._evaluate(action, approval=_approval_of(decision, outcome))
-        if decision.allowed and facts.charges:
+            decision, facts = self._evaluated(action, approval=_approval_of(decision, outcome))
+        if decision.allowed and (facts.charges or facts.taken):
             decision = self._take_charges(action, decision, facts)
         self._record(decision, action)
         return decision
@@ -454,13 +454,24 @@ class Engine:
             decision, facts = await self._aevaluate(action, approval=_approval_of(decision, outcome))
         if decision.allowed and facts.charges:
             decision = await _to_thread(self._take_charges, action, decision, facts)
+        elif decision.allowed and facts.taken:
+            decision = self._take_charges(action, decision, facts)  # all taken already: no store access
         self._record(decision, action)
         return decision
 
+    def _evaluated(self, action: Action, **options: Any) -> tuple[Decision, Facts]:
+        """`_evaluate`, giving back what the stateful guards charged during the evaluation when the
+        call is not admitted after all (a later step refused it, or it waits for a human)."""
+        decision, facts = self._evaluate(action, **options)
+        if facts.taken and not decision.allowed:
+            for failure in facts.give_back():
+                internal_error("engine.charge_undo", failure, expected=True)
+        return decision, facts
+
     def _aevaluate(self, action: Action, **options: Any) -> Awaitable[tuple[Decision, Facts]]:
         if self._store_bound:
-            return _to_thread(self._evaluate, action, **options)
-        return _ready(self._evaluate(action, **options))
+            return _to_thread(self._evaluated, action, **options)
+        return _ready(self._evaluated(action, **options))
 
     def _handler_failed(self, action: Action, decision: Decision, err: Exception) -> Decision:
         """A refusal from the approval handler (pending, denied) is its answer; any other failure
@@ -494,6 +505,8 @@ class Engine:
                     charge.undo()
                 except Exception as err:
                     internal_error("engine.charge_undo", err, expected=True)
+            for failure in facts.give_back():  # what the guards charged during the evaluation, too
+                internal_error("engine.charge_undo", failure, expected=True)
             return outside_decision(
                 refused[0],
                 tool=action.tool,
@@ -568,6 +581,8 @@ class Engine:
             args=args,
             error=error,
         )
+        if facts.store_ns:
+            decision = replace(decision, store_us=facts.store_ns / 1000)
         with self._lock:
             self.stats.checks += 1
             self.stats.errors += decision.error is not None
@@ -583,16 +598,20 @@ class Engine:
             return f"the call cannot be evaluated: {problem}"
         stage = ""
         deadline = facts.deadline
+        steps = self._steps
         try:
-            for stage, _name, step in self._steps:
+            for index, (stage, _name, step) in enumerate(steps):
                 try:
                     result = step(action, facts)
                 except Stop as stop:
                     result = stop
                 if result is not None and add_result(facts.hits, result):
+                    facts.batches.clear()  # the chain is over: what the guards wanted to read no longer matters
                     return None
                 if stage in DEADLINE_STAGES and deadline.wall_ns() > deadline.quiet_until:
                     deadline.check(f"after the {stage} step")
+                if facts.batches and (index + 1 == len(steps) or steps[index + 1][0] != stage):
+                    facts.flush_batches()  # the stage is over: its guards' reads and charges, in one go
         except DeadlineExceeded as err:
             return str(err)
         except RecursionError:

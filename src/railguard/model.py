@@ -264,6 +264,9 @@ class Decision:
     approval_id: str | None = None
     # The arguments the action was called with, for the decision log (backtests replay them).
     action_args: Mapping[str, Any] | None = None
+    # Of `latency_us`, the time spent in the store (the stateful guards' one transaction): what the
+    # decision spent its time on. Not part of the decision-log record.
+    store_us: float = 0.0
 
     @property
     def allowed(self) -> bool:

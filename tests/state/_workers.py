@@ -149,3 +149,37 @@ def rollback_crash_worker(url: str, run_id: str, journal: str) -> None:
         os._exit(17)
 
     Saga(store, run_id, undos={"note": note, "crash": crash}, lease_s=0.5).rollback()
+
+
+CUSHIONED_POLICY = """
+name: every-cushion
+budgets:
+  - {{name: tenant-steps, scope: tenant, metric: steps, limit: {steps}}}
+limits:
+  - {{name: refunds, tools: [refund], key: tenant, window_s: 3600, max_count: {refunds}}}
+loops: {{max_repeats: 2}}
+rules: []
+"""
+
+
+def cushioned_admit_worker(url: str, calls_per_thread: int, steps: int, refunds: int) -> int:
+    """Every thread admits refunds through an engine with every cushion on (kill switch, approvals,
+    budget, limit, loop history); returns how many were admitted."""
+    from railguard.engine import Engine
+    from railguard.state.cushions import install_cushions
+
+    with open_store(url) as store:
+        engine = Engine(text=CUSHIONED_POLICY.format(steps=steps, refunds=refunds))
+        cushions = install_cushions(engine, store)
+        try:
+
+            def body(index: int) -> int:
+                ctx = Context(tenant="acme", agent="a", run=f"run-{os.getpid()}-{index}")
+                return sum(
+                    engine.admit(Action("refund", {"n": n}, context=ctx)).allowed
+                    for n in range(calls_per_thread)
+                )
+
+            return sum(_threads(THREADS, body))
+        finally:
+            cushions.close()

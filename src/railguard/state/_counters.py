@@ -13,9 +13,10 @@ one atomic step, so concurrent processes can never push a counter past its cap.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +31,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     select,
-    text,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from railguard.model import Context, Mode
 from railguard.store import Migration, Store, create_tables, register_migration
+from railguard.store._connect import DriverTx
 
 if TYPE_CHECKING:
     from railguard.engine import Facts
@@ -160,14 +159,100 @@ class Caps:
     headroom: bool = False
 
 
-def read_counter(conn: Connection, key: str) -> CounterState:
+def read_counter(conn: Connection | DriverTx, key: str) -> CounterState:
+    """One counter (zero when absent); on a SQLAlchemy connection (tests, tools) or a `DriverTx`."""
+    if isinstance(conn, DriverTx):
+        return read_counters(conn, [key])[key]
     c = counters.c
     row = conn.execute(select(c.calls, c.total, c.reserved).where(c.key == key)).first()
     return CounterState() if row is None else CounterState(int(row[0]), int(row[1]), int(row[2]))
 
 
+def read_counters(tx: DriverTx, keys: Sequence[str]) -> dict[str, CounterState]:
+    """The counters named by `keys` in one statement (absent ones as zero)."""
+    found = {key: CounterState() for key in keys}
+    if found:
+        for key, calls, total, reserved in tx.rows(counters_select(tx.mark, len(found)), tuple(found)):
+            found[key] = CounterState(int(calls), int(total), int(reserved))
+    return found
+
+
+# The guards' statements are written out once per dialect and sent to the driver as they are
+# (`DriverTx`): on the decision path, building SQLAlchemy expressions costs more than SQLite running them.
+@functools.cache
+def counters_select(p: str, n: int) -> str:
+    marks = ", ".join([p] * n)
+    return f'SELECT "key", calls, total, reserved FROM rg_counters WHERE "key" IN ({marks})'
+
+
+@functools.cache
+def _upsert(p: str, max_calls: bool, max_total: bool, headroom: bool) -> str:
+    now = "rg_counters.total + rg_counters.reserved"
+    conditions = []
+    if max_calls:
+        conditions.append(f"rg_counters.calls + excluded.calls <= {p}")
+    if max_total:
+        conditions.append(f"{now} + excluded.total + excluded.reserved <= {p}")
+        if headroom:
+            conditions.append(f"{now} < {p}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return (
+        f'INSERT INTO rg_counters ("key", calls, total, reserved, expires_at) VALUES ({p}, {p}, {p}, {p}, {p}) '
+        'ON CONFLICT ("key") DO UPDATE SET calls = rg_counters.calls + excluded.calls, '
+        "total = rg_counters.total + excluded.total, reserved = rg_counters.reserved + excluded.reserved"
+        f"{where} RETURNING calls, total, reserved"
+    )
+
+
+@functools.cache
+def _adjust(p: str) -> str:
+    return (
+        f"UPDATE rg_counters SET calls = calls + {p}, total = total + {p}, reserved = reserved + {p} "
+        f'WHERE "key" = {p}'
+    )
+
+
+Part = tuple[str, tuple[Any, ...]]  # a statement and its parameters, returning one row when applied
+
+
+def upsert_part(
+    mark: str, key: str, caps: Caps, *, calls: int = 0, total: int = 0, reserved: int = 0, expires_at: float
+) -> Part | None:
+    """The conditional upsert adding to a counter within `caps` (RETURNING the counter after it;
+    no row when refused), or None when the addition alone exceeds the caps."""
+    if not fits(CounterState(), caps, calls, total + reserved):
+        return None
+    params: list[object] = [key, calls, total, reserved, expires_at]
+    if caps.max_calls is not None:
+        params.append(caps.max_calls)
+    if caps.max_total is not None:
+        params.append(caps.max_total)
+        if caps.headroom:
+            params.append(caps.max_total)
+    return _upsert(mark, caps.max_calls is not None, caps.max_total is not None, caps.headroom), tuple(params)
+
+
+def run_parts(tx: DriverTx, parts: Sequence[Part | None], *, combine: bool) -> list[tuple[Any, ...] | None]:
+    """Run each part; its first row, or None (refused, or not run). On PostgreSQL, `combine` sends
+    them as ONE statement (each a data-modifying WITH query): one round trip instead of one per
+    part. Only for parts that touch distinct rows (a row may change once per statement)."""
+    live = [(i, part) for i, part in enumerate(parts) if part is not None]
+    out: list[tuple[Any, ...] | None] = [None] * len(parts)
+    if combine and tx.dialect == "postgresql" and len(live) > 1:
+        withs = ", ".join(f"p{i} AS ({sql})" for i, (sql, _) in live)
+        selects = " UNION ALL ".join(f"SELECT {i}, * FROM p{i}" for i, _ in live)
+        params = tuple(value for _, (_, values) in live for value in values)
+        for row in tx.rows(f"WITH {withs} {selects}", params):
+            out[int(row[0])] = tuple(row[1:])
+        return out
+    for i, (sql, values) in live:
+        rows = tx.rows(sql, values)
+        out[i] = tuple(rows[0]) if rows else None
+    return out
+
+
 def try_add(
-    conn: Connection,
+    tx: DriverTx,
     key: str,
     caps: Caps,
     *,
@@ -178,27 +263,14 @@ def try_add(
 ) -> tuple[bool, CounterState]:
     """Add to a counter if the result stays within `caps`, atomically. Returns (added, state): the
     state after the addition, or the current one when refused (nothing changed then)."""
-    if not fits(CounterState(), caps, calls, total + reserved):
-        return False, read_counter(conn, key)
-    c = counters.c
-    stmt = dialect_insert(conn, counters).values(
-        key=key, calls=calls, total=total, reserved=reserved, expires_at=expires_at
-    )
-    conditions = []
-    if caps.max_calls is not None:
-        conditions.append(c.calls + calls <= caps.max_calls)
-    if caps.max_total is not None:
-        conditions.append(c.total + c.reserved + (total + reserved) <= caps.max_total)
-        if caps.headroom:
-            conditions.append(c.total + c.reserved < caps.max_total)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[c.key],
-        set_={"calls": c.calls + calls, "total": c.total + total, "reserved": c.reserved + reserved},
-        where=and_(*conditions) if conditions else None,
-    ).returning(c.calls, c.total, c.reserved)
-    row = conn.execute(stmt).first()
+    part = upsert_part(tx.mark, key, caps, calls=calls, total=total, reserved=reserved, expires_at=expires_at)
+    return added_state(tx, key, run_parts(tx, [part], combine=False)[0])
+
+
+def added_state(tx: DriverTx, key: str, row: tuple[Any, ...] | None) -> tuple[bool, CounterState]:
+    """(added, state) from an upsert's row: the counter after it, or (refused) as it is now."""
     if row is None:
-        return False, read_counter(conn, key)
+        return False, read_counter(tx, key)
     return True, CounterState(int(row[0]), int(row[1]), int(row[2]))
 
 
@@ -213,28 +285,28 @@ def fits(state: CounterState, caps: Caps, calls: int, amount: int) -> bool:
     return True
 
 
-def adjust(conn: Connection, key: str, *, calls: int = 0, total: int = 0, reserved: int = 0) -> None:
+def adjust(tx: DriverTx, key: str, *, calls: int = 0, total: int = 0, reserved: int = 0) -> None:
     """Move amounts unconditionally (settling a reservation: reserved -> total; giving back a charge)."""
-    c = counters.c
-    conn.execute(
-        update(counters)
-        .where(c.key == key)
-        .values(calls=c.calls + calls, total=c.total + total, reserved=c.reserved + reserved)
-    )
+    tx.rows(_adjust(tx.mark), (calls, total, reserved, key))
 
 
 @contextlib.contextmanager
-def counter_transaction(store: Store) -> Iterator[Connection]:
-    """A write transaction for guard counters (budgets, limits, loops). On PostgreSQL it commits
-    without waiting for the WAL flush (`synchronous_commit = off`): atomicity and isolation are
-    unchanged, so no two processes can both pass a cap, but a crash of the DATABASE server may lose
-    the last fraction of a second of increments. That costs ~0.2 ms instead of a ~4 ms disk flush
-    per guarded call. Records that must survive (idempotency results, approvals) keep full
-    durability."""
-    with store.write_transaction() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        yield conn
+def counter_transaction(store: Store, *, relaxed: bool = True) -> Iterator[DriverTx]:
+    """A write transaction for guard counters (budgets, limits, loops), on the bare driver
+    connection. On PostgreSQL it commits without waiting for the WAL flush (`synchronous_commit =
+    off`): atomicity and isolation are unchanged, so no two processes can both pass a cap, but a
+    crash of the DATABASE server may lose the last fraction of a second of increments. That costs
+    ~0.2 ms instead of a ~4 ms disk flush per guarded call. Records that must survive (idempotency
+    results, approvals) keep full durability. `relaxed=False`: the caller relaxes the commit itself
+    in its first statement (`RELAX_COMMIT_COLUMN`), sparing a round trip."""
+    with store.driver_transaction() as tx:
+        if relaxed and tx.dialect == "postgresql":
+            tx.rows(RELAX_COMMIT)
+        yield tx
+
+
+RELAX_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+RELAX_COMMIT_COLUMN = "set_config('synchronous_commit', 'off', true)"  # the same, as a SELECT's column
 
 
 def purge_expired(store: Store, now: float | None = None) -> int:

@@ -12,8 +12,9 @@ cannot overshoot; only the difference between an estimate and the actual usage o
 flight can. A reservation that is never settled (the process crashed) stays charged at its estimate.
 
 As an engine step (stage "guards") the budgets are read while a call is evaluated, and the call
-reserves `estimate(action)` (default: one step) only when the engine admits it to run (after any
-approval), keeping the reservation until `budgets.settle(action, ...)`; calls that are never settled
+reserves `estimate(action)` (default: one step) only when it is admitted to run (after any
+approval) — read and reserved in the decision's one store transaction (`railguard.state._batch`) —
+keeping the reservation until `budgets.settle(action, ...)`; calls that are never settled
 stay charged at their estimate, which is exact for steps. A refused call, a call waiting for a human
 and an `explain` spend nothing.
 """
@@ -23,18 +24,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from railguard._pipeline import Charge
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, current_context
 from railguard.policy._guard_rules import BUDGET_METRICS, BUDGET_SCOPES, BudgetSpec
+from railguard.state._batch import Row, batch_for
 from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
     CounterState,
+    Part,
+    added_state,
     adjust,
     bounded_key,
     context_value,
@@ -42,11 +45,13 @@ from railguard.state._counters import (
     ensure_tables,
     fits,
     hit_mode,
-    read_counter,
+    read_counters,
+    run_parts,
     to_units,
-    try_add,
+    upsert_part,
 )
 from railguard.store import Store
+from railguard.store._connect import DriverTx
 
 if TYPE_CHECKING:
     from railguard.engine import Facts
@@ -184,6 +189,14 @@ class Budgets:
         self._pending: OrderedDict[str, Reservation] = OrderedDict()
         self._pending_lock = threading.Lock()
 
+    def _planned(self, ctx: Context, usage: Usage, now: float) -> list[_Held]:
+        """What `usage` takes from each rule that applies to `ctx` (counter key, units)."""
+        return [
+            _Held(rule, key, to_units(usage.of(rule.metric), rule.scale), rule.expires_at(now))
+            for rule in self.rules
+            if (key := rule.key(ctx, now)) is not None
+        ]
+
     def reserve(
         self,
         ctx: Context | None = None,
@@ -196,83 +209,53 @@ class Budgets:
     ) -> Reservation:
         """Hold an estimate against every applicable rule, all or nothing, in one transaction."""
         ctx = ctx or current_context()
-        usage = usage or Usage(tokens=tokens, cost=cost, steps=steps)
-        now = time.time()
-        planned = [(rule, key) for rule in self.rules if (key := rule.key(ctx, now)) is not None]
-        if not planned:
+        claim = _BudgetClaim(self, ctx, usage or Usage(tokens=tokens, cost=cost, steps=steps), mode)
+        if not claim.planned:
             return Reservation(self.store, True, Verdict.ALLOW, (), [])
-        outcomes: list[tuple[BudgetRule, bool, CounterState, int]] = []
+        refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                for rule, key in planned:
-                    need = to_units(usage.of(rule.metric), rule.scale)
-                    caps = Caps(max_total=to_units(rule.limit, rule.scale), headroom=True)
-                    added, state = try_add(conn, key, caps, reserved=need, expires_at=rule.expires_at(now))
-                    outcomes.append((rule, added, state, need))
-                if not all(added for _, added, _, _ in outcomes):
+                refused = claim.charge(conn)
+                if refused:
                     raise _Refused
         except _Refused:
-            pass
-        refused = [rule for rule, added, _, _ in outcomes if not added]
-        shown = [o for o in outcomes if not o[1]] if refused else outcomes  # no warnings on a refusal
-        hits = tuple(h for o in shown if (h := _hit(*o, ctx=ctx, mode=mode)) is not None)
-        if refused:
-            verdict = max((r.verdict for r in refused), key=lambda v: Verdict(v).rank)
-            return Reservation(self.store, False, Verdict(verdict), hits, [])
-        held = [
-            (key, rule.metric, need) for (rule, key), (_, _, _, need) in zip(planned, outcomes, strict=True)
-        ]
-        return Reservation(self.store, True, Verdict.ALLOW, hits, held)
+            return Reservation(self.store, False, _strictest(refused), tuple(refused), [])
+        return Reservation(self.store, True, Verdict.ALLOW, claim.warnings, claim.held)
 
     def preview(
         self, ctx: Context | None = None, usage: Usage | None = None, *, mode: Mode = Mode.ENFORCE
     ) -> Reservation:
         """What `reserve` would answer now, reserving nothing (the result holds nothing to settle)."""
-        ctx = ctx or current_context()
-        usage = usage or Usage()
-        now = time.time()
-        planned = [(rule, key) for rule in self.rules if (key := rule.key(ctx, now)) is not None]
-        if not planned:
+        claim = _BudgetClaim(self, ctx or current_context(), usage or Usage(), mode)
+        if not claim.planned:
             return Reservation(self.store, True, Verdict.ALLOW, (), [])
-        outcomes: list[tuple[BudgetRule, bool, CounterState, int]] = []
-        with self.store.read_connection() as conn:
-            for rule, key in planned:
-                need = to_units(usage.of(rule.metric), rule.scale)
-                state = read_counter(conn, key)
-                ok = fits(state, Caps(max_total=to_units(rule.limit, rule.scale), headroom=True), 0, need)
-                after = CounterState(state.calls, state.total, state.reserved + need) if ok else state
-                outcomes.append((rule, ok, after, need))
-        refused = [rule for rule, ok, _, _ in outcomes if not ok]
-        shown = [o for o in outcomes if not o[1]] if refused else outcomes
-        hits = tuple(h for o in shown if (h := _hit(*o, ctx=ctx, mode=mode)) is not None)
-        if refused:
-            verdict = max((r.verdict for r in refused), key=lambda v: Verdict(v).rank)
-            return Reservation(self.store, False, Verdict(verdict), hits, [])
-        return Reservation(self.store, True, Verdict.ALLOW, hits, [])
+        with self.store.driver_transaction(write=False) as conn:
+            hits = claim.decide((), read_counters(conn, claim.counter_keys))
+        if not claim.wants_charge:
+            return Reservation(self.store, False, _strictest(hits), tuple(hits), [])
+        return Reservation(self.store, True, Verdict.ALLOW, tuple(hits), [])
 
     # -- engine step ---------------------------------------------------------------------------
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
-        """The engine step: read now, reserve when the engine admits the call."""
+        """The engine step: the budgets are read, and the call's estimate reserved when the engine
+        admits it, in the decision's one store transaction (`railguard.state._batch`)."""
         if facts.provisional is Verdict.BLOCK or facts.charged:
             return ()  # a blocked call spends nothing (nor is the store read for it); a retry spent already
-        mode, usage = hit_mode(facts), self.estimate(action)
-        seen = self.preview(action.context, usage, mode=mode)
-        if seen.ok and self.rules:
-            facts.on_admit(
-                Charge("budgets", lambda: self._hold(action, usage, mode), lambda: self.release(action))
-            )
-        return seen.hits
+        claim = _BudgetClaim(self, action.context, self.estimate(action), hit_mode(facts), action)
+        if claim.planned:
+            batch_for(facts, self.store).add(claim)
+        return ()
 
-    def _hold(self, action: Action, usage: Usage, mode: Mode) -> tuple[RuleHit, ...]:
-        held = self.reserve(action.context, usage, mode=mode)
-        if not held.ok:
-            return held.hits
+    def _pend(self, action: Action, held: Reservation) -> None:
         with self._pending_lock:
             self._pending[action.decision_id()] = held
             while len(self._pending) > _PENDING_MAX:
                 self._pending.popitem(last=False)
-        return ()
+
+    def _unpend(self, action: Action) -> None:
+        with self._pending_lock:
+            self._pending.pop(action.decision_id(), None)
 
     def settle(self, action: Action, usage: Usage | None = None, **actual: float) -> bool:
         """Charge the actual usage of a call the engine step reserved for; False if none is pending."""
@@ -294,6 +277,97 @@ class Budgets:
 
 def _one_step(_action: Action) -> Usage:
     return Usage(steps=1)
+
+
+def _strictest(hits: Sequence[RuleHit]) -> Verdict:
+    return max((h.verdict for h in hits), key=lambda v: v.rank, default=Verdict.BLOCK)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    rule: BudgetRule
+    key: str
+    need: int  # units this call takes
+    expires_at: float
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(max_total=to_units(self.rule.limit, self.rule.scale), headroom=True)
+
+
+class _BudgetClaim:
+    """A call's estimate against every applicable rule, in one transaction: read, checked, then
+    reserved. Refused, it shows only the refusing rules; allowed, the warnings."""
+
+    name = "budgets"
+    __slots__ = ("action", "budgets", "counter_keys", "ctx", "mode", "planned", "wants_charge", "warnings")
+
+    def __init__(
+        self, budgets: Budgets, ctx: Context, usage: Usage, mode: Mode, action: Action | None = None
+    ) -> None:
+        self.budgets = budgets
+        self.ctx = ctx
+        self.mode = mode
+        self.action = action  # the engine step's call, whose reservation `settle` finds by decision id
+        self.planned = budgets._planned(ctx, usage, time.time())
+        self.counter_keys = [held.key for held in self.planned]
+        self.wants_charge = False
+        self.warnings: tuple[RuleHit, ...] = ()
+
+    @property
+    def held(self) -> list[tuple[str, str, int]]:
+        return [(h.key, h.rule.metric, h.need) for h in self.planned]
+
+    def read_parts(self, mark: str, tag: str) -> list[tuple[str, tuple[Any, ...]]]:
+        return []  # counters only
+
+    def decide(self, rows: Sequence[Row], state: Mapping[str, CounterState]) -> list[RuleHit]:
+        outcomes = []
+        for h in self.planned:
+            now = state[h.key]
+            ok = fits(now, h.caps, 0, h.need)
+            after = CounterState(now.calls, now.total, now.reserved + h.need) if ok else now
+            outcomes.append((h.rule, ok, after, h.need))
+        self.wants_charge = all(ok for _, ok, _, _ in outcomes)
+        shown = outcomes if self.wants_charge else [o for o in outcomes if not o[1]]
+        return [hit for o in shown if (hit := _hit(*o, ctx=self.ctx, mode=self.mode)) is not None]
+
+    def recheck(self, conn: DriverTx) -> list[RuleHit]:
+        return []  # the upserts check the caps again
+
+    def charge_parts(self, mark: str) -> list[Part | None]:
+        return [
+            upsert_part(mark, h.key, h.caps, reserved=h.need, expires_at=h.expires_at) for h in self.planned
+        ]
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
+        outcomes = []
+        for h, row in zip(self.planned, rows, strict=True):
+            added, state = added_state(conn, h.key, row)
+            outcomes.append((h.rule, added, state, h.need))
+        refused = [o for o in outcomes if not o[1]]
+        shown = refused or outcomes  # no warnings on a refusal
+        hits = [hit for o in shown if (hit := _hit(*o, ctx=self.ctx, mode=self.mode)) is not None]
+        if refused:
+            return hits
+        self.warnings = tuple(hits)
+        return []
+
+    def charge(self, conn: DriverTx) -> list[RuleHit]:
+        """Reserve now (the direct `reserve`)."""
+        return self.charged(conn, run_parts(conn, self.charge_parts(conn.mark), combine=True))
+
+    def undo(self, conn: DriverTx) -> None:
+        if self.action is not None:
+            self.budgets._unpend(self.action)
+        for h in self.planned:
+            adjust(conn, h.key, reserved=-h.need)
+
+    def committed(self) -> None:
+        if self.action is not None:
+            self.budgets._pend(
+                self.action, Reservation(self.budgets.store, True, Verdict.ALLOW, (), self.held)
+            )
 
 
 def _hit(

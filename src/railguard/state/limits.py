@@ -14,9 +14,10 @@ seconds (the end of one window, then the start of the next). `window_s=None` cou
 key lives (use it with key="run"). All the rules that apply to a call are checked and counted in one
 transaction: either the call counts against every rule, or (refused) against none.
 
-As an engine step a limit is read while the call is evaluated and counted only when the engine
-admits the call to run (after any approval): a refused call, a call waiting for a human and an
-`explain` count nothing. A `sum_of` argument that is missing, not a number or negative gets the rule's verdict (fail closed).
+As an engine step a limit is read while the call is evaluated and counted only when the call is
+admitted to run (after any approval), in the decision's one store transaction shared with the other
+guards (`railguard.state._batch`): a refused call, a call waiting for a human and an `explain`
+count nothing. A `sum_of` argument that is missing, not a number or negative gets the rule's verdict (fail closed).
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from railguard._pipeline import Charge
 from railguard.model import Action, Mode, RuleHit, Severity, Verdict
 from railguard.policy._guard_rules import LIMIT_KEYS, LimitSpec
+from railguard.state._batch import Row, batch_for
 from railguard.state._counters import (
     UNITS_PER_AMOUNT,
     Caps,
     CounterState,
+    Part,
+    added_state,
     adjust,
     bounded_key,
     context_value,
@@ -42,11 +45,13 @@ from railguard.state._counters import (
     ensure_tables,
     fits,
     hit_mode,
-    read_counter,
+    read_counters,
+    run_parts,
     to_units,
-    try_add,
+    upsert_part,
 )
 from railguard.store import Store
+from railguard.store._connect import DriverTx
 
 if TYPE_CHECKING:
     from railguard.engine import Facts
@@ -129,65 +134,98 @@ class Limits:
 
     def check(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
         """Count the call against every applicable rule if all of them still allow it, atomically."""
-        return self._count(action, mode)[0]
-
-    def preview(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
-        """What `check` would answer now, counting nothing."""
-        now = time.time()
-        planned, bad = self._plan(action, mode, now)
+        planned, bad = self._plan(action, mode, time.time())
         if bad:
             return _refusal(bad)
         if not planned:
             return LimitOutcome(True, Verdict.ALLOW, ())
         refused: list[RuleHit] = []
-        with self.store.read_connection() as conn:
-            for p in planned:
-                state = read_counter(conn, p.key)
-                if not fits(state, p.caps, 1, p.amount):
-                    refused.append(p.refusal(state, mode, now))
-        return _refusal(refused) if refused else LimitOutcome(True, Verdict.ALLOW, ())
-
-    def _count(self, action: Action, mode: Mode) -> tuple[LimitOutcome, list[_Planned]]:
-        now = time.time()
-        planned, bad = self._plan(action, mode, now)
-        if bad:
-            return _refusal(bad), []
-        if not planned:
-            return LimitOutcome(True, Verdict.ALLOW, ()), []
-        refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                for p in planned:
-                    added, state = try_add(conn, p.key, p.caps, calls=1, total=p.amount, expires_at=p.ends)
-                    if not added:
-                        refused.append(p.refusal(state, mode, now))
+                refused = _LimitClaim(planned, mode).charge(conn)
                 if refused:
                     raise _Refused
         except _Refused:
-            return _refusal(refused), []
-        return LimitOutcome(True, Verdict.ALLOW, ()), planned
+            return _refusal(refused)
+        return LimitOutcome(True, Verdict.ALLOW, ())
 
-    def _uncount(self, planned: list[_Planned]) -> None:
-        with counter_transaction(self.store) as conn:
-            for p in planned:
-                adjust(conn, p.key, calls=-1, total=-p.amount)
+    def preview(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
+        """What `check` would answer now, counting nothing."""
+        planned, bad = self._plan(action, mode, time.time())
+        if bad:
+            return _refusal(bad)
+        if not planned:
+            return LimitOutcome(True, Verdict.ALLOW, ())
+        claim = _LimitClaim(planned, mode)
+        with self.store.driver_transaction(write=False) as conn:
+            refused = claim.decide((), read_counters(conn, claim.counter_keys))
+        return _refusal(refused) if refused else LimitOutcome(True, Verdict.ALLOW, ())
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
-        """The engine step: read now, count when the engine admits the call."""
+        """The engine step: the call's counters are read, and counted when the engine admits the
+        call, in the decision's one store transaction (`railguard.state._batch`)."""
         if facts.provisional is Verdict.BLOCK or facts.charged or not self.rules_for(action.tool):
             return ()  # a blocked call does not count against the limits; a retry counted already
         mode = hit_mode(facts)
-        outcome = self.preview(action, mode)
-        if outcome.ok:
-            counted: list[_Planned] = []
+        planned, bad = self._plan(action, mode, time.time())
+        if bad:
+            return tuple(bad)  # an uncountable amount is refused without asking the store
+        if planned:
+            batch_for(facts, self.store).add(_LimitClaim(planned, mode))
+        return ()
 
-            def take() -> tuple[RuleHit, ...]:
-                result, planned = self._count(action, mode)
-                counted.extend(planned)
-                return result.hits
 
-            facts.on_admit(Charge("limits", take, lambda: self._uncount(counted)))
-        return outcome.hits
+class _LimitClaim:
+    """A call's counters in the decision's transaction: read, checked, then counted."""
+
+    name = "limits"
+    __slots__ = ("counter_keys", "mode", "planned", "wants_charge")
+
+    def __init__(self, planned: list[_Planned], mode: Mode) -> None:
+        self.planned = planned
+        self.mode = mode
+        self.counter_keys = [p.key for p in planned]
+        self.wants_charge = False
+
+    def read_parts(self, mark: str, tag: str) -> list[tuple[str, tuple[Any, ...]]]:
+        return []  # counters only
+
+    def decide(self, rows: Sequence[Row], state: Mapping[str, CounterState]) -> list[RuleHit]:
+        now = time.time()
+        refused = [
+            p.refusal(state[p.key], self.mode, now)
+            for p in self.planned
+            if not fits(state[p.key], p.caps, 1, p.amount)
+        ]
+        self.wants_charge = not refused
+        return refused
+
+    def recheck(self, conn: DriverTx) -> list[RuleHit]:
+        return []  # the upserts check the caps again
+
+    def charge_parts(self, mark: str) -> list[Part | None]:
+        return [
+            upsert_part(mark, p.key, p.caps, calls=1, total=p.amount, expires_at=p.ends) for p in self.planned
+        ]
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
+        refused: list[RuleHit] = []
+        for p, row in zip(self.planned, rows, strict=True):
+            added, state = added_state(conn, p.key, row)
+            if not added:
+                refused.append(p.refusal(state, self.mode, time.time()))
+        return refused
+
+    def charge(self, conn: DriverTx) -> list[RuleHit]:
+        """Count the call now (the direct `check`)."""
+        return self.charged(conn, run_parts(conn, self.charge_parts(conn.mark), combine=True))
+
+    def undo(self, conn: DriverTx) -> None:
+        for p in self.planned:
+            adjust(conn, p.key, calls=-1, total=-p.amount)
+
+    def committed(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

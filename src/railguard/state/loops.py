@@ -27,26 +27,24 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-
-from sqlalchemy import Connection, func, select
 
 from railguard._pipeline import Charge
 from railguard.model import Action, Context, Mode, RuleHit, Severity, Verdict, canonical_json
 from railguard.policy._guard_rules import LoopSpec
+from railguard.state._batch import Row, batch_for
 from railguard.state._counters import (
+    Part,
     bounded_key,
     counter_transaction,
-    dialect_insert,
     ensure_tables,
     hit_mode,
-    loop_calls,
-    loop_errors,
 )
 from railguard.store import Store
+from railguard.store._connect import DriverTx
 
 if TYPE_CHECKING:
     from railguard.engine import Facts
@@ -110,21 +108,26 @@ class Loops:
         return tuple(self._runs.check(run, sig, action.tool[:200], self.rules.window, decide))
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
-        """The engine step: read the run's history now, record the call when the engine admits it."""
+        """The engine step: read the run's history now, record the call when the engine admits it.
+        Store-backed, both happen in the decision's one store transaction (`railguard.state._batch`)."""
         run = _run_key(action.context)
         if run is None or facts.provisional is Verdict.BLOCK or facts.charged:
             return ()  # a retry of a call already recorded is not a repeat
         mode, tool = hit_mode(facts), action.tool[:200]
         sig = call_signature(action, normalize_strings=self.rules.normalize_strings)
         decide = self._decider(action, mode)
-        hits = decide(self._runs.view(run, sig, tool, self.rules.window))
+        runs = self._runs
+        if isinstance(runs, _StoreRuns):
+            batch_for(facts, runs.store).add(_LoopClaim(runs, run, sig, tool, self.rules.window, decide))
+            return ()
+        hits = decide(runs.view(run, sig, tool, self.rules.window))
         if not any(h.verdict is Verdict.BLOCK for h in hits):
 
             def take() -> list[RuleHit]:  # an ask a human approved still runs; only a new block refuses
-                found = self._runs.check(run, sig, tool, self.rules.window, decide)
+                found = runs.check(run, sig, tool, self.rules.window, decide)
                 return [h for h in found if h.verdict is Verdict.BLOCK]
 
-            facts.on_admit(Charge("loops", take, lambda: self._runs.forget(run, sig)))
+            facts.on_admit(Charge("loops", take, lambda: runs.forget(run, sig)))
         return tuple(hits)
 
     def record_error(self, action: Action, error: BaseException | str) -> None:
@@ -277,58 +280,146 @@ class _MemoryRuns:
             state.errors[(tool, sig)] = (count + 1, error_type)
 
 
+def view_parts(
+    p: str, tag: str, run: str, sig: str, tool: str, window: int
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The run's history for one call as `Row`s, parts of one UNION ALL: how many times this call
+    was made ("n"), the last `window` calls ("r"), and the worst repeated error of the tool ("e")."""
+    parts: list[tuple[str, tuple[Any, ...]]] = [
+        (
+            f"SELECT '{tag}n', CAST(NULL AS VARCHAR(32)), count(*), 0, 0 FROM rg_loop_calls "
+            f"WHERE run_key = {p} AND sig = {p}",
+            (run, sig),
+        ),
+        (
+            f"SELECT '{tag}e', error_type, n, 0, 0 FROM (SELECT error_type, n FROM rg_loop_errors "
+            f"WHERE run_key = {p} AND tool = {p} ORDER BY n DESC LIMIT 1) AS worst",
+            (run, tool),
+        ),
+    ]
+    if window:
+        parts.append(
+            (
+                f"SELECT '{tag}r', sig, id, 0, 0 FROM (SELECT sig, id FROM rg_loop_calls "
+                f"WHERE run_key = {p} ORDER BY id DESC LIMIT {int(window)}) AS recent",
+                (run,),
+            )
+        )
+    return parts
+
+
+def append_part(p: str, run: str, sig: str) -> Part:
+    """The statement recording a call in its run's history (RETURNING a row, like every charge)."""
+    return (
+        f"INSERT INTO rg_loop_calls (run_key, sig, at) VALUES ({p}, {p}, {p}) RETURNING id, 0, 0",
+        (run, sig, time.time()),
+    )
+
+
+def view_of(rows: Sequence[Row]) -> RunView:
+    repeats, errors, error_type = 0, 0, ""
+    recent: list[tuple[int, str]] = []
+    for tag, text, number, _, _ in rows:
+        kind = tag[-1]
+        if kind == "n":
+            repeats = int(number)
+        elif kind == "e":
+            errors, error_type = int(number), text
+        else:
+            recent.append((int(number), text))
+    return RunView(repeats, [sig for _, sig in sorted(recent)], errors, error_type)
+
+
+class _LoopClaim:
+    """A call in its run's history, in the decision's transaction: read, decided, then recorded."""
+
+    name = "loops"
+    counter_keys = ()
+    __slots__ = ("decide_hits", "run", "runs", "sig", "tool", "wants_charge", "window")
+
+    def __init__(self, runs: _StoreRuns, run: str, sig: str, tool: str, window: int, decide: Decide) -> None:
+        self.runs, self.run, self.sig, self.tool, self.window = runs, run, sig, tool, window
+        self.decide_hits = decide
+        self.wants_charge = False
+
+    def read_parts(self, mark: str, tag: str) -> list[tuple[str, tuple[Any, ...]]]:
+        return view_parts(mark, tag, self.run, self.sig, self.tool, self.window)
+
+    def decide(self, rows: Sequence[Row], state: object) -> list[RuleHit]:
+        hits = self.decide_hits(view_of(rows))
+        self.wants_charge = not any(h.verdict is Verdict.BLOCK for h in hits)
+        return hits
+
+    def recheck(self, conn: DriverTx) -> list[RuleHit]:
+        """An ask a human approved still runs; only a new block refuses."""
+        found = self.decide_hits(self.runs.read_view(conn, self.run, self.sig, self.tool, self.window))
+        return [h for h in found if h.verdict is Verdict.BLOCK]
+
+    def charge_parts(self, mark: str) -> list[Part | None]:
+        return [append_part(mark, self.run, self.sig)]
+
+    def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
+        return []  # a row is always appended
+
+    def undo(self, conn: DriverTx) -> None:
+        self.runs.remove_last(conn, self.run, self.sig)
+
+    def committed(self) -> None:
+        return None
+
+
 class _StoreRuns:
     """Many processes: the history in the store, read and appended in one write transaction."""
 
     def __init__(self, store: Store) -> None:
         ensure_tables(store)
-        self._store = store
+        self.store = store
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with counter_transaction(self._store) as conn:
-            yield conn
+    def _tx(self) -> AbstractContextManager[DriverTx]:
+        return counter_transaction(self.store)
 
     def view(self, run: str, sig: str, tool: str, window: int) -> RunView:
-        with self._store.read_connection() as conn:
-            return self._view(conn, run, sig, tool, window)
+        with self.store.driver_transaction(write=False) as tx:
+            return self.read_view(tx, run, sig, tool, window)
 
     def check(self, run: str, sig: str, tool: str, window: int, decide: Decide) -> list[RuleHit]:
         with self._tx() as conn:
-            hits = decide(self._view(conn, run, sig, tool, window))
+            hits = decide(self.read_view(conn, run, sig, tool, window))
             if not any(h.verdict is Verdict.BLOCK for h in hits):
-                conn.execute(loop_calls.insert().values(run_key=run, sig=sig, at=time.time()))
+                self.append(conn, run, sig)
             return hits
 
     def forget(self, run: str, sig: str) -> None:
-        c = loop_calls.c
         with self._tx() as conn:
-            last = conn.execute(select(func.max(c.id)).where(c.run_key == run, c.sig == sig)).scalar_one()
-            if last is not None:
-                conn.execute(loop_calls.delete().where(c.id == last))
+            self.remove_last(conn, run, sig)
 
-    def _view(self, conn: Connection, run: str, sig: str, tool: str, window: int) -> RunView:
-        c, e = loop_calls.c, loop_errors.c
-        repeats = conn.execute(
-            select(func.count()).select_from(loop_calls).where(c.run_key == run, c.sig == sig)
-        ).scalar_one()
-        recent: list[str] = []
-        if window:
-            rows = conn.execute(select(c.sig).where(c.run_key == run).order_by(c.id.desc()).limit(window))
-            recent = [r[0] for r in rows][::-1]
-        worst = conn.execute(
-            select(e.n, e.error_type).where(e.run_key == run, e.tool == tool).order_by(e.n.desc()).limit(1)
-        ).first()
-        return RunView(int(repeats), recent, int(worst[0]) if worst else 0, worst[1] if worst else "")
+    @staticmethod
+    def append(conn: DriverTx, run: str, sig: str) -> None:
+        p = conn.mark
+        conn.rows(
+            f"INSERT INTO rg_loop_calls (run_key, sig, at) VALUES ({p}, {p}, {p})", (run, sig, time.time())
+        )
+
+    @staticmethod
+    def remove_last(conn: DriverTx, run: str, sig: str) -> None:
+        p = conn.mark
+        conn.rows(
+            f"DELETE FROM rg_loop_calls WHERE id = (SELECT max(id) FROM rg_loop_calls "
+            f"WHERE run_key = {p} AND sig = {p})",
+            (run, sig),
+        )
+
+    @staticmethod
+    def read_view(conn: DriverTx, run: str, sig: str, tool: str, window: int) -> RunView:
+        parts = view_parts(conn.mark, "", run, sig, tool, window)
+        sql = " UNION ALL ".join(part for part, _ in parts)
+        return view_of(conn.rows(sql, tuple(v for _, values in parts for v in values)))
 
     def record_error(self, run: str, tool: str, sig: str, error_type: str) -> None:
-        e = loop_errors.c
-        with self._tx() as conn:
-            stmt = dialect_insert(conn, loop_errors).values(
-                run_key=run, tool=tool, sig=sig, n=1, error_type=error_type, at=time.time()
-            )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[e.run_key, e.tool, e.sig], set_={"n": e.n + 1, "at": stmt.excluded.at}
-                )
+        with self._tx() as tx:
+            p = tx.mark
+            tx.rows(
+                f"INSERT INTO rg_loop_errors (run_key, tool, sig, n, error_type, at) VALUES ({p}, {p}, {p}, 1, {p}, {p}) "
+                "ON CONFLICT (run_key, tool, sig) DO UPDATE SET n = rg_loop_errors.n + 1, at = excluded.at",
+                (run, tool, sig, error_type, time.time()),
             )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,47 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_IMMEDIATE: True})
         with conn.begin():
             yield conn
+
+
+class DriverTx:
+    """A transaction on the bare driver connection (sqlite3 / psycopg), for statements written out
+    per dialect and run many times per second (the stateful guards' decision path): SQLAlchemy's
+    per-statement work costs several times what SQLite spends running them. `mark` is the
+    driver's positional parameter marker."""
+
+    __slots__ = ("_cursor", "dialect", "mark")
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+        self.mark = "?" if dialect == "sqlite" else "%s"
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; the rows it returned (none for a statement that returns none)."""
+        cursor = self._cursor
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+@contextmanager
+def driver_transaction(engine: Engine, *, write: bool) -> Iterator[DriverTx]:
+    """A `DriverTx` on a pooled connection, committed when the block exits without an exception
+    (rolled back otherwise). `write` on SQLite takes the write lock up front (BEGIN IMMEDIATE); a
+    read is one statement, atomic by itself."""
+    raw = engine.raw_connection()
+    try:
+        dialect = engine.dialect.name
+        cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+        if write and dialect == "sqlite":
+            cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield DriverTx(cursor, dialect)
+        except BaseException:
+            raw.rollback()
+            raise
+        raw.commit()
+    finally:
+        raw.close()
 
 
 def scrub(message: str, url: URL) -> str:

@@ -17,8 +17,10 @@ from railguard.errors import StoreError, UnstorableData
 from railguard.store import _ingest, _queries, _retention
 from railguard.store._connect import (
     ENV_VAR,
+    DriverTx,
     create_store_engine,
     display_url,
+    driver_transaction,
     resolve_url,
     scrub,
     write_transaction,
@@ -89,6 +91,18 @@ class Store:
     def read_connection(self) -> Iterator[Connection]:
         with self._translate_errors("read"), self._read_lock, self.engine.connect() as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def driver_transaction(self, *, write: bool = True) -> Iterator[DriverTx]:
+        """One transaction on the bare driver connection (`DriverTx`: SQL written per dialect, sent
+        as is), for the few statements run on every decision; failures surface as StoreError."""
+        lock = self._write_lock if write else self._read_lock
+        with self._translate_errors("write" if write else "read"), lock:
+            try:
+                with driver_transaction(self.engine, write=write) as tx:
+                    yield tx
+            except self.engine.dialect.loaded_dbapi.Error as exc:  # the driver's own errors
+                raise DBAPIError(None, None, exc) from None
 
     @contextlib.contextmanager
     def _translate_errors(self, what: str) -> Iterator[None]:
