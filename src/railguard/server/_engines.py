@@ -67,6 +67,10 @@ class TenantEngines:
         self._thread: threading.Thread | None = None
         self.refresh_errors = 0
 
+    def peek(self, tenant: str) -> TenantEngine | None:
+        """The tenant's engine if it is built (building one reads the store: not on the event loop)."""
+        return self._engines.get(tenant)
+
     def get(self, tenant: str) -> TenantEngine:
         found = self._engines.get(tenant)
         if found is not None:

@@ -100,5 +100,6 @@ def create_app(
 
     for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
         app.include_router(module.router)
+    app.router.routes[:0] = guard.fast_routes()  # the hot path answers before FastAPI's routing
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app
