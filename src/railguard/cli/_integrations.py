@@ -16,6 +16,7 @@ from railguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from railguard.engine import Engine
     from railguard.integrations.mcp_proxy import ProxyOptions
+    from railguard.remote import RemoteEngine
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -29,6 +30,13 @@ PolicyOpt = Annotated[
     list[Path] | None, typer.Option("--policy", "-p", help="Policy file (repeatable; later ones override).")
 ]
 PackOpt = Annotated[list[str] | None, typer.Option("--pack", help="Built-in pack (repeatable).")]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RAILGUARD_URL",
+        help="Railguard server URL: decisions come from it (key: $RAILGUARD_KEY); down -> block.",
+    ),
+]
 UntrustedOpt = Annotated[
     list[str] | None,
     typer.Option("--untrusted", help="Tool name glob whose output is scanned for injection (repeatable)."),
@@ -50,14 +58,16 @@ def hook_claude_code(
     ] = "defer",
     untrusted: UntrustedOpt = None,
     db: Annotated[str | None, typer.Option(help="Store URL: trace decisions and results there.")] = None,
+    server: ServerOpt = None,
 ) -> None:
     """Claude Code PreToolUse/PostToolUse hook: the event JSON on stdin, the answer on stdout.
-    Fails closed: any error in a PreToolUse exits 2 (Claude Code blocks the call)."""
+    Fails closed: any error in a PreToolUse exits 2 (Claude Code blocks the call), and so does a
+    --server that cannot be reached or refuses the key."""
     from railguard.integrations.claude_code import read_stdin, serve_hook
 
     code = serve_hook(
         read_stdin, policies=[str(p) for p in policy or []], packs=pack or [], event=event,
-        allow_mode=allow_mode, untrusted=untrusted or [], db=db,
+        allow_mode=allow_mode, untrusted=untrusted or [], db=db, server=server,
     )  # fmt: skip
     raise typer.Exit(code)
 
@@ -79,13 +89,21 @@ def install_claude_code(
         typer.Option(help="Passed to the hook: trace every decision and result into this store URL."),
     ] = None,
     untrusted: UntrustedOpt = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            help="Passed to the hook: take decisions from this Railguard server (key: $RAILGUARD_KEY)."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the merged settings; write nothing.")
     ] = False,
 ) -> None:
     """Add Railguard's PreToolUse and PostToolUse hooks to Claude Code's settings (merged, idempotent,
     the file's permissions kept, every previous version kept as settings.json.bak.<time>).
-    --policy, --pack, --db, --untrusted and --allow-mode are passed to the installed hook."""
+    --policy, --pack, --db, --untrusted, --allow-mode and --server are passed to the installed hook.
+    With --server the key is never written: the hook reads $RAILGUARD_KEY from the environment
+    Claude Code runs in."""
     import json
 
     from railguard.errors import ConfigurationError, PolicyError
@@ -102,7 +120,14 @@ def install_claude_code(
         except PolicyError as problem:
             err.print(f"[red]policy error:[/red] {escape(str(problem))}")
             raise typer.Exit(2) from None
+    if server is not None and (policy or pack):
+        err.print("[red]error:[/red] --server decides with the server's policy: drop --policy/--pack")
+        raise typer.Exit(2)
+    if server is not None:
+        _check_server(server)
     extra = [] if allow_mode == "defer" else ["--allow-mode", allow_mode]
+    if server is not None:
+        extra += ["--server", server]
     if db is not None:
         extra += ["--db", _absolute_store_url(db)]
     for glob in untrusted or []:
@@ -121,6 +146,35 @@ def install_claude_code(
         return
     backup = f" (previous file kept as {escape(str(result.backup))})" if result.backup else ""
     out.print(f"[green]installed[/green] Railguard hooks in {escape(str(result.path))}{backup}")
+
+
+def _check_server(server: str) -> None:
+    """Refuse a URL that cannot work; warn (installing anyway) when the server cannot be asked now."""
+    import os
+
+    from railguard.integrations.claude_code import KEY_ENV, remote_engine
+
+    if not os.environ.get(KEY_ENV, "").strip():
+        err.print(
+            f"[yellow]warning:[/yellow] ${KEY_ENV} is not set here; the hook reads it from the environment "
+            "Claude Code runs in, and blocks every call without it"
+        )
+        if not server.startswith(("http://", "https://")):
+            err.print(f"[red]error:[/red] invalid server URL {escape(server[:80])}: use http://host:port")
+            raise typer.Exit(2)
+        return
+    try:
+        remote = remote_engine(server)
+    except ConfigurationError as problem:
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
+        raise typer.Exit(2) from None
+    with remote:
+        if not remote.refresh():
+            failure = remote.last_failure.value if remote.last_failure else "no answer"
+            err.print(
+                f"[yellow]warning:[/yellow] the server at {escape(server)} did not answer with this key "
+                f"({failure}); until it does, the hook blocks every call"
+            )
 
 
 def _absolute_store_url(db: str) -> str:
@@ -171,6 +225,7 @@ def mcp_proxy(
     ] = "mcp-proxy",
     tenant: Annotated[str | None, typer.Option(help="Tenant the calls belong to (ctx.tenant).")] = None,
     user: Annotated[str | None, typer.Option(help="User the agent acts for (ctx.user).")] = None,
+    server: ServerOpt = None,
 ) -> None:
     """Guard an MCP server: sit between an MCP client and the server (a subprocess, or a URL with
     --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
@@ -191,13 +246,18 @@ def mcp_proxy(
             "or --upstream URL"
         )
         raise typer.Exit(2)
-    try:
-        engine = _engine_for(policy, pack)
-    except PolicyError as problem:
-        err.print(f"[red]policy error:[/red] {escape(str(problem))}")
-        raise typer.Exit(2) from None
-    if db is not None:
-        _attach_store(engine, db, approval_wait)
+    engine: Engine | RemoteEngine
+    if server is not None:
+        engine = _remote_for(server, policy=bool(policy or pack), db=db, hide_blocked=hide_blocked)
+        engine.wait_s = approval_wait
+    else:
+        try:
+            engine = _engine_for(policy, pack)
+        except PolicyError as problem:
+            err.print(f"[red]policy error:[/red] {escape(str(problem))}")
+            raise typer.Exit(2) from None
+        if db is not None:
+            _attach_store(engine, db, approval_wait)
     options = ProxyOptions(
         server_name=server_name,
         tool_name_format=tool_name_format,
@@ -213,8 +273,31 @@ def mcp_proxy(
     raise typer.Exit(_run_with_upstream(engine, options, command or [], upstream, listen))
 
 
+def _remote_for(server: str, *, policy: bool, db: str | None, hide_blocked: bool) -> RemoteEngine:
+    """The proxy's engine with --server: the server decides, records and asks humans itself."""
+    from railguard.integrations.claude_code import remote_engine
+
+    for given, flag, why in (
+        (policy, "--policy/--pack", "the server's active policy decides"),
+        (db is not None, "--db", "the server records every decision"),
+        (hide_blocked, "--hide-blocked", "the policy is on the server, not here"),
+    ):
+        if given:
+            err.print(f"[red]error:[/red] {flag} does not go with --server: {why}")
+            raise typer.Exit(2)
+    try:
+        return remote_engine(server)
+    except ConfigurationError as problem:
+        err.print(f"[red]cannot start the proxy:[/red] {escape(str(problem))}")
+        raise typer.Exit(2) from None
+
+
 def _run_with_upstream(
-    engine: Engine, options: ProxyOptions, command: list[str], url: str | None, listen: str | None
+    engine: Engine | RemoteEngine,
+    options: ProxyOptions,
+    command: list[str],
+    url: str | None,
+    listen: str | None,
 ) -> int:
     """The modes that reach their upstream through the session bridge: HTTP upstream and/or HTTP clients."""
     import anyio

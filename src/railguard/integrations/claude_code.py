@@ -18,6 +18,11 @@ SIGHUP) or running past its deadline exits 2 with the reason, which Claude Code 
 are reported back to Claude. With `--db`, the decision is recorded after it is taken, on a
 background thread waited for at most RECORD_WAIT_S: a store that is down, locked or slow costs one
 line on stderr, never the answer.
+
+With `--server URL` (or $RAILGUARD_URL) the decision comes from a Railguard server through
+`RemoteEngine`, authenticated by the key in $RAILGUARD_KEY (read from the environment, never from
+the settings file): the same answers, and a server that is down, slower than $RAILGUARD_TIMEOUT_S
+(default 2 s) or refuses the key gives the server policy's fail mode (block), never an allow.
 """
 
 from __future__ import annotations
@@ -31,13 +36,18 @@ import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from railguard._limits import MAX_JSON_BYTES, parse_json
 from railguard.engine import Engine
 from railguard.errors import GuardBlocked, RailguardError, StoreError
 from railguard.integrations._mcp_scan import injection_notice, scan_text, secrets_notice
 from railguard.model import Action, Context, Decision, Trust, Verdict
+
+if TYPE_CHECKING:
+    from railguard.remote import RemoteEngine
+
+    Decider = Engine | RemoteEngine
 
 __all__ = [
     "AllowMode",
@@ -61,6 +71,8 @@ RECORD_WAIT_ENV = "RAILGUARD_HOOK_RECORD_WAIT_S"
 RECORD_WAIT_S = 5.0  # how long the answered hook waits for its record to reach the store
 DEADLINE_ENV = "RAILGUARD_HOOK_DEADLINE_S"
 DEFAULT_DEADLINE_S = 30.0
+SERVER_ENV, KEY_ENV = "RAILGUARD_URL", "RAILGUARD_KEY"
+SERVER_TIMEOUT_ENV = "RAILGUARD_TIMEOUT_S"  # how long a --server decision may take (default 2 s)
 # Tools whose output comes from outside the user's machine: scanned for injection by default.
 UNTRUSTED_TOOLS = ("WebFetch", "WebSearch")
 
@@ -107,13 +119,13 @@ def action_from_hook(payload: Mapping[str, Any]) -> Action:
 
 
 def pre_tool_use(
-    engine: Engine, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
+    engine: Decider, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
 ) -> HookResult:
     """Decide one PreToolUse event."""
     return _pre_answer(hook_decision(engine, payload), allow_mode)
 
 
-def hook_decision(engine: Engine, payload: Mapping[str, Any]) -> Decision:
+def hook_decision(engine: Decider, payload: Mapping[str, Any]) -> Decision:
     """The decision on a PreToolUse event: `engine.admit`, the one admission path."""
     return _decide(engine, action_from_hook(payload))
 
@@ -144,7 +156,7 @@ def _permission(decision: str, reason: str, *, updated_input: dict[str, Any] | N
 
 
 def post_tool_use(
-    engine: Engine, payload: Mapping[str, Any], *, untrusted: Callable[[str], bool] | None = None
+    engine: Decider, payload: Mapping[str, Any], *, untrusted: Callable[[str], bool] | None = None
 ) -> HookResult:
     """Scan one PostToolUse response. Secrets -> a notice to Claude (`additionalContext`); injection
     signals in an untrusted tool's output -> `decision: block` with the reason, which Claude Code
@@ -166,13 +178,15 @@ def post_tool_use(
     return HookResult(0, json.dumps(out) + "\n" if out else "")
 
 
-def default_untrusted(engine: Engine, extra: Sequence[str] = ()) -> Callable[[str], bool]:
-    """Untrusted output: web tools, tools the policy declares `output_trust: untrusted`, and any
-    tool matching one of the `extra` globs (e.g. `mcp__*`)."""
+def default_untrusted(engine: Decider, extra: Sequence[str] = ()) -> Callable[[str], bool]:
+    """Untrusted output: web tools, tools the policy declares `output_trust: untrusted` (a local
+    engine's policy: a server's stays on the server), and any tool matching one of the `extra`
+    globs (e.g. `mcp__*`)."""
     patterns = (*UNTRUSTED_TOOLS, *extra)
+    policy = engine.policy if isinstance(engine, Engine) else None
 
     def untrusted(tool: str) -> bool:
-        if engine.policy.trust_of(tool) is Trust.UNTRUSTED:
+        if policy is not None and policy.trust_of(tool) is Trust.UNTRUSTED:
             return True
         return any(fnmatch.fnmatchcase(tool, p) for p in patterns)
 
@@ -189,6 +203,7 @@ def run_hook(
     untrusted: Sequence[str] = (),
     db: str | None = None,
     record_wait_s: float | None = None,
+    server: str | None = None,
 ) -> HookResult:
     """The whole hook: parse stdin, load the policy, decide or scan, then record (with `db`). Never
     raises. A PreToolUse (or an event that cannot be told) that fails for any reason is blocked
@@ -198,7 +213,7 @@ def run_hook(
     try:
         result, record = answer_hook(
             stdin_text, policies=policies, packs=packs, event=event, allow_mode=allow_mode,
-            untrusted=untrusted, db=db,
+            untrusted=untrusted, db=db, server=server,
         )  # fmt: skip
     except Exception as err:  # a bug below must still block, never crash with exit 1
         return _failed(EVENTS.get(event or ""), f"internal error ({type(err).__name__})")
@@ -218,10 +233,12 @@ def answer_hook(
     allow_mode: AllowMode = AllowMode.DEFER,
     untrusted: Sequence[str] = (),
     db: str | None = None,
-    engine: Engine | None = None,
+    engine: Decider | None = None,
+    server: str | None = None,
 ) -> tuple[HookResult, Callable[[], None] | None]:
     """The answer, and (when recording) what to record after it. `engine`: one already loaded from
-    these policies and packs (the warm daemon's); by default they are loaded for this call."""
+    these policies and packs (the warm daemon's); by default they are loaded for this call, or,
+    with `server`, a `RemoteEngine` asks that server (key: $RAILGUARD_KEY)."""
     if event is not None and event not in EVENTS:
         return _failed(PRE_TOOL_USE, f"unknown --event {event[:20]!r}; use pre or post"), None
     wanted = EVENTS.get(event or "")
@@ -239,7 +256,11 @@ def answer_hook(
         return HookResult(0, stderr=f"Railguard ignores the {str(name)[:40]!r} hook event\n"), None
     try:
         # warm=False: a hook process lives for one call, so it loads only the detectors that call needs
+        if engine is None and server:
+            engine = remote_engine(server)
         engine = engine or Engine(list(policies) or None, packs=list(packs) or None, warm=False)
+    except RailguardError as err:  # a bad URL, no key: said as is (they never hold the key)
+        return _failed(name, str(err)), None
     except Exception as err:
         return _failed(name, f"the policy could not be loaded: {err}"), None
     try:
@@ -257,8 +278,21 @@ def answer_hook(
         return _failed(name, f"internal error ({type(err).__name__})"), None
 
 
-def _decide(engine: Engine, action: Action) -> Decision:
+def _decide(engine: Decider, action: Action) -> Decision:
     return engine.admit(action)
+
+
+def remote_engine(server: str) -> RemoteEngine:
+    """The `RemoteEngine` of `--server URL`, with the key from $RAILGUARD_KEY."""
+    from railguard.errors import ConfigurationError
+    from railguard.remote import RemoteEngine
+
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise ConfigurationError(
+            f"--server {server[:80]} needs an API key in ${KEY_ENV} (railguard keys create --role agent)"
+        )
+    return RemoteEngine(server, key, timeout_s=_seconds(SERVER_TIMEOUT_ENV, 2.0))
 
 
 def _failed(event: str | None, problem: str) -> HookResult:
@@ -361,6 +395,7 @@ def serve_hook(
     allow_mode: str = "defer",
     untrusted: Sequence[str] = (),
     db: str | None = None,
+    server: str | None = None,
 ) -> int:
     """The hook as a process: the answer on stdout/stderr, the exit code returned. Every way it can
     fail blocks: an exception, an input it cannot read, SIGTERM/SIGINT/SIGHUP (the answer is written
@@ -373,7 +408,7 @@ def serve_hook(
         mode = AllowMode(allow_mode)
         result = run_hook(
             read_input(), policies=policies, packs=packs, event=event, allow_mode=mode,
-            untrusted=untrusted, db=db,
+            untrusted=untrusted, db=db, server=server,
         )  # fmt: skip
     except BaseException as err:  # whatever happened (SystemExit included), the call is blocked
         result = HookResult(BLOCKING_EXIT, stderr=_blocked_message(f"the hook failed ({type(err).__name__})"))
@@ -448,6 +483,7 @@ def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | No
     parser.add_argument("--allow-mode", default="defer")
     parser.add_argument("--untrusted", action="append", default=[])
     parser.add_argument("--db", default=None)
+    parser.add_argument("--server", default=os.environ.get(SERVER_ENV) or None)
     try:
         opts = parser.parse_args(argv)
     except SystemExit:  # never let a broken hook wave calls through
@@ -455,7 +491,7 @@ def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | No
         return BLOCKING_EXIT
     return serve_hook(
         read_input or read_stdin, policies=opts.policy, packs=opts.pack, event=opts.event, allow_mode=opts.allow_mode,
-        untrusted=opts.untrusted, db=opts.db,
+        untrusted=opts.untrusted, db=opts.db, server=opts.server,
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from railguard import __version__
 from railguard.policy import CompiledPolicy, load_policy
@@ -65,6 +66,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Load the detectors now (seconds on a busy machine), not in the first client's timeout.
+        await run_in_threadpool(engines.warm)
         engines.start()
         try:
             yield
