@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from railguard._limits import MAX_JSON_BYTES, parse_json
 from railguard.engine import Engine
-from railguard.errors import GuardBlocked, RailguardError, StoreError
+from railguard.errors import ConfigurationError, GuardBlocked, RailguardError, StoreError
 from railguard.integrations._mcp_scan import injection_notice, scan_text, secrets_notice
 from railguard.model import Action, Context, Decision, Trust, Verdict
 
@@ -259,7 +259,7 @@ def answer_hook(
         if engine is None and server:
             engine = remote_engine(server)
         engine = engine or Engine(list(policies) or None, packs=list(packs) or None, warm=False)
-    except RailguardError as err:  # a bad URL, no key: said as is (they never hold the key)
+    except ConfigurationError as err:  # --server: a bad URL, no key (said as is: never the key)
         return _failed(name, str(err)), None
     except Exception as err:
         return _failed(name, f"the policy could not be loaded: {err}"), None
@@ -284,7 +284,6 @@ def _decide(engine: Decider, action: Action) -> Decision:
 
 def remote_engine(server: str) -> RemoteEngine:
     """The `RemoteEngine` of `--server URL`, with the key from $RAILGUARD_KEY."""
-    from railguard.errors import ConfigurationError
     from railguard.remote import RemoteEngine
 
     key = os.environ.get(KEY_ENV, "").strip()
