@@ -5,8 +5,10 @@ a server that is stopped, or refuses the key, gives the fail mode (block), never
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -174,6 +176,39 @@ def test_install_with_server_keeps_the_key_out_of_the_settings_file(server: Serv
         ["sh", "-c", pre], input=_bash("ls"), capture_output=True, timeout=TIMEOUT_S, env=env, check=False
     )
     assert (fine.returncode, fine.stdout) == (0, b""), fine.stderr.decode()
+
+
+def test_the_installed_hooks_warm_daemon_asks_the_server_per_key(server: Server, tmp_path: Path) -> None:
+    """Through the thin client and its daemon (the default path): the daemon holds the key it was
+    started with, so another key gets its own daemon and its own answer, never the first one's."""
+    runtime = tmp_path / "runtime"
+    settings = tmp_path / "settings.json"
+    base = _env(RAILGUARD_HOOK_RUNTIME_DIR=str(runtime))
+    subprocess.run(
+        [sys.executable, "-m", "railguard.cli", "install", "claude-code", "--server", server.url,
+         "--settings", str(settings)],
+        capture_output=True, timeout=TIMEOUT_S, env=base, check=True,
+    )  # fmt: skip
+    pre = json.loads(settings.read_text())["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+
+    def run(command: str, key: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["sh", "-c", pre], input=_bash(command), capture_output=True, timeout=TIMEOUT_S,
+            env={**base, "RAILGUARD_KEY": key}, check=False,
+        )  # fmt: skip
+
+    try:
+        assert "server/no-rm-root" in _denied(run("rm -rf /", server.key))
+        fine = run("ls", server.key)
+        assert (fine.returncode, fine.stdout) == (0, b""), fine.stderr.decode()
+        assert "unauthorized" in _denied(run("ls", "rg_wrong_key"))
+        assert len(list(runtime.glob("*.sock"))) == 2  # one daemon per key
+    finally:
+        for lock in runtime.glob("*.lock"):
+            pid = lock.read_text().strip()
+            if pid.isdigit():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
 
 
 @asynccontextmanager
