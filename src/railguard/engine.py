@@ -606,7 +606,11 @@ class Engine:
     def _store_check(self, action: Action, facts: Facts, steps: Sequence[Step]) -> None:
         probes = self._store_probes
         for step in steps:
-            if probes.get(id(step), _always)(action, facts):
+            try:
+                needed = probes.get(id(step), _always)(action, facts)
+            except Exception:  # in the thread, the step itself fails and is decided as an error
+                needed = True
+            if needed:
                 raise _NeedsStore
 
     def _run_steps(self, action: Action, facts: Facts, *, inline: bool = False) -> str | None:
