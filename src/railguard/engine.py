@@ -83,6 +83,7 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 _ADMITTED_MAX = 10_000  # call ids already charged, remembered so a retry is not charged again
+StoreProbe = Callable[[Action, "Facts"], bool]  # will this step wait on the store for this call?
 
 
 class ApprovalHandler(Protocol):
@@ -168,6 +169,7 @@ class Engine:
             ("policy", "policy", evaluate_rules),
         ]
         self._store_bound = False
+        self._store_probes: dict[int, StoreProbe] = {}  # id(step) -> will it wait on the store?
         self._code_specs: dict[str, ToolSpec] = {}
         self._code_contracts: dict[str, Contract] = {}
         self._sinks: list[Sink] = []
@@ -260,10 +262,19 @@ class Engine:
 
     # -- extension points ------------------------------------------------------------------------
 
-    def add_step(self, step: Step, *, stage: str = "guards", name: str | None = None) -> None:
+    def add_step(
+        self,
+        step: Step,
+        *,
+        stage: str = "guards",
+        name: str | None = None,
+        needs_store: StoreProbe | None = None,
+    ) -> None:
         """Insert a step in its stage (kill switch, contract, policy, guards, approval). Steps of the
         "guards" and "approval" stages may wait on the store: `acheck`/`aadmit` run the evaluation
-        in a worker thread once there is one."""
+        in a worker thread when one of them will. `needs_store(action, facts)` tells, before the step
+        runs, whether it will this time (e.g. an approval lookup only for an `ask`); without it, a
+        step of those stages is taken to need the store on every call."""
         if stage not in STAGES:
             raise ConfigurationError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
         label: str = name or getattr(step, "__name__", None) or type(step).__name__
@@ -271,6 +282,8 @@ class Engine:
         at = next((i for i, (s, _, _) in enumerate(self._steps) if STAGES.index(s) > rank), len(self._steps))
         self._steps.insert(at, (stage, label, step))
         self._store_bound = self._store_bound or stage in STORE_STAGES
+        if stage in STORE_STAGES:
+            self._store_probes[id(step)] = needs_store or _always
 
     @property
     def steps(self) -> list[tuple[str, str]]:
@@ -469,8 +482,14 @@ class Engine:
         return decision, facts
 
     def _aevaluate(self, action: Action, **options: Any) -> Awaitable[tuple[Decision, Facts]]:
+        """On the event loop when no step will wait on the store this time (a stateless check is
+        tens of microseconds: a thread hop would cost more, and threads fight over the GIL);
+        otherwise the whole evaluation, from the start, in a worker thread."""
         if self._store_bound:
-            return _to_thread(self._evaluated, action, **options)
+            try:
+                return _ready(self._evaluated(action, inline=True, **options))
+            except _NeedsStore:
+                return _to_thread(self._evaluated, action, **options)
         return _ready(self._evaluated(action, **options))
 
     def _handler_failed(self, action: Action, decision: Decision, err: Exception) -> Decision:
@@ -534,8 +553,11 @@ class Engine:
         dry_run: bool = False,
         traces: list[RuleTrace] | None = None,
         approval: tuple[str, frozenset[str]] | None = None,
+        inline: bool = False,
     ) -> tuple[Decision, Facts]:
-        """Run the pipeline once: evaluation only, nothing is charged or recorded."""
+        """Run the pipeline once: evaluation only, nothing is charged or recorded. `inline`: raise
+        _NeedsStore (before any store-stage step runs, and before anything is counted) when a step
+        would wait on the store."""
         # Too deep or not encodable (a lone surrogate in an id): decided as an error on a stand-in
         # that keeps a stable decision id; nothing downstream walks the original.
         action, refused = admissible(action)
@@ -555,7 +577,11 @@ class Engine:
                 facts.charged = key in self._admitted
                 if facts.charged:
                     self._admitted.move_to_end(key)
-        error = refused or self._run_steps(action, facts)
+        if inline:
+            self._store_check(
+                action, facts, [step for stage, _, step in self._steps if stage in STORE_STAGES]
+            )
+        error = refused or self._run_steps(action, facts, inline=inline)
         if error is not None:
             facts.hits.append(_error_hit(facts, error))
         args: dict[str, Any] | None = None
@@ -591,7 +617,17 @@ class Engine:
             )
         return decision, facts
 
-    def _run_steps(self, action: Action, facts: Facts) -> str | None:
+    def _store_check(self, action: Action, facts: Facts, steps: Sequence[Step]) -> None:
+        probes = self._store_probes
+        for step in steps:
+            try:
+                needed = probes.get(id(step), _always)(action, facts)
+            except Exception:  # in the thread, the step itself fails and is decided as an error
+                needed = True
+            if needed:
+                raise _NeedsStore
+
+    def _run_steps(self, action: Action, facts: Facts, *, inline: bool = False) -> str | None:
         """Each step in stage order until one stops the chain; the error that ended it, if any."""
         problem = argument_problem(action.args)
         if problem is not None:
@@ -601,6 +637,8 @@ class Engine:
         steps = self._steps
         try:
             for index, (stage, _name, step) in enumerate(steps):
+                if inline and stage in STORE_STAGES:
+                    self._store_check(action, facts, (step,))  # e.g. the verdict so far became ask
                 try:
                     result = step(action, facts)
                 except Stop as stop:
@@ -612,6 +650,8 @@ class Engine:
                     deadline.check(f"after the {stage} step")
                 if facts.batches and (index + 1 == len(steps) or steps[index + 1][0] != stage):
                     facts.flush_batches()  # the stage is over: its guards' reads and charges, in one go
+        except _NeedsStore:
+            raise
         except DeadlineExceeded as err:
             return str(err)
         except RecursionError:
@@ -734,6 +774,14 @@ def _to_thread(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Awaitable[
 
 async def _ready(value: tuple[Decision, Facts]) -> tuple[Decision, Facts]:
     return value
+
+
+class _NeedsStore(Exception):
+    """An inline evaluation reached a step that would wait on the store: run it in a thread."""
+
+
+def _always(_action: Action, _facts: Facts) -> bool:
+    return True
 
 
 def _approval_of(asked: Decision, outcome: Decision) -> tuple[str, frozenset[str]]:

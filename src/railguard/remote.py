@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from railguard.errors import ApprovalRequired, ConfigurationError, GuardBlocked
+from railguard._decisions import refusal
+from railguard.errors import ConfigurationError
 from railguard.model import Action, Context, Decision, Mode, RuleHit, Severity, Verdict, current_context
 from railguard.policy import CompiledPolicy, load_policy
 
@@ -91,7 +92,8 @@ class _Switches:
 
 
 class RemoteEngine:
-    """`check` / `acheck` / `guard` / `check_output` answered by a Railguard server.
+    """`check` / `acheck` / `admit` / `aadmit` / `guard` / `check_output` answered by a Railguard
+    server (the integrations take it where they take an `Engine`: `--server URL`).
 
     `timeout_s` bounds every call (connect and answer); the server is asked to answer within it
     too. `on_error` is used until the server has said its policy's (then the server's wins).
@@ -121,7 +123,7 @@ class RemoteEngine:
         self.on_error = Verdict(on_error)
         self.killswitch_cache_s = killswitch_cache_s
         self.wait_s = wait_s
-        self.approval_handler = None  # `guard` waits through the server instead (see _admit)
+        self.approval_handler = None  # `guard` waits through the server instead (see admit)
         self.failures: dict[RemoteFailure, int] = dict.fromkeys(RemoteFailure, 0)
         self.last_failure: RemoteFailure | None = None
         self._headers = {
@@ -181,6 +183,41 @@ class RemoteEngine:
             return self._failed(action, _transport_failure(err), type(err).__name__)
         return self._answer(action, response)
 
+    def admit(
+        self,
+        action: Action | str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        call_id: str | None = None,
+        context: Context | None = None,
+    ) -> Decision:
+        """The final decision, as `Engine.admit` gives it to integrations: for an `ask`, wait up to
+        `wait_s` for a human on the server, then the server's answer (the human's). Never raises."""
+        action = _action(action, args, call_id, context)
+        decision = self.check(action)
+        if decision.verdict is Verdict.ASK and self.wait_s > 0 and decision.approval_id:
+            self._wait_for(decision.approval_id)
+            decision = self.check(action)  # the server now answers with the human's decision
+        return decision
+
+    async def aadmit(
+        self,
+        action: Action | str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        call_id: str | None = None,
+        context: Context | None = None,
+    ) -> Decision:
+        """`admit` for async callers (the MCP proxy): the wait for a human runs off the event loop."""
+        import asyncio
+
+        action = _action(action, args, call_id, context)
+        decision = await self.acheck(action)
+        if decision.verdict is Verdict.ASK and self.wait_s > 0 and decision.approval_id:
+            await asyncio.to_thread(self._wait_for, decision.approval_id)
+            decision = await self.acheck(action)
+        return decision
+
     def check_output(self, tool: str, value: Any, *, action: Action | None = None) -> Any:
         """Report a tool's output to the server (provenance of later calls); returns `value`. A
         failure to report is counted, never raised: the output is the agent's either way."""
@@ -207,7 +244,7 @@ class RemoteEngine:
             @functools.wraps(fn)
             async def async_wrapper(*a: Any, **kw: Any) -> Any:
                 action = Action(tool, _bound_args(sig, a, kw))
-                decision = self._admit(action, await self.acheck(action))
+                decision = _refuse(action, await self.aadmit(action))
                 if decision.verdict is Verdict.MODIFY and decision.args is not None:
                     a, kw = _call_with(sig, a, kw, decision.args)
                 return self.check_output(tool, await fn(*a, **kw), action=action)
@@ -217,7 +254,7 @@ class RemoteEngine:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
             action = Action(tool, _bound_args(sig, a, kw))
-            decision = self._admit(action, self.check(action))
+            decision = _refuse(action, self.admit(action))
             if decision.verdict is Verdict.MODIFY and decision.args is not None:
                 a, kw = _call_with(sig, a, kw, decision.args)
             return self.check_output(tool, fn(*a, **kw), action=action)
@@ -242,19 +279,6 @@ class RemoteEngine:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------------
-
-    def _admit(self, action: Action, decision: Decision) -> Decision:
-        if decision.verdict is Verdict.BLOCK:
-            raise GuardBlocked(decision, action)
-        if decision.verdict is Verdict.ASK:
-            if self.wait_s > 0 and decision.approval_id:
-                self._wait_for(decision.approval_id)
-                decision = self.check(action)  # the server now answers with the human's decision
-                if decision.verdict is Verdict.BLOCK:
-                    raise GuardBlocked(decision, action)
-            if decision.verdict is Verdict.ASK:
-                raise ApprovalRequired(decision, action)
-        return decision
 
     def _wait_for(self, approval_id: str) -> None:
         deadline = time.monotonic() + self.wait_s
@@ -375,6 +399,14 @@ def _action(
     if isinstance(action, Action):
         return action
     return Action(action, dict(args or {}), call_id, context or current_context())
+
+
+def _refuse(action: Action, decision: Decision) -> Decision:
+    """`decision` when the call may run; else its refusal raised (GuardBlocked, ApprovalRequired)."""
+    refused = refusal(decision, action)
+    if refused is not None:
+        raise refused
+    return decision
 
 
 def _transport_failure(err: Exception) -> RemoteFailure:

@@ -16,6 +16,7 @@ from railguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from railguard.engine import Engine
     from railguard.integrations.mcp_proxy import ProxyOptions
+    from railguard.remote import RemoteEngine
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -35,6 +36,13 @@ ProvenanceOpt = Annotated[
         "--provenance",
         help="Run the provenance guard (needs --db, where its state lives): tool outputs are recorded, "
         "prompts are the user's words.",
+    ),
+]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RAILGUARD_URL",
+        help="Railguard server URL: decisions come from it (key: $RAILGUARD_KEY); down -> block.",
     ),
 ]
 UntrustedOpt = Annotated[
@@ -59,15 +67,17 @@ def hook_claude_code(
     untrusted: UntrustedOpt = None,
     db: Annotated[str | None, typer.Option(help="Store URL: trace decisions and results there.")] = None,
     provenance: ProvenanceOpt = False,
+    server: ServerOpt = None,
 ) -> None:
     """Claude Code PreToolUse/PostToolUse (and, with --provenance, UserPromptSubmit) hook: the event
     JSON on stdin, the answer on stdout. Fails closed: any error in a PreToolUse exits 2 (Claude Code
-    blocks the call); a prompt is never blocked."""
+    blocks the call), and so does a --server that cannot be reached or refuses the key; a prompt is
+    never blocked."""
     from railguard.integrations.claude_code import read_stdin, serve_hook
 
     code = serve_hook(
         read_stdin, policies=[str(p) for p in policy or []], packs=pack or [], event=event,
-        allow_mode=allow_mode, untrusted=untrusted or [], db=db, provenance=provenance,
+        allow_mode=allow_mode, untrusted=untrusted or [], db=db, provenance=provenance, server=server,
     )  # fmt: skip
     raise typer.Exit(code)
 
@@ -90,14 +100,22 @@ def install_claude_code(
     ] = None,
     untrusted: UntrustedOpt = None,
     provenance: ProvenanceOpt = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            help="Passed to the hook: take decisions from this Railguard server (key: $RAILGUARD_KEY)."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the merged settings; write nothing.")
     ] = False,
 ) -> None:
     """Add Railguard's PreToolUse and PostToolUse hooks to Claude Code's settings (merged, idempotent,
     the file's permissions kept, every previous version kept as settings.json.bak.<time>).
-    --policy, --pack, --db, --untrusted, --allow-mode and --provenance are passed to the installed hook;
-    --provenance also installs the UserPromptSubmit hook (it needs --db)."""
+    --policy, --pack, --db, --untrusted, --allow-mode, --provenance and --server are passed to the
+    installed hook; --provenance also installs the UserPromptSubmit hook (it needs --db). With
+    --server the key is never written: the hook reads $RAILGUARD_KEY from the environment Claude Code
+    runs in."""
     import json
 
     from railguard.errors import ConfigurationError, PolicyError
@@ -119,7 +137,17 @@ def install_claude_code(
         except PolicyError as problem:
             err.print(f"[red]policy error:[/red] {escape(str(problem))}")
             raise typer.Exit(2) from None
+    if server is not None and (policy or pack or provenance):
+        err.print(
+            "[red]error:[/red] --server decides with the server's policy and state: "
+            "drop --policy/--pack/--provenance"
+        )
+        raise typer.Exit(2)
+    if server is not None:
+        _check_server(server)
     extra = [] if allow_mode == "defer" else ["--allow-mode", allow_mode]
+    if server is not None:
+        extra += ["--server", server]
     if db is not None:
         extra += ["--db", _absolute_store_url(db)]
     for glob in untrusted or []:
@@ -140,6 +168,35 @@ def install_claude_code(
         return
     backup = f" (previous file kept as {escape(str(result.backup))})" if result.backup else ""
     out.print(f"[green]installed[/green] Railguard hooks in {escape(str(result.path))}{backup}")
+
+
+def _check_server(server: str) -> None:
+    """Refuse a URL that cannot work; warn (installing anyway) when the server cannot be asked now."""
+    import os
+
+    from railguard.integrations.claude_code import KEY_ENV, remote_engine
+
+    if not os.environ.get(KEY_ENV, "").strip():
+        err.print(
+            f"[yellow]warning:[/yellow] ${KEY_ENV} is not set here; the hook reads it from the environment "
+            "Claude Code runs in, and blocks every call without it"
+        )
+        if not server.startswith(("http://", "https://")):
+            err.print(f"[red]error:[/red] invalid server URL {escape(server[:80])}: use http://host:port")
+            raise typer.Exit(2)
+        return
+    try:
+        remote = remote_engine(server)
+    except ConfigurationError as problem:
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
+        raise typer.Exit(2) from None
+    with remote:
+        if not remote.refresh():
+            failure = remote.last_failure.value if remote.last_failure else "no answer"
+            err.print(
+                f"[yellow]warning:[/yellow] the server at {escape(server)} did not answer with this key "
+                f"({failure}); until it does, the hook blocks every call"
+            )
 
 
 def _absolute_store_url(db: str) -> str:
@@ -190,6 +247,7 @@ def mcp_proxy(
     ] = "mcp-proxy",
     tenant: Annotated[str | None, typer.Option(help="Tenant the calls belong to (ctx.tenant).")] = None,
     user: Annotated[str | None, typer.Option(help="User the agent acts for (ctx.user).")] = None,
+    server: ServerOpt = None,
 ) -> None:
     """Guard an MCP server: sit between an MCP client and the server (a subprocess, or a URL with
     --upstream), check every tools/call, redact secrets in results. The client side is stdio, or
@@ -210,13 +268,18 @@ def mcp_proxy(
             "or --upstream URL"
         )
         raise typer.Exit(2)
-    try:
-        engine = _engine_for(policy, pack)
-    except PolicyError as problem:
-        err.print(f"[red]policy error:[/red] {escape(str(problem))}")
-        raise typer.Exit(2) from None
-    if db is not None:
-        _attach_store(engine, db, approval_wait)
+    engine: Engine | RemoteEngine
+    if server is not None:
+        engine = _remote_for(server, policy=bool(policy or pack), db=db, hide_blocked=hide_blocked)
+        engine.wait_s = approval_wait
+    else:
+        try:
+            engine = _engine_for(policy, pack)
+        except PolicyError as problem:
+            err.print(f"[red]policy error:[/red] {escape(str(problem))}")
+            raise typer.Exit(2) from None
+        if db is not None:
+            _attach_store(engine, db, approval_wait)
     options = ProxyOptions(
         server_name=server_name,
         tool_name_format=tool_name_format,
@@ -232,8 +295,31 @@ def mcp_proxy(
     raise typer.Exit(_run_with_upstream(engine, options, command or [], upstream, listen))
 
 
+def _remote_for(server: str, *, policy: bool, db: str | None, hide_blocked: bool) -> RemoteEngine:
+    """The proxy's engine with --server: the server decides, records and asks humans itself."""
+    from railguard.integrations.claude_code import remote_engine
+
+    for given, flag, why in (
+        (policy, "--policy/--pack", "the server's active policy decides"),
+        (db is not None, "--db", "the server records every decision"),
+        (hide_blocked, "--hide-blocked", "the policy is on the server, not here"),
+    ):
+        if given:
+            err.print(f"[red]error:[/red] {flag} does not go with --server: {why}")
+            raise typer.Exit(2)
+    try:
+        return remote_engine(server)
+    except ConfigurationError as problem:
+        err.print(f"[red]cannot start the proxy:[/red] {escape(str(problem))}")
+        raise typer.Exit(2) from None
+
+
 def _run_with_upstream(
-    engine: Engine, options: ProxyOptions, command: list[str], url: str | None, listen: str | None
+    engine: Engine | RemoteEngine,
+    options: ProxyOptions,
+    command: list[str],
+    url: str | None,
+    listen: str | None,
 ) -> int:
     """The modes that reach their upstream through the session bridge: HTTP upstream and/or HTTP clients."""
     import anyio

@@ -53,7 +53,17 @@ STAMPED_FILES = (
     os.path.join("integrations", "_hook_daemon.py"),
     os.path.join("policy", "packs"),
 )
-OPTIONS_WITH_VALUE = ("--policy", "-p", "--pack", "--event", "--allow-mode", "--untrusted", "--db")
+OPTIONS_WITH_VALUE = (
+    "--policy",
+    "-p",
+    "--pack",
+    "--event",
+    "--allow-mode",
+    "--untrusted",
+    "--db",
+    "--server",
+)
+SERVER_ENV, KEY_ENV = "RAILGUARD_URL", "RAILGUARD_KEY"
 
 
 class Unanswered(Exception):
@@ -104,6 +114,7 @@ def daemon_config(argv: Sequence[str]) -> dict[str, Any]:
     """The options that shape the daemon (everything but --event), policy paths made absolute."""
     config: dict[str, Any] = {
         "policy": [], "pack": [], "untrusted": [], "allow_mode": "defer", "db": None, "provenance": False,
+        "server": os.environ.get(SERVER_ENV) or None,
     }  # fmt: skip
     args = list(argv)
     i = 0
@@ -131,6 +142,11 @@ def daemon_config(argv: Sequence[str]) -> dict[str, Any]:
             config["allow_mode"] = value
         elif name == "--db":
             config["db"] = value
+        elif name == "--server":
+            config["server"] = value
+    if config["server"]:
+        # One daemon per key (it holds the key it was started with): a digest, never the key itself.
+        config["key"] = _digest(os.environ.get(KEY_ENV, ""))[:16]
     return config
 
 
@@ -152,6 +168,8 @@ def config_argv(config: dict[str, Any]) -> list[str]:
             argv += [f"--{name}", value]
     if config.get("provenance"):
         argv.append("--provenance")
+    if config.get("server"):
+        argv += ["--server", config["server"]]
     return argv if config["db"] is None else [*argv, "--db", config["db"]]
 
 

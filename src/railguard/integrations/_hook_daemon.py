@@ -27,11 +27,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from railguard.engine import Engine
+from railguard.errors import RailguardError
 from railguard.integrations import _hook_client as wire
-from railguard.integrations.claude_code import BLOCKING_EXIT, AllowMode, HookResult, answer_hook
+from railguard.integrations.claude_code import (
+    BLOCKING_EXIT,
+    AllowMode,
+    HookResult,
+    answer_hook,
+    remote_engine,
+)
+
+if TYPE_CHECKING:
+    from railguard.remote import RemoteEngine
 
 IDLE_ENV = "RAILGUARD_HOOK_DAEMON_IDLE_S"
 IDLE_S = 15 * 60.0
@@ -43,13 +53,23 @@ class _Policy:
     load: `answer_hook` then tries itself and answers with the load error, as in process."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        self._server: str | None = config.get("server")
+        self._remote: RemoteEngine | None = None
         self._paths: list[str] = list(config["policy"])
         self._packs: list[str] = list(config["pack"])
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
 
-    def engine(self) -> Engine | None:
+    def engine(self) -> Engine | RemoteEngine | None:
+        if self._server:  # decisions from the server: one client, its connections kept warm
+            with self._lock:
+                if self._remote is None:
+                    try:
+                        self._remote = remote_engine(self._server)
+                    except RailguardError:
+                        return None  # answer_hook says why, and blocks
+                return self._remote
         with self._lock:
             files = self._engine.policy.source.files if self._engine is not None else self._paths
             stamp = _file_stamps(files)
@@ -155,6 +175,7 @@ class Daemon:
             db=config["db"],
             engine=self.policy.engine(),
             provenance=bool(config.get("provenance")),
+            server=config.get("server"),
         )
 
     def _record_loop(self) -> None:

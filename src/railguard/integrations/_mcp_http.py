@@ -18,7 +18,7 @@ import ipaddress
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from uuid import uuid4
 
 import anyio
@@ -33,10 +33,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from railguard.engine import Engine
 from railguard.errors import ConfigurationError
 from railguard.integrations._mcp_http_upstream import Upstream, relay_session
 from railguard.integrations.mcp_proxy import McpProxy, ProxyOptions
+
+if TYPE_CHECKING:
+    from railguard.integrations.mcp_proxy import Decider
 
 __all__ = ["RelaySessions", "http_proxy_app", "parse_listen", "run_http_proxy", "run_stdio_to_upstream"]
 
@@ -52,7 +54,7 @@ class RelaySessions:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Decider,
         upstream: Upstream,
         options: ProxyOptions | None = None,
         *,
@@ -193,7 +195,7 @@ def _is_loopback(host: str) -> bool:
 
 
 async def run_http_proxy(
-    engine: Engine,
+    engine: Decider,
     host: str,
     port: int,
     upstream: Upstream,
@@ -221,7 +223,7 @@ async def run_http_proxy(
 
 
 async def run_stdio_to_upstream(
-    engine: Engine, upstream: Upstream, options: ProxyOptions | None = None
+    engine: Decider, upstream: Upstream, options: ProxyOptions | None = None
 ) -> int:
     """Serve the proxy on this process's stdin/stdout in front of `upstream` (typically an HTTP server,
     so a stdio-only client can use it). Returns 1 when the upstream was lost before the client left."""

@@ -24,6 +24,11 @@ guard runs too: `PostToolUse` records each tool's output (untrusted unless the p
 `output_trust: trusted`), `UserPromptSubmit` records the user's prompt as the user's words (their values
 vouch, and the user speaking starts a new turn), and `PreToolUse` decides with the provenance step. A
 `UserPromptSubmit` is never blocked: whatever fails there exits 0 with a line on stderr.
+
+With `--server URL` (or $RAILGUARD_URL) the decision comes from a Railguard server through
+`RemoteEngine`, authenticated by the key in $RAILGUARD_KEY (read from the environment, never from
+the settings file): the same answers, and a server that is down, slower than $RAILGUARD_TIMEOUT_S
+(default 2 s) or refuses the key gives the server policy's fail mode (block), never an allow.
 """
 
 from __future__ import annotations
@@ -43,12 +48,15 @@ from typing import TYPE_CHECKING, Any
 
 from railguard._limits import MAX_JSON_BYTES, parse_json
 from railguard.engine import Engine
-from railguard.errors import GuardBlocked, RailguardError, StoreError
+from railguard.errors import ConfigurationError, GuardBlocked, RailguardError, StoreError
 from railguard.integrations._mcp_scan import injection_notice, scan_text, secrets_notice
 from railguard.model import Action, Context, Decision, Trust, Verdict
 
 if TYPE_CHECKING:
+    from railguard.remote import RemoteEngine
     from railguard.state.provenance import Provenance
+
+    Decider = Engine | RemoteEngine
 
 __all__ = [
     "AllowMode",
@@ -73,6 +81,8 @@ RECORD_WAIT_ENV = "RAILGUARD_HOOK_RECORD_WAIT_S"
 RECORD_WAIT_S = 5.0  # how long the answered hook waits for its record to reach the store
 DEADLINE_ENV = "RAILGUARD_HOOK_DEADLINE_S"
 DEFAULT_DEADLINE_S = 30.0
+SERVER_ENV, KEY_ENV = "RAILGUARD_URL", "RAILGUARD_KEY"
+SERVER_TIMEOUT_ENV = "RAILGUARD_TIMEOUT_S"  # how long a --server decision may take (default 2 s)
 # Tools whose output comes from outside the user's machine: scanned for injection by default.
 UNTRUSTED_TOOLS = ("WebFetch", "WebSearch")
 
@@ -119,13 +129,13 @@ def action_from_hook(payload: Mapping[str, Any]) -> Action:
 
 
 def pre_tool_use(
-    engine: Engine, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
+    engine: Decider, payload: Mapping[str, Any], *, allow_mode: AllowMode = AllowMode.DEFER
 ) -> HookResult:
     """Decide one PreToolUse event."""
     return _pre_answer(hook_decision(engine, payload), allow_mode)
 
 
-def hook_decision(engine: Engine, payload: Mapping[str, Any]) -> Decision:
+def hook_decision(engine: Decider, payload: Mapping[str, Any]) -> Decision:
     """The decision on a PreToolUse event: `engine.admit`, the one admission path."""
     return _decide(engine, action_from_hook(payload))
 
@@ -156,7 +166,7 @@ def _permission(decision: str, reason: str, *, updated_input: dict[str, Any] | N
 
 
 def post_tool_use(
-    engine: Engine, payload: Mapping[str, Any], *, untrusted: Callable[[str], bool] | None = None
+    engine: Decider, payload: Mapping[str, Any], *, untrusted: Callable[[str], bool] | None = None
 ) -> HookResult:
     """Scan one PostToolUse response. Secrets -> a notice to Claude (`additionalContext`); injection
     signals in an untrusted tool's output -> `decision: block` with the reason, which Claude Code
@@ -178,13 +188,15 @@ def post_tool_use(
     return HookResult(0, json.dumps(out) + "\n" if out else "")
 
 
-def default_untrusted(engine: Engine, extra: Sequence[str] = ()) -> Callable[[str], bool]:
-    """Untrusted output: web tools, tools the policy declares `output_trust: untrusted`, and any
-    tool matching one of the `extra` globs (e.g. `mcp__*`)."""
+def default_untrusted(engine: Decider, extra: Sequence[str] = ()) -> Callable[[str], bool]:
+    """Untrusted output: web tools, tools the policy declares `output_trust: untrusted` (a local
+    engine's policy: a server's stays on the server), and any tool matching one of the `extra`
+    globs (e.g. `mcp__*`)."""
     patterns = (*UNTRUSTED_TOOLS, *extra)
+    policy = engine.policy if isinstance(engine, Engine) else None
 
     def untrusted(tool: str) -> bool:
-        if engine.policy.trust_of(tool) is Trust.UNTRUSTED:
+        if policy is not None and policy.trust_of(tool) is Trust.UNTRUSTED:
             return True
         return any(fnmatch.fnmatchcase(tool, p) for p in patterns)
 
@@ -202,6 +214,7 @@ def run_hook(
     db: str | None = None,
     record_wait_s: float | None = None,
     provenance: bool = False,
+    server: str | None = None,
 ) -> HookResult:
     """The whole hook: parse stdin, load the policy, decide or scan, then record (with `db`). Never
     raises. A PreToolUse (or an event that cannot be told) that fails for any reason is blocked
@@ -211,7 +224,7 @@ def run_hook(
     try:
         result, record = answer_hook(
             stdin_text, policies=policies, packs=packs, event=event, allow_mode=allow_mode,
-            untrusted=untrusted, db=db, provenance=provenance,
+            untrusted=untrusted, db=db, provenance=provenance, server=server,
         )  # fmt: skip
     except Exception as err:  # a bug below must still block, never crash with exit 1
         return _failed(EVENTS.get(event or ""), f"internal error ({type(err).__name__})")
@@ -231,12 +244,14 @@ def answer_hook(
     allow_mode: AllowMode = AllowMode.DEFER,
     untrusted: Sequence[str] = (),
     db: str | None = None,
-    engine: Engine | None = None,
+    engine: Decider | None = None,
     provenance: bool = False,
+    server: str | None = None,
 ) -> tuple[HookResult, Callable[[], None] | None]:
     """The answer, and (when recording) what to record after it. `engine`: one already loaded from
-    these policies and packs (the warm daemon's); by default they are loaded for this call.
-    `provenance`: run the provenance guard on the state in `db` (see the module's docstring)."""
+    these policies and packs (the warm daemon's); by default they are loaded for this call, or,
+    with `server`, a `RemoteEngine` asks that server (key: $RAILGUARD_KEY). `provenance`: run the
+    provenance guard on the state in `db` (see the module's docstring; not with a server)."""
     if event is not None and event not in EVENTS:
         return _failed(PRE_TOOL_USE, f"unknown --event {event[:20]!r}; use pre, post or prompt"), None
     wanted = EVENTS.get(event or "")
@@ -256,10 +271,17 @@ def answer_hook(
         return HookResult(0, stderr=f"Railguard ignores the {str(name)[:40]!r} hook event\n"), None
     if provenance and db is None:
         return _failed(name, "--provenance needs --db: the run's provenance state lives in that store"), None
+    if provenance and (server or (engine is not None and not isinstance(engine, Engine))):
+        return _failed(name, "--provenance runs with a local policy: with --server the server decides"), None
     try:
         # warm=False: a hook process lives for one call, so it loads only the detectors that call needs
+        if engine is None and server:
+            engine = remote_engine(server)
         engine = engine or Engine(list(policies) or None, packs=list(packs) or None, warm=False)
-        guard = hook_provenance(engine, db) if provenance and db is not None else None
+        local = engine if isinstance(engine, Engine) else None  # --provenance never comes with --server
+        guard = hook_provenance(local, db) if provenance and db is not None and local is not None else None
+    except ConfigurationError as err:  # --server: a bad URL, no key (said as is: never the key)
+        return _failed(name, str(err)), None
     except Exception as err:
         return _failed(name, f"the policy could not be loaded: {err}"), None
     if name == USER_PROMPT_SUBMIT and guard is not None:
@@ -281,7 +303,7 @@ def answer_hook(
         return _failed(name, f"internal error ({type(err).__name__})"), None
 
 
-def _decide(engine: Engine, action: Action) -> Decision:
+def _decide(engine: Decider, action: Action) -> Decision:
     return engine.admit(action)
 
 
@@ -317,6 +339,18 @@ def _user_prompt(guard: Provenance, payload: Mapping[str, Any]) -> HookResult:
     except Exception as err:
         return HookResult(0, stderr=f"Railguard could not record the prompt ({type(err).__name__})\n")
     return HookResult(0)
+
+
+def remote_engine(server: str) -> RemoteEngine:
+    """The `RemoteEngine` of `--server URL`, with the key from $RAILGUARD_KEY."""
+    from railguard.remote import RemoteEngine
+
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise ConfigurationError(
+            f"--server {server[:80]} needs an API key in ${KEY_ENV} (railguard keys create --role agent)"
+        )
+    return RemoteEngine(server, key, timeout_s=_seconds(SERVER_TIMEOUT_ENV, 2.0))
 
 
 def _failed(event: str | None, problem: str) -> HookResult:
@@ -422,6 +456,7 @@ def serve_hook(
     untrusted: Sequence[str] = (),
     db: str | None = None,
     provenance: bool = False,
+    server: str | None = None,
 ) -> int:
     """The hook as a process: the answer on stdout/stderr, the exit code returned. Every way it can
     fail blocks: an exception, an input it cannot read, SIGTERM/SIGINT/SIGHUP (the answer is written
@@ -435,7 +470,7 @@ def serve_hook(
         mode = AllowMode(allow_mode)
         result = run_hook(
             read_input(), policies=policies, packs=packs, event=event, allow_mode=mode,
-            untrusted=untrusted, db=db, provenance=provenance,
+            untrusted=untrusted, db=db, provenance=provenance, server=server,
         )  # fmt: skip
     except BaseException as err:  # whatever happened (SystemExit included), the call is blocked
         problem = f"the hook failed ({type(err).__name__})"
@@ -519,6 +554,7 @@ def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | No
     parser.add_argument("--untrusted", action="append", default=[])
     parser.add_argument("--db", default=None)
     parser.add_argument("--provenance", action="store_true")
+    parser.add_argument("--server", default=os.environ.get(SERVER_ENV) or None)
     try:
         opts = parser.parse_args(argv)
     except SystemExit:  # never let a broken hook wave calls through
@@ -526,7 +562,7 @@ def main(argv: Sequence[str] | None = None, read_input: Callable[[], bytes] | No
         return BLOCKING_EXIT
     return serve_hook(
         read_input or read_stdin, policies=opts.policy, packs=opts.pack, event=opts.event, allow_mode=opts.allow_mode,
-        untrusted=opts.untrusted, db=opts.db, provenance=opts.provenance,
+        untrusted=opts.untrusted, db=opts.db, provenance=opts.provenance, server=opts.server,
     )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
@@ -50,6 +50,11 @@ from railguard.errors import GuardError
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 from railguard.trace import tool_call
+
+if TYPE_CHECKING:
+    from railguard.remote import RemoteEngine
+
+    Decider = Engine | RemoteEngine  # `--server URL`: the decisions come from a Railguard server
 
 __all__ = ["McpProxy", "ProxyOptions", "run_stdio_proxy"]
 
@@ -99,7 +104,9 @@ class _State:
 class McpProxy:
     """The relay. `serve` runs until the client side closes; `upstream_exited` tells how it ended."""
 
-    def __init__(self, engine: Engine, options: ProxyOptions | None = None, *, fallback_name: str = "server"):
+    def __init__(
+        self, engine: Decider, options: ProxyOptions | None = None, *, fallback_name: str = "server"
+    ):
         self.engine = engine
         self.options = options or ProxyOptions()
         self.session = uuid.uuid4().hex  # one client connection is one session (approval scope)
@@ -300,8 +307,9 @@ class McpProxy:
         return result
 
     def _untrusted(self, tool: str) -> bool:
-        if self.engine.policy.trust_of(tool) is Trust.UNTRUSTED:
-            return True
+        engine = self.engine
+        if isinstance(engine, Engine) and engine.policy.trust_of(tool) is Trust.UNTRUSTED:
+            return True  # (a server's policy stays on the server: --untrusted names its tools here)
         return any(fnmatch.fnmatchcase(tool, pattern) for pattern in self.options.untrusted)
 
     def _hidden(self, tool: Any) -> bool:
@@ -311,9 +319,10 @@ class McpProxy:
 
     def never_allowed(self, tool: str) -> bool:
         """True when a rule blocks every call of the tool: no condition, no exception, enforced."""
-        if self.engine.mode is Mode.AUDIT:
-            return False
-        rules = self.engine.policy.plan(self.tool_name(tool)).rules
+        engine = self.engine
+        if not isinstance(engine, Engine) or engine.mode is Mode.AUDIT:
+            return False  # a server's policy is not known here
+        rules = engine.policy.plan(self.tool_name(tool)).rules
         return any(
             r.condition is None and r.verdict is Verdict.BLOCK and r.mode is Mode.ENFORCE and not r.exceptions
             for r in rules
@@ -359,7 +368,7 @@ def _warn(text: str) -> None:
 
 
 async def run_stdio_proxy(
-    engine: Engine,
+    engine: Decider,
     command: str,
     args: Sequence[str] = (),
     options: ProxyOptions | None = None,

@@ -67,6 +67,15 @@ class TenantEngines:
         self._thread: threading.Thread | None = None
         self.refresh_errors = 0
 
+    def warm(self) -> None:
+        """Load what the default policy's checks need (detectors, compiled patterns: shared by every
+        tenant's engine), so the first check of a tenant does not pay for it."""
+        Engine(self._default()).close()
+
+    def peek(self, tenant: str) -> TenantEngine | None:
+        """The tenant's engine if it is built (building one reads the store: not on the event loop)."""
+        return self._engines.get(tenant)
+
     def get(self, tenant: str) -> TenantEngine:
         found = self._engines.get(tenant)
         if found is not None:

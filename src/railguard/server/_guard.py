@@ -9,7 +9,10 @@
   so the retry after an approval sees it).
 - Every decision is recorded (redacted) in the store by a background writer: the answer never
   waits on recording it.
-- Checks run in a bounded thread pool; past the client's deadline the answer is the policy's
+- A check that needs no store (no call id to look up, no budgets/limits/loops, no provenance, not
+  an ask) runs on the event loop: it is CPU work of tens of microseconds, and handing it to a
+  thread costs more than that and makes threads fight over the GIL. Anything that waits on the
+  store runs in a bounded thread pool. Past the client's deadline the answer is the policy's
   `on_error`, said so in the reason.
 """
 
@@ -18,18 +21,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from railguard.model import Action, Decision, RuleHit, Severity, Verdict
 from railguard.server._auth import AuthError, Principal
-from railguard.server._engines import TenantEngines
+from railguard.server._engines import TenantEngine, TenantEngines
 from railguard.state import KillSwitch
 from railguard.store import BatchWriter, GuardAnswers
 from railguard.trace._decision_log import DecisionLog
 
 MAX_BATCH = 1000
+_YIELD_EVERY = 8  # actions of a batch decided between two turns of the event loop
+T = TypeVar("T")
 
 
 class BadAction(ValueError):
@@ -52,7 +57,10 @@ class GuardService:
 
     async def evaluate(self, principal: Principal, body: Any, deadline_ms: float | None) -> dict[str, Any]:
         action = self.action_for(principal, body)
-        return await self._bounded(lambda: self.decide(action), action, deadline_ms)
+        answer: dict[str, Any] = await self._within(
+            self._adecide(action), deadline_ms, lambda: self._late(action, deadline_ms)
+        )
+        return answer
 
     async def evaluate_batch(
         self, principal: Principal, bodies: list[Any], deadline_ms: float | None
@@ -67,14 +75,17 @@ class GuardService:
                 parsed.append({"index": index, "error": str(err)})
         actions = [a for a in parsed if isinstance(a, Action)]
 
-        def run_all() -> list[dict[str, Any]]:
-            return [self.decide(a) for a in actions]
+        async def run_all() -> list[dict[str, Any]]:
+            answers = []
+            for n, action in enumerate(actions, 1):
+                answers.append(await self._adecide(action))
+                if n % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a long batch lets other requests in between
+            return answers
 
-        try:
-            async with self._slots:
-                decided = iter(await self._with_deadline(run_all, deadline_ms))
-        except TimeoutError:
-            decided = iter([self._late(a, deadline_ms) for a in actions])
+        decided = iter(
+            await self._within(run_all(), deadline_ms, lambda: [self._late(a, deadline_ms) for a in actions])
+        )
         return [next(decided) if isinstance(item, Action) else item for item in parsed]
 
     async def observe(self, principal: Principal, body: Any) -> dict[str, Any]:
@@ -131,6 +142,7 @@ class GuardService:
         return action
 
     def decide(self, action: Action) -> dict[str, Any]:
+        """The answer, in a worker thread (it may wait on the store): idempotent on decision_id."""
         tenant = action.context.tenant or ""
         decision_id = action.decision_id()
         if action.call_id:
@@ -138,32 +150,51 @@ class GuardService:
             if earlier is not None:
                 return earlier
         tenant_engine = self.engines.get(tenant)
-        decision = tenant_engine.engine.check(action)
+        answer = self._answered(tenant_engine, action, tenant_engine.engine.check(action))
+        if action.call_id and answer["verdict"] != Verdict.ASK.value:
+            answer = self.answers.put(tenant, decision_id, answer)
+        return answer
+
+    async def _adecide(self, action: Action) -> dict[str, Any]:
+        """The answer, on the event loop when nothing waits on the store (see the module doc)."""
+        tenant_engine = self.engines.peek(action.context.tenant or "")
+        if action.call_id or tenant_engine is None:  # a stored answer to look up; an engine to build
+            return await self._in_pool(self.decide, action)
+        decision = await tenant_engine.engine.acheck(action)  # in a thread only if a step needs the store
+        if decision.verdict is Verdict.ASK and decision.approval_id is None:
+            return await self._in_pool(self._answered, tenant_engine, action, decision)
+        return self._answered(tenant_engine, action, decision)
+
+    def _answered(self, tenant_engine: TenantEngine, action: Action, decision: Decision) -> dict[str, Any]:
+        """File the approval request of an ask (the store), record the decision, answer its line."""
         if decision.verdict is Verdict.ASK and decision.approval_id is None:
             approval = tenant_engine.cushions.approvals.submit(action, decision)
             decision = dataclasses.replace(decision, approval_id=approval.id)
         self._record(decision)
-        answer = decision.to_json_line()
-        if action.call_id and decision.verdict is not Verdict.ASK:
-            answer = self.answers.put(tenant, decision_id, answer)
-        return answer
+        return decision.to_json_line()
 
     def _record(self, decision: Decision) -> None:
         self.decision_log.write([decision])  # the one decision-log writer: redacted, one event each
 
-    async def _bounded(self, work: Any, action: Action, deadline_ms: float | None) -> dict[str, Any]:
-        try:
-            async with self._slots:
-                result: dict[str, Any] = await self._with_deadline(work, deadline_ms)
-                return result
-        except TimeoutError:
-            return self._late(action, deadline_ms)
+    async def _in_pool(self, work: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, work, *args)
 
-    async def _with_deadline(self, work: Any, deadline_ms: float | None) -> Any:
-        future = asyncio.get_running_loop().run_in_executor(self.pool, work)
+    async def _within(
+        self, work: Coroutine[Any, Any, T], deadline_ms: float | None, late: Callable[[], T]
+    ) -> T:
+        """`work`'s result, or `late()` when it is not done within the client's deadline (a check
+        run inline cannot be interrupted: its answer is replaced when it finished past it)."""
         if deadline_ms is None:
-            return await future
-        return await asyncio.wait_for(future, timeout=max(0.0, deadline_ms) / 1000)
+            return await work
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(work, timeout=max(0.0, deadline_ms) / 1000)
+        except TimeoutError:
+            return late()
+        if (time.perf_counter() - started) * 1000 > deadline_ms:
+            return late()
+        return result
 
     def _late(self, action: Action, deadline_ms: float | None) -> dict[str, Any]:
         """The answer past the client's deadline: the policy's on_error, recorded like any decision."""

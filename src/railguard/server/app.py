@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from railguard import __version__
 from railguard.policy import CompiledPolicy, load_policy
@@ -83,6 +84,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Load the detectors now (seconds on a busy machine), not in the first client's timeout.
+        await run_in_threadpool(engines.warm)
         engines.start()
         # Off the event loop and not awaited: the server answers while the scanner compiles.
         threading.Thread(
@@ -141,5 +144,6 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(rule_drafts.router)
+    app.router.routes[:0] = guard.fast_routes()  # the hot path answers before FastAPI's routing
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app

@@ -329,8 +329,13 @@ def install_approvals(
     # PostgreSQL connection alone can take tens of milliseconds.
     repo.decided_for(store, tenant="", tool="", session="", digest="", now=0.0)
     engine.approval_handler = approvals
-    engine.add_step(approvals.step, stage="approval", name="approvals")
+    engine.add_step(approvals.step, stage="approval", name="approvals", needs_store=_asking_so_far)
     return approvals
+
+
+def _asking_so_far(_action: Action, facts: Facts) -> bool:
+    """The approval step reads the store only for a call the rules so far answer with ask."""
+    return facts.provisional is Verdict.ASK
 
 
 def _check_matches(engine: Engine) -> None:

@@ -87,6 +87,11 @@ class PolicyGuards:
                 # already refused spends no budget
                 facts.hits.extend(guard(action, facts))
 
+    def needs_store(self, _action: Action, facts: Facts) -> bool:
+        """Only a policy with budgets, limits or loop caps has anything to read in the store."""
+        guards = self.guards_for(facts.policy)
+        return guards.budgets is not None or guards.limits is not None or guards.loops is not None
+
     def budgets(self, policy: CompiledPolicy) -> Budgets | None:
         """The budgets of `policy` (to `settle` actual token and cost usage after a call)."""
         return self.guards_for(policy).budgets
@@ -117,5 +122,5 @@ def install_cushions(
     guards.guards_for(engine.policy)  # an invalid section fails here, with its file and line
     switch = install_killswitch(engine, store, refresh_s=killswitch_refresh_s)
     approvals = install_approvals(engine, store, wait=wait, notifier=notifier)
-    engine.add_step(guards, stage="guards", name="policy-guards")
+    engine.add_step(guards, stage="guards", name="policy-guards", needs_store=guards.needs_store)
     return Cushions(approvals, switch, guards)

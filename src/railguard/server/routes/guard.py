@@ -1,16 +1,24 @@
 """The guard API: `POST /v1/guard/evaluate` (a `railguard check` input line in, its `--json` line
-out), `/v1/guard/evaluate-batch` and `/v1/guard/observe` (a tool's output, for provenance)."""
+out), `/v1/guard/evaluate-batch` and `/v1/guard/observe` (a tool's output, for provenance).
+
+The two evaluate endpoints are the hot path: `fast_routes()` answers them as plain Starlette routes
+placed before the FastAPI ones (FastAPI's per-request machinery costs several times a check: see
+benchmarks/results/server.md). The FastAPI declarations below document them in /openapi.json and
+answer through the same functions; the behaviour (auth, tenant, deadline, errors) is one.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
-from railguard.server._auth import Principal, require
+from railguard.server._auth import AuthError, Principal, authenticate, require
 from railguard.server._guard import BadAction, GuardService, deadline_from
 
 router = APIRouter(prefix="/v1/guard", tags=["guard"])
@@ -36,13 +44,37 @@ def _service(request: Request) -> GuardService:
 
 
 def _json(answer: Any) -> Response:
-    """The `check --json` line as the CLI prints it (json.dumps), without FastAPI's generic
-    re-encoding of every value: the hot path of the guard API."""
-    return Response(json.dumps(answer, default=str), media_type="application/json")
+    """The `check --json` line, without FastAPI's generic re-encoding of every value."""
+    try:
+        body = orjson.dumps(answer, default=str)
+    except (TypeError, orjson.JSONEncodeError):  # an integer past 64 bits echoed in `args`
+        body = json.dumps(answer, default=str).encode()
+    return Response(body, media_type="application/json")
 
 
 def _bad(err: BadAction) -> JSONResponse:
     return JSONResponse({"detail": str(err)}, status_code=400)
+
+
+async def _evaluate_one(
+    request: Request, principal: Principal, action: Any, deadline: str | None
+) -> Response:
+    try:
+        answer = await _service(request).evaluate(principal, action, deadline_from(deadline))
+    except BadAction as err:
+        return _bad(err)
+    return _json(answer)
+
+
+async def _evaluate_many(request: Request, principal: Principal, body: Any, deadline: str | None) -> Response:
+    actions = body.get("actions") if isinstance(body, dict) else None
+    if not isinstance(actions, list):
+        return _bad(BadAction('the body must be {"actions": [action, ...]}'))
+    try:
+        decisions = await _service(request).evaluate_batch(principal, actions, deadline_from(deadline))
+    except BadAction as err:
+        return _bad(err)
+    return _json({"decisions": decisions})
 
 
 @router.post("/evaluate", response_model=dict[str, Any])
@@ -54,11 +86,7 @@ async def evaluate(
 ) -> Any:
     """Decide one action: `{tool, args, id, context}` -> the `railguard check --json` line
     (verdict, rules, reason, decision_id, policy_revision, approval_id when a human must decide)."""
-    try:
-        answer = await _service(request).evaluate(principal, action, deadline_from(deadline))
-    except BadAction as err:
-        return _bad(err)
-    return _json(answer)
+    return await _evaluate_one(request, principal, action, deadline)
 
 
 @router.post("/evaluate-batch", response_model=dict[str, Any])
@@ -70,15 +98,37 @@ async def evaluate_batch(
 ) -> Any:
     """`{"actions": [...]}` -> `{"decisions": [...]}` in the same order; an invalid action gets
     `{"index", "error"}` in its place and does not fail the others."""
-    actions = body.get("actions")
-    if actions is None:
-        return _bad(BadAction('the body must be {"actions": [action, ...]}'))
-    try:
-        return {
-            "decisions": await _service(request).evaluate_batch(principal, actions, deadline_from(deadline))
-        }
-    except BadAction as err:
-        return _bad(err)
+    return await _evaluate_many(request, principal, body, deadline)
+
+
+def _fast(answer: Any) -> Any:
+    """A plain Starlette endpoint for `answer(request, principal, body, deadline)`: the caller
+    authenticated as for the FastAPI route, the body parsed with orjson, errors as FastAPI's."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            principal = await authenticate(request, "evaluate")
+            request.state.principal = principal
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError as err:
+                return _bad(BadAction(f"the body is not valid JSON ({err})"))
+            response: Response = await answer(
+                request, principal, body, request.headers.get("x-railguard-deadline-ms")
+            )
+            return response
+        except AuthError as err:
+            return JSONResponse({"detail": err.message}, status_code=err.status, headers=err.http().headers)
+
+    return endpoint
+
+
+def fast_routes() -> list[Route]:
+    """The evaluate endpoints as plain routes, to be placed before the FastAPI routes."""
+    return [
+        Route("/v1/guard/evaluate", _fast(_evaluate_one), methods=["POST"]),
+        Route("/v1/guard/evaluate-batch", _fast(_evaluate_many), methods=["POST"]),
+    ]
 
 
 @router.post("/observe", response_model=dict[str, Any])
