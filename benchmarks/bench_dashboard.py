@@ -64,7 +64,9 @@ _SPAN_FIELDS = tuple(f.name for f in fields(SpanRow))
 # -- the synthetic history -------------------------------------------------------------------------
 
 
-def _run(rng: random.Random, n: int, n_spans: int, start_ns: int) -> tuple[list[SpanRow], list[dict[str, Any]]]:
+def _run(
+    rng: random.Random, n: int, n_spans: int, start_ns: int
+) -> tuple[list[SpanRow], list[dict[str, Any]]]:
     """One run: an agent root, then alternating model and tool calls; a decision per tool call."""
     trace_id = f"{rng.getrandbits(128):032x}"
     agent = AGENTS[n % len(AGENTS)]
@@ -125,7 +127,9 @@ def _run(rng: random.Random, n: int, n_spans: int, start_ns: int) -> tuple[list[
     return rows, records
 
 
-def history(total_spans: int, days: float, end_s: float) -> Iterator[tuple[list[SpanRow], list[dict[str, Any]]]]:
+def history(
+    total_spans: int, days: float, end_s: float
+) -> Iterator[tuple[list[SpanRow], list[dict[str, Any]]]]:
     """Runs in start order over [end - days, end); the 1,000-span run is one of the last hour's."""
     rng = random.Random(13)
     n_runs = max(1, (total_spans - BIG_RUN_SPANS) // SPANS_PER_RUN)
@@ -163,7 +167,9 @@ def check_against_write_path() -> None:
             store.write_decisions(records)
         with store.read_connection() as conn:
             for rows, records in sample:
-                stored_run = conn.execute(select(runs).where(runs.c.trace_id == rows[0].trace_id)).one()._asdict()
+                stored_run = (
+                    conn.execute(select(runs).where(runs.c.trace_id == rows[0].trace_id)).one()._asdict()
+                )
                 assert stored_run == run_row(rows), (stored_run, run_row(rows))
                 stored = conn.execute(
                     select(decisions).where(decisions.c.trace_id == rows[0].trace_id).order_by(decisions.c.ts)
@@ -178,6 +184,8 @@ def check_against_write_path() -> None:
 def _flush_sqlite(store: Store, span_rows: list[dict[str, Any]], run_rows: list[dict[str, Any]],
                   decision_rows: list[dict[str, Any]]) -> None:  # fmt: skip
     with store.write_transaction() as conn:
+        # Random trace and event ids land all over three B-trees: keep them in memory while seeding.
+        conn.exec_driver_sql("PRAGMA cache_size = -1000000")
         conn.execute(insert(spans), span_rows)
         conn.execute(insert(runs), run_rows)
         if decision_rows:
@@ -392,7 +400,9 @@ def write_markdown(results: list[dict[str, Any]], args: argparse.Namespace, comm
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--spans", type=int, default=1_000_000, help="spans to store")
     parser.add_argument("--days", type=float, default=7, help="days the spans are spread over, ending now")
     parser.add_argument("--repeat", type=int, default=30, help="requests per page")

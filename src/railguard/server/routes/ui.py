@@ -10,7 +10,6 @@ import inspect
 import json
 import secrets
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from railguard.store import (
     build_tree,
 )
 from railguard.store._decision_pages import decision_page
+from railguard.store._overview import dashboard_overview
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 STATIC_DIR = UI_DIR / "static"
@@ -246,26 +246,19 @@ async def overview(request: Request, who: Principal) -> Response:
 def _overview_data(store: Store, scope: str | None) -> dict[str, Any]:
     now = time.time()
     since = now - DAY_S
-    buckets = store.timeseries(tenant=scope, bucket_s=3600, since=since - since % 3600, until=now)
-    runs = store.list_runs(tenant=scope, since=since, limit=1000)
-    decisions, _next = decision_page(store, tenant=scope, since=since, limit=1000)
-    rules = Counter(rule for d in decisions for rule in d.get("rules") or ())
-    agents: dict[str, list[float]] = {}
-    for run in runs:
-        entry = agents.setdefault(run.agent or "—", [0, 0.0])
-        entry[0] += 1
-        entry[1] += run.cost_usd
+    # One window for every number, on hour boundaries: the totals are the sums of the charts' bars.
+    found = dashboard_overview(store, tenant=scope, since=since - since % 3600, until=now, bucket_s=3600)
+    buckets = found.buckets
     pending = Approvals(store).list_requests(status="pending", tenant=scope, limit=1000)
     return {
         "totals": {
-            "runs": f"{len(runs)}+" if len(runs) == 1000 else len(runs),
+            "runs": found.runs,
             "cost": sum(b["cost_usd"] for b in buckets),
             "tokens": sum(b["input_tokens"] + b["output_tokens"] for b in buckets),
-            "blocks": sum(d["verdict"] == "block" for d in decisions) or sum(b["blocks"] for b in buckets),
-            "asks": sum(d["verdict"] == "ask" for d in decisions) or sum(b["asks"] for b in buckets),
-            "would_block": sum(
-                d["verdict"] != "block" and d.get("would_verdict") == "block" for d in decisions
-            ),
+            # Decision events when the decision log has them, else the verdicts on ingested spans.
+            "blocks": found.verdicts.get("block", 0) or sum(b["blocks"] for b in buckets),
+            "asks": found.verdicts.get("ask", 0) or sum(b["asks"] for b in buckets),
+            "would_block": found.would_block,
         },
         "activity_chart": stacked_bars(
             buckets,
@@ -273,8 +266,8 @@ def _overview_data(store: Store, scope: str | None) -> dict[str, Any]:
             title="calls per hour",
         ),
         "cost_chart": stacked_bars(buckets, [("cost_usd", "s-cost")], title="cost per hour"),
-        "top_rules": rules.most_common(8),
-        "top_agents": sorted(((a, int(n), c) for a, (n, c) in agents.items()), key=lambda x: -x[2])[:8],
+        "top_rules": found.rules.most_common(8),
+        "top_agents": [(agent or "—", n, cost) for agent, n, cost in found.agents[:8]],
         "open_approvals": len(pending),
     }
 
