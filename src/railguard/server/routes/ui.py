@@ -250,15 +250,17 @@ def _overview_data(store: Store, scope: str | None) -> dict[str, Any]:
     # One window for every number, on hour boundaries: the totals are the sums of the charts' bars.
     found = dashboard_overview(store, tenant=scope, since=since - since % 3600, until=now, bucket_s=3600)
     buckets = found.buckets
+    # Blocks and asks from the decision log when the window has events in it, else (spans ingested
+    # from elsewhere, no decision log) from the verdicts on the spans.
+    logged = bool(found.verdicts)
     pending = Approvals(store).list_requests(status="pending", tenant=scope, limit=1000)
     return {
         "totals": {
             "runs": found.runs,
             "cost": sum(b["cost_usd"] for b in buckets),
             "tokens": sum(b["input_tokens"] + b["output_tokens"] for b in buckets),
-            # Decision events when the decision log has them, else the verdicts on ingested spans.
-            "blocks": found.verdicts.get("block", 0) or sum(b["blocks"] for b in buckets),
-            "asks": found.verdicts.get("ask", 0) or sum(b["asks"] for b in buckets),
+            "blocks": found.verdicts.get("block", 0) if logged else sum(b["blocks"] for b in buckets),
+            "asks": found.verdicts.get("ask", 0) if logged else sum(b["asks"] for b in buckets),
             "would_block": found.would_block,
         },
         "activity_chart": stacked_bars(
