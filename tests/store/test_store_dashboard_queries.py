@@ -230,3 +230,20 @@ def test_a_v3_database_gets_the_decision_indexes_from_migration_v4(store_url: st
         assert not OLD_INDEXES & indexes
         assert {what: call() for what, call in _pages(upgraded).items()} == before
         assert upgraded.migrate() == []
+
+
+def test_a_rule_filter_matches_whole_rule_ids_literally(store: Store) -> None:
+    records = [
+        _decision(n, tenant="acme", agent="a", run="r", at=T0 + n, verdict="block", rules=rules)
+        for n, rules in enumerate([["no_rm"], ["noxrm"], ["no_rm2", "sudo"], ["sudo", "no_rm"], ["50%"], []])
+    ]
+    store.write_decisions([*records, _decision(9, tenant="globex", agent="a", run="r", at=T0, verdict="block",
+                                               rules=["no_rm"])])  # fmt: skip
+
+    def matched(rule: str, tenant: str | None = "acme") -> list[str]:
+        return [r["event_id"] for r in decision_page(store, tenant=tenant, rule=rule, limit=100)[0]]
+
+    assert matched("no_rm") == ["e0003", "e0000"]  # `_` is no wildcard; "no_rm2" is another rule
+    assert matched("sudo") == ["e0003", "e0002"]
+    assert matched("50%") == ["e0004"] and matched("5") == [] and matched("%") == []
+    assert matched("no_rm", tenant=None) == ["e0003", "e0009", "e0000"]  # same time: newest event id first
