@@ -368,7 +368,7 @@ def run_backend(name: str, url: str, meta: dict[str, Any], repeat: int) -> dict[
         process.terminate()
         process.wait(timeout=30)
     return {"backend": name, "meta": meta, "pages": results, "migrated": migrated, "migrate_s": migrate_s,
-            "load": os.getloadavg()}  # fmt: skip
+            "load": os.getloadavg(), "measured_at": time.time()}  # fmt: skip
 
 
 def write_markdown(results: list[dict[str, Any]], args: argparse.Namespace, command: str) -> None:
@@ -402,7 +402,12 @@ def write_markdown(results: list[dict[str, Any]], args: argparse.Namespace, comm
     lines.append("")
     for r in results:
         meta = r["meta"]
-        seeded = "reused a cached seed" if meta.get("reused") else f"seeded in {meta['seconds']:.0f} s"
+        age = (r["measured_at"] - meta["seeded_at"]) / 60
+        seeded = (
+            f"a cached seed of {age:.0f} min before"
+            if meta.get("reused")
+            else f"seeded in {meta['seconds']:.0f} s"
+        )
         if r["migrated"]:
             seeded += f"; migrations applied to the seeded store ({', '.join(r['migrated'])}) in {r['migrate_s']:.1f} s"
         lines.append(

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from railguard.store._queries import MAX_BUCKETS
+from railguard.store._queries import count_buckets
 from railguard.store._schema import decisions, runs
 from railguard.store._store import Store
 
@@ -56,11 +56,7 @@ def dashboard_overview(
     store: Store, *, tenant: str | None, since: float, until: float, bucket_s: int = 3600
 ) -> Overview:
     """Runs started and decisions taken in [since, until)."""
-    if bucket_s < 1:
-        raise ValueError("bucket_s must be at least 1 second")
-    count = max(0, int((until - since + bucket_s - 1) // bucket_s))
-    if count > MAX_BUCKETS:
-        raise ValueError(f"{count} buckets requested; at most {MAX_BUCKETS}: widen bucket_s")
+    count = count_buckets(since, until, bucket_s)
     since_ns, until_ns, bucket_ns = int(since * _NS), int(until * _NS), bucket_s * _NS
     bucket = ((runs.c.start_ns - since_ns) // bucket_ns).label("bucket")
     run_query = (
