@@ -31,7 +31,7 @@ def _versions(url: str) -> list[tuple[str, int]]:
         ]
 
 
-STORE_VERSIONS = [("store", 1), ("store", 2), ("store", 3), ("store", 4)]
+STORE_VERSIONS = [("store", 1), ("store", 2), ("store", 3), ("store", 4), ("store", 5)]
 
 
 def test_opening_again_applies_nothing(store_url: str) -> None:

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, func, literal, select, tuple_
 
 from railguard.store._queries import MAX_PAGE
 from railguard.store._schema import decisions
 from railguard.store._store import Store
+
+
+def _fired(rule: str, dialect: str) -> ColumnElement[bool]:
+    """`rule` is one of the comma-joined ids in `rules`: found as a literal substring (no LIKE, so
+    `_` and `%` in an id are not wildcards), written as `position > 0`, which PostgreSQL guesses
+    matches often: it then walks the newest-first index and stops at a page, where its guess for
+    LIKE '%...%' (one row) had it read and sort the whole table."""
+    padded = literal(",") + func.coalesce(decisions.c.rules, "") + literal(",")
+    position = func.strpos if dialect == "postgresql" else func.instr  # same arguments, same answer
+    return position(padded, f",{rule},") > 0
 
 
 def decision_page(
@@ -29,14 +39,17 @@ def decision_page(
     """Newest first; returns (records, cursor of the next page or None). `rule` matches one fired rule id."""
     query = select(decisions.c.record, decisions.c.ts, decisions.c.event_id)
     if tenant is not None:
-        query = query.where(decisions.c.tenant == tenant)
+        # A run's few decisions come through the run index and only then is their tenant checked:
+        # `tenant || ''` (same value) keeps SQLite without statistics off the tenant's whole range.
+        query = query.where(
+            (decisions.c.tenant.concat("") if run is not None else decisions.c.tenant) == tenant
+        )
     for column, value in ((decisions.c.verdict, verdict), (decisions.c.tool, tool), (decisions.c.agent, agent),
                           (decisions.c.run, run)):  # fmt: skip
         if value is not None:
             query = query.where(column == value)
-    if rule is not None:  # rules are stored comma-joined; match a whole id
-        padded = "," + decisions.c.rules + ","
-        query = query.where(padded.contains(f",{rule},"))
+    if rule is not None:
+        query = query.where(_fired(rule, store.dialect))
     if since is not None:
         query = query.where(decisions.c.ts >= since)
     if until is not None:

@@ -34,7 +34,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from railguard.errors import ConfigurationError, StoreError
 from railguard.store._connect import write_transaction
-from railguard.store._schema import RETIRED_RUN_INDEXES, STORE_TABLES, decisions, runs, spans
+from railguard.store._schema import (
+    RETIRED_DECISION_INDEXES,
+    RETIRED_RUN_INDEXES,
+    STORE_TABLES,
+    decisions,
+    runs,
+    spans,
+)
 
 _version_metadata = MetaData()
 schema_version = Table(
@@ -161,16 +168,25 @@ def _lock(conn: Connection) -> None:
     # SQLite: write_transaction already began with BEGIN IMMEDIATE, which is the database-wide write lock.
 
 
-def _run_indexes_match_order(conn: Connection) -> None:
-    """Store v2: run-list indexes that end in (start_ns, trace_id). Idempotent, so a database that
-    v1 created from the current metadata (which has them already) passes through unchanged."""
-    for name in RETIRED_RUN_INDEXES:
+def _replace_indexes(conn: Connection, table: Table, retired: tuple[str, ...]) -> None:
+    """Drop `retired` indexes and create the table's current ones that are missing. Idempotent, so a
+    database that v1 created from the current metadata (which has them already) passes through."""
+    for name in retired:
         conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # names are constants, not input
-    for index in sorted(runs.indexes, key=lambda i: str(i.name)):
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
         index.create(conn, checkfirst=True)
 
 
-_V1_DECISION_INDEXES = ("ix_decisions_tenant_ts", "ix_decisions_tenant_verdict_ts", "ix_decisions_ts")
+def _run_indexes_match_order(conn: Connection) -> None:
+    """Store v2: run-list indexes that end in (start_ns, trace_id)."""
+    _replace_indexes(conn, runs, RETIRED_RUN_INDEXES)
+
+
+def _decision_indexes_match_order(conn: Connection) -> None:
+    """Store v5: decision-list indexes that end in (ts, event_id), and one by run."""
+    _replace_indexes(conn, decisions, RETIRED_DECISION_INDEXES)
+
+
 _V1_DECISIONS = "decisions_v1"
 V3_DECISION_COLUMNS = ("event_id", "seq", "trace_id", "span_id")  # what v3 added to the v1 table
 
@@ -182,7 +198,7 @@ def _decisions_are_events(conn: Connection) -> None:
     the current metadata already has the v3 table and passes through unchanged."""
     if "event_id" in {c["name"] for c in inspect(conn).get_columns(decisions.name)}:
         return
-    for name in _V1_DECISION_INDEXES:  # index names are shared with the new table's
+    for name in RETIRED_DECISION_INDEXES:  # v1's index names (v5 replaced them)
         conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # names are constants, not input
     conn.execute(text(f"ALTER TABLE {decisions.name} RENAME TO {_V1_DECISIONS}"))
     decisions.create(conn)
@@ -214,3 +230,8 @@ register_migration(
 )
 register_migration(Migration("store", 3, "decisions: one row per decision event", _decisions_are_events))
 register_migration(Migration("store", 4, "prompt version on spans and runs", _prompt_version_columns))
+register_migration(
+    Migration(
+        "store", 5, "decision indexes end in ts, event_id; decisions by run", _decision_indexes_match_order
+    )
+)

@@ -133,15 +133,21 @@ def get_trace(conn: Connection, trace_id: str, *, tenant: str | None) -> list[Sp
     return [SpanRow(*row) for row in conn.execute(query).all()]
 
 
+def count_buckets(since: float, until: float, bucket_s: int) -> int:
+    """How many `bucket_s` buckets cover [since, until); refuses a cut finer than MAX_BUCKETS."""
+    if bucket_s < 1:
+        raise ValueError("bucket_s must be at least 1 second")
+    count = max(0, int((until - since + bucket_s - 1) // bucket_s))
+    if count > MAX_BUCKETS:
+        raise ValueError(f"{count} buckets requested; at most {MAX_BUCKETS}: widen bucket_s")
+    return count
+
+
 def timeseries(
     conn: Connection, *, tenant: str | None, bucket_s: int, since: float, until: float, agent: str | None
 ) -> list[dict[str, Any]]:
     """Dense buckets [since, until): empty buckets are present with zeros, so charts need no gap logic."""
-    if bucket_s < 1:
-        raise ValueError("bucket_s must be at least 1 second")
-    bucket_count = max(0, int((until - since + bucket_s - 1) // bucket_s))
-    if bucket_count > MAX_BUCKETS:
-        raise ValueError(f"{bucket_count} buckets requested; at most {MAX_BUCKETS}: widen bucket_s")
+    bucket_count = count_buckets(since, until, bucket_s)
     since_ns, until_ns, bucket_ns = int(since * _NS), int(until * _NS), bucket_s * _NS
     bucket = ((spans.c.start_ns - since_ns) // bucket_ns).label("bucket")
     is_tool = spans.c.operation == TOOL_OPERATION
