@@ -43,7 +43,7 @@ class Call:
     args: Mapping[str, Any]
     context: Mapping[str, Any]
     record: Mapping[str, Any] | None  # its first decision event (None: ingested without a decision)
-    outputs: tuple[tuple[str, str], ...] = ()  # (tool, text) of the run's earlier tool results
+    outputs: tuple[tuple[str, str], ...] = ()  # (tool, text) of the run's tool results since the user spoke
 
     @property
     def trace_id(self) -> str | None:
@@ -109,10 +109,13 @@ def _calls(scope: Scope) -> list[Call]:
         for decision_id, seq, record in conn.execute(query):
             if decision_id not in records or seq < records[decision_id][0]:
                 records[decision_id] = (int(seq), dict(record))
-    outputs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    outputs: dict[str, list[tuple[str, str]]] = defaultdict(list)  # per run, since the user last spoke
     metas = iter(scope.history.actions)
     out = []
+    seen: set[str] = set()
     for event in scope.history.events:
+        if event.get("type") == "user":
+            outputs[event["run"]] = []
         if event.get("type") == "tool_result":
             content = event.get("content")
             text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
@@ -120,6 +123,10 @@ def _calls(scope: Scope) -> list[Call]:
         if event.get("type") != "action":
             continue
         meta = next(metas)
+        if meta.decision_id:
+            if meta.decision_id in seen:
+                continue  # the same call recorded again (a re-check): it is one call
+            seen.add(meta.decision_id)
         found = records.get(meta.decision_id or "")
         out.append(
             Call(meta, dict(event["args"]), dict(event.get("context") or {}), found[1] if found else None,
@@ -328,15 +335,20 @@ def loop(scope: Scope, finding: Finding) -> Draft | None:
         return None
     tool = counts.most_common(1)[0][0]
     runs_of_tool = [r for r, tools in looping.items() if tool in tools]
-    normal = [
-        sum(c.meta.tool == tool and c.meta.recorded in ("allow", "modify") for c in calls)
-        for run_id, calls in by_run.items() if run_id not in looping
-    ]  # fmt: skip
+    # Every call is checked against the cap (also ones another rule asks about): it must let the
+    # busiest normal run make all of its calls.
+    normal = [sum(c.meta.tool == tool for c in calls) for run_id, calls in by_run.items() if run_id not in looping]
     cap = max([n for n in normal if n] or [1])
     evidence: list[Call] = []
     for run_id in runs_of_tool:
-        admitted = [c for c in by_run[run_id] if c.meta.tool == tool and c.meta.recorded in ("allow", "modify")]
-        evidence.extend(admitted[cap:])
+        admitted = 0  # calls the cap has counted (it counts only the calls that run)
+        for c in by_run[run_id]:
+            if c.meta.tool != tool or c.meta.recorded == "block":
+                continue
+            if admitted >= cap:
+                evidence.append(c)
+            elif c.meta.recorded in ("allow", "modify"):
+                admitted += 1
     if not evidence:
         return None
     name = f"loop-cap/{slug(tool)}"
@@ -397,47 +409,44 @@ def budget(scope: Scope, finding: Finding) -> Draft | None:
 
 
 def injection(scope: Scope) -> list[Draft]:
-    """A trusted tool's output carried an instruction that a later acting call followed: declare that
-    tool's output untrusted, so provenance checks the values it brings in."""
+    """An output of a tool not declared untrusted carried an injected instruction and an acting call
+    followed in the same run (before the user spoke again): declare that tool's output untrusted, so
+    provenance checks every value it brings in, not only those of outputs its scanner flags."""
     from railguard.detect.injection import score_injection
-    from railguard.state._provenance_entities import extract_entities
 
     tools = scope.policy.source.tools
     flagged: dict[str, bool] = {}
-    by_tool: dict[str, list[tuple[Call, str]]] = defaultdict(list)
+    by_tool: dict[str, list[Call]] = defaultdict(list)
     for c in scope.calls:
         decl = tools.get(c.meta.tool)
         if decl is not None and decl.effect is Effect.READ:
             continue
-        values = json.dumps(c.args, ensure_ascii=False)
         for source_tool, text in c.outputs:
             source = tools.get(source_tool)
-            if source is not None and source.output_trust is Trust.UNTRUSTED or source_tool == c.meta.tool:
-                continue
+            if source is None or source.output_trust is Trust.UNTRUSTED or source_tool == c.meta.tool:
+                continue  # undeclared tools are distrusted already
             if text not in flagged:
                 flagged[text] = score_injection(text).flagged
-            if not flagged[text]:
-                continue
-            if any(len(e.value) >= 6 and e.value in values for e in extract_entities(text)):
-                by_tool[source_tool].append((c, text))
+            if flagged[text]:
+                by_tool[source_tool].append(c)
                 break
     out = []
-    for source_tool, found in sorted(by_tool.items()):
-        calls = [c for c, _ in found]
+    for source_tool, calls in sorted(by_tool.items()):
         restated = tool_dict(tools.get(source_tool), output_trust="untrusted")
-        if "effect" not in restated:
-            restated["effect"] = "read"
+        stopped = sum(c.meta.recorded in ("block", "ask") for c in calls)
         nearby = [c for c in scope.calls if c.meta.tool == source_tool and c.meta.recorded == "allow"][:1]
         out.append(Draft(
             "injected_instruction", source_tool, "decisions",
             f"Treat {source_tool}'s output as untrusted",
-            f"{len(calls)} call(s) ({', '.join(sorted({c.meta.tool for c in calls}))}) carried a value from "
-            f"{source_tool} output that also held an injected instruction; declared untrusted, its outputs go "
-            "through provenance and such calls are stopped.",
-            [c.evidence(f"argument came from {source_tool} output with an injected instruction") for c in calls],
-            {c.key for c in calls}, {"tools": {source_tool: restated}},
+            f"{len(calls)} acting call(s) ({', '.join(sorted({c.meta.tool for c in calls}))}) followed {source_tool} "
+            f"output that carried an injected instruction ({stopped} of them were stopped because the scanner "
+            f"flagged that output). Declared untrusted, every value {source_tool} brings in is checked by "
+            "provenance, also when no instruction is detected.",
+            [c.evidence(f"followed {source_tool} output with an injected instruction") for c in calls],
+            {c.key for c in calls if c.meta.recorded not in ("block", "ask")}, {"tools": {source_tool: restated}},
             [c.case(f"{source_tool} itself still runs", "allow") for c in nearby],
-            note="provenance is per run: the unit tests check single calls; the backtest replays whole runs",
+            note="provenance is per run: the unit tests check single calls; the backtest replays whole runs "
+            "(calls the scanner already stopped do not change)",
         ))  # fmt: skip
     return out
 

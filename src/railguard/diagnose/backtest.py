@@ -72,12 +72,15 @@ def replay_engine(
         store = open_store(f"sqlite:///{Path(folder) / 'replay.db'}")
         source = policy if isinstance(policy, CompiledPolicy) or policy is None else [str(p) for p in policy]
         engine = Engine(source, packs=list(packs) if packs else None, clock=_SLACK_CLOCK)
+        cushions = None
         try:
-            install_cushions(engine, store)
+            cushions = install_cushions(engine, store)
             if provenance:
                 install_provenance(engine, None)
             yield engine
         finally:
+            if cushions is not None:
+                cushions.close()  # its kill-switch refresher must stop before the store goes
             engine.close()
             store.close()
 

@@ -196,12 +196,14 @@ def _summary(report: BacktestReport, draft: Draft) -> dict[str, Any]:
     """The backtest counts, and how the changed calls line up with the evidence."""
     out = report.to_json()
     changed = {ex.decision_id for ex in report.examples if ex.decision_id}
+    outside = sum(ex.decision_id not in draft.evidence_keys for ex in report.examples)
     out.update(
         baseline=report.baseline,
         denied_now_allowed=report.denied_now_allowed,
         evidence=len(draft.evidence),
         evidence_flagged=len(changed & draft.evidence_keys),
-        other_flagged=report.changed - len(changed & draft.evidence_keys),
+        # changes beyond the listed examples are not itemized: counted as "other" (never hidden)
+        other_flagged=outside + report.changed - len(report.examples),
         over_blocking=report.approved_now_blocked > 0,
         examples=[ex.to_dict() for ex in report.examples[:_EXAMPLES]],
     )
