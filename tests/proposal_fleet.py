@@ -59,15 +59,22 @@ rules:
 
 @dataclass
 class Seeded:
+    """What the script did, counted as it did it: the known answers of the tests."""
+
     start: float
     mid_ts: float = 0.0
     failed_traces: list[str] = field(default_factory=list)  # the force-push runs (label them)
     injected_runs: int = 0
+    prod_attempts: list[int] = field(default_factory=lambda: [0, 0])  # per phase
+    large_refunds: int = 0
+    wires: int = 0
+    loop_runs: int = 0
 
 
 class _Agents:
     def __init__(self, engine: Engine, approvals: Any, clock: SimClock, rng: random.Random, seeded: Seeded) -> None:
         self.engine, self.approvals, self.clock, self.rng, self.seeded = engine, approvals, clock, rng, seeded
+        self.phase = 0
 
     def tool(self, name: str, args: dict[str, Any], output: Any = "ok", answer: str = "approve") -> Decision:
         from railguard.trace import tool_call
@@ -96,6 +103,8 @@ class _Agents:
     def support(self, i: int) -> None:
         self.tool("refund", {"customer": f"c-{i}", "amount": round(self.rng.uniform(20, 400), 2)})
         self.tool("refund", {"customer": f"c-{i}", "amount": round(self.rng.uniform(600, 1500), 2)})
+        self.seeded.large_refunds += 1
+        self.seeded.wires += 1
         self.tool("wire", {"iban": "GB29NWBK60161331926819", "amount": 5000}, answer="deny")
 
     def deploy(self, i: int) -> None:
@@ -103,12 +112,14 @@ class _Agents:
         self.tool("Bash", {"command": "terraform -chdir=infra/staging apply -auto-approve"})
         if i % 4 != 3:  # three runs in four try prod: the asks go unanswered
             self.tool("Bash", {"command": PROD_APPLY}, answer="none")
+            self.seeded.prod_attempts[self.phase] += 1
 
     def coding(self, i: int) -> str | None:
         from opentelemetry import trace
 
         self.tool("Bash", {"command": "git status"})
         if i % 6 == 0:  # polls CI in a loop: nothing stops it
+            self.seeded.loop_runs += 1
             for _ in range(6):
                 self.tool("Bash", {"command": "gh run view 4242 --json status"})
         if i % 6 == 3:  # a force push the audit-mode rule only records
@@ -149,7 +160,7 @@ def _wired(store: Store, clock: SimClock) -> Iterator[tuple[Engine, Any, Any]]:
         tracing.shutdown()
 
 
-def seed_history(store: Store, *, runs: int = 12, seed: int = 3) -> Seeded:
+def seed_history(store: Store, *, runs: int = 8, seed: int = 3) -> Seeded:
     """Two phases of `runs` runs per agent each (the second a day later)."""
     start = (time.time() // DAY_S) * DAY_S - 3 * DAY_S
     seeded = Seeded(start=start)
@@ -158,6 +169,7 @@ def seed_history(store: Store, *, runs: int = 12, seed: int = 3) -> Seeded:
     with _wired(store, clock) as (engine, approvals, tracing):
         agents = _Agents(engine, approvals, clock, rng, seeded)
         for phase in range(2):
+            agents.phase = phase
             for i in range(runs):
                 n = phase * runs + i
                 for agent in ("support", "deploy", "coding", "research"):
