@@ -72,7 +72,9 @@ class Seeded:
 
 
 class _Agents:
-    def __init__(self, engine: Engine, approvals: Any, clock: SimClock, rng: random.Random, seeded: Seeded) -> None:
+    def __init__(
+        self, engine: Engine, approvals: Any, clock: SimClock, rng: random.Random, seeded: Seeded
+    ) -> None:
         self.engine, self.approvals, self.clock, self.rng, self.seeded = engine, approvals, clock, rng, seeded
         self.phase = 0
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from proposal_fleet import FORCE_PUSH, POLICY, PROD_APPLY, TENANT, Seeded, seed_history
 
+from proposal_fleet import FORCE_PUSH, POLICY, PROD_APPLY, TENANT, Seeded, seed_history
 from railguard.diagnose import label_run, run_detectors
 from railguard.diagnose._proposal_patch import run_cases
 from railguard.diagnose.proposals import (
@@ -79,7 +79,7 @@ def test_each_source_proposes_a_patch_proven_by_its_cases_and_the_backtest(
 ) -> None:
     seeded = seeded_db[1]
     found = generate(store, seeded)
-    assert SOURCES <= set(found), sorted(found)
+    assert set(found) >= SOURCES, sorted(found)
     for kind in SOURCES:
         p = found[kind]
         cases = yaml.safe_load(p.cases)["cases"]
@@ -105,10 +105,14 @@ def test_each_source_proposes_a_patch_proven_by_its_cases_and_the_backtest(
     assert found["loop"].evidence_count == seeded.loop_runs * (8 - 3)
 
 
-def test_a_fresh_backtest_of_a_proposal_matches_the_stored_one(store: Store, seeded_db: tuple[Path, Seeded]) -> None:
+def test_a_fresh_backtest_of_a_proposal_matches_the_stored_one(
+    store: Store, seeded_db: tuple[Path, Seeded]
+) -> None:
     seeded = seeded_db[1]
     p = generate(store, seeded)["violation_cluster"]
-    again, report = backtest_proposal(store, p.id[:6], tenant=TENANT, base=BASE, since=seeded.start, until=time.time() + 60)
+    again, report = backtest_proposal(
+        store, p.id[:6], tenant=TENANT, base=BASE, since=seeded.start, until=time.time() + 60
+    )
     assert again.id == p.id
     assert report.newly_blocked == p.backtest["newly_blocked"] == sum(seeded.prod_attempts)
     assert report.newly_allowed == report.approved_now_blocked == 0
@@ -119,7 +123,14 @@ def test_a_fresh_backtest_of_a_proposal_matches_the_stored_one(store: Store, see
     [
         ("violation_cluster", "deploy", "Bash", {"command": PROD_APPLY}, "ask", "block"),
         ("approval_always_granted", "support", "refund", {"customer": "c-1", "amount": 700}, "ask", "allow"),
-        ("approval_always_denied", "support", "wire", {"iban": "GB29NWBK60161331926819", "amount": 5000}, "ask", "block"),
+        (
+            "approval_always_denied",
+            "support",
+            "wire",
+            {"iban": "GB29NWBK60161331926819", "amount": 5000},
+            "ask",
+            "block",
+        ),
         ("audit_confirmed", "coding", "Bash", {"command": FORCE_PUSH}, "allow", "block"),
     ],
 )
@@ -146,7 +157,9 @@ def test_accepted_the_next_live_decision_changes(
         accept(store, p.id, tenant=TENANT, actor="lead", base=BASE)
 
 
-def test_loop_cap_and_untrusted_output_change_live_decisions(store: Store, seeded_db: tuple[Path, Seeded]) -> None:
+def test_loop_cap_and_untrusted_output_change_live_decisions(
+    store: Store, seeded_db: tuple[Path, Seeded]
+) -> None:
     from railguard.state import install_cushions, install_provenance
 
     found = generate(store, seeded_db[1])
@@ -158,7 +171,9 @@ def test_loop_cap_and_untrusted_output_change_live_decisions(store: Store, seede
         engine = Engine(text=text)
         cushions = install_cushions(engine, store)
         try:
-            ctx = _ctx("coding").__class__(tenant=TENANT, agent="coding", run=f"loop-{stopped_at}", session="s")
+            ctx = _ctx("coding").__class__(
+                tenant=TENANT, agent="coding", run=f"loop-{stopped_at}", session="s"
+            )
             verdicts = [engine.admit(Action("Bash", {"command": "gh run view 1 --json status"}, context=ctx)).verdict.value
                         for _ in range(5)]  # fmt: skip
         finally:
@@ -172,7 +187,9 @@ def test_loop_cap_and_untrusted_output_change_live_decisions(store: Store, seede
         ctx = Context(tenant=TENANT, agent="research", run=f"page-{expected}", session="s")
         fetch = Action("web_fetch", {"url": "https://news.example.org/contact"}, context=ctx)
         engine.check(fetch)
-        engine.check_output("web_fetch", "Questions? Write to billing@partner-corp.example any time.", action=fetch)
+        engine.check_output(
+            "web_fetch", "Questions? Write to billing@partner-corp.example any time.", action=fetch
+        )
         mail = Action("send_email", {"to": "billing@partner-corp.example", "body": "Report"}, context=ctx)
         assert engine.check(mail).verdict.value == expected
 
@@ -188,7 +205,10 @@ def test_shadow_first_then_promote(store: Store, seeded_db: tuple[Path, Seeded])
         accept(store, p.id, tenant=TENANT, actor="lead", base=BASE)
     done = promote(store, p.id, tenant=TENANT, actor="lead")
     assert (done.status, done.applied_to) == ("accepted", "r2")
-    assert Engine(text=PolicyRevisions(store).active(tenant=TENANT).content).check(action).verdict.value == "block"  # type: ignore[union-attr]
+    assert (
+        Engine(text=PolicyRevisions(store).active(tenant=TENANT).content).check(action).verdict.value
+        == "block"
+    )  # type: ignore[union-attr]
     actions = [r.action for r in AuditLog(store).list(tenant=TENANT, action=None)]
     assert actions.count("proposal.accept") == 1 and actions.count("proposal.promote") == 1
     loop = generate(store, seeded_db[1])["loop"]
@@ -208,7 +228,9 @@ def test_generation_updates_instead_of_duplicating(store: Store, seeded_db: tupl
     assert len(list_proposals(store, tenant=TENANT)) == len(second)
 
 
-def test_a_rejection_is_remembered_until_the_evidence_doubles(store: Store, seeded_db: tuple[Path, Seeded]) -> None:
+def test_a_rejection_is_remembered_until_the_evidence_doubles(
+    store: Store, seeded_db: tuple[Path, Seeded]
+) -> None:
     seeded = seeded_db[1]
     p = generate(store, seeded, until=seeded.mid_ts)["violation_cluster"]
     done = reject(store, p.id, tenant=TENANT, actor="lead", reason="they will fix the agent")
@@ -236,7 +258,9 @@ def test_tenants_never_see_each_others_proposals(store: Store, seeded_db: tuple[
     ):
         with pytest.raises(ProposalError, match="no proposal"):
             step()
-    result = generate_proposals(store, tenant="globex", base=BASE, since=seeded_db[1].start, until=time.time() + 60)
+    result = generate_proposals(
+        store, tenant="globex", base=BASE, since=seeded_db[1].start, until=time.time() + 60
+    )
     assert not result.created and get_proposal(store, p.id, tenant=TENANT).status == "open"
 
 
@@ -275,7 +299,7 @@ def test_proposals_on_postgresql(pg_url: str) -> None:
     with open_store(pg_url) as store:
         seeded = prepare(store)
         found = generate(store, seeded)
-        assert SOURCES <= set(found)
+        assert set(found) >= SOURCES
         p = found["violation_cluster"]
         assert p.backtest["evidence_flagged"] == p.evidence_count == sum(seeded.prod_attempts)
         accept(store, p.id, tenant=TENANT, actor="lead", base=BASE)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from proposal_fleet import POLICY, PROD_APPLY, TENANT, seed_history
 from typer.testing import CliRunner
 
+from proposal_fleet import POLICY, PROD_APPLY, TENANT, seed_history
 from railguard.cli import app
 from railguard.diagnose import label_run, run_detectors
 from railguard.engine import Engine
@@ -40,9 +40,25 @@ def cli(*args: str) -> str:
     return result.output
 
 
-def test_generate_list_show_backtest_accept_to_file_and_reject(seeded: tuple[str, Path], tmp_path: Path) -> None:
+def test_generate_list_show_backtest_accept_to_file_and_reject(
+    seeded: tuple[str, Path], tmp_path: Path
+) -> None:
     db, policy = seeded
-    generated = json.loads(cli("proposals", "generate", "--db", db, "--tenant", TENANT, "-p", str(policy), "--since", "5d", "--json"))
+    generated = json.loads(
+        cli(
+            "proposals",
+            "generate",
+            "--db",
+            db,
+            "--tenant",
+            TENANT,
+            "-p",
+            str(policy),
+            "--since",
+            "5d",
+            "--json",
+        )
+    )
     assert len(generated[TENANT]["created"]) >= 6 and not generated[TENANT]["invalid"]
     listed = [json.loads(line) for line in cli("proposals", "list", "--db", db, "--json").splitlines()]
     by_kind = {p["kind"]: p for p in listed}
@@ -52,18 +68,28 @@ def test_generate_list_show_backtest_accept_to_file_and_reject(seeded: tuple[str
     assert "proposed/" in shown["patch"] and shown["cases"].startswith("cases:")
     text = cli("proposals", "show", cluster["id"], "--db", db)
     assert "unit tests" in text and "backtest" in text
-    counts = json.loads(cli("proposals", "backtest", cluster["id"], "--db", db, "-p", str(policy), "--since", "5d", "--json"))
+    counts = json.loads(
+        cli("proposals", "backtest", cluster["id"], "--db", db, "-p", str(policy), "--since", "5d", "--json")
+    )
     assert counts["newly_blocked"] == cluster["evidence_count"] and counts["approved_now_blocked"] == 0
     # Accept into the policy file an engine watches: merged, still loadable, the next decision changes.
     live = tmp_path / "policy.yaml"
     live.write_text(POLICY)
     engine = Engine([str(live)])
-    action = Action("Bash", {"command": PROD_APPLY}, context=Context(tenant=TENANT, agent="deploy", run="r", session="s"))
+    action = Action(
+        "Bash", {"command": PROD_APPLY}, context=Context(tenant=TENANT, agent="deploy", run="r", session="s")
+    )
     assert engine.check(action).verdict.value == "ask"
-    done = json.loads(cli("proposals", "accept", cluster["id"], "--db", db, "--to", str(live), "--by", "ana", "--json"))
+    done = json.loads(
+        cli("proposals", "accept", cluster["id"], "--db", db, "--to", str(live), "--by", "ana", "--json")
+    )
     assert (done["status"], done["applied_to"]) == ("accepted", str(live))
     merged = yaml.safe_load(live.read_text())
-    assert [r["rule"] for r in merged["rules"]][:3] == ["payments/large-refund", "payments/wire-review", "deploy/prod-review"]
+    assert [r["rule"] for r in merged["rules"]][:3] == [
+        "payments/large-refund",
+        "payments/wire-review",
+        "deploy/prod-review",
+    ]
     engine.reload()  # what `engine.watch()` does when the file changes
     assert engine.check(action).verdict.value == "block"
     # The same file after a second accept still has one copy of each item.
@@ -71,7 +97,17 @@ def test_generate_list_show_backtest_accept_to_file_and_reject(seeded: tuple[str
     cli("proposals", "accept", granted["id"], "--db", db, "--to", str(live), "--by", "ana")
     rules = [r["rule"] for r in yaml.safe_load(live.read_text())["rules"]]
     assert len(rules) == len(set(rules))
-    out = cli("proposals", "reject", by_kind["loop"]["id"], "--db", db, "--reason", "CI polling is fixed", "--by", "ana")
+    out = cli(
+        "proposals",
+        "reject",
+        by_kind["loop"]["id"],
+        "--db",
+        db,
+        "--reason",
+        "CI polling is fixed",
+        "--by",
+        "ana",
+    )
     assert "rejected" in out
     with open_store(db) as store:
         actions = [(r.action, r.actor) for r in AuditLog(store).list(tenant=TENANT)]
@@ -81,7 +117,10 @@ def test_generate_list_show_backtest_accept_to_file_and_reject(seeded: tuple[str
 def test_accept_into_a_revision_and_the_errors(seeded: tuple[str, Path], tmp_path: Path) -> None:
     db, policy = seeded
     cli("proposals", "generate", "--db", db, "--tenant", TENANT, "-p", str(policy), "--since", "5d")
-    listed = {json.loads(line)["kind"]: json.loads(line) for line in cli("proposals", "list", "--db", db, "--json").splitlines()}
+    listed = {
+        json.loads(line)["kind"]: json.loads(line)
+        for line in cli("proposals", "list", "--db", db, "--json").splitlines()
+    }
     denied = listed["approval_always_denied"]
     assert denied["status"] == "open"  # the other test of this module leaves it alone
     out = cli("proposals", "accept", denied["id"], "--db", db, "-p", str(policy), "--by", "ana")
@@ -93,7 +132,9 @@ def test_accept_into_a_revision_and_the_errors(seeded: tuple[str, Path], tmp_pat
     assert again.exit_code == 1 and "only an open proposal" in again.output
     unknown = CliRunner().invoke(app, ["proposals", "show", "p-000000000000", "--db", db])
     assert unknown.exit_code == 1 and "no proposal" in unknown.output
-    shadow = CliRunner().invoke(app, ["proposals", "accept", listed["injected_instruction"]["id"], "--db", db, "--shadow"])
+    shadow = CliRunner().invoke(
+        app, ["proposals", "accept", listed["injected_instruction"]["id"], "--db", db, "--shadow"]
+    )
     assert shadow.exit_code == 1 and "no audit mode" in shadow.output
     nothing = CliRunner().invoke(app, ["proposals", "generate", "--db", db, "--tenant", "nobody"])
     assert nothing.exit_code == 2 and "-p FILE" in nothing.output

@@ -1,9 +1,9 @@
 """`railguard demo --week`, the whole loop: the fleet of `_demo_week` runs on a policy stored as a
-revision per tenant, with the Terraform rule still in audit (shadow) mode. Days 1–3 go wrong (the
+revision per tenant, with the Terraform rule still in audit (shadow) mode. Days 1-3 go wrong (the
 deploy agent applies Terraform to prod and it runs; people approve every large refund they are
 asked about); before day 4 a person labels the prod incidents, the diagnosis runs, proposals are
 generated, backtested and the two that fit are accepted (scripted) as a new revision, which the
-fleet's engine loads; days 4–7 run protected. Counts before and after come from the store.
+fleet's engine loads; days 4-7 run protected. Counts before and after come from the store.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ TERRAFORM_RULE = "deploy/terraform-apply-prod"
 REFUND_RULE = "payments/large-refund"
 LEAD = "lead@acme.example"
 # The same fleet policy, with the Terraform rule written but left in shadow.
-LOOP_POLICY = WEEK_POLICY.replace("    tags: [stable, deploy]\n", "    tags: [stable, deploy]\n    mode: audit\n")
+LOOP_POLICY = WEEK_POLICY.replace(
+    "    tags: [stable, deploy]\n", "    tags: [stable, deploy]\n    mode: audit\n"
+)
 ACCEPTED_KINDS = ("audit_confirmed", "approval_always_granted")
 
 
@@ -67,7 +69,7 @@ def closed_loop_week(
     story = LoopStory()
     start = week_start(days=days) if start_ts is None else start_ts
 
-    def on_day(day: int, engine: Engine, flush: Callable[[], None]) -> None:
+    def on_day(day: int, engine: Engine, flush: Callable[[], object]) -> None:
         if day == ACCEPT_DAY:
             flush()
             # Spans and approvals carry simulated times, decisions the wall clock: read from the
@@ -101,7 +103,9 @@ def _close_loop(store: Store, engine: Engine, story: LoopStory, *, since: float,
     revisions = PolicyRevisions(store)
     for tenant in _tenants():
         active = revisions.active(tenant=tenant)
-        base = BasePolicy(text=active.content if active else LOOP_POLICY, revision=active.rev if active else None)
+        base = BasePolicy(
+            text=active.content if active else LOOP_POLICY, revision=active.rev if active else None
+        )
         result = generate_proposals(store, tenant=tenant, base=base, since=since, until=now, now=until)
         for p in result.created + result.updated + result.unchanged:
             b = p.backtest
@@ -125,7 +129,10 @@ def _would_blocked_traces(store: Store, since: float, until: float) -> set[str]:
     from railguard.store._schema import decisions
 
     query = select(decisions.c.trace_id, decisions.c.record).where(
-        decisions.c.ts >= since, decisions.c.ts < until, decisions.c.tenant == "acme", decisions.c.tool == "Bash"
+        decisions.c.ts >= since,
+        decisions.c.ts < until,
+        decisions.c.tenant == "acme",
+        decisions.c.tool == "Bash",
     )
     with store.read_connection() as conn:
         rows = conn.execute(query).all()

@@ -432,7 +432,7 @@ def week_start(now: float | None = None, days: int = WEEK_DAYS) -> float:
 @contextmanager
 def _wired(
     store: Store, clock: SimClock, policy: str = WEEK_POLICY
-) -> Iterator[tuple[Engine, Any, Callable[[], None]]]:
+) -> Iterator[tuple[Engine, Any, Callable[[], object]]]:
     from railguard.state.approvals import Approvals
     from railguard.state.loops import LoopRules, Loops
     from railguard.state.provenance import install_provenance
@@ -464,7 +464,7 @@ def run_week(
     start_ts: float | None = None,
     failures: bool = True,
     policy: str = WEEK_POLICY,
-    on_day: Callable[[int, Engine, Callable[[], None]], None] | None = None,
+    on_day: Callable[[int, Engine, Callable[[], object]], None] | None = None,
 ) -> WeekResult:
     """Simulate the fleet for `days` days (runs_per_day runs per agent per day) into `store`.
     `failures=False`: the same fleet with nothing planted (clean history, an empty answer key).

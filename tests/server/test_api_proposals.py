@@ -9,8 +9,8 @@ import time
 
 import httpx
 from api_helpers import Api
-from proposal_fleet import POLICY, PROD_APPLY, TENANT, seed_history
 
+from proposal_fleet import POLICY, PROD_APPLY, TENANT, seed_history
 from railguard.diagnose import label_run, run_detectors
 from railguard.diagnose.proposals import BasePolicy, generate_proposals
 from railguard.server._auth import SESSION_COOKIE
@@ -34,15 +34,21 @@ def _login(api: Api, role: str) -> tuple[dict[str, str], str]:
 
 
 def test_proposals_api_and_dashboard(api: Api) -> None:
-    uploaded = api.call("POST", "/v1/policies", role="admin", content=POLICY, headers={"Content-Type": "application/yaml"})
+    uploaded = api.call(
+        "POST", "/v1/policies", role="admin", content=POLICY, headers={"Content-Type": "application/yaml"}
+    )
     assert uploaded.status_code == 201, uploaded.text
-    assert api.call("POST", f"/v1/policies/{uploaded.json()['rev']}/activate", role="admin").status_code == 200
+    assert (
+        api.call("POST", f"/v1/policies/{uploaded.json()['rev']}/activate", role="admin").status_code == 200
+    )
     store = api.server.store
     seeded = seed_history(store, runs=8)
     for trace_id in seeded.failed_traces:
         label_run(store, trace_id, label="failure", by="lead", tenant=TENANT)
     run_detectors(store, since=seeded.start, until=time.time() + 60)
-    generate_proposals(store, tenant=TENANT, base=BasePolicy(text=POLICY), since=seeded.start, until=time.time() + 60)
+    generate_proposals(
+        store, tenant=TENANT, base=BasePolicy(text=POLICY), since=seeded.start, until=time.time() + 60
+    )
 
     listed = api.call("GET", "/v1/proposals", role="viewer")
     assert listed.status_code == 200
@@ -59,7 +65,10 @@ def test_proposals_api_and_dashboard(api: Api) -> None:
 
     assert api.evaluate(PROD).json()["verdict"] == "ask"
     assert api.call("POST", f"/v1/proposals/{cluster['id']}/accept", role="viewer").status_code == 403
-    assert api.call("POST", f"/v1/proposals/{cluster['id']}/accept", tenant="globex", role="admin").status_code == 404
+    assert (
+        api.call("POST", f"/v1/proposals/{cluster['id']}/accept", tenant="globex", role="admin").status_code
+        == 404
+    )
     accepted = api.call("POST", f"/v1/proposals/{cluster['id']}/accept", role="admin")
     assert accepted.status_code == 200, accepted.text
     assert (accepted.json()["status"], accepted.json()["applied_to"]) == ("accepted", "r2")
@@ -68,7 +77,9 @@ def test_proposals_api_and_dashboard(api: Api) -> None:
     assert again.status_code == 409 and "only an open proposal" in again.json()["detail"]
 
     loop = by_kind["loop"]
-    rejected = api.call("POST", f"/v1/proposals/{loop['id']}/reject", role="admin", json={"reason": "fixed in CI"})
+    rejected = api.call(
+        "POST", f"/v1/proposals/{loop['id']}/reject", role="admin", json={"reason": "fixed in CI"}
+    )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     records = AuditLog(store).list(tenant=TENANT)
     assert [r.action for r in records[:2]] == ["proposal.reject", "proposal.accept"]
@@ -77,10 +88,14 @@ def test_proposals_api_and_dashboard(api: Api) -> None:
     # The dashboard: every proposal with its backtest; one-click forms carry the session's CSRF token.
     cookie, page = _login(api, "admin")
     granted = by_kind["approval_always_granted"]
-    assert granted["title"].split(" (")[0] in page and "Backtest" in page and "evidence calls it changes" in page
+    assert (
+        granted["title"].split(" (")[0] in page and "Backtest" in page and "evidence calls it changes" in page
+    )
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     assert csrf is not None
-    forged = httpx.post(f"{api.url}/proposals/{granted['id']}/reject", headers=cookie, data={"tenant": TENANT})
+    forged = httpx.post(
+        f"{api.url}/proposals/{granted['id']}/reject", headers=cookie, data={"tenant": TENANT}
+    )
     assert forged.status_code == 403
     done = httpx.post(f"{api.url}/proposals/{granted['id']}/accept", headers=cookie,
                       data={"csrf": csrf.group(1), "tenant": TENANT}, follow_redirects=False)  # fmt: skip

@@ -13,7 +13,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from railguard.cli._common import DbOpt, fail, open_store_or_exit, out, parse_since, print_jsonl, progress, when
+from railguard.cli._common import (
+    DbOpt,
+    fail,
+    open_store_or_exit,
+    out,
+    parse_since,
+    print_jsonl,
+    progress,
+    when,
+)
 from railguard.cli._core import PackOpt, PolicyOpt
 from railguard.errors import PolicyError, RailguardError
 
@@ -28,7 +37,9 @@ proposals_app = typer.Typer(
 IdArg = Annotated[str, typer.Argument(help="The proposal id (or a unique start of it).")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default: your login name).")]
-SinceOpt = Annotated[str, typer.Option("--since", help="Window start: 30m, 2h, 7d, an ISO date or Unix seconds.")]
+SinceOpt = Annotated[
+    str, typer.Option("--since", help="Window start: 30m, 2h, 7d, an ISO date or Unix seconds.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ToOpt = Annotated[
     Path | None,
@@ -63,7 +74,9 @@ def _base(store: Store, tenant: str | None, policy: list[Path] | None, pack: lis
         fail(
             "no current policy",
             f"tenant {tenant!r} has no active policy revision in the store: give the policy with -p FILE "
-            "(or --pack NAME)" if tenant is not None else "give the policy with -p FILE (or --pack NAME), or --tenant NAME "
+            "(or --pack NAME)"
+            if tenant is not None
+            else "give the policy with -p FILE (or --pack NAME), or --tenant NAME "
             "to use that tenant's active revision",
             2,
         )
@@ -104,7 +117,11 @@ def generate_cmd(
         with progress("proposing", total=len(tenants)) as advance:
             for name in tenants:
                 base = _base(store, name, policy, pack)
-                results[name] = _run(lambda b=base, t=name: generate_proposals(store, tenant=t, base=b, since=start, until=now, now=now))  # type: ignore[misc]
+                results[name] = _run(
+                    lambda b=base, t=name: generate_proposals(
+                        store, tenant=t, base=b, since=start, until=now, now=now
+                    )
+                )
                 advance(1)
         if as_json:
             print(json.dumps({t: r.to_json() for t, r in results.items()}))
@@ -121,7 +138,9 @@ def generate_cmd(
                 out.print(f"  [dim]{escape(line)}[/dim]")
             for title, errors in result.invalid:
                 out.print(f"  [yellow]dropped[/yellow] {escape(title)}: {escape('; '.join(errors)[:300])}")
-        out.print("Review with `railguard proposals list` / `show ID`; accept with `railguard proposals accept ID`.")
+        out.print(
+            "Review with `railguard proposals list` / `show ID`; accept with `railguard proposals accept ID`."
+        )
 
 
 def _tenants(store: Store, since: float) -> list[str]:
@@ -150,7 +169,9 @@ def _impact(p: Proposal) -> str:
 @proposals_app.command("list")
 def list_cmd(
     tenant: TenantOpt = None,
-    status: Annotated[str | None, typer.Option("--status", help="open, accepted, rejected or shadow.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="open, accepted, rejected or shadow.")
+    ] = None,
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines: one proposal per line.")] = False,
 ) -> None:
@@ -168,12 +189,16 @@ def list_cmd(
     table = Table("id", "status", "tenant", "kind", "title", "backtest")
     for p in found:
         style = STATUS_STYLE.get(p.status, "")
-        table.add_row(p.id, f"[{style}]{p.status}[/{style}]", escape(p.tenant), p.kind, escape(p.title), _impact(p))
+        table.add_row(
+            p.id, f"[{style}]{p.status}[/{style}]", escape(p.tenant), p.kind, escape(p.title), _impact(p)
+        )
     out.print(table)
 
 
 @proposals_app.command("show")
-def show_cmd(proposal_id: IdArg, tenant: TenantOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+def show_cmd(
+    proposal_id: IdArg, tenant: TenantOpt = None, db: DbOpt = None, as_json: JsonOpt = False
+) -> None:
     """One proposal: rationale, evidence, the YAML patch, its unit tests and its backtest."""
     from railguard.diagnose.proposals import get_proposal
 
@@ -184,11 +209,15 @@ def show_cmd(proposal_id: IdArg, tenant: TenantOpt = None, db: DbOpt = None, as_
         return
     style = STATUS_STYLE.get(p.status, "")
     out.print(f"[bold]{p.id}[/bold] [{style}]{p.status}[/{style}]  {escape(p.title)}")
-    out.print(f"tenant {escape(p.tenant)} · source {p.kind} ({escape(p.source)}) · updated {when(p.updated_at)}")
+    out.print(
+        f"tenant {escape(p.tenant)} · source {p.kind} ({escape(p.source)}) · updated {when(p.updated_at)}"
+    )
     if p.status_by:
         reason = f": {p.status_reason}" if p.status_reason else ""
         applied = f" -> {p.applied_to}" if p.applied_to else ""
-        out.print(f"{p.status} by {escape(p.status_by)} at {when(p.status_at)}{escape(reason)}{escape(applied)}")
+        out.print(
+            f"{p.status} by {escape(p.status_by)} at {when(p.status_at)}{escape(reason)}{escape(applied)}"
+        )
     out.print(f"\n{escape(p.rationale)}\n")
     out.print("[bold]patch[/bold]")
     out.print(escape(p.patch))
@@ -199,7 +228,9 @@ def show_cmd(proposal_id: IdArg, tenant: TenantOpt = None, db: DbOpt = None, as_
         out.print(f"  note: {escape(str(p.backtest['note']))}")
     out.print(f"[bold]evidence[/bold] ({p.evidence_count})")
     for e in p.evidence[:10]:
-        out.print(f"  {escape(str(e.get('trace_id') or e.get('run') or '-'))}  {escape(str(e.get('tool') or ''))}  {escape(str(e.get('why') or ''))}")
+        out.print(
+            f"  {escape(str(e.get('trace_id') or e.get('run') or '-'))}  {escape(str(e.get('tool') or ''))}  {escape(str(e.get('why') or ''))}"
+        )
 
 
 @proposals_app.command("backtest")
@@ -210,7 +241,9 @@ def backtest_cmd(
     policy: PolicyOpt = None,
     pack: PackOpt = None,
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object of counts, nothing else.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object of counts, nothing else.")
+    ] = False,
 ) -> None:
     """Replay the window through the current policy and the current policy + the proposal's patch,
     and report what changes (over-blocking: calls people approved that it would block)."""
@@ -235,7 +268,9 @@ def backtest_cmd(
 @proposals_app.command("accept")
 def accept_cmd(
     proposal_id: IdArg,
-    shadow: Annotated[bool, typer.Option("--shadow", help="Its rules in audit mode first (promote later).")] = False,
+    shadow: Annotated[
+        bool, typer.Option("--shadow", help="Its rules in audit mode first (promote later).")
+    ] = False,
     to: ToOpt = None,
     tenant: TenantOpt = None,
     policy: PolicyOpt = None,
@@ -249,8 +284,16 @@ def accept_cmd(
     from railguard.diagnose.proposals import BasePolicy, accept
 
     with open_store_or_exit(db, create=False) as store:
-        base = BasePolicy(paths=tuple(str(p) for p in policy or ()), packs=tuple(pack or ())) if policy or pack else None
-        p = _run(lambda: accept(store, proposal_id, tenant=tenant, actor=_who(by), base=base, shadow=shadow, to_file=to))
+        base = (
+            BasePolicy(paths=tuple(str(p) for p in policy or ()), packs=tuple(pack or ()))
+            if policy or pack
+            else None
+        )
+        p = _run(
+            lambda: accept(
+                store, proposal_id, tenant=tenant, actor=_who(by), base=base, shadow=shadow, to_file=to
+            )
+        )
     _decided(p, as_json)
 
 
@@ -276,7 +319,9 @@ def promote_cmd(
 @proposals_app.command("reject")
 def reject_cmd(
     proposal_id: IdArg,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the proposal and in the audit log).")] = "",
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (kept with the proposal and in the audit log).")
+    ] = "",
     tenant: TenantOpt = None,
     by: ByOpt = None,
     db: DbOpt = None,

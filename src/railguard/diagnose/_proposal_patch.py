@@ -180,7 +180,9 @@ def merge_documents(base: Any, patch: Mapping[str, Any]) -> dict[str, Any]:
     for section in ("budgets", "limits"):
         if patch.get(section):
             entries = list(out.get(section) or [])
-            named = {e.get("name"): i for i, e in enumerate(entries) if isinstance(e, Mapping) and e.get("name")}
+            named = {
+                e.get("name"): i for i, e in enumerate(entries) if isinstance(e, Mapping) and e.get("name")
+            }
             for entry in patch[section]:
                 if entry.get("name") in named:
                     entries[named[entry["name"]]] = entry

@@ -179,7 +179,7 @@ def _nearby_allowed(scope: Scope, evidence: Sequence[Call], *, exclude_rule: str
     keys = {c.key for c in evidence}
     words = set(_WORD.findall(json.dumps(evidence[0].args, ensure_ascii=False)))
     seen: set[str] = set()
-    found = []
+    found: list[tuple[int, int, Call]] = []
     for c in scope.calls:
         if c.meta.tool != tool or c.meta.agent != agent or c.key in keys or c.meta.recorded != "allow":
             continue
@@ -189,7 +189,9 @@ def _nearby_allowed(scope: Scope, evidence: Sequence[Call], *, exclude_rule: str
         if shape in seen:
             continue
         seen.add(shape)
-        found.append((-len(words & set(_WORD.findall(json.dumps(c.args, ensure_ascii=False)))), len(found), c))
+        found.append(
+            (-len(words & set(_WORD.findall(json.dumps(c.args, ensure_ascii=False)))), len(found), c)
+        )
     return [c for *_, c in sorted(found)[:MAX_CASES]]
 
 
@@ -214,7 +216,9 @@ def _distinct(calls: Iterable[Call], n: int = MAX_CASES) -> list[Call]:
 
 def violation_cluster(scope: Scope, finding: Finding) -> Draft | None:
     """An agent keeps making calls a rule asks about: block that shape of call for that agent."""
-    rule, verdict, shape, tool = (finding.detail.get(k) for k in ("rule", "verdict", "shape", "tool"))
+    rule, verdict, shape, tool = (
+        str(finding.detail.get(k) or "") for k in ("rule", "verdict", "shape", "tool")
+    )
     if verdict != "ask" or not rule or not tool:
         return None  # refused already: a rule that blocks them would change nothing
     calls = [
@@ -233,8 +237,13 @@ def violation_cluster(scope: Scope, finding: Finding) -> Draft | None:
         "message": f"blocked: {finding.agent} may not call {tool} like this (proposal from repeated asks of {rule})",
         "tags": ["incubating", "proposed"],
     }]}  # fmt: skip
-    cases = [c.case(f"blocks evidence call {i + 1}", "block", rule_id) for i, c in enumerate(_distinct(calls))]
-    cases += [c.case(f"still allows nearby call {i + 1}", "allow") for i, c in enumerate(_nearby_allowed(scope, calls))]
+    cases = [
+        c.case(f"blocks evidence call {i + 1}", "block", rule_id) for i, c in enumerate(_distinct(calls))
+    ]
+    cases += [
+        c.case(f"still allows nearby call {i + 1}", "allow")
+        for i, c in enumerate(_nearby_allowed(scope, calls))
+    ]
     return Draft(
         "violation_cluster", f"{finding.agent} {rule} {shape}", finding.id,
         f"Block {shape} for {finding.agent}",
@@ -256,7 +265,7 @@ def _asked_calls(scope: Scope, finding: Finding) -> tuple[str, str, list[Call]]:
 
 def approval_granted(scope: Scope, finding: Finding) -> Draft | None:
     """People approve every ask of a rule for an agent: an exception so they stop being asked."""
-    rule_id, tool, calls = _asked_calls(scope, finding)
+    rule_id, _tool, calls = _asked_calls(scope, finding)
     spec = find_rule(scope.policy, rule_id)
     approved = [c for c in calls if c.meta.human == "approved"]
     if spec is None or not approved:
@@ -269,14 +278,20 @@ def approval_granted(scope: Scope, finding: Finding) -> Draft | None:
     parts = [_agent_cond(finding.agent), *(f"args.{k} <= {_q(v)}" for k, v in bounds.items())]
     exception = {"name": f"approved-for-{slug(finding.agent)}", "when": " && ".join(parts)}
     try:
-        restated = rule_dict(spec, exceptions=[*[{"name": e.name, "when": e.when} for e in spec.exceptions], exception])
-    except Exception:  # noqa: BLE001 - a rule that cannot be restated gets no proposal
+        restated = rule_dict(
+            spec, exceptions=[*[{"name": e.name, "when": e.when} for e in spec.exceptions], exception]
+        )
+    except Exception:
         return None
-    cases = [c.case(f"no longer asks: approved call {i + 1}", "allow") for i, c in enumerate(_distinct(approved))]
+    cases = [
+        c.case(f"no longer asks: approved call {i + 1}", "allow") for i, c in enumerate(_distinct(approved))
+    ]
     if bounds:  # the same call beyond what people approved still asks
         top = max(approved, key=lambda c: tuple(c.args[k] for k in bounds))
         beyond = {k: (v * 2 if v else 1) for k, v in bounds.items()}
-        cases.append(top.case("still asks beyond what people approved", spec.verdict.value, rule_id, **beyond))
+        cases.append(
+            top.case("still asks beyond what people approved", spec.verdict.value, rule_id, **beyond)
+        )
     n_approved = len(approved)
     where = ", ".join(f"{k} up to {v}" for k, v in bounds.items())
     return Draft(
@@ -292,7 +307,7 @@ def approval_granted(scope: Scope, finding: Finding) -> Draft | None:
 
 def approval_denied(scope: Scope, finding: Finding) -> Draft | None:
     """People deny every ask of a rule for an agent: block those calls instead of asking."""
-    rule_id, tool, calls = _asked_calls(scope, finding)
+    rule_id, _tool, calls = _asked_calls(scope, finding)
     spec = find_rule(scope.policy, rule_id)
     if spec is None or not calls:
         return None
@@ -305,8 +320,14 @@ def approval_denied(scope: Scope, finding: Finding) -> Draft | None:
         "tags": ["incubating", "proposed"],
     }]}  # fmt: skip
     cases = [c.case(f"blocks denied call {i + 1}", "block", new_id) for i, c in enumerate(_distinct(calls))]
-    others = [c for c in scope.calls if c.meta.agent != finding.agent and c.meta.recorded == "ask" and rule_id in c.meta.rules]
-    cases += [c.case(f"other agents still ask {i + 1}", "ask", rule_id) for i, c in enumerate(_distinct(others, 2))]
+    others = [
+        c
+        for c in scope.calls
+        if c.meta.agent != finding.agent and c.meta.recorded == "ask" and rule_id in c.meta.rules
+    ]
+    cases += [
+        c.case(f"other agents still ask {i + 1}", "ask", rule_id) for i, c in enumerate(_distinct(others, 2))
+    ]
     return Draft(
         "approval_always_denied", f"{finding.agent} {rule_id}", finding.id,
         f"Block instead of asking: {rule_id} for {finding.agent}",
@@ -337,7 +358,9 @@ def loop(scope: Scope, finding: Finding) -> Draft | None:
     runs_of_tool = [r for r, tools in looping.items() if tool in tools]
     # Every call is checked against the cap (also ones another rule asks about): it must let the
     # busiest normal run make all of its calls.
-    normal = [sum(c.meta.tool == tool for c in calls) for run_id, calls in by_run.items() if run_id not in looping]
+    normal = [
+        sum(c.meta.tool == tool for c in calls) for run_id, calls in by_run.items() if run_id not in looping
+    ]
     cap = max([n for n in normal if n] or [1])
     evidence: list[Call] = []
     for run_id in runs_of_tool:
@@ -353,7 +376,16 @@ def loop(scope: Scope, finding: Finding) -> Draft | None:
         return None
     name = f"loop-cap/{slug(tool)}"
     patch = {"limits": [{"name": name, "tools": [tool], "key": "run", "window_s": None, "max_count": cap}]}
-    plain = next((c for run_id, calls in by_run.items() if run_id not in looping for c in calls if c.meta.tool == tool), None)
+    plain = next(
+        (
+            c
+            for run_id, calls in by_run.items()
+            if run_id not in looping
+            for c in calls
+            if c.meta.tool == tool
+        ),
+        None,
+    )
     cases = [plain.case("a normal call still runs", "allow")] if plain else []
     return Draft(
         "loop", f"{finding.agent} {tool}", finding.id,
@@ -378,7 +410,11 @@ def budget(scope: Scope, finding: Finding) -> Draft | None:
         rows = conn.execute(query).all()
 
     def total(r: Any) -> float:
-        return float(r.cost_usd or 0) if metric == "cost" else float((r.input_tokens or 0) + (r.output_tokens or 0))
+        return (
+            float(r.cost_usd or 0)
+            if metric == "cost"
+            else float((r.input_tokens or 0) + (r.output_tokens or 0))
+        )
 
     spiking = [r for r in rows if r.agent == finding.agent and r.start_ns / NS >= onset]
     others = [total(r) for r in rows if not (r.agent == finding.agent and r.start_ns / NS >= onset)]
@@ -468,8 +504,14 @@ def audit_confirmed(scope: Scope) -> list[Draft]:
         if len(would) < 2 or not all(c.trace_id in scope.failed_traces for c in would):
             continue
         restated = rule_dict(spec, mode="enforce")
-        cases = [c.case(f"enforced on confirmed call {i + 1}", spec.verdict.value, spec.id) for i, c in enumerate(_distinct(would))]
-        cases += [c.case(f"still allows nearby call {i + 1}", "allow") for i, c in enumerate(_nearby_allowed(scope, would, exclude_rule=spec.id))]
+        cases = [
+            c.case(f"enforced on confirmed call {i + 1}", spec.verdict.value, spec.id)
+            for i, c in enumerate(_distinct(would))
+        ]
+        cases += [
+            c.case(f"still allows nearby call {i + 1}", "allow")
+            for i, c in enumerate(_nearby_allowed(scope, would, exclude_rule=spec.id))
+        ]
         out.append(Draft(
             "audit_confirmed", spec.id, "decisions", f"Enforce {spec.id} (audit mode, every would-block confirmed)",
             f"In audit mode, {spec.id} would have {spec.verdict.value}ed {len(would)} call(s) in "

@@ -43,8 +43,7 @@ from railguard.diagnose._proposal_tables import proposals as table
 from railguard.diagnose._stored_runs import StoredHistory, read_history
 from railguard.diagnose.backtest import BacktestReport, backtest, replay_engine
 from railguard.errors import ConfigurationError, PolicyError
-from railguard.store import PolicyRevisions, Store
-from railguard.store import _audit
+from railguard.store import PolicyRevisions, Store, _audit
 
 __all__ = [
     "STATUSES",
@@ -158,7 +157,9 @@ def generate_proposals(
     policy = base.compile()
     history = read_history(store, since=since, until=until, tenant=tenant)
     failed = {lab.trace_id for lab in list_labels(store, tenant=tenant) if lab.label == "failure"}
-    findings = [f for f in list_findings(store, tenant=tenant, limit=5000) if f.status in ("open", "acknowledged")]
+    findings = [
+        f for f in list_findings(store, tenant=tenant, limit=5000) if f.status in ("open", "acknowledged")
+    ]
     scope = Scope(store, tenant, since, until, policy, history, findings, failed)
     result = GenerateResult()
     for draft in drafts(scope):
@@ -215,7 +216,13 @@ def _summary(report: BacktestReport, draft: Draft) -> dict[str, Any]:
 
 
 def _upsert(
-    store: Store, tenant: str, draft: Draft, patch: str, summary: dict[str, Any], now: float, result: GenerateResult
+    store: Store,
+    tenant: str,
+    draft: Draft,
+    patch: str,
+    summary: dict[str, Any],
+    now: float,
+    result: GenerateResult,
 ) -> None:
     fingerprint = _fingerprint(tenant, draft.kind, draft.subject)
     count = len(draft.evidence)
@@ -233,16 +240,23 @@ def _upsert(
                     subject=draft.subject[:512], status="open", created_at=now, **values,
                 )
             )  # fmt: skip
-            result.created.append(_from_row(conn.execute(select(table).where(table.c.id == proposal_id(fingerprint))).one()))
+            result.created.append(
+                _from_row(conn.execute(select(table).where(table.c.id == proposal_id(fingerprint))).one())
+            )
             return
         if row.status in ("accepted", "shadow"):
             result.unchanged.append(_from_row(row))
             return
         if row.status == "rejected":
             if count < REGROWTH * max(1, row.status_evidence or 0):
-                result.suppressed.append(f"{row.id}: {draft.title} (rejected; evidence {count}, was {row.status_evidence})")
+                result.suppressed.append(
+                    f"{row.id}: {draft.title} (rejected; evidence {count}, was {row.status_evidence})"
+                )
                 return
-            values.update(status="open", status_reason=f"re-proposed: evidence grew from {row.status_evidence} to {count}")
+            values.update(
+                status="open",
+                status_reason=f"re-proposed: evidence grew from {row.status_evidence} to {count}",
+            )
         elif row.patch == patch and row.evidence_count == count:
             result.unchanged.append(_from_row(row))
             return
@@ -296,14 +310,21 @@ def _check_status(status: str) -> None:
 
 
 def backtest_proposal(
-    store: Store, proposal_id: str, *, tenant: str | None, base: BasePolicy, since: float,
+    store: Store,
+    proposal_id: str,
+    *,
+    tenant: str | None,
+    base: BasePolicy,
+    since: float,
     until: float | None = None,
 ) -> tuple[Proposal, BacktestReport]:
     """Replay the tenant's window through the current policy and current + the proposal's patch."""
     from railguard.diagnose.labels import list_labels
 
     found = get_proposal(store, proposal_id, tenant=tenant)
-    history = read_history(store, since=since, until=time.time() if until is None else until, tenant=found.tenant)
+    history = read_history(
+        store, since=since, until=time.time() if until is None else until, tenant=found.tenant
+    )
     failed = {lab.trace_id for lab in list_labels(store, tenant=found.tenant) if lab.label == "failure"}
     return found, _replay(base, found.patch, history, failed)
 
@@ -368,12 +389,20 @@ def promote(
 
 
 def reject(
-    store: Store, proposal_id: str, *, tenant: str | None, actor: str, reason: str = "", now: float | None = None
+    store: Store,
+    proposal_id: str,
+    *,
+    tenant: str | None,
+    actor: str,
+    reason: str = "",
+    now: float | None = None,
 ) -> Proposal:
     """Reject an open proposal: it is remembered and not proposed again unless its evidence doubles."""
     found = get_proposal(store, proposal_id, tenant=tenant)
     if found.status not in ("open", "shadow"):
-        raise ProposalError(f"proposal {found.id} is {found.status}: only an open or shadow proposal can be rejected")
+        raise ProposalError(
+            f"proposal {found.id} is {found.status}: only an open or shadow proposal can be rejected"
+        )
     return _decide(store, found, "rejected", actor=actor, action="proposal.reject", reason=reason,
                    details={"reason": reason[:500]} if reason else {}, now=now)  # fmt: skip
 
@@ -406,7 +435,11 @@ def _apply(
     except PolicyError as err:
         raise ProposalError(f"the policy with proposal {found.id} does not compile: {err}") from None
     rev = revisions.add(
-        tenant=tenant, content=merged, author=actor, policy_revision=compiled.revision, rules=len(compiled.rules)
+        tenant=tenant,
+        content=merged,
+        author=actor,
+        policy_revision=compiled.revision,
+        rules=len(compiled.rules),
     )
     revisions.activate(tenant=tenant, rev=rev.rev, actor=actor, mode="enforce")
     return f"r{rev.rev}"
@@ -425,7 +458,9 @@ def _decide(
         values["applied_to"] = applied_to
     with store.write_transaction() as conn:
         _audit.lock(conn)
-        conn.execute(update(table).where(table.c.id == found.id, table.c.tenant == found.tenant).values(**values))
+        conn.execute(
+            update(table).where(table.c.id == found.id, table.c.tenant == found.tenant).values(**values)
+        )
         _audit.append(
             conn, tenant=found.tenant, actor=actor, action=action, subject=found.id,
             details={"kind": found.kind, "title": found.title[:200], "status": status,

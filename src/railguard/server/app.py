@@ -17,8 +17,9 @@ from railguard.policy import CompiledPolicy, load_policy
 from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
-from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, proposals, runs, ui
-from railguard.server.routes import ui_proposals
+from railguard.server.routes import approvals, audit, docs, guard, health, keys, otlp, policies, runs, ui
+from railguard.server.routes.proposals import router as proposals_api
+from railguard.server.routes.ui_proposals import router as proposals_ui
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
 
@@ -99,7 +100,9 @@ def create_app(
         http = err.http()
         return JSONResponse({"detail": err.message}, status_code=err.status, headers=http.headers)
 
-    for module in (health, otlp, guard, approvals, runs, policies, proposals, keys, audit, docs, ui, ui_proposals):
+    for module in (health, otlp, guard, approvals, runs, policies, keys, audit, docs, ui):
         app.include_router(module.router)
+    app.include_router(proposals_api)
+    app.include_router(proposals_ui)
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app

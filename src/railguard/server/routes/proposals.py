@@ -43,7 +43,7 @@ def base_for(engines: TenantEngines, tenant: str) -> BasePolicy:
     active = engines.revisions.active(tenant=tenant)
     if active is not None:
         return BasePolicy(text=active.content, revision=active.rev)
-    default = engines._default()  # noqa: SLF001 - the server's own default policy
+    default = engines._default()
     return BasePolicy(paths=tuple(default.source.files), label="the server's default policy")
 
 
@@ -74,18 +74,26 @@ def _http(err: Exception) -> HTTPException:
 
 @router.get("")
 async def list_all(
-    request: Request, principal: Reader, tenant: str | None = None, status: str | None = None, limit: Limit = 200
+    request: Request,
+    principal: Reader,
+    tenant: str | None = None,
+    status: str | None = None,
+    limit: Limit = 200,
 ) -> dict[str, Any]:
     """Proposals, open first (no patch text: see one for it)."""
     scope = principal.read_scope(tenant)
     if status is not None and status not in STATUSES:
         raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
-    found = await run_in_threadpool(list_proposals, engines_of(request).store, tenant=scope, status=status, limit=limit)
+    found = await run_in_threadpool(
+        list_proposals, engines_of(request).store, tenant=scope, status=status, limit=limit
+    )
     return {"tenant": scope, "proposals": [p.to_json(full=False) for p in found]}
 
 
 @router.get("/{proposal_id}")
-async def show(request: Request, principal: Reader, proposal_id: ProposalId, tenant: str | None = None) -> dict[str, Any]:
+async def show(
+    request: Request, principal: Reader, proposal_id: ProposalId, tenant: str | None = None
+) -> dict[str, Any]:
     """One proposal with its rationale, evidence, patch (YAML), unit tests and stored backtest."""
     scope = principal.read_scope(tenant)
     try:
@@ -118,7 +126,9 @@ async def accept_one(
     """Accept: the tenant's active revision + the patch becomes a new active revision."""
     scope = principal.read_scope(tenant)
     try:
-        done = await run_in_threadpool(accept_now, engines_of(request), proposal_id, scope, principal.actor, shadow)
+        done = await run_in_threadpool(
+            accept_now, engines_of(request), proposal_id, scope, principal.actor, shadow
+        )
     except ProposalError as err:
         raise _http(err) from None
     except PolicyError as err:
@@ -136,7 +146,9 @@ async def reject_one(
     reason = str((body or {}).get("reason") or "")[:2000]
     try:
         done = await run_in_threadpool(
-            lambda: reject(engines_of(request).store, proposal_id, tenant=scope, actor=principal.actor, reason=reason)
+            lambda: reject(
+                engines_of(request).store, proposal_id, tenant=scope, actor=principal.actor, reason=reason
+            )
         )
     except ProposalError as err:
         raise _http(err) from None

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from railguard.diagnose.proposals import ProposalError, generate_proposals, get_proposal, list_proposals, reject
+from railguard.diagnose.proposals import (
+    ProposalError,
+    generate_proposals,
+    get_proposal,
+    list_proposals,
+    reject,
+)
 from railguard.errors import PolicyError
 from railguard.server._auth import AuthError, Principal
 from railguard.server.routes.proposals import accept_now, base_for, engines_of
@@ -39,7 +45,9 @@ async def proposals_page(request: Request, who: Principal) -> Response:
         return _error(request, who, err.status, "Not allowed", err.message)
     except ProposalError as err:
         return _error(request, who, 400, "Bad filter", str(err))
-    full = [await run_in_threadpool(get_proposal, engines_of(request).store, p.id, tenant=p.tenant) for p in found]
+    full = [
+        await run_in_threadpool(get_proposal, engines_of(request).store, p.id, tenant=p.tenant) for p in found
+    ]
     return _render(
         request, "proposals.html", who, title="Proposals", tenant=scope or "", proposals=[p.to_json() for p in full],
         can_admin=who.can("admin"), all_tenants=who.all_tenants, status=status or "",
@@ -54,18 +62,24 @@ async def generate(request: Request, who: Principal, form: dict[str, str]) -> Re
         engines = engines_of(request)
         now = time.time()
         await run_in_threadpool(
-            lambda: generate_proposals(engines.store, tenant=tenant, base=base_for(engines, tenant), since=now - _WEEK_S, until=now)
+            lambda: generate_proposals(
+                engines.store, tenant=tenant, base=base_for(engines, tenant), since=now - _WEEK_S, until=now
+            )
         )
     except AuthError as err:
         return _error(request, who, err.status, "Not allowed", err.message)
     except PolicyError as err:
         return _error(request, who, 409, "The current policy does not load", str(err))
-    return RedirectResponse(f"/proposals?{urlencode({'tenant': tenant, 'done': 'generated'})}", status_code=303)
+    return RedirectResponse(
+        f"/proposals?{urlencode({'tenant': tenant, 'done': 'generated'})}", status_code=303
+    )
 
 
 @router.post("/proposals/{proposal_id}/{decision}")
 @form_action("admin")
-async def decide(request: Request, who: Principal, form: dict[str, str], proposal_id: str, decision: str) -> Response:
+async def decide(
+    request: Request, who: Principal, form: dict[str, str], proposal_id: str, decision: str
+) -> Response:
     if decision not in ("accept", "shadow", "reject"):
         return _error(request, who, 404, "Not found", f"no action {decision!r}: accept, shadow or reject")
     try:
@@ -77,7 +91,9 @@ async def decide(request: Request, who: Principal, form: dict[str, str], proposa
                 lambda: reject(engines.store, proposal_id, tenant=scope, actor=who.actor, reason=reason)
             )
         else:
-            done = await run_in_threadpool(accept_now, engines, proposal_id, scope, who.actor, decision == "shadow")
+            done = await run_in_threadpool(
+                accept_now, engines, proposal_id, scope, who.actor, decision == "shadow"
+            )
     except AuthError as err:
         return _error(request, who, err.status, "Not allowed", err.message)
     except ProposalError as err:
