@@ -3,7 +3,6 @@ findings and decisions, proven on history, accepted into a policy revision or a 
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from railguard.cli._approvals import ByOpt, _who
 from railguard.cli._common import (
     DbOpt,
     fail,
@@ -36,7 +36,6 @@ proposals_app = typer.Typer(
 )
 IdArg = Annotated[str, typer.Argument(help="The proposal id (or a unique start of it).")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default: your login name).")]
 SinceOpt = Annotated[
     str, typer.Option("--since", help="Window start: 30m, 2h, 7d, an ISO date or Unix seconds.")
 ]
@@ -51,15 +50,6 @@ STATUS_STYLE = {"open": "bold", "accepted": "green", "rejected": "dim", "shadow"
 
 def register(app: typer.Typer) -> None:
     app.add_typer(proposals_app, name="proposals")
-
-
-def _who(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _base(store: Store, tenant: str | None, policy: list[Path] | None, pack: list[str] | None) -> BasePolicy:

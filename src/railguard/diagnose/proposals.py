@@ -42,7 +42,7 @@ from railguard.diagnose._proposal_sources import Draft, Scope, drafts
 from railguard.diagnose._proposal_tables import proposals as table
 from railguard.diagnose._stored_runs import StoredHistory, read_history
 from railguard.diagnose.backtest import BacktestReport, backtest, replay_engine
-from railguard.errors import ConfigurationError, PolicyError
+from railguard.errors import PolicyError, ProposalError
 from railguard.store import PolicyRevisions, Store, _audit
 
 __all__ = [
@@ -63,10 +63,6 @@ __all__ = [
 STATUSES = ("open", "accepted", "rejected", "shadow")
 REGROWTH = 2.0  # a rejected proposal comes back when its evidence has grown this many times
 _EXAMPLES = 10
-
-
-class ProposalError(ConfigurationError):
-    """An unknown proposal, or a step its status does not allow (the message says which)."""
 
 
 @dataclass
