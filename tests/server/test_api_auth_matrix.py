@@ -42,9 +42,14 @@ ROUTE_PERMISSION = {
     ("DELETE", "/v1/keys/{key_id}"): "admin",
     ("GET", "/v1/audit"): "read",
     ("GET", "/v1/audit/verify"): "read",
+    ("GET", "/v1/proposals"): "read",
+    ("GET", "/v1/proposals/{proposal_id}"): "read",
+    ("POST", "/v1/proposals/{proposal_id}/backtest"): "read",
+    ("POST", "/v1/proposals/{proposal_id}/accept"): "admin",
+    ("POST", "/v1/proposals/{proposal_id}/reject"): "admin",
 }
 OPEN = ("/healthz", "/readyz")
-PARAMS = {"{approval_id}": "x", "{decision}": "approve", "{trace_id}": "x", "{rev}": "1", "{key_id}": "x"}
+PARAMS = {"{approval_id}": "x", "{decision}": "approve", "{trace_id}": "x", "{rev}": "1", "{key_id}": "x", "{proposal_id}": "p-0abc"}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
