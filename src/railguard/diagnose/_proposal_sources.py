@@ -156,6 +156,8 @@ def _arg_conditions(calls: Sequence[Call]) -> list[str]:
         values = [c.args[key] for c in calls]
         if not _IDENT.match(key) or not all(isinstance(v, str) for v in values):
             continue
+        if any("[redacted" in v for v in values):
+            continue  # the record masked it: a condition on the mask would never match a live call
         ref = f"args.{key}"
         if key in _COMMAND_KEYS:
             first = _WORD.findall(values[0])
