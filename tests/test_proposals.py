@@ -266,6 +266,7 @@ def test_tenants_never_see_each_others_proposals(store: Store, seeded_db: tuple[
 
 def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path: Path) -> None:
     from railguard.diagnose.findings import Finding, save_findings
+    from railguard.state import install_cushions
     from railguard.store import SpanRow
 
     now = time.time()
@@ -288,10 +289,30 @@ def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path
         save_findings(store, [finding])
         generate_proposals(store, tenant="globex", base=BASE, since=start - 60, until=now)
         (p,) = list_proposals(store, tenant="globex")
-    data = yaml.safe_load(p.patch)["budgets"][0]
-    assert (data["scope"], data["metric"]) == ("run", "cost") and 0.01 < data["limit"] < 0.05
-    assert p.backtest["estimate"]["runs_over"] == p.evidence_count == 15
-    assert "estimated" in p.backtest["note"]
+        data = yaml.safe_load(p.patch)["budgets"][0]
+        assert (data["scope"], data["metric"]) == ("run", "cost") and 0.01 < data["limit"] < 0.05
+        assert p.backtest["estimate"]["runs_over"] == p.evidence_count == 15
+        assert "estimated" in p.backtest["note"]
+        # Accepted, a run that has spent like the new runs is stopped at its next call; a normal one is not.
+        accept(store, p.id, tenant="globex", actor="lead", base=BASE)
+        active = PolicyRevisions(store).active(tenant="globex")
+        assert active is not None
+        verdicts = {}
+        for spent in (0.01, 0.05):
+            engine = Engine(text=active.content)
+            cushions = install_cushions(engine, store)
+            try:
+                ctx = Context(tenant="globex", agent="research", run=f"live-{spent}", session="s")
+                budgets = cushions.guards.budgets(engine.policy)
+                assert budgets is not None
+                budgets.reserve(ctx, cost=0.001).commit(cost=spent)  # a model call that cost `spent`
+                verdicts[spent] = engine.admit(
+                    Action("refund", {"customer": "c", "amount": 1}, context=ctx)
+                ).verdict.value
+            finally:
+                cushions.close()
+                engine.close()
+        assert verdicts == {0.01: "allow", 0.05: "block"}
 
 
 @pytest.mark.postgres

@@ -49,7 +49,14 @@ ROUTE_PERMISSION = {
     ("POST", "/v1/proposals/{proposal_id}/reject"): "admin",
 }
 OPEN = ("/healthz", "/readyz")
-PARAMS = {"{approval_id}": "x", "{decision}": "approve", "{trace_id}": "x", "{rev}": "1", "{key_id}": "x", "{proposal_id}": "p-0abc"}
+PARAMS = {
+    "{approval_id}": "x",
+    "{decision}": "approve",
+    "{trace_id}": "x",
+    "{rev}": "1",
+    "{key_id}": "x",
+    "{proposal_id}": "p-0abc",
+}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
