@@ -52,14 +52,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(proposals_app, name="proposals")
 
 
+def _active(store: Store, tenant: str) -> Any:
+    from railguard.store import PolicyRevisions
+
+    return PolicyRevisions(store).active(tenant=tenant)
+
+
 def _base(store: Store, tenant: str | None, policy: list[Path] | None, pack: list[str] | None) -> BasePolicy:
     """The policy proposals change: -p files / --pack, else the tenant's active revision."""
     from railguard.diagnose.proposals import BasePolicy
-    from railguard.store import PolicyRevisions
 
     if policy or pack:
         return BasePolicy(paths=tuple(str(p) for p in policy or ()), packs=tuple(pack or ()))
-    active = PolicyRevisions(store).active(tenant=tenant) if tenant is not None else None
+    active = _active(store, tenant) if tenant is not None else None
     if active is None:
         fail(
             "no current policy",
@@ -104,8 +109,13 @@ def generate_cmd(
             out.print("No decisions in the window: nothing to propose.")
             return
         results = {}
+        skipped = []
         with progress("proposing", total=len(tenants)) as advance:
             for name in tenants:
+                if tenant is None and not (policy or pack) and _active(store, name) is None:
+                    skipped.append(name)  # every tenant was asked for: say which had no policy
+                    advance(1)
+                    continue
                 base = _base(store, name, policy, pack)
                 results[name] = _run(
                     lambda b=base, t=name: generate_proposals(
@@ -116,6 +126,8 @@ def generate_cmd(
         if as_json:
             print(json.dumps({t: r.to_json() for t, r in results.items()}))
             return
+        for name in skipped:
+            out.print(f"[dim]{escape(name)}: no active policy revision (give -p FILE to use a file)[/dim]")
         for name, result in results.items():
             out.print(
                 f"[bold]{escape(name)}[/bold]: {len(result.created)} new, {len(result.updated)} updated, "
@@ -134,12 +146,12 @@ def generate_cmd(
 
 
 def _tenants(store: Store, since: float) -> list[str]:
-    from sqlalchemy import distinct, select
+    from sqlalchemy import select
 
     from railguard.store._schema import decisions
 
     with store.read_connection() as conn:
-        rows = conn.execute(select(distinct(decisions.c.tenant)).where(decisions.c.ts >= since)).all()
+        rows = conn.execute(select(decisions.c.tenant).where(decisions.c.ts >= since).distinct()).all()
     return sorted(str(r[0]) for r in rows if r[0])
 
 
