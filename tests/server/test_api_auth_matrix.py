@@ -46,6 +46,7 @@ ROUTE_PERMISSION = {
     ("GET", "/v1/proposals/{proposal_id}"): "read",
     ("POST", "/v1/proposals/{proposal_id}/backtest"): "read",
     ("POST", "/v1/proposals/{proposal_id}/accept"): "admin",
+    ("POST", "/v1/proposals/{proposal_id}/promote"): "admin",
     ("POST", "/v1/proposals/{proposal_id}/reject"): "admin",
 }
 OPEN = ("/healthz", "/readyz")

@@ -104,8 +104,24 @@ def test_proposals_api_and_dashboard(api: Api) -> None:
     refund = {"tool": "refund", "args": {"customer": "c-1", "amount": 700},
               "context": {"tenant": TENANT, "agent": "support", "run": "live-2", "session": "live-2"}}  # fmt: skip
     assert api.evaluate(refund).json()["verdict"] == "allow"
+    # Shadow first over the API, then promoted from the dashboard.
+    audit_rule = by_kind["audit_confirmed"]
+    shadow = api.call(
+        "POST", f"/v1/proposals/{audit_rule['id']}/accept", role="admin", params={"shadow": "true"}
+    )
+    assert shadow.status_code == 200 and shadow.json()["status"] == "shadow"
+    cookie, page = _login(api, "admin")  # a new session: a new CSRF token
+    assert f"/proposals/{audit_rule['id']}/promote" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    promoted = httpx.post(f"{api.url}/proposals/{audit_rule['id']}/promote", headers=cookie,
+                          data={"csrf": csrf.group(1), "tenant": TENANT}, follow_redirects=False)  # fmt: skip
+    assert promoted.status_code == 303, promoted.text[promoted.text.find("<main") :][:600]
+    assert "done=promoted" in promoted.headers["location"]
+    assert api.call("GET", f"/v1/proposals/{audit_rule['id']}", role="viewer").json()["status"] == "accepted"
+    assert api.call("POST", f"/v1/proposals/{audit_rule['id']}/promote", role="admin").status_code == 409
     viewer_cookie, viewer_page = _login(api, "viewer")
     assert "/reject" not in viewer_page  # no forms for viewers
-    refused = httpx.post(f"{api.url}/proposals/{by_kind['audit_confirmed']['id']}/reject", headers=viewer_cookie,
+    refused = httpx.post(f"{api.url}/proposals/{by_kind['approval_always_denied']['id']}/reject", headers=viewer_cookie,
                          data={"csrf": "x", "tenant": TENANT})  # fmt: skip
     assert refused.status_code == 403

@@ -17,6 +17,7 @@ from railguard.diagnose.proposals import (
     backtest_proposal,
     get_proposal,
     list_proposals,
+    promote,
     reject,
 )
 from railguard.errors import PolicyError
@@ -62,6 +63,15 @@ def accept_now(engines: TenantEngines, proposal_id: str, scope: str | None, acto
     found = get_proposal(engines.store, proposal_id, tenant=scope)
     done = accept(engines.store, found.id, tenant=found.tenant, actor=actor,
                   base=base_for(engines, found.tenant), shadow=shadow)  # fmt: skip
+    _policies.apply_now(engines)
+    return done
+
+
+def promote_now(engines: TenantEngines, proposal_id: str, scope: str | None, actor: str) -> Any:
+    found = get_proposal(engines.store, proposal_id, tenant=scope)
+    done = promote(
+        engines.store, found.id, tenant=found.tenant, actor=actor, base=base_for(engines, found.tenant)
+    )
     _policies.apply_now(engines)
     return done
 
@@ -126,6 +136,21 @@ async def accept_one(
         done = await run_in_threadpool(
             accept_now, engines_of(request), proposal_id, scope, principal.actor, shadow
         )
+    except ProposalError as err:
+        raise _http(err) from None
+    except PolicyError as err:
+        raise HTTPException(409, str(err)) from None
+    return done.to_json(full=False)
+
+
+@router.post("/{proposal_id}/promote")
+async def promote_one(
+    request: Request, principal: Admin, proposal_id: ProposalId, tenant: str | None = None
+) -> dict[str, Any]:
+    """Enforce a proposal accepted in shadow: a new active revision with its rules enforced."""
+    scope = principal.read_scope(tenant)
+    try:
+        done = await run_in_threadpool(promote_now, engines_of(request), proposal_id, scope, principal.actor)
     except ProposalError as err:
         raise _http(err) from None
     except PolicyError as err:

@@ -19,13 +19,14 @@ from railguard.diagnose.proposals import (
 )
 from railguard.errors import PolicyError
 from railguard.server._auth import AuthError, Principal
-from railguard.server.routes.proposals import accept_now, base_for, engines_of
+from railguard.server.routes.proposals import accept_now, base_for, engines_of, promote_now
 from railguard.server.routes.ui import DONE, _error, _render, _tenant_of, form_action, page
 
 router = APIRouter(include_in_schema=False)
 DONE.update(
     accepted="Accepted: a new policy revision is active; every engine runs it within a second.",
-    shadowed="Accepted in shadow: its rules record what they would do; promote it from the CLI.",
+    shadowed="Accepted in shadow: its rules record what they would do until you promote it.",
+    promoted="Promoted: its rules are enforced in a new active revision.",
     rejected="Rejected: it is not proposed again unless its evidence doubles.",
     generated="Proposals generated from the stored findings and decisions of the last 7 days.",
 )
@@ -80,8 +81,10 @@ async def generate(request: Request, who: Principal, form: dict[str, str]) -> Re
 async def decide(
     request: Request, who: Principal, form: dict[str, str], proposal_id: str, decision: str
 ) -> Response:
-    if decision not in ("accept", "shadow", "reject"):
-        return _error(request, who, 404, "Not found", f"no action {decision!r}: accept, shadow or reject")
+    if decision not in ("accept", "shadow", "promote", "reject"):
+        return _error(
+            request, who, 404, "Not found", f"no action {decision!r}: accept, shadow, promote or reject"
+        )
     try:
         scope = who.read_scope(form.get("tenant") or None)
         engines = engines_of(request)
@@ -90,6 +93,8 @@ async def decide(
             done = await run_in_threadpool(
                 lambda: reject(engines.store, proposal_id, tenant=scope, actor=who.actor, reason=reason)
             )
+        elif decision == "promote":
+            done = await run_in_threadpool(promote_now, engines, proposal_id, scope, who.actor)
         else:
             done = await run_in_threadpool(
                 accept_now, engines, proposal_id, scope, who.actor, decision == "shadow"
@@ -101,5 +106,5 @@ async def decide(
         return _error(request, who, status, "Not done", str(err))
     except PolicyError as err:
         return _error(request, who, 409, "Not done", str(err))
-    flag = {"accept": "accepted", "shadow": "shadowed", "reject": "rejected"}[decision]
+    flag = {"accept": "accepted", "shadow": "shadowed", "promote": "promoted", "reject": "rejected"}[decision]
     return RedirectResponse(f"/proposals?{urlencode({'tenant': done.tenant, 'done': flag})}", status_code=303)
