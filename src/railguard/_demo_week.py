@@ -430,13 +430,15 @@ def week_start(now: float | None = None, days: int = WEEK_DAYS) -> float:
 
 
 @contextmanager
-def _wired(store: Store, clock: SimClock) -> Iterator[tuple[Engine, Any]]:
+def _wired(
+    store: Store, clock: SimClock, policy: str = WEEK_POLICY
+) -> Iterator[tuple[Engine, Any, Callable[[], object]]]:
     from railguard.state.approvals import Approvals
     from railguard.state.loops import LoopRules, Loops
     from railguard.state.provenance import install_provenance
     from railguard.trace import configure_tracing, trace_engine
 
-    engine = Engine(text=WEEK_POLICY)
+    engine = Engine(text=policy)
     approvals = Approvals(store, wait_s=0.0, clock=clock.time)
     approvals.engine = engine
     engine.approval_handler = approvals
@@ -446,7 +448,7 @@ def _wired(store: Store, clock: SimClock) -> Iterator[tuple[Engine, Any]]:
     tracing = configure_tracing(store, service_name="railguard-week-demo", clock=clock.ns)
     unsubscribe = trace_engine(engine)
     try:
-        yield engine, approvals
+        yield engine, approvals, lambda: tracing.flush(30.0)
     finally:
         unsubscribe()
         tracing.flush(30.0)
@@ -461,9 +463,13 @@ def run_week(
     days: int = WEEK_DAYS,
     start_ts: float | None = None,
     failures: bool = True,
+    policy: str = WEEK_POLICY,
+    on_day: Callable[[int, Engine, Callable[[], object]], None] | None = None,
 ) -> WeekResult:
     """Simulate the fleet for `days` days (runs_per_day runs per agent per day) into `store`.
-    `failures=False`: the same fleet with nothing planted (clean history, an empty answer key)."""
+    `failures=False`: the same fleet with nothing planted (clean history, an empty answer key).
+    `on_day(day, engine, flush)` runs before each day (the closed-loop demo changes the policy there;
+    `flush()` makes the traces so far readable in the store)."""
     own = not isinstance(store, Store)
     opened = open_store(store) if not isinstance(store, Store) else store
     start = week_start(days=days) if start_ts is None else start_ts
@@ -473,9 +479,12 @@ def run_week(
         start_ts=start, days=days, key=[p for p in answer_key(start) if p.onset_day < days and failures]
     )
     try:
-        with _wired(opened, clock) as (engine, approvals):
+        with _wired(opened, clock, policy) as (engine, approvals, flush):
             fleet = _Fleet(engine, approvals, clock, rng, result, clean=not failures)
             for day in range(days):
+                if on_day is not None:
+                    clock.now_s = start + day * DAY_S
+                    on_day(day, engine, flush)
                 schedule = []
                 for agent, (_script, users) in AGENTS.items():
                     for _ in range(runs_per_day):
@@ -499,18 +508,22 @@ def run_week(
 def run_week_demo(
     console: Any, *, db_url: str | None, seed: int, runs_per_day: int = 24, as_json: bool = False
 ) -> WeekResult:
-    """The CLI's `demo --week`: simulate, then print a summary and the answer key."""
+    """The CLI's `demo --week`: simulate with the loop closed before day 4 (see `_demo_loop`), then
+    print a summary, the answer key and the loop's before/after counts."""
     import json
+
+    from railguard._demo_loop import closed_loop_week, print_story
 
     store = open_store(db_url)
     try:
-        result = run_week(store, seed=seed, runs_per_day=runs_per_day)
+        result, story = closed_loop_week(store, seed=seed, runs_per_day=runs_per_day)
         where = store.url_display
     finally:
         store.close()
     if as_json:
         print(json.dumps({"answer_key": result.key_json(), "runs": result.runs, "tool_calls": result.tool_calls,
-                          "verdicts": result.verdicts, "start_ts": result.start_ts, "days": result.days}))  # fmt: skip
+                          "verdicts": result.verdicts, "start_ts": result.start_ts, "days": result.days,
+                          "loop": story.to_json()}))  # fmt: skip
         return result
     start = time.strftime("%Y-%m-%d", time.gmtime(result.start_ts))
     console.print(
@@ -521,4 +534,6 @@ def run_week_demo(
     console.print("\nPlanted failures (the answer key; `railguard diagnose --since 8d` should find them):")
     for p in result.key:
         console.print(f"  day {p.onset_day}  {p.kind:<24} {p.agent:<9} {p.subject}: {p.note}")
+    print_story(console, story)
+    console.print("\nSee them: `railguard proposals list`, `railguard serve` then /ui/proposals.")
     return result

@@ -4,7 +4,8 @@ where, and how to fix it.
 RailguardError
 ├── ConfigurationError          an engine, store or integration was set up wrongly
 │   ├── KeyNotFound             no API key with that id in the caller's tenant
-│   └── RevisionNotFound        no such policy revision in the caller's tenant
+│   ├── RevisionNotFound        no such policy revision in the caller's tenant
+│   └── ProposalError           no such proposal in the caller's tenant, or a step its status forbids
 ├── PolicyError                 a policy file is invalid (file, line, key, fix)
 │   └── PolicyTestError         a *_test.yaml file is invalid
 ├── GuardError                  raised in place of a guarded call; carries the Decision
@@ -54,6 +55,10 @@ class ConfigurationError(RailguardError):
 
 class KeyNotFound(ConfigurationError):
     """No key with that id in the caller's tenant."""
+
+
+class ProposalError(ConfigurationError):
+    """An unknown proposal (or another tenant's), or a step its status does not allow."""
 
 
 class RevisionNotFound(ConfigurationError):

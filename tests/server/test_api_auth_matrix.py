@@ -49,6 +49,12 @@ ROUTE_PERMISSION = {
     ("POST", "/v1/findings/{finding_id}/status"): "approve",
     ("POST", "/v1/diagnose"): "admin",
     ("GET", "/v1/heartbeat"): "read",
+    ("GET", "/v1/proposals"): "read",
+    ("GET", "/v1/proposals/{proposal_id}"): "read",
+    ("POST", "/v1/proposals/{proposal_id}/backtest"): "read",
+    ("POST", "/v1/proposals/{proposal_id}/accept"): "admin",
+    ("POST", "/v1/proposals/{proposal_id}/promote"): "admin",
+    ("POST", "/v1/proposals/{proposal_id}/reject"): "admin",
 }
 OPEN = ("/healthz", "/readyz")
 PARAMS = {
@@ -58,6 +64,7 @@ PARAMS = {
     "{rev}": "1",
     "{key_id}": "x",
     "{finding_id}": "x",
+    "{proposal_id}": "p-0abc",
 }
 
 

@@ -15,7 +15,7 @@ HELP = "Railguard: a real-time reliability engine for AI agents."
 # The modules of railguard.cli in the order they attach their commands (the order --help lists them).
 MODULES = (
     "_core", "_alert", "_approvals", "_audit", "_backtest", "_decisions", "_detect", "_diagnose", "_gate",
-    "_integrations", "_keys", "_policy_server", "_replay", "_rules", "_serve", "_tools", "_traces",
+    "_integrations", "_keys", "_policy_server", "_proposals", "_replay", "_rules", "_serve", "_tools", "_traces",
 )  # fmt: skip
 
 # (name, module(s), one-line help): plain commands first, then groups, as Typer lists them.
@@ -64,6 +64,8 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("hook", ("_integrations",), "Run as a hook inside an agent tool (reads the event on stdin)."),
     ("install", ("_integrations",), "Install Railguard into an agent tool's settings."),
     ("keys", ("_keys",), "Create, list and revoke API keys for `railguard serve`."),
+    ("proposals", ("_proposals",), "Policy changes proposed from findings and decisions: review, backtest, accept "
+     "or reject."),
     ("rules", ("_rules",), "Rules in plain English: an LLM drafts, the compiler and a backtest check, a person "
      "accepts."),
     ("tools", ("_tools",), "Declare tools: effect and output trust."),

@@ -36,6 +36,8 @@ from railguard.server.routes import (
     ui_diagnose,
 )
 from railguard.server.routes import rules as rule_drafts
+from railguard.server.routes.proposals import router as proposals_api
+from railguard.server.routes.ui_proposals import router as proposals_ui
 from railguard.store import BatchWriter, KeyRing, Store, open_store
 
 
@@ -151,5 +153,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(rule_drafts.router)
     app.router.routes[:0] = guard.fast_routes()  # the hot path answers before FastAPI's routing
+    app.include_router(proposals_api)
+    app.include_router(proposals_ui)
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")
     return app
