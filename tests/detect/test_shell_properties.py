@@ -30,25 +30,42 @@ def _simple(command: str) -> bool:
     return command[:1].isalpha() and not any(c in command for c in "|;&()<>\n$`'\"{}")
 
 
+def _ended(command: str, separator: str = "") -> str:
+    """`command` followed by `separator` (and what comes after it on the line), as valid bash: a
+    command that ends in a here-document's terminator line needs a line break first ("EOF)" or
+    "EOF; }" would not end it, and bash would refuse the whole text, running nothing)."""
+    return f"{command}\n" if "\n" in command else f"{command}{separator}"
+
+
+def _delimiter(body: str) -> str:
+    """A here-document delimiter that no line of `body` is: an inner here-document's own
+    terminator would end the outer one early."""
+    delimiter = "EOF"
+    while delimiter in body:
+        delimiter += "X"
+    return delimiter
+
+
 def _wrap(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    """One layer of shell structure around a command (or two, for binary operators)."""
+    """One layer of shell structure around a command (or two, for binary operators). Every text it
+    makes is a script bash would run."""
     benign = st.sampled_from(BENIGN)
     return st.one_of(
         st.tuples(benign, inner).map(lambda p: f"{p[0]} | {p[1]}"),
-        st.tuples(inner, benign).map(lambda p: f"{p[0]}; {p[1]}"),
+        st.tuples(inner, benign).map(lambda p: f"{_ended(p[0], '; ')}{p[1]}"),
         st.tuples(benign, inner).map(lambda p: f"{p[0]} && {p[1]}"),
         st.tuples(benign, inner).map(lambda p: f"{p[0]} || {p[1]}"),
-        inner.map(lambda c: f'echo "$({c})"'),
-        inner.map(lambda c: f"({c})"),
-        inner.map(lambda c: f"{{ {c}; }}"),
+        inner.map(lambda c: f'echo "$({_ended(c)})"'),
+        inner.map(lambda c: f"({_ended(c)})"),
+        inner.map(lambda c: f"{{ {_ended(c, '; ')}}}"),
         inner.map(lambda c: f"bash -c {shlex.quote(c)}"),
         inner.map(lambda c: f"sh -c {shlex.quote(c)} _"),
         inner.map(lambda c: f"eval {shlex.quote(c)}"),
         inner.map(lambda c: f"sudo env X=1 {c}" if _simple(c) else f"sudo bash -c {shlex.quote(c)}"),
-        inner.map(lambda c: f"if true; then {c}; fi"),
-        inner.map(lambda c: f"for i in 1 2; do {c}; done"),
-        inner.map(lambda c: f"bash <<'EOF'\n{c}\nEOF"),
-        inner.map(lambda c: f"cat <<'EOF' | sh\n{c}\nEOF"),
+        inner.map(lambda c: f"if true; then {_ended(c, '; ')}fi"),
+        inner.map(lambda c: f"for i in 1 2; do {_ended(c, '; ')}done"),
+        inner.map(lambda c: f"bash <<'{_delimiter(c)}'\n{c}\n{_delimiter(c)}"),
+        inner.map(lambda c: f"cat <<'{_delimiter(c)}' | sh\n{c}\n{_delimiter(c)}"),
     )
 
 
