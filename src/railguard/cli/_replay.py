@@ -45,14 +45,17 @@ def replay(
     bad = 0
     with _state_store(db) as url, _open(transcript) as stream:
         store = open_store(url)
+        cushions = None
         try:
-            install_cushions(engine, store)
+            cushions = install_cushions(engine, store)
             install_provenance(engine, store if db else None)
             replayer = Replayer(engine)
             for result in replayer.replay(read_objects(stream)):
                 bad += result.error is not None
                 print(json.dumps(result.to_json_line(), default=str), flush=True)
         finally:
+            if cushions is not None:
+                cushions.close()  # the kill switch's refresher, before its (temporary) store goes away
             engine.close()
             store.close()
     if bad:

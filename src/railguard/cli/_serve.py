@@ -82,7 +82,10 @@ def serve(
     base = f"http://{host}:{port}"
     schedule = _heartbeat_schedule(heartbeat_every, notify or [], base)
     settings = ServerSettings(
-        policy=tuple(str(p) for p in policy or []), packs=tuple(pack or []), heartbeat=schedule
+        policy=tuple(str(p) for p in policy or []),
+        packs=tuple(pack or []),
+        heartbeat=schedule,
+        freeze_gc=True,
     )
     store = _open_store_or_exit(db)
     try:
@@ -123,7 +126,9 @@ def app_from_env() -> object:
     packs = tuple(p for p in os.environ.get(_ENV_PACKS, "").split(",") if p)
     from railguard.server._heartbeat import schedule_from_env
 
-    return create_app(settings=ServerSettings(policy=policy, packs=packs, heartbeat=schedule_from_env()))
+    return create_app(
+        settings=ServerSettings(policy=policy, packs=packs, heartbeat=schedule_from_env(), freeze_gc=True)
+    )
 
 
 def _heartbeat_schedule(every: str | None, notify: list[str], base: str) -> HeartbeatSchedule | None:

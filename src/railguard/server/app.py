@@ -56,6 +56,9 @@ class ServerSettings:
     revision_refresh_s: float = 0.5
     otlp: otlp.OtlpSettings = field(default_factory=otlp.OtlpSettings)
     heartbeat: HeartbeatSchedule | None = None  # diagnosis + heartbeat on a schedule (one replica per slot)
+    # Freeze what start-up loaded out of the garbage collector's reach (see the lifespan): for a server
+    # process (`railguard serve` sets it), not for an app embedded in a bigger process, e.g. tests.
+    freeze_gc: bool = False
 
     def default_policy(self) -> Callable[[], CompiledPolicy]:
         paths = [str(Path(p)) for p in self.policy]
@@ -99,8 +102,9 @@ def create_app(
         # What start-up loaded (modules, policies, SQLAlchemy metadata) lives as long as the server:
         # frozen, a full collection no longer walks it, which had doubled the median render of a
         # long run's replay (its ~100k short-lived objects trigger one).
-        gc.collect()
-        gc.freeze()
+        if config.freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
