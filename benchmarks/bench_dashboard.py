@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select
 
+from benchmarks._procs import tree_cpu_s
 from benchmarks.bench_server import _free_port
 from benchmarks.bench_store import pg_schema
 from railguard.store import KeyRing, SpanRow, Store, open_store
@@ -265,12 +266,6 @@ def sqlite_store(spans_n: int, days: float, fresh: bool, reuse_hours: float) -> 
 # -- measuring ---------------------------------------------------------------------------------------
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its waited-for children (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def log_in(url: str, key: str) -> dict[str, str]:
     """The session cookie the login link sets (sent by hand: it is `Secure` and this is plain http)."""
     response = httpx.get(f"{url}/login", params={"key": key}, follow_redirects=False, timeout=60)
@@ -284,14 +279,14 @@ def measure(client: httpx.Client, path: str, pid: int, repeat: int, expect: str)
     for _ in range(2):  # warm: templates compiled, pools filled
         client.get(path)
     samples = []
-    cpu0 = _cpu_s(pid)
+    cpu0 = tree_cpu_s(pid)
     for _ in range(repeat):
         t0 = time.perf_counter()
         response = client.get(path)
         samples.append((time.perf_counter() - t0) * 1000)
         assert response.status_code == 200, (path, response.status_code, response.text[:300])
         assert expect in response.text, (path, expect)
-    cpu_ms = (_cpu_s(pid) - cpu0) * 1000 / repeat
+    cpu_ms = (tree_cpu_s(pid) - cpu0) * 1000 / repeat
     samples.sort()
     return {
         "p50": statistics.median(samples),

@@ -48,6 +48,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 
+from benchmarks._procs import tree_cpu_s
 from benchmarks.bench_store import pg_schema
 from railguard.store import KeyRing, open_store
 
@@ -174,29 +175,6 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) ->
             pass
         time.sleep(0.2)
     raise RuntimeError(f"server not ready at {url} after {timeout_s:.0f} s")
-
-
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields_ = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        parents[int(entry.name)] = int(fields_[1])
-        times[int(entry.name)] = (int(fields_[11]) + int(fields_[12])) / tick
-    family, frontier = {pid}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent and child not in family]
-        family.update(children)
-        frontier.extend(children)
-    return sum(times.get(member, 0.0) for member in family)
 
 
 @contextmanager

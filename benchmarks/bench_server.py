@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks._procs import tree_cpu_s
 from benchmarks.bench_store import pg_schema
 from railguard import Action, Context, Engine, RemoteEngine
 from railguard.store import KeyRing, open_store
@@ -64,17 +65,7 @@ class Server:
 
     def cpu_s(self) -> float:
         """CPU seconds used so far by the server and its worker processes."""
-        pids = [self.process.pid]
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-        pids += [int(p) for p in children.stdout.split()]
-        total = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        return total / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_s(self.process.pid)
 
 
 @contextmanager
