@@ -8,6 +8,7 @@ recognised.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -109,6 +110,8 @@ _SECRET_NAMES = {
     "master.passwd": "shadow", "environ": None, "hosts.yml": None, "config.json": None, "config": None,
     "known_hosts": "ssh_known_hosts", "authorized_keys": "ssh_authorized_keys",
 }  # fmt: skip
+# client configuration files kept beside the keys (`config`, `codespaces_config`, `work.conf`): no key material
+_SSH_CONFIG_NAME = re.compile(r"^config$|^config\.|[._-]config$|\.conf$")
 _SHADOW_NAMES = frozenset({"shadow", "gshadow", "shadow-", "gshadow-", "shadow.bak", "gshadow.bak"})
 _PRIVATE_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx")
 _DOTENV_PUBLIC_SUFFIXES = (".example", ".sample", ".template", ".dist", ".tmpl", ".defaults")
@@ -134,11 +137,14 @@ def _secret_kind(path: str) -> str | None:
     name = parts[-1].lower()
     parent = parts[-2].lower() if len(parts) > 1 else ""
     if _GLOB_CHARS & set(name):
-        return _SECRET_DIRS.get(parent) or (_secret_kind("/".join(parts[:-1])) if len(parts) > 1 else None)
+        in_store = _SECRET_DIRS.get(parent) or (
+            _secret_kind("/".join(parts[:-1])) if len(parts) > 1 else None
+        )
+        return in_store or _glob_kind(name)
     if parent == ".ssh" or name.startswith("id_"):
         if name.endswith(".pub"):
             return None
-        if name in ("known_hosts", "authorized_keys", "config"):
+        if name in ("known_hosts", "authorized_keys") or _SSH_CONFIG_NAME.search(name):
             return {"known_hosts": "ssh_known_hosts", "authorized_keys": "ssh_authorized_keys"}.get(
                 name, "ssh_config"
             )
@@ -156,6 +162,16 @@ def _secret_kind(path: str) -> str | None:
     if name.endswith((".keychain", ".keychain-db")):
         return "keychain"
     return _SECRET_DIRS.get(name)
+
+
+def _glob_kind(name: str) -> str | None:
+    """A pattern whose every match is a secret-named file (`*.pem`, `id_*`, `*.key`) reads secrets; `*` and
+    `*.txt` do not. The wildcards are filled with a plain letter and the name judged as usual."""
+    filled = re.sub(r"\[[^\]]*\]|[*?]", "x", name)
+    if not filled.strip("x.") or filled == name:
+        return None
+    kind = _secret_kind(filled)
+    return kind if kind in ("private_key", "ssh_key", "dotenv", "keychain", "gpg_private") else None
 
 
 def _kind_by_location(parts: list[str], name: str, parent: str) -> str | None:

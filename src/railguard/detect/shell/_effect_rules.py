@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from railguard.detect.shell import _rules_effects, _rules_exposure, _rules_fs, _rules_vendor
+from railguard.detect.shell import _host_effects, _rules_effects, _rules_exposure, _rules_fs, _rules_vendor
 from railguard.detect.shell._catalogue import catalogue
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx
@@ -36,7 +36,7 @@ _BY_NAMES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     (_rules_fs.check_fd_exec, ("fd", "fdfind")),
     (_rules_effects.check_package_removal,
      ("apt", "apt-get", "aptitude", "yum", "dnf", "zypper", "apk", "brew", "snap", "flatpak", "port", "pip", "pip3",
-      "gem", "npm", "pnpm", "yarn", "conda", "mamba", "rustup", "nix-collect-garbage", "pacman")),
+      "gem", "npm", "pnpm", "yarn", "conda", "mamba", "rustup", "nix-collect-garbage", "pacman", "dpkg", "rpm")),
     (_rules_exposure.check_service_stop,
      ("supervisorctl", "pm2", "launchctl", "rc-service", "sv", "pg_ctl", "pg_ctlcluster", "apachectl",
       "apache2ctl", "brew", "nginx", "caddy", "haproxy", "initctl", "s6-svc")),
@@ -55,6 +55,7 @@ _LOCAL_TOOLS = frozenset({"apt", "apt-get", "aptitude", "dpkg", "yum", "dnf", "z
 
 def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _rules_vendor.check_vendor_cli, tuple(catalogue().clis)
+    yield _host_effects.check_host_effects, _host_effects.names()
     yield from _BY_NAMES
 
 

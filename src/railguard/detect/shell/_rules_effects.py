@@ -330,7 +330,9 @@ _ESSENTIAL = re.compile(
     re.IGNORECASE,
 )
 _FORCE_REMOVAL = frozenset({"--force", "--ignore-dependencies", "--nodeps", "--force-removal-essential",
-                            "--allow-remove-essential", "--all", "--purge-all"})  # fmt: skip
+                            "--allow-remove-essential", "--all", "--purge-all", "--force-all",
+                            "--force-remove-essential", "--force-depends"})  # fmt: skip
+_REMOVE_FLAGS = {"dpkg": ("-r", "-P", "--remove", "--purge"), "rpm": ("-e", "--erase")}
 
 
 def check_package_removal(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
@@ -349,6 +351,9 @@ def check_package_removal(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]
     removing = bool(operands) and operands[0] in verbs
     if name == "pacman":
         removing = any(t.startswith("-R") for t in texts)
+        operands = ["", *operands]
+    elif name in _REMOVE_FLAGS:  # `dpkg -P pkg`, `rpm -e pkg`: the action is a flag, not a verb
+        removing = view.has(*_REMOVE_FLAGS[name])
         operands = ["", *operands]
     if name in ("npm", "pnpm", "yarn") and not view.has("-g", "--global"):
         removing = False  # a project's own dependency

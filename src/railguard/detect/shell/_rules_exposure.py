@@ -40,6 +40,8 @@ def _texts(view: CommandView) -> list[str]:
 def check_cloud_exposure(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     """Cloud and cluster CLIs: public ACLs, grants to everyone or admin roles, open ingress."""
     texts = _texts(view)
+    if view.name in ("kubectl", "oc") and view.operands[:1] and view.operands[0].text == "config":
+        return  # edits the local kubeconfig: a user entry named `cluster-admin` grants nothing
     joined = " ".join(texts)
     what = " ".join([view.name, *[t for t in texts if not t.startswith("-")][:3]])
     acls = view.values("--acl", "--canned-acl", "--predefined-acl", "-a")

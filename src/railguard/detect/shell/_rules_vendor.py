@@ -124,12 +124,20 @@ def _adhoc_effect(spec: CliSpec, args: list[str]) -> Effect:
     return Effect("mutate", (module,), spec)
 
 
+def _kind_of(arg: str) -> str:
+    """kubectl's TYPE/NAME form (`pod/busybox1`) names the same resource kind as `pod busybox1`."""
+    kind, slash, _ = arg.partition("/")
+    return kind if slash and _SUBCOMMAND.match(kind) else arg
+
+
 def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     cat = catalogue()
     spec = cat.clis.get(view.name)
     if spec is None:
         return
     args = [w.text for w in view.args]
+    if spec.name == "kubectl" and view.operands[:1] and view.operands[0].text == "delete":
+        args = [_kind_of(a) for a in args]
     if spec.kind == "playbook":
         effect = _playbook_effect(spec, args, cat.verbs)
     elif spec.kind == "adhoc":

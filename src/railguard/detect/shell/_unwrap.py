@@ -83,6 +83,9 @@ _SIMPLE_WRAPPERS: dict[str, _Spec] = {
     "gosu": _spec(positional=1), "su-exec": _spec(positional=1), "s6-setuidgid": _spec(positional=1),
     "dumb-init": _spec(), "tini": _spec(), "catatonit": _spec(),
 }  # fmt: skip
+# Wrappers whose own flags are an effect too (host_effects.yaml): the walker judges them as well as the
+# command they run (`nsenter -t 1 -m sh`: entering the host is the effect, whatever runs inside).
+WRAPPERS_WITH_EFFECTS = frozenset({"nsenter", "chroot", "strace", "ltrace", "lxc-attach"})
 # Launchers whose first word(s) are a subcommand before the command they run:
 # `poetry run rm -rf /`, `bundle exec`, `direnv exec DIR cmd`, `conda run -n env cmd`.
 _RUN_SUBCOMMANDS: dict[str, tuple[frozenset[str], int]] = {
@@ -350,6 +353,8 @@ def _tmux(name: str, words: list[Word]) -> Unwrapped | None:
     j = i + 1
     while j < len(words):
         text = words[j].text
+        if text == ";":  # tmux's own command separator (`\;` or `';'`): the next tmux command starts
+            break
         if _is_option(text) and not operands:
             j += 2 if text in _TMUX_VALUED else 1
             continue

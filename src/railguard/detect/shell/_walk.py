@@ -49,7 +49,14 @@ from railguard.detect.shell._syntax import (
     parse,
     text_of,
 )
-from railguard.detect.shell._unwrap import INTERPRETERS, SHELLS, Unwrapped, inline_code, unwrap_step
+from railguard.detect.shell._unwrap import (
+    INTERPRETERS,
+    SHELLS,
+    WRAPPERS_WITH_EFFECTS,
+    Unwrapped,
+    inline_code,
+    unwrap_step,
+)
 
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment"})  # fmt: skip
@@ -471,6 +478,9 @@ class Walker:
             step = unwrap_step(name, exec_.words)
             if step is None:
                 break
+            if name in WRAPPERS_WITH_EFFECTS:
+                # `nsenter -t 1 -m sh`, `chroot /host sh`: entering is the effect, whatever runs inside
+                self._add(Exec(list(exec_.words), via=exec_.via, cwd=exec_.cwd))
             exec_.via = (*exec_.via, step.label)
             if (
                 step.script is not None
@@ -666,6 +676,11 @@ class Walker:
         roots, index = find_roots(exec_)
         self._add(exec_)
         filtered = any(w.text in _FIND_FILTERS for w in argv[index:])
+        names = [argv[j + 1].text for j in range(index, len(argv) - 1) if argv[j].text in ("-name", "-iname")]
+        # one name pattern and no alternative: `{}` stands for files of that name (`-name '*.pem'`)
+        only = (
+            names[0] if len(names) == 1 and not any(w.text in ("-o", "-or") for w in argv[index:]) else None
+        )
         i = index
         while i < len(argv):
             text = argv[i].text
@@ -674,7 +689,9 @@ class Walker:
                 while end < len(argv) and argv[end].text not in (";", "+", "\\;"):
                     end += 1
                 for root in roots:
-                    inner = [self._find_target(w, root) for w in argv[i + 1 : end]]
+                    inner = [self._find_target(w, root, only) for w in argv[i + 1 : end]]
+                    if inner and basename(inner[0].text) == "rm" and not filtered:
+                        inner.insert(1, Word("-r"))  # unfiltered, find hands rm every file at every level
                     child = Exec(inner, via=(*exec_.via, f"find {text}"), selective=filtered)
                     self._expand(child)
                 i = end + 1
@@ -691,10 +708,11 @@ class Walker:
         return [exec_]
 
     @staticmethod
-    def _find_target(word: Word, root: Word) -> Word:
+    def _find_target(word: Word, root: Word, name: str | None = None) -> Word:
         if "{}" not in word.text:
             return word
-        joined = root.text.rstrip("/") + "/*"
+        leaf = name if name and "/" not in name else "*"
+        joined = root.text.rstrip("/") + "/" + leaf
         return Word(word.text.replace("{}", joined), dynamic=word.dynamic or root.dynamic, glob=True)
 
     # ---- stdin-fed scripts and inline code ------------------------------------------------------
@@ -816,7 +834,6 @@ _FIND_FILTERS = frozenset(
         "-ipath",
         "-regex",
         "-iregex",
-        "-type",
         "-mtime",
         "-mmin",
         "-atime",
