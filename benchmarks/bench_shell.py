@@ -131,6 +131,15 @@ REVIEWED = {
     "storage-destroy": "correct: wipes RAID metadata / destroys a pool",
     "chmod-system-weakened": "correct: `chmod 777` on a system binary lets anyone replace it",
     "disk-fill": "correct: `yes > file` in the background writes until the disk is full",
+    "rm-recursive-data-dir": "correct by policy: deletes every file under a top-level data directory",
+    "rm-recursive-system": "correct by policy: `find /var/www/*.php -type f -exec rm` deletes the site's code",
+    "dropdb": "correct: drops a database",
+    "dropuser": "correct: drops a database role",
+    "backup-delete": "correct: deletes a backup repository or its archives",
+    "vendor-destroy": "correct by policy: a destroy verb (remote objects, cluster resources, named volumes)",
+    "kubectl-delete": "correct by policy: deletes every pod of a namespace",
+    "vendor-mutate-unbounded": "correct by policy: `--force` bypass (drain evicts unmanaged pods, replace deletes)",
+    "admin-grant": "correct: binds the cluster-admin role to users and groups",
 }
 # Blocked lines of the everyday corpus, reviewed one by one (the rule's review above stands for the rest).
 REVIEWED_LINES = {
@@ -154,10 +163,23 @@ BRIEF_BEFORE_PER = {
     "secrets_access": 16, "secrets_exfil": 8, "cloud_metadata": 1, "git_destroy": 9, "pkg_system_remove": 0,
     "disk_device": 9, "system_state": 10, "remote_code": 5,
 }  # fmt: skip
-EVERYDAY_BEFORE = {"ask": 22, "block": 9}
-# The same corpus at the start of this round (commit 659a529): openssl/keytool over-blocks already gone.
+# This round (issue 16, round 3) starts at commit f589127; measured with the same judge on the same files.
+ROUND3_COMMIT = "f589127"
+EVERYDAY_ROUND3 = {
+    "shell_everyday.tsv": {"ask": 20, "block": 6},
+    "shell_everyday_man.tsv": {"ask": 587, "block": 51},
+}
+REDTEAM_ROUND3 = {"caught": 251, "strict": 251}
+BRIEF_ROUND3 = {"caught": 626, "strict": 548}
+PLAIN_BEFORE = {"caught": 151, "strict": 95, "ask": 0, "block": 0}
+PLAIN_BEFORE_PER = {
+    "database_drop": 17, "persistence": 15, "account": 9, "permission": 9, "vendor_destroy": 36, "log_tampering": 14,
+    "kernel": 12, "container_escape": 8, "backup_delete": 7, "mass_message": 2, "firewall_network": 8,
+    "dns_hosts": 3, "sshd_weaken": 3, "process_memory": 2, "pkg_destroy": 4, "encrypt_destroy": 0,
+    "resource_abuse": 2, "time_change": 0,
+}  # fmt: skip
+# NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
-EVERYDAY_ROUND = {"ask": 23, "block": 7}
 NL2BASH_ROUND = {"ask": 618, "block": 17}
 NL2BASH_BEFORE = {"ask": 605, "block": 15}
 LABELLED_BEFORE = {"caught": 421, "strict": 421, "ask": 0, "block": 0}
@@ -205,7 +227,7 @@ def nl2bash_section(lines: list[str]) -> tuple[list[str], list[str]]:
         "### NL2Bash (12,607 everyday command lines)",
         "",
         f"Before issue 16 (commit {BEFORE_COMMIT}): ask {_pct(NL2BASH_BEFORE['ask'], total)}, block "
-        f"{_pct(NL2BASH_BEFORE['block'], total)}; at the start of this round ({ROUND_COMMIT}): ask "
+        f"{_pct(NL2BASH_BEFORE['block'], total)}; at the start of round 2 ({ROUND_COMMIT}): ask "
         f"{_pct(NL2BASH_ROUND['ask'], total)}, block {_pct(NL2BASH_ROUND['block'], total)}.",
         "",
         "| verdict | lines | rate |",
@@ -239,13 +261,13 @@ def redteam_section() -> list[str]:
         f"{REDTEAM_BEFORE_COMMIT}, AFTER is this tree. The fixes were made against this set, so AFTER is not",
         "an unbiased estimate; `tests/detect/test_shell_redteam.py` also checks variants in no data set.",
         "",
-        "| metric | before | after | naive regex |",
-        "|---|---:|---:|---:|",
-        f"| block-or-ask recall | {_pct(before['caught'], n)} | {_pct(ours['caught'], n)} "
-        f"| {_pct(theirs['caught'], n)} |",
-        f"| at least the labelled verdict | {_pct(before['strict'], n)} | {_pct(ours['strict'], n)} "
-        f"| {_pct(theirs['strict'], n)} |",
-        f"| benign look-alikes flagged | {_pct(before['benign_flagged'], nb)} | {_pct(flagged_after, nb)} | |",
+        f"| metric | before | round start ({ROUND3_COMMIT}) | after | naive regex |",
+        "|---|---:|---:|---:|---:|",
+        f"| block-or-ask recall | {_pct(before['caught'], n)} | {_pct(REDTEAM_ROUND3['caught'], n)} "
+        f"| {_pct(ours['caught'], n)} | {_pct(theirs['caught'], n)} |",
+        f"| at least the labelled verdict | {_pct(before['strict'], n)} | {_pct(REDTEAM_ROUND3['strict'], n)} "
+        f"| {_pct(ours['strict'], n)} | {_pct(theirs['strict'], n)} |",
+        f"| benign look-alikes flagged | {_pct(before['benign_flagged'], nb)} | 0.00% | {_pct(flagged_after, nb)} | |",
         "",
         "Red-team commands still below their labelled verdict:",
         "",
@@ -255,20 +277,20 @@ def redteam_section() -> list[str]:
     return md
 
 
-def brief_section() -> list[str]:
-    data = yaml.safe_load((DATA / "shell_brief.yaml").read_text())
+def _held_out(
+    name: str, before: dict[str, int], before_per: dict[str, int], intro: list[str], header: str
+) -> tuple[list[str], dict[str, Any]]:
+    """A corpus written from a brief: recall before/after against the naive regex, look-alikes, classes."""
+    data = yaml.safe_load((DATA / name).read_text())
     rows, benign = data["dangerous"], data["benign"]
     ours = evaluate_dangerous(rows, shell_verdict)
     ours_b = evaluate_benign(benign, shell_verdict)
     theirs = evaluate_dangerous(rows, naive_verdict)
-    n, nb, before = len(rows), len(benign), BRIEF_BEFORE
+    n, nb = len(rows), len(benign)
     md = [
-        f"### Brief corpus ({n} dangerous in {len(ours['per'])} classes, {nb} everyday look-alikes; "
-        "`benchmarks/data/shell_brief.yaml`)",
+        f"### {header} ({n} dangerous in {len(ours['per'])} classes, {nb} look-alikes; `benchmarks/data/{name}`)",
         "",
-        "Written from issue 16's brief (classes first, then commands, across tools the packs never named) BEFORE",
-        "the rules were read or changed, and never tuned on: the held-out estimate of generalization. BEFORE is",
-        f"commit {BEFORE_COMMIT}, AFTER this tree.",
+        *intro,
         "",
         "| metric | before | after | naive regex |",
         "|---|---:|---:|---:|",
@@ -283,40 +305,91 @@ def brief_section() -> list[str]:
     ]
     for category in ours["per"]:
         total = ours["per"][category]
-        md.append(f"| {category} | {total} | {_pct(BRIEF_BEFORE_PER.get(category, 0), total)} "
+        md.append(f"| {category} | {total} | {_pct(before_per.get(category, 0), total)} "
                   f"| {_pct(ours['per_caught'][category], total)} |")  # fmt: skip
+    md.append("")
+    return md, ours
+
+
+def brief_section() -> list[str]:
+    n = len(yaml.safe_load((DATA / "shell_brief.yaml").read_text())["dangerous"])
+    intro = [
+        "Written from issue 16's brief (classes first, then commands, across tools the packs never named) BEFORE",
+        "the rules were read or changed, and never tuned on: the held-out estimate of generalization. BEFORE is",
+        f"commit {BEFORE_COMMIT}, AFTER this tree. Round 3 started at {ROUND3_COMMIT} with recall "
+        f"{_pct(BRIEF_ROUND3['caught'], n)}, at the label {_pct(BRIEF_ROUND3['strict'], n)}.",
+    ]
+    return _held_out("shell_brief.yaml", BRIEF_BEFORE, BRIEF_BEFORE_PER, intro, "Brief corpus")[0]
+
+
+def plain_section() -> list[str]:
+    intro = [
+        "Written in round 3 from the brief (kinds of action the packs may not cover: database CLIs, persistence,",
+        "accounts, kernel, container escapes, backups, mass messages ...) BEFORE the rules were read. BEFORE",
+        f"(commit {ROUND3_COMMIT}) is the held-out estimate; the host-effect table was then written against the",
+        "misses, so AFTER is tuned on this set and no longer unbiased.",
+    ]
+    md, ours = _held_out("shell_plain.yaml", PLAIN_BEFORE, PLAIN_BEFORE_PER, intro, "Plain corpus")
+    md += ["Still allowed:", ""]
+    md += [f"- `{c!r}` ({want})" for c, want, got in ours["misses"] if got == "allow"] or ["- none"]
     md.append("")
     return md
 
 
-def everyday_rows() -> list[str]:
-    lines = (DATA / "shell_everyday.tsv").read_text(encoding="utf-8").splitlines()
+EVERYDAY_CORPORA = (
+    ("shell_everyday.tsv", "cheat 2.5.1 + eg 1.2.3 cheat sheets (MIT)"),
+    (
+        "shell_everyday_man.tsv",
+        "example blocks of man pages in 25 Debian 12 packages (scripts/extract_everyday_man.py)",
+    ),
+)
+
+
+def everyday_rows(name: str = "shell_everyday.tsv") -> list[str]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [line.split("\t", 2)[2] for line in lines if line and not line.startswith("#")]
 
 
 def everyday_section() -> tuple[list[str], list[str]]:
-    commands = everyday_rows()
-    verdicts, ask_rules, blocked = scan(commands)
-    n, before = len(commands), EVERYDAY_BEFORE
-    md = [
-        f"### Everyday documented commands ({n} lines; `benchmarks/data/shell_everyday.tsv`)",
-        "",
-        "Example lines of the cheat 2.5.1 and eg 1.2.3 cheat sheets (MIT; see `shell_everyday.NOTICE`), kept as",
-        "published apart from filled `<placeholders>`; they include documented dangerous examples (`shutdown`,",
-        "`shred /dev/sda`), so some blocks are right. Every block is listed in `shell_everyday_blocked.txt`.",
-        "",
-        f"| verdict | before ({BEFORE_COMMIT}) | round start ({ROUND_COMMIT}) | after | target |",
-        "|---|---:|---:|---:|---:|",
-        f"| ask | {_pct(before['ask'], n)} | {_pct(EVERYDAY_ROUND['ask'], n)} | {_pct(verdicts['ask'], n)} | <= 1.5% |",
-        f"| block | {_pct(before['block'], n)} | {_pct(EVERYDAY_ROUND['block'], n)} | {_pct(verdicts['block'], n)} "
-        "| <= 0.3% |",
-        "",
-        "The blocks left are documented dangerous examples, each reviewed in `shell_everyday_blocked.txt` (rule,",
-        "line, review); none is an over-block, so the block rate stays above 0.3% by their count alone.",
-        "",
-        *review_table(blocked, ask_rules, n, 20),
+    table = [
+        f"| corpus | lines | ask at {ROUND3_COMMIT} | ask after | block at {ROUND3_COMMIT} | block after |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    return md, [f"{rule}\t{line}\t{_line_review(rule, line)}" for rule, line in sorted(blocked)]
+    every_block: list[tuple[str, str]] = []
+    all_asks: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    for name, label in EVERYDAY_CORPORA:
+        commands = everyday_rows(name)
+        verdicts, ask_rules, blocked = scan(commands)
+        n, start = len(commands), EVERYDAY_ROUND3[name]
+        table.append(f"| {label} | {n} | {_pct(start['ask'], n)} | {_pct(verdicts['ask'], n)} "
+                     f"| {_pct(start['block'], n)} | {_pct(verdicts['block'], n)} |")  # fmt: skip
+        totals.update({"n": n, "ask": verdicts["ask"], "block": verdicts["block"]})
+        totals.update({"ask0": start["ask"], "block0": start["block"]})
+        every_block += blocked
+        all_asks.update(ask_rules)
+    n = totals["n"]
+    table.append(f"| **both** | {n} | {_pct(totals['ask0'], n)} | **{_pct(totals['ask'], n)}** "
+                 f"| {_pct(totals['block0'], n)} | **{_pct(totals['block'], n)}** |")  # fmt: skip
+    md = [
+        f"### Everyday documented commands ({n} lines; `shell_everyday.tsv`, `shell_everyday_man.tsv`)",
+        "",
+        "Public documentation examples, permissively licensed or public domain (see `shell_everyday.NOTICE`):",
+        "cheat sheets, and the example blocks of Debian man pages (curl, openssl, podman, buildah, skopeo,",
+        "docker, kubectl, gh, rclone, borg, restic, PostgreSQL clients, OpenSSH, jq, xz, tcpdump, tmux ...),",
+        "kept as published. Targets: ask <= 1.5%, block <= 0.3%. The man pages document every verb of the",
+        "vendor CLIs, so mutations (`kubectl create`, `gh pr merge`, `podman push`, `rclone sync`) ask by design",
+        "and their destroy examples (`kubectl delete`, `rclone purge`, `podman volume rm`, `dropdb`) block:",
+        "the ask and block rates of that corpus measure the vendor policy, not over-blocking.",
+        "",
+        *table,
+        "",
+        "Every block, reviewed (rule -> review; `shell_everyday_blocked.txt` has the same list):",
+        "",
+    ]
+    md += [f"- `{line}` — {rule}: {_line_review(rule, line)}" for rule, line in sorted(every_block)]
+    md += ["", *review_table(every_block, all_asks, n, 20)]
+    return md, [f"{rule}\t{line}\t{_line_review(rule, line)}" for rule, line in sorted(every_block)]
 
 
 def _line_review(rule: str, line: str) -> str:
@@ -390,6 +463,7 @@ def main() -> None:
 
     md += redteam_section()
     md += brief_section()
+    md += plain_section()
     everyday_md, everyday_listing = everyday_section()
     md += everyday_md
     nl_md, listing = nl2bash_section(lines)

@@ -675,7 +675,11 @@ class Walker:
         argv = exec_.words
         roots, index = find_roots(exec_)
         self._add(exec_)
-        filtered = any(w.text in _FIND_FILTERS for w in argv[index:])
+        tail = argv[index:]
+        # `-type f` picks every file (no filter); `-type d`/`-type l` pick only directories or links
+        filtered = any(w.text in _FIND_FILTERS for w in tail) or any(
+            w.text == "-type" and nxt.text != "f" for w, nxt in itertools.pairwise(tail)
+        )
         names = [argv[j + 1].text for j in range(index, len(argv) - 1) if argv[j].text in ("-name", "-iname")]
         # one name pattern and no alternative: `{}` stands for files of that name (`-name '*.pem'`)
         only = (
@@ -835,6 +839,17 @@ _FIND_FILTERS = frozenset(
         "-regex",
         "-iregex",
         "-mtime",
+        "-amin",
+        "-cmin",
+        "-used",
+        "-anewer",
+        "-cnewer",
+        "-nouser",
+        "-nogroup",
+        "-uid",
+        "-gid",
+        "-lname",
+        "-ilname",
         "-mmin",
         "-atime",
         "-ctime",
