@@ -72,3 +72,27 @@ def test_a_malformed_entry_fails_at_load(entry: dict[str, object], message: str)
 def test_other_forms_of_the_classes_stop(command: str, verdict: str) -> None:
     analysis = analyze_command(command, workspace=WS, home=HOME)
     assert RANK[analysis.verdict] >= RANK[verdict], [f.rule for f in analysis.findings]
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        (
+            "echo 'ssh-ed25519 AAAA op@x' >> /root/.ssh/authorized_keys",
+            "block",
+        ),  # root's keys are login keys too
+        ("tee -a /root/.ssh/authorized_keys < key.pub", "block"),
+        ("export HISTFILE=/dev/null", "ask"),
+        ("HISTSIZE=0 bash", "ask"),
+    ],
+)
+def test_login_keys_and_history_switches_stop(command: str, verdict: str) -> None:
+    analysis = analyze_command(command, workspace=WS, home=HOME)
+    assert analysis.verdict == verdict, [f.rule for f in analysis.findings]
+
+
+@pytest.mark.parametrize(
+    "command", ["export HISTSIZE=10000", "HISTFILE=~/.project_history bash", "cat /root/.ssh/authorized_keys"]
+)
+def test_history_settings_and_key_reads_allowed(command: str) -> None:
+    assert analyze_command(command, workspace=WS, home=HOME).verdict == "allow"

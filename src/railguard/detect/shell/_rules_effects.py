@@ -170,6 +170,9 @@ _HOOK_SKIP_ENV = frozenset(
 _GUARD_OFF = re.compile(r"MODE|DISABLE|OFF|BYPASS|POLICY|SKIP|ENFORCE|AUDIT|HOOK", re.I)
 
 
+_HISTORY_SIZE = frozenset({"HISTSIZE", "HISTFILESIZE", "SAVEHIST"})
+
+
 def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[ShellFinding]:
     """`NAME=value` assignments (prefix, plain or `export`) that weaken TLS, move package sources,
     skip hooks, or switch the guard off."""
@@ -195,6 +198,12 @@ def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[Shel
             yield finding("supply_chain", "package-trust-weakened", "block", "critical", "GOFLAGS=-insecure")
         elif _INDEX_ENV.match(name):
             yield from _source_finding(value, f"{name}=", persistent=False)
+        elif (name == "HISTFILE" and lowered in ("/dev/null", "")) or (
+            name in _HISTORY_SIZE and lowered == "0"
+        ):
+            yield finding(
+                "system", "tamper-history-or-logs", "ask", "medium", f"{name}={value} stops shell history"
+            )
         elif name in _HOOK_SKIP_ENV and lowered in ("0", "1", "true", "false"):
             yield finding("security", "hooks-skipped", "ask", "medium", f"{name}={value} skips git hooks")
         elif name.startswith("RAILGUARD_"):

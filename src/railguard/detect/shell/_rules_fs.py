@@ -403,16 +403,17 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
             "critical",
             f"{'appends to' if append else 'overwrites'} {path}",
         )
+    elif secret_path_kind(path) == "ssh_authorized_keys" or path.endswith("/authorized_keys2"):
+        # before the system-file branch: root's `/root/.ssh/authorized_keys` is a login key, not just a file
+        yield finding(
+            "system", "write-authorized-keys", "block", "critical", f"adds a login key: writes to {path}"
+        )
     elif target.zone in ("system", "critical"):
         verdict = (
             "block" if not append and path.startswith(_BLOCK_ON_OVERWRITE) and rule in _OVERWRITING else "ask"
         )
         yield finding(
             _CAT, f"{rule}-system-file", verdict, "high", f"{'appends to' if append else 'overwrites'} {path}"
-        )
-    elif secret_path_kind(path) == "ssh_authorized_keys" or path.endswith("/authorized_keys2"):
-        yield finding(
-            "system", "write-authorized-keys", "block", "critical", f"adds a login key: writes to {path}"
         )
     elif secret_path_kind(path) in ("ssh_key", "ssh_config"):
         yield finding("system", "write-ssh-trust", "ask", "high", f"writes to {path}")

@@ -85,7 +85,9 @@ _SIMPLE_WRAPPERS: dict[str, _Spec] = {
 }  # fmt: skip
 # Wrappers whose own flags are an effect too (host_effects.yaml): the walker judges them as well as the
 # command they run (`nsenter -t 1 -m sh`: entering the host is the effect, whatever runs inside).
-WRAPPERS_WITH_EFFECTS = frozenset({"nsenter", "chroot", "strace", "ltrace", "lxc-attach"})
+WRAPPERS_WITH_EFFECTS = frozenset(
+    {"nsenter", "chroot", "strace", "ltrace", "lxc-attach", "docker", "podman", "nerdctl"}
+)
 # Launchers whose first word(s) are a subcommand before the command they run:
 # `poetry run rm -rf /`, `bundle exec`, `direnv exec DIR cmd`, `conda run -n env cmd`.
 _RUN_SUBCOMMANDS: dict[str, tuple[frozenset[str], int]] = {
