@@ -340,7 +340,7 @@ EVERYDAY_CORPORA = (
     ("shell_everyday.tsv", "cheat 2.5.1 + eg 1.2.3 cheat sheets (MIT)"),
     (
         "shell_everyday_man.tsv",
-        "example blocks of man pages in 25 Debian 12 packages (scripts/extract_everyday_man.py)",
+        "example blocks of man pages in 27 Debian 12 packages (scripts/extract_everyday_man.py)",
     ),
 )
 
