@@ -221,11 +221,16 @@ def secrets_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
     return fact(all_text(action))
 
 
+_INJECTION_MIN_CHARS = 16  # shorter texts are not scored (too short to carry an instruction)
+
+
 def injection_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
+    best: dict[str, Any] = {"score": 0.0, "flagged": False, "signals": []}
+    texts = [t for t in all_text(action) if len(t) >= _INJECTION_MIN_CHARS]
+    if not texts:
+        return best
     from railguard.detect.injection import score_injection
 
-    texts = [t for t in all_text(action) if len(t) >= 16]
-    best: dict[str, Any] = {"score": 0.0, "flagged": False, "signals": []}
     for text in texts:
         result = score_injection(text).to_fact()
         if result["score"] > best["score"]:
@@ -240,6 +245,10 @@ class FactProvider:
     needs_shell: bool
     doc: str
     warm: Callable[[], Any] | None = None  # loads parsers/models at policy load, not on the first check
+    # Whether computing the fact for this action uses the detector `warm` loads (None: always). A
+    # check that needs only the trivial answer (no command to parse, no text long enough to score)
+    # then never loads it.
+    loads: Callable[[Action, ToolSpec | None], bool] | None = None
 
     def provide(self, action: Action, spec: ToolSpec | None, fact: Callable[[str], Any]) -> Any:
         """The one way the engine computes a fact: facts it builds on come from `fact` (the
@@ -281,17 +290,27 @@ def _warm_injection() -> None:
     injection_fact(_warm_action(text="Please summarize the attached quarterly report for me."), None)
 
 
+def _has_command(action: Action, spec: ToolSpec | None) -> bool:
+    return bool(args_with_role(action, spec, "command"))
+
+
+def _has_scored_text(action: Action, spec: ToolSpec | None) -> bool:
+    return any(len(t) >= _INJECTION_MIN_CHARS for t in all_text(action))
+
+
 FACTS: dict[str, FactProvider] = {
     p.name: p
     for p in (
-        FactProvider("shell", shell_fact, False, "the parsed shell command(s)", _warm_shell),
+        FactProvider("shell", shell_fact, False, "the parsed shell command(s)", _warm_shell, _has_command),
         FactProvider(
             "paths", paths_fact, True, "file paths: secret-bearing, outside the workspace", _warm_paths
         ),
         FactProvider("net", net_fact, True, "URLs and hosts: private ranges, metadata endpoints", _warm_net),
         FactProvider("sql", sql_fact, False, "SQL statements: kinds, tables, destructive", _warm_sql),
         FactProvider("secrets", secrets_fact, False, "secrets and PII in the arguments", _warm_secrets),
-        FactProvider("injection", injection_fact, False, "prompt-injection signals", _warm_injection),
+        FactProvider(
+            "injection", injection_fact, False, "prompt-injection signals", _warm_injection, _has_scored_text
+        ),
     )
 }
 
@@ -307,6 +326,20 @@ def register_fact(
 
 
 _warmed: set[str] = set()
+
+
+def needs_warming(name: str, action: Action, spec: ToolSpec | None) -> bool:
+    """Whether computing `name` for `action` would first load its detector in this process (the
+    pipeline loads it then, off the deadline's clock)."""
+    if name in _warmed:
+        return False
+    provider = FACTS.get(name)
+    if provider is None or provider.warm is None:
+        return False
+    try:
+        return provider.loads is None or provider.loads(action, spec)
+    except Exception:  # a malformed input: the computation reports it; loading first is harmless
+        return True
 
 
 def warm_facts(names: Iterable[str]) -> None:
