@@ -257,9 +257,12 @@ def mcp_proxy(
     except ConfigurationError as e:
         err.print(f"[red]cannot start the proxy:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
+    from functools import partial
+
     import anyio
 
     from railguard.errors import PolicyError
+    from railguard.integrations._mcp_early import adopt, discard
     from railguard.integrations.mcp_proxy import ProxyOptions, run_stdio_proxy
 
     if bool(command) == bool(upstream):
@@ -291,7 +294,11 @@ def mcp_proxy(
         user=user,
     )
     if listen is None and command:  # the original mode: stdio on both sides
-        raise typer.Exit(anyio.run(run_stdio_proxy, engine, command[0], command[1:], options))
+        process = adopt(command)  # started by the command line's entry, before these imports
+        raise typer.Exit(
+            anyio.run(partial(run_stdio_proxy, process=process), engine, command[0], command[1:], options)
+        )
+    discard()
     raise typer.Exit(_run_with_upstream(engine, options, command or [], upstream, listen))
 
 

@@ -29,9 +29,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
+from mcp.client._transport import TransportStreams
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
@@ -47,6 +50,7 @@ from mcp.shared.message import SessionMessage
 from railguard._decisions import refusal
 from railguard.engine import Engine
 from railguard.errors import GuardError
+from railguard.integrations._mcp_early import adopted_server
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 from railguard.trace import tool_call
@@ -374,11 +378,17 @@ async def run_stdio_proxy(
     options: ProxyOptions | None = None,
     *,
     cwd: str | None = None,
+    process: subprocess.Popen[bytes] | None = None,
 ) -> int:
     """Serve the proxy on this process's stdin/stdout in front of `command args...`. Returns the
-    process exit code: 0, or 1 when the upstream server exited before the client disconnected."""
+    process exit code: 0, or 1 when the upstream server exited before the client disconnected.
+    `process`: that server, already started (see `_mcp_early`), instead of spawning it here."""
     proxy = McpProxy(engine, options, fallback_name=_safe_name(Path(command).stem))
-    upstream = StdioServerParameters(command=command, args=list(args), env=dict(os.environ), cwd=cwd)
-    async with stdio_server() as (client_read, client_write), stdio_client(upstream) as (up_read, up_write):
+    if process is not None:
+        connection: AbstractAsyncContextManager[TransportStreams] = adopted_server(process)
+    else:
+        upstream = StdioServerParameters(command=command, args=list(args), env=dict(os.environ), cwd=cwd)
+        connection = stdio_client(upstream)
+    async with stdio_server() as (client_read, client_write), connection as (up_read, up_write):
         await proxy.serve(client_read, client_write, up_read, up_write)
     return 1 if proxy.upstream_exited else 0
