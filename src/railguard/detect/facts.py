@@ -12,6 +12,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from railguard._internal import internal_error
@@ -194,7 +195,7 @@ def paths_fact(
 
 
 def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    from railguard.detect.net import analyze_urls, extract_urls
+    from railguard.detect.net import extract_urls
 
     urls: list[str] = []
     for value in args_with_role(action, spec, "url"):
@@ -202,7 +203,42 @@ def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | N
         urls.extend(found or [value])
     if shell is not None:
         urls.extend(u for u in shell.get("urls", []) if u not in urls)
-    return analyze_urls(urls).to_fact()
+    if sum(map(len, urls)) > _MEMO_MAX_CHARS:
+        from railguard.detect.net import analyze_urls
+
+        return analyze_urls(urls).to_fact()
+    return _thawed(_net_of(tuple(urls)))
+
+
+# Facts that are pure functions of a text (the URLs' classification, a text's injection score) are
+# remembered across actions: a stream or a session repeats its commands, URLs and texts. Bounded in
+# entries and in the size of what is remembered; a failed or interrupted computation (the deadline)
+# is never cached.
+_MEMO_ENTRIES = 4096
+_MEMO_MAX_CHARS = 4096
+
+
+@lru_cache(maxsize=_MEMO_ENTRIES)
+def _net_of(urls: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    from railguard.detect.net import analyze_urls
+
+    return _frozen(analyze_urls(urls).to_fact())
+
+
+def _frozen(fact: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A fact (a mapping of scalars, lists of scalars and lists of flat mappings) made immutable."""
+    return tuple(
+        (k, tuple(tuple(x.items()) if isinstance(x, Mapping) else x for x in v) if isinstance(v, list) else v)
+        for k, v in fact.items()
+    )
+
+
+def _thawed(frozen: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """A fresh copy of a `_frozen` fact: callers may change what they are given."""
+    return {
+        k: [dict(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
+        for k, v in frozen
+    }
 
 
 def sql_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
@@ -227,15 +263,21 @@ _INJECTION_MIN_CHARS = 16  # shorter texts are not scored (too short to carry an
 def injection_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
     best: dict[str, Any] = {"score": 0.0, "flagged": False, "signals": []}
     texts = [t for t in all_text(action) if len(t) >= _INJECTION_MIN_CHARS]
-    if not texts:
-        return best
+    for text in texts:
+        result = _injection_of(text) if len(text) <= _MEMO_MAX_CHARS else _score(text)
+        if result[0] > best["score"]:
+            best = {"score": result[0], "flagged": result[1], "signals": list(result[2])}
+    return best
+
+
+def _score(text: str) -> tuple[float, bool, tuple[str, ...]]:
     from railguard.detect.injection import score_injection
 
-    for text in texts:
-        result = score_injection(text).to_fact()
-        if result["score"] > best["score"]:
-            best = result
-    return best
+    fact = score_injection(text).to_fact()
+    return fact["score"], fact["flagged"], tuple(fact["signals"])
+
+
+_injection_of = lru_cache(maxsize=_MEMO_ENTRIES)(_score)
 
 
 @dataclass(frozen=True, slots=True)
