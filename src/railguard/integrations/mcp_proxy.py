@@ -32,7 +32,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,9 +109,17 @@ class McpProxy:
     """The relay. `serve` runs until the client side closes; `upstream_exited` tells how it ended."""
 
     def __init__(
-        self, engine: Decider, options: ProxyOptions | None = None, *, fallback_name: str = "server"
+        self,
+        engine: Decider,
+        options: ProxyOptions | None = None,
+        *,
+        fallback_name: str = "server",
+        on_first_answer: Callable[[], object] | None = None,
     ):
         self.engine = engine
+        # Called once the upstream's first answer (normally to `initialize`) has reached the client:
+        # work that can wait (loading detectors) then no longer competes with the client's start.
+        self._on_first_answer = on_first_answer
         self.options = options or ProxyOptions()
         self.session = uuid.uuid4().hex  # one client connection is one session (approval scope)
         self._fallback_name = _safe_name(fallback_name)
@@ -287,6 +295,9 @@ class McpProxy:
                 await _send_quietly(client_write, item)
                 if pending is not None:
                     pending.answer(result)
+                if self._on_first_answer is not None:
+                    first, self._on_first_answer = self._on_first_answer, None
+                    first()
                 continue
             await _send_quietly(client_write, item)
         self._state.upstream_alive = False
@@ -379,11 +390,15 @@ async def run_stdio_proxy(
     *,
     cwd: str | None = None,
     process: subprocess.Popen[bytes] | None = None,
+    on_first_answer: Callable[[], object] | None = None,
 ) -> int:
     """Serve the proxy on this process's stdin/stdout in front of `command args...`. Returns the
     process exit code: 0, or 1 when the upstream server exited before the client disconnected.
-    `process`: that server, already started (see `_mcp_early`), instead of spawning it here."""
-    proxy = McpProxy(engine, options, fallback_name=_safe_name(Path(command).stem))
+    `process`: that server, already started (see `_mcp_early`), instead of spawning it here;
+    `on_first_answer`: see `McpProxy`."""
+    proxy = McpProxy(
+        engine, options, fallback_name=_safe_name(Path(command).stem), on_first_answer=on_first_answer
+    )
     if process is not None:
         connection: AbstractAsyncContextManager[TransportStreams] = adopted_server(process)
     else:
