@@ -58,7 +58,7 @@ def start_early(args: Sequence[str]) -> None:
     to the ordinary path, which reports it."""
     global _started
     command = upstream_command(args)
-    if command is None or _started is not None:
+    if command is None or _started is not None or os.name != "posix":  # elsewhere: the SDK spawns it
         return
     try:
         process = subprocess.Popen(
