@@ -94,9 +94,11 @@ def main() -> None:
         "How: the command line's entry starts the upstream server (`mcp-proxy ... -- COMMAND`) before it "
         "imports Typer, the engine or the MCP SDK, and the proxy adopts the running process "
         "(`railguard.integrations._mcp_early`) instead of spawning it after its own start-up: the two "
-        "start-ups overlap instead of adding up. The detectors warm in the background, so a pack does not "
-        "add to it. What remains is the part of the proxy's start-up that outlasts the server's own "
-        "(both compete for the same two cores here).",
+        "start-ups overlap instead of adding up; the detectors load only after the client has its answer. "
+        "What remains is the part of the proxy's own start-up (Typer, the engine and the MCP SDK) "
+        "that outlasts the server's, both competing for the "
+        "same two cores; over the target while the machine is this busy. Relaying `initialize` before "
+        "those imports would need a proxy that does not serve through the SDK's transports.",
         "",
         f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
         "",
