@@ -195,11 +195,14 @@ def main() -> None:
         lines.append(f"| {pack} | " + " | ".join(cells) + extra)
     lines += [
         "",
-        "Far from the target: per decision, the default pack computes three detector facts for a `Bash` "
-        "action (the shell analysis, cached per command; URLs and hosts; the injection score of every "
-        "argument text), converts them into CEL values and assembles the decision; the engine alone "
-        "(an empty policy) costs about 45 µs of CPU per decision here. What changed in this round is the "
-        "process around it (start-up, command line), not the per-decision work.",
+        "Far from the target. Per decision the default pack computes three detector facts for a `Bash` "
+        "action: the shell analysis (cached per command in the process), the URLs and hosts, and the "
+        "injection score of every argument text; the last two are now remembered per text across actions "
+        "(bounded LRU), which is what moves the seen-before column. First sight is dominated by the shell "
+        "analysis of a new command (about 0.5 ms of CPU here); seen before, what remains is spread thin: "
+        "reading and validating the JSON line, the decision id's digest, converting the facts into CEL "
+        "values and running about eight rules, and writing the decision. The engine alone (an empty "
+        "policy) costs about 45 µs of CPU per decision here.",
         "",
         f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
         "",

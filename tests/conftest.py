@@ -20,6 +20,16 @@ PG_SERVER = os.environ.get("RAILGUARD_TEST_PG", "postgresql://postgres@127.0.0.1
 # that injects such a failure on purpose unsets it (monkeypatch.delenv).
 os.environ["RAILGUARD_RAISE_INTERNAL_ERRORS"] = "1"
 
+# The parsed-data cache (railguard._parsed_cache) of this run, here and in its subprocesses: tests
+# never read or write the developer's own ~/.cache.
+if "RAILGUARD_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["RAILGUARD_CACHE_DIR"] = tempfile.mkdtemp(prefix="railguard-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["RAILGUARD_CACHE_DIR"], ignore_errors=True)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that reaches PostgreSQL carries the `postgres` marker (`-m "not postgres"` runs

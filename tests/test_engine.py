@@ -259,6 +259,64 @@ def test_a_much_larger_wall_clock_bound_catches_blocking(
     assert d.verdict is rg.Verdict.ASK and "1000 ms wall-clock deadline" in d.reason
 
 
+def _slow_loading_probe(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, loads: Callable[..., bool] | None = None
+) -> list[int]:
+    """A detector whose loading (its `warm`) takes 30 ms of CPU with checkpoints inside, as a parser
+    or model loading on the first action that needs it would; its computation itself is quick."""
+    loaded: list[int] = []
+
+    def warm() -> None:
+        for _ in range(30):
+            fake_clock.spend_cpu(1)
+            checkpoint("loading")
+        loaded.append(1)
+
+    provider = facts_module.FactProvider("probe", lambda a, s: {"x": True}, False, "", warm, loads)
+    monkeypatch.setitem(facts_module.FACTS, "probe", provider)
+    monkeypatch.setattr(facts_module, "_warmed", set())
+    return loaded
+
+
+def test_a_detector_loading_on_first_use_is_off_the_deadline_clock(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
+) -> None:
+    loaded = _slow_loading_probe(monkeypatch, fake_clock)
+    engine = Engine.from_yaml(PROBED, clock=fake_clock.clock(), warm=False)
+    assert loaded == []  # not at policy load: on the first action that reads the fact
+    first = engine.check("t", {})
+    assert first.error is None and first.verdict is rg.Verdict.BLOCK and first.rules == ("a",)
+    assert first.latency_us < 5000  # the 30 ms of loading is not the evaluation's time
+    assert engine.check("t", {}).verdict is rg.Verdict.BLOCK and loaded == [1]  # loaded once
+
+
+def test_a_detector_is_not_loaded_for_an_action_that_does_not_use_it(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
+) -> None:
+    loaded = _slow_loading_probe(monkeypatch, fake_clock, loads=lambda action, spec: "text" in action.args)
+    engine = Engine.from_yaml(PROBED, clock=fake_clock.clock(), warm=False)
+    assert engine.check("t", {"n": 1}).verdict is rg.Verdict.BLOCK and loaded == []
+    assert engine.check("t", {"text": "long enough"}).verdict is rg.Verdict.BLOCK and loaded == [1]
+
+
+def test_a_runaway_computation_after_a_slow_load_is_still_cut_off(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
+) -> None:
+    _slow_loading_probe(monkeypatch, fake_clock)
+
+    def spins(action: rg.Action, spec: rg.ToolSpec | None) -> object:
+        while True:
+            fake_clock.spend_cpu(1)
+            checkpoint("probe loop")
+
+    warm = facts_module.FACTS["probe"].warm
+    monkeypatch.setitem(
+        facts_module.FACTS, "probe", facts_module.FactProvider("probe", spins, False, "", warm)
+    )
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock(), warm=False).check("t", {})
+    assert d.verdict is rg.Verdict.ASK and "5 ms CPU-time deadline" in d.reason and "probe loop" in d.reason
+
+
 def test_step_exception_gives_on_error() -> None:
     engine = Engine.from_yaml("rules: []")
 

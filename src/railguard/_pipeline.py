@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from railguard.detect._budget import bounded
-from railguard.detect.facts import FACTS
+from railguard.detect.facts import FACTS, needs_warming, warm_facts
 from railguard.errors import Stop
 from railguard.model import Action, Mode, RuleHit, ToolSpec, Verdict
 
@@ -112,6 +112,16 @@ class Deadline:
     def wall_bound_ns(self) -> int:
         return max(self.cpu_budget_ns * WALL_BOUND_FACTOR, WALL_BOUND_MIN_NS)
 
+    def exclude(self, work: Callable[..., object], *args: Any) -> None:
+        """Run `work` off the clock: the wall and CPU time it takes count against neither bound (a
+        detector loading on the first action that reads its fact is start-up, not evaluation)."""
+        wall, cpu = self.clock.wall_ns(), self.clock.cpu_ns()
+        work(*args)
+        wall_spent, cpu_spent = self.clock.wall_ns() - wall, self.clock.cpu_ns() - cpu
+        self.wall_start += wall_spent
+        self.quiet_until += wall_spent
+        self.cpu_start += cpu_spent
+
     def elapsed_us(self) -> float:
         return (self.clock.wall_ns() - self.wall_start) / 1000
 
@@ -179,6 +189,11 @@ class RuleTrace:
     matched: bool
     exception: str | None = None
     error: str | None = None
+
+
+def _load_detector(name: str) -> None:
+    with bounded(None):  # loading is not the action's analysis: no deadline checks inside
+        warm_facts((name,))
 
 
 class Facts:
@@ -256,6 +271,10 @@ class Facts:
         provider = FACTS.get(name)
         if provider is None:
             raise KeyError(f"no fact named '{name}'; known facts: {', '.join(FACTS)}")
+        if needs_warming(
+            name, self.action, self.spec
+        ):  # the first reader in this process loads the detector, off the clock
+            self.deadline.exclude(_load_detector, name)
         try:
             with bounded(self.deadline.check):
                 value = provider.provide(self.action, self.spec, self.get)

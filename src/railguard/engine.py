@@ -564,8 +564,6 @@ class Engine:
         policy = self._policy  # one snapshot for the whole check (atomic reload)
         mode = self.forced_mode or policy.mode
         plan = policy.plan(action.tool)
-        if plan.facts:
-            warm_facts(plan.facts)  # no-op once loaded; a first load must not count against the deadline
         deadline = Deadline(self.clock, policy.deadline_ns)
         spec = self._code_specs.get(action.tool) or plan.spec
         facts = Facts(action, policy, plan, spec, deadline, mode=mode, dry_run=dry_run, traces=traces)

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["check"]:  # before the command table: its terminal-size import is not needed
+        from railguard.cli._check import fast_check
+
+        code = fast_check(args[1:])
+        if code is not None:
+            sys.exit(code)
+    if args[:1] == ["mcp-proxy"]:  # its upstream server starts while the proxy imports (see _mcp_early)
+        from railguard.integrations._mcp_early import start_early
+
+        start_early(args[1:])
     from railguard.cli import _table
 
     if not args or args == ["--help"]:  # no command: the help, and exit 2 as Click does
@@ -28,12 +38,6 @@ def main(argv: list[str] | None = None) -> Any:
         if not args:
             sys.exit(2)
         return None
-    if args[:1] == ["check"]:
-        from railguard.cli._check import fast_check
-
-        code = fast_check(args[1:])
-        if code is not None:
-            sys.exit(code)
     from railguard.cli._app import build
 
     # A known command: only the modules it needs; anything else: every command (Typer's errors,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -257,9 +258,12 @@ def mcp_proxy(
     except ConfigurationError as e:
         err.print(f"[red]cannot start the proxy:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
+    from functools import partial
+
     import anyio
 
     from railguard.errors import PolicyError
+    from railguard.integrations._mcp_early import adopt, discard
     from railguard.integrations.mcp_proxy import ProxyOptions, run_stdio_proxy
 
     if bool(command) == bool(upstream):
@@ -269,15 +273,19 @@ def mcp_proxy(
         )
         raise typer.Exit(2)
     engine: Engine | RemoteEngine
+    stdio = listen is None and bool(command)  # the original mode: stdio on both sides
+    warm_later: Callable[[], object] | None = None
     if server is not None:
         engine = _remote_for(server, policy=bool(policy or pack), db=db, hide_blocked=hide_blocked)
         engine.wait_s = approval_wait
     else:
         try:
-            engine = _engine_for(policy, pack)
+            engine = local = _engine_for(policy, pack, warm=not stdio)
         except PolicyError as problem:
             err.print(f"[red]policy error:[/red] {escape(str(problem))}")
             raise typer.Exit(2) from None
+        if stdio:  # its detectors load once the client has its answer to `initialize`
+            warm_later = partial(_warm_in_background, local)
         if db is not None:
             _attach_store(engine, db, approval_wait)
     options = ProxyOptions(
@@ -290,8 +298,11 @@ def mcp_proxy(
         tenant=tenant,
         user=user,
     )
-    if listen is None and command:  # the original mode: stdio on both sides
-        raise typer.Exit(anyio.run(run_stdio_proxy, engine, command[0], command[1:], options))
+    if stdio and command:
+        process = adopt(command)  # started by the command line's entry, before these imports
+        run = partial(run_stdio_proxy, process=process, on_first_answer=warm_later)
+        raise typer.Exit(anyio.run(run, engine, command[0], command[1:], options))
+    discard()
     raise typer.Exit(_run_with_upstream(engine, options, command or [], upstream, listen))
 
 
@@ -339,17 +350,25 @@ def _run_with_upstream(
     return anyio.run(run_http_proxy, engine, host, port, target, options)
 
 
-def _engine_for(policy: list[Path] | None, pack: list[str] | None) -> Engine:
-    """The proxy's engine, its detectors loading in the background: the client's `initialize` goes
-    to the upstream server without waiting for them, and a tools/call that comes first loads what
-    it needs itself (outside its deadline), so no verdict depends on the warm-up having finished."""
-    import threading
-
-    from railguard.engine import Engine, warm_up
+def _engine_for(policy: list[Path] | None, pack: list[str] | None, *, warm: bool = True) -> Engine:
+    """The proxy's engine, its detectors loading in the background (now, or with `warm=False` when
+    the caller starts `_warm_in_background` later): the client's `initialize` goes to the upstream
+    server without waiting for them, and a tools/call that comes first loads what it needs itself
+    (outside its deadline), so no verdict depends on the warm-up having finished."""
+    from railguard.engine import Engine
 
     engine = Engine([str(p) for p in policy or []] or None, packs=pack or None, warm=False)
-    threading.Thread(target=warm_up, args=(engine.policy,), name="railguard-warm-up", daemon=True).start()
+    if warm:
+        _warm_in_background(engine)
     return engine
+
+
+def _warm_in_background(engine: Engine) -> None:
+    import threading
+
+    from railguard.engine import warm_up
+
+    threading.Thread(target=warm_up, args=(engine.policy,), name="railguard-warm-up", daemon=True).start()
 
 
 def _attach_store(engine: Engine, db: str, approval_wait: float) -> None:

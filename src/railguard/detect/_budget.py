@@ -58,8 +58,9 @@ def stopped_by_checker(error: BaseException) -> bool:
 
 
 @contextmanager
-def bounded(checker: Checker) -> Iterator[None]:
-    """Run the block with `checker` called at every `checkpoint` inside it (nesting restores the outer one)."""
+def bounded(checker: Checker | None) -> Iterator[None]:
+    """Run the block with `checker` called at every `checkpoint` inside it (nesting restores the outer
+    one); `None` runs it unchecked."""
     token = _checker.set(checker)
     try:
         yield

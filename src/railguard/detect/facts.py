@@ -12,6 +12,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from railguard._internal import internal_error
@@ -194,7 +195,7 @@ def paths_fact(
 
 
 def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    from railguard.detect.net import analyze_urls, extract_urls
+    from railguard.detect.net import extract_urls
 
     urls: list[str] = []
     for value in args_with_role(action, spec, "url"):
@@ -202,7 +203,42 @@ def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | N
         urls.extend(found or [value])
     if shell is not None:
         urls.extend(u for u in shell.get("urls", []) if u not in urls)
-    return analyze_urls(urls).to_fact()
+    if sum(map(len, urls)) > _MEMO_MAX_CHARS:
+        from railguard.detect.net import analyze_urls
+
+        return analyze_urls(urls).to_fact()
+    return _thawed(_net_of(tuple(urls)))
+
+
+# Facts that are pure functions of a text (the URLs' classification, a text's injection score) are
+# remembered across actions: a stream or a session repeats its commands, URLs and texts. Bounded in
+# entries and in the size of what is remembered; a failed or interrupted computation (the deadline)
+# is never cached.
+_MEMO_ENTRIES = 4096
+_MEMO_MAX_CHARS = 4096
+
+
+@lru_cache(maxsize=_MEMO_ENTRIES)
+def _net_of(urls: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    from railguard.detect.net import analyze_urls
+
+    return _frozen(analyze_urls(urls).to_fact())
+
+
+def _frozen(fact: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A fact (a mapping of scalars, lists of scalars and lists of flat mappings) made immutable."""
+    return tuple(
+        (k, tuple(tuple(x.items()) if isinstance(x, Mapping) else x for x in v) if isinstance(v, list) else v)
+        for k, v in fact.items()
+    )
+
+
+def _thawed(frozen: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """A fresh copy of a `_frozen` fact: callers may change what they are given."""
+    return {
+        k: [dict(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
+        for k, v in frozen
+    }
 
 
 def sql_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
@@ -221,16 +257,27 @@ def secrets_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
     return fact(all_text(action))
 
 
+_INJECTION_MIN_CHARS = 16  # shorter texts are not scored (too short to carry an instruction)
+
+
 def injection_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
+    best: dict[str, Any] = {"score": 0.0, "flagged": False, "signals": []}
+    texts = [t for t in all_text(action) if len(t) >= _INJECTION_MIN_CHARS]
+    for text in texts:
+        result = _injection_of(text) if len(text) <= _MEMO_MAX_CHARS else _score(text)
+        if result[0] > best["score"]:
+            best = {"score": result[0], "flagged": result[1], "signals": list(result[2])}
+    return best
+
+
+def _score(text: str) -> tuple[float, bool, tuple[str, ...]]:
     from railguard.detect.injection import score_injection
 
-    texts = [t for t in all_text(action) if len(t) >= 16]
-    best: dict[str, Any] = {"score": 0.0, "flagged": False, "signals": []}
-    for text in texts:
-        result = score_injection(text).to_fact()
-        if result["score"] > best["score"]:
-            best = result
-    return best
+    fact = score_injection(text).to_fact()
+    return fact["score"], fact["flagged"], tuple(fact["signals"])
+
+
+_injection_of = lru_cache(maxsize=_MEMO_ENTRIES)(_score)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +287,10 @@ class FactProvider:
     needs_shell: bool
     doc: str
     warm: Callable[[], Any] | None = None  # loads parsers/models at policy load, not on the first check
+    # Whether computing the fact for this action uses the detector `warm` loads (None: always). A
+    # check that needs only the trivial answer (no command to parse, no text long enough to score)
+    # then never loads it.
+    loads: Callable[[Action, ToolSpec | None], bool] | None = None
 
     def provide(self, action: Action, spec: ToolSpec | None, fact: Callable[[str], Any]) -> Any:
         """The one way the engine computes a fact: facts it builds on come from `fact` (the
@@ -281,17 +332,27 @@ def _warm_injection() -> None:
     injection_fact(_warm_action(text="Please summarize the attached quarterly report for me."), None)
 
 
+def _has_command(action: Action, spec: ToolSpec | None) -> bool:
+    return bool(args_with_role(action, spec, "command"))
+
+
+def _has_scored_text(action: Action, spec: ToolSpec | None) -> bool:
+    return any(len(t) >= _INJECTION_MIN_CHARS for t in all_text(action))
+
+
 FACTS: dict[str, FactProvider] = {
     p.name: p
     for p in (
-        FactProvider("shell", shell_fact, False, "the parsed shell command(s)", _warm_shell),
+        FactProvider("shell", shell_fact, False, "the parsed shell command(s)", _warm_shell, _has_command),
         FactProvider(
             "paths", paths_fact, True, "file paths: secret-bearing, outside the workspace", _warm_paths
         ),
         FactProvider("net", net_fact, True, "URLs and hosts: private ranges, metadata endpoints", _warm_net),
         FactProvider("sql", sql_fact, False, "SQL statements: kinds, tables, destructive", _warm_sql),
         FactProvider("secrets", secrets_fact, False, "secrets and PII in the arguments", _warm_secrets),
-        FactProvider("injection", injection_fact, False, "prompt-injection signals", _warm_injection),
+        FactProvider(
+            "injection", injection_fact, False, "prompt-injection signals", _warm_injection, _has_scored_text
+        ),
     )
 }
 
@@ -307,6 +368,20 @@ def register_fact(
 
 
 _warmed: set[str] = set()
+
+
+def needs_warming(name: str, action: Action, spec: ToolSpec | None) -> bool:
+    """Whether computing `name` for `action` would first load its detector in this process (the
+    pipeline loads it then, off the deadline's clock)."""
+    if name in _warmed:
+        return False
+    provider = FACTS.get(name)
+    if provider is None or provider.warm is None:
+        return False
+    try:
+        return provider.loads is None or provider.loads(action, spec)
+    except Exception:  # a malformed input: the computation reports it; loading first is harmless
+        return True
 
 
 def warm_facts(names: Iterable[str]) -> None:

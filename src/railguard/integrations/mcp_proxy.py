@@ -29,9 +29,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import subprocess
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
+from mcp.client._transport import TransportStreams
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
@@ -47,6 +50,7 @@ from mcp.shared.message import SessionMessage
 from railguard._decisions import refusal
 from railguard.engine import Engine
 from railguard.errors import GuardError
+from railguard.integrations._mcp_early import adopted_server
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 from railguard.trace import tool_call
@@ -105,9 +109,17 @@ class McpProxy:
     """The relay. `serve` runs until the client side closes; `upstream_exited` tells how it ended."""
 
     def __init__(
-        self, engine: Decider, options: ProxyOptions | None = None, *, fallback_name: str = "server"
+        self,
+        engine: Decider,
+        options: ProxyOptions | None = None,
+        *,
+        fallback_name: str = "server",
+        on_first_answer: Callable[[], object] | None = None,
     ):
         self.engine = engine
+        # Called once the upstream's first answer (normally to `initialize`) has reached the client:
+        # work that can wait (loading detectors) then no longer competes with the client's start.
+        self._on_first_answer = on_first_answer
         self.options = options or ProxyOptions()
         self.session = uuid.uuid4().hex  # one client connection is one session (approval scope)
         self._fallback_name = _safe_name(fallback_name)
@@ -283,6 +295,9 @@ class McpProxy:
                 await _send_quietly(client_write, item)
                 if pending is not None:
                     pending.answer(result)
+                if self._on_first_answer is not None:
+                    first, self._on_first_answer = self._on_first_answer, None
+                    first()
                 continue
             await _send_quietly(client_write, item)
         self._state.upstream_alive = False
@@ -374,11 +389,21 @@ async def run_stdio_proxy(
     options: ProxyOptions | None = None,
     *,
     cwd: str | None = None,
+    process: subprocess.Popen[bytes] | None = None,
+    on_first_answer: Callable[[], object] | None = None,
 ) -> int:
     """Serve the proxy on this process's stdin/stdout in front of `command args...`. Returns the
-    process exit code: 0, or 1 when the upstream server exited before the client disconnected."""
-    proxy = McpProxy(engine, options, fallback_name=_safe_name(Path(command).stem))
-    upstream = StdioServerParameters(command=command, args=list(args), env=dict(os.environ), cwd=cwd)
-    async with stdio_server() as (client_read, client_write), stdio_client(upstream) as (up_read, up_write):
+    process exit code: 0, or 1 when the upstream server exited before the client disconnected.
+    `process`: that server, already started (see `_mcp_early`), instead of spawning it here;
+    `on_first_answer`: see `McpProxy`."""
+    proxy = McpProxy(
+        engine, options, fallback_name=_safe_name(Path(command).stem), on_first_answer=on_first_answer
+    )
+    if process is not None:
+        connection: AbstractAsyncContextManager[TransportStreams] = adopted_server(process)
+    else:
+        upstream = StdioServerParameters(command=command, args=list(args), env=dict(os.environ), cwd=cwd)
+        connection = stdio_client(upstream)
+    async with stdio_server() as (client_read, client_write), connection as (up_read, up_write):
         await proxy.serve(client_read, client_write, up_read, up_write)
     return 1 if proxy.upstream_exited else 0

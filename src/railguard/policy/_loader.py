@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from railguard._package_data import list_names, read_bytes
 from railguard.errors import PolicyError
 from railguard.model import Mode, Verdict
 from railguard.policy._cushions import CushionsSpec
@@ -18,11 +18,10 @@ PACK_PREFIX = "pack:"
 
 
 def available_packs() -> list[str]:
-    root = resources.files("railguard.policy") / "packs"
     return sorted(
-        p.name[: -len(".yaml")]
-        for p in root.iterdir()
-        if p.name.endswith(".yaml") and not p.name.endswith("_test.yaml")
+        name[: -len(".yaml")]
+        for name in list_names("railguard.policy", "packs")
+        if name.endswith(".yaml") and not name.endswith("_test.yaml")
     )
 
 
@@ -33,7 +32,7 @@ def pack_text(name: str) -> str:
             key="include",
             fix=f"available packs: {', '.join(available_packs())}",
         )
-    return (resources.files("railguard.policy") / "packs" / f"{name}.yaml").read_text(encoding="utf-8")
+    return read_bytes("railguard.policy", "packs", f"{name}.yaml").decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from railguard.detect.injection._features import split_weights, window_max
@@ -67,6 +66,8 @@ def _sigmoid(logit: float) -> float:
 
 @cache
 def shipped_model() -> LinearModel:
-    source = resources.files("railguard.detect").joinpath("models", MODEL_FILE)
-    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as text:
-        return LinearModel.from_json(json.load(text))
+    from railguard._package_data import read_bytes
+
+    return LinearModel.from_json(
+        json.loads(gzip.decompress(read_bytes("railguard.detect", "models", MODEL_FILE)))
+    )

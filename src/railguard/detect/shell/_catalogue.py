@@ -9,10 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 _CLASSES = frozenset({"read", "mutate", "destroy", "allow", "ask", "block", "api", "descend"})
 _SUBCOMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-:_][A-Za-z0-9]+)*$")
@@ -156,9 +153,18 @@ def parse_catalogue(data: Any) -> Catalogue:
 
 @lru_cache(maxsize=1)
 def catalogue() -> Catalogue:
-    text = (resources.files("railguard.detect.shell") / "vendor_clis.yaml").read_text(encoding="utf-8")
+    from railguard._package_data import read_bytes
+    from railguard._parsed_cache import cached
+
+    raw = read_bytes("railguard.detect.shell", "vendor_clis.yaml")
+    return parse_catalogue(cached("shell-catalogue", raw, (), lambda: _load_yaml(raw)))
+
+
+def _load_yaml(raw: bytes) -> Any:
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return parse_catalogue(yaml.load(text, Loader=loader))
+    return yaml.load(raw.decode("utf-8"), Loader=loader)
 
 
 def subcommand_path(spec: CliSpec, args: list[str]) -> list[str]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import tree_sitter
-import tree_sitter_bash
 
+from railguard._bare_import import submodule
 from railguard.detect.shell._params import expand_parameter, parameter_name
 
 Node = tree_sitter.Node
@@ -22,7 +22,7 @@ Node = tree_sitter.Node
 
 @lru_cache(maxsize=1)
 def _language() -> tree_sitter.Language:
-    return tree_sitter.Language(tree_sitter_bash.language())
+    return tree_sitter.Language(submodule("tree_sitter_bash", "_binding").language())
 
 
 _local = threading.local()  # a parser is not safe to share between threads; one each, built once
