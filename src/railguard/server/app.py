@@ -34,6 +34,7 @@ from railguard.server.routes import (
     runs,
     ui,
     ui_diagnose,
+    ui_replay,
 )
 from railguard.server.routes import rules as rule_drafts
 from railguard.server.routes.proposals import router as proposals_api
@@ -152,6 +153,7 @@ def create_app(
         audit,
         docs,
         ui_diagnose,
+        ui_replay,
         ui,
     ):
         app.include_router(module.router)
