@@ -4,39 +4,17 @@ level its output holds the start-up lines, not every call an agent makes."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-from api_helpers import eventually
-from otlp_server import free_port
+from api_helpers import await_ready, serve_process
 
 
 def _serve_and_call(db: Path, *flags: str) -> str:
     """Start `railguard serve` with `flags`, make a few requests, stop it; its whole output."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable,
-        "-m",
-        "railguard.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--db",
-        f"sqlite:///{db}",
-        *flags,
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process, url = serve_process(f"sqlite:///{db}", *flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        assert eventually(ready, timeout_s=60), "the server did not start"
+        await_ready(process, url)
         for _ in range(3):
             assert httpx.get(f"{url}/v1/runs", timeout=10).status_code == 401
     finally:
