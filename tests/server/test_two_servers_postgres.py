@@ -21,6 +21,7 @@ STRICT = "name: strict\nrules:\n  - rule: no-ls\n    tools: [bash]\n    verdict:
 
 @pytest.fixture
 def two_servers(pg_url: str, tmp_path: Any) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """Two `railguard serve` processes on one PostgreSQL, keys of acme's roles (and a slow agent key)."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     with open_store(pg_url) as store:
@@ -29,6 +30,7 @@ def two_servers(pg_url: str, tmp_path: Any) -> Iterator[tuple[list[str], dict[st
             role: ring.create(tenant="acme", role=role, actor="test").key
             for role in ("agent", "approver", "admin")
         }
+        keys["slow"] = ring.create(tenant="acme", role="agent", actor="test", rate_per_s=0.01).key
     flags = ("--policy", str(policy), "--log-level", "warning")
     started = [
         serve_process(pg_url, *flags, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)
@@ -103,3 +105,8 @@ def test_state_is_shared_by_two_server_processes(two_servers: tuple[list[str], d
             lambda url=url: _evaluate(url, keys["agent"], ls)["policy_revision"].startswith("r1:")
         )
         assert _evaluate(url, keys["agent"], ls)["verdict"] == "block"
+
+    # A key's rate holds across both: one request per 100 s in all, not one from each server.
+    assert _call(two, keys["slow"], "POST", "/v1/guard/evaluate", json=ls).status_code == 200
+    refused = _call(one, keys["slow"], "POST", "/v1/guard/evaluate", json=ls)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 100
