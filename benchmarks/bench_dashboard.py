@@ -311,6 +311,10 @@ def _cursor_of_page(client: httpx.Client, query: str, page: int) -> tuple[str, i
 def pages(client: httpx.Client, big: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """name -> (path, text the page must contain)."""
     deep, page = _cursor_of_page(client, f"agent={FILTER_AGENT}", DEEP_PAGE)
+    replay = f"/runs/{big['trace_id']}"
+    # The replay's last jump link to a blocked step (pages in) and a step's detail, fetched on demand.
+    jumps = client.get(replay).text.split(" blocked</span>", 1)[1].split("</p>", 1)[0]
+    blocked = re.findall(r'<a href="\?at=([^#"]+)#span-', jumps)[-1]
     return {
         "overview": ("/", "Top agents by cost"),
         "runs: first page": ("/runs", FILTER_AGENT),
@@ -319,7 +323,12 @@ def pages(client: httpx.Client, big: dict[str, Any]) -> dict[str, tuple[str, str
         "decisions: first page": ("/decisions", "rev-3"),
         "decisions: blocks": ("/decisions?verdict=block", "v-block"),
         "decisions: one rule": ("/decisions?rule=pii-email", "pii-email"),
-        f"run replay ({BIG_RUN_SPANS:,} spans)": (f"/runs/{big['trace_id']}", f"{BIG_RUN_SPANS} steps"),
+        f"run replay ({BIG_RUN_SPANS:,} spans)": (replay, f"{BIG_RUN_SPANS} steps"),
+        "run replay: a blocked step's page": (
+            f"{replay}?at={blocked}",
+            f'id="span-{blocked}" class="blocked',
+        ),
+        "run replay: a step's detail": (f"{replay}/steps/{blocked}?fragment=1", "gen_ai.tool.call.arguments"),
     }
 
 
