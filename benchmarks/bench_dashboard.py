@@ -392,7 +392,10 @@ def write_markdown(results: list[dict[str, Any]], args: argparse.Namespace, comm
         "as a subprocess; a viewer of one tenant logged in through the dashboard's login link; each page "
         f"requested {args.repeat} times in a row after 2 warm-ups. Wall: client time per request over "
         "loopback HTTP. CPU: the server process's CPU time per request (on PostgreSQL the database "
-        "server's own work is not in it). Target: < 300 ms p50 per page.",
+        "server's own work is not in it). Target: < 300 ms p50 per page. The replay rows: the first "
+        f"page of the {BIG_RUN_SPANS:,}-span run (the replay shows 200 steps a page), the page its last "
+        "blocked step's jump link lands on, and one step's arguments and output as the page fetches them "
+        "when the step is opened.",
         "",
         "| backend | page | wall p50 (ms) | wall p95 (ms) | server CPU / request (ms) | HTML (KB) |",
         "|---|---|---:|---:|---:|---:|",
