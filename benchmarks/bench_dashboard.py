@@ -311,6 +311,10 @@ def _cursor_of_page(client: httpx.Client, query: str, page: int) -> tuple[str, i
 def pages(client: httpx.Client, big: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """name -> (path, text the page must contain)."""
     deep, page = _cursor_of_page(client, f"agent={FILTER_AGENT}", DEEP_PAGE)
+    replay = f"/runs/{big['trace_id']}"
+    # The replay's last jump link to a blocked step (pages in) and a step's detail, fetched on demand.
+    jumps = client.get(replay).text.split(" blocked</span>", 1)[1].split("</p>", 1)[0]
+    blocked = re.findall(r'<a href="\?at=([^#"]+)#span-', jumps)[-1]
     return {
         "overview": ("/", "Top agents by cost"),
         "runs: first page": ("/runs", FILTER_AGENT),
@@ -319,7 +323,12 @@ def pages(client: httpx.Client, big: dict[str, Any]) -> dict[str, tuple[str, str
         "decisions: first page": ("/decisions", "rev-3"),
         "decisions: blocks": ("/decisions?verdict=block", "v-block"),
         "decisions: one rule": ("/decisions?rule=pii-email", "pii-email"),
-        f"run replay ({BIG_RUN_SPANS:,} spans)": (f"/runs/{big['trace_id']}", f"{BIG_RUN_SPANS} steps"),
+        f"run replay ({BIG_RUN_SPANS:,} spans)": (replay, f"{BIG_RUN_SPANS} steps"),
+        "run replay: a blocked step's page": (
+            f"{replay}?at={blocked}",
+            f'id="span-{blocked}" class="blocked',
+        ),
+        "run replay: a step's detail": (f"{replay}/steps/{blocked}?fragment=1", "gen_ai.tool.call.arguments"),
     }
 
 
@@ -383,7 +392,10 @@ def write_markdown(results: list[dict[str, Any]], args: argparse.Namespace, comm
         "as a subprocess; a viewer of one tenant logged in through the dashboard's login link; each page "
         f"requested {args.repeat} times in a row after 2 warm-ups. Wall: client time per request over "
         "loopback HTTP. CPU: the server process's CPU time per request (on PostgreSQL the database "
-        "server's own work is not in it). Target: < 300 ms p50 per page.",
+        "server's own work is not in it). Target: < 300 ms p50 per page. The replay rows: the first "
+        f"page of the {BIG_RUN_SPANS:,}-span run (the replay shows 200 steps a page), the page its last "
+        "blocked step's jump link lands on, and one step's arguments and output as the page fetches them "
+        "when the step is opened.",
         "",
         "| backend | page | wall p50 (ms) | wall p95 (ms) | server CPU / request (ms) | HTML (KB) |",
         "|---|---|---:|---:|---:|---:|",

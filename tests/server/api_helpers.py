@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from otlp_server import RunningServer
+from otlp_server import RunningServer, free_port
 
 from railguard.store import KeyRing
 
@@ -89,3 +91,26 @@ def eventually(check: Callable[[], Any], timeout_s: float = 10.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def serve_process(db_url: str, *flags: str, **popen: Any) -> tuple[subprocess.Popen[str], str]:
+    """`railguard serve` on a free port as a child process: (process, URL); see `await_ready`.
+    `popen` sets where its output goes (e.g. stdout=subprocess.PIPE); the caller terminates it."""
+    port = free_port()
+    command = [sys.executable, "-m", "railguard.cli", "serve", "--port", str(port), "--db", db_url, *flags]
+    return subprocess.Popen(command, text=True, **popen), f"http://127.0.0.1:{port}"
+
+
+def await_ready(process: subprocess.Popen[str], url: str) -> None:
+    """Wait (bounded) until the server answers /readyz; fails with its output if it exited or never did."""
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return process.poll() is not None  # exited: stop waiting (the assertion below says so)
+
+    if not eventually(ready, timeout_s=60) or process.poll() is not None:
+        process.kill()
+        out, err = process.communicate(timeout=30)
+        raise AssertionError(f"railguard serve did not start: {(out or '')[-2000:]}{(err or '')[-2000:]}")

@@ -83,6 +83,8 @@ def _seed_run(api: Api) -> None:
 
 
 def _shot(page: object, name: str) -> None:
+    # From the top: a page scrolled to an anchor draws its sticky header mid-way down a full-page shot.
+    page.evaluate("window.scrollTo(0, 0)")  # type: ignore[attr-defined]
     for theme in ("light", "dark"):
         page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")  # type: ignore[attr-defined]
         page.screenshot(path=str(ARTIFACTS / f"{name}-{theme}.png"), full_page=True)  # type: ignore[attr-defined]
@@ -108,11 +110,17 @@ def test_a_person_runs_the_control_room_from_a_browser(api: Api, page: object) -
 
     # The blocked call in the run's replay.
     p.goto(f"{api.url}/runs")
+    _shot(p, "runs")
     p.click("text=support agent")
     blocked = p.locator("li.blocked")
     assert blocked.count() == 1 and "rm -rf /" in blocked.inner_text() and "block" in blocked.inner_text()
-    # Label the blocked step as a failure: stored for the diagnosis, shown in the replay.
-    p.select_option("select[name=span_id]", "0000000000000003")
+    # Its arguments and output open in place, fetched when asked for.
+    blocked.locator("summary").click()
+    assert "gen_ai.tool.call.arguments" in blocked.locator("details pre").first.inner_text()
+    # Label the blocked step as a failure (its label link picks it in the one label form): stored
+    # for the diagnosis, shown in the replay.
+    blocked.locator("a.step-label").click()
+    assert p.input_value("input[name=span_id]") == "0000000000000003"
     p.select_option("select[name=label]", "unsafe")
     p.fill("input[name=note]", "tried to wipe the disk")
     p.click("button:has-text('Label')")
@@ -174,7 +182,12 @@ def test_a_person_runs_the_control_room_from_a_browser(api: Api, page: object) -
     _shot(p, "killswitch")
     assert eventually(lambda: api.evaluate({"tool": "deploy", "args": {}}).json()["verdict"] == "block")
 
-    for path, name in (("/keys", "keys"), ("/audit", "audit")):
+    for path, name in (
+        ("/findings", "findings"),
+        ("/proposals", "proposals"),
+        ("/keys", "keys"),
+        ("/audit", "audit"),
+    ):
         p.goto(f"{api.url}{path}")
         _shot(p, name)
     assert "Chain verified" in p.inner_text(".flash")

@@ -45,7 +45,9 @@ def test_why_button_answers_inline_with_the_step_highlighted(api: Api) -> None:
     fragment = viewer.get(f"/runs/{acme.blocked_run}/why", params={"fragment": "1"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert f'data-why-step="{acme.blocked_span}"' in fragment.text and "blocked" in fragment.text
-    assert f'href="#span-{acme.blocked_span}"' in fragment.text and "Suggested fix" in fragment.text
+    # The step link lands on the replay page holding the step (a long run's replay is paged).
+    step_link = f'href="/runs/{acme.blocked_run}/why?at={acme.blocked_span}#span-{acme.blocked_span}"'
+    assert step_link in fragment.text and "Suggested fix" in fragment.text
     page = viewer.get(f"/runs/{acme.blocked_run}/why")  # without script: the replay with the answer in it
     assert page.status_code == 200 and "<html" in page.text
     highlighted = re.search(r'<li id="span-([0-9a-f]+)" class="[^"]*why-step', page.text)
@@ -66,8 +68,9 @@ def test_findings_page_filters_links_and_status_changes(api: Api) -> None:
     assert page.status_code == 200 and 'href="/findings" class="on"' in page.text
     assert "poller" in page.text and "crawler" not in page.text  # globex's finding stays in globex
     finding_id = re.search(r'href="/findings/(f-[0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
-    links = re.findall(r'href="/runs/([0-9a-f]+)#span-([0-9a-f]+)"', page.text)
-    assert links and {trace for trace, _ in links} <= set(acme.loop_runs)
+    links = re.findall(r'href="/runs/([0-9a-f]+)\?at=([0-9a-f]+)#span-([0-9a-f]+)"', page.text)
+    assert links and {trace for trace, _, _ in links} <= set(acme.loop_runs)
+    assert all(at == anchor for _, at, anchor in links)
     assert "poller" not in approver.get("/findings", params={"kind": "cost_spike"}).text
     assert "poller" in approver.get("/findings", params={"severity": "medium", "status": "open"}).text
     assert approver.get("/findings", params={"kind": "nope"}).status_code == 400

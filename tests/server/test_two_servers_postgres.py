@@ -4,7 +4,6 @@ store, so an approval, a kill switch and a policy activation made on one are see
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,8 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import eventually
-from otlp_server import free_port
+from api_helpers import await_ready, eventually, serve_process
 
 from railguard.store import KeyRing, open_store
 
@@ -23,6 +21,7 @@ STRICT = "name: strict\nrules:\n  - rule: no-ls\n    tools: [bash]\n    verdict:
 
 @pytest.fixture
 def two_servers(pg_url: str, tmp_path: Any) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """Two `railguard serve` processes on one PostgreSQL, keys of acme's roles (and a slow agent key)."""
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     with open_store(pg_url) as store:
@@ -31,44 +30,21 @@ def two_servers(pg_url: str, tmp_path: Any) -> Iterator[tuple[list[str], dict[st
             role: ring.create(tenant="acme", role=role, actor="test").key
             for role in ("agent", "approver", "admin")
         }
-    ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "railguard.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                pg_url,
-                "--policy",
-                str(policy),
-                "--log-level",
-                "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
+        keys["slow"] = ring.create(tenant="acme", role="agent", actor="test", rate_per_s=0.01).key
+    flags = ("--policy", str(policy), "--log-level", "warning")
+    started = [
+        serve_process(pg_url, *flags, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)
     ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    processes = [process for process, _ in started]
+    urls = [url for _, url in started]
     try:
-        for url in urls:
-            assert eventually(lambda url=url: _ready(url), timeout_s=60), "a server did not start"
+        for process, url in started:
+            await_ready(process, url)
         yield urls, keys
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=20)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _call(url: str, key: str, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -129,3 +105,8 @@ def test_state_is_shared_by_two_server_processes(two_servers: tuple[list[str], d
             lambda url=url: _evaluate(url, keys["agent"], ls)["policy_revision"].startswith("r1:")
         )
         assert _evaluate(url, keys["agent"], ls)["verdict"] == "block"
+
+    # A key's rate holds across both: one request per 100 s in all, not one from each server.
+    assert _call(two, keys["slow"], "POST", "/v1/guard/evaluate", json=ls).status_code == 200
+    refused = _call(one, keys["slow"], "POST", "/v1/guard/evaluate", json=ls)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 100

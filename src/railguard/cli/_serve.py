@@ -47,6 +47,13 @@ def serve(
         int, typer.Option(help="Worker processes (each stateless; state is in the store).")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log one line per request (off by default: noise, and CPU on the guard API's hot path).",
+        ),
+    ] = False,
     heartbeat_every: Annotated[
         str | None,
         typer.Option(
@@ -99,7 +106,10 @@ def serve(
             f"railguard: serving on {escape(base)} (API at /v1, OTLP at /v1/traces), store {escape(store.url_display)}"
         )
         if workers == 1:
-            uvicorn.run(create_app(store, settings=settings), host=host, port=port, log_level=log_level)
+            uvicorn.run(
+                create_app(store, settings=settings), host=host, port=port, log_level=log_level,
+                access_log=access_log,
+            )  # fmt: skip
             return
         os.environ["RAILGUARD_DB"] = (
             db or os.environ.get("RAILGUARD_DB") or str(Path(".railguard/railguard.db"))
@@ -112,7 +122,7 @@ def serve(
             os.environ["RAILGUARD_HEARTBEAT_LINK_BASE"] = schedule.link_base or ""
         uvicorn.run(
             "railguard.cli._serve:app_from_env", factory=True, host=host, port=port, workers=workers,
-            log_level=log_level,
+            log_level=log_level, access_log=access_log,
         )  # fmt: skip
     finally:
         store.close()

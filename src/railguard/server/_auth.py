@@ -9,7 +9,6 @@ admin (all of them, and admin). A key of tenant "*" acts in every tenant.
 from __future__ import annotations
 
 import hmac
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from railguard.server._ratelimit import NEED_STORE, Limiter, RateLimiter
 from railguard.store import ALL_TENANTS, ApiKey, KeyNotFound, KeyRing, Session, Sessions
 
 PERMISSIONS: dict[str, frozenset[str]] = {  # "describe": read the API's own description (every role)
@@ -82,31 +82,10 @@ class Principal:
         return scope
 
 
-class RateLimiter:
-    """A token bucket per key: `rate` requests per second sustained, bursts up to twice that."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: str, rate: float) -> int | None:
-        """None when allowed; else the seconds to wait (for Retry-After, at least 1)."""
-        burst = max(1.0, 2.0 * rate)
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (burst, now))
-            tokens = min(burst, tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
-                return None
-            self._buckets[key_id] = (tokens, now)
-        return max(1, math.ceil((1.0 - tokens) / rate))
-
-
 class Authenticator:
     """Keys looked up by hash, cached for `cache_s` (a revocation reaches every replica within it;
-    on the replica that revoked, at once)."""
+    on the replica that revoked, at once). `limiter`: per-key rate limits (default: in this process;
+    see _ratelimit.py for the one shared by replicas)."""
 
     def __init__(
         self,
@@ -115,11 +94,12 @@ class Authenticator:
         default_rate_per_s: float = 1000.0,
         cache_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        limiter: Limiter | None = None,
     ) -> None:
         self.keys = keys
         self.default_rate_per_s = default_rate_per_s
         self.cache_s = cache_s
-        self.limiter = RateLimiter(clock)
+        self.limiter: Limiter = limiter or RateLimiter(clock)
         self._clock = clock
         self._cache: OrderedDict[str, tuple[ApiKey | None, float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -142,7 +122,7 @@ class Authenticator:
             key = found[0]
         if key is None:
             raise AuthError(401, "unknown or revoked key")
-        return self._admit(key, None)
+        return await self._admit(key, None)
 
     async def session_principal(self, session_id: str) -> Principal:
         """The key behind a dashboard session (its login may have been revoked since)."""
@@ -159,10 +139,15 @@ class Authenticator:
         key, session = await run_in_threadpool(lookup)
         if key is None or session is None or not key.active:
             raise AuthError(401, "not logged in (or the session's key was revoked): log in again at /login")
-        return self._admit(key, session)
+        return await self._admit(key, session)
 
-    def _admit(self, key: ApiKey, session: Session | None) -> Principal:
-        wait = self.limiter.take(key.id, key.rate_per_s or self.default_rate_per_s)
+    async def _admit(self, key: ApiKey, session: Session | None) -> Principal:
+        rate = key.rate_per_s or self.default_rate_per_s
+        taken = self.limiter.take(key.id, rate)
+        if taken is NEED_STORE:  # a shared limiter's share ran out: claim more, off the event loop
+            wait = await run_in_threadpool(self.limiter.claim, key.id, rate)
+        else:
+            wait = taken if isinstance(taken, int) else None
         if wait is not None:
             raise AuthError(429, f"rate limit of key {key.id} exceeded; retry in {wait}s", retry_after_s=wait)
         return Principal(key, session)

@@ -21,6 +21,7 @@ from railguard.server._auth import Authenticator, AuthError
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
 from railguard.server._heartbeat import HeartbeatSchedule, HeartbeatScheduler
+from railguard.server._ratelimit import SharedRateLimiter
 from railguard.server.routes import (
     approvals,
     audit,
@@ -34,6 +35,7 @@ from railguard.server.routes import (
     runs,
     ui,
     ui_diagnose,
+    ui_replay,
 )
 from railguard.server.routes import rules as rule_drafts
 from railguard.server.routes.proposals import router as proposals_api
@@ -44,13 +46,16 @@ from railguard.store import BatchWriter, KeyRing, Store, open_store
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """`policy`/`packs`: what a tenant without an active revision runs (default: the default pack).
-    `rate_per_s`: requests per second per key unless the key sets its own. `key_cache_s`: how long
+    `rate_per_s`: requests per second per key unless the key sets its own. `shared_rate_limits`:
+    count them in the store, once across every replica (None: on PostgreSQL, where replicas run; a
+    single SQLite process counts in memory). `key_cache_s`: how long
     a key lookup is reused (a revocation reaches other replicas within it). `guard_threads`: the
     bounded pool checks run in. `revision_refresh_s`: how often activations are picked up."""
 
     policy: tuple[str, ...] = ()
     packs: tuple[str, ...] = ()
     rate_per_s: float = 1000.0
+    shared_rate_limits: bool | None = None
     key_cache_s: float = 1.0
     guard_threads: int = 8
     revision_refresh_s: float = 0.5
@@ -127,9 +132,13 @@ def create_app(
     app.state.store = the_store
     app.state.settings = config
     app.state.otlp = otlp_settings or config.otlp
+    shared = config.shared_rate_limits
+    if shared is None:
+        shared = the_store.dialect == "postgresql"
     app.state.auth = Authenticator(
-        KeyRing(the_store), default_rate_per_s=config.rate_per_s, cache_s=config.key_cache_s
-    )
+        KeyRing(the_store), default_rate_per_s=config.rate_per_s, cache_s=config.key_cache_s,
+        limiter=SharedRateLimiter(the_store) if shared else None,
+    )  # fmt: skip
     app.state.engines = engines
     app.state.guard = service
     app.state.writer = writer
@@ -152,6 +161,7 @@ def create_app(
         audit,
         docs,
         ui_diagnose,
+        ui_replay,
         ui,
     ):
         app.include_router(module.router)

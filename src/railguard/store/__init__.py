@@ -15,11 +15,12 @@ from railguard.store._tree import SpanNode, build_tree
 from railguard.store._writer import BatchWriter
 
 # isort: split
-# The control room's tables (keys, revisions, audit chain): registered with every store.
+# The control room's tables (keys, revisions, audit chain, rate windows): registered with every store.
 from railguard.store._answers import GuardAnswers
 from railguard.store._audit import AuditLog, AuditRecord, ChainStatus
 from railguard.store._keys import ALL_TENANTS, ROLES, ApiKey, CreatedKey, KeyNotFound, KeyRing
 from railguard.store._labels import LABELS, RunLabel, RunLabels
+from railguard.store._rate_windows import claim_window
 from railguard.store._revisions import PolicyRevision, PolicyRevisions, RevisionNotFound
 from railguard.store._sessions import Session, Sessions
 
@@ -49,6 +50,7 @@ __all__ = [
     "SpanRow",
     "Store",
     "build_tree",
+    "claim_window",
     "create_tables",
     "open_store",
     "register_migration",

@@ -1,20 +1,18 @@
 """The dashboard: server-rendered pages over the same store queries and the same auth as the API.
 A login form trades an API key for an HTTP-only session cookie; every form carries the session's
-CSRF token. Pages: overview, runs and a run's replay, decisions, approvals (live), policies, kill
+CSRF token. Pages: overview, runs (a run's replay is in ui_replay.py), decisions, approvals (live), policies, kill
 switches, keys, audit log."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,16 +28,12 @@ from railguard.server.routes._params import Rev, SeqBefore
 from railguard.server.ui._charts import stacked_bars
 from railguard.state import ApprovalNotPending, Approvals, KillSwitch
 from railguard.store import (
-    LABELS,
     ROLES,
     AuditLog,
     KeyNotFound,
     RevisionNotFound,
-    RunLabels,
     RunSummary,
-    SpanRow,
     Store,
-    build_tree,
 )
 from railguard.store._decision_pages import decision_page
 from railguard.store._overview import dashboard_overview
@@ -54,7 +48,16 @@ templates = Jinja2Templates(directory=str(UI_DIR / "templates"))
 templates.env.filters["when"] = lambda ts: (
     "—" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 )
+templates.env.filters["usd"] = lambda value: _usd(float(value or 0))
 templates.env.filters["when_ns"] = lambda ns: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns / 1e9))
+
+
+def _usd(value: float) -> str:
+    """Dollars as a person reads them: cents from a dime up, else the fractions of a cent."""
+    if value == 0 or value >= 0.1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}" if value >= 0.0001 else "<$0.0001"
+
 
 DONE = {  # the messages a redirect after a change may show (never text from the request)
     "approved": "Approved: the waiting agent proceeds.",
@@ -299,98 +302,6 @@ async def runs_page(request: Request, who: Principal) -> Response:
     after = {k: v for k, v in filters.items() if v and k != "before"}
     next_page = urlencode({**after, "before": found[-1].cursor}) if len(found) == 50 else None
     return _render(request, "runs.html", who, title="Runs", runs=found, filters=filters, next=next_page)
-
-
-_KIND = {
-    "invoke_agent": "agent",
-    "chat": "model call",
-    "text_completion": "model call",
-    "execute_tool": "tool call",
-}
-_DETAIL_KEYS = ("arguments", "input", "output", "result", "message", "prompt", "completion", "content")
-
-
-@functools.lru_cache(maxsize=4096)  # attribute names repeat across a run's spans
-def _is_detail(key: str) -> bool:
-    return "usage" not in key and any(word in key for word in _DETAIL_KEYS)
-
-
-@router.get("/runs/{trace_id}")
-@page("read")
-async def run_page(request: Request, who: Principal, trace_id: str) -> Response:
-    return await run_view(request, who, trace_id)
-
-
-async def run_view(request: Request, who: Principal, trace_id: str, **extra: Any) -> Response:
-    """The replay page; `extra` adds to its context (e.g. the root-cause answer, see ui_diagnose.py)."""
-    scope = who.read_scope(None)
-    store = _store(request)
-    spans: list[SpanRow] = await run_in_threadpool(store.get_trace, trace_id, tenant=scope)
-    if not spans:
-        return _error(request, who, 404, "No such run", f"no run {trace_id[:80]!r} in your tenant")
-    decisions, _next = await run_in_threadpool(
-        lambda: decision_page(store, tenant=scope, run=trace_id, limit=1000)
-    )
-    root = next((s for s in spans if s.parent_span_id is None), spans[0])
-    labels = await run_in_threadpool(RunLabels(store).for_run, trace_id, tenant=scope)
-    return _render(
-        request, "run.html", who, title=f"Run {trace_id[:12]}", trace_id=trace_id, spans=spans,
-        steps=_steps(spans), decisions=decisions, agent=root.agent, session=root.session,
-        labels=[label.to_dict() for label in labels], label_kinds=LABELS, can_label=who.can("approve"), **extra,
-    )  # fmt: skip
-
-
-def _steps(spans: list[SpanRow]) -> list[SimpleNamespace]:
-    """The replay's rows. Objects, not dicts: Jinja reads `step.x` with getattr first, and a dict's
-    failed getattr (an exception per field, 1,000 steps) was a third of a long run's render."""
-    depth: dict[str, int] = {}
-    for node in build_tree(spans):
-        stack = [(node, 0)]
-        while stack:
-            current, level = stack.pop()
-            depth[current.span.span_id] = level
-            stack.extend((child, level + 1) for child in current.children)
-    start = min(s.start_ns for s in spans)
-    steps = []
-    for span in spans:
-        detail = {k: v for k, v in span.attributes.items() if _is_detail(k)}
-        text = json.dumps(detail, indent=1, default=str, ensure_ascii=False) if detail else ""
-        level = depth.get(span.span_id, 0)
-        steps.append(
-            SimpleNamespace(
-                span=span,
-                kind=_KIND.get(span.operation or "", span.kind),
-                title=span.tool_name or span.name,
-                depth=level,
-                indent=min(level, 3),  # the CSS's 4 levels, here: Jinja's min filter was a 1/4 of the render
-                offset_ms=round((span.start_ns - start) / 1e6),
-                duration_ms=round((span.end_ns - span.start_ns) / 1e6, 1),
-                tokens=(span.input_tokens or 0) + (span.output_tokens or 0),
-                detail=text[:4000],
-            )
-        )
-    return steps
-
-
-@router.post("/runs/{trace_id}/labels")
-@form_action("approve")
-async def label_run(request: Request, who: Principal, form: dict[str, str], trace_id: str) -> Response:
-    store = _store(request)
-    scope = who.read_scope(None)
-    spans = await run_in_threadpool(store.get_trace, trace_id, tenant=scope)
-    if not spans:
-        return _error(request, who, 404, "No such run", f"no run {trace_id[:80]!r} in your tenant")
-    tenant = spans[0].tenant or who.key.tenant
-    try:
-        await run_in_threadpool(
-            lambda: RunLabels(store).add(
-                tenant=tenant, trace_id=trace_id, span_id=form.get("span_id") or None, label=form.get("label", ""),
-                note=form.get("note", ""), by=who.actor,
-            )
-        )  # fmt: skip
-    except ValueError as err:
-        return _error(request, who, 400, "Invalid label", str(err))
-    return RedirectResponse(f"/runs/{quote(trace_id)}?done=labelled", status_code=303)
 
 
 # -- decisions -------------------------------------------------------------------------------------

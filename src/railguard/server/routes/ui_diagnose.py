@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from railguard.diagnose.findings import KINDS, SEVERITIES, STATUSES, finding_page, get_finding, set_status
 from railguard.diagnose.why import stored_why, why
 from railguard.server._auth import Principal
-from railguard.server.routes.ui import _error, _render, _store, form_action, page, run_view
+from railguard.server.routes.ui import _error, _render, _store, form_action, page
+from railguard.server.routes.ui_replay import run_view
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50

@@ -42,14 +42,16 @@ def stacked_bars(buckets: Sequence[dict[str, Any]], series: Sequence[tuple[str, 
             f"<title>{html.escape(', '.join(tip))}</title></rect>"
         )
     first, last = buckets[0]["start"], buckets[-1]["start"]
-    parts.append(f'<text class="label" x="{PAD}" y="{HEIGHT - 6}">{_clock(first)}</text>')
-    parts.append(f'<text class="label end" x="{WIDTH - PAD}" y="{HEIGHT - 6}">{_clock(last)}</text>')
+    # A day-long window starts and ends at the same hour: name the days, or both ends read "11:00".
+    shape = "%H:%M" if time.localtime(first)[:3] == time.localtime(last)[:3] else "%a %H:%M"
+    parts.append(f'<text class="label" x="{PAD}" y="{HEIGHT - 6}">{_clock(first, shape)}</text>')
+    parts.append(f'<text class="label end" x="{WIDTH - PAD}" y="{HEIGHT - 6}">{_clock(last, shape)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _clock(ts: float) -> str:
-    return time.strftime("%H:%M", time.localtime(ts))
+def _clock(ts: float, shape: str) -> str:
+    return time.strftime(shape, time.localtime(ts))
 
 
 def _number(value: float) -> str:
@@ -57,4 +59,6 @@ def _number(value: float) -> str:
         return f"{value / 1_000_000:.1f}M"
     if value >= 1000:
         return f"{value / 1000:.1f}k"
-    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+    if value == int(value):
+        return f"{value:g}"
+    return f"{value:.2f}" if value >= 1 else f"{value:.2g}"  # a cent's fractions stay visible: 0.0048

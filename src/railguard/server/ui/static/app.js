@@ -46,6 +46,29 @@
       })
       .catch(function () { window.location.href = form.action; });
   });
+  // <details data-detail="/runs/ID/steps/SPAN?fragment=1">: a step's arguments and output, fetched
+  // the first time it is opened (the replay stays small however long the run's outputs are).
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details.open || !details.hasAttribute || !details.hasAttribute("data-detail") || details.dataset.loaded) return;
+    details.dataset.loaded = "1";
+    var body = details.querySelector("[data-detail-body]");
+    fetch(details.getAttribute("data-detail"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) { body.innerHTML = html; })
+      .catch(function () { delete details.dataset.loaded; });
+  }, true);
+  // <a data-label-step="SPAN" data-label-title="...">: picks the step the one label form labels.
+  document.addEventListener("click", function (event) {
+    var pick = event.target.closest("[data-label-step]");
+    var form = document.querySelector("form.label-form");
+    if (!pick || !form) return;
+    event.preventDefault();
+    form.querySelector("[data-label-span]").value = pick.getAttribute("data-label-step");
+    form.querySelector("[data-label-chosen]").textContent = pick.getAttribute("data-label-title");
+    form.scrollIntoView({ block: "center" });
+    form.querySelector("select[name=label]").focus();
+  });
   // Keyboard: g then o/r/d/a/p/k/y/l jumps between pages.
   var pending = false;
   var pages = { o: "/", r: "/runs", d: "/decisions", a: "/approvals", f: "/findings", p: "/policies", k: "/killswitch", y: "/keys", l: "/audit" };
