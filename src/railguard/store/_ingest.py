@@ -9,6 +9,10 @@ Before any write, every row is sanitized the same way on both backends (`sanitiz
 PostgreSQL cannot store — NUL and lone surrogates in text, NaN/Infinity in JSON, integers past 64
 bits, nesting past MAX_VALUE_DEPTH — are replaced, and the row says where in `railguard.sanitized`.
 One odd span must never poison its batch, and SQLite and PostgreSQL must store the same thing.
+A row is first checked cheaply (`_span_params`); only a row that check does not clear takes this path.
+
+The span statements go to the driver's cursor inside the caller's transaction (`_span_sql`); the
+decision log still writes through SQLAlchemy.
 """
 
 from __future__ import annotations
