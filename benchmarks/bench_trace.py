@@ -10,6 +10,7 @@ start/end measured in the same run, interleaved round by round. Writes benchmark
 from __future__ import annotations
 
 import json
+import os
 import platform
 import tempfile
 import time
@@ -154,7 +155,8 @@ def main() -> None:
         "",
         f"Command: `{COMMAND}`  ",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, {ROUNDS} interleaved rounds x "
-        f"{PER_ROUND} calls per case (shared 2-core box: ratios are the stable number).",
+        f"{PER_ROUND} calls per case (shared 2-core box: ratios are the stable number); load average "
+        f"{os.getloadavg()[0]:.1f} (1 min) at the end.",
         "",
         "Agent-thread CPU time per call (`time.thread_time_ns`: the machine is shared, and neither other"
         " processes nor the background threads that export, redact and store count; a wall clock here"

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 ORDER = [
     "_summary", "engine", "shell", "adversarial", "sql_net", "secrets", "secrets_redteam_before", "injection", "agentdojo",
-    "provenance", "trace", "store", "ingest", "server", "dashboard", "state", "state_approvals", "integrations",
+    "provenance", "trace", "store", "ingest", "ingest_stages", "server", "dashboard", "state", "state_approvals", "integrations",
     "integration_streams", "hook", "startup", "startup_cpu", "check_stream", "mcp_startup", "diagnose", "backtest",
 ]  # fmt: skip
 

@@ -28,6 +28,13 @@ POISONS: dict[str, dict[str, Any]] = {
 }
 
 
+def _nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def poisoned(kind: str, span_id: str) -> Any:
     row = span("t-poison", span_id, "root")
     changes = dict(POISONS[kind])
@@ -78,3 +85,53 @@ def test_both_backends_store_the_same_replacements(store: Store) -> None:
         "attributes.score",
         "name",
     ]
+
+
+def _exact_params(row: Any) -> dict[str, Any]:
+    from railguard.store._connect import _json_dumps
+    from railguard.store._ingest import _sanitized
+    from railguard.store._span_params import JSON_FIELDS, SPAN_FIELDS
+
+    clean = _sanitized(row)
+    return {
+        name: _json_dumps(v) if name in JSON_FIELDS else v
+        for name, v in zip(SPAN_FIELDS, (getattr(clean, n) for n in SPAN_FIELDS), strict=True)
+    }
+
+
+def test_the_fast_check_binds_exactly_what_the_sanitizing_path_would() -> None:
+    from railguard.store._span_params import _clean_params
+
+    row = dataclasses.replace(
+        span("t-fast", "s1", "root"),
+        name="résumé ✓ 🚀",
+        attributes={
+            "text": 'naïve 🚀 back\\slash "quoted"',
+            "edge": [2**63 - 1, -(2**63), 1.5, True, None, ("a", "b")],
+            "nested": {"k": [{"deep": [1, 2]}], "é": 0.1},
+        },
+        events=[{"name": "e", "timestamp_ns": 1, "attributes": {"x": "y"}}],
+    )
+    fast = _clean_params(row, {})
+    assert fast is not None and fast == _exact_params(row)
+    assert list(fast) == list(_exact_params(row))  # positional binding relies on the order
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        *({**POISONS[kind]} for kind in sorted(POISONS)),
+        {"attributes": {"b": b"bytes"}},  # not a JSON type: the exact path decides
+        {"attributes": {1: "int key"}},
+        {"attributes": {True: "bool key"}},
+        {"attributes": {"n": -(2**63) - 1}},
+        {"kind": "k" * 17},  # longer than the column
+        {"attributes": {"deep": _nested(70)}},
+    ],
+    ids=repr,
+)
+def test_the_fast_check_leaves_every_doubtful_row_to_the_sanitizing_path(changes: dict[str, Any]) -> None:
+    from railguard.store._span_params import _clean_params
+
+    row = dataclasses.replace(span("t-fast", "s1", "root"), **changes)
+    assert _clean_params(row, {}) is None

@@ -123,6 +123,11 @@ def test_values_seen_clean_are_remembered_but_a_secret_is_scanned_every_time() -
         assert redactor.text("gpt-4o-mini", "gen_ai.request.model") == "gpt-4o-mini"
         assert secret not in redactor.text(secret, "token")
         assert redactor.record() == ("token:github_token",)
-    remembered = {text for _, text in _redaction._CLEAN_TEXTS}
+    remembered = {text for texts in _redaction._CLEAN_TEXTS.values() for text in texts}
     assert "gpt-4o-mini" in remembered
     assert not any(secret in text for text in remembered)
+    # The attribute path's shortcut for remembered texts still scans the secret.
+    cleaned = _redaction.Redactor(_redaction.RedactionPolicy()).attributes(
+        {"model": "gpt-4o-mini", "t": secret}
+    )
+    assert cleaned["model"] == "gpt-4o-mini" and secret not in cleaned["t"]

@@ -9,6 +9,10 @@ Before any write, every row is sanitized the same way on both backends (`sanitiz
 PostgreSQL cannot store — NUL and lone surrogates in text, NaN/Infinity in JSON, integers past 64
 bits, nesting past MAX_VALUE_DEPTH — are replaced, and the row says where in `railguard.sanitized`.
 One odd span must never poison its batch, and SQLite and PostgreSQL must store the same thing.
+A row is first checked cheaply (`_span_params`); only a row that check does not clear takes this path.
+
+The span statements go to the driver's cursor inside the caller's transaction (`_span_sql`); the
+decision log still writes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -22,22 +26,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, case, func, insert, select, update
+from sqlalchemy import Connection, String, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from railguard._limits import without_surrogates
 from railguard.model import Verdict
+from railguard.store._connect import _json_dumps
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import SpanRow
-from railguard.store._schema import decisions, runs, spans
+from railguard.store._schema import decisions, spans
+from railguard.store._span_params import MAX_VALUE_DEPTH, span_params
+from railguard.store._span_sql import COUNTERS, IDENTITY, RUN_COLUMNS, SpanSql
 
-IDENTITY = ("tenant", "session", "agent", "agent_version", "prompt_version")
-_SPAN_FIELDS = tuple(f.name for f in fields(SpanRow))
-_COUNTERS = ("span_count", "tool_calls", "model_calls", "blocks", "asks", "errors")
-_SUMMED_RUN_COLUMNS = (*_COUNTERS, "input_tokens", "output_tokens", "cost_usd")
 SANITIZED = "railguard.sanitized"  # attribute: where values were replaced (field paths, no values)
-MAX_VALUE_DEPTH = 64
 _INT64 = (-(2**63), 2**63 - 1)
 _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}  # OTLP/JSON's spelling; NaN below
 _JSON_FIELDS = ("attributes", "events", "resource")
@@ -146,35 +148,50 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
 def insert_spans(conn: Connection, rows: Sequence[SpanRow], *, isolate_tenants: bool = False) -> int:
     """Store the spans not yet stored and fold them into their runs; returns how many were new.
     `isolate_tenants` (spans from an untrusted sender, e.g. server ingest): see `_claim_traces`."""
-    params = [{name: getattr(row, name) for name in _SPAN_FIELDS} for row in sanitize_rows(rows)]
+    params = span_params(rows, _sanitized, _json_dumps)
+    sql = SpanSql(conn)
+    try:
+        return _insert_span_params(sql, params, isolate_tenants=isolate_tenants)
+    except sql.dbapi_error as exc:
+        raise sql.driver_error(exc) from None
+    finally:
+        sql.close()
+
+
+def _insert_span_params(sql: SpanSql, params: list[dict[str, Any]], *, isolate_tenants: bool) -> int:
     if isolate_tenants:
-        _claim_traces(conn, params)
+        _claim_traces(sql, params)
     # Keyed by (trace, span): a span repeated within one batch counts once.
     params = list({(p["trace_id"], p["span_id"]): p for p in params}.values())
     by_trace: dict[str, list[dict[str, Any]]] = {}
     for p in params:
         by_trace.setdefault(p["trace_id"], []).append(p)
-    stored_identity = _stored_identity(conn, sorted(by_trace))
+    stored_identity = sql.run_identities(sorted(by_trace))
     for trace_id, trace_params in by_trace.items():
-        identity = _merge_identity(stored_identity.get(trace_id), trace_params)
+        stored = stored_identity.get(trace_id)
+        identity = _merge_identity(stored, trace_params)
         for p in trace_params:
             for key in IDENTITY:
                 if p[key] is None:
                     p[key] = identity[key]
-        _backfill_earlier_spans(conn, trace_id, stored_identity.get(trace_id), identity)
+        if stored is not None:  # a trace seen before: fill what its earlier spans lacked
+            for key in IDENTITY:
+                if stored[key] is None and identity[key] is not None:
+                    sql.backfill(trace_id, key, identity[key])
 
-    stored_keys = _stored_span_keys(conn, by_trace, params)
+    stored_keys = sql.stored_span_keys(sorted(by_trace), sorted({p["span_id"] for p in params}))
     new_rows = [p for p in params if (p["trace_id"], p["span_id"]) not in stored_keys]
     if not new_rows:
         return 0
-    # A plain executemany (no RETURNING) keeps one short statement text, which both drivers prepare
-    # once; multi-row RETURNING statements were 3-4x slower on psycopg (re-parsed every batch).
     try:
-        conn.execute(insert(spans), new_rows)
-    except IntegrityError as exc:
-        # Usually another writer stored some of these spans since our check; a retry tells.
-        raise ConcurrentDuplicate(str(exc.orig).strip().splitlines()[0]) from None
-    _upsert_runs(conn, new_rows)
+        sql.insert_spans([tuple(p.values()) for p in new_rows])  # dicts are in SPAN_FIELDS order
+    except sql.dbapi_error as exc:
+        error = sql.driver_error(exc)
+        if isinstance(error, IntegrityError):
+            # Usually another writer stored some of these spans since our check; a retry tells.
+            raise ConcurrentDuplicate(str(exc).strip().splitlines()[0]) from None
+        raise error from None
+    _upsert_runs(sql, new_rows)
     return len(new_rows)
 
 
@@ -184,14 +201,12 @@ def tenant_trace_id(trace_id: str, tenant: str | None) -> str:
     return f"{trace_id[:40]}.{digest}"
 
 
-def _claim_traces(conn: Connection, params: list[dict[str, Any]]) -> None:
+def _claim_traces(sql: SpanSql, params: list[dict[str, Any]]) -> None:
     """A span joins only a trace whose stored run belongs to its own tenant. Trace ids travel in
     `traceparent` headers, so they are not secrets: a trace id first stored under tenant A is, for a
     span of tenant B, a different run, kept under a tenant-scoped id. Nothing of A's run is relabelled,
     back-filled or counted into; B's spans of that trace stay together in B's own run."""
-    owners = {row.trace_id: row.tenant for row in conn.execute(
-        select(runs.c.trace_id, runs.c.tenant).where(runs.c.trace_id.in_(sorted({p["trace_id"] for p in params})))
-    )}  # fmt: skip
+    owners = sql.run_owners(sorted({p["trace_id"] for p in params}))
     for p in sorted(params, key=lambda p: p["parent_span_id"] is not None):  # a root claims a new trace
         trace_id = p["trace_id"]
         owner = owners.setdefault(trace_id, p["tenant"])
@@ -207,33 +222,6 @@ class ConcurrentDuplicate(Exception):
 _KEY_CHUNK = 400  # bound parameters per lookup, well under SQLite's limit
 
 
-def _stored_span_keys(
-    conn: Connection, by_trace: Mapping[str, list[dict[str, Any]]], params: list[dict[str, Any]]
-) -> set[tuple[str, str]]:
-    """Which of these (trace, span) keys are already stored; looked up through the primary key."""
-    trace_ids = sorted(by_trace)
-    span_ids = sorted({p["span_id"] for p in params})
-    found: set[tuple[str, str]] = set()
-    for t in range(0, len(trace_ids), _KEY_CHUNK):
-        for s in range(0, len(span_ids), _KEY_CHUNK):
-            rows = conn.execute(
-                select(spans.c.trace_id, spans.c.span_id).where(
-                    spans.c.trace_id.in_(trace_ids[t : t + _KEY_CHUNK]),
-                    spans.c.span_id.in_(span_ids[s : s + _KEY_CHUNK]),
-                )
-            )
-            found.update((trace_id, span_id) for trace_id, span_id in rows)
-    return found
-
-
-def _stored_identity(conn: Connection, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not trace_ids:
-        return {}
-    cols = [runs.c.trace_id, *(runs.c[k] for k in IDENTITY)]
-    found = conn.execute(select(*cols).where(runs.c.trace_id.in_(trace_ids)))
-    return {row.trace_id: {k: getattr(row, k) for k in IDENTITY} for row in found}
-
-
 def _merge_identity(stored: Mapping[str, Any] | None, trace_params: list[dict[str, Any]]) -> dict[str, Any]:
     """Stored values first (the first writer wins), then the root span's, then any span's."""
     identity: dict[str, Any] = dict(stored) if stored else dict.fromkeys(IDENTITY)
@@ -244,43 +232,20 @@ def _merge_identity(stored: Mapping[str, Any] | None, trace_params: list[dict[st
     return identity
 
 
-def _backfill_earlier_spans(
-    conn: Connection, trace_id: str, stored: Mapping[str, Any] | None, identity: Mapping[str, Any]
-) -> None:
-    if stored is None:
-        return  # the trace is new: nothing stored earlier to fill
-    for key in IDENTITY:
-        if stored[key] is None and identity[key] is not None:
-            column = spans.c[key]
-            conn.execute(
-                update(spans)
-                .where(and_(spans.c.trace_id == trace_id, column.is_(None)))
-                .values({key: identity[key]})
-            )
-
-
-def _upsert_runs(conn: Connection, new_rows: list[dict[str, Any]]) -> None:
+def _upsert_runs(sql: SpanSql, new_rows: list[dict[str, Any]]) -> None:
     aggregates: dict[str, dict[str, Any]] = {}
     for p in new_rows:
         agg = aggregates.get(p["trace_id"])
         if agg is None:
             agg = aggregates[p["trace_id"]] = _empty_run(p)
         _fold(agg, p)
-    stmt = dialect_insert(conn, runs)
-    excluded = stmt.excluded
-    set_: dict[str, Any] = {name: runs.c[name] + excluded[name] for name in _SUMMED_RUN_COLUMNS}
-    set_["start_ns"] = case((excluded.start_ns < runs.c.start_ns, excluded.start_ns), else_=runs.c.start_ns)
-    set_["end_ns"] = case((excluded.end_ns > runs.c.end_ns, excluded.end_ns), else_=runs.c.end_ns)
-    for name in (*IDENTITY, "service", "root_name"):
-        set_[name] = case((runs.c[name].is_(None), excluded[name]), else_=runs.c[name])
     # Sorted by key: concurrent PostgreSQL writers then lock run rows in the same order (no deadlock).
-    ordered = [aggregates[t] for t in sorted(aggregates)]
-    conn.execute(stmt.on_conflict_do_update(index_elements=["trace_id"], set_=set_), ordered)
+    sql.upsert_runs([tuple(aggregates[t][c] for c in RUN_COLUMNS) for t in sorted(aggregates)])
 
 
 def _empty_run(p: Mapping[str, Any]) -> dict[str, Any]:
     run = {k: p[k] for k in ("trace_id", *IDENTITY, "service", "start_ns", "end_ns")}
-    run.update(dict.fromkeys(_COUNTERS, 0), root_name=None, input_tokens=0, output_tokens=0, cost_usd=0.0)
+    run.update(dict.fromkeys(COUNTERS, 0), root_name=None, input_tokens=0, output_tokens=0, cost_usd=0.0)
     return run
 
 

@@ -82,8 +82,20 @@ def columns_from_attributes(
     attributes: Mapping[str, Any], resource: Mapping[str, Any], *, is_root: bool
 ) -> dict[str, Any]:
     """The column values found in a span's attributes and resource (missing ones are None)."""
-    columns: dict[str, Any] = {col: _first_text(attributes, keys) for col, keys in _TEXT_KEYS.items()}
-    columns.update({col: _first_number(attributes, keys, int) for col, keys in _INT_KEYS.items()})
+    columns: dict[str, Any] = dict.fromkeys(_COLUMNS)
+    # One pass over the span's (few) attributes instead of one lookup per candidate key.
+    candidates: dict[str, list[tuple[int, Any]]] = {}
+    for key, value in attributes.items():
+        targets = _CANDIDATE_OF.get(key)
+        if targets is not None and value is not None and value != "":
+            for column, rank in targets:
+                candidates.setdefault(column, []).append((rank, value))
+    for column, found in candidates.items():
+        found.sort(key=_rank)
+        if column in _TEXT_KEYS:
+            columns[column] = str(found[0][1])
+        else:
+            columns[column] = _first_converted(found, float if column == "cost_usd" else int)
     columns["operation"] = _operation(attributes, is_root=is_root)
     if columns["tool_name"] is None and columns["operation"] == TOOL_OPERATION:
         columns["tool_name"] = _first_text(attributes, ("traceloop.entity.name",))
@@ -92,11 +104,34 @@ def columns_from_attributes(
     columns["service"] = _first_text(resource, ("service.name",))
     if columns["agent_version"] is None:
         columns["agent_version"] = _first_text(resource, ("service.version",))
-    columns["cost_usd"] = _first_number(attributes, ("railguard.cost.usd",), float)
     if columns["cost_usd"] is None and columns["operation"] in MODEL_OPERATIONS:
         _price(columns)
     columns["rules"] = _comma_list(attributes.get("railguard.rules"))
     return columns
+
+
+_NUMBER_KEYS: dict[str, tuple[str, ...]] = {**_INT_KEYS, "cost_usd": ("railguard.cost.usd",)}
+_COLUMNS = (*_TEXT_KEYS, *_NUMBER_KEYS, "operation", "service", "rules")
+# attribute key -> the columns it may fill, each with the key's priority there (0 = first choice)
+_CANDIDATE_OF: dict[str, list[tuple[str, int]]] = {}
+for _column, _keys in (*_TEXT_KEYS.items(), *_NUMBER_KEYS.items()):
+    for _priority, _key in enumerate(_keys):
+        _CANDIDATE_OF.setdefault(_key, []).append((_column, _priority))
+
+
+def _rank(candidate: tuple[int, Any]) -> int:
+    return candidate[0]
+
+
+def _first_converted(found: list[tuple[int, Any]], convert: Callable[[Any], N]) -> N | None:
+    for _priority, value in found:
+        if isinstance(value, bool):
+            continue
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            continue  # a malformed count from a foreign SDK is skipped, not fatal to ingest
+    return None
 
 
 def _price(columns: dict[str, Any]) -> None:
@@ -160,18 +195,6 @@ def _first_text(source: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
         value = source.get(key)
         if value is not None and value != "":
             return str(value)
-    return None
-
-
-def _first_number(source: Mapping[str, Any], keys: tuple[str, ...], convert: Callable[[Any], N]) -> N | None:
-    for key in keys:
-        value = source.get(key)
-        if value is None or value == "" or isinstance(value, bool):
-            continue
-        try:
-            return convert(value)
-        except (TypeError, ValueError):
-            continue  # a malformed count from a foreign SDK is skipped, not fatal to ingest
     return None
 
 

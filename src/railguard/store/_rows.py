@@ -65,10 +65,12 @@ class SpanRow:
         attributes: Mapping[str, Any],
         resource: Mapping[str, Any],
         events: Sequence[Mapping[str, Any]],
+        copy: bool = True,
     ) -> SpanRow:
         """Map an OpenTelemetry span (gen_ai semantic conventions, railguard.*, OpenInference or
         OpenLLMetry attributes) onto the wide columns. `kind` and `status` accept names, SDK enums or
-        OTLP numbers."""
+        OTLP numbers. `copy=False`: the row keeps the given dicts and list (a caller that built them
+        for this row; the rows of one resource may then share its dict, which the store never changes)."""
         columns = columns_from_attributes(attributes, resource, is_root=not parent_span_id)
         return cls(
             trace_id=trace_id,
@@ -80,9 +82,9 @@ class SpanRow:
             end_ns=int(end_ns),
             status=normalize_status(status),
             status_message=status_message or None,
-            attributes=dict(attributes),
-            events=[dict(e) for e in events],
-            resource=dict(resource),
+            attributes=dict(attributes) if copy or type(attributes) is not dict else attributes,
+            events=[dict(e) for e in events] if copy or type(events) is not list else events,
+            resource=dict(resource) if copy or type(resource) is not dict else resource,
             **columns,
         )
 

@@ -64,12 +64,12 @@ def model_call_cost(
         return None
     counts = (input_tokens, output_tokens, cache_read_tokens, reasoning_tokens)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rates = _rates(model, provider, tuple(count > 0 for count in counts))
-            if rates is not None:
-                total = rates[0] + sum(rate * count for rate, count in zip(rates[1:], counts, strict=True))
-            else:
+        rates = _rates(model, provider, tuple(count > 0 for count in counts))
+        if rates is not None:
+            total = rates[0] + sum(rate * count for rate, count in zip(rates[1:], counts, strict=True))
+        else:
+            with warnings.catch_warnings():  # the table warns about its own data, not the caller's
+                warnings.simplefilter("ignore")
                 total = float(_calc(_usage(*counts), model, provider).total_price)
     except (LookupError, ValueError):
         return None
@@ -105,7 +105,10 @@ def _rates(model: str, provider: str | None, present: tuple[bool, ...]) -> tuple
     cached = _rates_cache.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    rates = _measure_rates(model, provider, present)
+    # Only measuring touches the table (a hit stays cheap: catch_warnings alone costs microseconds).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rates = _measure_rates(model, provider, present)
     if len(_rates_cache) > 4096:  # bounded: model names come from the wire
         _rates_cache.clear()
     _rates_cache[key] = (now + RATES_TTL_S, rates)

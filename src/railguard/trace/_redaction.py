@@ -23,7 +23,7 @@ _SCANNED_INT_MIN = 10**6
 # span) are not scanned again. Only values with no finding are remembered, so no secret is kept here.
 _MEMO_MAX_CHARS = 256
 _MEMO_SIZE = 8192
-_CLEAN_TEXTS: set[tuple[frozenset[str] | None, str]] = set()
+_CLEAN_TEXTS: dict[frozenset[str] | None, set[str]] = {}  # per redaction kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +79,13 @@ class RedactionPolicy:
 class Redactor:
     """Applies one policy; `hits` collects `where:kind` entries for the `railguard.redacted` record."""
 
-    __slots__ = ("_kinds", "hits", "policy")
+    __slots__ = ("_clean", "_kinds", "_short", "hits", "policy")
 
     def __init__(self, policy: RedactionPolicy) -> None:
         self.policy = policy
         self._kinds = policy.kinds
+        self._clean = _CLEAN_TEXTS.setdefault(policy.kinds, set())
+        self._short = min(_MEMO_MAX_CHARS, policy.max_value_chars)  # a remembered text is never cut
         self.hits: list[str] = []
 
     def attributes(self, attributes: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
@@ -91,10 +93,15 @@ class Redactor:
         if not attributes:
             return {}
         policy = self.policy
+        clean, short = self._clean, self._short
         out: dict[str, Any] = {}
         for key, value in attributes.items():
             if key in policy.safe_keys:
                 out[key] = value
+            elif (
+                type(value) is str and len(value) <= short and value in clean and key not in policy.hash_keys
+            ):
+                out[key] = value  # what `text` returns for a text found clean before, without the call
             elif key in policy.hash_keys and isinstance(value, str):
                 out[key] = policy.hash_identifier(value)
             else:
@@ -120,16 +127,16 @@ class Redactor:
         return value
 
     def text(self, text: str, where: str) -> str:
-        memo_key = (self._kinds, text) if len(text) <= _MEMO_MAX_CHARS else None
-        if memo_key is not None and memo_key in _CLEAN_TEXTS:
+        memo = len(text) <= _MEMO_MAX_CHARS
+        if memo and text in self._clean:
             cleaned = text
         else:
             before = len(self.hits)
             cleaned = self._scan(self._decoded_json(text, where), where)
-            if memo_key is not None and len(self.hits) == before and cleaned == text:
-                if len(_CLEAN_TEXTS) >= _MEMO_SIZE:
-                    _CLEAN_TEXTS.clear()
-                _CLEAN_TEXTS.add(memo_key)
+            if memo and len(self.hits) == before and cleaned == text:
+                if len(self._clean) >= _MEMO_SIZE:
+                    self._clean.clear()
+                self._clean.add(text)
         limit = self.policy.max_value_chars
         if len(cleaned) > limit:
             cleaned = cleaned[:limit] + _TRUNCATION_MARK

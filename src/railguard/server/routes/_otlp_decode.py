@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +132,9 @@ def to_rows(
     Tenant: `tenant` (the request header) wins over a span's or resource's `railguard.tenant`."""
     batch = DecodedBatch()
     for resource_spans in request.resource_spans:
-        resource = Redactor(policy).attributes(_attributes(resource_spans.resource.attributes), "resource/")
-        resource_tenant = resource.get(TENANT)
+        cleaned = Redactor(policy).attributes(_attributes(resource_spans.resource.attributes), "resource/")
+        resource_tenant = cleaned.get(TENANT)
+        resource = _json_ready_attributes(cleaned)  # once per resource: its spans' rows share it
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 problem = _malformed(span)
@@ -158,7 +159,7 @@ def _malformed(span: Span) -> str | None:
     return None
 
 
-def _row(span: Span, resource: Mapping[str, Any], policy: RedactionPolicy) -> SpanRow:
+def _row(span: Span, resource: dict[str, Any], policy: RedactionPolicy) -> SpanRow:
     # The same cleaning as the in-process redaction processor (railguard.trace.redact_span).
     redactor = Redactor(policy)
     attributes = redactor.attributes(_attributes(span.attributes))
@@ -166,7 +167,9 @@ def _row(span: Span, resource: Mapping[str, Any], policy: RedactionPolicy) -> Sp
         {
             "name": redactor.text(event.name, "event.name"),
             "timestamp_ns": event.time_unix_nano,
-            "attributes": redactor.attributes(_attributes(event.attributes), f"event:{event.name}/"),
+            "attributes": _json_ready_attributes(
+                redactor.attributes(_attributes(event.attributes), f"event:{event.name}/")
+            ),
         }
         for event in span.events
     ]
@@ -174,19 +177,21 @@ def _row(span: Span, resource: Mapping[str, Any], policy: RedactionPolicy) -> Sp
     name = redactor.text(span.name, "span.name")
     if redactor.hits:
         attributes[REDACTED] = list(redactor.record())
+    end_ns = span.end_time_unix_nano or span.start_time_unix_nano
     return SpanRow.from_otel(
         trace_id=span.trace_id.hex(),
         span_id=span.span_id.hex(),
         parent_span_id=span.parent_span_id.hex() or None,
         name=name,
-        kind=int(span.kind),
+        kind=span.kind,
         start_ns=span.start_time_unix_nano,
-        end_ns=span.end_time_unix_nano or span.start_time_unix_nano,
-        status=int(span.status.code),
+        end_ns=end_ns,
+        status=span.status.code,
         status_message=status_message,
-        attributes=_json_ready(attributes),
-        resource=_json_ready(resource),
-        events=[_json_ready(e) for e in events],
+        attributes=_json_ready_attributes(attributes),
+        resource=resource,
+        events=events,
+        copy=False,  # every dict here was built for this row (the resource's for its spans)
     )
 
 
@@ -196,6 +201,8 @@ def _attributes(key_values: Iterable[KeyValue]) -> dict[str, Any]:
 
 def _value(value: AnyValue) -> Any:
     which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
     if which == "array_value":
         return [_value(v) for v in value.array_value.values]
     if which == "kvlist_value":
@@ -206,6 +213,17 @@ def _value(value: AnyValue) -> Any:
     if which is None:
         return None
     return getattr(value, which)
+
+
+_CONTAINERS_AND_BYTES = (dict, list, tuple, bytes)
+
+
+def _json_ready_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """In place: only containers and bytes need `_json_ready` (most values are plain scalars)."""
+    for key, value in attributes.items():
+        if isinstance(value, _CONTAINERS_AND_BYTES):
+            attributes[key] = _json_ready(value)
+    return attributes
 
 
 def _json_ready(value: Any) -> Any:
