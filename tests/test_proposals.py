@@ -5,6 +5,7 @@ the next decision changes; rejected, it stays away until its evidence doubles; t
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -87,9 +88,6 @@ def test_each_source_proposes_a_patch_proven_by_its_cases_and_the_backtest(
         assert cases and all(r.status is Status.PASS for r in results), (kind, [r.message for r in results])
         assert p.backtest["cases"] == {"passed": len(cases), "total": len(cases)}
         b = p.backtest
-        if kind == "injected_instruction":  # the scanner stopped these calls already: nothing changes
-            assert b["changed"] == 0 and b["evidence_flagged"] == 0
-            continue
         assert b["evidence_flagged"] == b["evidence"] == p.evidence_count > 0, (kind, b)
         assert b["other_flagged"] == 0, (kind, b)
         assert b["approved_now_blocked"] == 0
@@ -99,7 +97,11 @@ def test_each_source_proposes_a_patch_proven_by_its_cases_and_the_backtest(
     assert found["approval_always_denied"].evidence_count == seeded.wires
     assert found["audit_confirmed"].evidence_count == len(seeded.failed_traces)
     assert found["audit_confirmed"].backtest["labelled_failures_caught"] == len(seeded.failed_traces)
-    assert found["injected_instruction"].evidence_count == seeded.injected_runs
+    # The page instructions the scanner missed: the posts they led to are what distrusting web_fetch stops
+    # (the calls after the instructions it caught were stopped already).
+    assert found["injected_instruction"].evidence_count == seeded.quiet_injections
+    assert found["injected_instruction"].backtest["newly_asked"] == seeded.quiet_injections
+    assert f"{seeded.injected_runs} output(s) of web_fetch" in found["injected_instruction"].rationale
     # A looping run makes 8 Bash calls; the busiest normal run 3 (deploy: plan, apply, prod).
     assert "max_count: 3" in found["loop"].patch
     assert found["loop"].evidence_count == seeded.loop_runs * (8 - 3)
@@ -279,8 +281,15 @@ def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path
             common = {"tenant": "globex", "agent": agent}
             rows.append(SpanRow(trace, f"{i:015d}1", None, "invoke_agent", "internal", at, at + 10**9,
                                 operation="invoke_agent", **common))  # fmt: skip
-            rows.append(SpanRow(trace, f"{i:015d}2", f"{i:015d}1", "chat", "client", at, at + 10**8,
-                                operation="chat", input_tokens=1000, output_tokens=100, cost_usd=cost, **common))  # fmt: skip
+            for step in range(2):  # a model call spending half the run's cost, then the tool call it chose
+                t = at + step * 2 * 10**8
+                rows.append(SpanRow(trace, f"{i:014d}2{step}", f"{i:015d}1", "chat", "client", t, t + 10**8,
+                                    operation="chat", input_tokens=500, output_tokens=50, cost_usd=cost / 2,
+                                    **common))  # fmt: skip
+                rows.append(SpanRow(trace, f"{i:014d}3{step}", f"{i:015d}1", "execute_tool refund", "internal",
+                                    t + 10**8, t + 2 * 10**8, operation="execute_tool", tool_name="refund",
+                                    tool_call_id=f"c{step}", attributes={"gen_ai.tool.call.arguments":
+                                    json.dumps({"customer": f"c-{i}", "amount": 10})}, **common))  # fmt: skip
     with open_store(f"sqlite:///{tmp_path}/cost.db") as store:
         store.write_spans(rows)
         onset = start + 15 * 3600
@@ -291,8 +300,13 @@ def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path
         (p,) = list_proposals(store, tenant="globex")
         data = yaml.safe_load(p.patch)["budgets"][0]
         assert (data["scope"], data["metric"]) == ("run", "cost") and 0.01 < data["limit"] < 0.05
-        assert p.backtest["estimate"]["runs_over"] == p.evidence_count == 15
-        assert "estimated" in p.backtest["note"]
+        assert p.backtest["estimate"]["runs_over"] == 15
+        # Replayed with each run's model usage, the budget stops exactly the calls made once a new run
+        # had spent past it (both calls of each: the first model call alone spends half of 0.05).
+        b = p.backtest
+        assert b["evidence_flagged"] == b["evidence"] == p.evidence_count == 2 * 15, b
+        assert b["newly_blocked"] == b["changed"] == 30 and b["other_flagged"] == 0
+        assert b["by_rule"] == {data["name"]: 30} and b["runs_affected"] == 15
         # Accepted, a run that has spent like the new runs is stopped at its next call; a normal one is not.
         accept(store, p.id, tenant="globex", actor="lead", base=BASE)
         active = PolicyRevisions(store).active(tenant="globex")
@@ -303,9 +317,7 @@ def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path
             cushions = install_cushions(engine, store)
             try:
                 ctx = Context(tenant="globex", agent="research", run=f"live-{spent}", session="s")
-                budgets = cushions.guards.budgets(engine.policy)
-                assert budgets is not None
-                budgets.reserve(ctx, cost=0.001).commit(cost=spent)  # a model call that cost `spent`
+                engine.record_usage(tokens=550, cost=spent, context=ctx)  # a model call that cost `spent`
                 verdicts[spent] = engine.admit(
                     Action("refund", {"customer": "c", "amount": 1}, context=ctx)
                 ).verdict.value

@@ -98,6 +98,7 @@ class ChangedAction:
     after: str
     rules: tuple[str, ...]
     human: str | None
+    key: str | None = None  # `HistoryAction.key`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +184,7 @@ class BacktestReport:
                     verdict,
                     rules,
                     meta.human,
+                    meta.key,
                 )
             )
 

@@ -7,10 +7,12 @@ string) and `type`:
     {"run": R, "type": "system" | "user", "content": TEXT}
     {"run": R, "type": "action", "id": CALL_ID, "tool": NAME, "args": {...}, "context": {...}}
     {"run": R, "type": "tool_result", "id": CALL_ID, "tool": NAME, "content": TEXT}
+    {"run": R, "type": "usage", "tokens": N, "cost": USD, "context": {...}}
 
 `system` and `user` text is trusted; the user speaking starts a new turn (run-level integrity is
 restored). An action is decided as `railguard check` decides it, with the run's context; a
-`tool_result` answers the action with the same id and is fed to the output observers (provenance).
+`tool_result` answers the action with the same id and is fed to the output observers (provenance);
+`usage` is what a model call of the run spent, reported to the engine's usage observers (budgets).
 Actions without a result are fine. See docs/replay.md.
 """
 
@@ -27,7 +29,7 @@ from railguard.model import Action, Context, Decision
 
 __all__ = ["EVENT_TYPES", "ReplayResult", "Replayer"]
 
-EVENT_TYPES = ("system", "user", "action", "tool_result")
+EVENT_TYPES = ("system", "user", "action", "tool_result", "usage")
 _MAX_ACTIONS_REMEMBERED = 100_000  # call id -> action, so a result can be matched to its call
 
 
@@ -88,6 +90,9 @@ class Replayer:
             raise ValueError(f"'type' must be one of {', '.join(EVENT_TYPES)}, not {kind!r}")
         if kind == "action":
             return self._action(line, run, event)
+        if kind == "usage":
+            self._usage(run, event)
+            return None
         unknown = sorted(set(event) - {"run", "type", "content", "id", "tool"})
         if unknown:
             raise ValueError(
@@ -119,6 +124,28 @@ class Replayer:
             self._actions[(run, action.call_id)] = action
         decision = self.engine.check(action)
         return ReplayResult(line, run, action.call_id, decision)
+
+    def _usage(self, run: str, event: Mapping[str, Any]) -> None:
+        unknown = sorted(set(event) - {"run", "type", "tokens", "cost", "context"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {unknown} in a usage event; allowed: run, type, tokens, cost, context"
+            )
+        tokens, cost = event.get("tokens", 0), event.get("cost", 0.0)
+        if type(tokens) is not int or tokens < 0:
+            raise ValueError("'tokens' of a usage event must be a whole number >= 0")
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
+            raise ValueError("'cost' of a usage event must be a number of USD >= 0")
+        given = event.get("context")
+        if given is not None and not isinstance(given, Mapping):
+            raise ValueError("'context' must be an object (as in railguard check)")
+        known = self._contexts.get(run)
+        merged = {
+            **(known.to_dict() if known is not None else {}),
+            **{k: v for k, v in (given or {}).items() if v},
+        }
+        ctx = Context.from_dict({**merged, "run": run})
+        self.engine.record_usage(tokens=tokens, cost=float(cost), context=ctx)
 
     def _result(self, run: str, ctx: Context, event: Mapping[str, Any], content: Any) -> None:
         call_id, tool = event.get("id"), event.get("tool")

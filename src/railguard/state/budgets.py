@@ -222,6 +222,25 @@ class Budgets:
             return Reservation(self.store, False, _strictest(refused), tuple(refused), [])
         return Reservation(self.store, True, Verdict.ALLOW, claim.warnings, claim.held)
 
+    def record(
+        self, ctx: Context | None = None, usage: Usage | None = None, *, tokens: int = 0, cost: float = 0.0
+    ) -> None:
+        """Charge usage that already happened (a model call reported after it ran), whatever the
+        limits: a budget it uses up refuses the next call."""
+        planned = [
+            h
+            for h in self._planned(
+                ctx or current_context(), usage or Usage(tokens=tokens, cost=cost), time.time()
+            )
+            if h.need
+        ]
+        if not planned:
+            return
+        with counter_transaction(self.store) as conn:
+            for h in planned:  # one at a time: two rules may share a counter
+                part = upsert_part(conn.mark, h.key, Caps(), total=h.need, expires_at=h.expires_at)
+                run_parts(conn, [part], combine=False)
+
     def preview(
         self, ctx: Context | None = None, usage: Usage | None = None, *, mode: Mode = Mode.ENFORCE
     ) -> Reservation:
