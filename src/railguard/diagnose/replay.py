@@ -31,6 +31,7 @@ __all__ = ["EVENT_TYPES", "ReplayResult", "Replayer"]
 
 EVENT_TYPES = ("system", "user", "action", "tool_result", "usage")
 _MAX_ACTIONS_REMEMBERED = 100_000  # call id -> action, so a result can be matched to its call
+_ACTION_KEYS = frozenset(("run", "type", "tool", "args", "context", "id", "call_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,9 @@ class Replayer:
         # Ordered for O(1) eviction of the oldest (popping a plain dict's first key slows down as
         # deleted slots pile up at its front).
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
+        self._parsed: dict[
+            str, tuple[dict[str, Any] | None, Context]
+        ] = {}  # run -> (context as given, parsed)
 
     def replay(self, items: Iterable[Item]) -> Iterator[ReplayResult]:
         """Replay parsed transcript lines (`railguard._jsonl.read_objects`); yields a result for every
@@ -111,12 +115,20 @@ class Replayer:
         return None
 
     def _action(self, line: int, run: str, event: Mapping[str, Any]) -> ReplayResult:
-        fields = {k: v for k, v in event.items() if k not in ("run", "type")}
-        context = fields.get("context")
-        if context is not None and not isinstance(context, Mapping):
+        context = event.get("context")
+        if context is not None and type(context) is not dict and not isinstance(context, Mapping):
             raise ValueError("'context' must be an object (as in railguard check)")
-        fields["context"] = {**(context or {}), "run": run}
-        action = Action.from_dict(fields)
+        tool, args, call_id = event.get("tool"), event.get("args"), event.get("id", event.get("call_id"))
+        if _ACTION_KEYS.issuperset(event) and type(tool) is str and tool and type(args) is dict:
+            # The common case, built directly: a run's actions mostly repeat its context object,
+            # whose parsed form is reused (a replay of a million actions spends its time here otherwise).
+            action = Action(
+                tool, dict(args), None if call_id is None else str(call_id), self._context(run, context)
+            )
+        else:  # anything unusual goes through the checks of `railguard check`, for their messages
+            fields = {k: v for k, v in event.items() if k not in ("run", "type")}
+            fields["context"] = {**(context or {}), "run": run}
+            action = Action.from_dict(fields)
         self._contexts[run] = action.context
         if action.call_id is not None:
             if len(self._actions) >= _MAX_ACTIONS_REMEMBERED:
@@ -124,6 +136,18 @@ class Replayer:
             self._actions[(run, action.call_id)] = action
         decision = self.engine.check(action)
         return ReplayResult(line, run, action.call_id, decision)
+
+    def _context(self, run: str, given: Mapping[str, Any] | None) -> Context:
+        """The context of an action of `run` as given (its `run` is always `run`), parsed once per run
+        while the run keeps sending the same one."""
+        last = self._parsed.get(run)
+        if last is not None and last[0] == given:
+            return last[1]
+        ctx = Context.from_dict({**(given or {}), "run": run})
+        if len(self._parsed) >= _MAX_ACTIONS_REMEMBERED:
+            self._parsed.pop(next(iter(self._parsed)))
+        self._parsed[run] = (dict(given) if given is not None else None, ctx)
+        return ctx
 
     def _usage(self, run: str, event: Mapping[str, Any]) -> None:
         unknown = sorted(set(event) - {"run", "type", "tokens", "cost", "context"})

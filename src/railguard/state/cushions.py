@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from railguard.policy._cushions import GuardConfig
     from railguard.store import Store
 
-__all__ = ["Cushions", "PolicyGuards", "install_cushions"]
+__all__ = ["Cushions", "PolicyGuards", "install_cushions", "install_policy_guards"]
 
 
 def _built(config: GuardConfig, make: Callable[[Mapping[str, Any]], Any]) -> Any:
@@ -125,10 +125,18 @@ def install_cushions(
     killswitch_refresh_s: float = 0.5,
 ) -> Cushions:
     """Kill switch + approvals + the policy's budgets, limits and loop caps, on `store`."""
-    guards = PolicyGuards(store)
-    guards.guards_for(engine.policy)  # an invalid section fails here, with its file and line
+    PolicyGuards(store).guards_for(engine.policy)  # an invalid section fails first, with its file and line
     switch = install_killswitch(engine, store, refresh_s=killswitch_refresh_s)
     approvals = install_approvals(engine, store, wait=wait, notifier=notifier)
+    return Cushions(approvals, switch, install_policy_guards(engine, store))
+
+
+def install_policy_guards(engine: Engine, store: Store) -> PolicyGuards:
+    """Only the policy's budgets, limits and loop caps (and usage reported with
+    `engine.record_usage`), on `store`: what a replay needs, where nobody answers and nothing is
+    switched off."""
+    guards = PolicyGuards(store)
+    guards.guards_for(engine.policy)  # an invalid section fails here, with its file and line
     engine.add_step(guards, stage="guards", name="policy-guards", needs_store=guards.needs_store)
     engine.observe_usage(lambda ctx, tokens, cost: guards.record_usage(engine.policy, ctx, tokens, cost))
-    return Cushions(approvals, switch, guards)
+    return guards
