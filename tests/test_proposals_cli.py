@@ -20,15 +20,20 @@ from railguard.model import Action, Context
 from railguard.store import AuditLog, PolicyRevisions, open_store
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    folder = tmp_path_factory.mktemp("cli")
-    url = f"sqlite:///{folder}/cli.db"
+def _seeded_store(url: str) -> None:
+    """The seeded fleet, its force-push runs labelled failures, diagnosed."""
     with open_store(url) as store:
         history = seed_history(store)
         for trace_id in history.failed_traces:
             label_run(store, trace_id, label="failure", by="lead", tenant=TENANT)
         run_detectors(store, since=history.start, until=time.time() + 60)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    url = f"sqlite:///{folder}/cli.db"
+    _seeded_store(url)
     policy = folder / "policy.yaml"
     policy.write_text(POLICY)
     return url, policy
@@ -183,11 +188,7 @@ def _decisions(policy_file: Path, store_url: str) -> dict[str, str]:
 
 def test_each_source_accepted_into_a_watched_file_changes_the_next_decision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/own.db"
-    with open_store(url) as store:
-        history = seed_history(store)
-        for trace_id in history.failed_traces:
-            label_run(store, trace_id, label="failure", by="lead", tenant=TENANT)
-        run_detectors(store, since=history.start, until=time.time() + 60)
+    _seeded_store(url)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     cli("proposals", "generate", "--db", url, "--tenant", TENANT, "-p", str(policy), "--since", "5d")
