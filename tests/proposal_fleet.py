@@ -197,3 +197,39 @@ def seed_history(store: Store, *, runs: int = 8, seed: int = 3) -> Seeded:
                 seeded.mid_ts = time.time()
                 time.sleep(0.01)
     return seeded
+
+
+def seed_cost_spike(store: Store, tenant: str) -> tuple[float, float]:
+    """Runs written as spans (as OTLP from any instrumentation): `research` runs cost 0.01 until the
+    change, 0.05 after, `support` runs 0.004; each run is a model call spending half, then a tool call,
+    twice. Saves the cost_spike finding the detector reports for it; returns (start, now)."""
+    import json
+
+    from railguard.diagnose.findings import Finding, save_findings
+    from railguard.store import SpanRow
+
+    now = time.time()
+    start = now - 2 * 86400
+    rows: list[SpanRow] = []
+    for i in range(30):
+        for agent, cost in (("research", 0.01 if i < 15 else 0.05), ("support", 0.004)):
+            at = int((start + i * 3600) * 1e9)
+            trace = f"{agent[:2]}{i:030d}"
+            common = {"tenant": tenant, "agent": agent}
+            rows.append(SpanRow(trace, f"{i:015d}1", None, "invoke_agent", "internal", at, at + 10**9,
+                                operation="invoke_agent", **common))  # fmt: skip
+            for step in range(2):
+                t = at + step * 2 * 10**8
+                rows.append(SpanRow(trace, f"{i:014d}2{step}", f"{i:015d}1", "chat", "client", t, t + 10**8,
+                                    operation="chat", input_tokens=500, output_tokens=50, cost_usd=cost / 2,
+                                    **common))  # fmt: skip
+                rows.append(SpanRow(trace, f"{i:014d}3{step}", f"{i:015d}1", "execute_tool refund", "internal",
+                                    t + 10**8, t + 2 * 10**8, operation="execute_tool", tool_name="refund",
+                                    tool_call_id=f"c{step}", attributes={"gen_ai.tool.call.arguments":
+                                    json.dumps({"customer": f"c-{i}", "amount": 10})}, **common))  # fmt: skip
+    store.write_spans(rows)
+    onset = start + 15 * 3600
+    finding = Finding("cost_spike", "high", tenant, "research", "run cost", "research: cost per run rose",
+                      [], "", 0.99, onset, now, detail={"onset": onset})  # fmt: skip
+    save_findings(store, [finding])
+    return start, now

@@ -5,7 +5,6 @@ the next decision changes; rejected, it stays away until its evidence doubles; t
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proposal_fleet import FORCE_PUSH, POLICY, PROD_APPLY, TENANT, Seeded, seed_history
+from proposal_fleet import FORCE_PUSH, POLICY, PROD_APPLY, TENANT, Seeded, seed_cost_spike, seed_history
 from railguard.diagnose import label_run, run_detectors
 from railguard.diagnose._proposal_patch import run_cases
 from railguard.diagnose.proposals import (
@@ -267,35 +266,10 @@ def test_tenants_never_see_each_others_proposals(store: Store, seeded_db: tuple[
 
 
 def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path: Path) -> None:
-    from railguard.diagnose.findings import Finding, save_findings
     from railguard.state import install_cushions
-    from railguard.store import SpanRow
 
-    now = time.time()
-    start = now - 2 * 86400
-    rows: list[SpanRow] = []
-    for i in range(30):  # research runs cost 0.01 each until the change, 0.05 after; support 0.004
-        for agent, cost in (("research", 0.01 if i < 15 else 0.05), ("support", 0.004)):
-            at = int((start + i * 3600) * 1e9)
-            trace = f"{agent[:2]}{i:030d}"
-            common = {"tenant": "globex", "agent": agent}
-            rows.append(SpanRow(trace, f"{i:015d}1", None, "invoke_agent", "internal", at, at + 10**9,
-                                operation="invoke_agent", **common))  # fmt: skip
-            for step in range(2):  # a model call spending half the run's cost, then the tool call it chose
-                t = at + step * 2 * 10**8
-                rows.append(SpanRow(trace, f"{i:014d}2{step}", f"{i:015d}1", "chat", "client", t, t + 10**8,
-                                    operation="chat", input_tokens=500, output_tokens=50, cost_usd=cost / 2,
-                                    **common))  # fmt: skip
-                rows.append(SpanRow(trace, f"{i:014d}3{step}", f"{i:015d}1", "execute_tool refund", "internal",
-                                    t + 10**8, t + 2 * 10**8, operation="execute_tool", tool_name="refund",
-                                    tool_call_id=f"c{step}", attributes={"gen_ai.tool.call.arguments":
-                                    json.dumps({"customer": f"c-{i}", "amount": 10})}, **common))  # fmt: skip
     with open_store(f"sqlite:///{tmp_path}/cost.db") as store:
-        store.write_spans(rows)
-        onset = start + 15 * 3600
-        finding = Finding("cost_spike", "high", "globex", "research", "run cost", "research: cost per run rose",
-                          [], "", 0.99, onset, now, detail={"onset": onset})  # fmt: skip
-        save_findings(store, [finding])
+        start, now = seed_cost_spike(store, "globex")
         generate_proposals(store, tenant="globex", base=BASE, since=start - 60, until=now)
         (p,) = list_proposals(store, tenant="globex")
         data = yaml.safe_load(p.patch)["budgets"][0]

@@ -140,6 +140,6 @@ def test_usage_events_charge_the_runs_budgets(tmp_path: Path) -> None:
         ("b", "allow"),
     ]
     assert lines[1]["rules"] == ["run-cost"]
-    assert "'tokens' of a usage event" in str(lines[3]["error"]) and "'cost' of a usage event" in str(
+    assert "'tokens' of a usage report" in str(lines[3]["error"]) and "'cost' of a usage report" in str(
         lines[4]["error"]
     )

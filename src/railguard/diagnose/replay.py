@@ -155,11 +155,9 @@ class Replayer:
             raise ValueError(
                 f"unknown key(s) {unknown} in a usage event; allowed: run, type, tokens, cost, context"
             )
-        tokens, cost = event.get("tokens", 0), event.get("cost", 0.0)
-        if type(tokens) is not int or tokens < 0:
-            raise ValueError("'tokens' of a usage event must be a whole number >= 0")
-        if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
-            raise ValueError("'cost' of a usage event must be a number of USD >= 0")
+        from railguard.state.budgets import usage_from
+
+        usage = usage_from(event)
         given = event.get("context")
         if given is not None and not isinstance(given, Mapping):
             raise ValueError("'context' must be an object (as in railguard check)")
@@ -169,7 +167,7 @@ class Replayer:
             **{k: v for k, v in (given or {}).items() if v},
         }
         ctx = Context.from_dict({**merged, "run": run})
-        self.engine.record_usage(tokens=tokens, cost=float(cost), context=ctx)
+        self.engine.record_usage(tokens=usage.tokens, cost=usage.cost, context=ctx)
 
     def _result(self, run: str, ctx: Context, event: Mapping[str, Any], content: Any) -> None:
         call_id, tool = event.get("id"), event.get("tool")

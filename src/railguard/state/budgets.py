@@ -294,6 +294,17 @@ class Budgets:
         return held is not None
 
 
+def usage_from(data: Mapping[str, Any]) -> Usage:
+    """`{"tokens": N, "cost": USD}` as reported from outside (a transcript, the guard API); a
+    `ValueError` saying what is wrong otherwise."""
+    tokens, cost = data.get("tokens", 0), data.get("cost", 0.0)
+    if type(tokens) is not int or tokens < 0:
+        raise ValueError("'tokens' of a usage report must be a whole number >= 0")
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
+        raise ValueError("'cost' of a usage report must be a number of USD >= 0")
+    return Usage(tokens=tokens, cost=float(cost))
+
+
 def _one_step(_action: Action) -> Usage:
     return Usage(steps=1)
 
