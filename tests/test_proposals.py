@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proposal_fleet import FORCE_PUSH, POLICY, PROD_APPLY, TENANT, Seeded, seed_history
+from proposal_fleet import FORCE_PUSH, POLICY, PROD_APPLY, TENANT, Seeded, seed_cost_spike, seed_history
 from railguard.diagnose import label_run, run_detectors
 from railguard.diagnose._proposal_patch import run_cases
 from railguard.diagnose.proposals import (
@@ -87,9 +87,6 @@ def test_each_source_proposes_a_patch_proven_by_its_cases_and_the_backtest(
         assert cases and all(r.status is Status.PASS for r in results), (kind, [r.message for r in results])
         assert p.backtest["cases"] == {"passed": len(cases), "total": len(cases)}
         b = p.backtest
-        if kind == "injected_instruction":  # the scanner stopped these calls already: nothing changes
-            assert b["changed"] == 0 and b["evidence_flagged"] == 0
-            continue
         assert b["evidence_flagged"] == b["evidence"] == p.evidence_count > 0, (kind, b)
         assert b["other_flagged"] == 0, (kind, b)
         assert b["approved_now_blocked"] == 0
@@ -99,7 +96,11 @@ def test_each_source_proposes_a_patch_proven_by_its_cases_and_the_backtest(
     assert found["approval_always_denied"].evidence_count == seeded.wires
     assert found["audit_confirmed"].evidence_count == len(seeded.failed_traces)
     assert found["audit_confirmed"].backtest["labelled_failures_caught"] == len(seeded.failed_traces)
-    assert found["injected_instruction"].evidence_count == seeded.injected_runs
+    # The page instructions the scanner missed: the posts they led to are what distrusting web_fetch stops
+    # (the calls after the instructions it caught were stopped already).
+    assert found["injected_instruction"].evidence_count == seeded.quiet_injections
+    assert found["injected_instruction"].backtest["newly_asked"] == seeded.quiet_injections
+    assert f"{seeded.injected_runs} output(s) of web_fetch" in found["injected_instruction"].rationale
     # A looping run makes 8 Bash calls; the busiest normal run 3 (deploy: plan, apply, prod).
     assert "max_count: 3" in found["loop"].patch
     assert found["loop"].evidence_count == seeded.loop_runs * (8 - 3)
@@ -265,34 +266,21 @@ def test_tenants_never_see_each_others_proposals(store: Store, seeded_db: tuple[
 
 
 def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path: Path) -> None:
-    from railguard.diagnose.findings import Finding, save_findings
     from railguard.state import install_cushions
-    from railguard.store import SpanRow
 
-    now = time.time()
-    start = now - 2 * 86400
-    rows: list[SpanRow] = []
-    for i in range(30):  # research runs cost 0.01 each until the change, 0.05 after; support 0.004
-        for agent, cost in (("research", 0.01 if i < 15 else 0.05), ("support", 0.004)):
-            at = int((start + i * 3600) * 1e9)
-            trace = f"{agent[:2]}{i:030d}"
-            common = {"tenant": "globex", "agent": agent}
-            rows.append(SpanRow(trace, f"{i:015d}1", None, "invoke_agent", "internal", at, at + 10**9,
-                                operation="invoke_agent", **common))  # fmt: skip
-            rows.append(SpanRow(trace, f"{i:015d}2", f"{i:015d}1", "chat", "client", at, at + 10**8,
-                                operation="chat", input_tokens=1000, output_tokens=100, cost_usd=cost, **common))  # fmt: skip
     with open_store(f"sqlite:///{tmp_path}/cost.db") as store:
-        store.write_spans(rows)
-        onset = start + 15 * 3600
-        finding = Finding("cost_spike", "high", "globex", "research", "run cost", "research: cost per run rose",
-                          [], "", 0.99, onset, now, detail={"onset": onset})  # fmt: skip
-        save_findings(store, [finding])
+        start, now = seed_cost_spike(store, "globex")
         generate_proposals(store, tenant="globex", base=BASE, since=start - 60, until=now)
         (p,) = list_proposals(store, tenant="globex")
         data = yaml.safe_load(p.patch)["budgets"][0]
         assert (data["scope"], data["metric"]) == ("run", "cost") and 0.01 < data["limit"] < 0.05
-        assert p.backtest["estimate"]["runs_over"] == p.evidence_count == 15
-        assert "estimated" in p.backtest["note"]
+        assert p.backtest["estimate"]["runs_over"] == 15
+        # Replayed with each run's model usage, the budget stops exactly the calls made once a new run
+        # had spent past it (both calls of each: the first model call alone spends half of 0.05).
+        b = p.backtest
+        assert b["evidence_flagged"] == b["evidence"] == p.evidence_count == 2 * 15, b
+        assert b["newly_blocked"] == b["changed"] == 30 and b["other_flagged"] == 0
+        assert b["by_rule"] == {data["name"]: 30} and b["runs_affected"] == 15
         # Accepted, a run that has spent like the new runs is stopped at its next call; a normal one is not.
         accept(store, p.id, tenant="globex", actor="lead", base=BASE)
         active = PolicyRevisions(store).active(tenant="globex")
@@ -303,9 +291,7 @@ def test_a_cost_spike_proposes_a_run_budget_between_normal_and_new_runs(tmp_path
             cushions = install_cushions(engine, store)
             try:
                 ctx = Context(tenant="globex", agent="research", run=f"live-{spent}", session="s")
-                budgets = cushions.guards.budgets(engine.policy)
-                assert budgets is not None
-                budgets.reserve(ctx, cost=0.001).commit(cost=spent)  # a model call that cost `spent`
+                engine.record_usage(tokens=550, cost=spent, context=ctx)  # a model call that cost `spent`
                 verdicts[spent] = engine.admit(
                     Action("refund", {"customer": "c", "amount": 1}, context=ctx)
                 ).verdict.value

@@ -102,6 +102,8 @@ Sink = Callable[[Decision, Action], None]
 OutputObserver = Callable[[Action, Any, ToolSpec | None], None]
 # Called with (text, context, speaker) for the user's and the system's words ("user" or "system").
 InputObserver = Callable[[Any, Context, str], None]
+# Called with (context, tokens, cost in USD) for each model call's usage `record_usage` reports.
+UsageObserver = Callable[[Context, int, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ class Engine:
         self._sinks: list[Sink] = []
         self._output_observers: list[OutputObserver] = []
         self._input_observers: list[InputObserver] = []
+        self._usage_observers: list[UsageObserver] = []
         self.approval_handler: ApprovalHandler | None = None
         self.stats = EngineStats()
         self._lock = threading.Lock()
@@ -307,6 +310,19 @@ class Engine:
         `record_system_input` report (provenance subscribes). Returns an unsubscribe function."""
         self._input_observers.append(observer)
         return lambda: self._input_observers.remove(observer) if observer in self._input_observers else None
+
+    def observe_usage(self, observer: UsageObserver) -> Callable[[], None]:
+        """Call `observer(context, tokens, cost)` for the model usage `record_usage` reports (the
+        policy's budgets subscribe: `install_cushions`). Returns an unsubscribe function."""
+        self._usage_observers.append(observer)
+        return lambda: self._usage_observers.remove(observer) if observer in self._usage_observers else None
+
+    def record_usage(self, *, tokens: int = 0, cost: float = 0.0, context: Context | None = None) -> None:
+        """What a model call of this run spent (tokens, cost in USD), after it happened: charged to the
+        policy's token and cost budgets, so a budget it used up refuses the run's next call."""
+        self._notify(
+            "engine.usage_observer", self._usage_observers, context or current_context(), tokens, cost
+        )
 
     def record_user_input(self, text: Any, *, context: Context | None = None) -> None:
         """The user's own words in this run (a chat message, a task prompt): values there are the

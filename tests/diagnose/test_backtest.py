@@ -223,3 +223,91 @@ def test_otlp_ingested_tool_calls_without_decisions_are_replayed(tmp_path: Path)
         with replay_engine([_policy(tmp_path, "candidate.yaml", CANDIDATE)]) as candidate:
             report = backtest(history, candidate)
     assert report.to_json()["newly_blocked"] == 1 and report.runs == {"a" * 32}
+
+
+@pytest.mark.postgres
+def test_a_call_checked_again_after_a_person_answered_is_one_action(store_url: str, tmp_path: Path) -> None:
+    """Asked, answered by a person, checked again under the same call id: one stored action, its
+    recorded verdict the ask, carrying the person's answer (a denial as much as an approval)."""
+    policy = _policy(tmp_path, "current.yaml", CURRENT)
+    with open_store(store_url) as store:
+        tracing = configure_tracing(store, service_name="backtest-test")
+        engine = Engine([str(policy)])
+        trace_engine(engine)
+        cushions = install_cushions(engine, store)
+        try:
+            with run(agent="support", tenant="acme", user="ana", session="answers"):
+                for call_id, answer in (
+                    ("denied-1", cushions.approvals.deny),
+                    ("approved-1", cushions.approvals.approve),
+                ):
+                    refund = Action("refund", {"order": call_id, "amount": 500}, call_id)
+                    with tool_call("refund", call_id, refund.args):
+                        asked = engine.admit(refund)
+                    assert asked.verdict is Verdict.ASK and asked.approval_id
+                    answer(asked.approval_id, by="lead")
+                    with tool_call("refund", call_id, refund.args):
+                        engine.admit(refund)
+        finally:
+            tracing.shutdown()
+            engine.close()
+        history = read_history(store, since=time.time() - 3600, until=time.time() + 60)
+        assert [(a.tool, a.recorded, a.human) for a in history.actions] == [
+            ("refund", "ask", "denied"),
+            ("refund", "ask", "approved"),
+        ]
+        with replay_engine([policy]) as same:
+            report = backtest(history, same)
+        assert (report.actions, report.changed) == (2, 0)
+        with replay_engine([_policy(tmp_path, "candidate.yaml", CANDIDATE)]) as candidate:
+            report = backtest(history, candidate)
+        assert (report.newly_blocked, report.approved_now_blocked, report.denied_now_allowed) == (2, 1, 0)
+
+
+BUDGETED = (
+    CURRENT
+    + """
+budgets:
+  - {name: run-tokens, scope: run, metric: tokens, limit: 2000}
+"""
+)
+
+
+@pytest.mark.postgres
+def test_budgets_replay_each_runs_model_usage(store_url: str, tmp_path: Path) -> None:
+    """A run's model calls (chat spans with their tokens) are charged to the budgets before the calls
+    that follow them, in replay as live: the unchanged policy reproduces the budget's blocks, and a
+    candidate with a tighter budget blocks exactly the calls made once a run had spent past it."""
+    from railguard.trace import model_call
+
+    policy = _policy(tmp_path, "budgeted.yaml", BUDGETED)
+    with open_store(store_url) as store:
+        tracing = configure_tracing(store, service_name="backtest-test")
+        engine = Engine([str(policy)])
+        trace_engine(engine)
+        install_cushions(engine, store)
+        try:
+            for r in range(2):
+                with run(agent="deploy", tenant="acme", user="ana", session=f"budget-{r}"):
+                    for i in range(6):  # 500 tokens before each call: from the 4th on, 2000 are used up
+                        with model_call("openai", "gpt-4o-mini") as call:
+                            call.record_usage(input_tokens=400, output_tokens=100)
+                        engine.record_usage(tokens=500)
+                        with tool_call("Bash", f"c{i}", {"command": f"echo {i}"}):
+                            engine.check(Action("Bash", {"command": f"echo {i}"}, f"c{i}"))
+        finally:
+            tracing.shutdown()
+            engine.close()
+        history = read_history(store, since=time.time() - 3600, until=time.time() + 60)
+        assert [e["type"] for e in history.events].count("usage") == 12
+        recorded = [a.recorded for a in history.actions]
+        assert recorded == (["allow"] * 3 + ["block"] * 3) * 2
+        with replay_engine([policy]) as same:
+            report = backtest(history, same)
+        assert (report.actions, report.changed) == (12, 0)
+        tighter = _policy(tmp_path, "tighter.yaml", BUDGETED.replace("limit: 2000", "limit: 1000"))
+        with replay_engine([tighter]) as candidate:
+            report = backtest(history, candidate)
+        # 1000 tokens are used up before the 2nd call: the 2nd and 3rd of each run are newly blocked
+        assert (report.newly_blocked, report.changed, report.runs_affected) == (4, 4, 2)
+        assert dict(report.by_rule) == {"run-tokens": 4}

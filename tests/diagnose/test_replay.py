@@ -110,3 +110,36 @@ def test_a_result_is_matched_to_its_call(tmp_path: Path, mismatch: bool) -> None
     assert code == (2 if mismatch else 0)
     if mismatch:
         assert "but that call was to 'get_reviews'" in str(lines[-1]["error"])
+
+
+def test_usage_events_charge_the_runs_budgets(tmp_path: Path) -> None:
+    """A `usage` event is what a model call of the run spent: a cost budget it uses up refuses the
+    run's next call (the budget is per run: run b is unaffected); a malformed one is an error line."""
+    global POLICY
+    saved = POLICY
+    POLICY = saved + "budgets:\n  - {name: run-cost, scope: run, metric: cost, limit: 0.10}\n"
+    try:
+        context = {"tenant": "acme", "agent": "travel"}
+        transcript = events(
+            {"run": "a", "type": "usage", "tokens": 1200, "cost": 0.06, "context": context},
+            {"run": "a", "type": "action", "id": "1", "tool": "reserve_hotel", "args": {"hotel": "X"}, "context": context},
+            {"run": "a", "type": "usage", "tokens": 900, "cost": 0.05},
+            {"run": "b", "type": "usage", "tokens": 900, "cost": 0.05, "context": context},
+            {"run": "a", "type": "action", "id": "2", "tool": "reserve_hotel", "args": {"hotel": "Y"}, "context": context},
+            {"run": "b", "type": "action", "id": "1", "tool": "reserve_hotel", "args": {"hotel": "Y"}, "context": context},
+            {"run": "a", "type": "usage", "tokens": -1},
+            {"run": "a", "type": "usage", "cost": "cheap"},
+        )  # fmt: skip
+        code, lines = replay(tmp_path, transcript)
+    finally:
+        POLICY = saved
+    assert code == 2
+    assert [(x.get("run"), x.get("verdict")) for x in lines[:3]] == [
+        ("a", "allow"),
+        ("a", "block"),
+        ("b", "allow"),
+    ]
+    assert lines[1]["rules"] == ["run-cost"]
+    assert "'tokens' of a usage report" in str(lines[3]["error"]) and "'cost' of a usage report" in str(
+        lines[4]["error"]
+    )

@@ -19,6 +19,7 @@ ROUTE_PERMISSION = {
     ("POST", "/v1/guard/evaluate"): "evaluate",
     ("POST", "/v1/guard/evaluate-batch"): "evaluate",
     ("POST", "/v1/guard/observe"): "evaluate",
+    ("POST", "/v1/guard/usage"): "evaluate",
     ("GET", "/v1/guard/policy"): "evaluate",
     ("POST", "/v1/traces"): "evaluate",
     ("GET", "/v1/approvals"): "read",

@@ -51,7 +51,7 @@ class Call:
 
     @property
     def key(self) -> str:
-        return self.meta.decision_id or f"{self.meta.run}:{self.meta.tool}:{id(self)}"
+        return self.meta.key or f"{self.meta.run}:{self.meta.tool}:{id(self)}"
 
     def evidence(self, why: str) -> dict[str, Any]:
         return {
@@ -430,61 +430,137 @@ def budget(scope: Scope, finding: Finding) -> Draft | None:
     unit = (lambda v: f"${v:.4f}") if metric == "cost" else (lambda v: f"{int(v)} tokens")
     name = f"budget/{slug(finding.agent)}/run-{metric}"
     patch = {"budgets": [{"name": name, "scope": "run", "metric": metric, "limit": limit, "warn_at": 0.8}]}
+    calls = _over_budget(scope, metric, limit)
+    if calls:
+        evidence = [
+            c.evidence(f"the run had used {unit(spent)} >= {unit(limit)} before this call")
+            for c, spent in calls
+        ]
+        keys = {c.key for c, _ in calls}
+    else:  # no call followed once a run passed the limit in the window: the runs are the evidence
+        evidence = [{"trace_id": r.trace_id, "run": r.trace_id, "agent": r.agent, "tool": None, "decision_id": None,
+                     "why": f"run used {unit(total(r))} > {unit(limit)}"} for r in over]  # fmt: skip
+        keys = set()
     return Draft(
         finding.kind, f"{finding.agent} {metric}", finding.id,
         f"Per-run {metric} budget of {unit(limit)} ({finding.agent})",
         f"{finding.summary}. Every other run of the tenant stayed under {unit(max(others))}; a per-run "
         f"budget of {unit(limit)} stops {len(over)} of {len(spiking)} runs of {finding.agent} since the change "
-        "once they pass it (it applies to every agent of the policy).",
-        [{"trace_id": r.trace_id, "run": r.trace_id, "agent": r.agent, "tool": None, "decision_id": None,
-          "why": f"run used {unit(total(r))} > {unit(limit)}"} for r in over],
-        set(), patch, [],
-        note="budgets count model usage, which replayed actions do not carry: the effect is estimated "
-        "from the stored run totals",
+        f"once they pass it ({len(calls)} call(s) in the window came after that point; it applies to every "
+        "agent of the policy).",
+        evidence, keys, patch, [],
+        note="a stateful budget: the backtest replays each run's model usage (its chat spans' tokens and cost) "
+        "before its calls",
         estimate={"runs_over": len(over), "runs_after_change": len(spiking), "limit": limit,
                   "normal_max": max(others)},
     )  # fmt: skip
 
 
+def _over_budget(scope: Scope, metric: str, limit: float) -> list[tuple[Call, float]]:
+    """Calls made once their run's recorded model usage had reached `limit` (a used-up budget
+    refuses even a call that costs nothing), and that ran or were asked about: what the budget stops."""
+    from railguard.state.budgets import METRICS
+
+    scale = METRICS[metric]  # in the budget's own units, so the comparison is the budget's
+    cap = round(limit * scale)
+    spent: Counter[str] = Counter()
+    by_meta = {id(c.meta): c for c in scope.calls}
+    metas = iter(scope.history.actions)
+    out: list[tuple[Call, float]] = []
+    for event in scope.history.events:
+        if event.get("type") == "usage":
+            spent[event["run"]] += round(float(event.get(metric) or 0) * scale)
+        elif event.get("type") == "action":
+            meta = next(metas)
+            call = by_meta.get(id(meta))
+            if call is not None and meta.recorded != "block" and spent[event["run"]] >= cap:
+                out.append((call, spent[event["run"]] / scale))
+    return out
+
+
+def _entity_keys(value: Any) -> set[str]:
+    """What provenance compares: the digests of the typed entities (e-mails, hosts, IBANs...) in `value`."""
+    from railguard.state._provenance_entities import entity_key, extract_entities, text_leaves
+
+    return {entity_key(e.kind, e.value) for _, text in text_leaves(value) for e in extract_entities(text)}
+
+
+@dataclass
+class _RunValues:
+    """Per run, as provenance sees it: values the user or system named, values each tool's clean output
+    brought in, and whether an output with an injected instruction came since the user spoke."""
+
+    vouched: set[str] = field(default_factory=set)
+    brought: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    tainted_turn: bool = False
+
+
 def injection(scope: Scope) -> list[Draft]:
-    """An output of a tool not declared untrusted carried an injected instruction and an acting call
-    followed in the same run (before the user spoke again): declare that tool's output untrusted, so
-    provenance checks every value it brings in, not only those of outputs its scanner flags."""
+    """A tool not declared untrusted whose output carried injected instructions: declare its output
+    untrusted. Provenance then checks every value that output brings in, not only those of outputs its
+    scanner flags. The evidence: acting calls that ran with a value (an address, a host, an account)
+    which only that tool's clean outputs had brought into the run — what the declaration changes.
+    Calls after a flagged output were stopped already (that output is never trusted) and stay so."""
     from railguard.detect.injection import score_injection
 
     tools = scope.policy.source.tools
-    flagged: dict[str, bool] = {}
-    by_tool: dict[str, list[Call]] = defaultdict(list)
-    for c in scope.calls:
-        decl = tools.get(c.meta.tool)
-        if decl is not None and decl.effect is Effect.READ:
-            continue
-        for source_tool, text in c.outputs:
-            source = tools.get(source_tool)
-            if source is None or source.output_trust is Trust.UNTRUSTED or source_tool == c.meta.tool:
-                continue  # undeclared tools are distrusted already
-            if text not in flagged:
-                flagged[text] = score_injection(text).flagged
-            if flagged[text]:
-                by_tool[source_tool].append(c)
-                break
+    flagged_cache: dict[str, bool] = {}
+    relayed: Counter[str] = Counter()  # tool -> its outputs that carried an injected instruction
+    runs: dict[str, _RunValues] = defaultdict(_RunValues)
+    driven: dict[str, list[Call]] = defaultdict(list)
+    by_meta = {id(c.meta): c for c in scope.calls}
+    metas = iter(scope.history.actions)
+    for event in scope.history.events:
+        kind, state = event.get("type"), runs[event["run"]]
+        if kind in ("user", "system"):
+            state.vouched |= _entity_keys(event.get("content"))
+            state.tainted_turn = state.tainted_turn and kind == "system"
+        elif kind == "tool_result":
+            content, tool = event.get("content"), str(event.get("tool") or "")
+            text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+            if text not in flagged_cache:
+                flagged_cache[text] = score_injection(text).flagged
+            decl = tools.get(tool)
+            if flagged_cache[text]:
+                state.tainted_turn = True
+                if decl is not None and decl.output_trust is not Trust.UNTRUSTED:
+                    relayed[tool] += 1
+            elif decl is not None and decl.output_trust is not Trust.UNTRUSTED:
+                state.brought[tool] |= _entity_keys(content)
+        elif kind == "action":
+            meta = next(metas)
+            call = by_meta.get(id(meta))
+            decl = tools.get(meta.tool)
+            if call is None or (decl is not None and decl.effect is Effect.READ) or state.tainted_turn:
+                continue
+            if meta.recorded not in (None, "allow", "modify"):
+                continue  # stopped already: a distrusted output cannot change it
+            values = _entity_keys(dict(event.get("args") or {})) - state.vouched
+            for tool, brought in state.brought.items():
+                others = set().union(*(b for t, b in state.brought.items() if t != tool))
+                if values & brought - others:
+                    driven[tool].append(call)
     out = []
-    for source_tool, calls in sorted(by_tool.items()):
+    for source_tool in sorted(driven):
+        calls = driven[source_tool]
+        if not relayed[source_tool]:
+            continue  # no sign the tool relays third-party instructions: its values are its own
         restated = tool_dict(tools.get(source_tool), output_trust="untrusted")
-        stopped = sum(c.meta.recorded in ("block", "ask") for c in calls)
         nearby = [c for c in scope.calls if c.meta.tool == source_tool and c.meta.recorded == "allow"][:1]
         out.append(Draft(
             "injected_instruction", source_tool, "decisions",
             f"Treat {source_tool}'s output as untrusted",
-            f"{len(calls)} acting call(s) ({', '.join(sorted({c.meta.tool for c in calls}))}) followed {source_tool} "
-            f"output that carried an injected instruction ({stopped} of them were stopped because the scanner "
-            f"flagged that output). Declared untrusted, every value {source_tool} brings in is checked by "
-            "provenance, also when no instruction is detected.",
-            [c.evidence(f"followed {source_tool} output with an injected instruction") for c in calls],
-            {c.key for c in calls if c.meta.recorded not in ("block", "ask")}, {"tools": {source_tool: restated}},
+            f"{relayed[source_tool]} output(s) of {source_tool} carried an injected instruction (the scanner "
+            f"caught those, and the calls after them were stopped), and {len(calls)} acting call(s) "
+            f"({', '.join(sorted({c.meta.tool for c in calls}))}) ran with a value only {source_tool}'s output "
+            f"had brought in, which no scanner looked at. Declared untrusted, every value {source_tool} brings "
+            "in is checked by provenance, also when no instruction is detected.",
+            [c.evidence(f"ran with a value from {source_tool}'s output (which carries injected instructions)")
+             for c in calls],
+            {c.key for c in calls}, {"tools": {source_tool: restated}},
             [c.case(f"{source_tool} itself still runs", "allow") for c in nearby],
             note="provenance is per run: the unit tests check single calls; the backtest replays whole runs "
-            "(calls the scanner already stopped do not change)",
+            "with their tool outputs",
         ))  # fmt: skip
     return out
 

@@ -3,9 +3,12 @@
 Each stored decision is an action (its arguments come from the decision record's `action_args`, or
 from its `execute_tool` span when the record predates them); `execute_tool` spans that carry no
 decision (traces ingested over OTLP from other instrumentation) are actions too. A tool span's
-recorded result becomes a `tool_result` event and the user turns of `chat` spans' captured input
-messages become `user` events, so provenance sees what the live engine saw. Events are ordered by
-time; an action whose arguments were never recorded is counted as skipped, never guessed.
+recorded result becomes a `tool_result` event, the user turns of `chat` spans' captured input
+messages become `user` events (so provenance sees what the live engine saw) and their token and cost
+usage `usage` events (so budgets count what the run spent). Events are ordered by time — an action
+with a span at its span's start, so that it and its result are read on one clock; a call checked
+again under the same call id (the re-check after a person answered, a retry) is one action. An
+action whose arguments were never recorded is counted as skipped, never guessed.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ __all__ = ["HistoryAction", "StoredHistory", "read_history"]
 
 NS = 1_000_000_000
 _CHAT_OPERATIONS = ("chat", "text_completion", "generate_content")
-# Event order at equal times: a user turn before the action it asked for, a result after its call.
-_ORDER = {"user": 0, "action": 1, "tool_result": 2}
+# Event order at equal times: a user turn and a model call's usage before the action they led to;
+# calls and results in the order they were read (a result right after its call, one call's result
+# before the next call, which may start the instant it ended).
+_ORDER = {"user": 0, "usage": 1, "action": 2, "tool_result": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,12 @@ class HistoryAction:
     recorded: str | None  # the verdict the policy gave before any human answered; None: not decided
     human: str | None  # "approved" | "denied" when a person answered an ask
     rules: tuple[str, ...] = ()
+    call_id: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """What identifies the call across readings: its decision, else its run and call id."""
+        return self.decision_id or (f"{self.run}\x1f{self.call_id}" if self.call_id else None)
 
 
 @dataclass(slots=True)
@@ -75,7 +86,7 @@ def read_history(
         sq = select(
             spans.c.trace_id, spans.c.start_ns, spans.c.end_ns, spans.c.operation, spans.c.tool_name,
             spans.c.tool_call_id, spans.c.decision_id, spans.c.tenant, spans.c.agent, spans.c.session,
-            spans.c.attributes,
+            spans.c.attributes, spans.c.input_tokens, spans.c.output_tokens, spans.c.cost_usd,
         ).where(
             spans.c.start_ns >= int(since * NS),
             spans.c.start_ns < int(until * NS),
@@ -90,25 +101,29 @@ def read_history(
 
 
 def _assemble(records: list[tuple[float, dict[str, Any]]], span_rows: Sequence[Any]) -> StoredHistory:
-    by_decision = {row.decision_id: row for row in span_rows if row.decision_id}
+    by_decision = {row.decision_id: row for row in span_rows if row.decision_id}  # the last span: its result
+    started: dict[str, float] = {}  # decision id -> its first span's start
+    for row in span_rows:
+        if row.decision_id and row.decision_id not in started:
+            started[row.decision_id] = row.start_ns / NS
     human = _human_answers(records)
     timed: list[tuple[float, int, int, dict[str, Any], HistoryAction | None]] = []
     history = StoredHistory()
     run_of_trace: dict[str, str] = {}
     seq = 0
-    asked: dict[str, int] = {}  # decision id whose last event was an ask -> its place in `timed`
+    placed: dict[str, int] = {}  # decision id of a call with an id -> its action's place in `timed`
     for ts, record in records:
         decision_id = str(record.get("decision_id", ""))
         if decision_id.startswith("approval:"):
             continue  # a human's answer, recorded as a decision of its own: read by _human_answers
-        if record.get("approval_id") and decision_id in asked:
-            # The re-check after a human answered: the same call, replayed as its ask; the answer
-            # is what the ask's event lacked.
-            at = asked.pop(decision_id)
-            answer = human.get(str(record["approval_id"])) or _human_of(record)
-            ts0, order, n, event0, meta0 = timed[at]
-            if meta0 is not None and answer is not None:
-                timed[at] = (ts0, order, n, event0, dataclasses.replace(meta0, human=answer))
+        if record.get("call_id") is not None and decision_id in placed:
+            # The same call checked again (after a person approved or denied its ask, or a retry):
+            # one action, replayed as first decided; a person's answer is what that event lacked.
+            _answered(
+                timed,
+                placed[decision_id],
+                human.get(str(record.get("approval_id") or "")) or _human_of(record),
+            )
             continue
         span = by_decision.get(record.get("decision_id"))
         args = record.get("action_args")
@@ -136,10 +151,11 @@ def _assemble(records: list[tuple[float, dict[str, Any]]], span_rows: Sequence[A
             recorded=_recorded_verdict(record),
             human=human.get(str(record.get("approval_id") or "")) or _human_of(record),
             rules=tuple(r for r in record.get("rules") or () if not str(r).startswith("approval/")),
+            call_id=None if call_id is None else str(call_id),
         )
-        if record.get("verdict") == "ask":
-            asked[decision_id] = len(timed)
-        timed.append((ts, _ORDER["action"], seq, event, meta))
+        if call_id is not None:
+            placed[decision_id] = len(timed)
+        timed.append((started.get(decision_id, ts), _ORDER["action"], seq, event, meta))
         seq += 1
         if span is not None:
             seq = _result_event(span, run, str(record["tool"]), call_id, timed, seq)
@@ -149,6 +165,7 @@ def _assemble(records: list[tuple[float, dict[str, Any]]], span_rows: Sequence[A
     for row in span_rows:
         if row.operation in _CHAT_OPERATIONS:
             seq = _user_turns(row, run_of_trace.get(row.trace_id, row.trace_id), timed, seq)
+            seq = _usage(row, run_of_trace.get(row.trace_id, row.trace_id), timed, seq)
     timed.sort(key=lambda item: (item[0], item[1], item[2]))
     seen_user: set[tuple[str, str]] = set()
     for _ts, order, _seq, event, described in timed:
@@ -161,6 +178,30 @@ def _assemble(records: list[tuple[float, dict[str, Any]]], span_rows: Sequence[A
         if described is not None:
             history.actions.append(described)
     return history
+
+
+def _answered(
+    timed: list[tuple[float, int, int, dict[str, Any], HistoryAction | None]], at: int, answer: str | None
+) -> None:
+    ts, order, n, event, meta = timed[at]
+    if meta is not None and answer is not None and meta.human is None:
+        timed[at] = (ts, order, n, event, dataclasses.replace(meta, human=answer))
+
+
+def _usage(
+    row: Any, run: str, timed: list[tuple[float, int, int, dict[str, Any], HistoryAction | None]], seq: int
+) -> int:
+    """A model call's tokens and cost, known when it ended."""
+    tokens = int(row.input_tokens or 0) + int(row.output_tokens or 0)
+    cost = float(row.cost_usd or 0.0)
+    if not tokens and not cost:
+        return seq
+    context = {
+        key: v for key, v in (("tenant", row.tenant), ("agent", row.agent), ("session", row.session)) if v
+    }
+    event = {"run": run, "type": "usage", "tokens": tokens, "cost": cost, "context": context}
+    timed.append((row.end_ns / NS, _ORDER["usage"], seq, event, None))
+    return seq + 1
 
 
 def _undecided_action(
@@ -185,7 +226,7 @@ def _undecided_action(
         event["id"] = str(row.tool_call_id)
     meta = HistoryAction(
         run=run, agent=row.agent or "", tenant=row.tenant or "", tool=row.tool_name, trace_id=row.trace_id,
-        decision_id=None, recorded=None, human=None,
+        decision_id=None, recorded=None, human=None, call_id=str(row.tool_call_id) if row.tool_call_id else None,
     )  # fmt: skip
     timed.append((row.start_ns / NS, _ORDER["action"], seq, event, meta))
     return _result_event(row, run, row.tool_name, row.tool_call_id, timed, seq + 1)

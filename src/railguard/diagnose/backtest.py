@@ -15,9 +15,9 @@ their recorded verdict is allow.
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from typing import Any
 
 from railguard.diagnose._stored_runs import HistoryAction, StoredHistory, read_history
 from railguard.diagnose.replay import Replayer
-from railguard.engine import Clock, Engine
+from railguard.engine import Engine
 from railguard.model import Decision, Mode, Verdict
 from railguard.policy import CompiledPolicy
 
@@ -47,12 +47,9 @@ _BUCKET = {
     "modify": "newly_modified",
 }
 _MAX_EXAMPLES = 200
-# Replay is offline: the deadline reads a clock running 10x slow, so a collector pause inside one of a
-# million checks cannot turn a verdict into on_error, while a runaway input is still cut off.
+# Replay is offline: the deadline is 10x the policy's, so a collector pause inside one of a million
+# checks cannot turn a verdict into on_error, while a runaway input is still cut off.
 _SLACK = 10
-_SLACK_CLOCK = Clock(
-    cpu_ns=lambda: time.thread_time_ns() // _SLACK, wall_ns=lambda: time.perf_counter_ns() // _SLACK
-)
 
 
 @contextlib.contextmanager
@@ -62,25 +59,28 @@ def replay_engine(
     packs: Sequence[str] | None = None,
     provenance: bool = True,
 ) -> Iterator[Engine]:
-    """An engine for `policy` whose stateful guards use a temporary store (deleted on exit) and
-    which no tracing sink or approval handler is attached to: replaying through it has no effect
-    outside it."""
-    from railguard.state import install_cushions, install_provenance
+    """An engine for `policy` whose stateful guards (budgets, limits, loop caps, provenance) use a
+    temporary store (deleted on exit), and to which no tracing sink, approval handler or kill switch
+    is attached: replaying through it has no effect outside it. A replay has nobody to answer an ask
+    (a call re-checked after a person answered is replayed once, as first decided), so the approval
+    lookup, which could only find nothing, is left out."""
+    from railguard.state import install_provenance
+    from railguard.state.cushions import install_policy_guards
     from railguard.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="railguard-backtest-", ignore_cleanup_errors=True) as folder:
         store = open_store(f"sqlite:///{Path(folder) / 'replay.db'}")
         source = policy if isinstance(policy, CompiledPolicy) or policy is None else [str(p) for p in policy]
-        engine = Engine(source, packs=list(packs) if packs else None, clock=_SLACK_CLOCK)
-        cushions = None
+        engine = Engine(source, packs=list(packs) if packs else None)
+        relaxed = copy.copy(engine.policy)  # the caller's compiled policy keeps its own deadline
+        relaxed.deadline_ns = engine.policy.deadline_ns * _SLACK
+        engine.swap(relaxed)
         try:
-            cushions = install_cushions(engine, store)
+            install_policy_guards(engine, store)
             if provenance:
                 install_provenance(engine, None)
             yield engine
         finally:
-            if cushions is not None:
-                cushions.close()  # the kill switch's refresher thread, before its store goes away
             engine.close()
             store.close()
 
@@ -98,6 +98,7 @@ class ChangedAction:
     after: str
     rules: tuple[str, ...]
     human: str | None
+    key: str | None = None  # `HistoryAction.key`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +184,7 @@ class BacktestReport:
                     verdict,
                     rules,
                     meta.human,
+                    meta.key,
                 )
             )
 

@@ -192,8 +192,8 @@ def _replay(base: BasePolicy, patch: str, history: StoredHistory, failed: set[st
 def _summary(report: BacktestReport, draft: Draft) -> dict[str, Any]:
     """The backtest counts, and how the changed calls line up with the evidence."""
     out = report.to_json()
-    changed = {ex.decision_id for ex in report.examples if ex.decision_id}
-    outside = sum(ex.decision_id not in draft.evidence_keys for ex in report.examples)
+    changed = {ex.key for ex in report.examples if ex.key}
+    outside = sum(ex.key not in draft.evidence_keys for ex in report.examples)
     out.update(
         baseline=report.baseline,
         denied_now_allowed=report.denied_now_allowed,

@@ -7,10 +7,12 @@ string) and `type`:
     {"run": R, "type": "system" | "user", "content": TEXT}
     {"run": R, "type": "action", "id": CALL_ID, "tool": NAME, "args": {...}, "context": {...}}
     {"run": R, "type": "tool_result", "id": CALL_ID, "tool": NAME, "content": TEXT}
+    {"run": R, "type": "usage", "tokens": N, "cost": USD, "context": {...}}
 
 `system` and `user` text is trusted; the user speaking starts a new turn (run-level integrity is
 restored). An action is decided as `railguard check` decides it, with the run's context; a
-`tool_result` answers the action with the same id and is fed to the output observers (provenance).
+`tool_result` answers the action with the same id and is fed to the output observers (provenance);
+`usage` is what a model call of the run spent, reported to the engine's usage observers (budgets).
 Actions without a result are fine. See docs/replay.md.
 """
 
@@ -27,8 +29,9 @@ from railguard.model import Action, Context, Decision
 
 __all__ = ["EVENT_TYPES", "ReplayResult", "Replayer"]
 
-EVENT_TYPES = ("system", "user", "action", "tool_result")
+EVENT_TYPES = ("system", "user", "action", "tool_result", "usage")
 _MAX_ACTIONS_REMEMBERED = 100_000  # call id -> action, so a result can be matched to its call
+_ACTION_KEYS = frozenset(("run", "type", "tool", "args", "context", "id", "call_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,9 @@ class Replayer:
         # Ordered for O(1) eviction of the oldest (popping a plain dict's first key slows down as
         # deleted slots pile up at its front).
         self._actions: OrderedDict[tuple[str, str], Action] = OrderedDict()
+        self._parsed: dict[
+            str, tuple[dict[str, Any] | None, Context]
+        ] = {}  # run -> (context as given, parsed)
 
     def replay(self, items: Iterable[Item]) -> Iterator[ReplayResult]:
         """Replay parsed transcript lines (`railguard._jsonl.read_objects`); yields a result for every
@@ -88,6 +94,9 @@ class Replayer:
             raise ValueError(f"'type' must be one of {', '.join(EVENT_TYPES)}, not {kind!r}")
         if kind == "action":
             return self._action(line, run, event)
+        if kind == "usage":
+            self._usage(run, event)
+            return None
         unknown = sorted(set(event) - {"run", "type", "content", "id", "tool"})
         if unknown:
             raise ValueError(
@@ -106,12 +115,20 @@ class Replayer:
         return None
 
     def _action(self, line: int, run: str, event: Mapping[str, Any]) -> ReplayResult:
-        fields = {k: v for k, v in event.items() if k not in ("run", "type")}
-        context = fields.get("context")
-        if context is not None and not isinstance(context, Mapping):
+        context = event.get("context")
+        if context is not None and type(context) is not dict and not isinstance(context, Mapping):
             raise ValueError("'context' must be an object (as in railguard check)")
-        fields["context"] = {**(context or {}), "run": run}
-        action = Action.from_dict(fields)
+        tool, args, call_id = event.get("tool"), event.get("args"), event.get("id", event.get("call_id"))
+        if _ACTION_KEYS.issuperset(event) and type(tool) is str and tool and type(args) is dict:
+            # The common case, built directly: a run's actions mostly repeat its context object,
+            # whose parsed form is reused (a replay of a million actions spends its time here otherwise).
+            action = Action(
+                tool, dict(args), None if call_id is None else str(call_id), self._context(run, context)
+            )
+        else:  # anything unusual goes through the checks of `railguard check`, for their messages
+            fields = {k: v for k, v in event.items() if k not in ("run", "type")}
+            fields["context"] = {**(context or {}), "run": run}
+            action = Action.from_dict(fields)
         self._contexts[run] = action.context
         if action.call_id is not None:
             if len(self._actions) >= _MAX_ACTIONS_REMEMBERED:
@@ -119,6 +136,38 @@ class Replayer:
             self._actions[(run, action.call_id)] = action
         decision = self.engine.check(action)
         return ReplayResult(line, run, action.call_id, decision)
+
+    def _context(self, run: str, given: Mapping[str, Any] | None) -> Context:
+        """The context of an action of `run` as given (its `run` is always `run`), parsed once per run
+        while the run keeps sending the same one."""
+        last = self._parsed.get(run)
+        if last is not None and last[0] == given:
+            return last[1]
+        ctx = Context.from_dict({**(given or {}), "run": run})
+        if len(self._parsed) >= _MAX_ACTIONS_REMEMBERED:
+            self._parsed.pop(next(iter(self._parsed)))
+        self._parsed[run] = (dict(given) if given is not None else None, ctx)
+        return ctx
+
+    def _usage(self, run: str, event: Mapping[str, Any]) -> None:
+        unknown = sorted(set(event) - {"run", "type", "tokens", "cost", "context"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {unknown} in a usage event; allowed: run, type, tokens, cost, context"
+            )
+        from railguard.state.budgets import usage_from
+
+        usage = usage_from(event)
+        given = event.get("context")
+        if given is not None and not isinstance(given, Mapping):
+            raise ValueError("'context' must be an object (as in railguard check)")
+        known = self._contexts.get(run)
+        merged = {
+            **(known.to_dict() if known is not None else {}),
+            **{k: v for k, v in (given or {}).items() if v},
+        }
+        ctx = Context.from_dict({**merged, "run": run})
+        self.engine.record_usage(tokens=usage.tokens, cost=usage.cost, context=ctx)
 
     def _result(self, run: str, ctx: Context, event: Mapping[str, Any], content: Any) -> None:
         call_id, tool = event.get("id"), event.get("tool")

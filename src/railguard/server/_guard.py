@@ -106,6 +106,26 @@ class GuardService:
         await asyncio.get_running_loop().run_in_executor(self.pool, record)
         return {"observed": True, "tool": action.tool, "run": action.context.run, "id": action.call_id}
 
+    async def usage(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """What a model call of a run spent, after it ran: charged to the tenant policy's budgets."""
+        from railguard.state.budgets import usage_from
+
+        if not isinstance(body, Mapping):
+            raise BadAction("usage needs a JSON object {run, tokens, cost} (and agent, session, user)")
+        try:
+            spent = usage_from(body)
+        except ValueError as err:
+            raise BadAction(str(err)) from None
+        context = {key: body[key] for key in ("run", "session", "agent", "user") if body.get(key) is not None}
+        ctx = self.action_for(principal, {"tool": "model", "context": context}).context
+        engine = self.engines.get(ctx.tenant or "").engine
+
+        def record() -> None:
+            engine.record_usage(tokens=spent.tokens, cost=spent.cost, context=ctx)
+
+        await asyncio.get_running_loop().run_in_executor(self.pool, record)
+        return {"recorded": True, "run": ctx.run, "tokens": spent.tokens, "cost": spent.cost}
+
     def policy_state(self, tenant: str, known_hash: str | None) -> dict[str, Any]:
         tenant_engine = self.engines.get(tenant)
         policy = tenant_engine.engine.policy

@@ -222,6 +222,25 @@ class Budgets:
             return Reservation(self.store, False, _strictest(refused), tuple(refused), [])
         return Reservation(self.store, True, Verdict.ALLOW, claim.warnings, claim.held)
 
+    def record(
+        self, ctx: Context | None = None, usage: Usage | None = None, *, tokens: int = 0, cost: float = 0.0
+    ) -> None:
+        """Charge usage that already happened (a model call reported after it ran), whatever the
+        limits: a budget it uses up refuses the next call."""
+        planned = [
+            h
+            for h in self._planned(
+                ctx or current_context(), usage or Usage(tokens=tokens, cost=cost), time.time()
+            )
+            if h.need
+        ]
+        if not planned:
+            return
+        with counter_transaction(self.store) as conn:
+            for h in planned:  # one at a time: two rules may share a counter
+                part = upsert_part(conn.mark, h.key, Caps(), total=h.need, expires_at=h.expires_at)
+                run_parts(conn, [part], combine=False)
+
     def preview(
         self, ctx: Context | None = None, usage: Usage | None = None, *, mode: Mode = Mode.ENFORCE
     ) -> Reservation:
@@ -273,6 +292,17 @@ class Budgets:
         if held is not None:
             held.release()
         return held is not None
+
+
+def usage_from(data: Mapping[str, Any]) -> Usage:
+    """`{"tokens": N, "cost": USD}` as reported from outside (a transcript, the guard API); a
+    `ValueError` saying what is wrong otherwise."""
+    tokens, cost = data.get("tokens", 0), data.get("cost", 0.0)
+    if type(tokens) is not int or tokens < 0:
+        raise ValueError("'tokens' of a usage report must be a whole number >= 0")
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not cost >= 0:
+        raise ValueError("'cost' of a usage report must be a number of USD >= 0")
+    return Usage(tokens=tokens, cost=float(cost))
 
 
 def _one_step(_action: Action) -> Usage:

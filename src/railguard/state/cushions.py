@@ -1,5 +1,6 @@
 """One call to put the cushions on an engine: kill switch, approvals, and the budgets, limits and
-loop caps its policy configures (`budgets:`, `limits:`, `loops:`), all kept in the store.
+loop caps its policy configures (`budgets:`, `limits:`, `loops:`), all kept in the store. Model usage
+reported with `engine.record_usage(tokens=..., cost=...)` is charged to the budgets.
 
     engine = rg.Engine.load("policy.yaml", watch=True)
     cushions = rg.install_cushions(engine, rg.open_store())     # or open_store("postgresql://...")
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from railguard.errors import ConfigurationError, PolicyError
-from railguard.model import Action
+from railguard.model import Action, Context
 from railguard.policy import CompiledPolicy
 from railguard.policy._cushions import loop_values
 from railguard.state.approvals import ApprovalNotifier, Approvals, install_approvals
-from railguard.state.budgets import BudgetRule, Budgets
+from railguard.state.budgets import BudgetRule, Budgets, Usage
 from railguard.state.killswitch import KillSwitchStep, install_killswitch
 from railguard.state.limits import LimitRule, Limits
 from railguard.state.loops import LoopRules, Loops
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from railguard.policy._cushions import GuardConfig
     from railguard.store import Store
 
-__all__ = ["Cushions", "PolicyGuards", "install_cushions"]
+__all__ = ["Cushions", "PolicyGuards", "install_cushions", "install_policy_guards"]
 
 
 def _built(config: GuardConfig, make: Callable[[Mapping[str, Any]], Any]) -> Any:
@@ -92,6 +93,12 @@ class PolicyGuards:
         guards = self.guards_for(facts.policy)
         return guards.budgets is not None or guards.limits is not None or guards.loops is not None
 
+    def record_usage(self, policy: CompiledPolicy, ctx: Context, tokens: int, cost: float) -> None:
+        """Charge a model call's usage to the budgets of `policy` (the engine's usage observer)."""
+        budgets = self.guards_for(policy).budgets
+        if budgets is not None:
+            budgets.record(ctx, Usage(tokens=tokens, cost=cost))
+
     def budgets(self, policy: CompiledPolicy) -> Budgets | None:
         """The budgets of `policy` (to `settle` actual token and cost usage after a call)."""
         return self.guards_for(policy).budgets
@@ -118,9 +125,18 @@ def install_cushions(
     killswitch_refresh_s: float = 0.5,
 ) -> Cushions:
     """Kill switch + approvals + the policy's budgets, limits and loop caps, on `store`."""
-    guards = PolicyGuards(store)
-    guards.guards_for(engine.policy)  # an invalid section fails here, with its file and line
+    PolicyGuards(store).guards_for(engine.policy)  # an invalid section fails first, with its file and line
     switch = install_killswitch(engine, store, refresh_s=killswitch_refresh_s)
     approvals = install_approvals(engine, store, wait=wait, notifier=notifier)
+    return Cushions(approvals, switch, install_policy_guards(engine, store))
+
+
+def install_policy_guards(engine: Engine, store: Store) -> PolicyGuards:
+    """Only the policy's budgets, limits and loop caps (and usage reported with
+    `engine.record_usage`), on `store`: what a replay needs, where nobody answers and nothing is
+    switched off."""
+    guards = PolicyGuards(store)
+    guards.guards_for(engine.policy)  # an invalid section fails here, with its file and line
     engine.add_step(guards, stage="guards", name="policy-guards", needs_store=guards.needs_store)
-    return Cushions(approvals, switch, guards)
+    engine.observe_usage(lambda ctx, tokens, cost: guards.record_usage(engine.policy, ctx, tokens, cost))
+    return guards

@@ -147,6 +147,22 @@ async def observe(
         return _bad(err)
 
 
+@router.post("/usage", response_model=dict[str, Any])
+async def usage(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("evaluate"))],
+    body: Annotated[
+        Any, Body(examples=[{"run": "run-42", "agent": "support", "tokens": 1200, "cost": 0.004}])
+    ],
+) -> Any:
+    """Report what a model call of a run spent `{run, tokens, cost}` after it ran: charged to the
+    policy's token and cost budgets, so a budget it uses up refuses the run's next call."""
+    try:
+        return await _service(request).usage(principal, body)
+    except BadAction as err:
+        return _bad(err)
+
+
 @router.get("/policy", response_model=dict[str, Any])
 async def active_policy(
     request: Request,
