@@ -95,7 +95,7 @@ def create_store_engine(url: URL) -> Engine:
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         json_deserializer=_json_loads,
     )
 
@@ -115,8 +115,9 @@ def _postgres_timeouts(url: URL) -> dict[str, Any]:
     return args
 
 
-def _json_dumps(value: Any) -> str:
-    # default=str: a foreign SDK's odd attribute value (bytes, a datetime) must not fail the whole batch.
+def json_dumps(value: Any) -> str:
+    """The JSON columns' serializer (default=str: a foreign SDK's odd attribute value, bytes or a
+    datetime, must not fail the whole batch)."""
     return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -148,7 +149,7 @@ def _sqlite_engine(url: URL) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         # An in-memory database lives in its one connection, so every caller must share it.
         poolclass=StaticPool if memory else None,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         json_deserializer=_json_loads,
     )
 
@@ -186,18 +187,23 @@ class DriverTx:
     per-statement work costs several times what SQLite spends running them. `mark` is the
     driver's positional parameter marker."""
 
-    __slots__ = ("_cursor", "dialect", "mark")
+    __slots__ = ("_cursor", "dialect", "integrity_error", "mark")
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, dialect: str, integrity_error: type[Exception] = Exception) -> None:
         self._cursor = cursor
         self.dialect = dialect
         self.mark = "?" if dialect == "sqlite" else "%s"
+        self.integrity_error = integrity_error  # the driver's, to tell a conflict from other failures
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement; the rows it returned (none for a statement that returns none)."""
         cursor = self._cursor
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row (the driver's executemany)."""
+        self._cursor.executemany(sql, rows)
 
 
 @contextmanager
@@ -212,7 +218,7 @@ def driver_transaction(engine: Engine, *, write: bool) -> Iterator[DriverTx]:
         if write and dialect == "sqlite":
             cursor.execute("BEGIN IMMEDIATE")
         try:
-            yield DriverTx(cursor, dialect)
+            yield DriverTx(cursor, dialect, engine.dialect.loaded_dbapi.IntegrityError)
         except BaseException:
             raw.rollback()
             raise
