@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from api_helpers import POLICY, Api, eventually
 from typer.testing import CliRunner
 
@@ -138,3 +139,32 @@ def test_observe_feeds_provenance_of_the_callers_run(api: Api) -> None:
         "id": "c1",
     }
     assert api.call("POST", "/v1/guard/observe", json={"tool": "fetch"}).status_code == 400
+
+
+def test_the_hot_path_answers_failures_as_the_framework_does(tmp_path: Path) -> None:
+    """The evaluate endpoints skip FastAPI's middleware: an unexpected failure is still a 500 (and
+    reaches the server's log), a body that is not JSON a 400, a wrong method FastAPI's 405."""
+    from fastapi.testclient import TestClient
+
+    from railguard.server.app import create_app
+    from railguard.store import KeyRing, open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'hot.db'}") as store:
+        key = KeyRing(store).create(tenant="acme", role="agent", actor="test").key
+        app = create_app(store)
+        headers = {"Authorization": f"Bearer {key}"}
+        with TestClient(app, raise_server_exceptions=False) as client:
+            assert client.post("/v1/guard/evaluate", json=RM, headers=headers).status_code == 200
+            not_json = client.post("/v1/guard/evaluate", content=b"{nope", headers=headers)
+            assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["detail"]
+            assert client.get("/v1/guard/evaluate", headers=headers).status_code == 405
+
+            async def broken(*_args: object) -> None:
+                raise RuntimeError("a bug")
+
+            app.state.guard.evaluate = broken
+            failed = client.post("/v1/guard/evaluate", json=RM, headers=headers)
+            assert failed.status_code == 500 and failed.text == "Internal Server Error"
+        with TestClient(app) as client, pytest.raises(RuntimeError, match="a bug"):
+            app.state.guard.evaluate = broken
+            client.post("/v1/guard/evaluate", json=RM, headers=headers)

@@ -178,6 +178,10 @@ class GuardService:
     async def _adecide(self, action: Action) -> dict[str, Any]:
         """The answer, on the event loop when nothing waits on the store (see the module doc)."""
         tenant_engine = self.engines.peek(action.context.tenant or "")
+        if action.call_id:  # a retry this replica answered before needs neither the store nor a thread
+            earlier = self.answers.cached(action.context.tenant or "", action.decision_id())
+            if earlier is not None:
+                return earlier
         if action.call_id or tenant_engine is None:  # a stored answer to look up; an engine to build
             return await self._in_pool(self.decide, action)
         decision = await tenant_engine.engine.acheck(action)  # in a thread only if a step needs the store

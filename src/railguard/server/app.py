@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from railguard import __version__
 from railguard.policy import CompiledPolicy, load_policy
@@ -74,6 +75,20 @@ class ServerSettings:
         return lambda: compiled
 
 
+class RailguardApp(FastAPI):
+    """FastAPI, with the guard API's evaluate endpoints answered before its middleware and routing
+    (see routes/guard.py); every other request, and these under a root path, take the usual way."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not self.root_path:
+            answer = guard.HOT_PATHS.get(scope["path"])
+            if answer is not None and not scope.get("root_path"):
+                scope["app"] = self
+                await guard.answer_hot(answer, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     store: Store | None = None,
     *,
@@ -121,7 +136,7 @@ def create_app(
             if owned:
                 the_store.close()
 
-    app = FastAPI(
+    app = RailguardApp(
         title="Railguard",
         version=__version__,
         lifespan=lifespan,
@@ -166,7 +181,6 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(rule_drafts.router)
-    app.router.routes[:0] = guard.fast_routes()  # the hot path answers before FastAPI's routing
     app.include_router(proposals_api)
     app.include_router(proposals_ui)
     app.mount("/static", StaticFiles(directory=str(ui.STATIC_DIR)), name="static")

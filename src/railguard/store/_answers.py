@@ -1,45 +1,82 @@
 """Guard answers by (tenant, decision_id): a retried evaluate call gets the first answer again, on
-any replica, and the stateful guards do not count it twice. First writer wins."""
+any replica, and the stateful guards do not count it twice. First writer wins.
+
+A stored answer never changes, so the answers this process has seen stored are also kept in a
+bounded in-memory LRU: a retry that comes back to the same replica is answered without the store.
+A miss asks the store, which stays the authority (another replica may have answered first). The
+two statements per new answer run on the bare driver (`DriverTx`): they are on the decision path.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from railguard.store._connect import DriverTx, json_dumps, json_loads
 from railguard.store._control_schema import guard_answers, output_observers
 from railguard.store._ingest import dialect_insert
 from railguard.store._store import Store
 
+_SELECT = "SELECT answer FROM guard_answers WHERE tenant = {m} AND decision_id = {m}"
+_INSERT = (
+    "INSERT INTO guard_answers (tenant, decision_id, answer, created_at) VALUES ({m}, {m}, {answer}, {m}) "
+    "ON CONFLICT (tenant, decision_id) DO NOTHING"
+)
+
 
 class GuardAnswers:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, cache_size: int = 10_000) -> None:
         store.migrate()
         self.store = store
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
-        query = select(guard_answers.c.answer).where(
-            guard_answers.c.tenant == tenant, guard_answers.c.decision_id == decision_id
-        )
-        with self.store.read_connection() as conn:
-            found = conn.execute(query).scalar_one_or_none()
-        return None if found is None else dict(found)
+        cached = self.cached(tenant, decision_id)
+        if cached is not None:
+            return cached
+        with self.store.driver_transaction(write=False) as tx:
+            found = _stored(tx, tenant, decision_id)
+        if found is not None:
+            self._remember(tenant, decision_id, found)
+        return found
 
     def put(self, tenant: str, decision_id: str, answer: Mapping[str, Any]) -> dict[str, Any]:
         """Store `answer` unless one is stored already; returns the stored one (the first writer's)."""
-        with self.store.write_transaction() as conn:
-            stmt = dialect_insert(conn, guard_answers).values(
-                tenant=tenant, decision_id=decision_id, answer=dict(answer), created_at=time.time()
-            )
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["tenant", "decision_id"]))
-            stored = conn.execute(
-                select(guard_answers.c.answer).where(
-                    guard_answers.c.tenant == tenant, guard_answers.c.decision_id == decision_id
-                )
-            ).scalar_one()
+        ours = dict(answer)
+        with self.store.driver_transaction(write=True) as tx:
+            mark = tx.mark
+            sql = _INSERT.format(m=mark, answer=mark if tx.dialect == "sqlite" else f"CAST({mark} AS jsonb)")
+            inserted = tx.count(sql, (tenant, decision_id, json_dumps(ours), time.time()))
+            stored = ours if inserted else _stored(tx, tenant, decision_id)
+        if stored is None:  # deleted between the two statements (retention): ours stands
+            stored = ours
+        self._remember(tenant, decision_id, stored)
         return dict(stored)
+
+    def cached(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
+        """The stored answer if this process has seen it (no store access); else None."""
+        with self._lock:
+            found = self._cache.get((tenant, decision_id))
+            if found is None:
+                return None
+            self._cache.move_to_end((tenant, decision_id))
+        return dict(found)
+
+    def _remember(self, tenant: str, decision_id: str, answer: dict[str, Any]) -> None:
+        if self.cache_size <= 0:
+            return
+        with self._lock:
+            self._cache[(tenant, decision_id)] = answer
+            self._cache.move_to_end((tenant, decision_id))
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
 
     def mark_observer(self, tenant: str) -> None:
         """Remember that `tenant` reports tool outputs (see output_observers)."""
@@ -58,3 +95,11 @@ class GuardAnswers:
                     delete(guard_answers).where(guard_answers.c.created_at < time.time() - seconds)
                 ).rowcount
             )
+
+
+def _stored(tx: DriverTx, tenant: str, decision_id: str) -> dict[str, Any] | None:
+    rows = tx.rows(_SELECT.format(m=tx.mark), (tenant, decision_id))
+    if not rows:
+        return None
+    value = rows[0][0]  # text on SQLite; psycopg decodes jsonb itself
+    return dict(json_loads(value) if isinstance(value, str | bytes) else value)

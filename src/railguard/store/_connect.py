@@ -3,7 +3,11 @@
 SQLite: WAL journal, synchronous=NORMAL, a busy timeout, and transactions begun explicitly (the sqlite3
 module's implicit BEGIN is switched off) so that write transactions can use BEGIN IMMEDIATE: taking
 the write lock up front means two processes never both read, then both fail to upgrade to a write.
-PostgreSQL: the psycopg 3 driver, pre-pinged pooled connections.
+PostgreSQL: the psycopg 3 driver, pooled connections checked on checkout WITHOUT a round trip: a
+connection whose server went away (restart, terminated backend) has its socket readable while it
+idles (the server's goodbye, or end of file), which one poll(2) sees; SQLAlchemy then replaces it
+before use. (`pool_pre_ping` sent a statement per checkout: a round trip on every stateful
+decision.) A connection that breaks in use is invalidated, never handed out again.
 
 Every wait on the database is bounded, so a store that is down, hung or locked fails a call with a
 StoreError instead of stalling it: SQLite waits at most SQLITE_BUSY_TIMEOUT_MS for a lock; PostgreSQL
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from railguard.errors import StoreError
@@ -89,15 +94,31 @@ def display_url(url: URL) -> str:
 def create_store_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         connect_args=_postgres_timeouts(url),
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        json_serializer=_json_dumps,
-        json_deserializer=_json_loads,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
+    event.listen(engine, "checkout", _alive_on_checkout)
+    return engine
+
+
+def _alive_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has hung up on (see the module docstring): an idle
+    PostgreSQL connection has nothing to read unless the server closed it or is closing it."""
+    if dbapi_connection.closed:
+        raise DisconnectionError("the connection is closed")
+    poller = select.poll()
+    try:
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        events = poller.poll(0)
+    except (OSError, ValueError) as exc:
+        raise DisconnectionError(f"the connection's socket is unusable: {exc}") from None
+    if events:
+        raise DisconnectionError("the server closed the connection while it was idle")
 
 
 def _postgres_timeouts(url: URL) -> dict[str, Any]:
@@ -115,8 +136,9 @@ def _postgres_timeouts(url: URL) -> dict[str, Any]:
     return args
 
 
-def _json_dumps(value: Any) -> str:
-    # default=str: a foreign SDK's odd attribute value (bytes, a datetime) must not fail the whole batch.
+def json_dumps(value: Any) -> str:
+    """The JSON columns' serializer (default=str: a foreign SDK's odd attribute value, bytes or a
+    datetime, must not fail the whole batch)."""
     return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -125,7 +147,7 @@ _EMPTY_OBJECTS = frozenset({"{}", b"{}"})
 _EMPTY_ARRAYS = frozenset({"[]", b"[]"})
 
 
-def _json_loads(value: str | bytes) -> Any:
+def json_loads(value: str | bytes) -> Any:
     """The JSON columns' decoder, tuned for get_trace (three values per span row): most events and
     many attribute maps are empty, and psycopg hands JSONB over as UTF-8 bytes, which json.loads
     would sniff for their encoding value by value."""
@@ -148,8 +170,8 @@ def _sqlite_engine(url: URL) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         # An in-memory database lives in its one connection, so every caller must share it.
         poolclass=StaticPool if memory else None,
-        json_serializer=_json_dumps,
-        json_deserializer=_json_loads,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
 
     @event.listens_for(engine, "connect")
@@ -186,18 +208,29 @@ class DriverTx:
     per-statement work costs several times what SQLite spends running them. `mark` is the
     driver's positional parameter marker."""
 
-    __slots__ = ("_cursor", "dialect", "mark")
+    __slots__ = ("_cursor", "dialect", "integrity_error", "mark")
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, dialect: str, integrity_error: type[Exception] = Exception) -> None:
         self._cursor = cursor
         self.dialect = dialect
         self.mark = "?" if dialect == "sqlite" else "%s"
+        self.integrity_error = integrity_error  # the driver's, to tell a conflict from other failures
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement; the rows it returned (none for a statement that returns none)."""
         cursor = self._cursor
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
+
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement that returns no rows; how many rows it changed."""
+        cursor = self._cursor
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row (the driver's executemany)."""
+        self._cursor.executemany(sql, rows)
 
 
 @contextmanager
@@ -212,13 +245,21 @@ def driver_transaction(engine: Engine, *, write: bool) -> Iterator[DriverTx]:
         if write and dialect == "sqlite":
             cursor.execute("BEGIN IMMEDIATE")
         try:
-            yield DriverTx(cursor, dialect)
+            yield DriverTx(cursor, dialect, engine.dialect.loaded_dbapi.IntegrityError)
         except BaseException:
-            raw.rollback()
+            if _broken(raw.driver_connection):
+                raw.invalidate()  # not back into the pool
+            else:
+                raw.rollback()
             raise
         raw.commit()
     finally:
         raw.close()
+
+
+def _broken(connection: Any) -> bool:
+    """True when the driver connection can no longer be used (psycopg marks a lost server so)."""
+    return bool(getattr(connection, "broken", False) or getattr(connection, "closed", False))
 
 
 def scrub(message: str, url: URL) -> str:

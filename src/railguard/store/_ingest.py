@@ -1,4 +1,4 @@
-"""Writing spans and decisions inside one transaction (the caller owns it).
+"""Writing spans inside one transaction (the caller owns it); decisions: `_decision_writes`.
 
 Spans are inserted idempotently (a re-sent span is ignored) and only the spans actually inserted
 update the run aggregates, so retries and OTLP re-deliveries never double-count. Identity (tenant,
@@ -20,13 +20,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import time
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, func, insert, select
+from sqlalchemy import Connection, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +33,7 @@ from railguard.model import Verdict
 from railguard.store._connect import _json_dumps
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import SpanRow
-from railguard.store._schema import decisions, spans
+from railguard.store._schema import spans
 from railguard.store._span_params import MAX_VALUE_DEPTH, span_params
 from railguard.store._span_sql import COUNTERS, IDENTITY, RUN_COLUMNS, SpanSql
 
@@ -267,76 +265,3 @@ def _fold(run: dict[str, Any], p: Mapping[str, Any]) -> None:
         run["input_tokens"] += p["input_tokens"] or 0
         run["output_tokens"] += p["output_tokens"] or 0
         run["cost_usd"] += p["cost_usd"] or 0.0
-
-
-def insert_decision_events(conn: Connection, records: Iterable[Mapping[str, Any]]) -> int:
-    """Append decision events (never overwrite); returns how many were new. A record whose
-    `event_id` is stored already (a re-sent batch) is skipped; each new one gets the next `seq` of
-    its decision id, in the order given."""
-    params = {p["event_id"]: p for p in map(_decision_params, records)}  # a repeat in one batch counts once
-    if not params:
-        return 0
-    stored = _existing(conn, decisions.c.event_id, sorted(params))
-    new_rows = [p for event_id, p in params.items() if event_id not in stored]
-    if not new_rows:
-        return 0
-    next_seq = _max_seq(conn, sorted({p["decision_id"] for p in new_rows}))
-    for p in new_rows:
-        seq = next_seq.get(p["decision_id"], 0) + 1
-        next_seq[p["decision_id"]] = p["seq"] = seq
-    try:
-        conn.execute(insert(decisions), new_rows)
-    except IntegrityError as exc:
-        # Another writer numbered an event of the same decision (or stored the same event) first.
-        raise ConcurrentDuplicate(str(exc.orig).strip().splitlines()[0]) from None
-    return len(new_rows)
-
-
-def _existing(conn: Connection, column: Any, values: list[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(values), _KEY_CHUNK):
-        found.update(conn.execute(select(column).where(column.in_(values[i : i + _KEY_CHUNK]))).scalars())
-    return found
-
-
-def _max_seq(conn: Connection, decision_ids: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in range(0, len(decision_ids), _KEY_CHUNK):
-        chunk = decision_ids[i : i + _KEY_CHUNK]
-        rows = conn.execute(
-            select(decisions.c.decision_id, func.max(decisions.c.seq))
-            .where(decisions.c.decision_id.in_(chunk))
-            .group_by(decisions.c.decision_id)
-        )
-        out.update({decision_id: int(seq) for decision_id, seq in rows})
-    return out
-
-
-def _decision_params(record: Mapping[str, Any]) -> dict[str, Any]:
-    decision_id = record.get("decision_id")
-    if not decision_id:
-        raise ValueError("a decision record needs a 'decision_id' (see Decision.to_record())")
-    # A record without an event id (not written through railguard.trace.DecisionLog) is a new event.
-    event_id = record.get("event_id") or uuid.uuid4().hex
-    context = record.get("context") or {}
-    rules = record.get("rules") or ()
-    return {
-        "event_id": str(event_id),
-        "decision_id": str(decision_id),
-        "seq": 0,  # numbered at insert
-        "ts": float(record.get("timestamp") or time.time()),
-        "tenant": context.get("tenant"),
-        "session": context.get("session"),
-        "agent": context.get("agent"),
-        "run": context.get("run"),
-        "tool": str(record.get("tool") or ""),
-        "verdict": str(record.get("verdict") or ""),
-        "would_verdict": record.get("would_verdict"),
-        "mode": record.get("mode"),
-        "severity": record.get("severity"),
-        "rules": ",".join(str(r) for r in rules) if not isinstance(rules, str) else rules,
-        "policy_revision": record.get("policy_revision"),
-        "trace_id": record.get("trace_id"),
-        "span_id": record.get("span_id"),
-        "record": dict(record),
-    }

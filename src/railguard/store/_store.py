@@ -25,6 +25,7 @@ from railguard.store._connect import (
     scrub,
     write_transaction,
 )
+from railguard.store._decision_writes import insert_decision_events
 from railguard.store._migrations import run_migrations
 from railguard.store._rows import RunSummary, SpanRow
 
@@ -102,7 +103,8 @@ class Store:
                 with driver_transaction(self.engine, write=write) as tx:
                     yield tx
             except self.engine.dialect.loaded_dbapi.Error as exc:  # the driver's own errors
-                raise DBAPIError(None, None, exc) from None
+                dbapi = self.engine.dialect.loaded_dbapi
+                raise DBAPIError.instance(None, None, exc, dbapi.Error) from None  # DataError stays one
 
     @contextlib.contextmanager
     def _translate_errors(self, what: str) -> Iterator[None]:
@@ -150,7 +152,18 @@ class Store:
     def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Append decision events (DecisionV1 records, see railguard.trace.DecisionLog) in one
         transaction; never overwrites. Returns how many were new (a stored `event_id` is skipped)."""
-        return self._write_retrying("decision events", _ingest.insert_decision_events, records)
+        if not records:
+            return 0
+        detail = ""
+        for _attempt in range(_DUPLICATE_RETRIES):
+            try:
+                with self.driver_transaction(write=True) as tx:
+                    return insert_decision_events(tx, records)
+            except _ingest.ConcurrentDuplicate as exc:
+                detail = str(exc)  # rolled back; the next attempt sees the other writer's rows
+        raise StoreError(
+            f"decision events could not be stored on {self.url_display} (integrity error: {detail})"
+        )
 
     def _write_retrying(
         self, what: str, insert: Callable[[Connection, Sequence[Any]], int], rows: Sequence[Any]

@@ -1,22 +1,24 @@
 """The guard API: `POST /v1/guard/evaluate` (a `railguard check` input line in, its `--json` line
 out), `/v1/guard/evaluate-batch` and `/v1/guard/observe` (a tool's output, for provenance).
 
-The two evaluate endpoints are the hot path: `fast_routes()` answers them as plain Starlette routes
-placed before the FastAPI ones (FastAPI's per-request machinery costs several times a check: see
-benchmarks/results/server.md). The FastAPI declarations below document them in /openapi.json and
-answer through the same functions; the behaviour (auth, tenant, deadline, errors) is one.
+The two evaluate endpoints are the hot path: `answer_hot` serves them straight from the ASGI call,
+before FastAPI's middleware stack and routing (those cost as much CPU as uvicorn itself per
+request: see benchmarks/results/server.md). The FastAPI declarations below document them in
+/openapi.json and answer through the same functions; the behaviour (auth, tenant, deadline, errors)
+is one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from railguard.server._auth import AuthError, Principal, authenticate, require
 from railguard.server._guard import BadAction, GuardService, deadline_from
@@ -101,34 +103,40 @@ async def evaluate_batch(
     return await _evaluate_many(request, principal, body, deadline)
 
 
-def _fast(answer: Any) -> Any:
-    """A plain Starlette endpoint for `answer(request, principal, body, deadline)`: the caller
-    authenticated as for the FastAPI route, the body parsed with orjson, errors as FastAPI's."""
+Answer = Callable[[Request, Principal, Any, str | None], Awaitable[Response]]
+HOT_PATHS: dict[str, Answer] = {
+    "/v1/guard/evaluate": _evaluate_one,
+    "/v1/guard/evaluate-batch": _evaluate_many,
+}
+_INTERNAL_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
 
-    async def endpoint(request: Request) -> Response:
+
+async def answer_hot(answer: Answer, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one of HOT_PATHS (a POST; `scope["app"]` set): the caller authenticated as for the
+    FastAPI route, the body parsed with orjson, errors answered as FastAPI's stack answers them
+    (an unexpected exception: a 500, then re-raised for the server's log)."""
+    request = Request(scope, receive)
+    response: Response
+    try:
         try:
             principal = await authenticate(request, "evaluate")
             request.state.principal = principal
             try:
                 body = orjson.loads(await request.body())
             except orjson.JSONDecodeError as err:
-                return _bad(BadAction(f"the body is not valid JSON ({err})"))
-            response: Response = await answer(
-                request, principal, body, request.headers.get("x-railguard-deadline-ms")
-            )
-            return response
+                response = _bad(BadAction(f"the body is not valid JSON ({err})"))
+            else:
+                response = await answer(
+                    request, principal, body, request.headers.get("x-railguard-deadline-ms")
+                )
         except AuthError as err:
-            return JSONResponse({"detail": err.message}, status_code=err.status, headers=err.http().headers)
-
-    return endpoint
-
-
-def fast_routes() -> list[Route]:
-    """The evaluate endpoints as plain routes, to be placed before the FastAPI routes."""
-    return [
-        Route("/v1/guard/evaluate", _fast(_evaluate_one), methods=["POST"]),
-        Route("/v1/guard/evaluate-batch", _fast(_evaluate_many), methods=["POST"]),
-    ]
+            response = JSONResponse(
+                {"detail": err.message}, status_code=err.status, headers=err.http().headers
+            )
+    except Exception:
+        await _INTERNAL_ERROR(scope, receive, send)
+        raise
+    await response(scope, receive, send)
 
 
 @router.post("/observe", response_model=dict[str, Any])

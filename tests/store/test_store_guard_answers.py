@@ -1,0 +1,34 @@
+"""Idempotency answers: the first writer wins on every replica (each with its own in-memory cache),
+a replica's cache never answers for another tenant, stays bounded, and the store stays the
+authority for what a replica has not seen (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from railguard.store import GuardAnswers, Store, open_store
+
+
+def test_first_writer_wins_across_replicas(store: Store, store_url: str) -> None:
+    with open_store(store_url) as other_store:
+        one, two = GuardAnswers(store), GuardAnswers(other_store)
+        assert one.get("acme", "d1") is None and two.get("acme", "d1") is None
+        assert one.put("acme", "d1", {"verdict": "allow", "n": 1}) == {"verdict": "allow", "n": 1}
+        # The other replica answered the same call later with something else: it gets the first.
+        assert two.put("acme", "d1", {"verdict": "block", "n": 2}) == {"verdict": "allow", "n": 1}
+        assert two.get("acme", "d1") == {"verdict": "allow", "n": 1}
+        assert GuardAnswers(other_store).get("acme", "d1") == {"verdict": "allow", "n": 1}
+
+
+def test_the_cache_is_per_tenant_bounded_and_hands_out_copies(store: Store) -> None:
+    answers = GuardAnswers(store, cache_size=2)
+    answers.put("acme", "d1", {"verdict": "allow"})
+    assert answers.cached("acme", "d1") == {"verdict": "allow"}
+    assert answers.cached("globex", "d1") is None and answers.get("globex", "d1") is None
+    handed = answers.cached("acme", "d1")
+    assert handed is not None
+    handed["verdict"] = "block"  # a caller changing its copy changes nothing stored or cached
+    assert answers.get("acme", "d1") == {"verdict": "allow"}
+    answers.put("acme", "d2", {"verdict": "block"})
+    answers.put("acme", "d3", {"verdict": "ask"})
+    assert answers.cached("acme", "d1") is None  # evicted: the oldest of three in a cache of two
+    assert answers.get("acme", "d1") == {"verdict": "allow"}  # the store still has it
+    assert answers.cached("acme", "d1") == {"verdict": "allow"}
