@@ -6,6 +6,8 @@ beside it gets a green run with a clear skip reason, CI gets a failure."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,11 @@ PG_SERVER = os.environ.get("RAILGUARD_TEST_PG", "postgresql://postgres@127.0.0.1
 # instead of only logged (railguard._internal), here and in every subprocess a test starts. A test
 # that injects such a failure on purpose unsets it (monkeypatch.delenv).
 os.environ["RAILGUARD_RAISE_INTERNAL_ERRORS"] = "1"
+
+# Hundreds of tests start `railguard` or Python subprocesses. With PYTHONDONTWRITEBYTECODE set (as on
+# the CI machine) each of them would compile the package's modules from source again; letting the
+# first subprocess write the bytecode cache saves that on every later start.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,6 +92,17 @@ def pg_url(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A private folder with a short path, for UNIX sockets: a socket's path must fit in 107 bytes,
+    which pytest's per-test folders (longer still under xdist workers) can exceed."""
+    folder = Path(tempfile.mkdtemp(prefix="rg-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
