@@ -38,11 +38,15 @@ typecheck: $(VENV)/.dev
 chromium:
 	@test -x /usr/bin/chromium || (apt-get install -y chromium || (apt-get update && apt-get install -y chromium))
 
+# The suite runs on every core (pytest-xdist): most of its time is subprocesses and servers starting.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+
 pytest: $(VENV)/.dev chromium
-	$(BIN)/pytest
+	$(PYTEST)
 
 test: lint typecheck chromium
-	$(BIN)/pytest
+	$(PYTEST)
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.run_all

@@ -5,7 +5,10 @@ beside it gets a green run with a clear skip reason, CI gets a failure."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +26,13 @@ os.environ["RAILGUARD_RAISE_INTERNAL_ERRORS"] = "1"
 # The parsed-data cache (railguard._parsed_cache) of this run, here and in its subprocesses: tests
 # never read or write the developer's own ~/.cache.
 if "RAILGUARD_CACHE_DIR" not in os.environ:
-    import atexit
-    import shutil
-    import tempfile
-
     os.environ["RAILGUARD_CACHE_DIR"] = tempfile.mkdtemp(prefix="railguard-test-cache-")
     atexit.register(shutil.rmtree, os.environ["RAILGUARD_CACHE_DIR"], ignore_errors=True)
+
+# Hundreds of tests start `railguard` or Python subprocesses. With PYTHONDONTWRITEBYTECODE set (as on
+# the CI machine) each of them would compile the package's modules from source again; letting the
+# first subprocess write the bytecode cache saves that on every later start.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -95,6 +99,17 @@ def pg_url(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A private folder with a short path, for UNIX sockets: a socket's path must fit in 107 bytes,
+    which pytest's per-test folders (longer still under xdist workers) can exceed."""
+    folder = Path(tempfile.mkdtemp(prefix="rg-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -58,9 +58,9 @@ def payload(tool: str = "Bash", event: str = "PreToolUse", **fields: Any) -> byt
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Path]:
+def runtime(short_tmp: Path) -> Iterator[Path]:
     """A private runtime folder for this test's daemons; every daemon started in it is stopped after."""
-    with daemons_stopped_after(tmp_path / "run") as folder:
+    with daemons_stopped_after(short_tmp / "run") as folder:
         yield folder
 
 

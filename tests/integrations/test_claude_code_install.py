@@ -31,9 +31,9 @@ EXISTING: dict[str, Any] = {
 
 
 @pytest.fixture(autouse=True)
-def hook_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def hook_runtime(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The installed hook's daemons live in this test's own folder and are stopped after it."""
-    with daemons_stopped_after(tmp_path / "run") as folder:
+    with daemons_stopped_after(short_tmp / "run") as folder:
         monkeypatch.setenv(RUNTIME_DIR_ENV, str(folder))
         yield folder
 

@@ -34,8 +34,8 @@ INJECTED = (
 
 
 @pytest.fixture(autouse=True)
-def hook_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    with daemons_stopped_after(tmp_path / "run") as folder:
+def hook_runtime(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with daemons_stopped_after(short_tmp / "run") as folder:
         monkeypatch.setenv(RUNTIME_DIR_ENV, str(folder))
         yield folder
 

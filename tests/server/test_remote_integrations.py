@@ -178,10 +178,12 @@ def test_install_with_server_keeps_the_key_out_of_the_settings_file(server: Serv
     assert (fine.returncode, fine.stdout) == (0, b""), fine.stderr.decode()
 
 
-def test_the_installed_hooks_warm_daemon_asks_the_server_per_key(server: Server, tmp_path: Path) -> None:
+def test_the_installed_hooks_warm_daemon_asks_the_server_per_key(
+    server: Server, tmp_path: Path, short_tmp: Path
+) -> None:
     """Through the thin client and its daemon (the default path): the daemon holds the key it was
     started with, so another key gets its own daemon and its own answer, never the first one's."""
-    runtime = tmp_path / "runtime"
+    runtime = short_tmp / "runtime"
     settings = tmp_path / "settings.json"
     base = _env(RAILGUARD_HOOK_RUNTIME_DIR=str(runtime))
     subprocess.run(

@@ -191,7 +191,7 @@ def policy_validate(
     files = [str(p) for p in paths or []]
     p, errors = validate(files, pack or (None if files else ["default"]))
     for e in errors:
-        err.print(f"[red]invalid:[/red] {escape(str(e))}")
+        err.print(f"[red]invalid:[/red] {escape(str(e))}", soft_wrap=True)  # file:line stays whole
     if p is None:
         err.print(f"{len(errors)} error(s)")
         raise typer.Exit(1)
@@ -225,7 +225,7 @@ def policy_packs() -> None:
         count = f"{own:3} rule{'' if own == 1 else 's'}" + (
             f" + {len(compiled.rules) - own} from {', '.join(included)}" if included else ""
         )
-        out.print(f"{name:14} {count}  [dim]{escape(compiled.source.description)}[/dim]")
+        out.print(f"{name:14} {count}  [dim]{escape(compiled.source.description)}[/dim]", soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

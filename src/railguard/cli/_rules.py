@@ -146,14 +146,16 @@ def _print_review(console: Console, result: object, written: list[Path]) -> None
         console.print(f"note: {escape(note)}")
     if written:
         rule, tests = written
-        console.print(f"wrote {escape(str(rule))} and {escape(str(tests))}")
+        console.print(
+            f"wrote {escape(str(rule))} and {escape(str(tests))}", soft_wrap=True
+        )  # paths stay whole
         how = (
             f"add 'include: [{rule.name}]' to your policy file (or paste its items into it), run "
             f"`railguard test {tests}`, then reload or `railguard policy push POLICY.yaml --audit`"
         )
     else:
         how = "save it with --out FILE, add its items to your policy, then `railguard policy push POLICY.yaml --audit`"
-    console.print(f"[bold]not active.[/bold] To accept: {escape(how)}.")
+    console.print(f"[bold]not active.[/bold] To accept: {escape(how)}.", soft_wrap=True)
 
 
 __all__ = ["register"]
