@@ -88,13 +88,13 @@ def test_both_backends_store_the_same_replacements(store: Store) -> None:
 
 
 def _exact_params(row: Any) -> dict[str, Any]:
-    from railguard.store._connect import _json_dumps
+    from railguard.store._connect import json_dumps
     from railguard.store._ingest import _sanitized
     from railguard.store._span_params import JSON_FIELDS, SPAN_FIELDS
 
     clean = _sanitized(row)
     return {
-        name: _json_dumps(v) if name in JSON_FIELDS else v
+        name: json_dumps(v) if name in JSON_FIELDS else v
         for name, v in zip(SPAN_FIELDS, (getattr(clean, n) for n in SPAN_FIELDS), strict=True)
     }
 

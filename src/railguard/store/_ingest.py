@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from railguard._limits import without_surrogates
 from railguard.model import Verdict
-from railguard.store._connect import _json_dumps
+from railguard.store._connect import json_dumps
 from railguard.store._otel_map import AGENT_OPERATION, MODEL_OPERATIONS, TOOL_OPERATION
 from railguard.store._rows import SpanRow
 from railguard.store._schema import spans
@@ -146,7 +146,7 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
 def insert_spans(conn: Connection, rows: Sequence[SpanRow], *, isolate_tenants: bool = False) -> int:
     """Store the spans not yet stored and fold them into their runs; returns how many were new.
     `isolate_tenants` (spans from an untrusted sender, e.g. server ingest): see `_claim_traces`."""
-    params = span_params(rows, _sanitized, _json_dumps)
+    params = span_params(rows, _sanitized, json_dumps)
     sql = SpanSql(conn)
     try:
         return _insert_span_params(sql, params, isolate_tenants=isolate_tenants)
