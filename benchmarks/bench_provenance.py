@@ -29,16 +29,17 @@ COMMAND = ".venv/bin/python -m benchmarks.bench_provenance"
 SIZES = (1_000, 10_000, 100_000)
 REPEATS = {1_000: 600, 10_000: 300, 100_000: 40}
 OUTPUTS_PER_RUN = 8
-# p50 / p99 CPU microseconds per output before the one-pass scanners: this command run on commit
-# a1fcc67's code (its `src` extracted with `git archive` and put first on PYTHONPATH), right before
-# the run that wrote the "after" columns, under the same machine load.
+# p50 / p99 CPU microseconds per output before the identical-result fast paths (Unicode folding,
+# window scoring, scanner offsets; issue 16): this command run on commit f589127's code (its `src`
+# extracted with `git archive` and put first on PYTHONPATH), right before the run that wrote the
+# "after" columns, under the same machine load (2 cores, load average about 15).
 BEFORE: dict[tuple[str, int], tuple[float, float]] = {
-    ("untrusted", 1_000): (875, 1_719),
-    ("untrusted", 10_000): (4_890, 7_941),
-    ("untrusted", 100_000): (32_813, 51_743),
-    ("trusted", 1_000): (1_280, 2_241),
-    ("trusted", 10_000): (8_818, 12_853),
-    ("trusted", 100_000): (41_679, 55_663),
+    ("untrusted", 1_000): (901, 1_735),
+    ("untrusted", 10_000): (4_054, 5_824),
+    ("untrusted", 100_000): (26_519, 38_313),
+    ("trusted", 1_000): (1_155, 1_879),
+    ("trusted", 10_000): (6_558, 10_509),
+    ("trusted", 100_000): (39_220, 87_524),
 }
 
 

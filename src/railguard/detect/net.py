@@ -111,6 +111,9 @@ _EXTRACT = re2.compile(
     r"|(?P<bare>\b(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::\d{1,5}\b(?:/" + _URL_CHARS + r"*)?|/" + _URL_CHARS + r"*))"
     r"|(?P<ipv4>\b\d{1,3}(?:\.\d{1,3}){3}\b)"
 )
+# Groups by number: the RE2 binding rebuilds its name -> number map on every lookup by name.
+_BARE_GROUP = _EXTRACT.groupindex["bare"]
+_IPV6_GROUP = _EXTRACT.groupindex["ipv6"]
 _SCP = re2.compile(r"(?i)^([a-z0-9._~-]+)@([a-z0-9.-]+|\[[0-9a-f:.]+\]):(.*)$")
 _SCHEME = re2.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):([/\\]*)")
 # For these, browsers (WHATWG) accept any run of `/` or `\` after the colon: `http:\\evil.com`.
@@ -129,10 +132,10 @@ def extract_urls(text: str) -> list[str]:
     for match in _EXTRACT.finditer(text.encode("utf-8")):
         checkpoint("net: extract")
         candidate = _trim(match.group(0).decode("utf-8"))
-        if match.group("bare") is not None and not _plausible_bare_host(candidate):
+        if match.group(_BARE_GROUP) is not None and not _plausible_bare_host(candidate):
             continue
         if (
-            match.group("ipv6") is not None
+            match.group(_IPV6_GROUP) is not None
             and parse_ip(normalize_host(candidate.partition("]")[0] + "]")) is None
         ):
             continue  # shell globs and regex classes look like `[::]` too

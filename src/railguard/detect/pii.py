@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 
 from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
 from railguard.model import Finding
@@ -207,10 +208,14 @@ def _in_digit_run(text: str, start: int, end: int) -> bool:
     )
 
 
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
 def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
     value = text[start:end]
     core = value.split("x")[0].split("ext")[0].rstrip(" ")
-    groups = "".join(c if c.isdigit() else " " for c in core).split()
+    # The runs of digits: the phone patterns match ASCII only, where [0-9] is exactly isdigit().
+    groups = _DIGIT_RUN.findall(core)
     digits = "".join(groups)
     if not 7 <= len(digits) <= 15 or len(set(digits)) < 3:
         return None

@@ -98,7 +98,9 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
+@functools.lru_cache(maxsize=4096)
 def _host(name: str) -> str:
+    """Pure, and the hosts of a run repeat across its outputs (a sender's domain, a site's links)."""
     host = normalize_host(name)
     return host[4:] if host.startswith("www.") and host.count(".") > 1 else host
 

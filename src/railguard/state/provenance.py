@@ -307,7 +307,11 @@ class Provenance:
 
         grams: set[Any] = set()
         for text in leaves:
-            grams |= keys(text)
+            found = keys(text)
+            if grams:
+                grams |= found
+            else:
+                grams = found  # the common single-text output: no copy of its keys
         if trusted and echo_of is not None:  # the same laundering rule as for entities
             for _, text in text_leaves(dict(echo_of.args)):
                 grams -= keys(text)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from railguard.detect.injection._features import split_weights, window_max
+from railguard.detect.injection._features import fast_window_max, pair_totals, split_weights
 
 MODEL_FILE = "injection_lr.json.gz"
 FORMAT_VERSION = 2  # 2: sentence ends are tokens (version 1 files were trained without them)
@@ -24,11 +24,13 @@ class LinearModel:
     # The weights split by unigram and bigram for the hot path (see `split_weights`).
     _unigrams: dict[str, float] = field(init=False, repr=False, compare=False)
     _bigrams: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
+    _pair_totals: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unigrams, bigrams = split_weights(self.weights)
         object.__setattr__(self, "_unigrams", unigrams)
         object.__setattr__(self, "_bigrams", bigrams)
+        object.__setattr__(self, "_pair_totals", pair_totals(unigrams, bigrams))
 
     @property
     def threshold(self) -> float:
@@ -36,7 +38,7 @@ class LinearModel:
         return float(self.metadata.get("model_threshold", 0.5))
 
     def probability(self, words: list[str]) -> float:
-        return _sigmoid(self.bias + window_max(words, self._unigrams, self._bigrams))
+        return _sigmoid(self.bias + fast_window_max(words, self._unigrams, self._pair_totals))
 
     def to_json(self) -> dict[str, Any]:
         return {

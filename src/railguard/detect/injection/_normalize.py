@@ -61,6 +61,9 @@ class Normalized:
 def normalize(text: str) -> Normalized:
     if text.isascii():  # fast path: the common case costs one C-level lower()
         return Normalized(_unescape(text.lower()), None, 0, len(text))
+    simple = _fold_few(text)
+    if simple is not None:
+        return Normalized(_unescape(simple), None, 0, len(text))
     folded = _normalize_unicode(text)
     return Normalized(
         _unescape(folded.text),
@@ -69,6 +72,42 @@ def normalize(text: str) -> Normalized:
         folded.original_length,
         folded.first_hidden,
     )
+
+
+# Beyond this many distinct non-ASCII characters, `_fold_few` gives way to the per-character path.
+_MAX_FEW = 32
+_CAPITAL_SIGMA = "\u03a3"  # the one character str.lower() cases by its context (final sigma)
+
+
+def _fold_few(text: str) -> str | None:
+    """`_normalize_unicode(text).text` in a few C-level passes, for the common text with a handful
+    of distinct non-ASCII characters (an e-mail's curly quotes, bullets, accents) that each fold to
+    exactly one character and hide nothing; None when that does not hold. One-to-one folding keeps
+    every position, so the offsets are the identity (None), as the per-character path would build.
+
+    Equivalence: a folded character that is ASCII replaces its original before `lower()` (which
+    leaves it alone); one that is not is left for `lower()`, and only when `lower()` turns the
+    original into exactly it. Replacements are ASCII, so no replacement is replaced again."""
+    distinct = set(_NON_ASCII.findall(text))
+    if len(distinct) > _MAX_FEW:
+        return None
+    replacements = []
+    for char in distinct:
+        code = ord(char)
+        if _TAG_FIRST <= code <= _TAG_LAST or _is_invisible(char) or char == _CAPITAL_SIGMA:
+            return None
+        folded = _fold(char)
+        if len(folded) != 1:
+            return None
+        if folded.isascii():
+            if folded.lower() != folded:
+                return None
+            replacements.append((char, folded))
+        elif char.lower() != folded:
+            return None
+    for char, folded in replacements:
+        text = text.replace(char, folded)
+    return text.lower()
 
 
 def _unescape(text: str) -> str:

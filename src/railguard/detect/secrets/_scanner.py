@@ -146,21 +146,36 @@ def _to_utf8(text: str) -> bytes:
         return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
+# UTF-8 continuation bytes: each is one byte more than the character it belongs to.
+_CONTINUATION = re.compile(rb"[\x80-\xbf]")
+_MAX_LISTED_CONTINUATIONS = 128
+
+
 class _OffsetMap:
-    """Byte offset -> character offset. Identity for ASCII; otherwise decodes only the bytes between
-    the last offset asked for and this one (offsets mostly move forward), so a scan stays linear."""
+    """Byte offset -> character offset. Identity for ASCII. For mostly-ASCII text (an e-mail with a
+    few accents or curly quotes; `extra` is len(data) - len(text), the number of continuation bytes)
+    the continuation bytes are listed once and a character offset is the byte offset minus the
+    continuation bytes before it. Otherwise it decodes only the bytes between the last offset asked
+    for and this one (offsets mostly move forward), so a scan stays linear."""
 
-    __slots__ = ("_byte", "_char", "_data", "_identity")
+    __slots__ = ("_byte", "_char", "_continuations", "_data", "_identity")
 
-    def __init__(self, data: bytes, is_ascii: bool) -> None:
+    def __init__(self, data: bytes, is_ascii: bool, extra: int | None = None) -> None:
         self._data = data
         self._identity = is_ascii
         self._byte = 0
         self._char = 0
+        self._continuations = (
+            [match.start() for match in _CONTINUATION.finditer(data)]
+            if not is_ascii and extra is not None and extra <= _MAX_LISTED_CONTINUATIONS
+            else None
+        )
 
     def char(self, byte_offset: int) -> int:
         if self._identity:
             return byte_offset
+        if self._continuations is not None:
+            return byte_offset - bisect.bisect_left(self._continuations, byte_offset)
         if byte_offset < self._byte:
             self._char -= len(self._data[byte_offset : self._byte].decode("utf-8", "replace"))
         else:
@@ -206,7 +221,7 @@ class Scanner:
         rule_ids = self.backend.matching(data)
         if not rule_ids:
             return []
-        offsets = _OffsetMap(data, len(data) == len(text))
+        offsets = _OffsetMap(data, len(data) == len(text), len(data) - len(text))
         found: list[Finding] = []
         for rule_id in sorted(set(rule_ids)):
             rule = self.rules[rule_id]
