@@ -4,7 +4,8 @@ a `chat {model}` span. The provider module says how to read its request and resp
 the response can change what the caller gets: the SDK's return value and exceptions pass unchanged.
 
 Streaming requests (`stream=True`) go to `_model_streams`, where the span outlives the call. With an
-engine, each request's words are recorded before it is sent (`_user_words`). Both
+engine, each request's words are recorded before it is sent (`_user_words`) and its usage
+(tokens, cost) is charged to the engine's budgets after the answer (`engine.record_usage`). Both
 build on `_model_spans` (the span of one request and the SDK-reading helpers), which imports neither."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from railguard._internal import reported
-from railguard.integrations._model_spans import ProviderSpans, chat_span, record_response
+from railguard.integrations._model_spans import ProviderSpans, UsageSink, chat_span, record_response
 from railguard.integrations._model_streams import TracedStreamManager, aopen_stream, open_stream
 from railguard.integrations._user_words import InputRecorder
 from railguard.trace._engine_sink import trace_engine
@@ -41,6 +42,11 @@ class _Inputs:
     def __init__(self, recorder: InputRecorder | None) -> None:
         self.recorder = recorder
 
+    @property
+    def usage(self) -> UsageSink | None:
+        """Where each request's usage goes: the engine's budgets (`engine.record_usage`)."""
+        return self.recorder.record_usage if self.recorder is not None else None
+
     def record(self, spans: ProviderSpans, kwargs: dict[str, Any]) -> None:
         if self.recorder is not None:
             with reported("integrations.user_input", expected=True):  # never changes the SDK call
@@ -63,8 +69,8 @@ def traced(
         async def traced_async(*args: Any, **kwargs: Any) -> Any:
             inputs.record(spans, kwargs)
             if kwargs.get("stream"):
-                return await aopen_stream(spans, agent, method, args, kwargs)
-            with chat_span(spans, kwargs, agent) as call:
+                return await aopen_stream(spans, agent, method, args, kwargs, inputs.usage)
+            with chat_span(spans, kwargs, agent, inputs.usage) as call:
                 response = await method(*args, **kwargs)
                 record_response(spans, call, response)
                 return response
@@ -77,8 +83,8 @@ def traced(
     def traced_sync(*args: Any, **kwargs: Any) -> Any:
         inputs.record(spans, kwargs)
         if kwargs.get("stream"):
-            return open_stream(spans, agent, method, args, kwargs)
-        with chat_span(spans, kwargs, agent) as call:
+            return open_stream(spans, agent, method, args, kwargs, inputs.usage)
+        with chat_span(spans, kwargs, agent, inputs.usage) as call:
             response = method(*args, **kwargs)
             record_response(spans, call, response)
             return response
@@ -119,7 +125,7 @@ def patch_stream_helper(
         with reported("integrations.model_input", expected=True):  # one-shot iterables become lists
             spans.input_messages(kwargs)
         inputs.record(spans, kwargs)
-        return TracedStreamManager(method(*args, **kwargs), spans, kwargs, agent)
+        return TracedStreamManager(method(*args, **kwargs), spans, kwargs, agent, inputs.usage)
 
     setattr(traced_helper, _WRAPPED, True)
     setattr(traced_helper, _INPUTS, inputs)

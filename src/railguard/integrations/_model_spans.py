@@ -4,16 +4,23 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from railguard._internal import internal_error, reported
-from railguard.model import current_context
+from railguard.model import Context, current_context
 from railguard.trace import _keys as k
 from railguard.trace._spans import ModelCall, model_call
 
 HTTP_STATUS = "http.response.status_code"
+
+
+class UsageSink(Protocol):
+    """Hears what one model request spent: tokens (input + output) and cost in USD (0 unpriced)."""
+
+    def __call__(self, tokens: int, cost: float, *, context: Context) -> None: ...
 
 
 class StreamAccumulator(Protocol):
@@ -70,15 +77,22 @@ def listed(kwargs: dict[str, Any], key: str) -> Any:
 
 
 @contextlib.contextmanager
-def chat_span(spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) -> Iterator[ModelCall]:
+def chat_span(
+    spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None, on_usage: UsageSink | None = None
+) -> Iterator[ModelCall]:
+    """The span of one request; `on_usage(tokens, cost, context)` hears its usage, in the context of
+    the run that made the request (a stream may end elsewhere)."""
     model = str(kwargs.get("model") or "unknown")
     try:
         messages = spans.input_messages(kwargs)
     except Exception as err:  # an odd request shape: trace the call without its input
         internal_error("integrations.model_input", err, expected=True)
         messages = None
-    session = current_context().session
+    context = current_context()
+    session = context.session
     with model_call(spans.provider, model, input_messages=messages, conversation_id=session) as call:
+        if on_usage is not None:
+            call.on_usage = functools.partial(on_usage, context=context)
         if agent and call.span.is_recording():
             call.set_attribute(k.AGENT_NAME, agent)
         try:
@@ -91,7 +105,7 @@ def chat_span(spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) -
 
 
 def record_response(spans: ProviderSpans, call: ModelCall, response: Any) -> None:
-    if not call.span.is_recording():
+    if not call.span.is_recording() and call.on_usage is None:
         return
     with reported("integrations.model_output", expected=True):  # e.g. a raw-response wrapper
         spans.record_response(call, response)

@@ -22,7 +22,13 @@ from typing import Any
 from opentelemetry.trace import Status, StatusCode
 
 from railguard._internal import internal_error, reported
-from railguard.integrations._model_spans import ProviderSpans, StreamAccumulator, chat_span, record_response
+from railguard.integrations._model_spans import (
+    ProviderSpans,
+    StreamAccumulator,
+    UsageSink,
+    chat_span,
+    record_response,
+)
 from railguard.trace import _keys as k
 from railguard.trace import _state
 
@@ -41,10 +47,16 @@ class StreamSpan:
 
     __slots__ = ("_accumulator", "_context", "_finalizer", "_scope", "_spans", "call", "done", "reading")
 
-    def __init__(self, spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) -> None:
+    def __init__(
+        self,
+        spans: ProviderSpans,
+        kwargs: dict[str, Any],
+        agent: str | None,
+        on_usage: UsageSink | None = None,
+    ) -> None:
         self._spans = spans
         self._context = contextvars.copy_context()
-        self._scope = chat_span(spans, kwargs, agent)
+        self._scope = chat_span(spans, kwargs, agent, on_usage)
         self.call = self._context.run(self._scope.__enter__)
         self.done = False
         self.reading = False  # True while the wrapped iterator is fetching the next event
@@ -56,7 +68,8 @@ class StreamSpan:
 
     @property
     def recording(self) -> bool:
-        return self.call.span.is_recording()
+        """Whether the answer is read: for the span, or for a listener of its usage."""
+        return self.call.span.is_recording() or self.call.on_usage is not None
 
     def see(self, event: Any) -> None:
         if self._accumulator is None:
@@ -199,8 +212,11 @@ def open_stream(
     method: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    on_usage: UsageSink | None = None,
 ) -> Any:
-    span = StreamSpan(spans, kwargs, agent)  # reads (and materializes) the input before the SDK does
+    span = StreamSpan(
+        spans, kwargs, agent, on_usage
+    )  # reads (and materializes) the input before the SDK does
     try:
         stream = method(*args, **kwargs)
     except Exception as exc:
@@ -215,8 +231,9 @@ async def aopen_stream(
     method: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    on_usage: UsageSink | None = None,
 ) -> Any:
-    span = StreamSpan(spans, kwargs, agent)
+    span = StreamSpan(spans, kwargs, agent, on_usage)
     try:
         stream = await method(*args, **kwargs)
     except Exception as exc:
@@ -230,13 +247,21 @@ class TracedStreamManager:
     request without `create`). The span opens when the `with` block sends the request (a manager
     that is never entered sends nothing) and ends with the stream or, at the latest, the block."""
 
-    __slots__ = ("_agent", "_kwargs", "_manager", "_span", "_spans")
+    __slots__ = ("_agent", "_kwargs", "_manager", "_on_usage", "_span", "_spans")
 
-    def __init__(self, manager: Any, spans: ProviderSpans, kwargs: dict[str, Any], agent: str | None) -> None:
+    def __init__(
+        self,
+        manager: Any,
+        spans: ProviderSpans,
+        kwargs: dict[str, Any],
+        agent: str | None,
+        on_usage: UsageSink | None = None,
+    ) -> None:
         self._manager = manager
         self._spans = spans
         self._kwargs = kwargs
         self._agent = agent
+        self._on_usage = on_usage
         self._span: StreamSpan | None = None
 
     def _follow(self, helper: Any) -> Any:
@@ -249,7 +274,7 @@ class TracedStreamManager:
         return helper
 
     def __enter__(self) -> Any:
-        self._span = span = StreamSpan(self._spans, self._kwargs, self._agent)
+        self._span = span = StreamSpan(self._spans, self._kwargs, self._agent, self._on_usage)
         try:
             helper = self._manager.__enter__()
         except Exception as exc:
@@ -265,7 +290,7 @@ class TracedStreamManager:
                 self._span.finish(CLOSED)
 
     async def __aenter__(self) -> Any:
-        self._span = span = StreamSpan(self._spans, self._kwargs, self._agent)
+        self._span = span = StreamSpan(self._spans, self._kwargs, self._agent, self._on_usage)
         try:
             helper = await self._manager.__aenter__()
         except Exception as exc:

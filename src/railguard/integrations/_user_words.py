@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from railguard.integrations._model_spans import field
-from railguard.model import current_context
+from railguard.model import Context, current_context
 
 if TYPE_CHECKING:
     from railguard.engine import Engine
@@ -55,6 +55,10 @@ class InputRecorder:
                     self._engine.record_user_input(text, context=context)
                 else:
                     self._engine.record_system_input(text, context=context)
+
+    def record_usage(self, tokens: int, cost: float, *, context: Context) -> None:
+        """What one request spent, charged to the run's budgets (the request's own run context)."""
+        self._engine.record_usage(tokens=tokens, cost=cost, context=context)
 
     def _first_time(self, key: tuple[str, ...]) -> bool:
         with self._lock:

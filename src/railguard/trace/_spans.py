@@ -132,7 +132,7 @@ def identity_attributes(ctx: Context) -> dict[str, Any]:
 class ModelCall:
     """Handle of an open `chat {model}` span."""
 
-    __slots__ = ("_capture", "cost", "model", "provider", "span")
+    __slots__ = ("_capture", "cost", "model", "on_usage", "provider", "span")
 
     def __init__(self, span: Span, provider: str, model: str, capture: bool) -> None:
         self.span = span
@@ -140,6 +140,8 @@ class ModelCall:
         self.model = model
         self._capture = capture
         self.cost: Cost | None = None
+        # Told (tokens, cost in USD) of every usage recorded, traced or not: an engine's budgets.
+        self.on_usage: Callable[[int, float], None] | None = None
 
     def record_usage(
         self,
@@ -153,7 +155,8 @@ class ModelCall:
         """Token counts as the provider reports them: input INCLUDING cached tokens, output
         INCLUDING reasoning tokens (convert first if your provider reports them apart). Prices the
         call when the model is in the price table; returns the cost (None when unknown)."""
-        if not self.span.is_recording():
+        recording = self.span.is_recording()
+        if not recording and self.on_usage is None:
             return None
         try:
             for key, value in (
@@ -163,7 +166,7 @@ class ModelCall:
                 (k.REASONING_TOKENS, reasoning_tokens),
                 (k.RESPONSE_MODEL, response_model),
             ):
-                if value is not None:
+                if value is not None and recording:
                     self.span.set_attribute(key, value)
             self.cost = model_call_cost(
                 response_model or self.model,
@@ -173,12 +176,18 @@ class ModelCall:
                 cache_read_tokens=cache_read_tokens or 0,
                 reasoning_tokens=reasoning_tokens or 0,
             )
-            if self.cost is not None:
+            if self.cost is not None and recording:
                 self.span.set_attribute(k.COST_USD, self.cost.usd)
                 self.span.set_attribute(k.PRICE_VERSION, self.cost.price_version)
+            tokens = int(input_tokens or 0) + int(output_tokens or 0)
         except Exception as err:  # a count that is not a number is the caller's input, not a bug
             internal_error("tracing.cost", err, expected=isinstance(err, TypeError | ValueError))
             return None
+        if self.on_usage is not None:
+            try:
+                self.on_usage(tokens, self.cost.usd if self.cost is not None else 0.0)
+            except Exception as err:
+                internal_error("tracing.usage", err)
         return self.cost
 
     def record_output(self, messages: Any, *, finish_reasons: list[str] | None = None) -> None:
