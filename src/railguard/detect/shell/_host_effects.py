@@ -73,7 +73,10 @@ def parse_effects(data: dict[str, Any]) -> tuple[HostEffect, ...]:
                 min_operands=int(raw.get("min_operands", 0)),
                 outside=bool(raw.get("outside", False)),
                 unless=_strings(raw.get("unless", []), f"{where}.unless"),
-                examples=tuple(_strings(raw.get("examples", []), f"{where}.examples")),
+                # the file's order (a set's would differ between processes)
+                examples=tuple(
+                    sorted(_strings(raw.get("examples", []), f"{where}.examples"), key=raw["examples"].index)
+                ),
             )
         )
     return tuple(out)
