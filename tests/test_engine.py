@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -249,6 +250,63 @@ def test_deadline_counts_cpu_time_so_a_preempted_check_is_not_cut_off(
     _probe(monkeypatch, lambda: (fake_clock.spend_cpu(0.1), fake_clock.wait(30)))
     d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
     assert d.error is None and d.verdict is rg.Verdict.ALLOW
+
+
+@pytest.fixture
+def slow_collections(fake_clock: FakeClock) -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Make every garbage collection take time on the fake clock (`pass_time` runs as it starts), as
+    a full collection walking a large process heap does."""
+    installed: list[Callable[[str, dict[str, object]], None]] = []
+
+    def install(pass_time: Callable[[], None]) -> None:
+        def on_collection(phase: str, info: dict[str, object]) -> None:
+            if phase == "start":
+                pass_time()
+
+        gc.callbacks.append(on_collection)  # after railguard's own: it measures around this one
+        installed.append(on_collection)
+
+    yield install
+    for callback in installed:
+        gc.callbacks.remove(callback)
+
+
+def test_a_garbage_collection_during_the_evaluation_is_not_its_time(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, slow_collections: Callable[..., None]
+) -> None:
+    # The process's collector lands in the check: 10 full collections of 30 ms CPU each, against a
+    # 5 ms deadline. They pay for the whole process's allocations, not for this evaluation.
+    slow_collections(lambda: fake_clock.spend_cpu(30))
+    _probe(monkeypatch, lambda: (fake_clock.spend_cpu(0.1), gc.collect()))
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
+    assert d.error is None and d.verdict is rg.Verdict.ALLOW
+
+
+def test_a_collection_on_another_thread_does_not_count_against_the_wall_clock_bound(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, slow_collections: Callable[..., None]
+) -> None:
+    # Another thread collects (300 ms each, on a busy machine) while this one waits for it: 3 s.
+    slow_collections(lambda: fake_clock.wait(300))
+
+    def collect_elsewhere() -> None:
+        other = threading.Thread(target=gc.collect)
+        other.start()
+        other.join()
+
+    _probe(monkeypatch, collect_elsewhere)
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
+    assert d.error is None and d.verdict is rg.Verdict.ALLOW
+
+
+def test_a_runaway_evaluation_is_cut_off_even_with_collections_in_it(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, slow_collections: Callable[..., None]
+) -> None:
+    loops: list[int] = []
+    slow_collections(lambda: fake_clock.spend_cpu(50))
+    _probe(monkeypatch, lambda: (loops.append(1), fake_clock.spend_cpu(1), gc.collect()))
+    d = Engine.from_yaml(PROBED, clock=fake_clock.clock()).check("t", {})
+    assert d.verdict is rg.Verdict.ASK and "5 ms CPU-time deadline" in d.reason and "probe loop" in d.reason
+    assert len(loops) == 6  # the evaluation's own 1 ms per loop, as without collections
 
 
 def test_a_much_larger_wall_clock_bound_catches_blocking(

@@ -17,7 +17,8 @@ store transaction, and a refused one changes nothing.
 
 The deadline counts the evaluation's own CPU time (`Clock.cpu_ns`, the thread's CPU clock): a check
 preempted on a busy machine is not cut off, a runaway rule or a pathological input still is. A much
-larger wall-clock bound catches an evaluation that blocks.
+larger wall-clock bound catches an evaluation that blocks. Garbage-collection pauses count against
+neither bound (`railguard._gc_pauses`): they are the process's cost, not the evaluation's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from railguard import _gc_pauses as gc_pauses
 from railguard.detect._budget import bounded
 from railguard.detect.facts import FACTS, needs_warming, warm_facts
 from railguard.errors import Stop
@@ -93,6 +95,8 @@ class Deadline:
         "clock",
         "cpu_budget_ns",
         "cpu_start",
+        "paused_cpu_at",
+        "paused_wall_at",
         "quiet_until",
         "wall_ns",
         "wall_start",
@@ -104,6 +108,8 @@ class Deadline:
         self.cpu_budget_ns = cpu_budget_ns
         self.wall_start = start = wall_ns()
         self.cpu_start = _cpu_start(clock, start, cpu_budget_ns)
+        gc_pauses.use_clock(clock)
+        self.paused_wall_at, self.paused_cpu_at = gc_pauses.snapshot()
         # Until this wall-clock time no bound can have been passed (CPU time <= wall time): hot
         # loops compare `deadline.wall_ns()` with it and call `check` only past it.
         self.quiet_until = start + cpu_budget_ns
@@ -116,11 +122,16 @@ class Deadline:
         """Run `work` off the clock: the wall and CPU time it takes count against neither bound (a
         detector loading on the first action that reads its fact is start-up, not evaluation)."""
         wall, cpu = self.clock.wall_ns(), self.clock.cpu_ns()
+        paused = gc_pauses.snapshot()
         work(*args)
         wall_spent, cpu_spent = self.clock.wall_ns() - wall, self.clock.cpu_ns() - cpu
         self.wall_start += wall_spent
         self.quiet_until += wall_spent
         self.cpu_start += cpu_spent
+        # A collection during `work` is in the time just excluded: not to be subtracted twice.
+        paused_wall, paused_cpu = gc_pauses.snapshot()
+        self.paused_wall_at += paused_wall - paused[0]
+        self.paused_cpu_at += paused_cpu - paused[1]
 
     def elapsed_us(self) -> float:
         return (self.clock.wall_ns() - self.wall_start) / 1000
@@ -129,11 +140,13 @@ class Deadline:
         wall = self.clock.wall_ns() - self.wall_start
         if wall <= self.cpu_budget_ns:
             return  # CPU time <= wall time: within budget without reading the CPU clock
+        wall -= gc_pauses.wall_paused_ns() - self.paused_wall_at
         if wall > self.wall_bound_ns:
             raise DeadlineExceeded(
                 f"evaluation exceeded its {self.wall_bound_ns / 1e6:g} ms wall-clock deadline ({where})"
             )
-        if self.clock.cpu_ns() - self.cpu_start > self.cpu_budget_ns:
+        cpu = self.clock.cpu_ns() - self.cpu_start - (gc_pauses.cpu_paused_ns() - self.paused_cpu_at)
+        if cpu > self.cpu_budget_ns:
             raise DeadlineExceeded(
                 f"evaluation exceeded its {self.cpu_budget_ns / 1e6:g} ms CPU-time deadline ({where})"
             )
