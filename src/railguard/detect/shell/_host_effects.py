@@ -9,10 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
@@ -84,8 +81,12 @@ def parse_effects(data: dict[str, Any]) -> tuple[HostEffect, ...]:
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[tuple[HostEffect, ...], dict[str, Any]]:
-    text = (resources.files("railguard.detect.shell") / "host_effects.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    from railguard._package_data import read_bytes
+    from railguard._parsed_cache import cached
+    from railguard.detect.shell._catalogue import _load_yaml
+
+    raw = read_bytes("railguard.detect.shell", "host_effects.yaml")  # parsed once per user (the disk cache)
+    data = cached("shell-host-effects", raw, (), lambda: _load_yaml(raw))
     return parse_effects(data), data
 
 
