@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
@@ -18,6 +19,7 @@ from opentelemetry.trace import Link, Status
 
 from railguard._background import BackgroundBatches
 from railguard._internal import internal_error
+from railguard.trace._deferred import Deferred
 from railguard.trace._keys import REDACTED
 from railguard.trace._redaction import RedactionPolicy, Redactor
 from railguard.trace._store_export import StoreSpanExporter
@@ -28,13 +30,21 @@ def redact_resource(resource: Resource, policy: RedactionPolicy) -> Resource:
 
 
 def redact_span(
-    span: ReadableSpan, policy: RedactionPolicy, resource: Resource | None = None
+    span: ReadableSpan,
+    policy: RedactionPolicy,
+    resource: Resource | None = None,
+    deferred: Deferred | None = None,
 ) -> ReadableSpan:
     """A copy of `span` with its name, attributes, events, links, status text and resource cleaned
     (pass `resource` when it is already clean), and a `railguard.redacted` attribute listing
-    `where:kind` for each redaction in the span itself."""
+    `where:kind` for each redaction in the span itself. `deferred`: attributes the span's recorder
+    kept aside (see _deferred), merged in before redaction; the span's own win on a clash."""
     redactor = Redactor(policy)
-    attributes = redactor.attributes(span.attributes)
+    source = span.attributes
+    if deferred is not None:
+        # Cleaned as the SDK would have on the agent's thread (invalid values dropped).
+        source = BoundedAttributes(attributes={**deferred.materialize(), **(span.attributes or {})})
+    attributes = redactor.attributes(source)
     events = [
         Event(
             redactor.text(event.name, "event.name"),
@@ -88,7 +98,9 @@ class RedactingSpanProcessor(SpanProcessor):
         self._resource_lock = threading.Lock()
         self.export_failures = 0
         self._shut_down = False
-        self._queue: BackgroundBatches[ReadableSpan] = BackgroundBatches(
+        # Span id -> attributes its recorder kept aside, taken out when the span ends (Recorder.pending).
+        self.pending: dict[int, Deferred] = {}
+        self._queue: BackgroundBatches[tuple[ReadableSpan, Deferred | None]] = BackgroundBatches(
             self._export,
             name="railguard-trace-export",
             max_queue=max_queue,
@@ -100,8 +112,13 @@ class RedactingSpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled:
-            self._queue.put(span)
+        ids = span.context
+        if ids is None:
+            return
+        # Taken out whatever happens next (sampled out, queue full): the table never grows.
+        deferred = self.pending.pop(ids.span_id, None)
+        if ids.trace_flags.sampled:
+            self._queue.put((span, deferred))
 
     def _clean_resource(self, resource: Resource) -> Resource:
         # One tracer provider has one resource: clean it once, not per span.
@@ -112,8 +129,8 @@ class RedactingSpanProcessor(SpanProcessor):
                 cached = self._resources[id(resource)] = (resource, clean)
             return cached[1]
 
-    def _export(self, spans: Sequence[ReadableSpan]) -> None:
-        clean = [redact_span(s, self.policy, self._clean_resource(s.resource)) for s in spans]
+    def _export(self, spans: Sequence[tuple[ReadableSpan, Deferred | None]]) -> None:
+        clean = [redact_span(s, self.policy, self._clean_resource(s.resource), d) for s, d in spans]
         for exporter in self._exporters:
             try:
                 result = exporter.export(clean)
