@@ -13,14 +13,16 @@ from typing import Any
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 
 from railguard._background import BackgroundBatches
 from railguard._internal import internal_error
 from railguard.trace._deferred import Deferred
 from railguard.trace._keys import REDACTED
+from railguard.trace._lite_span import LiteSpan, LiteSpans
 from railguard.trace._redaction import RedactionPolicy, Redactor
 from railguard.trace._store_export import StoreSpanExporter
 
@@ -100,7 +102,9 @@ class RedactingSpanProcessor(SpanProcessor):
         self._shut_down = False
         # Span id -> attributes its recorder kept aside, taken out when the span ends (Recorder.pending).
         self.pending: dict[int, Deferred] = {}
-        self._queue: BackgroundBatches[tuple[ReadableSpan, Deferred | None]] = BackgroundBatches(
+        # Where light spans come from (set by `lite_spans`): resource, instrumentation scope, limits.
+        self._lite_origin: tuple[Resource, InstrumentationScope, SpanLimits] | None = None
+        self._queue: BackgroundBatches[tuple[ReadableSpan | LiteSpan, Deferred | None]] = BackgroundBatches(
             self._export,
             name="railguard-trace-export",
             max_queue=max_queue,
@@ -120,6 +124,61 @@ class RedactingSpanProcessor(SpanProcessor):
         if ids.trace_flags.sampled:
             self._queue.put((span, deferred))
 
+    def lite_spans(self, provider: TracerProvider, scope_name: str) -> LiteSpans | None:
+        """Light tool-call spans for `provider`, whose only way out must be this processor; None
+        when its sampler is not the default one."""
+        ids = provider.id_generator
+        if not LiteSpans.usable(ids):
+            return None
+        self._lite_origin = (provider.resource, InstrumentationScope(scope_name, ""), SpanLimits())
+        return LiteSpans(
+            ids.generate_trace_id, ids.generate_span_id, ids.is_trace_id_random(), self._end_lite
+        )
+
+    def _end_lite(self, span: LiteSpan) -> None:
+        self._queue.put((span, span.deferred))
+
+    def _readable(self, span: LiteSpan, deferred: Deferred | None) -> ReadableSpan:
+        """The SDK's view of a light span, cleaned and bounded as the SDK's own span would be."""
+        assert self._lite_origin is not None
+        resource, scope, limits = self._lite_origin
+        own = span.attributes if deferred is None else {**deferred.materialize(), **span.attributes}
+        events = [
+            Event(
+                name,
+                BoundedAttributes(
+                    limits.max_event_attributes, attrs, max_value_len=limits.max_attribute_length
+                ),
+                timestamp,
+            )
+            for name, attrs, timestamp in span.events[: limits.max_events]
+        ]
+        links = [
+            Link(
+                link.context,
+                BoundedAttributes(
+                    limits.max_link_attributes, link.attributes, max_value_len=limits.max_attribute_length
+                ),
+            )
+            for link in span.links[: limits.max_links]
+        ]
+        return ReadableSpan(
+            name=span.name,
+            context=span.get_span_context(),
+            parent=span.parent,
+            resource=resource,
+            attributes=BoundedAttributes(
+                limits.max_span_attributes, own, max_value_len=limits.max_span_attribute_length
+            ),
+            events=events,
+            links=links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=scope,
+        )
+
     def _clean_resource(self, resource: Resource) -> Resource:
         # One tracer provider has one resource: clean it once, not per span.
         with self._resource_lock:
@@ -129,8 +188,12 @@ class RedactingSpanProcessor(SpanProcessor):
                 cached = self._resources[id(resource)] = (resource, clean)
             return cached[1]
 
-    def _export(self, spans: Sequence[tuple[ReadableSpan, Deferred | None]]) -> None:
-        clean = [redact_span(s, self.policy, self._clean_resource(s.resource), d) for s, d in spans]
+    def _export(self, spans: Sequence[tuple[ReadableSpan | LiteSpan, Deferred | None]]) -> None:
+        clean = []
+        for span, deferred in spans:
+            if isinstance(span, LiteSpan):
+                span, deferred = self._readable(span, deferred), None
+            clean.append(redact_span(span, self.policy, self._clean_resource(span.resource), deferred))
         for exporter in self._exporters:
             try:
                 result = exporter.export(clean)

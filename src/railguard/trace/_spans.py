@@ -21,6 +21,7 @@ from railguard.trace import _keys as k
 from railguard.trace import _state
 from railguard.trace._cost import Cost, model_call_cost, warm_price_table
 from railguard.trace._deferred import UNSET, Deferred, decision_attributes, to_json
+from railguard.trace._lite_span import LiteSpan
 
 
 def _mark_error(span: Span, exc: BaseException) -> None:
@@ -245,20 +246,14 @@ def current_tool_call() -> ToolCall | None:
 
 
 class _ToolCallScope(_SpanScope):
-    """With a pending table (`Recorder.pending`) the span starts bare and its attributes wait, as
-    plain values, in a `Deferred` the export thread encodes; without one they go on the span."""
+    """A light span when the recorder has them (see _lite_span), else the SDK's. Either way, with a
+    pending table (`Recorder.pending`) the span's attributes wait as plain values in a `Deferred`
+    that the export thread encodes; without one they go on the span."""
 
-    __slots__ = ("_args", "_capture", "_deferred_attributes", "_pending", "_tool", "_tool_token")
+    __slots__ = ("_args", "_capture", "_deferred_attributes", "_recorder", "_tool", "_tool_token")
 
-    def __init__(
-        self,
-        name: str,
-        attributes: dict[str, Any],
-        args: Any,
-        capture: bool,
-        pending: dict[int, Deferred] | None,
-    ) -> None:
-        if pending is None:
+    def __init__(self, name: str, attributes: dict[str, Any], args: Any, recorder: _state.Recorder) -> None:
+        if recorder.pending is None:
             if args is not UNSET:
                 attributes[k.TOOL_ARGUMENTS] = to_json(args)
             super().__init__(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, attributes)
@@ -267,19 +262,38 @@ class _ToolCallScope(_SpanScope):
         self._deferred_attributes = attributes
         self._args = args
         self._tool = name
-        self._capture = capture
-        self._pending = pending
+        self._capture = recorder.capture_content
+        self._recorder = recorder
         self._tool_token: contextvars.Token[ToolCall | None] | None = None
 
     def __enter__(self) -> ToolCall:  # type: ignore[override]
-        span = super().__enter__()
+        recorder = self._recorder
+        span: Span | None = self._enter_lite(recorder) if recorder.lite is not None else None
+        if span is None:
+            span = super().__enter__()
         deferred = None
-        if self._pending is not None and span.is_recording():
-            deferred = Deferred(self._deferred_attributes, self._args)
-            self._pending[span.get_span_context().span_id] = deferred
+        if span.is_recording():
+            if isinstance(span, LiteSpan):
+                deferred = span.deferred = Deferred(self._deferred_attributes, self._args)
+            elif recorder.pending is not None:
+                deferred = Deferred(self._deferred_attributes, self._args)
+                recorder.pending[span.get_span_context().span_id] = deferred
         call = ToolCall(span, self._tool, self._capture, deferred)
         self._tool_token = _open_tool.set(call)
         return call
+
+    def _enter_lite(self, recorder: _state.Recorder) -> LiteSpan | None:
+        assert recorder.lite is not None
+        try:
+            span = recorder.lite.start(self._name, self._kind, recorder.clock)
+            if span is not None:
+                self._token = otel_context.attach(trace.set_span_in_context(span))
+        except Exception as err:
+            internal_error("tracing.span", err)
+            return None
+        self._clock = recorder.clock
+        self.span = INVALID_SPAN if span is None else span
+        return span
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if self._tool_token is not None:
@@ -302,7 +316,7 @@ def tool_call(
     if call_id:
         attributes[k.TOOL_CALL_ID] = call_id
     recorded_args = args if args is not None and recorder.capture_content else UNSET
-    return _ToolCallScope(name, attributes, recorded_args, recorder.capture_content, recorder.pending)
+    return _ToolCallScope(name, attributes, recorded_args, recorder)
 
 
 def set_decision_attributes(span: Span, decision: Decision) -> None:

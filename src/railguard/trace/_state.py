@@ -14,6 +14,7 @@ from railguard.trace._decision_log import DecisionEvent
 
 if TYPE_CHECKING:
     from railguard.trace._deferred import Deferred
+    from railguard.trace._lite_span import LiteSpans
     from railguard.trace._setup import Tracing
 
 
@@ -31,6 +32,8 @@ class Recorder:
     # Span id -> attributes still to be encoded on the export thread (the redaction processor's
     # pending table); None: set attributes on the span directly.
     pending: dict[int, Deferred] | None = None
+    # Starts light tool-call spans (see _lite_span); None: the SDK's spans only.
+    lite: LiteSpans | None = None
 
 
 DISABLED = Recorder(enabled=False, tracer=NoOpTracer(), capture_content=False)
