@@ -23,6 +23,7 @@ from opentelemetry.util import types
 
 from railguard.trace._deferred import Deferred
 
+_UNSET = Status(StatusCode.UNSET)  # immutable: one for every span
 _ROOT_FLAGS = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 
 
@@ -64,9 +65,11 @@ class LiteSpan(trace.Span):
         self.start_time = clock()
         self._end_time: int | None = None
         self.attributes: dict[str, Any] = {}
-        self.events: list[tuple[str, Mapping[str, Any], int]] = []
-        self.links: list[Link] = []
-        self.status = Status(StatusCode.UNSET)
+        # Lists made on first use: most tool calls have neither, and fewer objects per call means
+        # fewer garbage-collector pauses on the agent's thread.
+        self.events: list[tuple[str, Mapping[str, Any], int]] | None = None
+        self.links: list[Link] | None = None
+        self.status = _UNSET
         self.deferred: Deferred | None = None
 
     @property
@@ -92,10 +95,14 @@ class LiteSpan(trace.Span):
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         if self._end_time is None:
+            if self.events is None:
+                self.events = []
             self.events.append((name, dict(attributes or {}), timestamp or self._clock()))
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         if self._end_time is None and context.is_valid:
+            if self.links is None:
+                self.links = []
             self.links.append(Link(context, dict(attributes or {})))
 
     def update_name(self, name: str) -> None:

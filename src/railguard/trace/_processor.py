@@ -151,7 +151,7 @@ class RedactingSpanProcessor(SpanProcessor):
                 ),
                 timestamp,
             )
-            for name, attrs, timestamp in span.events[: limits.max_events]
+            for name, attrs, timestamp in (span.events or ())[: limits.max_events]
         ]
         links = [
             Link(
@@ -160,7 +160,7 @@ class RedactingSpanProcessor(SpanProcessor):
                     limits.max_link_attributes, link.attributes, max_value_len=limits.max_attribute_length
                 ),
             )
-            for link in span.links[: limits.max_links]
+            for link in (span.links or ())[: limits.max_links]
         ]
         return ReadableSpan(
             name=span.name,
