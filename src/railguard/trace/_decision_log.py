@@ -22,11 +22,12 @@ WriteRecords = Callable[[Sequence[Mapping[str, Any]]], object]
 
 @dataclass(frozen=True, slots=True)
 class DecisionEvent:
-    """One decision as it happened: the decision and the span (if any) it was recorded on."""
+    """One decision as it happened: the decision and the span (if any) it was recorded on. The ids
+    may be given as the span context's integers: they are spelled in hex when the record is built."""
 
     decision: Decision
-    trace_id: str | None = None
-    span_id: str | None = None
+    trace_id: str | int | None = None
+    span_id: str | int | None = None
 
 
 class DecisionLog:
@@ -41,7 +42,7 @@ class DecisionLog:
         """The redacted record of one event, with its own `event_id`."""
         if isinstance(event, Decision):
             event = DecisionEvent(event)
-        raw = event.decision.to_record(trace_id=event.trace_id, span_id=event.span_id)
+        raw = event.decision.to_record(trace_id=_hex(event.trace_id, 32), span_id=_hex(event.span_id, 16))
         record = redact_decision_record(raw, self.policy)
         record["event_id"] = new_event_id()
         return record
@@ -51,6 +52,11 @@ class DecisionLog:
         records = [self.record(e) for e in events]
         if records:
             self._write(records)
+
+
+def _hex(span_or_trace_id: str | int | None, digits: int) -> str | None:
+    # The W3C spelling, as opentelemetry.trace.format_trace_id / format_span_id write it.
+    return f"{span_or_trace_id:0{digits}x}" if isinstance(span_or_trace_id, int) else span_or_trace_id
 
 
 def new_event_id() -> str:

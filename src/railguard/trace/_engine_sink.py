@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
+from opentelemetry.trace import SpanKind
 
 from railguard.model import Action, Decision
 from railguard.trace import _keys as k
@@ -42,12 +42,10 @@ def record_decision(decision: Decision, action: Action) -> None:
         span.end(end_time=now)
     if recorder.submit_decision is not None:
         # The Decision itself is queued (it is immutable): its DecisionV1 record is built, and
-        # redacted, on the decision-log thread, not here on the agent's.
+        # redacted, and the span's ids spelled in hex, on the decision-log thread, not the agent's.
         ids = span.get_span_context()
         if ids.is_valid:
-            recorder.submit_decision(
-                DecisionEvent(decision, format_trace_id(ids.trace_id), format_span_id(ids.span_id))
-            )
+            recorder.submit_decision(DecisionEvent(decision, ids.trace_id, ids.span_id))
         else:
             recorder.submit_decision(DecisionEvent(decision))
 

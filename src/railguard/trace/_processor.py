@@ -10,15 +10,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 
 from railguard._background import BackgroundBatches
 from railguard._internal import internal_error
+from railguard.trace._deferred import Deferred
 from railguard.trace._keys import REDACTED
+from railguard.trace._lite_span import LiteSpan, LiteSpans
 from railguard.trace._redaction import RedactionPolicy, Redactor
 from railguard.trace._store_export import StoreSpanExporter
 
@@ -28,13 +32,21 @@ def redact_resource(resource: Resource, policy: RedactionPolicy) -> Resource:
 
 
 def redact_span(
-    span: ReadableSpan, policy: RedactionPolicy, resource: Resource | None = None
+    span: ReadableSpan,
+    policy: RedactionPolicy,
+    resource: Resource | None = None,
+    deferred: Deferred | None = None,
 ) -> ReadableSpan:
     """A copy of `span` with its name, attributes, events, links, status text and resource cleaned
     (pass `resource` when it is already clean), and a `railguard.redacted` attribute listing
-    `where:kind` for each redaction in the span itself."""
+    `where:kind` for each redaction in the span itself. `deferred`: attributes the span's recorder
+    kept aside (see _deferred), merged in before redaction; the span's own win on a clash."""
     redactor = Redactor(policy)
-    attributes = redactor.attributes(span.attributes)
+    source = span.attributes
+    if deferred is not None:
+        # Cleaned as the SDK would have on the agent's thread (invalid values dropped).
+        source = BoundedAttributes(attributes={**deferred.materialize(), **(span.attributes or {})})
+    attributes = redactor.attributes(source)
     events = [
         Event(
             redactor.text(event.name, "event.name"),
@@ -88,7 +100,11 @@ class RedactingSpanProcessor(SpanProcessor):
         self._resource_lock = threading.Lock()
         self.export_failures = 0
         self._shut_down = False
-        self._queue: BackgroundBatches[ReadableSpan] = BackgroundBatches(
+        # Span id -> attributes its recorder kept aside, taken out when the span ends (Recorder.pending).
+        self.pending: dict[int, Deferred] = {}
+        # Where light spans come from (set by `lite_spans`): resource, instrumentation scope, limits.
+        self._lite_origin: tuple[Resource, InstrumentationScope, SpanLimits] | None = None
+        self._queue: BackgroundBatches[tuple[ReadableSpan | LiteSpan, Deferred | None]] = BackgroundBatches(
             self._export,
             name="railguard-trace-export",
             max_queue=max_queue,
@@ -100,8 +116,68 @@ class RedactingSpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled:
-            self._queue.put(span)
+        ids = span.context
+        if ids is None:
+            return
+        # Taken out whatever happens next (sampled out, queue full): the table never grows.
+        deferred = self.pending.pop(ids.span_id, None)
+        if ids.trace_flags.sampled:
+            self._queue.put((span, deferred))
+
+    def lite_spans(self, provider: TracerProvider, scope_name: str) -> LiteSpans | None:
+        """Light tool-call spans for `provider`, whose only way out must be this processor; None
+        when its sampler is not the default one."""
+        ids = provider.id_generator
+        if not LiteSpans.usable(ids):
+            return None
+        self._lite_origin = (provider.resource, InstrumentationScope(scope_name, ""), SpanLimits())
+        return LiteSpans(
+            ids.generate_trace_id, ids.generate_span_id, ids.is_trace_id_random(), self._end_lite
+        )
+
+    def _end_lite(self, span: LiteSpan) -> None:
+        self._queue.put((span, span.deferred))
+
+    def _readable(self, span: LiteSpan, deferred: Deferred | None) -> ReadableSpan:
+        """The SDK's view of a light span, cleaned and bounded as the SDK's own span would be."""
+        assert self._lite_origin is not None
+        resource, scope, limits = self._lite_origin
+        own = span.attributes if deferred is None else {**deferred.materialize(), **span.attributes}
+        events = [
+            Event(
+                name,
+                BoundedAttributes(
+                    limits.max_event_attributes, attrs, max_value_len=limits.max_attribute_length
+                ),
+                timestamp,
+            )
+            for name, attrs, timestamp in (span.events or ())[: limits.max_events]
+        ]
+        links = [
+            Link(
+                link.context,
+                BoundedAttributes(
+                    limits.max_link_attributes, link.attributes, max_value_len=limits.max_attribute_length
+                ),
+            )
+            for link in (span.links or ())[: limits.max_links]
+        ]
+        return ReadableSpan(
+            name=span.name,
+            context=span.get_span_context(),
+            parent=span.parent,
+            resource=resource,
+            attributes=BoundedAttributes(
+                limits.max_span_attributes, own, max_value_len=limits.max_span_attribute_length
+            ),
+            events=events,
+            links=links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=scope,
+        )
 
     def _clean_resource(self, resource: Resource) -> Resource:
         # One tracer provider has one resource: clean it once, not per span.
@@ -112,8 +188,12 @@ class RedactingSpanProcessor(SpanProcessor):
                 cached = self._resources[id(resource)] = (resource, clean)
             return cached[1]
 
-    def _export(self, spans: Sequence[ReadableSpan]) -> None:
-        clean = [redact_span(s, self.policy, self._clean_resource(s.resource)) for s in spans]
+    def _export(self, spans: Sequence[tuple[ReadableSpan | LiteSpan, Deferred | None]]) -> None:
+        clean = []
+        for span, deferred in spans:
+            if isinstance(span, LiteSpan):
+                span, deferred = self._readable(span, deferred), None
+            clean.append(redact_span(span, self.policy, self._clean_resource(span.resource), deferred))
         for exporter in self._exporters:
             try:
                 result = exporter.export(clean)

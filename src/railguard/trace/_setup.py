@@ -57,6 +57,8 @@ class Tracing:
             tracer=provider.get_tracer(_INSTRUMENTATION),
             capture_content=capture_content,
             submit_decision=self._decisions.put if self._decisions is not None else None,
+            pending=processor.pending,
+            lite=processor.lite_spans(provider, _INSTRUMENTATION),
         )
         self.closed = False
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,17 +20,8 @@ from railguard.model import Context, Decision
 from railguard.trace import _keys as k
 from railguard.trace import _state
 from railguard.trace._cost import Cost, model_call_cost, warm_price_table
-
-# One encoder for every call: json.dumps with options builds a new encoder each time.
-_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
-
-
-def _json(value: Any) -> str:
-    try:
-        return _ENCODER.encode(value)
-    except Exception as err:  # the agent's object cannot be written: keep tracing alive, lose the content
-        internal_error("tracing.content", err, expected=True)
-        return '"<unserializable>"'
+from railguard.trace._deferred import UNSET, Deferred, decision_attributes, to_json
+from railguard.trace._lite_span import LiteSpan
 
 
 def _mark_error(span: Span, exc: BaseException) -> None:
@@ -53,7 +43,7 @@ class _SpanScope:
 
     __slots__ = ("_attributes", "_clock", "_kind", "_name", "_token", "span")
 
-    def __init__(self, name: str, kind: SpanKind, attributes: dict[str, Any]) -> None:
+    def __init__(self, name: str, kind: SpanKind, attributes: dict[str, Any] | None) -> None:
         self._name = name
         self._kind = kind
         self._attributes = attributes
@@ -195,7 +185,7 @@ class ModelCall:
         if not self.span.is_recording():
             return
         if self._capture:
-            self.span.set_attribute(k.OUTPUT_MESSAGES, _json(messages))
+            self.span.set_attribute(k.OUTPUT_MESSAGES, to_json(messages))
         if finish_reasons:
             self.span.set_attribute(k.FINISH_REASONS, list(finish_reasons))
 
@@ -220,7 +210,7 @@ def model_call(
     if conversation_id:
         attributes[k.CONVERSATION_ID] = conversation_id
     if input_messages is not None and recorder.capture_content:
-        attributes[k.INPUT_MESSAGES] = _json(input_messages)
+        attributes[k.INPUT_MESSAGES] = to_json(input_messages)
     with _SpanScope(f"{operation} {model}", SpanKind.CLIENT, attributes) as span:
         yield ModelCall(span, provider, model, recorder.capture_content)
 
@@ -231,20 +221,28 @@ def model_call(
 class ToolCall:
     """Handle of an open `execute_tool {tool}` span."""
 
-    __slots__ = ("_capture", "name", "span")
+    __slots__ = ("_capture", "_deferred", "name", "span")
 
-    def __init__(self, span: Span, name: str, capture: bool) -> None:
+    def __init__(self, span: Span, name: str, capture: bool, deferred: Deferred | None = None) -> None:
         self.span = span
         self.name = name
         self._capture = capture
+        # Set when the span's attributes are encoded on the export thread (see _deferred).
+        self._deferred = deferred
 
     def record_result(self, value: Any) -> None:
         if self._capture and self.span.is_recording():
-            self.span.set_attribute(k.TOOL_RESULT, _json(value))
+            if self._deferred is not None:
+                self._deferred.result = value
+            else:
+                self.span.set_attribute(k.TOOL_RESULT, to_json(value))
 
     def record_decision(self, decision: Decision) -> None:
         if self.span.is_recording():
-            set_decision_attributes(self.span, decision)
+            if self._deferred is not None:
+                self._deferred.decision = decision
+            else:
+                set_decision_attributes(self.span, decision)
 
 
 _open_tool: contextvars.ContextVar[ToolCall | None] = contextvars.ContextVar(
@@ -257,18 +255,54 @@ def current_tool_call() -> ToolCall | None:
 
 
 class _ToolCallScope(_SpanScope):
-    __slots__ = ("_call", "_capture", "_tool", "_tool_token")
+    """A light span when the recorder has them (see _lite_span), else the SDK's. Either way, with a
+    pending table (`Recorder.pending`) the span's attributes wait as plain values in a `Deferred`
+    that the export thread encodes; without one they go on the span."""
 
-    def __init__(self, name: str, attributes: dict[str, Any], capture: bool) -> None:
-        super().__init__(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, attributes)
+    __slots__ = ("_args", "_capture", "_deferred_attributes", "_recorder", "_tool", "_tool_token")
+
+    def __init__(self, name: str, attributes: dict[str, Any], args: Any, recorder: _state.Recorder) -> None:
+        if recorder.pending is None:
+            if args is not UNSET:
+                attributes[k.TOOL_ARGUMENTS] = to_json(args)
+            super().__init__(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, attributes)
+        else:
+            super().__init__(f"{k.OP_TOOL} {name}", SpanKind.INTERNAL, None)
+        self._deferred_attributes = attributes
+        self._args = args
         self._tool = name
-        self._capture = capture
+        self._capture = recorder.capture_content
+        self._recorder = recorder
         self._tool_token: contextvars.Token[ToolCall | None] | None = None
 
     def __enter__(self) -> ToolCall:  # type: ignore[override]
-        call = ToolCall(super().__enter__(), self._tool, self._capture)
+        recorder = self._recorder
+        span: Span | None = self._enter_lite(recorder) if recorder.lite is not None else None
+        if span is None:
+            span = super().__enter__()
+        deferred = None
+        if span.is_recording():
+            if isinstance(span, LiteSpan):
+                deferred = span.deferred = Deferred(self._deferred_attributes, self._args)
+            elif recorder.pending is not None:
+                deferred = Deferred(self._deferred_attributes, self._args)
+                recorder.pending[span.get_span_context().span_id] = deferred
+        call = ToolCall(span, self._tool, self._capture, deferred)
         self._tool_token = _open_tool.set(call)
         return call
+
+    def _enter_lite(self, recorder: _state.Recorder) -> LiteSpan | None:
+        assert recorder.lite is not None
+        try:
+            span = recorder.lite.start(self._name, self._kind, recorder.clock)
+            if span is not None:
+                self._token = otel_context.attach(trace.set_span_in_context(span))
+        except Exception as err:
+            internal_error("tracing.span", err)
+            return None
+        self._clock = recorder.clock
+        self.span = INVALID_SPAN if span is None else span
+        return span
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if self._tool_token is not None:
@@ -290,26 +324,13 @@ def tool_call(
         attributes.update(identity_attributes(context))
     if call_id:
         attributes[k.TOOL_CALL_ID] = call_id
-    if args is not None and recorder.capture_content:
-        attributes[k.TOOL_ARGUMENTS] = _json(args)
-    return _ToolCallScope(name, attributes, recorder.capture_content)
+    recorded_args = args if args is not None and recorder.capture_content else UNSET
+    return _ToolCallScope(name, attributes, recorded_args, recorder)
 
 
 def set_decision_attributes(span: Span, decision: Decision) -> None:
     # One set_attributes call: the SDK takes the span's lock once instead of once per key.
-    attributes: dict[str, Any] = {
-        k.VERDICT: decision.verdict.value,
-        k.DECISION_ID: decision.decision_id,
-        k.MODE: decision.mode.value,
-        k.RULES: [hit.rule for hit in decision.hits],
-    }
-    if decision.policy_revision:
-        attributes[k.POLICY_REVISION] = decision.policy_revision
-    if decision.would_verdict is not decision.verdict:
-        attributes[k.WOULD_VERDICT] = decision.would_verdict.value
-    if decision.reason:
-        attributes[k.REASON] = decision.reason
-    span.set_attributes(attributes)
+    span.set_attributes(decision_attributes(decision))
 
 
 # -- confidence ----------------------------------------------------------------------------------

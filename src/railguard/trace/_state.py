@@ -13,6 +13,8 @@ from opentelemetry.trace import NoOpTracer, Tracer
 from railguard.trace._decision_log import DecisionEvent
 
 if TYPE_CHECKING:
+    from railguard.trace._deferred import Deferred
+    from railguard.trace._lite_span import LiteSpans
     from railguard.trace._setup import Tracing
 
 
@@ -27,6 +29,11 @@ class Recorder:
     # Span start/end times in ns; None = the SDK's wall clock. A simulated clock (the week demo,
     # replays) sets it so that spans carry simulated times.
     clock: Callable[[], int] | None = None
+    # Span id -> attributes still to be encoded on the export thread (the redaction processor's
+    # pending table); None: set attributes on the span directly.
+    pending: dict[int, Deferred] | None = None
+    # Starts light tool-call spans (see _lite_span); None: the SDK's spans only.
+    lite: LiteSpans | None = None
 
 
 DISABLED = Recorder(enabled=False, tracer=NoOpTracer(), capture_content=False)
