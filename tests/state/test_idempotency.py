@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import railguard
 from railguard.state._counters import idempotency
 from railguard.state.idempotency import Idempotency, IdempotencyTimeout, IdempotentCallFailed, idempotent
-from railguard.store import open_store
+from railguard.store import Store, open_store
 
 
 def test_second_call_gets_the_stored_result_without_executing(store_url: str) -> None:
@@ -70,13 +71,18 @@ def test_a_result_that_is_not_json_fails_loudly(tmp_path: Path) -> None:
 
 
 class _ObservedIdempotency(Idempotency):
-    """Signals when a duplicate starts polling, i.e. it has seen the call in flight."""
+    """Signals when a duplicate has seen the call in flight (a read that found it running): only then
+    may the call fail, or the duplicate could read the failure first and rightly run again."""
 
-    polling = threading.Event()
+    def __init__(self, store: Store, **options: Any) -> None:
+        super().__init__(store, **options)
+        self.polling = threading.Event()
 
     def _peek(self, key: str):  # type: ignore[no-untyped-def]
-        self.polling.set()
-        return super()._peek(key)
+        record = super()._peek(key)
+        if record is not None and record.status == "running":
+            self.polling.set()
+        return record
 
 
 def test_waiting_duplicates_get_the_failure_of_the_call_they_waited_for(tmp_path: Path) -> None:

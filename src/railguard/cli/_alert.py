@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from railguard.alert.heartbeat import HeartbeatConfig
     from railguard.alert.notifiers import Target
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 NotifyOpt = Annotated[
     list[str] | None,

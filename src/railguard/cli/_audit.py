@@ -17,8 +17,8 @@ from railguard.cli._common import when as _when
 from railguard.store import AuditLog
 
 audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 AnchorOpt = Annotated[
     Path | None,

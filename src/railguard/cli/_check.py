@@ -50,7 +50,7 @@ class Consoles:
         if self._out is None:
             from rich.console import Console
 
-            self._out = Console(highlight=False)
+            self._out = Console(highlight=False, soft_wrap=True)
         return self._out
 
     @property
@@ -58,7 +58,7 @@ class Consoles:
         if self._err is None:
             from rich.console import Console
 
-            self._err = Console(stderr=True, highlight=False)
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True)
         return self._err
 
     def error(self, prefix: str, detail: str) -> None:

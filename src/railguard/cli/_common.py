@@ -20,8 +20,8 @@ from railguard.errors import RailguardError
 if TYPE_CHECKING:  # the store loads on first use, not at CLI start-up
     from railguard.store import Store
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOpt = Annotated[
     str | None, typer.Option("--db", help="Store URL (default: $RAILGUARD_DB or ./.railguard/railguard.db).")

@@ -30,8 +30,10 @@ if TYPE_CHECKING:  # the engine loads when a command decides something
 app = typer.Typer()  # the commands below are attached to the main app by railguard.cli
 policy_app = typer.Typer(help="Validate and inspect policies.", no_args_is_help=True)
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: Rich never breaks a line itself (a path or file:line split at 80 columns cannot be copied);
+# a terminal wraps long lines for display.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PolicyOpt = Annotated[
     list[Path] | None, typer.Option("--policy", "-p", help="Policy file (repeatable; later ones override).")

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KindsOpt = Annotated[
     str | None, typer.Option("--kinds", help="Comma-separated kinds (or 'secrets', 'pii'); default: all.")

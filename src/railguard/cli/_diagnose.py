@@ -18,8 +18,8 @@ from railguard.errors import RailguardError
 
 T = TypeVar("T")
 findings_app = typer.Typer(help="List findings and set their status.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
 _CHANGE_NOTE = {

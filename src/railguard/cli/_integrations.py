@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from railguard.integrations.mcp_proxy import ProxyOptions
     from railguard.remote import RemoteEngine
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 hook_app = typer.Typer(
     help="Run as a hook inside an agent tool (reads the event on stdin).", no_args_is_help=True

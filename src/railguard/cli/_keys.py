@@ -18,8 +18,8 @@ from railguard.errors import RailguardError
 from railguard.store import ROLES, KeyRing
 
 keys_app = typer.Typer(help="Create, list and revoke API keys for `railguard serve`.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from railguard.cli._approvals import JsonOpt, _when
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ServerOpt = Annotated[
     str, typer.Option("--server", envvar="RAILGUARD_URL", help="Server URL ($RAILGUARD_URL).")

@@ -104,7 +104,9 @@ def draft(
     if as_json:
         print(json.dumps({**result.to_json(), "written": [str(p) for p in written]}))
         raise typer.Exit(0 if result.valid else 1)
-    review = Console(highlight=False, stderr=out_file is None)  # stdout carries the YAML when no --out
+    review = Console(
+        highlight=False, stderr=out_file is None, soft_wrap=True
+    )  # stdout carries the YAML when no --out
     if not result.valid:
         err.print(
             f"[red]no valid draft:[/red] after {result.attempts} attempt(s) by {escape(result.model)}; "

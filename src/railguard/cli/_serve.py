@@ -23,8 +23,8 @@ from railguard.store import AuditLog, GuardAnswers, KeyRing, Store
 if TYPE_CHECKING:
     from railguard.server._heartbeat import HeartbeatSchedule
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # What `--workers N` hands each worker process (uvicorn imports the app factory by name).
 _ENV_POLICY, _ENV_PACKS = "RAILGUARD_SERVE_POLICY", "RAILGUARD_SERVE_PACKS"
