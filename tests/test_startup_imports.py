@@ -135,13 +135,12 @@ def test_a_longer_command_loads_the_injection_model_its_rule_reads() -> None:
     assert verdict == "ask"  # the model's verdict, loaded on demand
 
 
-def test_a_blocked_action_checked_for_people_loads_rich_but_not_typer_or_the_store() -> None:
+def test_a_blocked_action_checked_for_people_through_a_pipe_loads_no_renderer_typer_or_store() -> None:
     action = json.dumps({"tool": "Bash", "args": {"command": "rm -rf /"}}) + "\n"
     code, loaded, output = cli_loaded(["check"], action)
     assert code == 0
     assert output.startswith("BLOCK")
-    assert "rich" in loaded  # the human-readable line is Rich's
-    assert [m for m in loaded if m not in ("rich",)] == []
+    assert loaded == []  # piped, the human-readable line is written without Rich (same text)
 
 
 def test_another_command_loads_only_its_own_modules() -> None:

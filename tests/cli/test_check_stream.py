@@ -77,3 +77,42 @@ def test_a_pretty_printed_object_counts_only_as_the_whole_input() -> None:
     code, answers, _ = check(pretty + LS + b"\n")
     assert code == 2
     assert shape(answers) == ["error@1", "error@2", "error@3", "error@4", "allow"]
+
+
+def test_piped_human_output_is_the_line_rich_would_write() -> None:
+    """Without a terminal, `check` writes its human lines itself (no Rich import); they must be the
+    lines Rich writes to a pipe, whatever the reason or tool holds (markup-like brackets, emoji codes)."""
+    import io
+
+    from rich.console import Console
+
+    import railguard as rg
+    from railguard.cli._check import plain_decision, print_decision
+
+    engine = rg.Engine.from_yaml(
+        "rules:\n"
+        "  - {rule: no-x, tools: ['odd?tool?'], verdict: block, message: 'never [bold]x[/bold] :x: here'}\n"
+    )
+    decisions = [
+        engine.check("odd[tool]", {"a": 1}),
+        engine.check("read_ticket", {"id": 1}),
+        engine.check("shell", {"command": "ls"}),
+    ]
+    for decision in decisions:
+        buffer = io.StringIO()
+        print_decision(Console(file=buffer, highlight=False, soft_wrap=True, width=40), decision)
+        assert buffer.getvalue() == plain_decision(decision) + "\n"
+    assert "[bold]x[/bold] :x:" in plain_decision(decisions[0])
+
+
+def test_human_output_through_a_pipe() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "railguard.cli", "check", "--pack", "coding-agent"],
+        input=RM + b"\n" + LS + b"\n",
+        capture_output=True,
+        timeout=120,
+    )
+    lines = done.stdout.decode().splitlines()
+    assert done.returncode == 0 and len(lines) == 2, done.stderr
+    assert lines[0].startswith("BLOCK  shell: ") and lines[1].startswith("ALLOW  read_ticket: ")
+    assert "rich" not in done.stderr.decode()

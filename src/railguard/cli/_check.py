@@ -125,8 +125,16 @@ def print_decision(out: Console, decision: Decision) -> None:
     rules = f" [dim]({escape(', '.join(decision.rules))})[/dim]" if decision.rules else ""
     out.print(
         f"[{style}]{decision.verdict.value.upper():6}[/{style}] {escape(decision.tool)}: {escape(decision.reason)}{rules}"
-        f" [dim]{decision.latency_us:.0f}µs[/dim]"
+        f" [dim]{decision.latency_us:.0f}µs[/dim]",
+        emoji=False,  # a reason or tool name is data: ":x:" stays ":x:"
     )
+
+
+def plain_decision(decision: Decision) -> str:
+    """`print_decision`'s line as Rich writes it to a file or pipe (no colour, never wrapped), without
+    importing Rich: a one-action `railguard check` in a script or hook pays for no renderer."""
+    rules = f" ({', '.join(decision.rules)})" if decision.rules else ""
+    return f"{decision.verdict.value.upper():6} {decision.tool}: {decision.reason}{rules} {decision.latency_us:.0f}µs"
 
 
 class _DecisionLog:
@@ -200,6 +208,7 @@ def run_check(
     engine = load_engine(policy, pack, mode, say)
     bad = 0
     write = sys.stdout.write
+    plain = not as_json and not _is_terminal(sys.stdout, lambda: say.out)
     with ExitStack() as stack:
         log = stack.enter_context(_DecisionLog(db, say)) if db else None
         stream = stack.enter_context(open_input(input, say))
@@ -226,8 +235,8 @@ def run_check(
                 continue
             if log is not None:
                 log.add(decision)
-            if answer is not None:
-                write(answer + "\n")
+            if answer is not None or plain:
+                write((answer if answer is not None else plain_decision(decision)) + "\n")
                 sys.stdout.flush()  # one decision per line, as it is read: a pipe's reader waits on it
             else:
                 print_decision(say.out, decision)
