@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_helpers import POLICY, Api, eventually
@@ -168,3 +169,25 @@ def test_the_hot_path_answers_failures_as_the_framework_does(tmp_path: Path) -> 
         with TestClient(app) as client, pytest.raises(RuntimeError, match="a bug"):
             app.state.guard.evaluate = broken
             client.post("/v1/guard/evaluate", json=RM, headers=headers)
+
+
+def test_a_body_over_the_bound_is_refused_and_the_server_keeps_serving(api: Api) -> None:
+    from railguard.server._body_limit import DEFAULT_MAX_BODY_BYTES
+
+    huge = {**LS, "args": {"command": "ls", "pad": "x" * (DEFAULT_MAX_BODY_BYTES + 10)}}
+    declared = api.evaluate(huge)
+    assert declared.status_code == 413 and "larger than" in declared.json()["detail"]
+
+    def chunks(total: int) -> Any:
+        yield b'{"tool": "bash", "id": "call-9", "args": {"command": "ls", "pad": "'
+        for _ in range(total // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    streamed = api.call("POST", "/v1/guard/evaluate", content=chunks(DEFAULT_MAX_BODY_BYTES))
+    assert streamed.status_code == 413
+    small = api.call("POST", "/v1/guard/evaluate", content=chunks(100_000))  # chunked, under the bound
+    assert small.status_code == 200 and small.json()["verdict"] == "allow"
+    policies = api.call("POST", "/v1/policies", role="admin", content=b"#" * (DEFAULT_MAX_BODY_BYTES + 1))
+    assert policies.status_code == 413  # every route, not only the guard's
+    assert api.evaluate(LS).json()["verdict"] == "allow"

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from railguard import __version__
 from railguard.policy import CompiledPolicy, load_policy
 from railguard.server._auth import Authenticator, AuthError
+from railguard.server._body_limit import DEFAULT_MAX_BODY_BYTES, bounded_receive
 from railguard.server._engines import TenantEngines
 from railguard.server._guard import GuardService
 from railguard.server._heartbeat import HeartbeatSchedule, HeartbeatScheduler
@@ -65,6 +66,7 @@ class ServerSettings:
     # Freeze what start-up loaded out of the garbage collector's reach (see the lifespan): for a server
     # process (`railguard serve` sets it), not for an app embedded in a bigger process, e.g. tests.
     freeze_gc: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # every route but OTLP ingest (413 above it)
 
     def default_policy(self) -> Callable[[], CompiledPolicy]:
         paths = [str(Path(p)) for p in self.policy]
@@ -79,7 +81,14 @@ class RailguardApp(FastAPI):
     """FastAPI, with the guard API's evaluate endpoints answered before its middleware and routing
     (see routes/guard.py); every other request, and these under a root path, take the usual way."""
 
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            bounded = await bounded_receive(scope, receive, send, self.max_body_bytes)
+            if bounded is None:
+                return
+            receive = bounded
         if scope["type"] == "http" and scope["method"] == "POST" and not self.root_path:
             answer = guard.HOT_PATHS.get(scope["path"])
             if answer is not None and not scope.get("root_path"):
@@ -144,6 +153,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,  # served by routes/docs.py, behind the same auth as the API
     )
+    app.max_body_bytes = config.max_body_bytes
     app.state.store = the_store
     app.state.settings = config
     app.state.otlp = otlp_settings or config.otlp
