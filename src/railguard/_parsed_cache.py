@@ -83,6 +83,21 @@ def cached(
     return value
 
 
+def package_yaml(package: str, name: str, kind: str) -> Any:
+    """A YAML data file shipped in `package`, parsed (libyaml when present) once per user."""
+    from railguard._package_data import read_bytes
+
+    raw = read_bytes(package, name)
+
+    def parse() -> Any:
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(raw.decode("utf-8"), Loader=loader)
+
+    return cached(kind, raw, (), parse)
+
+
 def _store(path: Path, value: Any, encode: Callable[[Any], Any]) -> None:
     try:
         data = marshal.dumps(encode(value))

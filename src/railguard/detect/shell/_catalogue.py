@@ -153,18 +153,9 @@ def parse_catalogue(data: Any) -> Catalogue:
 
 @lru_cache(maxsize=1)
 def catalogue() -> Catalogue:
-    from railguard._package_data import read_bytes
-    from railguard._parsed_cache import cached
+    from railguard._parsed_cache import package_yaml
 
-    raw = read_bytes("railguard.detect.shell", "vendor_clis.yaml")
-    return parse_catalogue(cached("shell-catalogue", raw, (), lambda: _load_yaml(raw)))
-
-
-def _load_yaml(raw: bytes) -> Any:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(raw.decode("utf-8"), Loader=loader)
+    return parse_catalogue(package_yaml("railguard.detect.shell", "vendor_clis.yaml", "shell-catalogue"))
 
 
 def subcommand_path(spec: CliSpec, args: list[str]) -> list[str]:

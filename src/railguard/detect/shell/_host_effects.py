@@ -81,12 +81,9 @@ def parse_effects(data: dict[str, Any]) -> tuple[HostEffect, ...]:
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[tuple[HostEffect, ...], dict[str, Any]]:
-    from railguard._package_data import read_bytes
-    from railguard._parsed_cache import cached
-    from railguard.detect.shell._catalogue import _load_yaml
+    from railguard._parsed_cache import package_yaml
 
-    raw = read_bytes("railguard.detect.shell", "host_effects.yaml")  # parsed once per user (the disk cache)
-    data = cached("shell-host-effects", raw, (), lambda: _load_yaml(raw))
+    data = package_yaml("railguard.detect.shell", "host_effects.yaml", "shell-host-effects")
     return parse_effects(data), data
 
 
