@@ -30,7 +30,13 @@ def _terminate(pg_server: str, application: str) -> int:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (application,),
         ).fetchall()
-    time.sleep(0.2)  # the server's goodbye reaches the pooled sockets
+        # A backend sends its goodbye before it exits: once none is left, every pooled socket holds it
+        # (a condition, not a pause that a busy machine could outlast).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application,)
+        ).fetchone() != (0,):
+            time.sleep(0.01)
     return len(rows)
 
 
