@@ -289,7 +289,7 @@ class Facts:
         ):  # the first reader in this process loads the detector, off the clock
             self.deadline.exclude(_load_detector, name)
         try:
-            with bounded(self.deadline.check):
+            with bounded(self.deadline.check, self.deadline.exclude):
                 value = provider.provide(self.action, self.spec, self.get)
         except DeadlineExceeded:
             raise

@@ -15,12 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
-__all__ = ["Checker", "InputTooLarge", "bounded", "checkpoint", "stopped_by_checker"]
+__all__ = ["Checker", "InputTooLarge", "bounded", "checkpoint", "off_the_clock", "stopped_by_checker"]
 
 Checker = Callable[[str], None]
+# Runs a piece of work with the deadline paused (the pipeline's `Deadline.exclude`).
+Excluder = Callable[[Callable[[], object]], None]
+T = TypeVar("T")
 
 _checker: ContextVar[Checker | None] = ContextVar("railguard_analysis_checker", default=None)
+_excluder: ContextVar[Excluder | None] = ContextVar("railguard_analysis_excluder", default=None)
 _last_stop: ContextVar[BaseException | None] = ContextVar("railguard_analysis_stop", default=None)
 
 
@@ -58,11 +63,33 @@ def stopped_by_checker(error: BaseException) -> bool:
 
 
 @contextmanager
-def bounded(checker: Checker | None) -> Iterator[None]:
+def bounded(checker: Checker | None, exclude: Excluder | None = None) -> Iterator[None]:
     """Run the block with `checker` called at every `checkpoint` inside it (nesting restores the outer
-    one); `None` runs it unchecked."""
+    one); `None` runs it unchecked. `exclude` is how `off_the_clock` pauses the checker's clock."""
     token = _checker.set(checker)
+    excluder_token = _excluder.set(exclude)
     try:
         yield
     finally:
+        _excluder.reset(excluder_token)
         _checker.reset(token)
+
+
+def off_the_clock(load: Callable[[], T]) -> T:
+    """Run `load`, one-time start-up work met inside an analysis (a parser imported or a data table
+    read the first time some command needs it), with the deadline paused. It is the process's
+    start-up, not the action's analysis: counted, it turned the first SQL-bearing command of a process
+    into a deadline error that the same command never hit again, a verdict that depended on what the
+    process had seen before."""
+    results: list[T] = []
+
+    def run() -> None:
+        with bounded(None):
+            results.append(load())
+
+    exclude = _excluder.get()
+    if exclude is None:
+        run()
+    else:
+        exclude(run)
+    return results[0]

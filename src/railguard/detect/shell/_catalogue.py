@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from railguard.detect._budget import off_the_clock
+
 _CLASSES = frozenset({"read", "mutate", "destroy", "allow", "ask", "block", "api", "descend"})
 _SUBCOMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-:_][A-Za-z0-9]+)*$")
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -153,6 +155,11 @@ def parse_catalogue(data: Any) -> Catalogue:
 
 @lru_cache(maxsize=1)
 def catalogue() -> Catalogue:
+    # Read on the first vendor command, inside an evaluation: off the deadline's clock.
+    return off_the_clock(_read_catalogue)
+
+
+def _read_catalogue() -> Catalogue:
     from railguard._parsed_cache import package_yaml
 
     return parse_catalogue(package_yaml("railguard.detect.shell", "vendor_clis.yaml", "shell-catalogue"))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from railguard.detect._budget import off_the_clock
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
 
@@ -81,6 +82,11 @@ def parse_effects(data: dict[str, Any]) -> tuple[HostEffect, ...]:
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[tuple[HostEffect, ...], dict[str, Any]]:
+    # Read on the first command that needs it, inside an evaluation: off the deadline's clock.
+    return off_the_clock(_read_table)
+
+
+def _read_table() -> tuple[tuple[HostEffect, ...], dict[str, Any]]:
     from railguard._parsed_cache import package_yaml
 
     data = package_yaml("railguard.detect.shell", "host_effects.yaml", "shell-host-effects")

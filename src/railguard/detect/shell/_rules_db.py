@@ -13,6 +13,7 @@ from typing import Any
 import re2
 
 from railguard._internal import internal_error
+from railguard.detect._budget import off_the_clock
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
@@ -49,7 +50,12 @@ _MONGO_DANGER = re2.compile(
 
 @lru_cache(maxsize=1)
 def _load_sql() -> Callable[..., Any] | None:
-    """The SQL analyzer (sqlglot), loaded on the first statement that needs a full parse."""
+    """The SQL analyzer (sqlglot), loaded on the first statement that needs a full parse: off the
+    deadline's clock, since importing it costs several times a decision's budget."""
+    return off_the_clock(_import_sql)
+
+
+def _import_sql() -> Callable[..., Any] | None:
     try:
         from railguard.detect.sql import analyze_sql
     except ImportError:  # the SQL analyzer ships separately; fall back to keywords
