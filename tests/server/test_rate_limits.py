@@ -6,8 +6,10 @@ process counts in memory)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import pytest
 from otlp_server import RunningServer
 
 from railguard.server import ServerSettings
@@ -113,3 +115,18 @@ def test_replicas_share_the_count_by_default_on_postgresql_only(store_url: str) 
     with open_store(store_url) as store, TestClient(create_app(store)) as client:
         limiter = client.app.state.auth.limiter  # type: ignore[attr-defined]
         assert type(limiter) is (SharedRateLimiter if store.dialect == "postgresql" else RateLimiter)
+
+
+def test_serve_workers_share_the_count_on_sqlite_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`railguard serve --workers N` builds each worker's app with `app_from_env`: its workers are
+    processes on one SQLite file, so a key's rate is counted in the store, not once per worker."""
+    from railguard.cli._serve import app_from_env
+
+    monkeypatch.setenv("RAILGUARD_DB", f"sqlite:///{tmp_path / 'workers.db'}")
+    state = app_from_env().state  # type: ignore[attr-defined]
+    try:
+        assert state.store.dialect == "sqlite" and type(state.auth.limiter) is SharedRateLimiter
+    finally:  # not started: its lifespan would have closed these at shutdown
+        state.guard.close()
+        state.writer.close()
+        state.store.close()

@@ -32,3 +32,24 @@ def test_the_cache_is_per_tenant_bounded_and_hands_out_copies(store: Store) -> N
     assert answers.cached("acme", "d1") is None  # evicted: the oldest of three in a cache of two
     assert answers.get("acme", "d1") == {"verdict": "allow"}  # the store still has it
     assert answers.cached("acme", "d1") == {"verdict": "allow"}
+
+
+def test_many_answers_in_one_transaction_keep_first_writer_wins(store: Store, store_url: str) -> None:
+    with open_store(store_url) as other_store:
+        GuardAnswers(other_store).put("acme", "d1", {"verdict": "allow", "n": 1})  # another replica's
+        answers = GuardAnswers(store)
+        stored = answers.put_many(
+            [
+                ("acme", "d1", {"verdict": "block", "n": 2}),  # stored before: the first answer stands
+                ("acme", "d2", {"verdict": "block", "n": 3}),
+                ("acme", "d2", {"verdict": "allow", "n": 4}),  # the same call twice in one group
+                ("globex", "d2", {"verdict": "allow", "n": 5}),  # another tenant's own answer
+            ]
+        )
+        assert [a["n"] for a in stored] == [1, 3, 3, 5]
+        fresh = GuardAnswers(other_store)  # nothing cached: what the store holds
+        assert [a and a["n"] for a in fresh.get_many([("acme", "d2"), ("acme", "d9"), ("globex", "d2")])] == [
+            3,
+            None,
+            5,
+        ]

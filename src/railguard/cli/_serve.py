@@ -136,9 +136,12 @@ def app_from_env() -> object:
     packs = tuple(p for p in os.environ.get(_ENV_PACKS, "").split(",") if p)
     from railguard.server._heartbeat import schedule_from_env
 
-    return create_app(
-        settings=ServerSettings(policy=policy, packs=packs, heartbeat=schedule_from_env(), freeze_gc=True)
+    # Worker processes share each key's rate through the store, on SQLite as on PostgreSQL: counted
+    # in each process's memory, N workers would let a key through at N times its rate.
+    settings = ServerSettings(
+        policy=policy, packs=packs, heartbeat=schedule_from_env(), freeze_gc=True, shared_rate_limits=True
     )
+    return create_app(settings=settings)
 
 
 def _heartbeat_schedule(every: str | None, notify: list[str], base: str) -> HeartbeatSchedule | None:

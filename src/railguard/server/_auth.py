@@ -170,10 +170,22 @@ class Authenticator:
 
 
 def bearer(request: Request) -> str | None:
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    return bearer_of(request.headers.get("authorization", ""))
+
+
+def bearer_of(authorization: str) -> str | None:
+    """The key of an `Authorization: Bearer KEY` header's value, else None."""
+    scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential.strip():
         return credential.strip()
     return None
+
+
+def permitted(principal: Principal, permission: str) -> Principal:
+    """`principal` if its role grants `permission`; else AuthError 403."""
+    if not principal.can(permission):
+        raise AuthError(403, f"role {principal.key.role!r} may not {permission} (key {principal.key.id})")
+    return principal
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -194,9 +206,7 @@ async def authenticate(request: Request, permission: str, *, csrf: str | None = 
             raise AuthError(403, "missing or wrong CSRF token: reload the page and try again")
     else:
         principal = await auth.principal(secret)
-    if not principal.can(permission):
-        raise AuthError(403, f"role {principal.key.role!r} may not {permission} (key {principal.key.id})")
-    return principal
+    return permitted(principal, permission)
 
 
 def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:

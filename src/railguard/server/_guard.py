@@ -6,7 +6,9 @@
 - An `ask` files the approval request (its id is in the answer); the agent waits on
   `/v1/approvals/{id}/wait`, then evaluates the same call again and gets the human's decision.
 - Idempotent on decision_id for calls with an `id`: a retry returns the first answer (asks excepted,
-  so the retry after an approval sees it).
+  so the retry after an approval sees it). The lookup and the store of those answers are grouped
+  across concurrent calls, one transaction per group (_group_commit.py); the answer is sent only
+  once it is stored.
 - Every decision is recorded (redacted) in the store by a background writer: the answer never
   waits on recording it.
 - A check that needs no store (no call id to look up, no budgets/limits/loops, no provenance, not
@@ -28,6 +30,7 @@ from typing import Any, TypeVar
 from railguard.model import Action, Decision, RuleHit, Severity, Verdict
 from railguard.server._auth import AuthError, Principal
 from railguard.server._engines import TenantEngine, TenantEngines
+from railguard.server._group_commit import GroupCommits
 from railguard.state import KillSwitch
 from railguard.store import BatchWriter, GuardAnswers
 from railguard.trace._decision_log import DecisionLog
@@ -47,11 +50,13 @@ class GuardService:
         self.writer = writer
         self.decision_log = DecisionLog(writer.submit_decisions)
         self.answers = GuardAnswers(engines.store)
+        self.commits = GroupCommits(self.answers)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="railguard-guard")
         self._slots = asyncio.BoundedSemaphore(threads * 64)  # queued checks beyond this wait their turn
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.commits.close()
 
     # -- async entry points (the routes) ---------------------------------------------------------
 
@@ -177,17 +182,23 @@ class GuardService:
 
     async def _adecide(self, action: Action) -> dict[str, Any]:
         """The answer, on the event loop when nothing waits on the store (see the module doc)."""
-        tenant_engine = self.engines.peek(action.context.tenant or "")
-        if action.call_id:  # a retry this replica answered before needs neither the store nor a thread
-            earlier = self.answers.cached(action.context.tenant or "", action.decision_id())
+        tenant = action.context.tenant or ""
+        tenant_engine = self.engines.peek(tenant)
+        if tenant_engine is None:  # an engine to build (it reads the store)
+            return await self._in_pool(self.decide, action)
+        decision_id = ""
+        if action.call_id:  # a retry: this replica's memory, else the store (grouped lookups)
+            decision_id = action.decision_id()
+            earlier = self.answers.cached(tenant, decision_id) or await self.commits.get(tenant, decision_id)
             if earlier is not None:
                 return earlier
-        if action.call_id or tenant_engine is None:  # a stored answer to look up; an engine to build
-            return await self._in_pool(self.decide, action)
         decision = await tenant_engine.engine.acheck(action)  # in a thread only if a step needs the store
         if decision.verdict is Verdict.ASK and decision.approval_id is None:
             return await self._in_pool(self._answered, tenant_engine, action, decision)
-        return self._answered(tenant_engine, action, decision)
+        answer = self._answered(tenant_engine, action, decision)
+        if decision_id and answer["verdict"] != Verdict.ASK.value:
+            answer = await self.commits.put(tenant, decision_id, answer)  # sent once stored
+        return answer
 
     def _answered(self, tenant_engine: TenantEngine, action: Action, decision: Decision) -> dict[str, Any]:
         """File the approval request of an ask (the store), record the decision, answer its line."""

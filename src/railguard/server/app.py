@@ -50,7 +50,7 @@ class ServerSettings:
     """`policy`/`packs`: what a tenant without an active revision runs (default: the default pack).
     `rate_per_s`: requests per second per key unless the key sets its own. `shared_rate_limits`:
     count them in the store, once across every replica (None: on PostgreSQL, where replicas run; a
-    single SQLite process counts in memory). `key_cache_s`: how long
+    single SQLite process counts in memory; `serve --workers N` shares them on SQLite too). `key_cache_s`: how long
     a key lookup is reused (a revocation reaches other replicas within it). `guard_threads`: the
     bounded pool checks run in. `revision_refresh_s`: how often activations are picked up."""
 

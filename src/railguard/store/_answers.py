@@ -1,6 +1,10 @@
 """Guard answers by (tenant, decision_id): a retried evaluate call gets the first answer again, on
 any replica, and the stateful guards do not count it twice. First writer wins.
 
+`get_many`/`put_many` do the same for many calls in one transaction: the server groups the calls
+that arrive while one transaction runs into the next (group commit), so a busy replica pays one
+commit per group, not one per call, and still answers each call only after its answer is stored.
+
 A stored answer never changes, so the answers this process has seen stored are also kept in a
 bounded in-memory LRU: a retry that comes back to the same replica is answered without the store.
 A miss asks the store, which stays the authority (another replica may have answered first). The
@@ -12,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -47,18 +51,42 @@ class GuardAnswers:
             self._remember(tenant, decision_id, found)
         return found
 
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """`get` for each (tenant, decision_id), the store's in one read transaction."""
+        found: list[dict[str, Any] | None] = [
+            self.cached(tenant, decision_id) for tenant, decision_id in keys
+        ]
+        missing = [i for i, answer in enumerate(found) if answer is None]
+        if missing:
+            with self.store.driver_transaction(write=False) as tx:
+                for i in missing:
+                    found[i] = _stored(tx, *keys[i])
+            for i in missing:
+                if found[i] is not None:
+                    self._remember(*keys[i], found[i])  # type: ignore[arg-type]
+        return found
+
     def put(self, tenant: str, decision_id: str, answer: Mapping[str, Any]) -> dict[str, Any]:
         """Store `answer` unless one is stored already; returns the stored one (the first writer's)."""
-        ours = dict(answer)
+        return self.put_many([(tenant, decision_id, answer)])[0]
+
+    def put_many(self, items: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+        """`put` for each (tenant, decision_id, answer), in one write transaction (one commit)."""
+        ours = [dict(answer) for _, _, answer in items]
+        stored: list[dict[str, Any] | None] = []
+        now = time.time()
         with self.store.driver_transaction(write=True) as tx:
             mark = tx.mark
             sql = _INSERT.format(m=mark, answer=mark if tx.dialect == "sqlite" else f"CAST({mark} AS jsonb)")
-            inserted = tx.count(sql, (tenant, decision_id, json_dumps(ours), time.time()))
-            stored = ours if inserted else _stored(tx, tenant, decision_id)
-        if stored is None:  # deleted between the two statements (retention): ours stands
-            stored = ours
-        self._remember(tenant, decision_id, stored)
-        return dict(stored)
+            for (tenant, decision_id, _), answer in zip(items, ours, strict=True):
+                inserted = tx.count(sql, (tenant, decision_id, json_dumps(answer), now))
+                stored.append(answer if inserted else _stored(tx, tenant, decision_id))
+        out = []
+        for (tenant, decision_id, _), answer, first in zip(items, ours, stored, strict=True):
+            kept = answer if first is None else first  # None: deleted meanwhile (retention): ours stands
+            self._remember(tenant, decision_id, kept)
+            out.append(dict(kept))
+        return out
 
     def cached(self, tenant: str, decision_id: str) -> dict[str, Any] | None:
         """The stored answer if this process has seen it (no store access); else None."""

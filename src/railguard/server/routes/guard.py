@@ -18,9 +18,10 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from railguard.server._auth import AuthError, Principal, authenticate, require
+from railguard.server._auth import AuthError, Principal, authenticate, bearer_of, permitted, require
 from railguard.server._guard import BadAction, GuardService, deadline_from
 
 router = APIRouter(prefix="/v1/guard", tags=["guard"])
@@ -45,13 +46,16 @@ def _service(request: Request) -> GuardService:
     return service
 
 
-def _json(answer: Any) -> Response:
+def _encoded(answer: Any) -> bytes:
     """The `check --json` line, without FastAPI's generic re-encoding of every value."""
     try:
-        body = orjson.dumps(answer, default=str)
+        return orjson.dumps(answer, default=str)
     except (TypeError, orjson.JSONEncodeError):  # an integer past 64 bits echoed in `args`
-        body = json.dumps(answer, default=str).encode()
-    return Response(body, media_type="application/json")
+        return json.dumps(answer, default=str).encode()
+
+
+def _json(answer: Any) -> Response:
+    return Response(_encoded(answer), media_type="application/json")
 
 
 def _bad(err: BadAction) -> JSONResponse:
@@ -59,24 +63,28 @@ def _bad(err: BadAction) -> JSONResponse:
 
 
 async def _evaluate_one(
-    request: Request, principal: Principal, action: Any, deadline: str | None
-) -> Response:
+    service: GuardService, principal: Principal, action: Any, deadline: str | None
+) -> Any:
+    """The answer's JSON value, or the 400 for a bad action or deadline header."""
     try:
-        answer = await _service(request).evaluate(principal, action, deadline_from(deadline))
+        return await service.evaluate(principal, action, deadline_from(deadline))
     except BadAction as err:
         return _bad(err)
-    return _json(answer)
 
 
-async def _evaluate_many(request: Request, principal: Principal, body: Any, deadline: str | None) -> Response:
+async def _evaluate_many(service: GuardService, principal: Principal, body: Any, deadline: str | None) -> Any:
     actions = body.get("actions") if isinstance(body, dict) else None
     if not isinstance(actions, list):
         return _bad(BadAction('the body must be {"actions": [action, ...]}'))
     try:
-        decisions = await _service(request).evaluate_batch(principal, actions, deadline_from(deadline))
+        decisions = await service.evaluate_batch(principal, actions, deadline_from(deadline))
     except BadAction as err:
         return _bad(err)
-    return _json({"decisions": decisions})
+    return {"decisions": decisions}
+
+
+def _response(answer: Any) -> Response:
+    return answer if isinstance(answer, Response) else _json(answer)
 
 
 @router.post("/evaluate", response_model=dict[str, Any])
@@ -88,7 +96,7 @@ async def evaluate(
 ) -> Any:
     """Decide one action: `{tool, args, id, context}` -> the `railguard check --json` line
     (verdict, rules, reason, decision_id, policy_revision, approval_id when a human must decide)."""
-    return await _evaluate_one(request, principal, action, deadline)
+    return _response(await _evaluate_one(_service(request), principal, action, deadline))
 
 
 @router.post("/evaluate-batch", response_model=dict[str, Any])
@@ -100,43 +108,70 @@ async def evaluate_batch(
 ) -> Any:
     """`{"actions": [...]}` -> `{"decisions": [...]}` in the same order; an invalid action gets
     `{"index", "error"}` in its place and does not fail the others."""
-    return await _evaluate_many(request, principal, body, deadline)
+    return _response(await _evaluate_many(_service(request), principal, body, deadline))
 
 
-Answer = Callable[[Request, Principal, Any, str | None], Awaitable[Response]]
+Answer = Callable[[GuardService, Principal, Any, str | None], Awaitable[Any]]
 HOT_PATHS: dict[str, Answer] = {
     "/v1/guard/evaluate": _evaluate_one,
     "/v1/guard/evaluate-batch": _evaluate_many,
 }
 _INTERNAL_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
+_JSON = b"application/json"
 
 
 async def answer_hot(answer: Answer, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one of HOT_PATHS (a POST; `scope["app"]` set): the caller authenticated as for the
     FastAPI route, the body parsed with orjson, errors answered as FastAPI's stack answers them
-    (an unexpected exception: a 500, then re-raised for the server's log)."""
-    request = Request(scope, receive)
-    response: Response
+    (an unexpected exception: a 500, then re-raised for the server's log). A bearer key's request
+    reads its two headers straight from the scope and answers with two bare ASGI messages: no
+    Request, Headers or Response objects per call."""
+    app = scope["app"]
+    result: Any
     try:
         try:
-            principal = await authenticate(request, "evaluate")
-            request.state.principal = principal
-            try:
-                body = orjson.loads(await request.body())
-            except orjson.JSONDecodeError as err:
-                response = _bad(BadAction(f"the body is not valid JSON ({err})"))
+            authorization = deadline = None
+            for name, value in scope["headers"]:  # lower-case names (ASGI); the first one counts
+                if name == b"authorization" and authorization is None:
+                    authorization = value
+                elif name == b"x-railguard-deadline-ms" and deadline is None:
+                    deadline = value.decode("latin-1")
+            secret = None if authorization is None else bearer_of(authorization.decode("latin-1"))
+            if secret is None:  # no key: the dashboard's session cookie (or the 401)
+                principal = await authenticate(Request(scope, receive), "evaluate")
             else:
-                response = await answer(
-                    request, principal, body, request.headers.get("x-railguard-deadline-ms")
-                )
+                principal = permitted(await app.state.auth.principal(secret), "evaluate")
+            try:
+                body = orjson.loads(await _read_body(receive))
+            except orjson.JSONDecodeError as err:
+                result = _bad(BadAction(f"the body is not valid JSON ({err})"))
+            else:
+                result = await answer(app.state.guard, principal, body, deadline)
         except AuthError as err:
-            response = JSONResponse(
-                {"detail": err.message}, status_code=err.status, headers=err.http().headers
-            )
+            result = JSONResponse({"detail": err.message}, status_code=err.status, headers=err.http().headers)
     except Exception:
         await _INTERNAL_ERROR(scope, receive, send)
         raise
-    await response(scope, receive, send)
+    if isinstance(result, Response):
+        await result(scope, receive, send)
+        return
+    encoded = _encoded(result)
+    headers = [(b"content-length", str(len(encoded)).encode()), (b"content-type", _JSON)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": encoded})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (as `Request.body()`: a client that left is a ClientDisconnect)."""
+    message = await receive()
+    chunks: list[bytes] = []
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        message = await receive()
 
 
 @router.post("/observe", response_model=dict[str, Any])
