@@ -35,21 +35,26 @@ RUN = rg.Context(tenant="acme", agent="a", run="run-1", session="s")
 
 
 class Transactions:
-    """Counts the transactions and statements a store's database receives, at the driver (the
-    guards talk to it directly). SQLite: its own trace of every statement run (a transaction is a
-    BEGIN). PostgreSQL: every statement a psycopg cursor sends; its transactions begin implicitly,
-    so one is a COMMIT or ROLLBACK. The pool's liveness check on checkout (`SELECT 1`) is left out."""
+    """Counts the transactions, statements and round trips a store's database receives, at the
+    driver (the guards talk to it directly). SQLite: its own trace of every statement run (a
+    transaction is a BEGIN). PostgreSQL: every statement a psycopg cursor sends, and what psycopg
+    sends around them: a BEGIN before the first statement of a transaction, the COMMIT or ROLLBACK
+    ending it; a statement run in autocommit is a transaction of its own. Each is a round trip.
+    The pool's liveness check on checkout (`SELECT 1`) is left out."""
 
     def __init__(self, store: Store) -> None:
         self.statements: list[str] = []
+        self.round_trips = 0
+        self._ended = 0  # PostgreSQL: transactions ended (COMMIT, ROLLBACK, an autocommit statement)
         self._dialect = store.dialect
         self._seen: set[int] = set()
         event.listen(store.engine, "checkout", self._checkout)
 
     @property
     def transactions(self) -> int:
-        ends = ("BEGIN",) if self._dialect == "sqlite" else ("COMMIT", "ROLLBACK")
-        return sum(s.startswith(ends) for s in self.statements)
+        if self._dialect == "sqlite":
+            return sum(s.startswith("BEGIN") for s in self.statements)
+        return self._ended
 
     def _checkout(self, dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         if id(dbapi_conn) in self._seen:
@@ -58,23 +63,32 @@ class Transactions:
         if self._dialect == "sqlite":
             dbapi_conn.set_trace_callback(self._statement)
             return
-        record = self._statement
+        counts = self
 
         class Traced(dbapi_conn.cursor_factory):  # type: ignore[misc, name-defined]
             def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-                record(str(query))
+                if dbapi_conn.autocommit:
+                    counts._ended += 1
+                elif dbapi_conn.info.transaction_status == 0:  # idle: psycopg sends BEGIN first
+                    counts.round_trips += 1
+                counts.round_trips += 1
+                counts._statement(str(query))
                 return super().execute(query, *args, **kwargs)
 
         dbapi_conn.cursor_factory = Traced
         commit, rollback = dbapi_conn.commit, dbapi_conn.rollback
 
+        def ended() -> None:
+            if dbapi_conn.info.transaction_status != 0:  # idle: nothing to end, nothing sent
+                self._ended += 1
+                self.round_trips += 1
+
         def traced_commit() -> None:
-            record("COMMIT")
+            ended()
             commit()
 
         def traced_rollback() -> None:
-            if dbapi_conn.info.transaction_status != 0:  # idle: nothing to roll back, nothing sent
-                record("ROLLBACK")
+            ended()
             rollback()
 
         dbapi_conn.commit, dbapi_conn.rollback = traced_commit, traced_rollback
@@ -85,6 +99,7 @@ class Transactions:
 
     def reset(self) -> None:
         self.statements.clear()
+        self.round_trips = self._ended = 0
 
 
 @pytest.fixture
@@ -112,14 +127,19 @@ def _used(store: Store) -> tuple[int, int, int]:
     return int(steps), int(refunds), int(rows)
 
 
-def test_a_decision_with_every_cushion_is_one_transaction(cushioned: tuple[Engine, Store, Cushions]) -> None:
+def test_a_decision_with_every_cushion_reads_once_and_charges_once(
+    cushioned: tuple[Engine, Store, Cushions],
+) -> None:
     engine, store, _ = cushioned
     counted = Transactions(store)
     engine.admit(rg.Action("refund", {"amount": 1}, context=RUN))  # warm: connections checked out once
     counted.reset()
     decision = engine.admit(rg.Action("refund", {"amount": 2}, context=RUN))
     assert decision.allowed
-    assert counted.transactions == 1, counted.statements
+    if store.dialect == "sqlite":
+        assert counted.transactions == 1, counted.statements  # BEGIN IMMEDIATE: read, then charge
+    else:  # the read, then the charge: one statement each, each a transaction (no BEGIN, no COMMIT)
+        assert (counted.transactions, counted.round_trips) == (2, 2), counted.statements
     reads = [s for s in counted.statements if s.startswith("SELECT")]
     writes = [s for s in counted.statements if s.startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
     assert len(reads) == 1  # every guard's state in one statement
@@ -231,3 +251,34 @@ def test_aadmit_takes_the_same_one_transaction_off_the_event_loop(
     assert counted.transactions == 1  # the refused call: read in one transaction, nothing written
     assert not [s for s in counted.statements if s.startswith(("INSERT", "UPDATE", "DELETE", "WITH"))]
     assert _used(store) == (1, 1, 1)
+
+
+def test_a_cap_reached_between_the_read_and_the_charge_refuses_and_charges_nothing(pg_url: str) -> None:
+    """PostgreSQL charges in one statement that commits by itself: when another process reaches a
+    cap after the read, that statement must apply none of its parts (not the loop history, not the
+    budget), and the call is refused by the cap that was reached."""
+    with open_store(pg_url) as store, open_store(pg_url) as other:
+        engine = Engine(text=POLICY)
+        cushions = install_cushions(engine, store, killswitch_refresh_s=60)
+        try:
+            assert engine.admit(rg.Action("refund", {"amount": 2}, context=RUN)).allowed
+            counted = Transactions(store)
+            engine.admit(rg.Action("lookup", {}, context=RUN))  # our connection is traced from now on
+            counted.reset()
+            sent = counted._statement
+
+            def another_process_first(sql: str) -> None:
+                if sql.startswith("WITH") and "rg_loop_calls" in sql:  # the charge, after the read
+                    with other.write_transaction() as conn:  # 97 of the run's 100 refunded now
+                        conn.exec_driver_sql(
+                            "UPDATE rg_counters SET total = total + 95000000 WHERE substr(\"key\", 1, 5) = 'limit'"
+                        )
+                sent(sql)
+
+            counted._statement = another_process_first  # type: ignore[method-assign]
+            refused = engine.admit(rg.Action("refund", {"amount": 5}, context=RUN))
+        finally:
+            cushions.close()
+        assert refused.verdict is rg.Verdict.BLOCK and "refunds" in refused.rules, refused.reason
+        assert any(s.startswith("WITH") for s in counted.statements)  # the one-statement charge was tried
+        assert _used(store) == (2, 1, 2)  # the first refund and the lookup, nothing of the refused call

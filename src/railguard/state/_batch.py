@@ -1,26 +1,31 @@
-"""One store transaction per decision for the store-backed guards (budgets, limits, loop history).
+"""One read and one charge per decision for the store-backed guards (budgets, limits, loop history).
 
 While a call is evaluated each guard adds a `Claim` to the batch of its store (`batch_for`) instead
-of going to the store itself. At the end of the guards' stage the engine flushes the batch, which
-in ONE write transaction (BEGIN IMMEDIATE on SQLite; on PostgreSQL a transaction whose counter
-upserts are conditional, so the row lock they take makes check+charge atomic):
+of going to the store itself. At the end of the guards' stage the engine flushes the batch:
 
-1. reads every counter the claims name in one statement, plus what each claim reads besides (the
-   loop history of the run);
-2. lets each claim decide its hits, in order, stopping once the call is blocked (a blocked call
-   spends nothing);
-3. when the call is on its way to be admitted (no enforced block or ask left), charges every claim
-   in that same transaction — conditional upserts that re-check the caps, so a cap reached by
-   another process in between refuses the call and rolls the whole charge back (all or nothing).
+1. every counter the claims name, plus what each claim reads besides (the loop history of the run),
+   is read in ONE statement;
+2. each claim decides its hits, in order, stopping once the call is blocked (a blocked call spends
+   nothing);
+3. when the call is on its way to be admitted (no enforced block or ask left), every claim is
+   charged, all or nothing, by conditional upserts that re-check the caps, so a cap reached by
+   another process since the read refuses the call.
+
+SQLite runs all three in one BEGIN IMMEDIATE transaction. PostgreSQL sends two statements and
+nothing else (no BEGIN, no COMMIT: two round trips): the read, then the charge as one statement
+that commits by itself and fails as a whole when any part is refused (`charge_at_once`); only then
+is the charge redone in a transaction, which tells which cap refused it. Under read committed
+that is what one transaction around both gave: each statement saw a snapshot of its own, and only
+the upserts' row locks serialize the processes.
 
 The charge taken there is handed to the engine (`Facts.taken`), which gives it back in a
 compensating transaction if the call ends up refused anyway. A call that is not admissible yet (an
 ask a human may still approve) leaves one `Charge` for the admission instead, taken in one
-transaction too. A dry run (`explain`, backtests) reads on a plain connection and charges nothing.
+transaction. A dry run (`explain`, backtests) only reads, and charges nothing.
 
-The kill switch is not part of the transaction: every check reads its in-memory snapshot, which a
-background thread refreshes every `refresh_s` (0.5 s by default; `railguard.state.killswitch`), so
-a switch engaged anywhere stops calls within that bound, and a store unreadable for longer than the
+The kill switch is not part of it: every check reads its in-memory snapshot, which a background
+thread refreshes every `refresh_s` (0.5 s by default; `railguard.state.killswitch`), so a switch
+engaged anywhere stops calls within that bound, and a store unreadable for longer than the
 switch's grace blocks them (fail closed).
 """
 
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from railguard._decisions import enforced_verdict
 from railguard._pipeline import Charge
 from railguard.model import RuleHit, Verdict
-from railguard.state._counters import RELAX_COMMIT_COLUMN, CounterState, Part, counter_transaction, run_parts
+from railguard.state._counters import CounterState, Part, charge_at_once, counter_transaction, run_parts
 from railguard.store._connect import DriverTx
 
 if TYPE_CHECKING:
@@ -94,11 +99,10 @@ class Claim(Protocol):
 
 
 def read_state(
-    tx: DriverTx, keys: Sequence[str], claims: Sequence[Claim], *, relax: bool = False
+    tx: DriverTx, keys: Sequence[str], claims: Sequence[Claim]
 ) -> tuple[dict[str, CounterState], dict[int, list[Row]]]:
     """Everything `claims` need, in ONE statement (a UNION ALL of their parts): the counters, and
-    each claim's own rows by its index. `relax` (PostgreSQL): the statement also relaxes the
-    transaction's commit (see `counter_transaction`), so that costs no round trip of its own."""
+    each claim's own rows by its index."""
     p = tx.mark
     parts: list[str] = []
     params: list[Any] = []
@@ -111,8 +115,6 @@ def read_state(
         for sql, values in claim.read_parts(p, str(index)):
             parts.append(sql)
             params.extend(values)
-    if relax:
-        parts.append(f"SELECT 's', {RELAX_COMMIT_COLUMN}, 0, 0, 0")
     found = {key: CounterState() for key in keys}
     own: dict[int, list[Row]] = {}
     if not parts:
@@ -121,7 +123,7 @@ def read_state(
         tag = row[0]
         if tag == "c":
             found[row[1]] = CounterState(int(row[2]), int(row[3]), int(row[4]))
-        elif tag != "s":
+        else:
             own.setdefault(int(tag.rstrip("abcdefghijklmnopqrstuvwxyz")), []).append(tuple(row))
     return found, own
 
@@ -160,17 +162,14 @@ class StoreBatch:
             with self.store.driver_transaction(write=False) as tx:
                 self._decide(read_state(tx, keys, claims), facts)
             return
+        if self.store.dialect == "postgresql":
+            self._flush_statements(facts, keys)
+            return
         charging: list[Claim] = []
         try:
-            with counter_transaction(self.store, relaxed=False) as tx:
-                relax = tx.dialect == "postgresql"
-                active = self._decide(read_state(tx, keys, claims, relax=relax), facts)
-                charging = [claim for claim in active if claim.wants_charge]
+            with counter_transaction(self.store) as tx:
+                charging = self._admissible(self._decide(read_state(tx, keys, claims), facts), facts)
                 if not charging:
-                    return
-                verdict = enforced_verdict(facts.hits, facts.approval_id, facts.approved_rules)
-                if verdict.rank > Verdict.MODIFY.rank:  # not admissible now: maybe after an approval
-                    facts.on_admit(self._deferred(charging))
                     return
                 refused = self._charge(tx, charging, fresh=False)
                 if refused:
@@ -178,6 +177,53 @@ class StoreBatch:
         except _Refused as refusal:  # a cap another process reached between the read and the charge
             facts.hits.extend(refusal.hits)
             return
+        self._taken(charging, facts)
+
+    def _flush_statements(self, facts: Facts, keys: list[str]) -> None:
+        """PostgreSQL: the read and the charge are one statement each, each its own transaction
+        (two round trips, no BEGIN or COMMIT). Under read committed the statements of a transaction
+        each see a snapshot of their own anyway, and the charge is all or nothing by itself
+        (`charge_at_once`). A charge refused there (a cap another process reached in between)
+        applied nothing: it is redone in a transaction, which tells which cap refused it."""
+        with self.store.driver_statements() as tx:
+            charging = self._admissible(self._decide(read_state(tx, keys, self.claims), facts), facts)
+            if not charging:
+                return
+            applied, refused = self._charge_at_once(tx, charging)
+        if not applied:
+            refused = self._charge_in_transaction(charging, fresh=True)
+        elif refused:  # applied, yet a claim refuses what it got back: give it all back
+            self._undo(charging)
+        if refused:
+            facts.hits.extend(refused)
+            return
+        self._taken(charging, facts)
+
+    @staticmethod
+    def _charge_at_once(tx: DriverTx, claims: Sequence[Claim]) -> tuple[bool, list[RuleHit]]:
+        """(applied, refusing hits): every claim's charge in one statement, if their parts allow it."""
+        planned = [(claim, claim.charge_parts(tx.mark)) for claim in claims]
+        keys = [key for claim in claims for key in claim.counter_keys]
+        if len(set(keys)) != len(keys):
+            return False, []  # a row may change once per statement
+        rows = charge_at_once(tx, [part for _, parts in planned for part in parts])
+        if rows is None:
+            return False, []
+        return True, StoreBatch._charged(tx, planned, rows)
+
+    def _admissible(self, active: list[Claim], facts: Facts) -> list[Claim]:
+        """The claims to charge now: none when nothing is to be charged, or when the call is not
+        admissible yet (an ask a human may still approve: its charge waits for the admission)."""
+        charging = [claim for claim in active if claim.wants_charge]
+        if not charging:
+            return []
+        verdict = enforced_verdict(facts.hits, facts.approval_id, facts.approved_rules)
+        if verdict.rank > Verdict.MODIFY.rank:  # not admissible now: maybe after an approval
+            facts.on_admit(self._deferred(charging))
+            return []
+        return charging
+
+    def _taken(self, charging: list[Claim], facts: Facts) -> None:
         for claim in charging:
             claim.committed()
         facts.taken.append(Charge(_names(charging), tuple, lambda: self._undo(charging)))
@@ -208,6 +254,15 @@ class StoreBatch:
         rows = run_parts(
             tx, [part for _, parts in planned for part in parts], combine=len(set(keys)) == len(keys)
         )
+        return StoreBatch._charged(tx, planned, rows)
+
+    @staticmethod
+    def _charged(
+        tx: DriverTx,
+        planned: Sequence[tuple[Claim, Sequence[Part | None]]],
+        rows: Sequence[tuple[Any, ...] | None],
+    ) -> list[RuleHit]:
+        """The first refusing hits of the claims, given the rows of their charge parts (in order)."""
         start = 0
         for claim, parts in planned:
             refused = list(claim.charged(tx, rows[start : start + len(parts)]))
@@ -216,17 +271,24 @@ class StoreBatch:
                 return refused
         return []
 
+    def _charge_in_transaction(self, claims: Sequence[Claim], *, fresh: bool) -> list[RuleHit]:
+        """Charge `claims` in a transaction of their own, all or nothing: the refusing hits, if any."""
+        try:
+            with counter_transaction(self.store) as conn:
+                refused = self._charge(conn, claims, fresh=fresh)
+                if refused:
+                    raise _Refused(refused)
+        except _Refused as refusal:
+            return list(refusal.hits)
+        return []
+
     def _deferred(self, claims: list[Claim]) -> Charge:
         """The charge of a call admitted later (after an approval), in one transaction of its own."""
 
         def take() -> Sequence[RuleHit]:
-            try:
-                with counter_transaction(self.store) as conn:
-                    refused = self._charge(conn, claims, fresh=True)
-                    if refused:
-                        raise _Refused(refused)
-            except _Refused as refusal:
-                return refusal.hits
+            refused = self._charge_in_transaction(claims, fresh=True)
+            if refused:
+                return refused
             for claim in claims:
                 claim.committed()
             return ()

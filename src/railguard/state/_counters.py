@@ -251,6 +251,46 @@ def run_parts(tx: DriverTx, parts: Sequence[Part | None], *, combine: bool) -> l
     return out
 
 
+# The marker of a refused all-or-nothing charge: casting it to an integer fails the statement (so
+# none of it is applied), and the server's log says why. Not a constant the planner could fold:
+# the CASE depends on the rows.
+_REFUSED = "railguard: charge refused, a cap was reached"
+
+
+@functools.cache
+def _at_once(sqls: tuple[str, ...]) -> str:
+    withs = ", ".join(f"p{i} AS ({sql})" for i, sql in enumerate(sqls))
+    rows = " UNION ALL ".join(f"SELECT {i}, * FROM p{i}" for i in range(len(sqls)))
+    return (
+        f"WITH {withs}, charged (part, a, b, c) AS ({rows}) "
+        f"SELECT part, a, b, c, {RELAX_COMMIT_COLUMN}, CAST(CASE WHEN (SELECT count(*) FROM charged) < "
+        f"{len(sqls)} THEN '{_REFUSED}' END AS integer) FROM charged"
+    )
+
+
+def charge_at_once(tx: DriverTx, parts: Sequence[Part | None]) -> list[tuple[Any, ...]] | None:
+    """PostgreSQL, on `driver_statements`: every part in ONE statement that commits by itself
+    (relaxed, as `counter_transaction`'s) and is all or nothing: when a part is refused the
+    statement fails, so nothing is applied. Returns each part's row, or None when a part was
+    refused (nothing changed: the caller charges in a transaction, to learn which and why). Only
+    for parts that touch distinct rows (a row may change once per statement)."""
+    if not parts or any(part is None for part in parts):
+        return None
+    live = [part for part in parts if part is not None]
+    try:
+        found = tx.rows(
+            _at_once(tuple(sql for sql, _ in live)), tuple(v for _, values in live for v in values)
+        )
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != "22P02" or _REFUSED not in str(exc):
+            raise  # not our refusal
+        return None
+    out: list[tuple[Any, ...]] = [()] * len(live)
+    for row in found:
+        out[int(row[0])] = tuple(row[1:4])
+    return out if len(found) == len(live) else None
+
+
 def try_add(
     tx: DriverTx,
     key: str,
@@ -291,16 +331,17 @@ def adjust(tx: DriverTx, key: str, *, calls: int = 0, total: int = 0, reserved: 
 
 
 @contextlib.contextmanager
-def counter_transaction(store: Store, *, relaxed: bool = True) -> Iterator[DriverTx]:
+def counter_transaction(store: Store) -> Iterator[DriverTx]:
     """A write transaction for guard counters (budgets, limits, loops), on the bare driver
     connection. On PostgreSQL it commits without waiting for the WAL flush (`synchronous_commit =
     off`): atomicity and isolation are unchanged, so no two processes can both pass a cap, but a
-    crash of the DATABASE server may lose the last fraction of a second of increments. That costs
-    ~0.2 ms instead of a ~4 ms disk flush per guarded call. Records that must survive (idempotency
-    results, approvals) keep full durability. `relaxed=False`: the caller relaxes the commit itself
-    in its first statement (`RELAX_COMMIT_COLUMN`), sparing a round trip."""
+    crash of the DATABASE server (not of an application process) may lose the last fraction of a
+    second (at most 3 x wal_writer_delay) of increments: a few calls it admitted would not count
+    against their budgets and limits afterwards. That costs ~0.2 ms instead of a several-ms disk
+    flush per guarded call. Records that must survive (idempotency results, approvals, decisions)
+    keep full durability. The decision's own charge (`charge_at_once`) is relaxed the same way."""
     with store.driver_transaction() as tx:
-        if relaxed and tx.dialect == "postgresql":
+        if tx.dialect == "postgresql":
             tx.rows(RELAX_COMMIT)
         yield tx
 

@@ -237,7 +237,13 @@ class DriverTx:
 def driver_transaction(engine: Engine, *, write: bool) -> Iterator[DriverTx]:
     """A `DriverTx` on a pooled connection, committed when the block exits without an exception
     (rolled back otherwise). `write` on SQLite takes the write lock up front (BEGIN IMMEDIATE); a
-    read is one statement, atomic by itself."""
+    read is one statement, atomic by itself: on PostgreSQL it runs as `driver_statements` (a read
+    committed transaction gives each statement its own snapshot anyway), sparing the BEGIN and
+    COMMIT round trips."""
+    if not write and engine.dialect.name == "postgresql":
+        with driver_statements(engine) as tx:
+            yield tx
+        return
     raw = engine.raw_connection()
     try:
         dialect = engine.dialect.name
@@ -255,6 +261,36 @@ def driver_transaction(engine: Engine, *, write: bool) -> Iterator[DriverTx]:
         raw.commit()
     finally:
         raw.close()
+
+
+@contextmanager
+def driver_statements(engine: Engine) -> Iterator[DriverTx]:
+    """PostgreSQL: a `DriverTx` whose statements each commit on their own (psycopg autocommit), so
+    a statement is ONE round trip where a transaction adds two (psycopg's BEGIN before the first
+    statement, the COMMIT). For reads, and for writes made all or nothing in one statement. The
+    pooled connection goes back to the pool in transaction mode, as SQLAlchemy expects it."""
+    raw = engine.raw_connection()
+    try:
+        connection: Any = raw.driver_connection
+        connection.autocommit = True
+        try:
+            yield DriverTx(connection.cursor(), "postgresql", engine.dialect.loaded_dbapi.IntegrityError)
+        finally:
+            _back_to_transactions(raw, connection)
+    finally:
+        raw.close()
+
+
+def _back_to_transactions(raw: Any, connection: Any) -> None:
+    """Autocommit off again before the pool takes the connection back (idle: a failed statement
+    rolled itself back); one that cannot be (broken, or left mid-statement) is not reused."""
+    if not _broken(connection):
+        try:
+            connection.autocommit = False
+            return
+        except Exception:  # whatever the driver says, the connection is unusable
+            pass
+    raw.invalidate()
 
 
 def _broken(connection: Any) -> bool:

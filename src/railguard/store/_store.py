@@ -20,6 +20,7 @@ from railguard.store._connect import (
     DriverTx,
     create_store_engine,
     display_url,
+    driver_statements,
     driver_transaction,
     resolve_url,
     scrub,
@@ -93,14 +94,30 @@ class Store:
         with self._translate_errors("read"), self._read_lock, self.engine.connect() as conn:
             yield conn
 
-    @contextlib.contextmanager
-    def driver_transaction(self, *, write: bool = True) -> Iterator[DriverTx]:
+    def driver_transaction(self, *, write: bool = True) -> contextlib.AbstractContextManager[DriverTx]:
         """One transaction on the bare driver connection (`DriverTx`: SQL written per dialect, sent
         as is), for the few statements run on every decision; failures surface as StoreError."""
         lock = self._write_lock if write else self._read_lock
-        with self._translate_errors("write" if write else "read"), lock:
+        return self._on_driver(
+            "write" if write else "read", lock, driver_transaction(self.engine, write=write)
+        )
+
+    def driver_statements(self) -> contextlib.AbstractContextManager[DriverTx]:
+        """PostgreSQL only: statements that each commit on their own (`driver_statements` in
+        `railguard.store._connect`: one round trip each, no BEGIN or COMMIT), under the write lock
+        like a write transaction; failures surface as StoreError."""
+        return self._on_driver("write", self._write_lock, driver_statements(self.engine))
+
+    @contextlib.contextmanager
+    def _on_driver(
+        self,
+        what: str,
+        lock: contextlib.AbstractContextManager[Any],
+        opened: contextlib.AbstractContextManager[DriverTx],
+    ) -> Iterator[DriverTx]:
+        with self._translate_errors(what), lock:
             try:
-                with driver_transaction(self.engine, write=write) as tx:
+                with opened as tx:
                     yield tx
             except self.engine.dialect.loaded_dbapi.Error as exc:  # the driver's own errors
                 dbapi = self.engine.dialect.loaded_dbapi
