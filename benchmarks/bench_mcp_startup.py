@@ -133,13 +133,13 @@ def main() -> None:
     lines += [
         "",
         "How: the command line's entry starts the upstream server (`mcp-proxy ... -- COMMAND`) before it "
-        "imports Typer, the engine or the MCP SDK, and the proxy adopts the running process "
-        "(`railguard.integrations._mcp_early`) instead of spawning it after its own start-up: the two "
-        "start-ups overlap instead of adding up; the detectors load only after the client has its answer. "
-        "What remains is the part of the proxy's own start-up (Typer, the engine and the MCP SDK) "
-        "that outlasts the server's, both competing for the "
-        "same two cores; over the target while the machine is this busy. Relaying `initialize` before "
-        "those imports would need a proxy that does not serve through the SDK's transports.",
+        "imports Typer, the engine or the MCP SDK, and a thread relays the first exchange (the client's "
+        "`initialize`, the server's answer) while the proxy imports (`railguard.integrations._mcp_early`); "
+        "the proxy then adopts the running server and goes on from what the relay did. The answer waits "
+        "for the server, not for the proxy's start-up; the detectors load only after it. With the SDK "
+        "server, what remains over its own time is the proxy's start-up competing with the server for "
+        "the same two cores (its CPU column counts the imports that ran meanwhile); the instant server "
+        "shows the proxy's own path to the answer.",
         "",
         f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
         "",

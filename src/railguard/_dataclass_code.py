@@ -17,6 +17,7 @@ write, turned off by `RAILGUARD_CACHE_DIR=`); a damaged or foreign table is igno
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import marshal
 import sys
 from pathlib import Path
@@ -39,6 +40,8 @@ class _Table:
             self.codes = loaded
 
     def exec(self, source: Any, globals: Any = None, locals: Any = None, /) -> None:
+        if globals is None:  # `exec` would run it in its caller's namespace: the `dataclasses` module's
+            globals = vars(dataclasses)
         if not isinstance(source, str):  # not the text `dataclasses` writes: untouched
             builtins.exec(source, globals, locals)
             return
@@ -74,7 +77,6 @@ def install(scope: str) -> None:
     """Compile the methods of dataclasses made from now on in this process through the table of
     `scope` (a command name). For a process the CLI owns: it replaces what `dataclasses` calls."""
     import atexit
-    import dataclasses
 
     path = _table_path(scope)
     if path is None or "exec" in vars(dataclasses):

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     owned = argv is None  # the process runs the CLI (a test calling main(args) keeps its own)
-    if owned and args[:1] in (["check"], ["mcp-proxy"]):
-        _compiled_dataclasses(args[0])
     if args[:1] == ["check"]:  # before the command table: its terminal-size import is not needed
+        if owned:
+            _compiled_dataclasses("check")
         from railguard.cli._check import fast_check
 
         code = fast_check(args[1:])
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> Any:
         return None
     from railguard.cli._app import build
 
-    if owned and _table.known(args[0]):
+    if owned and _table.known(args[0]):  # (mcp-proxy: once its server has started)
         _compiled_dataclasses(args[0])
     # A known command: only the modules it needs; anything else: every command (Typer's errors,
     # "Did you mean ...", see them all).
