@@ -103,6 +103,11 @@ def _store(path: Path, value: Any, encode: Callable[[Any], Any]) -> None:
         data = marshal.dumps(encode(value))
     except (ValueError, TypeError, RecursionError):
         return  # holds a type marshal cannot store (a YAML timestamp): parse every time
+    write_entry(path, data)
+
+
+def write_entry(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole (a reader sees the old entry or the new one, never a part)."""
     import tempfile
 
     try:
@@ -116,7 +121,7 @@ def _store(path: Path, value: Any, encode: Callable[[Any], Any]) -> None:
             os.unlink(tmp)
             raise
     except OSError:
-        pass  # no cache today (read-only or full): the parsed value is still returned
+        pass  # no cache today (read-only or full): the caller goes on without it
 
 
-__all__ = ["cache_dir", "cached", "entry_path"]
+__all__ = ["cache_dir", "cached", "entry_path", "write_entry"]

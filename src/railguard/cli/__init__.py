@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
+    owned = argv is None  # the process runs the CLI (a test calling main(args) keeps its own)
     if args[:1] == ["check"]:  # before the command table: its terminal-size import is not needed
+        if owned:
+            _compiled_dataclasses("check")
         from railguard.cli._check import fast_check
 
         code = fast_check(args[1:])
@@ -40,9 +43,18 @@ def main(argv: list[str] | None = None) -> Any:
         return None
     from railguard.cli._app import build
 
+    if owned and _table.known(args[0]):  # (mcp-proxy: once its server has started)
+        _compiled_dataclasses(args[0])
     # A known command: only the modules it needs; anything else: every command (Typer's errors,
     # "Did you mean ...", see them all).
     return build(args[:1] if _table.known(args[0]) else None)(args=args)
+
+
+def _compiled_dataclasses(command: str) -> None:
+    """Methods of dataclasses from the per-user code table (see `railguard._dataclass_code`)."""
+    from railguard._dataclass_code import install
+
+    install(command)
 
 
 def __getattr__(name: str) -> Any:

@@ -299,8 +299,9 @@ def mcp_proxy(
         user=user,
     )
     if stdio and command:
-        process = adopt(command)  # started by the command line's entry, before these imports
-        run = partial(run_stdio_proxy, process=process, on_first_answer=warm_later)
+        # started by the command line's entry, before these imports, and maybe already initialized
+        process, early = adopt(command) or (None, None)
+        run = partial(run_stdio_proxy, process=process, early=early, on_first_answer=warm_later)
         raise typer.Exit(anyio.run(run, engine, command[0], command[1:], options))
     discard()
     raise typer.Exit(_run_with_upstream(engine, options, command or [], upstream, listen))

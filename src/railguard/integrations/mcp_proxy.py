@@ -50,7 +50,7 @@ from mcp.shared.message import SessionMessage
 from railguard._decisions import refusal
 from railguard.engine import Engine
 from railguard.errors import GuardError
-from railguard.integrations._mcp_early import adopted_server
+from railguard.integrations._mcp_early import EarlyExchange, adopted_server
 from railguard.integrations._mcp_results import error_result, scan_result
 from railguard.model import Action, Context, Decision, Mode, Trust, Verdict
 from railguard.trace import tool_call
@@ -143,15 +143,31 @@ class McpProxy:
     def tool_name(self, tool: str) -> str:
         return self.options.tool_name_format.format(server=self.server_name, tool=tool)
 
+    def take_over(self, early: EarlyExchange) -> list[SessionMessage | Exception]:
+        """Go on from what the early relay did (`_mcp_early`): its `initialize` pending or answered,
+        and the client messages it read and left to the proxy, parsed as the SDK's transport parses
+        them, to pass to `serve` as `first_from_client`."""
+        if early.pending_id is not None:
+            self._state.pending[early.pending_id] = _Pending("initialize")
+        if early.result is not None:
+            self._rewrite(_Pending("initialize"), early.result)
+            if self._on_first_answer is not None:
+                first, self._on_first_answer = self._on_first_answer, None
+                first()
+        return [_parse_line(line) for line in early.client_lines]
+
     async def serve(
         self,
         client_read: ReadStream[SessionMessage | Exception],
         client_write: WriteStream[SessionMessage],
         upstream_read: ReadStream[SessionMessage | Exception],
         upstream_write: WriteStream[SessionMessage],
+        first_from_client: Sequence[SessionMessage | Exception] = (),
     ) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._pump_upstream, upstream_read, client_write)
+            for item in first_from_client:  # read before the transport started (see `take_over`)
+                await self._from_client(tg, item, client_write, upstream_write)
             await self._pump_client(tg, client_read, client_write, upstream_write)
             tg.cancel_scope.cancel()
         # The client left and nothing writes to it any more. Closing our end is what lets the client
@@ -373,6 +389,13 @@ async def _send_quietly(client_write: WriteStream[SessionMessage], item: Session
         pass  # the client is gone; the client pump ends on its own
 
 
+def _parse_line(line: str) -> SessionMessage | Exception:
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except Exception as exc:  # as the SDK's stdio transport: the proxy warns and goes on
+        return exc
+
+
 def _safe_name(name: str) -> str:
     return _NAME_UNSAFE.sub("_", name).strip("_") or "server"
 
@@ -390,20 +413,23 @@ async def run_stdio_proxy(
     *,
     cwd: str | None = None,
     process: subprocess.Popen[bytes] | None = None,
+    early: EarlyExchange | None = None,
     on_first_answer: Callable[[], object] | None = None,
 ) -> int:
     """Serve the proxy on this process's stdin/stdout in front of `command args...`. Returns the
     process exit code: 0, or 1 when the upstream server exited before the client disconnected.
-    `process`: that server, already started (see `_mcp_early`), instead of spawning it here;
-    `on_first_answer`: see `McpProxy`."""
+    `process`: that server, already started (see `_mcp_early`), instead of spawning it here, and
+    `early`: what the early relay did with it; `on_first_answer`: see `McpProxy`."""
     proxy = McpProxy(
         engine, options, fallback_name=_safe_name(Path(command).stem), on_first_answer=on_first_answer
     )
+    first_from_client = proxy.take_over(early) if early is not None else []
     if process is not None:
-        connection: AbstractAsyncContextManager[TransportStreams] = adopted_server(process)
+        already_read = early.upstream_bytes if early is not None else b""
+        connection: AbstractAsyncContextManager[TransportStreams] = adopted_server(process, already_read)
     else:
         upstream = StdioServerParameters(command=command, args=list(args), env=dict(os.environ), cwd=cwd)
         connection = stdio_client(upstream)
     async with stdio_server() as (client_read, client_write), connection as (up_read, up_write):
-        await proxy.serve(client_read, client_write, up_read, up_write)
+        await proxy.serve(client_read, client_write, up_read, up_write, first_from_client)
     return 1 if proxy.upstream_exited else 0
