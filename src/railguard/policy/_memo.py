@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["OutcomeMemo", "memo_for", "memo_key", "pure_facts"]
 
 MEMO_ENTRIES = 4096
-MEMO_MAX_CHARS = 4096  # longer arguments are decided afresh: the memo stays small
+MEMO_MAX_CHARS = 2048  # longer arguments are decided afresh: the memo stays small (<= ~8 MB a policy)
 _MAX_DEPTH = 16
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # Key order kept: the detectors read arguments in order (two commands merge in that order).
