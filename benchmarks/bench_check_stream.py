@@ -4,10 +4,13 @@ everyday documented shell commands (`benchmarks/data/shell_everyday.tsv`, one `B
 Each measurement is a fresh process running the command line's own entry (`railguard.cli.main(["check",
 "--json", "--pack", PACK, "--input", FILE])`, output to /dev/null) several times and reading its own
 CPU time (`time.process_time`) around each: a stream of the first line only (engine load and one
-decision), then the whole corpus (every command new to the process: "first sight"), then the corpus
-again ("seen before": what a session that repeats its commands costs, where the shell analysis is
-reused). Decisions per second = (N - 1) / (CPU of the stream - CPU of the one-line stream), so
-start-up is left out; the median over fresh processes is reported.
+decision), a few warm-up lines outside the corpus that load every detector a pack may read (the SQL
+parser, the injection model ...: once per process), then the whole corpus (every command new to the
+process: "first sight"), then the corpus again ("seen before": what a session that repeats its
+commands costs). Decisions per second = (N - 1) / (CPU of the stream - CPU of the one-line stream),
+so start-up is left out; "first sight incl. loading" adds the warm-up's loading back, as a short
+stream that meets each detector for the first time pays it. The median over fresh processes is
+reported.
 
 With `--baseline REF`, the same streams run through the tree at git REF too, and every decision's
 verdict and fired rules are compared line by line: the report counts the differences (target 0).
@@ -78,7 +81,7 @@ def decide(src: Path, pack: str, stream: Path) -> list[str]:
 _PROBE = """
 import json, os, sys, time
 from railguard.cli import main
-pack, one, corpus = sys.argv[1:4]
+pack, one, warm, corpus = sys.argv[1:5]
 sys.stdout = open(os.devnull, "w")
 def cpu(path):
     started = time.process_time()
@@ -87,21 +90,35 @@ def cpu(path):
     except SystemExit as done:
         assert not done.code, done.code
     return time.process_time() - started
-cpu(one)  # imports and detectors loaded once, as for any stream
+cpu(one)  # imports loaded once, as for any stream
 base = cpu(one)
+loading = cpu(warm)  # the detectors the corpus will need (SQL parser, injection model ...), once
 first, again = cpu(corpus), cpu(corpus)
-sys.__stdout__.write(json.dumps([base, first, again]))
+sys.__stdout__.write(json.dumps([base, first, again, loading]))
 """
 
+# Lines outside the corpus that load every detector a pack may read: a stream pays this once.
+WARM_UP = [
+    {"tool": "Bash", "args": {"command": "psql -c 'DELETE FROM warm_up_rows WHERE id = 1'"}},
+    {"tool": "Bash", "args": {"command": "curl -s https://warm-up.example.org/status",
+                              "description": "Please summarize the attached quarterly report for me."}},
+    {"tool": "Write", "args": {"file_path": "notes/warm-up.txt",
+                               "content": "contact: someone@example.com token=abc, card 4111 1111 1111 1111"}},
+    {"tool": "run_sql", "args": {"sql": "DELETE FROM warm_up_rows WHERE id = 1"}},
+    {"tool": "send_money", "args": {"to": "DE89370400440532013000", "amount": 1, "currency": "EUR"}},
+]  # fmt: skip
 
-def measure(src: Path, pack: str, one: Path, corpus: Path) -> tuple[float, float, float]:
+
+def measure(src: Path, pack: str, one: Path, warm: Path, corpus: Path) -> tuple[float, float, float, float]:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, pack, str(one), str(corpus)], capture_output=True, env=_env(src)
+        [sys.executable, "-c", _PROBE, pack, str(one), str(warm), str(corpus)],
+        capture_output=True,
+        env=_env(src),
     )
     if done.returncode != 0:
         raise RuntimeError(f"measuring --pack {pack} failed: {done.stderr.decode()[-500:]}")
-    base, first, again = json.loads(done.stdout)
-    return base, first, again
+    base, first, again, loading = json.loads(done.stdout)
+    return base, first, again, loading
 
 
 def outcome(line: str) -> tuple[str, tuple[str, ...]]:
@@ -128,6 +145,8 @@ def main() -> None:
             (folder / "base").mkdir()
             trees = {"before": tree_at(opts.baseline, folder / "base"), "after": ROOT / "src"}
         one = write_stream(folder / "one.jsonl", everyday[:1])
+        warm = folder / "warm.jsonl"
+        warm.write_text("".join(json.dumps(line) + "\n" for line in WARM_UP))
         once = write_stream(folder / "once.jsonl", everyday)
         compare = write_stream(folder / "compare.jsonl", everyday + shell_sets())
         speed: dict[tuple[str, str], dict[str, float]] = {}
@@ -144,16 +163,18 @@ def main() -> None:
             if opts.baseline:
                 pairs = zip(outputs["before"], outputs["after"], strict=True)
                 differ[pack] = sum(outcome(a) != outcome(b) for a, b in pairs)
-            samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label in trees}
+            samples: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label in trees}
             for _ in range(opts.runs):  # interleaved: every tree sees the same machine load
                 for label, src in trees.items():
-                    samples[label].append(measure(src, pack, one, once))
+                    samples[label].append(measure(src, pack, one, warm, once))
             for label in trees:
                 rows = samples[label]
                 speed[(pack, label)] = {
-                    "first": statistics.median((n - 1) / max(f - b, 1e-6) for b, f, _a in rows),
-                    "again": statistics.median((n - 1) / max(a - b, 1e-6) for b, _f, a in rows),
-                    "startup": statistics.median(b for b, _f, _a in rows) * 1000,
+                    "first": statistics.median((n - 1) / max(f - b, 1e-6) for b, f, _a, _w in rows),
+                    "cold": statistics.median((n - 1) / max(f + w - 2 * b, 1e-6) for b, f, _a, w in rows),
+                    "again": statistics.median((n - 1) / max(a - b, 1e-6) for b, _f, a, _w in rows),
+                    "startup": statistics.median(b for b, _f, _a, _w in rows) * 1000,
+                    "loading": statistics.median(w - b for b, _f, _a, w in rows) * 1000,
                 }
     load = (load_before + os.getloadavg()[0]) / 2
     labels = list(trees)
@@ -164,17 +185,20 @@ def main() -> None:
         "`Bash` action each) through the command line's entry (`check --json --pack PACK --input FILE`, output "
         "to /dev/null). Decisions per second of the process's CPU time, engine load taken out by difference (a "
         f"stream of the first line only); median of {opts.runs} fresh processes, trees interleaved; 1-minute load average "
-        f"{load:.1f} (shared 2-core machine). first sight = every command new to the process; seen before = "
-        f"the same commands again in the same process. Target: {TARGET:,}/s for the default pack.",
+        f"{load:.1f} (shared 2-core machine). first sight = every command new to the process, its detectors "
+        "loaded by a few warm-up lines first; incl. loading = the same with that loading counted; seen before "
+        f"= the same commands again in the same process. Target: {TARGET:,}/s for the default pack.",
         "",
-        "| pack | tree | first sight /s | seen before /s | engine load + 1 decision, ms CPU |",
-        "|---|---|---:|---:|---:|",
+        "| pack | tree | first sight /s | first sight incl. loading /s | seen before /s "
+        "| engine load + 1 decision, ms CPU | loading the detectors, ms CPU |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for pack in packs:
         for label in labels:
             s = speed[(pack, label)]
             lines.append(
-                f"| {pack} | {label} | {s['first']:,.0f} | {s['again']:,.0f} | {s['startup']:,.0f} |"
+                f"| {pack} | {label} | {s['first']:,.0f} | {s['cold']:,.0f} | {s['again']:,.0f} "
+                f"| {s['startup']:,.0f} | {s['loading']:,.0f} |"
             )
     total = len(everyday) + len(shell_sets())
     lines += [
@@ -195,14 +219,20 @@ def main() -> None:
         lines.append(f"| {pack} | " + " | ".join(cells) + extra)
     lines += [
         "",
-        "Far from the target. Per decision the default pack computes three detector facts for a `Bash` "
-        "action: the shell analysis (cached per command in the process), the URLs and hosts, and the "
-        "injection score of every argument text; the last two are now remembered per text across actions "
-        "(bounded LRU), which is what moves the seen-before column. First sight is dominated by the shell "
-        "analysis of a new command (about 0.5 ms of CPU here); seen before, what remains is spread thin: "
-        "reading and validating the JSON line, the decision id's digest, converting the facts into CEL "
-        "values and running about eight rules, and writing the decision. The engine alone (an empty "
-        "policy) costs about 45 µs of CPU per decision here.",
+        "Where the time goes (default pack, a `Bash` action: the shell analysis, the URLs and hosts, and the "
+        "injection score of every argument text, then about eight rules). Seen before: the policy step's "
+        "outcome is remembered per action for the policy's text (`railguard.policy._memo`: the same tool, "
+        "plain-JSON arguments in order, context, tool spec and mode give the same hits, for the built-in "
+        "detectors), so a repeated command skips the detectors, the conversion of the facts into CEL values "
+        "(about 20 µs a decision: the CEL binding converts each string at a few µs) and the rules. What "
+        "remains, measured in one process on a less busy moment: the engine's own path (admission checks, "
+        "deadline, the decision id's two digests, assembly) about 30-40 µs, reading and validating the JSON "
+        "line about 15-20 µs, writing the decision about 10 µs. First sight is dominated by the shell "
+        "analysis of a new command (about 250 µs of CPU on a quieter moment, spread over the tree-sitter "
+        "parse, the walker and dozens of rule functions), then the injection score of its text; loading the "
+        "SQL parser (sqlglot) and the injection model once per process costs most of a second here (last "
+        "column), which a short stream pays on its first SQL or long text. Both first-sight columns are far "
+        "from the target: that needs a shell analysis several times cheaper, not the stream's glue.",
         "",
         f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
         "",

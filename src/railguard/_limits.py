@@ -48,6 +48,8 @@ def check_json_text(text: str, *, max_depth: int = MAX_JSON_DEPTH, max_chars: in
         raise LimitExceeded(
             f"the input is {len(text):,} characters, over the limit of {max_chars:,}; send less"
         )
+    if text.count("[") + text.count("{") <= max_depth:
+        return  # depth never exceeds the number of openers (counted in strings too: an over-count)
     depth = 0
     for match in _STRUCTURE.finditer(text):
         token = match.group()
@@ -65,6 +67,7 @@ def parse_json(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, max_chars:
     later, wherever the value is first written). Raises LimitExceeded or ValueError (bad JSON)."""
     import json
 
+    decoded = isinstance(text, bytes)
     if isinstance(text, bytes):
         if len(text) > max_chars:
             raise LimitExceeded(
@@ -79,7 +82,10 @@ def parse_json(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, max_chars:
         value = json.loads(text)
     except RecursionError:  # unreachable under the depth bound; kept so no input can escape as a crash
         raise LimitExceeded(_too_deep(max_depth)) from None
-    check_value(value, max_depth=max_depth)
+    # The value nests as deep as the text (bounded above). A lone surrogate in it comes from a
+    # `\u` escape or from the text itself; text decoded from UTF-8, or ASCII text, holds none.
+    if "\\u" in text or not (decoded or text.isascii()):
+        check_value(value, max_depth=max_depth)
     return value
 
 

@@ -220,6 +220,7 @@ class Facts:
         "approval_id",
         "approved_rules",
         "batches",
+        "cel_stale",
         "charged",
         "charges",
         "deadline",
@@ -267,6 +268,9 @@ class Facts:
         self.approval_id: str | None = None  # set when a human's approval covers this call
         self.approved_rules: frozenset[str] | None = None  # the asking rules it covers (None: all)
         self._values: dict[str, Any] = {}
+        # The policy's CEL context does not hold this action's variables (its policy step's outcome
+        # was remembered): readers after the rules go through `policy.cel_context(action, facts)`.
+        self.cel_stale = False
 
     @property
     def on_error(self) -> Verdict:

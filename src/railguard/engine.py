@@ -62,7 +62,7 @@ from railguard.model import (
     current_context,
 )
 from railguard.policy import CompiledPolicy, Contract, compile_contract, load_policy, load_source
-from railguard.policy._evaluate import cel_error, evaluate_rules
+from railguard.policy._evaluate import cel_context, cel_error, evaluate_rules
 
 __all__ = [
     "STAGES",
@@ -873,7 +873,7 @@ def _decision_id(action: Action) -> str:
 def _apply_modifications(action: Action, facts: Facts) -> dict[str, Any]:
     policy = facts.policy
     new_args = dict(action.args)
-    cel_ctx = policy.cel_context()
+    cel_ctx = cel_context(action, facts)
     for hit in facts.hits:
         if hit.verdict is not Verdict.MODIFY or hit.mode is not Mode.ENFORCE:
             continue

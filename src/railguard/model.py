@@ -153,6 +153,9 @@ def reset_current_context(token: contextvars.Token[Context]) -> None:
     _current_context.reset(token)
 
 
+_ACTION_KEYS = frozenset({"tool", "args", "context", "id", "call_id"})
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     """One tool call an agent wants to make. Without an explicit context it takes the one of the
@@ -168,9 +171,9 @@ class Action:
         """The documented JSON shape: `{"tool", "args", "context", "id"}`."""
         if not isinstance(data, Mapping):
             raise ValueError("an action must be a JSON object with a 'tool' key")
-        unknown = sorted(set(data) - {"tool", "args", "context", "id", "call_id"})
+        unknown = set(data) - _ACTION_KEYS
         if unknown:
-            raise ValueError(f"unknown action key(s) {unknown}; allowed: tool, args, context, id")
+            raise ValueError(f"unknown action key(s) {sorted(unknown)}; allowed: tool, args, context, id")
         tool = data.get("tool")
         if not isinstance(tool, str) or not tool:
             raise ValueError("action 'tool' must be a non-empty string (the tool's name)")
@@ -210,7 +213,11 @@ class Action:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return _CANONICAL(value)
+
+
+# `json.dumps` with these options, without building an encoder per call (every decision id needs one).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)

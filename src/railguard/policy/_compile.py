@@ -30,6 +30,7 @@ from railguard.policy._cel import (
 from railguard.policy._collect import skip_item
 from railguard.policy._contracts import Contract, compile_contract
 from railguard.policy._loader import PolicySource
+from railguard.policy._memo import memo_for
 from railguard.policy._schema import ListSpec, MacroSpec, RuleSpec
 
 BASE_VARIABLES = frozenset({"tool", "args", "ctx", "effect", "trust"})
@@ -137,6 +138,7 @@ class CompiledPolicy:
         self._plans: OrderedDict[str, ToolPlan] = OrderedDict()
         self._plans_lock = threading.Lock()
         self._local = threading.local()
+        self.outcomes = memo_for(source.digest)  # the policy step's outcome per action seen (see `_memo`)
 
     # -- compile ---------------------------------------------------------------------------------
 

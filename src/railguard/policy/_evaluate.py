@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from railguard._pipeline import DeadlineExceeded, RuleTrace
 from railguard.model import Action, Context, Effect, Mode, RuleHit, Severity, Trust
+from railguard.policy._memo import memo_key, pure_facts
 
 if TYPE_CHECKING:
+    import cel
+
     from railguard._pipeline import Facts
     from railguard.policy._compile import CompiledRule
 
-__all__ = ["cel_error", "evaluate_rules"]
+__all__ = ["cel_context", "cel_error", "evaluate_rules"]
 
 
 def cel_error(err: BaseException) -> str:
@@ -30,12 +33,44 @@ def cel_error(err: BaseException) -> str:
 
 
 def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
-    """The "policy" step."""
+    """The "policy" step: remembered per action for the policy (see `_memo`), except for `explain`."""
     plan, policy = facts.plan, facts.policy
     if not plan.rules:
         return None
+    key = None
+    if facts.traces is None and pure_facts(plan.facts):
+        key = memo_key(action, facts.mode, facts.spec)
+    if key is not None:
+        known = policy.outcomes.get(key, facts.spec)
+        if known is not None:
+            facts.cel_stale = True  # the CEL context still holds another action's variables
+            return list(known)
+    hits = _evaluate(action, facts)
+    if (
+        key is not None
+        and not facts.rewrites
+        and not facts.failed()
+        and all(h.source != "error" for h in hits)
+    ):
+        policy.outcomes.put(key, facts.spec, tuple(hits))
+    return hits
+
+
+def cel_context(action: Action, facts: Facts) -> cel.Context:
+    """The CEL context holding this action's variables, for what reads it after the rules (a
+    rewrite, an approval's `match`): filled now if the policy step's outcome was remembered."""
+    ctx = facts.policy.cel_context()
+    if facts.cel_stale:
+        ctx.update(_variables(action, facts))
+        facts.cel_stale = False
+    return ctx
+
+
+def _evaluate(action: Action, facts: Facts) -> list[RuleHit]:
+    plan, policy = facts.plan, facts.policy
     cel_ctx = policy.cel_context()
     cel_ctx.update(_variables(action, facts))
+    facts.cel_stale = False
     hits: list[RuleHit] = []
     error_mode = Mode.AUDIT if facts.mode is Mode.AUDIT else Mode.ENFORCE
     broken = facts.failed() if plan.facts else {}

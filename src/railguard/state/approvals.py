@@ -23,6 +23,7 @@ from railguard._internal import internal_error
 from railguard.errors import ApprovalDenied, ApprovalRequired, GuardBlocked
 from railguard.model import Action, Decision, Mode, RuleHit, Severity, Verdict
 from railguard.policy._cel import Condition, compile_condition
+from railguard.policy._evaluate import cel_context
 from railguard.policy._schema import APPROVAL_SCOPES
 from railguard.state import _approvals_repo as repo
 from railguard.state._approvals_repo import (
@@ -284,8 +285,8 @@ class Approvals:
         if approval.scope == "call" or not approval.match:
             return True
         condition = self._compiled_match(approval.match, facts)
-        cel_ctx = facts.policy.cel_context()
         action = facts.action
+        cel_ctx = cel_context(action, facts)  # this action's facts, should the pattern read them
         cel_ctx.update({"args": dict(action.args), "tool": action.tool, "ctx": action.context.to_dict()})
         try:
             return condition.evaluate(cel_ctx) is True

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from typing import Any, Generic, TypeVar, overload
 
 from railguard.detect.paths import is_inside, is_system_path, resolve_path, secret_path_kind
 from railguard.detect.shell._flow import basename
@@ -233,6 +235,31 @@ _VALUED: dict[str, frozenset[str]] = {
 }
 
 
+T = TypeVar("T")
+
+
+class _computed_once(Generic[T]):
+    """`functools.cached_property` without the lock it takes on every first read in Python 3.11 (a
+    view belongs to one analysis, on one thread): computed on first read, then an instance attribute."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _computed_once[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | _computed_once[T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
+
+
 class CommandView:
     """Normalized access to one command's flags and operands."""
 
@@ -244,15 +271,15 @@ class CommandView:
         self.secret_reads: list[tuple[str, str]] | None = None  # filled by the credential rules
         self.destinations: list[str] | None = None  # filled by the network rules
 
-    @cached_property
+    @_computed_once
     def ordered_flags(self) -> list[str]:
         return normalize_flags(self.name, [w.text for w in self.args])
 
-    @cached_property
+    @_computed_once
     def flags(self) -> frozenset[str]:
         return frozenset(self.ordered_flags)
 
-    @cached_property
+    @_computed_once
     def operands(self) -> list[Word]:
         valued = _VALUED.get(self.name, frozenset())
         out: list[Word] = []
