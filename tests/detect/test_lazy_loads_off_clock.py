@@ -5,14 +5,16 @@ process that needs them gets the same verdict as every later one."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import railguard as rg
-from conftest import FakeClock
 from railguard.detect import _budget
 from railguard.detect.shell import _catalogue, _host_effects, _rules_db
+
+if TYPE_CHECKING:
+    from conftest import FakeClock  # the `fake_clock` fixture
 
 # {} takes a different value in each check: an analysis seen before is answered from its cache
 SQL_COMMAND = 'sqlite3 app.db "DELETE FROM audit_{}"'
