@@ -1,8 +1,9 @@
 """OTLP trace export requests (protobuf or OTLP/JSON) -> redacted `SpanRow`s.
 
 OTLP/JSON is protobuf's JSON mapping with one difference that matters: trace and span ids are hex
-strings, not base64. They are rewritten to base64 before `json_format` parses the document, so both
-encodings end in the same `ExportTraceServiceRequest` and share one mapping to rows. Enums may come
+strings, not base64. A plain document is read by `_otlp_json` (no per-field reflection); any other is
+parsed by `json_format` after its ids are rewritten to base64. Both encodings end in the same
+`ExportTraceServiceRequest` and share one mapping to rows. Enums may come
 as numbers or names and 64-bit integers as strings or numbers: `json_format` accepts all of these.
 """
 
@@ -25,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from railguard.server.routes._otlp_json import NotPlain, request_from_json
 from railguard.store import SpanRow
 from railguard.trace._keys import REDACTED, TENANT
 from railguard.trace._redaction import RedactionPolicy, Redactor
@@ -69,6 +71,10 @@ def parse_json(body: bytes) -> ExportTraceServiceRequest:
         raise OtlpDecodeError(f"body is not JSON ({type(exc).__name__} at {_position(exc)})") from None
     if not isinstance(document, dict):
         raise OtlpDecodeError("OTLP/JSON body must be an object with 'resourceSpans'")
+    try:
+        return request_from_json(document)
+    except NotPlain:
+        pass  # json_format decides (and words any error): the exact, slower path
     _hex_ids_to_base64(document)
     request = ExportTraceServiceRequest()
     try:
