@@ -202,11 +202,17 @@ def _row(span: Span, resource: dict[str, Any], policy: RedactionPolicy) -> SpanR
 
 
 def _attributes(key_values: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in key_values}
+    out: dict[str, Any] = {}
+    for kv in key_values:  # strings inline: most attributes are strings, and this runs per attribute
+        value = kv.value
+        which = value.WhichOneof("value")
+        out[kv.key] = value.string_value if which == "string_value" else _value(value, which)
+    return out
 
 
-def _value(value: AnyValue) -> Any:
-    which = value.WhichOneof("value")
+def _value(value: AnyValue, which: str | None = None) -> Any:
+    if which is None:
+        which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value
     if which == "array_value":
@@ -222,10 +228,14 @@ def _value(value: AnyValue) -> Any:
 
 
 _CONTAINERS_AND_BYTES = (dict, list, tuple, bytes)
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _json_ready_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """In place: only containers and bytes need `_json_ready` (most values are plain scalars)."""
+    """In place: only containers and bytes need `_json_ready` (most values are plain scalars, and
+    most spans have no other: their values' types are checked together first)."""
+    if _PLAIN_SCALARS.issuperset(map(type, attributes.values())):
+        return attributes
     for key, value in attributes.items():
         if isinstance(value, _CONTAINERS_AND_BYTES):
             attributes[key] = _json_ready(value)
