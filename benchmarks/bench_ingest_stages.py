@@ -27,6 +27,8 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "ingest_stages.md"
 STAGES = ("parse", "to_rows", "write")
+# OTLP/JSON: only its parse differs (both encodings end in the same request, then the same stages).
+JSON_STAGE = "parse_json"
 COMMAND = ".venv/bin/python -m benchmarks.bench_ingest_stages"
 
 
@@ -46,16 +48,22 @@ def measure(backend: str, spans: int, pg: str) -> dict[str, float]:
     """CPU microseconds per span in each stage, for the railguard package this interpreter imports."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from benchmarks.bench_ingest import batches_of, build_spans
+    from benchmarks.bench_ingest import batches_of, build_spans, json_body
     from railguard.server.routes import _otlp_decode as decode
     from railguard.server.routes.otlp import OtlpSettings, warm_up
     from railguard.store import open_store
 
-    bodies = [encode_spans(batch).SerializeToString() for batch in batches_of(build_spans(spans), 200)]
+    batches = batches_of(build_spans(spans), 200)
+    bodies = [encode_spans(batch).SerializeToString() for batch in batches]
+    json_bodies = [json_body(batch) for batch in batches]
     settings = OtlpSettings()
     warm_up(settings)
-    totals = dict.fromkeys(STAGES, 0.0)
+    totals = dict.fromkeys((*STAGES, JSON_STAGE), 0.0)
     clock = time.process_time
+    for body in json_bodies:
+        began = clock()
+        decode.parse_json(body)
+        totals[JSON_STAGE] += clock() - began
     with _store_url(backend, pg) as url:
         store = open_store(url)
         try:
@@ -121,18 +129,24 @@ def main() -> None:
         "receiver's process (`time.process_time`), PostgreSQL's server CPU not included. Machine: 2 CPUs "
         f"shared with other work, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end.",
         "",
-        "| code | store | parse us/span | to_rows us/span | write us/span | total us/span |",
-        "|---|---|---:|---:|---:|---:|",
+        "| code | store | parse us/span | to_rows us/span | write us/span | total us/span | OTLP/JSON parse us/span | OTLP/JSON total us/span |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, backend, stages in rows:
         cells = " | ".join(f"{stages[s]:.1f}" for s in STAGES)
-        lines.append(f"| {label} | {backend} | {cells} | {sum(stages.values()):.1f} |")
+        total = sum(stages[s] for s in STAGES)
+        as_json = stages.get(JSON_STAGE)
+        json_cells = (
+            "- | -" if as_json is None else f"{as_json:.1f} | {total - stages['parse'] + as_json:.1f}"
+        )
+        lines.append(f"| {label} | {backend} | {cells} | {total:.1f} | {json_cells} |")
     lines += [
         "",
         "- parse: `ExportTraceServiceRequest.ParseFromString` (upb, C). to_rows: attributes out of the "
         "protobuf, every string redacted (secrets and PII), wide columns mapped, model calls priced. write: "
         "`Store.write_spans` (sanitize check, tenant claim, identity and duplicate lookups, INSERT, run "
-        "upsert, commit).",
+        "upsert, commit). OTLP/JSON parse: `parse_json` of the same batches as OTLP/JSON bodies (JSON "
+        "decode and the request built from it); its total is that plus the same to_rows and write.",
         "",
     ]
     RESULTS.write_text("\n".join(lines))

@@ -126,6 +126,13 @@ def test_the_fast_check_binds_exactly_what_the_sanitizing_path_would() -> None:
         {"attributes": {True: "bool key"}},
         {"attributes": {"n": -(2**63) - 1}},
         {"kind": "k" * 17},  # longer than the column
+        {"tenant": "t" * 129},  # the columns are checked together: each against its own length
+        {"agent": "a\ud800b"},
+        {"status_message": "x\x00y"},
+        {"output_tokens": -(2**63) - 1},
+        {"cost_usd": -math.inf},
+        {"session": ["not", "a", "column", "value"]},
+        {"attributes": {"flat": 1, "n": 2**63}},
         {"attributes": {"deep": _nested(70)}},
     ],
     ids=repr,

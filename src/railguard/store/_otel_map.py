@@ -83,19 +83,23 @@ def columns_from_attributes(
 ) -> dict[str, Any]:
     """The column values found in a span's attributes and resource (missing ones are None)."""
     columns: dict[str, Any] = dict.fromkeys(_COLUMNS)
-    # One pass over the span's (few) attributes instead of one lookup per candidate key.
-    candidates: dict[str, list[tuple[int, Any]]] = {}
+    # One pass over the span's (few) attributes instead of one lookup per candidate key. A text
+    # column keeps its best-ranked value; a number column all of them (a malformed one is skipped).
+    best: dict[str, tuple[int, Any]] = {}
+    numbers: dict[str, list[tuple[int, Any]]] = {}
     for key, value in attributes.items():
         targets = _CANDIDATE_OF.get(key)
         if targets is not None and value is not None and value != "":
             for column, rank in targets:
-                candidates.setdefault(column, []).append((rank, value))
-    for column, found in candidates.items():
+                if column in _NUMBER_KEYS:
+                    numbers.setdefault(column, []).append((rank, value))
+                elif column not in best or rank < best[column][0]:
+                    best[column] = (rank, value)
+    for column, (_priority, value) in best.items():
+        columns[column] = str(value)
+    for column, found in numbers.items():
         found.sort(key=_rank)
-        if column in _TEXT_KEYS:
-            columns[column] = str(found[0][1])
-        else:
-            columns[column] = _first_converted(found, float if column == "cost_usd" else int)
+        columns[column] = _first_converted(found, float if column == "cost_usd" else int)
     columns["operation"] = _operation(attributes, is_root=is_root)
     if columns["tool_name"] is None and columns["operation"] == TOOL_OPERATION:
         columns["tool_name"] = _first_text(attributes, ("traceloop.entity.name",))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json.encoder
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from railguard._limits import _SURROGATE
@@ -33,11 +34,24 @@ _ENCODE: Callable[[Any, int], Sequence[str]] = (
     if _C_ENCODER is not None
     else lambda value, _level: [_ENCODER.encode(value)]
 )
+
+
+def _values_of(columns: tuple[tuple[str, int | None], ...]) -> Callable[[SpanRow], tuple[Any, ...]]:
+    get = attrgetter(*(name for name, _ in columns))
+    return get if len(columns) > 1 else lambda row: (get(row),)
+
+
 _ESCAPED_NUL = "\\u0000"  # json.dumps writes NUL as this escape even with ensure_ascii=False
-# (field, VARCHAR length or None) for every non-JSON column, in SpanRow order.
-_TEXT_LIMITS: tuple[tuple[str, int | None], ...] = tuple(
-    (name, getattr(spans.c[name].type, "length", None)) for name in SPAN_FIELDS if name not in JSON_FIELDS
+# (field, VARCHAR length or None) for the non-JSON columns before and after the JSON ones (which
+# are together in SpanRow), each with one getter for all their values.
+_JSON_ORDER = tuple(name for name in SPAN_FIELDS if name in JSON_FIELDS)
+_FIRST_JSON, _LAST_JSON = SPAN_FIELDS.index(_JSON_ORDER[0]), SPAN_FIELDS.index(_JSON_ORDER[-1])
+assert SPAN_FIELDS[_FIRST_JSON : _LAST_JSON + 1] == _JSON_ORDER  # the JSON fields are together
+_HEAD, _TAIL = (
+    tuple((name, getattr(spans.c[name].type, "length", None)) for name in names)
+    for names in (SPAN_FIELDS[:_FIRST_JSON], SPAN_FIELDS[_LAST_JSON + 1 :])
 )
+_HEAD_VALUES, _TAIL_VALUES = (_values_of(columns) for columns in (_HEAD, _TAIL))
 
 
 def span_params(
@@ -60,24 +74,12 @@ def span_params(
 
 
 def _clean_params(row: SpanRow, serialized: dict[int, str | None]) -> dict[str, Any] | None:
-    """The row's values when nothing in it needs sanitizing, else None."""
+    """The row's values when nothing in it needs sanitizing, else None. Filled in SPAN_FIELDS order:
+    the columns before the JSON ones, the JSON ones, the columns after."""
     params: dict[str, Any] = {}
-    for name, limit in _TEXT_LIMITS:
-        value = getattr(row, name)
-        kind = type(value)
-        if kind is str:
-            if (limit is not None and len(value) > limit) or not _clean_text(value):
-                return None
-        elif kind is int:
-            if not _INT64_MIN <= value <= _INT64_MAX:
-                return None
-        elif kind is float:
-            if value - value != 0.0:  # NaN or +-Infinity
-                return None
-        elif kind not in _NUMBERS:
-            return None
-        params[name] = value
-    for name in JSON_FIELDS:
+    if not _clean_columns(_HEAD, _HEAD_VALUES(row), params):
+        return None
+    for name in _JSON_ORDER:
         value = getattr(row, name)
         if not value and type(value) in _EMPTY:
             text: str | None = _EMPTY[type(value)]
@@ -89,7 +91,29 @@ def _clean_params(row: SpanRow, serialized: dict[int, str | None]) -> dict[str, 
         if text is None:
             return None
         params[name] = text
-    return {name: params[name] for name in SPAN_FIELDS}
+    if not _clean_columns(_TAIL, _TAIL_VALUES(row), params):
+        return None
+    return params
+
+
+def _clean_columns(
+    columns: tuple[tuple[str, int | None], ...], values: tuple[Any, ...], params: dict[str, Any]
+) -> bool:
+    for (name, limit), value in zip(columns, values, strict=True):
+        kind = type(value)
+        if kind is str:
+            if (limit is not None and len(value) > limit) or not _clean_text(value):
+                return False
+        elif kind is int:
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                return False
+        elif kind is float:
+            if value - value != 0.0:  # NaN or +-Infinity
+                return False
+        elif kind not in _NUMBERS:
+            return False
+        params[name] = value
+    return True
 
 
 def _clean_text(text: str) -> bool:

@@ -62,12 +62,21 @@ def model_call_cost(
     (cached > input, reasoning > output): no cost is better than a wrong one."""
     if cache_read_tokens > input_tokens or reasoning_tokens > output_tokens:
         return None
-    counts = (input_tokens, output_tokens, cache_read_tokens, reasoning_tokens)
+    present = (input_tokens > 0, output_tokens > 0, cache_read_tokens > 0, reasoning_tokens > 0)
     try:
-        rates = _rates(model, provider, tuple(count > 0 for count in counts))
+        rates = _rates(model, provider, present)
         if rates is not None:
-            total = rates[0] + sum(rate * count for rate, count in zip(rates[1:], counts, strict=True))
+            # Spelled out (ingest prices every model span); the same sums in the same order as
+            # `fixed + sum(rate * count ...)`, so the same float.
+            fixed, per_input, per_output, per_cached, per_reasoning = rates
+            total = fixed + (
+                per_input * input_tokens
+                + per_output * output_tokens
+                + per_cached * cache_read_tokens
+                + per_reasoning * reasoning_tokens
+            )
         else:
+            counts = (input_tokens, output_tokens, cache_read_tokens, reasoning_tokens)
             with warnings.catch_warnings():  # the table warns about its own data, not the caller's
                 warnings.simplefilter("ignore")
                 total = float(_calc(_usage(*counts), model, provider).total_price)

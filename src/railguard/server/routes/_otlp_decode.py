@@ -1,8 +1,9 @@
 """OTLP trace export requests (protobuf or OTLP/JSON) -> redacted `SpanRow`s.
 
 OTLP/JSON is protobuf's JSON mapping with one difference that matters: trace and span ids are hex
-strings, not base64. They are rewritten to base64 before `json_format` parses the document, so both
-encodings end in the same `ExportTraceServiceRequest` and share one mapping to rows. Enums may come
+strings, not base64. A plain document is read by `_otlp_json` (no per-field reflection); any other is
+parsed by `json_format` after its ids are rewritten to base64. Both encodings end in the same
+`ExportTraceServiceRequest` and share one mapping to rows. Enums may come
 as numbers or names and 64-bit integers as strings or numbers: `json_format` accepts all of these.
 """
 
@@ -25,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from railguard.server.routes._otlp_json import NotPlain, request_from_json
 from railguard.store import SpanRow
 from railguard.trace._keys import REDACTED, TENANT
 from railguard.trace._redaction import RedactionPolicy, Redactor
@@ -69,6 +71,10 @@ def parse_json(body: bytes) -> ExportTraceServiceRequest:
         raise OtlpDecodeError(f"body is not JSON ({type(exc).__name__} at {_position(exc)})") from None
     if not isinstance(document, dict):
         raise OtlpDecodeError("OTLP/JSON body must be an object with 'resourceSpans'")
+    try:
+        return request_from_json(document)
+    except NotPlain:
+        pass  # json_format decides (and words any error): the exact, slower path
     _hex_ids_to_base64(document)
     request = ExportTraceServiceRequest()
     try:
@@ -196,11 +202,17 @@ def _row(span: Span, resource: dict[str, Any], policy: RedactionPolicy) -> SpanR
 
 
 def _attributes(key_values: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in key_values}
+    out: dict[str, Any] = {}
+    for kv in key_values:  # strings inline: most attributes are strings, and this runs per attribute
+        value = kv.value
+        which = value.WhichOneof("value")
+        out[kv.key] = value.string_value if which == "string_value" else _value(value, which)
+    return out
 
 
-def _value(value: AnyValue) -> Any:
-    which = value.WhichOneof("value")
+def _value(value: AnyValue, which: str | None = None) -> Any:
+    if which is None:
+        which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value
     if which == "array_value":
@@ -216,10 +228,14 @@ def _value(value: AnyValue) -> Any:
 
 
 _CONTAINERS_AND_BYTES = (dict, list, tuple, bytes)
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _json_ready_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """In place: only containers and bytes need `_json_ready` (most values are plain scalars)."""
+    """In place: only containers and bytes need `_json_ready` (most values are plain scalars, and
+    most spans have no other: their values' types are checked together first)."""
+    if _PLAIN_SCALARS.issuperset(map(type, attributes.values())):
+        return attributes
     for key, value in attributes.items():
         if isinstance(value, _CONTAINERS_AND_BYTES):
             attributes[key] = _json_ready(value)
