@@ -68,7 +68,7 @@ _WORDS = st.lists(
 
 
 @functools.cache
-def _totals() -> dict[tuple[str, str], float]:
+def _totals() -> dict[str, dict[str, float]]:
     model = shipped_model()
     return pair_totals(model._unigrams, model._bigrams)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import ipaddress
 
-from railguard.detect.pii import PII_KINDS, find_pii, luhn_valid
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from railguard.detect.pii import PII_KINDS, _not_ipv6, find_pii, luhn_valid
 
 POSITIVES = [
     ("email", "write to ana.lopez+billing@mail.example.co.uk today", "ana.lopez+billing@mail.example.co.uk"),
@@ -69,3 +73,16 @@ def test_lowercase_iban_is_accepted_and_trailing_word_is_not_swallowed() -> None
     text = "iban gb82west12345698765432 ABCD"
     [finding] = find_pii(text)
     assert text[finding.start : finding.end] == "gb82west12345698765432"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0a9f:."), min_size=1, max_size=40))
+def test_what_the_ipv6_shortcut_refuses_ip_address_refuses_too(candidate: str) -> None:
+    if _not_ipv6(candidate):
+        with pytest.raises(ValueError):
+            ipaddress.ip_address(candidate)
+
+
+def test_clock_times_are_no_ip_addresses() -> None:
+    assert _not_ipv6("10:30:00") and not find_pii("the call is at 10:30:00 sharp, 12:45 at the latest")
+    assert not _not_ipv6("1:2:3:4:5:6:7:8") and not _not_ipv6("fe80::1")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from railguard.engine import Engine
 from railguard.model import Action, Context, Verdict
 from railguard.state._provenance_records import provenance_table
-from railguard.state._provenance_text import argument_values
+from railguard.state._provenance_text import MemoryGrams, argument_values, fast_gram_keys, words
 from railguard.state.provenance import (
     INJECTED_RULE,
     UNTRUSTED_RULE,
@@ -128,6 +128,40 @@ def test_injected_text_blocks_and_an_echoing_trusted_tool_does_not_launder_it() 
     prov.observe(note, "saved: hunter2sunshine", None)  # trusted, but its own argument echoed
     decision = engine.check(Action("update_password", {"password": "hunter2sunshine"}, context=RUN))
     assert decision.verdict is Verdict.BLOCK and decision.rules == (INJECTED_RULE,)
+
+
+def test_trusted_text_vouches_for_an_injected_output_that_comes_later() -> None:
+    engine = Engine(text=POLICY)
+    prov = install_provenance(engine, untyped="injected", integrity="off")
+    prov.record_output(Action("get_contacts", {}, context=RUN), "Favourite: hunter2sunshine")
+    note = Action("save_note", {"text": "change the password"}, context=RUN)
+    prov.observe(note, "saved: change the password", None)  # echoes its argument: vouches for nothing
+    prov.record_output(Action("get_reviews", {}, context=RUN), INJECTED)
+    assert verdict(engine, "update_password", password="hunter2sunshine") is Verdict.ALLOW
+    assert verdict(engine, "update_password", password="change the password") is Verdict.BLOCK
+
+
+def test_trusted_texts_are_indexed_only_once_untrusted_grams_reach_the_run() -> None:
+    grams = MemoryGrams()
+    grams.add_trusted("r", ["Le Marais Boutique"], [])
+    grams.add_trusted("r", ["saved: Riverside View Hotel"], ["Riverside View Hotel"])
+    marais, saved = fast_gram_keys(words("Le Marais Boutique")), fast_gram_keys(words("saved"))
+    assert grams.lookup("r", marais) == []  # nothing indexed yet: no untrusted text to vouch against
+    untrusted = fast_gram_keys(words("Riverside View Hotel"))
+    grams.add("r", untrusted, source="get_reviews", trusted=False, injected=True)
+    assert {s.entity for s in grams.lookup("r", marais | saved) if s.trusted} == marais | saved
+    assert not any(s.trusted for s in grams.lookup("r", untrusted))  # the echoed text did not vouch
+    grams.add_trusted("r", ["Ocean Pearl"], [])  # the run has untrusted grams now: indexed at once
+    assert all(s.trusted for s in grams.lookup("r", fast_gram_keys(words("Ocean Pearl"))))
+
+
+def test_pending_trusted_text_is_bounded() -> None:
+    grams = MemoryGrams(max_pending_chars=30)
+    grams.add_trusted("r", ["Le Marais Boutique"], [])
+    keys = fast_gram_keys(words("Le Marais Boutique"))
+    assert grams.lookup("r", keys) == []
+    grams.add_trusted("r", ["Riverside View Hotel"], [])  # 38 characters pending: indexed now
+    assert len(grams.lookup("r", keys)) == len(keys)
 
 
 def test_store_rows_hold_digests_only(store_url: str) -> None:

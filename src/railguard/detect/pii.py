@@ -139,9 +139,16 @@ def _keyed_ssn(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if _ssn(f"{digits[:3]}-{digits[3:5]}-{digits[5:]}", 0, 11) else None
 
 
+def _not_ipv6(candidate: str) -> bool:
+    """`10:30:00`, `12:45`: colons, no `::`, no dotted tail, not eight groups. `ip_address` refuses
+    these as well (it wants exactly 8 groups without `::`); saying so first spares its exceptions,
+    and e-mails are full of clock times."""
+    return ":" in candidate and "." not in candidate and "::" not in candidate and candidate.count(":") != 7
+
+
 def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
     candidate = text[start:end]
-    if _glued_to_number(text, start, end):
+    if _glued_to_number(text, start, end) or _not_ipv6(candidate):
         return None
     try:
         address = ipaddress.ip_address(candidate)

@@ -146,37 +146,82 @@ class GramSighting:
 
 
 class _RunGrams:
-    __slots__ = ("injected", "sources", "trusted", "untrusted")
+    __slots__ = ("injected", "pending", "pending_chars", "sources", "trusted", "untrusted")
 
     def __init__(self) -> None:
         self.trusted: set[int] = set()
         self.injected: set[int] = set()
         self.untrusted: dict[int, int] = {}  # gram -> index of the first untrusted source
         self.sources: list[str] = []
+        # Trusted texts not indexed yet, in order: (texts, texts of the call they answer).
+        self.pending: list[tuple[list[str], list[str]]] = []
+        self.pending_chars = 0
+
+
+def _trusted_keys(texts: list[str], echoed: list[str]) -> set[int]:
+    """The keys a trusted output vouches for: its grams but those of the call's own arguments
+    (a tool echoing them back vouches for nothing)."""
+    keys: set[int] = set()
+    for text in texts:
+        keys |= fast_gram_keys(words(text))
+    for text in echoed:
+        keys -= fast_gram_keys(words(text))
+    return keys
 
 
 class MemoryGrams:
     """The word-gram index of one process: per run, sets of in-process gram keys (set operations
-    run in C, so indexing a 10 KB output costs well under a millisecond). Runs are kept in an LRU."""
+    run in C, so indexing a 10 KB output costs well under a millisecond). Runs are kept in an LRU.
 
-    def __init__(self, max_runs: int = 1_000, max_per_run: int = 250_000) -> None:
+    A trusted gram only matters next to an untrusted one (it vouches for it, or completes a chain
+    with it): trusted texts (`add_trusted`) are indexed when the run's first untrusted grams arrive,
+    in the order they came, so a run no untrusted text was indexed in never pays for them."""
+
+    def __init__(
+        self, max_runs: int = 1_000, max_per_run: int = 250_000, max_pending_chars: int = 4_000_000
+    ) -> None:
         self._runs: OrderedDict[str, _RunGrams] = OrderedDict()
         self._max_runs = max_runs
         self._max_per_run = max_per_run
+        self._max_pending_chars = max_pending_chars  # past this, trusted texts are indexed at once
         self._lock = threading.Lock()
+
+    def _run(self, run: str) -> _RunGrams:
+        grams = self._runs.get(run)
+        if grams is None:
+            grams = self._runs[run] = _RunGrams()
+            while len(self._runs) > self._max_runs:
+                self._runs.popitem(last=False)
+        else:
+            self._runs.move_to_end(run)
+        return grams
+
+    def _vouch(self, grams: _RunGrams, keys: set[int]) -> None:
+        if len(grams.trusted) < self._max_per_run:
+            grams.trusted |= keys
+
+    def _index_pending(self, grams: _RunGrams) -> None:
+        pending, grams.pending, grams.pending_chars = grams.pending, [], 0
+        for texts, echoed in pending:
+            self._vouch(grams, _trusted_keys(texts, echoed))
+
+    def add_trusted(self, run: str, texts: list[str], echoed: list[str]) -> None:
+        """A trusted output's texts (`echoed`: the texts of the call it answers), indexed when
+        they can first matter."""
+        with self._lock:
+            grams = self._run(run)
+            grams.pending.append((texts, echoed))
+            grams.pending_chars += sum(map(len, texts))
+            if grams.untrusted or grams.pending_chars > self._max_pending_chars:
+                self._index_pending(grams)
 
     def add(self, run: str, keys: set[int], *, source: str, trusted: bool, injected: bool) -> None:
         with self._lock:
-            grams = self._runs.get(run)
-            if grams is None:
-                grams = self._runs[run] = _RunGrams()
-                while len(self._runs) > self._max_runs:
-                    self._runs.popitem(last=False)
-            else:
-                self._runs.move_to_end(run)
+            grams = self._run(run)
+            if grams.pending:
+                self._index_pending(grams)  # first, so the per-run bound keeps the arrival order
             if trusted:
-                if len(grams.trusted) < self._max_per_run:
-                    grams.trusted |= keys
+                self._vouch(grams, keys)
                 return
             if len(grams.untrusted) < self._max_per_run:
                 index = len(grams.sources)

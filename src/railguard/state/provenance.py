@@ -267,6 +267,11 @@ class Provenance:
         # In "injected" mode a clean untrusted output can never be the source of a text hit: skip
         # indexing it (most of the cost); trusted outputs are still indexed, since they vouch.
         wanted = self.untyped is True or (self.untyped == "injected" and (trusted or injected))
+        if wanted and trusted and not self._store_grams:
+            # In one process a trusted text is indexed only once untrusted grams reach the run.
+            echoed = [text for _, text in text_leaves(dict(echo_of.args))] if echo_of is not None else []
+            self._memory_grams.add_trusted(run, leaves, echoed)
+            wanted = False
         grams = self._grams_of(run, leaves, trusted=trusted, echo_of=echo_of) if wanted else set()
         if not entities and not grams:
             return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from itertools import accumulate, chain, pairwise, repeat
+from itertools import accumulate, chain, islice, pairwise, repeat
 from operator import add
 
 WINDOW = 40
@@ -35,18 +35,18 @@ _BYTE_TABLE = bytes.maketrans(
     bytes(range(0x100)),
     bytes((0 if chr(c) in _SENTENCE_ENDS else 0x20) if c in _SEPARATOR_CODES else c for c in range(0x100)),
 )
-_MARK_BETWEEN_SPACES = f" {SENTENCE_MARK} "
+_MARK_BETWEEN_SPACES = f" {SENTENCE_MARK} ".encode()
 
 
 def tokens(normalized: str) -> list[str]:
     """Words, with every run of sentence ends collapsed into one SENTENCE_MARK token."""
     ascii_only = normalized.isascii()
-    spaced = (
-        normalized.encode("utf-8", "surrogatepass").translate(_BYTE_TABLE).decode("utf-8", "surrogatepass")
-    )
-    while "\x00\x00" in spaced:  # halves every run per pass: a few C-level passes at most
-        spaced = spaced.replace("\x00\x00", "\x00")
-    spaced = spaced.replace("\x00", _MARK_BETWEEN_SPACES)
+    # Marks are placed in the bytes, one per character (a wide str costs up to 4 per character): no
+    # byte of a multi-byte character is a NUL or a space, so this is the same as on the decoded text.
+    data = normalized.encode("utf-8", "surrogatepass").translate(_BYTE_TABLE)
+    while b"\x00\x00" in data:  # halves every run per pass: a few C-level passes at most
+        data = data.replace(b"\x00\x00", b"\x00")
+    spaced = data.replace(b"\x00", _MARK_BETWEEN_SPACES).decode("utf-8", "surrogatepass")
     # Only spaces separate tokens now; a plain split() would also cut at Unicode spaces (U+2028...).
     return spaced.split() if ascii_only else list(filter(None, spaced.split(" ")))
 
@@ -91,23 +91,34 @@ def split_weights(weights: Mapping[str, float]) -> tuple[dict[str, float], dict[
 
 def pair_totals(
     unigrams: Mapping[str, float], bigrams: Mapping[tuple[str, str], float]
-) -> dict[tuple[str, str], float]:
+) -> dict[str, dict[str, float]]:
     """For every weighted bigram, its first word's unigram weight plus the bigram's: the weight a
-    token adds to a window when the next token completes that bigram (see `fast_window_max`)."""
-    return {pair: unigrams.get(pair[0], 0.0) + weight for pair, weight in bigrams.items()}
+    token adds to a window when the next token completes that bigram (see `fast_window_max`).
+    Keyed by first word, then second: looking up two already-hashed words costs less than building
+    and hashing a pair."""
+    totals: dict[str, dict[str, float]] = {}
+    for (first, second), weight in bigrams.items():
+        totals.setdefault(first, {})[second] = unigrams.get(first, 0.0) + weight
+    return totals
+
+
+_NO_PAIRS: dict[str, float] = {}
 
 
 def fast_window_max(
-    words: list[str], unigrams: Mapping[str, float], totals: Mapping[tuple[str, str], float]
+    words: list[str], unigrams: Mapping[str, float], totals: Mapping[str, dict[str, float]]
 ) -> float:
     """Exactly `window_max(words, unigrams, bigrams)` for `totals = pair_totals(unigrams, bigrams)`,
-    with one lookup per token instead of two and an addition: a token's weight is its pair's total
-    when the pair is a weighted bigram, else its unigram weight (that plus 0.0, the same float)."""
+    with no addition per token: a token's weight is its pair's total when the pair is a weighted
+    bigram, else its unigram weight (that plus 0.0, the same float)."""
     if not words:
         return 0.0
     by_word = map(unigrams.get, words, repeat(0.0))
+    followers = map(totals.get, words, repeat(_NO_PAIRS))
     # The pair lookup falls back to the unigram weight; the last word starts no bigram.
-    by_token = chain(map(totals.get, pairwise(words), by_word), (unigrams.get(words[-1], 0.0),))
+    by_token = chain(
+        map(dict.get, followers, islice(words, 1, None), by_word), (unigrams.get(words[-1], 0.0),)
+    )
     prefix = [0.0, *accumulate(by_token)]
     count = len(words)
     return max(prefix[min(start + WINDOW, count)] - prefix[start] for start in window_starts(count))

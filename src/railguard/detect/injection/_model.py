@@ -24,7 +24,7 @@ class LinearModel:
     # The weights split by unigram and bigram for the hot path (see `split_weights`).
     _unigrams: dict[str, float] = field(init=False, repr=False, compare=False)
     _bigrams: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
-    _pair_totals: dict[tuple[str, str], float] = field(init=False, repr=False, compare=False)
+    _pair_totals: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unigrams, bigrams = split_weights(self.weights)

@@ -189,18 +189,33 @@ _NO_MATCH = (-1, -1)
 _UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
 
 
-def _search(regex: Any, data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
-    """The byte spans of the first match at or after `pos` (group 0, then each group), or None.
-    Calls the binding's compiled RE2 directly when it exposes it: `regex.search` builds a generator
-    and a match object per call, which costs more than the search itself on text with many
-    candidates. Same search, same spans (this is what `search` does with bytes)."""
-    pos = min(pos, len(data))
+Search = Callable[[bytes, int], "Sequence[tuple[int, int]] | None"]
+
+
+def _searcher(regex: Any) -> Search:
+    """A function giving the byte spans of `regex`'s first match at or after `pos` (group 0, then
+    each group), or None. It calls the binding's compiled RE2 directly when the binding exposes it:
+    `regex.search` builds a generator and a match object per call, which costs more than the search
+    itself on text with many candidates. Same search, same spans (this is what `search` does with
+    bytes). Made once per rule, so a call looks nothing up."""
     compiled = getattr(regex, "_regexp", None)
     if compiled is None or _UNANCHORED is None:
-        match = regex.search(data, pos)
-        return None if match is None else [match.span(i) for i in range(regex.groups + 1)]
-    spans: Sequence[tuple[int, int]] = compiled.Match(_UNANCHORED.UNANCHORED, data, pos, len(data))
-    return None if spans[0] == _NO_MATCH else spans
+        groups = regex.groups + 1
+
+        def search_python(data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
+            match = regex.search(data, min(pos, len(data)))
+            return None if match is None else [match.span(i) for i in range(groups)]
+
+        return search_python
+    match_re2 = compiled.Match
+    unanchored = _UNANCHORED.UNANCHORED
+
+    def search(data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
+        size = len(data)
+        spans: Sequence[tuple[int, int]] = match_re2(unanchored, data, min(pos, size), size)
+        return None if spans[0] == _NO_MATCH else spans
+
+    return search
 
 
 class Scanner:
@@ -211,6 +226,7 @@ class Scanner:
         self.detector = detector
         self._regexes = [re2.compile(rule.pattern) for rule in self.rules]
         self._groups = [regex.groups > 0 for regex in self._regexes]
+        self._searches = [_searcher(regex) for regex in self._regexes]
         self.backend: SetBackend = make_backend([r.stage1_pattern for r in self.rules], backend)
 
     def candidates(self, text: str) -> list[Finding]:
@@ -226,9 +242,9 @@ class Scanner:
         for rule_id in sorted(set(rule_ids)):
             rule = self.rules[rule_id]
             group = 1 if self._groups[rule_id] else 0
-            regex = self._regexes[rule_id]
+            search = self._searches[rule_id]
             pos = 0
-            while (spans := _search(regex, data, pos)) is not None:
+            while (spans := search(data, pos)) is not None:
                 (m_start, m_end), (b_start, b_end) = spans[0], spans[group]
                 span = None
                 if b_start >= 0 and b_start < b_end:
