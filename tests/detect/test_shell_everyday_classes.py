@@ -49,6 +49,22 @@ def test_kubectl_server_changes_still_stop(command: str, verdict: str) -> None:
     assert _verdict(command) == verdict, _rules(command)
 
 
+# -- rclone's global `-n` is its dry run -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("rclone delete -n remote:old", "allow"),
+        ("rclone sync -vn ./site remote:www", "allow"),
+        ("rclone delete remote:old", "block"),
+        ("rclone sync ./site remote:www", "ask"),
+    ],
+)
+def test_rclone_short_dry_run(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
 # -- container images written to local transports publish nothing ------------------------------------------
 
 
@@ -177,3 +193,27 @@ def test_unknown_tool_on_working_tree_files_allows() -> None:
     assert _verdict("frobnicate --in docs/a.md --out build/a.html") == "allow"
     assert _verdict("frobnicate --in ~/.ssh/id_ed25519") == "block"
     assert _verdict("frobctl cluster delete main") == "ask"
+
+
+# -- GraphQL through `gh api`: the document, not the POST, says whether it writes ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("gh api graphql -f query='query($n: String!) { repository(name: $n) { id } }' -f n=cli", "allow"),
+        (
+            "gh api graphql --paginate -f query='{ viewer { repositories(first: 50) { nodes { name } } } }'",
+            "allow",
+        ),
+        (
+            "gh api graphql -f query='mutation { addStar(input: {starrableId: \"R\"}) { clientMutationId } }'",
+            "ask",
+        ),
+        ('gh api graphql -f query="$QUERY"', "ask"),  # the document is only known at run time
+        ("gh api graphql -F query=@ops/update.graphql", "ask"),
+        ("gh api graphql --input body.json", "ask"),
+    ],
+)
+def test_graphql_reads_allow_and_writes_ask(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)

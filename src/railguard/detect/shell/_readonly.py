@@ -15,6 +15,7 @@ _NOT_DRY = frozenset({"none", "false", "0", "no", "off"})
 # Short flags documented as "only show what would be done", per tool (and per git subcommand).
 _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
     "rsync": frozenset({"-n"}),
+    "rclone": frozenset({"-n"}),  # `-n, --dry-run` is a global flag of every rclone command
     "make": frozenset({"-n"}),
     "gmake": frozenset({"-n"}),
     "apt-get": frozenset({"-s"}),

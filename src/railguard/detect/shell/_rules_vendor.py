@@ -157,14 +157,34 @@ def effect_findings(view: CommandView, effect: Effect, args: list[str]) -> Itera
         yield finding(category, "vendor-mutate", "ask", severity, f"{what} changes remote state{suffix}")
 
 
-def _api_effect(spec: CliSpec, args: list[str]) -> Effect:
+def _api_effect(spec: CliSpec, args: list[str], dynamic: bool) -> Effect:
     """`gh api` / `glab api`: the HTTP method decides (fields without a method mean POST)."""
     methods = [v.upper() for v in _option_values(args, frozenset({"-X", "--method"}))]
     methods += [a[2:].upper() for a in args if a.startswith("-X") and len(a) > 2]
     fields = any(a in ("-f", "-F", "--field", "--raw-field", "--input") for a in args)
     method = methods[-1] if methods else ("POST" if fields else "GET")
     klass = {"GET": "read", "HEAD": "read", "DELETE": "destroy"}.get(method, "mutate")
+    if method == "POST" and not dynamic and _graphql_query(args):
+        klass = "read"
     return Effect(klass, ("api", method.lower()), spec)
+
+
+_API_VALUED = frozenset({"-f", "-F", "--field", "--raw-field", "-H", "--header", "-X", "--method", "--input",
+                         "-q", "--jq", "-t", "--template", "--cache", "--hostname", "-p", "--preview", "-R",
+                         "--repo"})  # fmt: skip
+_GRAPHQL_WRITE = re.compile(r"\b(?:mutation|subscription)\b")
+
+
+def _graphql_query(args: list[str]) -> bool:
+    """`gh api graphql -f query='query { viewer { login } }'`: GraphQL is always POSTed, its document says
+    whether it reads. A document from a file, stdin or a variable (`query=@q.graphql`, `--input`) is not
+    seen: no. Only the `query` field is run; the others are its variables."""
+    endpoint = positionals(args, _API_VALUED)[1:2]
+    if endpoint != ["graphql"] or "--input" in args:
+        return False
+    fields = _option_values(args, frozenset({"-f", "-F", "--field", "--raw-field"}))
+    documents = [f.split("=", 1)[1] for f in fields if f.startswith("query=")]
+    return bool(documents) and not any(d.startswith("@") or _GRAPHQL_WRITE.search(d) for d in documents)
 
 
 _ENDPOINT = re.compile(r"^[a-z]+(?:/[A-Za-z][\w-]*)+$")
@@ -224,7 +244,7 @@ def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     else:
         effect = classify(spec, args, _flag_keys(args), cat.verbs)
         if effect.klass == "api":
-            effect = _api_effect(spec, args)
+            effect = _api_effect(spec, args, any(w.dynamic for w in view.args))
         elif effect.klass == "endpoint":
             effect = _endpoint_effect(spec, effect, args, cat.verbs)
         elif spec.name == "terraform" and effect.path[:1] == ("apply",) and len(view.operands) > 1:
