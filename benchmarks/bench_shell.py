@@ -169,6 +169,50 @@ EVERYDAY_ROUND3 = {
     "shell_everyday.tsv": {"ask": 20, "block": 6},
     "shell_everyday_man.tsv": {"ask": 587, "block": 51},
 }
+# Round 4 (issue 16, everyday classes of the man-page corpus) starts at commit 7fba96f.
+ROUND4_COMMIT = "7fba96f"
+EVERYDAY_ROUND4 = {
+    "shell_everyday.tsv": {"ask": 24, "block": 6},
+    "shell_everyday_man.tsv": {"ask": 560, "block": 35},
+}
+# Why the everyday corpora still ask, per rule (the first asking finding of a line), reviewed in round 4 as
+# for an unattended coding agent.
+ASK_REVIEWS = {
+    "vendor-mutate": "right: a vendor CLI changes remote or cluster state (`kubectl create|set|run|apply|label`, "
+    "`rclone sync|move|link`, `gh secret set|workflow run|issue edit`, `skopeo copy` to a registry) or the "
+    "kubeconfig outside the working tree (`kubectl config set-credentials|use-context`)",
+    "vendor-sensitive": "right: needs a human look (`rclone serve|rcd|cleanup|dedupe|rmdir|deletefile`, `rclone rc` "
+    "calls that are not reads, `gh extension install`, `gh codespace ssh`, `podman manifest push`, `kubectl "
+    "config delete-*`); gh aliases and synopsis lines (`rclone backend COMMAND remote:`) have no known verb",
+    "upload-file": "right by policy: a file sent to a remote host (one that only reaches loopback is allowed)",
+    "gh-release": "right: publishes a release",
+    "reset-hard": "right: discards uncommitted work",
+    "read-private-key": "right: prints private key material into the agent's context (`openssl rsa -in key.pem "
+    "-text`); a `.pem` named as a certificate or parameters is allowed",
+    "docker-push": "right: publishes an image to a registry (local transports `dir:`, `oci:` ... are allowed)",
+    "redirect-system-file": "right: writes under /etc (a completion script every shell runs, mdadm.conf)",
+    "network-down": "right: takes an interface or the default route down",
+    "kubectl-delete": "right: deletes a named pod (`--force`, `--now` skip its grace period)",
+    "clock-change": "right: sets the system clock",
+    "syntax-error": "right: a here-document without its body is no complete command",
+    "send-message": "right: mails a message (`| sendmail`)",
+    "enable-autostart": "right: makes a service start at boot",
+    "credential-store-read": "right: prints credentials (`kubectl config view --raw`, `gpg --export-secret-subkeys`)",
+    "copy-secrets-remote": "right: copies a file list from / or /home to a remote",
+    "write-ssh-trust": "right: writes the SSH client configuration",
+    "stash-drop": "right: drops a stash for good",
+    "snapshot-destroy": "right: destroys a ZFS snapshot",
+    "service-stop": "right: stops a service",
+    "rm-recursive-dynamic": "right: `rm -rf` on names found at run time",
+    "remove-system-software": "right: removes a package ignoring its dependants",
+    "port-forward-public": "right: forwards a pod port on every interface",
+    "mac-profile-disabled": "right: disables an AppArmor profile",
+    "ln-overwrite-system-file": "right: replaces a program under /usr/bin",
+    "kubectl-drain": "right: evicts a node's pods",
+    "http-delete": "right: an HTTP DELETE to a remote host",
+    "git-clean-ignored": "right: deletes untracked and ignored files (`.env`, local data)",
+    "backup-delete": "right: prunes backup archives",
+}
 REDTEAM_ROUND3 = {"caught": 251, "strict": 251}
 BRIEF_ROUND3 = {"caught": 626, "strict": 548}
 PLAIN_BEFORE = {"caught": 151, "strict": 95, "ask": 0, "block": 0}
@@ -351,9 +395,10 @@ def everyday_rows(name: str = "shell_everyday.tsv") -> list[str]:
 
 
 def everyday_section() -> tuple[list[str], list[str]]:
+    r3, r4 = ROUND3_COMMIT, ROUND4_COMMIT
     table = [
-        f"| corpus | lines | ask at {ROUND3_COMMIT} | ask after | block at {ROUND3_COMMIT} | block after |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| corpus | lines | ask at {r3} | ask at {r4} | ask after | block at {r3} | block at {r4} | block after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     every_block: list[tuple[str, str]] = []
     all_asks: Counter[str] = Counter()
@@ -361,16 +406,18 @@ def everyday_section() -> tuple[list[str], list[str]]:
     for name, label in EVERYDAY_CORPORA:
         commands = everyday_rows(name)
         verdicts, ask_rules, blocked = scan(commands)
-        n, start = len(commands), EVERYDAY_ROUND3[name]
-        table.append(f"| {label} | {n} | {_pct(start['ask'], n)} | {_pct(verdicts['ask'], n)} "
-                     f"| {_pct(start['block'], n)} | {_pct(verdicts['block'], n)} |")  # fmt: skip
+        n, start, mid = len(commands), EVERYDAY_ROUND3[name], EVERYDAY_ROUND4[name]
+        table.append(f"| {label} | {n} | {_pct(start['ask'], n)} | {_pct(mid['ask'], n)} | {_pct(verdicts['ask'], n)} "
+                     f"| {_pct(start['block'], n)} | {_pct(mid['block'], n)} | {_pct(verdicts['block'], n)} |")  # fmt: skip
         totals.update({"n": n, "ask": verdicts["ask"], "block": verdicts["block"]})
-        totals.update({"ask0": start["ask"], "block0": start["block"]})
+        totals.update(
+            {"ask0": start["ask"], "block0": start["block"], "ask4": mid["ask"], "block4": mid["block"]}
+        )
         every_block += blocked
         all_asks.update(ask_rules)
     n = totals["n"]
-    table.append(f"| **both** | {n} | {_pct(totals['ask0'], n)} | **{_pct(totals['ask'], n)}** "
-                 f"| {_pct(totals['block0'], n)} | **{_pct(totals['block'], n)}** |")  # fmt: skip
+    table.append(f"| **both** | {n} | {_pct(totals['ask0'], n)} | {_pct(totals['ask4'], n)} | **{_pct(totals['ask'], n)}** "
+                 f"| {_pct(totals['block0'], n)} | {_pct(totals['block4'], n)} | **{_pct(totals['block'], n)}** |")  # fmt: skip
     md = [
         f"### Everyday documented commands ({n} lines; `shell_everyday.tsv`, `shell_everyday_man.tsv`)",
         "",
@@ -382,6 +429,14 @@ def everyday_section() -> tuple[list[str], list[str]]:
         "and their destroy examples (`kubectl delete`, `rclone purge`, `podman volume rm`, `dropdb`) block:",
         "the ask and block rates of that corpus measure the vendor policy, not over-blocking.",
         "",
+        f"Round 4 (from {ROUND4_COMMIT}) grouped every ask and block of the man-page corpus by rule and tool and",
+        "fixed the classes that asked without cause: `kubectl set|label|annotate --local`, images pushed or",
+        "copied to local transports (`podman push app dir:...`, `skopeo copy ... oci:...`), copies out of a",
+        "pod or codespace, uploads that only reach loopback, `.pem` files named as certificates or parameters,",
+        "image layer keys, `rclone mkdir|touch`, reporting `rclone backend` commands and `rclone rc` reads,",
+        "`gh extension create`, `gh repo set-default`. An uncatalogued tool on working-tree files stays allowed",
+        "(its effects are judged by what it touches); what still asks is reviewed per rule below.",
+        "",
         *table,
         "",
         "Every block, reviewed (rule -> review; `shell_everyday_blocked.txt` has the same list):",
@@ -389,6 +444,15 @@ def everyday_section() -> tuple[list[str], list[str]]:
     ]
     md += [f"- `{line}` — {rule}: {_line_review(rule, line)}" for rule, line in sorted(every_block)]
     md += ["", *review_table(every_block, all_asks, n, 20)]
+    md += [
+        "Every ask, by its first asking rule, reviewed:",
+        "",
+        "| rule | lines | review |",
+        "|---|---:|---|",
+    ]
+    md += [f"| {rule} | {count} | {ASK_REVIEWS.get(rule, 'NOT REVIEWED').replace('|', chr(92) + '|')} |"
+           for rule, count in all_asks.most_common()]  # fmt: skip
+    md.append("")
     return md, [f"{rule}\t{line}\t{_line_review(rule, line)}" for rule, line in sorted(every_block)]
 
 

@@ -114,6 +114,11 @@ _SECRET_NAMES = {
 _SSH_CONFIG_NAME = re.compile(r"^config$|^config\.|[._-]config$|\.conf$")
 _SHADOW_NAMES = frozenset({"shadow", "gshadow", "shadow-", "gshadow-", "shadow.bak", "gshadow.bak"})
 _PRIVATE_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx")
+# PEM is a container: a `.pem` whose name says certificate, request, parameters or public half holds no
+# private key (`pca-cert.pem`, `ec_param.pem`, `fullchain.pem`); a name that also says key or private
+# (`cert-and-key.pem`) or says nothing (`server.pem`) still counts as one.
+_PUBLIC_PEM = re.compile(r"cert|crt|csr|param|chain|bundle|public|(?:^|[-_.])(?:ca|pub|req)(?:[-_.]|$)")
+_PRIVATE_PEM = re.compile(r"key|priv")
 _DOTENV_PUBLIC_SUFFIXES = (".example", ".sample", ".template", ".dist", ".tmpl", ".defaults")
 # directory (as the last component) -> kind, for "the whole store" and globs inside it.
 _SECRET_DIRS = {
@@ -158,10 +163,15 @@ def _secret_kind(path: str) -> str | None:
     if name.startswith(".env.") or name.endswith(".env"):
         return None if name.endswith(_DOTENV_PUBLIC_SUFFIXES) else "dotenv"
     if name.endswith(_PRIVATE_KEY_SUFFIXES):
-        return "private_key"
+        return None if name.endswith(".pem") and _public_pem(name[:-4]) else "private_key"
     if name.endswith((".keychain", ".keychain-db")):
         return "keychain"
     return _SECRET_DIRS.get(name)
+
+
+def _public_pem(stem: str) -> bool:
+    stem = stem.replace("pubkey", "pub")
+    return not _PRIVATE_PEM.search(stem) and bool(_PUBLIC_PEM.search(stem))
 
 
 def _glob_kind(name: str) -> str | None:

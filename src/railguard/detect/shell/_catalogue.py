@@ -13,7 +13,7 @@ from typing import Any
 
 from railguard.detect._budget import off_the_clock
 
-_CLASSES = frozenset({"read", "mutate", "destroy", "allow", "ask", "block", "api", "descend"})
+_CLASSES = frozenset({"read", "mutate", "destroy", "allow", "ask", "block", "api", "endpoint", "descend"})
 _SUBCOMMAND = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-:_][A-Za-z0-9]+)*$")
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _RANK = {"read": 0, "mutate": 1, "destroy": 2}

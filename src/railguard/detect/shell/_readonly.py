@@ -15,6 +15,7 @@ _NOT_DRY = frozenset({"none", "false", "0", "no", "off"})
 # Short flags documented as "only show what would be done", per tool (and per git subcommand).
 _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
     "rsync": frozenset({"-n"}),
+    "rclone": frozenset({"-n"}),  # `-n, --dry-run` is a global flag of every rclone command
     "make": frozenset({"-n"}),
     "gmake": frozenset({"-n"}),
     "apt-get": frozenset({"-s"}),
@@ -36,15 +37,21 @@ _SUBCOMMAND_DRY_RUN: dict[tuple[str, str], frozenset[str]] = {
     ("zpool", "add"): frozenset({"-n"}), ("zpool", "remove"): frozenset({"-n"}),
     ("zpool", "split"): frozenset({"-n"}),
 }  # fmt: skip
+# Long flags some subcommands of a tool document as "work on the given objects here, never contact the
+# server": `kubectl set|label|annotate --local -f x.yaml -o yaml` edits a manifest and prints it.
+_KUBECTL_LOCAL = {sub: frozenset({"--local"}) for sub in ("set", "label", "annotate")}
+_LOCAL_ONLY: dict[str, dict[str, frozenset[str]]] = {
+    tool: _KUBECTL_LOCAL for tool in ("kubectl", "oc", "kubectl.exe", "microk8s.kubectl", "k3s-kubectl")
+}
 _SINGLE_DASH_HELP = frozenset(
     {"terraform", "tofu", "terragrunt", "go", "java", "packer", "vault", "consul", "nomad"}
 )
 _GIT_DRY_RUN = frozenset({"push", "clean", "rm", "add", "mv", "prune", "remote"})
 
 
-def _long_dry(text: str) -> bool:
+def _long_dry(text: str, flags: frozenset[str] = _EVERY_TOOL) -> bool:
     key, eq, value = text.partition("=")
-    if key not in _EVERY_TOOL:
+    if key not in flags:
         return False
     return not eq or value.lower() not in _NOT_DRY  # `--dry-run=client` yes, `--dry-run=none` no
 
@@ -59,6 +66,9 @@ def is_read_only(view: CommandView) -> bool:
         return True
     if texts[-1:] == ["--version"] and len(view.operands) <= 1:
         return True  # `tool --version`, `tool sub --version`; `helm install --version 1.2 chart` has a value
+    local = _LOCAL_ONLY.get(view.name, {}).get(view.operands[0].text if view.operands else "")
+    if local and any(_long_dry(t, local) for t in texts):
+        return True
     short = _SHORT_DRY_RUN.get(view.name)
     if short is None and view.name.startswith(("mkfs", "mke2fs")):
         short = _SHORT_DRY_RUN["mke2fs"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import re2
 
-from railguard.detect.net import extract_urls, looks_like_host, parse_url
+from railguard.detect.net import classify_host, extract_urls, looks_like_host, parse_url
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell._flow import (
     basename,
@@ -223,9 +223,11 @@ _KEY_TOOLS = frozenset({"certutil", "keytool", "update-ca-certificates", "update
 _OPENSSL_CONNECTS = frozenset({"s_client", "s_server", "s_time", "ocsp"})
 
 
-# Options any ssh-based tool takes for the key it authenticates with (the key is used, not read out).
+# Options any ssh-based tool takes for the key it authenticates with, and the image tools' layer keys
+# (`skopeo copy --decryption-key k.pem`): the key is used, not read out.
 _IDENTITY_OPTIONS = ("--identity", "--identity-file", "--ssh-key", "--ssh-key-file", "--private-key",
-                     "--private-key-file", "--key-file", "--ssh-identity")  # fmt: skip
+                     "--private-key-file", "--key-file", "--ssh-identity", "--decryption-key",
+                     "--encryption-key")  # fmt: skip
 
 
 def _uses_keys(view: CommandView) -> bool:
@@ -538,6 +540,26 @@ def _payload_words(view: CommandView) -> list[Word]:
     return out
 
 
+_BODY_OPTIONS = ("-d", "--data", "--data-binary", "--data-urlencode", "--data-raw", "--json", "-F", "--form",
+                 "--form-string", "-T", "--upload-file", "--post-file", "--body-file")  # fmt: skip
+
+
+def _to_this_machine(view: CommandView) -> bool:
+    """Every address the request goes to is loopback (`curl -F f=@x http://localhost:8000/upload`): the
+    file never leaves the machine. Any other operand, a run-time word, a proxy elsewhere or a name
+    pinned to another address (`--resolve`, `--connect-to`), a URL given as an option or a config file
+    (`--url`, `-K`) and it may."""
+    if view.has("--resolve", "--connect-to", "--url", "-K", "--config") or any(w.dynamic for w in view.args):
+        return False
+    bodies = set(view.values(*_BODY_OPTIONS))
+    targets = [w.text for w in view.operands if w.text not in bodies] + destinations(view)
+    return bool(targets) and all(classify_host(_authority(t)).loopback for t in targets)
+
+
+def _authority(target: str) -> str:
+    return target.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+
+
 def _upload(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     files: list[str] = []
     for value in view.values("-d", "--data", "--data-binary", "--data-urlencode", "--json", "-F", "--form"):
@@ -558,7 +580,7 @@ def _upload(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                 "critical",
                 f"{view.name} uploads {hit[1]} at {hit[0]}",
             )
-        else:
+        elif not _to_this_machine(view):
             yield finding(
                 "exfiltration", "upload-file", "ask", "medium", f"{view.name} uploads the file {path}"
             )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from railguard.detect.shell._flow import upstream_closure
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_vcs import positionals
+from railguard.detect.shell._rules_vendor import image_stays_local
 from railguard.detect.shell._syntax import Exec
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
@@ -81,7 +82,7 @@ def check_infra(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name in CLOUD_CLIS:
         yield from _cloud(name, words, texts)
     elif name in ("docker", "podman"):
-        yield from _docker(words, texts)
+        yield from _docker(name, words, texts)
 
 
 def _terraform(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
@@ -192,10 +193,10 @@ def _cloud(name: str, words: list[str], texts: list[str]) -> Iterator[ShellFindi
         yield finding("infra", f"{name}-delete", "ask", "high", f"{name} {' '.join(words[:3])}")
 
 
-def _docker(words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
+def _docker(name: str, words: list[str], texts: list[str]) -> Iterator[ShellFinding]:
     if words[:2] in (["system", "prune"], ["volume", "prune"]) or words[:2] == ["volume", "rm"]:
         yield finding("infra", "docker-prune", "ask", "medium", f"docker {' '.join(words[:2])} deletes data")
-    elif words[:1] == ["push"]:
+    elif words[:1] == ["push"] and not image_stays_local(name, texts):
         yield finding("publish", "docker-push", "ask", "medium", "docker push publishes an image")
     elif words[:1] in (["run"], ["create"]) and _escapes_container(texts):
         yield finding(

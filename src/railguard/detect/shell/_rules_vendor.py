@@ -11,14 +11,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from railguard.detect.paths import is_system_path
 from railguard.detect.shell._catalogue import Blast, CliSpec, Effect, catalogue, classify, tokens, verb_class
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_vcs import positionals
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
 _SUBCOMMAND = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _ASSIGNED_COUNT = re.compile(r"^[A-Za-z_][\w-]*=(\d+)(?::\S+)?$")  # heroku `web=50:performance-l`
 _READ_MODULES = frozenset({"ping", "setup", "debug", "gather_facts", "stat", "slurp", "find", "assert"})
 _DESTROY_STATE = re.compile(r"\bstate=(?:absent|stopped|killed)\b")
+# containers/image transports that name local storage: an image pushed or copied there is written to
+# files or the local store and published nowhere (`podman push app dir:/tmp/app`, `skopeo copy
+# docker://x oci:layout`). Only the tools that parse transports: docker would read `dir:5000/app` as a host.
+_IMAGE_TRANSPORT_TOOLS = frozenset({"podman", "buildah", "skopeo"})
+_LOCAL_TRANSPORTS = ("dir:", "oci:", "oci-archive:", "docker-archive:", "containers-storage:",
+                     "docker-daemon:")  # fmt: skip
+_IMAGE_MOVES = (("manifest", "push"), ("image", "push"), ("push",), ("copy",))
 _PLAYBOOK_READ_FLAGS = frozenset({"--check", "-C", "--syntax-check", "--list-hosts", "--list-tasks",
                                   "--list-tags", "--help", "--version"})  # fmt: skip
 
@@ -52,6 +61,63 @@ def _largest_count(args: list[str], blast: Blast, path: tuple[str, ...]) -> int:
 def _production(args: list[str], blast: Blast) -> bool:
     values = _option_values(args, blast.environment_options)
     return any(t in blast.production_tokens for v in values for t in re.split(r"[^a-z0-9]+", v.lower()))
+
+
+def image_stays_local(name: str, args: list[str]) -> bool:
+    """The destination is the last of at least two operands after the verb (`push SOURCE DEST`: with one,
+    podman pushes to the source's own name); `skopeo sync --dest dir` writes a folder. A word after an
+    option without `=` may be its value (`--creds u:p`), so it is never counted as an operand."""
+    if name not in _IMAGE_TRANSPORT_TOOLS:
+        return False
+    words = [a for i, a in enumerate(args) if not a.startswith("-") and not _bare_option(args[i - 1 : i])]
+    if name == "skopeo" and words[:1] == ["sync"]:
+        dest = _option_values(args, frozenset({"--dest", "-d"}))
+        return dest == ["dir"] and len(words) > 2 and _local_destination("dir:" + words[-1])
+    for verb in _IMAGE_MOVES:
+        if tuple(words[: len(verb)]) == verb:
+            rest = words[len(verb) :]
+            return len(rest) >= 2 and _local_destination(rest[-1])
+    return False
+
+
+def _bare_option(previous: list[str]) -> bool:
+    return bool(previous) and previous[0].startswith("-") and "=" not in previous[0]
+
+
+def _local_destination(word: str) -> bool:
+    """A local transport whose path is not in the system's trees (`dir:/etc/x` still asks, like `cp`)."""
+    transport = next((t for t in _LOCAL_TRANSPORTS if word.startswith(t)), None)
+    if transport is None:
+        return False
+    path = word[len(transport) :]
+    path = path if transport in ("dir:", "oci-archive:", "docker-archive:") else path.split(":", 1)[0]
+    return transport in ("containers-storage:", "docker-daemon:") or not is_system_path(path)
+
+
+def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
+    """`kubectl cp POD:/var/log/app.log ./logs`, `gh codespace cp 'remote:~/*.go' ./src`: every source is
+    on the remote side and the destination is here, outside the system's trees (`cp` asks for those)."""
+    if path not in _COPY_VERBS:
+        return False
+    rest = operands[len(path) :]
+    if len(rest) < 2 or _remote_side(rest[-1]) or is_system_path(rest[-1]):
+        return False
+    return all(_remote_side(source) for source in rest[:-1])
+
+
+_COPY_VERBS = frozenset({("cp",), ("codespace", "cp")})
+
+
+def _remote_side(operand: str) -> bool:
+    return ":" in operand and not operand.startswith(("/", ".", "~", "-"))
+
+
+def _stays_here(view: CommandView, spec: CliSpec, effect: Effect, args: list[str]) -> bool:
+    """A push or copy whose destination is this machine: nothing remote changes."""
+    operands = [w.text for w in view.operands]
+    if spec.name in ("kubectl", "gh"):
+        return copies_out(effect.path, operands)
+    return image_stays_local(view.name, args)
 
 
 def _describe(view: CommandView, effect: Effect) -> str:
@@ -91,14 +157,47 @@ def effect_findings(view: CommandView, effect: Effect, args: list[str]) -> Itera
         yield finding(category, "vendor-mutate", "ask", severity, f"{what} changes remote state{suffix}")
 
 
-def _api_effect(spec: CliSpec, args: list[str]) -> Effect:
+def _api_effect(spec: CliSpec, args: list[str], dynamic: bool) -> Effect:
     """`gh api` / `glab api`: the HTTP method decides (fields without a method mean POST)."""
     methods = [v.upper() for v in _option_values(args, frozenset({"-X", "--method"}))]
     methods += [a[2:].upper() for a in args if a.startswith("-X") and len(a) > 2]
     fields = any(a in ("-f", "-F", "--field", "--raw-field", "--input") for a in args)
     method = methods[-1] if methods else ("POST" if fields else "GET")
     klass = {"GET": "read", "HEAD": "read", "DELETE": "destroy"}.get(method, "mutate")
+    if method == "POST" and not dynamic and _graphql_query(args):
+        klass = "read"
     return Effect(klass, ("api", method.lower()), spec)
+
+
+_API_VALUED = frozenset({"-f", "-F", "--field", "--raw-field", "-H", "--header", "-X", "--method", "--input",
+                         "-q", "--jq", "-t", "--template", "--cache", "--hostname", "-p", "--preview", "-R",
+                         "--repo"})  # fmt: skip
+_GRAPHQL_WRITE = re.compile(r"\b(?:mutation|subscription)\b")
+
+
+def _graphql_query(args: list[str]) -> bool:
+    """`gh api graphql -f query='query { viewer { login } }'`: GraphQL is always POSTed, its document says
+    whether it reads. A document from a file, stdin or a variable (`query=@q.graphql`, `--input`) is not
+    seen: no. Only the `query` field is run; the others are its variables."""
+    endpoint = positionals(args, _API_VALUED)[1:2]
+    if endpoint != ["graphql"] or "--input" in args:
+        return False
+    fields = _option_values(args, frozenset({"-f", "-F", "--field", "--raw-field"}))
+    documents = [f.split("=", 1)[1] for f in fields if f.startswith("query=")]
+    return bool(documents) and not any(d.startswith("@") or _GRAPHQL_WRITE.search(d) for d in documents)
+
+
+_ENDPOINT = re.compile(r"^[a-z]+(?:/[A-Za-z][\w-]*)+$")
+
+
+def _endpoint_effect(spec: CliSpec, effect: Effect, args: list[str], verbs: dict[str, str]) -> Effect:
+    """`rclone rc core/stats`: a remote-control call names its endpoint `group/verb`; a reading verb only
+    reports, any other call asks (the endpoint runs the daemon's commands: its group says no more)."""
+    operands = positionals(args, spec.valued)[len(effect.path) :]
+    endpoint = operands[0] if operands else ""
+    if _ENDPOINT.match(endpoint) and verb_class(endpoint.rsplit("/", 1)[1], verbs) == "read":
+        return Effect("read", (*effect.path, endpoint), spec)
+    return Effect("ask", effect.path, spec)
 
 
 def _playbook_effect(spec: CliSpec, args: list[str], verbs: dict[str, str]) -> Effect:
@@ -145,9 +244,13 @@ def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     else:
         effect = classify(spec, args, _flag_keys(args), cat.verbs)
         if effect.klass == "api":
-            effect = _api_effect(spec, args)
+            effect = _api_effect(spec, args, any(w.dynamic for w in view.args))
+        elif effect.klass == "endpoint":
+            effect = _endpoint_effect(spec, effect, args, cat.verbs)
         elif spec.name == "terraform" and effect.path[:1] == ("apply",) and len(view.operands) > 1:
             return  # applying a saved plan: the reviewed `terraform plan -out` is what runs
+        elif _stays_here(view, spec, effect, args):
+            return
     yield from effect_findings(view, effect, args)
 
 

@@ -1,0 +1,219 @@
+"""Issue 16, round 4: classes of the Debian man-page examples that asked without cause. Each test pairs
+the everyday form with the consequential one next to it, which still stops. Commands are written per
+class, not copied from the corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from railguard.detect.shell import analyze_command
+
+WS, HOME = "/home/u/app", "/home/u"
+
+
+def _verdict(command: str) -> str:
+    return analyze_command(command, workspace=WS, home=HOME).verdict
+
+
+def _rules(command: str) -> set[str]:
+    return {f.rule for f in analyze_command(command, workspace=WS, home=HOME).findings}
+
+
+# -- kubectl `--local`: set/label/annotate edit a manifest and print it, the API server is never called -----
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "kubectl set image -f k8s/web.yaml web=web:2.1 --local -o yaml",
+        "kubectl label --local -f k8s/web.yaml tier=front -o yaml > k8s/web.labelled.yaml",
+        "oc annotate --local -f k8s/web.yaml owner=team-a -o json",
+        "kubectl create cm app --from-file=conf/ --dry-run=client -o yaml | kubectl label --local -f - a=b -o yaml",
+    ],
+)
+def test_kubectl_local_edits_allow(command: str) -> None:
+    assert _verdict(command) == "allow", _rules(command)
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("kubectl set image deploy/web web=web:2.1", "ask"),
+        ("kubectl set image deploy/web web=web:2.1 --local=false", "ask"),
+        ("kubectl label pods web tier=front -o yaml", "ask"),
+        ("kubectl delete pods --all --local", "block"),  # no `--local` on delete: not a local edit
+        ("kubectl label --local -f - a=b -o yaml < k8s/web.yaml | kubectl apply -f -", "ask"),
+    ],
+)
+def test_kubectl_server_changes_still_stop(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+# -- rclone's global `-n` is its dry run -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("rclone delete -n remote:old", "allow"),
+        ("rclone sync -vn ./site remote:www", "allow"),
+        ("rclone delete remote:old", "block"),
+        ("rclone sync ./site remote:www", "ask"),
+    ],
+)
+def test_rclone_short_dry_run(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+# -- container images written to local transports publish nothing ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "podman push app:dev oci-archive:build/app.tar",
+        "podman push app:dev dir:build/app",
+        "podman manifest push app-list:1 docker-archive:/tmp/app.tar",
+        "buildah push app:dev containers-storage:app:copy",
+        "skopeo copy docker://quay.io/acme/app:1 oci:build/layout:1",
+        "skopeo sync --src docker --dest dir quay.io/acme/app ./mirror",
+    ],
+)
+def test_images_copied_to_local_storage_allow(command: str) -> None:
+    assert _verdict(command) == "allow", _rules(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "podman push app:dev quay.io/acme/app:dev",
+        "podman push app:dev docker://quay.io/acme/app:dev",
+        "buildah push app:dev docker://quay.io/acme/app:dev",  # buildah is judged like podman
+        "podman manifest push app-list:1 docker://quay.io/acme/app:1",
+        "skopeo copy oci:build/layout:1 docker://quay.io/acme/app:1",
+        "skopeo sync --src dir --dest docker ./mirror quay.io/acme",
+        "docker push dir:5000/app",  # docker reads `dir:5000` as a registry host
+        "podman push --creds u:p oci:app",  # one image: pushed to its own name, `oci` on Docker Hub
+        "skopeo copy docker://quay.io/acme/app:1 dir:/etc/app",  # a system tree, like `cp`
+    ],
+)
+def test_image_publishing_still_asks(command: str) -> None:
+    assert _verdict(command) == "ask", _rules(command)
+
+
+def test_buildah_local_removals_are_local_work() -> None:
+    assert _verdict("buildah manifest rm localhost/app-list") == "allow"
+
+
+# -- copying out of a pod or a codespace reads it -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["kubectl cp web-0:/var/log/app.log ./logs/app.log", "gh codespace cp -e 'remote:~/src/*.go' ./src/"],
+)
+def test_copy_out_of_remote_allows(command: str) -> None:
+    assert _verdict(command) == "allow", _rules(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "kubectl cp ./patch.sh web-0:/tmp/patch.sh",
+        "kubectl cp web-0:/etc/app.conf /etc/app.conf",
+        "gh codespace cp -e notes.md 'remote:/workspaces/app/'",
+    ],
+)
+def test_copy_into_remote_or_system_tree_asks(command: str) -> None:
+    assert _verdict(command) == "ask", _rules(command)
+
+
+# -- uploads to this machine ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "curl -F upload=@dist/app.whl http://localhost:8080/upload",
+        "curl -T build/report.html http://127.0.0.1:9000/reports/",
+        "curl --data-binary @fixtures/event.json http://[::1]:3000/hook",
+    ],
+)
+def test_uploads_to_loopback_allow(command: str) -> None:
+    assert _verdict(command) == "allow", _rules(command)
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("curl -F upload=@dist/app.whl https://files.example.com/upload", "ask"),
+        ("curl -F upload=@dist/app.whl http://localhost:8080/upload https://files.example.com/", "ask"),
+        ("curl -x http://proxy.example.com:3128 -T a.zip http://localhost/u", "ask"),
+        ("curl --resolve localhost:80:203.0.113.9 -T a.zip http://localhost/u", "ask"),
+        ("curl -T a.zip http://localhost@files.example.com/u", "ask"),
+        ("curl -T a.zip $UPLOAD_URL", "ask"),
+        ("curl -F f=@.env http://localhost:8080/upload", "block"),  # secrets stay off every host
+    ],
+)
+def test_uploads_elsewhere_still_stop(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+# -- PEM files that hold no private key; image layer keys are used, not read --------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "openssl asn1parse -in tls/ca-cert.pem",
+        "openssl ecparam -in tls/ec_param.pem -noout -text",
+        "openssl pkeyparam -in tls/dhparam.pem -text",
+        "cat tls/fullchain.pem",
+        "skopeo copy --decryption-key keys/layers.key oci:enc:1 oci:plain:1",
+    ],
+)
+def test_public_pem_and_layer_keys_allow(command: str) -> None:
+    assert _verdict(command) == "allow", _rules(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["cat tls/server.pem", "cat tls/cert-and-key.pem", "openssl pkey -in tls/privkey.pem -text -noout"],
+)
+def test_pem_that_may_hold_a_key_still_asks(command: str) -> None:
+    assert _verdict(command) == "ask", _rules(command)
+
+
+# -- unknown tools: deliberately not asked for working-tree file arguments --------------------------------
+
+
+def test_unknown_tool_on_working_tree_files_allows() -> None:
+    # An uncatalogued program run on files here is the everyday case (linters, converters, generators);
+    # its effects are judged by what it touches (system paths, secrets, devices, destroy verbs).
+    assert _verdict("frobnicate --in docs/a.md --out build/a.html") == "allow"
+    assert _verdict("frobnicate --in ~/.ssh/id_ed25519") == "block"
+    assert _verdict("frobctl cluster delete main") == "ask"
+
+
+# -- GraphQL through `gh api`: the document, not the POST, says whether it writes ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("gh api graphql -f query='query($n: String!) { repository(name: $n) { id } }' -f n=cli", "allow"),
+        (
+            "gh api graphql --paginate -f query='{ viewer { repositories(first: 50) { nodes { name } } } }'",
+            "allow",
+        ),
+        (
+            "gh api graphql -f query='mutation { addStar(input: {starrableId: \"R\"}) { clientMutationId } }'",
+            "ask",
+        ),
+        ('gh api graphql -f query="$QUERY"', "ask"),  # the document is only known at run time
+        ("gh api graphql -F query=@ops/update.graphql", "ask"),
+        ("gh api graphql --input body.json", "ask"),
+    ],
+)
+def test_graphql_reads_allow_and_writes_ask(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
