@@ -67,7 +67,10 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield from _BY_NAMES
 
 
-EVERY_COMMAND: tuple[Rule, ...] = (_rules_effects.check_guard_protection,)
+EVERY_COMMAND: tuple[Rule, ...] = (
+    _rules_effects.check_guard_protection,
+    _rules_admin.check_tool_config_writes,
+)
 
 
 _known: list[frozenset[str]] = []  # built once, after `_analyze` registered every rule

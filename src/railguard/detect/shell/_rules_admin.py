@@ -14,7 +14,8 @@ import re2
 
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_db import _sql_texts as sql_texts
-from railguard.detect.shell._view import CommandView, Ctx, finding
+from railguard.detect.shell._rules_host import _write_targets as write_targets
+from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
 
 SOCKET_CLIENTS = ("nc", "ncat", "netcat", "telnet", "socat", "openssl")
 _STORE_SHELLS = ("zkCli.sh", "zkCli", "zkcli", "zookeeper-shell", "zookeeper-shell.sh")
@@ -33,7 +34,7 @@ _MAILERS = (
 _CREATORS = ("mkdir", "touch", "mktemp", "fallocate", "cp", "dd", "truncate", "useradd", "adduser")
 _SQL = ("psql", "mysql", "mariadb", "cockroach", "clickhouse-client")
 ADMIN_NAMES = (*SOCKET_CLIENTS, *_STORE_SHELLS, *_MAILERS, *_CREATORS, *_SQL, "redis-cli", "valkey-cli", "curl",
-               "wget", "http", "https", "xh")  # fmt: skip
+               "wget", "http", "https", "xh", "docker", "podman", "nerdctl")  # fmt: skip
 
 # One line of a text protocol (memcached, Redis inline or RESP, ZooKeeper, HAProxy/Varnish admin sockets)
 # that deletes everything, stops the service, or hands it to another host.
@@ -62,6 +63,25 @@ _DATA_FLAGS = ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode"
 # SQL that makes an account all-powerful, or changes the server for every client.
 _SUPERUSER = re2.compile(r"(?is)\b(?:create|alter)\s+(?:role|user)\b[^;]*\bsuperuser\b")
 _SERVER_SETTING = re2.compile(r"(?is)\bset\s+global\b|\balter\s+system\b|\bpg_terminate_backend\b")
+# Per-user and system configuration of fetching tools: what is written there changes every later run
+# (registry, proxy, TLS checks), not just this one.
+_TOOL_CONFIGS = ("/.npmrc", "/.yarnrc", "/.yarnrc.yml", "/.curlrc", "/.wgetrc", "/.pip/pip.conf",
+                 "/.config/pip/pip.conf", "/.pydistutils.cfg", "/.condarc", "/.gemrc", "/.cargo/config",
+                 "/.cargo/config.toml", "/.m2/settings.xml", "/.gradle/gradle.properties", "/.gitconfig",
+                 "/.config/git/config", "/.bunfig.toml", "/etc/pip.conf", "/etc/npmrc", "/etc/gitconfig",
+                 "/etc/wgetrc", "/.config/uv/uv.toml", "/.docker/daemon.json", "/etc/docker/daemon.json")  # fmt: skip
+_TLS_OFF_TEXT = re2.compile(
+    r"(?im)^\s*(?:-k|--insecure|insecure)\s*$|check.certificate\s*=\s*off|ssl.?verify\s*[=:]\s*(?:false|0|no)|"
+    r"strict-ssl\s*=\s*false|trusted-host|insecure-registries|enableStrictSsl\s*[=:]\s*false|"
+    r"allow-insecure|verify_ssl\s*[=:]\s*false"
+)
+# Where a POST is a message to people: chat webhooks, bot and SMS/mail APIs, or a variable named so.
+_MESSAGE_ENDPOINT = re2.compile(
+    r"(?i)hooks\.slack\.com/|discord(?:app)?\.com/api/webhooks/|api\.telegram\.org/bot|api\.twilio\.com/.*/Messages|"
+    r"outlook\.office\.com/webhook|webhook\.office\.com/|chat\.googleapis\.com/|api\.sendgrid\.com/v3/mail|"
+    r"api\.mailgun\.net/.*/messages|api\.pushover\.net/|ntfy\.sh/|^\$\{?\w*(?:WEBHOOK|SLACK|DISCORD|TEAMS)\w*"
+)
+_CONTAINER_STOPS = frozenset({"stop", "kill", "rm", "pause"})
 _MAIL_VALUED = frozenset({"-s", "-a", "-A", "-b", "-c", "-r", "-q", "-S", "-i", "-F", "-f", "-e", "-u"})
 
 
@@ -117,6 +137,11 @@ def _http_admin(view: CommandView) -> Iterator[ShellFinding]:
     elif not method and view.has(*_DATA_FLAGS):
         method = "POST"
     if method not in _MUTATING_METHODS:
+        return
+    if view.exec.loop and any(_MESSAGE_ENDPOINT.search(w.text) for w in view.args):
+        endless = view.exec.loop == "endless"
+        yield finding("exfiltration", "message-loop", "block" if endless else "ask", "high",
+                      f"{view.name} posts messages to people in {'an endless' if endless else 'a'} loop")  # fmt: skip
         return
     for word in view.args:
         text = word.text
@@ -177,6 +202,22 @@ def _mail(view: CommandView) -> Iterator[ShellFinding]:
                       f"{view.name} mails recipients read at run time (a mass mailing)")  # fmt: skip
 
 
+def _every_container(view: CommandView) -> Iterator[ShellFinding]:
+    """`docker stop $(docker ps -q)`: the operands are every running (or, with -a, every) container."""
+    operands = view.operands
+    if not operands or operands[0].text not in _CONTAINER_STOPS:
+        return
+    for word in operands[1:]:
+        for sub in word.subs:
+            argv = [w.text for w in sub.words]
+            quiet = any("q" in a for a in argv if a[:1] == "-" and a[:2] != "--")
+            narrowed = any(a in ("-f", "--filter") or a.startswith("--filter=") for a in argv)
+            if argv[:1] == [view.name] and "ps" in argv[1:3] and quiet and not narrowed:
+                yield finding("infra", "stop-every-container", "ask", "high",
+                              f"{view.name} {operands[0].text} hits every container on the host")  # fmt: skip
+                return
+
+
 def check_admin(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     name = view.name
     if name in SOCKET_CLIENTS or name in _STORE_SHELLS:
@@ -185,6 +226,8 @@ def check_admin(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _redis(view)
     elif name in ("curl", "wget", "http", "https", "xh"):
         yield from _http_admin(view)
+    elif name in ("docker", "podman", "nerdctl"):
+        yield from _every_container(view)
     elif name in _MAILERS:
         yield from _mail(view)
     elif name in _CREATORS and view.exec.loop == "endless":
@@ -192,3 +235,22 @@ def check_admin(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
                       f"{name} creates files in an endless loop (the disk or its inodes fill up)")  # fmt: skip
     elif name in _SQL:
         yield from _sql_admin(view)
+
+
+def check_tool_config_writes(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """Every command: a write into a fetching tool's own configuration outside the workspace."""
+    for word in write_targets(view):
+        target = classify_target(word, ctx)
+        if target.zone in ("dynamic", "workspace", "workspace_root") or not target.path.endswith(
+            _TOOL_CONFIGS
+        ):
+            continue
+        text = "\n".join([view.exec.stdin_text or "", *(w.text for w in view.args)])
+        if _TLS_OFF_TEXT.search(text):
+            yield finding("supply_chain", "tool-config-tls-off", "block", "critical",
+                          f"{view.name or 'redirect'} switches TLS checks off in {target.path}")  # fmt: skip
+        else:
+            yield finding("supply_chain", "tool-config-write", "ask", "high",
+                          f"{view.name or 'redirect'} changes {target.path} (registry, proxy or TLS of every "
+                          "later run)")  # fmt: skip
+        return

@@ -262,6 +262,10 @@ def unwrap_step(name: str, words: list[Word]) -> Unwrapped | None:
         return _python_module(name, words)
     if name in _EQUIVALENTS:
         return Unwrapped(name, words=[Word(t) for t in _EQUIVALENTS[name]] + words[1:])
+    if name == "pipx":  # only `pipx run PKG` runs a package; `pipx install`/`uninstall` are its own verbs
+        return (
+            _package_runner(name, [words[0], *words[2:]]) if words[1:2] and words[1].text == "run" else None
+        )
     if name in _PACKAGE_RUNNERS:
         return _package_runner(name, words)
     if name in _AFTER_FLAG:
