@@ -184,8 +184,8 @@ def _mail_recipients_dynamic(view: CommandView) -> bool:
             skip = False
         elif word.text in _MAIL_VALUED:
             skip = True
-        elif not word.text.startswith("-") and word.dynamic:
-            return True
+        elif not word.text.startswith("-") and word.subs:
+            return True  # `$(cat customers.txt)`: a list read at run time (a lone `"$EMAIL"` is one address)
     return False
 
 
