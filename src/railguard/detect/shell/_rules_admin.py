@@ -82,6 +82,9 @@ _MESSAGE_ENDPOINT = re2.compile(
     r"api\.mailgun\.net/.*/messages|api\.pushover\.net/|ntfy\.sh/|^\$\{?\w*(?:WEBHOOK|SLACK|DISCORD|TEAMS)\w*"
 )
 _CONTAINER_STOPS = frozenset({"stop", "kill", "rm", "pause"})
+_RUNNER_ITEM = re2.compile(
+    r"\$(?:PARALLEL|XARGS)\b"
+)  # what `_unwrap` puts for an input item of parallel/xargs
 _MAIL_VALUED = frozenset({"-s", "-a", "-A", "-b", "-c", "-r", "-q", "-S", "-i", "-F", "-f", "-e", "-u"})
 
 
@@ -184,8 +187,10 @@ def _mail_recipients_dynamic(view: CommandView) -> bool:
             skip = False
         elif word.text in _MAIL_VALUED:
             skip = True
-        elif not word.text.startswith("-") and word.subs:
-            return True  # `$(cat customers.txt)`: a list read at run time (a lone `"$EMAIL"` is one address)
+        elif not word.text.startswith("-") and (word.subs or _RUNNER_ITEM.search(word.text)):
+            return (
+                True  # `$(cat customers.txt)`, parallel's `{}`: a list read at run time (not a lone `$EMAIL`)
+            )
     return False
 
 
