@@ -343,7 +343,12 @@ def plain_section() -> list[str]:
         f"(commit {ROUND3_COMMIT}) is the held-out estimate; the host-effect table was then written against the",
         "misses, so AFTER is tuned on this set and no longer unbiased.",
     ]
-    md, ours = _held_out("shell_plain.yaml", PLAIN_BEFORE, PLAIN_BEFORE_PER, intro, "Plain corpus")
+    return _with_still_allowed(
+        *_held_out("shell_plain.yaml", PLAIN_BEFORE, PLAIN_BEFORE_PER, intro, "Plain corpus")
+    )
+
+
+def _with_still_allowed(md: list[str], ours: dict[str, Any]) -> list[str]:
     md += ["Still allowed:", ""]
     md += [f"- `{c!r}` ({want})" for c, want, got in ours["misses"] if got == "allow"] or ["- none"]
     md.append("")
@@ -357,11 +362,9 @@ def brief3_section() -> list[str]:
         f"BEFORE the rules were read. BEFORE (commit {BRIEF3_COMMIT}) is the unbiased held-out recall on plain",
         "commands; the rules were then extended against its misses, so AFTER is biased.",
     ]
-    md, ours = _held_out("shell_brief3.yaml", BRIEF3_BEFORE, BRIEF3_BEFORE_PER, intro, "Third brief corpus")
-    md += ["Still allowed:", ""]
-    md += [f"- `{c!r}` ({want})" for c, want, got in ours["misses"] if got == "allow"] or ["- none"]
-    md.append("")
-    return md
+    return _with_still_allowed(
+        *_held_out("shell_brief3.yaml", BRIEF3_BEFORE, BRIEF3_BEFORE_PER, intro, "Third brief corpus")
+    )
 
 
 EVERYDAY_CORPORA = (
