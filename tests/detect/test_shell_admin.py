@@ -70,6 +70,8 @@ def _analysis(command: str):  # type: ignore[no-untyped-def]
         ("echo 'strict-ssl=false' >> ~/.npmrc", "block", "tool-config-tls-off"),
         ("printf -- '-k\n' > ~/.curlrc", "block", "tool-config-tls-off"),
         ("echo 'proxy = http://198.51.100.8:3128' | tee -a ~/.wgetrc", "ask", "tool-config-write"),
+        # a listener serving a host file
+        ("ncat -l --keep-open 8000 < /etc/shadow", "ask", "serve-file"),
         # every container at once, messages posted in loops
         ("podman kill $(podman ps -q)", "ask", "stop-every-container"),
         ('for n in $(seq 50); do curl -d text=hi "$TEAMS_WEBHOOK"; done', "ask", "message-loop"),
@@ -115,6 +117,8 @@ def test_dangerous_form_is_stopped(command: str, verdict: str, rule: str | None)
         "salt '*' cmd.run 'df -h'",
         "knife ssh 'role:web' 'uptime'",
         "export HISTSIZE=100000",
+        "ncat -l 8080 < ./build/report.txt",
+        "nc -l 1234 > received.bin",
         "pipx install black",
         "pipx uninstall black",
         "rm -rf src/railguard/__pycache__",

@@ -98,6 +98,19 @@ def _payload(view: CommandView) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _served_file(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """`nc -l 4444 < /etc/passwd`: a listener hands a host file to whoever connects."""
+    if not view.has("-l", "--listen"):
+        return
+    for redirect in view.exec.redirects:
+        if redirect.op == "<" and redirect.target is not None:
+            target = classify_target(redirect.target, ctx)
+            if target.zone not in ("workspace", "workspace_root", "scratch", "dynamic"):
+                yield finding("exposure", "serve-file", "ask", "high",
+                              f"{view.name} serves {target.path} to whoever connects")  # fmt: skip
+                return
+
+
 def _socket_admin(view: CommandView) -> Iterator[ShellFinding]:
     payload = _payload(view)
     if not payload:
@@ -227,6 +240,7 @@ def check_admin(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     name = view.name
     if name in SOCKET_CLIENTS or name in _STORE_SHELLS:
         yield from _socket_admin(view)
+        yield from _served_file(view, ctx)
     elif name in ("redis-cli", "valkey-cli"):
         yield from _redis(view)
     elif name in ("curl", "wget", "http", "https", "xh"):
