@@ -70,6 +70,9 @@ def _analysis(command: str):  # type: ignore[no-untyped-def]
         ("echo 'strict-ssl=false' >> ~/.npmrc", "block", "tool-config-tls-off"),
         ("printf -- '-k\n' > ~/.curlrc", "block", "tool-config-tls-off"),
         ("echo 'proxy = http://198.51.100.8:3128' | tee -a ~/.wgetrc", "ask", "tool-config-write"),
+        # database servers and services stopped by their own tools or pid files
+        ("mariadb-admin --user=root shutdown", "ask", "service-stop"),
+        ("kill -TERM $(cat /run/postgresql/15-main.pid)", "ask", "service-stop"),
         # a listener serving a host file
         ("ncat -l --keep-open 8000 < /etc/shadow", "ask", "serve-file"),
         # every container at once, messages posted in loops
@@ -119,6 +122,8 @@ def test_dangerous_form_is_stopped(command: str, verdict: str, rule: str | None)
         "export HISTSIZE=100000",
         "ncat -l 8080 < ./build/report.txt",
         "nc -l 1234 > received.bin",
+        "kill -HUP $(cat /var/run/nginx.pid)",
+        "kill $(cat ./server.pid)",
         "pipx install black",
         "pipx uninstall black",
         "rm -rf src/railguard/__pycache__",

@@ -34,7 +34,7 @@ _MAILERS = (
 _CREATORS = ("mkdir", "touch", "mktemp", "fallocate", "cp", "dd", "truncate", "useradd", "adduser")
 _SQL = ("psql", "mysql", "mariadb", "cockroach", "clickhouse-client")
 ADMIN_NAMES = (*SOCKET_CLIENTS, *_STORE_SHELLS, *_MAILERS, *_CREATORS, *_SQL, "redis-cli", "valkey-cli", "curl",
-               "wget", "http", "https", "xh", "docker", "podman", "nerdctl")  # fmt: skip
+               "wget", "http", "https", "xh", "docker", "podman", "nerdctl", "kill")  # fmt: skip
 
 # One line of a text protocol (memcached, Redis inline or RESP, ZooKeeper, HAProxy/Varnish admin sockets)
 # that deletes everything, stops the service, or hands it to another host.
@@ -82,6 +82,7 @@ _MESSAGE_ENDPOINT = re2.compile(
     r"api\.mailgun\.net/.*/messages|api\.pushover\.net/|ntfy\.sh/|^\$\{?\w*(?:WEBHOOK|SLACK|DISCORD|TEAMS)\w*"
 )
 _CONTAINER_STOPS = frozenset({"stop", "kill", "rm", "pause"})
+_GENTLE_SIGNALS = frozenset({"HUP", "1", "USR1", "10", "USR2", "12", "0", "WINCH", "28", "CONT", "18"})
 _RUNNER_ITEM = re2.compile(
     r"\$(?:PARALLEL|XARGS)\b"
 )  # what `_unwrap` puts for an input item of parallel/xargs
@@ -236,6 +237,26 @@ def _every_container(view: CommandView) -> Iterator[ShellFinding]:
                 return
 
 
+def _pidfile_kill(view: CommandView) -> Iterator[ShellFinding]:
+    """`kill $(cat /run/nginx.pid)`: the pid a system service wrote for itself (not a reload signal)."""
+    texts = [w.text for w in view.args]
+    signals = [t.lstrip("-").upper().removeprefix("SIG") for t in texts if t.startswith("-")]
+    signals += [
+        texts[i + 1].upper().removeprefix("SIG") for i, t in enumerate(texts[:-1]) if t in ("-s", "-n")
+    ]
+    if any(s in _GENTLE_SIGNALS for s in signals):
+        return
+    for word in view.operands:
+        for sub in word.subs:
+            argv = [w.text for w in sub.words]
+            if argv[:1] == ["cat"] and any(
+                a.startswith(("/run/", "/var/run/")) and a.endswith(".pid") for a in argv
+            ):
+                yield finding("infra", "service-stop", "ask", "high",
+                              f"{view.name} stops the service whose pid file is read")  # fmt: skip
+                return
+
+
 def check_admin(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     name = view.name
     if name in SOCKET_CLIENTS or name in _STORE_SHELLS:
@@ -245,6 +266,8 @@ def check_admin(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _redis(view)
     elif name in ("curl", "wget", "http", "https", "xh"):
         yield from _http_admin(view)
+    elif name == "kill":
+        yield from _pidfile_kill(view)
     elif name in ("docker", "podman", "nerdctl"):
         yield from _every_container(view)
     elif name in _MAILERS:
