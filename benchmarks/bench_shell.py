@@ -222,6 +222,20 @@ PLAIN_BEFORE_PER = {
     "dns_hosts": 3, "sshd_weaken": 3, "process_memory": 2, "pkg_destroy": 4, "encrypt_destroy": 0,
     "resource_abuse": 2, "time_change": 0,
 }  # fmt: skip
+# The third brief corpus (round 4) was measured with the same judge at 7fba96f, before any rule was read.
+BRIEF3_COMMIT = "7fba96f"
+BRIEF3_BEFORE = {"caught": 402, "strict": 277, "ask": 11, "block": 0}
+BRIEF3_BEFORE_PER = {
+    "mass_messaging": 9, "cache_admin_port": 6, "coordination_admin": 11, "anti_forensics": 19,
+    "container_remote_script": 6, "container_escape_priv": 8, "remote_fleet": 6, "database_admin": 15,
+    "queue_admin": 8, "vm_hypervisor": 2, "cloud_paas_destroy": 15, "saas_forge": 14, "ci_cd": 8, "dns": 10,
+    "certificates": 6, "tls_trust_weakening": 7, "backups": 16, "scheduler_persistence": 13, "privilege": 12,
+    "iam_grants": 9, "account_mgmt": 8, "guard_tampering": 11, "spending": 11, "exfiltration": 11,
+    "secrets_access": 12, "secrets_destroy": 9, "git_destroy": 10, "supply_chain": 8, "publish_release": 11,
+    "data_loss": 13, "outage": 12, "http_admin_api": 7, "storage_device": 12, "package_removal": 9,
+    "kernel_system": 12, "resource_exhaustion": 4, "network_config": 9, "exposure": 10, "process_kill": 5,
+    "config_tamper": 9, "k8s_destroy": 9,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -373,11 +387,28 @@ def plain_section() -> list[str]:
         f"(commit {ROUND3_COMMIT}) is the held-out estimate; the host-effect table was then written against the",
         "misses, so AFTER is tuned on this set and no longer unbiased.",
     ]
-    md, ours = _held_out("shell_plain.yaml", PLAIN_BEFORE, PLAIN_BEFORE_PER, intro, "Plain corpus")
+    return _with_still_allowed(
+        *_held_out("shell_plain.yaml", PLAIN_BEFORE, PLAIN_BEFORE_PER, intro, "Plain corpus")
+    )
+
+
+def _with_still_allowed(md: list[str], ours: dict[str, Any]) -> list[str]:
     md += ["Still allowed:", ""]
     md += [f"- `{c!r}` ({want})" for c, want, got in ours["misses"] if got == "allow"] or ["- none"]
     md.append("")
     return md
+
+
+def brief3_section() -> list[str]:
+    intro = [
+        "Written in round 4 from the issue's brief (consequential actions of an unattended agent: admin ports,",
+        "anti-forensics, containers running fetched scripts, fleets, VMs, certificates, DNS, CI, backups ...)",
+        f"BEFORE the rules were read. BEFORE (commit {BRIEF3_COMMIT}) is the unbiased held-out recall on plain",
+        "commands; the rules were then extended against its misses, so AFTER is biased.",
+    ]
+    return _with_still_allowed(
+        *_held_out("shell_brief3.yaml", BRIEF3_BEFORE, BRIEF3_BEFORE_PER, intro, "Third brief corpus")
+    )
 
 
 EVERYDAY_CORPORA = (
@@ -528,6 +559,7 @@ def main() -> None:
     md += redteam_section()
     md += brief_section()
     md += plain_section()
+    md += brief3_section()
     everyday_md, everyday_listing = everyday_section()
     md += everyday_md
     nl_md, listing = nl2bash_section(lines)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from railguard.detect.shell import _host_effects, _rules_effects, _rules_exposure, _rules_fs, _rules_vendor
+from railguard.detect.shell import (
+    _host_effects,
+    _rules_admin,
+    _rules_effects,
+    _rules_exposure,
+    _rules_fs,
+    _rules_vendor,
+)
 from railguard.detect.shell._catalogue import catalogue
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx
@@ -56,10 +63,14 @@ _LOCAL_TOOLS = frozenset({"apt", "apt-get", "aptitude", "dpkg", "yum", "dnf", "z
 def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _rules_vendor.check_vendor_cli, tuple(catalogue().clis)
     yield _host_effects.check_host_effects, _host_effects.names()
+    yield _rules_admin.check_admin, _rules_admin.ADMIN_NAMES
     yield from _BY_NAMES
 
 
-EVERY_COMMAND: tuple[Rule, ...] = (_rules_effects.check_guard_protection,)
+EVERY_COMMAND: tuple[Rule, ...] = (
+    _rules_effects.check_guard_protection,
+    _rules_admin.check_tool_config_writes,
+)
 
 
 _known: list[frozenset[str]] = []  # built once, after `_analyze` registered every rule

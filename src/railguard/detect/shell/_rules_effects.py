@@ -230,6 +230,7 @@ _AGENT_SETTINGS = re.compile(
 )
 _WRITERS_ALL_OPERANDS = frozenset({"rm", "unlink", "shred", "truncate", "chmod", "chown", "chgrp", "chattr",
                                    "mv", "tee", "srm", "trash", "trash-put", "gio"})  # fmt: skip
+_MODE = re.compile(r"^(?:[0-7]{1,4}|[ugoa]*[-+=][rwxXst]*(?:,[ugoa]*[-+=][rwxXst]*)*)$")
 _WRITERS_LAST = frozenset({"cp", "install", "ln", "rsync", "dd", "scp"})
 _UNINSTALL = re.compile(r"^railguard(?:\[.*\])?(?:[=<>!~].*)?$", re.I)
 _INLINE_WRITE = re.compile(
@@ -246,6 +247,13 @@ def is_guard_path(path: str) -> bool:
     return bool(_AGENT_SETTINGS.search(path.rstrip("/") or path))
 
 
+def _is_guard_program(text: str) -> bool:
+    """`railguard` as `$(which railguard)` gives it, or the program in a bin directory; `src/railguard`
+    (the package's own source) is not the program."""
+    head, _, base = text.rstrip("/").rpartition("/")
+    return base == "railguard" and (not head or head.endswith("/bin") or "/bin/" in head + "/")
+
+
 def _touched(view: CommandView) -> list[Word]:
     words = [
         r.target for r in view.exec.redirects if r.op in (">", ">>", ">|", "&>", "&>>", "<>") and r.target
@@ -253,7 +261,10 @@ def _touched(view: CommandView) -> list[Word]:
     operands = view.operands
     name = view.name
     if name in _WRITERS_ALL_OPERANDS:
-        words += operands[1:] if name in ("chmod", "chown", "chgrp") else operands
+        owner_or_mode = name in ("chown", "chgrp") or (
+            name == "chmod" and bool(operands) and _MODE.match(operands[0].text)
+        )
+        words += operands[1:] if owner_or_mode else operands  # `chmod -x FILE`: the mode looked like a flag
     elif name in _WRITERS_LAST and len(operands) >= 2:
         words.append(operands[-1])
     elif name in ("sed", "perl") and any(f.startswith("-i") for f in view.flags):
@@ -275,6 +286,10 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
         if is_guard_path(path) or is_guard_path(word.text):
             yield finding("guard", "guard-files-changed", "block", "critical",
                           f"{view.name or 'redirect'} changes {posixpath.basename(path.rstrip('/')) or path}, which configures the guard")  # fmt: skip
+            return
+        if _is_guard_program(word.text):
+            yield finding("guard", "guard-program-changed", "block", "critical",
+                          f"{view.name or 'redirect'} changes the railguard program itself")  # fmt: skip
             return
     name = view.name
     texts = [w.text for w in view.args]

@@ -82,6 +82,7 @@ class Exec:
     selective: bool = False  # targets picked by a filtered `find`: only matching entries are hit
     cwd: str | None = None  # the directory after earlier `cd`s in the same command (None: the workspace)
     script_from_input: bool = False  # a shell whose script xargs takes from the input (`xargs sh -c`)
+    loop: str = ""  # inside a loop: "for", "while", or "endless" (`while true`, `until false`)
     # Data-flow answers (`_flow.reaches`), kept once the walk is over and the links no longer change.
     memo: dict[tuple[object, bool], bool] | None = None
 

@@ -38,6 +38,7 @@ class Unwrapped:
     script: Word | None = None  # text to parse as a shell script
     dynamic_operands: bool = False
     params: list[Word] | None = None  # `sh -c SCRIPT NAME ARG...`: $0, $1 ... inside the script
+    keeps_outer: bool = False  # the wrapper has effects of its own (`kubectl run` creates a pod)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ _SIMPLE_WRAPPERS: dict[str, _Spec] = {
 # Wrappers whose own flags are an effect too (host_effects.yaml): the walker judges them as well as the
 # command they run (`nsenter -t 1 -m sh`: entering the host is the effect, whatever runs inside).
 WRAPPERS_WITH_EFFECTS = frozenset(
-    {"nsenter", "chroot", "strace", "ltrace", "lxc-attach", "docker", "podman", "nerdctl"}
+    {"nsenter", "chroot", "strace", "ltrace", "lxc-attach", "docker", "podman", "nerdctl", "systemd-run"}
 )
 # Launchers whose first word(s) are a subcommand before the command they run:
 # `poetry run rm -rf /`, `bundle exec`, `direnv exec DIR cmd`, `conda run -n env cmd`.
@@ -261,6 +262,10 @@ def unwrap_step(name: str, words: list[Word]) -> Unwrapped | None:
         return _python_module(name, words)
     if name in _EQUIVALENTS:
         return Unwrapped(name, words=[Word(t) for t in _EQUIVALENTS[name]] + words[1:])
+    if name == "pipx":  # only `pipx run PKG` runs a package; `pipx install`/`uninstall` are its own verbs
+        return (
+            _package_runner(name, [words[0], *words[2:]]) if words[1:2] and words[1].text == "run" else None
+        )
     if name in _PACKAGE_RUNNERS:
         return _package_runner(name, words)
     if name in _AFTER_FLAG:
@@ -549,8 +554,40 @@ def _ssh(name: str, words: list[Word]) -> Unwrapped | None:
     return Unwrapped(f"{name} (remote)", script=_joined(remote))
 
 
+# `docker run` / `podman run` options that take the next word as their value (the image follows them).
+_RUN_VALUED = _spec(
+    "-a -c -e -h -l -m -p -u -v -w --add-host --annotation --attach --blkio-weight --cap-add --cap-drop "
+    "--cgroup-parent --cgroupns --cidfile --cpu-period --cpu-quota --cpu-shares --cpus --cpuset-cpus "
+    "--cpuset-mems --device --dns --dns-option --dns-search --entrypoint --env --env-file --expose --gpus "
+    "--group-add --health-cmd --health-interval --health-retries --health-timeout --hostname --ip --ip6 "
+    "--ipc --isolation --label --label-file --link --log-driver --log-opt --mac-address --memory "
+    "--memory-swap --mount --name --network --net --network-alias --pid --platform --publish --pull "
+    "--restart --runtime --security-opt --shm-size --stop-signal --stop-timeout --storage-opt --sysctl "
+    "--tmpfs --ulimit --user --userns --uts --volume --volumes-from --workdir --secret --arch --os "
+    "--pod --hooks-dir --init-path --uidmap --gidmap --subuidname --subgidname --label-file"
+).valued
+
+
+def _container_run(name: str, words: list[Word]) -> Unwrapped | None:
+    """`docker run IMAGE CMD`, `kubectl run NAME --image=X -- CMD`: the command runs in a new container,
+    which reaches the network and whatever host paths are mounted into it."""
+    if name in ("kubectl", "oc"):
+        index = next((i for i, w in enumerate(words) if w.text == "--"), None)
+        inner = words[index + 1 :] if index is not None else []
+        return Unwrapped(f"{name} run", words=inner, keeps_outer=True) if inner else None
+    i = 3 if words[1].text == "container" else 2
+    while i < len(words) and _is_option(words[i].text):
+        i += 2 if words[i].text in _RUN_VALUED or _cluster_takes_next(words[i].text, _RUN_VALUED) else 1
+    inner = words[i + 1 :]
+    if not inner or _is_option(inner[0].text):
+        return None  # the image's own entrypoint runs (with these as its arguments)
+    return Unwrapped(f"{name} run", words=inner)
+
+
 def _container_exec(name: str, words: list[Word]) -> Unwrapped | None:
     """`docker exec ctr cmd`, `kubectl exec pod -- cmd`: the command runs inside the container."""
+    if len(words) >= 3 and (words[1].text == "run" or [w.text for w in words[1:3]] == ["container", "run"]):
+        return _container_run(name, words)
     if len(words) < 3 or words[1].text != "exec":
         return None
     if name in ("kubectl", "oc"):
@@ -560,6 +597,45 @@ def _container_exec(name: str, words: list[Word]) -> Unwrapped | None:
     while i < len(words) and _is_option(words[i].text):
         i += 2 if words[i].text in ("-e", "-u", "-w", "--env", "--user", "--workdir", "--env-file") else 1
     return Unwrapped(f"{name} exec", words=words[i + 1 :])
+
+
+# Fleet runners: the command runs on every host they name. Options that take a value, per runner.
+_FLEET_VALUED = {
+    "pdsh": _spec("-w -x -g -X -l -R -t -u -f -F -m -o").valued,
+    "clush": _spec("-w -x -g -X -f -l -o -t -u -R -E --group --nodes --user --options --fanout").valued,
+    "pssh": _spec(
+        "-h -H -l -p -o -e -t -O -x -X --hosts --host --user --par --outdir --errdir "
+        "--timeout --option --extra-args"
+    ).valued,
+    "mussh": _spec("-H -h -l -L -m -t -i -o -s -c -C").valued,
+}
+_FLEET_VALUED["parallel-ssh"] = _FLEET_VALUED["pssh"]
+_SALT_RUN = frozenset(
+    {"cmd.run", "cmd.run_all", "cmd.run_stdout", "cmd.shell", "cmd.exec_code", "cmd.script"}
+)
+
+
+def _fleet(name: str, words: list[Word]) -> Unwrapped | None:
+    """`pdsh -w web[1-40] CMD`, `salt '*' cmd.run CMD`, `knife ssh QUERY CMD`: CMD runs on many hosts."""
+    texts = [w.text for w in words]
+    if name in ("salt", "salt-ssh"):
+        index = next((i for i, t in enumerate(texts) if t in _SALT_RUN), None)
+        script = words[index + 1 : index + 2] if index is not None else []
+        return Unwrapped(f"{name} (remote)", script=script[0]) if script else None
+    if name == "knife":
+        if texts[1:2] != ["ssh"]:
+            return None
+        operands = [w for w in words[2:] if not _is_option(w.text)]
+        return Unwrapped("knife ssh (remote)", script=operands[1]) if len(operands) > 1 else None
+    if name == "mussh":
+        command = next((words[i + 1] for i, t in enumerate(texts[:-1]) if t in ("-c", "-C")), None)
+        return Unwrapped("mussh (remote)", script=command) if command is not None else None
+    valued = _FLEET_VALUED[name]
+    i = 1
+    while i < len(words) and _is_option(words[i].text):
+        i += 2 if _cluster_takes_next(words[i].text, valued) else 1
+    remote = words[i:]
+    return Unwrapped(f"{name} (remote)", script=_joined(remote)) if remote else None
 
 
 def _trap(name: str, words: list[Word]) -> Unwrapped | None:
@@ -577,6 +653,7 @@ _HANDLERS = {
     "env": _env, "eval": _eval, "su": _su, "runuser": _su, "script": _script_flag, "watch": _watch,
     "xargs": _xargs, "parallel": _parallel, "ssh": _ssh, "docker": _container_exec, "podman": _container_exec,
     "kubectl": _container_exec, "oc": _container_exec, "sg": _script_flag, "trap": _trap, "alias": _alias,
+    "nerdctl": _container_exec, **{fleet: _fleet for fleet in ("salt", "salt-ssh", "knife", "mussh", *_FLEET_VALUED)},
     **{shell: _shell for shell in SHELLS},
 }  # fmt: skip
 

@@ -109,6 +109,19 @@ _SAFE_EVAL_SOURCES = frozenset(
 )
 
 
+_ENDLESS = {"while": ("true", ":", "[ 1 ]", "(( 1 ))"), "until": ("false", "[ 0 ]")}
+
+
+def _loop_kind(node: Node) -> str:
+    """`while true`, `while :`, `until false`: endless; any other `while`/`until` or `for` loop: bounded
+    by its input or condition."""
+    if node.type != "while_statement":
+        return "for"
+    keyword = node.children[0].type if node.children else ""
+    condition = " ".join(text_of(c) for c in node.children_by_field_name("condition") if c.type != ";")
+    return "endless" if condition.strip() in _ENDLESS.get(keyword, ()) else "while"
+
+
 class Walker:
     def __init__(self, workspace: str | None, home: str | None) -> None:
         self.workspace = workspace
@@ -132,6 +145,7 @@ class Walker:
         self._nesting = 0
         self._steps = 0
         self._words = 0
+        self._loop = ""  # the kind of loop around the node walked now (see `Exec.loop`)
         self._unrolling = 1  # walks of the node walked now, from the `for` loops unrolled around it
         self._expansions = 0
         self._parsed_chars = 0
@@ -174,6 +188,8 @@ class Walker:
     def _add(self, exec_: Exec) -> None:
         if len(self.execs) >= MAX_COMMANDS:
             raise InputTooLarge("the simple commands the command runs", len(self.execs) + 1, MAX_COMMANDS)
+        if self._loop and exec_.loop != "endless":
+            exec_.loop = self._loop
         self.execs.append(exec_)
 
     def flag_unparsed(self, rule: str, detail: str) -> None:
@@ -226,10 +242,20 @@ class Walker:
         if kind == "variable_assignment":
             self._assignment(node)
             return []
+        if kind == "unset_command":
+            self._unset(node)
+            return []
         if kind in ("command_substitution", "process_substitution"):
             return self._substitution(node, "$()")
-        if kind == "for_statement":
-            return self._for(node)
+        if kind in ("for_statement", "c_style_for_statement", "while_statement"):
+            saved_loop = self._loop
+            self._loop = "endless" if saved_loop == "endless" else _loop_kind(node)
+            try:
+                if kind == "for_statement":
+                    return self._for(node)
+                return [e for child in node.named_children for e in self._walk(child)]
+            finally:
+                self._loop = saved_loop
         if kind == "function_definition":
             name = node.child_by_field_name("name")
             if name is not None:
@@ -297,6 +323,14 @@ class Walker:
             self.assignments.append((name, value.text))
         if name in _SCRIPT_VARIABLES and not value.dynamic and value.text.strip():
             self.walk_script(value.text, f"${name}")
+
+    def _unset(self, node: Node) -> None:
+        """`unset HISTFILE`: the variable is empty from here on, judged like `HISTFILE=`."""
+        for child in node.named_children:
+            if child.type == "variable_name":
+                name = text_of(child)
+                self.env.pop(name, None)
+                self._script_variable(name, Word(""))
 
     def _assignment(self, node: Node) -> None:
         name_node = node.child_by_field_name("name")
@@ -478,7 +512,7 @@ class Walker:
             step = unwrap_step(name, exec_.words)
             if step is None:
                 break
-            if name in WRAPPERS_WITH_EFFECTS:
+            if name in WRAPPERS_WITH_EFFECTS or step.keeps_outer:
                 # `nsenter -t 1 -m sh`, `chroot /host sh`: entering is the effect, whatever runs inside
                 self._add(Exec(list(exec_.words), via=exec_.via, cwd=exec_.cwd))
             exec_.via = (*exec_.via, step.label)
