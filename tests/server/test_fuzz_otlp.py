@@ -22,26 +22,54 @@ text = st.text(
     alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(["\x00", "\ud800", "\udfff", "\n"])),
     max_size=30,
 )
+
+
+# Named functions, not lambdas: when a recursive draw passes `max_leaves`, Hypothesis describes the
+# strategy, and describing a lambda parses its source with `ast`, which on CPython 3.11 can fail with
+# "SystemError: AST constructor recursion depth mismatch" deep in a recursive draw (a flaky error
+# that is neither the test's nor the server's).
+def _string_value(s: str) -> dict[str, Any]:
+    return {"stringValue": s}
+
+
+def _double_value(d: float | str) -> dict[str, Any]:
+    return {"doubleValue": d}
+
+
+def _int_value(i: int) -> dict[str, Any]:
+    return {"intValue": str(i)}
+
+
+def _bool_value(b: bool) -> dict[str, Any]:
+    return {"boolValue": b}
+
+
+def _array_value(values: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"arrayValue": {"values": values}}
+
+
+def _kvlist_value(pairs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return {"kvlistValue": {"values": [{"key": k, "value": v} for k, v in pairs]}}
+
+
+def _nested(inner: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(
+        st.builds(_array_value, st.lists(inner, max_size=3)),
+        st.builds(_kvlist_value, st.lists(st.tuples(text, inner), max_size=3)),
+    )
+
+
+def _attribute(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "value": value}
+
+
 scalar_values = st.one_of(
-    st.builds(lambda s: {"stringValue": s}, text),
-    st.builds(
-        lambda d: {"doubleValue": d},
-        st.one_of(st.floats(), st.sampled_from(["NaN", "Infinity", "-Infinity"])),
-    ),
-    st.builds(lambda i: {"intValue": str(i)}, st.integers(min_value=-(2**63), max_value=2**63 - 1)),
-    st.builds(lambda b: {"boolValue": b}, st.booleans()),
+    st.builds(_string_value, text),
+    st.builds(_double_value, st.one_of(st.floats(), st.sampled_from(["NaN", "Infinity", "-Infinity"]))),
+    st.builds(_int_value, st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+    st.builds(_bool_value, st.booleans()),
 )
-any_values = st.recursive(
-    scalar_values,
-    lambda inner: st.one_of(
-        st.builds(lambda vs: {"arrayValue": {"values": vs}}, st.lists(inner, max_size=3)),
-        st.builds(
-            lambda kvs: {"kvlistValue": {"values": [{"key": k, "value": v} for k, v in kvs]}},
-            st.lists(st.tuples(text, inner), max_size=3),
-        ),
-    ),
-    max_leaves=8,
-)
+any_values = st.recursive(scalar_values, _nested, max_leaves=8)
 attribute_keys = st.one_of(
     text,
     st.sampled_from(
@@ -54,7 +82,7 @@ attribute_keys = st.one_of(
         ]
     ),
 )
-attributes = st.lists(st.builds(lambda k, v: {"key": k, "value": v}, attribute_keys, any_values), max_size=5)
+attributes = st.lists(st.builds(_attribute, attribute_keys, any_values), max_size=5)
 
 
 def _span(n: int, name: str, attrs: list[dict[str, Any]]) -> dict[str, Any]:
