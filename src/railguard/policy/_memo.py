@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +124,9 @@ class OutcomeMemo:
 
     def __init__(self, entries: int = MEMO_ENTRIES) -> None:
         self._entries = entries
-        self._outcomes: dict[Hashable, tuple[ToolSpec | None, tuple[RuleHit, ...]]] = {}
+        # An OrderedDict drops its oldest entry in O(1); a dict's `next(iter(...))` walks the slots
+        # its earlier deletions left empty, which made every eviction of a full memo slower.
+        self._outcomes: OrderedDict[Hashable, tuple[ToolSpec | None, tuple[RuleHit, ...]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, spec: ToolSpec | None) -> tuple[RuleHit, ...] | None:
@@ -136,7 +139,7 @@ class OutcomeMemo:
         with self._lock:
             self._outcomes[key] = (spec, hits)
             while len(self._outcomes) > self._entries:
-                del self._outcomes[next(iter(self._outcomes))]
+                self._outcomes.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._outcomes)
