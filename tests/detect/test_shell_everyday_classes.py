@@ -5,19 +5,8 @@ class, not copied from the corpus."""
 from __future__ import annotations
 
 import pytest
-
-from railguard.detect.shell import analyze_command
-
-WS, HOME = "/home/u/app", "/home/u"
-
-
-def _verdict(command: str) -> str:
-    return analyze_command(command, workspace=WS, home=HOME).verdict
-
-
-def _rules(command: str) -> set[str]:
-    return {f.rule for f in analyze_command(command, workspace=WS, home=HOME).findings}
-
+from shell_verdicts import rules as _rules
+from shell_verdicts import verdict as _verdict
 
 # -- kubectl `--local`: set/label/annotate edit a manifest and print it, the API server is never called -----
 

@@ -5,14 +5,10 @@ material out, or sending it, still blocks."""
 from __future__ import annotations
 
 import pytest
+from shell_verdicts import HOME, WS
+from shell_verdicts import verdict as _verdict
 
 from railguard.detect.shell import analyze_command
-
-WS, HOME = "/home/u/app", "/home/u"
-
-
-def _verdict(command: str) -> str:
-    return analyze_command(command, workspace=WS, home=HOME).verdict
 
 
 @pytest.mark.parametrize(

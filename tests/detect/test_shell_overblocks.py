@@ -5,20 +5,12 @@ corpus; they are written per class."""
 from __future__ import annotations
 
 import pytest
+from shell_verdicts import HOME, WS
+from shell_verdicts import rules as _rules
+from shell_verdicts import verdict as _verdict
 
 from railguard.detect.shell import analyze_command
 from railguard.detect.shell._typed import is_key, typed_command
-
-WS, HOME = "/home/u/app", "/home/u"
-
-
-def _verdict(command: str) -> str:
-    return analyze_command(command, workspace=WS, home=HOME).verdict
-
-
-def _rules(command: str) -> set[str]:
-    return {f.rule for f in analyze_command(command, workspace=WS, home=HOME).findings}
-
 
 # -- openssl works on local files; only its connecting subcommands reach the network ------------------------
 
