@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from railguard.detect.paths import is_system_path
 from railguard.detect.shell._catalogue import Blast, CliSpec, Effect, catalogue, classify, tokens, verb_class
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_fs import tree_delete_findings
 from railguard.detect.shell._rules_vcs import positionals
-from railguard.detect.shell._view import CommandView, Ctx, finding
+from railguard.detect.shell._syntax import Word
+from railguard.detect.shell._view import CommandView, Ctx, finding, in_system_tree
 
 _SUBCOMMAND = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _ASSIGNED_COUNT = re.compile(r"^[A-Za-z_][\w-]*=(\d+)(?::\S+)?$")  # heroku `web=50:performance-l`
@@ -85,13 +86,14 @@ def _bare_option(previous: list[str]) -> bool:
 
 
 def _local_destination(word: str) -> bool:
-    """A local transport whose path is not in the system's trees (`dir:/etc/x` still asks, like `cp`)."""
+    """A local transport whose path is not in the system's trees (`dir:/etc/x` still asks, like `cp`;
+    `dir:/media/usb` does not)."""
     transport = next((t for t in _LOCAL_TRANSPORTS if word.startswith(t)), None)
     if transport is None:
         return False
     path = word[len(transport) :]
     path = path if transport in ("dir:", "oci-archive:", "docker-archive:") else path.split(":", 1)[0]
-    return transport in ("containers-storage:", "docker-daemon:") or not is_system_path(path)
+    return transport in ("containers-storage:", "docker-daemon:") or not in_system_tree(path)
 
 
 def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
@@ -100,7 +102,7 @@ def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
     if path not in _COPY_VERBS:
         return False
     rest = operands[len(path) :]
-    if len(rest) < 2 or _remote_side(rest[-1]) or is_system_path(rest[-1]):
+    if len(rest) < 2 or _remote_side(rest[-1]) or in_system_tree(rest[-1]):
         return False
     return all(_remote_side(source) for source in rest[:-1])
 
@@ -110,6 +112,35 @@ _COPY_VERBS = frozenset({("cp",), ("codespace", "cp")})
 
 def _remote_side(operand: str) -> bool:
     return ":" in operand and not operand.startswith(("/", ".", "~", "-"))
+
+
+# rclone commands that, given only local paths, work on this machine's files: the named trees may lose
+# entries (`sync` prunes its destination, `bisync` both sides, `move` empties its source, `delete` and
+# `purge` delete).
+_RCLONE_FILE_VERBS = frozenset({"sync", "bisync", "move", "moveto", "delete", "deletefile", "purge", "rmdir",
+                                "rmdirs"})  # fmt: skip
+
+
+def _local_paths(view: CommandView, spec: CliSpec, effect: Effect) -> list[Word] | None:
+    """The operands after the subcommand when every one is a local path (`rclone sync ./a /tmp/b`), else None."""
+    words: list[Word] = []
+    skip = False
+    for word in view.args:
+        if skip:
+            skip = False
+        elif word.text.startswith("-") and len(word.text) > 1:
+            skip = word.text in spec.valued
+        else:
+            words.append(word)
+    rest = words[1:]  # after the one-word subcommand (a second path word may be an operand: `remote:x`)
+    if (
+        not words
+        or words[0].text != effect.path[0]
+        or not rest
+        or any(_remote_side(w.text) or w.dynamic for w in rest)
+    ):
+        return None
+    return rest
 
 
 def _stays_here(view: CommandView, spec: CliSpec, effect: Effect, args: list[str]) -> bool:
@@ -188,16 +219,40 @@ def _graphql_query(args: list[str]) -> bool:
 
 
 _ENDPOINT = re.compile(r"^[a-z]+(?:/[A-Za-z][\w-]*)+$")
+# Endpoints that run one of the CLI's own commands, named by a parameter, under the path it has on the
+# command line: `rclone rc core/command command=ls` is `rclone ls`, `backend/command command=features`
+# is `rclone backend features`.
+_COMMAND_ENDPOINTS = {"core/command": (), "backend/command": ("backend",)}
 
 
 def _endpoint_effect(spec: CliSpec, effect: Effect, args: list[str], verbs: dict[str, str]) -> Effect:
-    """`rclone rc core/stats`: a remote-control call names its endpoint `group/verb`; a reading verb only
-    reports, any other call asks (the endpoint runs the daemon's commands: its group says no more)."""
+    """`rclone rc core/stats`: a remote-control call names its endpoint `group/verb`. It reads when the
+    catalogue lists the endpoint as a read (`[rc, core/transferred]`), when its verb is the CLI's own
+    reading command (`operations/about` is `rclone about`) or a reading verb, or when it runs a reading
+    command of the CLI; any other call asks (the endpoint runs the daemon's commands: its group says no
+    more)."""
     operands = positionals(args, spec.valued)[len(effect.path) :]
     endpoint = operands[0] if operands else ""
-    if _ENDPOINT.match(endpoint) and verb_class(endpoint.rsplit("/", 1)[1], verbs) == "read":
-        return Effect("read", (*effect.path, endpoint), spec)
+    reads = Effect("read", (*effect.path, endpoint), spec)
+    if not _ENDPOINT.match(endpoint):
+        return Effect("ask", effect.path, spec)
+    listed = next((r.klass for r in spec.rules if r.path == (*effect.path, endpoint)), None)
+    if listed is not None:
+        return Effect(listed, (*effect.path, endpoint), spec)
+    verb = endpoint.rsplit("/", 1)[1]
+    if _reads_as_command(spec, [verb], verbs) or verb_class(verb, verbs) == "read":
+        return reads
+    if endpoint in _COMMAND_ENDPOINTS and "--json" not in _flag_keys(args):  # JSON may name another command
+        named = [o.split("=", 1)[1] for o in operands if o.startswith("command=")]
+        prefix = _COMMAND_ENDPOINTS[endpoint]
+        if named and all(_reads_as_command(spec, [*prefix, command], verbs) for command in named):
+            return reads
     return Effect("ask", effect.path, spec)
+
+
+def _reads_as_command(spec: CliSpec, path: list[str], verbs: dict[str, str]) -> bool:
+    """The CLI's own command of that path only reads (its explicit rule, or the verb of a catalogued path)."""
+    return classify(spec, path, frozenset(), verbs).klass == "read"
 
 
 def _playbook_effect(spec: CliSpec, args: list[str], verbs: dict[str, str]) -> Effect:
@@ -251,6 +306,13 @@ def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             return  # applying a saved plan: the reviewed `terraform plan -out` is what runs
         elif _stays_here(view, spec, effect, args):
             return
+        elif spec.name == "rclone" and effect.path[:1] and effect.path[0] in _RCLONE_FILE_VERBS:
+            local = _local_paths(view, spec, effect)
+            if local is not None:  # only this machine's files: judged as `rm -r` of each tree named
+                what = f"{view.name} {effect.path[0]} may delete entries of"
+                for word in local[-1:] if effect.path[0] == "sync" else local:
+                    yield from tree_delete_findings(word, ctx, "local-tree-delete", what)
+                return
     yield from effect_findings(view, effect, args)
 
 
