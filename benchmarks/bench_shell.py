@@ -212,6 +212,7 @@ ASK_REVIEWS = {
     "http-delete": "right: an HTTP DELETE to a remote host",
     "git-clean-ignored": "right: deletes untracked and ignored files (`.env`, local data)",
     "backup-delete": "right: prunes backup archives",
+    "local-tree-delete": "right: rclone prunes a local folder outside the workspace (judged as `rm -r` of it)",
 }
 REDTEAM_ROUND3 = {"caught": 251, "strict": 251}
 BRIEF_ROUND3 = {"caught": 626, "strict": 548}
