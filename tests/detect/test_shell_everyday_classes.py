@@ -276,7 +276,11 @@ def test_rclone_rc_reading_endpoints(command: str, verdict: str) -> None:
         ("rclone purge /srv/www", "block"),
         ("rclone sync ./empty /etc", "block"),
         ("rclone purge ~", "block"),
-        ("rclone sync ./site remote:www", "ask"),  # any remote side: the vendor verdicts
+        ("rclone sync gdrive:site ./site", "allow"),  # a download: the remote source is only read
+        ("rclone sync gdrive:site /srv/www", "block"),
+        ("rclone sync gdrive:site ./site --backup-dir=gdrive:old", "ask"),  # moves pruned files there
+        ("rclone move gdrive:inbox ./inbox", "ask"),  # empties the remote source
+        ("rclone sync ./site remote:www", "ask"),  # a remote destination: the vendor verdicts
         ("rclone purge gdrive:old ./x", "block"),
         ("rclone delete $TARGET", "block"),  # a path only known at run time may name a remote
     ],

@@ -114,33 +114,41 @@ def _remote_side(operand: str) -> bool:
     return ":" in operand and not operand.startswith(("/", ".", "~", "-"))
 
 
-# rclone commands that, given only local paths, work on this machine's files: the named trees may lose
+# rclone commands that work on this machine's files when their trees are local: the trees may lose
 # entries (`sync` prunes its destination, `bisync` both sides, `move` empties its source, `delete` and
 # `purge` delete).
-_RCLONE_FILE_VERBS = frozenset({"sync", "bisync", "move", "moveto", "delete", "deletefile", "purge", "rmdir",
-                                "rmdirs"})  # fmt: skip
+# Each with the number of paths it takes.
+_RCLONE_FILE_VERBS = {"sync": 2, "bisync": 2, "move": 2, "moveto": 2, "delete": 1, "deletefile": 1, "purge": 1,
+                      "rmdir": 1, "rmdirs": 1}  # fmt: skip
 
 
-def _local_paths(view: CommandView, spec: CliSpec, effect: Effect) -> list[Word] | None:
-    """The operands after the subcommand when every one is a local path (`rclone sync ./a /tmp/b`), else None."""
+def _local_trees(view: CommandView, spec: CliSpec, verb: str) -> list[Word] | None:
+    """The local trees an rclone file verb may prune when nothing remote is written: every operand is a
+    local path, except the source of a `sync`, which is only read (`rclone sync remote:site ./site`).
+    None when something remote may change; option values count (`--backup-dir=remote:old` moves there)."""
     words: list[Word] = []
     skip = False
     for word in view.args:
+        text = word.text
         if skip:
             skip = False
-        elif word.text.startswith("-") and len(word.text) > 1:
-            skip = word.text in spec.valued
+            if _remote_side(text):
+                return None
+        elif text.startswith("-") and len(text) > 1:
+            skip = text in spec.valued
+            if _remote_side(text.partition("=")[2]):
+                return None
         else:
             words.append(word)
-    rest = words[1:]  # after the one-word subcommand (a second path word may be an operand: `remote:x`)
-    if (
-        not words
-        or words[0].text != effect.path[0]
-        or not rest
-        or any(_remote_side(w.text) or w.dynamic for w in rest)
-    ):
+    if not words or words[0].text != verb:  # a second path word may be an operand (`purge remote:x`)
         return None
-    return rest
+    rest = words[1:]
+    if len(rest) != _RCLONE_FILE_VERBS[verb]:  # more: an option's value may be among them
+        return None
+    trees = rest[1:] if verb == "sync" else rest
+    if any(_remote_side(w.text) or w.dynamic for w in trees):
+        return None
+    return trees
 
 
 def _stays_here(view: CommandView, spec: CliSpec, effect: Effect, args: list[str]) -> bool:
@@ -307,10 +315,10 @@ def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         elif _stays_here(view, spec, effect, args):
             return
         elif spec.name == "rclone" and effect.path[:1] and effect.path[0] in _RCLONE_FILE_VERBS:
-            local = _local_paths(view, spec, effect)
-            if local is not None:  # only this machine's files: judged as `rm -r` of each tree named
+            trees = _local_trees(view, spec, effect.path[0])
+            if trees is not None:  # only this machine's files change: judged as `rm -r` of each tree
                 what = f"{view.name} {effect.path[0]} may delete entries of"
-                for word in local[-1:] if effect.path[0] == "sync" else local:
+                for word in trees:
                     yield from tree_delete_findings(word, ctx, "local-tree-delete", what)
                 return
     yield from effect_findings(view, effect, args)
