@@ -212,6 +212,7 @@ ASK_REVIEWS = {
     "http-delete": "right: an HTTP DELETE to a remote host",
     "git-clean-ignored": "right: deletes untracked and ignored files (`.env`, local data)",
     "backup-delete": "right: prunes backup archives",
+    "local-tree-delete": "right: rclone prunes a local folder outside the workspace (judged as `rm -r` of it)",
 }
 REDTEAM_ROUND3 = {"caught": 251, "strict": 251}
 BRIEF_ROUND3 = {"caught": 626, "strict": 548}
@@ -467,6 +468,10 @@ def everyday_section() -> tuple[list[str], list[str]]:
         "image layer keys, `rclone mkdir|touch`, reporting `rclone backend` commands and `rclone rc` reads,",
         "`gh extension create`, `gh repo set-default`. An uncatalogued tool on working-tree files stays allowed",
         "(its effects are judged by what it touches); what still asks is reviewed per rule below.",
+        "Round 5 fixed four more classes: `xargs -I{}` names judged as the piped names (`find build ... | xargs",
+        "-I{} rm -rf {}` as the appended form), `gh config` (local preferences, like `gh alias`), `rclone rc`",
+        "endpoints that report (listed, the CLI's own reading command, `core/command command=lsjson`), and",
+        "rclone file verbs on local trees judged as `rm -r` of each tree (`rclone sync remote:site ./site`).",
         "",
         *table,
         "",

@@ -206,3 +206,92 @@ def test_unknown_tool_on_working_tree_files_allows() -> None:
 )
 def test_graphql_reads_allow_and_writes_ask(command: str, verdict: str) -> None:
     assert _verdict(command) == verdict, _rules(command)
+
+
+# -- round 5: `xargs -I{}` names are the piped names, as when appended ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("find build -name '*.o' | xargs -I% rm -rf %", "allow"),
+        ("find build -name '*.o' | xargs rm -rf", "allow"),  # the appended form it now matches
+        ("find ~ -name '*.log' | xargs -I{} rm -rf {}", "ask"),
+        ("find / -name core | xargs -I{} rm -rf '{}'", "ask"),
+        ("find build -name x | xargs -I{} rm -rf {}/cache", "ask"),  # a path built on the name stays unknown
+        ("cat list.txt | xargs -I{} rm -rf {}", "ask"),  # names of unknown origin
+        ("echo / | xargs -I{} rm -rf {}", "block"),
+    ],
+)
+def test_xargs_replace_string_judged_as_piped_names(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+# -- gh's own preferences are local configuration -----------------------------------------------------------
+
+
+def test_gh_config_is_local_like_git_config() -> None:
+    assert _verdict("gh config set pager less") == "allow"
+    assert _verdict("git config --global core.pager less") == "allow"
+    assert _verdict("gh secret set TOKEN --body x") == "ask"  # a repository's settings are remote
+
+
+# -- rclone remote control: endpoints that report -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("rclone rc operations/about fs=gdrive:", "allow"),  # `rclone about` reads
+        ("rclone rc core/pid", "allow"),  # listed in the catalogue as a report
+        ("rclone rc backend/command command=features fs=s3:", "allow"),  # `rclone backend features`
+        ("rclone rc core/command command=lsjson -a s3:b", "allow"),
+        ("rclone rc core/command command=purge -a s3:b", "ask"),
+        ("rclone rc core/command command=lsjson command=purge -a s3:b", "ask"),  # every named command counts
+        ('rclone rc core/command --json \'{"command": "purge"}\' command=lsjson', "ask"),
+        ("rclone rc operations/purge fs=s3: remote=old", "ask"),
+        (
+            "rclone rc sync/copy srcFs=/home dstFs=s3:b",
+            "ask",
+        ),  # the CLI's `copy` allows; the rc call is unseen
+    ],
+)
+def test_rclone_rc_reading_endpoints(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+# -- rclone given only local paths works on this machine's files: judged like `rm -r` of each tree ------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("rclone sync ./site /tmp/site-copy", "allow"),
+        ("rclone sync /srv/media ./mirror", "allow"),  # the source of a sync is only read
+        ("rclone moveto build/out.tar dist/out.tar", "allow"),
+        ("rclone delete --min-age 7d ./cache", "allow"),
+        ("rclone sync ./site ~/other-site", "ask"),
+        ("rclone bisync ./a ../shared", "ask"),
+        ("rclone bisync ./a /data/shared", "block"),  # a top-level data directory, as for `rsync --delete`
+        ("rclone purge /srv/www", "block"),
+        ("rclone sync ./empty /etc", "block"),
+        ("rclone purge ~", "block"),
+        ("rclone sync gdrive:site ./site", "allow"),  # a download: the remote source is only read
+        ("rclone sync gdrive:site /srv/www", "block"),
+        ("rclone sync gdrive:site ./site --backup-dir=gdrive:old", "ask"),  # moves pruned files there
+        ("rclone move gdrive:inbox ./inbox", "ask"),  # empties the remote source
+        ("rclone sync ./site remote:www", "ask"),  # a remote destination: the vendor verdicts
+        ("rclone purge gdrive:old ./x", "block"),
+        ("rclone delete $TARGET", "block"),  # a path only known at run time may name a remote
+    ],
+)
+def test_rclone_local_paths_judged_as_file_deletes(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+def test_local_image_destinations_judged_like_cp() -> None:
+    for destination in ("/media/usb/images", "/mnt/mirror"):
+        assert _verdict(f"cp -r build {destination}") == "allow"
+        assert _verdict(f"skopeo sync --src docker --dest dir quay.io/acme/app {destination}") == "allow"
+    assert _verdict("skopeo copy docker://quay.io/acme/app:1 dir:/var/lib/app") == "ask"
+    assert _verdict("kubectl cp web-0:/var/log/app.log /mnt/logs/app.log") == "allow"

@@ -69,12 +69,15 @@ def _targets(view: CommandView, ctx: Ctx, words: list[Word] | None = None) -> li
         ]
         targets = [t for t in targets if "$XARGS" not in t.raw]
         return targets + [classify_target(w, ctx) for w in literal]
-    if view.exec.dynamic_operands and not targets:
+    # `xargs -I{} rm -rf {}`: an operand that is the whole replace string is one piped name, as appended
+    placeholders = [t for t in targets if t.raw == "$XARGS"]
+    if view.exec.dynamic_operands and len(placeholders) == sum("$XARGS" in t.raw for t in targets):
         roots = piped_find_roots(view.exec)
         if roots:  # `find ROOT ... | xargs rm`: the entries come from under ROOT
-            return [
+            return [t for t in targets if t.raw != "$XARGS"] + [
                 classify_target(Word(r.text.rstrip("/") + "/*", r.dynamic, glob=True), ctx) for r in roots
             ]
+    if view.exec.dynamic_operands and not targets:
         targets.append(Target("<stdin>", "<stdin>", "dynamic"))
     elif view.exec.dynamic_operands:
         targets = [t if "$XARGS" not in t.raw else Target(t.raw, t.raw, "dynamic") for t in targets]
@@ -366,16 +369,23 @@ def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name in ("cp", "install", "ln") and len(ops) > 1:
         yield from _writes(view, ctx, ops[-1:], append=False, rule=f"{name}-overwrite")
     elif name == "rsync" and any(f.startswith("--delete") for f in view.flags) and ops:
-        target = classify_target(ops[-1], ctx)
-        rsync_verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
-        if target.zone == "outside" and is_data_root(target.path, ctx):
-            rsync_verdict = ("block", "high")
-        if rsync_verdict and ":" not in ops[-1].text:
-            yield finding(_CAT, "rsync-delete", *rsync_verdict, f"rsync --delete into {target.path}")
+        if ":" not in ops[-1].text:
+            yield from tree_delete_findings(ops[-1], ctx, "rsync-delete", "rsync --delete into")
     elif name == "tee":
         yield from _writes(view, ctx, ops, append=view.has("-a", "--append"), rule="tee-overwrite")
     elif name in ("sed", "perl") and any(f.startswith("-i") for f in view.flags):
         yield from _writes(view, ctx, ops[1:], append=True, rule="edit-in-place")
+
+
+def tree_delete_findings(word: Word, ctx: Ctx, rule: str, what: str) -> Iterator[ShellFinding]:
+    """A tree whose entries may all be deleted (`rsync --delete` into it, `rclone purge` of a local folder):
+    judged as `rm -r` of it; the workspace and scratch are the agent's own."""
+    target = classify_target(word, ctx)
+    verdict = _RECURSIVE_DELETE_VERDICT.get(target.zone)
+    if target.zone == "outside" and is_data_root(target.path, ctx):
+        verdict = ("block", "high")
+    if verdict:
+        yield finding(_CAT, rule, *verdict, f"{what} {target.path}")
 
 
 def _writes(

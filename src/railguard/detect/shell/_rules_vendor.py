@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from railguard.detect.paths import is_system_path
 from railguard.detect.shell._catalogue import Blast, CliSpec, Effect, catalogue, classify, tokens, verb_class
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_fs import tree_delete_findings
 from railguard.detect.shell._rules_vcs import positionals
-from railguard.detect.shell._view import CommandView, Ctx, finding
+from railguard.detect.shell._syntax import Word
+from railguard.detect.shell._view import CommandView, Ctx, finding, in_system_tree
 
 _SUBCOMMAND = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _ASSIGNED_COUNT = re.compile(r"^[A-Za-z_][\w-]*=(\d+)(?::\S+)?$")  # heroku `web=50:performance-l`
@@ -85,13 +86,14 @@ def _bare_option(previous: list[str]) -> bool:
 
 
 def _local_destination(word: str) -> bool:
-    """A local transport whose path is not in the system's trees (`dir:/etc/x` still asks, like `cp`)."""
+    """A local transport whose path is not in the system's trees (`dir:/etc/x` still asks, like `cp`;
+    `dir:/media/usb` does not)."""
     transport = next((t for t in _LOCAL_TRANSPORTS if word.startswith(t)), None)
     if transport is None:
         return False
     path = word[len(transport) :]
     path = path if transport in ("dir:", "oci-archive:", "docker-archive:") else path.split(":", 1)[0]
-    return transport in ("containers-storage:", "docker-daemon:") or not is_system_path(path)
+    return transport in ("containers-storage:", "docker-daemon:") or not in_system_tree(path)
 
 
 def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
@@ -100,7 +102,7 @@ def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
     if path not in _COPY_VERBS:
         return False
     rest = operands[len(path) :]
-    if len(rest) < 2 or _remote_side(rest[-1]) or is_system_path(rest[-1]):
+    if len(rest) < 2 or _remote_side(rest[-1]) or in_system_tree(rest[-1]):
         return False
     return all(_remote_side(source) for source in rest[:-1])
 
@@ -110,6 +112,43 @@ _COPY_VERBS = frozenset({("cp",), ("codespace", "cp")})
 
 def _remote_side(operand: str) -> bool:
     return ":" in operand and not operand.startswith(("/", ".", "~", "-"))
+
+
+# rclone commands that work on this machine's files when their trees are local: the trees may lose
+# entries (`sync` prunes its destination, `bisync` both sides, `move` empties its source, `delete` and
+# `purge` delete).
+# Each with the number of paths it takes.
+_RCLONE_FILE_VERBS = {"sync": 2, "bisync": 2, "move": 2, "moveto": 2, "delete": 1, "deletefile": 1, "purge": 1,
+                      "rmdir": 1, "rmdirs": 1}  # fmt: skip
+
+
+def _local_trees(view: CommandView, spec: CliSpec, verb: str) -> list[Word] | None:
+    """The local trees an rclone file verb may prune when nothing remote is written: every operand is a
+    local path, except the source of a `sync`, which is only read (`rclone sync remote:site ./site`).
+    None when something remote may change; option values count (`--backup-dir=remote:old` moves there)."""
+    words: list[Word] = []
+    skip = False
+    for word in view.args:
+        text = word.text
+        if skip:
+            skip = False
+            if _remote_side(text):
+                return None
+        elif text.startswith("-") and len(text) > 1:
+            skip = text in spec.valued
+            if _remote_side(text.partition("=")[2]):
+                return None
+        else:
+            words.append(word)
+    if not words or words[0].text != verb:  # a second path word may be an operand (`purge remote:x`)
+        return None
+    rest = words[1:]
+    if len(rest) != _RCLONE_FILE_VERBS[verb]:  # more: an option's value may be among them
+        return None
+    trees = rest[1:] if verb == "sync" else rest
+    if any(_remote_side(w.text) or w.dynamic for w in trees):
+        return None
+    return trees
 
 
 def _stays_here(view: CommandView, spec: CliSpec, effect: Effect, args: list[str]) -> bool:
@@ -188,16 +227,40 @@ def _graphql_query(args: list[str]) -> bool:
 
 
 _ENDPOINT = re.compile(r"^[a-z]+(?:/[A-Za-z][\w-]*)+$")
+# Endpoints that run one of the CLI's own commands, named by a parameter, under the path it has on the
+# command line: `rclone rc core/command command=ls` is `rclone ls`, `backend/command command=features`
+# is `rclone backend features`.
+_COMMAND_ENDPOINTS = {"core/command": (), "backend/command": ("backend",)}
 
 
 def _endpoint_effect(spec: CliSpec, effect: Effect, args: list[str], verbs: dict[str, str]) -> Effect:
-    """`rclone rc core/stats`: a remote-control call names its endpoint `group/verb`; a reading verb only
-    reports, any other call asks (the endpoint runs the daemon's commands: its group says no more)."""
+    """`rclone rc core/stats`: a remote-control call names its endpoint `group/verb`. It reads when the
+    catalogue lists the endpoint as a read (`[rc, core/transferred]`), when its verb is the CLI's own
+    reading command (`operations/about` is `rclone about`) or a reading verb, or when it runs a reading
+    command of the CLI; any other call asks (the endpoint runs the daemon's commands: its group says no
+    more)."""
     operands = positionals(args, spec.valued)[len(effect.path) :]
     endpoint = operands[0] if operands else ""
-    if _ENDPOINT.match(endpoint) and verb_class(endpoint.rsplit("/", 1)[1], verbs) == "read":
-        return Effect("read", (*effect.path, endpoint), spec)
+    reads = Effect("read", (*effect.path, endpoint), spec)
+    if not _ENDPOINT.match(endpoint):
+        return Effect("ask", effect.path, spec)
+    listed = next((r.klass for r in spec.rules if r.path == (*effect.path, endpoint)), None)
+    if listed is not None:
+        return Effect(listed, (*effect.path, endpoint), spec)
+    verb = endpoint.rsplit("/", 1)[1]
+    if _reads_as_command(spec, [verb], verbs) or verb_class(verb, verbs) == "read":
+        return reads
+    if endpoint in _COMMAND_ENDPOINTS and "--json" not in _flag_keys(args):  # JSON may name another command
+        named = [o.split("=", 1)[1] for o in operands if o.startswith("command=")]
+        prefix = _COMMAND_ENDPOINTS[endpoint]
+        if named and all(_reads_as_command(spec, [*prefix, command], verbs) for command in named):
+            return reads
     return Effect("ask", effect.path, spec)
+
+
+def _reads_as_command(spec: CliSpec, path: list[str], verbs: dict[str, str]) -> bool:
+    """The CLI's own command of that path only reads (its explicit rule, or the verb of a catalogued path)."""
+    return classify(spec, path, frozenset(), verbs).klass == "read"
 
 
 def _playbook_effect(spec: CliSpec, args: list[str], verbs: dict[str, str]) -> Effect:
@@ -251,6 +314,13 @@ def check_vendor_cli(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             return  # applying a saved plan: the reviewed `terraform plan -out` is what runs
         elif _stays_here(view, spec, effect, args):
             return
+        elif spec.name == "rclone" and effect.path[:1] and effect.path[0] in _RCLONE_FILE_VERBS:
+            trees = _local_trees(view, spec, effect.path[0])
+            if trees is not None:  # only this machine's files change: judged as `rm -r` of each tree
+                what = f"{view.name} {effect.path[0]} may delete entries of"
+                for word in trees:
+                    yield from tree_delete_findings(word, ctx, "local-tree-delete", what)
+                return
     yield from effect_findings(view, effect, args)
 
 

@@ -180,9 +180,15 @@ def _zone(path: str, ctx: Ctx, *, contents: bool) -> str:
         return "secret_dir" if path.count("/") - home.count("/") <= 2 else "outside"
     if secret_path_kind(path) in ("ssh_dir", "gpg_private"):
         return "secret_dir"
-    if is_system_path(path) and not path.startswith(_USER_INSTALLED):
+    if in_system_tree(path):
         return "system"
     return "outside"
+
+
+def in_system_tree(path: str) -> bool:
+    """Under the operating system's own trees, where a write asks (`cp x /var/lib/y`); the places users
+    install and mount into (`/opt`, `/srv`, `/mnt`, `/media`, `/usr/local`) are not."""
+    return is_system_path(path) and not path.startswith(_USER_INSTALLED)
 
 
 # Options that consume the next word, per command, so their values are not taken for operands.
