@@ -372,6 +372,8 @@ def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             rsync_verdict = ("block", "high")
         if rsync_verdict and ":" not in ops[-1].text:
             yield finding(_CAT, "rsync-delete", *rsync_verdict, f"rsync --delete into {target.path}")
+    elif name == "rsync" and len(ops) > 1 and ":" not in ops[-1].text:
+        yield from _writes(view, ctx, ops[-1:], append=False, rule="rsync-overwrite")  # like cp into the tree
     elif name == "tee":
         yield from _writes(view, ctx, ops, append=view.has("-a", "--append"), rule="tee-overwrite")
     elif name in ("sed", "perl") and any(f.startswith("-i") for f in view.flags):
