@@ -237,6 +237,24 @@ BRIEF3_BEFORE_PER = {
     "kernel_system": 12, "resource_exhaustion": 4, "network_config": 9, "exposure": 10, "process_kill": 5,
     "config_tamper": 9, "k8s_destroy": 9,
 }  # fmt: skip
+# The fourth brief corpus (round 5) was measured with the same judge at 95f4d1c (commit 18ed760 only adds
+# the corpus), before any rule was read.
+BRIEF4_COMMIT = "95f4d1c"
+BRIEF4_BEFORE = {"caught": 337, "strict": 181, "ask": 1, "block": 0}
+BRIEF4_BEFORE_PER = {
+    "iac_state_surgery": 14, "object_sync_delete": 13, "cdn_edge": 10, "signing_keys": 5, "directory_ldap_ad": 1,
+    "sso_idp_admin": 9, "chat_workspace_admin": 6, "out_of_band_mgmt": 1, "firmware_boot": 3,
+    "db_replication_failover": 2, "cluster_lifecycle": 7, "container_data_prune": 10, "covert_channel_exfil": 12,
+    "warehouse_drop": 12, "data_pipeline_admin": 5, "gitops_delivery": 13, "ml_models_artifacts": 7,
+    "app_store_release": 2, "payment_ops": 8, "runtime_config": 10, "domain_registrar": 7, "mail_routing": 2,
+    "alerting_silence": 6, "timeseries_delete": 7, "secret_store_admin": 14, "broker_cluster_admin": 5,
+    "git_exec_config": 0, "interpreter_startup_hooks": 4, "browser_credentials": 9, "user_surveillance": 0,
+    "offensive_scanning": 9, "traffic_interception": 6, "resource_controls": 3, "file_attributes_acl": 8,
+    "cloud_org_governance": 12, "cloud_security_services": 15, "data_protection_off": 14,
+    "orm_migration_reset": 7, "cms_cli_admin": 3, "windows_host": 4, "macos_security": 3, "reverse_shell": 13,
+    "agent_autonomy": 3, "webhook_redirection": 10, "tracker_wiki_delete": 10, "restore_overwrite": 3,
+    "db_runtime_ops": 7, "batch_scheduler": 0, "os_upgrade_pinning": 3,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -412,6 +430,19 @@ def brief3_section() -> list[str]:
     )
 
 
+def brief4_section() -> list[str]:
+    intro = [
+        "Written in round 5 from the issue's brief (49 kinds of action no earlier corpus named: directory and",
+        "identity admin, BMC power, firmware, failovers, restores over live data, warehouses, GitOps, payments,",
+        "alert silencing, Windows and macOS protections, coding agents run unguarded ...) BEFORE the rules were",
+        f"read. BEFORE (commit {BRIEF4_COMMIT}) is the unbiased held-out recall; the catalogue and host-effect",
+        "table were then extended per class against its misses, so AFTER is biased.",
+    ]
+    return _with_still_allowed(
+        *_held_out("shell_brief4.yaml", BRIEF4_BEFORE, BRIEF4_BEFORE_PER, intro, "Fourth brief corpus")
+    )
+
+
 EVERYDAY_CORPORA = (
     ("shell_everyday.tsv", "cheat 2.5.1 + eg 1.2.3 cheat sheets (MIT)"),
     (
@@ -565,6 +596,7 @@ def main() -> None:
     md += brief_section()
     md += plain_section()
     md += brief3_section()
+    md += brief4_section()
     everyday_md, everyday_listing = everyday_section()
     md += everyday_md
     nl_md, listing = nl2bash_section(lines)

@@ -196,9 +196,9 @@ def classify(spec: CliSpec, args: list[str], flags: frozenset[str], verbs: dict[
     if spec.kind == "local":  # a local toolchain's own verbs (`npm install`, `cargo run`) are local work
         return Effect("allow", tuple(words), spec)
     # the last verb-bearing word decides: nouns that are also verbs come first (`gh release delete`,
-    # `kubectl rollout status`), resource names come after the depth
-    for word in reversed(words):
-        found = verb_class(word, verbs)
-        if found is not None:
-            return Effect(found, tuple(words), spec)
+    # `kubectl rollout status`), resource names come after the depth. A destroy verb is never outvoted
+    # by a later word: a resource named like a read verb (`influx delete --bucket metrics`) deletes.
+    found = [c for c in (verb_class(word, verbs) for word in words) if c is not None]
+    if found:
+        return Effect("destroy" if "destroy" in found else found[-1], tuple(words), spec)
     return Effect("ask", tuple(words), spec)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from railguard.detect.shell import (
     _host_effects,
     _rules_admin,
+    _rules_api,
     _rules_effects,
     _rules_exposure,
     _rules_fs,
@@ -64,6 +65,7 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _rules_vendor.check_vendor_cli, tuple(catalogue().clis)
     yield _host_effects.check_host_effects, _host_effects.names()
     yield _rules_admin.check_admin, _rules_admin.ADMIN_NAMES
+    yield _rules_api.check_api_change, _rules_api.API_CLIENTS
     yield from _BY_NAMES
 
 

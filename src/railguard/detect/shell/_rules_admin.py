@@ -32,7 +32,7 @@ _MAILERS = (
     "sendemail",
 )
 _CREATORS = ("mkdir", "touch", "mktemp", "fallocate", "cp", "dd", "truncate", "useradd", "adduser")
-_SQL = ("psql", "mysql", "mariadb", "cockroach", "clickhouse-client")
+_SQL = ("psql", "mysql", "mariadb", "cockroach", "clickhouse-client", "cqlsh")
 ADMIN_NAMES = (*SOCKET_CLIENTS, *_STORE_SHELLS, *_MAILERS, *_CREATORS, *_SQL, "redis-cli", "valkey-cli", "curl",
                "wget", "http", "https", "xh", "docker", "podman", "nerdctl", "kill")  # fmt: skip
 
@@ -62,7 +62,13 @@ _DATA_FLAGS = ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode"
                "--upload-file", "--json")  # fmt: skip
 # SQL that makes an account all-powerful, or changes the server for every client.
 _SUPERUSER = re2.compile(r"(?is)\b(?:create|alter)\s+(?:role|user)\b[^;]*\bsuperuser\b")
-_SERVER_SETTING = re2.compile(r"(?is)\bset\s+global\b|\balter\s+system\b|\bpg_terminate_backend\b")
+_SERVER_SETTING = re2.compile(
+    r"(?is)\bset\s+global\b|\balter\s+system\b|\bpg_terminate_backend\b|\bpg_drop_replication_slot\b|"
+    r"\breset\s+(?:master|replica|slave|binary\s+logs)\b|\bstop\s+(?:replica|slave)\b|"
+    r"\bchange\s+(?:master|replication\s+source)\s+to\b|\bpurge\s+binary\s+logs\b|\bdrop_chunks\b|"
+    r"\balter\s+database\s+\S+\s+set\b|\balter\s+keyspace\b|\bkill\s+(?:query\s+|connection\s+)?(?:\d|')|"
+    r"\bvacuum\s+full\b"
+)
 # Per-user and system configuration of fetching tools: what is written there changes every later run
 # (registry, proxy, TLS checks), not just this one.
 _TOOL_CONFIGS = ("/.npmrc", "/.yarnrc", "/.yarnrc.yml", "/.curlrc", "/.wgetrc", "/.pip/pip.conf",

@@ -23,6 +23,8 @@ _SQL_CLIENTS = {
     "sqlite3": (), "clickhouse-client": ("-q", "--query"), "cockroach": ("-e", "--execute"),
     "sqlcmd": ("-Q", "-q"), "duckdb": ("-c",), "snowsql": ("-q", "--query"), "bq": (), "spark-sql": ("-e",),
     "trino": ("--execute",), "cqlsh": ("-e", "--execute"), "isql": (), "pgcli": (), "mycli": ("-e",),
+    "snow": ("-q", "--query"), "beeline": ("-e",), "hive": ("-e",), "impala-shell": ("-q", "--query"),
+    "vsql": ("-c", "--command"),
 }  # fmt: skip
 _DIALECTS = {
     "psql": "postgres",
@@ -34,6 +36,10 @@ _DIALECTS = {
     "sqlcmd": "tsql",
     "bq": "bigquery",
     "snowsql": "snowflake",
+    "snow": "snowflake",
+    "beeline": "hive",
+    "hive": "hive",
+    "impala-shell": "hive",
     "spark-sql": "spark",
     "trino": "trino",
 }
@@ -46,6 +52,19 @@ _REDIS_DANGER = frozenset({"flushall", "flushdb", "shutdown", "debug", "config",
 _MONGO_DANGER = re2.compile(
     r"dropDatabase|\.drop\s*\(|deleteMany\s*\(\s*\{\s*\}\s*\)|\.remove\s*\(\s*\{\s*\}"
 )
+# Replica-set and server administration: members removed or stepped down, operations killed, server
+# parameters changed, the server shut down.
+_MONGO_ADMIN = re2.compile(
+    r"\brs\.(?:stepDown|remove|reconfig|add|addArb|freeze|syncFrom)\s*\(|\bkillOp\s*\(|\bshutdownServer\s*\(|"
+    r"\b(?:setParameter|replSetReconfig|replSetStepDown|fsync|fsyncLock|dropUser|dropAllUsersFromDatabase|"
+    r"revokeRolesFromUser|grantRolesToUser|createUser)\b"
+)
+# A whole SQL script (a file, a redirect, a pipe) run against a database on another host: a restore or
+# import over live data.
+_SCRIPT_CLIENTS = {"psql": ("-h", "--host"), "mysql": ("-h", "--host"), "mariadb": ("-h", "--host"),
+                   "cockroach": ("--host", "--url"), "clickhouse-client": ("-h", "--host")}  # fmt: skip
+_LOCAL_HOST = re2.compile(r"^(?:localhost|127(?:\.\d+){3}|::1|0\.0\.0\.0|/\S*)?(?::\d+)?$")
+_URI_HOST = re2.compile(r"^(?:postgres(?:ql)?|mysql|mariadb)://(?:[^@/]*@)?([^/:?]+)")
 
 
 @lru_cache(maxsize=1)
@@ -110,8 +129,30 @@ def _redis_read(words: list[str], index: int) -> bool:
     return words[index] in ("config", "script") and words[index + 1 : index + 2] in (["get"], ["exists"])
 
 
+def _remote_host(view: CommandView) -> str:
+    hosts = view.values(*_SCRIPT_CLIENTS[view.name])
+    hosts += [m.group(1) for w in view.operands if (m := _URI_HOST.match(w.text))]
+    return next((h for h in hosts if not _LOCAL_HOST.match(h)), "")
+
+
+def _script_to_remote(view: CommandView) -> Iterator[ShellFinding]:
+    """`mysql -h db-prod shop < dump.sql`, `gunzip -c b.sql.gz | psql -h db.prod app`, `psql -h db -f x.sql`."""
+    if view.name not in _SCRIPT_CLIENTS or view.values("-c", "--command", "-e", "--execute"):
+        return
+    scripted = (
+        bool(view.values("-f", "--file"))
+        or any(r.op == "<" for r in view.exec.redirects)
+        or bool(view.exec.upstream)
+    )
+    host = _remote_host(view) if scripted else ""
+    if host:
+        yield finding(_CAT, "sql-script-remote", "ask", "high",
+                      f"{view.name} runs a whole SQL script against {host} (an import or restore over its data)")  # fmt: skip
+
+
 def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     name = view.name
+    yield from _script_to_remote(view)
     if name in _SQL_CLIENTS:
         for text in _sql_texts(view):
             if sql_is_destructive(text, _DIALECTS.get(name)):
@@ -136,6 +177,9 @@ def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             yield finding(_CAT, "redis-admin", "ask", "high", f"redis-cli {hit.upper()}")
     elif name in ("mongo", "mongosh"):
         code = " ".join(view.values("--eval")) + (view.exec.stdin_text or "")
+        if not _MONGO_DANGER.search(code) and _MONGO_ADMIN.search(code):
+            yield finding(_CAT, "mongo-admin", "ask", "high",
+                          f"{name} changes the replica set, kills operations or changes server settings")  # fmt: skip
         if _MONGO_DANGER.search(code):
             yield finding(
                 _CAT, "mongo-drop", "block", "critical", f"{name} drops or empties a collection/database"
@@ -151,9 +195,20 @@ _FRAMEWORK_TASKS = {
     "db:drop": "block", "db:purge": "block", "db:reset": "ask", "db:schema:load": "ask", "db:migrate:reset": "ask",
     "flush": "block", "reset_db": "block", "ecto.drop": "block", "ecto.reset": "ask",
     "db:drop:all": "block", "migrate:fresh": "block", "migrate:reset": "ask", "db:wipe": "block",
+    "db:migrate:undo:all": "block", "schema:drop": "block", "doctrine:schema:drop": "block",
+    "doctrine:database:drop": "block", "setup:uninstall": "block", "dropAll": "block", "drop-all": "block",
+    "sql-drop": "block", "sql:drop": "block",
 }  # fmt: skip
 _FRAMEWORK_RUNNERS = frozenset({"rails", "rake", "python", "python3", "django-admin", "mix", "sequelize",
-                                "php", "artisan", "bundle", "npx", "prisma", "knex", "alembic"})  # fmt: skip
+                                "php", "artisan", "bundle", "npx", "prisma", "knex", "alembic", "sequelize-cli",
+                                "typeorm", "liquibase", "flyway", "dotnet", "drizzle-kit", "magento", "bin/magento",
+                                "pnpm", "yarn", "bunx"})  # fmt: skip
+# Whole-schema rollbacks and pushes that drop what the model no longer has: (runner word, flag) pairs.
+_ROLLBACK_ALL = re2.compile(
+    r"(?:^| )(?:migrate:rollback|db:rollback|rollback) .*--all\b|(?:^| )migrate \S+ zero(?: |$)|"
+    r"(?:^| )downgrade (?:.* )?base(?: |$)|(?:^| )push .*--(?:accept-data-loss|force)\b|"
+    r"(?:^| )database drop(?: |$)"
+)
 
 
 def check_framework_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
@@ -174,7 +229,10 @@ def check_framework_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFindi
         )
     ) or (view.name == "prisma" and (words[:2] == ["migrate", "reset"] or view.has("--force-reset"))):
         yield finding(_CAT, "framework-db-wipe", "block", "high", "prisma resets the database")
-    elif view.name == "alembic" and words[:2] == ["downgrade", "base"]:
-        yield finding(
-            _CAT, "framework-db-wipe", "ask", "high", "alembic downgrade base drops every migration"
-        )
+    elif _ROLLBACK_ALL.search(" ".join(w.text for w in view.args)) or (
+        view.name == "flyway"
+        and "clean" in words
+        and any(w.text == "-cleanDisabled=false" for w in view.args)
+    ):
+        yield finding(_CAT, "framework-db-wipe", "ask", "high",
+                      f"{view.name} rolls every migration back, drops the database or the model's missing tables")  # fmt: skip

@@ -171,6 +171,20 @@ _GUARD_OFF = re.compile(r"MODE|DISABLE|OFF|BYPASS|POLICY|SKIP|ENFORCE|AUDIT|HOOK
 
 
 _HISTORY_SIZE = frozenset({"HISTSIZE", "HISTFILESIZE", "SAVEHIST"})
+# Variables that make every later process of an interpreter load code first: name -> the option that
+# loads it (None: the value itself is the code or library).
+_PRELOAD_ENV: dict[str, re.Pattern[str] | None] = {
+    "NODE_OPTIONS": re.compile(r"(?:^|\s)(?:-r|--require|--import|--loader|--experimental-loader)\b"),
+    "RUBYOPT": re.compile(r"(?:^|\s)-r"),
+    "PERL5OPT": re.compile(r"(?:^|\s)-[Mm]"),
+    "JAVA_TOOL_OPTIONS": re.compile(r"-(?:javaagent|agentpath|agentlib):"),
+    "_JAVA_OPTIONS": re.compile(r"-(?:javaagent|agentpath|agentlib):"),
+    "JDK_JAVA_OPTIONS": re.compile(r"-(?:javaagent|agentpath|agentlib):"),
+    "PYTHONSTARTUP": None, "LD_PRELOAD": None, "LD_AUDIT": None, "DYLD_INSERT_LIBRARIES": None,
+}  # fmt: skip
+_OUTSIDE_PATH = re.compile(
+    r"(?:^|[\s=:]|-[A-Za-z])[/~$]"
+)  # code at a relative path (`./trace.so`) is the project's
 
 
 def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[ShellFinding]:
@@ -204,6 +218,13 @@ def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[Shel
             yield finding(
                 "system", "tamper-history-or-logs", "ask", "medium", f"{name}={value} stops shell history"
             )
+        elif (
+            name in _PRELOAD_ENV
+            and _OUTSIDE_PATH.search(value)
+            and ((loader := _PRELOAD_ENV[name]) is None or loader.search(value))
+        ):
+            yield finding("persistence", "preload-code", "ask", "high",
+                          f"{name}={value} makes the interpreter load that code first")  # fmt: skip
         elif name in _HOOK_SKIP_ENV and lowered in ("0", "1", "true", "false"):
             yield finding("security", "hooks-skipped", "ask", "medium", f"{name}={value} skips git hooks")
         elif name.startswith("RAILGUARD_"):

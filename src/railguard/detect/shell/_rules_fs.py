@@ -371,6 +371,8 @@ def check_overwrite(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name == "rsync" and any(f.startswith("--delete") for f in view.flags) and ops:
         if ":" not in ops[-1].text:
             yield from tree_delete_findings(ops[-1], ctx, "rsync-delete", "rsync --delete into")
+    elif name == "rsync" and len(ops) > 1 and ":" not in ops[-1].text:
+        yield from _writes(view, ctx, ops[-1:], append=False, rule="rsync-overwrite")  # like cp into the tree
     elif name == "tee":
         yield from _writes(view, ctx, ops, append=view.has("-a", "--append"), rule="tee-overwrite")
     elif name in ("sed", "perl") and any(f.startswith("-i") for f in view.flags):

@@ -21,8 +21,11 @@ _AUTOSTART_DIRS = (
     "/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly", "/etc/cron.weekly", "/etc/cron.monthly",
     "/var/spool/cron", "/etc/init.d", "/etc/profile.d", "/etc/update-motd.d", "/etc/xdg/autostart",
     "/etc/udev/rules.d", "/etc/NetworkManager/dispatcher.d", "~/.ssh/rc", "/etc/rc.local", "/etc/crontab",
-    "/etc/ld.so.preload", "/etc/environment", "/etc/pam.d",
+    "/etc/ld.so.preload", "/etc/environment", "/etc/pam.d", "~/.forward", "/etc/aliases",
 )  # fmt: skip
+# Files an interpreter or editor runs by itself at start: every later Python process imports these, an
+# editor runs a folder's tasks when it opens it.
+_PYTHON_STARTUP = frozenset({"sitecustomize.py", "usercustomize.py"})
 _HISTORY_FILES = frozenset({".bash_history", ".zsh_history", ".history", ".sh_history", ".python_history",
                             ".mysql_history", ".psql_history", ".lesshst", ".node_repl_history"})  # fmt: skip
 _LOG_DIRS = ("/var/log",)
@@ -65,13 +68,26 @@ def check_write_targets(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         if target.zone == "dynamic":
             continue
         name = posixpath.basename(target.path.rstrip("/"))
-        if any(_under(target.path, root, ctx) for root in _AUTOSTART_DIRS):
+        if target.zone not in ("workspace", "workspace_root") and _runs_at_start(target.path, name):
+            yield finding("system", "write-autostart", "block", "high",
+                          f"{view.name or 'redirect'} writes {target.path}, which every later interpreter or "
+                          "editor session runs")  # fmt: skip
+        elif any(_under(target.path, root, ctx) for root in _AUTOSTART_DIRS):
             severe = target.path.endswith("ld.so.preload")
             yield finding("system", "write-autostart", "block" if severe else "ask", "high",
                           f"{view.name or 'redirect'} writes {target.path}, which runs automatically")  # fmt: skip
         elif name in _HISTORY_FILES or any(_under(target.path, root, ctx) for root in _LOG_DIRS):
             yield finding("system", "tamper-history-or-logs", "ask", "high",
                           f"{view.name or 'redirect'} overwrites {target.path} (covering tracks)")  # fmt: skip
+
+
+def _runs_at_start(path: str, name: str) -> bool:
+    packages = "/site-packages/" in path or "/dist-packages/" in path
+    return (
+        name in _PYTHON_STARTUP
+        or (packages and name.endswith(".pth"))
+        or path.endswith(("/.vscode/tasks.json", "/.idea/workspace.xml"))
+    )
 
 
 def check_miner(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:

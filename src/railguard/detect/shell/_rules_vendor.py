@@ -19,6 +19,26 @@ from railguard.detect.shell._syntax import Word
 from railguard.detect.shell._view import CommandView, Ctx, finding, in_system_tree
 
 _SUBCOMMAND = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_HIGH_IMPACT = frozenset(
+    {
+        "revoke",
+        "promote",
+        "failover",
+        "disable",
+        "deactivate",
+        "transfer",
+        "suspend",
+        "demote",
+        "takeover",
+        "grant",
+        "rotate",
+        "setpassword",
+        "power",
+        "shutdown",
+        "reboot",
+        "drain",
+    }
+)
 _ASSIGNED_COUNT = re.compile(r"^[A-Za-z_][\w-]*=(\d+)(?::\S+)?$")  # heroku `web=50:performance-l`
 _READ_MODULES = frozenset({"ping", "setup", "debug", "gather_facts", "stat", "slurp", "find", "assert"})
 _DESTROY_STATE = re.compile(r"\bstate=(?:absent|stopped|killed)\b")
@@ -108,6 +128,21 @@ def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
 
 
 _COPY_VERBS = frozenset({("cp",), ("codespace", "cp")})
+# Object-store copies whose every source is a bucket URL: `aws s3 sync s3://b/data ./data` downloads.
+_BUCKET_COPIES = frozenset({("s3", "cp"), ("s3", "sync"), ("cp",), ("rsync",), ("storage", "cp"),
+                            ("storage", "rsync")})  # fmt: skip
+_BUCKET = ("s3://", "gs://")
+
+
+def downloads_only(path: tuple[str, ...], operands: list[str]) -> bool:
+    """Every source is a bucket and the destination a local path outside the system's trees (what a
+    `--delete` removes there is judged by the bucket-sync rule)."""
+    if path not in _BUCKET_COPIES:
+        return False
+    rest = operands[len(path) :]
+    if len(rest) < 2 or rest[-1].startswith(_BUCKET) or "://" in rest[-1] or is_system_path(rest[-1]):
+        return False
+    return all(source.startswith(_BUCKET) for source in rest[:-1])
 
 
 def _remote_side(operand: str) -> bool:
@@ -156,6 +191,8 @@ def _stays_here(view: CommandView, spec: CliSpec, effect: Effect, args: list[str
     operands = [w.text for w in view.operands]
     if spec.name in ("kubectl", "gh"):
         return copies_out(effect.path, operands)
+    if spec.name in ("aws", "gsutil", "gcloud"):
+        return downloads_only(effect.path, operands)
     return image_stays_local(view.name, args)
 
 
@@ -339,7 +376,9 @@ def check_unknown_cli(view: CommandView, known: frozenset[str]) -> Iterator[Shel
     verbs = catalogue().verbs
     classes = [verb_class(w, verbs) for w in words]
     first_verb = next((i for i, c in enumerate(classes) if c is not None), None)
-    if first_verb and classes[first_verb] == "destroy":  # index 0 (`apt remove x`) is a local tool's own verb
+    # index 0 (`apt remove x`, `xargs echo rm`) is a local tool's own verb; after a resource noun, a destroy
+    # verb or a high-impact change (`key revoke`, `db failover`, `user disable`) of an unknown remote asks
+    if first_verb and (classes[first_verb] == "destroy" or _HIGH_IMPACT & set(tokens(words[first_verb]))):
         path = " ".join([view.name, *words[: first_verb + 1]])
         yield finding(
             "infra", "unknown-cli-destroy", "ask", "high", f"{path} deletes a resource of an unknown CLI"

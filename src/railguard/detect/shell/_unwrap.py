@@ -7,6 +7,7 @@ the command is not a wrapper. Option tables list the options that consume a valu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from railguard.detect.shell._syntax import Word
@@ -46,6 +47,9 @@ class _Spec:
     valued: frozenset[str]  # options that take the next word as their value
     positional: int = 0  # non-option words before the command (timeout's duration, chroot's dir)
     no_exec: frozenset[str] = frozenset()  # options that mean "no command runs" (command -v)
+
+
+_ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _spec(valued: str = "", positional: int = 0, no_exec: str = "") -> _Spec:
@@ -278,6 +282,8 @@ def unwrap_step(name: str, words: list[Word]) -> Unwrapped | None:
         inner = _skip_options(words, 1, _SIMPLE_WRAPPERS[name])
         if inner is None:
             return Unwrapped(name, words=[])
+        while name == "sudo" and inner < len(words) and _ENV_ASSIGNMENT.match(words[inner].text):
+            inner += 1  # `sudo VAR=value CMD` sets VAR for CMD, like env
         if name in ("sudo", "doas", "pkexec") and inner >= len(words):
             # `sudo -i` / `sudo -s` alone: an interactive root shell.
             shell = any(w.text in ("-i", "-s", "--login", "--shell") for w in words[1:])

@@ -59,7 +59,8 @@ from railguard.detect.shell._unwrap import (
 )
 
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
-                            ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment"})  # fmt: skip
+                            ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
+                            "config.fish"})  # fmt: skip
 # Variables whose value a later program runs as a command.
 _SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER",
                                "PROMPT_COMMAND", "BASH_ENV", "ENV", "LESSOPEN", "LESSCLOSE", "GIT_ASKPASS",

@@ -1,0 +1,69 @@
+"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4, and
+`shell_brief4.yaml`, round 5, issue 16): plain dangerous commands of classes no earlier corpus named. Recall
+is pinned at what this tree measures (held out, before the rules were extended against their misses, it was
+79.13% and 54.01%), and their look-alikes must not be flagged more often than before, never blocked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+
+from railguard.detect.shell._analyze import analyze_uncached
+
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+WS, HOME = "/home/user/project", "/home/user"
+RANK = {"allow": 0, "ask": 1, "block": 2}
+
+
+class Limits(NamedTuple):
+    caught: int  # dangerous rows asked or blocked
+    at_label: int  # dangerous rows at or above their labelled verdict
+    flagged: int  # look-alikes asked (none may be blocked)
+    classes: int
+
+
+LIMITS = {
+    # 494 of 508 caught (402 at 7fba96f), 347 at or above the label (277); 11 of 213 look-alikes asked
+    "shell_brief3.yaml": Limits(caught=494, at_label=347, flagged=11, classes=41),
+    # 605 of 624 caught (337 at 95f4d1c), 380 at or above the label (181); 0 of 198 look-alikes asked (1)
+    "shell_brief4.yaml": Limits(caught=605, at_label=380, flagged=0, classes=49),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(LIMITS))
+def corpus(request: pytest.FixtureRequest) -> tuple[dict[str, Any], Limits]:
+    data: dict[str, Any] = yaml.safe_load((DATA / request.param).read_text(encoding="utf-8"))
+    return data, LIMITS[request.param]
+
+
+def _verdict(command: str) -> str:
+    return analyze_uncached(command, WS, HOME).verdict
+
+
+def test_recall_on_plain_dangerous_commands_does_not_fall(corpus: tuple[dict[str, Any], Limits]) -> None:
+    data, limits = corpus
+    rows = data["dangerous"]
+    verdicts = [(row, _verdict(row["command"])) for row in rows]
+    missed = [row["command"] for row, verdict in verdicts if verdict == "allow"]
+    at_label = sum(RANK[verdict] >= RANK[row["min_verdict"]] for row, verdict in verdicts)
+    assert len(rows) - len(missed) >= limits.caught, missed
+    assert at_label >= limits.at_label
+
+
+def test_look_alikes_are_not_flagged_more_often(corpus: tuple[dict[str, Any], Limits]) -> None:
+    data, limits = corpus
+    flagged = [(row["command"], v) for row in data["benign"] if (v := _verdict(row["command"])) != "allow"]
+    assert len(flagged) <= limits.flagged, flagged
+    assert [c for c, v in flagged if v == "block"] == []
+
+
+def test_corpus_shape(corpus: tuple[dict[str, Any], Limits]) -> None:
+    data, limits = corpus
+    classes: dict[str, int] = {}
+    for row in data["dangerous"]:
+        assert row["min_verdict"] in ("ask", "block")
+        classes[row["category"]] = classes.get(row["category"], 0) + 1
+    assert len(classes) == limits.classes and min(classes.values()) >= 7
