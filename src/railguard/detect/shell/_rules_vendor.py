@@ -140,7 +140,7 @@ def downloads_only(path: tuple[str, ...], operands: list[str]) -> bool:
     if path not in _BUCKET_COPIES:
         return False
     rest = operands[len(path) :]
-    if len(rest) < 2 or rest[-1].startswith(_BUCKET) or "://" in rest[-1] or is_system_path(rest[-1]):
+    if len(rest) < 2 or rest[-1].startswith(_BUCKET) or "://" in rest[-1] or in_system_tree(rest[-1]):
         return False
     return all(source.startswith(_BUCKET) for source in rest[:-1])
 
