@@ -159,11 +159,10 @@ class _OffsetMap:
     continuation bytes before it. Otherwise it decodes only the bytes between the last offset asked
     for and this one (offsets mostly move forward), so a scan stays linear."""
 
-    __slots__ = ("_byte", "_char", "_continuations", "_data", "_identity")
+    __slots__ = ("_byte", "_char", "_continuations", "_data", "char")
 
     def __init__(self, data: bytes, is_ascii: bool, extra: int | None = None) -> None:
         self._data = data
-        self._identity = is_ascii
         self._byte = 0
         self._char = 0
         self._continuations = (
@@ -171,12 +170,15 @@ class _OffsetMap:
             if not is_ascii and extra is not None and extra <= _MAX_LISTED_CONTINUATIONS
             else None
         )
+        # `char(byte_offset)`, chosen once: it is called twice per candidate.
+        self.char: Callable[[int], int] = self._decoded
+        if is_ascii:
+            self.char = int
+        elif self._continuations is not None:
+            listed, before = self._continuations, bisect.bisect_left
+            self.char = lambda byte_offset: byte_offset - before(listed, byte_offset)
 
-    def char(self, byte_offset: int) -> int:
-        if self._identity:
-            return byte_offset
-        if self._continuations is not None:
-            return byte_offset - bisect.bisect_left(self._continuations, byte_offset)
+    def _decoded(self, byte_offset: int) -> int:
         if byte_offset < self._byte:
             self._char -= len(self._data[byte_offset : self._byte].decode("utf-8", "replace"))
         else:
@@ -257,6 +259,7 @@ class Scanner:
         if not rule_ids:
             return []
         offsets = _OffsetMap(data, len(data) == len(text), len(data) - len(text))
+        char = offsets.char
         found: list[Finding] = []
         for rule_id in sorted(set(rule_ids)):
             rule = self.rules[rule_id]
@@ -267,7 +270,7 @@ class Scanner:
                 (m_start, m_end), (b_start, b_end) = spans[0], spans[group]
                 span = None
                 if b_start >= 0 and b_start < b_end:
-                    start, end = offsets.char(b_start), offsets.char(b_end)
+                    start, end = char(b_start), char(b_end)
                     span = rule.validate(text, start, end) if rule.validate is not None else (start, end)
                 if span is not None:
                     found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
