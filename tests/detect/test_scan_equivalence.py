@@ -9,6 +9,7 @@ the binding's public `search`, offsets decoded from the UTF-8 prefix.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,10 @@ ADVERSARIAL = [
     "GB29 NWBK 6016 1331 9268 19 de89370400440532013000 DE89 3704 0044 0532 0130 00",
     "10:30:00 12:45 ::1 fe80::1%eth0 [2001:db8::1]:8080 1.2.3.4.5 v10.0.0.1 256.1.1.1",
     "a." * 300 + "com " + "x-" * 200 + "y.io",
-    "1" * 40 + " 0x" + "ab" * 20 + " bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 1BoatSLRHtKNngkdXEeobR76b53LBpgJWQ",
+    "1" * 40
+    + " 0x"
+    + "ab" * 20
+    + " bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq 1BoatSLRHtKNngkdXEeobR76b53LBpgJWQ",
     "/usr/local/bin//x/ ../a/b ~/.ssh/id_rsa and/or https://x.example/y/z?q=1 http:\\\\evil.com",
     "\ud800 lone surrogate a@b.com \udfff 12345678901",
     "tab\tvt\x0bff\x0c a@b.com\x0bx@y.org line\u2028sep",
@@ -105,8 +109,10 @@ def reference_urls(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-@pytest.mark.parametrize("scanner", [entity_scanner, pii_scanner, secrets_scanner], ids=["entities", "pii", "secrets"])
-def test_scanner_finds_what_every_pattern_finds(scanner, texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "scanner", [entity_scanner, pii_scanner, secrets_scanner], ids=["entities", "pii", "secrets"]
+)
+def test_scanner_finds_what_every_pattern_finds(scanner: Callable[[], Scanner], texts: list[str]) -> None:
     built = scanner()
     for text in texts:
         assert built.candidates(text) == reference_candidates(built, text), text[:80]
