@@ -104,3 +104,11 @@ def test_listed_continuations_map_offsets_as_decoding_does(text: str) -> None:
     boundaries = [len(_to_utf8(text[:index])) for index in range(len(text) + 1)]
     for index, byte_offset in enumerate(boundaries):
         assert listed.char(byte_offset) == decoding.char(byte_offset) == index
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("a \n~\x7f\x80\ud800\udfff" + _TRICKY), max_size=40))
+def test_distinct_non_ascii_characters_from_bytes(text: str) -> None:
+    from railguard.detect.injection._normalize import _non_ascii
+
+    assert _non_ascii(text) == {c for c in text if ord(c) > 0x7F}

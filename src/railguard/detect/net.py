@@ -21,6 +21,7 @@ from typing import Any
 import re2
 
 from railguard.detect._budget import checkpoint
+from railguard.detect._re2_search import Search, span_searcher
 
 __all__ = [
     "INVALID_HOST",
@@ -129,19 +130,27 @@ def extract_urls(text: str) -> list[str]:
     so `main.py:12` is not a host."""
     found: list[str] = []
     # On UTF-8 bytes (what the binding searches anyway): a str costs an offset translation per match.
-    for match in _EXTRACT.finditer(text.encode("utf-8")):
+    # The compiled search is called directly (what `finditer` does, without a match object per hit);
+    # no alternative matches the empty string, so each search starts where the last match ended.
+    data = text.encode("utf-8")
+    search = _extract_search()
+    pos = 0
+    while (spans := search(data, pos)) is not None:
         checkpoint("net: extract")
-        candidate = _trim(match.group(0).decode("utf-8"))
-        if match.group(_BARE_GROUP) is not None and not _plausible_bare_host(candidate):
+        start, pos = spans[0]
+        candidate = _trim(data[start:pos].decode("utf-8"))
+        if spans[_BARE_GROUP][0] >= 0 and not _plausible_bare_host(candidate):
             continue
-        if (
-            match.group(_IPV6_GROUP) is not None
-            and parse_ip(normalize_host(candidate.partition("]")[0] + "]")) is None
-        ):
+        if spans[_IPV6_GROUP][0] >= 0 and parse_ip(normalize_host(candidate.partition("]")[0] + "]")) is None:
             continue  # shell globs and regex classes look like `[::]` too
         if candidate:
             found.append(candidate)
     return list(dict.fromkeys(found))
+
+
+@functools.cache
+def _extract_search() -> Search:
+    return span_searcher(_EXTRACT)
 
 
 def _trim(candidate: str) -> str:

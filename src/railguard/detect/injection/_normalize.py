@@ -88,7 +88,7 @@ def _fold_few(text: str) -> str | None:
     Equivalence: a folded character that is ASCII replaces its original before `lower()` (which
     leaves it alone); one that is not is left for `lower()`, and only when `lower()` turns the
     original into exactly it. Replacements are ASCII, so no replacement is replaced again."""
-    distinct = set(_NON_ASCII.findall(text))
+    distinct = _non_ascii(text)
     if len(distinct) > _MAX_FEW:
         return None
     replacements = []
@@ -108,6 +108,18 @@ def _fold_few(text: str) -> str | None:
     for char, folded in replacements:
         text = text.replace(char, folded)
     return text.lower()
+
+
+_ASCII_BYTES = bytes(range(0x80))
+
+
+def _non_ascii(text: str) -> set[str]:
+    """The distinct non-ASCII characters of `text`. In UTF-8 every byte of a non-ASCII character is
+    >= 0x80, so deleting the ASCII bytes (one C-level pass) leaves exactly those characters."""
+    try:
+        return set(text.encode("utf-8").translate(None, _ASCII_BYTES).decode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates
+        return set(_NON_ASCII.findall(text))
 
 
 def _unescape(text: str) -> str:

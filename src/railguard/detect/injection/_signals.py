@@ -88,7 +88,11 @@ def scan_encoded(original: str) -> list[Hit]:
     """Decode base64-looking blobs of the ORIGINAL text (lowercasing destroys them); a blob whose
     plain text carries signals is itself a signal. Hits are in original-text coordinates."""
     compiled = _compiled()
-    if original.isascii() and not compiled.base64_blob.search(original.encode("ascii")):
+    try:
+        data = original.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: the search on the text below, as before
+        data = None
+    if data is not None and not compiled.base64_blob.search(data):
         return []  # the common case, answered on bytes (character offsets are not needed)
     hits: list[Hit] = []
     for count, match in enumerate(compiled.base64_blob.finditer(original)):

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import re2
 
+from railguard.detect._re2_search import span_searcher
 from railguard.model import Finding
 
 # A validator gets the original text and a candidate span (character offsets) and returns the span
@@ -158,11 +159,10 @@ class _OffsetMap:
     continuation bytes before it. Otherwise it decodes only the bytes between the last offset asked
     for and this one (offsets mostly move forward), so a scan stays linear."""
 
-    __slots__ = ("_byte", "_char", "_continuations", "_data", "_identity")
+    __slots__ = ("_byte", "_char", "_continuations", "_data", "char")
 
     def __init__(self, data: bytes, is_ascii: bool, extra: int | None = None) -> None:
         self._data = data
-        self._identity = is_ascii
         self._byte = 0
         self._char = 0
         self._continuations = (
@@ -170,12 +170,15 @@ class _OffsetMap:
             if not is_ascii and extra is not None and extra <= _MAX_LISTED_CONTINUATIONS
             else None
         )
+        # `char(byte_offset)`, chosen once: it is called twice per candidate.
+        self.char: Callable[[int], int] = self._decoded
+        if is_ascii:
+            self.char = int
+        elif self._continuations is not None:
+            listed, before = self._continuations, bisect.bisect_left
+            self.char = lambda byte_offset: byte_offset - before(listed, byte_offset)
 
-    def char(self, byte_offset: int) -> int:
-        if self._identity:
-            return byte_offset
-        if self._continuations is not None:
-            return byte_offset - bisect.bisect_left(self._continuations, byte_offset)
+    def _decoded(self, byte_offset: int) -> int:
         if byte_offset < self._byte:
             self._char -= len(self._data[byte_offset : self._byte].decode("utf-8", "replace"))
         else:
@@ -185,37 +188,50 @@ class _OffsetMap:
 
 
 _MAX_RETRY_SPAN = 256
-_NO_MATCH = (-1, -1)
-_UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+_ZERO_WIDTH_EDGE = re.compile(r"^(?:\(\?[a-zA-Z]+\))*(?:\\b)?")
 
 
-Search = Callable[[bytes, int], "Sequence[tuple[int, int]] | None"]
+def whole_match_group(pattern: str) -> str | None:
+    """`pattern` with its group made non-capturing when that group is the whole match (the pattern
+    is `(...)` with at most leading flags and `\b` and a trailing `\b`, all zero-width), else None.
+    Such a group's span is always the match's span, and RE2 finds a match without captures faster
+    (no submatch pass): the search gives the same spans either way."""
+    head = _ZERO_WIDTH_EDGE.match(pattern)
+    start = head.end() if head is not None else 0
+    if pattern[start : start + 1] != "(" or pattern[start + 1 : start + 2] == "?":
+        return None
+    close = _closing_paren(pattern, start)
+    if close is None or pattern[close + 1 :] not in ("", "\\b"):
+        return None
+    return f"{pattern[:start]}(?:{pattern[start + 1 :]}"
 
 
-def _searcher(regex: Any) -> Search:
-    """A function giving the byte spans of `regex`'s first match at or after `pos` (group 0, then
-    each group), or None. It calls the binding's compiled RE2 directly when the binding exposes it:
-    `regex.search` builds a generator and a match object per call, which costs more than the search
-    itself on text with many candidates. Same search, same spans (this is what `search` does with
-    bytes). Made once per rule, so a call looks nothing up."""
-    compiled = getattr(regex, "_regexp", None)
-    if compiled is None or _UNANCHORED is None:
-        groups = regex.groups + 1
-
-        def search_python(data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
-            match = regex.search(data, min(pos, len(data)))
-            return None if match is None else [match.span(i) for i in range(groups)]
-
-        return search_python
-    match_re2 = compiled.Match
-    unanchored = _UNANCHORED.UNANCHORED
-
-    def search(data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
-        size = len(data)
-        spans: Sequence[tuple[int, int]] = match_re2(unanchored, data, min(pos, size), size)
-        return None if spans[0] == _NO_MATCH else spans
-
-    return search
+def _closing_paren(pattern: str, open_at: int) -> int | None:
+    """Index of the `)` closing the `(` at `open_at` (escapes and character classes skipped)."""
+    depth = 0
+    index = open_at
+    in_class = False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "^":
+                index += 1
+            if pattern[index + 1 : index + 2] == "]":
+                index += 1  # a literal `]` first in the class
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return None
 
 
 class Scanner:
@@ -225,8 +241,13 @@ class Scanner:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.detector = detector
         self._regexes = [re2.compile(rule.pattern) for rule in self.rules]
-        self._groups = [regex.groups > 0 for regex in self._regexes]
-        self._searches = [_searcher(regex) for regex in self._regexes]
+        # Searched for: the pattern itself, or without its capture when that is the whole match.
+        searched = [
+            _whole_match_regex(rule.pattern, regex)
+            for rule, regex in zip(self.rules, self._regexes, strict=True)
+        ]
+        self._groups = [regex.groups > 0 for regex in searched]
+        self._searches = [span_searcher(regex) for regex in searched]
         self.backend: SetBackend = make_backend([r.stage1_pattern for r in self.rules], backend)
 
     def candidates(self, text: str) -> list[Finding]:
@@ -238,6 +259,7 @@ class Scanner:
         if not rule_ids:
             return []
         offsets = _OffsetMap(data, len(data) == len(text), len(data) - len(text))
+        char = offsets.char
         found: list[Finding] = []
         for rule_id in sorted(set(rule_ids)):
             rule = self.rules[rule_id]
@@ -248,7 +270,7 @@ class Scanner:
                 (m_start, m_end), (b_start, b_end) = spans[0], spans[group]
                 span = None
                 if b_start >= 0 and b_start < b_end:
-                    start, end = offsets.char(b_start), offsets.char(b_end)
+                    start, end = char(b_start), char(b_end)
                     span = rule.validate(text, start, end) if rule.validate is not None else (start, end)
                 if span is not None:
                     found.append(Finding(rule.kind, span[0], span[1], self.detector, rule.confidence))
@@ -261,6 +283,16 @@ class Scanner:
                 else:
                     pos = max(m_end, m_start + 1)
         return found
+
+
+def _whole_match_regex(pattern: str, regex: Any) -> Any:
+    if regex.groups != 1:
+        return regex
+    plain = whole_match_group(pattern)
+    if plain is None:
+        return regex
+    compiled = re2.compile(plain)
+    return compiled if compiled.groups == 0 else regex
 
 
 def resolve_overlaps(findings: Iterable[Finding], priority: dict[str, int]) -> list[Finding]:

@@ -1,0 +1,42 @@
+"""Searching a compiled RE2 regex from Python with the least overhead per match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import re2
+
+__all__ = ["Search", "span_searcher"]
+
+_NO_MATCH = (-1, -1)
+_UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+
+
+Search = Callable[[bytes, int], "Sequence[tuple[int, int]] | None"]
+
+
+def span_searcher(regex: Any) -> Search:
+    """A function giving the byte spans of `regex`'s first match at or after `pos` (group 0, then
+    each group), or None. It calls the binding's compiled RE2 directly when the binding exposes it:
+    `regex.search` builds a generator and a match object per call, which costs more than the search
+    itself on text with many candidates. Same search, same spans (this is what `search` does with
+    bytes). Made once per rule, so a call looks nothing up."""
+    compiled = getattr(regex, "_regexp", None)
+    if compiled is None or _UNANCHORED is None:
+        groups = regex.groups + 1
+
+        def search_python(data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
+            match = regex.search(data, min(pos, len(data)))
+            return None if match is None else [match.span(i) for i in range(groups)]
+
+        return search_python
+    match_re2 = compiled.Match
+    unanchored = _UNANCHORED.UNANCHORED
+
+    def search(data: bytes, pos: int) -> Sequence[tuple[int, int]] | None:
+        size = len(data)
+        spans: Sequence[tuple[int, int]] = match_re2(unanchored, data, min(pos, size), size)
+        return None if spans[0] == _NO_MATCH else spans
+
+    return search
