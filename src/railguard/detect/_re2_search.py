@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import re2
 
-__all__ = ["Search", "span_searcher"]
+__all__ = ["Search", "span_searcher", "without_surrogates"]
 
 _NO_MATCH = (-1, -1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNANCHORED = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
 
 
@@ -40,3 +42,15 @@ def span_searcher(regex: Any) -> Search:
         return None if spans[0] == _NO_MATCH else spans
 
     return search
+
+
+def without_surrogates(text: str) -> str:
+    """`text` as RE2 can take it: a lone UTF-16 surrogate (valid in JSON, not in UTF-8) becomes U+FFFD,
+    one character for one, so offsets into the text stay those of the original. Free for ASCII text."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text

@@ -21,7 +21,7 @@ from typing import Any
 import re2
 
 from railguard.detect._budget import checkpoint
-from railguard.detect._re2_search import Search, span_searcher
+from railguard.detect._re2_search import Search, span_searcher, without_surrogates
 
 __all__ = [
     "INVALID_HOST",
@@ -132,6 +132,7 @@ def extract_urls(text: str) -> list[str]:
     # On UTF-8 bytes (what the binding searches anyway): a str costs an offset translation per match.
     # The compiled search is called directly (what `finditer` does, without a match object per hit);
     # no alternative matches the empty string, so each search starts where the last match ended.
+    text = without_surrogates(text)
     data = text.encode("utf-8")
     search = _extract_search()
     pos = 0

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from railguard.detect._re2_search import without_surrogates
 from railguard.detect.net import extract_urls, normalize_host, parse_url
 from railguard.detect.pii import PII_KINDS, PII_PRIORITY, PII_RULES
 from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
@@ -242,7 +243,7 @@ def extract_entities(text: str) -> list[Entity]:
     """Non-overlapping entities of `text` in order of position, at most `MAX_ENTITIES`."""
     if not text:
         return []
-    text = text[:MAX_SCAN_CHARS]
+    text = without_surrogates(text[:MAX_SCAN_CHARS])
     candidates = _scanned_candidates(text)
     candidates.extend(_url_candidates(text))
     by_finding: dict[Finding, Entity] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from railguard.detect._re2_search import without_surrogates
 from railguard.detect.injection import _patterns
 from railguard.detect.injection._features import tokens
 from railguard.detect.injection._model import LinearModel
@@ -31,6 +32,7 @@ class Analysis:
 
 
 def analyze(text: str, model: LinearModel | None) -> Analysis:
+    text = without_surrogates(text)
     folded = normalize(text)
     hits = [Hit(h.signal, h.confidence, *folded.to_original(h.start, h.end)) for h in scan(folded.text)]
     if folded.hidden_marks:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import re2
 
-from railguard.detect._re2_search import span_searcher
+from railguard.detect._re2_search import span_searcher, without_surrogates
 from railguard.model import Finding
 
 # A validator gets the original text and a candidate span (character offsets) and returns the span
@@ -136,15 +136,8 @@ def make_backend(patterns: Sequence[str], preferred: str | None = None) -> SetBa
     raise RuntimeError(f"no multi-pattern backend available (tried {list(order)})") from last_error
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _to_utf8(text: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates cannot be UTF-8; one replacement char per surrogate keeps offsets intact.
-        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+    return without_surrogates(text).encode("utf-8")
 
 
 # UTF-8 continuation bytes: each is one byte more than the character it belongs to.
