@@ -108,3 +108,13 @@ def test_a_cached_policy_keeps_every_line_number(cache: Path) -> None:
         {"rule": 3, "when": 4, "verdict": 5},
         {"rule": 6, "verdict": 7},
     ]
+
+
+def test_the_built_in_digests_are_hashlibs() -> None:
+    import hashlib
+
+    from railguard._digest import blake2b, sha256
+
+    data = b"railguard \x00\xff" * 50
+    assert blake2b(data, digest_size=20).hexdigest() == hashlib.blake2b(data, digest_size=20).hexdigest()
+    assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()

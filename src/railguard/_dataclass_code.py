@@ -10,67 +10,33 @@ and run exactly as `exec` runs a string. A text not seen before compiles as usua
 table, which is written back once, at exit. Each command keeps its own table (a check reads only
 the methods a check makes).
 
-The table lives beside the parsed packs (`railguard._parsed_cache`, a directory only this user can
-write, turned off by `RAILGUARD_CACHE_DIR=`); a damaged or foreign table is ignored, never an error.
+The table is a `railguard._code_table` (beside the parsed packs, per user, turned off by
+`RAILGUARD_CACHE_DIR=`); a damaged or foreign table is ignored, never an error.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
-import marshal
-import sys
-from pathlib import Path
 from types import CodeType
 from typing import Any
 
-MAX_ENTRIES = 4000  # a bound on the file, far above what any one command makes
+from railguard._code_table import CodeTable, table_path
 
 
-class _Table:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.codes: dict[str, CodeType] = {}
-        self.added = 0  # texts compiled by this process
-        try:
-            loaded = marshal.loads(path.read_bytes())
-        except Exception:  # missing, truncated or from another Python: compile afresh
-            loaded = None
-        if isinstance(loaded, dict):
-            self.codes = loaded
-
+class _Table(CodeTable):
     def exec(self, source: Any, globals: Any = None, locals: Any = None, /) -> None:
         if globals is None:  # `exec` would run it in its caller's namespace: the `dataclasses` module's
             globals = vars(dataclasses)
         if not isinstance(source, str):  # not the text `dataclasses` writes: untouched
             builtins.exec(source, globals, locals)
             return
-        code = self.codes.get(source)
+        code = self.entries.get(source)
         if not isinstance(code, CodeType):
             # as `exec(text)` compiles it; `dont_inherit`: not this module's `from __future__`
             code = compile(source, "<string>", "exec", dont_inherit=True)
-            if len(self.codes) < MAX_ENTRIES:
-                self.codes[source] = code
-                self.added += 1
+            self.add(source, code)
         builtins.exec(code, globals, locals)
-
-    def save(self) -> None:
-        if not self.added:
-            return
-        from railguard._parsed_cache import write_entry
-
-        write_entry(self.path, marshal.dumps(self.codes))
-        self.added = 0
-
-
-def _table_path(scope: str) -> Path | None:
-    from railguard._parsed_cache import cache_dir
-
-    directory = cache_dir()
-    if directory is None or not (scope.replace("-", "").isalnum() and scope.isascii() and len(scope) <= 40):
-        return None
-    tag = f"{sys.implementation.cache_tag}.{sys.version_info[2]}-m{marshal.version}-o{sys.flags.optimize}"
-    return directory / f"dataclass-code-{scope}-{tag}.marshal"
 
 
 def install(scope: str) -> None:
@@ -78,7 +44,7 @@ def install(scope: str) -> None:
     `scope` (a command name). For a process the CLI owns: it replaces what `dataclasses` calls."""
     import atexit
 
-    path = _table_path(scope)
+    path = table_path("dataclass-code", scope)
     if path is None or "exec" in vars(dataclasses):
         return  # the cache is off, or already installed
     table = _Table(path)

@@ -9,11 +9,11 @@ iterative, so they answer for any input: call them at each boundary where outsid
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from railguard._digest import blake2b
 from railguard.model import Action
 
 __all__ = [
@@ -206,7 +206,7 @@ def without_surrogates(text: str) -> str:
 
 def _digest(value: Any) -> str:
     """A stable hash of any nested value, walked iteratively (no depth limit, no recursion)."""
-    h = hashlib.blake2b(digest_size=16)
+    h = blake2b(digest_size=16)
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()

@@ -13,13 +13,14 @@ the cache (read-only home, a full disk, a truncated entry) falls back to parsing
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from railguard._digest import blake2b
 
 T = TypeVar("T")
 
@@ -52,7 +53,7 @@ def entry_path(kind: str, text: bytes, code_files: Iterable[str]) -> Path | None
     directory = cache_dir()
     if directory is None:
         return None
-    digest = hashlib.blake2b(digest_size=20)
+    digest = blake2b(digest_size=20)
     for part in (f"{FORMAT}:{kind}:{sys.version_info[:2]}".encode(), _code_stamp(code_files), text):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)

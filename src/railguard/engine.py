@@ -16,7 +16,6 @@ changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from railguard._decisions import DENIAL_RULES, assemble, enforced_verdict, outside_decision
+from railguard._digest import blake2b
 from railguard._internal import internal_error
 from railguard._limits import admissible
 from railguard._pipeline import (
@@ -866,7 +866,7 @@ def _decision_id(action: Action) -> str:
     except (RecursionError, ValueError, TypeError):
         ctx = action.context
         basis = f"{ctx.tenant}\x1f{ctx.run or ctx.session}\x1f{action.tool}\x1f{action.call_id}\x1funreadable"
-        h = hashlib.blake2b(basis.encode(), digest_size=16).hexdigest()
+        h = blake2b(basis.encode(), digest_size=16).hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from railguard._digest import blake2b, sha256
 
 
 class Verdict(enum.StrEnum):
@@ -198,7 +199,7 @@ class Action:
 
     def args_digest(self) -> str:
         """A stable hash of the arguments (canonical JSON): approvals and idempotency key on it."""
-        return hashlib.sha256(canonical_json(self.args).encode()).hexdigest()
+        return sha256(canonical_json(self.args).encode()).hexdigest()
 
     def decision_id(self) -> str:
         """Stable for a retry of the same call: derived from the run and the tool call id, or, when
@@ -208,7 +209,7 @@ class Action:
             basis = f"{ctx.tenant}\x1f{ctx.run or ctx.session}\x1fid\x1f{self.call_id}"
         else:
             basis = f"{ctx.tenant}\x1f{ctx.run or ctx.session}\x1f{self.tool}\x1f{self.args_digest()}"
-        h = hashlib.blake2b(basis.encode(), digest_size=16).hexdigest()
+        h = blake2b(basis.encode(), digest_size=16).hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

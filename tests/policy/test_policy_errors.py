@@ -151,3 +151,25 @@ def test_falco_style_bare_list_file(tmp_path: Path) -> None:
     path.write_text("- list: xs\n  items: [a]\n- rule: r\n  verdict: block\n  when: tool in xs\n")
     policy = load_policy(path)
     assert [r.id for r in policy.rules] == ["r"] and policy.lists == {"xs": ["a"]}
+
+
+def test_redaction_kinds_come_from_the_detectors_cached_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`redact:` kinds are checked against the names the detectors define, read from the parsed-data
+    cache after the first load (without building the scanners): the same names either way."""
+    from railguard.detect.redact import PII_KINDS, SECRET_KINDS
+    from railguard.policy._compile import _redaction_groups
+
+    monkeypatch.setenv("RAILGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    expected = {"secrets": SECRET_KINDS, "pii": PII_KINDS}
+    assert _redaction_groups() == expected  # computed, then stored
+    assert list((tmp_path / "cache" / "parsed").glob("redaction-kinds-*.marshal"))
+    assert _redaction_groups() == expected  # read back
+    rule = "rules:\n  - rule: r\n    verdict: modify\n    modify: {redact: [%s]}\n"
+    (tmp_path / "ok.yaml").write_text(rule % "secrets, email")
+    [compiled] = load_policy(tmp_path / "ok.yaml").rules
+    assert compiled.modify is not None and compiled.modify.redact == (*sorted(SECRET_KINDS), "email")
+    err = load_error(tmp_path, rule % "credit_cards")
+    assert err.key == "redact" and "unknown redaction kind 'credit_cards'" in err.message
+    assert "credit_card" in (err.fix or "")

@@ -23,11 +23,18 @@ def main(argv: list[str] | None = None) -> Any:
     owned = argv is None  # the process runs the CLI (a test calling main(args) keeps its own)
     if args[:1] == ["check"]:  # before the command table: its terminal-size import is not needed
         if owned:
-            _compiled_dataclasses("check")
+            from railguard.cli._process import pause_collector
+
+            pause_collector()
+            _compiled_code("check")
         from railguard.cli._check import fast_check
 
         code = fast_check(args[1:])
         if code is not None:
+            if owned:
+                from railguard.cli._process import exit_now
+
+                exit_now(code)
             sys.exit(code)
     if args[:1] == ["mcp-proxy"]:  # its upstream server starts while the proxy imports (see _mcp_early)
         from railguard.integrations._mcp_early import start_early
@@ -44,17 +51,19 @@ def main(argv: list[str] | None = None) -> Any:
     from railguard.cli._app import build
 
     if owned and _table.known(args[0]):  # (mcp-proxy: once its server has started)
-        _compiled_dataclasses(args[0])
+        _compiled_code(args[0])
     # A known command: only the modules it needs; anything else: every command (Typer's errors,
     # "Did you mean ...", see them all).
     return build(args[:1] if _table.known(args[0]) else None)(args=args)
 
 
-def _compiled_dataclasses(command: str) -> None:
-    """Methods of dataclasses from the per-user code table (see `railguard._dataclass_code`)."""
-    from railguard._dataclass_code import install
+def _compiled_code(command: str) -> None:
+    """Methods of dataclasses and regular expressions from the per-user code tables of `command` (see
+    `railguard._dataclass_code` and `railguard._regex_code`)."""
+    from railguard import _dataclass_code, _regex_code
 
-    install(command)
+    _dataclass_code.install(command)
+    _regex_code.install(command)
 
 
 def __getattr__(name: str) -> Any:

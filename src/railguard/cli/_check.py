@@ -18,6 +18,8 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from railguard.cli._process import resume_collector
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -221,6 +223,7 @@ def run_check(
                 decision = engine.check(action)
                 answer = _ENCODE(decision.to_json_line()) if as_json else None
             except Exception as e:  # never let one input end the stream: it gets its own error line
+                resume_collector()
                 bad += 1
                 why = (
                     str(e)
@@ -240,6 +243,9 @@ def run_check(
                 sys.stdout.flush()  # one decision per line, as it is read: a pipe's reader waits on it
             else:
                 print_decision(say.out, decision)
+            # the first action has loaded what start-up loads (detectors load on first use): the
+            # collector, paused while they loaded, runs again (a no-op once resumed or if never paused)
+            resume_collector()
     if bad:
         raise CheckExit(2)
 

@@ -6,7 +6,6 @@ file:line error instead of failing closed on every call at run time.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import ipaddress
 import re
@@ -19,6 +18,7 @@ import cel
 from cel.stdlib import STDLIB_FUNCTIONS
 
 from railguard.errors import PolicyError
+from railguard.policy._collect import close_matches
 
 # Functions the Rust CEL runtime implements natively (names as `Program.functions()` reports them).
 _NATIVE_FUNCTIONS = frozenset(
@@ -228,7 +228,7 @@ def compile_condition(
     unknown = sorted(variables - known_variables)
     if unknown:
         name = unknown[0]
-        close = difflib.get_close_matches(name, sorted(known_variables), n=1)
+        close = close_matches(name, sorted(known_variables), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise PolicyError(
             f"unknown variable '{name}' in '{key}': {source!r}",
@@ -240,7 +240,7 @@ def compile_condition(
     for fn in program.functions():
         if fn[:1] in "_@!" or fn in KNOWN_FUNCTIONS:
             continue
-        close = difflib.get_close_matches(fn, sorted(KNOWN_FUNCTIONS), n=1)
+        close = close_matches(fn, sorted(KNOWN_FUNCTIONS), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise PolicyError(
             f"unknown function '{fn}' in '{key}'",

@@ -8,7 +8,7 @@ items are skipped, so an error that stops the file as a whole (YAML syntax) stil
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,13 @@ def skip_item(error: PolicyError) -> None:
     if collected is None or len(collected) >= MAX_ERRORS:
         raise error
     collected.append(error)
+
+
+def close_matches(word: str, possibilities: Iterable[str], n: int = 1) -> list[str]:
+    """`difflib.get_close_matches`, for an error's "did you mean" (difflib loads only for one)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)
 
 
 def validate(

@@ -301,14 +301,13 @@ def _redaction_kinds(kinds: tuple[str, ...] | None, file: str, line: int | None)
     """`redact: [secrets]` / `[pii]` name every kind of the group; unknown kinds fail the load."""
     if not kinds:
         return kinds
-    from railguard.detect.redact import PII_KINDS, SECRET_KINDS
-
-    groups = {"secrets": SECRET_KINDS, "pii": PII_KINDS}
+    groups = _redaction_groups()
+    secret_kinds, pii_kinds = groups["secrets"], groups["pii"]
     out: list[str] = []
     for kind in kinds:
         if kind in groups:
             out.extend(sorted(groups[kind]))
-        elif kind in SECRET_KINDS or kind in PII_KINDS:
+        elif kind in secret_kinds or kind in pii_kinds:
             out.append(kind)
         else:
             raise PolicyError(
@@ -316,9 +315,38 @@ def _redaction_kinds(kinds: tuple[str, ...] | None, file: str, line: int | None)
                 file=file,
                 line=line,
                 key="redact",
-                fix="use 'secrets', 'pii' or kinds such as: " + ", ".join(sorted(SECRET_KINDS | PII_KINDS)),
+                fix="use 'secrets', 'pii' or kinds such as: " + ", ".join(sorted(secret_kinds | pii_kinds)),
             )
     return tuple(dict.fromkeys(out))
+
+
+def _redaction_groups() -> dict[str, frozenset[str]]:
+    """The kinds `redact` knows, by group. Only their names: they come from the parsed-data cache
+    while the detectors' code is unchanged, since building the scanners to learn them (re2 and
+    regular expressions) was a twentieth of a one-action `railguard check`."""
+    import os
+
+    import railguard.detect
+    from railguard._parsed_cache import cached
+
+    root = os.path.dirname(railguard.detect.__file__)
+    secrets = os.path.join(root, "secrets")
+    code = [os.path.join(root, "redact.py"), os.path.join(root, "pii.py")]
+    code += sorted(os.path.join(secrets, name) for name in os.listdir(secrets) if name.endswith(".py"))
+
+    def read() -> dict[str, frozenset[str]]:
+        from railguard.detect.redact import PII_KINDS, SECRET_KINDS
+
+        return {"secrets": SECRET_KINDS, "pii": PII_KINDS}
+
+    return cached(
+        "redaction-kinds",
+        b"",
+        code,
+        read,
+        encode=lambda groups: {name: sorted(kinds) for name, kinds in groups.items()},
+        decode=lambda stored: {str(name): frozenset(kinds) for name, kinds in stored.items()},
+    )
 
 
 def _plain(value: Any) -> Any:

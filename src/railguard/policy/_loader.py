@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from railguard._digest import sha256
 from railguard._package_data import list_names, read_bytes
 from railguard.errors import PolicyError
 from railguard.model import Mode, Verdict
@@ -96,7 +96,7 @@ class _Loader:
     def __init__(self) -> None:
         self.seen: set[str] = set()
         self.files: list[str] = []
-        self.digest = hashlib.sha256()
+        self.digest = sha256()
 
     def load(self, ref: str, parent: tuple[str, int | None] | None) -> list[PolicyDoc]:
         if ref.startswith(PACK_PREFIX):

@@ -6,7 +6,6 @@ of `list` / `macro` / `rule` items.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from typing import Any, NoReturn
 
 from railguard.errors import PolicyError
 from railguard.model import Effect, Mode, Severity, Trust, Verdict
-from railguard.policy._collect import skip_item
+from railguard.policy._collect import close_matches, skip_item
 from railguard.policy._cushions import CushionsSpec, parse_cushions
 from railguard.policy._yaml import LineDict, line_of
 
@@ -199,7 +198,7 @@ class _Checker:
             if key in allowed:
                 continue
             alias = _ALIASES.get(key)
-            close = [alias] if alias in allowed else difflib.get_close_matches(key, allowed, n=1)
+            close = [alias] if alias in allowed else close_matches(key, allowed, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             self.fail(
                 f"unknown key '{key}' in {what}",
@@ -223,7 +222,7 @@ class _Checker:
         choices = [e.value for e in enum]
         if isinstance(value, str) and value.lower() in choices:
             return enum(value.lower())
-        close = difflib.get_close_matches(str(value), choices, n=1)
+        close = close_matches(str(value), choices, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         self.fail(
             f"invalid {key} {value!r}", data.line_of(key), key, f"{hint}use one of: {', '.join(choices)}"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 import posixpath
 import shlex
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from railguard.detect._budget import InputTooLarge, checkpoint
+from railguard.detect._budget import InputTooLarge, checkpoint, off_the_clock
 from railguard.detect.paths import resolve_path
-from railguard.detect.shell import _inline
 from railguard.detect.shell._flow import (
     UNKNOWN_CWD,
     basename,
@@ -57,6 +59,9 @@ from railguard.detect.shell._unwrap import (
     inline_code,
     unwrap_step,
 )
+
+if TYPE_CHECKING:
+    from railguard.detect.shell._inline import InlineResult
 
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
@@ -111,6 +116,19 @@ _SAFE_EVAL_SOURCES = frozenset(
 
 
 _ENDLESS = {"while": ("true", ":", "[ 1 ]", "(( 1 ))"), "until": ("false", "[ 0 ]")}
+
+
+@lru_cache(maxsize=1)
+def _inline_inspector() -> Callable[[str, str], InlineResult]:
+    """`_inline.inspect`, loaded (with its 13 re2 patterns) on the first inline code a walk meets:
+    most commands have none. Off the deadline's clock: it is the process's start-up."""
+
+    def load() -> Callable[[str, str], InlineResult]:
+        from railguard.detect.shell._inline import inspect
+
+        return inspect
+
+    return off_the_clock(load)
 
 
 def _loop_kind(node: Node) -> str:
@@ -837,7 +855,7 @@ class Walker:
         self._inspect_code(kind, code.text, f"{name} -c")
 
     def _inspect_code(self, kind: str, code: str, label: str) -> None:
-        result = _inline.inspect(kind, code)
+        result = _inline_inspector()(kind, code)
         self.findings.extend(result.findings)
         for script in result.shell_commands:
             self.walk_script(script, label)
