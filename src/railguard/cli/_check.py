@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from railguard.cli._repeats import Answers, answers_for
+
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from railguard._jsonl import Item
     from railguard.engine import Engine
     from railguard.model import Action, Decision
 
@@ -106,16 +110,28 @@ def open_input(path: str, say: Consoles) -> BinaryIO:
 
 def read_actions(stream: BinaryIO) -> Iterator[tuple[int, Action | None, str | None]]:
     from railguard._jsonl import read_objects
-    from railguard.model import Action
 
     for item in read_objects(stream):
-        if item.error is not None:
-            yield item.line, None, item.error
-            continue
-        try:
-            yield item.line, Action.from_dict(item.value), None
-        except (ValueError, TypeError) as e:
-            yield item.line, None, f"invalid action at line {item.line}: {e}"
+        yield (item.line, *_action_of(item))
+
+
+def _action_of(item: Item) -> tuple[Action | None, str | None]:
+    from railguard.model import Action
+
+    if item.error is not None:
+        return None, item.error
+    try:
+        return Action.from_dict(item.value), None
+    except (ValueError, TypeError) as e:
+        return None, f"invalid action at line {item.line}: {e}"
+
+
+def _regular_file(stream: BinaryIO) -> bool:
+    """Input from a regular file never waits on its writer: its answers need no flush each."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def print_decision(out: Console, decision: Decision) -> None:
@@ -204,22 +220,37 @@ def run_check(
     db: str | None,
 ) -> None:
     """Decide every action of the input; raises CheckExit(2) if any line was bad."""
+    from railguard._jsonl import read_objects
+
     say = Consoles()
     engine = load_engine(policy, pack, mode, say)
     bad = 0
     write = sys.stdout.write
     plain = not as_json and not _is_terminal(sys.stdout, lambda: say.out)
+    # A line seen before, answered from memory (JSON answers only: the decision log keeps events).
+    repeats = answers_for(engine) if as_json and not db else None
     with ExitStack() as stack:
         log = stack.enter_context(_DecisionLog(db, say)) if db else None
         stream = stack.enter_context(open_input(input, say))
         advance = stack.enter_context(_progress(say))
-        for line, action, problem in read_actions(stream):
+        # One decision per line, as it is read: a pipe's reader may wait on it before writing more.
+        flush = (lambda: None) if _regular_file(stream) else sys.stdout.flush
+        stack.callback(sys.stdout.flush)
+        for item in read_objects(stream, repeats.recall if repeats is not None else None):
             advance(1)
+            if item.known is not None:
+                write(Answers.answer(item.known) + "\n")
+                flush()
+                continue
+            line = item.line
+            action, problem = _action_of(item)
             try:
                 if action is None:
                     raise _BadLine(str(problem))
-                decision = engine.check(action)
+                decision, repeatable = engine.check_repeatable(action)
                 answer = _ENCODE(decision.to_json_line()) if as_json else None
+                if repeats is not None and repeatable and answer is not None and item.text is not None:
+                    repeats.remember(item.text, answer, decision.latency_us)
             except Exception as e:  # never let one input end the stream: it gets its own error line
                 bad += 1
                 why = (
@@ -237,7 +268,7 @@ def run_check(
                 log.add(decision)
             if answer is not None or plain:
                 write((answer if answer is not None else plain_decision(decision)) + "\n")
-                sys.stdout.flush()  # one decision per line, as it is read: a pipe's reader waits on it
+                flush()
             else:
                 print_decision(say.out, decision)
     if bad:

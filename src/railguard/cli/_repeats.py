@@ -1,0 +1,88 @@
+"""`railguard check --json`: the answer to an input line seen before, without deciding it again.
+
+The same line of bytes reads as the same action, and when the engine says its decision is
+repeatable (`Engine.check_repeatable`: a pure function of the action under the policy) the same
+action gets the same JSON answer but for its `latency_us`. So the answer is kept as the text before
+and after that value, and a repeated line is answered with it and the time the look-up took: no
+parsing, no action, no engine.
+
+Remembered per policy text and acting mode (the source digest covers every file and pack, in order,
+as the policy's outcome memo does), so the streams of one process that load the same policy share
+the answers. Bounded: lines up to MAX_LINE characters, MAX_LINES lines a policy, MAX_POLICIES
+policies; the oldest go first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from railguard.engine import Engine
+
+__all__ = ["Answers", "answers_for"]
+
+MAX_LINE = 2048
+MAX_LINES = 4096
+MAX_POLICIES = 4
+_LATENCY = '"latency_us": '  # the first such text of an answer is its key: see `remember`
+
+_clock = time.perf_counter_ns
+
+
+class Answers:
+    """Answers by input line: the text around the latency."""
+
+    def __init__(self, lines: int = MAX_LINES) -> None:
+        self._lines = lines
+        self._known: OrderedDict[bytes | str, tuple[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recall(self, line: bytes | str) -> tuple[str, str, int] | None:
+        """(text before the latency, text after it, when the look-up started), or None."""
+        started = _clock()
+        found = self._known.get(line)
+        return None if found is None else (*found, started)
+
+    @staticmethod
+    def answer(known: tuple[str, str, int]) -> str:
+        head, tail, started = known
+        return head + repr(round((_clock() - started) / 1000, 1)) + tail
+
+    def remember(self, line: bytes | str, answer: str, latency_us: float) -> None:
+        """Keep `answer` (the encoded decision, its latency `latency_us`) for `line`. The keys before
+        `latency_us` in the answer (verdict, rules, reason, decision id) hold only strings, in which
+        JSON escapes every quote, so the first `"latency_us": ` is the key itself."""
+        if len(line) > MAX_LINE:
+            return
+        at = answer.find(_LATENCY)
+        if at < 0:
+            return
+        start = at + len(_LATENCY)
+        value = repr(round(latency_us, 1))
+        if answer[start : start + len(value)] != value:
+            return  # not written as expected: decide this line afresh every time
+        with self._lock:
+            self._known[line] = (answer[:start], answer[start + len(value) :])
+            while len(self._known) > self._lines:
+                self._known.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
+_by_policy: OrderedDict[tuple[str, str], Answers] = OrderedDict()
+_by_policy_lock = threading.Lock()
+
+
+def answers_for(engine: Engine) -> Answers:
+    """The answers of the engine's policy text in its acting mode."""
+    key = (engine.policy.source.digest, engine.mode.value)
+    with _by_policy_lock:
+        found = _by_policy.pop(key, None) or Answers()
+        _by_policy[key] = found  # most recent last
+        while len(_by_policy) > MAX_POLICIES:
+            _by_policy.popitem(last=False)
+        return found
