@@ -14,6 +14,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
@@ -110,18 +111,17 @@ def open_input(path: str, say: Consoles) -> BinaryIO:
 
 def read_actions(stream: BinaryIO) -> Iterator[tuple[int, Action | None, str | None]]:
     from railguard._jsonl import read_objects
-
-    for item in read_objects(stream):
-        yield (item.line, *_action_of(item))
-
-
-def _action_of(item: Item) -> tuple[Action | None, str | None]:
     from railguard.model import Action
 
+    for item in read_objects(stream):
+        yield (item.line, *_action_of(item, Action.from_dict))
+
+
+def _action_of(item: Item, from_dict: Callable[[Any], Action]) -> tuple[Action | None, str | None]:
     if item.error is not None:
         return None, item.error
     try:
-        return Action.from_dict(item.value), None
+        return from_dict(item.value), None
     except (ValueError, TypeError) as e:
         return None, f"invalid action at line {item.line}: {e}"
 
@@ -221,7 +221,10 @@ def run_check(
 ) -> None:
     """Decide every action of the input; raises CheckExit(2) if any line was bad."""
     from railguard._jsonl import read_objects
+    from railguard.model import Action
 
+    from_dict = Action.from_dict
+    clock = time.perf_counter_ns
     say = Consoles()
     engine = load_engine(policy, pack, mode, say)
     bad = 0
@@ -236,14 +239,16 @@ def run_check(
         # One decision per line, as it is read: a pipe's reader may wait on it before writing more.
         flush = (lambda: None) if _regular_file(stream) else sys.stdout.flush
         stack.callback(sys.stdout.flush)
+        answered = clock()  # a remembered answer's latency: the time since the answer before it
         for item in read_objects(stream, repeats.recall if repeats is not None else None):
             advance(1)
             if item.known is not None:
-                write(Answers.answer(item.known) + "\n")
+                write(Answers.answer(item.known, (clock() - answered) / 1000) + "\n")
                 flush()
+                answered = clock()
                 continue
             line = item.line
-            action, problem = _action_of(item)
+            action, problem = _action_of(item, from_dict)
             try:
                 if action is None:
                     raise _BadLine(str(problem))
@@ -263,6 +268,7 @@ def run_check(
                     sys.stdout.flush()
                 else:
                     say.error("error", why)
+                answered = clock()
                 continue
             if log is not None:
                 log.add(decision)
@@ -271,6 +277,7 @@ def run_check(
                 flush()
             else:
                 print_decision(say.out, decision)
+            answered = clock()
     if bad:
         raise CheckExit(2)
 

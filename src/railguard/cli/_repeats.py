@@ -2,9 +2,9 @@
 
 The same line of bytes reads as the same action, and when the engine says its decision is
 repeatable (`Engine.check_repeatable`: a pure function of the action under the policy) the same
-action gets the same JSON answer but for its `latency_us`. So the answer is kept as the text before
-and after that value, and a repeated line is answered with it and the time the look-up took: no
-parsing, no action, no engine.
+action gets the same JSON answer but for its `latency_us`. So the answer is kept with the place of that value,
+and a repeated line is answered with it and the time the answer took: no parsing, no action, no
+engine.
 
 Remembered per policy text and acting mode (the source digest covers every file and pack, in order,
 as the policy's outcome memo does), so the streams of one process that load the same policy share
@@ -15,8 +15,8 @@ policies; the oldest go first.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,27 +29,22 @@ MAX_LINES = 4096
 MAX_POLICIES = 4
 _LATENCY = '"latency_us": '  # the first such text of an answer is its key: see `remember`
 
-_clock = time.perf_counter_ns
-
 
 class Answers:
-    """Answers by input line: the text around the latency."""
+    """Answers by input line: the answer's text and where its latency is written in it."""
 
     def __init__(self, lines: int = MAX_LINES) -> None:
         self._lines = lines
-        self._known: OrderedDict[bytes | str, tuple[str, str]] = OrderedDict()
+        self._known: OrderedDict[bytes | str, tuple[str, int, int]] = OrderedDict()
         self._lock = threading.Lock()
-
-    def recall(self, line: bytes | str) -> tuple[str, str, int] | None:
-        """(text before the latency, text after it, when the look-up started), or None."""
-        started = _clock()
-        found = self._known.get(line)
-        return None if found is None else (*found, started)
+        # The remembered answer of a line, or None: a dict look-up, no Python call per line.
+        self.recall: Callable[[bytes | str], tuple[str, int, int] | None] = self._known.get
 
     @staticmethod
-    def answer(known: tuple[str, str, int]) -> str:
-        head, tail, started = known
-        return head + repr(round((_clock() - started) / 1000, 1)) + tail
+    def answer(known: tuple[str, int, int], latency_us: float) -> str:
+        """The remembered answer with this latency."""
+        text, start, end = known
+        return text[:start] + repr(round(latency_us, 1)) + text[end:]
 
     def remember(self, line: bytes | str, answer: str, latency_us: float) -> None:
         """Keep `answer` (the encoded decision, its latency `latency_us`) for `line`. The keys before
@@ -57,16 +52,14 @@ class Answers:
         JSON escapes every quote, so the first `"latency_us": ` is the key itself."""
         if len(line) > MAX_LINE:
             return
-        at = answer.find(_LATENCY)
-        if at < 0:
-            return
-        start = at + len(_LATENCY)
+        start = answer.find(_LATENCY) + len(_LATENCY)
         value = repr(round(latency_us, 1))
-        if answer[start : start + len(value)] != value:
+        end = start + len(value)
+        if start < len(_LATENCY) or answer[start:end] != value:
             return  # not written as expected: decide this line afresh every time
         with self._lock:
-            self._known[line] = (answer[:start], answer[start + len(value) :])
-            while len(self._known) > self._lines:
+            self._known[line] = (answer, start, end)
+            if len(self._known) > self._lines:
                 self._known.popitem(last=False)
 
     def __len__(self) -> int:
