@@ -464,16 +464,16 @@ class Engine:
         evaluation error, rewrite, approval or charge. A stream may then answer a repeated input
         without deciding it again (`railguard check`)."""
         decision, facts = self._admit_facts(action, None)
+        read = facts.plan.facts
         repeatable = (
             not self._added_steps
-            and decision.error is None
+            and decision.error is None  # also set by any hit of a failure (a detector's, a rule's)
             and decision.args is None
             and decision.approval_id is None
             and not facts.charges
             and not facts.taken
-            and pure_facts(facts.plan.facts)
+            and (not read or pure_facts(read))
             and not facts.failed()
-            and all(hit.source != "error" for hit in decision.hits)
         )
         return decision, repeatable
 

@@ -91,15 +91,14 @@ def test_only_a_pure_function_of_the_action_is_repeatable() -> None:
 def test_answers_are_bounded_and_keep_the_text_around_the_latency() -> None:
     answers = Answers(lines=2)
     text = json.dumps({"verdict": "allow", "reason": '"latency_us": 1.0', "latency_us": 12.3, "tool": "x"})
-    answers.remember(b"a", text, 12.3)
+    answers.remember(b"a", text)
     known = answers.recall(b"a")
     assert known is not None
     assert Answers.answer(known, 12.3) == text
     assert json.loads(Answers.answer(known, 0.04)) == {**json.loads(text), "latency_us": 0.0}
-    answers.remember(b"x" * (_repeats.MAX_LINE + 1), text, 12.3)  # too long: decided each time
-    answers.remember(b"b", text, 99.9)  # not the latency written: decided each time
-    answers.remember(b"n", text.replace("latency_us", "elapsed"), 12.3)
+    answers.remember(b"x" * (_repeats.MAX_LINE + 1), text)  # too long: decided each time
+    answers.remember(b"n", text.replace("latency_us", "elapsed"))  # not an answer: decided each time
     assert len(answers) == 1
-    answers.remember(b"c", text, 12.3)
-    answers.remember(b"d", text, 12.3)
+    answers.remember(b"c", text)
+    answers.remember(b"d", text)
     assert len(answers) == 2 and answers.recall(b"a") is None

@@ -237,14 +237,15 @@ def run_check(
         stream = stack.enter_context(open_input(input, say))
         advance = stack.enter_context(_progress(say))
         # One decision per line, as it is read: a pipe's reader may wait on it before writing more.
-        flush = (lambda: None) if _regular_file(stream) else sys.stdout.flush
+        flush = None if _regular_file(stream) else sys.stdout.flush
         stack.callback(sys.stdout.flush)
         answered = clock()  # a remembered answer's latency: the time since the answer before it
         for item in read_objects(stream, repeats.recall if repeats is not None else None):
             advance(1)
             if item.known is not None:
                 write(Answers.answer(item.known, (clock() - answered) / 1000) + "\n")
-                flush()
+                if flush is not None:
+                    flush()
                 answered = clock()
                 continue
             line = item.line
@@ -255,7 +256,7 @@ def run_check(
                 decision, repeatable = engine.check_repeatable(action)
                 answer = _ENCODE(decision.to_json_line()) if as_json else None
                 if repeats is not None and repeatable and answer is not None and item.text is not None:
-                    repeats.remember(item.text, answer, decision.latency_us)
+                    repeats.remember(item.text, answer)
             except Exception as e:  # never let one input end the stream: it gets its own error line
                 bad += 1
                 why = (
@@ -274,7 +275,8 @@ def run_check(
                 log.add(decision)
             if answer is not None or plain:
                 write((answer if answer is not None else plain_decision(decision)) + "\n")
-                flush()
+                if flush is not None:
+                    flush()
             else:
                 print_decision(say.out, decision)
             answered = clock()

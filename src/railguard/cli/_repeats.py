@@ -36,7 +36,6 @@ class Answers:
     def __init__(self, lines: int = MAX_LINES) -> None:
         self._lines = lines
         self._known: OrderedDict[bytes | str, tuple[str, int, int]] = OrderedDict()
-        self._lock = threading.Lock()
         # The remembered answer of a line, or None: a dict look-up, no Python call per line.
         self.recall: Callable[[bytes | str], tuple[str, int, int] | None] = self._known.get
 
@@ -46,21 +45,21 @@ class Answers:
         text, start, end = known
         return text[:start] + repr(round(latency_us, 1)) + text[end:]
 
-    def remember(self, line: bytes | str, answer: str, latency_us: float) -> None:
-        """Keep `answer` (the encoded decision, its latency `latency_us`) for `line`. The keys before
-        `latency_us` in the answer (verdict, rules, reason, decision id) hold only strings, in which
-        JSON escapes every quote, so the first `"latency_us": ` is the key itself."""
+    def remember(self, line: bytes | str, answer: str) -> None:
+        """Keep `answer` (an encoded decision) for `line`. The keys before `latency_us` in the answer
+        (verdict, rules, reason, decision id) hold only strings, in which JSON escapes every quote, so
+        the first `"latency_us": ` is the key itself; its value, a number, ends at the next comma
+        (the tool's name always follows it)."""
         if len(line) > MAX_LINE:
             return
         start = answer.find(_LATENCY) + len(_LATENCY)
-        value = repr(round(latency_us, 1))
-        end = start + len(value)
-        if start < len(_LATENCY) or answer[start:end] != value:
+        end = answer.find(", ", start)
+        if start < len(_LATENCY) or end <= start:
             return  # not written as expected: decide this line afresh every time
-        with self._lock:
-            self._known[line] = (answer, start, end)
-            if len(self._known) > self._lines:
-                self._known.popitem(last=False)
+        known = self._known
+        known[line] = (answer, start, end)  # each step atomic: a race between threads drops one old line more
+        if len(known) > self._lines:
+            known.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._known)
