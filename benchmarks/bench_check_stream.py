@@ -131,6 +131,9 @@ def main() -> None:
     parser.add_argument("--baseline", help="git ref whose verdicts (and speed) to compare with")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--packs", nargs="*", help="default: every built-in pack")
+    parser.add_argument(
+        "--no-write", action="store_true", help=f"print the report only, not to {RESULTS.name}"
+    )
     opts = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from railguard.policy import available_packs
@@ -237,7 +240,8 @@ def main() -> None:
         f"Reproduce: `{COMMAND.format(ref=opts.baseline or 'REF')}`",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    if not opts.no_write:
+        RESULTS.write_text("\n".join(lines))
     print("\n".join(lines))
 
 

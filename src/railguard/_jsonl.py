@@ -6,12 +6,16 @@ swallows or shifts the lines after it, so outputs stay in step with inputs. The 
 input that is, as a whole, a single JSON value spread over several lines (a pretty-printed object):
 it is recognised only when nothing but whitespace follows it; otherwise its lines are read as JSON
 Lines like any other.
+
+`recall(line)` (optional) answers a line seen before without parsing it: what it returns, unless
+None, is the item's `known` value (a line it knows is one complete value, so the reading is as for
+any other such line).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,33 +27,52 @@ class Item:
     line: int  # where the value started (1-based)
     value: Any = None
     error: str | None = None
+    known: Any = None  # what `recall` answered for the line (then neither value nor error)
+    text: bytes | str | None = None  # the line a one-line value was read from
 
 
-def read_objects(lines: Iterable[bytes | str]) -> Iterator[Item]:
+Recall = Callable[[bytes | str], Any]
+
+
+def read_objects(lines: Iterable[bytes | str], recall: Recall | None = None) -> Iterator[Item]:
     """Yield one item per non-blank line, as soon as the line is read (see the module docstring)."""
     numbered = enumerate(lines, 1)
     for number, line in numbered:
         if not line.strip():
             continue
-        if _state([line]) == _INCOMPLETE:  # e.g. a lone "{": the whole input may be one value
-            yield from _one_value_or_lines([(number, line)], numbered)
+        known = None if recall is None else recall(line)
+        if known is not None:
+            yield Item(number, known=known)
+            yield from _each_line(numbered, recall)
+        elif _state([line]) == _INCOMPLETE:  # e.g. a lone "{": the whole input may be one value
+            yield from _one_value_or_lines([(number, line)], numbered, recall)
         else:
             yield _parse_line(number, line)
-            yield from _each_line(numbered)
+            yield from _each_line(numbered, recall)
         return
 
 
 _COMPLETE, _INCOMPLETE, _INVALID = "complete", "incomplete", "invalid"
 
 
-def _each_line(numbered: Iterator[tuple[int, bytes | str]]) -> Iterator[Item]:
+def _each_line(numbered: Iterator[tuple[int, bytes | str]], recall: Recall | None = None) -> Iterator[Item]:
+    if recall is None:
+        for number, line in numbered:
+            if line.strip():
+                yield _parse_line(number, line)
+        return
     for number, line in numbered:
-        if line.strip():
+        known = recall(line)  # before the blank test: a known line is never blank
+        if known is not None:
+            yield Item(number, known=known)
+        elif line.strip():
             yield _parse_line(number, line)
 
 
 def _one_value_or_lines(
-    held: list[tuple[int, bytes | str]], numbered: Iterator[tuple[int, bytes | str]]
+    held: list[tuple[int, bytes | str]],
+    numbered: Iterator[tuple[int, bytes | str]],
+    recall: Recall | None = None,
 ) -> Iterator[Item]:
     """Hold lines while they may still make one value that is the whole input. The held text is
     re-parsed only when the count of held lines reaches a power of two (so reading stays linear)
@@ -71,7 +94,7 @@ def _one_value_or_lines(
     for number, line in held:
         if line.strip():
             yield _parse_line(number, line)
-    yield from _each_line(numbered)
+    yield from _each_line(numbered, recall)
 
 
 def _state(lines: list[bytes | str]) -> str:
@@ -93,7 +116,7 @@ def _text(lines: list[bytes | str]) -> str:
 
 def _parse_line(number: int, line: bytes | str) -> Item:
     try:
-        return Item(number, value=parse_json(line))
+        return Item(number, value=parse_json(line), text=line)
     except LimitExceeded as err:
         return Item(number, error=f"invalid input at line {number}: {err}")
     except json.JSONDecodeError as err:

@@ -63,6 +63,7 @@ from railguard.model import (
 )
 from railguard.policy import CompiledPolicy, Contract, compile_contract, load_policy, load_source
 from railguard.policy._evaluate import cel_context, cel_error, evaluate_rules
+from railguard.policy._memo import pure_facts
 
 __all__ = [
     "STAGES",
@@ -170,6 +171,7 @@ class Engine:
             ("contract", "contract", self._contract_step),
             ("policy", "policy", evaluate_rules),
         ]
+        self._added_steps = False  # a step beyond the contract and the policy (it may keep state)
         self._store_bound = False
         self._store_probes: dict[int, StoreProbe] = {}  # id(step) -> will it wait on the store?
         self._code_specs: dict[str, ToolSpec] = {}
@@ -284,6 +286,7 @@ class Engine:
         rank = STAGES.index(stage)
         at = next((i for i, (s, _, _) in enumerate(self._steps) if STAGES.index(s) > rank), len(self._steps))
         self._steps.insert(at, (stage, label, step))
+        self._added_steps = True
         self._store_bound = self._store_bound or stage in STORE_STAGES
         if stage in STORE_STAGES:
             self._store_probes[id(step)] = needs_store or _always
@@ -454,7 +457,30 @@ class Engine:
 
     # -- the admission path ----------------------------------------------------------------------
 
+    def check_repeatable(self, action: Action) -> tuple[Decision, bool]:
+        """`check`, and whether the same action would get the same decision again from this engine
+        (its latency and timestamp aside): no step of the engine's own beyond the contract and the
+        policy (those read only the action), every fact a built-in detector that did not fail, no
+        evaluation error, rewrite, approval or charge. A stream may then answer a repeated input
+        without deciding it again (`railguard check`)."""
+        decision, facts = self._admit_facts(action, None)
+        read = facts.plan.facts
+        repeatable = (
+            not self._added_steps
+            and decision.error is None  # also set by any hit of a failure (a detector's, a rule's)
+            and decision.args is None
+            and decision.approval_id is None
+            and not facts.charges
+            and not facts.taken
+            and (not read or pure_facts(read))
+            and not facts.failed()
+        )
+        return decision, repeatable
+
     def _admit(self, action: Action, handler: ApprovalHandler | None) -> Decision:
+        return self._admit_facts(action, handler)[0]
+
+    def _admit_facts(self, action: Action, handler: ApprovalHandler | None) -> tuple[Decision, Facts]:
         decision, facts = self._evaluated(action)
         if decision.verdict is Verdict.ASK and handler is not None:
             self._record(decision, action)  # the ask is an event of its own
@@ -463,12 +489,12 @@ class Engine:
             except Exception as err:
                 outcome = self._handler_failed(action, decision, err)
             if not outcome.allowed:
-                return outcome
+                return outcome, facts
             decision, facts = self._evaluated(action, approval=_approval_of(decision, outcome))
         if decision.allowed and (facts.charges or facts.taken):
             decision = self._take_charges(action, decision, facts)
         self._record(decision, action)
-        return decision
+        return decision, facts
 
     async def _aadmit(self, action: Action, handler: ApprovalHandler | None) -> Decision:
         decision, facts = await self._aevaluate(action)

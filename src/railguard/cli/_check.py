@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from railguard.cli._process import resume_collector
+from railguard.cli._repeats import Answers, answers_for
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from railguard._jsonl import Item
     from railguard.engine import Engine
     from railguard.model import Action, Decision
 
@@ -111,13 +115,24 @@ def read_actions(stream: BinaryIO) -> Iterator[tuple[int, Action | None, str | N
     from railguard.model import Action
 
     for item in read_objects(stream):
-        if item.error is not None:
-            yield item.line, None, item.error
-            continue
-        try:
-            yield item.line, Action.from_dict(item.value), None
-        except (ValueError, TypeError) as e:
-            yield item.line, None, f"invalid action at line {item.line}: {e}"
+        yield (item.line, *_action_of(item, Action.from_dict))
+
+
+def _action_of(item: Item, from_dict: Callable[[Any], Action]) -> tuple[Action | None, str | None]:
+    if item.error is not None:
+        return None, item.error
+    try:
+        return from_dict(item.value), None
+    except (ValueError, TypeError) as e:
+        return None, f"invalid action at line {item.line}: {e}"
+
+
+def _regular_file(stream: BinaryIO) -> bool:
+    """Input from a regular file never waits on its writer: its answers need no flush each."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def print_decision(out: Console, decision: Decision) -> None:
@@ -206,22 +221,43 @@ def run_check(
     db: str | None,
 ) -> None:
     """Decide every action of the input; raises CheckExit(2) if any line was bad."""
+    from railguard._jsonl import read_objects
+    from railguard.model import Action
+
+    from_dict = Action.from_dict
+    clock = time.perf_counter_ns
     say = Consoles()
     engine = load_engine(policy, pack, mode, say)
     bad = 0
     write = sys.stdout.write
     plain = not as_json and not _is_terminal(sys.stdout, lambda: say.out)
+    # A line seen before, answered from memory (JSON answers only: the decision log keeps events).
+    repeats = answers_for(engine) if as_json and not db else None
     with ExitStack() as stack:
         log = stack.enter_context(_DecisionLog(db, say)) if db else None
         stream = stack.enter_context(open_input(input, say))
         advance = stack.enter_context(_progress(say))
-        for line, action, problem in read_actions(stream):
+        # One decision per line, as it is read: a pipe's reader may wait on it before writing more.
+        flush = None if _regular_file(stream) else sys.stdout.flush
+        stack.callback(sys.stdout.flush)
+        answered = clock()  # a remembered answer's latency: the time since the answer before it
+        for item in read_objects(stream, repeats.recall if repeats is not None else None):
             advance(1)
+            if item.known is not None:
+                write(Answers.answer(item.known, (clock() - answered) / 1000) + "\n")
+                if flush is not None:
+                    flush()
+                answered = clock()
+                continue
+            line = item.line
+            action, problem = _action_of(item, from_dict)
             try:
                 if action is None:
                     raise _BadLine(str(problem))
-                decision = engine.check(action)
+                decision, repeatable = engine.check_repeatable(action)
                 answer = _ENCODE(decision.to_json_line()) if as_json else None
+                if repeats is not None and repeatable and answer is not None and item.text is not None:
+                    repeats.remember(item.text, answer)
             except Exception as e:  # never let one input end the stream: it gets its own error line
                 resume_collector()
                 bad += 1
@@ -235,17 +271,20 @@ def run_check(
                     sys.stdout.flush()
                 else:
                     say.error("error", why)
+                answered = clock()
                 continue
             if log is not None:
                 log.add(decision)
             if answer is not None or plain:
                 write((answer if answer is not None else plain_decision(decision)) + "\n")
-                sys.stdout.flush()  # one decision per line, as it is read: a pipe's reader waits on it
+                if flush is not None:
+                    flush()
             else:
                 print_decision(say.out, decision)
             # the first action has loaded what start-up loads (detectors load on first use): the
             # collector, paused while they loaded, runs again (a no-op once resumed or if never paused)
             resume_collector()
+            answered = clock()
     if bad:
         raise CheckExit(2)
 
