@@ -1,7 +1,8 @@
-"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4, and
-`shell_brief4.yaml`, round 5, issue 16): plain dangerous commands of classes no earlier corpus named. Recall
-is pinned at what this tree measures (held out, before the rules were extended against their misses, it was
-79.13% and 54.01%), and their look-alikes must not be flagged more often than before, never blocked."""
+"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4,
+`shell_brief4.yaml`, round 5, and `shell_brief5.yaml`, round 6, issue 16): plain dangerous commands of classes no
+earlier corpus named. Recall is pinned at what this tree measures (held out, before the rules were extended
+against their misses, it was 79.13%, 54.01% and 54.01%), and their look-alikes must not be flagged more often
+than before, never blocked."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ LIMITS = {
     "shell_brief3.yaml": Limits(caught=494, at_label=347, flagged=11, classes=41),
     # 605 of 624 caught (337 at 95f4d1c), 380 at or above the label (181); 0 of 198 look-alikes asked (1)
     "shell_brief4.yaml": Limits(caught=605, at_label=380, flagged=0, classes=49),
+    # 323 of 598 caught at 113d68c, 141 at or above the label; 5 of 176 look-alikes asked
+    "shell_brief5.yaml": Limits(caught=323, at_label=141, flagged=5, classes=50),
 }
 
 
