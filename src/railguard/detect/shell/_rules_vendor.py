@@ -79,6 +79,24 @@ def _largest_count(args: list[str], blast: Blast, path: tuple[str, ...]) -> int:
     return max(counts, default=0)
 
 
+# Options that set how many instances serve: all of them set to 0 takes the service down (`--min-size`
+# and `--min-count` alone are an autoscaler's floor, not its capacity).
+_CAPACITY_OPTIONS = frozenset({"--desired-capacity", "--desired-count", "--replicas", "--num-nodes", "--nodes",
+                               "--new-capacity", "--count", "--instances", "--max-size", "--max-count",
+                               "--max-nodes", "--max-instances", "--node-count", "--instance-count",
+                               "--reserved-concurrent-executions"})  # fmt: skip
+
+
+def _scaled_to_zero(args: list[str], path: tuple[str, ...]) -> bool:
+    values = _option_values(args, _CAPACITY_OPTIONS)
+    if any("resize" in tokens(w) for w in path):  # `... instance-groups managed resize --size 0`
+        values += _option_values(args, frozenset({"--size"}))
+    if any("scale" in tokens(w) for w in path):  # `fly scale count 0`, `heroku ps:scale web=0`
+        values += [a for a in args if a.isdigit()]
+        values += [m.group(1) for a in args if (m := _ASSIGNED_COUNT.match(a))]
+    return bool(values) and all(v.isdigit() and int(v) == 0 for v in values)
+
+
 def _production(args: list[str], blast: Blast) -> bool:
     values = _option_values(args, blast.environment_options)
     return any(t in blast.production_tokens for v in values for t in re.split(r"[^a-z0-9]+", v.lower()))
@@ -213,6 +231,11 @@ def effect_findings(view: CommandView, effect: Effect, args: list[str]) -> Itera
         flags = _flag_keys(args)
         count = _largest_count(args, blast, effect.path)
         bypass = sorted(flags & blast.bypass) if spec.kind == "remote" else []
+        if _scaled_to_zero(args, effect.path):
+            yield finding(
+                category, "vendor-scaled-to-zero", "block", "critical", f"{what} takes every instance away"
+            )
+            return
         if bypass or count >= blast.runaway_count:
             reason = f"with {bypass[0]}" if bypass else f"for {count} resources"
             yield finding(
