@@ -87,6 +87,25 @@ _CAPACITY_OPTIONS = frozenset({"--desired-capacity", "--desired-count", "--repli
                                "--reserved-concurrent-executions"})  # fmt: skip
 
 
+# Options that say how long data is kept, and lifecycle JSON that expires every object: a day or less
+# deletes nearly everything at the next sweep.
+_RETENTION_OPTIONS = frozenset({"--retention-in-days", "--retention-days", "--expire-days", "--retention",
+                                "--retention-time", "--retention-period", "--expiration-days"})  # fmt: skip
+_DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d|w)?$", re.I)
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EXPIRE_AT_ONCE = re.compile(r'"Expiration"\s*:\s*\{\s*"Days"\s*:\s*[01]\b|"(?:Age|age|min_age)"\s*:\s*"?0')
+
+
+def _retention_cut(args: list[str]) -> bool:
+    for value in _option_values(args, _RETENTION_OPTIONS):
+        match = _DURATION.match(value.strip())
+        if match:  # a bare number is days (`--retention-in-days 1`)
+            seconds = int(match.group(1)) * _SECONDS[(match.group(2) or "d").lower()]
+            if seconds <= 86400:
+                return True
+    return any(_EXPIRE_AT_ONCE.search(a) for a in args)
+
+
 def _scaled_to_zero(args: list[str], path: tuple[str, ...]) -> bool:
     values = _option_values(args, _CAPACITY_OPTIONS)
     if any("resize" in tokens(w) for w in path):  # `... instance-groups managed resize --size 0`
@@ -231,7 +250,13 @@ def effect_findings(view: CommandView, effect: Effect, args: list[str]) -> Itera
         flags = _flag_keys(args)
         count = _largest_count(args, blast, effect.path)
         bypass = sorted(flags & blast.bypass) if spec.kind == "remote" else []
-        if _scaled_to_zero(args, effect.path):
+        if _retention_cut(args):
+            yield finding(
+                category, "vendor-retention-cut", "block", "critical", f"{what} keeps data a day or less"
+            )
+            return
+        # kubectl's own rule judges `scale --replicas=0` (a cluster's workloads are not its capacity)
+        if view.name not in ("kubectl", "oc") and _scaled_to_zero(args, effect.path):
             yield finding(
                 category, "vendor-scaled-to-zero", "block", "critical", f"{what} takes every instance away"
             )
