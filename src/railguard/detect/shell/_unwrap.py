@@ -399,6 +399,10 @@ def _git_alias(name: str, words: list[Word]) -> Unwrapped | None:
             if key.lower().startswith("alias.") and not value.startswith("!"):
                 aliases[key[6:]] = value
         i += 2 if text in ("-c", "-C", "--git-dir", "--work-tree", "--namespace", "--exec-path") else 1
+    texts = [w.text for w in words[i:]]
+    if texts[:2] == ["submodule", "foreach"]:  # `git submodule foreach [--recursive] CMD`: CMD runs in each
+        rest = [w for w in words[i + 2 :] if w.text not in ("--recursive", "-q", "--quiet")]
+        return Unwrapped(f"{name} submodule foreach", script=_joined(rest)) if rest else None
     if i >= len(words) or words[i].text not in aliases:
         return None
     body = [Word(t) for t in aliases[words[i].text].split()]
