@@ -255,6 +255,26 @@ BRIEF4_BEFORE_PER = {
     "agent_autonomy": 3, "webhook_redirection": 10, "tracker_wiki_delete": 10, "restore_overwrite": 3,
     "db_runtime_ops": 7, "batch_scheduler": 0, "os_upgrade_pinning": 3,
 }  # fmt: skip
+# The fifth brief corpus (round 6) was measured with the same judge at 113d68c (commit 20bc661 only adds
+# the corpus), before any rule was read.
+BRIEF5_COMMIT = "113d68c"
+BRIEF5_BEFORE = {"caught": 323, "strict": 141, "ask": 5, "block": 0}
+BRIEF5_BEFORE_PER = {
+    "git_submodule_lfs": 2, "local_work_loss": 7, "monorepo_release": 4, "jvm_artifact_publish": 3,
+    "ecosystem_publish_yank": 9, "signature_verification_off": 8, "remote_ide_share": 2, "path_alias_hijack": 5,
+    "toolchain_alternatives_hijack": 3, "desktop_session": 3, "printing_cups": 1, "vm_snapshot_revert": 3,
+    "vpn_overlay_join": 1, "port_forwarding_nat": 8, "raid_cluster_storage": 6, "file_sharing_exports": 5,
+    "db_auth_disable": 9, "host_identity_locale": 6, "auth_stack_policy": 9, "mac_policy_relax": 4,
+    "container_daemon_exposure": 7, "k8s_policy_admission": 12, "secrets_into_artifacts": 9, "blockchain_mainnet": 5,
+    "push_notification_broadcast": 8, "telemetry_agent_removal": 8, "retention_lifecycle_expiry": 10,
+    "hardware_tuning": 3, "browser_policy_extension": 6, "archive_over_system": 1, "agent_env_redirect": 2,
+    "cloud_cross_account_share": 13, "cloud_remote_exec": 14, "scheduled_jobs_removed": 12,
+    "remote_desktop_exposure": 2, "wireless_radio": 4, "device_detach_power": 6, "package_db_corruption": 8,
+    "bind_mount_overlay": 0, "scale_to_zero": 14, "credential_revocation_rotation": 13, "build_hook_injection": 0,
+    "mailbox_purge": 5, "workspace_docs_drive_delete": 9, "crm_saas_records": 8, "ci_secrets_variables": 12,
+    "unit_masking_override": 8, "memory_swap_control": 9, "search_cluster_settings": 8,
+    "serverless_function_exposure": 9,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -443,6 +463,19 @@ def brief4_section() -> list[str]:
     )
 
 
+def brief5_section() -> list[str]:
+    intro = [
+        "Written in round 6 from the issue's brief (50 kinds of action no earlier corpus named: submodules and",
+        "LFS, lost local work, JVM and other registries, signature checks off, shared IDEs, VPN joins, NAT,",
+        "RAID, shares, database auth off, PAM, MAC relaxations, cloud run-command, scale to zero, archives",
+        f"over /, bind mounts, build hooks ...) BEFORE the rules were read. BEFORE (commit {BRIEF5_COMMIT}) is",
+        "the unbiased held-out recall; the rules were then extended per class against its misses, so AFTER is biased.",
+    ]
+    return _with_still_allowed(
+        *_held_out("shell_brief5.yaml", BRIEF5_BEFORE, BRIEF5_BEFORE_PER, intro, "Fifth brief corpus")
+    )
+
+
 EVERYDAY_CORPORA = (
     ("shell_everyday.tsv", "cheat 2.5.1 + eg 1.2.3 cheat sheets (MIT)"),
     (
@@ -597,6 +630,7 @@ def main() -> None:
     md += plain_section()
     md += brief3_section()
     md += brief4_section()
+    md += brief5_section()
     everyday_md, everyday_listing = everyday_section()
     md += everyday_md
     nl_md, listing = nl2bash_section(lines)

@@ -1,7 +1,8 @@
-"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4, and
-`shell_brief4.yaml`, round 5, issue 16): plain dangerous commands of classes no earlier corpus named. Recall
-is pinned at what this tree measures (held out, before the rules were extended against their misses, it was
-79.13% and 54.01%), and their look-alikes must not be flagged more often than before, never blocked."""
+"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4,
+`shell_brief4.yaml`, round 5, and `shell_brief5.yaml`, round 6, issue 16): plain dangerous commands of classes no
+earlier corpus named. Recall is pinned at what this tree measures (held out, before the rules were extended
+against their misses, it was 79.13%, 54.01% and 54.01%), and their look-alikes must not be flagged more often
+than before, never blocked."""
 
 from __future__ import annotations
 
@@ -26,10 +27,12 @@ class Limits(NamedTuple):
 
 
 LIMITS = {
-    # 494 of 508 caught (402 at 7fba96f), 347 at or above the label (277); 11 of 213 look-alikes asked
-    "shell_brief3.yaml": Limits(caught=494, at_label=347, flagged=11, classes=41),
-    # 605 of 624 caught (337 at 95f4d1c), 380 at or above the label (181); 0 of 198 look-alikes asked (1)
-    "shell_brief4.yaml": Limits(caught=605, at_label=380, flagged=0, classes=49),
+    # 495 of 508 caught (402 at 7fba96f), 350 at or above the label (277); 9 of 213 look-alikes asked
+    "shell_brief3.yaml": Limits(caught=495, at_label=350, flagged=11, classes=41),
+    # 606 of 624 caught (337 at 95f4d1c), 383 at or above the label (181); 0 of 198 look-alikes asked (1)
+    "shell_brief4.yaml": Limits(caught=606, at_label=383, flagged=0, classes=49),
+    # 557 of 598 caught (323 at 113d68c), 375 at or above the label (141); 5 of 176 look-alikes asked (5)
+    "shell_brief5.yaml": Limits(caught=557, at_label=375, flagged=5, classes=50),
 }
 
 

@@ -187,7 +187,7 @@ def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFindi
         read_only = is_read_only(view)
         for rule in _EVERY_COMMAND if read_only else _rules_for(view.name):
             yield from rule(view, exec_ctx)
-        if not read_only and view.name not in _BY_NAME:
+        if not read_only:  # it skips the programs a rule judges (but host-effect-only names, see there)
             yield from _effect_rules.unknown_cli_findings(view, _BY_NAME)
     yield from _rules_net.check_download_then_run(views)
     yield from _rules_net.check_socket_descriptors(views)

@@ -80,7 +80,12 @@ _known: list[frozenset[str]] = []  # built once, after `_analyze` registered eve
 
 def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterator[ShellFinding]:
     if not _known:
-        _known.append(frozenset(registered) | _LOCAL_TOOLS | frozenset(catalogue().clis))
+        # A program named only by the host-effect table has a few flag patterns judged there; its other
+        # `NOUN VERB` subcommands (`pod trunk delete`) are still an unknown CLI's.
+        judged_elsewhere = {name for rule, names in _BY_NAMES for name in names}
+        judged_elsewhere |= set(_rules_admin.ADMIN_NAMES) | set(_rules_api.API_CLIENTS)
+        host_only = frozenset(_host_effects.names()) - judged_elsewhere
+        _known.append((frozenset(registered) - host_only) | _LOCAL_TOOLS | frozenset(catalogue().clis))
     yield from _rules_vendor.check_unknown_cli(view, _known[0])
 
 

@@ -185,6 +185,15 @@ _PRELOAD_ENV: dict[str, re.Pattern[str] | None] = {
 _OUTSIDE_PATH = re.compile(
     r"(?:^|[\s=:]|-[A-Za-z])[/~$]"
 )  # code at a relative path (`./trace.so`) is the project's
+# Where a coding agent sends its prompts (and every file and secret they quote): pointed anywhere but this
+# machine, the model traffic goes through someone else's proxy.
+_MODEL_ENDPOINT_ENV = re.compile(
+    r"^(?:ANTHROPIC|OPENAI|AZURE_OPENAI|GEMINI|GOOGLE_GEMINI|MISTRAL|GROQ|DEEPSEEK|OPENROUTER|LITELLM|CLAUDE_CODE)_"
+    r"(?:BASE_URL|API_BASE|API_BASE_URL|BASE|ENDPOINT|API_URL|API_HOST)$"
+)
+_LOOPBACK_URL = re.compile(r"^(?:https?://)?(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])(?:[:/]|$)")
+# A temporary directory first on PATH: whoever can write there chooses what `git` or `sudo` runs.
+_PATH_FROM_TEMP = re.compile(r"^(?:/tmp|/var/tmp|/dev/shm)(?:/|$)")
 
 
 def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[ShellFinding]:
@@ -225,6 +234,12 @@ def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[Shel
         ):
             yield finding("persistence", "preload-code", "ask", "high",
                           f"{name}={value} makes the interpreter load that code first")  # fmt: skip
+        elif _MODEL_ENDPOINT_ENV.match(name) and lowered and not _LOOPBACK_URL.match(lowered):
+            yield finding("guard", "agent-endpoint-redirected", "ask", "high",
+                          f"{name} sends the model's prompts to {value}")  # fmt: skip
+        elif name == "PATH" and _PATH_FROM_TEMP.match(value.split(":", 1)[0]):
+            yield finding("persistence", "path-from-temp", "ask", "high",
+                          f"PATH={value} runs programs from a temporary directory first")  # fmt: skip
         elif name in _HOOK_SKIP_ENV and lowered in ("0", "1", "true", "false"):
             yield finding("security", "hooks-skipped", "ask", "medium", f"{name}={value} skips git hooks")
         elif name.startswith("RAILGUARD_"):
@@ -246,6 +261,7 @@ _AGENT_SETTINGS = re.compile(
     r"(?:^|/)\.claude(?:/(?:settings(?:\.local)?\.json|hooks(?:/.*)?|commands/.*)?)?/?$|"
     r"(?:^|/)managed-settings\.json$|(?:^|/)\.codex/(?:config\.toml|hooks.*)$|(?:^|/)\.codex/?$|"
     r"(?:^|/)\.cursor/hooks\.json$|(?:^|/)\.gemini/settings\.json$|(?:^|/)\.railguard(?:/.*)?$|"
+    r"(?:^|/)\.aider\.conf\.ya?ml$|(?:^|/)\.continue/config\.(?:json|ya?ml)$|(?:^|/)\.config/opencode/[^/]+\.jsonc?$|"
     r"(?:^|/)railguard[\w.-]*\.(?:ya?ml|toml|json)$|(?:^|/)[\w.-]*policy[\w.-]*\.ya?ml$|"
     r"(?:^|/)polic(?:y|ies)/[^/]+\.ya?ml$|(?:^|/)site-packages/railguard(?:/.*)?$"
 )

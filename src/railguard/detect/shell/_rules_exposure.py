@@ -24,6 +24,12 @@ _EVERYONE = re.compile(
 _ADMIN = re.compile(r"(?:^|[/:=\s])(?:AdministratorAccess|IAMFullAccess|roles/owner|roles/editor|"
                     r"roles/iam\.securityAdmin|cluster-admin|Owner|User Access Administrator)$")  # fmt: skip
 _STAR_POLICY = re.compile(r'"Action"\s*:\s*(?:\[\s*)?"\*"')
+# Images, snapshots and functions shared with every account or caller (`Group=all`, `Principal: *`,
+# a function URL without auth).
+_SHARED_WITH_ALL = re.compile(
+    r"(?:^|[\s\[{(,])Group=all\b|--group-names all(?:\s|$)|--values-to-add all(?:\s|$)|"
+    r'"Principal"\s*:\s*(?:\{\s*"AWS"\s*:\s*)?"\*"|--principal \*(?:\s|$)|--auth-type NONE(?:\s|$)'
+)
 _OPEN_CIDR = frozenset({"0.0.0.0/0", "::/0", "*", "Internet", "Any", "any", "0.0.0.0"})
 _INGRESS_WORDS = re.compile(r"ingress|firewall|security-group|nsg|inbound|allow|open-port")
 _PUBLIC_BLOCK_OFF = re.compile(r"Block\w*=false|Restrict\w*=false", re.I)
@@ -45,7 +51,12 @@ def check_cloud_exposure(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     joined = " ".join(texts)
     what = " ".join([view.name, *[t for t in texts if not t.startswith("-")][:3]])
     acls = view.values("--acl", "--canned-acl", "--predefined-acl", "-a")
-    if any(_PUBLIC_ACL.match(a) for a in acls) or _EVERYONE.search(joined) or "global/AllUsers" in joined:
+    if (
+        any(_PUBLIC_ACL.match(a) for a in acls)
+        or _EVERYONE.search(joined)
+        or "global/AllUsers" in joined
+        or _SHARED_WITH_ALL.search(joined)
+    ):
         yield finding("exposure", "public-access", "block", "critical", f"{what} makes data public")
     elif "delete-public-access-block" in texts or _PUBLIC_BLOCK_OFF.search(joined):
         yield finding(

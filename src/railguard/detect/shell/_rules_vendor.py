@@ -79,6 +79,43 @@ def _largest_count(args: list[str], blast: Blast, path: tuple[str, ...]) -> int:
     return max(counts, default=0)
 
 
+# Options that set how many instances serve: all of them set to 0 takes the service down (`--min-size`
+# and `--min-count` alone are an autoscaler's floor, not its capacity).
+_CAPACITY_OPTIONS = frozenset({"--desired-capacity", "--desired-count", "--replicas", "--num-nodes", "--nodes",
+                               "--new-capacity", "--count", "--instances", "--max-size", "--max-count",
+                               "--max-nodes", "--max-instances", "--node-count", "--instance-count",
+                               "--reserved-concurrent-executions"})  # fmt: skip
+
+
+# Options that say how long data is kept, and lifecycle JSON that expires every object: a day or less
+# deletes nearly everything at the next sweep.
+_RETENTION_OPTIONS = frozenset({"--retention-in-days", "--retention-days", "--expire-days", "--retention",
+                                "--retention-time", "--retention-period", "--expiration-days"})  # fmt: skip
+_DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d|w)?$", re.I)
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EXPIRE_AT_ONCE = re.compile(r'"Expiration"\s*:\s*\{\s*"Days"\s*:\s*[01]\b|"(?:Age|age|min_age)"\s*:\s*"?0')
+
+
+def _retention_cut(args: list[str]) -> bool:
+    for value in _option_values(args, _RETENTION_OPTIONS):
+        match = _DURATION.match(value.strip())
+        if match:  # a bare number is days (`--retention-in-days 1`)
+            seconds = int(match.group(1)) * _SECONDS[(match.group(2) or "d").lower()]
+            if seconds <= 86400:
+                return True
+    return any(_EXPIRE_AT_ONCE.search(a) for a in args)
+
+
+def _scaled_to_zero(args: list[str], path: tuple[str, ...]) -> bool:
+    values = _option_values(args, _CAPACITY_OPTIONS)
+    if any("resize" in tokens(w) for w in path):  # `... instance-groups managed resize --size 0`
+        values += _option_values(args, frozenset({"--size"}))
+    if any("scale" in tokens(w) for w in path):  # `fly scale count 0`, `heroku ps:scale web=0`
+        values += [a for a in args if a.isdigit()]
+        values += [m.group(1) for a in args if (m := _ASSIGNED_COUNT.match(a))]
+    return bool(values) and all(v.isdigit() and int(v) == 0 for v in values)
+
+
 def _production(args: list[str], blast: Blast) -> bool:
     values = _option_values(args, blast.environment_options)
     return any(t in blast.production_tokens for v in values for t in re.split(r"[^a-z0-9]+", v.lower()))
@@ -213,6 +250,17 @@ def effect_findings(view: CommandView, effect: Effect, args: list[str]) -> Itera
         flags = _flag_keys(args)
         count = _largest_count(args, blast, effect.path)
         bypass = sorted(flags & blast.bypass) if spec.kind == "remote" else []
+        if _retention_cut(args):
+            yield finding(
+                category, "vendor-retention-cut", "block", "critical", f"{what} keeps data a day or less"
+            )
+            return
+        # kubectl's own rule judges `scale --replicas=0` (a cluster's workloads are not its capacity)
+        if view.name not in ("kubectl", "oc") and _scaled_to_zero(args, effect.path):
+            yield finding(
+                category, "vendor-scaled-to-zero", "block", "critical", f"{what} takes every instance away"
+            )
+            return
         if bypass or count >= blast.runaway_count:
             reason = f"with {bypass[0]}" if bypass else f"for {count} resources"
             yield finding(

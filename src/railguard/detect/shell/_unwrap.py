@@ -399,6 +399,10 @@ def _git_alias(name: str, words: list[Word]) -> Unwrapped | None:
             if key.lower().startswith("alias.") and not value.startswith("!"):
                 aliases[key[6:]] = value
         i += 2 if text in ("-c", "-C", "--git-dir", "--work-tree", "--namespace", "--exec-path") else 1
+    texts = [w.text for w in words[i:]]
+    if texts[:2] == ["submodule", "foreach"]:  # `git submodule foreach [--recursive] CMD`: CMD runs in each
+        rest = [w for w in words[i + 2 :] if w.text not in ("--recursive", "-q", "--quiet")]
+        return Unwrapped(f"{name} submodule foreach", script=_joined(rest)) if rest else None
     if i >= len(words) or words[i].text not in aliases:
         return None
     body = [Word(t) for t in aliases[words[i].text].split()]
@@ -644,6 +648,50 @@ def _fleet(name: str, words: list[Word]) -> Unwrapped | None:
     return Unwrapped(f"{name} (remote)", script=_joined(remote)) if remote else None
 
 
+# Cloud CLIs that run a command on instances: (subcommand path, option holding the command; None: the
+# words after the instance name).
+_CLOUD_RUN = {
+    "gcloud": ((("compute", "ssh"), "--command"), (("compute", "tpus", "tpu-vm", "ssh"), "--command")),
+    "doctl": ((("compute", "ssh"), "--ssh-command"),),
+    "hcloud": ((("server", "ssh"), None),),
+    "az": ((("vm", "run-command", "invoke"), "--scripts"), (("vmss", "run-command", "invoke"), "--scripts")),
+    "aws": ((("ssm", "send-command"), "--parameters"),),
+}
+_SSM_COMMANDS = re.compile(r"commands=\[?(.*?)\]?$", re.S)
+_QUOTED_ITEM = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'')
+
+
+def _cloud_run(name: str, words: list[Word]) -> Unwrapped | None:
+    """`gcloud compute ssh VM --command CMD`, `az vm run-command invoke --scripts CMD`, `aws ssm
+    send-command --parameters commands=[...]`: CMD runs on the instances; the CLI call is judged too."""
+    texts = [w.text for w in words]
+    for path, option in _CLOUD_RUN[name]:
+        if tuple(texts[1 : 1 + len(path)]) != path:
+            continue
+        rest = words[1 + len(path) :]
+        if option is None:  # `hcloud server ssh NAME CMD...`
+            operands = [i for i, w in enumerate(rest) if not _is_option(w.text)]
+            command = _joined(rest[operands[0] + 1 :]) if operands else None
+        else:
+            values = [
+                Word(w.text.split("=", 1)[1], dynamic=w.dynamic, subs=w.subs)
+                if w.text.startswith(option + "=")
+                else rest[i + 1]
+                for i, w in enumerate(rest)
+                if (w.text == option and i + 1 < len(rest)) or w.text.startswith(option + "=")
+            ]
+            command = _joined(values) if values else None
+            if command is not None and name == "aws":
+                found = _SSM_COMMANDS.search(command.text)
+                items = [a or b for a, b in _QUOTED_ITEM.findall(found.group(1))] if found else []
+                text = "; ".join(items) or (found.group(1) if found else "")
+                command = Word(text, dynamic=command.dynamic, subs=command.subs) if text else None
+        if command is None or not command.text.strip():
+            return None
+        return Unwrapped(f"{name} (remote)", script=command, keeps_outer=True)
+    return None
+
+
 def _trap(name: str, words: list[Word]) -> Unwrapped | None:
     return Unwrapped(name, script=words[1]) if len(words) > 2 else None
 
@@ -660,6 +708,7 @@ _HANDLERS = {
     "xargs": _xargs, "parallel": _parallel, "ssh": _ssh, "docker": _container_exec, "podman": _container_exec,
     "kubectl": _container_exec, "oc": _container_exec, "sg": _script_flag, "trap": _trap, "alias": _alias,
     "nerdctl": _container_exec, **{fleet: _fleet for fleet in ("salt", "salt-ssh", "knife", "mussh", *_FLEET_VALUED)},
+    **{cloud: _cloud_run for cloud in _CLOUD_RUN},
     **{shell: _shell for shell in SHELLS},
 }  # fmt: skip
 

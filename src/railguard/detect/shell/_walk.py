@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+import re
 import shlex
 from collections.abc import Callable
 from functools import lru_cache
@@ -66,6 +67,27 @@ if TYPE_CHECKING:
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
                             "config.fish"})  # fmt: skip
+# Files whose text runs at the next build, install, commit or CI run: what is written there is judged now.
+_BUILD_FILES = frozenset({"Makefile", "makefile", "GNUmakefile", "setup.py", "build.rs", "build.gradle",
+                          "build.gradle.kts", "settings.gradle", ".gitlab-ci.yml", "Jenkinsfile", "conftest.py",
+                          "noxfile.py", "Rakefile", "Taskfile.yml", "justfile", "Justfile"})  # fmt: skip
+_BUILD_DIRS = ("/.github/workflows/", "/.husky/", "/.git/hooks/", "/.circleci/", "/.buildkite/")
+# The commands inside such text: a line without a YAML key or make recipe prefix, or a quoted string
+# (`os.system("...")`, `commandLine "bash", "-c", "..."`).
+_SNIPPET_PREFIX = re.compile(r"^\s*(?:-\s*)?(?:[\w-]+:\s*(?:\[\s*)?)?[@-]?")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.){4,})"|\'([^\']{4,})\'')
+
+
+def _runs_in_builds(path: str) -> bool:
+    return posixpath.basename(path) in _BUILD_FILES or any(d in path for d in _BUILD_DIRS)
+
+
+def _shell_snippets(content: str) -> list[str]:
+    snippets = [_SNIPPET_PREFIX.sub("", line, count=1) for line in content.splitlines() if line.strip()]
+    snippets += [a or b for a, b in _QUOTED.findall(content)]
+    return [s for s in snippets if s.strip()]
+
+
 # Variables whose value a later program runs as a command.
 _SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER",
                                "PROMPT_COMMAND", "BASH_ENV", "ENV", "LESSOPEN", "LESSCLOSE", "GIT_ASKPASS",
@@ -338,7 +360,8 @@ class Walker:
         self._script_variable(text_of(name_node) if name_node is not None else "", value)
 
     def _script_variable(self, name: str, value: Word) -> None:
-        if not value.dynamic and len(self.assignments) < 64:
+        # PATH is nearly always `DIR:$PATH`: its literal head is what is judged
+        if (not value.dynamic or name == "PATH") and len(self.assignments) < 64:
             self.assignments.append((name, value.text))
         if name in _SCRIPT_VARIABLES and not value.dynamic and value.text.strip():
             self.walk_script(value.text, f"${name}")
@@ -663,6 +686,9 @@ class Walker:
                     self.files[path] = content
                     if posixpath.basename(path) in _STARTUP_FILES:
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
+                    elif _runs_in_builds(path):
+                        for snippet in _shell_snippets(content)[:16]:
+                            self.walk_script(snippet, f"{posixpath.basename(path)} (runs in builds)")
 
     def _change_directory(self, exec_: Exec) -> None:
         operands = [w for w in exec_.words[1:] if not w.text.startswith("-") or w.text == "-"]
