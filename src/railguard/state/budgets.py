@@ -41,6 +41,7 @@ from railguard.state._counters import (
     added_state,
     adjust,
     bounded_key,
+    charged_in_one_statement,
     context_value,
     counter_transaction,
     ensure_tables,
@@ -213,6 +214,12 @@ class Budgets:
         claim = _BudgetClaim(self, ctx, usage or Usage(tokens=tokens, cost=cost, steps=steps), mode)
         if not claim.planned:
             return Reservation(self.store, True, Verdict.ALLOW, (), [])
+        rows = None
+        if self.store.dialect == "postgresql":
+            rows = charged_in_one_statement(self.store, claim.charge_parts("%s"))
+        if rows is not None:  # every reservation applied (PostgreSQL): only warnings are left to tell
+            claim.charged_rows(rows)
+            return Reservation(self.store, True, Verdict.ALLOW, claim.warnings, claim.held)
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
@@ -382,6 +389,16 @@ class _BudgetClaim:
         return [
             upsert_part(mark, h.key, h.caps, reserved=h.need, expires_at=h.expires_at) for h in self.planned
         ]
+
+    def charged_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Every reservation applied, with these rows (the counters after it): keep the warnings."""
+        outcomes = [
+            (h.rule, True, CounterState(int(row[0]), int(row[1]), int(row[2])), h.need)
+            for h, row in zip(self.planned, rows, strict=True)
+        ]
+        self.warnings = tuple(
+            hit for o in outcomes if (hit := _hit(*o, ctx=self.ctx, mode=self.mode)) is not None
+        )
 
     def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
         outcomes = []

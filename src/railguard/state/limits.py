@@ -40,6 +40,7 @@ from railguard.state._counters import (
     added_state,
     adjust,
     bounded_key,
+    charged_in_one_statement,
     context_value,
     counter_transaction,
     ensure_tables,
@@ -141,10 +142,16 @@ class Limits:
             return _refusal(bad)
         if not planned:
             return LimitOutcome(True, Verdict.ALLOW, ())
+        claim = _LimitClaim(planned, mode)
+        if (
+            self.store.dialect == "postgresql"
+            and charged_in_one_statement(self.store, claim.charge_parts("%s")) is not None
+        ):
+            return LimitOutcome(True, Verdict.ALLOW, ())  # every upsert applied: within every cap
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                refused = _LimitClaim(planned, mode).charge(conn)
+                refused = claim.charge(conn)
                 if refused:
                     raise _Refused
         except _Refused:
