@@ -61,6 +61,7 @@ def assemble(
     approved_rules: Collection[str] | None = None,
     args: Mapping[str, Any] | None = None,
     error: str | None = None,
+    store_us: float = 0.0,
 ) -> Decision:
     """The decision the hits make: the strictest enforce-mode verdict wins (block > ask > modify >
     allow), an approval answers the asks it covers, and audit-mode hits only set `would_verdict`."""
@@ -108,6 +109,7 @@ def assemble(
         error=error,
         context=action.context,
         call_id=action.call_id,
+        store_us=store_us,
         timestamp=timestamp,
         approval_id=approval_id,
         action_args=action.args,

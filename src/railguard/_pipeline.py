@@ -224,6 +224,7 @@ class Facts:
         "charged",
         "charges",
         "deadline",
+        "decision_id",
         "dry_run",
         "hits",
         "mode",
@@ -249,6 +250,7 @@ class Facts:
         traces: list[RuleTrace] | None = None,
     ) -> None:
         self.action = action
+        self.decision_id = ""  # the engine's id of this decision (set before the steps run)
         self.policy = policy
         self.plan = plan
         self.spec = spec

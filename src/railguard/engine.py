@@ -611,7 +611,8 @@ class Engine:
         facts = Facts(action, policy, plan, spec, deadline, mode=mode, dry_run=dry_run, traces=traces)
         if approval is not None:
             facts.approval_id, facts.approved_rules = approval
-        key = _call_key(action, _decision_id(action)) if self._admitted else None
+        facts.decision_id = decision_id = _decision_id(action)  # once: it hashes the arguments
+        key = _call_key(action, decision_id) if self._admitted else None
         if key is not None:
             with self._lock:
                 facts.charged = key in self._admitted
@@ -637,7 +638,7 @@ class Engine:
         decision = assemble(
             action,
             facts.hits,
-            decision_id=_decision_id(action),
+            decision_id=decision_id,
             mode=mode,
             policy_revision=policy.revision,
             latency_us=(deadline.wall_ns() - deadline.wall_start) / 1000,
@@ -646,9 +647,8 @@ class Engine:
             approved_rules=facts.approved_rules,
             args=args,
             error=error,
+            store_us=facts.store_ns / 1000,
         )
-        if facts.store_ns:
-            decision = replace(decision, store_us=facts.store_ns / 1000)
         with self._lock:
             self.stats.checks += 1
             self.stats.errors += decision.error is not None

@@ -282,3 +282,32 @@ def test_a_cap_reached_between_the_read_and_the_charge_refuses_and_charges_nothi
         assert refused.verdict is rg.Verdict.BLOCK and "refunds" in refused.rules, refused.reason
         assert any(s.startswith("WITH") for s in counted.statements)  # the one-statement charge was tried
         assert _used(store) == (2, 1, 2)  # the first refund and the lookup, nothing of the refused call
+
+
+def test_direct_checks_on_postgresql_are_one_round_trip_and_a_refusal_still_names_its_cap(
+    pg_url: str,
+) -> None:
+    """`limits.check` and `budgets.reserve` within their caps: one autocommitted statement (no
+    BEGIN, SET or COMMIT). A refused one applies nothing and says which cap refused it."""
+    from railguard.state.budgets import BudgetRule, Budgets
+    from railguard.state.limits import LimitRule, Limits
+
+    with open_store(pg_url) as store:
+        limits = Limits(store, [LimitRule(tools=["refund"], key="tenant", max_sum=20, sum_of="amount")])
+        budgets = Budgets(store, [BudgetRule("tenant", "cost", limit=1.0, warn_at=0.5)])
+        refund = rg.Action("refund", {"amount": 12}, context=RUN)
+        assert limits.check(refund).ok  # opens and traces the pooled connection
+        counted = Transactions(store)
+        assert budgets.reserve(RUN, cost=0.1).ok
+        counted.reset()
+        warned = budgets.reserve(RUN, cost=0.5)
+        assert warned.ok and counted.round_trips == 1, counted.statements
+        assert [h.rule for h in warned.hits] == ["budget/tenant/cost/warn"]  # 60% of the budget used
+        counted.reset()
+        refused = limits.check(refund)  # 24 of 20
+        assert not refused.ok and "12.00 of 20.00" in refused.reason, refused.reason
+        assert not budgets.reserve(RUN, cost=0.5).ok  # 1.1 of 1.0
+        with store.read_connection() as conn:
+            rows = conn.exec_driver_sql('SELECT substr("key", 1, 6), total + reserved FROM rg_counters')
+            totals = {prefix: int(used) for prefix, used in rows}
+        assert totals == {"limit\x1f": 12_000_000, "budget": 600_000}  # nothing of the refused calls

@@ -31,6 +31,7 @@ switch's grace blocks them (fail closed).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -107,9 +108,7 @@ def read_state(
     parts: list[str] = []
     params: list[Any] = []
     if keys:
-        parts.append(
-            f'SELECT \'c\', "key", calls, total, reserved FROM rg_counters WHERE "key" IN ({", ".join([p] * len(keys))})'
-        )
+        parts.append(_counters_part(p, len(keys)))
         params.extend(keys)
     for index, claim in enumerate(claims):
         for sql, values in claim.read_parts(p, str(index)):
@@ -126,6 +125,13 @@ def read_state(
         else:
             own.setdefault(int(tag.rstrip("abcdefghijklmnopqrstuvwxyz")), []).append(tuple(row))
     return found, own
+
+
+@functools.cache
+def _counters_part(p: str, n: int) -> str:
+    return (
+        f'SELECT \'c\', "key", calls, total, reserved FROM rg_counters WHERE "key" IN ({", ".join([p] * n)})'
+    )
 
 
 class _Refused(Exception):

@@ -291,6 +291,20 @@ def charge_at_once(tx: DriverTx, parts: Sequence[Part | None]) -> list[tuple[Any
     return out if len(found) == len(live) else None
 
 
+def charged_in_one_statement(store: Store, parts: Sequence[Part | None]) -> list[tuple[Any, ...]] | None:
+    """PostgreSQL, for a direct check or reservation: `parts` charged by ONE autocommitted
+    statement (`charge_at_once`: one round trip instead of BEGIN, SET, the statement and COMMIT).
+    Each part's row, or None when nothing was applied (a part refused, or parts sharing a row):
+    then the caller charges in `counter_transaction`, which tells which cap refused."""
+    if store.dialect != "postgresql" or not parts or any(part is None for part in parts):
+        return None
+    keys = [part[1][0] for part in parts if part is not None]  # every upsert's first parameter: its key
+    if len(set(keys)) != len(keys):
+        return None  # a row may change once per statement
+    with store.driver_statements() as tx:
+        return charge_at_once(tx, parts)
+
+
 def try_add(
     tx: DriverTx,
     key: str,

@@ -21,6 +21,7 @@ and an `explain` spend nothing.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +41,7 @@ from railguard.state._counters import (
     added_state,
     adjust,
     bounded_key,
+    charged_in_one_statement,
     context_value,
     counter_transaction,
     ensure_tables,
@@ -212,6 +214,12 @@ class Budgets:
         claim = _BudgetClaim(self, ctx, usage or Usage(tokens=tokens, cost=cost, steps=steps), mode)
         if not claim.planned:
             return Reservation(self.store, True, Verdict.ALLOW, (), [])
+        rows = None
+        if self.store.dialect == "postgresql":
+            rows = charged_in_one_statement(self.store, claim.charge_parts("%s"))
+        if rows is not None:  # every reservation applied (PostgreSQL): only warnings are left to tell
+            claim.charged_rows(rows)
+            return Reservation(self.store, True, Verdict.ALLOW, claim.warnings, claim.held)
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
@@ -262,19 +270,20 @@ class Budgets:
         if facts.provisional is Verdict.BLOCK or facts.charged:
             return ()  # a blocked call spends nothing (nor is the store read for it); a retry spent already
         claim = _BudgetClaim(self, action.context, self.estimate(action), hit_mode(facts), action)
+        claim.decision_id = facts.decision_id or action.decision_id()  # the engine's, hashed once
         if claim.planned:
             batch_for(facts, self.store).add(claim)
         return ()
 
-    def _pend(self, action: Action, held: Reservation) -> None:
+    def _pend(self, decision_id: str, held: Reservation) -> None:
         with self._pending_lock:
-            self._pending[action.decision_id()] = held
+            self._pending[decision_id] = held
             while len(self._pending) > _PENDING_MAX:
                 self._pending.popitem(last=False)
 
-    def _unpend(self, action: Action) -> None:
+    def _unpend(self, decision_id: str) -> None:
         with self._pending_lock:
-            self._pending.pop(action.decision_id(), None)
+            self._pending.pop(decision_id, None)
 
     def settle(self, action: Action, usage: Usage | None = None, **actual: float) -> bool:
         """Charge the actual usage of a call the engine step reserved for; False if none is pending."""
@@ -322,7 +331,7 @@ class _Held:
 
     @property
     def caps(self) -> Caps:
-        return Caps(max_total=to_units(self.rule.limit, self.rule.scale), headroom=True)
+        return _caps(self.rule)
 
 
 class _BudgetClaim:
@@ -330,7 +339,17 @@ class _BudgetClaim:
     reserved. Refused, it shows only the refusing rules; allowed, the warnings."""
 
     name = "budgets"
-    __slots__ = ("action", "budgets", "counter_keys", "ctx", "mode", "planned", "wants_charge", "warnings")
+    __slots__ = (
+        "action",
+        "budgets",
+        "counter_keys",
+        "ctx",
+        "decision_id",
+        "mode",
+        "planned",
+        "wants_charge",
+        "warnings",
+    )
 
     def __init__(
         self, budgets: Budgets, ctx: Context, usage: Usage, mode: Mode, action: Action | None = None
@@ -339,6 +358,7 @@ class _BudgetClaim:
         self.ctx = ctx
         self.mode = mode
         self.action = action  # the engine step's call, whose reservation `settle` finds by decision id
+        self.decision_id = ""
         self.planned = budgets._planned(ctx, usage, time.time())
         self.counter_keys = [held.key for held in self.planned]
         self.wants_charge = False
@@ -370,6 +390,16 @@ class _BudgetClaim:
             upsert_part(mark, h.key, h.caps, reserved=h.need, expires_at=h.expires_at) for h in self.planned
         ]
 
+    def charged_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Every reservation applied, with these rows (the counters after it): keep the warnings."""
+        outcomes = [
+            (h.rule, True, CounterState(int(row[0]), int(row[1]), int(row[2])), h.need)
+            for h, row in zip(self.planned, rows, strict=True)
+        ]
+        self.warnings = tuple(
+            hit for o in outcomes if (hit := _hit(*o, ctx=self.ctx, mode=self.mode)) is not None
+        )
+
     def charged(self, conn: DriverTx, rows: Sequence[tuple[Any, ...] | None]) -> list[RuleHit]:
         outcomes = []
         for h, row in zip(self.planned, rows, strict=True):
@@ -389,32 +419,41 @@ class _BudgetClaim:
 
     def undo(self, conn: DriverTx) -> None:
         if self.action is not None:
-            self.budgets._unpend(self.action)
+            self.budgets._unpend(self.decision_id or self.action.decision_id())
         for h in self.planned:
             adjust(conn, h.key, reserved=-h.need)
 
     def committed(self) -> None:
         if self.action is not None:
             self.budgets._pend(
-                self.action, Reservation(self.budgets.store, True, Verdict.ALLOW, (), self.held)
+                self.decision_id or self.action.decision_id(),
+                Reservation(self.budgets.store, True, Verdict.ALLOW, (), self.held),
             )
 
 
 def _hit(
     rule: BudgetRule, added: bool, state: CounterState, need: int, *, ctx: Context, mode: Mode
 ) -> RuleHit | None:
-    limit = to_units(rule.limit, rule.scale)
+    limit = _limit_units(rule)
     used = state.total + state.reserved - (need if added else 0)
-    unit = _unit_name(rule.metric)
-    numbers = f"{_amount(rule.metric, used)} of {_amount(rule.metric, limit)} {unit} used"
+    if added and (rule.warn_at is None or not limit or used + need < rule.warn_at * limit):
+        return None  # most calls: no hit, so no message to write
+    numbers = f"{_amount(rule.metric, used)} of {_amount(rule.metric, limit)} {_unit_name(rule.metric)} used"
     if not added:
         message = f"{rule.describe(ctx)}: {numbers}, this call needs ~{_amount(rule.metric, need)}"
         severity = Severity.HIGH if rule.verdict is Verdict.BLOCK else Severity.MEDIUM
         return RuleHit(rule.name, Verdict(rule.verdict), message, severity, mode, "budgets")
-    if rule.warn_at is not None and limit and used + need >= rule.warn_at * limit:
-        share = round(100 * (used + need) / limit)
-        message = (
-            f"{rule.describe(ctx)} at {share}%: {numbers}, this call needs ~{_amount(rule.metric, need)}"
-        )
-        return RuleHit(rule.name + "/warn", Verdict.ALLOW, message, Severity.LOW, mode, "budgets")
-    return None
+    share = round(100 * (used + need) / limit)
+    message = f"{rule.describe(ctx)} at {share}%: {numbers}, this call needs ~{_amount(rule.metric, need)}"
+    return RuleHit(rule.name + "/warn", Verdict.ALLOW, message, Severity.LOW, mode, "budgets")
+
+
+@functools.lru_cache(maxsize=1024)
+def _limit_units(rule: BudgetRule) -> int:
+    return to_units(rule.limit, rule.scale)
+
+
+@functools.lru_cache(maxsize=1024)
+def _caps(rule: BudgetRule) -> Caps:
+    """A rule's caps (rules are frozen: worked out once, not on every check)."""
+    return Caps(max_total=_limit_units(rule), headroom=True)

@@ -40,6 +40,7 @@ from railguard.state._counters import (
     added_state,
     adjust,
     bounded_key,
+    charged_in_one_statement,
     context_value,
     counter_transaction,
     ensure_tables,
@@ -105,6 +106,7 @@ class Limits:
         self.store = store
         self.rules = tuple(rules)
         self._by_tool: dict[str, tuple[LimitRule, ...]] = {}
+        self._caps = {id(rule): _rule_caps(rule) for rule in self.rules}  # worked out once, not per check
 
     def rules_for(self, tool: str) -> tuple[LimitRule, ...]:
         found = self._by_tool.get(tool)
@@ -129,7 +131,8 @@ class Limits:
                 )
                 continue
             window, ends = rule.window(now)
-            planned.append(_Planned(rule, bounded_key("limit", rule.name, who, window), amount, who, ends))
+            key = bounded_key("limit", rule.name, who, window)
+            planned.append(_Planned(rule, key, amount, who, ends, self._caps[id(rule)]))
         return planned, bad
 
     def check(self, action: Action, mode: Mode = Mode.ENFORCE) -> LimitOutcome:
@@ -139,10 +142,16 @@ class Limits:
             return _refusal(bad)
         if not planned:
             return LimitOutcome(True, Verdict.ALLOW, ())
+        claim = _LimitClaim(planned, mode)
+        if (
+            self.store.dialect == "postgresql"
+            and charged_in_one_statement(self.store, claim.charge_parts("%s")) is not None
+        ):
+            return LimitOutcome(True, Verdict.ALLOW, ())  # every upsert applied: within every cap
         refused: list[RuleHit] = []
         try:
             with counter_transaction(self.store) as conn:
-                refused = _LimitClaim(planned, mode).charge(conn)
+                refused = claim.charge(conn)
                 if refused:
                     raise _Refused
         except _Refused:
@@ -235,16 +244,16 @@ class _Planned:
     amount: int
     who: str
     ends: float
-
-    @property
-    def caps(self) -> Caps:
-        rule = self.rule
-        max_total = None if rule.max_sum is None else to_units(rule.max_sum, UNITS_PER_AMOUNT)
-        return Caps(max_calls=rule.max_count, max_total=max_total)
+    caps: Caps
 
     def refusal(self, state: CounterState, mode: Mode, now: float) -> RuleHit:
         message = _message(self.rule, self.who, state, self.amount, self.ends - now)
         return RuleHit(self.rule.name, Verdict(self.rule.verdict), message, Severity.HIGH, mode, "limits")
+
+
+def _rule_caps(rule: LimitRule) -> Caps:
+    max_total = None if rule.max_sum is None else to_units(rule.max_sum, UNITS_PER_AMOUNT)
+    return Caps(max_calls=rule.max_count, max_total=max_total)
 
 
 def _refusal(hits: list[RuleHit]) -> LimitOutcome:

@@ -22,6 +22,7 @@ stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -104,7 +105,7 @@ class Loops:
         if run is None:
             return ()
         sig = call_signature(action, normalize_strings=self.rules.normalize_strings)
-        decide = self._decider(action, mode)
+        decide = self._decider(action, mode, sig)
         return tuple(self._runs.check(run, sig, action.tool[:200], self.rules.window, decide))
 
     def __call__(self, action: Action, facts: Facts) -> tuple[RuleHit, ...]:
@@ -115,7 +116,7 @@ class Loops:
             return ()  # a retry of a call already recorded is not a repeat
         mode, tool = hit_mode(facts), action.tool[:200]
         sig = call_signature(action, normalize_strings=self.rules.normalize_strings)
-        decide = self._decider(action, mode)
+        decide = self._decider(action, mode, sig)
         runs = self._runs
         if isinstance(runs, _StoreRuns):
             batch_for(facts, runs.store).add(_LoopClaim(runs, run, sig, tool, self.rules.window, decide))
@@ -139,9 +140,9 @@ class Loops:
                 run, action.tool[:200], error_signature(action.tool, error), error_type[:128]
             )
 
-    def _decider(self, action: Action, mode: Mode) -> Decide:
+    def _decider(self, action: Action, mode: Mode, current: str) -> Decide:
+        """`current`: the call's signature (`call_signature`)."""
         rules, tool = self.rules, action.tool
-        current = call_signature(action, normalize_strings=rules.normalize_strings)
 
         def decide(view: RunView) -> list[RuleHit]:
             hits: list[RuleHit] = []
@@ -285,27 +286,26 @@ def view_parts(
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The run's history for one call as `Row`s, parts of one UNION ALL: how many times this call
     was made ("n"), the last `window` calls ("r"), and the worst repeated error of the tool ("e")."""
-    parts: list[tuple[str, tuple[Any, ...]]] = [
-        (
-            f"SELECT '{tag}n', CAST(NULL AS VARCHAR(32)), count(*), 0, 0 FROM rg_loop_calls "
-            f"WHERE run_key = {p} AND sig = {p}",
-            (run, sig),
-        ),
-        (
-            f"SELECT '{tag}e', error_type, n, 0, 0 FROM (SELECT error_type, n FROM rg_loop_errors "
-            f"WHERE run_key = {p} AND tool = {p} ORDER BY n DESC LIMIT 1) AS worst",
-            (run, tool),
-        ),
-    ]
-    if window:
-        parts.append(
-            (
-                f"SELECT '{tag}r', sig, id, 0, 0 FROM (SELECT sig, id FROM rg_loop_calls "
-                f"WHERE run_key = {p} ORDER BY id DESC LIMIT {int(window)}) AS recent",
-                (run,),
-            )
-        )
+    count, worst, recent = _view_sql(p, tag, window)
+    parts: list[tuple[str, tuple[Any, ...]]] = [(count, (run, sig)), (worst, (run, tool))]
+    if recent:
+        parts.append((recent, (run,)))
     return parts
+
+
+@functools.cache
+def _view_sql(p: str, tag: str, window: int) -> tuple[str, str, str]:
+    """`view_parts`' statements, written once per marker, tag and window (not on every check)."""
+    return (
+        f"SELECT '{tag}n', CAST(NULL AS VARCHAR(32)), count(*), 0, 0 FROM rg_loop_calls "
+        f"WHERE run_key = {p} AND sig = {p}",
+        f"SELECT '{tag}e', error_type, n, 0, 0 FROM (SELECT error_type, n FROM rg_loop_errors "
+        f"WHERE run_key = {p} AND tool = {p} ORDER BY n DESC LIMIT 1) AS worst",
+        f"SELECT '{tag}r', sig, id, 0, 0 FROM (SELECT sig, id FROM rg_loop_calls "
+        f"WHERE run_key = {p} ORDER BY id DESC LIMIT {int(window)}) AS recent"
+        if window
+        else "",
+    )
 
 
 def append_part(p: str, run: str, sig: str) -> Part:
