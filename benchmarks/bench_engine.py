@@ -6,6 +6,7 @@ in C++, from PyPI).
     .venv/bin/python -m benchmarks.bench_engine --quick    # fewer iterations
     .venv/bin/python -m benchmarks.bench_engine --save-baseline before.json   # keep this run's numbers
     .venv/bin/python -m benchmarks.bench_engine --baseline before.json        # compare with them
+    .venv/bin/python -m benchmarks.bench_engine --quick --no-write            # print, write nothing
 """
 
 from __future__ import annotations
@@ -202,6 +203,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--save-baseline", type=Path, help="write this run's engine numbers as JSON")
     parser.add_argument("--baseline", type=Path, help="a saved run to compare with (before/after table)")
+    parser.add_argument(
+        "--no-write", action="store_true", help=f"print the table instead of writing {RESULTS.name}"
+    )
     opts = parser.parse_args()
     rounds = 50 if opts.quick else 500
     sizes = [10, 50, 200, 1000]
@@ -264,6 +268,9 @@ def main() -> None:
         opts.save_baseline.write_text(json.dumps(engine_rows, indent=1))
     if opts.baseline is not None:
         lines += before_after(json.loads(opts.baseline.read_text()), engine_rows, opts.baseline.name)
+    if opts.no_write:
+        print("\n".join(lines))
+        return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines))
 

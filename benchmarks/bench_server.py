@@ -4,6 +4,7 @@ PostgreSQL; the remote/in-process overhead ratio; and `RemoteEngine` against a s
 
     .venv/bin/python -m benchmarks.bench_server                 # full run
     .venv/bin/python -m benchmarks.bench_server --seconds 2 --concurrency 1,32   # a smaller grid
+    .venv/bin/python -m benchmarks.bench_server --seconds 2 --concurrency 32 --workers 1 --skip-postgres --no-write
 
 Each configuration runs `railguard serve` as its own subprocess (a fresh SQLite file or PostgreSQL
 schema, the default pack, an agent key with no rate limit). The load generator is separate processes
@@ -253,6 +254,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated connection counts")
     parser.add_argument("--workers", default="1,2", help="comma-separated `railguard serve --workers`")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help=f"print the rows only, not {RESULTS.name}")
     args = parser.parse_args()
     grid = [int(c) for c in args.concurrency.split(",")]
     command = "python -m benchmarks.bench_server" + "".join(
@@ -298,6 +300,8 @@ def main() -> None:
         finally:
             if schema is not None:
                 schema.__exit__(None, None, None)
+    if args.no_write:  # the rows were printed as measured
+        return
     extras["failures"] = _stopped_server(timeout_s=1.0)
     write_markdown(rows, extras, command, args)
 

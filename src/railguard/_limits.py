@@ -154,10 +154,13 @@ def admissible(action: Action) -> tuple[Action, str | None]:
         _plain(ids)
         and _plain(args.values())
         and _plain(args.keys())
-        and not context.roles
-        and not context.labels
+        and type(context.roles) is tuple
+        and _plain(context.roles)
+        and type(context.labels) is dict
+        and _plain(context.labels.keys())
+        and _plain(context.labels.values())
     ):
-        return action, None  # the common case: flat arguments of ASCII text and numbers
+        return action, None  # the common case: flat arguments, roles and labels of ASCII text and numbers
     try:
         check_value(args)
         check_value((ids, context.roles, context.labels))

@@ -1,5 +1,7 @@
 """The policy step's outcome remembered per action (railguard.policy._memo): the same decisions as a
-fresh evaluation, for exactly the same inputs only."""
+fresh evaluation, for exactly the same inputs only. Only plans that read a detector fact are
+remembered (rules over the action's own fields are cheaper to evaluate than to key), so the rules
+below read `secrets` too."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ name: memo-test
 rules:
   - rule: prod-delete
     tools: [run]
-    when: ctx.env == "prod" && args.op == "delete"
+    when: ctx.env == "prod" && args.op == "delete" && !secrets.secrets
     verdict: block
     message: "no ${args.op} in ${ctx.env}"
   - rule: big
@@ -33,7 +35,7 @@ rules:
     verdict: ask
   - rule: redact-note
     tools: [note]
-    when: has(args.text)
+    when: has(args.text) && !secrets.secrets
     verdict: modify
     modify:
       set: {text: '"[" + args.text + "]"'}
@@ -68,6 +70,15 @@ def test_an_action_seen_before_skips_the_rules_and_gets_the_same_decision(
     assert first.verdict is rg.Verdict.BLOCK and _outcome(again) == _outcome(first)
     assert first.decision_id == again.decision_id
     assert len(calls) == 1
+
+
+def test_a_plan_without_facts_is_evaluated_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _computed(monkeypatch)
+    engine = Engine.from_yaml('rules:\n  - {rule: a, when: args.op == "delete", verdict: block}\n')
+    action = rg.Action("run", {"op": "delete"})
+    first, again = engine.check(action), engine.check(action)
+    assert first.verdict is rg.Verdict.BLOCK and _outcome(again) == _outcome(first)
+    assert len(calls) == 2 and len(engine.policy.outcomes) == 0
 
 
 def test_what_the_rules_read_is_all_in_the_key(monkeypatch: pytest.MonkeyPatch) -> None:

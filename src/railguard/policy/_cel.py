@@ -19,6 +19,7 @@ from cel.stdlib import STDLIB_FUNCTIONS
 
 from railguard.errors import PolicyError
 from railguard.policy._collect import close_matches
+from railguard.policy._fastcel import FastCondition, compile_fast
 
 # Functions the Rust CEL runtime implements natively (names as `Program.functions()` reports them).
 _NATIVE_FUNCTIONS = frozenset(
@@ -184,6 +185,7 @@ class Condition:
     program: cel.Program
     variables: frozenset[str]
     fields: Mapping[str, frozenset[str] | None]
+    fast: FastCondition | None = None  # the same answer without the runtime, when it can (_fastcel)
 
     def evaluate(self, context: cel.Context) -> Any:
         return self.program.execute(context)
@@ -197,7 +199,9 @@ def compile_condition(
     file: str | None,
     line: int | None,
     key: str,
+    constants: Mapping[str, Any] | None = None,
 ) -> Condition:
+    """`constants`: the policy's lists, which a condition's Python closure (if any) reads as such."""
     if isinstance(source, bool):
         source = "true" if source else "false"
     if not isinstance(source, str) or not source.strip():
@@ -249,7 +253,8 @@ def compile_condition(
             key=key,
             fix=f"{hint}see the policy reference for the available functions",
         )
-    return Condition(source, expanded, program, variables, field_access(expanded, variables))
+    fast = compile_fast(expanded, constants) if constants is not None else None
+    return Condition(source, expanded, program, variables, field_access(expanded, variables), fast)
 
 
 _TEMPLATE = re.compile(r"\$\{([^}]*)\}")

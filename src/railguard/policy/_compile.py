@@ -70,6 +70,7 @@ class ToolPlan:
     facts: tuple[str, ...]
     spec: ToolSpec | None
     contract: Contract | None
+    fast: bool = False  # some condition has a Python closure (see `_fastcel`)
 
 
 class CompiledPolicy:
@@ -144,7 +145,13 @@ class CompiledPolicy:
 
     def _compile(self, expr: str, file: str, line: int | None, key: str) -> Condition:
         return compile_condition(
-            expr, macros=self.macros, known_variables=self.known_variables, file=file, line=line, key=key
+            expr,
+            macros=self.macros,
+            known_variables=self.known_variables,
+            file=file,
+            line=line,
+            key=key,
+            constants=self.lists,
         )
 
     def _compile_rule(self, spec: RuleSpec, order: int) -> CompiledRule:
@@ -246,7 +253,13 @@ class CompiledPolicy:
         for rule in rules:
             merge_fields(fields, rule.fields)
         facts = _facts_read(variables)
-        plan = ToolPlan(rules, variables, fields, facts, self.tools.get(tool), self.contracts.get(tool))
+        fast = any(
+            c.fast is not None
+            for r in rules
+            for c in (r.condition, *(e for _, e in r.exceptions))
+            if c is not None
+        )
+        plan = ToolPlan(rules, variables, fields, facts, self.tools.get(tool), self.contracts.get(tool), fast)
         with self._plans_lock:
             self._plans[tool] = plan
             if len(self._plans) > 4096:

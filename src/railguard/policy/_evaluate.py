@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from railguard._pipeline import DeadlineExceeded, RuleTrace
 from railguard.model import Action, Context, Effect, Mode, RuleHit, Severity, Trust
+from railguard.policy._fastcel import FALLBACK, convertible
 from railguard.policy._memo import memo_key, pure_facts
 
 if TYPE_CHECKING:
     import cel
 
     from railguard._pipeline import Facts
+    from railguard.policy._cel import Condition
     from railguard.policy._compile import CompiledRule
 
 __all__ = ["cel_context", "cel_error", "evaluate_rules"]
@@ -38,7 +40,9 @@ def evaluate_rules(action: Action, facts: Facts) -> list[RuleHit] | None:
     if not plan.rules:
         return None
     key = None
-    if facts.traces is None and pure_facts(plan.facts):
+    # Only a plan that reads detector facts is remembered: its outcome costs the detectors to
+    # recompute, while rules over the action's own fields cost less than keying the memo does.
+    if plan.facts and facts.traces is None and pure_facts(plan.facts):
         key = memo_key(action, facts.mode, facts.spec)
     if key is not None:
         known = policy.outcomes.get(key, facts.spec)
@@ -66,11 +70,44 @@ def cel_context(action: Action, facts: Facts) -> cel.Context:
     return ctx
 
 
+class _LazyContext:
+    """The CEL context, given this action's variables only when a rule needs the runtime: a rule
+    its Python closure answers (see `_fastcel`) needs no conversion of the values into CEL."""
+
+    __slots__ = ("context", "filled", "values")
+
+    def __init__(self, context: cel.Context, values: dict[str, Any]) -> None:
+        self.context, self.values, self.filled = context, values, False
+
+    def get(self) -> cel.Context:
+        if not self.filled:
+            self.context.update(self.values)
+            self.filled = True
+        return self.context
+
+
+def _decide(condition: Condition, values: dict[str, Any] | None, lazy: _LazyContext) -> Any:
+    """The condition's value: its closure's answer, else the CEL program's."""
+    fast = condition.fast
+    if fast is not None and values is not None:
+        result = fast(values)
+        if result is not FALLBACK:
+            return result
+    return condition.evaluate(lazy.get())
+
+
 def _evaluate(action: Action, facts: Facts) -> list[RuleHit]:
     plan, policy = facts.plan, facts.policy
-    cel_ctx = policy.cel_context()
-    cel_ctx.update(_variables(action, facts))
-    facts.cel_stale = False
+    values = _variables(action, facts)
+    lazy = _LazyContext(policy.cel_context(), values)
+    # A value the binding cannot convert fails the whole conversion: that stays the outcome. The
+    # built-in detectors' facts are plain data by construction: only the rest is walked.
+    fast_values: dict[str, Any] | None = None
+    if plan.fast and convertible(values, plan.facts if pure_facts(plan.facts) else ()):
+        fast_values = values
+    facts.cel_stale = True
+    if fast_values is None:
+        lazy.get()
     hits: list[RuleHit] = []
     error_mode = Mode.AUDIT if facts.mode is Mode.AUDIT else Mode.ENFORCE
     broken = facts.failed() if plan.facts else {}
@@ -96,13 +133,13 @@ def _evaluate(action: Action, facts: Facts) -> list[RuleHit]:
                 traces.append(_trace(rule, False, None, f"fact '{unusable[0]}' failed"))
             continue
         try:
-            result = True if rule.condition is None else rule.condition.evaluate(cel_ctx)
+            result = True if rule.condition is None else _decide(rule.condition, fast_values, lazy)
             if not isinstance(result, bool):
                 raise TypeError(f"'when' must give true or false, got {type(result).__name__}")
             matched = result
             if matched:
                 for name, cond in rule.exceptions:
-                    if cond.evaluate(cel_ctx) is True:
+                    if _decide(cond, fast_values, lazy) is True:
                         matched, exc_name = False, name
                         break
         except Exception as err:
@@ -122,7 +159,7 @@ def _evaluate(action: Action, facts: Facts) -> list[RuleHit]:
         elif matched:
             # The engine's mode replaces the file's; a rule's own `mode: audit` stays a trial.
             mode = Mode.AUDIT if facts.mode is Mode.AUDIT else rule.spec.mode or Mode.ENFORCE
-            message = rule.message.render(cel_ctx)
+            message = rule.message.render(lazy.get()) if rule.message.parts else rule.message.text
             hits.append(RuleHit(rule.id, rule.verdict, message, rule.severity, mode, "policy", rule.tags))
             if rule.modify is not None and mode is Mode.ENFORCE:
                 facts.rewrites = True
@@ -130,6 +167,9 @@ def _evaluate(action: Action, facts: Facts) -> list[RuleHit]:
             traces.append(_trace(rule, matched, exc_name, err_text))
         if now() > quiet_until:
             deadline.check(f"after rule '{rule.id}'")
+    if facts.rewrites:
+        lazy.get()  # the rewrite reads the context next: filled from the values already computed
+    facts.cel_stale = not lazy.filled  # a later reader (an approval's match) fills it then
     return hits
 
 
