@@ -10,6 +10,7 @@ should then ask a human rather than guess.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from railguard.detect.net import RuleFinding
+from railguard.detect.sql_auth import removes_authentication
 
 __all__ = ["SqlAnalysis", "SqlStatement", "analyze_sql"]
 
@@ -141,6 +143,14 @@ class SqlAnalysis:
 
 def analyze_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
     """Parse `text` (one or more statements) and report what it does. Never raises."""
+    analysis = _analyze_parsed(text, dialect)
+    if len(text) <= MAX_SQL_CHARS and removes_authentication(text):
+        auth = RuleFinding("sql.auth_removed", "block", "critical", "an account is left without a password")
+        return dataclasses.replace(analysis, findings=(*analysis.findings, auth))
+    return analysis
+
+
+def _analyze_parsed(text: str, dialect: str | None) -> SqlAnalysis:
     if len(text) > MAX_SQL_CHARS:
         return _unparsed_only(f"SQL text longer than {MAX_SQL_CHARS} characters was not parsed")
     if "/*!" in text:

@@ -12,6 +12,7 @@ from railguard.detect.shell import (
     _rules_effects,
     _rules_exposure,
     _rules_fs,
+    _rules_rc,
     _rules_vendor,
 )
 from railguard.detect.shell._catalogue import catalogue
@@ -42,6 +43,7 @@ _BY_NAMES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
      ("zpool", "zfs", "lvremove", "vgremove", "pvremove", "btrfs", "cryptsetup", "nvme", "vgreduce", "lvreduce",
       "mdadm", "hdparm", "sfdisk")),
     (_rules_fs.check_fd_exec, ("fd", "fdfind")),
+    (_rules_rc.check_fish_universal, ("set",)),
     (_rules_effects.check_package_removal,
      ("apt", "apt-get", "aptitude", "yum", "dnf", "zypper", "apk", "brew", "snap", "flatpak", "port", "pip", "pip3",
       "gem", "npm", "pnpm", "yarn", "conda", "mamba", "rustup", "nix-collect-garbage", "pacman", "dpkg", "rpm")),

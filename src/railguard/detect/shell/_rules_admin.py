@@ -15,6 +15,7 @@ import re2
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_db import _sql_texts as sql_texts
 from railguard.detect.shell._rules_host import _write_targets as write_targets
+from railguard.detect.shell._rules_search import search_admin
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
 
 SOCKET_CLIENTS = ("nc", "ncat", "netcat", "telnet", "socat", "openssl")
@@ -159,6 +160,12 @@ def _http_admin(view: CommandView) -> Iterator[ShellFinding]:
         method = view.operands[0].text.upper()
     elif not method and view.has(*_DATA_FLAGS):
         method = "POST"
+    urls = [w.text for w in view.args if "/" in w.text and not w.text.startswith("-")]
+    payload = " ".join(view.values(*_DATA_FLAGS))
+    searched = list(search_admin(view.name, method or "GET", urls, payload))
+    if searched:
+        yield from searched
+        return
     if method not in _MUTATING_METHODS:
         return
     if view.exec.loop and any(_MESSAGE_ENDPOINT.search(w.text) for w in view.args):

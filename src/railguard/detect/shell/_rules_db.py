@@ -16,6 +16,7 @@ from railguard._internal import internal_error
 from railguard.detect._budget import off_the_clock
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx, finding
+from railguard.detect.sql_auth import removes_authentication
 
 _CAT = "database"
 _SQL_CLIENTS = {
@@ -155,6 +156,10 @@ def check_database(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     yield from _script_to_remote(view)
     if name in _SQL_CLIENTS:
         for text in _sql_texts(view):
+            if removes_authentication(text):
+                yield finding(_CAT, "sql-auth-removed", "block", "critical",
+                              f"{name} leaves a database account without a password")  # fmt: skip
+                return
             if sql_is_destructive(text, _DIALECTS.get(name)):
                 yield finding(
                     _CAT,

@@ -280,6 +280,23 @@ _INTERPRETERS = frozenset({"python", "python3", "python2", "node", "nodejs", "de
                            "lua", "pwsh", "osascript", "jshell"})  # fmt: skip
 
 
+# Files a coding agent reads as its standing instructions: text appended there steers every later turn.
+_AGENT_INSTRUCTIONS = re.compile(
+    r"(?:^|/)(?:AGENTS|CLAUDE|CLAUDE\.local|GEMINI|AGENT|CODEX|QWEN)\.md$|(?:^|/)\.(?:cursor|windsurf|cline)rules$|"
+    r"(?:^|/)\.github/(?:copilot-instructions\.md|instructions/[^/]+\.md)$|(?:^|/)\.cursor/rules/[^/]+$|"
+    r"(?:^|/)\.(?:claude|gemini|codex)/[^/]+\.md$|(?:^|/)\.clinerules/[^/]+$",
+)
+_GUARD_WORDS = ("railguard", "claude", "polic", "codex", "cursor", "gemini", "aider", "opencode", "copilot")
+_AGENT_INSTALLERS = frozenset({"npm", "pnpm", "yarn", "bun", "pip", "pip3", "pipx", "uv", "brew"})
+_INSTALL_VERBS = frozenset({"install", "i", "add", "upgrade", "update", "up", "reinstall"})
+# The coding agents' own packages (npm scope or name, PyPI name, a fork's git URL) and Railguard.
+_AGENT_PACKAGE = re.compile(
+    r"(?:^|[/@])(?:railguard|claude-code|codex|gemini-cli|aider[\w-]*|opencode(?:-ai)?|copilot(?:-cli)?|"
+    r"cursor-agent)(?:$|[@=<>!~\[.:#]|\.git)",
+    re.IGNORECASE,
+)
+
+
 def is_guard_path(path: str) -> bool:
     return bool(_AGENT_SETTINGS.search(path.rstrip("/") or path))
 
@@ -316,8 +333,9 @@ def _touched(view: CommandView) -> list[Word]:
 
 
 def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
-    """Every command: writes to agent hook settings or policy files, removing Railguard, inline code
-    rewriting those files, killing the guard."""
+    """Every command: writes to agent hook settings, instruction or policy files, removing or
+    reinstalling Railguard or the coding agent, inline code rewriting those files, killing the guard."""
+    instructions = ""
     for word in _touched(view):
         path = classify_target(word, ctx).path
         if is_guard_path(path) or is_guard_path(word.text):
@@ -328,12 +346,26 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
             yield finding("guard", "guard-program-changed", "block", "critical",
                           f"{view.name or 'redirect'} changes the railguard program itself")  # fmt: skip
             return
+        if not instructions and _AGENT_INSTRUCTIONS.search(path):
+            instructions = posixpath.basename(path)
+    if instructions:
+        yield finding("guard", "agent-instructions-changed", "ask", "high",
+                      f"{view.name or 'redirect'} changes {instructions}, which the coding agent obeys")  # fmt: skip
     name = view.name
     texts = [w.text for w in view.args]
     joined = " ".join([name, *texts]).lower()
-    if not any(k in joined for k in ("railguard", "claude", "polic", "codex", "cursor", "gemini")):
+    if not any(k in joined for k in _GUARD_WORDS):
         return  # cheap exit: nothing below can match without one of these words
-    if any(t in ("uninstall", "remove", "rm") for t in texts[:3]) and any(_UNINSTALL.match(t) for t in texts):
+    if (
+        name in _AGENT_INSTALLERS
+        and any(t in _INSTALL_VERBS for t in texts[:3])
+        and any(_AGENT_PACKAGE.search(t) for t in texts if not t.startswith("-"))
+    ):
+        yield finding("guard", "agent-reinstalled", "ask", "high",
+                      f"{name} installs another build of the coding agent or of Railguard")  # fmt: skip
+    elif any(t in ("uninstall", "remove", "rm") for t in texts[:3]) and any(
+        _UNINSTALL.match(t) for t in texts
+    ):
         yield finding("guard", "guard-uninstall", "block", "critical", f"{name} removes Railguard")
     elif name == "railguard" and any(t in _GUARD_OFF_VERBS for t in texts):
         yield finding("guard", "guard-disabled", "block", "critical",

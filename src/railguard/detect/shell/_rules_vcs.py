@@ -95,10 +95,10 @@ def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         sub == "branch"
         and (flags & {"-D", "--delete", "-d"})
         and ("-D" in flags or "--force" in flags or "-f" in flags)
+        and any(not t.startswith("-") and is_protected_branch(t) for t in texts)
     ):
         protected = [t for t in texts if not t.startswith("-") and is_protected_branch(t)]
-        if protected:
-            yield finding(_CAT, "delete-protected-branch", "ask", "high", f"git branch -D {protected[0]}")
+        yield finding(_CAT, "delete-protected-branch", "ask", "high", f"git branch -D {protected[0]}")
     elif sub == "update-ref" and "-d" in flags:
         refs = [t for t in texts if t.startswith("refs/")]
         if any(is_protected_branch(r) for r in refs):
@@ -109,6 +109,40 @@ def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield finding(_CAT, "gc-prune-now", "ask", "medium", "git gc --prune=now drops unreachable commits")
     elif sub == "stash" and flags & {"clear", "drop"}:
         yield finding(_CAT, "stash-drop", "ask", "low", "git stash clear/drop discards stashed work")
+    elif sub in ("checkout", "restore"):
+        yield from _discard_worktree(sub, texts, flags)
+    elif sub == "branch" and ("-D" in flags or ({"-d", "--delete"} & flags and {"-f", "--force"} & flags)):
+        yield finding(_CAT, "branch-force-delete", "ask", "low", "git branch -D drops unmerged commits")
+
+
+# Pathspecs that name the whole tree rather than chosen files.
+_WHOLE_TREE = frozenset({".", "./", ":/", ":/.", ":(top)", "*", ":/*", "-A"})
+_RESTORE_VALUED = frozenset({"-s", "--source", "--pathspec-from-file"})
+
+
+def _short_flags(texts: list[str]) -> set[str]:
+    return {c for t in texts if t.startswith("-") and not t.startswith("--") for c in t[1:]}
+
+
+def _discard_worktree(sub: str, texts: list[str], flags: set[str]) -> Iterator[ShellFinding]:
+    """`git checkout -f` / `checkout -- .` / `restore [--worktree] .`: uncommitted edits of the whole tree lost.
+
+    Restoring one named file is routine and `restore --staged` only touches the index.
+    """
+    paths = texts[texts.index("--") + 1 :] if "--" in texts else positionals(texts, _RESTORE_VALUED)
+    whole = any(p in _WHOLE_TREE for p in paths)
+    if sub == "checkout":
+        forced = bool(flags & {"-f", "--force"}) or ("f" in _short_flags(texts) and "-b" not in flags)
+        if forced or (whole and ("--" in texts or paths == ["."])):
+            what = "git checkout -f" if forced else "git checkout -- ."
+            yield finding(_CAT, "discard-worktree", "ask", "medium", f"{what} discards uncommitted work")
+        return
+    short = _short_flags(texts)
+    staged_only = bool(flags & {"--staged"} or "S" in short) and not (flags & {"--worktree"} or "W" in short)
+    if whole and not staged_only:
+        yield finding(
+            _CAT, "discard-worktree", "ask", "medium", "git restore of the whole tree discards work"
+        )
 
 
 def positionals(texts: list[str], valued: frozenset[str]) -> list[str]:

@@ -41,6 +41,7 @@ from railguard.detect.shell._limits import (
 )
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._repair import bash_heredoc_bodies, repair_syntax
+from railguard.detect.shell._rules_rc import startup_text_findings
 from railguard.detect.shell._spawn import awk_program, sed_execution, sed_scripts, spawned_commands
 from railguard.detect.shell._syntax import (
     Exec,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
 
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
-                            "config.fish"})  # fmt: skip
+                            "config.fish", ".bash_aliases", ".zlogin", ".zsh_aliases"})  # fmt: skip
 # Files whose text runs at the next build, install, commit or CI run: what is written there is judged now.
 _BUILD_FILES = frozenset({"Makefile", "makefile", "GNUmakefile", "setup.py", "build.rs", "build.gradle",
                           "build.gradle.kts", "settings.gradle", ".gitlab-ci.yml", "Jenkinsfile", "conftest.py",
@@ -685,6 +686,7 @@ class Walker:
                 else:
                     self.files[path] = content
                     if posixpath.basename(path) in _STARTUP_FILES:
+                        self.findings.extend(startup_text_findings(content, posixpath.basename(path)))
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
                     elif _runs_in_builds(path):
                         for snippet in _shell_snippets(content)[:16]:
