@@ -187,6 +187,8 @@ ASK_REVIEWS = {
     "upload-file": "right by policy: a file sent to a remote host (one that only reaches loopback is allowed)",
     "gh-release": "right: publishes a release",
     "reset-hard": "right: discards uncommitted work",
+    "discard-worktree": "right: `git checkout -- .` discards the whole tree's uncommitted work (round 7)",
+    "branch-force-delete": "right: `git branch -D` drops unmerged commits (round 7)",
     "read-private-key": "right: prints private key material into the agent's context (`openssl rsa -in key.pem "
     "-text`); a `.pem` named as a certificate or parameters is allowed",
     "docker-push": "right: publishes an image to a registry (local transports `dir:`, `oci:` ... are allowed)",
