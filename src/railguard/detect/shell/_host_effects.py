@@ -97,6 +97,17 @@ def host_effects() -> tuple[HostEffect, ...]:
     return _table()[0]
 
 
+@lru_cache(maxsize=1)
+def _effects_by_name() -> dict[str, tuple[HostEffect, ...]]:
+    """Each program's effects in table order (the first that matches wins): a command looks up its
+    own few instead of testing every entry of the table."""
+    by_name: dict[str, list[HostEffect]] = {}
+    for effect in host_effects():
+        for name in effect.names:
+            by_name.setdefault(name, []).append(effect)
+    return {name: tuple(effects) for name, effects in by_name.items()}
+
+
 def allowed_examples() -> list[str]:
     return [str(x) for x in _table()[1].get("allowed") or []]
 
@@ -131,8 +142,8 @@ def _matches(effect: HostEffect, view: CommandView, ctx: Ctx) -> bool:
 
 
 def check_host_effects(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
-    for effect in host_effects():
-        if view.name in effect.names and _matches(effect, view, ctx):
+    for effect in _effects_by_name().get(view.name, ()):
+        if _matches(effect, view, ctx):
             severity = "critical" if effect.verdict == "block" else "high"
             yield finding(effect.category, effect.rule, effect.verdict, severity, f"{view.name} {effect.why}")
             return
