@@ -30,6 +30,13 @@ PATTERNS: list[tuple[str | bytes, int]] = [
 ]
 
 
+@pytest.fixture
+def as_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compile as a module body being imported does (what the table learns)."""
+    monkeypatch.setattr(_regex_code, "_compiled_by_an_import", lambda: True)
+
+
+@pytest.mark.usefixtures("as_imported")
 def test_patterns_made_from_the_table_equal_what_re_makes(tmp_path: Path) -> None:
     path = tmp_path / "table.marshal"
     first = _regex_code._Table(path)
@@ -45,12 +52,31 @@ def test_patterns_made_from_the_table_equal_what_re_makes(tmp_path: Path) -> Non
     assert again[0].match("token = '42'").group("value") == "'42'"  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("as_imported")
 def test_an_invalid_pattern_raises_res_error_and_joins_nothing(tmp_path: Path) -> None:
     table = _regex_code._Table(tmp_path / "table.marshal")
     with pytest.raises(re.error, match="missing \\)"):
         table.compile(r"(unclosed", 0)
     assert table.added == 0 and table.trusted
     assert table.compile(r"ok", 0) == re.compile("ok")
+
+
+def test_a_pattern_made_at_run_time_is_compiled_by_re_and_never_kept(tmp_path: Path) -> None:
+    table = _regex_code._Table(tmp_path / "table.marshal")
+    assert table.compile(r"(?s:ghp_abc.*)\Z", 0) == re.compile(r"(?s:ghp_abc.*)\Z")  # called from a test
+    assert table.added == 0 and not table.entries
+
+
+def test_a_glob_from_a_command_line_never_reaches_the_table_on_disk(tmp_path: Path) -> None:
+    env = {**os.environ, "RAILGUARD_CACHE_DIR": str(tmp_path)}
+    command = "X=ghp_Zx8kQ2mN4pL7vB1c; echo ${X#ghp_Zx8kQ2?N4*}"  # the parameter's glob is compiled by `re`
+    action = json.dumps({"tool": "Bash", "args": {"command": command}})
+    argv = [sys.executable, "-m", "railguard.cli", "check", "--json"]
+    run = subprocess.run(argv, input=action + "\n", capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (table,) = (tmp_path / "parsed").glob("regex-code-check-*.marshal")
+    assert len(_regex_code._Table(table).entries) > 100  # the code's own patterns are kept
+    assert b"Zx8kQ2" not in table.read_bytes()
 
 
 def test_a_damaged_entry_compiles_afresh(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ one-action `railguard check` compiles about a hundred patterns, a fifth of its s
 CLI, which owns its process (importing `railguard` as a library never does this), points the
 compile step of `re` at a table of that code, keyed by the pattern's text and flags: a pattern seen
 before becomes a `re.Pattern` straight from its code, equal to what `re` would have made. A pattern
-not seen before is parsed and translated as `re` does it and joins the table; this module's copy of
-that last step (`re._compiler.compile`) is checked against `re` itself when the table opens, and a
-process where they disagree leaves every pattern to `re` and adds nothing. Patterns with
+not seen before is parsed and translated as `re` does it and joins the table when a module's code
+compiles it as it is imported: a pattern written in the code, never one made from data at run time
+(a glob in a command line, a pattern a policy builds), which would put that data on disk. This
+module's copy of that last step (`re._compiler.compile`) is checked against `re` itself when the
+table opens, and a process where they disagree leaves every pattern to `re` and adds nothing. Patterns with
 `re.DEBUG`, and every pattern compiled before installing, are left to `re`.
 
 The table is a `railguard._code_table` (per user and command, turned off by `RAILGUARD_CACHE_DIR=`);
@@ -18,7 +20,9 @@ its name carries the matcher's code format (`_sre.MAGIC`) besides the interprete
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from railguard._code_table import CodeTable, table_path
@@ -56,6 +60,17 @@ def _agrees_with_re() -> bool:
         return False
 
 
+def _compiled_by_an_import() -> bool:
+    """Whether a module other than the program's main one is running its body further up the stack:
+    only then is the pattern part of the code (the table is written to disk and kept)."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") != "__main__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Table(CodeTable):
     # Whether this module compiles exactly as `re` does (checked on the first pattern not in the
     # table, against `re` itself); when not, `re` compiles every new pattern and none joins the table.
@@ -72,6 +87,8 @@ class _Table(CodeTable):
                 return _sre.compile(pattern, *entry)
             except Exception:  # a damaged entry: compile it afresh, and replace it
                 pass
+        if not _compiled_by_an_import():
+            return _ORIGINAL(pattern, flags)
         if self.trusted is None:
             self.trusted = _agrees_with_re()
         if self.trusted:
