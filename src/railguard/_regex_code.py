@@ -61,14 +61,18 @@ def _agrees_with_re() -> bool:
 
 
 def _compiled_by_an_import() -> bool:
-    """Whether a module other than the program's main one is running its body further up the stack:
-    only then is the pattern part of the code (the table is written to disk and kept)."""
+    """Whether the import system is running a module's body further up the stack: only then is the
+    pattern part of the code (the table is written to disk and kept). Import frames, not module
+    bodies: a program's main module, or code run by `exec` (a test runner's worker), is not an import."""
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") != "__main__":
+        if frame.f_code.co_filename.startswith(_IMPORT_SYSTEM):
             return True
         frame = frame.f_back
     return False
+
+
+_IMPORT_SYSTEM = "<frozen importlib._bootstrap"  # both `_bootstrap` and `_bootstrap_external`
 
 
 class _Table(CodeTable):
