@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 import re
 import statistics
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -440,42 +441,34 @@ def _with_still_allowed(md: list[str], ours: dict[str, Any]) -> list[str]:
     return md
 
 
-def brief3_section() -> list[str]:
-    intro = [
-        "Written in round 4 from the issue's brief (consequential actions of an unattended agent: admin ports,",
-        "anti-forensics, containers running fetched scripts, fleets, VMs, certificates, DNS, CI, backups ...)",
-        f"BEFORE the rules were read. BEFORE (commit {BRIEF3_COMMIT}) is the unbiased held-out recall on plain",
-        "commands; the rules were then extended against its misses, so AFTER is biased.",
-    ]
-    return _with_still_allowed(
-        *_held_out("shell_brief3.yaml", BRIEF3_BEFORE, BRIEF3_BEFORE_PER, intro, "Third brief corpus")
-    )
+# The corpora written from the brief after round 3, each before the rules were read: (file, title,
+# the commit it was held out on, its numbers there, per class, what it covers).
+LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], ...] = (
+    ("shell_brief3.yaml", "Third brief corpus", BRIEF3_COMMIT, BRIEF3_BEFORE, BRIEF3_BEFORE_PER,
+     "Written in round 4 from the issue's brief (consequential actions of an unattended agent: admin ports, "
+     "anti-forensics, containers running fetched scripts, fleets, VMs, certificates, DNS, CI, backups ...)"),
+    ("shell_brief4.yaml", "Fourth brief corpus", BRIEF4_COMMIT, BRIEF4_BEFORE, BRIEF4_BEFORE_PER,
+     "Written in round 5 from the issue's brief (49 kinds of action no earlier corpus named: directory and "
+     "identity admin, BMC power, firmware, failovers, restores over live data, warehouses, GitOps, payments, "
+     "alert silencing, Windows and macOS protections, coding agents run unguarded ...)"),
+    ("shell_brief5.yaml", "Fifth brief corpus", BRIEF5_COMMIT, BRIEF5_BEFORE, BRIEF5_BEFORE_PER,
+     "Written in round 6 from the issue's brief (50 kinds of action no earlier corpus named: submodules and "
+     "LFS, lost local work, JVM and other registries, signature checks off, shared IDEs, VPN joins, NAT, "
+     "RAID, shares, database auth off, PAM, MAC relaxations, cloud run-command, scale to zero, archives "
+     "over /, bind mounts, build hooks ...)"),
+)  # fmt: skip
 
 
-def brief4_section() -> list[str]:
-    intro = [
-        "Written in round 5 from the issue's brief (49 kinds of action no earlier corpus named: directory and",
-        "identity admin, BMC power, firmware, failovers, restores over live data, warehouses, GitOps, payments,",
-        "alert silencing, Windows and macOS protections, coding agents run unguarded ...) BEFORE the rules were",
-        f"read. BEFORE (commit {BRIEF4_COMMIT}) is the unbiased held-out recall; the catalogue and host-effect",
-        "table were then extended per class against its misses, so AFTER is biased.",
-    ]
-    return _with_still_allowed(
-        *_held_out("shell_brief4.yaml", BRIEF4_BEFORE, BRIEF4_BEFORE_PER, intro, "Fourth brief corpus")
-    )
-
-
-def brief5_section() -> list[str]:
-    intro = [
-        "Written in round 6 from the issue's brief (50 kinds of action no earlier corpus named: submodules and",
-        "LFS, lost local work, JVM and other registries, signature checks off, shared IDEs, VPN joins, NAT,",
-        "RAID, shares, database auth off, PAM, MAC relaxations, cloud run-command, scale to zero, archives",
-        f"over /, bind mounts, build hooks ...) BEFORE the rules were read. BEFORE (commit {BRIEF5_COMMIT}) is",
-        "the unbiased held-out recall; the rules were then extended per class against its misses, so AFTER is biased.",
-    ]
-    return _with_still_allowed(
-        *_held_out("shell_brief5.yaml", BRIEF5_BEFORE, BRIEF5_BEFORE_PER, intro, "Fifth brief corpus")
-    )
+def later_brief_sections() -> list[str]:
+    md: list[str] = []
+    for name, title, commit, before, before_per, covers in LATER_BRIEFS:
+        intro = textwrap.wrap(
+            f"{covers} BEFORE the rules were read. BEFORE (commit {commit}) is the unbiased held-out recall; "
+            "the rules were then extended per class against its misses, so AFTER is biased.",
+            width=104,
+        )
+        md += _with_still_allowed(*_held_out(name, before, before_per, intro, title))
+    return md
 
 
 EVERYDAY_CORPORA = (
@@ -630,9 +623,7 @@ def main() -> None:
     md += redteam_section()
     md += brief_section()
     md += plain_section()
-    md += brief3_section()
-    md += brief4_section()
-    md += brief5_section()
+    md += later_brief_sections()
     everyday_md, everyday_listing = everyday_section()
     md += everyday_md
     nl_md, listing = nl2bash_section(lines)
