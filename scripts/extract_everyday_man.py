@@ -4,7 +4,8 @@
 
 Downloads the pinned packages below with `apt-get download` (Debian 12, bookworm) unless --debs holds them already,
 unpacks their man pages with `dpkg-deb`, and keeps every line of a preformatted block (`.nf`/`.fi`, `.EX`/`.EE`,
-`.Vb`/`.Ve`) whose first word is a program the same package installs, after dropping a `$ `/`# ` prompt. Only the
+`.Vb`/`.Ve`) whose first word is a program the same package installs, after dropping a `$ `/`# ` prompt, unless
+it is a usage synopsis (a bare `[flags]`/`[options]`/`[-o opt]` word: grammar, no command). Only the
 roff escapes these pages use are undone; backslash continuations are joined; `<placeholders>` become their bare
 name, as in shell_everyday.tsv. The output is sorted and deduplicated, so a rerun writes the same file.
 Every package here is permissively licensed or public domain (see benchmarks/data/shell_everyday.NOTICE).
@@ -84,6 +85,11 @@ _ESCAPES = [
 ]
 _PROMPT = re.compile(r"^(\$|#|%)\s+")
 _PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_. -]*)>")
+# A usage synopsis, not a command: a bare word of bracket grammar (`[flags]`, `[options]`, `[key value]*`,
+# `[-o config]`). Quoted or attached brackets (`jq '[paths]'`, `tcp[tcpflags]`) are the program's own syntax.
+_SYNOPSIS = re.compile(
+    r"(?:^|\s)\[(?:-[^\]\s]*(?:\s[^\]\s-][^\]\s]*)?|[a-z][a-z_:+-]*(?:\s[a-z][a-z_:+-]*)*)\](?:[+*]|\.\.\.)?(?=\s|$)"
+)
 
 
 def unescape(line: str) -> str:
@@ -130,6 +136,8 @@ def commands_of(roff: str, programs: set[str]) -> list[str]:
         if not words or words[0] not in programs:
             continue
         text = _PLACEHOLDER.sub(lambda m: m.group(1).strip().replace(" ", "_"), text)
+        if _SYNOPSIS.search(text):  # `ldapexop [<options>] whoami` too
+            continue
         commands.append(" ".join(text.split()) if "'" not in text and '"' not in text else text)
     return commands
 
@@ -182,7 +190,7 @@ def extract(root: Path) -> list[tuple[str, str, str]]:
 HEADER = """# Everyday command lines from the example blocks of Debian 12 man pages (issue 16). Columns: source, page, command.
 # Built by scripts/extract_everyday_man.py (pinned package versions there); licences in shell_everyday.NOTICE.
 # Kept: lines of preformatted example blocks whose first word is a program of the same package, prompt dropped,
-# continuations joined, <placeholders> filled with their bare name, duplicates removed. Not edited by hand.
+# usage synopses (a bare `[flags]`/`[options]` word) left out, continuations joined, <placeholders> filled with their bare name, duplicates removed. Not edited by hand.
 """
 
 

@@ -295,3 +295,45 @@ def test_local_image_destinations_judged_like_cp() -> None:
         assert _verdict(f"skopeo sync --src docker --dest dir quay.io/acme/app {destination}") == "allow"
     assert _verdict("skopeo copy docker://quay.io/acme/app:1 dir:/var/lib/app") == "ask"
     assert _verdict("kubectl cp web-0:/var/log/app.log /mnt/logs/app.log") == "allow"
+
+
+# -- round 8: `kubectl attach` without stdin streams output like `logs -f`; `-i` types into the process ----
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("kubectl attach web-0", "allow"),
+        ("kubectl attach deploy/api -c server -n staging", "allow"),
+        ("oc attach web-0 -c sidecar", "allow"),
+        ("kubectl attach web-0 -i", "ask"),
+        ("kubectl attach web-0 -c server -it", "ask"),
+        ("kubectl attach web-0 --stdin --tty", "ask"),
+        ("kubectl attach web-0 -c app -i -t", "ask"),
+    ],
+)
+def test_kubectl_attach_without_stdin_reads(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)
+
+
+# -- round 8: rclone rc calls that tune the daemon's throttle, cache and polling change no file -------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("rclone rc core/bwlimit", "allow"),
+        ("rclone rc core/bwlimit rate=4M:512k", "allow"),
+        ("rclone rc vfs/forget dir=photos/2023", "allow"),
+        ("rclone rc vfs/poll-interval interval=2m", "allow"),
+        ("rclone rc cache/expire remote=media/ withData=true", "allow"),
+        # the same daemon still asks for calls that change settings, files or mounts
+        ('rclone rc options/set --json \'{"main": {"DryRun": false}}\'', "ask"),
+        ("rclone rc operations/deletefile fs=gdrive: remote=notes.txt", "ask"),
+        ("rclone rc sync/sync srcFs=./site dstFs=s3:www", "ask"),
+        ("rclone rc mount/unmountall", "ask"),
+        ("rclone rc mount/mount fs=gdrive: mountPoint=/etc", "ask"),
+    ],
+)
+def test_rclone_rc_daemon_tuning(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)

@@ -63,3 +63,32 @@ def test_committed_corpus_is_sorted_and_unique() -> None:
     commands = [row[2] for row in rows]
     assert len(commands) == len(set(commands))
     assert {row[0] for row in rows} <= set(_load_script().PACKAGES)
+
+
+SYNOPSIS_ROFF = r""".SH SYNOPSIS
+.nf
+widget sync source:path dest:path [flags]
+widget config create name type [key value]* [flags]
+widget backend get drive: [\-o service_account_file]
+widget [<options>] whoami
+.fi
+.SH EXAMPLES
+.nf
+widget sync ./site remote:site
+widget \-q \(aq[paths]\(aq
+widget \(aqtcp[tcpflags] != 0\(aq
+widget \-\-glob [abc]*.txt
+.fi
+"""
+
+
+def test_a_usage_synopsis_is_no_command() -> None:
+    """Bare bracket grammar (`[flags]`, `[key value]*`, `[-o opt]`, `[<options>]`) marks a synopsis; brackets
+    inside a quoted argument or attached to a word are the program's own syntax, and a glob class stays."""
+    script = _load_script()
+    assert script.commands_of(SYNOPSIS_ROFF, {"widget"}) == [
+        "widget sync ./site remote:site",
+        "widget -q '[paths]'",
+        "widget 'tcp[tcpflags] != 0'",
+        "widget --glob [abc]*.txt",
+    ]
