@@ -337,3 +337,21 @@ def test_kubectl_attach_without_stdin_reads(command: str, verdict: str) -> None:
 )
 def test_rclone_rc_daemon_tuning(command: str, verdict: str) -> None:
     assert _verdict(command) == verdict, _rules(command)
+
+
+# -- round 8: /proc/self/fd/N is the command's own descriptor, as /dev/fd/N --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("make 2>&1 | tee /proc/self/fd/2 > build.log", "allow"),
+        ("printf 'done\\n' > /proc/thread-self/fd/1", "allow"),
+        ("echo 1 > /proc/1/fd/1", "ask"),  # another process's stream
+        ("echo 1000 | tee /proc/self/oom_score_adj", "ask"),
+        ("echo x > /proc/self/fd/../mem", "ask"),
+        ("echo c > /proc/sysrq-trigger", "block"),
+    ],
+)
+def test_own_descriptors_under_proc(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)

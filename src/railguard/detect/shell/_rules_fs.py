@@ -397,9 +397,13 @@ def _writes(
         yield from write_target_findings(classify_target(word, ctx), append=append, rule=rule)
 
 
+_OWN_FDS = ("/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/")
+
+
 def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterator[ShellFinding]:
     path = target.path
-    if path in ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty") or path.startswith("/dev/fd/"):
+    # the command's own streams; /proc/self/fd/N is /dev/fd/N (another process's /proc/PID/fd/N is not)
+    if path in ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty") or path.startswith(_OWN_FDS):
         return
     if target.zone == "device":
         yield finding(_CAT, "overwrite-device", "block", "critical", f"writes raw data to {path}")
