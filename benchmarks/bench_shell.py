@@ -141,6 +141,7 @@ REVIEWED = {
     "kubectl-delete": "correct by policy: deletes every pod of a namespace",
     "vendor-mutate-unbounded": "correct by policy: `--force` bypass (drain evicts unmanaged pods, replace deletes)",
     "admin-grant": "correct: binds the cluster-admin role to users and groups",
+    "raid-change": "correct: erases the RAID metadata of a member disk (the array is lost)",
 }
 # Blocked lines of the everyday corpus, reviewed one by one (the rule's review above stands for the rest).
 REVIEWED_LINES = {
@@ -225,6 +226,12 @@ ASK_REVIEWS = {
     "git-clean-ignored": "right: deletes untracked and ignored files (`.env`, local data)",
     "backup-delete": "right: prunes backup archives",
     "local-tree-delete": "right: rclone prunes a local folder outside the workspace (judged as `rm -r` of it)",
+    # reviewed in round 8
+    "directory-change": "right: adds, modifies, renames or deletes LDAP directory entries (accounts, groups)",
+    "signing-key-delete": "right: deletes a secret signing key or a keystore entry (gone without a backup)",
+    "api-change": "right: a POST that changes a remote service (an issue comment, an upload form)",
+    "unknown-cli-destroy": "right: a revoke/delete verb of an uncatalogued CLI (`adb shell pm revoke` on a device)",
+    "restore-overwrite": "right: `pg_restore --clean` drops the live objects before restoring over them",
 }
 REDTEAM_ROUND3 = {"caught": 251, "strict": 251}
 BRIEF_ROUND3 = {"caught": 626, "strict": 548}
