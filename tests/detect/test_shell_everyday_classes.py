@@ -355,3 +355,22 @@ def test_rclone_rc_daemon_tuning(command: str, verdict: str) -> None:
 )
 def test_own_descriptors_under_proc(command: str, verdict: str) -> None:
     assert _verdict(command) == verdict, _rules(command)
+
+
+# -- round 8: `gh repo sync` without a destination fast-forwards this checkout, like `git pull --ff-only` ----
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("gh repo sync", "allow"),
+        ("gh repo sync -b release-2", "allow"),
+        ("gh repo sync --branch main --source upstream-org/widget", "allow"),
+        ("gh repo sync my-org/widget-fork", "ask"),  # the fork on the server changes
+        ("gh repo sync -b main my-org/widget-fork --source upstream-org/widget", "ask"),
+        ("gh repo sync -R my-org/widget-fork", "ask"),
+        ("gh repo sync --force", "block"),  # a hard reset over local commits
+    ],
+)
+def test_gh_repo_sync_of_this_checkout(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)

@@ -153,6 +153,17 @@ def _local_destination(word: str) -> bool:
     return transport in ("containers-storage:", "docker-daemon:") or not in_system_tree(path)
 
 
+_GH_SYNC_VALUED = frozenset({"-b", "--branch", "-s", "--source", "-R", "--repo", "--hostname"})
+
+
+def syncs_this_checkout(args: list[str]) -> bool:
+    """`gh repo sync [--branch B] [--source R]` names no destination repository: it fast-forwards this
+    checkout's branch from its remote, as `git pull --ff-only` does. A named destination (a fork on the
+    server) or `--force` (a hard reset over local commits) is not that."""
+    flags = _flag_keys(args)
+    return positionals(args, _GH_SYNC_VALUED) == ["repo", "sync"] and not flags & {"--force", "-R", "--repo"}
+
+
 def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
     """`kubectl cp POD:/var/log/app.log ./logs`, `gh codespace cp 'remote:~/*.go' ./src`: every source is
     on the remote side and the destination is here, outside the system's trees (`cp` asks for those)."""
@@ -226,6 +237,8 @@ def _local_trees(view: CommandView, spec: CliSpec, verb: str) -> list[Word] | No
 def _stays_here(view: CommandView, spec: CliSpec, effect: Effect, args: list[str]) -> bool:
     """A push or copy whose destination is this machine: nothing remote changes."""
     operands = [w.text for w in view.operands]
+    if spec.name == "gh" and effect.path == ("repo", "sync"):
+        return syncs_this_checkout(args)
     if spec.name in ("kubectl", "gh"):
         return copies_out(effect.path, operands)
     if spec.name in ("aws", "gsutil", "gcloud"):
