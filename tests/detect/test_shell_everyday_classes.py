@@ -374,3 +374,22 @@ def test_own_descriptors_under_proc(command: str, verdict: str) -> None:
 )
 def test_gh_repo_sync_of_this_checkout(command: str, verdict: str) -> None:
     assert _verdict(command) == verdict, _rules(command)
+
+
+# -- round 8: a switch of the image tools takes no value; the word after it is an operand ------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("skopeo sync --src docker --dest dir --scoped quay.io/acme/app /mnt/mirror", "allow"),
+        ("skopeo sync --src docker --dest dir --all quay.io/acme/app ./images", "allow"),
+        ("podman manifest push --all acme-list oci-archive:./dist/list.tar", "allow"),
+        ("skopeo sync --src docker --dest dir --scoped quay.io/acme/app /etc/containers", "ask"),
+        ("skopeo sync --src docker --dest docker --scoped quay.io/acme/app registry.acme.dev", "ask"),
+        ("podman manifest push --all acme-list docker://quay.io/acme/list", "ask"),
+        ("podman manifest push --all quay.io/acme/list", "ask"),  # pushes to its own name
+    ],
+)
+def test_image_switches_take_no_value(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)

@@ -138,8 +138,19 @@ def image_stays_local(name: str, args: list[str]) -> bool:
     return False
 
 
+# Switches of the image tools that take no value: the word after one is an operand (`skopeo sync --scoped
+# REGISTRY/IMAGE DIR`, `podman manifest push --all LIST DEST`).
+_IMAGE_SWITCHES = frozenset({"--all", "-a", "--scoped", "--dry-run", "--keep-going", "--preserve-digests",
+                             "--remove-signatures", "--src-no-creds", "--dest-no-creds", "--quiet", "-q"})  # fmt: skip
+
+
 def _bare_option(previous: list[str]) -> bool:
-    return bool(previous) and previous[0].startswith("-") and "=" not in previous[0]
+    return (
+        bool(previous)
+        and previous[0].startswith("-")
+        and "=" not in previous[0]
+        and previous[0] not in _IMAGE_SWITCHES
+    )
 
 
 def _local_destination(word: str) -> bool:
