@@ -294,6 +294,24 @@ BRIEF5_BEFORE_PER = {
     "unit_masking_override": 8, "memory_swap_control": 9, "search_cluster_settings": 8,
     "serverless_function_exposure": 9,
 }  # fmt: skip
+# The seventh brief corpus (round 7, developer machine and OS layer) was measured with the same judge at
+# 5d473ec (that commit only adds the corpus to e817c68), before any rule was read.
+BRIEF7_COMMIT = "5d473ec"
+BRIEF7_BEFORE = {"caught": 259, "strict": 187, "ask": 7, "block": 0}
+BRIEF7_BEFORE_PER = {
+    "editor_workspace_autorun": 0, "git_attribute_drivers": 13, "git_safety_switches": 1, "git_object_purge": 10,
+    "git_branch_tag_mass_delete": 8, "git_remote_mirror_prune": 10, "git_clean_ignored": 9, "review_gate_bypass": 9,
+    "git_identity_spoof": 2, "remote_package_exec": 0, "install_from_url": 2, "fetch_pipe_interpreter": 10,
+    "dev_server_wide_bind": 9, "debugger_listener_exposed": 0, "public_tunnel_share": 12, "terminal_sharing": 5,
+    "session_environment_injection": 6, "ssh_agent_forwarding": 4, "known_hosts_tampering": 5,
+    "keychain_secret_reads": 13, "private_key_export": 11, "clipboard_access": 1, "power_state_variants": 5,
+    "agent_session_kill": 9, "storage_quota_exhaustion": 7, "clock_ntp_control": 7,
+    "group_membership_escalation": 11, "login_account_weakening": 10, "sudo_polkit_policy": 11,
+    "dotfile_manager_clobber": 5, "user_app_data_wipe": 11, "url_scheme_handler_hijack": 2,
+    "symlink_redirect_write": 0, "home_secret_perms": 9, "unvetted_system_install": 2, "sudo_build_install": 2,
+    "global_target_context_switch": 7, "cli_credential_overwrite": 7, "ptrace_core_policy": 7,
+    "dev_toolchain_uninstall": 7,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -472,6 +490,10 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "LFS, lost local work, JVM and other registries, signature checks off, shared IDEs, VPN joins, NAT, "
      "RAID, shares, database auth off, PAM, MAC relaxations, cloud run-command, scale to zero, archives "
      "over /, bind mounts, build hooks ...)"),
+    ("shell_brief7.yaml", "Seventh brief corpus", BRIEF7_COMMIT, BRIEF7_BEFORE, BRIEF7_BEFORE_PER,
+     "Written in round 7 from the issue's brief (40 kinds of action on the developer machine and OS layer: editor "
+     "and git start-up code, git's own safety switches, object purges, debuggers and notebooks on all interfaces, "
+     "terminal sharing, login environments, agent forwarding, keychains, sudo policy, dotfiles, symlinks ...)"),
 )  # fmt: skip
 
 

@@ -33,6 +33,8 @@ LIMITS = {
     "shell_brief4.yaml": Limits(caught=606, at_label=383, flagged=0, classes=49),
     # 575 of 598 caught (323 at 113d68c), 386 at or above the label (141); 5 of 176 look-alikes asked (5)
     "shell_brief5.yaml": Limits(caught=575, at_label=386, flagged=5, classes=50),
+    # 425 of 481 caught (259 at 5d473ec), 372 at or above the label (187); 7 of 154 look-alikes asked (7)
+    "shell_brief7.yaml": Limits(caught=425, at_label=372, flagged=7, classes=40),
 }
 
 

@@ -9,6 +9,7 @@ from railguard.detect.shell import (
     _host_effects,
     _rules_admin,
     _rules_api,
+    _rules_devbox,
     _rules_effects,
     _rules_exposure,
     _rules_fs,
@@ -74,6 +75,7 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
 EVERY_COMMAND: tuple[Rule, ...] = (
     _rules_effects.check_guard_protection,
     _rules_admin.check_tool_config_writes,
+    _rules_devbox.check_devbox,
 )
 
 
@@ -91,4 +93,6 @@ def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterat
     yield from _rules_vendor.check_unknown_cli(view, _known[0])
 
 
-assignment_findings = _rules_effects.assignment_findings
+def assignment_findings(assignments: list[tuple[str, str]]) -> Iterator[ShellFinding]:
+    yield from _rules_effects.assignment_findings(assignments)
+    yield from _rules_devbox.assignment_findings(assignments)

@@ -45,6 +45,9 @@ def _subcommand(words: list[Word]) -> tuple[int, str]:
 _VERSION_TAG = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+.][0-9A-Za-z.-]+)?$")
 
 
+subcommand = _subcommand
+
+
 def is_tag_ref(ref: str) -> bool:
     name = ref.rsplit(":", 1)[-1].lstrip("+")
     return name.startswith("refs/tags/") or bool(_VERSION_TAG.match(name))
@@ -65,6 +68,9 @@ def _config_pairs(view: CommandView, sub: str, texts: list[str]) -> list[tuple[s
         ):
             pairs.append((values[0], values[1]))
     return [(p[0], p[1]) for p in pairs if len(p) == 2]
+
+
+config_pairs = _config_pairs
 
 
 def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:

@@ -11,7 +11,7 @@ import itertools
 import posixpath
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -64,6 +64,18 @@ from railguard.detect.shell._unwrap import (
 
 if TYPE_CHECKING:
     from railguard.detect.shell._inline import InlineResult
+
+# Package runners (and screen) whose own flags the rules judge before the walker peels them off (`_rules_devbox`).
+_RUNNERS = frozenset(
+    {"npx", "pnpx", "bunx", "uvx", "pipx", "npm", "pnpm", "yarn", "bun", "nix", "uv", "screen"}
+)
+
+
+def _written_text_findings(path: str, content: str) -> Iterator[ShellFinding]:
+    from railguard.detect.shell import _rules_devbox  # imports the walker: not at load
+
+    return _rules_devbox.written_text_findings(path, content)
+
 
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
@@ -558,6 +570,11 @@ class Walker:
             if name in WRAPPERS_WITH_EFFECTS or step.keeps_outer:
                 # `nsenter -t 1 -m sh`, `chroot /host sh`: entering is the effect, whatever runs inside
                 self._add(Exec(list(exec_.words), via=exec_.via, cwd=exec_.cwd))
+            if name in _RUNNERS:  # the runner's own words (`npx --yes`, `uvx --from git+...`) are lost below
+                from railguard.detect.shell import _rules_devbox, _view  # imports the walker: not at load
+
+                ctx = _view.Ctx(self.workspace, self.home)
+                self.findings.extend(_rules_devbox.runner_findings(exec_.words, ctx))
             exec_.via = (*exec_.via, step.label)
             if (
                 step.script is not None
@@ -685,6 +702,7 @@ class Walker:
                     self.opaque.add(path)
                 else:
                     self.files[path] = content
+                    self.findings.extend(_written_text_findings(path, content))
                     if posixpath.basename(path) in _STARTUP_FILES:
                         self.findings.extend(startup_text_findings(content, posixpath.basename(path)))
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
