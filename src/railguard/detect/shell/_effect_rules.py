@@ -73,6 +73,8 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _rules_data.check_statements, _rules_data.STATEMENT_CLIENTS
     yield _rules_data.check_stores, ("mongo", "mongosh", "redis-cli")
     yield _rules_data.check_app_tasks, _rules_data.TASK_TOOLS | _rules_data.CONSOLE_TOOLS
+    yield _rules_data.check_broadcast, _rules_data.BROADCAST_TOOLS
+    yield _rules_data.check_tracker_bulk, _rules_data.TRACKER_TOOLS
     yield from _BY_NAMES
 
 

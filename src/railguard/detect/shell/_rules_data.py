@@ -18,8 +18,10 @@ from collections.abc import Iterable, Iterator
 
 import re2
 
+from railguard.detect.shell._catalogue import tokens
 from railguard.detect.shell._model import ShellFinding
-from railguard.detect.shell._rules_db import _SQL_CLIENTS, _sql_texts
+from railguard.detect.shell._rules_api import _DATA_FLAGS
+from railguard.detect.shell._rules_db import _SQL_CLIENTS, _sql_texts, sql_is_destructive
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
 _CAT = "database"
@@ -62,7 +64,7 @@ _STATEMENT_EFFECTS: tuple[tuple[str, str, str, re2._Regexp], ...] = tuple(
          r"\balter\s+table\b[^;]*\b(?:alter\s+column\s+\S+\s+(?:set\s+data\s+)?type\b|drop\s+primary\s+key\b)|"
          r"\breplace\s+into\s+\S+\s+select\b"),
         ("store-wipe", "block", "deletes every node, a graph database, a space or a stream with its topic",
-         r"\bdetach\s+delete\b|\bdelete\s+topic\b|\bdrop\s+(?:space|graph|stream|connector)\b|\.drop\(\)|_dropDatabase\s*\(|"
+         r"\bdetach\s+delete\b|\bdelete\s+topic\b|\"drop_all\"\s*:\s*true\b|\bdrop\s+(?:space|graph|stream|connector)\b|\.drop\(\)|_dropDatabase\s*\(|"
          r"\bremove\s+(?:database|namespace)\b"),
         ("sql-heavy-lock", "ask", "rewrites or locks whole tables on a live database",
          r"\breindex\s+(?:database|system|schema|table)\b|^\s*cluster\b|;\s*cluster\b|\boptimize\s+table\b|"
@@ -86,6 +88,8 @@ def _statement_texts(view: CommandView) -> list[str]:
 
 
 def check_statements(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    if view.name == "duckdb" and any(sql_is_destructive(w.text, "duckdb") for w in view.operands[1:]):
+        yield finding(_CAT, "destructive-sql", "block", "critical", "duckdb runs destructive SQL")
     for text in _statement_texts(view):
         for rule, verdict, why, pattern in _STATEMENT_EFFECTS:
             if pattern.search(text):
@@ -123,7 +127,11 @@ def check_stores(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif view.name == "redis-cli":
         said = " ".join(w.text for w in view.operands)
         words = said.lower().split()
-        if view.exec.dynamic_operands and _REDIS_KEY_WRITES & set(words):
+        if "module" in words and "load" in words:
+            yield finding(
+                _CAT, "redis-module-load", "block", "critical", "redis-cli loads native code into the server"
+            )
+        elif view.exec.dynamic_operands and _REDIS_KEY_WRITES & set(words):
             yield finding(_CAT, "redis-bulk-delete", "block", "critical",
                           "redis-cli deletes or expires every key a listing feeds it")  # fmt: skip
         elif _REDIS_LUA_DELETE.search(said) or _REDIS_TRIM_ALL.search(said):
@@ -145,6 +153,8 @@ _KINDS = {
     "admin-password": ("block", "block", "resets an administrator's password"),
     "app-purge": ("block", "block", "purges users, trash, file versions or content of a self-hosted app"),
     "key-reset": ("block", "block", "regenerates or removes the application's encryption keys"),
+    "app-delete": ("ask", "ask", "is an app command that deletes data"),
+    "app-send": ("ask", "ask", "is an app command that sends messages"),
 }  # fmt: skip
 # Tool -> {task word (or two words joined by a space): kind}. The tool is the program, or the script an
 # interpreter runs (`php artisan`, `python manage.py`, `php occ`); `*` applies to every migration tool.
@@ -153,7 +163,8 @@ _TASKS: dict[str, dict[str, str]] = {
               "db:migrate": "apply", "db:seed": "seed", "db:seed:replant": "overwrite", "db:schema:load": "overwrite",
               "db:structure:load": "overwrite", "db:fixtures:load": "overwrite"},
     "manage.py": {"migrate --fake": "forge", "migrate --fake-initial": "forge", "migrate": "apply",
-                  "loaddata": "overwrite", "createsuperuser": "admin-account", "changepassword": "admin-password"},
+                  "loaddata": "overwrite", "createsuperuser": "admin-account", "changepassword": "admin-password",
+                  "users create --admin": "admin-account"},
     "artisan": {"migrate:rollback": "rollback", "migrate": "apply", "db:seed": "seed", "queue:clear": "queue-purge",
                 "queue:flush": "queue-purge", "horizon:clear": "queue-purge", "down": "maintenance",
                 "key:generate --force": "key-reset", "passport:keys --force": "key-reset"},
@@ -216,7 +227,8 @@ def _tool_and_words(view: CommandView) -> tuple[str, list[str]]:
 def _task_kind(tool: str, words: list[str]) -> tuple[str, str] | None:
     table = _TASKS.get(tool)
     if not table:
-        return None
+        return _custom_task(tool, words)
+    words = [w.split("[", 1)[0] for w in words]  # `gitlab:password:reset[root]`: a rake task's arguments
     joined = " " + " ".join(words) + " "
     best: tuple[int, str, str] | None = None
     for task, kind in table.items():
@@ -224,7 +236,24 @@ def _task_kind(tool: str, words: list[str]) -> tuple[str, str] | None:
         present = head in words[:6] and all(f" {x} " in joined or f" {x}=" in joined for x in extra)
         if present and (best is None or len(task) > best[0]):  # the most specific wins (`migrate --fake`)
             best = (len(task), task, kind)
-    return (best[1], best[2]) if best else None
+    return (best[1], best[2]) if best else _custom_task(tool, words)
+
+
+# An app's own management commands are opaque: one whose name says it deletes or sends asks.
+_CUSTOM_TASK_VERBS = {"delete": "app-delete", "destroy": "app-delete", "purge": "app-delete", "wipe": "app-delete",
+                      "drop": "app-delete", "remove": "app-delete", "truncate": "app-delete", "erase": "app-delete",
+                      "send": "app-send", "broadcast": "app-send", "blast": "app-send", "notify": "app-send",
+                      "maintenance": "maintenance"}  # fmt: skip
+_CUSTOM_TASK_TOOLS = frozenset({"manage.py", "artisan", "console", "occ"})
+
+
+def _custom_task(tool: str, words: list[str]) -> tuple[str, str] | None:
+    if tool not in _CUSTOM_TASK_TOOLS or not words or words[0].startswith("-"):
+        return None
+    kinds = [_CUSTOM_TASK_VERBS[t] for t in tokens(words[0]) if t in _CUSTOM_TASK_VERBS]
+    if kinds == ["maintenance"] and not {"on", "enable", "--on", "activate"} & set(words[1:]):
+        return None
+    return (words[0], kinds[0]) if kinds else None
 
 
 def _targets_production(view: CommandView, tool: str) -> bool:
@@ -325,3 +354,40 @@ def _console_findings(view: CommandView) -> Iterator[ShellFinding]:
 
 CONSOLE_TOOLS = frozenset({"rails", "rake", "gitlab-rails", "python", "python3", "php", "mix", "flask", "drush", "node",
                            "bundle"})  # fmt: skip
+
+
+# -- broadcasts and bulk tracker edits -------------------------------------------------------------------
+# Mentions that notify every member of a channel or workspace (Slack, Discord, Teams, Mattermost, Zulip).
+_BROADCAST_MENTION = re2.compile(r"<!(?:channel|here|everyone)>|@(?:everyone|here|channel|all)\b|<at>everyone</at>|"
+                                 r"@\*\*(?:all|everyone|channel|stream|topic)\*\*")  # fmt: skip
+_MESSAGE_FLAGS = (*_DATA_FLAGS, "--message", "-m", "--text", "--content")
+BROADCAST_TOOLS = ("curl", "wget", "http", "https", "xh", "zulip-send", "mmctl", "slack", "discord")
+
+
+def check_broadcast(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """`curl -d '{"text":"<!channel> ..."}' $SLACK_WEBHOOK`, `zulip-send --message '@**all** ...'`."""
+    if any(_BROADCAST_MENTION.search(text) for text in view.values(*_MESSAGE_FLAGS)):
+        yield finding("exfiltration", "broadcast-mention", "ask", "high",
+                      f"{view.name} sends a message that notifies everyone in a channel or workspace")  # fmt: skip
+    if view.name in ("curl", "wget", "http", "https", "xh"):
+        for text in view.values(*_DATA_FLAGS):
+            for rule, verdict, why, pattern in _STATEMENT_EFFECTS:
+                if verdict == "block" and pattern.search(text):
+                    yield finding(
+                        _CAT, rule, verdict, "critical", f"{view.name} sends a statement that {why}"
+                    )
+                    return
+
+
+# Issue and pull-request writes of forge and tracker CLIs.
+_TRACKER_WRITES = frozenset({"close", "comment", "lock", "edit", "merge", "move", "update", "transition", "delete",
+                             "reopen", "label", "assign"})  # fmt: skip
+TRACKER_TOOLS = ("gh", "glab", "jira", "linear", "tea", "hub")
+
+
+def check_tracker_bulk(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    """`gh issue list ... | xargs -n1 gh issue close`, `for n in $(...); do gh issue comment $n ...; done`."""
+    verbs = {w.text for w in view.operands[1:2]}
+    if (view.exec.dynamic_operands or view.exec.loop) and verbs & _TRACKER_WRITES:
+        yield finding("vendor", "tracker-bulk-edit", "ask", "high",
+                      f"{view.name} changes every issue or pull request a listing or loop feeds it")  # fmt: skip
