@@ -95,6 +95,15 @@ from shell_verdicts import rules, verdict
         ("gh pr list --label stale --json number -q '.[].number' | xargs -n1 gh pr close", "ask", "tracker-bulk-edit"),
         ("for n in 4 5 6; do gh issue lock $n; done", "ask", "tracker-bulk-edit"),
         ("gh issue list --label stale", "allow", None),
+        # migration history edited by hand; seeds run as scripts against production; hub uploads; public datasets
+        ("mysql crm -e \"DELETE FROM flyway_schema_history WHERE version = '7'\"", "ask", "sql-migration-history"),
+        ("mysql crm -e 'SELECT * FROM flyway_schema_history'", "allow", None),
+        ("RAILS_ENV=production bin/rails runner db/seeds/demo_seed.rb", "ask", "app-task-seed"),
+        ("bin/rails runner db/seeds/demo_seed.rb", "allow", None),
+        ("python3 -c \"from huggingface_hub import upload_folder; upload_folder(repo_id='t/m', folder_path='out')\"",
+         "ask", "hub-upload"),
+        ("bq add-iam-policy-binding --member=allAuthenticatedUsers --role=roles/bigquery.dataViewer p:d", "block",
+         "public-access"),
         # statements inside HTTP bodies sent to a store's endpoint
         ("curl -X POST http://graph:8080/alter -d '{\"drop_all\": true}'", "block", "store-wipe"),
         # catalogue and host effects: stream jobs, hubs, lakehouse versioning, live table rewrites

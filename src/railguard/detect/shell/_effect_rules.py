@@ -28,7 +28,7 @@ _BY_NAMES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
      ("npm", "pnpm", "yarn", "bun", "pip", "pip3", "uv", "pipx", "poetry", "pdm", "cargo", "gem", "bundle",
       "conda", "mamba", "micromamba", "composer", "go", "nuget", "dotnet")),
     (_rules_exposure.check_cloud_exposure,
-     ("aws", "gcloud", "gsutil", "az", "doctl", "hcloud", "linode-cli", "oci", "scw", "ibmcloud", "kubectl", "oc",
+     ("aws", "gcloud", "gsutil", "bq", "az", "doctl", "hcloud", "linode-cli", "oci", "scw", "ibmcloud", "kubectl", "oc",
       "openstack", "exo", "vultr-cli", "civo", "upctl")),
     (_rules_exposure.check_forge_visibility, ("gh", "glab")),
     (_rules_exposure.check_servers,

@@ -46,6 +46,11 @@ _STATEMENT_EFFECTS: tuple[tuple[str, str, str, re2._Regexp], ...] = tuple(
          r"\balter\s+(?:role|user)\s+[^;]*\bsuperuser\b|"
          r"\bgrant\s+[^;]*\bto\s+(?:public|'[^']*'@'%')|\bcreate\s+user\s+'[^']*'@'%'|\bsuperuser\s*=\s*true\b|"
          r"\brevoke\s+all\b"),
+        # before the audit trails: a migration table's name may end in `history`
+        ("sql-migration-history", "ask", "edits the migration history table (the schema and its record disagree)",
+         r"\b(?:delete\s+from|update|insert\s+into|truncate(?:\s+table)?)\s+[\w.\"`]*(?:schema_migrations|"
+         r"alembic_version|flyway_schema_history|django_migrations|databasechangelog|knex_migrations|sequelizemeta|"
+         r"__efmigrationshistory|_prisma_migrations|schema_version)\b"),
         ("sql-audit-off", "block", "switches off triggers or auditing, or edits an audit trail",
          r"\bdisable\s+trigger\b|\bsession_replication_role\b|\bpgaudit\.log\b|\baudit_log_\w+\s*=|"
          r"\bgeneral_log\s*=\s*'?off|"
@@ -199,6 +204,7 @@ _TASKS: dict[str, dict[str, str]] = {
     "gitlab-rake": {"gitlab:password:reset": "admin-password", "gitlab:doctor:reset_encrypted_tokens": "key-reset"},
     "airflow": {"users create --role Admin": "admin-account", "rotate-fernet-key": "key-reset"},
 }  # fmt: skip
+_SEED_SCRIPT = re2.compile(r"(?i)(?:^|/)[\w.-]*seed[\w.-]*\.(?:exs|rb)$")
 # Online schema-change tools only ever run against a live server.
 _ALWAYS_LIVE = {"pt-online-schema-change": "--execute", "gh-ost": "--execute"}
 _SCRIPTS = frozenset({"artisan", "manage.py", "occ", "console", "bin/console"})
@@ -274,6 +280,9 @@ def _task_findings(view: CommandView, production: bool) -> Iterator[ShellFinding
         )
         return
     hit = _task_kind(tool, words)
+    if hit is None and tool in ("mix", "rails") and words[:1] in (["run"], ["runner"], ["r"]):
+        script = next((w for w in words[1:] if not w.startswith("-")), "")
+        hit = (script, "seed") if _SEED_SCRIPT.search(script) else None
     if hit is None:
         return
     task, kind = hit
@@ -339,8 +348,18 @@ def _console_code(view: CommandView) -> list[str]:
     return [*code, *([view.exec.stdin_text] if view.exec.stdin_text else [])]
 
 
+# Model and dataset hub uploads from library calls (`push_to_hub`, `upload_folder`): a publication.
+_HUB_PUBLISH = re2.compile(
+    r"\.push_to_hub\s*\(|\bupload_(?:folder|file|large_folder)\s*\(|\bcreate_repo\s*\("
+)
+
+
 def _console_findings(view: CommandView) -> Iterator[ShellFinding]:
     for code in _console_code(view):
+        if _HUB_PUBLISH.search(code):
+            yield finding(
+                "publish", "hub-upload", "ask", "high", f"{view.name} uploads a model or dataset to a hub"
+            )
         if _ORM_BULK.search(code):
             yield finding(_CAT, "orm-bulk-write", "block", "critical",
                           f"{view.name} runs app code that deletes, rewrites or empties every record of a model")  # fmt: skip
