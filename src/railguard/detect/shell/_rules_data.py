@@ -76,6 +76,13 @@ _STATEMENT_EFFECTS: tuple[tuple[str, str, str, re2._Regexp], ...] = tuple(
          r"\block\s+table\b|\bvacuum\s+full\b|\balter\s+table\s+\S+\s+rename\s+to\b"),
     )
 )  # fmt: skip
+# Every effect above needs one of these words: most statements (reads) are settled by this one search.
+_STATEMENT_WORDS = re2.compile(
+    r"(?i)program|xp_cmdshell|file|_dir|lo_|copy|language|extension|soname|install|preload|module|\.load|"
+    r"superuser|grant|create\s+user|revoke|trigger|replication_role|audit|general_log|delete|truncate|update|"
+    r"insert|ttl|retention|vacuum|snapshots|orphan|share|account|alter|replace|drop|remove|reindex|cluster|"
+    r"optimize|lock"
+)
 _GRAPH_CLIENTS = {"cypher-shell": (), "mgconsole": (), "nebula-console": ("-e",), "gremlin.sh": ("-e",),
                   "gremlin": ("-e",), "arangosh": ("--javascript.execute-string",), "ksql": ("-e", "--execute")}  # fmt: skip
 STATEMENT_CLIENTS = (*_SQL_CLIENTS, *_GRAPH_CLIENTS)
@@ -96,6 +103,8 @@ def check_statements(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     if view.name == "duckdb" and any(sql_is_destructive(w.text, "duckdb") for w in view.operands[1:]):
         yield finding(_CAT, "destructive-sql", "block", "critical", "duckdb runs destructive SQL")
     for text in _statement_texts(view):
+        if not _STATEMENT_WORDS.search(text):
+            continue
         for rule, verdict, why, pattern in _STATEMENT_EFFECTS:
             if pattern.search(text):
                 yield finding(_CAT, rule, verdict, "critical" if verdict == "block" else "high",
@@ -234,12 +243,15 @@ def _task_kind(tool: str, words: list[str]) -> tuple[str, str] | None:
     table = _TASKS.get(tool)
     if not table:
         return _custom_task(tool, words)
-    words = [w.split("[", 1)[0] for w in words]  # `gitlab:password:reset[root]`: a rake task's arguments
-    joined = " " + " ".join(words) + " "
+    heads = {w.split("[", 1)[0] for w in words[:6]}  # `gitlab:password:reset[root]`: a rake task's arguments
+    joined = ""
     best: tuple[int, str, str] | None = None
     for task, kind in table.items():
-        head, *extra = task.split(" ")
-        present = head in words[:6] and all(f" {x} " in joined or f" {x}=" in joined for x in extra)
+        head, _, rest = task.partition(" ")
+        if head not in heads:
+            continue
+        joined = joined or " " + " ".join(words) + " "
+        present = all(f" {x} " in joined or f" {x}=" in joined for x in rest.split())
         if present and (best is None or len(task) > best[0]):  # the most specific wins (`migrate --fake`)
             best = (len(task), task, kind)
     return (best[1], best[2]) if best else _custom_task(tool, words)
@@ -268,8 +280,9 @@ def _targets_production(view: CommandView, tool: str) -> bool:
     return any(_PROD.search(w.text) for w in view.args)
 
 
-def _task_findings(view: CommandView, production: bool) -> Iterator[ShellFinding]:
-    tool, words = _tool_and_words(view)
+def _task_findings(
+    view: CommandView, production: bool, tool: str, words: list[str]
+) -> Iterator[ShellFinding]:
     flag = _ALWAYS_LIVE.get(tool)
     if flag and view.has(flag):
         yield finding(_CAT, "schema-change-live", "ask", "high", f"{tool} alters a table on a live server")
@@ -297,8 +310,9 @@ def _task_findings(view: CommandView, production: bool) -> Iterator[ShellFinding
 
 
 def check_app_tasks(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
-    yield from _task_findings(view, production=False)
-    yield from _console_findings(view)
+    tool, words = _tool_and_words(view)
+    yield from _task_findings(view, False, tool, words)
+    yield from _console_findings(view, tool, words)
 
 
 def production_findings(
@@ -310,7 +324,7 @@ def production_findings(
         return
     for view in views:
         if view.name in TASK_TOOLS:
-            yield from _task_findings(view, production=True)
+            yield from _task_findings(view, True, *_tool_and_words(view))
 
 
 # -- code handed to an app console ---------------------------------------------------------------------
@@ -330,8 +344,7 @@ _ORM_BULK = re2.compile(
 _ORM_ONE = re2.compile(r"\.(?:update!?|update_attribute|update_column|destroy!?|delete)\b\s*\(?|\.save\(")
 
 
-def _console_code(view: CommandView) -> list[str]:
-    tool, words = _tool_and_words(view)
+def _console_code(view: CommandView, tool: str, words: list[str]) -> list[str]:
     operands = [w.text for w in view.operands]
     if tool in ("node", "python", "python3"):
         key: tuple[str, str] | None = (tool, "")
@@ -354,8 +367,8 @@ _HUB_PUBLISH = re2.compile(
 )
 
 
-def _console_findings(view: CommandView) -> Iterator[ShellFinding]:
-    for code in _console_code(view):
+def _console_findings(view: CommandView, tool: str, words: list[str]) -> Iterator[ShellFinding]:
+    for code in _console_code(view, tool, words):
         if _HUB_PUBLISH.search(code):
             yield finding(
                 "publish", "hub-upload", "ask", "high", f"{view.name} uploads a model or dataset to a hub"
