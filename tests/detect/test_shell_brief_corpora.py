@@ -33,8 +33,8 @@ LIMITS = {
     "shell_brief4.yaml": Limits(caught=606, at_label=384, flagged=0, classes=49),
     # 575 of 598 caught (323 at 113d68c), 386 at or above the label (141); 5 of 176 look-alikes asked (5)
     "shell_brief5.yaml": Limits(caught=575, at_label=386, flagged=5, classes=50),
-    # 380 of 403 caught (200 at bf1ee4a), 317 at or above the label (125); 4 of 86 look-alikes asked (4)
-    "shell_brief6.yaml": Limits(caught=380, at_label=317, flagged=4, classes=36),
+    # 381 of 403 caught (200 at bf1ee4a), 317 at or above the label (125); 4 of 86 look-alikes asked (4)
+    "shell_brief6.yaml": Limits(caught=381, at_label=317, flagged=4, classes=36),
 }
 
 

@@ -79,6 +79,8 @@ from shell_verdicts import rules, verdict
         ("php artisan key:generate --show", "allow", None),
         ("python manage.py purge_inactive_tenants", "ask", "app-task-app-delete"),
         ("python manage.py collectstatic --noinput", "allow", None),
+        ("./manage.py remove_orphaned_uploads", "ask", "app-task-app-delete"),
+        ("./manage.py check --deploy", "allow", None),
         # app consoles: ORM bulk writes block, one record asks, reads stay allowed
         ("bin/rails runner 'Invoice.where(paid: false).update_all(paid: true)'", "block", "orm-bulk-write"),
         ("python manage.py shell -c 'from crm.models import Lead; Lead.objects.all().delete()'", "block", None),

@@ -224,8 +224,9 @@ _PROD = re2.compile(r"(?i)(?:^|[^a-z])(?:prod|production|prd|live)(?:[^a-z]|$)")
 _ENV_SELECTORS = frozenset({"RAILS_ENV", "RACK_ENV", "NODE_ENV", "MIX_ENV", "APP_ENV", "FLASK_ENV", "ENV",
                             "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DB_URL", "SPRING_PROFILES_ACTIVE",
                             "ASPNETCORE_ENVIRONMENT", "STAGE"})  # fmt: skip
+# (scripts run directly, `./manage.py`, `./console`, are programs of their own name)
 TASK_TOOLS = frozenset({*_TASKS, "rake", "python", "python3", "php", "sequelize-cli", "gitlab-rails",
-                        *_ALWAYS_LIVE})  # fmt: skip
+                        "manage.py", "artisan", "console", "occ", *_ALWAYS_LIVE})  # fmt: skip
 
 
 def _tool_and_words(view: CommandView) -> tuple[str, list[str]]:
