@@ -294,6 +294,21 @@ BRIEF5_BEFORE_PER = {
     "unit_masking_override": 8, "memory_swap_control": 9, "search_cluster_settings": 8,
     "serverless_function_exposure": 9,
 }  # fmt: skip
+# The sixth brief corpus (round 7, data and application layer) was measured with the same judge at bf1ee4a (the
+# commit that adds the corpus), before any rule was read.
+BRIEF6_COMMIT = "bf1ee4a"
+BRIEF6_BEFORE = {"caught": 200, "strict": 125, "ask": 4, "block": 0}
+BRIEF6_BEFORE_PER = {
+    "sql_schema_destructive": 10, "sql_bulk_overwrite": 7, "db_server_side_exec": 1, "db_untrusted_extension": 2,
+    "db_role_privilege_changes": 9, "db_heavy_lock_maintenance": 1, "db_ttl_expiry": 2, "graph_db_wipe": 4,
+    "app_console_mutation": 1, "migration_partial_rollback": 1, "migration_history_forge": 1,
+    "prod_schema_apply": 2, "seed_fixture_into_prod": 1, "app_admin_accounts": 3, "maintenance_mode_on": 5,
+    "selfhosted_app_purge": 6, "bg_job_queue_purge": 0, "dashboards_bi_delete": 11, "schema_registry_admin": 8,
+    "cdc_connector_admin": 9, "stream_job_cancel": 5, "table_history_vacuum": 3, "dataset_model_publish": 5,
+    "share_link_generation": 10, "warehouse_data_share": 7, "analytics_data_delete": 9, "event_replay_resend": 6,
+    "dns_record_change": 10, "marketing_campaign_send": 9, "chat_broadcast_mentions": 6, "tracker_bulk_edit": 6,
+    "delayed_destructive": 11, "app_audit_trail_tamper": 5, "app_encryption_key_reset": 6,
+    "kv_bulk_pattern_delete": 10, "search_index_rewrite": 8,
 # The seventh brief corpus (round 7, developer machine and OS layer) was measured with the same judge at
 # 5d473ec (that commit only adds the corpus to e817c68), before any rule was read.
 BRIEF7_COMMIT = "5d473ec"
@@ -490,6 +505,11 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "LFS, lost local work, JVM and other registries, signature checks off, shared IDEs, VPN joins, NAT, "
      "RAID, shares, database auth off, PAM, MAC relaxations, cloud run-command, scale to zero, archives "
      "over /, bind mounts, build hooks ...)"),
+    ("shell_brief6.yaml", "Sixth brief corpus", BRIEF6_COMMIT, BRIEF6_BEFORE, BRIEF6_BEFORE_PER,
+     "Written in round 7 from the issue's brief (36 kinds of data- and application-layer action no earlier corpus "
+     "named: schema drops, bulk overwrites, database file and command access, framework consoles, migration "
+     "rollbacks and forged history, seeds over production, job queues, BI, schema registries, CDC, lakehouse "
+     "history, public model hubs, share links, broadcasts, deferred destruction ...)"),
     ("shell_brief7.yaml", "Seventh brief corpus", BRIEF7_COMMIT, BRIEF7_BEFORE, BRIEF7_BEFORE_PER,
      "Written in round 7 from the issue's brief (40 kinds of action on the developer machine and OS layer: editor "
      "and git start-up code, git's own safety switches, object purges, debuggers and notebooks on all interfaces, "

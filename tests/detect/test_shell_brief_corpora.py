@@ -1,8 +1,8 @@
 """The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4,
-`shell_brief4.yaml`, round 5, and `shell_brief5.yaml`, round 6, issue 16): plain dangerous commands of classes no
-earlier corpus named. Recall is pinned at what this tree measures (held out, before the rules were extended
-against their misses, it was 79.13%, 54.01% and 54.01%), and their look-alikes must not be flagged more often
-than before, never blocked."""
+`shell_brief4.yaml`, round 5, `shell_brief5.yaml`, round 6, and `shell_brief6.yaml`, round 7, issue 16): plain
+dangerous commands of classes no earlier corpus named. Recall is pinned at what this tree measures (held out,
+before the rules were extended against their misses, it was 79.13%, 54.01%, 54.01% and 49.63%), and their
+look-alikes must not be flagged more often than before, never blocked."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ class Limits(NamedTuple):
 
 
 LIMITS = {
-    # 495 of 508 caught (402 at 7fba96f), 352 at or above the label (277); 9 of 213 look-alikes asked
-    "shell_brief3.yaml": Limits(caught=495, at_label=352, flagged=9, classes=41),
-    # 606 of 624 caught (337 at 95f4d1c), 383 at or above the label (181); 0 of 198 look-alikes asked (1)
-    "shell_brief4.yaml": Limits(caught=606, at_label=383, flagged=0, classes=49),
+    # 495 of 508 caught (402 at 7fba96f), 354 at or above the label (277); 9 of 213 look-alikes asked
+    "shell_brief3.yaml": Limits(caught=495, at_label=354, flagged=9, classes=41),
+    # 606 of 624 caught (337 at 95f4d1c), 384 at or above the label (181); 0 of 198 look-alikes asked (1)
+    "shell_brief4.yaml": Limits(caught=606, at_label=384, flagged=0, classes=49),
     # 575 of 598 caught (323 at 113d68c), 386 at or above the label (141); 5 of 176 look-alikes asked (5)
     "shell_brief5.yaml": Limits(caught=575, at_label=386, flagged=5, classes=50),
+    # 381 of 403 caught (200 at bf1ee4a), 317 at or above the label (125); 4 of 86 look-alikes asked (4)
+    "shell_brief6.yaml": Limits(caught=381, at_label=317, flagged=4, classes=36),
     # 425 of 481 caught (259 at 5d473ec), 372 at or above the label (187); 7 of 154 look-alikes asked (7)
     "shell_brief7.yaml": Limits(caught=425, at_label=372, flagged=7, classes=40),
 }

@@ -14,6 +14,7 @@ from railguard.detect._budget import InputTooLarge, checkpoint, stopped_by_check
 from railguard.detect.paths import resolve_path, secret_path_kind
 from railguard.detect.shell import (
     _effect_rules,
+    _rules_data,
     _rules_db,
     _rules_fs,
     _rules_host,
@@ -307,6 +308,7 @@ def _analyze_one(command: str, workspace: str | None, home: str | None) -> Shell
         findings.extend(_effect_rules.assignment_findings(walker.assignments))
         views = [CommandView(e) for e in walker.execs]
         findings.extend(_command_findings(views, ctx))
+        findings.extend(_rules_data.production_findings(walker.assignments, views))
         unique = tuple(dict.fromkeys(findings))
         paths, urls = _facts(views, ctx)
         return ShellAnalysis(

@@ -9,6 +9,8 @@ from railguard.detect.shell import (
     _host_effects,
     _rules_admin,
     _rules_api,
+    _rules_data,
+    _rules_db,
     _rules_devbox,
     _rules_effects,
     _rules_exposure,
@@ -27,7 +29,7 @@ _BY_NAMES: tuple[tuple[Rule, tuple[str, ...]], ...] = (
      ("npm", "pnpm", "yarn", "bun", "pip", "pip3", "uv", "pipx", "poetry", "pdm", "cargo", "gem", "bundle",
       "conda", "mamba", "micromamba", "composer", "go", "nuget", "dotnet")),
     (_rules_exposure.check_cloud_exposure,
-     ("aws", "gcloud", "gsutil", "az", "doctl", "hcloud", "linode-cli", "oci", "scw", "ibmcloud", "kubectl", "oc",
+     ("aws", "gcloud", "gsutil", "bq", "az", "doctl", "hcloud", "linode-cli", "oci", "scw", "ibmcloud", "kubectl", "oc",
       "openstack", "exo", "vultr-cli", "civo", "upctl")),
     (_rules_exposure.check_forge_visibility, ("gh", "glab")),
     (_rules_exposure.check_servers,
@@ -69,6 +71,11 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _host_effects.check_host_effects, _host_effects.names()
     yield _rules_admin.check_admin, _rules_admin.ADMIN_NAMES
     yield _rules_api.check_api_change, _rules_api.API_CLIENTS
+    yield _rules_data.check_statements, _rules_data.STATEMENT_CLIENTS
+    yield _rules_data.check_stores, ("mongo", "mongosh", "redis-cli")
+    yield _rules_data.check_app_tasks, _rules_data.TASK_TOOLS | _rules_data.CONSOLE_TOOLS
+    yield _rules_data.check_broadcast, _rules_data.BROADCAST_TOOLS
+    yield _rules_data.check_tracker_bulk, _rules_data.TRACKER_TOOLS
     yield from _BY_NAMES
 
 
@@ -88,7 +95,9 @@ def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterat
         # `NOUN VERB` subcommands (`pod trunk delete`) are still an unknown CLI's.
         judged_elsewhere = {name for rule, names in _BY_NAMES for name in names}
         judged_elsewhere |= set(_rules_admin.ADMIN_NAMES) | set(_rules_api.API_CLIENTS)
-        host_only = frozenset(_host_effects.names()) - judged_elsewhere
+        # the data rules judge a few tasks of app and migration tools: their other subcommands stay unknown
+        data_only = (_rules_data.TASK_TOOLS | _rules_data.CONSOLE_TOOLS) - _rules_db.FRAMEWORK_AND_SQL
+        host_only = (frozenset(_host_effects.names()) | data_only) - judged_elsewhere
         _known.append((frozenset(registered) - host_only) | _LOCAL_TOOLS | frozenset(catalogue().clis))
     yield from _rules_vendor.check_unknown_cli(view, _known[0])
 

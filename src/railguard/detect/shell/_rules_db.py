@@ -208,6 +208,7 @@ _FRAMEWORK_RUNNERS = frozenset({"rails", "rake", "python", "python3", "django-ad
                                 "php", "artisan", "bundle", "npx", "prisma", "knex", "alembic", "sequelize-cli",
                                 "typeorm", "liquibase", "flyway", "dotnet", "drizzle-kit", "magento", "bin/magento",
                                 "pnpm", "yarn", "bunx"})  # fmt: skip
+FRAMEWORK_AND_SQL = _FRAMEWORK_RUNNERS | frozenset(_SQL_CLIENTS) | {"mongo", "mongosh", "redis-cli"}
 # Whole-schema rollbacks and pushes that drop what the model no longer has: (runner word, flag) pairs.
 _ROLLBACK_ALL = re2.compile(
     r"(?:^| )(?:migrate:rollback|db:rollback|rollback) .*--all\b|(?:^| )migrate \S+ zero(?: |$)|"
