@@ -64,13 +64,19 @@ _OPS = st.lists(
 
 
 @settings(max_examples=300)
-@given(_OPS, st.integers(1, 8), st.integers(1, 3), st.integers(0, 30))
+@given(_OPS, st.integers(1, 8), st.integers(1, 3), st.integers(0, 30), st.integers(0, 60))
 def test_deferred_trusted_records_answer_as_eager_ones(
-    ops: list[tuple[str, str, list[str], str]], max_per_run: int, max_runs: int, max_pending: int
+    ops: list[tuple[str, str, list[str], str]],
+    max_per_run: int,
+    max_runs: int,
+    max_pending: int,
+    max_total: int,
 ) -> None:
     """Lazy trusted records: whatever an untrusted record can show is the same at every step, and a
     run holding an untrusted record holds exactly the records made eagerly (same cap, same order)."""
-    lazy = MemoryRecords(max_runs=max_runs, max_per_run=max_per_run, max_pending_chars=max_pending)
+    lazy = MemoryRecords(
+        max_runs=max_runs, max_per_run=max_per_run, max_pending_chars=max_pending, max_pending_total=max_total
+    )
     eager = MemoryRecords(max_runs=max_runs, max_per_run=max_per_run)
     for kind, run, entities, source in ops:
         trusted = kind in ("lazy", "trusted")
@@ -99,6 +105,22 @@ def test_deferred_records_are_made_at_once_past_the_pending_bound() -> None:
     assert made == [] and records.lookup("r", ["a"]) == []
     records.add_trusted("r", lambda: make("b"), 6)  # 12 characters held: past the bound
     assert made == ["a", "b"] and [r.entity for r in records.lookup("r", ["a", "b"])] == ["a", "b"]
+
+
+def test_held_back_text_stays_bounded_across_runs_and_forgotten_runs_release_theirs() -> None:
+    records = MemoryRecords(max_runs=2, max_pending_total=10)
+    made: list[str] = []
+
+    def make(name: str) -> list[TaintRecord]:
+        made.append(name)
+        return []
+
+    records.add_trusted("r1", lambda: make("r1"), 6)
+    records.add_trusted("r2", lambda: make("r2"), 4)
+    records.add_trusted("r3", lambda: make("r3"), 4)  # r1 forgotten: its 6 characters no longer held
+    assert made == []
+    records.add_trusted("r3", lambda: make("r3 again"), 3)  # 11 held in all: r3's are made now
+    assert made == ["r3", "r3 again"]
 
 
 # -- provenance -----------------------------------------------------------------------------------

@@ -74,14 +74,22 @@ def merge_batch(records: Iterable[TaintRecord]) -> dict[str, TaintRecord]:
     return out
 
 
-def lru_entry(runs: OrderedDict[str, _Entry], run: str, make: Callable[[], _Entry], max_runs: int) -> _Entry:
+def lru_entry(
+    runs: OrderedDict[str, _Entry],
+    run: str,
+    make: Callable[[], _Entry],
+    max_runs: int,
+    forgotten: Callable[[_Entry], None] | None = None,
+) -> _Entry:
     """`runs[run]`, made when missing, as the most recently used; the least recently used run is
-    forgotten past `max_runs`."""
+    forgotten (and handed to `forgotten`) past `max_runs`."""
     found = runs.get(run)
     if found is None:
         found = runs[run] = make()
         while len(runs) > max_runs:
-            runs.popitem(last=False)
+            _, gone = runs.popitem(last=False)
+            if forgotten is not None:
+                forgotten(gone)
     else:
         runs.move_to_end(run)
     return found
@@ -107,13 +115,27 @@ class MemoryRecords:
     extracting them, and every run ends up with the same records in the same order either way."""
 
     def __init__(
-        self, max_runs: int = 10_000, max_per_run: int = 20_000, max_pending_chars: int = 4_000_000
+        self,
+        max_runs: int = 10_000,
+        max_per_run: int = 20_000,
+        max_pending_chars: int = 4_000_000,
+        max_pending_total: int = 64_000_000,
     ) -> None:
         self._runs: OrderedDict[str, _RunRecords] = OrderedDict()
         self._max_runs = max_runs
         self._max_per_run = max_per_run
-        self._max_pending_chars = max_pending_chars  # past this, pending records are made at once
+        # Past these (a run's pending text, all runs' together), a run's pending records are made
+        # at once: held-back texts stay bounded in memory however many runs are open.
+        self._max_pending_chars = max_pending_chars
+        self._max_pending_total = max_pending_total
+        self._pending_total = 0
         self._lock = threading.Lock()
+
+    def _state(self, run: str) -> _RunRecords:
+        return lru_entry(self._runs, run, _RunRecords, self._max_runs, self._forget)
+
+    def _forget(self, state: _RunRecords) -> None:
+        self._pending_total -= state.pending_chars
 
     def _merge(self, state: _RunRecords, records: Iterable[TaintRecord]) -> None:
         known = state.known
@@ -126,6 +148,7 @@ class MemoryRecords:
                 known[entity] = record
 
     def _make_pending(self, state: _RunRecords) -> None:
+        self._pending_total -= state.pending_chars
         pending, state.pending, state.pending_chars = state.pending, [], 0
         for make in pending:
             self._merge(state, make())
@@ -133,7 +156,7 @@ class MemoryRecords:
     def add(self, run: str, records: Iterable[TaintRecord]) -> None:
         batch = list(records)
         with self._lock:
-            state = lru_entry(self._runs, run, _RunRecords, self._max_runs)
+            state = self._state(run)
             if state.pending:
                 self._make_pending(state)  # first, so the per-run bound keeps the arrival order
             self._merge(state, batch)
@@ -142,10 +165,15 @@ class MemoryRecords:
         """Trusted records (`make()`, from a text of `chars` characters), made when they can first
         matter: at once when the run already holds an untrusted record, else when one arrives."""
         with self._lock:
-            state = lru_entry(self._runs, run, _RunRecords, self._max_runs)
+            state = self._state(run)
             state.pending.append(make)
             state.pending_chars += chars
-            if state.untrusted or state.pending_chars > self._max_pending_chars:
+            self._pending_total += chars
+            if (
+                state.untrusted
+                or state.pending_chars > self._max_pending_chars
+                or self._pending_total > self._max_pending_total
+            ):
                 self._make_pending(state)
 
     def lookup(self, run: str, entities: Iterable[str]) -> list[TaintRecord]:
