@@ -2,9 +2,9 @@
 
     .venv/bin/python -m benchmarks.bench_provenance
 
-Every tool output an agent reads goes through `Provenance.record_output`: typed entities are
-extracted, the text is scored for injection signals, and (for outputs that vouch or carry
-instructions) its word grams are indexed. This measures that per output, for outputs of 1 KB,
+Every tool output an agent reads goes through `Provenance.record_output`: the text is scored for
+injection signals, typed entities are extracted (for a trusted output, once untrusted values reach
+the run), and (for outputs that vouch or carry instructions) its word grams are indexed. This measures that per output, for outputs of 1 KB,
 10 KB and 100 KB made of real e-mails (BIPIA's clean e-mail contexts: addresses, amounts, dates,
 phone numbers), trusted and untrusted. Time is the thread's CPU time (`time.thread_time_ns`), not
 wall time: the machine is shared, and CPU time does not count the time other processes held it.
@@ -103,11 +103,11 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Command: `{COMMAND}`. CPU time of the thread per `Provenance.record_output` (in-memory",
         "provenance, default settings), outputs made of real e-mails (BIPIA clean contexts). Untrusted:",
-        "entities extracted and the text scored for injection. Trusted: the same, and its word grams",
-        "indexed (a trusted output vouches for the values it carries) once untrusted grams reach the run:",
-        "in these runs none do (no output with injection signals), so they wait and are never indexed.",
-        "Trusted, attacked run: the run opened with an injected untrusted output, so each trusted output's",
-        "grams are indexed as it comes (what every trusted output cost before).",
+        "entities extracted and the text scored for injection. Trusted: scored for injection; its entities",
+        "are extracted once untrusted values reach the run and its word grams indexed once untrusted grams",
+        "do (a trusted output vouches for the values it carries): in these runs none do, so they wait and",
+        "are never made. Trusted, attacked run: the run opened with an injected untrusted output, so each",
+        "trusted output's entities are extracted and its grams indexed as it comes.",
         "",
         "| output | size | p50 µs before | p50 µs | p99 µs before | p99 µs | mean µs |",
         "|---|---:|---:|---:|---:|---:|---:|",

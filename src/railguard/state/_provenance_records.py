@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Boolean, Column, Float, MetaData, String, Table, select
 
@@ -24,6 +24,8 @@ from railguard.store import Migration, Store, create_tables, register_migration
 
 _KEY_LEN = 216
 _ROWS_PER_STATEMENT = 500  # 8 bound parameters a row: stays under SQLite's and PostgreSQL's limits
+
+_Entry = TypeVar("_Entry")
 
 metadata = MetaData()
 provenance_table = Table(
@@ -72,37 +74,114 @@ def merge_batch(records: Iterable[TaintRecord]) -> dict[str, TaintRecord]:
     return out
 
 
-class MemoryRecords:
-    """One process: per-run maps in an LRU (the least recently used run is forgotten first)."""
+def lru_entry(
+    runs: OrderedDict[str, _Entry],
+    run: str,
+    make: Callable[[], _Entry],
+    max_runs: int,
+    forgotten: Callable[[_Entry], None] | None = None,
+) -> _Entry:
+    """`runs[run]`, made when missing, as the most recently used; the least recently used run is
+    forgotten (and handed to `forgotten`) past `max_runs`."""
+    found = runs.get(run)
+    if found is None:
+        found = runs[run] = make()
+        while len(runs) > max_runs:
+            _, gone = runs.popitem(last=False)
+            if forgotten is not None:
+                forgotten(gone)
+    else:
+        runs.move_to_end(run)
+    return found
 
-    def __init__(self, max_runs: int = 10_000, max_per_run: int = 20_000) -> None:
-        self._runs: OrderedDict[str, dict[str, TaintRecord]] = OrderedDict()
+
+class _RunRecords:
+    __slots__ = ("known", "pending", "pending_chars", "untrusted")
+
+    def __init__(self) -> None:
+        self.known: dict[str, TaintRecord] = {}
+        # Trusted records not made yet, in arrival order (see `MemoryRecords.add_trusted`).
+        self.pending: list[Callable[[], Iterable[TaintRecord]]] = []
+        self.pending_chars = 0
+        self.untrusted = False  # an untrusted record reached the run
+
+
+class MemoryRecords:
+    """One process: per-run maps in an LRU (the least recently used run is forgotten first).
+
+    A trusted record only matters next to an untrusted one for the same value (it vouches for it):
+    trusted records handed over lazily (`add_trusted`) are made when the run's first untrusted record
+    arrives, before it and in arrival order, so a run no untrusted value reached never pays for
+    extracting them, and every run ends up with the same records in the same order either way."""
+
+    def __init__(
+        self,
+        max_runs: int = 10_000,
+        max_per_run: int = 20_000,
+        max_pending_chars: int = 4_000_000,
+        max_pending_total: int = 64_000_000,
+    ) -> None:
+        self._runs: OrderedDict[str, _RunRecords] = OrderedDict()
         self._max_runs = max_runs
         self._max_per_run = max_per_run
+        # Past these (a run's pending text, all runs' together), a run's pending records are made
+        # at once: held-back texts stay bounded in memory however many runs are open.
+        self._max_pending_chars = max_pending_chars
+        self._max_pending_total = max_pending_total
+        self._pending_total = 0
         self._lock = threading.Lock()
 
+    def _state(self, run: str) -> _RunRecords:
+        return lru_entry(self._runs, run, _RunRecords, self._max_runs, self._forget)
+
+    def _forget(self, state: _RunRecords) -> None:
+        self._pending_total -= state.pending_chars
+
+    def _merge(self, state: _RunRecords, records: Iterable[TaintRecord]) -> None:
+        known = state.known
+        for entity, record in merge_batch(records).items():
+            state.untrusted = state.untrusted or not record.trusted
+            old = known.get(entity)
+            if old is not None:
+                known[entity] = old.merged(record)
+            elif len(known) < self._max_per_run:
+                known[entity] = record
+
+    def _make_pending(self, state: _RunRecords) -> None:
+        self._pending_total -= state.pending_chars
+        pending, state.pending, state.pending_chars = state.pending, [], 0
+        for make in pending:
+            self._merge(state, make())
+
     def add(self, run: str, records: Iterable[TaintRecord]) -> None:
-        batch = merge_batch(records)
+        batch = list(records)
         with self._lock:
-            known = self._runs.get(run)
-            if known is None:
-                known = self._runs[run] = {}
-                while len(self._runs) > self._max_runs:
-                    self._runs.popitem(last=False)
-            else:
-                self._runs.move_to_end(run)
-            for entity, record in batch.items():
-                old = known.get(entity)
-                if old is not None:
-                    known[entity] = old.merged(record)
-                elif len(known) < self._max_per_run:
-                    known[entity] = record
+            state = self._state(run)
+            if state.pending:
+                self._make_pending(state)  # first, so the per-run bound keeps the arrival order
+            self._merge(state, batch)
+
+    def add_trusted(self, run: str, make: Callable[[], Iterable[TaintRecord]], chars: int) -> None:
+        """Trusted records (`make()`, from a text of `chars` characters), made when they can first
+        matter: at once when the run already holds an untrusted record, else when one arrives."""
+        with self._lock:
+            state = self._state(run)
+            state.pending.append(make)
+            state.pending_chars += chars
+            self._pending_total += chars
+            if (
+                state.untrusted
+                or state.pending_chars > self._max_pending_chars
+                or self._pending_total > self._max_pending_total
+            ):
+                self._make_pending(state)
 
     def lookup(self, run: str, entities: Iterable[str]) -> list[TaintRecord]:
         with self._lock:
-            known = self._runs.get(run)
-            if not known:
+            state = self._runs.get(run)
+            if state is None or not state.known:
                 return []
+            known = state.known
             return [known[e] for e in entities if e in known]
 
 

@@ -25,6 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from railguard.errors import ConfigurationError
@@ -125,7 +126,13 @@ class Provenance:
         self.untyped = untyped
         self._trust_of = trust_of
         self._spec_of = spec_of
-        self._records: Records = StoreRecords(store) if store is not None else MemoryRecords()
+        # In one process, trusted records wait until they can matter (see `MemoryRecords.add_trusted`).
+        self._memory_records: MemoryRecords | None = None
+        if store is None:
+            self._memory_records = MemoryRecords()
+            self._records: Records = self._memory_records
+        else:
+            self._records = StoreRecords(store)
         # Word grams outnumber entities by far. In one process they live in their own index of
         # in-process hashes (set operations in C); with a store, as run-salted digests in its rows.
         self._store_grams = store is not None
@@ -263,19 +270,30 @@ class Provenance:
                 self._context.taint(run, ContextTaint(source[:256], call_id))
         elif directed:
             trusted = True  # the user delegated the values of the source they pointed at
-        entities = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
+        source = source[:256]
+        # The texts of the call a trusted output answers (a tool echoing them vouches for nothing).
+        echoed = (
+            [text for _, text in text_leaves(dict(echo_of.args))] if trusted and echo_of is not None else []
+        )
+        if trusted and self._memory_records is not None:
+            # In one process a trusted output's entities are extracted only once untrusted values
+            # reach the run (they vouch, and vouching matters only then): counted as 0 here.
+            self._memory_records.add_trusted(
+                run, partial(_trusted_records, leaves, echoed, source), sum(map(len, leaves))
+            )
+            entities: dict[str, Entity] = {}
+        else:
+            entities = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
         # In "injected" mode a clean untrusted output can never be the source of a text hit: skip
         # indexing it (most of the cost); trusted outputs are still indexed, since they vouch.
         wanted = self.untyped is True or (self.untyped == "injected" and (trusted or injected))
         if wanted and trusted and not self._store_grams:
             # In one process a trusted text is indexed only once untrusted grams reach the run.
-            echoed = [text for _, text in text_leaves(dict(echo_of.args))] if echo_of is not None else []
             self._memory_grams.add_trusted(run, leaves, echoed)
             wanted = False
         grams = self._grams_of(run, leaves, trusted=trusted, echo_of=echo_of) if wanted else set()
         if not entities and not grams:
             return 0
-        source = source[:256]
         if entities:
             self._records.add(
                 run,
@@ -297,13 +315,7 @@ class Provenance:
         # A trusted tool that echoes its own arguments back ("note saved: ...") vouches for nothing:
         # otherwise it would launder a value the agent copied from untrusted content.
         echoed = set(_argument_entities(echo_of)) if trusted and echo_of is not None else set()
-        entities: dict[str, Entity] = {}
-        for text in leaves:
-            for entity in extract_entities(text):
-                key = entity_key(entity.kind, entity.value)
-                if key not in echoed:
-                    entities.setdefault(key, entity)
-        return entities
+        return _leaf_entities(leaves, echoed)
 
     def _grams_of(self, run: str, leaves: list[str], *, trusted: bool, echo_of: Action | None) -> set[Any]:
         def keys(text: str) -> set[Any]:
@@ -449,6 +461,27 @@ def _carries_instructions(leaves: list[str]) -> bool:
     from railguard.detect.injection import score_injection
 
     return any(score_injection(text).flagged for text in leaves)
+
+
+def _leaf_entities(leaves: list[str], echoed: set[str]) -> dict[str, Entity]:
+    """Entity digest -> entity for the texts of an output, but the digests in `echoed`."""
+    entities: dict[str, Entity] = {}
+    for text in leaves:
+        for entity in extract_entities(text):
+            key = entity_key(entity.kind, entity.value)
+            if key not in echoed:
+                entities.setdefault(key, entity)
+    return entities
+
+
+def _trusted_records(leaves: list[str], echoed: list[str], source: str) -> list[TaintRecord]:
+    """The records of a trusted output's texts (`echoed`: the texts of the call it answers, whose
+    values a tool echoing them back does not vouch for), as `_record` makes them."""
+    skip = {entity_key(e.kind, e.value) for text in echoed for e in extract_entities(text)}
+    return [
+        TaintRecord(key, e.kind, masked(e.kind, e.value), source, True, False)
+        for key, e in _leaf_entities(leaves, skip).items()
+    ]
 
 
 def _argument_entities(action: Action) -> dict[str, tuple[str, Entity]]:
