@@ -95,7 +95,7 @@ UNSEEN_VENDOR_TOKENS = [
     "acme_live_" + rand(40),
     "zq-" + rand(36),
     "vnd_pat_" + rand(48, URLSAFE),
-    "Qx1_" + rand(64),
+    "QX1_" + rand(64),
 ]
 
 _B64_PEM = base64.b64encode(
@@ -174,6 +174,11 @@ LOOK_ALIKES = [
     "function_name_with_many_words_and_MoreWords2Here_and_more_text_9",
     "test_ParseHttpResponseWithVeryLongNameAndVersion2And3",
     "pip install torch-2.1.0+cu121-cp311-cp311-linux_x86_64.whl",
+    # base64url and hex digests after a digest name (wheel RECORD files, lock files).
+    "gateway_base.py,sha256=vJHSx_bccXLUxsAvnO5J_tdDpH8q0U6OPNXZ180DeNw,5908",
+    "INSTALLER,sha256=zuuue4knoyJ-UwPPXg8fezS7VCrXJQrAP7zeNuwvFQg,4",
+    "checksum_3f9a2b7c8d1e4f5a6b7c8d9e0f1a2b3c model_3f9a2b7c8d1e4f5a6b7c8d9e0f1a2b3c",
+    "pk_live_51H8xYzAbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGh",  # publishable: public by design
     # Name/value pairs, setters and CLIs without a literal secret.
     "- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef:\n      name: db",
     '{"name": "session_timeout", "value": "3600"}',

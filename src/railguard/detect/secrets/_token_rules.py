@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from railguard.detect.secrets._scanner import Rule
-from railguard.detect.secrets._validators import prefixed_token, vendor_bounded
+from railguard.detect.secrets._validators import hex_token, prefixed_token, vendor_bounded
 
 _URLSAFE = "A-Za-z0-9_\\-"
 # Below generic_secret: when a name or header also announces the value, that finding is the more
@@ -113,8 +113,19 @@ TOKEN_RULES: tuple[Rule, ...] = (
     _token("api_token", r"sk-[a-f0-9]{32}", 3, 0.9, _SHAPE_ONLY),
     Rule(
         "api_token",
-        # Any prefixed random token; `prefixed_token` judges the tail (mixed case and digits, random).
-        r"((?:[A-Za-z][A-Za-z0-9]{1,11}[_\-]){1,3}[A-Za-z0-9][" + _URLSAFE + r"]{29,250})",
+        # A hex token behind a short lower-case prefix and `_` (`bkua_`, `shippo_live_`); `-` is left out:
+        # `node-<hash>` and `app-<hash>.js` are digests.
+        r"((?:[a-z][a-z0-9]{1,9}_){1,2}[a-f0-9]{32,80})",
+        hex_token,
+        0.75,
+        _SHAPE_ONLY,
+        hint=r"[a-z0-9]_[a-f0-9]{32}",
+    ),
+    Rule(
+        "api_token",
+        # Any prefixed random token. Vendor prefixes are single-case (`pplx-`, `CFPAT-`), which keeps
+        # base64 digests (`sha256=zuuue4knoyJ-UwPP...`) out; `prefixed_token` judges the tail.
+        r"((?:[a-z][a-z0-9]{1,9}[_\-]|[A-Z][A-Z0-9]{1,9}[_\-]){1,3}[A-Za-z0-9][" + _URLSAFE + r"]{29,250})",
         prefixed_token,
         0.8,
         _SHAPE_ONLY,

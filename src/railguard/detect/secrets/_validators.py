@@ -188,7 +188,18 @@ _ID_PREFIXES = frozenset(
         "proj",
         "step",
         "trace",
+        "user",
+        "usr",
+        "cus",
+        "acct",
+        "sub",
+        "price",
+        "prod",
+        "team",
+        "ws",
     }
+    # Publishable keys are public by design (Stripe and Clerk `pk_`, PostHog `phc_`).
+    | {"pk", "phc", "pub", "public"}
 )
 
 
@@ -212,13 +223,22 @@ def _wordy(value: str) -> bool:
     return pairs > 0.45 * max(len(value) - 1, 1)
 
 
+_DIGEST_CONTEXT = ("sha", "md5", "hash", "digest", "integrity", "checksum")
+
+
+def _after_digest_name(text: str, start: int) -> bool:
+    """`sha256=<value>`, `"integrity": "<value>"`: the value is a digest."""
+    before = text[max(0, start - 14) : start].lower()
+    return any(word in before for word in _DIGEST_CONTEXT)
+
+
 def prefixed_token(text: str, start: int, end: int) -> Span | None:
     """`<prefix>_<random part>` of an unknown vendor (`gsk_...`, `tskey-auth-...`): short alphabetic
     parts after the first are prefix too; the random part has upper case, lower case and digits and
     reads as random (entropy, class switches, no words); the whole is not glued to more token or
     base64 characters, and no part names a digest or an API object id (`sha512-`, `chatcmpl-`)."""
-    if not bounded(text, start, end) or text[end : end + 1] == "=":
-        return None  # a base64 blob, not a token
+    if not bounded(text, start, end) or text[end : end + 1] == "=" or _after_digest_name(text, start):
+        return None  # a base64 blob or a digest, not a token
     value = text[start:end]
     parts = value.replace("-", "_").split("_")
     if any(part.lower() in _ID_PREFIXES for part in parts) or is_placeholder(value):
@@ -234,6 +254,68 @@ def prefixed_token(text: str, start: int, end: int) -> Span | None:
     if shannon_entropy(tail) < 4.0 or _class_switch_rate(tail) < 0.4:
         return None
     return start, end
+
+
+# Prefix words of hex values that are digests or ids, not credentials (`commit_<sha>`, `cache_<hash>`).
+_DIGEST_WORDS = _ID_PREFIXES | frozenset(
+    {
+        "sha",
+        "hash",
+        "commit",
+        "digest",
+        "checksum",
+        "etag",
+        "build",
+        "cache",
+        "span",
+        "request",
+        "id",
+        "uuid",
+        "tmp",
+        "temp",
+        "test",
+        "blob",
+        "tree",
+        "obj",
+        "object",
+        "rev",
+        "ref",
+        "node",
+        "sum",
+        "crc",
+        "fingerprint",
+        "fp",
+        "nonce",
+        "salt",
+        "iv",
+        "git",
+        "head",
+        "parent",
+        "block",
+        "tx",
+        "addr",
+        "hex",
+        "img",
+        "image",
+        "layer",
+        "model",
+        "ckpt",
+        "version",
+    }
+)
+
+
+def hex_token(text: str, start: int, end: int) -> Span | None:
+    """`<prefix>_<hex>`: not glued to more token characters, no prefix part names a digest or id, and
+    the hex mixes letters and digits the way random hex does."""
+    if not bounded(text, start, end) or text[end : end + 1] in (".", "=") or _after_digest_name(text, start):
+        return None
+    value = text[start:end]
+    *prefix, tail = value.split("_")
+    if any(part in _DIGEST_WORDS for part in prefix) or is_placeholder(value, tail):
+        return None
+    letters = sum(c.isalpha() for c in tail)
+    return (start, end) if 0.15 * len(tail) <= letters <= 0.7 * len(tail) else None
 
 
 def query_secret(text: str, start: int, end: int) -> Span | None:
