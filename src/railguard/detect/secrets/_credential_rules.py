@@ -32,6 +32,7 @@ CREDENTIAL_RULES: tuple[Rule, ...] = (
         generic(8, 3.0),
         0.7,
         50,
+        hint=r"(?i)\b(?:setx|setenv|set\s+-[a-z]*[xU])",
     ),
     # `- name: DB_PASSWORD\n  value: ...` (Kubernetes, compose), `{"name": "API_KEY", "value": "..."}` (ECS,
     # cookie exports): the name and the value are two fields.
@@ -50,6 +51,8 @@ CREDENTIAL_RULES: tuple[Rule, ...] = (
         unescaped(generic(8, 3.0)),
         0.7,
         50,
+        # Stage 1 looks for the value field only: the name/value pattern is slow for Hyperscan to compile.
+        hint=r"(?i)value[\"']?\s*[:=]\s*[\"']?[^\s\"'`,;()\[\]{}<>]{6}",
     ),
     # Cookies sent with curl (`-b 'sessionid=...'`, `--cookie`).
     Rule(
@@ -59,6 +62,7 @@ CREDENTIAL_RULES: tuple[Rule, ...] = (
         generic(16, 3.0),
         0.75,
         55,
+        hint=r"(?i)(?:^|\s)(?:-b|--cookie)[\s=]",
     ),
     # docker config.json `"auth": "<base64 user:pass>"`, .npmrc `_auth=<base64 user:pass>`
     Rule(
@@ -81,7 +85,14 @@ CREDENTIAL_RULES: tuple[Rule, ...] = (
     # .netrc `default login ... password ...` (`machine` entries are in the base rules).
     Rule("generic_secret", r"\bdefault\s+login\s+\S+\s+password\s+(\S+)", password, 0.85, 55),
     # Password arguments of CLIs that take them positionally or after a short flag.
-    Rule("generic_secret", r"\bredis-cli\b[^\n;|&]{0,200}?\s-a\s+[\"']?([^\s\"']{4,})", password, 0.8, 55),
+    Rule(
+        "generic_secret",
+        r"\bredis-cli\b[^\n;|&]{0,200}?\s-a\s+[\"']?([^\s\"']{4,})",
+        password,
+        0.8,
+        55,
+        hint=r"\bredis-cli\b",
+    ),
     Rule(
         "generic_secret",
         r"\bhtpasswd\s+(?:-[a-zA-Z]+\s+){0,4}(?:\S+\s+)?\S+\s+[\"']?([^\s\"'-][^\s\"']{3,})[\"']?(?:\s|$)",
@@ -106,6 +117,7 @@ CREDENTIAL_RULES: tuple[Rule, ...] = (
         generic(8, 3.0),
         0.7,
         50,
+        hint=r"(?i)\b(?:set|use|with|from|load)_?(?:api_?|private_?|access_?)?(?:key|token|secret|passw(?:or)?d)\s*\(",
     ),
     Rule("private_key", r"(LS0tLS1CRUdJTi[A-Za-z0-9+/]{60,}={0,2})", b64_private_key, 0.95, 100),
     Rule(
@@ -115,6 +127,7 @@ CREDENTIAL_RULES: tuple[Rule, ...] = (
         vendor_bounded(30),
         0.95,
         95,
+        hint=r"\.webhook\.office\.com/webhookb2/",
     ),
     Rule(
         "webhook_url",
