@@ -8,9 +8,11 @@ import string
 import pytest
 
 from railguard.detect.secrets import SECRET_KINDS, find_secrets
+from railguard.detect.secrets._credential_rules import CREDENTIAL_RULES
 from railguard.detect.secrets._rules import SECRET_RULES
 from railguard.detect.secrets._saas_rules import SAAS_RULES
 from railguard.detect.secrets._scanner import BACKENDS, Scanner
+from railguard.detect.secrets._token_rules import TOKEN_RULES
 
 _RNG = random.Random(7)
 _ALNUM = string.ascii_letters + string.digits
@@ -92,8 +94,10 @@ def test_each_kind_is_found_at_its_exact_position(kind: str, template: str, secr
 
 
 def test_every_declared_kind_has_a_positive_case() -> None:
-    # Vendor kinds from _saas_rules have theirs in test_secrets_vendors.py.
-    assert {kind for kind, _, _ in POSITIVES} | {rule.kind for rule in SAAS_RULES} == SECRET_KINDS
+    # Vendor kinds from _saas_rules have theirs in test_secrets_vendors.py; those of _token_rules and
+    # _credential_rules in test_secrets_generalise.py.
+    others = {rule.kind for rule in (*SAAS_RULES, *TOKEN_RULES, *CREDENTIAL_RULES)}
+    assert {kind for kind, _, _ in POSITIVES} | others == SECRET_KINDS
 
 
 LOOK_ALIKES = [

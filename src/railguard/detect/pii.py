@@ -70,6 +70,8 @@ def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
         return None
     if text[start - 1 : start] == "+":
         return None  # an international phone number
+    if text[start - 1 : start] == ":" and text[end : end + 1] == ":":
+        return None  # a field of a colon-separated id: the account in `arn:aws:iam::123456789012:role`
     if not digits.startswith(_CARD_LEADS):
         return None  # no card network issues these (1716200000123 is a timestamp in ms)
     if separators == {"."} and [len(g) for g in value.split(".")] not in _DOTTED_GROUPS:

@@ -4,8 +4,13 @@ repeats; group 1, when present, is the secret part."""
 
 from __future__ import annotations
 
+from railguard.detect.secrets._credential_rules import CREDENTIAL_RULES
+from railguard.detect.secrets._names import PASSWORD_NAME as _PASSWORD_NAME
+from railguard.detect.secrets._names import SECRET_NAME as _SECRET_NAME
+from railguard.detect.secrets._names import VALUE as _VALUE
 from railguard.detect.secrets._saas_rules import SAAS_RULES
 from railguard.detect.secrets._scanner import Rule
+from railguard.detect.secrets._token_rules import TOKEN_RULES
 from railguard.detect.secrets._validators import (
     cli_password,
     generic,
@@ -13,25 +18,17 @@ from railguard.detect.secrets._validators import (
     password,
     private_key,
     putty_key,
+    unescaped,
     vendor,
     vendor_bounded,
 )
 
-# Names that announce a secret value. `auth` alone is too common (auth: oauth2) to be listed; `pass`
-# only as a whole word's end (DB_PASS), not inside `bypass_cache` or `compass`.
-_SECRET_NAME = (
-    r"(?:secret|token|passw(?:or)?d|passphrase|pwd|api[_.\-]?key|apikey|access[_.\-]?key|auth[_.\-]?key|"
-    r"credential|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|session[_.\-]?key|"
-    r"(?:\b|_)pass\b)"
-)
-_PASSWORD_NAME = r"(?:passw(?:or)?d|passphrase|pwd|(?:\b|_)pass\b)"
 # Schemes whose URL password is a database or broker credential (the rest are `basic_auth_url`).
 _DB_SCHEMES = (
     r"(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle|clickhouse|"
     r"cockroachdb|couchbase|neo4j|nats|snowflake|cassandra|influxdb|kafka|memcached|elasticsearch|"
     r"db2|redshift|vertica|trino|presto)"
 )
-_VALUE = r"([^\s\"'`,;()\[\]{}<>]{6,})"
 
 SECRET_RULES: tuple[Rule, ...] = (
     Rule(
@@ -177,9 +174,9 @@ SECRET_RULES: tuple[Rule, ...] = (
     Rule("generic_secret", r"\bBearer\s+([A-Za-z0-9_\-.~+/]{16,}=*)", generic(16, 3.0), 0.8, 60),
     Rule(
         "generic_secret",
-        r"(?i)" + _SECRET_NAME + r"[A-Za-z0-9_.\-]*[\"']?\s*(?::=|=>|[:=])\s*"
-        r"(?:[rbuf]?[\"'`])?" + _VALUE,
-        generic(8, 3.0),
+        r"(?i)" + _SECRET_NAME + r"[A-Za-z0-9_.\-]*\\?[\"']?\s*(?::=|=>|[:=])\s*"
+        r"(?:[rbuf]?\\?[\"'`])?" + _VALUE,
+        unescaped(generic(8, 3.0)),
         0.7,
         50,
     ),
@@ -196,8 +193,11 @@ SECRET_RULES: tuple[Rule, ...] = (
     # Human-chosen passwords are short and less random than keys: a laxer bar after a password name.
     Rule(
         "generic_secret",
-        r"(?i)" + _PASSWORD_NAME + r"[A-Za-z0-9_.\-]*[\"']?\s*(?::=|=>|[:=])\s*(?:[rbuf]?[\"'`])?" + _VALUE,
-        generic(6, 2.2),
+        r"(?i)"
+        + _PASSWORD_NAME
+        + r"[A-Za-z0-9_.\-]*\\?[\"']?\s*(?::=|=>|[:=])\s*(?:[rbuf]?\\?[\"'`])?"
+        + _VALUE,
+        unescaped(generic(6, 2.2)),
         0.65,
         50,
     ),
@@ -245,4 +245,6 @@ SECRET_RULES: tuple[Rule, ...] = (
         55,
     ),
     *SAAS_RULES,
+    *TOKEN_RULES,
+    *CREDENTIAL_RULES,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 
 from railguard.detect.secrets._checks import (
@@ -119,8 +120,8 @@ _LITERALS = frozenset({"true", "false", "null", "none", "undefined", "nil", "bea
 
 
 def looks_like_words(value: str) -> bool:
-    """`my-app-secret`, `refresh_token`: names, not secrets."""
-    parts = value.replace("-", "_").replace(".", "_").split("_")
+    """`my-app-secret`, `refresh_token`, `pw:tools:error`: names, not secrets."""
+    parts = value.replace("-", "_").replace(".", "_").replace(":", "_").split("_")
     return all(p.isalpha() and p.islower() for p in parts if p) or all(
         p.isalpha() and p.isupper() for p in parts if p
     )
@@ -157,3 +158,203 @@ def generic(min_len: int, min_entropy: float) -> Validator:
         return start, end
 
     return check
+
+
+# Prefixes of ids and digests that share the token shape but are not credentials (`chatcmpl-...`,
+# `sha512-...` integrity strings whose base64 happens to hold no `+` or `/`).
+_ID_PREFIXES = frozenset(
+    {
+        "sha1",
+        "sha224",
+        "sha256",
+        "sha384",
+        "sha512",
+        "md5",
+        "blake2b",
+        "chatcmpl",
+        "cmpl",
+        "msg",
+        "toolu",
+        "call",
+        "resp",
+        "req",
+        "evt",
+        "run",
+        "thread",
+        "asst",
+        "file",
+        "batch",
+        "org",
+        "proj",
+        "step",
+        "trace",
+        "user",
+        "usr",
+        "cus",
+        "acct",
+        "sub",
+        "price",
+        "prod",
+        "team",
+        "ws",
+    }
+    # Publishable keys are public by design (Stripe and Clerk `pk_`, PostHog `phc_`).
+    | {"pk", "phc", "pub", "public"}
+)
+
+
+def _class_switch_rate(value: str) -> float:
+    """How often consecutive characters change class (upper, lower, digit, other): about 0.6 for random
+    base62, about 0.35 for camelCase words."""
+
+    def klass(c: str) -> int:
+        return 0 if c.isupper() else 1 if c.islower() else 2 if c.isdigit() else 3
+
+    classes = [klass(c) for c in value]
+    return sum(a != b for a, b in itertools.pairwise(classes)) / max(len(value) - 1, 1)
+
+
+def _wordy(value: str) -> bool:
+    """Separators between words (`products-shoes-red-size-42`), or camelCase words: random text has
+    few `-_.` and rarely two lower-case letters in a row (about one pair in six for base62)."""
+    if sum(c in "-_." for c in value) * 8 > len(value):
+        return True
+    pairs = sum(a.islower() and b.islower() for a, b in itertools.pairwise(value))
+    return pairs > 0.45 * max(len(value) - 1, 1)
+
+
+_DIGEST_CONTEXT = ("sha", "md5", "hash", "digest", "integrity", "checksum")
+
+
+def _after_digest_name(text: str, start: int) -> bool:
+    """`sha256=<value>`, `"integrity": "<value>"`: the value is a digest."""
+    before = text[max(0, start - 14) : start].lower()
+    return any(word in before for word in _DIGEST_CONTEXT)
+
+
+def prefixed_token(text: str, start: int, end: int) -> Span | None:
+    """`<prefix>_<random part>` of an unknown vendor (`gsk_...`, `tskey-auth-...`): short alphabetic
+    parts after the first are prefix too; the random part has upper case, lower case and digits and
+    reads as random (entropy, class switches, no words); the whole is not glued to more token or
+    base64 characters, and no part names a digest or an API object id (`sha512-`, `chatcmpl-`)."""
+    if not bounded(text, start, end) or text[end : end + 1] == "=" or _after_digest_name(text, start):
+        return None  # a base64 blob or a digest, not a token
+    value = text[start:end]
+    parts = value.replace("-", "_").split("_")
+    if any(part.lower() in _ID_PREFIXES for part in parts) or is_placeholder(value):
+        return None
+    skip = 1
+    while skip < min(3, len(parts) - 1) and parts[skip].isalpha() and len(parts[skip]) <= 8:
+        skip += 1
+    tail = "_".join(parts[skip:])
+    if max(map(len, parts[skip:])) < 12 or sum(map(str.isdigit, tail)) < 2 or _wordy(tail):
+        return None
+    if not (any(c.isupper() for c in tail) and any(c.islower() for c in tail)):
+        return None
+    if shannon_entropy(tail) < 4.0 or _class_switch_rate(tail) < 0.4:
+        return None
+    return start, end
+
+
+# Prefix words of hex values that are digests or ids, not credentials (`commit_<sha>`, `cache_<hash>`).
+_DIGEST_WORDS = _ID_PREFIXES | frozenset(
+    {
+        "sha",
+        "hash",
+        "commit",
+        "digest",
+        "checksum",
+        "etag",
+        "build",
+        "cache",
+        "span",
+        "request",
+        "id",
+        "uuid",
+        "tmp",
+        "temp",
+        "test",
+        "blob",
+        "tree",
+        "obj",
+        "object",
+        "rev",
+        "ref",
+        "node",
+        "sum",
+        "crc",
+        "fingerprint",
+        "fp",
+        "nonce",
+        "salt",
+        "iv",
+        "git",
+        "head",
+        "parent",
+        "block",
+        "tx",
+        "addr",
+        "hex",
+        "img",
+        "image",
+        "layer",
+        "model",
+        "ckpt",
+        "version",
+    }
+)
+
+
+def hex_token(text: str, start: int, end: int) -> Span | None:
+    """`<prefix>_<hex>`: not glued to more token characters, no prefix part names a digest or id, and
+    the hex mixes letters and digits the way random hex does."""
+    if not bounded(text, start, end) or text[end : end + 1] in (".", "=") or _after_digest_name(text, start):
+        return None
+    value = text[start:end]
+    *prefix, tail = value.split("_")
+    if any(part in _DIGEST_WORDS for part in prefix) or is_placeholder(value, tail):
+        return None
+    letters = sum(c.isalpha() for c in tail)
+    return (start, end) if 0.15 * len(tail) <= letters <= 0.7 * len(tail) else None
+
+
+def query_secret(text: str, start: int, end: int) -> Span | None:
+    """A query-string value after a secret-like parameter name: `generic`, and not words."""
+    return None if _wordy(text[start:end]) else _QUERY_GENERIC(text, start, end)
+
+
+def basic_credential(text: str, start: int, end: int) -> Span | None:
+    """base64 of `user:password` (docker config.json `auth`, npm `_auth`)."""
+    value = text[start:end]
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    user, sep, secret = decoded.partition(":")
+    if not sep or not user or len(secret) < 4 or not decoded.isprintable() or is_placeholder(secret):
+        return None
+    return start, end
+
+
+def b64_private_key(text: str, start: int, end: int) -> Span | None:
+    """A PEM private key, base64-encoded again (Kubernetes `tls.key`, kubeconfig `client-key-data`)."""
+    head = text[start : start + 80]
+    try:
+        decoded = base64.b64decode(head[: len(head) // 4 * 4], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return (start, end) if b"PRIVATE KEY" in decoded else None
+
+
+def unescaped(check: Validator) -> Validator:
+    """`check` on the value without a trailing JSON escape (`\\"password\\": \\"s3cr3t\\"`)."""
+
+    def trimmed(text: str, start: int, end: int) -> Span | None:
+        if end - start > 1 and text[end - 1] == "\\":
+            end -= 1
+        return check(text, start, end)
+
+    return trimmed
+
+
+_QUERY_GENERIC = generic(16, 3.0)
