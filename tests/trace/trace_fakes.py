@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from railguard.detect.redact import PII_KINDS, SECRET_KINDS
+from railguard.detect.secrets import find_secrets
 
 # A policy that blocks mail to outside addresses (the tests' engine).
 BLOCKING_POLICY = """
@@ -34,8 +35,8 @@ PII_SAMPLES: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"railguard_{name}", _DATA / f"{name}.py")
+def _load(name: str, folder: Path = _DATA) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"railguard_{name}", folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -43,11 +44,23 @@ def _load(name: str) -> ModuleType:
 
 
 def _redteam_samples() -> dict[str, tuple[str, str]]:
-    """One (value, text) per kind from the red-team generator: the kinds the first generator lacks."""
+    """One (value, text) per kind from the red-team generators: the kinds the first generator lacks."""
     out: dict[str, tuple[str, str]] = {}
     for row in _load("secrets_redteam").generate(seed=7, per_family=1, per_negative=0):
         for kind, start, end in ((s["kind"], s["start"], s["end"]) for s in row["spans"]):  # type: ignore[attr-defined]
             out.setdefault(kind, (row["text"][start:end], row["text"]))  # type: ignore[index]
+    # the second set labels vendor tokens by family under one kind ("api_token"); the vendor kind a
+    # planted value is stored under is whichever the scanner names for the labelled span
+    for row in _load("secrets_redteam2").generate(seed=7, per_vendor=1, per_family=1, per_negative=0):
+        text: str = row["text"]  # type: ignore[assignment]
+        for span in row["spans"]:  # type: ignore[attr-defined]
+            for found in find_secrets(text):
+                if found.start < span["end"] and span["start"] < found.end:
+                    out.setdefault(found.kind, (text[span["start"] : span["end"]], text))
+    # vendor rules no generator has a family for: the per-kind cases of the detector's own tests
+    cases = _load("test_secrets_generalise", Path(__file__).resolve().parents[1] / "detect").ALL_POSITIVES
+    for kind, template, value in cases:
+        out.setdefault(kind, (value, template.format(v=value)))
     return out
 
 
