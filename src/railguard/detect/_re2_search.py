@@ -8,7 +8,7 @@ from typing import Any
 
 import re2
 
-__all__ = ["Search", "span_searcher", "without_surrogates"]
+__all__ = ["Search", "match_tester", "span_searcher", "without_surrogates"]
 
 _NO_MATCH = (-1, -1)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -42,6 +42,28 @@ def span_searcher(regex: Any) -> Search:
         return None if spans[0] == _NO_MATCH else spans
 
     return search
+
+
+def match_tester(regex: Any, *, whole: bool) -> Callable[[str], bool]:
+    """Whether `regex` matches at the start of a text (`whole`: the whole text): the answer of
+    `regex.match(text) is not None` (`fullmatch`), without the generator, offset table and match
+    object the binding builds per call, for ASCII text (its bytes are its characters). Other text
+    takes the binding's own path. For tests called once or more per command on short words."""
+    slow = regex.fullmatch if whole else regex.match
+    compiled = getattr(regex, "_regexp", None)
+    if compiled is None or _UNANCHORED is None:
+        return lambda text: slow(text) is not None
+    match_re2 = compiled.Match
+    anchor = _UNANCHORED.ANCHOR_BOTH if whole else _UNANCHORED.ANCHOR_START
+
+    def test(text: str) -> bool:
+        if not text.isascii():
+            return slow(text) is not None
+        data = text.encode("ascii")
+        spans: Sequence[tuple[int, int]] = match_re2(anchor, data, 0, len(data))
+        return spans[0] != _NO_MATCH
+
+    return test
 
 
 def without_surrogates(text: str) -> str:

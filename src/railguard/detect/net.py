@@ -21,7 +21,7 @@ from typing import Any
 import re2
 
 from railguard.detect._budget import checkpoint
-from railguard.detect._re2_search import Search, span_searcher, without_surrogates
+from railguard.detect._re2_search import Search, match_tester, span_searcher, without_surrogates
 
 __all__ = [
     "INVALID_HOST",
@@ -117,6 +117,7 @@ _BARE_GROUP = _EXTRACT.groupindex["bare"]
 _IPV6_GROUP = _EXTRACT.groupindex["ipv6"]
 _SCP = re2.compile(r"(?i)^([a-z0-9._~-]+)@([a-z0-9.-]+|\[[0-9a-f:.]+\]):(.*)$")
 _SCHEME = re2.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):([/\\]*)")
+_is_scp = match_tester(_SCP, whole=False)  # tested on every operand of a network tool
 # For these, browsers (WHATWG) accept any run of `/` or `\` after the colon: `http:\\evil.com`.
 _SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 _TRAILING_PUNCTUATION = ".,;:!?'\")]}>"
@@ -206,7 +207,7 @@ def looks_like_host(operand: str) -> bool:
     text = operand.strip()
     if not text or text.startswith(("-", "@", "/", "./", "../", "~")):
         return False
-    if "://" in text or _SCP.match(text) is not None:
+    if "://" in text or _is_scp(text):
         return True
     hostport = text.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
     name = normalize_host(_host_of(hostport))
@@ -276,6 +277,7 @@ def normalize_host(host: str) -> str:
 
 
 _HOSTNAME = re2.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_is_host_name = match_tester(_HOSTNAME, whole=True)
 
 
 def is_hostname(host: str) -> bool:
@@ -285,7 +287,7 @@ def is_hostname(host: str) -> bool:
         return True
     last = host.rpartition(".")[2]
     ends_in_number = last.isdigit() or (last[:2] == "0x" and all(c in _HEX_DIGITS for c in last[2:]))
-    return _HOSTNAME.fullmatch(host) is not None and not ends_in_number
+    return _is_host_name(host) and not ends_in_number
 
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
@@ -567,7 +569,16 @@ def analyze_urls(urls: Iterable[str], *, allow: Sequence[str] = (), deny: Sequen
 
 def parse_url(url: str) -> UrlInfo:
     """Split a URL (or scheme-less `host:port/path`, or scp-style `user@host:path`) into its scheme and
-    candidate hosts. Whitespace inside is dropped first, as browsers do with tabs and newlines."""
+    candidate hosts. Whitespace inside is dropped first, as browsers do with tabs and newlines.
+    Remembered for URLs up to _MEMO_URL_CHARS (the answer is immutable): the shell rules and the
+    `net` fact read the same URLs of a command."""
+    return _parsed_url(url) if len(url) <= _MEMO_URL_CHARS else _parse_url(url)
+
+
+_MEMO_URL_CHARS = 2048
+
+
+def _parse_url(url: str) -> UrlInfo:
     text = "".join(url.split())
     scp = _SCP.match(text) if "://" not in text else None
     if scp is not None:
@@ -587,6 +598,9 @@ def parse_url(url: str) -> UrlInfo:
             hosts.append(_valid_or_masked(_classify_for_scheme(name, scheme)))
     unique = tuple({h.host: h for h in hosts}.values())
     return UrlInfo(text, scheme, unique, _redact(scheme, rest), has_userinfo)
+
+
+_parsed_url = functools.lru_cache(maxsize=4096)(_parse_url)
 
 
 # What stands for a host that is no valid name or IP in facts: such text may be anything the agent

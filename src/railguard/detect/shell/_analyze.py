@@ -170,7 +170,7 @@ def _rules_for(name: str) -> tuple[Rule, ...]:
     rules = _BY_NAME.get(name)
     if rules is None and name.startswith(("mkfs", "mkdosfs", "mkntfs")):
         rules = (_rules_fs.check_disk_tools,)
-    return (*(rules or ()), *_EVERY_COMMAND)
+    return (*rules, *_EVERY_COMMAND) if rules else _EVERY_COMMAND  # most programs: no tuple built
 
 
 def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFinding]:
@@ -253,7 +253,9 @@ def analyze_uncached(command: str, workspace: str | None, home: str | None) -> S
         return _failed("the command is not a string")
     if len(command) > MAX_COMMAND_CHARS:
         raise InputTooLarge("the shell command's length (characters)", len(command), MAX_COMMAND_CHARS)
-    if _KEY_NAMES.fullmatch(command.strip()):  # `<Enter>`, `<Ctrl-C>`: a key to press, not a command
+    stripped = command.strip()
+    # `<Enter>`, `<Ctrl-C>`: a key to press, not a command (the pattern starts with `<`: a cheap first test)
+    if stripped[:1] == "<" and _KEY_NAMES.fullmatch(stripped):
         return ShellAnalysis(commands=(), findings=(), unparsed=False, verdict="allow")
     command = _without_prompts(command)
     first, *others = [_analyze_one(text, workspace, home) for text in readings(command)]

@@ -43,6 +43,9 @@ def parse(script: str) -> tree_sitter.Tree:
     return parser.parse(script.encode("utf-8", "surrogatepass"))
 
 
+_GLOB_CHARS = frozenset("*?[")  # a word with one of these unquoted is a pattern
+
+
 def text_of(node: Node) -> str:
     raw = node.text
     return raw.decode("utf-8", "replace") if raw is not None else ""
@@ -199,7 +202,7 @@ class WordEvaluator:
         kind = node.type
         if kind == "word" or kind == "number":
             raw = text_of(node)
-            if not quoted and any(c in raw for c in "*?["):
+            if not quoted and not _GLOB_CHARS.isdisjoint(raw):
                 word.glob = True
             if not quoted and ("{" in raw or "," in raw):
                 word.brace = True
@@ -236,7 +239,7 @@ class WordEvaluator:
             self._children(node, word, quoted=quoted)
         else:
             raw = text_of(node)
-            if not quoted and any(c in raw for c in "*?["):
+            if not quoted and not _GLOB_CHARS.isdisjoint(raw):
                 word.glob = True
             word.text += raw
 
