@@ -8,6 +8,8 @@ admin (all of them, and admin). A key of tenant "*" acts in every tenant.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hmac
 import threading
 import time
@@ -83,9 +85,12 @@ class Principal:
 
 
 class Authenticator:
-    """Keys looked up by hash, cached for `cache_s` (a revocation reaches every replica within it;
-    on the replica that revoked, at once). `limiter`: per-key rate limits (default: in this process;
-    see _ratelimit.py for the one shared by replicas)."""
+    """Keys looked up by hash, cached for `cache_s` from the start of the lookup (a revocation
+    reaches every replica within it; on the replica that revoked, at once: `forget`). The hot path
+    never waits on the store for a known key: concurrent requests with a key not cached share one
+    lookup, and a key used in the second half of its window is looked up again in the background
+    while the cached answer, still within its bound, serves. `limiter`: per-key rate limits
+    (default: in this process; see _ratelimit.py for the one shared by replicas)."""
 
     def __init__(
         self,
@@ -101,25 +106,39 @@ class Authenticator:
         self.cache_s = cache_s
         self.limiter: Limiter = limiter or RateLimiter(clock)
         self._clock = clock
+        # secret -> (key or None, when its lookup started)
         self._cache: OrderedDict[str, tuple[ApiKey | None, float]] = OrderedDict()
+        self._pending: dict[str, concurrent.futures.Future[ApiKey | None]] = {}
+        self._generation = 0  # bumped by `forget`: a lookup started before it is not cached
         self._lock = threading.Lock()
+        self._lookups: concurrent.futures.ThreadPoolExecutor | None = None
         self.sessions = Sessions(keys.store)
 
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._pending.clear()  # a lookup already under way may predate the revocation
+            self._generation += 1
+
+    def close(self) -> None:
+        with self._lock:
+            lookups, self._lookups = self._lookups, None
+        if lookups is not None:
+            lookups.shutdown(wait=True)
 
     async def principal(self, secret: str | None) -> Principal:
         if not secret:
             raise AuthError(
                 401, "an 'Authorization: Bearer <key>' header is required (railguard keys create)"
             )
-        found = self._cached(secret)
-        if found is None:
+        if self.cache_s <= 0:
             key = await run_in_threadpool(self.keys.authenticate, secret)
-            self._remember(secret, key)
         else:
-            key = found[0]
+            found = self._cached(secret)
+            if found is None:  # shielded: a caller that leaves does not cancel the others' lookup
+                key = await asyncio.shield(asyncio.wrap_future(self._lookup(secret)))
+            else:
+                key = found[0]
         if key is None:
             raise AuthError(401, "unknown or revoked key")
         return await self._admit(key, None)
@@ -153,20 +172,42 @@ class Authenticator:
         return Principal(key, session)
 
     def _cached(self, secret: str) -> tuple[ApiKey | None] | None:
+        """The cached answer while within its bound (refreshed in the background past half of it)."""
+        now = self._clock()
         with self._lock:
             hit = self._cache.get(secret)
-            if hit is None or hit[1] < self._clock():
+            if hit is None or now >= hit[1] + self.cache_s:
                 return None
-            return (hit[0],)
+            if now < hit[1] + self.cache_s / 2 or secret in self._pending:
+                return (hit[0],)
+        self._lookup(secret)
+        return (hit[0],)
 
-    def _remember(self, secret: str, key: ApiKey | None) -> None:
-        if self.cache_s <= 0:
-            return
+    def _lookup(self, secret: str) -> concurrent.futures.Future[ApiKey | None]:
+        """The store lookup of `secret`: the one under way, else a new one (cached when done)."""
         with self._lock:
-            self._cache[secret] = (key, self._clock() + self.cache_s)
-            self._cache.move_to_end(secret)
-            while len(self._cache) > 10_000:
-                self._cache.popitem(last=False)
+            pending = self._pending.get(secret)
+            if pending is not None:
+                return pending
+            if self._lookups is None:
+                self._lookups = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="railguard-keys")
+            started, generation = self._clock(), self._generation
+            pending = self._lookups.submit(self.keys.authenticate, secret)
+            self._pending[secret] = pending
+
+        def done(future: concurrent.futures.Future[ApiKey | None]) -> None:
+            with self._lock:
+                if self._pending.get(secret) is future:
+                    del self._pending[secret]
+                if future.cancelled() or future.exception() is not None or generation != self._generation:
+                    return
+                self._cache[secret] = (future.result(), started)
+                self._cache.move_to_end(secret)
+                while len(self._cache) > 10_000:
+                    self._cache.popitem(last=False)
+
+        pending.add_done_callback(done)
+        return pending
 
 
 def bearer(request: Request) -> str | None:

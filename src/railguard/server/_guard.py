@@ -157,6 +157,10 @@ class GuardService:
     # -- the work --------------------------------------------------------------------------------
 
     def action_for(self, principal: Principal, body: Any) -> Action:
+        if type(body) is dict and not principal.all_tenants:  # the key's tenant, parsed with the rest
+            context = body.get("context")
+            if context is None or (type(context) is dict and "tenant" not in context):
+                body = {**body, "context": {**(context or {}), "tenant": principal.key.tenant}}
         try:
             action = Action.from_dict(body)
         except (ValueError, TypeError) as err:
