@@ -130,3 +130,29 @@ def test_serve_workers_share_the_count_on_sqlite_too(tmp_path: Path, monkeypatch
         state.guard.close()
         state.writer.close()
         state.store.close()
+
+
+def test_a_key_without_limit_is_never_counted(serve: Callable[..., RunningServer]) -> None:
+    """A rate no deployment can reach (1e9/s and up) is "no limit": its requests claim no window of
+    the shared count, so none of them waits on the store when a window ends; a limited key on the
+    same server still claims and still gets its 429."""
+    settings = ServerSettings(shared_rate_limits=True, key_cache_s=0.0)
+    server = serve(app_settings=settings)
+    ring = KeyRing(server.store)
+    free_key = ring.create(tenant="acme", role="agent", actor="test", rate_per_s=1e9)
+    slow_key = ring.create(tenant="acme", role="agent", actor="test", rate_per_s=0.01)
+    free, slow = free_key.key, slow_key.key
+    action = {"tool": "bash", "args": {"command": "ls"}}
+
+    def evaluate(key: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"}
+        return httpx.post(f"{server.base_url}/v1/guard/evaluate", json=action, headers=headers, timeout=30)
+
+    def counted() -> set[str]:
+        with server.store.driver_transaction(write=False) as tx:
+            return {row[0] for row in tx.rows("SELECT key_id FROM rate_windows", ())}
+
+    assert [evaluate(free).status_code for _ in range(5)] == [200] * 5
+    assert free_key.info.id not in counted()
+    assert evaluate(slow).status_code == 200 and evaluate(slow).status_code == 429
+    assert counted() & {free_key.info.id, slow_key.info.id} == {slow_key.info.id}

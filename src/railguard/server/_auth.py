@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from railguard.server._ratelimit import NEED_STORE, Limiter, RateLimiter
+from railguard.server._ratelimit import NEED_STORE, Limiter, RateLimiter, unlimited
 from railguard.store import ALL_TENANTS, ApiKey, KeyNotFound, KeyRing, Session, Sessions
 
 PERMISSIONS: dict[str, frozenset[str]] = {  # "describe": read the API's own description (every role)
@@ -162,6 +162,8 @@ class Authenticator:
 
     async def _admit(self, key: ApiKey, session: Session | None) -> Principal:
         rate = key.rate_per_s or self.default_rate_per_s
+        if unlimited(rate):
+            return Principal(key, session)
         taken = self.limiter.take(key.id, rate)
         if taken is NEED_STORE:  # a shared limiter's share ran out: claim more, off the event loop
             wait = await run_in_threadpool(self.limiter.claim, key.id, rate)

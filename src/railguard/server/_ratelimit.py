@@ -24,7 +24,16 @@ class _NeedStore:
 
 
 NEED_STORE: Final = _NeedStore()
-MAX_PER_WINDOW = 2**31 - 1  # the store's counter is a 32-bit integer ("no limit" keys use 1e9 and up)
+MAX_PER_WINDOW = 2**31 - 1  # the store's counter is a 32-bit integer
+# A key at this rate or above has no limit: no deployment serves a billion requests a second, so its
+# requests are not counted at all (no claim of a shared window stalls them at each window's end).
+UNLIMITED_RATE: Final = 1e9
+
+
+def unlimited(rate: float) -> bool:
+    return rate >= UNLIMITED_RATE
+
+
 SHARES_PER_WINDOW = 16  # a replica claims 1/16 of a window at a time: 16 statements per busy key-window
 
 
