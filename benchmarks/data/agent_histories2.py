@@ -275,7 +275,7 @@ def generate(
     truth.legit = _legit_changes(rng, fleet, days)
     if plants:
         truth.plants = _assign_plants(rng, fleet, days, start_ts)
-    holidays = {t: _holidays(rng, days) for t in {a.tenant for a in fleet}}
+    holidays = {t: _holidays(rng, days) for t in sorted({a.tenant for a in fleet})}
     policy_rev_day = {t: rng.uniform(5, days - 5) for t in holidays}  # a harmless tenant-wide revision
     outage = (start_ts + rng.uniform(3, days - 3) * DAY_S, rng.choice(TOOLS))  # one hour, one tool
     truth.legit.append(
