@@ -5,8 +5,8 @@ samples of the window are scanned for the day boundary where they moved most (Ma
 Bonferroni-corrected over the boundaries tried, a minimum number of samples on both sides), and a
 change is reported only when it is also large in practice (a ratio and an absolute floor against the
 baseline median). Rates use a two-proportion test, recurrences a binomial tail against a small
-background rate. Weekdays are compared with weekdays and weekends with weekends (see _stats); a nightly
-lull is not modelled.
+background rate. Where a baseline shows a weekly rhythm, weekdays are compared with weekdays and weekends
+with weekends (see _stats); a nightly lull is not modelled.
 """
 
 from __future__ import annotations
@@ -544,8 +544,8 @@ def _worse_metrics(
 ) -> list[tuple[str, float, float, float]]:
     if len(before) < 10 or len(after) < 10:
         return []
-    # Samples are (time, value), compared season by season (weekdays with weekdays): a change first seen
-    # just before a weekend is not blamed for the weekend's different work.
+    # Samples are (time, value), compared season by season (weekdays with weekdays) when the runs before
+    # show a weekly rhythm: a change first seen just before a weekend is not blamed for its different work.
     labelled_before: list[tuple[float, float]] = [
         (r.start_ns / NS, labels[r.trace_id]) for r in before if r.trace_id in labels
     ]
