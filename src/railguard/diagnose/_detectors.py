@@ -5,7 +5,8 @@ samples of the window are scanned for the day boundary where they moved most (Ma
 Bonferroni-corrected over the boundaries tried, a minimum number of samples on both sides), and a
 change is reported only when it is also large in practice (a ratio and an absolute floor against the
 baseline median). Rates use a two-proportion test, recurrences a binomial tail against a small
-background rate. Seasonality-free: a nightly lull is not modelled.
+background rate. Where a baseline shows a weekly rhythm, weekdays are compared with weekdays and weekends
+with weekends (see _stats); a nightly lull is not modelled.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from railguard.diagnose._stats import (
     MAD_SCALE,
     all_successes_lower_bound,
     binomial_upper_tail,
-    mad,
-    mann_whitney_greater,
-    median,
     normal_sf,
     proportion_greater,
     scan_shift,
+    seasonal_mann_whitney_greater,
+    seasonal_proportion_greater,
 )
 from railguard.diagnose.findings import Finding
 
@@ -99,8 +99,7 @@ def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: Shif
         if shift is None:
             continue
         before, after = shift.before_median, shift.after_median
-        baseline = [v for t, v, _, _ in samples if t < shift.boundary]
-        spread = MAD_SCALE * mad(baseline) if baseline else 0.0
+        spread = shift.spread
         delta = after - before if spec.increase else before - after
         ratio = (
             (after / before if before else math.inf)
@@ -545,28 +544,38 @@ def _worse_metrics(
 ) -> list[tuple[str, float, float, float]]:
     if len(before) < 10 or len(after) < 10:
         return []
-    labelled_before = [labels[r.trace_id] for r in before if r.trace_id in labels]
-    labelled_after = [labels[r.trace_id] for r in after if r.trace_id in labels]
+    # Samples are (time, value), compared season by season (weekdays with weekdays) when the runs before
+    # show a weekly rhythm: a change first seen just before a weekend is not blamed for its different work.
+    labelled_before: list[tuple[float, float]] = [
+        (r.start_ns / NS, labels[r.trace_id]) for r in before if r.trace_id in labels
+    ]
+    labelled_after: list[tuple[float, float]] = [
+        (r.start_ns / NS, labels[r.trace_id]) for r in after if r.trace_id in labels
+    ]
     if len(labelled_before) >= 5 and len(labelled_after) >= 5:
         rates = {"labelled failure rate": (labelled_before, labelled_after)}
     else:
         rates = {
-            "failed-run rate": ([int(r.errors > 0) for r in before], [int(r.errors > 0) for r in after]),
-            "blocked-run rate": ([int(r.blocks > 0) for r in before], [int(r.blocks > 0) for r in after]),
+            "failed-run rate": _timed(before, lambda r: int(r.errors > 0), after),
+            "blocked-run rate": _timed(before, lambda r: int(r.blocks > 0), after),
         }
     worse = []
     tests = len(rates) + 1
     for name, (b, a) in rates.items():
-        _z, p = proportion_greater(sum(b), len(b), sum(a), len(a))
-        rb, ra = sum(b) / len(b), sum(a) / len(a)
+        _z, p, rb, ra = seasonal_proportion_greater(b, a)
         if p * tests <= ALPHA_RATE and ra - rb >= 0.05 and ra >= 1.5 * rb:
             worse.append((name, rb, ra, p * tests))
     if not labelled_before:
-        cb, ca = [float(r.cost_usd) for r in before], [float(r.cost_usd) for r in after]
-        _z, p = mann_whitney_greater(cb, ca)
-        if p * tests <= ALPHA and median(cb) > 0 and median(ca) >= 1.5 * median(cb):
-            worse.append(("cost per run", median(cb), median(ca), p * tests))
+        _z, p, mb, ma = seasonal_mann_whitney_greater(*_timed(before, lambda r: float(r.cost_usd), after))
+        if p * tests <= ALPHA and mb > 0 and ma >= 1.5 * mb:
+            worse.append(("cost per run", mb, ma, p * tests))
     return worse
+
+
+def _timed(
+    before: list[Any], value_of: Callable[[Any], float], after: list[Any]
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    return [(r.start_ns / NS, value_of(r)) for r in before], [(r.start_ns / NS, value_of(r)) for r in after]
 
 
 # -- refusals and approvals -----------------------------------------------------------------------
@@ -576,6 +585,13 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _HEXISH = re.compile(r"\b[0-9a-f]{7,}\b")
 _EMAIL = re.compile(r"^[^@\s]+@([^@\s]+)$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://([^/?#]+)", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def _id_like(m: re.Match[str]) -> str:
+    """A word of letters and digits both (a short hash, a generated name) is an id, whatever its length."""
+    w = m.group(0)
+    return "H" if not w.isdigit() and not w.isalpha() else w
 
 
 def argument_shape(tool: str, args_json: str | None) -> str:
@@ -603,7 +619,7 @@ def _value_shape(key: str, value: Any) -> str:
     text = str(value).strip()
     if key in ("command", "cmd", "script", "sql", "query"):
         text = _QUOTED.sub("S", text)
-        text = _HEXISH.sub("H", text)
+        text = _WORD.sub(_id_like, _HEXISH.sub("H", text[:400]))
         return " ".join(_NUMBER.sub("N", text).split())[:200]
     email = _EMAIL.match(text)
     if email:

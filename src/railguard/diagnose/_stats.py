@@ -2,8 +2,14 @@
 (normal approximation with tie correction), a two-proportion test, binomial tails, and a change-point
 scan that finds the day boundary where a metric moved most significantly.
 
-Baselines are seasonality-free: a daily or weekly rhythm is not modelled, so a detector compares the
-samples before a boundary with those after it, never an hour of the day with the same hour before.
+A comparison is stratified by the weekly rhythm only where the baseline shows one: when the samples
+before the boundary differ between weekdays and weekends (a two-sided Mann-Whitney test, enough samples
+of each), weekday samples are compared with weekday samples and weekend ones with weekend ones (UTC
+days), and the evidence is combined in one test (van Elteren's weighting of Mann-Whitney, Cochran-
+Mantel-Haenszel for rates), so a change that only the weekend's different work brings is no change.
+Otherwise the comparison is pooled: splitting an agent without a rhythm would only cost power. A season
+seen on one side only is left out of a stratified test. The daily rhythm is not modelled: a boundary
+splits whole days, so each side holds every hour.
 """
 
 from __future__ import annotations
@@ -54,14 +60,130 @@ def ranks(values: Sequence[float]) -> tuple[list[float], float]:
     return out, tie_term
 
 
-def _u_test(rank_sum_after: float, n1: int, n2: int, tie_term: float) -> float:
-    """z of the one-sided Mann-Whitney test (normal approximation, tie-corrected, continuity-corrected)."""
+def _u_parts(rank_sum_after: float, n1: int, n2: int, tie_term: float) -> tuple[float, float]:
+    """U of the sample after minus its expectation, and its tie-corrected variance."""
     n = n1 + n2
     u = rank_sum_after - n2 * (n2 + 1) / 2
-    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
+    return u - n1 * n2 / 2, n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
+
+
+def _z(excess: float, variance: float) -> float:
+    """z of a summed one-sided statistic, continuity-corrected."""
+    return 0.0 if variance <= 0 else (excess - 0.5) / math.sqrt(variance)
+
+
+def _u_test(rank_sum_after: float, n1: int, n2: int, tie_term: float) -> float:
+    """z of the one-sided Mann-Whitney test (normal approximation, tie-corrected, continuity-corrected)."""
+    return _z(*_u_parts(rank_sum_after, n1, n2, tie_term))
+
+
+WEEKEND = 1
+RHYTHM_ALPHA = 0.01  # two-sided; a rhythm seen wrongly costs a little power (_van_elteren), not the finding
+RHYTHM_MIN = 5  # samples of each season a baseline needs before a rhythm can be seen in it
+
+
+def season_of(ts: float) -> int:
+    """The stratum of a UTC timestamp: 0 on weekdays, WEEKEND on Saturdays and Sundays."""
+    return WEEKEND if (int(ts // 86_400) + 3) % 7 >= 5 else 0  # 1970-01-01 was a Thursday
+
+
+def weekly_rhythm(baseline: Sequence[tuple[float, float]]) -> bool:
+    """Whether a baseline's (time, value) samples differ between weekdays and weekends (two-sided
+    Mann-Whitney at RHYTHM_ALPHA, RHYTHM_MIN samples of each season at least)."""
+    weekend = [v for t, v in baseline if season_of(t) == WEEKEND]
+    weekdays = [v for t, v in baseline if season_of(t) != WEEKEND]
+    if len(weekend) < RHYTHM_MIN or len(weekdays) < RHYTHM_MIN:
+        return False
+    rank, tie_term = ranks([*weekdays, *weekend])
+    excess, variance = _u_parts(sum(rank[len(weekdays) :]), len(weekdays), len(weekend), tie_term)
+    return variance > 0 and 2 * normal_sf((abs(excess) - 0.5) / math.sqrt(variance)) <= RHYTHM_ALPHA
+
+
+def _mh_weight(n_before: int, n_after: int) -> float:
+    """A season's weight in a combined effect: n0 n1 / (n0 + n1), so a season with a handful of samples
+    on one side (a weekend barely begun before the change) cannot swing the baseline."""
+    return n_before * n_after / (n_before + n_after)
+
+
+def _van_elteren(parts: Sequence[tuple[float, float, int]]) -> float:
+    """z of per-season Mann-Whitney parts (U excess, variance, season size) combined with weights
+    1 / (size + 1), the locally most powerful stratified rank test for a common shift; with one part,
+    the plain test. The continuity correction is the largest weight's half unit."""
+    if len(parts) == 1:
+        return _z(parts[0][0], parts[0][1])
+    excess = sum(e / (n + 1) for e, _, n in parts)
+    variance = sum(v / (n + 1) ** 2 for _, v, n in parts)
     if variance <= 0:
         return 0.0
-    return (u - n1 * n2 / 2 - 0.5) / math.sqrt(variance)
+    return (excess - 0.5 / (min(n for _, _, n in parts) + 1)) / math.sqrt(variance)
+
+
+def _strata(
+    before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]]
+) -> list[tuple[list[float], list[float]]]:
+    """(before, after) values per season seen on both sides when the baseline has a weekly rhythm;
+    one pooled pair otherwise (or when no season is seen on both sides)."""
+    pooled = [([v for _, v in before], [v for _, v in after])] if before and after else []
+    if not weekly_rhythm(before):
+        return pooled
+    b: dict[int, list[float]] = {}
+    a: dict[int, list[float]] = {}
+    for side, samples in ((b, before), (a, after)):
+        for t, v in samples:
+            side.setdefault(season_of(t), []).append(v)
+    both = sorted(a.keys() & b.keys())
+    return [(b[s], a[s]) for s in both] if both else pooled
+
+
+def seasonal_mann_whitney_greater(
+    before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]]
+) -> tuple[float, float, float, float]:
+    """Mann-Whitney over (time, value) samples, stratified by season where the baseline has a weekly
+    rhythm (see _strata). Returns (z, p, before, after): the seasons' medians with Mantel-Haenszel
+    weights (_mh_weight); pooled, the plain test and medians."""
+    strata = _strata(before, after)
+    if len(strata) == 1:
+        b, a = strata[0]
+        z, p = mann_whitney_greater(b, a)
+        return z, p, median(b), median(a)
+    parts = []
+    med_b = med_a = weight = 0.0
+    for b, a in strata:
+        rank, tie_term = ranks([*b, *a])
+        parts.append((*_u_parts(sum(rank[len(b) :]), len(b), len(a), tie_term), len(b) + len(a)))
+        w = _mh_weight(len(b), len(a))
+        med_b, med_a, weight = med_b + w * median(b), med_a + w * median(a), weight + w
+    if not weight:
+        return 0.0, 1.0, 0.0, 0.0
+    z = _van_elteren(parts)
+    return z, normal_sf(z), med_b / weight, med_a / weight
+
+
+def seasonal_proportion_greater(
+    before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]]
+) -> tuple[float, float, float, float]:
+    """Cochran-Mantel-Haenszel test that a 0/1 outcome (time, 0 or 1) is more frequent after,
+    stratified by season where the baseline has a weekly rhythm (see _strata). Returns (z, p, rate
+    before, rate after), the seasons' rates with Mantel-Haenszel weights (_mh_weight); pooled, the
+    plain two-proportion test and rates."""
+    strata = _strata(before, after)
+    if len(strata) == 1:
+        b, a = strata[0]
+        z, p = proportion_greater(int(sum(b)), len(b), int(sum(a)), len(a))
+        return z, p, sum(b) / len(b), sum(a) / len(a)
+    excess = variance = rate_b = rate_a = weight = 0.0
+    for b, a in strata:
+        n0, n1, e0, e1 = len(b), len(a), sum(b), sum(a)
+        n, e = n0 + n1, e0 + e1
+        excess += e1 - n1 * e / n
+        if n > 1:
+            variance += n0 * n1 * e * (n - e) / (n * n * (n - 1))
+        w = _mh_weight(n0, n1)
+        rate_b, rate_a, weight = rate_b + w * e0 / n0, rate_a + w * e1 / n1, weight + w
+    if not weight:
+        return 0.0, 1.0, 0.0, 0.0
+    z = 0.0 if variance <= 0 else excess / math.sqrt(variance)
+    return z, normal_sf(z), rate_b / weight, rate_a / weight
 
 
 def mann_whitney_greater(before: Sequence[float], after: Sequence[float]) -> tuple[float, float]:
@@ -127,6 +249,7 @@ class Shift:
     n_after: int
     z: float
     p: float  # Bonferroni-adjusted over the boundaries tried
+    spread: float = 0.0  # robust sd of the baseline around its seasons' medians (MAD_SCALE x MAD)
 
     @property
     def ratio(self) -> float:
@@ -143,32 +266,71 @@ def scan_shift(
 ) -> Shift | None:
     """The boundary where the metric (time, value samples) rose (or fell) most significantly, if the
     best one passes a Bonferroni-corrected Mann-Whitney test; None otherwise. The samples after the
-    boundary are all later ones, so only a sustained change qualifies."""
+    boundary are all later ones, so only a sustained change qualifies. Where the samples before a
+    boundary show a weekly rhythm (weekly_rhythm), its test is stratified by season over the seasons
+    seen on both sides (_van_elteren); elsewhere it is pooled, as is every test without a rhythm."""
     ordered = thin(sorted(samples))
-    times = [t for t, _ in ordered]
-    sign = 1.0 if increase else -1.0
-    # The pooled ranks do not depend on the split: rank once, then each boundary is a prefix sum.
-    rank, tie_term = ranks([sign * v for _, v in ordered])
-    prefix = [0.0]
-    for r in rank:
-        prefix.append(prefix[-1] + r)
-    n = len(ordered)
-    tried: list[tuple[float, float, int]] = []
+    pooled = _Stratum([t for t, _ in ordered], [v for _, v in ordered], increase)
+    seasons = [
+        _Stratum([t for t, _ in rows], [v for _, v in rows], increase)
+        for season in sorted({season_of(t) for t, _ in ordered})
+        if (rows := [(t, v) for t, v in ordered if season_of(t) == season])
+    ]
+    tried: list[tuple[float, float, bool]] = []
     for boundary in boundaries:
-        split = _bisect(times, boundary)
-        if split < min_samples or n - split < min_samples:
+        split = _bisect(pooled.times, boundary)
+        if split < min_samples or len(ordered) - split < min_samples:
             continue
-        z = _u_test(prefix[n] - prefix[split], split, n - split, tie_term)
-        tried.append((z, boundary, split))
+        parts = []
+        if len(seasons) > 1 and weekly_rhythm(ordered[:split]):
+            splits = [_bisect(s.times, boundary) for s in seasons]
+            parts = [
+                (*s.u_parts(k), len(s.times))
+                for k, s in zip(splits, seasons, strict=True)
+                if 0 < k < len(s.times)
+            ]
+        stratified = bool(parts)
+        tried.append((_van_elteren(parts) if parts else _z(*pooled.u_parts(split)), boundary, stratified))
     if not tried:
         return None
-    z, boundary, split = max(tried)
+    z, boundary, stratified = max(tried)
     p = min(1.0, normal_sf(z) * len(tried))
     if p > alpha:
         return None
-    before_values = [v for _, v in ordered[:split]]
-    after_values = [v for _, v in ordered[split:]]
-    return Shift(boundary, median(before_values), median(after_values), split, len(ordered) - split, z, p)
+    if not stratified:
+        split = _bisect(pooled.times, boundary)
+        base, later = pooled.values[:split], pooled.values[split:]
+        spread = MAD_SCALE * mad(base)
+        return Shift(boundary, median(base), median(later), split, len(later), z, p, spread)
+    med_b = med_a = weight = 0.0
+    residuals: list[float] = []
+    n_before = n_after = 0
+    for stratum in seasons:
+        split = _bisect(stratum.times, boundary)
+        if split == 0 or split == len(stratum.times):
+            continue
+        base, later = stratum.values[:split], stratum.values[split:]
+        center, w = median(base), _mh_weight(split, len(later))
+        med_b, med_a, weight = med_b + w * center, med_a + w * median(later), weight + w
+        residuals += [v - center for v in base]
+        n_before, n_after = n_before + split, n_after + len(later)
+    spread = MAD_SCALE * median([abs(r) for r in residuals])
+    return Shift(boundary, med_b / weight, med_a / weight, n_before, n_after, z, p, spread)
+
+
+class _Stratum:
+    """Time-ordered samples ranked once: each split's rank sum after it is a prefix-sum difference."""
+
+    def __init__(self, times: list[float], values: list[float], increase: bool) -> None:
+        self.times, self.values = times, values
+        rank, self.tie_term = ranks([v if increase else -v for v in values])
+        self.prefix = [0.0]
+        for r in rank:
+            self.prefix.append(self.prefix[-1] + r)
+
+    def u_parts(self, split: int) -> tuple[float, float]:
+        n = len(self.times)
+        return _u_parts(self.prefix[n] - self.prefix[split], split, n - split, self.tie_term)
 
 
 MAX_SAMPLES = 4000
