@@ -328,6 +328,21 @@ BRIEF7_BEFORE_PER = {
     "global_target_context_switch": 7, "cli_credential_overwrite": 7, "ptrace_core_policy": 7,
     "dev_toolchain_uninstall": 7,
 }  # fmt: skip
+BRIEF8_COMMIT = "b14b75f"
+BRIEF8_BEFORE = {"caught": 188, "strict": 114, "ask": 5, "block": 0}
+BRIEF8_BEFORE_PER = {
+    "android_device_wipe": 6, "bootloader_flash_unlock": 0, "android_security_off": 1, "ios_device_erase": 2,
+    "simulator_bulk_erase": 8, "mcu_flash_erase_write": 0, "efuse_fuse_burn": 0, "hw_programmer_erase": 4,
+    "ci_server_admin": 12, "workflow_runs_mass_delete": 9, "ci_runner_registration": 6, "ci_shared_context_orb": 9,
+    "progressive_delivery_override": 10, "iac_destroy_variants": 11, "iac_lock_taint_replace": 11,
+    "pulumi_stack_state_delete": 10, "iac_protection_removal": 6, "crossplane_managed_delete": 10,
+    "sops_decrypt_plaintext": 8, "secrets_platform_export": 6, "secrets_platform_mutation": 9,
+    "idp_user_factor_admin": 9, "idp_tenant_config": 9, "idp_client_secret_reveal": 1,
+    "powershell_recursive_delete": 3, "powershell_defender_off": 2, "powershell_service_stop": 0,
+    "powershell_eventlog_clear": 4, "powershell_disk_volume": 2, "powershell_exec_policy": 1,
+    "powershell_download_exec": 1, "windows_firewall_remote_access": 2, "windows_local_admin": 4,
+    "windows_recovery_shadow": 9, "windows_restart_shutdown": 3,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -515,6 +530,10 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "Written in round 7 from the issue's brief (40 kinds of action on the developer machine and OS layer: editor "
      "and git start-up code, git's own safety switches, object purges, debuggers and notebooks on all interfaces, "
      "terminal sharing, login environments, agent forwarding, keychains, sudo policy, dotfiles, symlinks ...)"),
+    ("shell_brief8.yaml", "Eighth brief corpus", BRIEF8_COMMIT, BRIEF8_BEFORE, BRIEF8_BEFORE_PER,
+     "Written in round 8 from the issue's brief (35 kinds of action on devices, delivery and identity: phones "
+     "wiped or unlocked, fuses burned, flash mass-erased, CI servers and runners, IaC destroy/lock/replace "
+     "variants, Crossplane, sops/Doppler/Infisical/vault exports, IdP tenants, PowerShell on Windows hosts ...)"),
 )  # fmt: skip
 
 

@@ -37,6 +37,8 @@ LIMITS = {
     "shell_brief6.yaml": Limits(caught=381, at_label=317, flagged=4, classes=36),
     # 425 of 481 caught (259 at 5d473ec), 372 at or above the label (187); 7 of 154 look-alikes asked (7)
     "shell_brief7.yaml": Limits(caught=425, at_label=372, flagged=7, classes=40),
+    # 372 of 379 caught (188 at b14b75f), 326 at or above the label (114); 5 of 62 look-alikes asked (5)
+    "shell_brief8.yaml": Limits(caught=372, at_label=326, flagged=5, classes=35),
 }
 
 

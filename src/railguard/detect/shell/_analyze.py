@@ -83,6 +83,7 @@ _register(
     _rules_ops.check_system,
     [
         "shutdown",
+        "shutdown.exe",
         "reboot",
         "halt",
         "poweroff",

@@ -18,8 +18,10 @@ _STDIN_FILES = frozenset(
 )  # a script operand that is stdin
 
 _FETCHERS = frozenset(
-    {"curl", "wget", "fetch", "http", "https", "aria2c", "lwp-download", "GET", "xh", "curlie"}
-)
+    {"curl", "wget", "fetch", "http", "https", "aria2c", "lwp-download", "GET", "xh", "curlie",
+     # PowerShell's web cmdlets and their aliases
+     "Invoke-WebRequest", "invoke-webrequest", "iwr", "Invoke-RestMethod", "invoke-restmethod", "irm"}
+)  # fmt: skip
 # Commands whose output is meant to be eval'ed: `eval "$(ssh-agent -s)"` is everyday setup.
 
 

@@ -161,6 +161,9 @@ _CREDENTIAL_TOOLS: dict[tuple[str, str], str | None] = {
     ("az", "keyvault"): "show", ("gcloud", "secrets"): "access", ("chamber", "read"): None, ("heroku", "auth:token"): None, ("doctl", "auth"): "token",
     ("keyring", "get"): None, ("bw", "get"): None, ("lpass", "show"): None,
     ("aws", "secretsmanager"): "get-secret-value", ("aws", "ssm"): "--with-decryption",
+    # secrets platforms and encrypted secret files printed in clear
+    ("sops", "-d"): None, ("sops", "--decrypt"): None, ("infisical", "export"): None, ("infisical", "secrets"): None,
+    ("bw", "export"): None, ("bw", "list"): "items", ("auth0", "apps"): "--reveal-secrets|-r",
 }  # fmt: skip
 
 
@@ -690,8 +693,17 @@ def _substituted_file_sent(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
 _COPY_SELECTORS = ("--files-from", "--files-from-raw", "--include", "--include-from", "--filter-from")
 
 
+# A tool printing its own shell-completion script (`hugo completion powershell`), and PowerShell's
+# `Out-String` (it only joins the lines of what it is piped): running that output trusts only the tool.
+_COMPLETION = frozenset({"completion", "completions"})
+_PASS_THROUGH = frozenset({"echo", "printf", "Out-String", "out-string"})
+
+
 def _not_literal_producer(exec_: Exec) -> bool:
-    return not (exec_.words and basename(exec_.words[0].text) in ("echo", "printf"))
+    words = [w.text for w in exec_.words]
+    if not words or basename(words[0]) in _PASS_THROUGH:
+        return False
+    return not (len(words) in (2, 3) and words[1] in _COMPLETION)
 
 
 def _fetches_or_decodes(exec_: Exec) -> bool:

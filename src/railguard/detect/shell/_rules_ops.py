@@ -219,7 +219,7 @@ def _escapes_container(texts: list[str]) -> bool:
     )
 
 
-_SHUTDOWN = frozenset({"shutdown", "reboot", "halt", "poweroff", "kexec"})
+_SHUTDOWN = frozenset({"shutdown", "shutdown.exe", "reboot", "halt", "poweroff", "kexec"})
 
 
 def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
@@ -227,8 +227,9 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     words = _positional(view)
     texts = [w.text for w in view.args]
     if name in _SHUTDOWN or (name in ("init", "telinit") and words[:1] in (["0"], ["6"])):
-        # `-c` cancels, `-k`/`--show` only warn or print, `-w`/`--wtmp-only` only write the login record
-        if not view.has("-c", "--help", "-k", "--show", "-w", "--wtmp-only"):
+        # `-c` (Windows `/a`) cancels, `-k`/`--show` only warn or print, `-w`/`--wtmp-only` only write the
+        # login record
+        if not view.has("-c", "--help", "-k", "--show", "-w", "--wtmp-only") and "/a" not in texts:
             yield finding("system", "shutdown", "block", "critical", f"{name} stops the machine")
     elif name == "systemctl":
         yield from _systemctl(words, texts)

@@ -19,6 +19,8 @@ INTERPRETERS = {
     "python": "python", "python2": "python", "python3": "python", "pypy": "python", "pypy3": "python",
     "perl": "perl", "ruby": "ruby", "node": "node", "nodejs": "node", "deno": "node", "bun": "node",
     "php": "php", "lua": "lua", "osascript": "applescript", "pwsh": "powershell", "powershell": "powershell",
+    # PowerShell's `Invoke-Expression` runs the text piped into it
+    "iex": "powershell", "Invoke-Expression": "powershell", "invoke-expression": "powershell",
 }  # fmt: skip
 _INLINE_FLAGS = {
     "python": ("-c",),
