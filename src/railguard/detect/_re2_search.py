@@ -8,7 +8,7 @@ from typing import Any
 
 import re2
 
-__all__ = ["Search", "match_tester", "span_searcher", "without_surrogates"]
+__all__ = ["LazyRe2", "Search", "match_tester", "span_searcher", "without_surrogates"]
 
 _NO_MATCH = (-1, -1)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -76,3 +76,31 @@ def without_surrogates(text: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text)
     return text
+
+
+class LazyRe2:
+    """An RE2 pattern compiled on its first use. A rule module loads with every check, while most of its
+    patterns are read only when a command names their program: compiling them all at import cost every
+    `railguard check` process several milliseconds. Two threads may both compile it once; either result is
+    the same pattern."""
+
+    __slots__ = ("_regex", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._regex: Any = None
+
+    def _compiled(self) -> Any:
+        regex = self._regex
+        if regex is None:
+            regex = self._regex = re2.compile(self.source)
+        return regex
+
+    def search(self, text: str, *bounds: int) -> Any:
+        return self._compiled().search(text, *bounds)
+
+    def match(self, text: str, *bounds: int) -> Any:
+        return self._compiled().match(text, *bounds)
+
+    def finditer(self, text: str, *bounds: int) -> Any:
+        return self._compiled().finditer(text, *bounds)

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import re2
-
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._catalogue import tokens
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_api import _DATA_FLAGS
@@ -29,8 +28,8 @@ _APP = "app_admin"
 
 # -- statements sent through database clients ----------------------------------------------------------
 # (rule, verdict, why, pattern). The first matching entry decides per text; severe entries first.
-_STATEMENT_EFFECTS: tuple[tuple[str, str, str, re2._Regexp], ...] = tuple(
-    (rule, verdict, why, re2.compile("(?i)" + pattern))
+_STATEMENT_EFFECTS: tuple[tuple[str, str, str, LazyRe2], ...] = tuple(
+    (rule, verdict, why, LazyRe2("(?i)" + pattern))
     for rule, verdict, why, pattern in (
         ("sql-server-reach", "block", "runs an OS command or reads/writes files on the database server",
          r"\bto\s+program\b|\bfrom\s+program\b|\bxp_cmdshell\b|\binto\s+(?:out|dump)file\b|\bload_file\s*\(|"
@@ -77,7 +76,7 @@ _STATEMENT_EFFECTS: tuple[tuple[str, str, str, re2._Regexp], ...] = tuple(
     )
 )  # fmt: skip
 # Every effect above needs one of these words: most statements (reads) are settled by this one search.
-_STATEMENT_WORDS = re2.compile(
+_STATEMENT_WORDS = LazyRe2(
     r"(?i)program|xp_cmdshell|file|_dir|lo_|copy|language|extension|soname|install|preload|module|\.load|"
     r"superuser|grant|create\s+user|revoke|trigger|replication_role|audit|general_log|delete|truncate|update|"
     r"insert|ttl|retention|vacuum|snapshots|orphan|share|account|alter|replace|drop|remove|reindex|cluster|"
@@ -115,18 +114,18 @@ def check_statements(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 # Mongo shell code: every document rewritten, data set to expire, collections compacted.
 _MONGO_EFFECTS = (
     ("mongo-bulk-update", "block", "rewrites every document of a collection",
-     re2.compile(r"\b(?:updateMany|update|replaceMany)\s*\(\s*\{\s*\}")),
+     LazyRe2(r"\b(?:updateMany|update|replaceMany)\s*\(\s*\{\s*\}")),
     ("mongo-role-change", "block", "drops a user or grants a superuser role",
-     re2.compile(r"\b(?:dropUser|dropAllUsersFromDatabase)\s*\(|\bgrantRolesToUser\s*\([^)]*\b(?:root|__system|"
+     LazyRe2(r"\b(?:dropUser|dropAllUsersFromDatabase)\s*\(|\bgrantRolesToUser\s*\([^)]*\b(?:root|__system|"
                  r"dbOwner|userAdminAnyDatabase|clusterAdmin|dbAdminAnyDatabase)\b")),
-    ("mongo-data-expiry", "block", "sets documents to expire (a TTL index)", re2.compile(r"\bexpireAfterSeconds\b")),
+    ("mongo-data-expiry", "block", "sets documents to expire (a TTL index)", LazyRe2(r"\bexpireAfterSeconds\b")),
     ("mongo-heavy-lock", "ask", "compacts or rebuilds a collection on a live server",
-     re2.compile(r"\b(?:compact|reIndex)\b")),
+     LazyRe2(r"\b(?:compact|reIndex)\b")),
 )  # fmt: skip
 # redis: keys deleted or expired in bulk (a scan fed to xargs, a Lua loop), streams trimmed to nothing.
 _REDIS_KEY_WRITES = frozenset({"del", "unlink", "expire", "pexpire", "expireat", "getdel"})
-_REDIS_LUA_DELETE = re2.compile(r"(?i)redis\.call\s*\(\s*['\"](?:del|unlink|expire)['\"]")
-_REDIS_TRIM_ALL = re2.compile(r"(?i)\b(?:xtrim|ltrim)\b.*\b(?:maxlen\s+[~=]?\s*0|0\s+-?0)\b")
+_REDIS_LUA_DELETE = LazyRe2(r"(?i)redis\.call\s*\(\s*['\"](?:del|unlink|expire)['\"]")
+_REDIS_TRIM_ALL = LazyRe2(r"(?i)\b(?:xtrim|ltrim)\b.*\b(?:maxlen\s+[~=]?\s*0|0\s+-?0)\b")
 
 
 def check_stores(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
@@ -213,14 +212,14 @@ _TASKS: dict[str, dict[str, str]] = {
     "gitlab-rake": {"gitlab:password:reset": "admin-password", "gitlab:doctor:reset_encrypted_tokens": "key-reset"},
     "airflow": {"users create --role Admin": "admin-account", "rotate-fernet-key": "key-reset"},
 }  # fmt: skip
-_SEED_SCRIPT = re2.compile(r"(?i)(?:^|/)[\w.-]*seed[\w.-]*\.(?:exs|rb)$")
+_SEED_SCRIPT = LazyRe2(r"(?i)(?:^|/)[\w.-]*seed[\w.-]*\.(?:exs|rb)$")
 # Online schema-change tools only ever run against a live server.
 _ALWAYS_LIVE = {"pt-online-schema-change": "--execute", "gh-ost": "--execute"}
 _SCRIPTS = frozenset({"artisan", "manage.py", "occ", "console", "bin/console"})
 _INTERPRETERS = frozenset(
     {"php", "python", "python3", "ruby", "node", "bundle", "npx", "pnpm", "yarn", "bunx"}
 )
-_PROD = re2.compile(r"(?i)(?:^|[^a-z])(?:prod|production|prd|live)(?:[^a-z]|$)")
+_PROD = LazyRe2(r"(?i)(?:^|[^a-z])(?:prod|production|prd|live)(?:[^a-z]|$)")
 _ENV_SELECTORS = frozenset({"RAILS_ENV", "RACK_ENV", "NODE_ENV", "MIX_ENV", "APP_ENV", "FLASK_ENV", "ENV",
                             "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DB_URL", "SPRING_PROFILES_ACTIVE",
                             "ASPNETCORE_ENVIRONMENT", "STAGE"})  # fmt: skip
@@ -336,13 +335,13 @@ _CONSOLES = {
     ("mix", "run"): ("-e", "--eval"), ("flask", "shell"): (), ("drush", "php-eval"): (),
     ("node", ""): ("-e", "--eval", "-p", "--print"), ("python", ""): ("-c",), ("python3", ""): ("-c",),
 }  # fmt: skip
-_ORM_BULK = re2.compile(
+_ORM_BULK = LazyRe2(
     r"\.(?:delete_all|destroy_all|update_all|in_batches)\b|\bobjects\.(?:all\(\)\.)?(?:delete|update)\(|"
     r"::(?:query\(\)->(?:delete|update)|truncate)\(|\bRepo\.(?:delete_all|update_all)\(|"
     r"\.(?:deleteMany|updateMany)\(\s*(?:\{\s*\})?\s*\)|\.query\(\w+\)\.(?:delete|update)\(|"
     r"\b(?:Queue|RetrySet|DeadSet|ScheduledSet)\b[^;]*[.:]clear\b|\.obliterate\(|\bQueue\([^)]*\)[^;]*\.empty\(\)"
 )
-_ORM_ONE = re2.compile(r"\.(?:update!?|update_attribute|update_column|destroy!?|delete)\b\s*\(?|\.save\(")
+_ORM_ONE = LazyRe2(r"\.(?:update!?|update_attribute|update_column|destroy!?|delete)\b\s*\(?|\.save\(")
 
 
 def _console_code(view: CommandView, tool: str, words: list[str]) -> list[str]:
@@ -363,9 +362,7 @@ def _console_code(view: CommandView, tool: str, words: list[str]) -> list[str]:
 
 
 # Model and dataset hub uploads from library calls (`push_to_hub`, `upload_folder`): a publication.
-_HUB_PUBLISH = re2.compile(
-    r"\.push_to_hub\s*\(|\bupload_(?:folder|file|large_folder)\s*\(|\bcreate_repo\s*\("
-)
+_HUB_PUBLISH = LazyRe2(r"\.push_to_hub\s*\(|\bupload_(?:folder|file|large_folder)\s*\(|\bcreate_repo\s*\(")
 
 
 def _console_findings(view: CommandView, tool: str, words: list[str]) -> Iterator[ShellFinding]:
@@ -391,7 +388,7 @@ CONSOLE_TOOLS = frozenset({"rails", "rake", "gitlab-rails", "python", "python3",
 
 # -- broadcasts and bulk tracker edits -------------------------------------------------------------------
 # Mentions that notify every member of a channel or workspace (Slack, Discord, Teams, Mattermost, Zulip).
-_BROADCAST_MENTION = re2.compile(r"<!(?:channel|here|everyone)>|@(?:everyone|here|channel|all)\b|<at>everyone</at>|"
+_BROADCAST_MENTION = LazyRe2(r"<!(?:channel|here|everyone)>|@(?:everyone|here|channel|all)\b|<at>everyone</at>|"
                                  r"@\*\*(?:all|everyone|channel|stream|topic)\*\*")  # fmt: skip
 _MESSAGE_FLAGS = (*_DATA_FLAGS, "--message", "-m", "--text", "--content")
 BROADCAST_TOOLS = ("curl", "wget", "http", "https", "xh", "zulip-send", "mmctl", "slack", "discord")

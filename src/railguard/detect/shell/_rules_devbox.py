@@ -11,8 +11,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-import re2
-
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell import _host_effects, _rules_vcs
 from railguard.detect.shell._model import ShellFinding
@@ -359,7 +358,7 @@ def assignment_findings(assignments: Iterable[tuple[str, str]]) -> Iterator[Shel
 # -- text written to files that editors, logins, ssh and desktops act on later ---------------------------
 _EDITOR_FILES = frozenset({".vimrc", ".gvimrc", ".exrc", "_vimrc", "init.vim", "init.lua", "ginit.vim", ".emacs",
                            "init.el", "early-init.el", ".spacemacs", ".ideavimrc", ".nanorc"})  # fmt: skip
-_EDITOR_RUNS = re2.compile(
+_EDITOR_RUNS = LazyRe2(
     r"(?:^|[\s|:])!\s*[\w~/.$]|\bsystem(?:list)?\s*\(|\bjobstart\b|\btermopen\b|\bshell-command\b|\bcall-process\b"
     r"|\bstart-process\b|\bos\.execute\b|\bio\.popen\b|vim\.fn\.system|\bset\s+exrc\b|\bmodelineexpr\b"
     r"|enable-local-eval\s+t\b|enable-local-variables\s+:all|\bsafe-local-variable-values\b"
@@ -369,28 +368,26 @@ _EDITOR_RUNS = re2.compile(
 _SHELL_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                           ".kshrc", ".cshrc", ".tcshrc", "config.fish", ".bash_aliases", ".zlogin"})  # fmt: skip
 _ENVIRONMENT_FILES = frozenset({".pam_environment", "environment"})
-_PRELOAD_TEXT = re2.compile(
+_PRELOAD_TEXT = LazyRe2(
     r"(?m)^\s*(?:export\s+|setenv\s+|set\s+-gx\s+)?(?:LD_PRELOAD|LD_AUDIT|DYLD_INSERT_LIBRARIES|BASH_ENV|ENV|PERL5OPT"
     r"|PERL5LIB|RUBYOPT|PYTHONSTARTUP|PYTHONPATH|NODE_OPTIONS|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|PROMPT_COMMAND"
     r"|PATH\s+DEFAULT)\b\s*=?"
 )
-_SAFE_PRELOAD = re2.compile(
+_SAFE_PRELOAD = LazyRe2(
     r"(?m)^\s*(?:export\s+)?(?:PYTHONPATH|NODE_OPTIONS)=[\"']?(?:--max-old-space-size=\d+|\$HOME/\S*|\.)[\"']?\s*$"
 )
 # Text written to files is scanned with RE2 (linear time, however long the file).
-_UMASK_OPEN = re2.compile(r"(?m)^\s*umask\s+0*[0-7]?[0-7]?0\s*$")  # others keep every permission
-_SSH_CONFIG_WEAK = re2.compile(
+_UMASK_OPEN = LazyRe2(r"(?m)^\s*umask\s+0*[0-7]?[0-7]?0\s*$")  # others keep every permission
+_SSH_CONFIG_WEAK = LazyRe2(
     r"(?im)^\s*(?:ForwardAgent\s+yes|ForwardX11Trusted\s+yes|StrictHostKeyChecking\s+(?:no|off)"
     r"|UserKnownHostsFile\s+/dev/null)\b"
 )
-_RUNS_CODE = re2.compile(
-    r"\b(?:curl|wget|nc|ncat|bash|sh)\b.*(?:https?://|\d+\.\d+\.\d+\.\d+)|\bsh -c\b|/tmp/"
-)
-_FOLDER_OPEN = re2.compile(r'"runOn"\s*:\s*"folderOpen"')
-_CREDENTIAL_PROCESS = re2.compile(r"(?m)^\s*credential_process\s*=")
-_NETRC_PASSWORD = re2.compile(r"\bpassword\s+\S")
-_SCHEME_HANDLER = re2.compile(r"(?m)^MimeType=.*x-scheme-handler/")
-_HANDLER_VARS = re2.compile(
+_RUNS_CODE = LazyRe2(r"\b(?:curl|wget|nc|ncat|bash|sh)\b.*(?:https?://|\d+\.\d+\.\d+\.\d+)|\bsh -c\b|/tmp/")
+_FOLDER_OPEN = LazyRe2(r'"runOn"\s*:\s*"folderOpen"')
+_CREDENTIAL_PROCESS = LazyRe2(r"(?m)^\s*credential_process\s*=")
+_NETRC_PASSWORD = LazyRe2(r"\bpassword\s+\S")
+_SCHEME_HANDLER = LazyRe2(r"(?m)^MimeType=.*x-scheme-handler/")
+_HANDLER_VARS = LazyRe2(
     r"(?m)^\s*(?:export\s+)?(?:BROWSER|EDITOR|VISUAL|PAGER|GIT_EDITOR|GIT_PAGER|SSH_ASKPASS|SUDO_ASKPASS)=(.*)$"
 )
 
