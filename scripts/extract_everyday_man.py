@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 # Package -> (version, licence of its documentation). Versions pinned for a reproducible corpus.
@@ -119,18 +120,26 @@ def preformatted_lines(roff: str) -> list[str]:
             continue
         if not inside or raw.startswith((".", "'")):
             continue
-        text = unescape(raw).rstrip()
-        if text.endswith("\\") and not text.endswith("\\\\"):
-            pending += text[:-1].rstrip() + " "
-            continue
-        out.append((pending + text.strip()) if pending else text)
-        pending = ""
+        pending = join_continued(unescape(raw).rstrip(), pending, out)
     return out
 
 
+def join_continued(text: str, pending: str, out: list[str]) -> str:
+    """Append `text` (joined to the lines before it) to `out`, or return it as pending when it ends in `\\`."""
+    if text.endswith("\\") and not text.endswith("\\\\"):
+        return pending + text[:-1].rstrip() + " "
+    out.append((pending + text.strip()) if pending else text)
+    return ""
+
+
 def commands_of(roff: str, programs: set[str]) -> list[str]:
+    return commands_in(preformatted_lines(roff), programs)
+
+
+def commands_in(lines: list[str], programs: set[str]) -> list[str]:
+    """Example lines that run one of `programs`, prompt dropped and placeholders filled; synopses left out."""
     commands: list[str] = []
-    for line in preformatted_lines(roff):
+    for line in lines:
         text = _PROMPT.sub("", line.strip())
         words = text.split()
         if not words or words[0] not in programs:
@@ -147,8 +156,8 @@ def bash_parses(command: str) -> bool:
     return subprocess.run(["bash", "-n", "-c", command], capture_output=True, check=False).returncode == 0
 
 
-def unpack(debs: Path, into: Path) -> None:
-    for name, (version, _) in PACKAGES.items():
+def unpack(debs: Path, into: Path, packages: dict[str, tuple[str, str]] | None = None) -> None:
+    for name, (version, _) in (packages or PACKAGES).items():
         matches = sorted(debs.glob(f"{name}_{version.split(':')[-1]}_*.deb"))
         if not matches:
             subprocess.run(["apt-get", "download", f"{name}={version}"], cwd=debs, check=True)
@@ -175,9 +184,17 @@ def extract(root: Path) -> list[tuple[str, str, str]]:
         for page in sorted(base.glob("usr/share/**/man[1-8]/*.gz")):
             roff = gzip.decompress(page.read_bytes()).decode("utf-8", errors="replace")
             for command in commands_of(roff, programs):
-                if "\t" not in command and len(command) < 400 and bash_parses(command):
+                if usable(command):
                     rows.add((name, page.name.removesuffix(".gz"), command))
-    # One row per distinct command (the first page that shows it).
+    return one_per_command(rows)
+
+
+def usable(command: str) -> bool:
+    return "\t" not in command and len(command) < 400 and bash_parses(command)
+
+
+def one_per_command(rows: set[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Sorted rows, one per distinct command (the first page that shows it)."""
     seen: set[str] = set()
     unique = []
     for row in sorted(rows):
@@ -194,20 +211,31 @@ HEADER = """# Everyday command lines from the example blocks of Debian 12 man pa
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_corpus(
+    argv: list[str] | None,
+    packages: dict[str, tuple[str, str]],
+    extract_rows: Callable[[Path], list[tuple[str, str, str]]],
+    header: str,
+    default_out: Path,
+) -> int:
+    """The command line both extractors share: download and unpack the packages, write the sorted corpus."""
+    parser = argparse.ArgumentParser(description=header.splitlines()[0].lstrip("# "))
     parser.add_argument("--debs", type=Path, help="directory holding (or receiving) the .deb files")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/data/shell_everyday_man.tsv"))
+    parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         debs = args.debs or Path(tmp) / "debs"
         debs.mkdir(parents=True, exist_ok=True)
         root = Path(tmp) / "root"
-        unpack(debs, root)
-        rows = extract(root)
-    args.out.write_text(HEADER + "".join(f"{s}\t{p}\t{c}\n" for s, p, c in rows), encoding="utf-8")
+        unpack(debs, root, packages)
+        rows = extract_rows(root)
+    args.out.write_text(header + "".join(f"{s}\t{p}\t{c}\n" for s, p, c in rows), encoding="utf-8")
     print(f"{len(rows)} commands -> {args.out}", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return build_corpus(argv, PACKAGES, extract, HEADER, Path("benchmarks/data/shell_everyday_man.tsv"))
 
 
 if __name__ == "__main__":
