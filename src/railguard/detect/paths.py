@@ -112,6 +112,9 @@ _SECRET_NAMES = {
 }  # fmt: skip
 # client configuration files kept beside the keys (`config`, `codespaces_config`, `work.conf`): no key material
 _SSH_CONFIG_NAME = re.compile(r"^config$|^config\.|[._-]config$|\.conf$")
+# OpenSSH's key file names outside ~/.ssh (`id_ed25519`, `id_rsa_deploy`, `id_ecdsa_sk.bak`): `id_` and a key
+# type. Other `id_` names (`id_map.csv`, `--output id_as_float`) are ordinary files.
+_SSH_KEY_NAME = re.compile(r"^id_(?:rsa|dsa|ecdsa|ed25519|xmss)(?:_sk)?(?:$|[._-])")
 _SHADOW_NAMES = frozenset({"shadow", "gshadow", "shadow-", "gshadow-", "shadow.bak", "gshadow.bak"})
 _PRIVATE_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx")
 # PEM is a container: a `.pem` whose name says certificate, request, parameters or public half holds no
@@ -146,15 +149,15 @@ def _secret_kind(path: str) -> str | None:
             _secret_kind("/".join(parts[:-1])) if len(parts) > 1 else None
         )
         return in_store or _glob_kind(name)
-    if parent == ".ssh" or name.startswith("id_"):
+    ssh_key_name = bool(_SSH_KEY_NAME.match(name))
+    if parent == ".ssh" or ssh_key_name:
         if name.endswith(".pub"):
             return None
         if name in ("known_hosts", "authorized_keys") or _SSH_CONFIG_NAME.search(name):
             return {"known_hosts": "ssh_known_hosts", "authorized_keys": "ssh_authorized_keys"}.get(
                 name, "ssh_config"
             )
-        if name.startswith("id_") or parent == ".ssh":
-            return "ssh_key"
+        return "ssh_key"
     kind = _kind_by_location(parts, name, parent)
     if kind:
         return kind
@@ -177,6 +180,8 @@ def _public_pem(stem: str) -> bool:
 def _glob_kind(name: str) -> str | None:
     """A pattern whose every match is a secret-named file (`*.pem`, `id_*`, `*.key`) reads secrets; `*` and
     `*.txt` do not. The wildcards are filled with a plain letter and the name judged as usual."""
+    if name.startswith("id_") and not name.endswith(".pub"):  # `id_*` matches every default key name
+        return "ssh_key"
     filled = re.sub(r"\[[^\]]*\]|[*?]", "x", name)
     if not filled.strip("x.") or filled == name:
         return None

@@ -73,6 +73,16 @@ def _config_pairs(view: CommandView, sub: str, texts: list[str]) -> list[tuple[s
 config_pairs = _config_pairs
 
 
+def _lfs_migrate_rewrites(texts: list[str]) -> bool:
+    """`git lfs migrate import|export` rewrite history; `migrate info` only reports sizes, and `import
+    --no-rewrite` records the conversion as a new commit on the current branch."""
+    operands = [t for t in texts if not t.startswith("-")]
+    if operands[:1] != ["migrate"]:
+        return False
+    mode = operands[1] if len(operands) > 1 else ""
+    return mode != "info" and not (mode == "import" and "--no-rewrite" in texts)
+
+
 def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     index, sub = _subcommand(view.words)
     rest = view.words[index + 1 :]
@@ -91,7 +101,7 @@ def check_git(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _push(texts, flags)
     elif sub == "reset" and "--hard" in flags:
         yield finding(_CAT, "reset-hard", "ask", "medium", "git reset --hard discards uncommitted work")
-    elif sub in ("filter-branch", "filter-repo") or (sub == "lfs" and "migrate" in flags):
+    elif sub in ("filter-branch", "filter-repo") or (sub == "lfs" and _lfs_migrate_rewrites(texts)):
         yield finding(_CAT, "history-rewrite", "ask", "high", f"git {sub} rewrites history")
     elif sub == "clean" and any(
         t.startswith("-") and "f" in t.lstrip("-") for t in texts if not t.startswith("--")

@@ -181,12 +181,32 @@ def copies_out(path: tuple[str, ...], operands: list[str]) -> bool:
     if path not in _COPY_VERBS:
         return False
     rest = operands[len(path) :]
+    if path == ("codespace", "cp"):
+        rest = _without_scp_options(rest)
     if len(rest) < 2 or _remote_side(rest[-1]) or in_system_tree(rest[-1]):
         return False
     return all(_remote_side(source) for source in rest[:-1])
 
 
 _COPY_VERBS = frozenset({("cp",), ("codespace", "cp")})
+# `gh codespace cp [-e] [-r] -- SCP-FLAGS... SOURCES... DEST`: scp's options after `--`, with the ones that
+# take a value (`-F config`, `-i identity`, `-P port`), are neither sources nor the destination.
+_SCP_VALUED = frozenset({"-F", "-i", "-o", "-P", "-c", "-l", "-S", "-J", "-D", "-X"})
+
+
+def _without_scp_options(words: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-") and len(word) > 1:
+            skip = word in _SCP_VALUED
+        else:
+            out.append(word)
+    return out
+
+
 # Object-store copies whose every source is a bucket URL: `aws s3 sync s3://b/data ./data` downloads.
 _BUCKET_COPIES = frozenset({("s3", "cp"), ("s3", "sync"), ("cp",), ("rsync",), ("storage", "cp"),
                             ("storage", "rsync")})  # fmt: skip

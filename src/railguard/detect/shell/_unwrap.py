@@ -411,6 +411,23 @@ def _git_alias(name: str, words: list[Word]) -> Unwrapped | None:
     return Unwrapped(f"{name} alias", words=[*words[:i], *body, *words[i + 1 :]])
 
 
+# hub's own commands; hub hands every other command to git, extended to take GitHub URLs (`hub am URL`
+# downloads the patch and applies it here, `hub merge PR-URL` merges the pull request into this branch).
+_HUB_OWN = frozenset({"api", "browse", "ci-status", "compare", "create", "delete", "fork", "gist", "issue", "pr",
+                      "pull-request", "release", "sync", "help", "version"})  # fmt: skip
+_HUB_VALUED = frozenset({"-C", "-c", "--git-dir", "--work-tree"})
+
+
+def _git_wrapper(name: str, words: list[Word]) -> Unwrapped | None:
+    """`hub apply URL`, `hub push origin,staging main`: the git command hub runs, judged as git."""
+    i = 1
+    while i < len(words) and _is_option(words[i].text):
+        i += 2 if words[i].text in _HUB_VALUED else 1
+    if i >= len(words) or words[i].text in _HUB_OWN:
+        return None
+    return Unwrapped(f"{name} git", words=[Word("git"), *words[1:]])
+
+
 def _service(name: str, words: list[Word]) -> Unwrapped | None:
     """`service ssh stop` is `systemctl stop ssh`."""
     operands = [w for w in words[1:] if not _is_option(w.text)]
@@ -713,6 +730,7 @@ _HANDLERS = {
     **{cloud: _cloud_run for cloud in _CLOUD_RUN},
     **{shell: _shell for shell in SHELLS},
 }  # fmt: skip
+_HANDLERS["hub"] = _git_wrapper
 
 
 # getopt-style interpreters: in an option cluster these letters take the rest of the word as their value
