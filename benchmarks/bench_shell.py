@@ -569,13 +569,13 @@ EVERYDAY_CORPORA = (
         "(scripts/extract_everyday_docs.py)",
     ),
 )
-# Round 9 (issue 16, a held-out third corpus) starts at commit 07dc5cc. The held-out corpus was measured there
-# before any rule was changed against the other two: its BEFORE is unbiased, and round 9 tuned nothing on it.
+# Round 9 (issue 16, a held-out third corpus) starts at commit 07dc5cc. The held-out corpus's counts there are
+# its unbiased BEFORE (the same judge on the same 890 lines); round 9 then reviewed it too (see the section).
 ROUND9_COMMIT = "07dc5cc"
 EVERYDAY_ROUND9 = {
     "shell_everyday.tsv": {"ask": 29, "block": 6, "lines": 1673},
     "shell_everyday_man.tsv": {"ask": 411, "block": 33, "lines": 3038},
-    "shell_everyday_docs.tsv": {"ask": 42, "block": 5, "lines": 764},
+    "shell_everyday_docs.tsv": {"ask": 43, "block": 6, "lines": 890},
 }
 
 
@@ -658,14 +658,17 @@ def everyday_section() -> tuple[list[str], list[str]]:
         "consequential (reviewed per rule below): the man-page rate measures the vendor policy.",
         f"Round 9 (from {ROUND9_COMMIT}) adds a held-out third corpus (`shell_everyday_docs.tsv`: man-page",
         "examples and Markdown code blocks of 53 Debian packages the others do not hold: git-extras, sqlite-utils,",
-        "cargo, timewarrior, hub, git-lfs, sudo, unzip, age ...), measured before any rule changed: ask 5.50%,",
-        "block 0.65%. The review of the other two found one class (scp's options after `gh codespace cp --` read",
-        "as sources); after it the held-out corpus measured the same, 42 asks and 5 blocks (the unbiased AFTER).",
-        "Its own review then fixed three classes, so its rate below is biased: hub hands every command it does",
-        "not own to git (`hub am URL`, `hub merge PR-URL`, `hub push` are judged as git; `hub compare`, `gist",
-        "show`, GET `hub api` read), `git lfs migrate info` reports and `import --no-rewrite` adds a commit, and",
-        "`id_` names are SSH keys only when named as OpenSSH names keys (`id_` + a key type, any name in",
-        "~/.ssh, `id_*` globs), not `--output id_as_a_float`.",
+        "cargo, timewarrior, taskwarrior, hub, git-lfs, sudo, ugrep, unzip, age ...). Its first 764 lines were",
+        "measured before any rule changed (ask 42, block 5); the review of the other two corpora found one class",
+        "(scp's options after `gh codespace cp --` read as sources), after which those lines measured the same",
+        "42 and 5 (the unbiased AFTER). Their own review then fixed three classes: hub hands every command it",
+        "does not own to git (`hub am URL`, `hub merge PR-URL`, `hub push` are judged as git; `hub compare`,",
+        "`gist show`, GET `hub api` read), `git lfs migrate info` reports and `import --no-rewrite` adds a commit,",
+        "and `id_` names are SSH keys only as OpenSSH names them (`id_` + a key type, any name in ~/.ssh, `id_*`",
+        "globs), not `--output id_as_a_float`. The extractor then also took `$ `-prompted lines outside example",
+        "blocks (126 more lines, 890 in all; at the start commit: ask 43, block 6); of those only `task config",
+        "taskd.key ~/.task/me.key.pem` blocked, a setting that records a key's path (now judged as an identity",
+        "option is). The rate below is therefore biased: this corpus was reviewed after its first measurement.",
         "",
         *table,
         "",

@@ -3,7 +3,7 @@
     python scripts/extract_everyday_docs.py [--debs DIR] [--out benchmarks/data/shell_everyday_docs.tsv]
 
 Same method as scripts/extract_everyday_man.py (whose helpers it uses) on packages that corpus does not hold,
-plus a second kind of documentation: the fenced code blocks (```sh, ```bash, ```console, ```shell or bare
+plus the man pages' `$ `-prompted lines outside example blocks and a second kind of documentation: the fenced code blocks (```sh, ```bash, ```console, ```shell or bare
 fences) of the Markdown READMEs and guides those packages ship under /usr/share/doc. A line is kept when its
 first word is a program of the same package (Debian renames some: `fdfind` is documented as `fd`, `batcat`
 as `bat`). Every package here is permissively licensed or public domain (shell_everyday_docs.NOTICE).
@@ -24,6 +24,7 @@ from extract_everyday_man import (  # a script beside this one, not a package
     join_continued,
     one_per_command,
     programs_of,
+    unescape,
     usable,
 )
 
@@ -112,6 +113,18 @@ def fenced_lines(markdown: str) -> list[str]:
     return out
 
 
+def prompted_lines(roff: str) -> list[str]:
+    """Text lines of a man page that start with a `$ ` prompt outside any example block (`.IP` then
+    `$ ugrep -w word file`): the prompt marks them as commands. Continued lines (a trailing `\\`, joined in
+    blocks only) and prose that runs two prompts together are left out; italic corrections dropped."""
+    texts = [unescape(raw).replace("\\,", "").replace("\\/", "").strip() for raw in roff.splitlines()]
+    return [t for t in texts if t.startswith("$ ") and not t.endswith("\\") and " $ " not in t]
+
+
+def man_commands(roff: str, programs: set[str]) -> list[str]:
+    return commands_of(roff, programs) + commands_in(prompted_lines(roff), programs)
+
+
 def markdown_commands(markdown: str, programs: set[str]) -> list[str]:
     return commands_in(fenced_lines(markdown), programs)
 
@@ -131,7 +144,7 @@ def extract(root: Path) -> list[tuple[str, str, str]]:
         found: list[tuple[str, str]] = []
         for page in sorted(base.glob("usr/share/**/man[1-8]/*.gz")):
             if page.is_file():  # a man page may be a dangling link to another package's page
-                found += [(page.name.removesuffix(".gz"), c) for c in commands_of(_read(page), programs)]
+                found += [(page.name.removesuffix(".gz"), c) for c in man_commands(_read(page), programs)]
         for doc in sorted(base.glob("usr/share/doc/**/*.md*")):
             if doc.suffix in (".md", ".gz") and doc.name.removesuffix(".gz").endswith(".md"):
                 found += [(doc.name.removesuffix(".gz"), c) for c in markdown_commands(_read(doc), programs)]
@@ -141,8 +154,8 @@ def extract(root: Path) -> list[tuple[str, str, str]]:
 
 HEADER = """# Held-out everyday command lines from the documentation of a second set of Debian 12 packages (issue 16).
 # Columns: source, page, command. Built by scripts/extract_everyday_docs.py (pinned versions there): man-page
-# example blocks and shell code blocks of the Markdown docs under /usr/share/doc; licences in
-# shell_everyday_docs.NOTICE. Kept as in shell_everyday_man.tsv. Not edited by hand.
+# example blocks and `$ `-prompted lines, and shell code blocks of the Markdown docs under /usr/share/doc;
+# licences in shell_everyday_docs.NOTICE. Kept as in shell_everyday_man.tsv. Not edited by hand.
 """
 
 

@@ -52,13 +52,37 @@ def test_commands_come_from_shell_code_blocks_only() -> None:
     ]
 
 
+ROFF = r""".SH EXAMPLES
+Find the word in a file:
+.IP
+$ widget \-w word file.txt
+.PP
+Long forms are shown in blocks only:
+$ widget \-\-long \\
+$ widget \fI\-\-style\/\fP
+A sentence about $ widget that is prose.
+.nf
+$ widget \-\-name foo
+.fi
+"""
+
+
+def test_man_pages_give_block_lines_and_prompted_lines() -> None:
+    script = _load_script()
+    assert set(script.man_commands(ROFF, {"widget"})) == {  # a prompted block line comes twice: one row
+        "widget --name foo",
+        "widget --style",
+        "widget -w word file.txt",
+    }
+
+
 def test_committed_corpus_is_sorted_unique_and_from_listed_packages() -> None:
     rows = [
         line.split("\t")
         for line in CORPUS.read_text(encoding="utf-8").splitlines()
         if not line.startswith("#")
     ]
-    assert len(rows) > 700 and all(len(row) == 3 for row in rows)
+    assert len(rows) > 850 and all(len(row) == 3 for row in rows)
     assert rows == sorted(rows)
     commands = [row[2] for row in rows]
     assert len(commands) == len(set(commands))

@@ -129,3 +129,31 @@ def test_other_id_names_are_data(command: str) -> None:
 )
 def test_ssh_key_names_still_stop(command: str, verdict: str) -> None:
     assert _verdict(command) == verdict, _rules(command)
+
+
+# -- `TOOL config NAME VALUE` records a key's path as a setting, as an identity option names the key ------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "task config taskd.key ~/.task/me.key.pem",
+        "acme-cli config set tls.client_key ~/.config/acme/client.key",
+        "tool config auth.identity ./keys/deploy.pem",
+    ],
+)
+def test_config_setting_naming_a_key_allows(command: str) -> None:
+    assert _verdict(command) == "allow", _rules(command)
+
+
+@pytest.mark.parametrize(
+    ("command", "verdict"),
+    [
+        ("acme-cli config import ~/.ssh/id_ed25519", "block"),  # no dotted setting name: a verb that may read
+        ("acme-cli upload ~/.config/acme/client.key", "block"),
+        ("tool config log.source /etc/shadow", "block"),  # only keys are exempt, not the shadow file
+        ("tool config a.b ~/.task/me.key.pem && cat ~/.task/me.key.pem", "block"),
+    ],
+)
+def test_key_reads_outside_a_setting_still_stop(command: str, verdict: str) -> None:
+    assert _verdict(command) == verdict, _rules(command)

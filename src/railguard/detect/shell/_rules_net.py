@@ -233,6 +233,22 @@ _IDENTITY_OPTIONS = ("--identity", "--identity-file", "--ssh-key", "--ssh-key-fi
                      "--encryption-key")  # fmt: skip
 
 
+# A dotted setting name (`taskd.key`, `http.sslKey`): `TOOL config [set] NAME VALUE` stores VALUE as text.
+_SETTING_NAME = re2.compile(r"^[A-Za-z][\w-]*(?:\.[\w-]+)+$")
+
+
+def _config_setting_values(view: CommandView) -> set[str]:
+    """`task config taskd.key ~/.task/me.key.pem`: the setting records the key's path, which the tool opens
+    when it authenticates, as for an identity option; nothing is read out now. Keys only: a setting that
+    names the shadow file or a credentials store still stops."""
+    texts = [w.text for w in view.operands]
+    start = 2 if texts[:2] == ["config", "set"] else 1 if texts[:1] == ["config"] else 0
+    if not start or len(texts) <= start + 1 or not _SETTING_NAME.match(texts[start]):
+        return set()
+    values = {t for t in texts[start + 1 :] if secret_path_kind(t) in ("private_key", "ssh_key")}
+    return {texts[start], *values} if values else {texts[start]}  # the name (`taskd.key`) is no file
+
+
 def _uses_keys(view: CommandView) -> bool:
     """The whole command uses its key and certificate arguments rather than reading them out."""
     if view.name == "openssl":
@@ -317,7 +333,7 @@ def _secret_reads(view: CommandView, ctx: Ctx) -> list[tuple[str, str]]:
     elif view.name not in _KEY_CONSUMERS:
         # A tool we do not know, handed a private key or the shadow file, may read and use it; the value of
         # an identity option (`podman system connection add --identity KEY`) is the key it logs in with.
-        identities = set(view.values(*_IDENTITY_OPTIONS))
+        identities = set(view.values(*_IDENTITY_OPTIONS)) | _config_setting_values(view)
         for word in view.operands:
             hit = _kind(word, ctx) if word.text not in identities else None
             if hit and hit[1] in BLOCK_SECRET_KINDS and hit[1] != "ssh_dir":
