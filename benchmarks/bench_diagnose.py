@@ -372,6 +372,7 @@ def write_markdown(
     command: str,
     held: dict[str, Any] | None = None,
     held3: dict[str, Any] | None = None,
+    write: bool = True,
 ) -> None:
     lines = [
         "## Diagnosis: false alarms, recall and speed",
@@ -414,7 +415,8 @@ def write_markdown(
             f"| {names[s['backend']]} | {s['spans']:,} | {s['runs']:,} | {s['spans'] / s['write_s']:,.0f} | "
             f"{s['full_s']:.2f} | {s['full_cpu_s']:.2f} | {s['beat_s']:.2f} | {s['quiet_beat_s']:.3f} |"
         )
-    RESULTS.write_text("\n".join(lines) + "\n")
+    if write:
+        RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -432,6 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--held-out3-seeds", type=int, default=2, help="seeds of the third held-out history (0: skip)"
     )
+    parser.add_argument("--no-write", action="store_true", help=f"print only; leave {RESULTS.name} alone")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_diagnose " + " ".join(sys.argv[1:] if argv is None else argv)
     seeds = list(range(1, args.seeds + 1))
@@ -457,10 +460,13 @@ def main(argv: list[str] | None = None) -> None:
             for backend in args.backends.split(","):
                 speeds.append(speed(folder, backend, size))
                 print(speeds[-1], flush=True)
-                write_markdown(
-                    fa, week, synth, speeds, ".venv/bin/" + command.strip(), held, held3
-                )  # progress on disk
-    write_markdown(fa, week, synth, speeds, ".venv/bin/" + command.strip(), held, held3)
+                if not args.no_write:
+                    write_markdown(
+                        fa, week, synth, speeds, ".venv/bin/" + command.strip(), held, held3
+                    )  # progress on disk
+    write_markdown(
+        fa, week, synth, speeds, ".venv/bin/" + command.strip(), held, held3, write=not args.no_write
+    )
 
 
 if __name__ == "__main__":
