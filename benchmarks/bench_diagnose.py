@@ -33,6 +33,7 @@ from typing import Any
 import psycopg
 
 from benchmarks.data import agent_histories2 as h2
+from benchmarks.data import agent_histories3 as h3
 from railguard._demo_week import DAY_S, run_week
 from railguard.alert.heartbeat import beat
 from railguard.diagnose import list_findings, run_detectors, severity_rank
@@ -172,20 +173,50 @@ HELD_OUT_BEFORE: dict[str, Any] = {
 }
 
 
-def held_out(folder: Path, seeds: list[int], days: int = 42, scale: float = 1.0) -> dict[str, Any]:
+# The third history (benchmarks/data/agent_histories3.py: support, coding, data pipeline and research
+# agents; deploy days, new tools, retry storms, cron schedules, time zones; each kind planted at a
+# moderate and a large magnitude), seeds 1 and 2, on the detectors before they were changed for the
+# second history's misses (main at 07dc5cc; generator at 48cb929), with held_out(gen=h3) below.
+HELD_OUT3_BEFORE: dict[str, Any] = {
+    "rate": 36 / 293.9,
+    "alarms": "36 in 294 agent-weeks",
+    "found": {
+        "loop": (3, 4),
+        "cost_spike": (3, 4),
+        "token_bloat": (4, 4),
+        "latency_regression": (3, 4),
+        "error_rate": (4, 4),
+        "model_drift": (4, 4),
+        "regression": (2, 4),
+        "prompt_regression": (2, 4),
+        "policy_regression": (2, 4),
+        "confidence_drop": (1, 4),
+        "violation_cluster": (4, 4),
+    },
+    "found_total": "32/44",
+    "by_strength": {"moderate": (11, 22), "large": (21, 22)},
+    "text_ok": 1.0,
+}
+
+
+def held_out(
+    folder: Path, seeds: list[int], days: int = 42, scale: float = 1.0, gen: Any = h2
+) -> dict[str, Any]:
     """Seasonal, bursty, heavy-tailed history with legitimate changes and planted failures, diagnosed
     weekly over a 14-day window with findings stored. False alarms: findings of severity medium+ on
     agents without a plant, or on a planted agent over a day before its onset, per agent-week of that
     exposure. Recall: a finding of the plant's kind on its agent, onset within one day. Text: the
-    share of findings whose summary names the agent and the kind and whose evidence has a why."""
+    share of findings whose summary names the agent and the kind and whose evidence has a why.
+    `gen`: the generator module (agent_histories2 or agent_histories3, the same interface)."""
     exposure = 0.0
     alarms: list[str] = []
-    found: dict[str, list[int]] = {k: [0, 0] for k in h2.PLANT_KINDS}
+    found: dict[str, list[int]] = {k: [0, 0] for k in gen.PLANT_KINDS}
+    by_strength: dict[str, list[int]] = {}
     missed: list[str] = []
     named = total = 0
     for seed in seeds:
-        with store_for("sqlite", folder, f"held-out-{seed}") as store:
-            truth = h2.generate(store, seed=seed, days=days, scale=scale)
+        with store_for("sqlite", folder, f"held-out-{gen.__name__.rsplit('.', 1)[-1]}-{seed}") as store:
+            truth = gen.generate(store, seed=seed, days=days, scale=scale)
             for week in range(1, days // 7 + 1):
                 until = truth.start_ts + week * 7 * DAY_S
                 run_detectors(store, since=max(truth.start_ts, until - 14 * DAY_S), until=until, now=until)
@@ -197,7 +228,7 @@ def held_out(folder: Path, seeds: list[int], days: int = 42, scale: float = 1.0)
         for f in findings:
             total += 1
             text = f"{f.summary} {f.suggestion}".lower()
-            words = h2.KIND_WORDS.get(f.kind, (f.kind,))
+            words = gen.KIND_WORDS.get(f.kind, (f.kind,))
             named += bool(
                 f.agent and f.agent.lower() in text and any(w in text for w in words)
                 and f.evidence and all(e.get("why") for e in f.evidence)
@@ -208,6 +239,8 @@ def held_out(folder: Path, seeds: list[int], days: int = 42, scale: float = 1.0)
                 alarms.append(f"seed {seed}: {f.kind} {f.agent} ({f.severity}): {f.summary}")
         for p in truth.plants:
             found[p.kind][1] += 1
+            strength = by_strength.setdefault(getattr(p, "strength", "all"), [0, 0])
+            strength[1] += 1
             days_off = [
                 (f.first_seen - p.onset_ts) / DAY_S
                 for f in findings
@@ -215,6 +248,7 @@ def held_out(folder: Path, seeds: list[int], days: int = 42, scale: float = 1.0)
             ]
             if any(abs(d) <= 1 for d in days_off):
                 found[p.kind][0] += 1
+                strength[0] += 1
             else:
                 got = ", ".join(f"{d:+.1f}d" for d in days_off) or "nothing"
                 missed.append(f"seed {seed}: {p.kind} {p.agent} ({p.magnitude}): {got}")
@@ -224,21 +258,38 @@ def held_out(folder: Path, seeds: list[int], days: int = 42, scale: float = 1.0)
         "alarms": alarms,
         "rate": len(alarms) / exposure,
         "found": found,
+        "by_strength": by_strength,
         "missed": missed,
         "text_ok": named / total if total else 1.0,
         "findings": total,
     }
 
 
-def held_out_lines(after: dict[str, Any]) -> list[str]:
-    before = HELD_OUT_BEFORE
+HISTORY2_TEXT = (
+    "time-of-day and weekday seasonality, bursts, growth, holidays, heavy-tailed cost and latency, new and "
+    "sparse agents, three tenants, legitimate model, prompt, version and policy changes; one plant of each kind "
+    "per seed. BEFORE: the detectors before they were changed for it (same seeds)."
+)
+HISTORY3_TEXT = (
+    "support, coding, data pipeline and research agents and sparse ones; four time zones, holidays, cron "
+    "schedules, deploy days with legitimate step changes and new tools, request-model switches, prompt versions, "
+    "tenant policy revisions, traffic growth and steps, bursts, retry storms that recover, a slow model provider, "
+    "a shifting customer mix; each kind planted at a moderate and a large magnitude per seed. Never used to tune "
+    "the detectors. BEFORE: the detectors before the second history's misses were worked on (same seeds)."
+)
+
+
+def held_out_lines(
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    title: str = "Held-out history (benchmarks/data/agent_histories2.py)",
+    text: str = HISTORY2_TEXT,
+) -> list[str]:
+    before = HELD_OUT_BEFORE if before is None else before
     lines = [
-        "### Held-out history (benchmarks/data/agent_histories2.py)",
+        f"### {title}",
         "",
-        f"Seeds {after['seeds']}, {after['agent_weeks']:.0f} clean agent-weeks: time-of-day and weekday seasonality, "
-        "bursts, growth, holidays, heavy-tailed cost and latency, new and sparse agents, three tenants, legitimate "
-        "model, prompt, version and policy changes; one plant of each kind per seed. BEFORE: the detectors "
-        "before they were changed for it (same seeds).",
+        f"Seeds {after['seeds']}, {after['agent_weeks']:.0f} clean agent-weeks: {text}",
         "",
         "| metric | BEFORE | AFTER |",
         "|---|---:|---:|",
@@ -252,6 +303,10 @@ def held_out_lines(after: dict[str, Any]) -> list[str]:
     hit = sum(v[0] for v in after["found"].values())
     n = sum(v[1] for v in after["found"].values())
     lines.append(f"| all plants | {total_b} | {hit}/{n} |")
+    for strength, (s_hit, s_n) in sorted(after.get("by_strength", {}).items()):
+        if strength != "all":
+            b = before.get("by_strength", {}).get(strength, ("?", "?"))
+            lines.append(f"| {strength} plants | {b[0]}/{b[1]} | {s_hit}/{s_n} |")
     lines.append(
         f"| findings whose text names agent and kind, evidence with a why | {before.get('text_ok', float('nan')):.2f} "
         f"| {after['text_ok']:.2f} ({after['findings']} findings) |"
@@ -261,6 +316,12 @@ def held_out_lines(after: dict[str, Any]) -> list[str]:
         if items:
             lines += [f"{title}:", "", *[f"- {x}" for x in items[:30]], ""]
     return lines
+
+
+def held3_lines(after: dict[str, Any]) -> list[str]:
+    return held_out_lines(
+        after, HELD_OUT3_BEFORE, "Third held-out history (benchmarks/data/agent_histories3.py)", HISTORY3_TEXT
+    )
 
 
 def speed(folder: Path, backend: str, spans: int) -> dict[str, Any]:
@@ -310,6 +371,8 @@ def write_markdown(
     speeds: list[dict[str, Any]],
     command: str,
     held: dict[str, Any] | None = None,
+    held3: dict[str, Any] | None = None,
+    write: bool = True,
 ) -> None:
     lines = [
         "## Diagnosis: false alarms, recall and speed",
@@ -333,6 +396,8 @@ def write_markdown(
             lines += [f"{title}:", "", *[f"- {x}" for x in items[:20]], ""]
     if held is not None:
         lines += held_out_lines(held)
+    if held3 is not None:
+        lines += held3_lines(held3)
     lines += [
         "Speed: every detector over a 7-day window of synthetic history (20 agents), one process; the heartbeat "
         "after new runs of two agents arrive (incremental: only those agents are re-examined), and a beat with "
@@ -350,7 +415,8 @@ def write_markdown(
             f"| {names[s['backend']]} | {s['spans']:,} | {s['runs']:,} | {s['spans'] / s['write_s']:,.0f} | "
             f"{s['full_s']:.2f} | {s['full_cpu_s']:.2f} | {s['beat_s']:.2f} | {s['quiet_beat_s']:.3f} |"
         )
-    RESULTS.write_text("\n".join(lines) + "\n")
+    if write:
+        RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -365,6 +431,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--held-out-seeds", type=int, default=2, help="seeds of the held-out history (0: skip)"
     )
+    parser.add_argument(
+        "--held-out3-seeds", type=int, default=2, help="seeds of the third held-out history (0: skip)"
+    )
+    parser.add_argument("--no-write", action="store_true", help=f"print only; leave {RESULTS.name} alone")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.bench_diagnose " + " ".join(sys.argv[1:] if argv is None else argv)
     seeds = list(range(1, args.seeds + 1))
@@ -381,15 +451,22 @@ def main(argv: list[str] | None = None) -> None:
         held = held_out(folder, list(range(1, args.held_out_seeds + 1))) if args.held_out_seeds else None
         if held is not None:
             print("\n".join(held_out_lines(held)), flush=True)
+        seeds3 = list(range(1, args.held_out3_seeds + 1))
+        held3 = held_out(folder, seeds3, gen=h3) if seeds3 else None
+        if held3 is not None:
+            print("\n".join(held3_lines(held3)), flush=True)
         speeds = []
         for size in (int(s) for s in args.sizes.split(",")):
             for backend in args.backends.split(","):
                 speeds.append(speed(folder, backend, size))
                 print(speeds[-1], flush=True)
-                write_markdown(
-                    fa, week, synth, speeds, ".venv/bin/" + command.strip(), held
-                )  # progress on disk
-    write_markdown(fa, week, synth, speeds, ".venv/bin/" + command.strip(), held)
+                if not args.no_write:
+                    write_markdown(
+                        fa, week, synth, speeds, ".venv/bin/" + command.strip(), held, held3
+                    )  # progress on disk
+    write_markdown(
+        fa, week, synth, speeds, ".venv/bin/" + command.strip(), held, held3, write=not args.no_write
+    )
 
 
 if __name__ == "__main__":

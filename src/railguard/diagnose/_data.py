@@ -51,6 +51,15 @@ def _tenant_is(column: Any, tenant: str) -> ColumnElement[bool]:
     return column == tenant if tenant else or_(column.is_(None), column == "")
 
 
+BASELINE_LOOKBACK_S = 14 * 86_400
+
+
+def with_lookback(w: Window) -> Window:
+    """The window reaching BASELINE_LOOKBACK_S further back: rates and changes are reported inside
+    `w`, but compared with a baseline that a change late in `w` does not leave a day or two of."""
+    return Window(w.since - BASELINE_LOOKBACK_S, w.until, w.tenant, w.agent, w.agents)
+
+
 def bucket_origin(since: float, bucket_s: int) -> int:
     """Buckets start at whole multiples of their size (UTC midnights for days)."""
     return int(since // bucket_s) * bucket_s
@@ -368,6 +377,15 @@ def first_seen_versions(conn: Connection, w: Window) -> Sequence[Any]:
 def spans_revision() -> Any:
     """The policy revision that decided a step (a JSON attribute)."""
     return spans.c.attributes[k.POLICY_REVISION].as_string()
+
+
+def failed_runs(conn: Connection, w: Window) -> set[str]:
+    """Runs whose root span (the agent's own outcome) ended in an error. A run's error count also
+    counts every tool call that failed and was retried; the root says whether the run itself failed."""
+    query = select(spans.c.trace_id).where(
+        *w.span_filter(), spans.c.parent_span_id.is_(None), spans.c.status == "error"
+    )
+    return {trace_id for (trace_id,) in conn.execute(query)}
 
 
 def run_revisions(conn: Connection, w: Window) -> dict[str, str]:

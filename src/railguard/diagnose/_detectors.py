@@ -23,21 +23,23 @@ from sqlalchemy import Connection
 
 from railguard.diagnose import _data
 from railguard.diagnose._data import NS, Window
+from railguard.diagnose._rates import scan_rate_rise
 from railguard.diagnose._stats import (
     MAD_SCALE,
     all_successes_lower_bound,
     binomial_upper_tail,
-    normal_sf,
-    proportion_greater,
     scan_shift,
-    seasonal_mann_whitney_greater,
-    seasonal_proportion_greater,
 )
 from railguard.diagnose.findings import Finding
 
 DAY_S = 86_400
 ALPHA = 1e-3
-ALPHA_RATE = 1e-3  # the same family-wise bar as values; the floors below guard the effect size
+# Error-rate rises: the exact conditional test (_rates), Bonferroni over the boundaries, at the values'
+# family-wise bar. A looser bar (1e-2) found moderate rises on quiet tools but also a clean history's
+# week-long spell of transient errors (+5 points): within one window the two look alike.
+ALPHA_RATE = 1e-3
+ERROR_MIN_AFTER = 5
+ERROR_MIN_RISE = 0.05
 MIN_SAMPLES = 8
 
 Sample = tuple[float, float, str, str | None]  # (time s, value, trace_id, span_id)
@@ -84,6 +86,10 @@ class ShiftSpec:
     unit: Callable[[float], str]
     what: str  # "cost per run", ...
     suggestion: Callable[[GroupKey], str]
+    # The change must also exceed this many robust sds of the baseline's samples. Where a sample is a
+    # run's cost, one noisy run says little and the bar is high; a score whose samples scatter widely
+    # around a steady median (confidence) can move meaningfully by less than its own sd.
+    spread_multiple: float = 2.0
 
 
 def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: ShiftSpec) -> list[Finding]:
@@ -106,12 +112,18 @@ def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: Shif
             if spec.increase
             else (before / after if after else math.inf)
         )
-        if delta < max(spec.min_abs, 2 * spread) or ratio < spec.min_ratio:
+        if delta < max(spec.min_abs, spec.spread_multiple * spread) or ratio < spec.min_ratio:
             continue
-        later = sorted((s for s in samples if s[0] >= shift.boundary), key=lambda s: s[0])
+        onset = change_onset(samples, shift.boundary, scan, spec.increase, before, delta)
+        later = sorted((s for s in samples if s[0] >= onset), key=lambda s: s[0])
         worst = sorted(later, key=lambda s: s[1], reverse=spec.increase)[:3]
         tenant, agent, subject = key
         severity = "high" if ratio >= 3 or (not spec.increase and delta >= 0.2) else "medium"
+        caveat = ""
+        if shift.unseasoned:
+            # A first weekend may just be the week's rhythm: noted, not raised, until a later window
+            # with an earlier weekend in its baseline confirms it (the finding's severity then rises).
+            severity, caveat = "low", " (first weekend in view: may be the weekly rhythm)"
         change = f"{spec.unit(before)} -> {spec.unit(after)}"
         out.append(
             Finding(
@@ -121,7 +133,7 @@ def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: Shif
                 agent=agent,
                 subject=subject,
                 summary=f"{agent}: {' '.join(filter(None, (spec.what, subject)))} {'rose' if spec.increase else 'fell'} {change} "
-                f"(median) from {_day(shift.boundary)}",
+                f"(median) from {_day(onset)}{caveat}",
                 evidence=[
                     {
                         "trace_id": t,
@@ -135,7 +147,7 @@ def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: Shif
                 first_seen=later[0][0],
                 last_seen=later[-1][0],
                 detail={
-                    "onset": shift.boundary,
+                    "onset": onset,
                     "baseline_median": before,
                     "after_median": after,
                     "baseline_mad": spread / MAD_SCALE if spread else 0.0,
@@ -148,6 +160,26 @@ def _shift_findings(scan: Scan, groups: dict[GroupKey, list[Sample]], spec: Shif
             )
         )
     return out
+
+
+def change_onset(
+    samples: list[Sample], boundary: float, scan: Scan, increase: bool, before: float, delta: float
+) -> float:
+    """When a change began, to the sample. The scan dates it by the day boundary where it is most
+    significant: for a step that is the next midnight, for a gradual change (a score sliding over two
+    days) the day it completed. Near that boundary (two steps back, one forward) the onset is the
+    sample from which the values beyond a quarter of the change outnumber the others most (a sign
+    CUSUM: robust to the heavy tails of cost and latency, and it finds where a slide began)."""
+    step = boundaries_step(scan.window.since, scan.window.until)
+    sign = 1.0 if increase else -1.0
+    threshold = before + sign * delta / 4
+    region = sorted((t, v) for t, v, _, _ in samples if boundary - 2 * step <= t < boundary + step)
+    best, best_at, suffix = 0, boundary, 0
+    for t, v in reversed(region):
+        suffix += 1 if sign * (v - threshold) > 0 else -1
+        if suffix > best:
+            best, best_at = suffix, t
+    return best_at
 
 
 def _usd(v: float) -> str:
@@ -208,6 +240,7 @@ CONFIDENCE_DROP = ShiftSpec(
     increase=False,
     min_ratio=1.05,
     min_abs=0.05,
+    spread_multiple=1.0,
     unit=lambda v: f"{v:.2f}",
     what="confidence of",
     suggestion=lambda k: (
@@ -251,32 +284,27 @@ def confidence_drop(scan: Scan, confidence_rows: list[Any]) -> list[Finding]:
 # -- rates -------------------------------------------------------------------------------------------
 
 
-def error_rate(scan: Scan, bucket_rows: list[Any], bucket_s: int) -> list[Finding]:
+def error_rate(
+    scan: Scan, bucket_rows: list[Any], bucket_s: int, origin: float | None = None
+) -> list[Finding]:
+    """Failed calls per tool and agent: a rise at a boundary of the window (exact conditional test,
+    see _rates) that is also large in practice. `bucket_rows` may start before the window (`origin`,
+    the first bucket's start): a baseline that reaches back that far gives a change late in the window
+    as many calls to be compared with as one early in it."""
     groups: dict[GroupKey, dict[int, tuple[int, int]]] = defaultdict(dict)
     for r in bucket_rows:
         groups[(r.tenant or "", r.agent, r.tool_name)][int(r.bucket)] = (int(r.calls), int(r.errors or 0))
     out: list[Finding] = []
-    origin = _data.bucket_origin(scan.window.since, bucket_s)
+    origin = _data.bucket_origin(scan.window.since, bucket_s) if origin is None else origin
+    edges = [(b, int((b - origin) // bucket_s)) for b in scan.boundaries]
     for key, buckets in sorted(groups.items()):
-        tried = []
-        for boundary in scan.boundaries:
-            edge = int((boundary - origin) // bucket_s)
-            n0 = sum(c for b, (c, _) in buckets.items() if b < edge)
-            e0 = sum(e for b, (_, e) in buckets.items() if b < edge)
-            n1 = sum(c for b, (c, _) in buckets.items() if b >= edge)
-            e1 = sum(e for b, (_, e) in buckets.items() if b >= edge)
-            if n0 < 20 or n1 < 20:
-                continue
-            z, _p = proportion_greater(e0, n0, e1, n1)
-            tried.append((z, boundary, n0, e0, n1, e1))
-        if not tried:
+        rise = scan_rate_rise(buckets, edges)
+        if rise is None:
             continue
-        z = max(tried)[0]
-        p = min(1.0, normal_sf(z) * len(tried))
-        # The test says whether the rate rose; the onset is the most likely step (two-rate likelihood).
-        _, boundary, n0, e0, n1, e1 = max(tried, key=lambda c: _two_rate_loglik(*c[2:]))
-        r0, r1 = e0 / n0, e1 / n1
-        if p > ALPHA_RATE or e1 < 5 or r1 - r0 < 0.05 or r1 < 2 * r0:
+        p, boundary = rise.p, rise.boundary
+        n0, e0, n1, e1 = rise.n_before, rise.events_before, rise.n_after, rise.events_after
+        r0, r1 = rise.rate_before, rise.rate_after
+        if p > ALPHA_RATE or e1 < ERROR_MIN_AFTER or r1 - r0 < ERROR_MIN_RISE or r1 < 2 * r0:
             continue
         tenant, agent, tool = key
         examples = _data.error_examples(scan.conn, scan.window, tenant, agent, tool)
@@ -307,20 +335,13 @@ def error_rate(scan: Scan, bucket_rows: list[Any], bucket_s: int) -> list[Findin
                     "rate_after": r1,
                     "calls_before": n0,
                     "calls_after": n1,
-                    "z": z,
+                    "errors_before": e0,
+                    "errors_after": e1,
                     "p": p,
                 },
             )
         )
     return out
-
-
-def _two_rate_loglik(n0: int, e0: int, n1: int, e1: int) -> float:
-    def part(n: int, e: int) -> float:
-        r = e / n
-        return (e * math.log(r) if e else 0.0) + ((n - e) * math.log(1 - r) if n - e else 0.0)
-
-    return part(n0, e0) + part(n1, e1)
 
 
 LOOP_REPEATS = 4
@@ -445,139 +466,6 @@ def _weighted(rows: Iterable[Any], metric: str) -> float:
     return sum(float(getattr(r, metric) or 0.0) * r.calls for r in rows) / calls if calls else 0.0
 
 
-def regression(
-    scan: Scan, run_rows: list[Any], labels: dict[str, int], revisions: dict[str, str] | None = None
-) -> list[Finding]:
-    """A new agent version, prompt version or policy revision, first seen inside the window, whose runs
-    do worse than the runs before it: labelled failures when runs on both sides are labelled, else
-    failed runs, blocked runs, cost per run."""
-    by_agent: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for r in run_rows:
-        by_agent[(r.tenant or "", r.agent)].append(r)
-    dimensions: list[tuple[str, Callable[[Any], str | None]]] = [
-        ("version", lambda r: r.agent_version),
-        ("prompt version", lambda r: r.prompt_version),
-    ]
-    if revisions:
-        dimensions.append(("policy revision", lambda r: revisions.get(r.trace_id)))
-    out: list[Finding] = []
-    for (tenant, agent), rows in sorted(by_agent.items()):
-        for dimension, value_of in dimensions:
-            out += _regressions(tenant, agent, rows, dimension, value_of, labels)
-    return out
-
-
-def _regressions(
-    tenant: str,
-    agent: str,
-    rows: list[Any],
-    dimension: str,
-    value_of: Callable[[Any], str | None],
-    labels: dict[str, int],
-) -> list[Finding]:
-    first_of: dict[str, float] = {}
-    for r in rows:
-        value = value_of(r)
-        if value:
-            first_of[value] = min(first_of.get(value, math.inf), r.start_ns / NS)
-    out: list[Finding] = []
-    for value, onset in sorted(first_of.items(), key=lambda item: item[1])[1:]:
-        before = [r for r in rows if r.start_ns / NS < onset and value_of(r) not in (None, value)]
-        after = [r for r in rows if value_of(r) == value]
-        worse = _worse_metrics(before, after, labels)
-        if not worse:
-            continue
-        previous = sorted({v for r in before if (v := value_of(r))})
-        p = min(w[3] for w in worse)
-        examples = [r for r in after if labels.get(r.trace_id) == 1 or r.errors or r.blocks][:3]
-        back_to = previous[-1] if previous else f"the previous {dimension}"
-        out.append(
-            Finding(
-                kind="regression",
-                severity="high" if any(w[2] >= 2 * w[1] + 0.1 for w in worse) else "medium",
-                tenant=tenant,
-                agent=agent,
-                subject=f"{dimension} {value}",
-                summary=f"{agent}: {dimension} {value} (from {_day(onset)}) is worse than "
-                f"{', '.join(previous) or 'the runs before'}: "
-                + "; ".join(f"{name} {b:.3g} -> {a:.3g}" for name, b, a, _p in worse),
-                evidence=[
-                    {"trace_id": r.trace_id, "span_id": None, "why": _run_why(r, labels)} for r in examples
-                ],
-                suggestion=_regression_fix(agent, dimension, value, back_to),
-                confidence=_conf(p),
-                first_seen=onset,
-                last_seen=max(r.start_ns / NS for r in after),
-                detail={
-                    "onset": onset,
-                    "dimension": dimension,
-                    "value": value,
-                    "previous": previous,
-                    "worse": {name: {"before": b, "after": a, "p": pv} for name, b, a, pv in worse},
-                },
-            )
-        )
-    return out
-
-
-def _regression_fix(agent: str, dimension: str, value: str, back_to: str) -> str:
-    if dimension == "version":
-        return f"roll {agent} back to {back_to} or fix what {value} changed; gate releases on it (railguard gate)"
-    if dimension == "prompt version":
-        return (
-            f"roll {agent}'s prompt back to {back_to} or fix what prompt {value} changed; "
-            "evaluate prompt changes on recorded runs before shipping them"
-        )
-    return (
-        f"backtest policy revision {value} against {back_to} and roll back the rules that refuse good calls"
-    )
-
-
-def _run_why(r: Any, labels: dict[str, int]) -> str:
-    if labels.get(r.trace_id) == 1:
-        return "labelled a failure"
-    return "failed" if r.errors else "blocked" if r.blocks else "ran"
-
-
-def _worse_metrics(
-    before: list[Any], after: list[Any], labels: dict[str, int]
-) -> list[tuple[str, float, float, float]]:
-    if len(before) < 10 or len(after) < 10:
-        return []
-    # Samples are (time, value), compared season by season (weekdays with weekdays) when the runs before
-    # show a weekly rhythm: a change first seen just before a weekend is not blamed for its different work.
-    labelled_before: list[tuple[float, float]] = [
-        (r.start_ns / NS, labels[r.trace_id]) for r in before if r.trace_id in labels
-    ]
-    labelled_after: list[tuple[float, float]] = [
-        (r.start_ns / NS, labels[r.trace_id]) for r in after if r.trace_id in labels
-    ]
-    if len(labelled_before) >= 5 and len(labelled_after) >= 5:
-        rates = {"labelled failure rate": (labelled_before, labelled_after)}
-    else:
-        rates = {
-            "failed-run rate": _timed(before, lambda r: int(r.errors > 0), after),
-            "blocked-run rate": _timed(before, lambda r: int(r.blocks > 0), after),
-        }
-    worse = []
-    tests = len(rates) + 1
-    for name, (b, a) in rates.items():
-        _z, p, rb, ra = seasonal_proportion_greater(b, a)
-        if p * tests <= ALPHA_RATE and ra - rb >= 0.05 and ra >= 1.5 * rb:
-            worse.append((name, rb, ra, p * tests))
-    if not labelled_before:
-        _z, p, mb, ma = seasonal_mann_whitney_greater(*_timed(before, lambda r: float(r.cost_usd), after))
-        if p * tests <= ALPHA and mb > 0 and ma >= 1.5 * mb:
-            worse.append(("cost per run", mb, ma, p * tests))
-    return worse
-
-
-def _timed(
-    before: list[Any], value_of: Callable[[Any], float], after: list[Any]
-) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    return [(r.start_ns / NS, value_of(r)) for r in before], [(r.start_ns / NS, value_of(r)) for r in after]
-
-
 # -- refusals and approvals -----------------------------------------------------------------------
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -630,7 +518,18 @@ def _value_shape(key: str, value: Any) -> str:
     return "text" if len(text) > 40 or " " in text else _NUMBER.sub("N", text)[:60]
 
 
-def violation_cluster(scan: Scan, refused: list[Any]) -> list[Finding]:
+# A refused call shape recurring in this share of an agent's runs is what an agent does by chance now and
+# then (the same stray command twice or three times in a fortnight); a cluster is a recurrence that a
+# binomial tail against it calls improbable (ALPHA), like loops.
+CLUSTER_BACKGROUND = 0.002
+
+
+def violation_cluster(scan: Scan, refused: list[Any], run_rows: list[Any] | None = None) -> list[Finding]:
+    """Blocks and asks of one rule on one normalized call shape in 3+ runs of an agent; with the
+    window's runs given, only where that many runs are improbable under CLUSTER_BACKGROUND."""
+    runs_per_agent: dict[tuple[str, str], int] = defaultdict(int)
+    for r in run_rows or []:
+        runs_per_agent[(r.tenant or "", r.agent)] += 1
     clusters: dict[tuple[str, str, str, str, str], list[Any]] = defaultdict(list)
     for r in refused:
         rules = [x for x in (r.rules or "").split(",") if x]
@@ -643,6 +542,10 @@ def violation_cluster(scan: Scan, refused: list[Any]) -> list[Finding]:
     for (tenant, agent, rule, verdict, shape), rows in sorted(clusters.items()):
         runs = {r.trace_id for r in rows}
         if len(rows) < 3 or len(runs) < 3:
+            continue
+        n = max(runs_per_agent.get((tenant, agent), 0), len(runs))
+        p = binomial_upper_tail(len(runs), n, CLUSTER_BACKGROUND) if run_rows is not None else 0.0
+        if p > ALPHA:
             continue
         rows.sort(key=lambda r: r.start_ns)
         out.append(
@@ -674,6 +577,8 @@ def violation_cluster(scan: Scan, refused: list[Any]) -> list[Finding]:
                     "shape": shape,
                     "calls": len(rows),
                     "runs": len(runs),
+                    "agent_runs": n,
+                    "p": p,
                     "tool": rows[0].tool_name,
                 },
             )

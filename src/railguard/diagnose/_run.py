@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from railguard.diagnose import _data, _detectors
+from railguard.diagnose import _data, _detectors, _regression
 from railguard.diagnose._data import Window
 from railguard.diagnose._tables import watermarks
 from railguard.diagnose.findings import Finding, Upserted, save_findings, severity_rank
@@ -71,7 +71,10 @@ def _detect(conn: object, window: Window) -> list[Finding]:
     assert isinstance(conn, Connection)
     scan = _detectors.Scan(conn, window, _detectors.boundaries_for(window.since, window.until))
     bucket_s = int(_detectors.boundaries_step(window.since, window.until))
-    run_rows = _data.run_rows(conn, window)
+    baseline = _data.with_lookback(window)
+    since_ns = int(window.since * _data.NS)
+    baseline_runs = _data.run_rows(conn, baseline)
+    run_rows = [r for r in baseline_runs if r.start_ns >= since_ns]
     found: list[Finding] = []
     found += _detectors.loop(
         scan,
@@ -82,13 +85,22 @@ def _detect(conn: object, window: Window) -> list[Finding]:
     found += _detectors.cost_spike(scan, run_rows)
     found += _detectors.token_bloat(scan, _data.token_growth(conn, window))
     found += _detectors.latency_regression(scan, _data.step_latency(conn, window))
-    found += _detectors.error_rate(scan, _data.tool_errors_by_bucket(conn, window, bucket_s), bucket_s)
+    found += _detectors.error_rate(
+        scan,
+        _data.tool_errors_by_bucket(conn, baseline, bucket_s),
+        bucket_s,
+        _data.bucket_origin(baseline.since, bucket_s),
+    )
     found += _detectors.model_drift(scan, _data.model_usage(conn, window, bucket_s))
-    found += _detectors.regression(
-        scan, run_rows, _data.failure_labels(conn, window), _data.run_revisions(conn, window)
+    found += _regression.regression(
+        scan,
+        baseline_runs,
+        _data.failure_labels(conn, baseline),
+        _data.run_revisions(conn, baseline),
+        _data.failed_runs(conn, baseline),
     )
     found += _detectors.confidence_drop(scan, _data.confidence_samples(conn, window))
-    found += _detectors.violation_cluster(scan, _data.refused_calls(conn, window))
+    found += _detectors.violation_cluster(scan, _data.refused_calls(conn, window), run_rows)
     found += _detectors.approvals(scan, _data.decided_approvals(conn, window))
     if window.agents is not None:
         keep = set(window.agents)

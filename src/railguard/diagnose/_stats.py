@@ -80,6 +80,11 @@ def _u_test(rank_sum_after: float, n1: int, n2: int, tie_term: float) -> float:
 WEEKEND = 1
 RHYTHM_ALPHA = 0.01  # two-sided; a rhythm seen wrongly costs a little power (_van_elteren), not the finding
 RHYTHM_MIN = 5  # samples of each season a baseline needs before a rhythm can be seen in it
+# scan_shift also stratifies a boundary, without evidence of a rhythm, when its two sides hold very
+# different shares of weekend samples (a window that ends on a Sunday: the last two days are all
+# weekend). A pooled test then compares weekend work with mostly weekday work, and a rhythm too weak to
+# prove in a short baseline is enough to make the weekend look like the onset of a change.
+MIX_SHIFT = 0.25
 
 
 def season_of(ts: float) -> int:
@@ -122,7 +127,9 @@ def _strata(
     before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]]
 ) -> list[tuple[list[float], list[float]]]:
     """(before, after) values per season seen on both sides when the baseline has a weekly rhythm;
-    one pooled pair otherwise (or when no season is seen on both sides)."""
+    one pooled pair otherwise (or when no season is seen on both sides). A rate compared at a recorded
+    change keeps its whole baseline without evidence of a rhythm (unlike scan_shift's mix rule): the
+    change's date is known, not searched for, so a weekend after it is no scan's favourite split."""
     pooled = [([v for _, v in before], [v for _, v in after])] if before and after else []
     if not weekly_rhythm(before):
         return pooled
@@ -250,6 +257,9 @@ class Shift:
     z: float
     p: float  # Bonferroni-adjusted over the boundaries tried
     spread: float = 0.0  # robust sd of the baseline around its seasons' medians (MAD_SCALE x MAD)
+    # The later side is all one season (a weekend) that the earlier side has too few samples of: the
+    # shift may be the week's rhythm, which this window cannot show. Tested pooled; callers say so.
+    unseasoned: bool = False
 
     @property
     def ratio(self) -> float:
@@ -268,32 +278,48 @@ def scan_shift(
     best one passes a Bonferroni-corrected Mann-Whitney test; None otherwise. The samples after the
     boundary are all later ones, so only a sustained change qualifies. Where the samples before a
     boundary show a weekly rhythm (weekly_rhythm), its test is stratified by season over the seasons
-    seen on both sides (_van_elteren); elsewhere it is pooled, as is every test without a rhythm."""
+    seen on both sides (_van_elteren); so is a boundary whose two sides hold very different shares of
+    weekend samples (mix_shifted), and one whose later side is all one season is skipped unless the
+    earlier side has `min_samples` of that season to compare it with (else it is tested pooled and
+    marked `unseasoned`). Elsewhere the test is pooled."""
     ordered = thin(sorted(samples))
     pooled = _Stratum([t for t, _ in ordered], [v for _, v in ordered], increase)
     seasons = [
-        _Stratum([t for t, _ in rows], [v for _, v in rows], increase)
+        _Stratum([t for t, _ in rows], [v for _, v in rows], increase, season)
         for season in sorted({season_of(t) for t, _ in ordered})
         if (rows := [(t, v) for t, v in ordered if season_of(t) == season])
     ]
-    tried: list[tuple[float, float, bool]] = []
+    tried: list[tuple[float, float, bool, bool]] = []
     for boundary in boundaries:
         split = _bisect(pooled.times, boundary)
         if split < min_samples or len(ordered) - split < min_samples:
             continue
         parts = []
-        if len(seasons) > 1 and weekly_rhythm(ordered[:split]):
+        unseasoned = False
+        if len(seasons) > 1:
             splits = [_bisect(s.times, boundary) for s in seasons]
-            parts = [
-                (*s.u_parts(k), len(s.times))
-                for k, s in zip(splits, seasons, strict=True)
-                if 0 < k < len(s.times)
-            ]
+            after_counts = [len(s.times) - k for k, s in zip(splits, seasons, strict=True)]
+            if sum(n > 0 for n in after_counts) == 1:
+                # One season after the boundary: only that season's baseline can say whether it changed.
+                only = next(i for i, n in enumerate(after_counts) if n > 0)
+                unseasoned = splits[only] < min_samples
+            shares = (
+                sum(k for k, s in zip(splits, seasons, strict=True) if s.season == WEEKEND) / split,
+                sum(n for n, s in zip(after_counts, seasons, strict=True) if s.season == WEEKEND)
+                / (len(ordered) - split),
+            )
+            if not unseasoned and (abs(shares[0] - shares[1]) > MIX_SHIFT or weekly_rhythm(ordered[:split])):
+                parts = [
+                    (*s.u_parts(k), len(s.times))
+                    for k, s in zip(splits, seasons, strict=True)
+                    if 0 < k < len(s.times)
+                ]
         stratified = bool(parts)
-        tried.append((_van_elteren(parts) if parts else _z(*pooled.u_parts(split)), boundary, stratified))
+        z = _van_elteren(parts) if parts else _z(*pooled.u_parts(split))
+        tried.append((z, boundary, stratified, unseasoned))
     if not tried:
         return None
-    z, boundary, stratified = max(tried)
+    z, boundary, stratified, unseasoned = max(tried)
     p = min(1.0, normal_sf(z) * len(tried))
     if p > alpha:
         return None
@@ -301,7 +327,7 @@ def scan_shift(
         split = _bisect(pooled.times, boundary)
         base, later = pooled.values[:split], pooled.values[split:]
         spread = MAD_SCALE * mad(base)
-        return Shift(boundary, median(base), median(later), split, len(later), z, p, spread)
+        return Shift(boundary, median(base), median(later), split, len(later), z, p, spread, unseasoned)
     med_b = med_a = weight = 0.0
     residuals: list[float] = []
     n_before = n_after = 0
@@ -321,8 +347,8 @@ def scan_shift(
 class _Stratum:
     """Time-ordered samples ranked once: each split's rank sum after it is a prefix-sum difference."""
 
-    def __init__(self, times: list[float], values: list[float], increase: bool) -> None:
-        self.times, self.values = times, values
+    def __init__(self, times: list[float], values: list[float], increase: bool, season: int = -1) -> None:
+        self.times, self.values, self.season = times, values, season
         rank, self.tie_term = ranks([v if increase else -v for v in values])
         self.prefix = [0.0]
         for r in rank:
