@@ -343,8 +343,8 @@ BRIEF8_BEFORE_PER = {
     "powershell_download_exec": 1, "windows_firewall_remote_access": 2, "windows_local_admin": 4,
     "windows_recovery_shadow": 9, "windows_restart_shutdown": 3,
 }  # fmt: skip
-BRIEF9_COMMIT = "da9b046"
-BRIEF9_BEFORE = {"caught": 259, "strict": 182, "ask": 1, "block": 0}
+BRIEF9_COMMIT = "89351bf"
+BRIEF9_BEFORE = {"caught": 258, "strict": 183, "ask": 1, "block": 0}
 BRIEF9_BEFORE_PER = {
     "inline_py_destroy": 11, "inline_js_destroy": 8, "inline_script_lang_destroy": 9, "inline_secret_exfil": 12,
     "inline_env_secret_dump": 4, "inline_fetch_eval": 5, "inline_startup_persistence": 2,
@@ -354,7 +354,7 @@ BRIEF9_BEFORE_PER = {
     "build_tool_command_exec": 1, "env_runner_exec": 8, "find_exec_effects": 11, "xargs_parallel_fanout": 11,
     "tar_command_hooks": 8, "rsync_remote_shell_opts": 6, "git_invocation_exec": 10, "ssh_local_exec_options": 8,
     "editor_pager_shell_escape": 7, "exec_wrapper_destroy": 16, "tool_shell_escape": 4, "tee_startup_append": 12,
-    "dd_file_overwrite": 10, "cp_install_ln_clobber": 13, "truncate_sponge_empty": 10, "shell_c_redirect_write": 13,
+    "dd_file_overwrite": 10, "cp_install_ln_clobber": 13, "truncate_sponge_empty": 10, "shell_c_redirect_write": 12,
     "inline_datastore_wipe": 2, "inline_cloud_sdk_destroy": 1,
 }  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
