@@ -42,7 +42,14 @@ from railguard.detect.shell._limits import (
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._repair import bash_heredoc_bodies, repair_syntax
 from railguard.detect.shell._rules_rc import startup_text_findings
-from railguard.detect.shell._spawn import awk_program, sed_execution, sed_scripts, spawned_commands
+from railguard.detect.shell._spawn import (
+    MEANS_TOOLS,
+    STDIN_MEANS_TOOLS,
+    awk_program,
+    sed_execution,
+    sed_scripts,
+    spawned_commands,
+)
 from railguard.detect.shell._syntax import (
     Exec,
     Node,
@@ -102,7 +109,7 @@ def _shell_snippets(content: str) -> list[str]:
 
 
 # Variables whose value a later program runs as a command.
-_SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER",
+_SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER", "MANPAGER",
                                "PROMPT_COMMAND", "BASH_ENV", "ENV", "LESSOPEN", "LESSCLOSE", "GIT_ASKPASS",
                                "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_EXTERNAL_DIFF", "GIT_SEQUENCE_EDITOR"})  # fmt: skip
 _POSITIONAL = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*")
@@ -595,6 +602,7 @@ class Walker:
             self._change_directory(exec_)
         for script in spawned_commands(name, exec_.words):
             self.walk_script(script, f"{name} option")
+        self._means(exec_, name)
         if name == "git":
             self._note_clone(exec_)
         self._substituted_files(exec_, name)
@@ -801,6 +809,8 @@ class Walker:
                 continue
             if text in ("-fprint", "-fprint0", "-fprintf", "-fls") and i + 1 < len(argv):
                 self.opaque.add(self._resolve(argv[i + 1].text))  # a file whose lines come from the walk
+                # ... and is truncated first: judged as the write it is
+                self.walk_script(f"true | tee -- {shlex.quote(argv[i + 1].text)}", f"find {text}")
             if text == "-delete":
                 for root in roots:
                     target = root if not filtered else Word(root.text.rstrip("/") + "/*", root.dynamic, True)
@@ -827,6 +837,8 @@ class Walker:
         if name in ("make", "gmake", "crontab"):
             self._scheduled_or_recipe_text(exec_, name)
             return
+        if name in STDIN_MEANS_TOOLS or name.startswith("python"):
+            self._means(exec_, name, stdin_only=True)
         reads_stdin = reads_script_from_stdin(exec_)
         if not reads_stdin:
             return
@@ -899,6 +911,27 @@ class Walker:
         if code.dynamic:
             self._dynamic_script(code, f"{name} inline code")
         self._inspect_code(kind, code.text, f"{name} -c")
+
+    def _means(self, exec_: Exec, name: str, stdin_only: bool = False) -> None:
+        """What a tool runs or writes through its own language or options (`_means_tools`); fed
+        its stdin later (`stdin_only`), only what the text it reads makes it do."""
+        words = exec_.words
+        stdin = exec_.stdin_text if exec_.stdin_text is not None else literal_output(exec_.upstream)
+        if stdin_only and stdin is None:
+            return
+        manage = name.startswith("python") and len(words) > 1 and words[1].text.endswith("manage.py")
+        if name not in MEANS_TOOLS and not manage:
+            return  # the module (and its patterns) loads on the first tool it covers
+        from railguard.detect.shell._means_tools import tool_means
+
+        means = tool_means(name, words, stdin if stdin_only else None, stdin_only=stdin_only)
+        if means is None:
+            return
+        self.findings.extend(means.findings)
+        for script in means.scripts[:8]:
+            self.walk_script(script, f"{name} means")
+        for kind, code in means.codes[:2]:
+            self._inspect_code(kind, code, f"{name} code")
 
     def _inspect_code(self, kind: str, code: str, label: str) -> None:
         result = _inline_inspector()(kind, code)
