@@ -209,7 +209,7 @@ def _processes(code: str) -> tuple[list[str], list[ShellFinding]]:
 
 # ---- floods, fetched code, environment, data stores, cloud SDKs --------------------------------
 _ENDLESS = re2.compile(
-    r"for\s*\(\s*;\s*;\s*\)|while\s*\(?\s*(?:1|True|true)\s*\)?\s*[:{]|iter\(\s*int\s*,\s*1\s*\)|\bloop\s+do\b|"
+    r"for\s*\(\s*;\s*;\s*\)|while\s*\(\s*(?:1|True|true)\s*\)|while\s+(?:1|True|true)\s*[:{]|iter\(\s*int\s*,\s*1\s*\)|\bloop\s+do\b|"
     r"\bloop\s*\{|range\(\s*(?:10\s*\*\*\s*[5-9]|\d{6,})|\.times\b.*\d{6,}|while\s+true\b"
 )
 _URL = re2.compile(r"(?:https?|ftp)://")
@@ -220,7 +220,7 @@ _EVAL_LIKE = re2.compile(
 )
 _WHOLE_ENV = re2.compile(
     r"os\.environ\s*[),]|dict\(\s*os\.environ|os\.environ\.(?:items|copy)\(\)|process\.env\s*(?:[),;]|$)|"
-    r"\bENV\.(?:to_h|each|inspect)\b|\b(?:puts|p|pp)\s+ENV\b|\bkeys\s+%ENV|%ENV\s*[);]|getenv\(\s*\)|"
+    r"\bENV\.(?:to_h|each|inspect)\b|\b(?:puts|p|pp)\s+ENV\s*(?:$|[;)}])|\bkeys\s+%ENV|%ENV\s*[);]|getenv\(\s*\)|"
     r"Deno\.env\.toObject\(\)|\$_ENV\b|\$_SERVER\b|Sys\.getenv\(\s*\)|\bENV\s*\)"
 )
 _SECRET_ENV = re2.compile(
@@ -256,7 +256,7 @@ _GRANT_CALL = re2.compile(
 def _effects(kind: str, code: str, network: bool) -> list[ShellFinding]:
     found: list[ShellFinding] = []
     add = found.append
-    if network and _ENDLESS.search(code):
+    if network and _ENDLESS.search(code) and "sleep" not in code:  # a paced poll is no flood
         add(ShellFinding("system", "inline-request-flood", "block", "critical",
                          f"{kind} inline code sends network traffic in an endless or huge loop"))  # fmt: skip
     if _URL.search(code) and _EVAL_LIKE.search(code):
@@ -347,7 +347,7 @@ def _awk(code: str) -> tuple[list[str], list[ShellFinding]]:
         head = _literal(match, 1)
         if head:
             commands.append(f'{head} "$AWK_FIELD"')
-    writes = 0
+    writes = sinks = 0
     for match in _AWK_REDIRECT.finditer(code):
         path = _literal(match, 3)
         if path:
@@ -355,8 +355,9 @@ def _awk(code: str) -> tuple[list[str], list[ShellFinding]]:
             content = _literal(printed, 1) if printed else None
             commands.append(_tee(path, match.group(2) == ">>", content))
             writes += 1
+            sinks += path.startswith("/dev/")
     findings = []
-    if writes and _ENDLESS.search(code):
+    if writes > sinks and _ENDLESS.search(code):
         findings.append(ShellFinding("system", "inline-endless-writer", "block", "critical",
                                      "awk writes to a file in an endless loop (fills the disk)"))  # fmt: skip
     return commands[:6], findings

@@ -264,9 +264,7 @@ def _manage_py(texts: list[str], stdin: str | None) -> Means:
 
 
 # ---- writers: find -fprint, sed w / in-place text, in-place editors ------------------------------
-_SYSTEM_DESTINATION = re2.compile(
-    r"^[^/:]*:(?:/|/etc/?|/usr/?|/var/?|/boot/?|/root/?|/bin/?|/lib/?)?$|^[^/:]*:/(?:etc|usr|var/www|boot|root|bin|sbin|lib)\b"
-)
+_SYSTEM_DESTINATION = re2.compile(r"^[^/:]*:/(?:etc|usr|boot|root|bin|sbin|lib\w*)?(?:/|$)")
 
 
 def _rsync(texts: list[str], stdin: str | None) -> Means:
@@ -276,11 +274,13 @@ def _rsync(texts: list[str], stdin: str | None) -> Means:
     paths = _option_values(texts, ("--rsync-path",))
     if not any(p.split()[:1] in (["sudo"], ["doas"]) for p in paths):
         return found
-    destination = _operands(texts)[-1:] or [""]
-    deleting = any(t.startswith("--delete") for t in texts)
-    if _SYSTEM_DESTINATION.search(destination[0]) or deleting:
+    destination = (_operands(texts)[-1:] or [""])[0]
+    if _SYSTEM_DESTINATION.search(destination):
         found.findings.append(ShellFinding("system", "rsync-remote-root-write", "block", "critical",
-                                           f"rsync writes as root into {destination[0]} on the remote host"))  # fmt: skip
+                                           f"rsync writes as root into {destination} on the remote host"))  # fmt: skip
+    elif any(t.startswith("--delete") for t in texts):
+        found.findings.append(ShellFinding("system", "rsync-remote-root-delete", "ask", "high",
+                                           f"rsync deletes as root under {destination} on the remote host"))  # fmt: skip
     return found
 
 
@@ -427,7 +427,7 @@ _HANDLERS = {
     "lftp": _bang_client, "ftp": _bang_client, "sftp": _bang_client, "ed": _ex_cluster, "ex": _ex_cluster,
     "vi": _ex_cluster, "vim": _ex_cluster, "nvim": _ex_cluster, "gdb": _gdb, "emacs": _emacs, "make": _make,
     "gmake": _make, "cmake": _cmake, "mvn": _mvn, "mvnw": _mvn, "just": _just, "tox": _tox, "deno": _deno,
-    "yarn": _yarn_exec, "pnpm": _yarn_exec, "npm": _npm, "rails": _rails, "manage.py": _manage_py,
+    "yarn": _yarn_exec, "pnpm": _yarn_exec, "npm": _npm, "rails": _rails,
     "sed": _sed, "gsed": _sed, "rsync": _rsync,
 }  # fmt: skip
 _EDITORS = frozenset({"jq", "yq", "gawk", "awk"})

@@ -30,10 +30,11 @@ _ALIAS = re.compile(r"^\s*alias\s+(?:-[sg]\s+)?([\w.-]+)\s*=\s*(.*)$")
 _FISH_ALIAS = re.compile(r"^\s*alias\s+(?:-s\s+|--save\s+)?([\w.-]+)\s+(['\"].*)$")
 _FUNCTION = re.compile(r"^\s*(?:function\s+([\w.-]+)|([\w.-]+)\s*\(\s*\))")
 _TRAP = re.compile(r"^\s*trap\s+.*\b(DEBUG|EXIT|RETURN|ERR|ZERR|0)\s*$")
-# A line that runs or sources a program kept in a temporary or cache directory: nothing installed it there.
+# A line that runs or sources a program kept in a temporary directory or hidden in the cache: nothing
+# installed it there (tools keep their own environments in named cache dirs: ~/.cache/pypoetry/...).
 _TEMP_PROGRAM = re.compile(
     r"^\s*(?:(?:nohup|exec|setsid|source|\.|command|python3?|bash|sh|zsh|node|perl|ruby)\s+)*['\"]?"
-    r"(?:/tmp/|/var/tmp/|/dev/shm/|(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+)/\.cache/)\S"
+    r"(?:/tmp/|/var/tmp/|/dev/shm/|(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+)/\.cache/\.)\S"
 )
 _TEMP = re.compile(r"^(?:/tmp|/var/tmp|/dev/shm)(?:/|$)|/\.[^/]+/?$")
 

@@ -31,7 +31,7 @@ _GIT_PROGRAM_SUFFIXES = (".textconv=", ".clean=", ".smudge=", ".process=", ".dri
 # loads that module only when one of them runs.
 MEANS_TOOLS = frozenset({"sqlite3", "sqlite", "mysql", "mariadb", "psql", "lftp", "ftp", "sftp", "ed", "ex", "vi",
                          "vim", "nvim", "gdb", "emacs", "make", "gmake", "cmake", "mvn", "mvnw", "just", "tox",
-                         "deno", "yarn", "pnpm", "npm", "rails", "find", "sed", "gsed", "jq", "yq", "gawk", "awk",
+                         "deno", "yarn", "pnpm", "npm", "rails", "sed", "gsed", "jq", "yq", "gawk", "awk",
                          "gradle", "gradlew", "task", "go-task", "rake", "invoke", "inv", "nox", "ant", "sbt",
                          "rsync"})  # fmt: skip
 # ... of which these also act on the text they read on stdin (`echo '.shell X' | sqlite3`).
