@@ -121,3 +121,14 @@ def test_the_walker_gate_names_every_tool_the_means_module_reads() -> None:
     covered = set(_means_tools._HANDLERS) | _means_tools._EDITORS | _means_tools._RUNNERS
     assert covered == set(_spawn.MEANS_TOOLS)
     assert set(_means_tools._STDIN_HANDLERS) == set(_spawn.STDIN_MEANS_TOOLS)
+
+
+def test_the_means_modules_compile_their_patterns_on_first_use() -> None:
+    import re2
+
+    from railguard.detect._re2_search import LazyRe2
+    from railguard.detect.shell import _means_inline, _means_tools
+
+    values = [v for m in (_means_inline, _means_tools) for v in vars(m).values()]
+    assert sum(isinstance(v, LazyRe2) for v in values) >= 40
+    assert not [v for v in values if isinstance(v, type(re2.compile("x")))]

@@ -11,26 +11,26 @@ findings here. Home expressions (`os.path.expanduser('~')`, `Dir.home`, `$ENV{HO
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
-import re2
-
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._model import ShellFinding
 
 _STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
 _STR_ANY = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 # Expressions that evaluate to the user's home directory, per language.
-_HOME_CALL = re2.compile(
+_HOME_CALL = LazyRe2(
     r"os\.path\.expanduser\(\s*(" + _STR_ANY + r")\s*\)|File\.expand_path\(\s*(" + _STR_ANY + r")\s*\)"
 )
-_HOME_VALUE = re2.compile(
+_HOME_VALUE = LazyRe2(
     r"(?:pathlib\.)?Path\.home\(\)|(?:require\(\s*['\"](?:node:)?os['\"]\s*\)|\bos)\.homedir\(\)|\bhomedir\(\)|"
     r"process\.env\.HOME\b|process\.env\[\s*['\"]HOME['\"]\s*\]|\bDir\.home\b|\bENV\[\s*['\"]HOME['\"]\s*\]|"
     r"getenv\(\s*['\"]HOME['\"]\s*\)|Deno\.env\.get\(\s*['\"]HOME['\"]\s*\)|ENVIRON\[\s*\"HOME\"\s*\]|"
     r"os\.environ\[\s*['\"]HOME['\"]\s*\]|os\.environ\.get\(\s*['\"]HOME['\"]\s*\)|Sys\.getenv\(\s*\"HOME\"\s*\)"
 )
-_HOME_IN_STRING = re2.compile(r"\$ENV\{HOME\}|\$\{?HOME\}?")
+_HOME_IN_STRING = LazyRe2(r"\$ENV\{HOME\}|\$\{?HOME\}?")
 # `"~" + "/.config"` (js/python/ruby), `"~" . "/x"` (php/perl), `"~" "/x"` (awk), `"~" <> "/x"` (elixir).
-_CONCAT = re2.compile(
+_CONCAT = LazyRe2(
     r"\"([^\"\\]*)\"\s*(?:\+|\.|<>|\.\.)?\s*[\"']([^\"'\\]*)[\"']|'([^'\\]*)'\s*(?:\+|\.|\.\.)?\s*[\"']([^\"'\\]*)[\"']"
 )
 
@@ -50,7 +50,7 @@ def normalize_home(code: str) -> str:
     return code
 
 
-def _join_tilde(match: re2._Match) -> str:
+def _join_tilde(match: Any) -> str:
     first = match.group(1) if match.group(1) is not None else match.group(3)
     second = match.group(2) if match.group(2) is not None else match.group(4)
     if not first.startswith("~"):
@@ -67,7 +67,7 @@ def shell_path(path: str) -> str:
     return shlex.quote(path)
 
 
-def _literal(match: re2._Match, first: int) -> str | None:
+def _literal(match: Any, first: int) -> str | None:
     for group in (first, first + 1):
         value = match.group(group)
         if value is not None:
@@ -79,10 +79,10 @@ def _literal(match: re2._Match, first: int) -> str | None:
 # (path, mode or flag, content) calls: python open(P, 'a').write(C), node fs.appendFileSync(P, C),
 # Deno.writeTextFile(P, C), ruby File.write(P, C) / File.open(P, "a"), php file_put_contents(P, C),
 # perl open(F, ">>", P).
-_OPEN_MODE = re2.compile(r"\bopen\s*\(\s*" + _STR + r"\s*,\s*" + _STR)
-_PERL_OPEN = re2.compile(r"\bopen\s*\(?\s*\$?\w+\s*,\s*['\"](>>?)['\"]\s*,\s*" + _STR)
-_PERL_OPEN2 = re2.compile(r"\bopen\s*\(?\s*\$?\w+\s*,\s*['\"](>>?)\s*([^'\"]+)['\"]")
-_WRITE_CALL = re2.compile(
+_OPEN_MODE = LazyRe2(r"\bopen\s*\(\s*" + _STR + r"\s*,\s*" + _STR)
+_PERL_OPEN = LazyRe2(r"\bopen\s*\(?\s*\$?\w+\s*,\s*['\"](>>?)['\"]\s*,\s*" + _STR)
+_PERL_OPEN2 = LazyRe2(r"\bopen\s*\(?\s*\$?\w+\s*,\s*['\"](>>?)\s*([^'\"]+)['\"]")
+_WRITE_CALL = LazyRe2(
     r"\b(appendFileSync|writeFileSync|appendFile|writeFile|writeTextFileSync|writeTextFile|file_put_contents|"
     r"File\.write|write_text|write_bytes|IO\.write|writeLines|write_file)\s*\(\s*"
     + _STR
@@ -90,11 +90,11 @@ _WRITE_CALL = re2.compile(
     + _STR
     + ")?"
 )
-_PATH_WRITE = re2.compile(r"Path\(\s*" + _STR + r"\s*\)\.(write_text|write_bytes)\(\s*" + _STR + "?")
-_CONTENT = re2.compile(
+_PATH_WRITE = LazyRe2(r"Path\(\s*" + _STR + r"\s*\)\.(write_text|write_bytes)\(\s*" + _STR + "?")
+_CONTENT = LazyRe2(
     r"(?:\.write|\bputs|\bprint\s+\$?\w+|\bsay\s+\$?\w+|\.puts|\bfwrite\(\s*\$\w+\s*,)\s*\(?\s*" + _STR
 )
-_APPEND_FLAG = re2.compile(r"append\s*:\s*true|FILE_APPEND|\bappendFile")
+_APPEND_FLAG = LazyRe2(r"append\s*:\s*true|FILE_APPEND|\bappendFile")
 
 
 def _writes(code: str) -> list[str]:
@@ -134,14 +134,14 @@ def _tee(path: str, append: bool, content: str | None) -> str:
 
 # ---- modes, owners, copies, links ---------------------------------------------------------------
 _MODE = r"(0o?[0-7]{3,4}|[0-7]{3,4})"
-_CHMOD_PATH_FIRST = re2.compile(r"\b(?:chmod|chmodSync|lchmod|fchmod)\s*\(\s*" + _STR + r"\s*,\s*" + _MODE)
-_CHMOD_MODE_FIRST = re2.compile(
+_CHMOD_PATH_FIRST = LazyRe2(r"\b(?:chmod|chmodSync|lchmod|fchmod)\s*\(\s*" + _STR + r"\s*,\s*" + _MODE)
+_CHMOD_MODE_FIRST = LazyRe2(
     r"\b(?:chmod|File\.chmod|FileUtils\.chmod(?:_R)?)\s*\(?\s*" + _MODE + r"\s*,\s*" + _STR
 )
-_CHMOD_COMPUTED = re2.compile(r"\b(?:chmod|chmodSync)\s*\(\s*[\w.]+\([^)]*\)\s*,\s*" + _MODE)
-_WALK_ROOT = re2.compile(r"\b(?:os\.walk|rglob|walkSync|Find\.find|glob)\s*\(\s*" + _STR)
-_CHOWN = re2.compile(r"\b(?:chown|lchown|chownSync|File\.chown)\s*\(\s*" + _STR)
-_COPY = re2.compile(
+_CHMOD_COMPUTED = LazyRe2(r"\b(?:chmod|chmodSync)\s*\(\s*[\w.]+\([^)]*\)\s*,\s*" + _MODE)
+_WALK_ROOT = LazyRe2(r"\b(?:os\.walk|rglob|walkSync|Find\.find|glob)\s*\(\s*" + _STR)
+_CHOWN = LazyRe2(r"\b(?:chown|lchown|chownSync|File\.chown)\s*\(\s*" + _STR)
+_COPY = LazyRe2(
     r"\b(?:copy|copy2|copyfile|copyFileSync|cp|FileUtils\.cp|File\.copy|rename|renameSync|move|symlink|symlinkSync)\s*\(\s*"
     + _STR
     + r"\s*,\s*"
@@ -182,15 +182,15 @@ def _octal(mode: str) -> str:
 # ---- processes ----------------------------------------------------------------------------------
 # os.kill(-1, 9), process.kill(-1), kill 9, -1 (perl), Process.kill("KILL", -1), posix_kill(-1, 9);
 # every pid of /proc or psutil.process_iter() killed in a loop.
-_KILL_ALL = re2.compile(
+_KILL_ALL = LazyRe2(
     r"\bkill\s*\(\s*-1\b|\bkill\s*\(?\s*['\"]?(?:-?9|-?KILL|SIGKILL|-?TERM|SIGTERM|15)['\"]?\s*,\s*-1\b|"
     r"Process\.kill\(\s*[:'\"]?\w+['\"]?\s*,\s*-1\b|posix_kill\(\s*-1\b|killpg\(\s*0\b"
 )
-_KILL_EACH = re2.compile(
+_KILL_EACH = LazyRe2(
     r"process_iter\(|listdir\(\s*['\"]/proc['\"]|Dir\.glob\(\s*['\"]/proc|readdirSync\(\s*['\"]/proc"
 )
-_KILL_CALL = re2.compile(r"\.kill\(|\.terminate\(|\bkill\(|\bkill\s+\d")
-_FORK_LOOP = re2.compile(
+_KILL_CALL = LazyRe2(r"\.kill\(|\.terminate\(|\bkill\(|\bkill\s+\d")
+_FORK_LOOP = LazyRe2(
     r"\bfork\s+while\s+(?:1|true|fork)\b|\bloop\s*\{\s*fork\b|while\s*\(\s*1\s*\)\s*\{?\s*fork\s*\("
 )
 
@@ -208,34 +208,34 @@ def _processes(code: str) -> tuple[list[str], list[ShellFinding]]:
 
 
 # ---- floods, fetched code, environment, data stores, cloud SDKs --------------------------------
-_ENDLESS = re2.compile(
+_ENDLESS = LazyRe2(
     r"for\s*\(\s*;\s*;\s*\)|while\s*\(\s*(?:1|True|true)\s*\)|while\s+(?:1|True|true)\s*[:{]|iter\(\s*int\s*,\s*1\s*\)|\bloop\s+do\b|"
     r"\bloop\s*\{|range\(\s*(?:10\s*\*\*\s*[5-9]|\d{6,})|\.times\b.*\d{6,}|while\s+true\b"
 )
-_URL = re2.compile(r"(?:https?|ftp)://")
+_URL = LazyRe2(r"(?:https?|ftp)://")
 # bare calls only: `child_process.exec(...)` and `json.load(...)` run no fetched code
-_EVAL_LIKE = re2.compile(
+_EVAL_LIKE = LazyRe2(
     r"(?:^|[^.\w$])(?:eval|exec|include|include_once|require_once|loadstring|dofile|instance_eval|"
     r"class_eval)\b|(?:^|[^.\w])(?:load|source|run_path)\s*\("
 )
-_WHOLE_ENV = re2.compile(
+_WHOLE_ENV = LazyRe2(
     r"os\.environ\s*[),]|dict\(\s*os\.environ|os\.environ\.(?:items|copy)\(\)|process\.env\s*(?:[),;]|$)|"
     r"\bENV\.(?:to_h|each|inspect)\b|\b(?:puts|p|pp)\s+ENV\s*(?:$|[;)}])|\bkeys\s+%ENV|%ENV\s*[);]|getenv\(\s*\)|"
     r"Deno\.env\.toObject\(\)|\$_ENV\b|\$_SERVER\b|Sys\.getenv\(\s*\)|\bENV\s*\)"
 )
-_SECRET_ENV = re2.compile(
+_SECRET_ENV = LazyRe2(
     r"(?:environ|env|ENV|getenv|Deno\.env\.get)\s*(?:\[|\.get\(|\.|\(|\{)\s*['\"]?[A-Z0-9_]*"
     r"(?:SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIAL)"
 )
-_STORE_WIPE = re2.compile(
+_STORE_WIPE = LazyRe2(
     r"(?i)\.(?:flushall|flushdb|flush_all|drop_database|dropdatabase|drop_collection|dropcollection|dropindexes|"
     r"delete_all|destroy_all|truncate)\s*\(?|\.(?:delete_many|deletemany|remove)\(\s*\{\s*\}\s*\)|"
     r"\.objects\.all\(\)\.delete\(|\bindices\.delete\(\s*index\s*=\s*['\"](?:\*|_all)"
 )
-_SQL_WIPE = re2.compile(
+_SQL_WIPE = LazyRe2(
     r"(?i)['\"]\s*(?:DROP\s+(?:TABLE|DATABASE|SCHEMA|KEYSPACE|COLLECTION)\b|TRUNCATE\b|DELETE\s+FROM\s+[\w.`]+\s*;?\s*['\"])"
 )
-_CLOUD_DESTROY = re2.compile(
+_CLOUD_DESTROY = LazyRe2(
     r"\b(?:terminate_instances|TerminateInstancesCommand|delete_db_instance|delete_db_cluster|DeleteDBInstanceCommand|"
     r"delete_bucket|DeleteBucketCommand|DeleteObjectsCommand|begin_delete|delete_namespace|delete_stack|"
     r"DeleteStackCommand|delete_table|DeleteTableCommand|delete_cluster|delete_function|delete_repo|"
@@ -243,11 +243,11 @@ _CLOUD_DESTROY = re2.compile(
     r"[Bb]ucket(?:\.new)?\([^)]*\)\.(?:delete!?|objects\.all\(\)\.delete)|\.bucket\([^)]*\)\.delete\(|"
     r"\[\s*\w+\.(?:delete|destroy|terminate|remove)\(\)\s+for\b"
 )
-_CLOUD_GRANT = re2.compile(
+_CLOUD_GRANT = LazyRe2(
     r"AdministratorAccess|roles/owner|roles/editor|['\"]public-read(?:-write)?['\"]|allUsers|allAuthenticatedUsers|"
     r"['\"]Action['\"]\s*:\s*['\"]\*['\"]"
 )
-_GRANT_CALL = re2.compile(
+_GRANT_CALL = LazyRe2(
     r"\b(?:attach_\w*policy|put_\w*(?:acl|policy)|set_iam_policy|add_role|create_access_key|"
     r"Attach\w*PolicyCommand|Put\w*(?:Acl|Policy)Command|update_\w*acl)\b"
 )
@@ -278,20 +278,20 @@ def _effects(kind: str, code: str, network: bool) -> list[ShellFinding]:
 
 
 # ---- AppleScript and Tcl ------------------------------------------------------------------------
-_DO_SHELL = re2.compile(r"\bdo\s+(?:shell\s+)?script\s+\"((?:[^\"\\]|\\.)*)\"([^\n\"]*)")
+_DO_SHELL = LazyRe2(r"\bdo\s+(?:shell\s+)?script\s+\"((?:[^\"\\]|\\.)*)\"([^\n\"]*)")
 _APPLESCRIPT_EFFECTS = (
-    (re2.compile(r"(?i)\bempty\s+(?:the\s+)?trash|\bto\s+delete\s+(?:every|all|folder|file|items?)\b"),
+    (LazyRe2(r"(?i)\bempty\s+(?:the\s+)?trash|\bto\s+delete\s+(?:every|all|folder|file|items?)\b"),
      ShellFinding("destructive_fs", "applescript-delete", "block", "critical", "AppleScript deletes files or empties the trash")),
-    (re2.compile(r"(?i)\bmake\s+(?:new\s+)?login\s+item"),
+    (LazyRe2(r"(?i)\bmake\s+(?:new\s+)?login\s+item"),
      ShellFinding("persistence", "applescript-login-item", "block", "critical", "AppleScript adds a login item")),
-    (re2.compile(r"(?i)\"System Events\"\s+to\s+(?:shut\s*down|restart|log\s*out|sleep)"),
+    (LazyRe2(r"(?i)\"System Events\"\s+to\s+(?:shut\s*down|restart|log\s*out|sleep)"),
      ShellFinding("system", "applescript-power", "block", "critical", "AppleScript shuts down, restarts or logs out")),
-    (re2.compile(r"(?i)with\s+hidden\s+answer"),
+    (LazyRe2(r"(?i)with\s+hidden\s+answer"),
      ShellFinding("credential_access", "applescript-password-prompt", "block", "critical",
                   "AppleScript asks the user for a hidden answer (a password prompt)")),
 )  # fmt: skip
-_TCL_EXEC = re2.compile(r"(?m)(?:^|[\[;])\s*(?:exec|spawn)\s+([^\]\n;]+)")
-_TCL_DELETE = re2.compile(r"(?m)\bfile\s+delete\s+(?:-force\s+)?(?:--\s+)?(\S+)")
+_TCL_EXEC = LazyRe2(r"(?m)(?:^|[\[;])\s*(?:exec|spawn)\s+([^\]\n;]+)")
+_TCL_DELETE = LazyRe2(r"(?m)\bfile\s+delete\s+(?:-force\s+)?(?:--\s+)?(\S+)")
 
 
 def _applescript(code: str) -> tuple[list[str], list[ShellFinding]]:
@@ -311,15 +311,15 @@ def _tcl(code: str) -> list[str]:
 
 
 # A program and its argument list: `spawnSync('git', ['push', '-f'])`, `new Deno.Command('rm', {args: [...]})`.
-_ARGV_CALL = re2.compile(
+_ARGV_CALL = LazyRe2(
     r"\b(?:spawnSync|spawn|execFileSync|execFile|Command|run|call|Popen)\s*\(\s*"
     + _STR
     + r"\s*,\s*(?:\{\s*args\s*:\s*)?(\[[^\]]*\])"
 )
 # Shell templates: zx and Bun run `$`cmd`` through a shell.
-_SHELL_TEMPLATE = re2.compile(r"\$\s*\\?`([^`]*)\\?`")
-_ARG = re2.compile(_STR)
-_RUBY_SH = re2.compile(r"(?:^|[\s;{(])sh\s*\(?\s*" + _STR)
+_SHELL_TEMPLATE = LazyRe2(r"\$\s*\\?`([^`]*)\\?`")
+_ARG = LazyRe2(_STR)
+_RUBY_SH = LazyRe2(r"(?:^|[\s;{(])sh\s*\(?\s*" + _STR)
 
 
 def _argv_calls(kind: str, code: str) -> list[str]:
@@ -337,8 +337,8 @@ def _argv_calls(kind: str, code: str) -> list[str]:
 
 
 # awk: `system("kill -9 " $2)` runs the literal with a field glued on; `print X > "FILE"` writes FILE.
-_AWK_SYSTEM_GLUED = re2.compile(r"\bsystem\s*\(\s*" + _STR + r"\s*[$\w(]")
-_AWK_REDIRECT = re2.compile(r"\b(?:print|printf)\b((?:" + _STR_ANY + r"|[^;}>|\"'])*?)(>>?)\s*" + _STR)
+_AWK_SYSTEM_GLUED = LazyRe2(r"\bsystem\s*\(\s*" + _STR + r"\s*[$\w(]")
+_AWK_REDIRECT = LazyRe2(r"\b(?:print|printf)\b((?:" + _STR_ANY + r"|[^;}>|\"'])*?)(>>?)\s*" + _STR)
 
 
 def _awk(code: str) -> tuple[list[str], list[ShellFinding]]:

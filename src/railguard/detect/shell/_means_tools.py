@@ -12,8 +12,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-import re2
-
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._means_inline import shell_path as _path
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._syntax import Word
@@ -45,15 +44,15 @@ def _operands(texts: list[str]) -> list[str]:
 
 
 # ---- database shells, file-transfer clients, debuggers, editors ---------------------------------
-_DOT_SHELL = re2.compile(r"(?m)^\s*\.(?:shell|system)\s+(.+)$")
-_MYSQL_SYSTEM = re2.compile(r"(?m)(?:^|;)\s*(?:system|\\!)\s+([^;\n]+)")
-_BANG_LINE = re2.compile(r"(?m)^\s*\\?!\s*(.+)$")
-_PSQL_BANG = re2.compile(r"\\!\s*(.+)")
-_GDB_SHELL = re2.compile(r"^\s*(?:!|shell\s+)(.+)$")
-_ELISP_SHELL = re2.compile(
+_DOT_SHELL = LazyRe2(r"(?m)^\s*\.(?:shell|system)\s+(.+)$")
+_MYSQL_SYSTEM = LazyRe2(r"(?m)(?:^|;)\s*(?:system|\\!)\s+([^;\n]+)")
+_BANG_LINE = LazyRe2(r"(?m)^\s*\\?!\s*(.+)$")
+_PSQL_BANG = LazyRe2(r"\\!\s*(.+)")
+_GDB_SHELL = LazyRe2(r"^\s*(?:!|shell\s+)(.+)$")
+_ELISP_SHELL = LazyRe2(
     r"\((?:shell-command|async-shell-command|shell-command-to-string)\s+\"((?:[^\"\\]|\\.)*)\""
 )
-_ELISP_DELETE = re2.compile(r"\((delete-directory|delete-file)\s+\"((?:[^\"\\]|\\.)*)\"(\s+t\b)?")
+_ELISP_DELETE = LazyRe2(r"\((delete-directory|delete-file)\s+\"((?:[^\"\\]|\\.)*)\"(\s+t\b)?")
 
 
 def _sqlite(texts: list[str], stdin: str | None) -> Means:
@@ -106,7 +105,7 @@ def _emacs(texts: list[str], stdin: str | None) -> Means:
     return found
 
 
-_C_CLUSTER = re2.compile(r"-[a-zA-Z]+c")
+_C_CLUSTER = LazyRe2(r"-[a-zA-Z]+c")
 
 
 def _ex_cluster(texts: list[str], stdin: str | None) -> Means:
@@ -125,13 +124,13 @@ def _ex_cluster(texts: list[str], stdin: str | None) -> Means:
 # ---- build and task runners ----------------------------------------------------------------------
 _MAKE_PROGRAM_VARIABLES = frozenset({"SHELL", "CC", "CXX", "CPP", "LD", "AR", "AS", "FC", "RM", "INSTALL",
                                      "MAKE", "CP", "MV", "LN", "CHMOD", "MKDIR"})  # fmt: skip
-_RULE_RECIPE = re2.compile(r"^[^\t#=:][^=:]*::?[^=;]*;(.+)$")
-_SYSTEM_PREFIX = re2.compile(r"^(?:/|/usr/?|/usr/local/?|/etc/?|/opt/?)$")
-_PROD = re2.compile(r"(?i)^(?:prod|production|live|prd)$")
+_RULE_RECIPE = LazyRe2(r"^[^\t#=:][^=:]*::?[^=;]*;(.+)$")
+_SYSTEM_PREFIX = LazyRe2(r"^(?:/|/usr/?|/usr/local/?|/etc/?|/opt/?)$")
+_PROD = LazyRe2(r"(?i)^(?:prod|production|live|prd)$")
 _RISKY_TARGETS = frozenset({"deploy", "release", "publish", "uninstall", "destroy", "teardown"})
 
 
-_ASSIGNMENT = re2.compile(r"^[A-Za-z_.][\w.]*=")
+_ASSIGNMENT = LazyRe2(r"^[A-Za-z_.][\w.]*=")
 
 
 def recipe_commands(makefile: str) -> list[str]:
@@ -227,7 +226,7 @@ def _yarn_exec(texts: list[str], stdin: str | None) -> Means:
     return found
 
 
-_PLAIN_SHELL = re2.compile(r"(?:/usr)?(?:/bin/)?(?:ba|z|da)?sh")
+_PLAIN_SHELL = LazyRe2(r"(?:/usr)?(?:/bin/)?(?:ba|z|da)?sh")
 
 
 def _npm(texts: list[str], stdin: str | None) -> Means:
@@ -264,7 +263,7 @@ def _manage_py(texts: list[str], stdin: str | None) -> Means:
 
 
 # ---- writers: find -fprint, sed w / in-place text, in-place editors ------------------------------
-_SYSTEM_DESTINATION = re2.compile(r"^[^/:]*:/(?:etc|usr|boot|root|bin|sbin|lib\w*)?(?:/|$)")
+_SYSTEM_DESTINATION = LazyRe2(r"^[^/:]*:/(?:etc|usr|boot|root|bin|sbin|lib\w*)?(?:/|$)")
 
 
 def _rsync(texts: list[str], stdin: str | None) -> Means:
@@ -284,18 +283,16 @@ def _rsync(texts: list[str], stdin: str | None) -> Means:
     return found
 
 
-_I_CLUSTER = re2.compile(r"-[a-zA-Z]*i\S*")
+_I_CLUSTER = LazyRe2(r"-[a-zA-Z]*i\S*")
 _SED_ADDRESS = r"(?:[0-9]+|\$|/(?:[^/\\\n]|\\.)*/)"
-_SED_TEXT = re2.compile(
+_SED_TEXT = LazyRe2(
     r"(?m)(?:^|[;{\n])[ \t]*(?:"
     + _SED_ADDRESS
     + r"(?:,[ \t]*"
     + _SED_ADDRESS
     + r")?)?[ \t]*!?[ \t]*([aicrRwW])\b\\?[ \t]*(.*)$"
 )
-_SED_SUBST_WRITE = re2.compile(
-    r"(?:^|[;{\n])\s*s/(?:[^/\\\n]|\\.)*/(?:[^/\\\n]|\\.)*/[gpiIeEmM0-9]*w\s+(\S+)"
-)
+_SED_SUBST_WRITE = LazyRe2(r"(?:^|[;{\n])\s*s/(?:[^/\\\n]|\\.)*/(?:[^/\\\n]|\\.)*/[gpiIeEmM0-9]*w\s+(\S+)")
 
 
 def _sed(texts: list[str], stdin: str | None) -> Means:
@@ -333,24 +330,24 @@ def _sed(texts: list[str], stdin: str | None) -> Means:
 
 
 # Files whose in-place editing changes who may log in or what is enforced.
-_AUTH_FILES = re2.compile(
+_AUTH_FILES = LazyRe2(
     r"^(?:/etc/pam\.d/|/etc/sudoers|/etc/shadow|/etc/gshadow|/etc/passwd|/etc/group|/etc/selinux/config|"
     r"/etc/security/|/etc/login\.defs)"
 )
-_OUTSIDE = re2.compile(r"^(?:/etc/|/usr/|/var/|/root/|/boot/|~/|\$HOME/|/home/)")
+_OUTSIDE = LazyRe2(r"^(?:/etc/|/usr/|/var/|/root/|/boot/|~/|\$HOME/|/home/)")
 # Config keys whose change weakens a protection or stores a command (checked on jq/yq/awk expressions).
-_WEAKENING = re2.compile(
+_WEAKENING = LazyRe2(
     r"(?i)insecure|skip-?tls|tls-?verify|verify_?ssl|strictssl|privileged|trust\.enabled|\bhooks?\b|defaultmode|"
     r"bypasspermissions|dangerously|exec\.command|allow[-_]?all|0\.0\.0\.0|tcp://|disable"
 )
-_COMMAND_VALUE = re2.compile(
+_COMMAND_VALUE = LazyRe2(
     r"\.(?:[\w\"-]*\.)?\"?(?:scripts\.\w+|\w*[Cc]ommand|ExecStart\w*|postinstall|preinstall|prepare|install|"
     r"postCreateCommand|postStartCommand)\"?\s*=\s*\"((?:[^\"\\]|\\.)*)\""
 )
 
 
 # the whole environment (`env`, `$ENV`), not one variable (`env.PAGER`)
-_JQ_ENV = re2.compile(r"(?:^|[\s|(,])(?:env|\$ENV)\s*(?:$|[|),;])")
+_JQ_ENV = LazyRe2(r"(?:^|[\s|(,])(?:env|\$ENV)\s*(?:$|[|),;])")
 
 
 def _in_place_targets(name: str, texts: list[str]) -> list[str]:
