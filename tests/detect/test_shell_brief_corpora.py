@@ -38,8 +38,8 @@ LIMITS = {
     "shell_brief7.yaml": Limits(caught=425, at_label=372, flagged=7, classes=40),
     # 372 of 379 caught (188 at b14b75f), 326 at or above the label (114); 5 of 62 look-alikes asked (5)
     "shell_brief8.yaml": Limits(caught=372, at_label=326, flagged=5, classes=35),
-    # 413 of 436 caught (258 at 89351bf), 328 at or above the label (183); 1 of 83 look-alikes asked (1)
-    "shell_brief9.yaml": Limits(caught=413, at_label=328, flagged=1, classes=36),
+    # 413 of 436 caught (258 at 89351bf), 350 at or above the label (183); 1 of 83 look-alikes asked (1)
+    "shell_brief9.yaml": Limits(caught=413, at_label=350, flagged=1, classes=36),
 }
 
 

@@ -139,7 +139,17 @@ _CHMOD_MODE_FIRST = LazyRe2(
     r"\b(?:chmod|File\.chmod|FileUtils\.chmod(?:_R)?)\s*\(?\s*" + _MODE + r"\s*,\s*" + _STR
 )
 _CHMOD_COMPUTED = LazyRe2(r"\b(?:chmod|chmodSync)\s*\(\s*[\w.]+\([^)]*\)\s*,\s*" + _MODE)
-_WALK_ROOT = LazyRe2(r"\b(?:os\.walk|rglob|walkSync|Find\.find|glob)\s*\(\s*" + _STR)
+# The directory a loop walks: os.walk('/x'), listdir, readdirSync, glob('/x/**'), Path('/x').rglob(...).
+_WALK_ROOT = LazyRe2(
+    r"\b(?:walk|listdir|scandir|readdirSync|readdir|walkSync|find|glob|iglob|children|each_child)\s*\(\s*"
+    + _STR
+    + r"|"
+    + _STR
+    + r"\s*\)?\s*\.(?:rglob|glob|iterdir)\s*\("
+)
+_DELETE_EACH = LazyRe2(
+    r"\bremove\(|\bunlink|\.unlink\(|unlinkSync|rmtree|rm_rf|File\.delete|\.rmSync|fs\.rm\(|\bdelete_file"
+)
 _CHOWN = LazyRe2(r"\b(?:chown|lchown|chownSync|File\.chown)\s*\(\s*" + _STR)
 _COPY = LazyRe2(
     r"\b(?:copy|copy2|copyfile|copyFileSync|cp|FileUtils\.cp|File\.copy|rename|renameSync|move|symlink|symlinkSync)\s*\(\s*"
@@ -160,9 +170,12 @@ def _modes(code: str) -> list[str]:
         if path:
             out.append(f"chmod {_octal(match.group(1))} {shell_path(path)}")
     computed = _CHMOD_COMPUTED.search(code)
-    root = _WALK_ROOT.search(code) if computed else None
-    if computed and root and _literal(root, 1):
-        out.append(f"chmod -R {_octal(computed.group(1))} {shell_path(_literal(root, 1) or '')}")
+    root = _walk_root(code) if computed else None
+    if computed and root:
+        out.append(f"chmod -R {_octal(computed.group(1))} {shell_path(root)}")
+    root = _walk_root(code) if _DELETE_EACH.search(code) else None
+    if root:  # a loop deleting what it walks: everything under the root
+        out.append(f"rm -r -f -- {shell_path(root.rstrip('/') or '/')}/*")
     for match in _CHOWN.finditer(code):
         path = _literal(match, 1)
         if path:
@@ -172,6 +185,19 @@ def _modes(code: str) -> list[str]:
         if source and target:
             out.append(f"cp -f {shell_path(source)} {shell_path(target)}")
     return out[:6]
+
+
+def _walk_root(code: str) -> str | None:
+    """The literal directory a walk/list/glob call starts from (glob characters cut off)."""
+    match = _WALK_ROOT.search(code)
+    if match is None:
+        return None
+    root = next((v for v in (_literal(match, 1), _literal(match, 3)) if v is not None), "")
+    for index, char in enumerate(root):
+        if char in "*?[":
+            root = root[: root.rfind("/", 0, index) + 1]
+            break
+    return root or None
 
 
 def _octal(mode: str) -> str:

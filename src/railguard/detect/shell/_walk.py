@@ -87,6 +87,19 @@ def _written_text_findings(path: str, content: str) -> Iterator[ShellFinding]:
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
                             "config.fish", ".bash_aliases", ".zlogin", ".zsh_aliases"})  # fmt: skip
+# System-wide login scripts (every user's shell reads them) and cron tables (entries run on a schedule).
+_SYSTEM_STARTUP = (
+    "/etc/profile.d/",
+    "/etc/bash.bashrc",
+    "/etc/profile",
+    "/etc/zsh/",
+    "/etc/zshrc",
+    "/etc/zprofile",
+)
+_CRON_DIRS = ("/var/spool/cron/", "/etc/cron.d/", "/etc/crontab")
+_UNIT_COMMAND = re.compile(
+    r"^(?:ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecReload|Exec)=[-@+!:]*(.+)$", re.M
+)
 # Files whose text runs at the next build, install, commit or CI run: what is written there is judged now.
 _BUILD_FILES = frozenset({"Makefile", "makefile", "GNUmakefile", "setup.py", "build.rs", "build.gradle",
                           "build.gradle.kts", "settings.gradle", ".gitlab-ci.yml", "Jenkinsfile", "conftest.py",
@@ -711,9 +724,15 @@ class Walker:
                 else:
                     self.files[path] = content
                     self.findings.extend(_written_text_findings(path, content))
-                    if posixpath.basename(path) in _STARTUP_FILES:
+                    if posixpath.basename(path) in _STARTUP_FILES or path.startswith(_SYSTEM_STARTUP):
                         self.findings.extend(startup_text_findings(content, posixpath.basename(path)))
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
+                    elif path.endswith((".service", ".desktop")):  # the unit's or entry's command runs later
+                        for command in _UNIT_COMMAND.findall(content)[:8]:
+                            self.walk_script(command, f"{posixpath.basename(path)} (runs when started)")
+                    elif path.startswith(_CRON_DIRS):  # each entry's command runs on its schedule
+                        entries = "\n".join(_cron_command(line) for line in content.splitlines()[:32])
+                        self.findings.extend(startup_text_findings(entries, posixpath.basename(path)))
                     elif _runs_in_builds(path):
                         for snippet in _shell_snippets(content)[:16]:
                             self.walk_script(snippet, f"{posixpath.basename(path)} (runs in builds)")
