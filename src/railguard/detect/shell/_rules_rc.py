@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._model import ShellFinding
 
 if TYPE_CHECKING:  # `_walk` imports this module, and `_view` imports `_walk`
@@ -32,7 +33,7 @@ _FUNCTION = re.compile(r"^\s*(?:function\s+([\w.-]+)|([\w.-]+)\s*\(\s*\))")
 _TRAP = re.compile(r"^\s*trap\s+.*\b(DEBUG|EXIT|RETURN|ERR|ZERR|0)\s*$")
 # A line that runs or sources a program kept in a temporary directory or hidden in the cache: nothing
 # installed it there (tools keep their own environments in named cache dirs: ~/.cache/pypoetry/...).
-_TEMP_PROGRAM = re.compile(
+_TEMP_PROGRAM = LazyRe2(
     r"^\s*(?:(?:nohup|exec|setsid|source|\.|command|python3?|bash|sh|zsh|node|perl|ruby)\s+)*['\"]?"
     r"(?:/tmp/|/var/tmp/|/dev/shm/|(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+)/\.cache/\.)\S"
 )

@@ -10,13 +10,13 @@ or installing a setuid copy, swaps what every user runs.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator
 
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._view import CommandView, Ctx, classify_target
 
-_SECURITY_LOGS = re.compile(
+_SECURITY_LOGS = LazyRe2(
     r"^/var/log/(?:auth\.log|secure|syslog|messages|wtmp|btmp|lastlog|faillog|kern\.log|audit/|journal/|sudo\.log)"
 )
 _HISTORY_FILES = frozenset({".bash_history", ".zsh_history", ".history", ".sh_history", ".python_history",
@@ -35,11 +35,11 @@ def trail_erasure_findings(path: str, *, append: bool) -> Iterator[ShellFinding]
 
 
 # The system's own program and library directories (/usr/local is where people install by hand).
-_SYSTEM_PROGRAMS = re.compile(r"^/(?:usr/)?(?:s?bin|lib(?:32|64|x32)?|libexec)/")
-_FOREIGN_SOURCES = re.compile(
+_SYSTEM_PROGRAMS = LazyRe2(r"^/(?:usr/)?(?:s?bin|lib(?:32|64|x32)?|libexec)/")
+_FOREIGN_SOURCES = LazyRe2(
     r"^(?:/tmp/|/var/tmp/|/dev/shm/|/dev/null$|/dev/zero$|/(?:usr/)?bin/(?:ba|z|da|k)?sh$)"
 )
-_SETUID_MODE = re.compile(r"^(?:[4-7][0-7]{3}|u\+s|[ug]\+[rwx]*s)")
+_SETUID_MODE = LazyRe2(r"^(?:[4-7][0-7]{3}|u\+s|[ug]\+[rwx]*s)")
 
 
 def check_system_program_swap(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:

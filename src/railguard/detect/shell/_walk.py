@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from railguard.detect._budget import InputTooLarge, checkpoint, off_the_clock
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell._flow import (
     UNKNOWN_CWD,
@@ -97,8 +98,8 @@ _SYSTEM_STARTUP = (
     "/etc/zprofile",
 )
 _CRON_DIRS = ("/var/spool/cron/", "/etc/cron.d/", "/etc/crontab")
-_UNIT_COMMAND = re.compile(
-    r"^(?:ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecReload|Exec)=[-@+!:]*(.+)$", re.M
+_UNIT_COMMAND = LazyRe2(
+    r"(?m)^(?:ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecReload|Exec)=[-@+!:]*(.+)$"
 )
 # Files whose text runs at the next build, install, commit or CI run: what is written there is judged now.
 _BUILD_FILES = frozenset({"Makefile", "makefile", "GNUmakefile", "setup.py", "build.rs", "build.gradle",
@@ -728,8 +729,10 @@ class Walker:
                         self.findings.extend(startup_text_findings(content, posixpath.basename(path)))
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
                     elif path.endswith((".service", ".desktop")):  # the unit's or entry's command runs later
-                        for command in _UNIT_COMMAND.findall(content)[:8]:
-                            self.walk_script(command, f"{posixpath.basename(path)} (runs when started)")
+                        for match in itertools.islice(_UNIT_COMMAND.finditer(content), 8):
+                            self.walk_script(
+                                match.group(1), f"{posixpath.basename(path)} (runs when started)"
+                            )
                     elif path.startswith(_CRON_DIRS):  # each entry's command runs on its schedule
                         entries = "\n".join(_cron_command(line) for line in content.splitlines()[:32])
                         self.findings.extend(startup_text_findings(entries, posixpath.basename(path)))
