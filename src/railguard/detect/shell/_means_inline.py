@@ -15,6 +15,7 @@ from typing import Any
 
 from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._spawn import shell_path
 
 _STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
 _STR_ANY = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
@@ -58,15 +59,6 @@ def _join_tilde(match: Any) -> str:
     return '"' + first + second + '"'
 
 
-def shell_path(path: str) -> str:
-    """A path as a shell word, keeping a leading `~` expandable (the code expanded it)."""
-    if path == "~":
-        return "~"
-    if path.startswith("~/"):
-        return "~/" + shlex.quote(path[2:])
-    return shlex.quote(path)
-
-
 def _literal(match: Any, first: int) -> str | None:
     for group in (first, first + 1):
         value = match.group(group)
@@ -99,7 +91,9 @@ _APPEND_FLAG = LazyRe2(r"append\s*:\s*true|FILE_APPEND|\bappendFile")
 
 def _writes(code: str) -> list[str]:
     out: list[str] = []
-    content = _first_content(code)
+    content = (
+        _first_content(code) if "rite" in code or "put" in code or "print" in code or "say" in code else None
+    )
     for match in _OPEN_MODE.finditer(code):
         path, mode = _literal(match, 1), _literal(match, 3) or ""
         if path and any(flag in mode for flag in "wax+"):
@@ -279,25 +273,34 @@ _GRANT_CALL = LazyRe2(
 )
 
 
+_WIPE_WORDS = ("flush", "drop", "delete", "truncate", "remove", "destroy")
+_DESTROY_WORDS = ("delete", "terminate", "destroy", "remove")
+
+
 def _effects(kind: str, code: str, network: bool) -> list[ShellFinding]:
     found: list[ShellFinding] = []
     add = found.append
-    if network and _ENDLESS.search(code) and "sleep" not in code:  # a paced poll is no flood
+    lowered = code.lower()
+    if network and "sleep" not in code and _ENDLESS.search(code):  # a paced poll is no flood
         add(ShellFinding("system", "inline-request-flood", "block", "critical",
                          f"{kind} inline code sends network traffic in an endless or huge loop"))  # fmt: skip
-    if _URL.search(code) and _EVAL_LIKE.search(code):
+    if "://" in code and _URL.search(code) and _EVAL_LIKE.search(code):
         add(ShellFinding("remote_code", "inline-eval-url", "block", "critical",
                          f"{kind} inline code evaluates code it loads from a URL"))  # fmt: skip
-    if not network and (_WHOLE_ENV.search(code) or _SECRET_ENV.search(code)):
+    if not network and "env" in lowered and (_WHOLE_ENV.search(code) or _SECRET_ENV.search(code)):
         add(ShellFinding("credential_access", "inline-env-dump", "ask", "high",
                          f"{kind} inline code reads the environment or a secret variable"))  # fmt: skip
-    if _STORE_WIPE.search(code) or _SQL_WIPE.search(code):
+    if _mentions(lowered, _WIPE_WORDS) and (_STORE_WIPE.search(code) or _SQL_WIPE.search(code)):
         add(ShellFinding("database", "inline-store-wipe", "block", "critical",
                          f"{kind} inline code empties or drops a data store"))  # fmt: skip
-    if _CLOUD_DESTROY.search(code):
+    if _mentions(lowered, _DESTROY_WORDS) and _CLOUD_DESTROY.search(code):
         add(ShellFinding("infra", "inline-sdk-destroy", "block", "critical",
                          f"{kind} inline code deletes resources through a client library"))  # fmt: skip
-    if _GRANT_CALL.search(code) and _CLOUD_GRANT.search(code):
+    if (
+        _mentions(lowered, ("polic", "acl", "role", "access_key"))
+        and _GRANT_CALL.search(code)
+        and _CLOUD_GRANT.search(code)
+    ):
         add(ShellFinding("exposure", "inline-sdk-grant", "block", "critical",
                          f"{kind} inline code grants admin or public access through a client library"))  # fmt: skip
     return found
@@ -369,12 +372,12 @@ _AWK_REDIRECT = LazyRe2(r"\b(?:print|printf)\b((?:" + _STR_ANY + r"|[^;}>|\"'])*
 
 def _awk(code: str) -> tuple[list[str], list[ShellFinding]]:
     commands = []
-    for match in _AWK_SYSTEM_GLUED.finditer(code):
+    for match in _AWK_SYSTEM_GLUED.finditer(code) if "system" in code else ():
         head = _literal(match, 1)
         if head:
             commands.append(f'{head} "$AWK_FIELD"')
     writes = sinks = 0
-    for match in _AWK_REDIRECT.finditer(code):
+    for match in _AWK_REDIRECT.finditer(code) if ">" in code else ():
         path = _literal(match, 3)
         if path:
             printed = _ARG.search(match.group(1))
@@ -389,11 +392,35 @@ def _awk(code: str) -> tuple[list[str], list[ShellFinding]]:
     return commands[:6], findings
 
 
+_WRITE_WORDS = ("open", "rite", "put_contents", "ppend")
+_MODE_WORDS = (
+    "chmod",
+    "chown",
+    "copy",
+    "cp",
+    "rename",
+    "move",
+    "symlink",
+    "remove",
+    "unlink",
+    "rm",
+    "delete",
+)
+_SPAWN_WORDS = ("spawn", "execFile", "Command", "run", "call", "Popen", "`", "sh")
+
+
+def _mentions(code: str, words: tuple[str, ...]) -> bool:
+    return any(word in code for word in words)
+
+
 def translate(kind: str, code: str, network: bool) -> tuple[list[str], list[ShellFinding]]:
     """Shell commands with the same effect as the library calls in `code`, and findings for effects
     that have no shell twin. `code` is already home-normalized."""
-    commands = _writes(code) + _modes(code) + _argv_calls(kind, code)
-    killed, findings = _processes(code)
+    # literal words gate each family, so a one-line `print(1)` compiles none of their patterns
+    commands = _writes(code) if _mentions(code, _WRITE_WORDS) else []
+    commands += _modes(code) if _mentions(code, _MODE_WORDS) else []
+    commands += _argv_calls(kind, code) if _mentions(code, _SPAWN_WORDS) else []
+    killed, findings = _processes(code) if _mentions(code, ("kill", "fork", "terminate")) else ([], [])
     commands += killed
     findings += _effects(kind, code, network)
     if kind == "applescript":

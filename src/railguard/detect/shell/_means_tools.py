@@ -10,19 +10,22 @@ the write it makes (`tee FILE`), so the rules that judge the plain command judge
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 
 from railguard.detect._re2_search import LazyRe2
-from railguard.detect.shell._means_inline import shell_path as _path
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._spawn import shell_path as _path
 from railguard.detect.shell._syntax import Word
 
 
-@dataclass(slots=True)
 class Means:
-    scripts: list[str] = field(default_factory=list)  # shell text the tool runs or an equivalent write
-    codes: list[tuple[str, str]] = field(default_factory=list)  # (interpreter kind, code) it evaluates
-    findings: list[ShellFinding] = field(default_factory=list)
+    """What a tool runs or writes by its own means (a plain class: a dataclass costs more to import)."""
+
+    __slots__ = ("codes", "findings", "scripts")
+
+    def __init__(self) -> None:
+        self.scripts: list[str] = []  # shell text the tool runs, or an equivalent write
+        self.codes: list[tuple[str, str]] = []  # (interpreter kind, code) it evaluates
+        self.findings: list[ShellFinding] = []
 
 
 def _option_values(texts: list[str], names: tuple[str, ...]) -> list[str]:
@@ -150,7 +153,7 @@ def _make(texts: list[str], stdin: str | None) -> Means:
     found = Means()
     for text in _option_values(texts, ("--eval", "-E")):
         found.scripts += recipe_commands(text)
-    assignments = dict(t.split("=", 1) for t in texts if _ASSIGNMENT.match(t))
+    assignments = dict(t.split("=", 1) for t in texts if "=" in t and _ASSIGNMENT.match(t))
     found.scripts += [v for k, v in assignments.items() if k in _MAKE_PROGRAM_VARIABLES and " " in v.strip()]
     targets = {t for t in _operands(texts) if "=" not in t}
     risky = targets & _RISKY_TARGETS
@@ -283,7 +286,13 @@ def _rsync(texts: list[str], stdin: str | None) -> Means:
     return found
 
 
-_I_CLUSTER = LazyRe2(r"-[a-zA-Z]*i\S*")
+def _in_place_flag(text: str) -> bool:
+    """sed's `-i`, `-i.bak`, `-ni`, `-Ei`, `--in-place[=SUFFIX]`."""
+    if text.startswith("--"):
+        return text == "--in-place" or text.startswith("--in-place=")
+    return text.startswith("-") and "i" in text.split(".", 1)[0]
+
+
 _SED_ADDRESS = r"(?:[0-9]+|\$|/(?:[^/\\\n]|\\.)*/)"
 _SED_TEXT = LazyRe2(
     r"(?m)(?:^|[;{\n])[ \t]*(?:"
@@ -298,7 +307,7 @@ _SED_SUBST_WRITE = LazyRe2(r"(?:^|[;{\n])\s*s/(?:[^/\\\n]|\\.)*/(?:[^/\\\n]|\\.)
 def _sed(texts: list[str], stdin: str | None) -> Means:
     found = Means()
     programs = _option_values(texts, ("-e", "--expression"))
-    in_place = any(t == "--in-place" or t.startswith("--in-place=") or _I_CLUSTER.fullmatch(t)
+    in_place = any(_in_place_flag(t)
                    for t in texts if not t.startswith("--expression"))  # fmt: skip
     operands = [
         t
@@ -310,6 +319,8 @@ def _sed(texts: list[str], stdin: str | None) -> Means:
         programs, operands = operands[:1], operands[1:]
     inputs = " ".join(_path(o) for o in operands) if operands else ""
     for program in programs:
+        if not in_place and "w" not in program and "W" not in program:
+            continue  # without -i only `w FILE` writes
         for match in _SED_TEXT.finditer(program):
             command, argument = match.group(1), match.group(2).strip()
             if not argument:
@@ -365,7 +376,7 @@ def _in_place_targets(name: str, texts: list[str]) -> list[str]:
 def _editor_effects(name: str, texts: list[str]) -> Means:
     found = Means()
     expression = next((t for t in _operands(texts) if t not in ("e", "eval", "inplace")), "")
-    for match in _COMMAND_VALUE.finditer(expression):
+    for match in _COMMAND_VALUE.finditer(expression) if "=" in expression else ():
         found.scripts.append(match.group(1).replace('\\"', '"'))  # the stored command runs later
     if name == "jq" and _JQ_ENV.search(expression):
         found.findings.append(ShellFinding("credential_access", "jq-env-dump", "ask", "high",
@@ -386,7 +397,7 @@ def _editor_effects(name: str, texts: list[str]) -> Means:
 
 def _sed_in_place_auth(texts: list[str]) -> Means:
     found = Means()
-    if not any(t == "--in-place" or _I_CLUSTER.fullmatch(t) for t in texts):
+    if not any(_in_place_flag(t) for t in texts):
         return found
     for target in [t for t in _operands(texts)[1:] if _AUTH_FILES.match(t)][:1]:
         found.findings.append(ShellFinding("security", "in-place-auth-edit", "block", "critical",

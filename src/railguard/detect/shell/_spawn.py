@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from railguard.detect.shell._syntax import Word
 
 # command -> option prefixes whose value is a shell command ("=" forms and separate-word forms).
@@ -37,6 +39,15 @@ MEANS_TOOLS = frozenset({"sqlite3", "sqlite", "mysql", "mariadb", "psql", "lftp"
 # ... of which these also act on the text they read on stdin (`echo '.shell X' | sqlite3`).
 STDIN_MEANS_TOOLS = frozenset({"sqlite3", "sqlite", "mysql", "mariadb", "psql", "lftp", "ftp", "sftp", "ed", "ex",
                                "just"})  # fmt: skip
+
+
+def shell_path(path: str) -> str:
+    """A path as a shell word, keeping a leading `~` expandable (the code that named it expands it)."""
+    if path == "~":
+        return "~"
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def spawned_commands(name: str, words: list[Word]) -> list[str]:
