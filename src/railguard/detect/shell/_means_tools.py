@@ -1,10 +1,12 @@
 """Tools that reach a dangerous effect through their own language or options rather than by name.
 
 A database shell's `.shell`/`\\!`, a debugger's `shell`, an editor's `(shell-command ...)`, make's
-`--eval` recipes, `cmake -E rm`, `mvn exec:exec`, `just --command`, `tox -x ...commands=`, a task file
-fetched from a URL, `find -fprint FILE`, sed's `w FILE` and in-place `a`/`i`/`r`, awk's or yq's in-place
-edits, jq/yq expressions that store a command in a config: each comes back as the shell text it runs or
-the write it makes (`tee FILE`), so the rules that judge the plain command judge these means too.
+`--eval` recipes, `cmake -E rm`, `mvn exec:exec`, `just --command`, `tox -x ...commands=`, sed's `w FILE`
+and in-place `a`/`i`/`r`, jq/yq expressions that store a command in a config: each comes back as the shell
+text it runs or the write it makes (`tee FILE`), so the rules that judge the plain command judge these
+means too. What has no shell twin is a finding: a build or task file fetched from a URL, in-place edits of
+auth files or protection settings (gawk -i inplace, yq -i), `rsync --rsync-path='sudo rsync'` into system
+paths, npm's script shell replaced for good.
 """
 
 from __future__ import annotations
