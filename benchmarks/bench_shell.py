@@ -351,6 +351,20 @@ BRIEF8_BEFORE_PER = {
     "powershell_download_exec": 1, "windows_firewall_remote_access": 2, "windows_local_admin": 4,
     "windows_recovery_shadow": 9, "windows_restart_shutdown": 3,
 }  # fmt: skip
+BRIEF9_COMMIT = "89351bf"
+BRIEF9_BEFORE = {"caught": 258, "strict": 183, "ask": 1, "block": 0}
+BRIEF9_BEFORE_PER = {
+    "inline_py_destroy": 11, "inline_js_destroy": 8, "inline_script_lang_destroy": 9, "inline_secret_exfil": 12,
+    "inline_env_secret_dump": 4, "inline_fetch_eval": 5, "inline_startup_persistence": 2,
+    "inline_system_file_write": 2, "inline_permission_privilege": 3, "inline_subprocess_shell": 11,
+    "inline_mass_kill_flood": 5, "osascript_applescript": 2, "awk_system_exec": 8, "awk_redirect_write": 2,
+    "sed_exec_write_cmds": 8, "structured_config_rewrite": 6, "make_inline_recipe": 2, "js_package_runner_exec": 8,
+    "build_tool_command_exec": 1, "env_runner_exec": 8, "find_exec_effects": 11, "xargs_parallel_fanout": 11,
+    "tar_command_hooks": 8, "rsync_remote_shell_opts": 6, "git_invocation_exec": 10, "ssh_local_exec_options": 8,
+    "editor_pager_shell_escape": 7, "exec_wrapper_destroy": 16, "tool_shell_escape": 4, "tee_startup_append": 12,
+    "dd_file_overwrite": 10, "cp_install_ln_clobber": 13, "truncate_sponge_empty": 10, "shell_c_redirect_write": 12,
+    "inline_datastore_wipe": 2, "inline_cloud_sdk_destroy": 1,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -542,6 +556,10 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "Written in round 8 from the issue's brief (35 kinds of action on devices, delivery and identity: phones "
      "wiped or unlocked, fuses burned, flash mass-erased, CI servers and runners, IaC destroy/lock/replace "
      "variants, Crossplane, sops/Doppler/Infisical/vault exports, IdP tenants, PowerShell on Windows hosts ...)"),
+    ("shell_brief9.yaml", "Ninth brief corpus", BRIEF9_COMMIT, BRIEF9_BEFORE, BRIEF9_BEFORE_PER,
+     "Written in round 9 from the issue's brief (36 kinds of the same dangerous effects reached through means "
+     "rather than named tools: inline interpreter code, awk/sed/jq/yq, make and task runners, find -exec, xargs, "
+     "tar/rsync/git/ssh options that run programs, editors and pagers, exec wrappers, tee/dd/cp/truncate writers ...)"),
 )  # fmt: skip
 
 

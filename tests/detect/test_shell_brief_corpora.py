@@ -1,8 +1,7 @@
-"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4,
-`shell_brief4.yaml`, round 5, `shell_brief5.yaml`, round 6, and `shell_brief6.yaml`, round 7, issue 16): plain
-dangerous commands of classes no earlier corpus named. Recall is pinned at what this tree measures (held out,
-before the rules were extended against their misses, it was 79.13%, 54.01%, 54.01% and 49.63%), and their
-look-alikes must not be flagged more often than before, never blocked."""
+"""The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4, to
+`shell_brief9.yaml`, round 9, issue 16): plain dangerous commands of classes no earlier corpus named. Recall is
+pinned at what this tree measures (held out, before the rules were extended against their misses, it was the
+"at" numbers below), and their look-alikes must not be flagged more often than before, never blocked."""
 
 from __future__ import annotations
 
@@ -39,6 +38,8 @@ LIMITS = {
     "shell_brief7.yaml": Limits(caught=425, at_label=372, flagged=7, classes=40),
     # 372 of 379 caught (188 at b14b75f), 326 at or above the label (114); 5 of 62 look-alikes asked (5)
     "shell_brief8.yaml": Limits(caught=372, at_label=326, flagged=5, classes=35),
+    # 413 of 436 caught (258 at 89351bf), 350 at or above the label (183); 1 of 83 look-alikes asked (1)
+    "shell_brief9.yaml": Limits(caught=413, at_label=350, flagged=1, classes=36),
 }
 
 

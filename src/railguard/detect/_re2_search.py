@@ -104,3 +104,9 @@ class LazyRe2:
 
     def finditer(self, text: str, *bounds: int) -> Any:
         return self._compiled().finditer(text, *bounds)
+
+    def fullmatch(self, text: str, *bounds: int) -> Any:
+        return self._compiled().fullmatch(text, *bounds)
+
+    def sub(self, replacement: Any, text: str) -> str:
+        return str(self._compiled().sub(replacement, text))

@@ -21,6 +21,7 @@ from railguard.detect.shell import (
     _rules_net,
     _rules_ops,
     _rules_vcs,
+    _rules_writers,
 )
 from railguard.detect.shell._flow import seal
 from railguard.detect.shell._limits import MAX_COMMAND_CHARS, MAX_DESTINATIONS, MAX_NESTING
@@ -62,6 +63,7 @@ _register(
     ],
 )
 _register(_rules_fs.check_overwrite, ["truncate", "mv", "cp", "install", "ln", "rsync", "tee", "sed", "perl"])
+_register(_rules_writers.check_system_program_swap, ["cp", "install", "ln", "mv", "rsync"])
 _register(_rules_vcs.check_git, ["git"])
 _register(
     _rules_ops.check_infra,

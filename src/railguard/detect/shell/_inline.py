@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import re2
 
 from railguard.detect.paths import secret_path_kind
+from railguard.detect.shell._means_inline import normalize_home, shell_path, translate
 from railguard.detect.shell._model import BLOCK_SECRET_KINDS, ShellFinding
 
 _STR = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
@@ -32,7 +33,7 @@ _AWK_PIPE = re2.compile(_STR + r"\s*\|\s*getline|\|\s*&?\s*" + _STR)
 _SHELL_NAME = re2.compile(r"^\s*(?:/\S*/)?(?:ba|z|da|k)?sh\b")
 _BACKTICK = re2.compile(r"`([^`]+)`|\bqx\s*[{(/|]([^})/|]*)[})/|]|%x\s*[{(]([^})]*)[})]")
 _DELETE_CALL = re2.compile(
-    r"(rmtree|remove_tree|removedirs|rm_rf|rm_r|remove_dir|rmSync|rmdirSync|rmdir|unlinkSync|unlink|"
+    r"(rmtree|remove_tree|removedirs|rm_rf|rm_r|remove_dir|rmSync|rmdirSync|rmdir|unlinkSync|unlink|removeSync|"
     r"\bremove|\bdelete|\brm)\s*\(\s*" + _STR
 )
 _DELETE_ANY = re2.compile(
@@ -57,6 +58,8 @@ _OBFUSCATED_EXEC = re2.compile(
 _FORK_BOMB = re2.compile(
     r"fork\s+while\s+fork|while\s*\(?\s*(?:1|True|true)\s*\)?\s*[:{]?\s*(?:os\.)?fork\s*\("
 )
+# `unlink(p, recursive = TRUE)` (R), `rm(p; recursive=true)` (julia), `{recursive: true}` (node)
+_RECURSIVE_FLAG = re2.compile(r"recursive\s*[=:]\s*(?:TRUE|true|True|T)\b")
 _ENV_READ = re2.compile(r"os\.environ|process\.env|\bENV\[|%ENV|getenv|\$_ENV")
 
 
@@ -84,6 +87,7 @@ def inspect(kind: str, code: str) -> InlineResult:
     result = InlineResult()
     if not code:
         return result
+    code = normalize_home(code)
     for match in _EXEC_CALL.finditer(code):
         raw = match.group(1)
         text = _list_literal(raw) if raw.startswith("[") else _literal(match)
@@ -103,11 +107,15 @@ def inspect(kind: str, code: str) -> InlineResult:
         path = _literal(match)
         if path:
             recursive = match.group(1) in ("rmtree", "remove_tree", "rm_rf", "rm_r", "rmSync", "removedirs")
-            result.shell_commands.append(f"rm {'-r -f' if recursive else '-f'} -- {shlex.quote(path)}")
+            recursive = recursive or _RECURSIVE_FLAG.search(code) is not None
+            result.shell_commands.append(f"rm {'-r -f' if recursive else '-f'} -- {shell_path(path)}")
             deletes += 1
     network = _NETWORK.search(code) is not None
     secrets = sorted({k for k in (secret_path_kind(s) for s in _string_literals(code)) if k})
     _classify(result, code, kind, network=network, secrets=secrets, unresolved_delete=deletes == 0)
+    commands, findings = translate(kind, code, network)
+    result.shell_commands.extend(commands)
+    result.findings.extend(findings)
     return result
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from railguard.detect.paths import secret_path_kind
 from railguard.detect.shell._flow import basename, piped_find_roots, upstream_closure
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_writers import trail_erasure_findings
 from railguard.detect.shell._syntax import Exec, Redirect, Word
 from railguard.detect.shell._view import (
     CORE_SYSTEM,
@@ -405,6 +406,7 @@ def write_target_findings(target: Target, *, append: bool, rule: str) -> Iterato
     # the command's own streams; /proc/self/fd/N is /dev/fd/N (another process's /proc/PID/fd/N is not)
     if path in ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty") or path.startswith(_OWN_FDS):
         return
+    yield from trail_erasure_findings(path, append=append)
     if target.zone == "device":
         yield finding(_CAT, "overwrite-device", "block", "critical", f"writes raw data to {path}")
     elif path.startswith(("/proc/sysrq-trigger", "/proc/sys/kernel/")):

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.shell._model import ShellFinding
 
 if TYPE_CHECKING:  # `_walk` imports this module, and `_view` imports `_walk`
@@ -30,6 +31,12 @@ _ALIAS = re.compile(r"^\s*alias\s+(?:-[sg]\s+)?([\w.-]+)\s*=\s*(.*)$")
 _FISH_ALIAS = re.compile(r"^\s*alias\s+(?:-s\s+|--save\s+)?([\w.-]+)\s+(['\"].*)$")
 _FUNCTION = re.compile(r"^\s*(?:function\s+([\w.-]+)|([\w.-]+)\s*\(\s*\))")
 _TRAP = re.compile(r"^\s*trap\s+.*\b(DEBUG|EXIT|RETURN|ERR|ZERR|0)\s*$")
+# A line that runs or sources a program kept in a temporary directory or hidden in the cache: nothing
+# installed it there (tools keep their own environments in named cache dirs: ~/.cache/pypoetry/...).
+_TEMP_PROGRAM = LazyRe2(
+    r"^\s*(?:(?:nohup|exec|setsid|source|\.|command|python3?|bash|sh|zsh|node|perl|ruby)\s+)*['\"]?"
+    r"(?:/tmp/|/var/tmp/|/dev/shm/|(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+)/\.cache/\.)\S"
+)
 _TEMP = re.compile(r"^(?:/tmp|/var/tmp|/dev/shm)(?:/|$)|/\.[^/]+/?$")
 
 
@@ -45,7 +52,8 @@ def _only_options(name: str, value: str) -> bool:
 
 
 def startup_text_findings(content: str, file_name: str) -> Iterator[ShellFinding]:
-    """The first alias, function or trap in text written to a shell startup file that shadows a command."""
+    """The first alias, function or trap in text written to a shell startup file that shadows a command,
+    or the first line that runs a program kept in a temporary or cache directory."""
     for line in content.splitlines()[:64]:
         alias = _ALIAS.match(line) or _FISH_ALIAS.match(line)
         function = _FUNCTION.match(line)
@@ -56,6 +64,10 @@ def startup_text_findings(content: str, file_name: str) -> Iterator[ShellFinding
             what = f"function {function.group(1) or function.group(2)}"
         elif trap:
             what = f"trap on {trap.group(1)}"
+        elif _TEMP_PROGRAM.match(line):
+            yield ShellFinding("persistence", "rc-runs-temp-program", "block", "critical",
+                               f"{file_name} runs a program from a temporary or cache directory in every later shell")  # fmt: skip
+            return
         else:
             continue
         yield ShellFinding("persistence", "rc-command-shadowed", "ask", "high",

@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
+import shlex
+
 from railguard.detect.shell._syntax import Word
 
 # command -> option prefixes whose value is a shell command ("=" forms and separate-word forms).
 _COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
     "tar": ("--checkpoint-action=exec=", "--to-command=", "--use-compress-program=", "-I", "--rsh-command=",
             "--info-script=", "--new-volume-script="),
-    "rsync": ("-e", "--rsh="),
+    "rsync": ("-e", "--rsh=", "--rsync-path=", "--rsync-path"),
     "ssh": ("-oProxyCommand=", "-oLocalCommand=", "-oKnownHostsCommand="),
     "scp": ("-oProxyCommand=", "-S"),
     "sftp": ("-oProxyCommand=", "-S"),
@@ -24,6 +26,28 @@ _SSH_OPTION_KEYS = ("proxycommand=", "localcommand=", "knownhostscommand=")
 _GIT_CONFIG_KEYS = ("core.sshcommand=", "core.pager=", "core.editor=", "core.fsmonitor=", "core.hookspath=",
                     "diff.external=", "sequence.editor=", "credential.helper=", "pager.", "alias.")  # fmt: skip
 _EDITORS = frozenset({"vi", "vim", "nvim", "view", "ex", "vimdiff", "rvim"})
+# git config keys (by suffix) whose value is a program git runs: drivers, helpers, programs.
+_GIT_PROGRAM_SUFFIXES = (".textconv=", ".clean=", ".smudge=", ".process=", ".driver=", ".command=", ".program=",
+                         ".helper=", ".askpass=", ".cmd=", ".tool=")  # fmt: skip
+# Tools `_means_tools` reads (their own languages, options and in-place writes); kept here so the walker
+# loads that module only when one of them runs.
+MEANS_TOOLS = frozenset({"sqlite3", "sqlite", "mysql", "mariadb", "psql", "lftp", "ftp", "sftp", "ed", "ex", "vi",
+                         "vim", "nvim", "gdb", "emacs", "make", "gmake", "cmake", "mvn", "mvnw", "just", "tox",
+                         "deno", "yarn", "pnpm", "npm", "rails", "sed", "gsed", "jq", "yq", "gawk", "awk",
+                         "gradle", "gradlew", "task", "go-task", "rake", "invoke", "inv", "nox", "ant", "sbt",
+                         "rsync"})  # fmt: skip
+# ... of which these also act on the text they read on stdin (`echo '.shell X' | sqlite3`).
+STDIN_MEANS_TOOLS = frozenset({"sqlite3", "sqlite", "mysql", "mariadb", "psql", "lftp", "ftp", "sftp", "ed", "ex",
+                               "just"})  # fmt: skip
+
+
+def shell_path(path: str) -> str:
+    """A path as a shell word, keeping a leading `~` expandable (the code that named it expands it)."""
+    if path == "~":
+        return "~"
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def spawned_commands(name: str, words: list[Word]) -> list[str]:
@@ -41,7 +65,8 @@ def spawned_commands(name: str, words: list[Word]) -> list[str]:
                 out.append(text[len(prefix) :])
         if name in ("ssh", "scp", "sftp") and text == "-o" and following.lower().startswith(_SSH_OPTION_KEYS):
             out.append(following.split("=", 1)[1])
-        if name == "git" and text == "-c" and following.lower().startswith(_GIT_CONFIG_KEYS):
+        key = following.lower().split("=", 1)[0] + "=" if name == "git" and text == "-c" else ""
+        if key and (key.startswith(_GIT_CONFIG_KEYS) or key.endswith(_GIT_PROGRAM_SUFFIXES)):
             value = following.split("=", 1)[1] if "=" in following else ""
             out.append(value.removeprefix("!"))
         if name in _EDITORS and (text in ("-c", "--cmd") or text.startswith("+")):

@@ -21,6 +21,7 @@ INTERPRETERS = {
     "php": "php", "lua": "lua", "osascript": "applescript", "pwsh": "powershell", "powershell": "powershell",
     # PowerShell's `Invoke-Expression` runs the text piped into it
     "iex": "powershell", "Invoke-Expression": "powershell", "invoke-expression": "powershell",
+    "Rscript": "r", "julia": "julia", "tclsh": "tcl", "wish": "tcl", "rake": "ruby",
 }  # fmt: skip
 _INLINE_FLAGS = {
     "python": ("-c",),
@@ -31,6 +32,14 @@ _INLINE_FLAGS = {
     "lua": ("-e",),
     "applescript": ("-e",),
     "powershell": ("-c", "-command", "-Command", "-EncodedCommand", "-e", "-enc"),
+    "r": ("-e",),
+    "julia": ("-e", "--eval", "-E", "--print"),
+}
+# Options that take the next word before the code: `osascript -l JavaScript -e CODE`, `Rscript --default-packages X`.
+_INLINE_VALUED = {
+    "applescript": ("-l", "-s"),
+    "r": ("--default-packages",),
+    "julia": ("-t", "--threads", "-p"),
 }
 
 
@@ -89,6 +98,8 @@ _SIMPLE_WRAPPERS: dict[str, _Spec] = {
     "cpulimit": _spec("-l -p -e --limit --pid --exe"), "trickle": _spec("-u -d -w -t -l -n"),
     "gosu": _spec(positional=1), "su-exec": _spec(positional=1), "s6-setuidgid": _spec(positional=1),
     "dumb-init": _spec(), "tini": _spec(), "catatonit": _spec(),
+    # shx (npm) runs a shell command through Node: `shx rm -rf X`; expect's `spawn CMD` runs CMD
+    "shx": _spec("--silent --verbose"), "spawn": _spec(),
 }  # fmt: skip
 # Wrappers whose own flags are an effect too (host_effects.yaml): the walker judges them as well as the
 # command they run (`nsenter -t 1 -m sh`: entering the host is the effect, whatever runs inside).
@@ -144,6 +155,9 @@ _TMUX_KEYS = frozenset({"Enter", "C-m", "KPEnter", "C-j"})
 # Tools that are another command under a package name: `npx rimraf /` is `rm -rf /`.
 _EQUIVALENTS: dict[str, tuple[str, ...]] = {
     "rimraf": ("rm", "-rf"), "del-cli": ("rm", "-rf"), "trash": ("rm", "-rf"), "trash-put": ("rm", "-rf"),
+    "trash-cli": ("rm", "-rf"),
+    # moreutils' sponge writes its whole input to FILE like tee (`sponge -a FILE` appends)
+    "sponge": ("tee",),
 }  # fmt: skip
 # Package runners: the first operand is a package (its binary runs) or, for a URL/path/git spec, code
 # fetched at run time.
@@ -316,6 +330,10 @@ def _run_subcommand(name: str, words: list[Word]) -> Unwrapped | None:
     inner = _first_operand(words, i + 1, _RUN_VALUED) + positional
     if "--" in (w.text for w in words[i + 1 :]):
         inner = max(inner, next(j for j in range(i + 1, len(words)) if words[j].text == "--") + 1)
+    if inner == len(words) - 1 and name in ("yarn", "pnpm") and " " in words[inner].text.strip():
+        return Unwrapped(
+            f"{name} {words[i].text}", script=words[inner]
+        )  # `yarn exec 'cmd args'`: a shell string
     return Unwrapped(f"{name} {words[i].text}", words=words[inner:]) if inner < len(words) else None
 
 
@@ -584,7 +602,8 @@ def _ssh(name: str, words: list[Word]) -> Unwrapped | None:
 
 
 # `docker run` / `podman run` options that take the next word as their value (the image follows them).
-_RUN_VALUED = _spec(
+# (A name of its own: it once rebound `_RUN_VALUED`, so `conda run -n ENV CMD` took ENV for the command.)
+_CONTAINER_RUN_VALUED = _spec(
     "-a -c -e -h -l -m -p -u -v -w --add-host --annotation --attach --blkio-weight --cap-add --cap-drop "
     "--cgroup-parent --cgroupns --cidfile --cpu-period --cpu-quota --cpu-shares --cpus --cpuset-cpus "
     "--cpuset-mems --device --dns --dns-option --dns-search --entrypoint --env --env-file --expose --gpus "
@@ -606,7 +625,12 @@ def _container_run(name: str, words: list[Word]) -> Unwrapped | None:
         return Unwrapped(f"{name} run", words=inner, keeps_outer=True) if inner else None
     i = 3 if words[1].text == "container" else 2
     while i < len(words) and _is_option(words[i].text):
-        i += 2 if words[i].text in _RUN_VALUED or _cluster_takes_next(words[i].text, _RUN_VALUED) else 1
+        i += (
+            2
+            if words[i].text in _CONTAINER_RUN_VALUED
+            or _cluster_takes_next(words[i].text, _CONTAINER_RUN_VALUED)
+            else 1
+        )
     inner = words[i + 1 :]
     if not inner or _is_option(inner[0].text):
         return None  # the image's own entrypoint runs (with these as its arguments)
@@ -746,11 +770,17 @@ def inline_code(kind: str, words: list[Word]) -> Word | None:
     code joined onto its option as getopt allows (`python3 -c'CODE'`, `perl -lne'CODE'`)."""
     flags = _INLINE_FLAGS.get(kind, ())
     letters = _VALUE_LETTERS.get(kind)
+    valued = _INLINE_VALUED.get(kind, ())
+    if kind == "node" and len(words) > 2 and words[1].text == "eval":  # `deno eval CODE`
+        return next((w for w in words[2:] if not w.text.startswith("-")), None)
     i = 1
     while i < len(words):
         word, text = words[i], words[i].text
         if text in flags:
             return words[i + 1] if i + 1 < len(words) else None
+        if text in valued:
+            i += 2
+            continue
         if letters is not None and len(text) >= 2 and text[0] == "-" and text[1] != "-":
             code, skip = _cluster_code(text, flags, letters, _DIGIT_LETTERS.get(kind, ""))
             if code is not None:  # the code is the rest of this word, or the next word

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from railguard.detect._budget import InputTooLarge, checkpoint, off_the_clock
+from railguard.detect._re2_search import LazyRe2
 from railguard.detect.paths import resolve_path
 from railguard.detect.shell._flow import (
     UNKNOWN_CWD,
@@ -42,7 +43,14 @@ from railguard.detect.shell._limits import (
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._repair import bash_heredoc_bodies, repair_syntax
 from railguard.detect.shell._rules_rc import startup_text_findings
-from railguard.detect.shell._spawn import awk_program, sed_execution, sed_scripts, spawned_commands
+from railguard.detect.shell._spawn import (
+    MEANS_TOOLS,
+    STDIN_MEANS_TOOLS,
+    awk_program,
+    sed_execution,
+    sed_scripts,
+    spawned_commands,
+)
 from railguard.detect.shell._syntax import (
     Exec,
     Node,
@@ -80,6 +88,19 @@ def _written_text_findings(path: str, content: str) -> Iterator[ShellFinding]:
 _STARTUP_FILES = frozenset({".bashrc", ".bash_profile", ".profile", ".zshrc", ".zprofile", ".zshenv", ".bash_login",
                             ".bash_logout", ".kshrc", ".cshrc", ".tcshrc", "rc.local", "environment",
                             "config.fish", ".bash_aliases", ".zlogin", ".zsh_aliases"})  # fmt: skip
+# System-wide login scripts (every user's shell reads them) and cron tables (entries run on a schedule).
+_SYSTEM_STARTUP = (
+    "/etc/profile.d/",
+    "/etc/bash.bashrc",
+    "/etc/profile",
+    "/etc/zsh/",
+    "/etc/zshrc",
+    "/etc/zprofile",
+)
+_CRON_DIRS = ("/var/spool/cron/", "/etc/cron.d/", "/etc/crontab")
+_UNIT_COMMAND = LazyRe2(
+    r"(?m)^(?:ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecReload|Exec)=[-@+!:]*(.+)$"
+)
 # Files whose text runs at the next build, install, commit or CI run: what is written there is judged now.
 _BUILD_FILES = frozenset({"Makefile", "makefile", "GNUmakefile", "setup.py", "build.rs", "build.gradle",
                           "build.gradle.kts", "settings.gradle", ".gitlab-ci.yml", "Jenkinsfile", "conftest.py",
@@ -102,7 +123,7 @@ def _shell_snippets(content: str) -> list[str]:
 
 
 # Variables whose value a later program runs as a command.
-_SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER",
+_SCRIPT_VARIABLES = frozenset({"GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "EDITOR", "VISUAL", "PAGER", "MANPAGER",
                                "PROMPT_COMMAND", "BASH_ENV", "ENV", "LESSOPEN", "LESSCLOSE", "GIT_ASKPASS",
                                "SSH_ASKPASS", "SUDO_ASKPASS", "GIT_EXTERNAL_DIFF", "GIT_SEQUENCE_EDITOR"})  # fmt: skip
 _POSITIONAL = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*")
@@ -595,6 +616,7 @@ class Walker:
             self._change_directory(exec_)
         for script in spawned_commands(name, exec_.words):
             self.walk_script(script, f"{name} option")
+        self._means(exec_, name)
         if name == "git":
             self._note_clone(exec_)
         self._substituted_files(exec_, name)
@@ -703,9 +725,17 @@ class Walker:
                 else:
                     self.files[path] = content
                     self.findings.extend(_written_text_findings(path, content))
-                    if posixpath.basename(path) in _STARTUP_FILES:
+                    if posixpath.basename(path) in _STARTUP_FILES or path.startswith(_SYSTEM_STARTUP):
                         self.findings.extend(startup_text_findings(content, posixpath.basename(path)))
                         self.walk_script(content, f"{posixpath.basename(path)} (runs at login)")
+                    elif path.endswith((".service", ".desktop")):  # the unit's or entry's command runs later
+                        for match in itertools.islice(_UNIT_COMMAND.finditer(content), 8):
+                            self.walk_script(
+                                match.group(1), f"{posixpath.basename(path)} (runs when started)"
+                            )
+                    elif path.startswith(_CRON_DIRS):  # each entry's command runs on its schedule
+                        entries = "\n".join(_cron_command(line) for line in content.splitlines()[:32])
+                        self.findings.extend(startup_text_findings(entries, posixpath.basename(path)))
                     elif _runs_in_builds(path):
                         for snippet in _shell_snippets(content)[:16]:
                             self.walk_script(snippet, f"{posixpath.basename(path)} (runs in builds)")
@@ -801,6 +831,8 @@ class Walker:
                 continue
             if text in ("-fprint", "-fprint0", "-fprintf", "-fls") and i + 1 < len(argv):
                 self.opaque.add(self._resolve(argv[i + 1].text))  # a file whose lines come from the walk
+                # ... and is truncated first: judged as the write it is
+                self.walk_script(f"true | tee -- {shlex.quote(argv[i + 1].text)}", f"find {text}")
             if text == "-delete":
                 for root in roots:
                     target = root if not filtered else Word(root.text.rstrip("/") + "/*", root.dynamic, True)
@@ -827,6 +859,8 @@ class Walker:
         if name in ("make", "gmake", "crontab"):
             self._scheduled_or_recipe_text(exec_, name)
             return
+        if name in STDIN_MEANS_TOOLS or name.startswith("python"):
+            self._means(exec_, name, stdin_only=True)
         reads_stdin = reads_script_from_stdin(exec_)
         if not reads_stdin:
             return
@@ -899,6 +933,27 @@ class Walker:
         if code.dynamic:
             self._dynamic_script(code, f"{name} inline code")
         self._inspect_code(kind, code.text, f"{name} -c")
+
+    def _means(self, exec_: Exec, name: str, stdin_only: bool = False) -> None:
+        """What a tool runs or writes through its own language or options (`_means_tools`); fed
+        its stdin later (`stdin_only`), only what the text it reads makes it do."""
+        words = exec_.words
+        stdin = exec_.stdin_text if exec_.stdin_text is not None else literal_output(exec_.upstream)
+        if stdin_only and stdin is None:
+            return
+        manage = name.startswith("python") and len(words) > 1 and words[1].text.endswith("manage.py")
+        if name not in MEANS_TOOLS and not manage:
+            return  # the module (and its patterns) loads on the first tool it covers
+        from railguard.detect.shell._means_tools import tool_means
+
+        means = tool_means(name, words, stdin if stdin_only else None, stdin_only=stdin_only)
+        if means is None:
+            return
+        self.findings.extend(means.findings)
+        for script in means.scripts[:8]:
+            self.walk_script(script, f"{name} means")
+        for kind, code in means.codes[:2]:
+            self._inspect_code(kind, code, f"{name} code")
 
     def _inspect_code(self, kind: str, code: str, label: str) -> None:
         result = _inline_inspector()(kind, code)
