@@ -28,3 +28,19 @@ def tree_cpu_s(pid: int) -> float:
         family.update(children)
         frontier.extend(children)
     return sum(times.get(member, 0.0) for member in family)
+
+
+def children_cpu_s(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each direct child of a process (e.g. each `serve --workers` worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
