@@ -9,10 +9,11 @@ PostgreSQL; the remote/in-process overhead ratio; and `RemoteEngine` against a s
 Each configuration runs `railguard serve` as its own subprocess (a fresh SQLite file or PostgreSQL
 schema, the default pack, an agent key with no rate limit). The load generator is separate processes
 on the same 2-core machine (two, each holding half the connections), each a small HTTP/1.1 keep-alive
-client on raw asyncio sockets with the requests pre-encoded, so the client costs little next to the
-server; client and server still share the CPUs, and other work on the machine shares them too. So
+client, a bare asyncio protocol per connection with the requests pre-encoded, so the client costs
+little next to the server (its CPU per decision is reported); client and server still share the CPUs, and other work on the machine shares them too. So
 besides wall-clock decisions/s the table gives the server's own CPU time per decision (its process
-tree, from /proc), and the throughput two cores would give if they ran only the server. Actions
+tree, from /proc), each worker's share of it (how evenly the connections were spread), and the
+throughput two cores would give if they ran only the server. Actions
 alternate an allowed and a blocked shell command, without tool call ids (with ids every answer is
 also stored for idempotency: measured separately). Writes benchmarks/results/server.md.
 """
@@ -244,8 +245,10 @@ def _load(
         "server_cpu_us": 1e6 * server_cpu / max(1, decisions),
         "client_cpu_us": 1e6 * sum(out["cpu_s"] for out in outs) / max(1, decisions),
         # how evenly the work went to the workers: each worker's share of their CPU, largest first
+        # (children that used none, e.g. a multiprocessing helper, are not workers)
         "worker_shares": sorted(
-            (round(cpu / max(1e-9, sum(per_worker.values())), 2) for cpu in per_worker.values()), reverse=True
+            (round(cpu / max(1e-9, sum(per_worker.values())), 2) for cpu in per_worker.values() if cpu > 0),
+            reverse=True,
         ),
         "load": os.getloadavg()[0],
     }
@@ -378,15 +381,16 @@ def write_markdown(
         "cores to itself (load generator elsewhere). *client CPU*: the load generator's, per decision.",
         "",
         "| store | workers | concurrency | request | decisions/s | p50 ms | p99 ms | errors "
-        "| server CPU µs/decision | 2 cores, server only: decisions/s | client CPU µs/decision | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU µs/decision | 2 cores, server only: decisions/s | client CPU µs/decision | workers' CPU shares "
+        "| load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         capacity = 2e6 / r["server_cpu_us"] if r["server_cpu_us"] else 0.0
         lines.append(
             f"| {r['store']} | {r['workers']} | {r['concurrency']} | {r['kind']} | {r['decisions_per_s']:,.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['server_cpu_us']:,.0f} | {capacity:,.0f} | "
-            f"{r['client_cpu_us']:,.0f} | {r['load']:.1f} |"
+            f"{r['client_cpu_us']:,.0f} | {' / '.join(f'{x:.2f}' for x in r['worker_shares']) or '-'} | {r['load']:.1f} |"
         )
     overhead = extras.get("overhead")
     if overhead:

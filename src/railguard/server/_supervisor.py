@@ -38,9 +38,8 @@ def reuseport_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """`count` listening sockets on one address (port 0: a free port, the same for all). Raises
     OSError when the address is taken, even by a process that set SO_REUSEPORT too: a second server
     started on the port by mistake must fail, not quietly take half of the first one's connections."""
-    family, _, _, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn picks it for --host
+    address: tuple[str, int] = (host.strip("[]"), port)
     with socket.socket(family, socket.SOCK_STREAM) as probe:  # without SO_REUSEPORT: fails on any listener
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(address)
