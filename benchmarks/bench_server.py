@@ -12,8 +12,8 @@ on the same 2-core machine (two, each holding half the connections), each a smal
 client, a bare asyncio protocol per connection with the requests pre-encoded, so the client costs
 little next to the server (its CPU per decision is reported); client and server still share the CPUs, and other work on the machine shares them too. So
 besides wall-clock decisions/s the table gives the server's own CPU time per decision (its process
-tree, from /proc), each worker's share of it (how evenly the connections were spread), and the
-throughput two cores would give if they ran only the server. Actions
+tree, from /proc), how the connections were spread over the workers and each worker's share of
+that CPU, and the throughput two cores would give if they ran only the server. Actions
 alternate an allowed and a blocked shell command, without tool call ids (with ids every answer is
 also stored for idempotency: measured separately). Writes benchmarks/results/server.md.
 """
@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._procs import children_cpu_s, tree_cpu_s
+from benchmarks._procs import children_cpu_s, connections_per_child, tree_cpu_s
 from benchmarks.bench_store import pg_schema
 from railguard import Action, Context, Engine, RemoteEngine
 from railguard.store import KeyRing, open_store
@@ -226,6 +226,8 @@ def _load(
         client.start()
     time.sleep(max(0.0, start_at - time.time()))
     server_cpu, per_worker = server.cpu_s(), children_cpu_s(server.process.pid)
+    time.sleep(min(0.5, seconds / 2))  # every client has connected
+    connections = connections_per_child(server.process.pid, port)
     outs = [results.get(timeout=seconds + 120) for _ in clients]
     server_cpu = server.cpu_s() - server_cpu
     per_worker = {
@@ -250,6 +252,7 @@ def _load(
             (round(cpu / max(1e-9, sum(per_worker.values())), 2) for cpu in per_worker.values() if cpu > 0),
             reverse=True,
         ),
+        "worker_connections": connections,  # established connections per worker, largest first
         "load": os.getloadavg()[0],
     }
 
@@ -381,16 +384,17 @@ def write_markdown(
         "cores to itself (load generator elsewhere). *client CPU*: the load generator's, per decision.",
         "",
         "| store | workers | concurrency | request | decisions/s | p50 ms | p99 ms | errors "
-        "| server CPU µs/decision | 2 cores, server only: decisions/s | client CPU µs/decision | workers' CPU shares "
-        "| load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU µs/decision | 2 cores, server only: decisions/s | client CPU µs/decision | connections per worker "
+        "| workers' CPU shares | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         capacity = 2e6 / r["server_cpu_us"] if r["server_cpu_us"] else 0.0
         lines.append(
             f"| {r['store']} | {r['workers']} | {r['concurrency']} | {r['kind']} | {r['decisions_per_s']:,.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['server_cpu_us']:,.0f} | {capacity:,.0f} | "
-            f"{r['client_cpu_us']:,.0f} | {' / '.join(f'{x:.2f}' for x in r['worker_shares']) or '-'} | {r['load']:.1f} |"
+            f"{r['client_cpu_us']:,.0f} | {' / '.join(str(n) for n in r['worker_connections']) or '-'} | "
+            f"{' / '.join(f'{x:.2f}' for x in r['worker_shares']) or '-'} | {r['load']:.1f} |"
         )
     overhead = extras.get("overhead")
     if overhead:
