@@ -7,7 +7,7 @@ import asyncio
 import socket
 from typing import Any
 
-from railguard.server._http import CoalescingHttpToolsProtocol, CoalescingTransport
+from railguard.server._http import FLUSH_AT_BYTES, CoalescingHttpToolsProtocol, CoalescingTransport
 
 
 class RecordingTransport:
@@ -43,6 +43,26 @@ def test_writes_of_one_turn_go_out_together_and_in_order() -> None:
         return recorded.writes
 
     assert asyncio.run(scenario()) == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", b"next"]
+
+
+def test_a_large_response_written_in_one_turn_goes_out_before_the_turn_ends() -> None:
+    """Past FLUSH_AT_BYTES pending, writes go on to the transport at once: its flow control (pause
+    past the high-water mark) still sees a response streamed without yielding to the loop."""
+
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        recorded = RecordingTransport()
+        transport = CoalescingTransport(recorded, asyncio.get_running_loop())  # type: ignore[arg-type]
+        chunk = b"x" * (FLUSH_AT_BYTES // 2)
+        for n in range(5):
+            transport.write(chunk[:-1] + bytes([48 + n]))
+        within_the_turn = list(recorded.writes)
+        await asyncio.sleep(0)
+        return within_the_turn, recorded.writes
+
+    within_the_turn, writes = asyncio.run(scenario())
+    assert len(within_the_turn) == 2 and all(len(w) >= FLUSH_AT_BYTES for w in within_the_turn)
+    assert b"".join(writes).count(b"x") == 5 * (FLUSH_AT_BYTES // 2 - 1)
+    assert [w[-1] for w in writes] == [49, 51, 52]  # in order: chunks 0-1, 2-3, then 4 at the turn's end
 
 
 def test_close_sends_what_is_pending_first_and_abort_drops_it() -> None:

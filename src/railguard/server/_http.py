@@ -17,24 +17,32 @@ except ImportError:  # httptools not installed
     HttpToolsProtocol = asyncio.Protocol  # type: ignore[misc, assignment]
     _HTTPTOOLS = False
 
+FLUSH_AT_BYTES = 64 * 1024  # pending writes past this go out at once (a transport's usual high-water mark)
+
 
 class CoalescingTransport:
     """A transport whose writes wait for the end of the current turn of the event loop, then go out
     together. Everything else is the wrapped transport's (closing sends what is pending first)."""
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_loop", "_pending", "_pending_bytes", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] | None = None
+        self._pending_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._pending is None:
-            self._pending = [bytes(data)]
+            self._pending, self._pending_bytes = [bytes(data)], len(data)
             self._loop.call_soon(self.flush)
         else:
             self._pending.append(bytes(data))
+            self._pending_bytes += len(data)
+        if self._pending_bytes >= FLUSH_AT_BYTES:
+            # A response streamed without yielding to the loop: hand it on now, so the transport's
+            # flow control (pause_writing past its high-water mark) still holds it back.
+            self.flush()
 
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
