@@ -9,10 +9,11 @@ PostgreSQL; the remote/in-process overhead ratio; and `RemoteEngine` against a s
 Each configuration runs `railguard serve` as its own subprocess (a fresh SQLite file or PostgreSQL
 schema, the default pack, an agent key with no rate limit). The load generator is separate processes
 on the same 2-core machine (two, each holding half the connections), each a small HTTP/1.1 keep-alive
-client on raw asyncio sockets with the requests pre-encoded, so the client costs little next to the
-server; client and server still share the CPUs, and other work on the machine shares them too. So
+client, a bare asyncio protocol per connection with the requests pre-encoded, so the client costs
+little next to the server (its CPU per decision is reported); client and server still share the CPUs, and other work on the machine shares them too. So
 besides wall-clock decisions/s the table gives the server's own CPU time per decision (its process
-tree, from /proc), and the throughput two cores would give if they ran only the server. Actions
+tree, from /proc), how the connections were spread over the workers and each worker's share of
+that CPU, and the throughput two cores would give if they ran only the server. Actions
 alternate an allowed and a blocked shell command, without tool call ids (with ids every answer is
 also stored for idempotency: measured separately). Writes benchmarks/results/server.md.
 """
@@ -24,11 +25,12 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._procs import tree_cpu_s
+from benchmarks._procs import children_cpu_s, connections_per_child, tree_cpu_s
 from benchmarks.bench_store import pg_schema
 from railguard import Action, Context, Engine, RemoteEngine
 from railguard.store import KeyRing, open_store
@@ -103,11 +105,63 @@ def _request(port: int, key: str, path: str, body: dict[str, Any]) -> bytes:
     return head.encode() + payload
 
 
-async def _connection(
-    port: int, key: str, n: int, stop: float, batch: bool, ids: bool, out: dict[str, Any]
-) -> None:
-    """One keep-alive connection sending requests back to back until `stop`."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+_CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length:[ \t]*(\d+)")
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection sending requests back to back until `stop`: a bare protocol (no
+    stream reader, no coroutine per response), so the load generator's CPU stays small next to the
+    server's on the cores they share."""
+
+    def __init__(
+        self, next_request: Callable[[int], bytes], stop: float, per_request: int, out: dict[str, Any]
+    ):
+        self.next_request, self.stop, self.per_request, self.out = next_request, stop, per_request, out
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buffer = b""
+        self.sent = 0
+        self.started = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self._send()
+
+    def _send(self) -> None:
+        self.sent += 1
+        self.started = time.perf_counter()
+        self.transport.write(self.next_request(self.sent))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            return
+        length = _CONTENT_LENGTH.search(self.buffer, 0, head_end + 2)
+        if len(self.buffer) < head_end + 4 + (int(length[1]) if length else 0):
+            return
+        now = time.perf_counter()
+        self.out["latencies"].append(now - self.started)
+        if self.buffer[9:12] == b"200":
+            self.out["decisions"] += self.per_request
+        else:
+            self.out["errors"] += 1
+        self.buffer = b""
+        if now < self.stop:
+            self._send()
+        else:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def _requests(port: int, key: str, n: int, batch: bool, ids: bool) -> Callable[[int], bytes]:
+    """The request a connection sends `sent`-th: pre-encoded, unless each carries its own call id."""
+    if ids:
+        return lambda sent: _request(
+            port, key, "/v1/guard/evaluate", {**ACTIONS[sent % 2], "id": f"{os.getpid()}-{n}-{sent}"}
+        )
     if batch:
         fixed = [
             _request(
@@ -116,31 +170,19 @@ async def _connection(
         ]
     else:
         fixed = [_request(port, key, "/v1/guard/evaluate", action) for action in ACTIONS]
-    sent = 0
-    try:
-        while time.perf_counter() < stop:
-            sent += 1
-            if ids:
-                request = _request(
-                    port, key, "/v1/guard/evaluate", {**ACTIONS[sent % 2], "id": f"{os.getpid()}-{n}-{sent}"}
-                )
-            else:
-                request = fixed[sent % len(fixed)]
-            start = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
-            out["latencies"].append(time.perf_counter() - start)
-            if head[9:12] == b"200":
-                out["decisions"] += BATCH if batch else 1
-            else:
-                out["errors"] += 1
-    finally:
-        writer.close()
+    return lambda sent: fixed[sent % len(fixed)]
+
+
+async def _connection(
+    port: int, key: str, n: int, stop: float, batch: bool, ids: bool, out: dict[str, Any]
+) -> None:
+    loop = asyncio.get_running_loop()
+    _, connection = await loop.create_connection(
+        lambda: _Connection(_requests(port, key, n, batch, ids), stop, BATCH if batch else 1, out),
+        "127.0.0.1",
+        port,
+    )
+    await connection.done
 
 
 def _client(args: tuple[int, str, int, float, float, bool, bool], results: Any) -> None:
@@ -183,9 +225,14 @@ def _load(
     for client in clients:
         client.start()
     time.sleep(max(0.0, start_at - time.time()))
-    server_cpu = server.cpu_s()
+    server_cpu, per_worker = server.cpu_s(), children_cpu_s(server.process.pid)
+    time.sleep(min(0.5, seconds / 2))  # every client has connected
+    connections = connections_per_child(server.process.pid, port)
     outs = [results.get(timeout=seconds + 120) for _ in clients]
     server_cpu = server.cpu_s() - server_cpu
+    per_worker = {
+        pid: cpu - per_worker.get(pid, 0.0) for pid, cpu in children_cpu_s(server.process.pid).items()
+    }
     for client in clients:
         client.join()
     latencies = sorted(x for out in outs for x in out["latencies"])
@@ -199,6 +246,13 @@ def _load(
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "server_cpu_us": 1e6 * server_cpu / max(1, decisions),
         "client_cpu_us": 1e6 * sum(out["cpu_s"] for out in outs) / max(1, decisions),
+        # how evenly the work went to the workers: each worker's share of their CPU, largest first
+        # (children that used none, e.g. a multiprocessing helper, are not workers)
+        "worker_shares": sorted(
+            (round(cpu / max(1e-9, sum(per_worker.values())), 2) for cpu in per_worker.values() if cpu > 0),
+            reverse=True,
+        ),
+        "worker_connections": connections,  # established connections per worker, largest first
         "load": os.getloadavg()[0],
     }
 
@@ -330,15 +384,17 @@ def write_markdown(
         "cores to itself (load generator elsewhere). *client CPU*: the load generator's, per decision.",
         "",
         "| store | workers | concurrency | request | decisions/s | p50 ms | p99 ms | errors "
-        "| server CPU µs/decision | 2 cores, server only: decisions/s | client CPU µs/decision | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU µs/decision | 2 cores, server only: decisions/s | client CPU µs/decision | connections per worker "
+        "| workers' CPU shares | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         capacity = 2e6 / r["server_cpu_us"] if r["server_cpu_us"] else 0.0
         lines.append(
             f"| {r['store']} | {r['workers']} | {r['concurrency']} | {r['kind']} | {r['decisions_per_s']:,.0f} | "
             f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['server_cpu_us']:,.0f} | {capacity:,.0f} | "
-            f"{r['client_cpu_us']:,.0f} | {r['load']:.1f} |"
+            f"{r['client_cpu_us']:,.0f} | {' / '.join(str(n) for n in r['worker_connections']) or '-'} | "
+            f"{' / '.join(f'{x:.2f}' for x in r['worker_shares']) or '-'} | {r['load']:.1f} |"
         )
     overhead = extras.get("overhead")
     if overhead:

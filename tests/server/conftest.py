@@ -12,6 +12,7 @@ import uvicorn
 from api_helpers import POLICY, Api, make_api
 from otlp_server import RunningServer, free_port
 
+from railguard.server._http import http_protocol
 from railguard.server.app import ServerSettings, create_app
 from railguard.server.routes.otlp import OtlpSettings
 from railguard.store import KeyRing, Store, open_store
@@ -33,6 +34,7 @@ def serve(store_url: str) -> Iterator[Callable[..., RunningServer]]:
             host="127.0.0.1",
             port=port,
             log_level="warning",
+            http=http_protocol(),  # what `railguard serve` runs
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -85,6 +86,8 @@ def serve(
     import uvicorn
 
     from railguard.server import ServerSettings, create_app
+    from railguard.server._http import http_protocol
+    from railguard.server._supervisor import REUSEPORT_AVAILABLE, reuseport_sockets
 
     base = f"http://{host}:{port}"
     schedule = _heartbeat_schedule(heartbeat_every, notify or [], base)
@@ -101,6 +104,13 @@ def serve(
         except PolicyError as e:
             err.print(f"[red]policy error:[/red] {escape(str(e))}")
             raise typer.Exit(2) from None
+        sockets = []
+        if workers > 1 and REUSEPORT_AVAILABLE:  # bound now: a port in use fails before the key is printed
+            try:
+                sockets = reuseport_sockets(host, port, workers)
+            except OSError as e:
+                err.print(f"[red]cannot listen on {escape(base)}:[/red] {escape(str(e))}")
+                raise typer.Exit(2) from None
         _first_admin_key(store, base)
         out.print(
             f"railguard: serving on {escape(base)} (API at /v1, OTLP at /v1/traces), store {escape(store.url_display)}"
@@ -108,7 +118,7 @@ def serve(
         if workers == 1:
             uvicorn.run(
                 create_app(store, settings=settings), host=host, port=port, log_level=log_level,
-                access_log=access_log,
+                access_log=access_log, http=http_protocol(),
             )  # fmt: skip
             return
         os.environ["RAILGUARD_DB"] = (
@@ -120,12 +130,26 @@ def serve(
             os.environ["RAILGUARD_HEARTBEAT_EVERY"] = f"{schedule.every_s}s"
             os.environ["RAILGUARD_HEARTBEAT_NOTIFY"] = " ".join(schedule.targets)
             os.environ["RAILGUARD_HEARTBEAT_LINK_BASE"] = schedule.link_base or ""
+        if REUSEPORT_AVAILABLE:
+            _supervise(sockets, log_level, access_log)
+            return
         uvicorn.run(
             "railguard.cli._serve:app_from_env", factory=True, host=host, port=port, workers=workers,
-            log_level=log_level, access_log=access_log,
+            log_level=log_level, access_log=access_log, http=http_protocol(),
         )  # fmt: skip
     finally:
         store.close()
+
+
+def _supervise(sockets: list[socket.socket], log_level: str, access_log: bool) -> None:
+    """One worker process per SO_REUSEPORT socket, restarted when it dies, until SIGTERM/SIGINT."""
+    from railguard.server import _worker
+    from railguard.server._supervisor import Supervisor
+
+    def command(_index: int, fd: int) -> list[str]:
+        return _worker.command(fd, log_level=log_level, access_log=access_log)
+
+    Supervisor(sockets, command).run()
 
 
 def app_from_env() -> object:
