@@ -343,6 +343,21 @@ BRIEF8_BEFORE_PER = {
     "powershell_download_exec": 1, "windows_firewall_remote_access": 2, "windows_local_admin": 4,
     "windows_recovery_shadow": 9, "windows_restart_shutdown": 3,
 }  # fmt: skip
+BRIEF10_COMMIT = "5e8a31f"
+BRIEF10_BEFORE = {"caught": 200, "strict": 74, "ask": 3, "block": 0}
+BRIEF10_BEFORE_PER = {
+    "zfs_dataset_destroy_rollback": 7, "lvm_volume_remove_shrink": 8, "btrfs_subvolume_repair": 2,
+    "cluster_fs_volume_image_delete": 8, "storage_redundancy_reduction": 1, "minio_object_admin": 11,
+    "iscsi_target_lun_admin": 5, "proxmox_node_guest_admin": 5, "openstack_tenant_destroy": 11,
+    "vsphere_govc_admin": 4, "lxd_incus_instance_admin": 4, "libvirt_network_storage_pool": 5,
+    "nomad_vagrant_workloads": 9, "hypervisor_host_evacuate": 3, "ha_cluster_quorum_fencing": 4,
+    "routing_daemon_session": 0, "haproxy_runtime_api": 9, "web_server_config_swap": 8, "vip_failover_ipvs": 2,
+    "traffic_shaping_impair": 1, "firewall_set_allowlist": 4, "dhcp_lease_rogue_server": 5,
+    "network_auth_policy_open": 10, "hpc_sched_policy_reservation": 8, "gpu_partition_process_kill": 9,
+    "experiment_run_history_gc": 8, "shared_python_env_removal": 8, "mail_server_delivery_admin": 8,
+    "pbx_telephony_admin": 0, "grafana_org_user_admin": 9, "observability_rules_blocks": 7,
+    "backup_retention_shrink": 7, "service_mesh_policy": 10,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -534,6 +549,12 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "Written in round 8 from the issue's brief (35 kinds of action on devices, delivery and identity: phones "
      "wiped or unlocked, fuses burned, flash mass-erased, CI servers and runners, IaC destroy/lock/replace "
      "variants, Crossplane, sops/Doppler/Infisical/vault exports, IdP tenants, PowerShell on Windows hosts ...)"),
+    ("shell_brief10.yaml", "Tenth brief corpus", BRIEF10_COMMIT, BRIEF10_BEFORE, BRIEF10_BEFORE_PER,
+     "Written in round 9 from the issue's brief (33 kinds of action on infrastructure services an ops agent "
+     "administers: ZFS/LVM/Btrfs/Ceph/MinIO/iSCSI storage, Proxmox/OpenStack/vSphere/LXD/libvirt/Nomad, HA "
+     "clusters, routing daemons, load-balancer runtime APIs, VIPs, traffic shaping, DHCP/RADIUS/FreeIPA, HPC and "
+     "GPU policy, experiment GC, shared conda envs, mail and PBX servers, observability backends, backup "
+     "retention, service meshes ...)"),
 )  # fmt: skip
 
 
