@@ -195,6 +195,13 @@ def test_a_cli_in_both_catalogue_files_fails_at_load() -> None:
         ("velero schedule delete nightly --confirm", "block", "vendor-destroy"),
         ("kubectl label ns payments istio.io/rev-", "block", "mesh-protection-off"),
         ("istioctl x uninstall --purge", "block", "mesh-uninstall"),
+        (
+            "kubectl apply -f - <<'EOF'\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+            'metadata:\n  name: off\n  namespace: payments\nspec:\n  mtls:\n    mode: "DISABLE"\nEOF',
+            "block",
+            "mesh-protection-off",
+        ),
+        ("kubectl get peerauthentication -A", "allow", None),
         ("consul intention create -allow web '*'", "block", "mesh-allow-all"),
         ("consul intention check web db", "allow", None),
     ],

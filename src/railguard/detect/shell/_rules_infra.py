@@ -8,7 +8,6 @@ a change to one resource that a human could reasonably approve asks."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
@@ -35,8 +34,11 @@ TABLE_NAMES = ("zfs", "zpool", "lvconvert", "lvresize", "lvextend", "lvchange", 
                "ipset", "fail2ban-client", "csf", "dnsmasq", "kea-shell", "yersinia", "dhcpstarv", "dhcpig",
                "pig.py", "ipa", "hostapd_cli", "scontrol", "sacctmgr", "nvidia-smi", "fuser", "conda", "mamba",
                "micromamba", "postconf", "postfix", "postsuper", "doveadm", "grafana-cli", "grafana", "thanos",
-               "curator", "restic", "kopia", "nova", "kubectl", "oc", "istioctl", "consul", "dvc", "kaggle",
+               "curator", "restic", "kopia", "nova", "istioctl", "consul", "dvc", "kaggle",
                "a2dissite", "a2dismod", "a2disconf", "caddy")  # fmt: skip
+
+
+_TABLE_NAME_SET = frozenset(TABLE_NAMES)
 
 
 @lru_cache(maxsize=1)
@@ -226,10 +228,10 @@ def _http_findings(view: CommandView) -> Iterator[ShellFinding]:
 # -- one command for every guest, process or message ---------------------------------------------------------
 _FANOUT_NAMES = frozenset({"virsh", "qm", "pct", "lxc", "incus", "govc", "vim-cmd", "openstack", "nova", "xe",
                            "nomad", "multipass", "vagrant", "pvesh", "rbd", "conda", "mamba", "micromamba"})  # fmt: skip
-_STOP_WORD = re.compile(r"(?:^|[/.:-])(?:stop|shutdown|destroy|delete|rm|remove|undefine|off|kill|reset|reboot|"
+_STOP_WORD = LazyRe2(r"(?:^|[/.:-])(?:stop|shutdown|destroy|delete|rm|remove|undefine|off|kill|reset|reboot|"
                         r"suspend|uninstall|purge|unregister|power\.off)$")  # fmt: skip
-_VARIABLE = re.compile(r"^\$\{?\w+\}?$")
-_GPU_LISTING = re.compile(r"--query-compute-apps|/dev/(?:nvidia|dri/|kfd|accel)")
+_VARIABLE = LazyRe2(r"^\$\{?\w+\}?$")
+_GPU_LISTING = LazyRe2(r"--query-compute-apps|/dev/(?:nvidia|dri/|kfd|accel)")
 
 
 def _stops_something(view: CommandView) -> bool:
@@ -308,12 +310,12 @@ def _shared_interpreter(exec_: Exec) -> bool:
 _KEEP_COUNTS = ("--keep-last", "-l", "--keep-hourly", "-H", "--keep-daily", "-d", "--keep-weekly", "-w",
                 "--keep-monthly", "-m", "--keep-yearly", "-y", "--keep-secondly", "--keep-minutely",
                 "--keep-latest", "--keep-annual")  # fmt: skip
-_KEEP_WITHIN = re.compile(r"^(\d+)([hd])$")
+_KEEP_WITHIN = LazyRe2(r"^(\d+)([hd])$")
 
 
 def _a_day_or_less(duration: str) -> bool:
     found = _KEEP_WITHIN.match(duration)
-    return found is not None and int(found[1]) <= (24 if found[2] == "h" else 1)
+    return found is not None and int(found.group(1)) <= (24 if found.group(2) == "h" else 1)
 
 
 def _retention_findings(view: CommandView) -> Iterator[ShellFinding]:
@@ -338,9 +340,21 @@ def _retention_findings(view: CommandView) -> Iterator[ShellFinding]:
 
 
 _MESH_OFF = LazyRe2(r"(?is)kind:\s*PeerAuthentication\b.*\bmode:\s*[\"']?DISABLE\b")
+# A namespace or workload labelled or annotated out of the mesh: injection removed or disabled.
+_MESH_LABEL_OFF = LazyRe2(
+    r"^(?:istio-injection-|istio-injection=disabled|istio\.io/rev-|sidecar\.istio\.io/inject=false|"
+    r"linkerd\.io/inject=disabled|linkerd\.io/inject-)$"
+)
 
 
 def _mesh_findings(view: CommandView) -> Iterator[ShellFinding]:
+    operands = view.operands
+    if operands and operands[0].text in ("label", "annotate"):
+        if any(_MESH_LABEL_OFF.match(w.text) for w in operands[1:]):
+            yield finding("security", "mesh-protection-off", "block", "critical",
+                          f"{view.name} {operands[0].text} takes workloads out of the service mesh (their "
+                          "traffic loses mutual TLS and policy)")  # fmt: skip
+        return
     text = view.exec.stdin_text
     if text and _MESH_OFF.search(text):
         yield finding("security", "mesh-protection-off", "block", "critical",
@@ -371,10 +385,11 @@ def check_infra(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _mesh_findings(view)
     if name in _FANOUT_NAMES:
         yield from _fanout_findings(view)
-    yield from first_match_findings(_by_name(), view, ctx)
+    if name in _TABLE_NAME_SET:  # the table is read only for the programs it names (not every curl or kill)
+        yield from first_match_findings(_by_name(), view, ctx)
 
 
 RULE_NAMES = tuple(
-    dict.fromkeys((*TABLE_NAMES, *CONSOLE_NAMES, *_SOCKET_CLIENTS, "curl", "wget", "http", "https", "xh", "kill",
+    dict.fromkeys((*TABLE_NAMES, *CONSOLE_NAMES, *_SOCKET_CLIENTS, "kubectl", "oc", "curl", "wget", "http", "https", "xh", "kill",
                    "exim", "exim4", "pip", "pip3", "borg", "borgbackup", "kopia", *_FANOUT_NAMES))
 )  # fmt: skip
