@@ -250,7 +250,7 @@ def _fanout_findings(view: CommandView) -> Iterator[ShellFinding]:
     looped = view.exec.loop == "for" and any(_VARIABLE.match(w.text) for w in view.operands[1:])
     if looped or _listing_fed(view.exec, frozenset({view.name})):
         yield finding("infra", "every-guest-stop", "block", "critical",
-                      f"{view.name} {view.operands[0].text} runs for every guest or resource a listing printed")  # fmt: skip
+                      f"{view.name} {view.operands[0].text} stops or deletes guest after guest (each item of a loop or a listing)")  # fmt: skip
 
 
 def _kill_findings(view: CommandView) -> Iterator[ShellFinding]:
