@@ -365,6 +365,21 @@ BRIEF9_BEFORE_PER = {
     "dd_file_overwrite": 10, "cp_install_ln_clobber": 13, "truncate_sponge_empty": 10, "shell_c_redirect_write": 12,
     "inline_datastore_wipe": 2, "inline_cloud_sdk_destroy": 1,
 }  # fmt: skip
+BRIEF10_COMMIT = "5e8a31f"
+BRIEF10_BEFORE = {"caught": 200, "strict": 74, "ask": 3, "block": 0}
+BRIEF10_BEFORE_PER = {
+    "zfs_dataset_destroy_rollback": 7, "lvm_volume_remove_shrink": 8, "btrfs_subvolume_repair": 2,
+    "cluster_fs_volume_image_delete": 8, "storage_redundancy_reduction": 1, "minio_object_admin": 11,
+    "iscsi_target_lun_admin": 5, "proxmox_node_guest_admin": 5, "openstack_tenant_destroy": 11,
+    "vsphere_govc_admin": 4, "lxd_incus_instance_admin": 4, "libvirt_network_storage_pool": 5,
+    "nomad_vagrant_workloads": 9, "hypervisor_host_evacuate": 3, "ha_cluster_quorum_fencing": 4,
+    "routing_daemon_session": 0, "haproxy_runtime_api": 9, "web_server_config_swap": 8, "vip_failover_ipvs": 2,
+    "traffic_shaping_impair": 1, "firewall_set_allowlist": 4, "dhcp_lease_rogue_server": 5,
+    "network_auth_policy_open": 10, "hpc_sched_policy_reservation": 8, "gpu_partition_process_kill": 9,
+    "experiment_run_history_gc": 8, "shared_python_env_removal": 8, "mail_server_delivery_admin": 8,
+    "pbx_telephony_admin": 0, "grafana_org_user_admin": 9, "observability_rules_blocks": 7,
+    "backup_retention_shrink": 7, "service_mesh_policy": 10,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -560,6 +575,12 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "Written in round 9 from the issue's brief (36 kinds of the same dangerous effects reached through means "
      "rather than named tools: inline interpreter code, awk/sed/jq/yq, make and task runners, find -exec, xargs, "
      "tar/rsync/git/ssh options that run programs, editors and pagers, exec wrappers, tee/dd/cp/truncate writers ...)"),
+    ("shell_brief10.yaml", "Tenth brief corpus", BRIEF10_COMMIT, BRIEF10_BEFORE, BRIEF10_BEFORE_PER,
+     "Written in round 9 from the issue's brief (33 kinds of action on infrastructure services an ops agent "
+     "administers: ZFS/LVM/Btrfs/Ceph/MinIO/iSCSI storage, Proxmox/OpenStack/vSphere/LXD/libvirt/Nomad, HA "
+     "clusters, routing daemons, load-balancer runtime APIs, VIPs, traffic shaping, DHCP/RADIUS/FreeIPA, HPC and "
+     "GPU policy, experiment GC, shared conda envs, mail and PBX servers, observability backends, backup "
+     "retention, service meshes ...)"),
 )  # fmt: skip
 
 

@@ -40,6 +40,8 @@ LIMITS = {
     "shell_brief8.yaml": Limits(caught=372, at_label=326, flagged=5, classes=35),
     # 413 of 436 caught (258 at 89351bf), 350 at or above the label (183); 1 of 83 look-alikes asked (1)
     "shell_brief9.yaml": Limits(caught=413, at_label=350, flagged=1, classes=36),
+    # 380 of 385 caught (200 at 5e8a31f), 298 at or above the label (74); 3 of 114 look-alikes asked (3)
+    "shell_brief10.yaml": Limits(caught=380, at_label=298, flagged=3, classes=33),
 }
 
 

@@ -162,7 +162,20 @@ def catalogue() -> Catalogue:
 def _read_catalogue() -> Catalogue:
     from railguard._parsed_cache import package_yaml
 
-    return parse_catalogue(package_yaml("railguard.detect.shell", "vendor_clis.yaml", "shell-catalogue"))
+    main = package_yaml("railguard.detect.shell", "vendor_clis.yaml", "shell-catalogue")
+    infra = package_yaml("railguard.detect.shell", "vendor_clis_infra.yaml", "shell-catalogue-infra")
+    return parse_catalogue(with_more_clis(main, infra))
+
+
+def with_more_clis(data: Any, more: Any) -> Any:
+    """The catalogue with the CLIs of a second file (`vendor_clis_infra.yaml`) added; a CLI defined in both is
+    a packaging bug. The parsed files are shared (cached): a new mapping is built, neither is changed."""
+    if not isinstance(data, dict) or not isinstance(more, dict) or not isinstance(more.get("clis"), dict):
+        raise CatalogueError("vendor_clis_infra.yaml: needs the key clis")
+    twice = sorted(set(more["clis"]) & set(data.get("clis") or {}))
+    if twice:
+        raise CatalogueError(f"vendor_clis_infra.yaml: {twice} already defined in vendor_clis.yaml")
+    return {**data, "clis": {**(data.get("clis") or {}), **more["clis"]}}
 
 
 def subcommand_path(spec: CliSpec, args: list[str]) -> list[str]:

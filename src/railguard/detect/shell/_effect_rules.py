@@ -15,6 +15,7 @@ from railguard.detect.shell import (
     _rules_effects,
     _rules_exposure,
     _rules_fs,
+    _rules_infra,
     _rules_rc,
     _rules_vendor,
 )
@@ -76,6 +77,7 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _rules_data.check_app_tasks, _rules_data.TASK_TOOLS | _rules_data.CONSOLE_TOOLS
     yield _rules_data.check_broadcast, _rules_data.BROADCAST_TOOLS
     yield _rules_data.check_tracker_bulk, _rules_data.TRACKER_TOOLS
+    yield _rules_infra.check_infra, _rules_infra.RULE_NAMES
     yield from _BY_NAMES
 
 
@@ -97,7 +99,8 @@ def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterat
         judged_elsewhere |= set(_rules_admin.ADMIN_NAMES) | set(_rules_api.API_CLIENTS)
         # the data rules judge a few tasks of app and migration tools: their other subcommands stay unknown
         data_only = (_rules_data.TASK_TOOLS | _rules_data.CONSOLE_TOOLS) - _rules_db.FRAMEWORK_AND_SQL
-        host_only = (frozenset(_host_effects.names()) | data_only) - judged_elsewhere
+        table_only = frozenset(_host_effects.names()) | frozenset(_rules_infra.TABLE_NAMES)
+        host_only = (table_only | data_only) - judged_elsewhere
         _known.append((frozenset(registered) - host_only) | _LOCAL_TOOLS | frozenset(catalogue().clis))
     yield from _rules_vendor.check_unknown_cli(view, _known[0])
 

@@ -97,15 +97,19 @@ def host_effects() -> tuple[HostEffect, ...]:
     return _table()[0]
 
 
-@lru_cache(maxsize=1)
-def _effects_by_name() -> dict[str, tuple[HostEffect, ...]]:
+def index_by_name(effects: tuple[HostEffect, ...]) -> dict[str, tuple[HostEffect, ...]]:
     """Each program's effects in table order (the first that matches wins): a command looks up its
     own few instead of testing every entry of the table."""
     by_name: dict[str, list[HostEffect]] = {}
-    for effect in host_effects():
+    for effect in effects:
         for name in effect.names:
             by_name.setdefault(name, []).append(effect)
-    return {name: tuple(effects) for name, effects in by_name.items()}
+    return {name: tuple(found) for name, found in by_name.items()}
+
+
+@lru_cache(maxsize=1)
+def _effects_by_name() -> dict[str, tuple[HostEffect, ...]]:
+    return index_by_name(host_effects())
 
 
 def allowed_examples() -> list[str]:
@@ -141,9 +145,16 @@ def _matches(effect: HostEffect, view: CommandView, ctx: Ctx) -> bool:
     )
 
 
-def check_host_effects(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
-    for effect in _effects_by_name().get(view.name, ()):
+def first_match_findings(
+    by_name: dict[str, tuple[HostEffect, ...]], view: CommandView, ctx: Ctx
+) -> Iterator[ShellFinding]:
+    """The finding of the program's first entry that matches (a table indexed by `index_by_name`)."""
+    for effect in by_name.get(view.name, ()):
         if _matches(effect, view, ctx):
             severity = "critical" if effect.verdict == "block" else "high"
             yield finding(effect.category, effect.rule, effect.verdict, severity, f"{view.name} {effect.why}")
             return
+
+
+def check_host_effects(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
+    yield from first_match_findings(_effects_by_name(), view, ctx)

@@ -96,7 +96,7 @@ _RUNNER_ITEM = re2.compile(
 _MAIL_VALUED = frozenset({"-s", "-a", "-A", "-b", "-c", "-r", "-q", "-S", "-i", "-F", "-f", "-e", "-u"})
 
 
-def _payload(view: CommandView) -> str:
+def fed_text(view: CommandView) -> str:
     """The literal text a command reads: a heredoc or pipe it was fed, or what `echo`/`printf` commands
     feeding it (`(echo AUTH x; echo FLUSHALL) | nc`) print."""
     parts = [view.exec.stdin_text or ""]
@@ -120,7 +120,7 @@ def _served_file(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
 
 
 def _socket_admin(view: CommandView) -> Iterator[ShellFinding]:
-    payload = _payload(view)
+    payload = fed_text(view)
     if not payload:
         return
     if _PAYLOAD_BLOCK.search(payload):
