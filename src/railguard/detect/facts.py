@@ -108,7 +108,6 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
             for s in _strings(action.args.get(name), argv=argv)
         ]
         return _within_limit(values)
-    tool = base_name(action.tool)
     found: list[tuple[str, str]] = []
     for name, value in action.args.items():
         key = name.lower()
@@ -119,7 +118,7 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
         elif role == "url":
             hit = key in URL_ARGS
         elif role == "sql":
-            hit = key in SQL_ARGS or (key == "query" and any(h in tool for h in SQL_HINTS))
+            hit = key in SQL_ARGS or (key == "query" and any(h in base_name(action.tool) for h in SQL_HINTS))
         else:
             hit = True
         if hit:
