@@ -109,6 +109,29 @@ WARM_UP = [
 ]  # fmt: skip
 
 
+def stream_files(folder: Path, commands: list[str]) -> tuple[Path, Path, Path]:
+    """The streams a measurement reads: the first line only, the warm-up lines, the whole corpus."""
+    one = write_stream(folder / "one.jsonl", commands[:1])
+    warm = folder / "warm.jsonl"
+    warm.write_text("".join(json.dumps(line) + "\n" for line in WARM_UP))
+    return one, warm, write_stream(folder / "corpus.jsonl", commands)
+
+
+def check_in_process(pack: str, stream: Path) -> None:
+    """`railguard check --json --pack PACK --input STREAM` through the command line's own entry, in
+    this process, its output to /dev/null."""
+    from railguard.cli import main as cli
+
+    out, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+    try:
+        cli(["check", "--json", "--pack", pack, "--input", str(stream)])
+    except SystemExit as done:
+        assert not done.code, done.code
+    finally:
+        sys.stdout.close()
+        sys.stdout = out
+
+
 def measure(src: Path, pack: str, one: Path, warm: Path, corpus: Path) -> tuple[float, float, float, float]:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, pack, str(one), str(warm), str(corpus)],

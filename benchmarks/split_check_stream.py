@@ -11,9 +11,6 @@ counted in theirs. The wrappers cost a little per call; the shares are what to r
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -21,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_check_stream import WARM_UP, write_stream
+from benchmarks.bench_check_stream import check_in_process, stream_files
 from benchmarks.bench_shell import everyday_rows
 
 _spent: defaultdict[str, float] = defaultdict(float)
@@ -77,31 +74,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pack", default="default")
     opts = parser.parse_args()
-    from railguard.cli import main as cli
-
     rows = everyday_rows()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        one = write_stream(folder / "one.jsonl", rows[:1])
-        warm = folder / "warm.jsonl"
-        warm.write_text("".join(json.dumps(line) + "\n" for line in WARM_UP))
-        corpus = write_stream(folder / "corpus.jsonl", rows)
-
-        def stream(path: Path) -> None:
-            out, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
-            try:
-                cli(["check", "--json", "--pack", opts.pack, "--input", str(path)])
-            except SystemExit as done:
-                assert not done.code, done.code
-            finally:
-                sys.stdout.close()
-                sys.stdout = out
-
-        stream(one)
-        stream(warm)
+        one, warm, corpus = stream_files(Path(tmp), rows)
+        check_in_process(opts.pack, one)
+        check_in_process(opts.pack, warm)
         _instrument()
         start = time.thread_time()
-        stream(corpus)
+        check_in_process(opts.pack, corpus)
         total = time.thread_time() - start
     n = len(rows)
     print(f"pack {opts.pack}: {n} first-sight decisions, {total / n * 1e6:.0f} µs CPU each (wrapped)")

@@ -215,6 +215,7 @@ class Facts:
     acting mode, and the approval that covers the call, if any."""
 
     __slots__ = (
+        "_failures",
         "_values",
         "action",
         "approval_id",
@@ -270,6 +271,7 @@ class Facts:
         self.approval_id: str | None = None  # set when a human's approval covers this call
         self.approved_rules: frozenset[str] | None = None  # the asking rules it covers (None: all)
         self._values: dict[str, Any] = {}
+        self._failures: dict[str, Exception] = {}  # the facts of `_values` that failed, by name
         # The policy's CEL context does not hold this action's variables (its policy step's outcome
         # was remembered): readers after the rules go through `policy.cel_context(action, facts)`.
         self.cel_stale = False
@@ -301,6 +303,7 @@ class Facts:
             raise
         except Exception as err:
             self._values[name] = _FactFailed(err)
+            self._failures[name] = err
             raise
         self._values[name] = value
         return value
@@ -311,9 +314,7 @@ class Facts:
         return {k: (v.error if isinstance(v, _FactFailed) else v) for k, v in self._values.items()}
 
     def failed(self) -> dict[str, Exception]:
-        if not self._values:
-            return {}
-        return {k: v.error for k, v in self._values.items() if isinstance(v, _FactFailed)}
+        return dict(self._failures) if self._failures else {}  # asked several times per check
 
     @property
     def provisional(self) -> Verdict:

@@ -652,9 +652,8 @@ class Engine:
         with self._lock:
             self.stats.checks += 1
             self.stats.errors += decision.error is not None
-            self.stats.by_verdict[decision.verdict.value] = (
-                self.stats.by_verdict.get(decision.verdict.value, 0) + 1
-            )
+            verdict = str(decision.verdict)  # the value, without the `.value` property's lookup
+            self.stats.by_verdict[verdict] = self.stats.by_verdict.get(verdict, 0) + 1
         return decision, facts
 
     def _store_check(self, action: Action, facts: Facts, steps: Sequence[Step]) -> None:

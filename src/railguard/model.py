@@ -170,7 +170,7 @@ class Action:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Action:
         """The documented JSON shape: `{"tool", "args", "context", "id"}`."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # a plain dict skips the ABC check
             raise ValueError("an action must be a JSON object with a 'tool' key")
         unknown = set(data) - _ACTION_KEYS
         if unknown:
@@ -179,7 +179,7 @@ class Action:
         if not isinstance(tool, str) or not tool:
             raise ValueError("action 'tool' must be a non-empty string (the tool's name)")
         args = data.get("args") or {}
-        if not isinstance(args, Mapping):
+        if type(args) is not dict and not isinstance(args, Mapping):
             raise ValueError("action 'args' must be a JSON object of argument name to value")
         call_id = data.get("id", data.get("call_id"))
         return cls(
@@ -320,16 +320,18 @@ class Decision:
 
     def to_json_line(self) -> dict[str, Any]:
         """The stable `railguard check --json` output shape."""
+        # `str(member)` is a string enum's value, without the `.value` property's Python-level lookup
+        # (four per decision of a stream)
         out: dict[str, Any] = {
-            "verdict": self.verdict.value,
-            "rules": list(self.rules),
+            "verdict": str(self.verdict),
+            "rules": [h.rule for h in self.hits],
             "reason": self.reason,
             "decision_id": self.decision_id,
             "latency_us": round(self.latency_us, 1),
             "tool": self.tool,
-            "severity": self.severity.value,
-            "mode": self.mode.value,
-            "would_verdict": self.would_verdict.value,
+            "severity": str(self.severity),
+            "mode": str(self.mode),
+            "would_verdict": str(self.would_verdict),
             "policy_revision": self.policy_revision,
         }
         if self.args is not None:

@@ -12,8 +12,7 @@ their inner loops. A contextvar (not a global) keeps threads and asyncio tasks a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -62,17 +61,23 @@ def stopped_by_checker(error: BaseException) -> bool:
     return isinstance(error, InputTooLarge) or _last_stop.get() is error
 
 
-@contextmanager
-def bounded(checker: Checker | None, exclude: Excluder | None = None) -> Iterator[None]:
+class bounded:  # lower case: used as a function, `with bounded(checker):`
     """Run the block with `checker` called at every `checkpoint` inside it (nesting restores the outer
-    one); `None` runs it unchecked. `exclude` is how `off_the_clock` pauses the checker's clock."""
-    token = _checker.set(checker)
-    excluder_token = _excluder.set(exclude)
-    try:
-        yield
-    finally:
-        _excluder.reset(excluder_token)
-        _checker.reset(token)
+    one); `None` runs it unchecked. `exclude` is how `off_the_clock` pauses the checker's clock. A
+    class, not a generator context manager: every fact an action reads is computed inside one."""
+
+    __slots__ = ("_checker", "_checker_token", "_exclude", "_excluder_token")
+
+    def __init__(self, checker: Checker | None, exclude: Excluder | None = None) -> None:
+        self._checker, self._exclude = checker, exclude
+
+    def __enter__(self) -> None:
+        self._checker_token = _checker.set(self._checker)
+        self._excluder_token = _excluder.set(self._exclude)
+
+    def __exit__(self, *_exc: object) -> None:
+        _excluder.reset(self._excluder_token)
+        _checker.reset(self._checker_token)
 
 
 def off_the_clock(load: Callable[[], T]) -> T:

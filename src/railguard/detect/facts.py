@@ -12,7 +12,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from railguard._internal import internal_error
@@ -108,7 +108,6 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
             for s in _strings(action.args.get(name), argv=argv)
         ]
         return _within_limit(values)
-    tool = base_name(action.tool)
     found: list[tuple[str, str]] = []
     for name, value in action.args.items():
         key = name.lower()
@@ -119,15 +118,18 @@ def args_with_role(action: Action, spec: ToolSpec | None, role: str) -> list[str
         elif role == "url":
             hit = key in URL_ARGS
         elif role == "sql":
-            hit = key in SQL_ARGS or (key == "query" and any(h in tool for h in SQL_HINTS))
+            hit = key in SQL_ARGS or (key == "query" and any(h in base_name(action.tool) for h in SQL_HINTS))
         else:
             hit = True
         if hit:
-            found.extend((name, s) for s in _strings(value, argv=argv))
+            if type(value) is str:
+                found.append((name, value))
+            else:
+                found.extend((name, s) for s in _strings(value, argv=argv))
     out = _within_limit(found)
     if role == "url":
         # Any argument whose whole value is a URL is a destination; a URL inside prose is content.
-        out.extend(s for s in _strings(dict(action.args)) if _WHOLE_URL.match(s) and s not in out)
+        out.extend(s for s in all_text(action) if _WHOLE_URL.match(s) and s not in out)
     return out
 
 
@@ -142,7 +144,11 @@ def _within_limit(values: list[tuple[str, str]]) -> list[str]:
 
 
 def all_text(action: Action) -> list[str]:
-    return list(_strings(dict(action.args)))
+    values = list(action.args.values())
+    for value in values:
+        if type(value) is not str:
+            return list(_strings(dict(action.args)))
+    return values  # flat text arguments (the common case): the same strings, in the same order
 
 
 def _home(action: Action) -> str | None:
@@ -166,12 +172,11 @@ def shell_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
     commands = args_with_role(action, spec, "command")
     if not commands:
         return EMPTY_SHELL
-    from railguard.detect.shell import analyze_command
-
+    analyze_command = _shell_analyzer()
     ws, home = action.context.workspace, _home(action)
+    if len(commands) == 1:
+        return analyze_command(commands[0], workspace=ws, home=home).to_fact(present=True)
     facts = [analyze_command(c, workspace=ws, home=home).to_fact() for c in commands]
-    if len(facts) == 1:
-        return {**facts[0], "present": True}
     merged: dict[str, Any] = {"present": True, "unparsed": any(f["unparsed"] for f in facts)}
     for key in ("commands", "names", "findings", "categories", "paths", "urls"):
         merged[key] = [x for f in facts for x in f[key]]
@@ -179,6 +184,22 @@ def shell_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
     merged["verdict"] = max((f["verdict"] for f in facts), key=lambda v: rank.get(v, 2))
     merged["summary"] = "; ".join(f["summary"] for f in facts if f["summary"])
     return merged
+
+
+# The detectors load on first use (a check that reads no shell command never imports the parser);
+# each is looked up once: an import statement in a function costs a module lookup on every call.
+@cache
+def _shell_analyzer() -> Callable[..., Any]:
+    from railguard.detect.shell import analyze_command
+
+    return analyze_command
+
+
+@cache
+def _url_extractor() -> Callable[[str], list[str]]:
+    from railguard.detect.net import extract_urls
+
+    return extract_urls
 
 
 def paths_fact(
@@ -195,8 +216,7 @@ def paths_fact(
 
 
 def net_fact(action: Action, spec: ToolSpec | None, shell: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    from railguard.detect.net import extract_urls
-
+    extract_urls = _url_extractor()
     urls: list[str] = []
     for value in args_with_role(action, spec, "url"):
         found = extract_urls(value)
@@ -271,10 +291,14 @@ def injection_fact(action: Action, spec: ToolSpec | None) -> dict[str, Any]:
 
 
 def _score(text: str) -> tuple[float, bool, tuple[str, ...]]:
-    from railguard.detect.injection import score_injection
+    return _injection_scorer()(text)
 
-    fact = score_injection(text).to_fact()
-    return fact["score"], fact["flagged"], tuple(fact["signals"])
+
+@cache
+def _injection_scorer() -> Callable[[str], tuple[float, bool, tuple[str, ...]]]:
+    from railguard.detect.injection import score_fact
+
+    return score_fact
 
 
 _injection_of = lru_cache(maxsize=_MEMO_ENTRIES)(_score)

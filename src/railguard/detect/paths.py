@@ -132,12 +132,13 @@ _SECRET_DIRS = {
 _GLOB_CHARS = frozenset("*?[")
 
 
+@lru_cache(maxsize=4096)
 def secret_path_kind(path: str) -> str | None:
-    """What kind of secret the path holds (`ssh_key`, `aws_credentials`, `dotenv`, ...), else None."""
+    """What kind of secret the path holds (`ssh_key`, `aws_credentials`, `dotenv`, ...), else None.
+    Remembered per path: the rules of one command ask it of the same words again."""
     return _secret_kind(path)
 
 
-@lru_cache(maxsize=4096)
 def _secret_kind(path: str) -> str | None:
     parts = [p for p in path.replace("\\", "/").split("/") if p and p != "."]
     if not parts:
@@ -146,7 +147,7 @@ def _secret_kind(path: str) -> str | None:
     parent = parts[-2].lower() if len(parts) > 1 else ""
     if _GLOB_CHARS & set(name):
         in_store = _SECRET_DIRS.get(parent) or (
-            _secret_kind("/".join(parts[:-1])) if len(parts) > 1 else None
+            secret_path_kind("/".join(parts[:-1])) if len(parts) > 1 else None
         )
         return in_store or _glob_kind(name)
     ssh_key_name = bool(_SSH_KEY_NAME.match(name))
@@ -185,7 +186,7 @@ def _glob_kind(name: str) -> str | None:
     filled = re.sub(r"\[[^\]]*\]|[*?]", "x", name)
     if not filled.strip("x.") or filled == name:
         return None
-    kind = _secret_kind(filled)
+    kind = secret_path_kind(filled)
     return kind if kind in ("private_key", "ssh_key", "dotenv", "keychain", "gpg_private") else None
 
 
@@ -268,7 +269,7 @@ def analyze_paths(
             continue
         path = _resolve(raw, workspace, home)
         resolved.append(path)
-        kind = _secret_kind(path) or _secret_kind(raw)
+        kind = secret_path_kind(path) or secret_path_kind(raw)
         if kind and kind != "ssh_known_hosts":
             secret.append(SecretPath(path, kind))
         if is_system_path(path) and not (root and is_inside(path, root)):

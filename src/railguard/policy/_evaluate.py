@@ -203,8 +203,9 @@ def _trace(rule: CompiledRule, matched: bool, exception: str | None, error: str 
 
 
 def _pick(value: Any, fields: frozenset[str] | None) -> Any:
-    if fields is None or not isinstance(value, Mapping):
-        return dict(value) if isinstance(value, Mapping) else value
+    mapping = type(value) is dict or isinstance(value, Mapping)  # a fact is a dict: no ABC check
+    if fields is None or not mapping:
+        return dict(value) if mapping else value
     return {k: value[k] for k in fields if k in value}
 
 

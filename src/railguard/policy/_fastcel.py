@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -329,11 +330,59 @@ def _literal(value: Any) -> Node:
         return lambda _values: frozen
     if type(value) is float and math.isnan(value):
         raise _NotSupported
-    return lambda _values: value
+    node: Node = lambda _values: value  # noqa: E731
+    if type(value) is str:
+        _TEXTS[node] = value
+    return node
+
+
+# The string constants' nodes, with their text: `x == "block"` compares without calling them.
+_TEXTS: weakref.WeakKeyDictionary[Node, str] = weakref.WeakKeyDictionary()
 
 
 def _variable(name: str) -> Node:
-    return _select(lambda values: values, name)
+    return _path((name,))
+
+
+# The field paths (`shell.verdict`) of the selection nodes built by `_path`, so a selection on one
+# extends the path instead of stacking another closure on it.
+_PATHS: weakref.WeakKeyDictionary[Node, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def _path(path: tuple[str, ...]) -> Node:
+    """`a.b.c` over the variables in one call: each step exactly `_select`'s (a value that is not a
+    map, or a missing key, leaves the condition to the runtime)."""
+    if len(path) == 2:
+        first, second = path
+
+        def field(values: Mapping[str, Any]) -> Any:
+            if type(values) is not dict:
+                raise _Fallback
+            try:
+                value = values[first]
+                if type(value) is not dict:
+                    raise _Fallback
+                return value[second]
+            except KeyError:
+                raise _Fallback from None
+
+        node: Node = field
+    else:
+
+        def fields(values: Mapping[str, Any]) -> Any:
+            value: Any = values
+            for name in path:
+                if type(value) is not dict:
+                    raise _Fallback
+                try:
+                    value = value[name]
+                except KeyError:
+                    raise _Fallback from None
+            return value
+
+        node = fields
+    _PATHS[node] = path
+    return node
 
 
 def _map(operand: Node, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,6 +393,10 @@ def _map(operand: Node, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _select(operand: Node, field: str) -> Node:
+    path = _PATHS.get(operand)
+    if path is not None:
+        return _path((*path, field))
+
     def select(values: Mapping[str, Any]) -> Any:
         try:
             return _map(operand, values)[field]
@@ -419,6 +472,9 @@ def _literal_regex(arg: Node) -> Callable[[str, str], bool] | None:
 def _compare(op: str, left: Node, right: Node) -> Node:
     if op in ("==", "!="):
         negate = op == "!="
+        text = _TEXTS.get(right)
+        if text is not None:
+            return _equal_text(left, text, negate)
 
         def equal(values: Mapping[str, Any]) -> bool:
             a, b = left(values), right(values)
@@ -449,6 +505,20 @@ def _compare(op: str, left: Node, right: Node) -> Node:
         return order(a, b)
 
     return compare
+
+
+def _equal_text(left: Node, text: str, negate: bool) -> Node:
+    """`==` / `!=` with a string constant on the right: exactly `_compare`'s answer, in one call."""
+
+    def equal_text(values: Mapping[str, Any]) -> bool:
+        a = left(values)
+        if type(a) is str:
+            return (a != text) if negate else (a == text)
+        if _scalar_kind(a) is None:
+            raise _Fallback
+        return negate  # CEL: values of two kinds are unequal
+
+    return equal_text
 
 
 def _in(item: Node, container: Node) -> Node:

@@ -20,7 +20,7 @@ from railguard.detect.injection._model import shipped_model
 from railguard.detect.injection._scoring import analyze
 from railguard.model import Finding
 
-__all__ = ["DEFAULT_THRESHOLD", "InjectionResult", "score_injection"]
+__all__ = ["DEFAULT_THRESHOLD", "InjectionResult", "score_fact", "score_injection"]
 
 # Chosen on the DEV split for about 1% false positives (averaged over negative sources). It sits at
 # 0.5 because the model score is rescaled at its own dev threshold; scripts/train_injection.py
@@ -64,3 +64,14 @@ def score_injection(text: str) -> InjectionResult:
         for hit in sorted(analysis.hits, key=lambda h: (h.start, h.end))[:_MAX_SPANS]
     )
     return InjectionResult(score=score, flagged=score >= DEFAULT_THRESHOLD, signals=signals, spans=spans)
+
+
+def score_fact(text: str) -> tuple[float, bool, tuple[str, ...]]:
+    """`score_injection(text).to_fact()`'s score, flagged and signals, without building the spans
+    (the `injection` fact of every checked action reads only these)."""
+    if not text:
+        return 0.0, False, ()
+    analysis = analyze(text, shipped_model())
+    score = analysis.combined
+    signals = tuple(dict.fromkeys(hit.signal for hit in analysis.hits))
+    return round(score, 4), score >= DEFAULT_THRESHOLD, signals

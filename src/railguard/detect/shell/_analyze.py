@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
 
@@ -36,11 +36,16 @@ _KEY_NAMES = re2.compile(r"(?:<[A-Za-z][A-Za-z0-9]{0,15}(?:[-+][A-Za-z0-9]{1,15}
 Rule = Callable[[CommandView, Ctx], Iterable[ShellFinding]]
 
 _BY_NAME: dict[str, tuple[Rule, ...]] = {}
+# A program name's rules with the every-command ones appended, built on the first command of that
+# name (a new registration starts the table again).
+_RULES_OF: dict[str, tuple[Rule, ...]] = {}
+_RULES_OF_MAX = 4096
 
 
 def _register(rule: Rule, names: Iterable[str]) -> None:
     for name in names:
         _BY_NAME[name] = (*_BY_NAME.get(name, ()), rule)
+    _RULES_OF.clear()
 
 
 _register(_rules_fs.check_rm, ["rm", "unlink"])
@@ -170,31 +175,44 @@ _EVERY_COMMAND: tuple[Rule, ...] = (
 
 
 def _rules_for(name: str) -> tuple[Rule, ...]:
+    rules = _RULES_OF.get(name)
+    if rules is None:
+        rules = _compose_rules(name)
+        if len(_RULES_OF) >= _RULES_OF_MAX:
+            _RULES_OF.clear()
+        _RULES_OF[name] = rules
+    return rules
+
+
+def _compose_rules(name: str) -> tuple[Rule, ...]:
     rules = _BY_NAME.get(name)
     if rules is None and name.startswith(("mkfs", "mkdosfs", "mkntfs")):
         rules = (_rules_fs.check_disk_tools,)
-    return (*rules, *_EVERY_COMMAND) if rules else _EVERY_COMMAND  # most programs: no tuple built
+    return (*rules, *_EVERY_COMMAND) if rules else _EVERY_COMMAND
 
 
-def _command_findings(views: list[CommandView], ctx: Ctx) -> Iterator[ShellFinding]:
-    destinations = sum(len(_rules_net.destinations(v)) for v in views)
+def _command_findings(views: list[CommandView], ctx: Ctx) -> list[ShellFinding]:
+    destinations = sum([len(_rules_net.destinations(v)) for v in views])
     if destinations > MAX_DESTINATIONS:  # each one is parsed and classified: bounded like the words
         raise InputTooLarge("the network destinations of the command", destinations, MAX_DESTINATIONS)
+    found: list[ShellFinding] = []
+    add = found.extend  # every rule is a generator: one C-level drain each, no generator stacked on it
     for view in views:
         checkpoint("shell: rules")
         exec_ = view.exec
         exec_ctx = ctx if exec_.cwd is None else replace(ctx, cwd=exec_.cwd)
-        yield from _rules_fs.check_redirects(exec_, exec_ctx)
+        add(_rules_fs.check_redirects(exec_, exec_ctx))
         if not view.name:
             continue
         # `--help`, `--version`, a documented dry run: the tool's own rules are skipped
         read_only = is_read_only(view)
         for rule in _EVERY_COMMAND if read_only else _rules_for(view.name):
-            yield from rule(view, exec_ctx)
+            add(rule(view, exec_ctx))
         if not read_only:  # it skips the programs a rule judges (but host-effect-only names, see there)
-            yield from _effect_rules.unknown_cli_findings(view, _BY_NAME)
-    yield from _rules_net.check_download_then_run(views)
-    yield from _rules_net.check_socket_descriptors(views)
+            add(_effect_rules.unknown_cli_findings(view, _BY_NAME))
+    add(_rules_net.check_download_then_run(views))
+    add(_rules_net.check_socket_descriptors(views))
+    return found
 
 
 def _facts(views: list[CommandView], ctx: Ctx) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -233,12 +251,14 @@ _HIDDEN = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 )
 _ODD_SPACE = re.compile("[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+# Either of the two, in one pass (most commands hold neither).
+_HIDDEN_OR_ODD = re.compile(f"{_HIDDEN.pattern}|{_ODD_SPACE.pattern}")
 
 
 def readings(command: str) -> list[str]:
     """The command as given, and the commands it may become on its way to a shell: hidden characters
     removed (odd spaces made plain, or removed too), and cut at the first NUL."""
-    if _HIDDEN.search(command) is None and _ODD_SPACE.search(command) is None:
+    if _HIDDEN_OR_ODD.search(command) is None:
         return [command]
     visible = _HIDDEN.sub("", command)
     out = [command, _ODD_SPACE.sub(" ", visible), _ODD_SPACE.sub("", visible)]
@@ -317,7 +337,7 @@ def _analyze_one(command: str, workspace: str | None, home: str | None) -> Shell
         unique = tuple(dict.fromkeys(findings))
         paths, urls = _facts(views, ctx)
         return ShellAnalysis(
-            commands=tuple(_simple(v) for v in views),
+            commands=tuple([_simple(v) for v in views]),
             findings=unique,
             unparsed=walker.unparsed,
             verdict=strictest_verdict(unique, walker.unparsed),

@@ -66,18 +66,23 @@ class ShellAnalysis:
         names = ", ".join(dict.fromkeys(c.name for c in self.commands)) or "nothing"
         return f"runs {names}"
 
-    def to_fact(self) -> dict[str, Any]:
-        return {
-            "commands": [c.to_fact() for c in self.commands],
-            "names": list(dict.fromkeys(c.name for c in self.commands)),
-            "findings": [f.to_fact() for f in self.findings],
-            "categories": list(self.categories),
+    def to_fact(self, *, present: bool | None = None) -> dict[str, Any]:
+        """The CEL variable `shell`; with `present`, that key too (last, as the fact adds it)."""
+        commands, findings = self.commands, self.findings
+        fact = {
+            "commands": [c.to_fact() for c in commands],
+            "names": list(dict.fromkeys([c.name for c in commands])),
+            "findings": [f.to_fact() for f in findings],
+            "categories": list(dict.fromkeys([f.category for f in findings])),
             "verdict": self.verdict,
             "unparsed": self.unparsed,
             "paths": list(self.paths),
             "urls": list(self.urls),
             "summary": self.summary,
         }
+        if present is not None:
+            fact["present"] = present
+        return fact
 
 
 def worst_finding(findings: tuple[ShellFinding, ...]) -> ShellFinding | None:

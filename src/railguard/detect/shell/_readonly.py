@@ -58,7 +58,7 @@ def _long_dry(text: str, flags: frozenset[str] = _EVERY_TOOL) -> bool:
 
 def is_read_only(view: CommandView) -> bool:
     """True when this invocation cannot change anything (help, version, a documented dry run)."""
-    texts = [w.text for w in view.args]
+    texts = view.arg_texts
     documented = _NPM_DOCUMENTED if view.name in _UNKNOWN_FLAGS_ARE_CONFIG else _EVERY_TOOL
     if any(_long_dry(t) and t.partition("=")[0] in documented for t in texts if t.startswith("--")):
         return True

@@ -287,6 +287,7 @@ _AGENT_INSTRUCTIONS = re.compile(
     r"(?:^|/)\.(?:claude|gemini|codex)/[^/]+\.md$|(?:^|/)\.clinerules/[^/]+$",
 )
 _GUARD_WORDS = ("railguard", "claude", "polic", "codex", "cursor", "gemini", "aider", "opencode", "copilot")
+_ANY_GUARD_WORD = re.compile("|".join(map(re.escape, _GUARD_WORDS)))  # every command asks: one pass
 _AGENT_INSTALLERS = frozenset({"npm", "pnpm", "yarn", "bun", "pip", "pip3", "pipx", "uv", "brew"})
 _INSTALL_VERBS = frozenset({"install", "i", "add", "upgrade", "update", "up", "reinstall"})
 # The coding agents' own packages (npm scope or name, PyPI name, a fork's git URL) and Railguard.
@@ -354,7 +355,7 @@ def check_guard_protection(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding
     name = view.name
     texts = [w.text for w in view.args]
     joined = " ".join([name, *texts]).lower()
-    if not any(k in joined for k in _GUARD_WORDS):
+    if _ANY_GUARD_WORD.search(joined) is None:
         return  # cheap exit: nothing below can match without one of these words
     if (
         name in _AGENT_INSTALLERS

@@ -6,7 +6,6 @@ import fnmatch
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Generic, TypeVar, overload
 
 from railguard.detect.paths import is_inside, is_system_path, resolve_path, secret_path_kind
@@ -125,11 +124,24 @@ def is_disk_device(path: str) -> bool:
     return path.startswith(_DISK_PREFIXES)
 
 
+# Where each (word, context) points, remembered: rules ask again for the same operands. Keyed by
+# plain values (a `Ctx` key would hash and compare through Python-level dataclass methods).
+_TARGETS: dict[tuple[str, bool, bool, str | None, str | None, str | None], Target] = {}
+_TARGETS_MAX = 8192
+
+
 def classify_target(word: Word, ctx: Ctx) -> Target:
-    return _classify(word.text, word.dynamic, word.glob, ctx)
+    text, dynamic, glob = word.text, word.dynamic, word.glob
+    key = (text, dynamic, glob, ctx.workspace, ctx.home, ctx.cwd)
+    target = _TARGETS.get(key)
+    if target is None:
+        target = _classify(text, dynamic, glob, ctx)
+        if len(_TARGETS) >= _TARGETS_MAX:
+            _TARGETS.clear()  # a fresh start past the bound: cheaper than ordering every hit
+        _TARGETS[key] = target
+    return target
 
 
-@lru_cache(maxsize=8192)
 def _classify(text: str, dynamic: bool, glob: bool, ctx: Ctx) -> Target:
     if dynamic and not _has_static_anchor(text):
         return Target(text, text, "dynamic")
@@ -304,12 +316,17 @@ class CommandView:
                 skip = True
         return out
 
+    @_computed_once
+    def arg_texts(self) -> list[str]:
+        """The arguments' texts (every option lookup reads them)."""
+        return [w.text for w in self.args]
+
     def has(self, *flags: str) -> bool:
-        return any(f in self.flags for f in flags)
+        return not self.flags.isdisjoint(flags)
 
     def value(self, *names: str) -> str | None:
         """The value of an option: `-o X`, `--out=X`, `-oX`."""
-        texts = [w.text for w in self.args]
+        texts = self.arg_texts
         for i, text in enumerate(texts):
             for name in names:
                 if text == name and i + 1 < len(texts):
@@ -323,14 +340,17 @@ class CommandView:
     def values(self, *names: str) -> list[str]:
         """Every value of the options `names`: `-o X`, `-so X` (a getopt cluster), `--out=X`. One pass
         over the arguments with set lookups, so a command with thousands of words stays linear."""
-        texts = [w.text for w in self.args]
-        wanted = frozenset(names)
-        shorts = frozenset(n[1] for n in names if len(n) == 2 and n[0] == "-" and n[1] != "-")
+        texts = self.arg_texts
         out: list[str] = []
         last = len(texts) - 1
+        wanted: frozenset[str] | None = None
+        shorts: frozenset[str] = frozenset()
         for i, text in enumerate(texts):
             if not text.startswith("-"):
                 continue
+            if wanted is None:  # built at the first option: most commands have none
+                wanted = frozenset(names)
+                shorts = frozenset([n[1] for n in names if len(n) == 2 and n[0] == "-" and n[1] != "-"])
             if text in wanted or (shorts and text[-1] in shorts and _cluster_ends_with(text, "-" + text[-1])):
                 if i < last:
                     out.append(texts[i + 1])  # getopt clusters too: `curl -so FILE`
