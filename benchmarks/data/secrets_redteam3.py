@@ -27,33 +27,36 @@ import base64
 import hashlib
 import json
 import random
+import string
 from collections.abc import Callable
 from pathlib import Path
 
-# The alphabets and the two random helpers are the second set's (same meaning, one definition).
-from benchmarks.data.secrets_redteam2 import (
-    ALNUM,
-    B64,
-    BASE32,
-    DIGITS,
-    HEX,
-    LOWER,
-    UPPER,
-    URLSAFE,
-    Rng,
-    _r,
-    _uuid,
-)
-
 OUT = Path(__file__).with_name("secrets_redteam3.jsonl")
+UPPER = string.ascii_uppercase
+LOWER = string.ascii_lowercase
+DIGITS = string.digits
+ALNUM = string.ascii_letters + DIGITS
+B64 = ALNUM + "+/"
+URLSAFE = ALNUM + "-_"
+HEX = "0123456789abcdef"
+BASE32 = UPPER + "234567"
 LOWER_ALNUM = LOWER + DIGITS
 UPPER_ALNUM = UPPER + DIGITS
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
+Rng = random.Random
 Span = tuple[str, int, int]
 Case = tuple[str, list[Span]]
+
+
+def _r(rng: Rng, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def _uuid(rng: Rng) -> str:
+    return "-".join(_r(rng, HEX, n) for n in (8, 4, 4, 4, 12))
 
 
 def _b64(data: bytes, urlsafe: bool = False, pad: bool = True) -> str:
