@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from railguard.detect.secrets._scanner import Rule
+from railguard.detect.secrets._scanner import Rule, relaxed
 
 Span = tuple[int, int]
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
@@ -255,6 +255,7 @@ ID_RULES: tuple[Rule, ...] = (
         labelled_digits,
         0.8,
         44,
+        hint=relaxed(_LABEL + r"[^\n\d]{0,40}?\d[\d .\-]{7,16}\d"),
     ),
     Rule(
         "national_id",

@@ -21,7 +21,7 @@ RE2 syntax, bounded repeats; group 1 is the secret."""
 from __future__ import annotations
 
 from railguard.detect.secrets._names import SECRET_NAME, VALUE
-from railguard.detect.secrets._scanner import Rule, Validator
+from railguard.detect.secrets._scanner import Rule, Validator, relaxed
 from railguard.detect.secrets._validators import (
     Span,
     generic,
@@ -69,7 +69,7 @@ _PRIORITY = {"generic_secret": 50, "aws_session_token": 88}
 
 
 def _rule(pattern: str, validate: Validator, hint: str | None = None, kind: str = "generic_secret") -> Rule:
-    return Rule(kind, pattern, validate, 0.8, _PRIORITY[kind], hint=hint)
+    return Rule(kind, pattern, validate, 0.8, _PRIORITY[kind], hint=relaxed(hint or pattern))
 
 
 _FLAG_VALUE = r"(?:\"[^\"\n]{1,120}\"|'[^'\n]{1,120}'|[^\s\"']{1,120})"
@@ -142,6 +142,7 @@ CONTEXT_RULES: tuple[Rule, ...] = (
     _rule(
         r"(?i)<[a-z0-9_:.\-]{0,40}?" + SECRET_NAME + r"[a-z0-9_.\-]{0,40}\s[^<>\n]{1,120}>([^<\s]{4,400})</",
         password,
+        hint=r"(?i)<[a-z0-9_:.\-]*(?:secret|token|pass|pwd|key|credential|auth|psk|pw)[a-z0-9_.\-]*\s[^<>\n]+>[^<\s]{4}",
     ),
     _rule(
         r"(?i)\bvariable\s+\"" + _NAMED + r"\"\s*\{[^{}]{0,300}?\bdefault\s*=\s*\"([^\"\s]{4,200})\"",

@@ -10,7 +10,7 @@ import binascii
 import hashlib
 
 from railguard.detect.secrets._checks import bounded, is_placeholder
-from railguard.detect.secrets._scanner import Rule, Validator
+from railguard.detect.secrets._scanner import Rule, Validator, relaxed
 from railguard.detect.secrets._validators import Span
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -104,7 +104,7 @@ def byte_array(text: str, start: int, end: int) -> Span | None:
 
 
 def _rule(pattern: str, validate: Validator, hint: str | None = None) -> Rule:
-    return Rule("private_key", pattern, validate, 0.9, 100, hint=hint)
+    return Rule("private_key", pattern, validate, 0.9, 100, hint=relaxed(hint or pattern))
 
 
 KEY_RULES: tuple[Rule, ...] = (
