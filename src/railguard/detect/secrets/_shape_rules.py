@@ -96,7 +96,7 @@ def single_case_token(text: str, start: int, end: int) -> Span | None:
     if value.startswith(PUBLIC_KEY_HEADS):
         return None
     tail = parts[-1]
-    if _is_ulid(tail) or all(c in "0123456789abcdef" for c in tail):
+    if len(tail) > 120 or _is_ulid(tail) or all(c in "0123456789abcdef" for c in tail):
         return None  # hex behind `-` is a digest or cache key as often as a token (see hex_token)
     return (head, end) if _mixes_like_random(tail, 3.7) else None
 
@@ -139,7 +139,8 @@ def _unglued(text: str, start: int, end: int) -> Span | None:
 SHAPE_RULES: tuple[Rule, ...] = (
     Rule(
         "api_token",
-        r"[A-Za-z0-9][_\-]((?:\d{1,12}[_\-])?(?:[a-z0-9]{20,120}|[A-Z0-9]{20,120}))",
+        # Open-ended tails keep RE2's DFA small; the validator caps the length.
+        r"[A-Za-z0-9][_\-]((?:\d{1,12}[_\-])?(?:[a-z0-9]{20,}|[A-Z0-9]{20,}))",
         single_case_token,
         0.85,
         _SHAPE_ONLY,
