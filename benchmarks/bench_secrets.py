@@ -4,9 +4,10 @@
 
 Accuracy: the generated labelled set (benchmarks/data/secrets_labelled.jsonl, regenerate with
 `.venv/bin/python -m benchmarks.data.secrets_gen`) and the Presidio synthetic PII set; a prediction
-counts when its kind matches and its span overlaps the label. The two red-team sets
-(benchmarks/data/secrets_redteam*.py) were written apart from the rules; set 2 records the rules'
-score before they were changed for it (held out) next to the live one. Throughput: realistic mixed text
+counts when its kind matches and its span overlaps the label. The three red-team sets
+(benchmarks/data/secrets_redteam*.py) were written apart from the rules; sets 2 and 3 record the rules'
+score before they were changed for them (held out) next to the live one (`--held-out-only` prints just
+those two sections, writing nothing). Throughput: realistic mixed text
 (shell commands, emails, code and tracebacks from the shared data, PII sentences, JSON tool output,
 a few secrets) in 1 KB and 100 KB pieces; detect-secrets scans the same lines with its default
 plugins. The shared data is read in place, never copied.
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent
 LABELLED = ROOT / "data" / "secrets_labelled.jsonl"
 REDTEAM = ROOT / "data" / "secrets_redteam.jsonl"
 REDTEAM2 = ROOT / "data" / "secrets_redteam2.jsonl"
+REDTEAM3 = ROOT / "data" / "secrets_redteam3.jsonl"
 RESULTS = ROOT / "results" / "secrets.md"
 PRESIDIO_TYPES = {
     "EMAIL_ADDRESS": "email",
@@ -237,17 +239,143 @@ REDTEAM2_BEFORE_NOISY: dict[str, int] = {
 }
 
 
-def redteam2_scores() -> tuple[Counter[str], Counter[str], int, int, Counter[str], Counter[str]]:
-    """Kind-agnostic scores on red-team set 2 (its kinds are its own words, so a label counts as found
-    when any finding overlaps it, i.e. the value would be redacted). Returns per-family labelled and
-    redacted counts, secret findings overlapping a label and overlapping none (precision), and per
-    negative family texts and texts with any finding."""
+# Red-team set 3 scored on the rules at commit a38f621 (the set's own commit; rules as on main at 07dc5cc),
+# before they were read or changed for it: the same three measures as for set 2.
+REDTEAM3_BEFORE_COMMIT = "a38f621"
+REDTEAM3_BEFORE: dict[str, int] = {
+    "age_pq": 0,
+    "ansible_vars": 8,
+    "anyscale": 0,
+    "arcgis": 0,
+    "asana": 0,
+    "aws_session_url": 8,
+    "axiom": 0,
+    "azure_devops": 0,
+    "azure_sas": 7,
+    "bitwarden_sm": 0,
+    "braintree": 0,
+    "brevo": 8,
+    "cerebras": 0,
+    "checkout_com": 0,
+    "circleci": 8,
+    "clickhouse": 0,
+    "clickup": 0,
+    "cloudfront_signed": 3,
+    "compose_env": 5,
+    "convex": 0,
+    "cookie_frameworks": 7,
+    "coveo": 0,
+    "crates_io": 0,
+    "crontab": 8,
+    "db_cli": 3,
+    "dotnet_rsa_xml": 0,
+    "dropbox": 0,
+    "e2b": 8,
+    "elevenlabs": 8,
+    "exchange_keys": 20,
+    "firecrawl": 0,
+    "fireworks": 0,
+    "flagsmith": 0,
+    "ftp": 2,
+    "gcs_v2_signed": 8,
+    "gha_env": 8,
+    "google_refresh": 8,
+    "harness": 8,
+    "hcl_config": 8,
+    "header_in_code": 12,
+    "header_schemes": 8,
+    "helm_values": 8,
+    "hubspot": 0,
+    "iban_more": 16,
+    "ini_config": 10,
+    "intercom": 0,
+    "jfrog": 0,
+    "jupyter_token": 8,
+    "jwe": 0,
+    "jwk_private": 0,
+    "jwt_placement": 8,
+    "kafka_sasl": 8,
+    "key_wrappings": 6,
+    "launchdarkly": 0,
+    "ldap_bind": 2,
+    "macaroon": 0,
+    "meta_graph": 0,
+    "modal": 0,
+    "mollie": 7,
+    "mqtt": 4,
+    "named_no_format": 9,
+    "national_id": 3,
+    "neon": 0,
+    "network_psk": 1,
+    "nuget": 8,
+    "nvidia_nim": 8,
+    "octopus": 0,
+    "openrouter": 0,
+    "oss_signed": 8,
+    "otp_variants": 1,
+    "paseto": 0,
+    "passport_mrz": 0,
+    "paystack": 8,
+    "pgp_unusual": 5,
+    "phone_intl": 16,
+    "php_config": 0,
+    "pkg_auth": 3,
+    "plaid_access": 8,
+    "posthog_personal": 7,
+    "properties_config": 7,
+    "recovery_codes": 3,
+    "redis_acl": 4,
+    "salesforce": 0,
+    "smb_cifs": 7,
+    "sonarqube": 8,
+    "statsig": 8,
+    "swiftype": 0,
+    "systemd_unit": 8,
+    "tavily": 8,
+    "teamcity": 0,
+    "tencent": 8,
+    "together": 8,
+    "toml_config": 8,
+    "twitter_bearer": 0,
+    "typeform": 8,
+    "unleash": 0,
+    "voyage": 8,
+    "wallet_formats": 0,
+    "wireguard_unusual": 5,
+    "xata": 8,
+    "xml_config": 6,
+    "yandex": 3,
+}
+REDTEAM3_BEFORE_STRAY = 40
+REDTEAM3_BEFORE_NOISY: dict[str, int] = {
+    "base64_data": 7,
+    "config_nonsecret": 1,
+    "documented_examples": 11,
+    "encrypted_values": 2,
+    "masked_values": 0,
+    "numbers_not_pii": 1,
+    "password_hashes": 0,
+    "placeholders_v3": 2,
+    "prose_about_secrets": 0,
+    "public_client_keys": 9,
+    "public_keys_v3": 3,
+    "token_like_ids": 0,
+}
+
+
+def heldout_scores(
+    path: Path = REDTEAM2,
+) -> tuple[Counter[str], Counter[str], int, int, Counter[str], Counter[str]]:
+    """Kind-agnostic scores on a held-out red-team set (2 or 3; their kinds are their own words, so a
+    label counts as found when any finding overlaps it, i.e. the value would be redacted). Returns
+    per-family labelled and redacted counts, secret findings overlapping a label and overlapping none
+    (precision), and per negative family texts and texts with any finding."""
     labelled: Counter[str] = Counter()
     caught: Counter[str] = Counter()
     negatives: Counter[str] = Counter()
     noisy: Counter[str] = Counter()
     matched = stray = 0
-    for row in map(json.loads, REDTEAM2.open()):
+    for row in map(json.loads, path.open()):
         text, family = row["text"], row["family"]
         gold = [(s["start"], s["end"]) for s in row["spans"]]
         found = find_sensitive(text)
@@ -265,9 +393,16 @@ def redteam2_scores() -> tuple[Counter[str], Counter[str], int, int, Counter[str
     return labelled, caught, matched, stray, negatives, noisy
 
 
-def redteam2() -> list[str]:
-    labelled, caught, matched, stray, negatives, noisy = redteam2_scores()
-    before = REDTEAM2_BEFORE
+def _heldout_section(
+    number: int,
+    path: Path,
+    before_commit: str,
+    before: dict[str, int],
+    before_stray: int,
+    before_noisy: dict[str, int],
+    after_note: str,
+) -> list[str]:
+    labelled, caught, matched, stray, negatives, noisy = heldout_scores(path)
 
     def rate(hit: int, total: int) -> str:
         return f"{hit}/{total} = {hit / total:.3f}" if total else "n/a"
@@ -278,21 +413,21 @@ def redteam2() -> list[str]:
         for f in sorted(labelled)
     ]
     negative_rows = [
-        f"| {f} | {negatives[f]} | {REDTEAM2_BEFORE_NOISY.get(f, 0)} | {noisy[f]} |"
-        for f in sorted(negatives)
+        f"| {f} | {negatives[f]} | {before_noisy.get(f, 0)} | {noisy[f]} |" for f in sorted(negatives)
     ]
     total, hit, hit_before = sum(labelled.values()), sum(caught.values()), sum(before.values())
+    flagged, flagged_before = sum(noisy.values()), sum(before_noisy.values())
     return [
-        f"### Red-team set 2 ({sum(labelled.values())} labelled values in {len(labelled)} families; "
-        f"{sum(negatives.values())} hard negatives; `benchmarks/data/secrets_redteam2.py`, written before reading "
+        f"### Red-team set {number} ({sum(labelled.values())} labelled values in {len(labelled)} families; "
+        f"{sum(negatives.values())} hard negatives; `benchmarks/data/{path.stem}.py`, written before reading "
         "the rules)",
         "",
-        f"BEFORE is the rules at commit {REDTEAM2_BEFORE_COMMIT}, when this set was new to them (a held-out "
-        "estimate); AFTER is this tree, whose rules were then generalised by class against the set's misses, so "
-        "AFTER is not held out. A label counts as redacted when any finding overlaps it.",
+        f"BEFORE is the rules at commit {before_commit}, when this set was new to them (a held-out "
+        f"estimate); AFTER is this tree. {after_note} A label counts as redacted when any finding overlaps it.",
         "",
-        f"Redacted: BEFORE {rate(hit_before, total)}; AFTER {rate(hit, total)}. Secret findings overlapping no "
-        f"label: BEFORE {REDTEAM2_BEFORE_STRAY}, AFTER {stray} (precision AFTER {rate(matched, matched + stray)}).",
+        f"Redacted: BEFORE {rate(hit_before, total)}; AFTER {rate(hit, total)}. Hard negatives with any finding: "
+        f"BEFORE {flagged_before}, AFTER {flagged} of {sum(negatives.values())}. Secret findings overlapping no "
+        f"label: BEFORE {before_stray}, AFTER {stray} (precision AFTER {rate(matched, matched + stray)}).",
         "",
         "| family | labelled | redacted BEFORE | redacted AFTER |",
         "|---|---|---|---|",
@@ -302,6 +437,30 @@ def redteam2() -> list[str]:
         "|---|---|---|---|",
         *negative_rows,
     ]
+
+
+def redteam2() -> list[str]:
+    return _heldout_section(
+        2,
+        REDTEAM2,
+        REDTEAM2_BEFORE_COMMIT,
+        REDTEAM2_BEFORE,
+        REDTEAM2_BEFORE_STRAY,
+        REDTEAM2_BEFORE_NOISY,
+        "Its rules were then generalised by class against the set's misses, so AFTER is not held out.",
+    )
+
+
+def redteam3() -> list[str]:
+    return _heldout_section(
+        3,
+        REDTEAM3,
+        REDTEAM3_BEFORE_COMMIT,
+        REDTEAM3_BEFORE,
+        REDTEAM3_BEFORE_STRAY,
+        REDTEAM3_BEFORE_NOISY,
+        "Its rules were then generalised by class against the set's misses, so AFTER is not held out.",
+    )
 
 
 def presidio() -> list[str]:
@@ -458,12 +617,18 @@ def throughput() -> list[str]:
 
 
 def main() -> None:
-    if len(sys.argv) == 2 and sys.argv[1] == "--redteam2-before":
-        # Print the constants to record as REDTEAM2_BEFORE* (run on the rules before changing them).
-        _, caught, _, stray, _, noisy = redteam2_scores()
-        print(f"REDTEAM2_BEFORE = {dict(sorted(caught.items()))}")
-        print(f"REDTEAM2_BEFORE_STRAY = {stray}")
-        print(f"REDTEAM2_BEFORE_NOISY = {dict(sorted(noisy.items()))}")
+    held_out = {"--redteam2-before": (2, REDTEAM2), "--redteam3-before": (3, REDTEAM3)}
+    if len(sys.argv) == 2 and sys.argv[1] in held_out:
+        # Print the constants to record as REDTEAMn_BEFORE* (run on the rules before changing them).
+        number, path = held_out[sys.argv[1]]
+        _, caught, _, stray, _, noisy = heldout_scores(path)
+        print(f"REDTEAM{number}_BEFORE = {dict(sorted(caught.items()))}")
+        print(f"REDTEAM{number}_BEFORE_STRAY = {stray}")
+        print(f"REDTEAM{number}_BEFORE_NOISY = {dict(sorted(noisy.items()))}")
+        return
+    if len(sys.argv) == 2 and sys.argv[1] == "--held-out-only":
+        # The two held-out sections printed, nothing written (quick to rerun while changing rules).
+        print("\n".join([*redteam2(), "", *redteam3()]))
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--redteam-only":
         # Accuracy on the red-team set alone, e.g. to record a baseline before changing rules.
@@ -479,6 +644,8 @@ def main() -> None:
         *redteam(),
         "",
         *redteam2(),
+        "",
+        *redteam3(),
         "",
         *presidio(),
         "",

@@ -27,6 +27,9 @@ POSITIVES = [
     ("ip_address", "addr 2001:db8:85a3::8a2e:370:7334 up", "2001:db8:85a3::8a2e:370:7334"),
     ("ip_address", "link-local fe80::1 only", "fe80::1"),
     ("ip_address", "mapped ::ffff:10.0.0.1 here", "::ffff:10.0.0.1"),
+    ("national_id", "DNI 48213795E on file", "48213795E"),
+    ("national_id", "CPF: 314.789.328-64.", "314.789.328-64"),
+    ("national_id", "PESEL 66060739405 verified", "66060739405"),
 ]
 
 

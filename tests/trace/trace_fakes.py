@@ -31,6 +31,7 @@ PII_SAMPLES: dict[str, tuple[str, str]] = {
     "credit_card": ("4539 1488 0343 6467", "card {v} exp 12/27"),
     "iban": ("DE89 3704 0044 0532 0130 00", "IBAN: {v} thanks"),
     "us_ssn": ("460-89-9847", "SSN {v} on file"),
+    "national_id": ("48213795E", "DNI {v} on file"),
     "ip_address": ("192.168.10.24", "connect to {v}:8080"),
 }
 

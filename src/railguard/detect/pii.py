@@ -8,6 +8,7 @@ import functools
 import ipaddress
 import re
 
+from railguard.detect._pii_ids import ID_RULES
 from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
 from railguard.model import Finding
 
@@ -55,6 +56,9 @@ _TEST_WORDS = ("test", "sandbox", "example", "demo", "dummy", "fake", "sample", 
 _DOTTED_GROUPS = ([4, 4, 4, 4], [4, 4, 4, 4, 3], [4, 6, 5], [4, 6, 4])
 
 
+_PRODUCT_CODE = re.compile(r"(?i)\b(?:ean|gtin|upc|isbn|barcode)(?:-1[0-4])?\b[\s:#=]*$")
+
+
 def _documented_test_card(text: str, start: int, end: int, digits: str) -> bool:
     if digits not in _TEST_CARDS:
         return False
@@ -74,6 +78,8 @@ def _credit_card(text: str, start: int, end: int) -> tuple[int, int] | None:
         return None  # a field of a colon-separated id: the account in `arn:aws:iam::123456789012:role`
     if not digits.startswith(_CARD_LEADS):
         return None  # no card network issues these (1716200000123 is a timestamp in ms)
+    if _PRODUCT_CODE.search(text[max(0, start - 16) : start]):
+        return None  # a barcode number (EAN-13, GTIN, UPC, ISBN) after its label
     if separators == {"."} and [len(g) for g in value.split(".")] not in _DOTTED_GROUPS:
         return None  # versions, dotted ids
     if _glued_to_number(text, start, end) or not luhn_valid(digits):
@@ -101,6 +107,18 @@ def _iban_mod97(iban: str) -> bool:
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
+# The example IBANs of the ISO 13616 registry and of banks' documentation, reprinted in every guide:
+# dropped only next to a word saying so (as the test cards), so one in a real-looking record is redacted.
+_EXAMPLE_IBANS = frozenset(
+    {"DE89370400440532013000", "GB82WEST12345698765432", "GB29NWBK60161331926819", "FR1420041010050500013M02606",
+     "NL91ABNA0417164300", "BE68539007547034", "CH9300762011623852957", "ES9121000418450200051332",
+     "IT60X0542811101000000123456", "AT611904300234573201"}
+)  # fmt: skip
+
+
+_EXAMPLE_WORDS = re.compile(r"(?i)\b(?:example|sample|format|docs?|documentation|test|demo)\b|\be\.g\.")
+
+
 def _iban(text: str, start: int, end: int) -> tuple[int, int] | None:
     value = text[start:end].upper()
     expected = _IBAN_LENGTH.get(value[:2])
@@ -118,6 +136,8 @@ def _iban(text: str, start: int, end: int) -> tuple[int, int] | None:
     compact = value.replace(" ", "")[:expected]
     if kept < expected or not compact.isalnum() or not _iban_mod97(compact):
         return None
+    if compact in _EXAMPLE_IBANS and _EXAMPLE_WORDS.search(text[max(0, start - 60) : cut + 60]):
+        return None  # a documentation example, said to be one
     if cut < len(text) and text[cut].isalnum():
         return None
     return start, cut
@@ -148,6 +168,20 @@ def _not_ipv6(candidate: str) -> bool:
     return ":" in candidate and "." not in candidate and "::" not in candidate and candidate.count(":") != 7
 
 
+_HEX_COLON_RUN = re.compile(r":[0-9A-Fa-f]{2}\b")
+_HEX_COLON_RUN_LEFT = re.compile(r"\b[0-9A-Fa-f]{2}:$")
+_PREFIX_LENGTH = re.compile(r"/(\d{1,2})\b")
+
+
+def _network_block(text: str, end: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """`10.9.0.0/24`: a network's address with its prefix length names a range, not a host."""
+    prefix = _PREFIX_LENGTH.match(text, end)
+    if prefix is None or not 0 < int(prefix.group(1)) < 32:
+        return False
+    host_bits = 32 - int(prefix.group(1))
+    return int(address) & ((1 << host_bits) - 1) == 0
+
+
 def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
     candidate = text[start:end]
     if _glued_to_number(text, start, end) or _not_ipv6(candidate):
@@ -156,7 +190,11 @@ def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
         address = ipaddress.ip_address(candidate)
     except ValueError:
         return None
+    if address.version == 4 and _network_block(text, end, address):
+        return None
     if address.version == 6:
+        if _HEX_COLON_RUN.match(text, end) or _HEX_COLON_RUN_LEFT.search(text[max(0, start - 3) : start]):
+            return None  # a longer colon-separated hex run: a key fingerprint, not an address
         if text[end : end + 1].isalnum() or (
             start > 0 and (text[start - 1].isalnum() or text[start - 1] == ":")
         ):
@@ -218,6 +256,8 @@ def _in_digit_run(text: str, start: int, end: int) -> bool:
 
 
 _DIGIT_RUN = re.compile(r"[0-9]+")
+_FICTIONAL_NANP = re.compile(r"(?:^|\D)555[ .\-]?01\d\d$")
+_IBAN_GROUPS_BEFORE = re.compile(r"\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4})+ $")
 
 
 def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -239,8 +279,10 @@ def _phone(text: str, start: int, end: int) -> tuple[int, int] | None:
         return None
     if not international and [len(g) for g in groups] == [3, 2, 4] and "-" in core:
         return None  # the shape of a US SSN (an invalid one, or it would have won the overlap)
-    if _in_digit_run(text, start, end):
-        return None
+    if _FICTIONAL_NANP.search(core):
+        return None  # 555-0100 to 555-0199 are reserved for fiction and examples
+    if _in_digit_run(text, start, end) or _IBAN_GROUPS_BEFORE.search(text[max(0, start - 40) : start]):
+        return None  # also the groups of an IBAN (`GB82 WEST 1234 5698 7654 32`)
     if _glued_to_number(text, start, end):
         return None
     return start, end
@@ -294,6 +336,7 @@ PII_RULES: tuple[Rule, ...] = (
         0.7,
         30,
     ),
+    *ID_RULES,
 )
 
 PII_KINDS: frozenset[str] = frozenset(rule.kind for rule in PII_RULES)

@@ -55,9 +55,14 @@ def is_placeholder(value: str, random_part: str | None = None) -> bool:
     lowered = value.lower()
     if any(marker in lowered for marker in PLACEHOLDER_MARKERS):
         return True
-    if value.startswith(_TEMPLATE_PREFIXES):
+    if value.startswith(_TEMPLATE_PREFIXES) and not _percent_encoded(value):
         return True
     return len(set(random_part if random_part is not None else value)) <= 3
+
+
+def _percent_encoded(value: str) -> bool:
+    """`%2F...`: a URL-encoded value (a SAS signature starting with `/`), not a `%s` template."""
+    return value[:1] == "%" and len(value) > 3 and all(c in "0123456789abcdefABCDEF" for c in value[1:3])
 
 
 def shannon_entropy(value: str) -> float:

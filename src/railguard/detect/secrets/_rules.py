@@ -4,17 +4,20 @@ repeats; group 1, when present, is the secret part."""
 
 from __future__ import annotations
 
+from railguard.detect.secrets._context_rules import CONTEXT_RULES
 from railguard.detect.secrets._credential_rules import CREDENTIAL_RULES
+from railguard.detect.secrets._format_rules import FORMAT_RULES
+from railguard.detect.secrets._key_rules import KEY_RULES
 from railguard.detect.secrets._names import PASSWORD_NAME as _PASSWORD_NAME
 from railguard.detect.secrets._names import SECRET_NAME as _SECRET_NAME
 from railguard.detect.secrets._names import VALUE as _VALUE
 from railguard.detect.secrets._saas_rules import SAAS_RULES
 from railguard.detect.secrets._scanner import Rule
+from railguard.detect.secrets._shape_rules import SHAPE_RULES
 from railguard.detect.secrets._token_rules import TOKEN_RULES
 from railguard.detect.secrets._validators import (
     cli_password,
     generic,
-    jwt,
     password,
     private_key,
     putty_key,
@@ -108,13 +111,7 @@ SECRET_RULES: tuple[Rule, ...] = (
         90,
     ),
     Rule("huggingface_token", r"(hf_[A-Za-z0-9]{34,40})\b", vendor(3), 0.95, 90),
-    Rule(
-        "jwt",
-        r"(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
-        jwt,
-        0.95,
-        80,
-    ),
+    # JWTs: the compact-JOSE rule in `_shape_rules` (JWS with any payload, JWE).
     Rule(
         "private_key",
         r"(PuTTY-User-Key-File-\d: [\s\S]*?Private-Lines: \d+\r?\n(?:[A-Za-z0-9+/=]+(?:\r?\n|$))+"
@@ -165,8 +162,9 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "generic_secret",
-        r"(?i)(?:authorization|proxy-authorization)[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|bot)\s+"
-        r"([A-Za-z0-9_\-.~+/]{8,}=*)",
+        # Any scheme: Bearer, Basic, Token (`token=` too), Splunk, GenieKey, ApiKey, Negotiate...
+        r"(?i)(?:authorization|proxy-authorization)[\"']?\s*[:=]\s*[\"']?[a-z][a-z0-9_\-]{1,20}\s+(?:token=)?"
+        r"[\"']?([A-Za-z0-9_\-.~+/]{8,}=*)",
         generic(8, 2.5),
         0.85,
         60,
@@ -247,4 +245,8 @@ SECRET_RULES: tuple[Rule, ...] = (
     *SAAS_RULES,
     *TOKEN_RULES,
     *CREDENTIAL_RULES,
+    *SHAPE_RULES,
+    *FORMAT_RULES,
+    *CONTEXT_RULES,
+    *KEY_RULES,
 )

@@ -40,7 +40,8 @@ SAAS_RULES: tuple[Rule, ...] = (
     _token("mailgun_key", r"[a-f0-9]{32}-[a-f0-9]{8}-[a-f0-9]{8}", 0, 0.85),
     _context("mailgun_key", r"mailgun[a-z_\-]{0,12}(?:api[_\-]?key|key|secret)", r"[a-f0-9]{32}"),
     _token("mailchimp_key", r"[a-f0-9]{32}-us\d{1,2}", 0, 0.9),
-    _token("square_token", r"sq0(?:atp|csp|idp)-[" + _URLSAFE + r"]{22,43}", 7),
+    # `sq0idp-` is an application id, public by design; access tokens and client secrets are the secrets.
+    _token("square_token", r"sq0(?:atp|csp)-[" + _URLSAFE + r"]{22,43}", 7),
     _token("square_token", r"EAAA[" + _URLSAFE + r"]{60}", 4, 0.85),
     _token("heroku_key", r"HRKU-[" + _URLSAFE + r"]{20,80}", 5),
     _context(

@@ -124,6 +124,20 @@ BACKENDS: dict[str, Callable[[Sequence[str]], SetBackend]] = {
 DEFAULT_BACKEND_ORDER = ("hyperscan", "re2")
 
 
+_BOUNDED_REPEAT = re.compile(r"\{(\d+),(\d+)\}")
+
+
+def relaxed(pattern: str) -> str:
+    """`pattern` with every bounded repeat `{m,n}` opened to `{m,}` (`*`, `+` for m = 0, 1): a superset
+    for stage 1, which Hyperscan compiles far faster than long bounded repeats (`[^\\n]{0,200}`)."""
+
+    def opened(match: re.Match[str]) -> str:
+        low = int(match.group(1))
+        return "*" if low == 0 else "+" if low == 1 else "{" + str(low) + ",}"
+
+    return _BOUNDED_REPEAT.sub(opened, pattern)
+
+
 def make_backend(patterns: Sequence[str], preferred: str | None = None) -> SetBackend:
     """The preferred backend, else the first of DEFAULT_BACKEND_ORDER that imports and compiles."""
     order = (preferred,) if preferred else DEFAULT_BACKEND_ORDER

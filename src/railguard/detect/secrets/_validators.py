@@ -46,15 +46,38 @@ def vendor_bounded(prefix_len: int) -> Validator:
     return check
 
 
-def jwt(text: str, start: int, end: int) -> Span | None:
-    if start > 0 and is_token_char(text[start - 1]):
-        return None
-    header = text[start:end].split(".", 1)[0]
+def _b64url_text(segment: str) -> str | None:
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return (start, end) if isinstance(decoded, dict) and "alg" in decoded else None
+
+
+def jwt(text: str, start: int, end: int) -> Span | None:
+    """A compact JOSE object (JWS or JWE): the first segment is a JSON header naming `alg`, `enc` or
+    `typ`; at least two later segments carry data (a JWE's key segment may be empty, a JWS payload may
+    be opaque); the claims are no documentation sample."""
+    if start > 0 and is_token_char(text[start - 1]):
+        return None
+    segments = text[start:end].split(".")
+    try:
+        header = json.loads(_b64url_text(segments[0]) or "")
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or not {"alg", "enc", "typ"} & header.keys():
+        return None
+    if sum(len(s) >= 8 for s in segments[1:]) < 2 or sample_claims(segments[1]):
+        return None
+    return start, end
+
+
+_SAMPLE_CLAIMS = ("john doe", "jane doe", "example", "placeholder", "dummy")
+
+
+def sample_claims(segment: str) -> bool:
+    """A token segment whose decoded claims are a documentation sample (jwt.io's `"name": "John Doe"`)."""
+    claims = (_b64url_text(segment) or "").lower()
+    return any(marker in claims for marker in _SAMPLE_CLAIMS)
 
 
 def telegram_bot(text: str, start: int, end: int) -> Span | None:
@@ -80,7 +103,8 @@ def discord_bot(text: str, start: int, end: int) -> Span | None:
 
 def private_key(text: str, start: int, end: int) -> Span | None:
     body = text[start:end].split("-----")
-    payload = body[2] if len(body) > 2 else ""
+    # A block quoted in a reply or Markdown (`> ` before each line) is still the key.
+    payload = (body[2] if len(body) > 2 else "").replace("\n> ", "\n").replace("\n>", "\n")
     b64_chars = sum(c.isalnum() or c in "+/=" for c in payload)
     return (start, end) if b64_chars >= 32 and not is_placeholder(payload.replace("\\n", "")) else None
 
@@ -140,14 +164,33 @@ def looks_like_path(value: str) -> bool:
     return True
 
 
+# Envelopes of encrypted values (SOPS, EJSON, Vault transit, Jasypt, Spring Cloud Config, AWS KMS blobs,
+# Ansible Vault): ciphertext stored in config, not the secret itself.
+_ENCRYPTED_HEADS = ("ENC[", "EJ[", "vault:v", "ENC(", "{cipher}", "AQICAH", "$ANSIBLE_VAULT")
+# Public client keys, meant to be shipped to browsers (Stripe/Clerk `pk_live_`, Mapbox `pk.eyJ`, PostHog
+# `phc_`, Square application ids, Statsig client keys).
+PUBLIC_KEY_HEADS = ("pk_live_", "pk_test_", "pk.eyJ", "phc_", "sq0idp-", "client-")
+# Pagination cursors are named like tokens but hold an offset (`nextPageToken`, `continuationToken`).
+_CURSOR_NAMES = ("pagetoken", "page_token", "continuationtoken", "continuation_token", "cursor", "next_token")
+
+
+def _after_cursor_name(text: str, start: int) -> bool:
+    return any(name in text[max(0, start - 24) : start].lower() for name in _CURSOR_NAMES)
+
+
 def generic(min_len: int, min_entropy: float) -> Validator:
-    """A value next to a secret-like name: long enough, random enough, and not code or a reference."""
+    """A value next to a secret-like name: long enough, random enough, and not code, a reference, a
+    ciphertext envelope, a public client key or a pagination cursor."""
 
     def check(text: str, start: int, end: int) -> Span | None:
         value = text[start:end]
         after = text[end : end + 1]
         if len(value) < min_len or after in ("(", "[", "."):
             return None  # a call or an index, not a literal
+        if after == "<" and text[end + 1 : end + 2] != "/":
+            return None  # the value goes on into a `<placeholder>`
+        if value.startswith(_ENCRYPTED_HEADS + PUBLIC_KEY_HEADS) or _after_cursor_name(text, start):
+            return None
         lowered = value.lower()
         if lowered in _LITERALS or lowered.startswith(_REFERENCE_HEADS) or value.isdigit():
             return None
@@ -242,6 +285,8 @@ def prefixed_token(text: str, start: int, end: int) -> Span | None:
     value = text[start:end]
     parts = value.replace("-", "_").split("_")
     if any(part.lower() in _ID_PREFIXES for part in parts) or is_placeholder(value):
+        return None
+    if value.startswith(PUBLIC_KEY_HEADS):
         return None
     skip = 1
     while skip < min(3, len(parts) - 1) and parts[skip].isalpha() and len(parts[skip]) <= 8:
