@@ -25,6 +25,7 @@ from railguard.diagnose._stats import seasonal_mann_whitney_greater, seasonal_pr
 from railguard.diagnose.findings import Finding
 
 ALPHA = 1e-3
+DAY_S = 86_400
 REGIME_MIN_RUNS = 30  # runs a regime needs on each side before it replaces the whole history
 MIN_RUNS = 10
 
@@ -155,14 +156,55 @@ def _worse_metrics(
     tests = len(rates) + 1
     for name, (b, a) in rates.items():
         _z, p, rb, ra = seasonal_proportion_greater(b, a)
-        if p * tests <= ALPHA and _rate_rose(rb, ra) and _recent_agrees(b, a, recent_since, _rate_rose):
+        if (
+            p * tests <= ALPHA
+            and _rate_rose(rb, ra)
+            and _recent_agrees(b, a, recent_since, _rate_rose)
+            and not _later_onset(b, a, _rate_rose)
+        ):
             worse.append((name, rb, ra, p * tests))
     if not labelled_before:
         costs = _timed(before, lambda r: float(r.cost_usd)), _timed(after, lambda r: float(r.cost_usd))
         _z, p, mb, ma = seasonal_mann_whitney_greater(*costs)
-        if p * tests <= ALPHA and _cost_rose(mb, ma) and _recent_agrees(*costs, recent_since, _cost_rose):
+        if (
+            p * tests <= ALPHA
+            and _cost_rose(mb, ma)
+            and _recent_agrees(*costs, recent_since, _cost_rose)
+            and not _later_onset(*costs, _cost_rose)
+        ):
             worse.append(("cost per run", mb, ma, p * tests))
     return worse
+
+
+LATER_ALPHA = 1e-2  # Bonferroni-corrected over the days tried
+
+
+def _later_onset(
+    b: list[tuple[float, float]], a: list[tuple[float, float]], rose: Callable[[float, float], bool]
+) -> bool:
+    """Whether the change's worse period began later than the change: at some midnight after it the
+    regime's runs got significantly worse than its earlier runs, and those earlier runs (MIN_RUNS at
+    least) were no worse than the baseline, by the same margins. Something else happened then (a
+    failure of its own, an upstream outage); blaming the change needs its first runs to be worse."""
+    compare = seasonal_mann_whitney_greater if rose is _cost_rose else seasonal_proportion_greater
+    a = sorted(a)
+    if len(a) < 2 * MIN_RUNS:
+        return False
+    first_day = math.floor(a[0][0] / DAY_S) + 1
+    tried: list[tuple[float, int]] = []
+    split = 0
+    for day in range(first_day, math.floor(a[-1][0] / DAY_S) + 1):
+        while split < len(a) and a[split][0] < day * DAY_S:
+            split += 1
+        if split >= MIN_RUNS and len(a) - split >= MIN_RUNS:
+            tried.append((compare(a[:split], a[split:])[1], split))
+    if not tried:
+        return False
+    p, split = min(tried)
+    if p * len(tried) > LATER_ALPHA:
+        return False
+    _z, _p, rb, re = compare(b, a[:split])
+    return not rose(rb, re)
 
 
 def _rate_rose(before: float, after: float) -> bool:
