@@ -176,35 +176,32 @@ def _worse_metrics(
     return worse
 
 
-LATER_ALPHA = 1e-2  # Bonferroni-corrected over the days tried
+LATER_ALPHA = 0.05  # one test per metric: the change's first day against the rest of its regime
 
 
 def _later_onset(
     b: list[tuple[float, float]], a: list[tuple[float, float]], rose: Callable[[float, float], bool]
 ) -> bool:
-    """Whether the change's worse period began later than the change: at some midnight after it the
-    regime's runs got significantly worse than its earlier runs, and those earlier runs (MIN_RUNS at
-    least) were no worse than the baseline, by the same margins. Something else happened then (a
-    failure of its own, an upstream outage); blaming the change needs its first runs to be worse."""
+    """Whether the change's worse period began later than the change: its first runs (up to the first
+    midnight after it by which MIN_RUNS of them ran) were no worse than the baseline, by the same
+    margins, and its later runs were significantly worse than those first ones. Something else
+    happened then (a failure of its own, an upstream outage); blaming the change needs its own first
+    runs to be worse."""
     compare = seasonal_mann_whitney_greater if rose is _cost_rose else seasonal_proportion_greater
     a = sorted(a)
-    if len(a) < 2 * MIN_RUNS:
-        return False
-    first_day = math.floor(a[0][0] / DAY_S) + 1
-    tried: list[tuple[float, int]] = []
     split = 0
-    for day in range(first_day, math.floor(a[-1][0] / DAY_S) + 1):
+    for day in range(math.floor(a[0][0] / DAY_S) + 1, math.floor(a[-1][0] / DAY_S) + 1):
         while split < len(a) and a[split][0] < day * DAY_S:
             split += 1
-        if split >= MIN_RUNS and len(a) - split >= MIN_RUNS:
-            tried.append((compare(a[:split], a[split:])[1], split))
-    if not tried:
+        if split >= MIN_RUNS:
+            break
+    if split < MIN_RUNS or len(a) - split < MIN_RUNS:
         return False
-    p, split = min(tried)
-    if p * len(tried) > LATER_ALPHA:
+    first, rest = a[:split], a[split:]
+    if compare(first, rest)[1] > LATER_ALPHA:
         return False
-    _z, _p, rb, re = compare(b, a[:split])
-    return not rose(rb, re)
+    _z, _p, rb, rf = compare(b, first)
+    return not rose(rb, rf)
 
 
 def _rate_rose(before: float, after: float) -> bool:
