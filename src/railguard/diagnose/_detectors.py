@@ -4,8 +4,8 @@ Every metric detector works the same way: per agent (and per tool or model where
 samples of the window are scanned for the day boundary where they moved most (Mann-Whitney U,
 Bonferroni-corrected over the boundaries tried, a minimum number of samples on both sides), and a
 change is reported only when it is also large in practice (a ratio and an absolute floor against the
-baseline median). Rates use a two-proportion test, recurrences a binomial tail against a small
-background rate. Where a baseline shows a weekly rhythm, weekdays are compared with weekdays and weekends
+baseline median). Rates use a two-proportion test; recurrences (loops, violation clusters) a rise of
+their share of runs above the agent's own baseline (_recurrence). Where a baseline shows a weekly rhythm, weekdays are compared with weekdays and weekends
 with weekends (see _stats); a nightly lull is not modelled.
 """
 

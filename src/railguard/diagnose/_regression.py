@@ -10,6 +10,8 @@ of the value, or is not compared. The rates compared are the run's own outcome (
 call (tool errors that retries often absorb), blocked runs and, without labels, cost per run; labelled
 failures replace the rates when runs on both sides are labelled. Baselines reach back before the window
 (_data.with_lookback); only changes first seen inside the window are reported.
+A change is not blamed for a metric whose worse period began later (_later_onset): blame needs the
+change's own first runs to be worse.
 """
 
 from __future__ import annotations
