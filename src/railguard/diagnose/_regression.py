@@ -178,32 +178,37 @@ def _worse_metrics(
     return worse
 
 
-LATER_ALPHA = 0.05  # one test per metric: the change's first day against the rest of its regime
+LATER_ALPHA = 0.05  # the change's first day against the rest of its regime (one test)
+LATER_SCAN_ALPHA = 1e-2  # any later midnight, Bonferroni-corrected over the midnights tried
 
 
 def _later_onset(
     b: list[tuple[float, float]], a: list[tuple[float, float]], rose: Callable[[float, float], bool]
 ) -> bool:
-    """Whether the change's worse period began later than the change: its first runs (up to the first
-    midnight after it by which MIN_RUNS of them ran) were no worse than the baseline, by the same
-    margins, and its later runs were significantly worse than those first ones. Something else
-    happened then (a failure of its own, an upstream outage); blaming the change needs its own first
-    runs to be worse."""
+    """Whether the change's worse period began later than the change: its runs before some midnight
+    (at least MIN_RUNS of them) were no worse than the baseline, by the same margins, and its runs
+    after it were significantly worse than those. The first such midnight is one test (LATER_ALPHA);
+    the later ones a scan (LATER_SCAN_ALPHA, Bonferroni). Something else happened then (a failure of
+    its own, an upstream outage); blaming the change needs its own first runs to be worse."""
     compare = seasonal_mann_whitney_greater if rose is _cost_rose else seasonal_proportion_greater
     a = sorted(a)
+    tried: list[tuple[float, int]] = []
     split = 0
     for day in range(math.floor(a[0][0] / DAY_S) + 1, math.floor(a[-1][0] / DAY_S) + 1):
         while split < len(a) and a[split][0] < day * DAY_S:
             split += 1
-        if split >= MIN_RUNS:
-            break
-    if split < MIN_RUNS or len(a) - split < MIN_RUNS:
+        if split >= MIN_RUNS and len(a) - split >= MIN_RUNS:
+            tried.append((compare(a[:split], a[split:])[1], split))
+    if not tried:
         return False
-    first, rest = a[:split], a[split:]
-    if compare(first, rest)[1] > LATER_ALPHA:
-        return False
-    _z, _p, rb, rf = compare(b, first)
-    return not rose(rb, rf)
+    best_p, best = min(tried)
+    splits = [s for p, s in tried[:1] if p <= LATER_ALPHA]
+    splits += [best] if best_p * len(tried) <= LATER_SCAN_ALPHA else []
+    for split in splits:
+        _z, _p, rb, rf = compare(b, a[:split])
+        if not rose(rb, rf):
+            return True
+    return False
 
 
 def _rate_rose(before: float, after: float) -> bool:
