@@ -251,7 +251,22 @@ def test_a_stray_refusal_recurring_by_chance_is_no_cluster(store: Store) -> None
     assert [f.summary for f in _findings(store, 0, 14) if f.kind == "violation_cluster"] == []
 
 
-def test_a_refusal_recurring_in_a_quiet_agent_is_a_cluster(store: Store) -> None:
+def test_a_refusal_new_in_a_quiet_agent_is_a_cluster(store: Store) -> None:
+    # A week of 20 runs without it, then a third of the runs meet the rule.
+    runs = _Runs(seed=11)
+    rng = random.Random(11)
+    times = list(_weekday_times(rng, range(14), 4))
+    for i, at in enumerate(times):
+        new = at >= MONDAY + 7 * DAY_S and i % 3 == 0
+        runs.run(at, block=("git/no-force-push", f"git push --force origin f{i}x") if new else None)
+    runs.write(store)
+    clusters = [f for f in _findings(store, 0, 14) if f.kind == "violation_cluster"]
+    assert len(clusters) == 1 and severity_rank(clusters[0].severity) >= 1
+    assert clusters[0].first_seen >= MONDAY + 7 * DAY_S
+
+
+def test_a_refusal_recurring_steadily_from_the_start_is_the_agents_normal(store: Store) -> None:
+    # The same rule met by a tenth of the runs every day of the history: no rise, no cluster.
     runs = _Runs(seed=11)
     rng = random.Random(11)
     times = list(_weekday_times(rng, range(14), 4))
@@ -259,5 +274,4 @@ def test_a_refusal_recurring_in_a_quiet_agent_is_a_cluster(store: Store) -> None
         block = ("git/no-force-push", f"git push --force origin f{i}x") if i % 10 == 3 else None
         runs.run(at, block=block)
     runs.write(store)
-    clusters = [f for f in _findings(store, 0, 14) if f.kind == "violation_cluster"]
-    assert len(clusters) == 1 and severity_rank(clusters[0].severity) >= 1
+    assert [f.summary for f in _findings(store, 0, 14) if f.kind == "violation_cluster"] == []

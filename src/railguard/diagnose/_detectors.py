@@ -4,8 +4,8 @@ Every metric detector works the same way: per agent (and per tool or model where
 samples of the window are scanned for the day boundary where they moved most (Mann-Whitney U,
 Bonferroni-corrected over the boundaries tried, a minimum number of samples on both sides), and a
 change is reported only when it is also large in practice (a ratio and an absolute floor against the
-baseline median). Rates use a two-proportion test, recurrences a binomial tail against a small
-background rate. Where a baseline shows a weekly rhythm, weekdays are compared with weekdays and weekends
+baseline median). Rates use a two-proportion test; recurrences (loops, violation clusters) a rise of
+their share of runs above the agent's own baseline (_recurrence). Where a baseline shows a weekly rhythm, weekdays are compared with weekdays and weekends
 with weekends (see _stats); a nightly lull is not modelled.
 """
 
@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 from railguard.diagnose import _data
 from railguard.diagnose._data import NS, Window
 from railguard.diagnose._rates import scan_rate_rise
+from railguard.diagnose._recurrence import Recurrence, bucket_of, judge_recurrence
 from railguard.diagnose._stats import (
     MAD_SCALE,
     all_successes_lower_bound,
@@ -348,28 +349,130 @@ LOOP_REPEATS = 4
 LOOP_BACKGROUND = 0.002  # tolerated share of runs with a repeated call
 
 
-def loop(scan: Scan, repeats: list[Any], guard_hits: list[Any], run_rows: list[Any]) -> list[Finding]:
-    """Runs that repeat one call (same tool, same arguments) or that the loop guard stopped, per agent:
-    reported when their number is improbable under a small background rate (binomial tail)."""
-    runs_per_agent: dict[tuple[str, str], int] = defaultdict(int)
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """The agent's runs per time bucket over the window and the baseline before it (see _recurrence)."""
+
+    origin: float
+    size_s: int
+    runs: dict[tuple[str, str], dict[int, int]]
+    edges: list[tuple[float, int]]
+
+    def window_runs(self, agent: tuple[str, str], since: float) -> int:
+        start = bucket_of(since, self.origin, self.size_s)
+        return sum(n for b, n in self.runs.get(agent, {}).items() if b >= start)
+
+
+def run_buckets(scan: Scan, run_rows: Iterable[Any], bucket_s: int, origin: float) -> Buckets:
+    runs: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for r in run_rows:
-        runs_per_agent[(r.tenant or "", r.agent)] += 1
-    loops: dict[tuple[str, str], dict[str, tuple[float, str | None, str, str]]] = defaultdict(dict)
+        runs[(r.tenant or "", r.agent)][bucket_of(r.start_ns / NS, origin, bucket_s)] += 1
+    edges = [(b, bucket_of(b, origin, bucket_s)) for b in scan.boundaries]
+    return Buckets(origin, bucket_s, runs, edges)
+
+
+def _judge(scan: Scan, buckets: Buckets, agent: tuple[str, str], showing: list[tuple[str, float]],
+           background: float) -> Recurrence | None:  # fmt: skip
+    return judge_recurrence(
+        buckets.runs.get(agent, {}),
+        showing,
+        buckets.edges,
+        origin=buckets.origin,
+        bucket_s=buckets.size_s,
+        window_since=scan.window.since,
+        background=background,
+        alpha=ALPHA,
+    )
+
+
+def _rose_with(
+    tool: str | None, rows: list[Any], onset: float, buckets: Buckets, agent: tuple[str, str]
+) -> bool:
+    """Whether this tool's share of repeating runs at least doubled from `onset` (a pooled rise is not
+    evidence against a tool the agent repeats as steadily as before)."""
+    edge = bucket_of(onset, buckets.origin, buckets.size_s)
+    runs = buckets.runs.get(agent, {})
+    n0 = sum(n for b, n in runs.items() if b < edge)
+    n1 = sum(n for b, n in runs.items() if b >= edge)
+    mine = {r.trace_id: r.start_ns / NS for r in rows if r.tool_name == tool}
+    e1 = sum(at >= onset for at in mine.values())
+    return e1 * n0 >= 2 * (len(mine) - e1) * n1
+
+
+AgentKey = tuple[str, str]  # (tenant, agent)
+LoopRun = tuple[float, str | None, str, str]  # (start, span id, why, tool)
+
+
+def _repeats_risen(
+    scan: Scan,
+    repeats: list[Any],
+    buckets: Buckets,
+    loops: dict[AgentKey, dict[str, LoopRun]],
+    ps: dict[AgentKey, list[float]],
+) -> None:
+    """The runs of repeated calls whose share rose above the agent's baseline, into `loops`."""
+    since = scan.window.since
+    per_tool: dict[AgentKey, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     for r in repeats:
-        why = f"{r.tool_name} called {r.n} times with the same arguments"
-        loops[(r.tenant or "", r.agent)][r.trace_id] = (r.start_ns / NS, r.span_id, why, r.tool_name or "?")
+        per_tool[(r.tenant or "", r.agent)][r.tool_name or "?"].append(r)
+    for key, tools in per_tool.items():
+        # Each tool on its own (a new loop beside steady polling), and all of them together (a new
+        # loop spread over the agent's tools, each too rare alone).
+        for tool, rows in [*tools.items(), ("", [r for of_tool in tools.values() for r in of_tool])]:
+            verdict = _judge(
+                scan, buckets, key, [(r.trace_id, r.start_ns / NS) for r in rows], LOOP_BACKGROUND
+            )
+            if verdict is None:
+                continue
+            ps[key].append(verdict.p)
+            after = since if verdict.onset is None else max(since, verdict.onset - buckets.size_s)
+            for r in rows:
+                if r.start_ns / NS >= after and (tool or _rose_with(r.tool_name, rows, after, buckets, key)):
+                    why = f"{r.tool_name} called {r.n} times with the same arguments"
+                    loops[key][r.trace_id] = (r.start_ns / NS, r.span_id, why, r.tool_name or "?")
+
+
+def _guard_stops(
+    since: float,
+    guard_hits: list[Any],
+    buckets: Buckets,
+    loops: dict[AgentKey, dict[str, LoopRun]],
+    ps: dict[AgentKey, list[float]],
+) -> None:
+    """The runs the loop guard stopped, where more than chance, into `loops`."""
+    hits: dict[AgentKey, list[Any]] = defaultdict(list)
     for h in guard_hits:
-        loops[(h.tenant or "", h.agent)].setdefault(
-            h.trace_id,
-            (h.start_ns / NS, h.span_id, "the loop guard stopped a repeated call", h.tool_name or "?"),
-        )
-    out: list[Finding] = []
-    for (tenant, agent), by_run in sorted(loops.items()):
-        n = max(runs_per_agent.get((tenant, agent), 0), len(by_run))
-        k = len(by_run)
-        p = binomial_upper_tail(k, n, LOOP_BACKGROUND)
+        hits[(h.tenant or "", h.agent)].append(h)
+    for key, rows in hits.items():
+        stopped = {h.trace_id for h in rows}
+        n = max(buckets.window_runs(key, since), len(stopped))
+        p = binomial_upper_tail(len(stopped), n, LOOP_BACKGROUND)
         if p > ALPHA:
             continue
+        ps[key].append(p)
+        for h in rows:
+            loops[key].setdefault(
+                h.trace_id,
+                (h.start_ns / NS, h.span_id, "the loop guard stopped a repeated call", h.tool_name or "?"),
+            )
+
+
+def loop(scan: Scan, repeats: list[Any], guard_hits: list[Any], buckets: Buckets) -> list[Finding]:
+    """Runs that repeat one call (same tool, same arguments) or that the loop guard stopped, per agent.
+    Repeats of a tool are reported when their share of runs rose above the agent's own baseline (see
+    _recurrence: the status polling an agent always does is no loop); the loop guard's stops, which
+    end a repetition the policy calls abnormal, when their number is improbable under a small
+    background rate. `repeats` reach back into the baseline; `guard_hits` are the window's."""
+    since = scan.window.since
+    loops: dict[AgentKey, dict[str, LoopRun]] = defaultdict(dict)
+    ps: dict[AgentKey, list[float]] = defaultdict(list)
+    _repeats_risen(scan, repeats, buckets, loops, ps)
+    _guard_stops(since, guard_hits, buckets, loops, ps)
+    out: list[Finding] = []
+    for (tenant, agent), by_run in sorted(loops.items()):
+        n = max(buckets.window_runs((tenant, agent), since), len(by_run))
+        k = len(by_run)
+        p = min(ps[(tenant, agent)])
         times = sorted(v[0] for v in by_run.values())
         examples = sorted(by_run.items(), key=lambda item: item[1][0])[:3]
         tools = Counter(v[3] for v in by_run.values())
@@ -524,12 +627,11 @@ def _value_shape(key: str, value: Any) -> str:
 CLUSTER_BACKGROUND = 0.002
 
 
-def violation_cluster(scan: Scan, refused: list[Any], run_rows: list[Any] | None = None) -> list[Finding]:
-    """Blocks and asks of one rule on one normalized call shape in 3+ runs of an agent; with the
-    window's runs given, only where that many runs are improbable under CLUSTER_BACKGROUND."""
-    runs_per_agent: dict[tuple[str, str], int] = defaultdict(int)
-    for r in run_rows or []:
-        runs_per_agent[(r.tenant or "", r.agent)] += 1
+def violation_cluster(scan: Scan, refused: list[Any], buckets: Buckets) -> list[Finding]:
+    """Blocks and asks of one rule on one normalized call shape in 3+ runs of an agent, where the share
+    of its runs meeting them rose above the agent's own baseline (see _recurrence: a rule that asks
+    about every large refund, week after week, is the policy working). `refused` reaches back into the
+    baseline."""
     clusters: dict[tuple[str, str, str, str, str], list[Any]] = defaultdict(list)
     for r in refused:
         rules = [x for x in (r.rules or "").split(",") if x]
@@ -539,15 +641,22 @@ def violation_cluster(scan: Scan, refused: list[Any], run_rows: list[Any] | None
         shape = argument_shape(r.tool_name or "?", r.args)
         clusters[(r.tenant or "", r.agent, rules[0], r.verdict, shape)].append(r)
     out: list[Finding] = []
-    for (tenant, agent, rule, verdict, shape), rows in sorted(clusters.items()):
+    since = scan.window.since
+    for (tenant, agent, rule, verdict, shape), every in sorted(clusters.items()):
+        in_window = [r for r in every if r.start_ns / NS >= since]
+        if len(in_window) < 3 or len({r.trace_id for r in in_window}) < 3:
+            continue
+        judged = _judge(
+            scan, buckets, (tenant, agent), [(r.trace_id, r.start_ns / NS) for r in every], CLUSTER_BACKGROUND
+        )
+        if judged is None:
+            continue
+        after = since if judged.onset is None else max(since, judged.onset - buckets.size_s)
+        rows = sorted((r for r in in_window if r.start_ns / NS >= after), key=lambda r: r.start_ns)
         runs = {r.trace_id for r in rows}
         if len(rows) < 3 or len(runs) < 3:
             continue
-        n = max(runs_per_agent.get((tenant, agent), 0), len(runs))
-        p = binomial_upper_tail(len(runs), n, CLUSTER_BACKGROUND) if run_rows is not None else 0.0
-        if p > ALPHA:
-            continue
-        rows.sort(key=lambda r: r.start_ns)
+        n = max(buckets.window_runs((tenant, agent), since), len(runs))
         out.append(
             Finding(
                 kind="violation_cluster",
@@ -578,7 +687,8 @@ def violation_cluster(scan: Scan, refused: list[Any], run_rows: list[Any] | None
                     "calls": len(rows),
                     "runs": len(runs),
                     "agent_runs": n,
-                    "p": p,
+                    "p": judged.p,
+                    "baseline_rate": judged.rate_before,
                     "tool": rows[0].tool_name,
                 },
             )

@@ -10,6 +10,8 @@ of the value, or is not compared. The rates compared are the run's own outcome (
 call (tool errors that retries often absorb), blocked runs and, without labels, cost per run; labelled
 failures replace the rates when runs on both sides are labelled. Baselines reach back before the window
 (_data.with_lookback); only changes first seen inside the window are reported.
+A change is not blamed for a metric whose worse period began later (_later_onset): blame needs the
+change's own first runs to be worse.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from railguard.diagnose._stats import seasonal_mann_whitney_greater, seasonal_pr
 from railguard.diagnose.findings import Finding
 
 ALPHA = 1e-3
+DAY_S = 86_400
 REGIME_MIN_RUNS = 30  # runs a regime needs on each side before it replaces the whole history
 MIN_RUNS = 10
 
@@ -155,14 +158,57 @@ def _worse_metrics(
     tests = len(rates) + 1
     for name, (b, a) in rates.items():
         _z, p, rb, ra = seasonal_proportion_greater(b, a)
-        if p * tests <= ALPHA and _rate_rose(rb, ra) and _recent_agrees(b, a, recent_since, _rate_rose):
+        if (
+            p * tests <= ALPHA
+            and _rate_rose(rb, ra)
+            and _recent_agrees(b, a, recent_since, _rate_rose)
+            and not _later_onset(b, a, _rate_rose)
+        ):
             worse.append((name, rb, ra, p * tests))
     if not labelled_before:
         costs = _timed(before, lambda r: float(r.cost_usd)), _timed(after, lambda r: float(r.cost_usd))
         _z, p, mb, ma = seasonal_mann_whitney_greater(*costs)
-        if p * tests <= ALPHA and _cost_rose(mb, ma) and _recent_agrees(*costs, recent_since, _cost_rose):
+        if (
+            p * tests <= ALPHA
+            and _cost_rose(mb, ma)
+            and _recent_agrees(*costs, recent_since, _cost_rose)
+            and not _later_onset(*costs, _cost_rose)
+        ):
             worse.append(("cost per run", mb, ma, p * tests))
     return worse
+
+
+LATER_ALPHA = 0.05  # the change's first day against the rest of its regime (one test)
+LATER_SCAN_ALPHA = 1e-2  # any later midnight, Bonferroni-corrected over the midnights tried
+
+
+def _later_onset(
+    b: list[tuple[float, float]], a: list[tuple[float, float]], rose: Callable[[float, float], bool]
+) -> bool:
+    """Whether the change's worse period began later than the change: its runs before some midnight
+    (at least MIN_RUNS of them) were no worse than the baseline, by the same margins, and its runs
+    after it were significantly worse than those. The first such midnight is one test (LATER_ALPHA);
+    the later ones a scan (LATER_SCAN_ALPHA, Bonferroni). Something else happened then (a failure of
+    its own, an upstream outage); blaming the change needs its own first runs to be worse."""
+    compare = seasonal_mann_whitney_greater if rose is _cost_rose else seasonal_proportion_greater
+    a = sorted(a)
+    tried: list[tuple[float, int]] = []
+    split = 0
+    for day in range(math.floor(a[0][0] / DAY_S) + 1, math.floor(a[-1][0] / DAY_S) + 1):
+        while split < len(a) and a[split][0] < day * DAY_S:
+            split += 1
+        if split >= MIN_RUNS and len(a) - split >= MIN_RUNS:
+            tried.append((compare(a[:split], a[split:])[1], split))
+    if not tried:
+        return False
+    best_p, best = min(tried)
+    splits = [s for p, s in tried[:1] if p <= LATER_ALPHA]
+    splits += [best] if best_p * len(tried) <= LATER_SCAN_ALPHA else []
+    for split in splits:
+        _z, _p, rb, rf = compare(b, a[:split])
+        if not rose(rb, rf):
+            return True
+    return False
 
 
 def _rate_rose(before: float, after: float) -> bool:

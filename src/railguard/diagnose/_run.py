@@ -76,11 +76,15 @@ def _detect(conn: object, window: Window) -> list[Finding]:
     baseline_runs = _data.run_rows(conn, baseline)
     run_rows = [r for r in baseline_runs if r.start_ns >= since_ns]
     found: list[Finding] = []
+    # Recurrences are judged against the agent's own baseline (see _recurrence), from the lookback on.
+    buckets = _detectors.run_buckets(
+        scan, baseline_runs, bucket_s, _data.bucket_origin(baseline.since, bucket_s)
+    )
     found += _detectors.loop(
         scan,
-        _data.repeated_calls(conn, window, _detectors.LOOP_REPEATS),
+        _data.repeated_calls(conn, baseline, _detectors.LOOP_REPEATS),
         _data.loop_guard_hits(conn, window),
-        run_rows,
+        buckets,
     )
     found += _detectors.cost_spike(scan, run_rows)
     found += _detectors.token_bloat(scan, _data.token_growth(conn, window))
@@ -100,7 +104,7 @@ def _detect(conn: object, window: Window) -> list[Finding]:
         _data.failed_runs(conn, baseline),
     )
     found += _detectors.confidence_drop(scan, _data.confidence_samples(conn, window))
-    found += _detectors.violation_cluster(scan, _data.refused_calls(conn, window), run_rows)
+    found += _detectors.violation_cluster(scan, _data.refused_calls(conn, baseline), buckets)
     found += _detectors.approvals(scan, _data.decided_approvals(conn, window))
     if window.agents is not None:
         keep = set(window.agents)
