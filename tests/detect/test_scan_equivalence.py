@@ -8,12 +8,15 @@ the binding's public `search`, offsets decoded from the UTF-8 prefix.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from railguard.detect.net import (
     _BARE_GROUP,
@@ -27,7 +30,14 @@ from railguard.detect.net import (
 )
 from railguard.detect.pii import _scanner as pii_scanner
 from railguard.detect.secrets import _scanner as secrets_scanner
-from railguard.detect.secrets._scanner import Scanner, whole_match_group
+from railguard.detect.secrets._scanner import (
+    Re2FirstSetBackend,
+    Re2SetBackend,
+    Scanner,
+    SetBackend,
+    make_backend,
+    whole_match_group,
+)
 from railguard.model import Finding
 from railguard.state._provenance_entities import _scanner as entity_scanner
 
@@ -142,3 +152,42 @@ def test_urls_are_what_finditer_finds(texts: list[str]) -> None:
 )
 def test_whole_match_group(pattern: str, plain: str | None) -> None:
     assert whole_match_group(pattern) == plain
+
+
+# Letters, digits and the separators the rules read, and the two characters RE2's `(?i)` folds onto
+# ASCII letters (KELVIN SIGN, LONG S), which Hyperscan reads as bytes.
+_STAGE_ONE_ALPHABET = "aAbcklsvxzKQ019 .-:/@+()\n\u212a\u017f\u00e9\u00a0"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_STAGE_ONE_ALPHABET, "GB29", "bc1q", "tb1", "0x", "www.", ".com"]), max_size=60
+    )
+)
+def test_re2_first_stage_one_answers_as_the_default_backend(parts: list[str]) -> None:
+    """The entity scanner asks RE2's set first: the rules it says match are those the default
+    backend says, and so are the candidates."""
+    text = "".join(parts)
+    re2_first, default = _stage_one_backends()
+    data = text.encode("utf-8")
+    assert sorted(set(re2_first.matching(data))) == sorted(set(default.matching(data)))
+    assert entity_scanner().candidates(text) == _default_entity_scanner().candidates(text)
+
+
+def test_re2_first_asks_the_default_backend_where_case_folding_differs() -> None:
+    patterns = [r"(?i)kx"]
+    kelvin = "\u212ax".encode()
+    assert Re2SetBackend(patterns).matching(kelvin) == [0]  # RE2 folds KELVIN SIGN onto k
+    assert Re2FirstSetBackend(patterns).matching(kelvin) == make_backend(patterns).matching(kelvin)
+
+
+@functools.cache
+def _stage_one_backends() -> tuple[SetBackend, SetBackend]:
+    patterns = [rule.stage1_pattern for rule in entity_scanner().rules]
+    return Re2FirstSetBackend(patterns), make_backend(patterns)
+
+
+@functools.cache
+def _default_entity_scanner() -> Scanner:
+    return Scanner(entity_scanner().rules, detector=entity_scanner().detector)

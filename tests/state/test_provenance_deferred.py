@@ -1,7 +1,9 @@
 """Work provenance holds back until it can matter gives the answers doing it at once would.
 
 In one process a trusted output's entities are extracted only once an untrusted value reaches the
-run (`MemoryRecords.add_trusted`), and `words` reads words without a regex match per word.
+run (`MemoryRecords.add_trusted`), its word grams are indexed only when a lookup can use them
+(`MemoryGrams.add_trusted`), in-process gram keys are built from smaller ones, and `words` reads
+words without a regex match per word.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from hypothesis import strategies as st
 from railguard.engine import Engine
 from railguard.model import Action, Context, Verdict
 from railguard.state._provenance_records import MemoryRecords, TaintRecord
-from railguard.state._provenance_text import MAX_WORDS, regex_words, words
+from railguard.state._provenance_text import (
+    MAX_WORDS,
+    PHRASE_WORDS,
+    SPAN_WORDS,
+    GramSighting,
+    MemoryGrams,
+    _fast_key,
+    fast_gram_keys,
+    regex_words,
+    words,
+)
 from railguard.state.provenance import Provenance, install_provenance
 from railguard.store import open_store
 
@@ -48,6 +60,107 @@ def test_words_with_many_distinct_separators_still_reads_the_same() -> None:
     text = " ".join(f"w{index}{chr(0x2190 + index)}x" for index in range(40))  # 40 arrows: not words
     assert words(text) == regex_words(text)
     assert words(text)[:3] == ["w0", "x", "w1"]
+
+
+# -- gram keys ------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "hotel", "paris", "7"]), max_size=20))
+def test_gram_keys_of_a_text_are_the_keys_of_each_of_its_grams(tokens: list[str]) -> None:
+    sizes = [*range(1, PHRASE_WORDS + 1), SPAN_WORDS]
+    each = {_fast_key(tokens[i : i + n]) for n in sizes for i in range(len(tokens) - n + 1)}
+    assert fast_gram_keys(tokens) == each
+
+
+def test_gram_keys_tell_grams_apart() -> None:
+    tokens = words("the quick brown fox jumps over the lazy dog and the quick red fox")
+    grams = {tuple(tokens[i : i + n]) for n in (1, 2, 3, 8) for i in range(len(tokens) - n + 1)}
+    assert len({_fast_key(list(gram)) for gram in grams}) == len(grams) == len(fast_gram_keys(tokens))
+
+
+# -- grams ----------------------------------------------------------------------------------------
+
+
+class _EagerGrams:
+    """The index as it was: every trusted text indexed as it comes (the reference for `MemoryGrams`)."""
+
+    def __init__(self, max_per_run: int) -> None:
+        self.max_per_run = max_per_run
+        self.trusted: dict[str, set[int]] = {}
+        self.untrusted: dict[str, dict[int, int]] = {}
+        self.injected: dict[str, set[int]] = {}
+        self.sources: dict[str, list[str]] = {}
+
+    def add_trusted(self, run: str, texts: list[str], echoed: list[str]) -> None:
+        keys: set[int] = set()
+        for text in texts:
+            keys |= fast_gram_keys(words(text))
+        for text in echoed:
+            keys -= fast_gram_keys(words(text))
+        trusted = self.trusted.setdefault(run, set())
+        if len(trusted) < self.max_per_run:
+            trusted |= keys
+
+    def add(self, run: str, keys: set[int], source: str, injected: bool) -> None:
+        untrusted = self.untrusted.setdefault(run, {})
+        sources = self.sources.setdefault(run, [])
+        if len(untrusted) < self.max_per_run:
+            sources.append(source)
+            untrusted.update(dict.fromkeys(keys.difference(untrusted), len(sources) - 1))
+        marked = self.injected.setdefault(run, set())
+        if injected and len(marked) < self.max_per_run:
+            marked |= keys
+
+    def lookup(self, run: str, keys: list[int]) -> list[GramSighting]:
+        untrusted, trusted = self.untrusted.get(run, {}), self.trusted.get(run, set())
+        out = []
+        for key in keys:
+            index = untrusted.get(key)
+            if index is None and key not in trusted:
+                continue
+            source = self.sources[run][index] if index is not None else "user"
+            out.append(GramSighting(key, source, key in trusted, key in self.injected.get(run, set())))
+        return out
+
+
+_GRAM_TEXTS = st.lists(st.sampled_from(["a b", "b c d", "hotel paris", "c d e f g h i j", "a"]), max_size=3)
+_GRAM_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["trusted", "untrusted", "injected"]),
+        st.sampled_from(["r1", "r2"]),
+        _GRAM_TEXTS,
+        _GRAM_TEXTS,  # a trusted output's call arguments (echoed), an untrusted output's source
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=300)
+@given(_GRAM_OPS, st.integers(1, 40), st.integers(0, 30))
+def test_held_back_trusted_grams_answer_as_grams_indexed_as_they_come(
+    ops: list[tuple[str, str, list[str], list[str]]], max_per_run: int, max_pending: int
+) -> None:
+    """Every lookup shows the same untrusted sightings, and in a run holding untrusted grams the same
+    sightings, trusted ones included (same per-run cap, same arrival order)."""
+    lazy = MemoryGrams(max_per_run=max_per_run, max_pending_chars=max_pending, max_pending_total=45)
+    eager = _EagerGrams(max_per_run)
+    probe = sorted(fast_gram_keys(words("a b c d e f g h i j hotel paris")))
+    for kind, run, texts, other in ops:
+        if kind == "trusted":
+            lazy.add_trusted(run, texts, other)
+            eager.add_trusted(run, texts, other)
+        else:
+            keys: set[int] = set()
+            for text in texts:
+                keys |= fast_gram_keys(words(text))
+            source = " ".join(other)
+            lazy.add(run, keys, source=source, trusted=False, injected=kind == "injected")
+            eager.add(run, keys, source, kind == "injected")
+        for each in ("r1", "r2"):
+            want, got = eager.lookup(each, probe), lazy.lookup(each, probe)
+            assert [s for s in got if not s.trusted] == [s for s in want if not s.trusted]
+            if eager.untrusted.get(each):
+                assert got == want
 
 
 # -- records --------------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def test_trusted_texts_are_indexed_only_once_untrusted_grams_reach_the_run() -> 
     grams.add("r", untrusted, source="get_reviews", trusted=False, injected=True)
     assert {s.entity for s in grams.lookup("r", marais | saved) if s.trusted} == marais | saved
     assert not any(s.trusted for s in grams.lookup("r", untrusted))  # the echoed text did not vouch
-    grams.add_trusted("r", ["Ocean Pearl"], [])  # the run has untrusted grams now: indexed at once
+    grams.add_trusted("r", ["Ocean Pearl"], [])  # held back again, and indexed by the lookup below
     assert all(s.trusted for s in grams.lookup("r", fast_gram_keys(words("Ocean Pearl"))))
 
 

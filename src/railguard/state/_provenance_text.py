@@ -22,6 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from railguard.state._provenance_entities import MAX_SCAN_CHARS, extract_entities, text_leaves
@@ -99,17 +100,43 @@ def _grams(tokens: list[str], size: int) -> Iterator[list[str]]:
 def fast_gram_keys(tokens: list[str]) -> set[int]:
     """In-process keys of the same grams as `gram_keys`: hashes computed in C (`map`/`zip`), for
     the in-memory index of one process (Python's string hashes are salted per process)."""
-    ids = list(map(hash, tokens))
-    keys = set(ids)
-    for size in range(2, PHRASE_WORDS + 1):
-        keys.update(map(hash, zip(*(ids[i:] for i in range(size)), strict=False)))
-    keys.update(map(hash, zip(*(ids[i:] for i in range(SPAN_WORDS)), strict=False)))
+    keys: set[int] = set()
+    for run in _gram_key_runs(tokens):
+        keys.update(run)
     return keys
 
 
+# In-process gram keys are built from smaller ones: a pair from its two words' hashes, a triple from
+# its first pair and its last word, a span from its first two triples and its last pair. Each key
+# hashes a tuple of two or three ints, not of up to eight (the cost of indexing a text is mostly
+# this). `_fast_key` builds the key of one gram the same way.
+assert (PHRASE_WORDS, SPAN_WORDS) == (3, 8), "the key layout below assumes 3-word phrases, 8-word spans"
+
+
+def _gram_key_runs(tokens: list[str]) -> Iterator[Iterable[int]]:
+    """The keys of every gram of `tokens` (see `fast_gram_keys`) as runs computed in C, repeats
+    included, for a set to take up without building one per text first."""
+    ids = list(map(hash, tokens))
+    pairs = list(map(hash, pairwise(ids)))
+    triples = list(map(hash, zip(pairs, ids[2:], strict=False)))
+    yield ids
+    yield pairs
+    yield triples
+    yield map(hash, zip(triples, triples[3:], pairs[6:], strict=False))
+
+
 def _fast_key(gram: list[str]) -> int:
-    ids = tuple(map(hash, gram))
-    return ids[0] if len(ids) == 1 else hash(ids)
+    """The in-process key of one gram of 1 to `PHRASE_WORDS` or exactly `SPAN_WORDS` words."""
+    size = len(gram)
+    if size == 1:
+        return hash(gram[0])
+    if size == 2:
+        return hash((hash(gram[0]), hash(gram[1])))
+    if size == 3:
+        return hash((_fast_key(gram[:2]), hash(gram[2])))
+    if size == SPAN_WORDS:
+        return hash((_fast_key(gram[:3]), _fast_key(gram[3:6]), _fast_key(gram[6:])))
+    raise ValueError(f"no in-process key for a gram of {size} words")
 
 
 def gram_keys(run: str, tokens: list[str]) -> set[str]:
@@ -187,63 +214,82 @@ class _RunGrams:
         self.pending_chars = 0
 
 
-def _trusted_keys(texts: list[str], echoed: list[str]) -> set[int]:
-    """The keys a trusted output vouches for: its grams but those of the call's own arguments
-    (a tool echoing them back vouches for nothing)."""
-    keys: set[int] = set()
-    for text in texts:
-        keys |= fast_gram_keys(words(text))
+def _vouch_texts(trusted: set[int], texts: list[str], echoed: list[str]) -> None:
+    """Add to `trusted` the keys a trusted output vouches for: its grams but those of the call's own
+    arguments (a tool echoing them back vouches for nothing). The same set as adding the union of its
+    texts' `fast_gram_keys` less the echoed ones', without building that union first: the keys go
+    straight in, then the echoed keys `trusted` did not hold before are taken out again."""
+    skipped: set[int] = set()
     for text in echoed:
-        keys -= fast_gram_keys(words(text))
-    return keys
+        skipped |= fast_gram_keys(words(text))
+    held = {key for key in skipped if key in trusted}
+    for text in texts:
+        for run in _gram_key_runs(words(text)):
+            trusted.update(run)
+    trusted -= skipped - held
 
 
 class MemoryGrams:
     """The word-gram index of one process: per run, sets of in-process gram keys (set operations
-    run in C, so indexing a 10 KB output costs well under a millisecond). Runs are kept in an LRU.
+    run in C). Runs are kept in an LRU.
 
     A trusted gram only matters next to an untrusted one (it vouches for it, or completes a chain
-    with it): trusted texts (`add_trusted`) are indexed when the run's first untrusted grams arrive,
-    in the order they came, so a run no untrusted text was indexed in never pays for them."""
+    with it), and only when an action's text is looked up: trusted texts (`add_trusted`) wait, in
+    the order they came, and are indexed by the first lookup that finds untrusted grams in the run
+    (or once the texts held back pass a bound). The trusted keys are capped on their own, in arrival
+    order, so lookups answer exactly as indexing each text as it comes; a run no action's text is
+    looked up in never pays for its trusted texts."""
 
     def __init__(
-        self, max_runs: int = 1_000, max_per_run: int = 250_000, max_pending_chars: int = 4_000_000
+        self,
+        max_runs: int = 1_000,
+        max_per_run: int = 250_000,
+        max_pending_chars: int = 4_000_000,
+        max_pending_total: int = 64_000_000,
     ) -> None:
         self._runs: OrderedDict[str, _RunGrams] = OrderedDict()
         self._max_runs = max_runs
         self._max_per_run = max_per_run
-        self._max_pending_chars = max_pending_chars  # past this, trusted texts are indexed at once
+        # Past these (a run's held-back text, all runs' together), a run's trusted texts are indexed
+        # at once: held-back texts stay bounded in memory however many runs are open.
+        self._max_pending_chars = max_pending_chars
+        self._max_pending_total = max_pending_total
+        self._pending_total = 0
         self._lock = threading.Lock()
 
     def _run(self, run: str) -> _RunGrams:
-        return lru_entry(self._runs, run, _RunGrams, self._max_runs)
+        return lru_entry(self._runs, run, _RunGrams, self._max_runs, self._forget)
 
-    def _vouch(self, grams: _RunGrams, keys: set[int]) -> None:
-        if len(grams.trusted) < self._max_per_run:
-            grams.trusted |= keys
+    def _forget(self, grams: _RunGrams) -> None:
+        self._pending_total -= grams.pending_chars
 
     def _index_pending(self, grams: _RunGrams) -> None:
+        self._pending_total -= grams.pending_chars
         pending, grams.pending, grams.pending_chars = grams.pending, [], 0
         for texts, echoed in pending:
-            self._vouch(grams, _trusted_keys(texts, echoed))
+            if len(grams.trusted) < self._max_per_run:
+                _vouch_texts(grams.trusted, texts, echoed)
 
     def add_trusted(self, run: str, texts: list[str], echoed: list[str]) -> None:
         """A trusted output's texts (`echoed`: the texts of the call it answers), indexed when
         they can first matter."""
+        chars = sum(map(len, texts))
         with self._lock:
             grams = self._run(run)
             grams.pending.append((texts, echoed))
-            grams.pending_chars += sum(map(len, texts))
-            if grams.untrusted or grams.pending_chars > self._max_pending_chars:
+            grams.pending_chars += chars
+            self._pending_total += chars
+            if grams.pending_chars > self._max_pending_chars or self._pending_total > self._max_pending_total:
                 self._index_pending(grams)
 
     def add(self, run: str, keys: set[int], *, source: str, trusted: bool, injected: bool) -> None:
         with self._lock:
             grams = self._run(run)
-            if grams.pending:
-                self._index_pending(grams)  # first, so the per-run bound keeps the arrival order
             if trusted:
-                self._vouch(grams, keys)
+                if grams.pending:
+                    self._index_pending(grams)  # first, so the trusted cap keeps the arrival order
+                if len(grams.trusted) < self._max_per_run:
+                    grams.trusted |= keys
                 return
             if len(grams.untrusted) < self._max_per_run:
                 index = len(grams.sources)
@@ -258,6 +304,8 @@ class MemoryGrams:
             grams = self._runs.get(run)
             if grams is None:
                 return []
+            if grams.pending and grams.untrusted:
+                self._index_pending(grams)  # they can vouch now
             out = []
             for key in keys:
                 if not isinstance(key, int):

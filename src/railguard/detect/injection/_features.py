@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from itertools import accumulate, chain, islice, pairwise, repeat
-from operator import add
+from operator import add, sub
 
 WINDOW = 40
 STRIDE = 20
@@ -119,9 +119,22 @@ def fast_window_max(
     by_token = chain(
         map(dict.get, followers, islice(words, 1, None), by_word), (unigrams.get(words[-1], 0.0),)
     )
-    prefix = [0.0, *accumulate(by_token)]
+    return _largest_window(words, [0.0, *accumulate(by_token)])
+
+
+def _largest_window(words: list[str], prefix: list[float]) -> float:
+    """`max(prefix[min(start + WINDOW, count)] - prefix[start] for start in window_starts(count))`
+    with the subtractions run by `map` over strided slices: every window that fits, then the one
+    window cut short at the end when the starts step past the last full one."""
     count = len(words)
-    return max(prefix[min(start + WINDOW, count)] - prefix[start] for start in window_starts(count))
+    if count <= WINDOW:
+        return prefix[count] - prefix[0]
+    last = count - WINDOW
+    best = max(map(sub, prefix[WINDOW : last + WINDOW + 1 : STRIDE], prefix[0 : last + 1 : STRIDE]))
+    starts = window_starts(count)
+    if starts[-1] != last:
+        best = max(best, prefix[count] - prefix[starts[-1]])
+    return best
 
 
 def window_max(

@@ -116,9 +116,40 @@ class HyperscanSetBackend:
         return hits
 
 
+# Non-ASCII characters RE2's `(?i)` folds onto ASCII letters (KELVIN SIGN onto k, LONG S onto s),
+# in UTF-8: Hyperscan reads bytes and does not.
+_FOLDED_ONTO_ASCII = (b"\xe2\x84\xaa", b"\xc5\xbf")
+
+
+class Re2FirstSetBackend:
+    """RE2's set first, for rule sets it runs faster than Hyperscan (measured per scanner), with the
+    answers of the default backend: RE2 says "no match" both when nothing matches and when its DFA
+    ran out of memory, so that answer is asked again of the default backend, and so is any text
+    where RE2's Unicode case folding could match where Hyperscan does not."""
+
+    name = "re2-first"
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self._first = Re2SetBackend(patterns)
+        self._patterns = patterns
+        self._fallback: SetBackend | None = None
+
+    def matching(self, data: bytes) -> list[int]:
+        if not data:
+            return []
+        folded = not data.isascii() and any(char in data for char in _FOLDED_ONTO_ASCII)
+        found = [] if folded else self._first.matching(data)
+        if found:
+            return found
+        if self._fallback is None:
+            self._fallback = make_backend(self._patterns)
+        return self._fallback.matching(data)
+
+
 BACKENDS: dict[str, Callable[[Sequence[str]], SetBackend]] = {
     "hyperscan": HyperscanSetBackend,
     "re2": Re2SetBackend,
+    "re2-first": Re2FirstSetBackend,
 }
 # Measured in benchmarks/bench_secrets.py (see benchmarks/results/secrets.md).
 DEFAULT_BACKEND_ORDER = ("hyperscan", "re2")
