@@ -206,7 +206,7 @@ def test_a_failing_output_observer_never_breaks_the_tool(monkeypatch: pytest.Mon
 
 _MIXED_OUTPUT = (
     "From: Ana <ana.silva@example.org> Tue, 01 Feb 2022 21:37:18 +0000. Call +44 20 7946 0958 or "
-    "(555) 123-4567; pay GB29 NWBK 6016 1331 9268 19 (card 4111 1111 1111 1111 is a test card). "
+    "(555) 123-4567; pay GB80 NWBK 6016 1331 9268 71 (card 4111 1111 1111 1111 is a test card). "
     "Server 10.0.0.12 and fe80::1ff:fe23:4567:890a; see https://docs.example.com/a/b and /var/log/app/x.log; "
     "ref 1234567890123, wallet 0x52908400098527886E0F7030069857D2E4169EE7, café.example.fr."
 )
