@@ -77,6 +77,38 @@ class Re2SetBackend:
 _LAZY_QUANTIFIER = re.compile(r"([}*+?])\?")
 
 
+def _hyperscan_database(expressions: list[bytes], flags: int) -> Any:
+    """The compiled database for `expressions`. Compiling the secrets scanner's few hundred patterns
+    costs Hyperscan most of a second of CPU, paid by every fresh process that scans text (a `check`
+    whose action carries a file's contents, the hook's in-process fallback), so a database compiled
+    before for the same expressions comes from the per-user cache, serialized by Hyperscan itself.
+    Hyperscan refuses to load a database serialized for another platform or version: the cache then
+    compiles again and overwrites the entry."""
+    import hyperscan
+
+    from railguard._parsed_cache import cached
+
+    def compile_database() -> Any:
+        database = hyperscan.Database()
+        database.compile(
+            expressions=expressions,
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=[flags] * len(expressions),
+        )
+        return database
+
+    key = b"\0".join([str(flags).encode(), *expressions])
+    return cached(
+        "hyperscan-block",
+        key,
+        (hyperscan.__file__, getattr(getattr(hyperscan, "_hs_ext", None), "__file__", "")),
+        compile_database,
+        encode=hyperscan.dumpb,
+        decode=lambda data: hyperscan.loadb(data, hyperscan.HS_MODE_BLOCK),
+    )
+
+
 class HyperscanSetBackend:
     """Hyperscan in single-match mode: one report per rule at most, so no per-match Python callback
     storm on dense text. Laziness does not change *whether* a pattern matches, so lazy quantifiers
@@ -87,13 +119,9 @@ class HyperscanSetBackend:
     def __init__(self, patterns: Sequence[str]) -> None:
         import hyperscan
 
-        self._db = hyperscan.Database()
         expressions = [_LAZY_QUANTIFIER.sub(r"\1", p).encode() for p in patterns]
-        self._db.compile(
-            expressions=expressions,
-            ids=list(range(len(expressions))),
-            elements=len(expressions),
-            flags=[hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY] * len(expressions),
+        self._db = _hyperscan_database(
+            expressions, hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
         )
         self._prototype = hyperscan.Scratch(self._db)
         # Hyperscan scratch space may be used by one scan at a time: each thread gets its own clone,
