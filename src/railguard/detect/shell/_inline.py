@@ -50,6 +50,9 @@ _SPAWN_SHELL = re2.compile(
     r"dup2|pty\.spawn|/bin/(?:ba|z|da)?sh|\bcmd\.exe|exec\s*\(\s*['\"](?:sh|bash)|spawn\s*\(\s*['\"](?:sh|bash)"
 )
 _EXEC_FETCHED = re2.compile(r"\b(?:exec|eval|Function|IEX|Invoke-Expression|load|loadstring|dofile)\s*\(")
+# `json.load(response)` parses fetched data; Lua's bare `load(...)` (and `pickle.load`, `marshal.load`,
+# `yaml.load`, which can run code) compile or execute it.
+_DATA_ONLY_LOADERS = ("json.", "simplejson.", "ujson.", "orjson.", "tomllib.", "tomli.", "toml.")
 _OBFUSCATED_EXEC = re2.compile(
     r"\b(?:exec|eval)\s*\(\s*(?:base64\.b64decode|b64decode|atob|base64_decode|decode_base64|"
     r"Buffer\.from|codecs\.decode|zlib\.decompress|bytes\.fromhex|unpack|gzinflate|str_rot13|"
@@ -132,6 +135,14 @@ def _string_literals(code: str) -> list[str]:
     return [m.group(1) if m.group(1) is not None else m.group(2) for m in re2.finditer(_STR, code)][:64]
 
 
+def _runs_fetched_code(code: str) -> bool:
+    for match in _EXEC_FETCHED.finditer(code):
+        if match.group(0).startswith("load") and code[: match.start()].endswith(_DATA_ONLY_LOADERS):
+            continue
+        return True
+    return False
+
+
 def _classify(
     result: InlineResult, code: str, kind: str, *, network: bool, secrets: list[str], unresolved_delete: bool
 ) -> None:
@@ -158,7 +169,7 @@ def _classify(
                 f"{kind} inline code wires a shell to a network socket",
             )
         )
-    elif network and _EXEC_FETCHED.search(code):
+    elif network and _runs_fetched_code(code):
         add(
             ShellFinding(
                 "remote_code",
