@@ -8,21 +8,11 @@ import functools
 import ipaddress
 import re
 
-from railguard.detect._pii_ids import ID_RULES
+from railguard.detect._pii_ids import ID_RULES, luhn_valid
 from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
 from railguard.model import Finding
 
 __all__ = ["PII_KINDS", "find_pii"]
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        d = ord(char) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def _digits(value: str) -> str:
