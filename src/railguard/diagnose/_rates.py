@@ -10,8 +10,10 @@ onset reported is the most likely step (two-rate likelihood), which is not alway
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from railguard.diagnose._stats import binomial_upper_tail
@@ -53,6 +55,19 @@ def two_rate_loglik(n0: int, e0: int, n1: int, e1: int) -> float:
     return part(n0, e0) + part(n1, e1)
 
 
+def split_at_edges(
+    buckets: Mapping[int, tuple[int, int]], edges: Sequence[tuple[float, int]]
+) -> Iterator[tuple[float, int, int, int, int]]:
+    """(boundary, trials before, events before, trials after, events after) at each edge, where
+    `buckets` maps a bucket index to (trials, events) and an edge is (boundary, first bucket after)."""
+    ordered = sorted(buckets)
+    trials = [0, *itertools.accumulate(buckets[b][0] for b in ordered)]
+    events = [0, *itertools.accumulate(buckets[b][1] for b in ordered)]
+    for boundary, edge in edges:
+        cut = bisect.bisect_left(ordered, edge)
+        yield boundary, trials[cut], events[cut], trials[-1] - trials[cut], events[-1] - events[cut]
+
+
 def scan_rate_rise(
     buckets: Mapping[int, tuple[int, int]],
     edges: Sequence[tuple[float, int]],
@@ -62,13 +77,8 @@ def scan_rate_rise(
     """`buckets`: bucket index -> (trials, events); `edges`: (boundary time, first bucket index after
     it). The boundary where the rate rose most significantly, with the most likely step as its onset;
     None when no boundary has `min_trials` on both sides."""
-    ordered = sorted(buckets.items())
     tried: list[tuple[float, float, int, int, int, int]] = []
-    for boundary, edge in edges:
-        n0 = sum(c for b, (c, _) in ordered if b < edge)
-        e0 = sum(e for b, (_, e) in ordered if b < edge)
-        n1 = sum(c for b, (c, _) in ordered if b >= edge)
-        e1 = sum(e for b, (_, e) in ordered if b >= edge)
+    for boundary, n0, e0, n1, e1 in split_at_edges(buckets, edges):
         if n0 < min_trials or n1 < min_trials:
             continue
         tried.append((conditional_rise_p(e0, n0, e1, n1), boundary, n0, e0, n1, e1))

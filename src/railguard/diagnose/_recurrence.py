@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from railguard.diagnose._rates import two_rate_loglik
+from railguard.diagnose._rates import split_at_edges, two_rate_loglik
 from railguard.diagnose._stats import binomial_upper_tail
 
 MIN_BASELINE_RUNS = 20
@@ -54,13 +54,9 @@ def judge_recurrence(
     for at in first.values():
         b = bucket_of(at, origin, bucket_s)
         events[b] = events.get(b, 0) + 1
-    ordered = sorted(runs_per_bucket.items())
+    counts = {b: (n, min(n, events.get(b, 0))) for b, n in runs_per_bucket.items()}
     tried: list[tuple[float, float, int, int, int, int]] = []
-    for boundary, edge in edges:
-        n0 = sum(n for b, n in ordered if b < edge)
-        e0 = sum(min(n, events.get(b, 0)) for b, n in ordered if b < edge)
-        n1 = sum(n for b, n in ordered if b >= edge)
-        e1 = sum(min(n, events.get(b, 0)) for b, n in ordered if b >= edge)
+    for boundary, n0, e0, n1, e1 in split_at_edges(counts, edges):
         if n0 < MIN_BASELINE_RUNS or n1 == 0:
             continue
         if e1 * n0 >= 2 * e0 * n1 and e1:  # at least doubled
