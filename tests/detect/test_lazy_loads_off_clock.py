@@ -22,10 +22,10 @@ VENDOR_COMMAND = "gh release delete v1.{}.0 --yes"
 HOST_COMMAND = "usermod -aG sudo intern{}"
 
 
-def _slow(fake_clock: FakeClock, load: Callable[[], Any]) -> Callable[[], Any]:
-    def slow_load() -> Any:
+def _slow(fake_clock: FakeClock, load: Callable[..., Any]) -> Callable[..., Any]:
+    def slow_load(*args: Any) -> Any:
         fake_clock.spend_cpu(400)  # far past the 50 ms deadline, as importing sqlglot is here
-        return load()
+        return load(*args)
 
     return slow_load
 
@@ -35,13 +35,15 @@ def _slow(fake_clock: FakeClock, load: Callable[[], Any]) -> Callable[[], Any]:
     [
         ("_import_sql", "_load_sql", SQL_COMMAND),
         ("_read_catalogue", "catalogue", VENDOR_COMMAND),
-        ("_read_table", "_table", HOST_COMMAND),
+        ("read_effect_table", "_table", HOST_COMMAND),
     ],
 )
 def test_a_lazy_load_inside_the_analysis_does_not_count_against_the_deadline(
     monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, loader: str, cached: str, command: str
 ) -> None:
-    module = {"_import_sql": _rules_db, "_read_catalogue": _catalogue, "_read_table": _host_effects}[loader]
+    module = {"_import_sql": _rules_db, "_read_catalogue": _catalogue, "read_effect_table": _host_effects}[
+        loader
+    ]
     engine = rg.Engine(packs=["default"], clock=fake_clock.clock())
     later = engine.check(
         "Bash", {"command": command.format(1)}

@@ -80,17 +80,18 @@ def parse_effects(data: dict[str, Any]) -> tuple[HostEffect, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def _table() -> tuple[tuple[HostEffect, ...], dict[str, Any]]:
-    # Read on the first command that needs it, inside an evaluation: off the deadline's clock.
-    return off_the_clock(_read_table)
-
-
-def _read_table() -> tuple[tuple[HostEffect, ...], dict[str, Any]]:
+def read_effect_table(file: str, kind: str) -> tuple[tuple[HostEffect, ...], tuple[str, ...]]:
+    """A host-effect table shipped in this package: its effects and its `allowed` examples."""
     from railguard._parsed_cache import package_yaml
 
-    data = package_yaml("railguard.detect.shell", "host_effects.yaml", "shell-host-effects")
-    return parse_effects(data), data
+    data = package_yaml("railguard.detect.shell", file, kind)
+    return parse_effects(data), tuple(str(x) for x in data.get("allowed") or [])
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[tuple[HostEffect, ...], tuple[str, ...]]:
+    # Read on the first command that needs it, inside an evaluation: off the deadline's clock.
+    return off_the_clock(lambda: read_effect_table("host_effects.yaml", "shell-host-effects"))
 
 
 def host_effects() -> tuple[HostEffect, ...]:
@@ -113,7 +114,7 @@ def _effects_by_name() -> dict[str, tuple[HostEffect, ...]]:
 
 
 def allowed_examples() -> list[str]:
-    return [str(x) for x in _table()[1].get("allowed") or []]
+    return list(_table()[1])
 
 
 def names() -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from railguard.detect.shell._host_effects import (
     HostEffect,
     first_match_findings,
     index_by_name,
-    parse_effects,
+    read_effect_table,
 )
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_admin import fed_text
@@ -54,14 +54,7 @@ def allowed_examples() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def _table() -> tuple[tuple[HostEffect, ...], tuple[str, ...]]:
     # Read on the first command that names one of its programs, inside an evaluation: off the deadline's clock.
-    return off_the_clock(_read_table)
-
-
-def _read_table() -> tuple[tuple[HostEffect, ...], tuple[str, ...]]:
-    from railguard._parsed_cache import package_yaml
-
-    data = package_yaml("railguard.detect.shell", "infra_effects.yaml", "shell-infra-effects")
-    return parse_effects(data), tuple(str(x) for x in data.get("allowed") or [])
+    return off_the_clock(lambda: read_effect_table("infra_effects.yaml", "shell-infra-effects"))
 
 
 @lru_cache(maxsize=1)
