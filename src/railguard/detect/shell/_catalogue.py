@@ -41,6 +41,8 @@ class CliSpec:
     rules: tuple[PathRule, ...]
     default: str  # class when the CLI is run with no subcommand
     examples: tuple[tuple[str, str], ...]
+    # class of a bare topic word with no verb (`heroku addons` lists them); "" leaves it to ask
+    topic_alone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,14 @@ def _spec(name: str, raw: Any) -> CliSpec:
         rules=tuple(sorted(rules, key=lambda r: -len(r.path))),
         default=str(raw.get("default", "allow")),
         examples=tuple(examples),
+        topic_alone=_topic_class(raw.get("topic_alone", ""), where),
     )
+
+
+def _topic_class(raw: Any, where: str) -> str:
+    if raw not in ("", "read", "ask"):
+        raise CatalogueError(f"vendor_clis.yaml: {where}.topic_alone must be read or ask")
+    return str(raw)
 
 
 def parse_catalogue(data: Any) -> Catalogue:
@@ -214,4 +223,6 @@ def classify(spec: CliSpec, args: list[str], flags: frozenset[str], verbs: dict[
     found = [c for c in (verb_class(word, verbs) for word in words) if c is not None]
     if found:
         return Effect("destroy" if "destroy" in found else found[-1], tuple(words), spec)
+    if spec.topic_alone and len(path) == 1 and words == path and words[0].isalpha():
+        return Effect(spec.topic_alone, tuple(words), spec)  # `heroku releases`, not `heroku pg:psql`
     return Effect("ask", tuple(words), spec)

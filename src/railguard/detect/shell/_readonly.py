@@ -3,11 +3,12 @@ tool documents it). Nothing they name is touched, so the tool's own rules are sk
 
 from __future__ import annotations
 
+from railguard.detect.shell._help_forms import asks_for_help
 from railguard.detect.shell._view import CommandView
 
 _EVERY_TOOL = frozenset({"--help", "--dry-run", "--dryrun", "--no-act", "--simulate",
                          "--just-print", "--recon", "--what-if", "--whatif", "--noop", "--list", "--print",
-                         "--preview-only", "--plan-only"})  # fmt: skip
+                         "--preview-only", "--plan-only", "--pretend"})  # fmt: skip
 # npm and friends take any unknown `--flag` as a config key and go on: only their documented flags count.
 _UNKNOWN_FLAGS_ARE_CONFIG = frozenset({"npm", "pnpm", "yarn", "bun", "npx"})
 _NPM_DOCUMENTED = frozenset({"--help", "--dry-run"})
@@ -24,6 +25,9 @@ _SHORT_DRY_RUN: dict[str, frozenset[str]] = {
     "mke2fs": frozenset({"-n", "-V"}),
     "mkswap": frozenset({"-V"}),
     "wipefs": frozenset({"-n"}),
+    "sgdisk": frozenset({"-P"}),  # `-P, --pretend`: changes only the in-memory copy, never the disk
+    # `-n, --dry-run, --show`; `-D, --show-depends` and `-c, --showconfig` only print
+    "modprobe": frozenset({"-n", "--dry-run", "--show", "-D", "--show-depends", "-c", "--showconfig"}),
     "dpkg": frozenset({"--no-act"}),
     # LVM: `-t`/`--test` runs the command without updating metadata
     **{tool: frozenset({"-t", "--test"}) for tool in (
@@ -66,6 +70,8 @@ def is_read_only(view: CommandView) -> bool:
         return True
     if texts[-1:] == ["--version"] and len(view.operands) <= 1:
         return True  # `tool --version`, `tool sub --version`; `helm install --version 1.2 chart` has a value
+    if asks_for_help(view):
+        return True
     local = _LOCAL_ONLY.get(view.name, {}).get(view.operands[0].text if view.operands else "")
     if local and any(_long_dry(t, local) for t in texts):
         return True

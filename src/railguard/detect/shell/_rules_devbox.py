@@ -121,6 +121,25 @@ def _opens_to_others(mode: str) -> bool:
     return bool(_SYMBOLIC_OPEN.search(mode))
 
 
+# OpenSSH's public files are meant to be read (`chmod 644 ~/.ssh/id_ed25519.pub` is the documented mode);
+# only letting other accounts write them matters (a planted key, a ProxyCommand).
+_PUBLIC_SSH_KINDS = frozenset({"ssh_config", "ssh_known_hosts", "ssh_authorized_keys"})
+_SYMBOLIC_WRITE = re.compile(r"(?:^|,)[ugoa]*[goa][ugoa]*[+=][rwxXst]*w|(?:^|,)[+=][rwxXst]*w")
+
+
+def _lets_others_write(mode: str) -> bool:
+    if _OCTAL.match(mode):
+        return int(mode[-1], 8) & 0o2 != 0 or int(mode[-2], 8) & 0o2 != 0
+    return bool(_SYMBOLIC_WRITE.search(mode))
+
+
+def _public_ssh_file(word: Word, ctx: Ctx) -> bool:
+    # a glob is classified by its static directory: its own text says it names only `.pub` files
+    return (
+        word.text.endswith(".pub") or secret_path_kind(classify_target(word, ctx).path) in _PUBLIC_SSH_KINDS
+    )
+
+
 def _secret_target(word: Word, ctx: Ctx) -> bool:
     if "SSH_AUTH_SOCK" in word.text:
         return True
@@ -136,6 +155,8 @@ def check_secret_perms(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
             return
         mode, targets = view.operands[0].text, view.operands[1:]
         opened = _opens_to_others(mode)
+        if not _lets_others_write(mode):
+            targets = [w for w in targets if not _public_ssh_file(w, ctx)]
     else:  # setfacl -m u:OTHER:r / o::r / g:GROUP:rw
         entries = view.values("-m", "--modify")
         opened = any(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._rules_fs import image_files, write_target_findings
 from railguard.detect.shell._syntax import Word
 from railguard.detect.shell._view import CommandView, Ctx, classify_target, finding
 
@@ -304,6 +305,11 @@ def check_storage(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         hit = any(t.startswith(("--security-erase", "--trim-sector-ranges")) for t in _texts(view))
     if view.name == "sfdisk":
         hit = view.has("--delete")
+    images = image_files(view.operands[1:2], ctx) if view.name == "cryptsetup" and hit else None
+    if images:  # `cryptsetup luksFormat vault.img`: a container file, not a disk; judged as its overwrite
+        for target in images:
+            yield from write_target_findings(target, append=False, rule="format")
+        return
     if hit and view.name == "zfs" and all("@" in t for t in texts[1:]) and texts[1:]:
         yield finding("destructive_fs", "snapshot-destroy", "ask", "high", "zfs destroy of a snapshot")
     elif hit:

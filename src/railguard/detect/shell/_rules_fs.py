@@ -240,7 +240,13 @@ def check_disk_tools(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         yield from _format(view, ctx)
         return
     if name == "sgdisk" and view.has("--zap-all", "-Z", "--clear", "-o"):
-        yield finding(_CAT, "wipe-partition-table", "block", "critical", "sgdisk wipes the partition table")
+        images = image_files(view.operands[-1:], ctx)  # the disk is its last operand
+        if images is None:
+            yield finding(
+                _CAT, "wipe-partition-table", "block", "critical", "sgdisk wipes the partition table"
+            )
+        for target in images or ():
+            yield from write_target_findings(target, append=False, rule="format")
     elif name in ("fdisk", "sfdisk", "parted", "gdisk", "cfdisk", "sgdisk"):
         if any(is_disk_device(w.text) for w in view.operands) and not _lists_partitions(view):
             yield finding(_CAT, "partition-disk", "ask", "high", f"{name} edits a disk's partitions")
@@ -303,18 +309,27 @@ def _format(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     if view.name == "wipefs" and not view.has("-a", "--all", "-o", "--offset"):
         return  # without them wipefs only lists the signatures it finds
     operands = [w for w in view.operands if not w.text.isdigit()]
-    files = [classify_target(w, ctx) for w in operands]
     if not operands:
         return
-    if any(
-        w.dynamic or w.text.startswith("/dev/") or t.zone == "device"
-        for w, t in zip(operands, files, strict=True)
-    ):
+    files = image_files(operands, ctx)
+    if files is None:
         yield finding(_CAT, "format-disk", "block", "critical", f"{view.name} formats or wipes a device")
     else:
         # an image or swap file is a regular file: formatting it is overwriting that file, judged as such
         for target in files:
             yield from write_target_findings(target, append=False, rule="format")
+
+
+def image_files(operands: list[Word], ctx: Ctx) -> list[Target] | None:
+    """The operands' targets when each is a regular file (a disk image, `disk.img`); None when any may be a
+    device (under /dev, or known only at run time)."""
+    files = [classify_target(w, ctx) for w in operands]
+    if any(
+        w.dynamic or w.text.startswith("/dev/") or t.zone == "device"
+        for w, t in zip(operands, files, strict=True)
+    ):
+        return None
+    return files
 
 
 # Character devices whose writes destroy nothing: sound, terminals, the bit bucket.

@@ -234,6 +234,8 @@ def check_system(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     elif name == "systemctl":
         yield from _systemctl(words, texts)
     elif name in ("kill", "pkill", "killall", "killall5", "skill", "fuser"):
+        if name in ("pkill", "killall") and _never_stops(_signal(name, texts)):
+            return
         yield from _kill(name, texts, words)
         yield from _kill_by_name(view, name, texts)
     elif name in ("iptables", "ip6tables", "nft") and (
@@ -325,6 +327,11 @@ def _signal(name: str, texts: list[str]) -> str | None:
         if re.fullmatch(r"-(?:\d+|(?:SIG)?[A-Z][A-Z0-9+]*)", text):
             return text[1:]
     return None
+
+
+def _never_stops(signal: str | None) -> bool:
+    """Signal 0 only checks that a process exists (`pkill -0 node`); CONT resumes a stopped one."""
+    return signal is not None and signal.upper().removeprefix("SIG") in ("0", "CONT")
 
 
 def _uncatchable(signal: str | None) -> bool:
