@@ -41,6 +41,7 @@ from railguard.detect.shell._limits import (
     check_size,
 )
 from railguard.detect.shell._model import ShellFinding
+from railguard.detect.shell._plain import plain_words
 from railguard.detect.shell._repair import bash_heredoc_bodies, repair_syntax
 from railguard.detect.shell._rules_rc import startup_text_findings
 from railguard.detect.shell._spawn import (
@@ -248,6 +249,9 @@ class Walker:
         try:
             # the grammar may end a heredoc body early and still parse: bodies are cut where bash cuts them
             script = bash_heredoc_bodies(script)
+            plain = plain_words(script)
+            if plain is not None:  # one command of plain words: the same words without the parser
+                return self._plain_line(plain)
             tree = parse(script)
             if tree.root_node.has_error:
                 repaired = repair_syntax(script)
@@ -543,6 +547,30 @@ class Walker:
                 if self._words + len(words) > MAX_WORDS:
                     raise InputTooLarge("the words of the commands the command runs", self._words + len(words),
                                         MAX_WORDS)  # fmt: skip
+        return self._simple_command(words, redirects)
+
+    def _plain_line(self, texts: list[str]) -> list[Exec]:
+        """A script of plain words (see `_plain`), walked as `_walk` walks its tree: the program node,
+        then its one command node (a step and a level of nesting each), whose words are the texts."""
+        depth = self._nesting
+        try:
+            for _ in range(2):
+                self._steps += 1
+                if self._steps > MAX_WALK_STEPS:
+                    raise InputTooLarge("the syntax nodes walked (loops walk their body per value)", self._steps,
+                                        MAX_WALK_STEPS)  # fmt: skip
+                checkpoint("shell: walk")
+                self._nesting += 1
+                if self._nesting > MAX_NESTING:
+                    raise InputTooLarge("the shell command's nesting depth", self._nesting, MAX_NESTING)
+            if self._words + len(texts) > MAX_WORDS:  # `_command` stops at the first word past the cap
+                raise InputTooLarge("the words of the commands the command runs", MAX_WORDS + 1, MAX_WORDS)
+            # a comma marks a word for brace expansion, as the evaluator marks an unquoted one
+            return self._simple_command([Word(text, brace="," in text) for text in texts], [])
+        finally:
+            self._nesting = depth
+
+    def _simple_command(self, words: list[Word], redirects: list[Node]) -> list[Exec]:
         words = expand_words(words, self.env.get("IFS", ""))
         self._words += len(words)
         if self._words > MAX_WORDS:
