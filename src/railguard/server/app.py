@@ -81,7 +81,8 @@ class ServerSettings:
 
 # Net container allocations between young collections (CPython: 700). The hot path's own objects die
 # by reference count; what makes the count grow is the decisions waiting in the background writer's
-# queue (about ten containers each, a batch of up to 2,000 queued while the one before is written).
+# queue (two containers each, as rows: a backlog of up to 25,000 decisions; as the records they were,
+# eight or so, and a writer held up by the GIL queued over 7,000 of them).
 # Above that a steady stream of checks triggers no collection at all; at 10,000 one ran every ~0.2 s,
 # a pause of 5-7 ms that every request in flight waited out (benchmarks/bench_server_inproc.py).
 GC_YOUNG_THRESHOLD = 50_000
