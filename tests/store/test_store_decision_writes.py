@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from railguard.store import Store
+from railguard.store._decision_writes import decision_row
 
 
 def _record(decision_id: str, **extra: Any) -> dict[str, Any]:
@@ -70,3 +71,23 @@ def test_values_the_fast_encoder_refuses_are_stored_too(store: Store) -> None:
 def test_a_record_without_decision_id_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="decision_id"):
         store.write_decisions([{"verdict": "allow"}])
+
+
+def test_rows_made_ahead_store_as_their_records_do(store: Store) -> None:
+    """What a server's writer queues (`decision_row`, made in the submitting thread) is stored as the
+    record itself would be: same columns, same record, same numbering, a re-sent row skipped."""
+    by_record, by_row = uuid.uuid4().hex, uuid.uuid4().hex
+    reason = "rm -rf / — refusé"
+    store.write_decisions([_record(by_record, reason=reason), _record(by_record, verdict="allow")])
+    rows = [decision_row(_record(by_row, reason=reason)), decision_row(_record(by_row, verdict="allow"))]
+    assert store.write_decisions(rows) == 2
+    assert store.write_decisions(rows) == 0  # a batch retried after a failed write
+    assert store.write_decisions([rows[0], _record(by_row)]) == 1  # mixed in one batch
+
+    def comparable(event: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in event.items() if k not in ("decision_id", "event_id")}
+
+    expected = [comparable(e) for e in _events(store, by_record)]
+    got = [comparable(e) for e in _events(store, by_row)]
+    assert got[:2] == expected
+    assert [e["seq"] for e in got] == [1, 2, 3]

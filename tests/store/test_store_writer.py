@@ -85,3 +85,18 @@ def test_close_gives_up_on_a_dead_store_and_counts_the_rest_as_dropped(tmp_path:
         writer.submit_spans(agent_run("t1", tenant="acme"))
         writer.close(timeout=0.5)
         assert writer.stats()["dropped"] == 4 and writer.stats()["queued"] == 0
+
+
+def test_decision_rows_made_on_submit_are_written_as_records_are(store: Store) -> None:
+    """`rows_on_submit` (the server's writer): the same decisions stored, in order, counted the same."""
+    writer = BatchWriter(store, max_batch=7, flush_interval_s=0.05, rows_on_submit=True)
+    for i in range(20):
+        assert writer.submit_decisions([{"decision_id": f"rows-{i}", "tool": "shell", "verdict": "allow",
+                                         "context": {"tenant": "rows"}}])  # fmt: skip
+    writer.flush(timeout=60)
+    stats = writer.stats()
+    writer.close()
+    assert stats["written"] == 20 and stats["dropped"] == 0 and stats["errors"] == 0
+    stored = store.list_decisions(tenant="rows", limit=100)
+    assert sorted(r["decision_id"] for r in stored) == sorted(f"rows-{i}" for i in range(20))
+    assert all(r["seq"] == 1 and r["verdict"] == "allow" for r in stored)

@@ -4,6 +4,7 @@ Every route but /healthz and /readyz needs a key (see _auth.py), /docs and /open
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -63,9 +64,9 @@ class ServerSettings:
     revision_refresh_s: float = 0.5
     otlp: otlp.OtlpSettings = field(default_factory=otlp.OtlpSettings)
     heartbeat: HeartbeatSchedule | None = None  # diagnosis + heartbeat on a schedule (one replica per slot)
-    # Freeze what start-up loaded out of the garbage collector's reach and collect the young
-    # generation less often (see the lifespan): for a server process (`railguard serve` sets it), not
-    # for an app embedded in a bigger process, e.g. tests.
+    # Freeze what start-up loaded out of the garbage collector's reach, collect the young generation
+    # less often and shorten the GIL's switch interval (see the lifespan): for a server process
+    # (`railguard serve` sets it), not for an app embedded in a bigger process, e.g. tests.
     freeze_gc: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # every route but OTLP ingest (413 above it)
 
@@ -80,10 +81,17 @@ class ServerSettings:
 
 # Net container allocations between young collections (CPython: 700). The hot path's own objects die
 # by reference count; what makes the count grow is the decisions waiting in the background writer's
-# queue (about ten containers each, a batch of up to 2,000 queued while the one before is written).
+# queue (two containers each, as rows: a backlog of up to 25,000 decisions; as the records they were,
+# eight or so, and a writer held up by the GIL queued over 7,000 of them).
 # Above that a steady stream of checks triggers no collection at all; at 10,000 one ran every ~0.2 s,
 # a pause of 5-7 ms that every request in flight waited out (benchmarks/bench_server_inproc.py).
 GC_YOUNG_THRESHOLD = 50_000
+
+# How long a thread holding the GIL keeps it from one that waits (CPython: 5 ms). The event loop
+# releases the GIL at every poll; when the store writer's thread takes it meanwhile, the loop waited
+# out the whole interval before serving again: 5 ms stalls while a batch was written, the guard API's
+# p99. At 0.5 ms the loop waits at most that; the writer still gets its turns, in smaller slices.
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def _freeze_gc() -> None:
@@ -137,7 +145,7 @@ def create_app(
     engines = TenantEngines(
         the_store, default_policy=config.default_policy(), refresh_s=config.revision_refresh_s
     )
-    writer = BatchWriter(the_store)
+    writer = BatchWriter(the_store, rows_on_submit=True)
     service = GuardService(engines, writer, threads=config.guard_threads)
     scheduler = HeartbeatScheduler(the_store, config.heartbeat) if config.heartbeat else None
 
@@ -157,6 +165,7 @@ def create_app(
             # The hot path makes almost no cyclic garbage (its objects die by reference count), so
             # young collections only walk in-flight requests' objects: far fewer of them.
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         try:
             yield
         finally:

@@ -26,12 +26,17 @@ _COLUMNS = (
     "would_verdict", "mode", "severity", "rules", "policy_revision", "trace_id", "span_id", "record",
 )  # fmt: skip
 _SEQ = _COLUMNS.index("seq")
+
+# A record as its insert's parameters (`decision_row`): what a writer queues to hold no nested
+# containers (one list for the garbage collector to track, not a dozen) and encode nothing later.
+DecisionRow = list[Any]
 _KEY_CHUNK = 400  # bound parameters per lookup, well under SQLite's limit
 
 
-def insert_decision_events(tx: DriverTx, records: Iterable[Mapping[str, Any]]) -> int:
-    """Append decision events in `tx`; returns how many were new."""
-    rows = {row[0]: row for row in map(_row, records)}  # a repeat in one batch counts once
+def insert_decision_events(tx: DriverTx, records: Iterable[Mapping[str, Any] | DecisionRow]) -> int:
+    """Append decision events (records, or rows made by `decision_row`) in `tx`; returns how many
+    were new."""
+    rows = {row[0]: row for row in map(_as_row, records)}  # a repeat in one batch counts once
     if not rows:
         return 0
     stored = _existing_event_ids(tx, sorted(rows))
@@ -78,7 +83,12 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
     return (values[i : i + _KEY_CHUNK] for i in range(0, len(values), _KEY_CHUNK))
 
 
-def _row(record: Mapping[str, Any]) -> list[Any]:
+def _as_row(record: Mapping[str, Any] | DecisionRow) -> DecisionRow:
+    return record if type(record) is list else decision_row(record)  # type: ignore[arg-type]
+
+
+def decision_row(record: Mapping[str, Any]) -> DecisionRow:
+    """A DecisionV1 record as its row's values (`seq` is numbered at insert)."""
     decision_id = record.get("decision_id")
     if not decision_id:
         raise ValueError("a decision record needs a 'decision_id' (see Decision.to_record())")

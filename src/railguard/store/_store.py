@@ -26,7 +26,7 @@ from railguard.store._connect import (
     scrub,
     write_transaction,
 )
-from railguard.store._decision_writes import insert_decision_events
+from railguard.store._decision_writes import DecisionRow, insert_decision_events
 from railguard.store._migrations import run_migrations
 from railguard.store._rows import RunSummary, SpanRow
 
@@ -166,9 +166,10 @@ class Store:
         except UnstorableData:
             return None
 
-    def write_decisions(self, records: Sequence[Mapping[str, Any]]) -> int:
-        """Append decision events (DecisionV1 records, see railguard.trace.DecisionLog) in one
-        transaction; never overwrites. Returns how many were new (a stored `event_id` is skipped)."""
+    def write_decisions(self, records: Sequence[Mapping[str, Any] | DecisionRow]) -> int:
+        """Append decision events (DecisionV1 records, see railguard.trace.DecisionLog, or their
+        `decision_row`s) in one transaction; never overwrites. Returns how many were new (a stored
+        `event_id` is skipped)."""
         if not records:
             return 0
         detail = ""

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from railguard._background import BackgroundBatches
+from railguard.store._decision_writes import decision_row
 from railguard.store._rows import SpanRow
 from railguard.store._store import Store
 
@@ -27,8 +28,15 @@ class BatchWriter:
         max_queue: int = 100_000,
         max_batch: int = 2000,
         flush_interval_s: float = 0.2,
+        rows_on_submit: bool = False,
     ) -> None:
+        """`rows_on_submit`: turn decision records into their rows (`decision_row`: the JSON encoded)
+        in the submitting thread. A server queueing thousands of decisions a second wants it: its
+        queue then holds one flat list per decision instead of nested dicts and lists, which had made
+        the garbage collector's young generation fill up and each collection pause every request in
+        flight for 10-40 ms; and the writer thread does less while holding the GIL."""
         self._store = store
+        self.rows_on_submit = rows_on_submit
         # One thread, one queue of tagged rows: a batch is written as its spans, then its decisions.
         # A failed batch is retried whole, which is safe: stored span ids and decision event ids are
         # skipped.
@@ -51,6 +59,8 @@ class BatchWriter:
         """Queue DecisionV1 records; False when they were dropped. Each gets its `event_id` now (if
         it has none), so a batch retried after a failed write is not stored twice."""
         stamped = [r if r.get("event_id") else {**r, "event_id": uuid.uuid4().hex} for r in records]
+        if self.rows_on_submit:
+            return self._queue.put_many([(_DECISION, decision_row(record)) for record in stamped])
         return self._queue.put_many([(_DECISION, record) for record in stamped])
 
     def flush(self, timeout: float | None = None) -> None:
