@@ -4,10 +4,10 @@
 
 Accuracy: the generated labelled set (benchmarks/data/secrets_labelled.jsonl, regenerate with
 `.venv/bin/python -m benchmarks.data.secrets_gen`) and the Presidio synthetic PII set; a prediction
-counts when its kind matches and its span overlaps the label. The three red-team sets
-(benchmarks/data/secrets_redteam*.py) were written apart from the rules; sets 2 and 3 record the rules'
+counts when its kind matches and its span overlaps the label. The four red-team sets
+(benchmarks/data/secrets_redteam*.py) were written apart from the rules; sets 2 to 4 record the rules'
 score before they were changed for them (held out) next to the live one (`--held-out-only` prints just
-those two sections, writing nothing). Throughput: realistic mixed text
+those sections, writing nothing). Throughput: realistic mixed text
 (shell commands, emails, code and tracebacks from the shared data, PII sentences, JSON tool output,
 a few secrets) in 1 KB and 100 KB pieces; detect-secrets scans the same lines with its default
 plugins. The shared data is read in place, never copied.
@@ -40,6 +40,7 @@ LABELLED = ROOT / "data" / "secrets_labelled.jsonl"
 REDTEAM = ROOT / "data" / "secrets_redteam.jsonl"
 REDTEAM2 = ROOT / "data" / "secrets_redteam2.jsonl"
 REDTEAM3 = ROOT / "data" / "secrets_redteam3.jsonl"
+REDTEAM4 = ROOT / "data" / "secrets_redteam4.jsonl"
 RESULTS = ROOT / "results" / "secrets.md"
 PRESIDIO_TYPES = {
     "EMAIL_ADDRESS": "email",
@@ -362,11 +363,18 @@ REDTEAM3_BEFORE_NOISY: dict[str, int] = {
     "token_like_ids": 0,
 }
 
+# Red-team set 4 scored on the rules at the set's own commit, before they were read or changed for it:
+# the same three measures as for sets 2 and 3 (filled in by `--redteam4-before`).
+REDTEAM4_BEFORE_COMMIT = ""
+REDTEAM4_BEFORE: dict[str, int] = {}
+REDTEAM4_BEFORE_STRAY = 0
+REDTEAM4_BEFORE_NOISY: dict[str, int] = {}
+
 
 def heldout_scores(
     path: Path = REDTEAM2,
 ) -> tuple[Counter[str], Counter[str], int, int, Counter[str], Counter[str]]:
-    """Kind-agnostic scores on a held-out red-team set (2 or 3; their kinds are their own words, so a
+    """Kind-agnostic scores on a held-out red-team set (2, 3 or 4; their kinds are their own words, so a
     label counts as found when any finding overlaps it, i.e. the value would be redacted). Returns
     per-family labelled and redacted counts, secret findings overlapping a label and overlapping none
     (precision), and per negative family texts and texts with any finding."""
@@ -459,6 +467,18 @@ def redteam3() -> list[str]:
         REDTEAM3_BEFORE,
         REDTEAM3_BEFORE_STRAY,
         REDTEAM3_BEFORE_NOISY,
+        "Its rules were then generalised by class against the set's misses, so AFTER is not held out.",
+    )
+
+
+def redteam4() -> list[str]:
+    return _heldout_section(
+        4,
+        REDTEAM4,
+        REDTEAM4_BEFORE_COMMIT,
+        REDTEAM4_BEFORE,
+        REDTEAM4_BEFORE_STRAY,
+        REDTEAM4_BEFORE_NOISY,
         "Its rules were then generalised by class against the set's misses, so AFTER is not held out.",
     )
 
@@ -617,7 +637,11 @@ def throughput() -> list[str]:
 
 
 def main() -> None:
-    held_out = {"--redteam2-before": (2, REDTEAM2), "--redteam3-before": (3, REDTEAM3)}
+    held_out = {
+        "--redteam2-before": (2, REDTEAM2),
+        "--redteam3-before": (3, REDTEAM3),
+        "--redteam4-before": (4, REDTEAM4),
+    }
     if len(sys.argv) == 2 and sys.argv[1] in held_out:
         # Print the constants to record as REDTEAMn_BEFORE* (run on the rules before changing them).
         number, path = held_out[sys.argv[1]]
@@ -627,8 +651,8 @@ def main() -> None:
         print(f"REDTEAM{number}_BEFORE_NOISY = {dict(sorted(noisy.items()))}")
         return
     if len(sys.argv) == 2 and sys.argv[1] == "--held-out-only":
-        # The two held-out sections printed, nothing written (quick to rerun while changing rules).
-        print("\n".join([*redteam2(), "", *redteam3()]))
+        # The held-out sections printed, nothing written (quick to rerun while changing rules).
+        print("\n".join([*redteam2(), "", *redteam3(), "", *redteam4()]))
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--redteam-only":
         # Accuracy on the red-team set alone, e.g. to record a baseline before changing rules.
@@ -646,6 +670,8 @@ def main() -> None:
         *redteam2(),
         "",
         *redteam3(),
+        "",
+        *redteam4(),
         "",
         *presidio(),
         "",
