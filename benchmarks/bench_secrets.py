@@ -597,6 +597,11 @@ def redteam4() -> list[str]:
     )
 
 
+# Presidio types our kinds cover only in part (addresses and dates after a label): a finding of the kind on
+# such a label is right but unscored (the type's other labels are no misses of ours), not a false positive.
+PRESIDIO_PARTIAL = {"STREET_ADDRESS": "postal_address", "DATE_TIME": "date_of_birth"}
+
+
 def presidio() -> list[str]:
     rows = json.loads((SHARED_DATA / "pii" / "presidio_synth_dataset_v2.json").read_text())
     cases = [
@@ -610,7 +615,26 @@ def presidio() -> list[str]:
         )
         for r in rows
     ]
-    counts = _score(cases, lambda text: find_sensitive(text, PII_KINDS))
+    partial = {
+        r["full_text"]: [
+            (PRESIDIO_PARTIAL[s["entity_type"]], s["start_position"], s["end_position"])
+            for s in r["spans"]
+            if s["entity_type"] in PRESIDIO_PARTIAL
+        ]
+        for r in rows
+    }
+    unscored: Counter[str] = Counter()
+
+    def detect(text: str) -> list[Finding]:
+        kept = []
+        for f in find_sensitive(text, PII_KINDS):
+            if any(f.kind == k and f.start < e and s < f.end for k, s, e in partial[text]):
+                unscored[f.kind] += 1
+            else:
+                kept.append(f)
+        return kept
+
+    counts = _score(cases, detect)
     by_kind = {v: k for k, v in PRESIDIO_TYPES.items()}
     return [
         f"### Presidio synthetic PII set ({len(rows)} sentences; every other label type, e.g. PERSON or "
@@ -621,6 +645,11 @@ def presidio() -> list[str]:
         "Misses are bare 10-digit phone numbers (not matched on purpose: they look like ids and epoch "
         "timestamps) and 8-digit local numbers. Some phone heuristics (dates followed by times, house numbers) "
         "were written after reading this set's errors, so the phone row is not a held-out estimate.",
+        "",
+        "Found on the set's partly covered types and left unscored (right, but the type's other labels are "
+        "no misses of ours): "
+        + ", ".join(f"{kind} on {t} {unscored[kind]}" for t, kind in PRESIDIO_PARTIAL.items())
+        + ".",
     ]
 
 
