@@ -54,6 +54,7 @@ SECRETS = [
     ('{{"name": "Authorization", "value": "Bearer {v}"}}', KEY),
     ('{{"key": "webhookSecret", "value": "{v}", "type": "secret"}}', KEY),
     ('{{"domain": ".shop.example", "name": "session_id", "path": "/", "value": "{v}"}}', KEY),
+    ('{{"name": "Cookie", "value": "theme=dark; sessionid={v}; lang=en"}}', KEY),
     (".shop.example\tTRUE\t/\tTRUE\t1893456000\tremember_token\t{v}", KEY),
     ("headers=map[X-Api-Key:[{v}]]", KEY),
     ("pg.internal.example:5432:*:report:{v}", PASSWORD),
@@ -116,6 +117,8 @@ PII = [
     ("bank_account", "Account No. {v}", "003317790412"),
     ("email", "mail me: {v}", "li.wei [at] mailbox [dot] org"),
     ("email", "reach {v} anytime", "kofi at inbox dot net"),
+    ("email", "contact: {v}", "ama (dot) owusu (at) inbox (dot) com"),
+    ("date_of_birth", "Date of Birth - {v}", "12 March 1981"),
 ]
 
 
@@ -151,6 +154,7 @@ LOOK_ALIKES = [
     "routing number 285854991",
     "IP address: 10.20.30.40",
     "look at the logs dot txt file",
+    "he looked at me dot dot dot",
 ]
 
 

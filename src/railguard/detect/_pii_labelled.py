@@ -193,6 +193,45 @@ _AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+(?:at|AT)\s+|@)"
 _DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+(?:dot|DOT)\s+)"
 
 
+# Words before a spelled-out " at " in prose, never a mailbox name.
+_PROSE_WORDS = frozenset(
+    {
+        "i",
+        "you",
+        "we",
+        "he",
+        "she",
+        "it",
+        "they",
+        "me",
+        "us",
+        "him",
+        "her",
+        "them",
+        "look",
+        "looked",
+        "meet",
+        "see",
+    }
+    | {
+        "be",
+        "is",
+        "was",
+        "are",
+        "were",
+        "arrive",
+        "arrived",
+        "stay",
+        "stayed",
+        "and",
+        "or",
+        "the",
+        "this",
+        "that",
+    }
+)
+
+
 def obfuscated_email(text: str, start: int, end: int) -> Span | None:
     """`name at domain dot tld`: both spelled-out separators, or a bracketed `at`; a known-looking tld."""
     value = text[start:end]
@@ -200,7 +239,10 @@ def obfuscated_email(text: str, start: int, end: int) -> Span | None:
     spelled_dot = re.search(_DOT, value) is not None
     if not (bracketed or spelled_dot) or not _unglued(text, start, end):
         return None
-    tld = re.split(r"\.|" + _DOT, value)[-1].strip()
+    parts = [p.strip().lower() for p in re.split(r"\.|" + _DOT + "|" + _AT, value)]
+    if parts[0] in _PROSE_WORDS or any(p in ("at", "dot") for p in parts[1:]):
+        return None  # prose: "looked at me dot dot dot"
+    tld = parts[-1]
     return (start, end) if tld.isalpha() and 2 <= len(tld) <= 12 else None
 
 
@@ -221,7 +263,7 @@ _DATE = (
 )
 # Any `...address:` label (home, shipping, billing...): the validator tells a street from an IP or e-mail.
 _ADDRESS_LABEL = r"(?i:address)"
-_LABEL_GAP = r"[\"']?\s*(?:[:=#]|no\.?|number)?\s*[\"']?\s*"
+_LABEL_GAP = r"[\"']?\s*(?:[:=#\-]|no\.?|number)?\s*[\"']?\s*"
 
 
 def _rule(kind: str, pattern: str, validate: Callable[[str, int, int], Span | None], hint: str) -> Rule:
@@ -291,7 +333,11 @@ LABELLED_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "email",
-        r"([A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}" + _AT + r"[A-Za-z0-9][A-Za-z0-9\-]{0,62}"
+        r"([A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}(?:"
+        + _DOT
+        + r"[A-Za-z0-9._%+\-]{1,63}){0,3}"
+        + _AT
+        + r"[A-Za-z0-9][A-Za-z0-9\-]{0,62}"
         r"(?:(?:" + _DOT + r"|\.)[A-Za-z0-9\-]{1,63}){1,4})",
         obfuscated_email,
         0.8,

@@ -38,6 +38,13 @@ RECORD_RULES: tuple[Rule, ...] = (
         _KEY_LIKE,
         hint=r"(?i)[\"'](?:value|outputvalue|parametervalue|secret)[\"']\s*:\s*[\"']",
     ),
+    # A recorded `Cookie` header: the session-like cookie inside it.
+    _rule(
+        r"(?i)[\"'](?:name|key|header)[\"']\s*:\s*[\"'](?:set-)?cookie[\"'][^{}]{0,120}?[\"']value[\"']\s*:\s*[\"']"
+        r"[^\"'\n]{0,300}?\b[a-z0-9_\-.]{0,30}(?:sess|sid|token|auth|jwt)[a-z0-9_\-.]{0,30}=([^;\s\"']{16,400})",
+        _COOKIE_LIKE,
+        hint=r"(?i)[\"'](?:name|key|header)[\"']\s*:\s*[\"'](?:set-)?cookie[\"']",
+    ),
     _rule(
         r"(?m)^(?:#HttpOnly_)?\.?[A-Za-z0-9.\-]{1,253}\t(?:TRUE|FALSE)\t[^\t\n]{1,200}\t(?:TRUE|FALSE)\t\d{1,12}\t"
         r"[^\t\n]{1,200}\t([^\t\s]{16,400})",
