@@ -38,10 +38,19 @@ _KEY_HEADS = (
 _ANY_HEAD = "(?:" + "|".join(_KEY_HEADS) + ")"
 
 
-def _token(pattern: str, prefix_len: int, hint: str) -> Rule:
-    return Rule(
-        "api_token", "(" + pattern + ")", vendor_bounded(prefix_len), 0.9, _API_TOKEN_PRIORITY, hint=hint
-    )
+# Vendor token formats, one stage-1 pattern for all: (full pattern, stage-1 superset).
+_TOKENS = (
+    (r"ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{20,400}={0,2}", r"ABSKQmVkcm9ja0FQSUtleS"),  # AWS Bedrock
+    (r"sha256~[" + _URLSAFE + r"]{43}", r"sha256~[A-Za-z0-9_\-]{8}"),  # OpenShift OAuth
+    (r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk", r"_[A-Za-z0-9]{29}_mmk"),  # MaxMind licence key
+    (r"rzp_live_[A-Za-z0-9]{14}", r"rzp_live_[A-Za-z0-9]{8}"),  # Razorpay
+    (r"sm_(?:pat|aat|sat)_[A-Za-z0-9]{16}", r"sm_(?:pat|aat|sat)_[A-Za-z0-9]{8}"),  # SettleMint
+    (  # Infisical service token
+        r"st\.[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\.[a-f0-9]{32}\.[a-f0-9]{32}",
+        r"st\.[a-f0-9]{8}-[a-f0-9]{4}-",
+    ),
+    (r"bb_live_[" + _URLSAFE + r"]{20,60}", r"bb_live_[A-Za-z0-9_\-]{8}"),  # Browserbase
+)
 
 
 CONTAINER_RULES: tuple[Rule, ...] = (
@@ -62,15 +71,13 @@ CONTAINER_RULES: tuple[Rule, ...] = (
         100,
         hint=r"untrusted comment:[^\n]*secret key\r?\n",
     ),
-    _token(r"ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{20,400}={0,2}", 22, r"ABSKQmVkcm9ja0FQSUtleS"),
-    _token(r"sha256~[" + _URLSAFE + r"]{43}", 7, r"sha256~[A-Za-z0-9_\-]{8}"),
-    _token(r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk", 0, r"_[A-Za-z0-9]{29}_mmk"),
-    _token(r"rzp_live_[A-Za-z0-9]{14}", 9, r"rzp_live_[A-Za-z0-9]{8}"),
-    _token(r"sm_(?:pat|aat|sat)_[A-Za-z0-9]{16}", 7, r"sm_(?:pat|aat|sat)_[A-Za-z0-9]{8}"),
-    _token(
-        r"st\.[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\.[a-f0-9]{32}\.[a-f0-9]{32}",
-        3,
-        r"st\.[a-f0-9]{8}-[a-f0-9]{4}-",
+    # Placeholders are judged on the whole token (the prefixes hold no marker word).
+    Rule(
+        "api_token",
+        "((?:" + "|".join(full for full, _ in _TOKENS) + "))",
+        vendor_bounded(0),
+        0.9,
+        _API_TOKEN_PRIORITY,
+        hint="(?:" + "|".join(hint for _, hint in _TOKENS) + ")",
     ),
-    _token(r"bb_live_[" + _URLSAFE + r"]{20,60}", 8, r"bb_live_[A-Za-z0-9_\-]{8}"),
 )
