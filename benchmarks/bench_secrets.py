@@ -4,10 +4,10 @@
 
 Accuracy: the generated labelled set (benchmarks/data/secrets_labelled.jsonl, regenerate with
 `.venv/bin/python -m benchmarks.data.secrets_gen`) and the Presidio synthetic PII set; a prediction
-counts when its kind matches and its span overlaps the label. The three red-team sets
-(benchmarks/data/secrets_redteam*.py) were written apart from the rules; sets 2 and 3 record the rules'
+counts when its kind matches and its span overlaps the label. The four red-team sets
+(benchmarks/data/secrets_redteam*.py) were written apart from the rules; sets 2 to 4 record the rules'
 score before they were changed for them (held out) next to the live one (`--held-out-only` prints just
-those two sections, writing nothing). Throughput: realistic mixed text
+those sections, writing nothing). Throughput: realistic mixed text
 (shell commands, emails, code and tracebacks from the shared data, PII sentences, JSON tool output,
 a few secrets) in 1 KB and 100 KB pieces; detect-secrets scans the same lines with its default
 plugins. The shared data is read in place, never copied.
@@ -40,6 +40,7 @@ LABELLED = ROOT / "data" / "secrets_labelled.jsonl"
 REDTEAM = ROOT / "data" / "secrets_redteam.jsonl"
 REDTEAM2 = ROOT / "data" / "secrets_redteam2.jsonl"
 REDTEAM3 = ROOT / "data" / "secrets_redteam3.jsonl"
+REDTEAM4 = ROOT / "data" / "secrets_redteam4.jsonl"
 RESULTS = ROOT / "results" / "secrets.md"
 PRESIDIO_TYPES = {
     "EMAIL_ADDRESS": "email",
@@ -362,11 +363,132 @@ REDTEAM3_BEFORE_NOISY: dict[str, int] = {
     "token_like_ids": 0,
 }
 
+# Red-team set 4 scored on the rules at the set's own commit, before they were read or changed for it:
+# the same three measures as for sets 2 and 3 (printed by `--redteam4-before` at that commit).
+REDTEAM4_BEFORE_COMMIT = "f08a002"
+REDTEAM4_BEFORE: dict[str, int] = {
+    "adafruit_io": 8,
+    "amqps_url": 8,
+    "arm_parameters": 8,
+    "au_medicare": 0,
+    "au_tfn": 8,
+    "aws_configure_set": 8,
+    "bedrock_api_key": 1,
+    "bicep_param": 6,
+    "br_cpf": 8,
+    "browserbase": 6,
+    "bruno_file": 8,
+    "cfn_outputs": 0,
+    "clojars": 8,
+    "concat_split": 7,
+    "cookie_json_export": 0,
+    "cookies_txt": 1,
+    "csharp_const": 8,
+    "curl_oauth2_bearer": 2,
+    "de_kvnr": 0,
+    "dob_labelled": 0,
+    "email_obfuscated": 0,
+    "es_nif_nie": 8,
+    "form_urlencoded_body": 8,
+    "fr_nir": 0,
+    "gh_secret_set": 0,
+    "go_const": 8,
+    "go_header_map": 3,
+    "gocardless": 8,
+    "har_cookies": 8,
+    "har_headers": 7,
+    "helm_set_arg": 8,
+    "httpie_auth": 0,
+    "in_aadhaar": 7,
+    "in_pan": 0,
+    "infisical": 0,
+    "insomnia_export": 8,
+    "ipv4_labelled": 8,
+    "ipynb_output": 8,
+    "ipynb_source": 0,
+    "it_codice_fiscale": 8,
+    "java_exception_jdbc": 8,
+    "java_final": 8,
+    "jdbc_sqlserver": 8,
+    "jina": 8,
+    "jks_b64": 0,
+    "jp_my_number": 6,
+    "json_unicode_escaped": 8,
+    "keytab_b64": 0,
+    "kotlin_const": 6,
+    "kr_rrn": 2,
+    "kubeconfig_client_key": 8,
+    "kubeconfig_token": 8,
+    "kubectl_from_literal": 8,
+    "logged_header_dict": 8,
+    "maxmind": 1,
+    "mercury": 8,
+    "minisign_secret": 0,
+    "mongodb_srv_options": 8,
+    "ms_refresh_token": 8,
+    "nl_bsn": 8,
+    "npm_config_set": 0,
+    "oauth_token_response": 16,
+    "odbc_dsn": 6,
+    "openshift": 0,
+    "openssl_pass_arg": 2,
+    "oracle_ezconnect": 8,
+    "pem_base64": 8,
+    "pgpass": 0,
+    "phone_local_formats": 8,
+    "php_define": 8,
+    "pkcs12_b64": 0,
+    "postal_address_labelled": 0,
+    "postman_env_values": 0,
+    "quoted_printable": 8,
+    "razorpay": 0,
+    "rclone_conf": 8,
+    "rediss_url": 8,
+    "resend": 8,
+    "rootly": 8,
+    "ruby_const": 8,
+    "rust_const": 0,
+    "se_personnummer": 3,
+    "settlemint": 0,
+    "signify_secret": 0,
+    "slack_app_token": 8,
+    "smtp_url": 8,
+    "sqlalchemy_driver_url": 8,
+    "sshpass_cli": 0,
+    "stytch": 8,
+    "swift_let": 7,
+    "tfstate_attributes": 8,
+    "tor_hs_secret": 5,
+    "traceback_dsn": 8,
+    "uk_driving_licence": 0,
+    "us_bank_account": 0,
+    "us_itin": 0,
+    "us_mbi": 0,
+    "vault_kv_put": 8,
+    "wget_auth": 8,
+    "yaml_block_scalar": 0,
+}
+REDTEAM4_BEFORE_STRAY = 20
+REDTEAM4_BEFORE_NOISY: dict[str, int] = {
+    "base64_media": 0,
+    "code_identifiers": 3,
+    "digests_v4": 4,
+    "encrypted_blobs_v4": 5,
+    "numbers_v4": 3,
+    "object_keys": 0,
+    "placeholders_v4": 0,
+    "prose_v4": 0,
+    "references_v4": 8,
+    "ssh_certs_public": 1,
+    "test_fixtures_v4": 0,
+    "trace_ids": 0,
+}
+
 
 def heldout_scores(
     path: Path = REDTEAM2,
 ) -> tuple[Counter[str], Counter[str], int, int, Counter[str], Counter[str]]:
-    """Kind-agnostic scores on a held-out red-team set (2 or 3; their kinds are their own words, so a
+    """Kind-agnostic scores on a held-out red-team set (2, 3 or 4; their kinds are their own words, so a
     label counts as found when any finding overlaps it, i.e. the value would be redacted). Returns
     per-family labelled and redacted counts, secret findings overlapping a label and overlapping none
     (precision), and per negative family texts and texts with any finding."""
@@ -463,6 +585,23 @@ def redteam3() -> list[str]:
     )
 
 
+def redteam4() -> list[str]:
+    return _heldout_section(
+        4,
+        REDTEAM4,
+        REDTEAM4_BEFORE_COMMIT,
+        REDTEAM4_BEFORE,
+        REDTEAM4_BEFORE_STRAY,
+        REDTEAM4_BEFORE_NOISY,
+        "Its rules were then generalised by class against the set's misses, so AFTER is not held out.",
+    )
+
+
+# Presidio types our kinds cover only in part (addresses and dates after a label): a finding of the kind on
+# such a label is right but unscored (the type's other labels are no misses of ours), not a false positive.
+PRESIDIO_PARTIAL = {"STREET_ADDRESS": "postal_address", "DATE_TIME": "date_of_birth"}
+
+
 def presidio() -> list[str]:
     rows = json.loads((SHARED_DATA / "pii" / "presidio_synth_dataset_v2.json").read_text())
     cases = [
@@ -476,7 +615,26 @@ def presidio() -> list[str]:
         )
         for r in rows
     ]
-    counts = _score(cases, lambda text: find_sensitive(text, PII_KINDS))
+    partial = {
+        r["full_text"]: [
+            (PRESIDIO_PARTIAL[s["entity_type"]], s["start_position"], s["end_position"])
+            for s in r["spans"]
+            if s["entity_type"] in PRESIDIO_PARTIAL
+        ]
+        for r in rows
+    }
+    unscored: Counter[str] = Counter()
+
+    def detect(text: str) -> list[Finding]:
+        kept = []
+        for f in find_sensitive(text, PII_KINDS):
+            if any(f.kind == k and f.start < e and s < f.end for k, s, e in partial[text]):
+                unscored[f.kind] += 1
+            else:
+                kept.append(f)
+        return kept
+
+    counts = _score(cases, detect)
     by_kind = {v: k for k, v in PRESIDIO_TYPES.items()}
     return [
         f"### Presidio synthetic PII set ({len(rows)} sentences; every other label type, e.g. PERSON or "
@@ -487,6 +645,11 @@ def presidio() -> list[str]:
         "Misses are bare 10-digit phone numbers (not matched on purpose: they look like ids and epoch "
         "timestamps) and 8-digit local numbers. Some phone heuristics (dates followed by times, house numbers) "
         "were written after reading this set's errors, so the phone row is not a held-out estimate.",
+        "",
+        "Found on the set's partly covered types and left unscored (right, but the type's other labels are "
+        "no misses of ours): "
+        + ", ".join(f"{kind} on {t} {unscored[kind]}" for t, kind in PRESIDIO_PARTIAL.items())
+        + ".",
     ]
 
 
@@ -617,7 +780,11 @@ def throughput() -> list[str]:
 
 
 def main() -> None:
-    held_out = {"--redteam2-before": (2, REDTEAM2), "--redteam3-before": (3, REDTEAM3)}
+    held_out = {
+        "--redteam2-before": (2, REDTEAM2),
+        "--redteam3-before": (3, REDTEAM3),
+        "--redteam4-before": (4, REDTEAM4),
+    }
     if len(sys.argv) == 2 and sys.argv[1] in held_out:
         # Print the constants to record as REDTEAMn_BEFORE* (run on the rules before changing them).
         number, path = held_out[sys.argv[1]]
@@ -627,8 +794,8 @@ def main() -> None:
         print(f"REDTEAM{number}_BEFORE_NOISY = {dict(sorted(noisy.items()))}")
         return
     if len(sys.argv) == 2 and sys.argv[1] == "--held-out-only":
-        # The two held-out sections printed, nothing written (quick to rerun while changing rules).
-        print("\n".join([*redteam2(), "", *redteam3()]))
+        # The held-out sections printed, nothing written (quick to rerun while changing rules).
+        print("\n".join([*redteam2(), "", *redteam3(), "", *redteam4()]))
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--redteam-only":
         # Accuracy on the red-team set alone, e.g. to record a baseline before changing rules.
@@ -646,6 +813,8 @@ def main() -> None:
         *redteam2(),
         "",
         *redteam3(),
+        "",
+        *redteam4(),
         "",
         *presidio(),
         "",

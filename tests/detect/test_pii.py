@@ -30,6 +30,12 @@ POSITIVES = [
     ("national_id", "DNI 48213795E on file", "48213795E"),
     ("national_id", "CPF: 314.789.328-64.", "314.789.328-64"),
     ("national_id", "PESEL 66060739405 verified", "66060739405"),
+    ("tax_id", "ITIN 948-82-3278 on file", "948-82-3278"),
+    ("health_id", "Medicare card 5R33-R75-QA18", "5R33-R75-QA18"),
+    ("driver_licence", "licence PATEL510024NJ9LR", "PATEL510024NJ9LR"),
+    ("date_of_birth", "DOB: 1978-11-03", "1978-11-03"),
+    ("postal_address", "Home address: 7 Quarry Lane, Bath BA1 2QH", "7 Quarry Lane, Bath BA1 2QH"),
+    ("bank_account", "routing number 285854990", "285854990"),
 ]
 
 

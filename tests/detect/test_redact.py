@@ -105,7 +105,14 @@ def test_kind_sets_are_disjoint_and_complete() -> None:
     assert not SECRET_KINDS & PII_KINDS
     assert SECRET_KINDS | PII_KINDS == ALL_KINDS
     assert {"github_token", "connection_string", "generic_secret"} <= SECRET_KINDS
-    assert {"email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "national_id"} == PII_KINDS
+    assert {"email", "phone", "credit_card", "iban", "us_ssn", "ip_address", "national_id"} | {
+        "tax_id",
+        "health_id",
+        "driver_licence",
+        "date_of_birth",
+        "postal_address",
+        "bank_account",
+    } == PII_KINDS
 
 
 _FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -33,6 +33,12 @@ PII_SAMPLES: dict[str, tuple[str, str]] = {
     "us_ssn": ("460-89-9847", "SSN {v} on file"),
     "national_id": ("48213795E", "DNI {v} on file"),
     "ip_address": ("192.168.10.24", "connect to {v}:8080"),
+    "tax_id": ("948-82-3278", "ITIN {v} on file"),
+    "health_id": ("5R33-R75-QA18", "Medicare card {v}"),
+    "driver_licence": ("PATEL510024NJ9LR", "licence {v} expires 2031"),
+    "date_of_birth": ("03/11/1978", "Date of birth: {v}"),
+    "postal_address": ("42 Larch Avenue, Denver, CO 80203", "Billing address: {v}\n"),
+    "bank_account": ("285854990", "ABA routing number {v}"),
 }
 
 

@@ -9,6 +9,7 @@ import ipaddress
 import re
 
 from railguard.detect._pii_ids import ID_RULES, luhn_valid
+from railguard.detect._pii_labelled import LABELLED_RULES
 from railguard.detect.secrets._scanner import Rule, Scanner, resolve_overlaps
 from railguard.model import Finding
 
@@ -180,8 +181,8 @@ def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
         address = ipaddress.ip_address(candidate)
     except ValueError:
         return None
-    if address.version == 4 and _network_block(text, end, address):
-        return None
+    if address.version == 4 and (address.is_unspecified or _network_block(text, end, address)):
+        return None  # 0.0.0.0 is "every interface", no one's address
     if address.version == 6:
         if _HEX_COLON_RUN.match(text, end) or _HEX_COLON_RUN_LEFT.search(text[max(0, start - 3) : start]):
             return None  # a longer colon-separated hex run: a key fingerprint, not an address
@@ -196,6 +197,7 @@ def _ip(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 _EMAIL_EDGE = "._%+-"
+_SSH_NAMESPACES = frozenset({"openssh.com", "libssh.org"})
 
 
 def _email(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -219,6 +221,8 @@ def _email(text: str, start: int, end: int) -> tuple[int, int] | None:
     local = text[start : text.index("@", start)]
     if local.lower() in ("git",):
         return None  # git@github.com:org/repo
+    if domain.lower() in _SSH_NAMESPACES:
+        return None  # SSH algorithm names: ssh-ed25519-cert-v01@openssh.com
     return start, end
 
 
@@ -327,6 +331,7 @@ PII_RULES: tuple[Rule, ...] = (
         30,
     ),
     *ID_RULES,
+    *LABELLED_RULES,
 )
 
 PII_KINDS: frozenset[str] = frozenset(rule.kind for rule in PII_RULES)

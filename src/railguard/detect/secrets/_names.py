@@ -12,7 +12,7 @@ from __future__ import annotations
 SECRET_NAME = (
     r"(?:secret|token|passw(?:or)?d|passphrase|pwd|api[_.\-]?key|apikey|access[_.\-]?key|auth[_.\-]?key|"
     r"credential|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|session[_.\-]?key|"
-    r"(?:master|admin|sdk|write|license|app|client|deploy|shared|hmac|jwt|ingest)[_.\-]?key|dockerconfigjson|"
+    r"(?:master|admin|sdk|write|license|app|client|deploy|shared|hmac|jwt|ingest|storage(?:account)?)[_.\-]?key|dockerconfigjson|"
     r"(?:application|consumer)[_.\-]?key|authtok|bind_?pw\b|(?:\b|_)psk\b|_sk\b|"
     r"(?:\b|_)pass\b|_pw\b|(?-i:_AUTH|\b_auth)\b)"
 )

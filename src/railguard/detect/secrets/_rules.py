@@ -4,13 +4,17 @@ repeats; group 1, when present, is the secret part."""
 
 from __future__ import annotations
 
+from railguard.detect.secrets._cli_arg_rules import CLI_ARG_RULES
+from railguard.detect.secrets._container_rules import CONTAINER_RULES
 from railguard.detect.secrets._context_rules import CONTEXT_RULES
 from railguard.detect.secrets._credential_rules import CREDENTIAL_RULES
 from railguard.detect.secrets._format_rules import FORMAT_RULES
 from railguard.detect.secrets._key_rules import KEY_RULES
+from railguard.detect.secrets._literal_rules import LITERAL_RULES
 from railguard.detect.secrets._names import PASSWORD_NAME as _PASSWORD_NAME
 from railguard.detect.secrets._names import SECRET_NAME as _SECRET_NAME
 from railguard.detect.secrets._names import VALUE as _VALUE
+from railguard.detect.secrets._record_rules import RECORD_RULES
 from railguard.detect.secrets._saas_rules import SAAS_RULES
 from railguard.detect.secrets._scanner import Rule
 from railguard.detect.secrets._shape_rules import SHAPE_RULES
@@ -249,4 +253,8 @@ SECRET_RULES: tuple[Rule, ...] = (
     *FORMAT_RULES,
     *CONTEXT_RULES,
     *KEY_RULES,
+    *LITERAL_RULES,
+    *RECORD_RULES,
+    *CLI_ARG_RULES,
+    *CONTAINER_RULES,
 )

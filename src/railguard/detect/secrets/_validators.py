@@ -15,6 +15,7 @@ from railguard.detect.secrets._checks import (
     is_token_char,
     shannon_entropy,
 )
+from railguard.detect.secrets._references import points_at_secret
 from railguard.detect.secrets._scanner import Validator
 
 Span = tuple[int, int]
@@ -198,7 +199,7 @@ def generic(min_len: int, min_entropy: float) -> Validator:
             return None  # names, placeholders, paths (`PWD=/srv/app`) and URLs are not the secret itself
         if char_classes(value) < 2 or shannon_entropy(value) < min_entropy:
             return None
-        return start, end
+        return None if points_at_secret(text, start, value) else (start, end)
 
     return check
 
