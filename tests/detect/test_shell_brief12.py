@@ -50,6 +50,13 @@ from railguard.detect.shell._rules_http_apis import parse_table, table
          "rpc-method"),
         ("grpcurl -plaintext -d '{\"id\":\"7\"}' store.internal:7070 inventory.v2.Stock/PurgeWarehouse", "rpc-method"),
         ("grpc_cli call 10.0.0.4:9000 Admin.Shutdown ''", "rpc-method"),
+        # grants and transfers named by the path, two-factor requirements off, mailing lists and image manifests
+        ("curl -X POST https://idp.example.io/api/users/u9/grant-admin -H 'Authorization: Bearer t'", "admin-grant-api"),
+        ("curl -X POST https://git.example.io/api/repos/acme/web/transfer -u a:b -d new_owner=else", "http-api-action"),
+        ("""curl -X PATCH https://git.example.io/api/orgs/acme -u a:b -d '{"twoFactorRequired":false}'""",
+         "protection-off-api"),
+        ("curl -X DELETE https://mail.example.net/v1/audiences/news -u a:b", "http-delete-resource"),
+        ("curl -X DELETE https://registry.example.io/v2/web/manifests/sha256:00ff -u a:b", "http-delete-resource"),
         # the same requests typed raw into sockets, or through other clients
         ("printf 'DELETE /catalog HTTP/1.1\\r\\nHost: db\\r\\n\\r\\n' | nc 10.2.2.2 5984", "http-delete-store"),
         ("Invoke-RestMethod -Method Delete -Uri https://api.example.com/v1/databases/main", "http-delete-resource"),
