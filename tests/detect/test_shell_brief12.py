@@ -80,6 +80,8 @@ def test_consequential_requests_block(command: str, rule: str | None) -> None:
         "grpcurl -plaintext -d '{}' orders.internal:7000 orders.v1.Orders/UpdateStatus",
         "Invoke-RestMethod -Method Post -Uri https://api.example.com/v1/tickets -Body '{}'",
         "curl -X DELETE http://localhost:8080/api/todos/12",
+        # the app being built, on this machine: its own mutations and test settings ask at most
+        """curl -X POST http://127.0.0.1:4000/graphql -d '{"query":"mutation { removeCartLine(id: 2) { ok } }"}'""",
     ],
 )
 def test_other_changes_ask(command: str) -> None:
@@ -104,6 +106,7 @@ def test_other_changes_ask(command: str) -> None:
         "printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc localhost 8080",
         "curl -X POST http://localhost:5000/api/items/4/delete",
         "wscat -c ws://localhost:8080/live",
+        """curl -X PATCH http://localhost:8000/api/settings -d '{"visibility":"public"}'""",
         'curl -s -H "Authorization: Bearer $(gcloud auth print-access-token)" '
         "https://storage.googleapis.com/storage/v1/b?project=demo",
     ],

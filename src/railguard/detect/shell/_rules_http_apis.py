@@ -89,6 +89,7 @@ class _Entry:
     category: str
     verdict: str
     why: str
+    remote_only: bool = False  # not for a dev server on this machine (its own test accounts and settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ def _entries(raw: list[dict[str, Any]], where: str) -> tuple[_Entry, ...]:
                 category=str(item["category"]),
                 verdict=item["verdict"],
                 why=str(item["why"]),
+                remote_only=bool(item.get("remote_only", False)),
             )
         )
     return tuple(out)
@@ -437,15 +439,17 @@ def _judge_body(req: Request, t: _Table) -> Judged | None:
     text = req.body + "\n" + req.path.partition("?")[2]
     if _SQL_DESTROY.search(text):
         return "database", "sql-over-http", "block", "sends SQL that drops, empties or shuts down a database"
+    dev_server = req.local and req.port not in t.service_ports
     mutation = _GRAPHQL_MUTATION.search(req.body)
     if mutation:
         verbs = catalogue().verbs
         for ident in _IDENTIFIER.findall(mutation.group(1)):
             if any(verbs.get(tok) == "destroy" for tok in tokens(ident)):
+                verdict = "ask" if dev_server else "block"  # `deleteTodo` against the app being built asks
                 return (
                     "data_loss",
                     "graphql-destroy",
-                    "block",
+                    verdict,
                     f"runs a GraphQL mutation that deletes ({ident})",
                 )
     if _RPC_MARK.search(req.body):
@@ -454,7 +458,7 @@ def _judge_body(req: Request, t: _Table) -> Judged | None:
             return judged
     if req.method in _CHANGING:
         for entry in t.bodies:
-            if entry.body.search(text):
+            if not (entry.remote_only and dev_server) and entry.body.search(text):
                 return entry.category, entry.rule, entry.verdict, entry.why
     return None
 
