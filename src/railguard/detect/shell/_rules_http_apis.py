@@ -148,12 +148,13 @@ def parse_table(data: dict[str, Any]) -> _Table:
 @lru_cache(maxsize=1)
 def table() -> _Table:
     # Read on the first HTTP client command, inside an evaluation: off the deadline's clock.
-    def read() -> _Table:
-        from railguard._parsed_cache import package_yaml
+    return off_the_clock(_read_table)
 
-        return parse_table(package_yaml("railguard.detect.shell", "http_api_effects.yaml", "shell-http-apis"))
 
-    return off_the_clock(read)
+def _read_table() -> _Table:
+    from railguard._parsed_cache import package_yaml
+
+    return parse_table(package_yaml("railguard.detect.shell", "http_api_effects.yaml", "shell-http-apis"))
 
 
 # -- reading a command as requests --------------------------------------------------------------------------
