@@ -105,6 +105,11 @@ def test_other_changes_ask(command: str) -> None:
         "Invoke-RestMethod -Uri https://api.example.com/v1/status",
         "printf 'GET /health HTTP/1.0\\r\\n\\r\\n' | nc localhost 8080",
         "curl -X POST http://localhost:5000/api/items/4/delete",
+        # a parent's kind further up the path, a small thing named in the action, a new public repository
+        "curl -X DELETE https://api.example.com/user/watched/acme/tool -H 'Authorization: Bearer t'",
+        "curl -X POST https://cdn.example.net/api/zones/z9/purge_cache -H 'Authorization: Bearer t' -d '{}'",
+        """curl -X POST https://git.example.io/api/user/repos -u a:b -d '{"name":"demo","private":false}'""",
+        """curl -X POST https://tracker.example.com/graphql -u a:b -d '{"query":"mutation { issueArchive(id: 1) { ok } }"}'""",
         "wscat -c ws://localhost:8080/live",
         """curl -X PATCH http://localhost:8000/api/settings -d '{"visibility":"public"}'""",
         'curl -s -H "Authorization: Bearer $(gcloud auth print-access-token)" '

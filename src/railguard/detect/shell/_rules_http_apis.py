@@ -57,6 +57,8 @@ _SQL_DESTROY = re2.compile(
     r"alter\s+table\s+\S+\s+(?:drop|delete)\b)"
 )
 _GRAPHQL_MUTATION = re2.compile(r"\bmutation\b[^{]*\{(.*)")
+_REVERSIBLE = frozenset({"archive", "unarchive"})  # `issueArchive`: undone with one more mutation
+_PUBLIC_VISIBILITY = re2.compile(r"(?i)\bvisibility\s*:\s*\\?\"?public\b")
 _IDENTIFIER = re2.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RPC_METHOD = re2.compile(r"(?i)\"method\"\s*:\s*\"([\w.:/-]+)\"|(?:^|\s)method=([\w.:/-]+)")
 _RPC_MARK = re2.compile(r"(?i)\"(?:jsonrpc|params)\"|(?:^|\s)(?:jsonrpc=|params:=)")
@@ -359,12 +361,16 @@ def _noun_kind(segment: str, nouns: dict[str, str]) -> tuple[str, str]:
     return "", ""
 
 
-def _last_noun(path: str, nouns: dict[str, str]) -> tuple[str, str]:
+def _last_noun(path: str, nouns: dict[str, str], nearest: int = 0) -> tuple[str, str]:
     """The last resource kind the path names: `/queues/vhost/orders` deletes a queue (named orders), a word
-    right after a kind being that resource's name; query keys (`?bucket=x`) count before the path."""
-    parts = [part for segment in _segments(path) for part in segment.split(".")]  # `/admin.users.remove`
+    right after a kind being that resource's name; query keys (`?bucket=x`) count before the path. With
+    `nearest`, only the last few segments count: the deleted thing's kind sits next to the end (`/kind/name`,
+    `/repos/owner/name`), one further up is a parent's (`/user/starred/owner/name` deletes a star)."""
+    segments = _segments(path)
+    if nearest:
+        segments = segments[-nearest:]
     keys = [p.partition("=")[0] for p in path.partition("?")[2].split("&") if p]
-    parts = [*keys, *parts]
+    parts = [*keys, *(part for segment in segments for part in segment.split("."))]  # `/admin.users.remove`
     for i in range(len(parts) - 1, -1, -1):
         found = _noun_kind(parts[i], nouns)
         if found[1] and not (i > len(keys) and _noun_kind(parts[i - 1], nouns)[1]):
@@ -386,7 +392,7 @@ def _judge_delete(req: Request, t: _Table) -> Judged | None:
         )
     if req.looped:
         return "data_loss", "http-delete-loop", "block", "deletes resource after resource in a loop"
-    noun, kind = _last_noun(req.path, t.nouns)
+    noun, kind = _last_noun(req.path, t.nouns, nearest=3)
     if kind == "minor":
         return None
     if kind == "anywhere" or (kind == "remote" and not req.local):
@@ -420,7 +426,10 @@ def _judge_action(req: Request, t: _Table) -> Judged | None:
     for word in words:
         if _ID_LIKE.search(word) and "_" not in word:
             continue
-        for token in tokens(word):
+        parts = tokens(word)
+        if any(t.nouns.get(p) == "minor" or t.nouns.get(p.removesuffix("s")) == "minor" for p in parts):
+            continue  # `/purge_cache`, `/comments.delete`: a small thing, the plain asks judge it
+        for token in parts:
             stop = token in t.stops or token.removesuffix("s") in t.stops
             destroy = verbs.get(token) == "destroy" and token not in t.spared
             if not (stop or destroy):
@@ -442,10 +451,17 @@ def _judge_body(req: Request, t: _Table) -> Judged | None:
         return "database", "sql-over-http", "block", "sends SQL that drops, empties or shuts down a database"
     dev_server = req.local and req.port not in t.service_ports
     mutation = _GRAPHQL_MUTATION.search(req.body)
+    if mutation and not dev_server and _PUBLIC_VISIBILITY.search(mutation.group(1)):
+        return (
+            "exposure",
+            "graphql-public",
+            "block",
+            "runs a GraphQL mutation that makes a repository or project public",
+        )
     if mutation:
         verbs = catalogue().verbs
         for ident in _IDENTIFIER.findall(mutation.group(1)):
-            if any(verbs.get(tok) == "destroy" for tok in tokens(ident)):
+            if any(verbs.get(tok) == "destroy" and tok not in _REVERSIBLE for tok in tokens(ident)):
                 verdict = "ask" if dev_server else "block"  # `deleteTodo` against the app being built asks
                 return (
                     "data_loss",
@@ -459,6 +475,8 @@ def _judge_body(req: Request, t: _Table) -> Judged | None:
             return judged
     if req.method in _CHANGING:
         for entry in t.bodies:
+            if entry.methods and req.method not in entry.methods:
+                continue
             if not (entry.remote_only and dev_server) and entry.body.search(text):
                 return entry.category, entry.rule, entry.verdict, entry.why
     return None
@@ -506,8 +524,8 @@ def judge(req: Request) -> Judged | None:
             found.append((entry.category, entry.rule, entry.verdict, entry.why))
             break
     found.append(_judge_body(req, t))
-    if req.method == "DELETE":
-        found.append(_judge_delete(req, t))
+    if req.method == "DELETE":  # `/users/7/lifecycle/delete`: the path's action counts too
+        found += [_judge_delete(req, t), _judge_action(req, t)]
     elif req.method in ("POST", "PUT", "PATCH"):
         found.append(_judge_write(req, t))
     judged = [j for j in found if j]
