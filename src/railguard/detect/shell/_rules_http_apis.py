@@ -20,10 +20,10 @@ from urllib.parse import unquote_plus
 import re2
 
 from railguard.detect._budget import off_the_clock
-from railguard.detect.net import looks_like_host
 from railguard.detect.shell._catalogue import catalogue, tokens
 from railguard.detect.shell._model import ShellFinding
 from railguard.detect.shell._rules_admin import SOCKET_CLIENTS, fed_text
+from railguard.detect.shell._rules_net import destinations
 from railguard.detect.shell._rules_vcs import positionals
 from railguard.detect.shell._view import CommandView, Ctx, finding
 
@@ -105,6 +105,7 @@ class _Table:
     strong: frozenset[str]
     rpc_read: Any
     rpc_block: Any
+    any_endpoint: Any  # every endpoint path in one pattern: most requests match none, tested once
 
 
 def _entries(raw: list[dict[str, Any]], where: str) -> tuple[_Entry, ...]:
@@ -131,6 +132,8 @@ def _entries(raw: list[dict[str, Any]], where: str) -> tuple[_Entry, ...]:
 def parse_table(data: dict[str, Any]) -> _Table:
     """Validate the table: a typo in the data fails loudly at load, not silently at check time."""
     endpoints = _entries(data.get("endpoints") or [], "endpoints")
+    if any(e.path is None for e in endpoints):
+        raise ValueError("http_api_effects.yaml: every endpoint needs a path")
     bodies = _entries(data.get("bodies") or [], "bodies")
     nouns = {noun: kind for kind in ("minor", "remote", "anywhere") for noun in data["nouns"][kind]}
     rpc = data["rpc"]
@@ -144,6 +147,7 @@ def parse_table(data: dict[str, Any]) -> _Table:
         strong=frozenset(data["strong_verbs"]),
         rpc_read=re2.compile("(?i)^(?:" + "|".join(rpc["read"]) + ")$"),
         rpc_block=re2.compile("(?i)^(?:" + "|".join(rpc["block"]) + ")$"),
+        any_endpoint=re2.compile("(?i)" + "|".join(f"(?:{e.path.pattern[4:]})" for e in endpoints)),
     )
 
 
@@ -195,8 +199,23 @@ def _option(view: CommandView, *names: str) -> str | None:
     return None
 
 
+_CURL_CHANGING = ("-X", "--request", "--method", "-d", "--data", "-F", "--form", "--json", "-T", "--upload-file",
+                  "--post", "--body", "--url-query", "-G", "--get", "--unix-socket", "--abstract-unix-socket")  # fmt: skip
+
+
+def _plain_get(view: CommandView, operands: list[str]) -> bool:
+    """`curl -fsSL https://x/y -o y`: no method, body or query, not looped, no admin endpoint named (most
+    everyday fetches): nothing to judge, and not worth reading as a request."""
+    if view.exec.loop or any(text.startswith(_CURL_CHANGING) for text in view.arg_texts):
+        return False
+    endpoints = table().any_endpoint
+    return not any("?" in text or endpoints.search(text) for text in operands)
+
+
 def _curl_requests(view: CommandView) -> list[Request]:
     operands = [w.text for w in view.operands]
+    if _plain_get(view, operands):
+        return []
     method = (view.value("-X", "--request", "--method") or "").strip("'\"").upper()
     if view.name == "curlie" and operands and operands[0].upper() in _METHODS:
         method, operands = operands[0].upper(), operands[1:]
@@ -210,7 +229,8 @@ def _curl_requests(view: CommandView) -> list[Request]:
     if any(u in _EMPTY_UPLOAD for u in uploads) or "@/dev/null" in body_parts:
         body += "\n@/dev/null"
     socket = view.has("--unix-socket", "--abstract-unix-socket")
-    targets = [t for t in operands if "/" in t or "://" in t or looks_like_host(t)]
+    hosts = destinations(view)  # memoized on the view: the network rules asked first
+    targets = [t for t in operands if "/" in t or t in hosts]
     return [_request(method, t, body, view, daemon=socket) for t in targets[:4]]
 
 
@@ -267,6 +287,8 @@ _KUBE_RAW_VERBS = {"get": "GET", "delete": "DELETE", "create": "POST", "replace"
 
 
 def _kube_requests(view: CommandView) -> list[Request]:
+    if not any(text.startswith("--raw") for text in view.arg_texts):
+        return []
     raw = view.value("--raw")
     verb = view.operands[0].text if view.operands else ""
     if not raw or verb not in _KUBE_RAW_VERBS:
@@ -446,7 +468,10 @@ def _judge_action(req: Request, t: _Table) -> Judged | None:
 
 
 def _judge_body(req: Request, t: _Table) -> Judged | None:
-    text = req.body + "\n" + req.path.partition("?")[2]
+    query = req.path.partition("?")[2]
+    if not req.body and not query:
+        return None
+    text = req.body + "\n" + query
     if _SQL_DESTROY.search(text):
         return "database", "sql-over-http", "block", "sends SQL that drops, empties or shuts down a database"
     dev_server = req.local and req.port not in t.service_ports
@@ -517,7 +542,7 @@ def judge(req: Request) -> Judged | None:
     """The strictest of what the endpoint's shape, the body and the method with the path say."""
     t = table()
     found: list[Judged | None] = []
-    for entry in t.endpoints:
+    for entry in t.endpoints if t.any_endpoint.search(req.path) else ():
         if entry.methods and req.method not in entry.methods:
             continue
         if entry.path.search(req.path) and (entry.body is None or entry.body.search(req.body)):
