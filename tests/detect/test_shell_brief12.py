@@ -20,6 +20,8 @@ from railguard.detect.shell._rules_http_apis import parse_table, table
         ("curl -X DELETE 'https://kv.internal:8500/v1/kv/app?recurse'", "http-delete-everything"),
         ("curl -X DELETE http://search.local:9200/metrics-2023*", None),
         ("for id in $(cat ids); do curl -X DELETE https://api.shop.example/v2/widgets/$id; done", "http-delete-loop"),
+        ("cut -f1 stale.tsv | xargs -I{} curl -sX DELETE https://api.shop.example/v2/carts/{}", "http-delete-loop"),
+        ("curl -sX DELETE https://api.example-cloud.com/v1/instances/$(cat id.txt)", "http-delete-resource"),
         ('curl -X DELETE "https://files.example.s3.amazonaws.com/a.tar?X-Amz-Signature=aa11"', "presigned-delete"),
         # a URL action that deletes, resets, stops or disables, on another host
         ("curl -X POST -H 'Authorization: Bearer t' https://idp.example.net/api/users/9/deactivate", "http-api-action"),
@@ -80,6 +82,7 @@ def test_consequential_requests_block(command: str, rule: str | None) -> None:
         "grpcurl -plaintext -d '{}' orders.internal:7000 orders.v1.Orders/UpdateStatus",
         "Invoke-RestMethod -Method Post -Uri https://api.example.com/v1/tickets -Body '{}'",
         "curl -X DELETE http://localhost:8080/api/todos/12",
+        "for n in 1 2 3; do curl -X DELETE http://localhost:3000/api/todos/$n; done",
         # the app being built, on this machine: its own mutations and test settings ask at most
         """curl -X POST http://127.0.0.1:4000/graphql -d '{"query":"mutation { removeCartLine(id: 2) { ok } }"}'""",
     ],

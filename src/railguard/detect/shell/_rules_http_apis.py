@@ -65,6 +65,7 @@ _RPC_MARK = re2.compile(r"(?i)\"(?:jsonrpc|params)\"|(?:^|\s)(?:jsonrpc=|params:
 _PRESIGNED = re2.compile(r"(?i)[?&](?:x-amz-signature|x-goog-signature|signature|sig)=")
 _DELETE_FLAGS = re2.compile(r"(?i)(?:^|[?&])(?:recurse|recursive|purge|force|permanent|hard_delete|cascade|v)"
                             r"(?:=(?:true|1|yes))?(?:&|$)")  # fmt: skip
+_FANNED_OUT = re2.compile(r"\$(?:XARGS|PARALLEL)\b")  # an item of xargs/parallel, as `_unwrap` writes it
 _EMPTY_UPLOAD = ("@/dev/null", "")
 _ID_LIKE = re.compile(r"[0-9$%{]|^[A-Za-z]\d")
 
@@ -186,7 +187,8 @@ def _request(
     except ValueError:
         pass
     local = not (socket or daemon) and bool(_LOOPBACK.match(host)) and (bool(port) or host != "")
-    return Request(method, host, port, path, body, local, socket or daemon, bool(view.exec.loop), daemon)
+    looped = bool(view.exec.loop) or bool(_FANNED_OUT.search(target))
+    return Request(method, host, port, path, body, local, socket or daemon, looped, daemon)
 
 
 def _option(view: CommandView, *names: str) -> str | None:
@@ -199,6 +201,7 @@ def _option(view: CommandView, *names: str) -> str | None:
     return None
 
 
+_CURL_SHORT = frozenset("XdFTG")  # in a getopt cluster: `curl -sX DELETE`, `-sd @x`
 _CURL_CHANGING = ("-X", "--request", "--method", "-d", "--data", "-F", "--form", "--json", "-T", "--upload-file",
                   "--post", "--body", "--url-query", "-G", "--get", "--unix-socket", "--abstract-unix-socket")  # fmt: skip
 
@@ -206,7 +209,10 @@ _CURL_CHANGING = ("-X", "--request", "--method", "-d", "--data", "-F", "--form",
 def _plain_get(view: CommandView, operands: list[str]) -> bool:
     """`curl -fsSL https://x/y -o y`: no method, body or query, not looped, no admin endpoint named (most
     everyday fetches): nothing to judge, and not worth reading as a request."""
-    if view.exec.loop or any(text.startswith(_CURL_CHANGING) for text in view.arg_texts):
+    if view.exec.loop or any(
+        text.startswith(_CURL_CHANGING) or (text[:1] == "-" and text[1:2] != "-" and _CURL_SHORT & set(text))
+        for text in view.arg_texts
+    ):
         return False
     endpoints = table().any_endpoint
     return not any("?" in text or endpoints.search(text) for text in operands)
@@ -216,7 +222,8 @@ def _curl_requests(view: CommandView) -> list[Request]:
     operands = [w.text for w in view.operands]
     if _plain_get(view, operands):
         return []
-    method = (view.value("-X", "--request", "--method") or "").strip("'\"").upper()
+    given = view.values("-X", "--request", "--method")  # getopt clusters too: `curl -sX DELETE`
+    method = (given[-1] if given else "").strip("'\"").upper()
     if view.name == "curlie" and operands and operands[0].upper() in _METHODS:
         method, operands = operands[0].upper(), operands[1:]
     body_parts = view.values(*_CURL_DATA)
@@ -412,7 +419,9 @@ def _judge_delete(req: Request, t: _Table) -> Judged | None:
             "block",
             "deletes recursively, by wildcard or with purge/force",
         )
-    if req.looped:
+    if req.looped and not (
+        req.local and req.port not in t.service_ports
+    ):  # a dev server's rows: the plain ask
         return "data_loss", "http-delete-loop", "block", "deletes resource after resource in a loop"
     noun, kind = _last_noun(req.path, t.nouns, nearest=3)
     if kind == "minor":
