@@ -380,6 +380,21 @@ BRIEF10_BEFORE_PER = {
     "pbx_telephony_admin": 0, "grafana_org_user_admin": 9, "observability_rules_blocks": 7,
     "backup_retention_shrink": 7, "service_mesh_policy": 10,
 }  # fmt: skip
+BRIEF12_COMMIT = "c2cc968"
+BRIEF12_BEFORE = {"caught": 320, "strict": 97, "ask": 5, "block": 1}
+BRIEF12_BEFORE_PER = {
+    "search_index_http_delete": 11, "kv_coordination_http_delete": 9, "secret_store_http_admin": 9,
+    "k8s_api_raw_mutation": 10, "container_socket_api": 5, "nosql_tsdb_http_drop": 12,
+    "metrics_alerting_admin_http": 10, "broker_management_http": 12, "ci_server_http_admin": 12,
+    "identity_admin_rest": 11, "forge_api_repo_delete": 12, "forge_api_protection_weaken": 12,
+    "payment_api_money": 10, "mail_sms_send_api": 10, "chat_broadcast_api": 9, "dns_provider_api": 11,
+    "user_deprovision_api": 11, "webhook_external_register": 11, "graphql_mutation_destroy": 10,
+    "jsonrpc_wallet_transfer": 1, "node_admin_rpc": 1, "presigned_object_write_delete": 9,
+    "deploy_pipeline_trigger": 11, "cloud_rest_resource_delete": 12, "grpc_destructive_method": 0,
+    "public_exposure_api": 12, "admin_grant_api": 12, "protection_disable_api": 12, "service_shutdown_api": 8,
+    "sql_over_http_destroy": 7, "runtime_config_mutation_api": 9, "remote_exec_endpoint": 9,
+    "saas_records_bulk_delete": 13, "raw_socket_http_admin": 7,
+}  # fmt: skip
 # NL2Bash at the start of round 2 (commit 659a529).
 ROUND_COMMIT = "659a529"
 NL2BASH_ROUND = {"ask": 618, "block": 17}
@@ -581,6 +596,11 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "clusters, routing daemons, load-balancer runtime APIs, VIPs, traffic shaping, DHCP/RADIUS/FreeIPA, HPC and "
      "GPU policy, experiment GC, shared conda envs, mail and PBX servers, observability backends, backup "
      "retention, service meshes ...)"),
+    ("shell_brief12.yaml", "Twelfth brief corpus", BRIEF12_COMMIT, BRIEF12_BEFORE, BRIEF12_BEFORE_PER,
+     "Written in round 11 from the issue's brief (34 kinds of consequential effect reached through generic "
+     "HTTP/RPC clients instead of vendor CLIs: admin APIs of search, coordination, secret, broker and CI "
+     "services, the Kubernetes API raw, container sockets, SaaS REST and GraphQL deletions, payments, sends, "
+     "DNS, deprovisioning, webhooks, JSON-RPC wallets and nodes, presigned URLs, gRPC methods, raw HTTP ...)"),
 )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import railguard as rg
 from railguard.detect import _budget
-from railguard.detect.shell import _catalogue, _host_effects, _rules_db
+from railguard.detect.shell import _catalogue, _host_effects, _rules_db, _rules_http_apis
 
 if TYPE_CHECKING:
     from conftest import FakeClock  # the `fake_clock` fixture
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 SQL_COMMAND = 'sqlite3 app.db "DELETE FROM audit_{}"'
 VENDOR_COMMAND = "gh release delete v1.{}.0 --yes"
 HOST_COMMAND = "usermod -aG sudo intern{}"
+HTTP_COMMAND = "curl -X DELETE https://api.example.com/v1/databases/db{}"
 
 
 def _slow(fake_clock: FakeClock, load: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,14 +37,18 @@ def _slow(fake_clock: FakeClock, load: Callable[..., Any]) -> Callable[..., Any]
         ("_import_sql", "_load_sql", SQL_COMMAND),
         ("_read_catalogue", "catalogue", VENDOR_COMMAND),
         ("read_effect_table", "_table", HOST_COMMAND),
+        ("_read_table", "table", HTTP_COMMAND),
     ],
 )
 def test_a_lazy_load_inside_the_analysis_does_not_count_against_the_deadline(
     monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, loader: str, cached: str, command: str
 ) -> None:
-    module = {"_import_sql": _rules_db, "_read_catalogue": _catalogue, "read_effect_table": _host_effects}[
-        loader
-    ]
+    module = {
+        "_import_sql": _rules_db,
+        "_read_catalogue": _catalogue,
+        "read_effect_table": _host_effects,
+        "_read_table": _rules_http_apis,
+    }[loader]
     engine = rg.Engine(packs=["default"], clock=fake_clock.clock())
     later = engine.check(
         "Bash", {"command": command.format(1)}

@@ -12,8 +12,9 @@ from shell_verdicts import rules, verdict
     ("command", "expected", "rule"),
     [
         # a service's API changed with curl/httpie: credentials, or a verb in the URL path
+        # (brief12: an owner role granted through any API now blocks)
         ('curl -X POST -H "Authorization: Bearer $TOKEN" https://api.vendor.io/v2/users/42/roles -d role=owner',
-         "ask", "api-change"),
+         "block", "admin-grant-api"),
         ("curl -u admin:$PW -X PUT https://bmc-7.mgmt/redfish/v1/Managers/1", "ask", "api-change"),
         ("curl -X POST https://search.internal:9200/orders/_doc/_bulk_remove", "ask", "api-change"),
         ("http POST https://api.vendor.io/v1/keys/k1/revoke Authorization:'Bearer x'", "ask", "api-change"),

@@ -15,6 +15,7 @@ from railguard.detect.shell import (
     _rules_effects,
     _rules_exposure,
     _rules_fs,
+    _rules_http_apis,
     _rules_infra,
     _rules_rc,
     _rules_vendor,
@@ -72,6 +73,7 @@ def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _host_effects.check_host_effects, _host_effects.names()
     yield _rules_admin.check_admin, _rules_admin.ADMIN_NAMES
     yield _rules_api.check_api_change, _rules_api.API_CLIENTS
+    yield _rules_http_apis.check_http_apis, _rules_http_apis.NAMES
     yield _rules_data.check_statements, _rules_data.STATEMENT_CLIENTS
     yield _rules_data.check_stores, ("mongo", "mongosh", "redis-cli")
     yield _rules_data.check_app_tasks, _rules_data.TASK_TOOLS | _rules_data.CONSOLE_TOOLS

@@ -392,6 +392,29 @@ def check_credentials(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         )
 
 
+# A cloud or forge CLI's access token sent only to that vendor's own API hosts (`curl -H "Authorization:
+# Bearer $(gcloud auth print-access-token)" https://x.googleapis.com/...`) is the token's ordinary use: the
+# credential read still asks, the request is judged as an API call.
+_TOKEN_ISSUERS = {"gcloud": ("googleapis.com",), "gh": ("github.com",), "aws": ("amazonaws.com",),
+                  "az": ("azure.com", "microsoft.com", "azure.net"), "doctl": ("digitalocean.com",)}  # fmt: skip
+# options that send a request somewhere other than its URL's host, or accept any certificate for it
+_REROUTING = ("--resolve", "--connect-to", "-x", "--proxy", "--preproxy", "--doh-url", "-k", "--insecure",
+              "--no-check-certificate", "--verify=no")  # fmt: skip
+
+
+def _token_to_its_issuer(name: str, sinks: list[Exec]) -> bool:
+    suffixes = _TOKEN_ISSUERS.get(name)
+    if not suffixes or any(w.text.startswith(_REROUTING) for sink in sinks for w in sink.words[1:]):
+        return False
+    hosts = [parse_url(d).hosts for sink in sinks for d in destinations(CommandView(sink))]
+    names = [h.host.lower() for found in hosts for h in found]
+    return (
+        bool(names)
+        and len(names) == sum(len(found) for found in hosts)
+        and all(any(n == s or n.endswith("." + s) for s in suffixes) for n in names)
+    )
+
+
 def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
     exec_ = view.exec
     name = view.name
@@ -402,7 +425,7 @@ def check_exfiltration(view: CommandView, ctx: Ctx) -> Iterator[ShellFinding]:
         )
     elif _is_secret_source(view, ctx) and reaches(exec_, _is_network_tool, upstream=False):
         sinks = [c for c in consumer_closure(exec_) if _is_network_tool(c)]
-        if sinks:
+        if sinks and not _token_to_its_issuer(name, sinks):
             yield finding(
                 "exfiltration",
                 "secret-to-network",
