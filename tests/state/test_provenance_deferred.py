@@ -1,8 +1,8 @@
 """Work provenance holds back until it can matter gives the answers doing it at once would.
 
-In one process a trusted output's entities are extracted only once an untrusted value reaches the
-run (`MemoryRecords.add_trusted`), its word grams are indexed only when a lookup can use them
-(`MemoryGrams.add_trusted`), in-process gram keys are built from smaller ones, and `words` reads
+In one process an output's entities are extracted only when a lookup in a run holding untrusted
+ones can see them (`MemoryRecords.add_later`), a trusted output's word grams are indexed only when
+a lookup can use them (`MemoryGrams.add_trusted`), in-process gram keys are built from smaller ones, and `words` reads
 words without a regex match per word.
 """
 
@@ -167,39 +167,49 @@ def test_held_back_trusted_grams_answer_as_grams_indexed_as_they_come(
 
 _OPS = st.lists(
     st.tuples(
-        st.sampled_from(["lazy", "trusted", "untrusted", "injected"]),
+        st.sampled_from(
+            ["lazy", "lazy-untrusted", "lazy-injected", "trusted", "untrusted", "injected", "pointer"]
+        ),
         st.sampled_from(["r1", "r2", "r3"]),
         st.lists(st.sampled_from("abcdefg"), max_size=4),
         st.sampled_from(["s1", "s2"]),
     ),
     max_size=25,
 )
+_POINTERS = ["pa", "pb", "pc"]  # user pointers: digests no typed value's digest equals
 
 
 @settings(max_examples=300)
 @given(_OPS, st.integers(1, 8), st.integers(1, 3), st.integers(0, 30), st.integers(0, 60))
-def test_deferred_trusted_records_answer_as_eager_ones(
+def test_deferred_records_answer_as_eager_ones(
     ops: list[tuple[str, str, list[str], str]],
     max_per_run: int,
     max_runs: int,
     max_pending: int,
     max_total: int,
 ) -> None:
-    """Lazy trusted records: whatever an untrusted record can show is the same at every step, and a
-    run holding an untrusted record holds exactly the records made eagerly (same cap, same order)."""
+    """Lazy records (trusted or not): whatever an untrusted record can show is the same at every
+    step, a run holding an untrusted record holds exactly the records made eagerly (same cap, same
+    order), and the pointers found among the records made so far are the eager ones."""
     lazy = MemoryRecords(
         max_runs=max_runs, max_per_run=max_per_run, max_pending_chars=max_pending, max_pending_total=max_total
     )
     eager = MemoryRecords(max_runs=max_runs, max_per_run=max_per_run)
     for kind, run, entities, source in ops:
-        trusted = kind in ("lazy", "trusted")
-        records = [TaintRecord(e, "email", e, source, trusted, kind == "injected") for e in entities]
+        trusted = kind in ("lazy", "trusted", "pointer")
+        if kind == "pointer":
+            records = [TaintRecord(f"p{e}", "pointer", "", "user", True, False) for e in entities]
+        else:
+            records = [
+                TaintRecord(e, "email", e, source, trusted, kind.endswith("injected")) for e in entities
+            ]
         eager.add(run, records)
-        if kind == "lazy":
-            lazy.add_trusted(run, lambda made=records: made, len(entities))
+        if kind.startswith("lazy"):
+            lazy.add_later(run, lambda made=records: made, len(entities), untrusted=not trusted)
         else:
             lazy.add(run, records)
         for each in ("r1", "r2", "r3"):
+            assert lazy.lookup_made(each, _POINTERS) == eager.lookup(each, _POINTERS)
             want, got = eager.lookup(each, "abcdefg"), lazy.lookup(each, "abcdefg")
             assert [r for r in got if not r.trusted] == [r for r in want if not r.trusted]
             if any(not r.trusted for r in want):

@@ -100,19 +100,20 @@ class _RunRecords:
 
     def __init__(self) -> None:
         self.known: dict[str, TaintRecord] = {}
-        # Trusted records not made yet, in arrival order (see `MemoryRecords.add_trusted`).
+        # Records not made yet, in arrival order (see `MemoryRecords.add_later`).
         self.pending: list[Callable[[], Iterable[TaintRecord]]] = []
         self.pending_chars = 0
-        self.untrusted = False  # an untrusted record reached the run
+        self.untrusted = False  # an untrusted record reached the run (made or still pending)
 
 
 class MemoryRecords:
     """One process: per-run maps in an LRU (the least recently used run is forgotten first).
 
-    A trusted record only matters next to an untrusted one for the same value (it vouches for it):
-    trusted records handed over lazily (`add_trusted`) are made when the run's first untrusted record
-    arrives, before it and in arrival order, so a run no untrusted value reached never pays for
-    extracting them, and every run ends up with the same records in the same order either way."""
+    Records handed over lazily (`add_later`: an output's typed values, extracted only when made)
+    wait in arrival order and are made when a lookup in their run could see them: a run with an
+    untrusted record (a trusted record only matters next to one, it vouches for it) looked up by
+    a check. A run no check looks typed values up in never pays for extracting them, and every
+    lookup answers as if each record had been made as it came (same cap, same order)."""
 
     def __init__(
         self,
@@ -161,22 +162,39 @@ class MemoryRecords:
                 self._make_pending(state)  # first, so the per-run bound keeps the arrival order
             self._merge(state, batch)
 
-    def add_trusted(self, run: str, make: Callable[[], Iterable[TaintRecord]], chars: int) -> None:
-        """Trusted records (`make()`, from a text of `chars` characters), made when they can first
-        matter: at once when the run already holds an untrusted record, else when one arrives."""
+    def add_later(
+        self, run: str, make: Callable[[], Iterable[TaintRecord]], chars: int, *, untrusted: bool
+    ) -> None:
+        """Records (`make()`, from a text of `chars` characters; `untrusted`: whether they are),
+        made when a lookup in the run could first see them, or at once past the pending bounds."""
         with self._lock:
             state = self._state(run)
             state.pending.append(make)
             state.pending_chars += chars
+            state.untrusted = state.untrusted or untrusted
             self._pending_total += chars
-            if (
-                state.untrusted
-                or state.pending_chars > self._max_pending_chars
-                or self._pending_total > self._max_pending_total
-            ):
+            if state.pending_chars > self._max_pending_chars or self._pending_total > self._max_pending_total:
                 self._make_pending(state)
 
+    def add_trusted(self, run: str, make: Callable[[], Iterable[TaintRecord]], chars: int) -> None:
+        """Trusted records, made once they can matter (see `add_later`)."""
+        self.add_later(run, make, chars, untrusted=False)
+
     def lookup(self, run: str, entities: Iterable[str]) -> list[TaintRecord]:
+        with self._lock:
+            state = self._runs.get(run)
+            if state is None:
+                return []
+            if state.pending and state.untrusted:
+                self._make_pending(state)  # an untrusted record may answer, and trusted ones vouch
+            known = state.known
+            return [known[e] for e in entities if e in known] if known else []
+
+    def lookup_made(self, run: str, entities: Iterable[str]) -> list[TaintRecord]:
+        """`lookup` among the records made so far, for keys no pending record can carry: records
+        added at once (`add`) are made after everything pending before them, so only later
+        `add_later` records are left pending, and their keys (digests of typed values) never equal
+        a user pointer's digest."""
         with self._lock:
             state = self._runs.get(run)
             if state is None or not state.known:

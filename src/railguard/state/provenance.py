@@ -126,7 +126,7 @@ class Provenance:
         self.untyped = untyped
         self._trust_of = trust_of
         self._spec_of = spec_of
-        # In one process, trusted records wait until they can matter (see `MemoryRecords.add_trusted`).
+        # In one process, records wait until they can matter (see `MemoryRecords.add_later`).
         self._memory_records: MemoryRecords | None = None
         if store is None:
             self._memory_records = MemoryRecords()
@@ -148,7 +148,7 @@ class Provenance:
     def record_user_input(self, text: Any, *, context: Context | None = None) -> int:
         """The user's own words: values there are trusted even if untrusted content repeats them, and
         the user speaking starts a new turn (run-level integrity is restored). Returns how many
-        entities were recorded."""
+        entities were recorded (as `record_output`)."""
         ctx = context or _current()
         run = _run_key(ctx)
         if run is None:
@@ -175,7 +175,8 @@ class Provenance:
     ) -> int:
         """A tool's output. `trusted=None` follows the tool's declaration (`spec_of`, else
         `trust_of`), fields included; with no declaration the output is untrusted, as on every
-        path. Returns how many entities were recorded."""
+        path. Returns how many entities were recorded with a store (0 in one process, where they
+        are extracted when a check first needs them)."""
         if isinstance(action_or_tool, Action):
             action = action_or_tool
             ctx = context or action.context
@@ -223,7 +224,12 @@ class Provenance:
         if run is None or not call.args:
             return False
         wanted = call_pointers(run, dict(call.args))
-        return bool(wanted) and any(r.kind == _POINTER for r in self._records.lookup(run, wanted))
+        if not wanted:
+            return False
+        # Pointers are recorded at once: the values of outputs still held back need not be extracted.
+        memory = self._memory_records
+        found = memory.lookup_made(run, wanted) if memory is not None else self._records.lookup(run, wanted)
+        return any(r.kind == _POINTER for r in found)
 
     def _call_of(self, action: Action, ctx: Context) -> Action:
         """The call an output answers: `action` itself, or when it came without its arguments (an
@@ -275,12 +281,16 @@ class Provenance:
         echoed = (
             [text for _, text in text_leaves(dict(echo_of.args))] if trusted and echo_of is not None else []
         )
-        if trusted and self._memory_records is not None:
-            # In one process a trusted output's entities are extracted only once untrusted values
-            # reach the run (they vouch, and vouching matters only then): counted as 0 here.
-            self._memory_records.add_trusted(
-                run, partial(_trusted_records, leaves, echoed, source), sum(map(len, leaves))
+        if self._memory_records is not None:
+            # In one process an output's entities are extracted only when a check first looks typed
+            # values up in a run holding untrusted ones (trusted values vouch, which matters only
+            # then): counted as 0 here.
+            make = (
+                partial(_trusted_records, leaves, echoed, source)
+                if trusted
+                else partial(_untrusted_records, leaves, source, injected)
             )
+            self._memory_records.add_later(run, make, sum(map(len, leaves)), untrusted=not trusted)
             entities: dict[str, Entity] = {}
         else:
             entities = self._entities_of(leaves, trusted=trusted, echo_of=echo_of)
@@ -481,6 +491,14 @@ def _trusted_records(leaves: list[str], echoed: list[str], source: str) -> list[
     return [
         TaintRecord(key, e.kind, masked(e.kind, e.value), source, True, False)
         for key, e in _leaf_entities(leaves, skip).items()
+    ]
+
+
+def _untrusted_records(leaves: list[str], source: str, injected: bool) -> list[TaintRecord]:
+    """The records of an untrusted output's texts, as `_record` makes them."""
+    return [
+        TaintRecord(key, e.kind, masked(e.kind, e.value), source, False, injected)
+        for key, e in _leaf_entities(leaves, set()).items()
     ]
 
 
