@@ -29,6 +29,7 @@ BLOCK = {
         "tigris bucket set-acl archive public-read",
         "linode-cli obj setacl --acl-public media report.pdf",
         "backblaze bucket update invoices --visibility allPublic --acl public",
+        "digitalocean spaces make-public media",
     ],
     "firewall open to the world": [
         "civo firewall rule create web --cidr 0.0.0.0/0 --startport 22 --endport 22",
@@ -42,6 +43,7 @@ BLOCK = {
         "pscale branch safe-migrations disable app main",
         "railway volume backups disable data",
         "auth0 attack-protection update suspicious-ip-throttling --enabled=false",
+        "edgecli zone settings update tls off",
     ],
     "alerting silenced broadly": [
         "opsgenie maintenance create --all-services --duration 14d",
@@ -138,6 +140,10 @@ LOOK_ALIKES = [
     "adb shell pm dump com.example.app",
     "gcloud transfer jobs list",
     "wrangler d1 execute shop --local --command 'DROP TABLE carts'",
+    # a developer's own toolchains and local clusters, deleted without confirmation: never blocked
+    "rye toolchain remove 3.11 -f",
+    "k3d cluster delete --all",
+    "openstack security group rule create --remote-ip 0.0.0.0/0 --dst-port 443 web",
 ]
 
 

@@ -155,7 +155,7 @@ def _makes_public(cmd: _Command) -> bool:
     storage = bool(cmd.path_tokens & _STORAGE_NOUNS) or any(a.startswith(_BUCKET_SCHEMES) for a in cmd.args)
     if not storage:
         return False
-    if {"public", "access"} <= cmd.path_tokens and cmd.path_tokens & {"set", "enable", "put", "update"}:
+    if "public" in cmd.path_tokens and cmd.path_tokens & {"set", "enable", "put", "update", "make", "mark"}:
         return not any(v.lower() in _FALSE for _, _, v in cmd.options)
     if (
         cmd.path_tokens & {"url", "domain"}
@@ -209,6 +209,10 @@ def _switches_protection_off(cmd: _Command) -> bool:
             return True
     guarded = bool(cmd.path_tokens & _GUARD_NOUNS)
     if guarded and cmd.path_tokens & _OFF_VERBS:
+        return True
+    # `settings update ssl off`: a guard named as an operand, its new value the next one
+    pairs = zip(cmd.operands, cmd.operands[1:], strict=False)
+    if any(set(tokens(name)) & _GUARD_NOUNS and value.lower() in _FALSE for name, value in pairs):
         return True
     for keys, key, value in cmd.options:
         if "verify" in keys:  # `--no-verify-ssl` is judged as TLS verification elsewhere
@@ -392,6 +396,19 @@ def _unknown_path(view: CommandView) -> list[str]:
 _CONFIRM_SKIPS = frozenset({"--force", "-f", "--yes", "-y", "--confirm", "--all", "--skip-confirmation",
                             "--no-prompt", "--non-interactive"})  # fmt: skip
 _FINAL_VERBS = frozenset({"destroy", "terminate", "purge", "wipe", "nuke", "erase", "drop", "truncate"})
+# What a developer's own tools keep on this machine (`rye toolchain remove -f`, `tool cache delete --all`): a
+# deletion of these without confirmation still only asks. Local cluster tools likewise (`k3d cluster delete`).
+_LOCAL_NOUNS = frozenset({"toolchain", "toolchains", "cache", "caches", "env", "envs", "venv", "virtualenv",
+                          "version", "versions", "plugin", "plugins", "package", "packages", "dep", "deps",
+                          "dependency", "dependencies", "module", "modules", "extension", "extensions", "runtime",
+                          "runtimes", "sdk", "sdks", "local", "context", "contexts", "config", "profile",
+                          "profiles", "alias", "aliases", "shim", "shims", "tool", "tools", "template",
+                          "templates", "image", "images", "container", "containers", "snapshot", "snapshots",
+                          "session", "sessions", "history", "log", "logs", "tmp", "temp", "build", "builds",
+                          "artifact", "artifacts", "node", "nodes"})  # fmt: skip
+_LOCAL_CLUSTER_TOOLS = frozenset(
+    {"k3d", "k3s", "ctlptl", "colima", "limactl", "kubectx", "kubens", "vcluster"}
+)
 
 
 def unknown_vendor_findings(view: CommandView) -> Iterator[ShellFinding]:
@@ -414,6 +431,8 @@ def unknown_vendor_findings(view: CommandView) -> Iterator[ShellFinding]:
         yield from _ask_findings(cmd)
         return
     if klass == "destroy":
+        if view.name in _LOCAL_CLUSTER_TOOLS or cmd.path_tokens & _LOCAL_NOUNS:
+            return
         if cmd.flags & _CONFIRM_SKIPS or cmd.path_tokens & _FINAL_VERBS:
             yield finding("infra", "unknown-cli-destroy-unconfirmed", "block", "critical",
                           f"{cmd.what} deletes without asking")  # fmt: skip
