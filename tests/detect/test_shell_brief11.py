@@ -95,11 +95,13 @@ ASK = {
         "stripe-like refunds create --charge ch_1 --amount 900",
         "wise transfers create --profile 1 --target-account 2 --amount 100",
         "mollie payments refund tr_1 --amount 5.00",
+        "flutterwave refund create --tx 77",
     ],
     "people messaged": [
         "brevo email send --to all@example.org --subject Hi --template 4",
         "messagebird sms send --recipient 31612345678 --body Hello",
         "onesignal notification create --audience everyone --message Sale",
+        "courier automations invoke digest --recipients all-users",
     ],
     "feature flags": [
         "unleash features enable new-cart --project web",

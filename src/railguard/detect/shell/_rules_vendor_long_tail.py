@@ -421,7 +421,12 @@ def unknown_vendor_findings(view: CommandView) -> Iterator[ShellFinding]:
     classes = [verb_class(w, verbs) for w in words]
     first_verb = next((i for i, c in enumerate(classes) if c is not None), None)
     if first_verb == 0:
-        return  # `tool remove NAME`: a local tool's own verb
+        # `tool remove NAME`: a local tool's own verb, but `refund create` or `payout send` moves money
+        if {t for w in words for t in tokens(w)} & _MONEY:
+            yield finding(
+                "payments", "unknown-cli-money", "ask", "high", f"{view.name} {words[0]} moves money"
+            )
+        return
     # the first verb after the nouns decides; what follows it names things (`bucket set-acl archive`)
     klass = classes[first_verb] if first_verb is not None else "ask"
     words = words if first_verb is None else words[: first_verb + 1]
@@ -447,8 +452,10 @@ def unknown_vendor_findings(view: CommandView) -> Iterator[ShellFinding]:
 def _unknown_asks(cmd: _Command) -> Iterator[ShellFinding]:
     if cmd.path_tokens & _MONEY:
         yield finding("payments", "unknown-cli-money", "ask", "high", f"{cmd.what} moves money")
-    elif (cmd.path_tokens & _MESSAGE_NOUNS or "send" in cmd.path_tokens) and any(
-        keys & _RECIPIENT_KEYS for keys, _, _ in cmd.options
+    elif any(
+        keys & _RECIPIENT_KEYS
+        and ("to" not in keys or cmd.path_tokens & _MESSAGE_NOUNS or "send" in cmd.path_tokens)
+        for keys, _, _ in cmd.options
     ):
         yield finding("messaging", "unknown-cli-message", "ask", "high", f"{cmd.what} messages people")
     elif cmd.path_tokens & _FLAG_NOUNS and cmd.klass in ("mutate", "ask"):
