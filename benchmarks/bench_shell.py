@@ -380,6 +380,21 @@ BRIEF10_BEFORE_PER = {
     "pbx_telephony_admin": 0, "grafana_org_user_admin": 9, "observability_rules_blocks": 7,
     "backup_retention_shrink": 7, "service_mesh_policy": 10,
 }  # fmt: skip
+BRIEF11_COMMIT = "c169fa3"
+BRIEF11_BEFORE = {"caught": 343, "strict": 208, "ask": 12, "block": 0}
+BRIEF11_BEFORE_PER = {
+    "baas_backend_data_delete": 10, "capacity_plan_spend": 9, "cdn_cache_purge_everything": 9,
+    "commerce_refund_payout_charge": 4, "commerce_subscription_catalog_cancel": 8, "content_search_index_wipe": 11,
+    "customer_mail_sms_send": 4, "db_branch_reset_restore": 12, "deletion_backup_protection_off": 11,
+    "edge_waf_tls_protection_off": 11, "edge_worker_kv_store_delete": 12, "feature_flag_prod_toggle": 3,
+    "hosting_app_project_remove": 10, "hosting_prod_deploy_rollback": 11, "identity_saas_tenant_delete": 10,
+    "indie_cloud_server_delete": 12, "long_lived_admin_token_mint": 10, "managed_db_service_delete": 12,
+    "oncall_alert_pause": 6, "ops_saas_object_delete": 11, "regional_cloud_compute_terminate": 11,
+    "vendor_admin_role_grant": 12, "vendor_api_key_revoke_rotate": 12, "vendor_bucket_object_purge": 10,
+    "vendor_data_export_dump": 5, "vendor_domain_dns_cert_remove": 11, "vendor_firewall_open_world": 11,
+    "vendor_managed_k8s_remove": 12, "vendor_network_lb_ip_release": 12, "vendor_org_workspace_delete": 12,
+    "vendor_ownership_transfer": 11, "vendor_secret_value_reveal": 4, "vendor_storage_public_access": 10,
+    "vendor_volume_snapshot_image_delete": 13, "warehouse_lakehouse_vendor_drop": 11, "TOTAL": 343,
 BRIEF12_COMMIT = "c2cc968"
 BRIEF12_BEFORE = {"caught": 320, "strict": 97, "ask": 5, "block": 1}
 BRIEF12_BEFORE_PER = {
@@ -596,8 +611,13 @@ LATER_BRIEFS: tuple[tuple[str, str, str, dict[str, int], dict[str, int], str], .
      "clusters, routing daemons, load-balancer runtime APIs, VIPs, traffic shaping, DHCP/RADIUS/FreeIPA, HPC and "
      "GPU policy, experiment GC, shared conda envs, mail and PBX servers, observability backends, backup "
      "retention, service meshes ...)"),
+    ("shell_brief11.yaml", "Eleventh brief corpus", BRIEF11_COMMIT, BRIEF11_BEFORE, BRIEF11_BEFORE_PER,
+     "Written in round 10 from the issue's brief (35 kinds of action through the long tail of vendor CLIs: "
+     "regional and smaller clouds, edge and hosting platforms, managed databases and warehouses, BaaS, ops, "
+     "identity, content, commerce and messaging SaaS; deletions, ownership transfers, admin grants, public "
+     "buckets, open firewalls, protections off, credential revocation, refunds, sends, exports ...)"),
     ("shell_brief12.yaml", "Twelfth brief corpus", BRIEF12_COMMIT, BRIEF12_BEFORE, BRIEF12_BEFORE_PER,
-     "Written in round 11 from the issue's brief (34 kinds of consequential effect reached through generic "
+     "Written in round 10 from the issue's brief (34 kinds of consequential effect reached through generic "
      "HTTP/RPC clients instead of vendor CLIs: admin APIs of search, coordination, secret, broker and CI "
      "services, the Kubernetes API raw, container sockets, SaaS REST and GraphQL deletions, payments, sends, "
      "DNS, deprovisioning, webhooks, JSON-RPC wallets and nodes, presigned URLs, gRPC methods, raw HTTP ...)"),

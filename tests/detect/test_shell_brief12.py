@@ -1,4 +1,4 @@
-"""Effects reached through generic HTTP/RPC clients (issue 16, round 11): the request a command sends is read
+"""Effects reached through generic HTTP/RPC clients (issue 16, round 10): the request a command sends is read
 (method, endpoint, body) and judged by what it does, whatever service receives it. None of these lines is in
 `benchmarks/data/shell_brief12.yaml`: they check the class, not the listed example."""
 

@@ -1,5 +1,5 @@
 """The brief corpora written before the rules were read (`benchmarks/data/shell_brief3.yaml`, round 4, to
-`shell_brief12.yaml`, round 11, issue 16): plain dangerous commands of classes no earlier corpus named. Recall is
+`shell_brief12.yaml`, round 10, issue 16): plain dangerous commands of classes no earlier corpus named. Recall is
 pinned at what this tree measures (held out, before the rules were extended against their misses, it was the
 "at" numbers below), and their look-alikes must not be flagged more often than before, never blocked."""
 
@@ -42,6 +42,8 @@ LIMITS = {
     "shell_brief9.yaml": Limits(caught=413, at_label=350, flagged=1, classes=36),
     # 380 of 385 caught (200 at 5e8a31f), 298 at or above the label (74); 3 of 114 look-alikes asked (3)
     "shell_brief10.yaml": Limits(caught=380, at_label=298, flagged=3, classes=33),
+    # 401 of 408 caught (343 at c169fa3), 383 at or above the label (208); 12 of 115 look-alikes asked (12)
+    "shell_brief11.yaml": Limits(caught=401, at_label=383, flagged=12, classes=35),
     # 393 of 396 caught (320 at c2cc968), 367 at or above the label (97); 6 of 120 look-alikes asked (5, 1 blocked)
     "shell_brief12.yaml": Limits(caught=393, at_label=367, flagged=6, classes=34),
 }

@@ -173,12 +173,15 @@ def _read_catalogue() -> Catalogue:
 
     main = package_yaml("railguard.detect.shell", "vendor_clis.yaml", "shell-catalogue")
     infra = package_yaml("railguard.detect.shell", "vendor_clis_infra.yaml", "shell-catalogue-infra")
-    return parse_catalogue(with_more_clis(main, infra))
+    long_tail = package_yaml(
+        "railguard.detect.shell", "vendor_clis_long_tail.yaml", "shell-catalogue-long-tail"
+    )
+    return parse_catalogue(with_more_clis(with_more_clis(main, infra), long_tail))
 
 
 def with_more_clis(data: Any, more: Any) -> Any:
-    """The catalogue with the CLIs of a second file (`vendor_clis_infra.yaml`) added; a CLI defined in both is
-    a packaging bug. The parsed files are shared (cached): a new mapping is built, neither is changed."""
+    """The catalogue with the CLIs of another file (`vendor_clis_infra.yaml`, `vendor_clis_long_tail.yaml`)
+    added; a CLI defined in both is a packaging bug. The parsed files are shared (cached): a new mapping is built, neither is changed."""
     if not isinstance(data, dict) or not isinstance(more, dict) or not isinstance(more.get("clis"), dict):
         raise CatalogueError("vendor_clis_infra.yaml: needs the key clis")
     twice = sorted(set(more["clis"]) & set(data.get("clis") or {}))

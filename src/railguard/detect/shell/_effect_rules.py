@@ -19,6 +19,7 @@ from railguard.detect.shell import (
     _rules_infra,
     _rules_rc,
     _rules_vendor,
+    _rules_vendor_long_tail,
 )
 from railguard.detect.shell._catalogue import catalogue
 from railguard.detect.shell._model import ShellFinding
@@ -70,6 +71,7 @@ _LOCAL_TOOLS = frozenset({"apt", "apt-get", "aptitude", "dpkg", "yum", "dnf", "z
 
 def rules_by_name() -> Iterator[tuple[Rule, Iterable[str]]]:
     yield _rules_vendor.check_vendor_cli, tuple(catalogue().clis)
+    yield _rules_vendor_long_tail.check_vendor_long_tail, tuple(catalogue().clis)
     yield _host_effects.check_host_effects, _host_effects.names()
     yield _rules_admin.check_admin, _rules_admin.ADMIN_NAMES
     yield _rules_api.check_api_change, _rules_api.API_CLIENTS
@@ -105,6 +107,8 @@ def unknown_cli_findings(view: CommandView, registered: Iterable[str]) -> Iterat
         host_only = (table_only | data_only) - judged_elsewhere
         _known.append((frozenset(registered) - host_only) | _LOCAL_TOOLS | frozenset(catalogue().clis))
     yield from _rules_vendor.check_unknown_cli(view, _known[0])
+    if view.name and view.name not in _known[0]:
+        yield from _rules_vendor_long_tail.unknown_vendor_findings(view)
 
 
 def assignment_findings(assignments: list[tuple[str, str]]) -> Iterator[ShellFinding]:
