@@ -394,7 +394,8 @@ BRIEF11_BEFORE_PER = {
     "vendor_data_export_dump": 5, "vendor_domain_dns_cert_remove": 11, "vendor_firewall_open_world": 11,
     "vendor_managed_k8s_remove": 12, "vendor_network_lb_ip_release": 12, "vendor_org_workspace_delete": 12,
     "vendor_ownership_transfer": 11, "vendor_secret_value_reveal": 4, "vendor_storage_public_access": 10,
-    "vendor_volume_snapshot_image_delete": 13, "warehouse_lakehouse_vendor_drop": 11, "TOTAL": 343,
+    "vendor_volume_snapshot_image_delete": 13, "warehouse_lakehouse_vendor_drop": 11,
+}  # fmt: skip
 BRIEF12_COMMIT = "c2cc968"
 BRIEF12_BEFORE = {"caught": 320, "strict": 97, "ask": 5, "block": 1}
 BRIEF12_BEFORE_PER = {
