@@ -281,20 +281,28 @@ class Walker:
         kind = node.type
         if kind in _SKIP:
             return []
+        self._step()
+        if kind == "list":
+            return self._list(node)
+        try:
+            self._deeper()
+            return self._walk_node(node, kind)
+        finally:
+            self._nesting -= 1
+
+    def _step(self) -> None:
+        """One syntax node walked: counted against its cap, and a point where the deadline is checked."""
         self._steps += 1
         if self._steps > MAX_WALK_STEPS:
             raise InputTooLarge("the syntax nodes walked (loops walk their body per value)", self._steps,
                                 MAX_WALK_STEPS)  # fmt: skip
         checkpoint("shell: walk")
-        if kind == "list":
-            return self._list(node)
+
+    def _deeper(self) -> None:
+        """One level of nesting entered (the caller restores `_nesting`), counted against its cap."""
         self._nesting += 1
-        try:
-            if self._nesting > MAX_NESTING:
-                raise InputTooLarge("the shell command's nesting depth", self._nesting, MAX_NESTING)
-            return self._walk_node(node, kind)
-        finally:
-            self._nesting -= 1
+        if self._nesting > MAX_NESTING:
+            raise InputTooLarge("the shell command's nesting depth", self._nesting, MAX_NESTING)
 
     def _list(self, node: Node) -> list[Exec]:
         """`a && b || c`: tree-sitter nests each operator to the left; walked as a flat sequence so a
@@ -555,14 +563,8 @@ class Walker:
         depth = self._nesting
         try:
             for _ in range(2):
-                self._steps += 1
-                if self._steps > MAX_WALK_STEPS:
-                    raise InputTooLarge("the syntax nodes walked (loops walk their body per value)", self._steps,
-                                        MAX_WALK_STEPS)  # fmt: skip
-                checkpoint("shell: walk")
-                self._nesting += 1
-                if self._nesting > MAX_NESTING:
-                    raise InputTooLarge("the shell command's nesting depth", self._nesting, MAX_NESTING)
+                self._step()
+                self._deeper()
             if self._words + len(texts) > MAX_WORDS:  # `_command` stops at the first word past the cap
                 raise InputTooLarge("the words of the commands the command runs", MAX_WORDS + 1, MAX_WORDS)
             # a comma marks a word for brace expansion, as the evaluator marks an unquoted one
