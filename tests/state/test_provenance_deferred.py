@@ -224,9 +224,9 @@ def test_deferred_records_are_made_at_once_past_the_pending_bound() -> None:
         made.append(name)
         return [TaintRecord(name, "email", name, "tool", True, False)]
 
-    records.add_trusted("r", lambda: make("a"), 6)
+    records.add_later("r", lambda: make("a"), 6, untrusted=False)
     assert made == [] and records.lookup("r", ["a"]) == []
-    records.add_trusted("r", lambda: make("b"), 6)  # 12 characters held: past the bound
+    records.add_later("r", lambda: make("b"), 6, untrusted=False)  # 12 characters held: past the bound
     assert made == ["a", "b"] and [r.entity for r in records.lookup("r", ["a", "b"])] == ["a", "b"]
 
 
@@ -238,11 +238,13 @@ def test_held_back_text_stays_bounded_across_runs_and_forgotten_runs_release_the
         made.append(name)
         return []
 
-    records.add_trusted("r1", lambda: make("r1"), 6)
-    records.add_trusted("r2", lambda: make("r2"), 4)
-    records.add_trusted("r3", lambda: make("r3"), 4)  # r1 forgotten: its 6 characters no longer held
+    records.add_later("r1", lambda: make("r1"), 6, untrusted=False)
+    records.add_later("r2", lambda: make("r2"), 4, untrusted=False)
+    records.add_later(
+        "r3", lambda: make("r3"), 4, untrusted=False
+    )  # r1 forgotten: its 6 characters no longer held
     assert made == []
-    records.add_trusted("r3", lambda: make("r3 again"), 3)  # 11 held in all: r3's are made now
+    records.add_later("r3", lambda: make("r3 again"), 3, untrusted=False)  # 11 held in all: r3's are made now
     assert made == ["r3", "r3 again"]
 
 

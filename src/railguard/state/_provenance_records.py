@@ -176,10 +176,6 @@ class MemoryRecords:
             if state.pending_chars > self._max_pending_chars or self._pending_total > self._max_pending_total:
                 self._make_pending(state)
 
-    def add_trusted(self, run: str, make: Callable[[], Iterable[TaintRecord]], chars: int) -> None:
-        """Trusted records, made once they can matter (see `add_later`)."""
-        self.add_later(run, make, chars, untrusted=False)
-
     def lookup(self, run: str, entities: Iterable[str]) -> list[TaintRecord]:
         with self._lock:
             state = self._runs.get(run)

@@ -285,11 +285,7 @@ class Provenance:
             # In one process an output's entities are extracted only when a check first looks typed
             # values up in a run holding untrusted ones (trusted values vouch, which matters only
             # then): counted as 0 here.
-            make = (
-                partial(_trusted_records, leaves, echoed, source)
-                if trusted
-                else partial(_untrusted_records, leaves, source, injected)
-            )
+            make = partial(_output_records, leaves, echoed, source, trusted, injected)
             self._memory_records.add_later(run, make, sum(map(len, leaves)), untrusted=not trusted)
             entities: dict[str, Entity] = {}
         else:
@@ -305,13 +301,7 @@ class Provenance:
         if not entities and not grams:
             return 0
         if entities:
-            self._records.add(
-                run,
-                (
-                    TaintRecord(key, e.kind, masked(e.kind, e.value), source, trusted, injected)
-                    for key, e in entities.items()
-                ),
-            )
+            self._records.add(run, _records_of(entities, source, trusted, injected))
         if grams:
             if self._store_grams:
                 self._records.add(
@@ -484,22 +474,20 @@ def _leaf_entities(leaves: list[str], echoed: set[str]) -> dict[str, Entity]:
     return entities
 
 
-def _trusted_records(leaves: list[str], echoed: list[str], source: str) -> list[TaintRecord]:
-    """The records of a trusted output's texts (`echoed`: the texts of the call it answers, whose
-    values a tool echoing them back does not vouch for), as `_record` makes them."""
+def _records_of(entities: dict[str, Entity], source: str, trusted: bool, injected: bool) -> list[TaintRecord]:
+    return [
+        TaintRecord(key, e.kind, masked(e.kind, e.value), source, trusted, injected)
+        for key, e in entities.items()
+    ]
+
+
+def _output_records(
+    leaves: list[str], echoed: list[str], source: str, trusted: bool, injected: bool
+) -> list[TaintRecord]:
+    """The records of an output's texts, as `_record` makes them (`echoed`: the texts of the call a
+    trusted output answers, whose values a tool echoing them back does not vouch for)."""
     skip = {entity_key(e.kind, e.value) for text in echoed for e in extract_entities(text)}
-    return [
-        TaintRecord(key, e.kind, masked(e.kind, e.value), source, True, False)
-        for key, e in _leaf_entities(leaves, skip).items()
-    ]
-
-
-def _untrusted_records(leaves: list[str], source: str, injected: bool) -> list[TaintRecord]:
-    """The records of an untrusted output's texts, as `_record` makes them."""
-    return [
-        TaintRecord(key, e.kind, masked(e.kind, e.value), source, False, injected)
-        for key, e in _leaf_entities(leaves, set()).items()
-    ]
+    return _records_of(_leaf_entities(leaves, skip), source, trusted, injected)
 
 
 def _argument_entities(action: Action) -> dict[str, tuple[str, Entity]]:
